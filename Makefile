@@ -1,0 +1,61 @@
+# Shuyuan's two everyday commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+
+.PHONY: install run test lint test-sqlite test-postgres migrations messages bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+# Migrate, load the demo community (once: it is idempotent), serve on http://$(HOST):$(PORT)
+# with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420).
+run: install
+	$(BIN)/shuyuan migrate
+	$(BIN)/shuyuan demo-data
+	$(BIN)/shuyuan serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-localstripe
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-sqlite: install
+	TEST_DATABASE=sqlite $(BIN)/pytest
+
+# PostgreSQL when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432.
+test-postgres: install
+	@if [ -n "$$TEST_POSTGRES_URL" ] || $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
+		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres $(BIN)/pytest; \
+	else \
+		echo "== no PostgreSQL at 127.0.0.1:5432 and TEST_POSTGRES_URL unset: skipping the PostgreSQL run"; \
+	fi
+
+test: lint test-sqlite test-postgres
+
+# After changing models: write the next migration of every app.
+migrations: install
+	$(BIN)/tortoise makemigrations
+
+# After changing UI text: re-extract messages and merge them into the catalogs.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k N_ --no-location --sort-output \
+		--ignore-dirs='.venv tests migrations build' -o var/messages.pot .
+	$(BIN)/pybabel update -i var/messages.pot -d locales -D messages --no-fuzzy-matching -w 100
+
+# Speed, measured on PostgreSQL at 127.0.0.1:5432 (BENCH_POSTGRES_URL to change it).
+bench: install
+	$(BIN)/python -m bench.enrollment_rush
+	$(BIN)/python -m bench.drop_rush
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

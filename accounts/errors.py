@@ -1,0 +1,45 @@
+"""Accounts' error codes and the errors its services raise."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from errors import DomainError
+
+
+class AccountsErrorCode(StrEnum):
+    EMAIL_TAKEN = "email_taken"
+    BAD_CREDENTIALS = "bad_credentials"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+
+
+class EmailTaken(DomainError):
+    code = AccountsErrorCode.EMAIL_TAKEN
+    status = 409
+    default_message = "An account with this email already exists."
+
+
+class BadCredentials(DomainError):
+    code = AccountsErrorCode.BAD_CREDENTIALS
+    status = 401
+    default_message = "Wrong email or password."
+
+
+class Unauthorized(DomainError):
+    code = AccountsErrorCode.UNAUTHORIZED
+    status = 401
+    default_message = "Sign in first (a valid bearer token is required)."
+
+
+class Forbidden(DomainError):
+    code = AccountsErrorCode.FORBIDDEN
+    status = 403
+    default_message = "You are not allowed to do this."
+
+
+class NotificationNotFound(DomainError):
+    code = AccountsErrorCode.NOT_FOUND
+    status = 404
+    default_message = "No such notification."

@@ -1,0 +1,191 @@
+"""Accounts' pages: register, sign in and out, password, notifications inbox, language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from accounts import services
+from accounts.models import User
+from errors import DomainError, ValidationError
+from web.auth import client_address, require_user, sign_in, sign_out
+from web.csrf import read_form
+from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES
+from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
+
+
+def _safe_next(url: str | None) -> str:
+    """Only same-site paths are followed after sign-in (no open redirect)."""
+    if not url:
+        return "/"
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+        return "/"
+    return url
+
+
+def _field_errors(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return {exc.field: exc.reason}
+    return {"form": exc.message}
+
+
+async def register_page(request: Request) -> Response:
+    if request.method == "GET":
+        return await render(request, "accounts/register.html", {"errors": {}, "values": {}})
+    form = await read_form(request)
+    values = {key: str(form.get(key, "")) for key in ("email", "display_name")}
+    try:
+        user = await services.register(
+            email=values["email"],
+            password=str(form.get("password", "")),
+            display_name=values["display_name"],
+        )
+    except DomainError as exc:
+        return await render(
+            request,
+            "accounts/register.html",
+            {"errors": _field_errors(exc), "values": values},
+            status_code=exc.status,
+        )
+    sign_in(request, user)
+    flash(request, gettext_for(request)("Welcome to Shuyuan!"), "success")
+    return redirect_after_post(request, "/")
+
+
+async def login_page(request: Request) -> Response:
+    next_url = _safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        return await render(
+            request, "accounts/login.html", {"errors": {}, "values": {}, "next": next_url}
+        )
+    form = await read_form(request)
+    next_url = _safe_next(str(form.get("next", "")) or next_url)
+    email = str(form.get("email", ""))
+    try:
+        user = await services.authenticate(
+            email=email,
+            password=str(form.get("password", "")),
+            address=client_address(request),
+            counter=request.app.state.counter,
+        )
+    except DomainError as exc:
+        response = await render(
+            request,
+            "accounts/login.html",
+            {"errors": _field_errors(exc), "values": {"email": email}, "next": next_url},
+            status_code=exc.status,
+        )
+        if "retry_after" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
+        return response
+    sign_in(request, user)
+    return redirect_after_post(request, next_url)
+
+
+async def logout(request: Request) -> Response:
+    await read_form(request)
+    sign_out(request)
+    return redirect_after_post(request, "/")
+
+
+async def account_page(request: Request) -> Response:
+    user = await require_user(request)
+    return await render(request, "accounts/account.html", {"user": user})
+
+
+async def password_page(request: Request) -> Response:
+    user = await require_user(request)
+    if request.method == "GET":
+        return await render(request, "accounts/password.html", {"errors": {}})
+    form = await read_form(request)
+    try:
+        await services.change_password(
+            user,
+            current_password=str(form.get("current_password", "")),
+            new_password=str(form.get("new_password", "")),
+            now=datetime.now(UTC),
+        )
+    except DomainError as exc:
+        errors = _field_errors(exc)
+        if exc.status == 401:
+            errors = {"current_password": exc.message}
+        return await render(
+            request, "accounts/password.html", {"errors": errors}, status_code=exc.status
+        )
+    sign_in(request, user)  # this browser stays signed in under the new session version
+    flash(request, gettext_for(request)("Your password has been changed."), "success")
+    return redirect_after_post(request, "/account")
+
+
+async def notifications_page(request: Request) -> Response:
+    user = await require_user(request)
+    cursor = request.query_params.get("before")
+    before_id = int(cursor) if cursor and cursor.isdigit() else None
+    page = await services.list_notifications(user, limit=30, before_id=before_id)
+    return await render(
+        request,
+        "accounts/notifications.html",
+        {"notifications": page, "next_before": page[-1].id if len(page) == 30 else None},
+    )
+
+
+async def read_notification(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    await services.mark_read(user, request.path_params["id"], now=datetime.now(UTC))
+    return await _after_inbox_change(request, user)
+
+
+async def read_all_notifications(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    await services.mark_all_read(user, now=datetime.now(UTC))
+    return await _after_inbox_change(request, user)
+
+
+async def _after_inbox_change(request: Request, user: User) -> Response:
+    """htmx swaps the refreshed inbox (and the nav badge) in place; a plain form goes back."""
+    if not is_htmx(request):
+        return redirect_after_post(request, "/account/notifications")
+    page = await services.list_notifications(user, limit=30)
+    return await render(
+        request,
+        "accounts/notifications.html",
+        {"notifications": page, "next_before": page[-1].id if len(page) == 30 else None},
+        fragment="accounts/_inbox.html",
+    )
+
+
+async def unread_badge(request: Request) -> Response:
+    """The nav's unread count, polled by htmx."""
+    return await render(request, "accounts/_unread_badge.html")
+
+
+async def choose_language(request: Request) -> Response:
+    locale = request.path_params["locale"]
+    back = _safe_next(request.query_params.get("next"))
+    response = RedirectResponse(back, status_code=303)
+    if locale in SUPPORTED_LOCALES:
+        response.set_cookie(
+            LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True
+        )
+    return response
+
+
+routes = [
+    Route("/account", account_page, methods=["GET"]),
+    Route("/account/register", register_page, methods=["GET", "POST"]),
+    Route("/account/login", login_page, methods=["GET", "POST"]),
+    Route("/account/logout", logout, methods=["POST"]),
+    Route("/account/password", password_page, methods=["GET", "POST"]),
+    Route("/account/notifications", notifications_page, methods=["GET"]),
+    Route("/account/notifications/{id:int}/read", read_notification, methods=["POST"]),
+    Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),
+    Route("/account/unread", unread_badge, methods=["GET"]),
+    Route("/lang/{locale}", choose_language, methods=["GET"]),
+]

@@ -1,0 +1,251 @@
+"""Accounts' rules: registration, sign-in with failure limits, API tokens, notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise.exceptions import IntegrityError
+
+from accounts.errors import BadCredentials, EmailTaken, NotificationNotFound
+from accounts.models import ApiToken, Notification, User
+from errors import RateLimited, ValidationError
+from ratelimit import Counter, Limit, seconds_left
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+MAX_DISPLAY_NAME_LENGTH = 40
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+# Failed sign-ins only. Successful sign-ins are never counted, so thousands of people behind one
+# carrier-grade NAT address can sign in; the per-address limit is high for the same reason and
+# only slows down someone guessing passwords for many accounts from one place.
+FAILED_LOGINS_PER_ACCOUNT = Limit(attempts=5, window_seconds=15 * 60)
+FAILED_LOGINS_PER_ADDRESS = Limit(attempts=100, window_seconds=15 * 60)
+
+# Touching last_used_at on every API call would turn each read into a write.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str:
+    """Return the normalized email or raise ValidationError("email")."""
+    normalized = normalize_email(email)
+    if len(normalized) > 254 or not EMAIL_PATTERN.match(normalized):
+        raise ValidationError("email", "not a valid email address")
+    return normalized
+
+
+def validate_password(password: str, field: str = "password") -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def validate_display_name(display_name: str) -> str:
+    name = " ".join(display_name.split())
+    if not name:
+        raise ValidationError("display_name", "must not be empty")
+    if len(name) > MAX_DISPLAY_NAME_LENGTH:
+        raise ValidationError(
+            "display_name", f"must be at most {MAX_DISPLAY_NAME_LENGTH} characters"
+        )
+    return name
+
+
+async def hash_password(password: str) -> str:
+    # argon2 takes tens of milliseconds of CPU by design; keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _password_matches(password_hash: str, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
+async def register(*, email: str, password: str, display_name: str) -> User:
+    """Create an account. Raises ValidationError (email, password, display_name) or EmailTaken.
+
+    The email's uniqueness is enforced by the database, so two registrations racing for one
+    address end with one account and one EmailTaken.
+    """
+    normalized = validate_email(email)
+    validate_password(password)
+    name = validate_display_name(display_name)
+    if await User.filter(email=normalized).exists():
+        raise EmailTaken()
+    password_hash = await hash_password(password)
+    try:
+        return await User.create(email=normalized, display_name=name, password_hash=password_hash)
+    except IntegrityError:
+        raise EmailTaken() from None
+
+
+async def authenticate(*, email: str, password: str, address: str, counter: Counter) -> User:
+    """Return the user whose email and password these are.
+
+    Raises RateLimited when this account or this address has failed too often lately (checked
+    before the password, so a locked account cannot be probed), BadCredentials otherwise.
+    """
+    normalized = normalize_email(email)
+    account_key = f"login:account:{normalized}"
+    address_key = f"login:address:{address}"
+    if await counter.count(account_key, FAILED_LOGINS_PER_ACCOUNT) >= (
+        FAILED_LOGINS_PER_ACCOUNT.attempts
+    ):
+        raise RateLimited(
+            seconds_left(FAILED_LOGINS_PER_ACCOUNT),
+            "Too many failed sign-ins for this account; try again later.",
+        )
+    if await counter.count(address_key, FAILED_LOGINS_PER_ADDRESS) >= (
+        FAILED_LOGINS_PER_ADDRESS.attempts
+    ):
+        raise RateLimited(
+            seconds_left(FAILED_LOGINS_PER_ADDRESS),
+            "Too many failed sign-ins from this address; try again later.",
+        )
+
+    user = await User.get_or_none(email=normalized)
+    matches = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not matches:
+        await counter.hit(account_key, FAILED_LOGINS_PER_ACCOUNT)
+        await counter.hit(address_key, FAILED_LOGINS_PER_ADDRESS)
+        raise BadCredentials()
+    await counter.reset(account_key)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password(password)
+        await user.save(update_fields=["password_hash"])
+    return user
+
+
+async def change_password(
+    user: User, *, current_password: str, new_password: str, now: datetime
+) -> User:
+    """Set a new password. Raises BadCredentials if `current_password` is wrong.
+
+    Every other session is signed out (the session version moves on) and every API token is
+    revoked: whoever learnt the old password must not keep a way in.
+    """
+    if not await _password_matches(user.password_hash, current_password):
+        raise BadCredentials("The current password is wrong.")
+    validate_password(new_password, field="new_password")
+    user.password_hash = await hash_password(new_password)
+    user.session_version += 1
+    await user.save(update_fields=["password_hash", "session_version"])
+    await ApiToken.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
+    return user
+
+
+async def create_admin(*, email: str, password: str, display_name: str = "管理员") -> User:
+    """Create an admin account, or make an existing account an admin and set its password."""
+    normalized = validate_email(email)
+    validate_password(password)
+    user = await User.get_or_none(email=normalized)
+    password_hash = await hash_password(password)
+    if user is None:
+        return await User.create(
+            email=normalized,
+            display_name=validate_display_name(display_name),
+            password_hash=password_hash,
+            is_admin=True,
+        )
+    user.is_admin = True
+    user.password_hash = password_hash
+    user.session_version += 1
+    await user.save(update_fields=["is_admin", "password_hash", "session_version"])
+    return user
+
+
+async def user_for_session(user_id: int, session_version: int) -> User | None:
+    """The user a session cookie names, or None if the account is gone or the session is stale."""
+    user = await User.get_or_none(id=user_id)
+    if user is None or user.session_version != session_version:
+        return None
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(user: User, *, name: str = "") -> str:
+    """Create an API token for `user` and return it; only its hash is stored."""
+    token = "sy_" + secrets.token_urlsafe(32)
+    await ApiToken.create(user=user, token_hash=_token_hash(token), name=name[:80])
+    return token
+
+
+async def user_for_token(token: str, *, now: datetime) -> User | None:
+    """The user a bearer token belongs to, or None for an unknown or revoked token."""
+    api_token = (
+        await ApiToken.filter(token_hash=_token_hash(token), revoked_at=None)
+        .select_related("user")
+        .first()
+    )
+    if api_token is None:
+        return None
+    if api_token.last_used_at is None or now - api_token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        await ApiToken.filter(id=api_token.id).update(last_used_at=now)
+    return api_token.user
+
+
+async def revoke_token(token: str, *, now: datetime) -> bool:
+    """Revoke a bearer token; True if it was live."""
+    revoked = await ApiToken.filter(token_hash=_token_hash(token), revoked_at=None).update(
+        revoked_at=now
+    )
+    return revoked > 0
+
+
+async def notify(user_id: int, *, kind: str, message: str, link: str | None = None) -> Notification:
+    """Put a notification in a user's inbox. The one call every package uses to tell someone.
+
+    `kind` is a short machine name (`order_paid`, `mention`); `message` is shown as is.
+    """
+    return await Notification.create(
+        user_id=user_id, kind=kind[:40], message=message[:500], link=link
+    )
+
+
+async def list_notifications(
+    user: User, *, limit: int = 30, before_id: int | None = None
+) -> list[Notification]:
+    """The newest notifications first, `limit` at a time, older than `before_id` if given."""
+    query = Notification.filter(user_id=user.id)
+    if before_id is not None:
+        query = query.filter(id__lt=before_id)
+    return await query.order_by("-id").limit(limit)
+
+
+async def unread_count(user: User) -> int:
+    return await Notification.filter(user_id=user.id, read_at=None).count()
+
+
+async def mark_read(user: User, notification_id: int, *, now: datetime) -> None:
+    """Mark one of the user's notifications read. Raises NotificationNotFound for others'."""
+    if not await Notification.filter(id=notification_id, user_id=user.id).exists():
+        raise NotificationNotFound()
+    await Notification.filter(id=notification_id, user_id=user.id, read_at=None).update(read_at=now)
+
+
+async def mark_all_read(user: User, *, now: datetime) -> int:
+    return await Notification.filter(user_id=user.id, read_at=None).update(read_at=now)

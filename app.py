@@ -1,0 +1,142 @@
+"""The Shuyuan application: create_app(settings) builds it; `app` is the one uvicorn serves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from tortoise.contrib.starlette import RegisterTortoise
+
+from accounts import api as accounts_api
+from accounts import routes as accounts_routes
+from db import tortoise_config
+from membership import admin as membership_admin
+from membership import api as membership_api
+from membership import routes as membership_routes
+from membership.tasks import maintain_forever
+from payments import api as payments_api
+from payments import routes as payments_routes
+from payments.services import make_provider
+from payments.tasks import reconcile_forever
+from ratelimit import make_counter
+from settings import Settings
+from store import admin as store_admin
+from store import api as store_api
+from store import routes as store_routes
+from store.tasks import release_forever
+from web import home
+from web.errors import EXCEPTION_HANDLERS
+from web.sessions import SchemeAwareSessions
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(
+    settings: Settings, *, manage_database: bool = True, background_tasks: bool = True
+) -> Starlette:
+    """Build the app for `settings`.
+
+    With `manage_database` (the default) the lifespan opens Tortoise's connections; tests that
+    own the database themselves pass False. `background_tasks` runs payment reconciliation
+    and membership maintenance (hold expiry, waitlist offers, reminders) while the app is up.
+    """
+
+    # Attempt counters (failed sign-ins, later the buy button): shared through Redis when set.
+    counter = make_counter(settings.redis_url)
+    payments_provider = make_provider(
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+
+    @asynccontextmanager
+    async def background() -> AsyncIterator[None]:
+        if not background_tasks:
+            yield
+            return
+        tasks = [
+            asyncio.create_task(reconcile_forever(payments_provider)),
+            asyncio.create_task(maintain_forever(payments_provider)),
+            asyncio.create_task(release_forever()),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            if manage_database:
+                # The global fallback makes the ORM context the lifespan opens visible to
+                # request tasks too (without it: "No TortoiseContext is currently active").
+                async with (
+                    RegisterTortoise(
+                        app,
+                        config=tortoise_config(settings.database_url),
+                        _enable_global_fallback=True,
+                    ),
+                    background(),
+                ):
+                    yield
+            else:
+                async with background():
+                    yield
+        finally:
+            await counter.aclose()
+            await payments_provider.aclose()
+
+    media_dir = settings.var_dir / "media"
+    media_dir.mkdir(parents=True, exist_ok=True)  # before any upload, /media answers 404s
+    api_routes = [
+        *home.api_routes,
+        *accounts_api.routes,
+        *payments_api.routes,
+        *membership_api.routes,
+        *store_api.routes,
+    ]
+    routes = [
+        *home.routes,
+        *accounts_routes.routes,
+        *payments_routes.routes,
+        *membership_routes.routes,
+        *membership_admin.routes,
+        *store_routes.routes,
+        *store_admin.routes,
+        Mount("/api/v1", routes=api_routes),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        # Uploaded product pictures (resized by the store); a CDN can front this path.
+        Mount("/media", StaticFiles(directory=media_dir), name="media"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SchemeAwareSessions, secret_key=settings.secret_key)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.counter = counter
+    app.state.payments_provider = payments_provider
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # The one place that reads the process environment: uvicorn's "app:app", in each worker.
+    # `app` is built on first access (by uvicorn's "app:app"), so importing this module has no
+    # side effects and tests can import create_app without a configured environment.
+    if name == "app":
+        return create_app(Settings.from_env(os.environ))
+    raise AttributeError(name)

@@ -1,0 +1,225 @@
+"""The `shuyuan` command: migrate, create-admin, demo-data, reconcile-payments, serve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from tortoise import Tortoise
+from tortoise.migrations.api.migrate import migrate as run_migrations
+
+from db import tortoise_config
+from errors import DomainError
+from settings import Settings, SettingsError
+
+
+def ensure_sqlite_dir(database_url: str) -> None:
+    """SQLite creates the file but not its folder."""
+    if database_url.startswith("sqlite://"):
+        parts = urlsplit(database_url)
+        path = Path(parts.netloc + parts.path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply every checked-in migration that the database lacks."""
+    ensure_sqlite_dir(settings.database_url)
+    try:
+        await run_migrations(config=tortoise_config(settings.database_url))
+    finally:
+        await Tortoise.close_connections()
+
+
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
+    ensure_sqlite_dir(settings.database_url)
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+async def create_admin(settings: Settings, email: str, password: str) -> None:
+    from accounts import services
+
+    async def work() -> None:
+        user = await services.create_admin(email=email, password=password)
+        print(f"admin {user.email} (id {user.id}) is ready")
+
+    await _with_database(settings, work)
+
+
+async def demo_data(settings: Settings) -> None:
+    import demo
+
+    async def work() -> None:
+        created = await demo.load()
+        print("demo data loaded" if created else "demo data already present; nothing changed")
+
+    await _with_database(settings, work)
+
+
+async def reconcile_payments(settings: Settings) -> None:
+    import membership.services  # noqa: F401  (registers the "membership" payment purpose)
+    import store.services  # noqa: F401  (registers the "order" payment purpose)
+    from payments import services
+
+    provider = services.make_provider(
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+
+    async def work() -> None:
+        counts = await services.reconcile(provider, now=datetime.now(UTC))
+        print(
+            "open payments settled: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none")
+        )
+
+    try:
+        await _with_database(settings, work)
+    finally:
+        await provider.aclose()
+
+
+@contextmanager
+def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[None]:
+    """Run localstripe at STRIPE_API_BASE (a local address) and point its webhooks at the app."""
+    parts = urlsplit(settings.stripe_api_base)
+    if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+        raise SystemExit(
+            f"shuyuan: --with-localstripe needs STRIPE_API_BASE on 127.0.0.1 with a port, "
+            f"not {settings.stripe_api_base}"
+        )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments.localstripe_server", "--port", str(parts.port), "--quiet"]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{settings.stripe_api_base}/js.stripe.com/v3/", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("shuyuan: localstripe did not start") from None
+                time.sleep(0.2)
+        webhook_host = "127.0.0.1" if app_host in ("0.0.0.0", "::") else app_host
+        httpx.post(
+            f"{settings.stripe_api_base}/_config/webhooks/shuyuan",
+            data={
+                "url": f"http://{webhook_host}:{app_port}/payments/webhook",
+                "secret": settings.stripe_webhook_secret,
+            },
+            timeout=5,
+        ).raise_for_status()
+        print(f"localstripe (fake Stripe) at {settings.stripe_api_base}", flush=True)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    reload: bool,
+    with_localstripe: bool,
+    access_log: bool = True,
+) -> None:
+    ensure_sqlite_dir(settings.database_url)
+    with local_stripe(settings, host, port) if with_localstripe else nullcontext():
+        _run_uvicorn(host, port, workers, reload, access_log)
+
+
+def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "app:app",
+        access_log=access_log,
+        host=host,
+        port=port,
+        workers=workers if not reload else None,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shuyuan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply the database migrations")
+    admin = commands.add_parser("create-admin", help="create an admin (or promote an account)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    commands.add_parser("demo-data", help="load a demo community once (idempotent)")
+    commands.add_parser(
+        "reconcile-payments", help="ask the provider about open payments and settle them"
+    )
+    serve_cmd = commands.add_parser("serve", help="serve the app with uvicorn")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument("--reload", action="store_true", help="restart on code changes")
+    serve_cmd.add_argument(
+        "--with-localstripe",
+        action="store_true",
+        help="start localstripe (the fake Stripe) at STRIPE_API_BASE and register our webhook",
+    )
+    serve_cmd.add_argument(
+        "--no-access-log", action="store_true", help="do not log each request (behind a proxy)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"shuyuan: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "migrate":
+            asyncio.run(migrate(settings))
+            print("database is up to date with the checked-in migrations")
+        elif args.command == "create-admin":
+            asyncio.run(create_admin(settings, args.email, args.password))
+        elif args.command == "demo-data":
+            asyncio.run(demo_data(settings))
+        elif args.command == "reconcile-payments":
+            asyncio.run(reconcile_payments(settings))
+        elif args.command == "serve":
+            serve(
+                settings,
+                args.host,
+                args.port,
+                args.workers,
+                args.reload,
+                args.with_localstripe,
+                access_log=not args.no_access_log,
+            )
+    except DomainError as exc:
+        print(f"shuyuan: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The DomainError base that every package's errors derive from."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class CommonErrorCode(StrEnum):
+    INVALID_FIELD = "invalid_field"
+    RATE_LIMITED = "rate_limited"
+    INVALID_JSON = "invalid_json"
+
+
+class DomainError(Exception):
+    """Something the caller did wrong, in the domain's words.
+
+    `code` is a snake_case value of the package's error-code enum and is what API clients match
+    on; `status` is the HTTP status the web layer answers with; `message` is for people.
+    """
+
+    code: ClassVar[StrEnum]
+    status: ClassVar[int] = 400
+    default_message: ClassVar[str] = "The request cannot be carried out."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class ValidationError(DomainError):
+    """A field of the input is missing or malformed; `field` names it."""
+
+    code = CommonErrorCode.INVALID_FIELD
+    status = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", field=field)
+        self.field = field
+        self.reason = message
+
+
+class RateLimited(DomainError):
+    """Too many attempts in a short time; `retry_after` is in seconds."""
+
+    code = CommonErrorCode.RATE_LIMITED
+    status = 429
+    default_message = "Too many attempts; please wait and try again."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class InvalidJSON(DomainError):
+    """The request body is not a JSON object."""
+
+    code = CommonErrorCode.INVALID_JSON
+    status = 400
+    default_message = "The request body must be a JSON object."

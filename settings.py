@@ -1,0 +1,187 @@
+"""Shuyuan's settings: one frozen object built once from the environment and validated."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "production")
+
+# Every variable Shuyuan reads. A variable with one of our prefixes that is not listed here is a
+# typo (STRIPE_SECRETKEY, SHUYUAN_ENVIRONMENT) and stops start-up rather than being ignored.
+KNOWN_VARIABLES = frozenset(
+    {
+        "SHUYUAN_ENV",
+        "SHUYUAN_VAR_DIR",
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "STRIPE_API_BASE",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_PUBLISHABLE_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "REDIS_URL",
+    }
+)
+CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
+
+DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
+PROD_STRIPE_API_BASE = "https://api.stripe.com"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """A setting is unknown, missing or malformed; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = "sqlite://var/shuyuan.sqlite3"
+    secret_key: str = field(default="", repr=False)
+    stripe_api_base: str = DEV_STRIPE_API_BASE
+    stripe_secret_key: str = field(default="sk_test_shuyuan_dev", repr=False)
+    stripe_publishable_key: str = "pk_test_shuyuan_dev"
+    stripe_webhook_secret: str = field(default="whsec_shuyuan_dev", repr=False)
+    redis_url: str | None = None
+    var_dir: Path = Path("var")
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise SettingsError(
+                f"SHUYUAN_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
+            )
+        _check_database_url(self.database_url)
+        _check_http_url("STRIPE_API_BASE", self.stripe_api_base)
+        if self.redis_url is not None:
+            _check_redis_url(self.redis_url)
+        if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
+        if self.is_production:
+            for name, value in (
+                ("STRIPE_SECRET_KEY", self.stripe_secret_key),
+                ("STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+            ):
+                if not value or "shuyuan_dev" in value:
+                    raise SettingsError(f"{name} must be set in production")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def stripe_js_url(self) -> str:
+        """Stripe.js for checkout pages: Stripe's own in production, localstripe's otherwise."""
+        if self.is_production:
+            return "https://js.stripe.com/v3/"
+        return f"{self.stripe_api_base}/js.stripe.com/v3/"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from environment variables; raise SettingsError on a bad one.
+
+        In development a missing SECRET_KEY is generated once and kept in `var/secret_key`, so
+        sessions survive restarts; in production it must be given.
+        """
+        unknown = sorted(
+            name
+            for name in environ
+            if name.startswith(CHECKED_PREFIXES) and name not in KNOWN_VARIABLES
+        )
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]} (known: {_known_list()})")
+
+        env = environ.get("SHUYUAN_ENV", "development").strip() or "development"
+        var_dir = Path(environ.get("SHUYUAN_VAR_DIR", "var"))
+        production = env == "production"
+
+        secret_key = environ.get("SECRET_KEY", "")
+        if not secret_key:
+            if production:
+                raise SettingsError("SECRET_KEY is required in production")
+            secret_key = _development_secret_key(var_dir)
+
+        default_db = f"sqlite://{var_dir / 'shuyuan.sqlite3'}"
+        redis_url = environ.get("REDIS_URL", "").strip() or None
+        return cls(
+            env=env,
+            database_url=environ.get("DATABASE_URL", "").strip() or default_db,
+            secret_key=secret_key,
+            stripe_api_base=(
+                environ.get("STRIPE_API_BASE", "").strip()
+                or (PROD_STRIPE_API_BASE if production else DEV_STRIPE_API_BASE)
+            ).rstrip("/"),
+            stripe_secret_key=environ.get(
+                "STRIPE_SECRET_KEY", "" if production else cls.stripe_secret_key
+            ),
+            stripe_publishable_key=environ.get(
+                "STRIPE_PUBLISHABLE_KEY", cls.stripe_publishable_key
+            ),
+            stripe_webhook_secret=environ.get(
+                "STRIPE_WEBHOOK_SECRET", "" if production else cls.stripe_webhook_secret
+            ),
+            redis_url=redis_url,
+            var_dir=var_dir,
+        )
+
+
+def _known_list() -> str:
+    return ", ".join(sorted(KNOWN_VARIABLES))
+
+
+def _development_secret_key(var_dir: Path) -> str:
+    path = var_dir / "secret_key"
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if len(existing) >= MIN_SECRET_KEY_LENGTH:
+        return existing
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def _check_database_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        if not (parts.netloc + parts.path):
+            raise SettingsError(
+                "DATABASE_URL sqlite:// needs a file path, e.g. sqlite://var/db.sqlite3"
+            )
+        return
+    if parts.scheme in ("postgres", "postgresql"):
+        if not parts.hostname or not parts.path.strip("/"):
+            raise SettingsError("DATABASE_URL must look like postgres://user@host:5432/dbname")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise SettingsError("DATABASE_URL has a port that is not a number") from None
+        return
+    raise SettingsError(
+        f"DATABASE_URL must start with sqlite:// or postgres://, not {parts.scheme or url!r}"
+    )
+
+
+def _check_http_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{name} must be an http(s) URL, not {url!r}")
+
+
+def _check_redis_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(
+            f"REDIS_URL must start with redis://, rediss:// or unix://, not {url!r}"
+        )

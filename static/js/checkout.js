@@ -1,0 +1,47 @@
+// Card checkout: Stripe.js turns the card into a PaymentMethod, the server charges it, and a
+// 3-D Secure challenge comes back here for the browser to complete.
+(function () {
+  var form = document.getElementById("checkout");
+  if (!form || typeof Stripe === "undefined") return;
+  var stripe = Stripe(form.dataset.key);
+  var card = stripe.elements().create("card");
+  card.mount("#card-element");
+  var message = document.getElementById("payment-message");
+  var button = document.getElementById("pay-button");
+
+  function fail(text) { message.textContent = text; button.disabled = false; }
+
+  function post(paymentMethod) {
+    var body = new URLSearchParams(new FormData(form));
+    body.set("payment_method", paymentMethod);
+    return fetch(form.action, {method: "POST", body: body, headers: {"Accept": "application/json"}})
+      .then(function (response) { return response.json(); });
+  }
+
+  function settle() {
+    return fetch(form.dataset.status, {headers: {"Accept": "application/json"}})
+      .then(function (response) { return response.json(); });
+  }
+
+  function follow(answer) {
+    if (answer.status === "paid") { window.location.assign(answer.redirect); return; }
+    if (answer.status === "requires_action") {
+      return stripe.confirmCardPayment(answer.client_secret).then(function (result) {
+        if (result.error) { fail(result.error.message || "3-D Secure failed."); return; }
+        return settle().then(follow);
+      });
+    }
+    if (answer.status === "pending") { setTimeout(function () { settle().then(follow); }, 1500); return; }
+    fail(answer.message || "The payment failed.");
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    button.disabled = true;
+    message.textContent = "";
+    stripe.createPaymentMethod({type: "card", card: card}).then(function (result) {
+      if (result.error) { fail(result.error.message || "Check the card details."); return; }
+      return post(result.paymentMethod.id).then(follow);
+    }).catch(function () { fail("Network error; please try again."); });
+  });
+})();

@@ -1,0 +1,179 @@
+"""Shared fixtures: one real database per test run (SQLite, or PostgreSQL), the real app over ASGI.
+
+The database is chosen by TEST_DATABASE (sqlite, the default, or postgres); PostgreSQL is reached
+through TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres), where the suite
+creates its own database and drops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+from tortoise import Tortoise, connections
+
+from app import create_app
+from cli import migrate
+from db import tortoise_config
+from payments.provider import StripeProvider
+from payments.services import make_provider
+from settings import Settings
+from tests.live import ROOT, free_port, wait_until_answering
+
+DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
+def database_kind() -> str:
+    kind = os.environ.get("TEST_DATABASE", "sqlite")
+    if kind not in ("sqlite", "postgres"):
+        raise pytest.UsageError(f"TEST_DATABASE must be sqlite or postgres, not {kind!r}")
+    return kind
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def pytest_report_header() -> str:
+    return f"shuyuan test database: {database_kind()}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if database_kind() == "postgres":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DATABASE=postgres); make test runs it")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh database for this run, migrated with the checked-in migrations."""
+    if database_kind() == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        yield f"sqlite://{path}"
+        return
+    admin_url = postgres_admin_url()
+    name = f"shuyuan_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        admin = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real localstripe process for this run, on a free port, its store in memory only."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payments.localstripe_server", "--port", str(port), "--quiet"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{url}/js.stripe.com/v3/", process, log)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+async def settings(
+    database_url: str, localstripe_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        var_dir=tmp_path_factory.mktemp("var"),
+        stripe_api_base=localstripe_url,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def orm(settings: Settings) -> AsyncIterator[None]:
+    """Migrate the test database and open the ORM once; every test and handler shares it.
+
+    The ASGI transport does not run the app's lifespan, so this fixture owns the ORM. The
+    global fallback lets request handlers (running in other tasks) see this context.
+    """
+    await migrate(settings)
+    await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+    yield
+    await Tortoise.close_connections()
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables(orm: None) -> AsyncIterator[None]:
+    yield
+    connection = connections.get("default")
+    tables = [model._meta.db_table for app in Tortoise.apps.values() for model in app.values()]
+    if database_kind() == "postgres":
+        quoted = ", ".join(f'"{table}"' for table in tables)
+        await connection.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    else:
+        await connection.execute_script(
+            "PRAGMA foreign_keys = OFF;"
+            + "".join(f'DELETE FROM "{table}";' for table in tables)
+            + "PRAGMA foreign_keys = ON;"
+        )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    app = create_app(settings, manage_database=False, background_tasks=False)
+    yield app
+    await app.state.counter.aclose()
+    await app.state.payments_provider.aclose()
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def provider(settings: Settings) -> AsyncIterator[StripeProvider]:
+    """A payments provider talking to this run's localstripe."""
+    real = make_provider(
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+    yield real
+    await real.aclose()

@@ -1,0 +1,118 @@
+"""Small factories for test data: each makes one thing, the way the app would."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime, timedelta
+
+import httpx
+
+from accounts import services as accounts
+from accounts.models import User
+from membership import windows
+from membership.models import EnrollmentWindow
+from settings import Settings
+
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def make_user(
+    *,
+    email: str | None = None,
+    password: str = PASSWORD,
+    name: str | None = None,
+    admin: bool = False,
+) -> User:
+    number = next(_numbers)
+    user = await accounts.register(
+        email=email or f"reader{number}@example.cn",
+        password=password,
+        display_name=name or f"读者{number}",
+    )
+    if admin:
+        user.is_admin = True
+        await user.save(update_fields=["is_admin"])
+    return user
+
+
+async def token_for(user: User) -> str:
+    return await accounts.issue_token(user, name="test")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    """Sign in through the real login form, CSRF token and all."""
+    page = await client.get("/account/login")
+    return await client.post(
+        "/account/login",
+        data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+    )
+
+
+async def make_users(count: int, *, prefix: str = "crowd") -> list[User]:
+    """Many accounts at once, sharing one real argon2 hash so setup stays quick."""
+    shared_hash = await accounts.hash_password(PASSWORD)
+    start = next(_numbers)
+    await User.bulk_create(
+        [
+            User(
+                email=f"{prefix}{start}-{n}@example.cn",
+                display_name=f"读者{start}-{n}",
+                password_hash=shared_hash,
+            )
+            for n in range(count)
+        ]
+    )
+    return await User.filter(email__startswith=f"{prefix}{start}-").order_by("id")
+
+
+async def make_window(
+    *,
+    now: datetime,
+    seats: int = 10,
+    price_fen: int = 19_900,
+    opens_in: timedelta = timedelta(0),
+    lasts: timedelta = timedelta(days=3),
+    name: str = "2027 年度会员",
+) -> EnrollmentWindow:
+
+    return await windows.create_window(
+        name=name,
+        price_fen=price_fen,
+        seats=seats,
+        opens_at=now + opens_in,
+        closes_at=now + opens_in + lasts,
+        now=now,
+    )
+
+
+async def card_payment_method(settings: Settings, number: str) -> str:
+    """A PaymentMethod for a test card number, standing in for Stripe.js in the browser."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{settings.stripe_api_base}/v1/payment_methods",
+            headers={"Authorization": f"Bearer {settings.stripe_secret_key}"},
+            data={
+                "type": "card",
+                "card[number]": number,
+                "card[exp_month]": "12",
+                "card[exp_year]": "2031",
+                "card[cvc]": "123",
+            },
+        )
+        response.raise_for_status()
+        return str(response.json()["id"])

@@ -1,0 +1,91 @@
+"""A real `shuyuan serve` in a child process, for tests that need uvicorn and its workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_environment(settings: Settings) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SHUYUAN_", "STRIPE_"))
+        and key not in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL")
+    }
+    env.update(
+        DATABASE_URL=settings.database_url,
+        SECRET_KEY=settings.secret_key,
+        SHUYUAN_VAR_DIR=str(settings.var_dir),
+        STRIPE_API_BASE=settings.stripe_api_base,
+    )
+    if settings.redis_url:
+        env["REDIS_URL"] = settings.redis_url
+    return env
+
+
+def wait_until_answering(
+    url: str, process: subprocess.Popen[bytes], log: IO[str], *, seconds: float = 30
+) -> None:
+    """Poll `url` until it answers 200; fail with the process's log if it dies or stays mute."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"{process.args!r} exited early:\n{log.read()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError(f"{url} did not answer in {seconds} s:\n{log.read()}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_server(settings: Settings, *, workers: int = 1) -> Iterator[str]:
+    """Start `shuyuan serve` on a free port; yield its base URL once /healthz answers 200."""
+    port = free_port()
+    log = (settings.var_dir / f"serve-{port}.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=server_environment(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(f"{base_url}/healthz", process, log)
+        yield base_url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()

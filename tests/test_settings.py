@@ -1,0 +1,128 @@
+"""Settings come from the environment; a bad or unknown one stops start-up with one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from settings import Settings, SettingsError
+
+KEY = "k" * 40
+
+
+def settings_from(tmp_path: Path, **env: str) -> Settings:
+    return Settings.from_env({"SHUYUAN_VAR_DIR": str(tmp_path / "var"), **env})
+
+
+def test_defaults_are_safe_for_development(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path)
+    assert settings.env == "development"
+    assert settings.database_url == f"sqlite://{tmp_path / 'var' / 'shuyuan.sqlite3'}"
+    assert settings.stripe_api_base == "http://127.0.0.1:8420"
+    assert settings.redis_url is None
+    assert not settings.is_production
+
+
+def test_the_development_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = settings_from(tmp_path)
+    second = settings_from(tmp_path)
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    key_file = tmp_path / "var" / "secret_key"
+    assert key_file.read_text().strip() == first.secret_key
+    assert key_file.stat().st_mode & 0o077 == 0  # readable by the owner only
+
+
+def test_values_from_the_environment_are_used(tmp_path: Path) -> None:
+    settings = settings_from(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/shuyuan",
+        SECRET_KEY=KEY,
+        STRIPE_API_BASE="http://127.0.0.1:9999/",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert settings.is_postgres
+    assert settings.secret_key == KEY
+    assert settings.stripe_api_base == "http://127.0.0.1:9999"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert KEY not in repr(settings)  # secrets stay out of logs
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"STRIPE_SECRETKEY": "sk_test_x"}, "STRIPE_SECRETKEY"),
+        ({"SHUYUAN_ENVIRONMENT": "production"}, "SHUYUAN_ENVIRONMENT"),
+        ({"SHUYUAN_ENV": "staging"}, "SHUYUAN_ENV"),
+        ({"DATABASE_URL": "mysql://root@localhost/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://127.0.0.1:5432"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://u@127.0.0.1:port/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),
+        ({"STRIPE_API_BASE": "localhost:8420"}, "STRIPE_API_BASE"),
+        ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
+        ({"SECRET_KEY": "too-short"}, "SECRET_KEY"),
+    ],
+)
+def test_unknown_or_malformed_settings_are_refused_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_from(tmp_path, **env)
+    message = str(caught.value)
+    assert named in message
+    assert "\n" not in message
+
+
+def test_production_requires_a_secret_key_and_real_stripe_keys(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="SECRET_KEY is required in production"):
+        settings_from(tmp_path, SHUYUAN_ENV="production")
+    with pytest.raises(SettingsError, match="STRIPE_SECRET_KEY must be set"):
+        settings_from(tmp_path, SHUYUAN_ENV="production", SECRET_KEY=KEY)
+    settings = settings_from(
+        tmp_path,
+        SHUYUAN_ENV="production",
+        SECRET_KEY=KEY,
+        STRIPE_SECRET_KEY="sk_live_abc",
+        STRIPE_WEBHOOK_SECRET="whsec_abc",
+    )
+    assert settings.stripe_api_base == "https://api.stripe.com"
+    assert not (tmp_path / "var" / "secret_key").exists()  # never generated in production
+
+
+def test_the_cli_stops_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SHUYUAN_", "STRIPE_")) and key not in ("DATABASE_URL", "SECRET_KEY")
+    }
+    env.update(SHUYUAN_VAR_DIR=str(tmp_path / "var"), STRIPE_SECRETKEY="sk_test_typo")
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "STRIPE_SECRETKEY" in lines[0]
+    assert not (tmp_path / "var" / "shuyuan.sqlite3").exists()
+
+
+def test_checkout_pages_load_stripe_js_from_stripe_only_in_production(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).stripe_js_url == "http://127.0.0.1:8420/js.stripe.com/v3/"
+    production = settings_from(
+        tmp_path,
+        SHUYUAN_ENV="production",
+        SECRET_KEY=KEY,
+        STRIPE_SECRET_KEY="sk_live_abc",
+        STRIPE_WEBHOOK_SECRET="whsec_abc",
+    )
+    assert production.stripe_js_url == "https://js.stripe.com/v3/"

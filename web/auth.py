@@ -1,0 +1,108 @@
+"""Who is asking: the signed-in person of an HTML session, or the owner of an API bearer token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from accounts import services as accounts
+from accounts.errors import Forbidden, Unauthorized
+from accounts.models import User
+from web.csrf import rotate_csrf_token
+
+_UNSET = object()
+
+
+async def current_user(request: Request) -> User | None:
+    """The user of this browser session, or None; looked up once per request."""
+    cached = getattr(request.state, "user", _UNSET)
+    if cached is not _UNSET:
+        return cached  # type: ignore[return-value]
+    user = None
+    user_id = request.session.get("uid")
+    version = request.session.get("sv")
+    if isinstance(user_id, int) and isinstance(version, int):
+        user = await accounts.user_for_session(user_id, version)
+        if user is None:
+            request.session.pop("uid", None)
+            request.session.pop("sv", None)
+    request.state.user = user
+    return user
+
+
+def sign_in(request: Request, user: User) -> None:
+    """Start a session for `user`; the old session's contents and CSRF token are dropped."""
+    request.session.clear()
+    request.session["uid"] = user.id
+    request.session["sv"] = user.session_version
+    rotate_csrf_token(request)
+    request.state.user = user
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+    request.state.user = None
+
+
+class SignInRequired(HTTPException):
+    """Raised by HTML routes for anonymous visitors; the error handler redirects to the login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(
+            status_code=303, headers={"Location": f"/account/login?next={quote(next_url)}"}
+        )
+
+
+async def require_user(request: Request) -> User:
+    user = await current_user(request)
+    if user is None:
+        raise SignInRequired(request.url.path)
+    return user
+
+
+async def require_admin(request: Request) -> User:
+    user = await require_user(request)
+    if not user.is_admin:
+        raise HTTPException(status_code=403, detail="Only admins may open this page.")
+    return user
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def api_user(request: Request) -> User:
+    """The owner of the request's bearer token. Raises Unauthorized (401)."""
+    user = await optional_api_user(request)
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+async def optional_api_user(request: Request) -> User | None:
+    cached = getattr(request.state, "api_user", _UNSET)
+    if cached is not _UNSET:
+        return cached  # type: ignore[return-value]
+    token = bearer_token(request)
+    user = await accounts.user_for_token(token, now=datetime.now(UTC)) if token else None
+    request.state.api_user = user
+    return user
+
+
+async def api_admin(request: Request) -> User:
+    """The admin owner of the bearer token. Raises Unauthorized (401) or Forbidden (403)."""
+    user = await api_user(request)
+    if not user.is_admin:
+        raise Forbidden("Only admins may do this.")
+    return user
+
+
+def client_address(request: Request) -> str:
+    """The caller's IP address (uvicorn's --proxy-headers fills it in behind a proxy)."""
+    return request.client.host if request.client else "unknown"

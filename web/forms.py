@@ -1,0 +1,62 @@
+"""Reading admin form fields as people type them (yuan, Beijing time), and CSV downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from starlette.responses import Response
+
+from errors import ValidationError
+from web.rendering import SHANGHAI
+
+
+def yuan_to_fen(field: str, text: str) -> int:
+    """ "199", "199.5", "¥1,199.50" -> fen. Money is typed in yuan and stored in fen."""
+    cleaned = text.strip().replace(",", "").removeprefix("¥")
+    whole, _, fraction = cleaned.partition(".")
+    if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
+        raise ValidationError(field, "must be an amount in yuan, e.g. 199 or 199.50")
+    return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
+
+
+def beijing_time(field: str, text: str) -> datetime:
+    """A datetime-local value read as Asia/Shanghai time, as aware UTC."""
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=SHANGHAI).astimezone(UTC)
+    except ValueError:
+        raise ValidationError(field, "must be a date and time, e.g. 2027-01-01T08:00") from None
+
+
+def optional_beijing_time(field: str, text: str) -> datetime | None:
+    return beijing_time(field, text) if text.strip() else None
+
+
+def whole_number(field: str, text: str, *, default: int | None = None) -> int:
+    """A non-negative whole number; an empty field gives `default`, or is an error without one."""
+    if not text.strip() and default is not None:
+        return default
+    if not text.strip().isdigit():
+        raise ValidationError(field, "must be a whole number")
+    return int(text)
+
+
+def optional_whole_number(field: str, text: str) -> int | None:
+    return whole_number(field, text) if text.strip() else None
+
+
+def csv_download(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]
+) -> Response:
+    """A CSV attachment, with a byte-order mark so Excel opens the Chinese text as UTF-8."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

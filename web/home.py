@@ -1,0 +1,45 @@
+"""The front page, the health check and the API's OpenAPI document."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from tortoise import connections
+
+from web.api import json_response, openapi_document
+from web.rendering import render
+
+
+async def home(request: Request) -> Response:
+    return await render(request, "home.html")
+
+
+async def healthz(request: Request) -> Response:
+    """200 {"status": "ok"} when the database answers, 503 otherwise."""
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # any failure to reach the database means unhealthy
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "error": {"code": "database_unavailable", "message": str(exc)[:200]},
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    api_mount = next(
+        route for route in request.app.routes if getattr(route, "path", "") == "/api/v1"
+    )
+    document = openapi_document([api_mount])
+    return json_response(document)
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+]
+api_routes = [Route("/openapi.json", openapi, methods=["GET"])]

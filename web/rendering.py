@@ -1,0 +1,109 @@
+"""Turning a request and a template into a response: pages, htmx fragments, flashes, redirects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from accounts import services as accounts
+from web.auth import current_user
+from web.csrf import csrf_token
+from web.i18n import HTML_LANG, choose_locale, translations
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def yuan(price_fen: int | None) -> str:
+    """12345 -> ¥123.45. Money is integer fen everywhere and is formatted only here."""
+    if price_fen is None:
+        return ""
+    sign = "-" if price_fen < 0 else ""
+    whole, fen = divmod(abs(price_fen), 100)
+    return f"{sign}¥{whole:,}.{fen:02d}"
+
+
+def shanghai_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as people in China read it."""
+    if moment is None:
+        return ""
+    return moment.astimezone(SHANGHAI).strftime(fmt)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["yuan"] = yuan
+    env.filters["shanghai"] = shanghai_time
+    return env
+
+
+templates = _environment()
+
+
+def flash(request: Request, message: str, category: str = "info") -> None:
+    """Show `message` once, on the next page this browser renders."""
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], [category, message]]
+
+
+def _take_flashes(request: Request) -> list[list[str]]:
+    return list(request.session.pop("flash", []) or [])
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    fragment: str | None = None,
+) -> HTMLResponse:
+    """Render a page, or only `fragment` when htmx asked (the one place that decides)."""
+    locale = choose_locale(request)
+    catalog = translations(locale)
+    user = await current_user(request)
+    name = fragment if fragment is not None and is_htmx(request) else template
+    full_context: dict[str, Any] = {
+        "request": request,
+        "_": catalog.gettext,
+        "locale": locale,
+        "html_lang": HTML_LANG[locale],
+        "current_user": user,
+        "unread_count": await accounts.unread_count(user) if user else 0,
+        "csrf_token": csrf_token(request),
+        "flashes": _take_flashes(request) if name == template else [],
+        **(context or {}),
+    }
+    html = templates.get_template(name).render(full_context)
+    response = HTMLResponse(html, status_code=status_code)
+    if fragment is not None:
+        response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def gettext_for(request: Request) -> Any:
+    """The `_` of this request's locale, for messages built in route code."""
+    return translations(choose_locale(request)).gettext
+
+
+def redirect_after_post(request: Request, url: str) -> Response:
+    """HX-Redirect for htmx, 303 See Other for a plain form post."""
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": url, "Vary": "HX-Request"})
+    return RedirectResponse(url, status_code=303, headers={"Vary": "HX-Request"})
