@@ -1,0 +1,93 @@
+"""Payments' JSON API: a buyer looks at a payment (settling it after 3-D Secure); admins refund."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payments import services
+from payments.models import Payment, PaymentStatus
+from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.auth import api_admin, api_user
+
+REFUND = Schema(
+    {
+        "amount_fen": Field(
+            "integer",
+            required=False,
+            minimum=1,
+            maximum=services.MAX_AMOUNT_FEN,
+            description="fen to refund; the whole remainder when left out",
+        )
+    }
+)
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "purpose": payment.purpose,
+        "subject_id": payment.subject_id,
+        "amount_fen": payment.amount_fen,
+        "currency": payment.currency,
+        "status": payment.status.value,
+        "refunded_fen": payment.refunded_fen,
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
+        "client_secret": (
+            payment.client_secret if payment.status == PaymentStatus.REQUIRES_ACTION else None
+        ),
+        "created_at": iso(payment.created_at),
+    }
+
+
+@operation(
+    "One of the caller's payments; an open one is first settled with the provider",
+    tag="payments",
+    responses={200: "the payment", 401: "unauthorized", 404: "payment_not_found"},
+)
+async def get_payment(request: Request) -> Response:
+    user = await api_user(request)
+    payment = await services.payment_for_user(
+        request.path_params["id"], user_id=user.id, is_admin=user.is_admin
+    )
+    payment = await services.refresh_payment(
+        request.app.state.payments_provider, payment.id, now=datetime.now(UTC)
+    )
+    return json_response(payment_json(payment))
+
+
+@operation(
+    "Refund part or the rest of a payment (admins)",
+    body=REFUND,
+    tag="payments",
+    responses={
+        200: "the payment",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "payment_not_found",
+        409: "not_refundable",
+        422: "refund_too_large",
+        503: "payment_unavailable",
+    },
+)
+async def refund_payment(request: Request) -> Response:
+    await api_admin(request)
+    data = await read_json(request, REFUND)
+    payment = await services.refund(
+        provider=request.app.state.payments_provider,
+        payment_id=request.path_params["id"],
+        amount_fen=data.get("amount_fen"),
+        now=datetime.now(UTC),
+    )
+    return json_response(payment_json(payment))
+
+
+routes = [
+    Route("/payments/{id:int}", get_payment, methods=["GET"]),
+    Route("/payments/{id:int}/refund", refund_payment, methods=["POST"]),
+]

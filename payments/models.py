@@ -1,0 +1,80 @@
+"""Payments' tables: one Payment per attempt to pay for a thing, and the webhook events seen."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from accounts.models import User
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"  # written before the provider is asked; the provider's answer pending
+    REQUIRES_ACTION = "requires_action"  # the buyer's bank wants 3-D Secure in the browser
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # declined, canceled, expired, or never reached the provider
+    REFUNDED = "refunded"  # succeeded, then refunded in full
+
+
+# Statuses that hold the thing's `active_key`: while one of these exists, no other payment for the
+# same thing can start (see Payment.active_key).
+HOLDING_STATUSES = (
+    PaymentStatus.PENDING,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.REFUNDED,
+)
+OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
+
+
+class Payment(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="payments", on_delete=fields.RESTRICT
+    )
+    # What is paid for: a purpose registered by another package ("membership", "order") and
+    # the id of the thing within it (an enrollment, an order).
+    purpose = fields.CharField(max_length=40)
+    subject_id = fields.CharField(max_length=64)
+    amount_fen = fields.IntField()
+    currency = fields.CharField(max_length=3, default="cny")
+    status = fields.CharEnumField(PaymentStatus, max_length=20, default=PaymentStatus.PENDING)
+    # Invariant "never charge twice for one thing": "<purpose>:<subject_id>" while the payment is
+    # open, paid or refunded, NULL once it failed. UNIQUE (NULLs never collide), so of two
+    # requests racing to pay for the same thing exactly one can insert its row.
+    active_key = fields.CharField(max_length=120, null=True, unique=True)
+    provider_intent_id = fields.CharField(max_length=100, null=True, unique=True)
+    client_secret = fields.CharField(max_length=200, null=True)
+    failure_code = fields.CharField(max_length=60, null=True)
+    failure_message = fields.CharField(max_length=300, null=True)
+    refunded_fen = fields.IntField(default=0)
+    # Set in the same transaction that runs the purpose's on_succeeded: at most one fulfilment.
+    fulfilled_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "payments_payment"
+        indexes = (("status", "updated_at"),)
+
+    def __str__(self) -> str:
+        return f"payment {self.id} ({self.purpose}:{self.subject_id}, {self.status})"
+
+    @property
+    def thing_key(self) -> str:
+        return f"{self.purpose}:{self.subject_id}"
+
+
+class WebhookEvent(Model):
+    """Each provider event id is stored once: a replayed or duplicated delivery is ignored."""
+
+    id = fields.IntField(primary_key=True)
+    event_id = fields.CharField(max_length=100, unique=True)
+    type = fields.CharField(max_length=80)
+    payment_id = fields.IntField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payments_webhook_event"

@@ -1,0 +1,204 @@
+"""Webhooks: signed, applied once, in any order, before or after our own confirm returns."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from payments import services
+from payments.models import Payment, PaymentStatus, WebhookEvent
+from payments.provider import StripeProvider
+from settings import Settings
+from tests.factories import make_user
+from tests.payments.conftest import (
+    PURPOSE,
+    Ledger,
+    intent_json,
+    provider_at,
+    proxy_to,
+    signed_event,
+    webhooks_to,
+)
+
+
+async def post_event(client: httpx.AsyncClient, payload: bytes, signature: str) -> httpx.Response:
+    return await client.post(
+        "/payments/webhook",
+        content=payload,
+        headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+    )
+
+
+async def open_payment_with_intent(
+    provider: StripeProvider, settings: Settings, *, subject: str = "order-1"
+) -> tuple[Payment, dict[str, object]]:
+    """A payment whose intent exists at the provider, confirmed there but not yet told to us."""
+    buyer = await make_user()
+    payment = await Payment.create(
+        user_id=buyer.id,
+        purpose=PURPOSE,
+        subject_id=subject,
+        amount_fen=9_900,
+        active_key=f"{PURPOSE}:{subject}",
+    )
+    intent = await provider.create_intent(
+        amount=9_900,
+        currency="cny",
+        payment_method="pm_card_visa",
+        metadata={"payment_id": str(payment.id), "purpose": PURPOSE, "subject_id": subject},
+        idempotency_key=f"test-{payment.id}",
+    )
+    await provider.confirm_intent(intent.id, idempotency_key=f"test-confirm-{payment.id}")
+    return payment, await intent_json(settings, intent.id)
+
+
+async def test_a_webhook_with_a_bad_or_missing_signature_is_rejected(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    payment, intent = await open_payment_with_intent(provider, settings)
+    payload, _ = signed_event(settings.stripe_webhook_secret, "payment_intent.succeeded", intent)
+    _, forged = signed_event("whsec_not_ours", "payment_intent.succeeded", intent)
+
+    for headers in ({"Stripe-Signature": forged}, {}, {"Stripe-Signature": "t=1,v1=00"}):
+        response = await client.post("/payments/webhook", content=payload, headers=headers)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_signature"
+    assert ledger.succeeded == []
+    assert await WebhookEvent.all().count() == 0
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
+
+
+async def test_the_same_webhook_delivered_three_times_fulfils_once(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    payment, intent = await open_payment_with_intent(provider, settings)
+    payload, signature = signed_event(
+        settings.stripe_webhook_secret, "payment_intent.succeeded", intent
+    )
+    responses = await asyncio.gather(*(post_event(client, payload, signature) for _ in range(3)))
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    assert sorted(response.json()["result"] for response in responses) == [
+        "applied",
+        "duplicate",
+        "duplicate",
+    ]
+    assert ledger.succeeded == [payment.id]
+    assert await WebhookEvent.all().count() == 1
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.SUCCEEDED
+
+
+async def test_a_success_after_a_failure_still_fulfils_once(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    payment, intent = await open_payment_with_intent(provider, settings)
+    failed = {**intent, "status": "requires_payment_method"}
+    secret = settings.stripe_webhook_secret
+    await post_event(client, *signed_event(secret, "payment_intent.payment_failed", failed))
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.FAILED
+    await post_event(client, *signed_event(secret, "payment_intent.succeeded", intent))
+    paid = await Payment.get(id=payment.id)
+    assert paid.status == PaymentStatus.SUCCEEDED
+    assert paid.active_key == f"{PURPOSE}:order-1"
+    assert ledger.succeeded == [payment.id]
+
+
+async def test_a_failure_after_a_success_changes_nothing(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    payment, intent = await open_payment_with_intent(provider, settings)
+    secret = settings.stripe_webhook_secret
+    await post_event(client, *signed_event(secret, "payment_intent.succeeded", intent))
+    failed = {**intent, "status": "requires_payment_method"}
+    await post_event(client, *signed_event(secret, "payment_intent.payment_failed", failed))
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.SUCCEEDED
+    assert ledger.succeeded == [payment.id]
+    assert ledger.failed == []
+
+
+async def test_localstripes_webhook_after_our_confirm_returned_fulfils_once(
+    app: Starlette, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    buyer = await make_user()
+    async with webhooks_to(app, settings):
+        result = await services.pay(
+            provider=provider,
+            user_id=buyer.id,
+            purpose=PURPOSE,
+            subject_id="order-1",
+            amount_fen=9_900,
+            payment_method="pm_card_visa",
+            now=datetime.now(UTC),
+        )
+        assert result.outcome == services.Outcome.PAID
+        # localstripe delivers payment_intent.succeeded about a second after the charge.
+        for _ in range(100):
+            if await WebhookEvent.filter(payment_id=result.payment.id).exists():
+                break
+            await asyncio.sleep(0.05)
+    assert await WebhookEvent.filter(payment_id=result.payment.id).count() == 1
+    assert ledger.succeeded == [result.payment.id]
+
+
+async def test_localstripes_webhook_before_our_confirm_returns_fulfils_once(
+    app: Starlette, settings: Settings, ledger: Ledger
+) -> None:
+    """The provider's answer to our confirm is held back 2.5 s; its webhook comes at ~1 s."""
+    webhook_seen = asyncio.Event()
+
+    async def slow_confirm(request: Request, forward):  # type: ignore[no-untyped-def]
+        response: Response = await forward()
+        if request.url.path.endswith("/confirm"):
+            await asyncio.wait_for(webhook_seen.wait(), timeout=5)
+        return response
+
+    buyer = await make_user()
+    async with webhooks_to(app, settings), proxy_to(settings.stripe_api_base, slow_confirm) as url:
+        slow = provider_at(settings, url)
+
+        async def watch_for_webhook() -> None:
+            # The database has no change notifications: poll it.
+            while not await WebhookEvent.all().exists():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            webhook_seen.set()
+
+        watcher = asyncio.create_task(watch_for_webhook())
+        result = await services.pay(
+            provider=slow,
+            user_id=buyer.id,
+            purpose=PURPOSE,
+            subject_id="order-1",
+            amount_fen=9_900,
+            payment_method="pm_card_visa",
+            now=datetime.now(UTC),
+        )
+        await watcher
+        await slow.aclose()
+    assert result.outcome == services.Outcome.PAID
+    assert webhook_seen.is_set()
+    assert ledger.succeeded == [result.payment.id]
+    assert await WebhookEvent.all().count() == 1
+
+
+async def test_an_event_about_someone_elses_intent_is_acknowledged_and_ignored(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    """Another database sharing the provider account can send metadata naming our ids."""
+    payment, intent = await open_payment_with_intent(provider, settings)
+    stranger = {
+        **intent,
+        "id": "pi_from_elsewhere",
+        "metadata": {**intent["metadata"], "subject_id": "x"},
+    }  # type: ignore[dict-item]
+    payload, signature = signed_event(
+        settings.stripe_webhook_secret, "payment_intent.succeeded", stranger
+    )
+    response = await post_event(client, payload, signature)
+    assert response.status_code == 200
+    assert response.json()["result"] == "unknown_payment"
+    assert ledger.succeeded == []
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
