@@ -1,0 +1,1 @@
+"""Membership: yearly paid memberships, sold in capped enrollment windows, and the member card."""

@@ -1,0 +1,195 @@
+"""Membership's admin pages: windows with their numbers, members, grants, revokes, refunds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from accounts.models import User
+from errors import DomainError, ValidationError
+from membership import grants, services, windows
+from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
+from web.auth import require_admin
+from web.csrf import read_form
+from web.forms import beijing_time, csv_download, whole_number, yuan_to_fen
+from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+
+
+async def dashboard(request: Request, errors: dict[str, str] | None = None) -> Response:
+    await require_admin(request)
+    now = datetime.now(UTC)
+    all_windows = await EnrollmentWindow.all().order_by("-opens_at")
+    rows = [
+        {
+            "window": window,
+            "state": windows.window_state(window, now).value,
+            "closes_at": windows.closing_time(window),
+            "stats": await windows.window_stats(window, now=now),
+        }
+        for window in all_windows
+    ]
+    query = request.query_params.get("q", "")
+    return await render(
+        request,
+        "membership/admin.html",
+        {
+            "rows": rows,
+            "members": await grants.search_members(query=query, now=now),
+            "q": query,
+            "errors": errors or {},
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+async def create_window(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    try:
+        await windows.create_window(
+            name=str(form.get("name", "")),
+            price_fen=yuan_to_fen("price_yuan", str(form.get("price_yuan", ""))),
+            seats=whole_number("seats", str(form.get("seats", ""))),
+            opens_at=beijing_time("opens_at", str(form.get("opens_at", ""))),
+            closes_at=beijing_time("closes_at", str(form.get("closes_at", ""))),
+            term_days=whole_number("term_days", str(form.get("term_days", "")), default=365),
+            now=datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        return await dashboard(request, errors={exc.field: exc.reason})
+    except DomainError as exc:
+        return await dashboard(request, errors={"form": exc.message})
+    flash(request, gettext_for(request)("The window was created."), "success")
+    return redirect_after_post(request, "/membership/admin")
+
+
+async def change_window(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    now = datetime.now(UTC)
+    window_id = request.path_params["id"]
+    _ = gettext_for(request)
+    try:
+        if form.get("action") == "close":
+            await windows.close_window(window_id, now=now)
+        else:
+            await windows.update_window(
+                window_id, now=now, closes_at=beijing_time("closes_at", str(form.get("closes_at")))
+            )
+    except DomainError as exc:
+        flash(request, _(exc.message), "error")
+    else:
+        flash(request, _("The window was changed."), "success")
+    return redirect_after_post(request, "/membership/admin")
+
+
+async def window_enrollments(request: Request) -> Response:
+    await require_admin(request)
+    window = await windows.get_window(request.path_params["id"])
+    enrollments = (
+        await Enrollment.filter(window_id=window.id).select_related("user").order_by("-id")
+    )
+    return await render(
+        request, "membership/admin_window.html", {"window": window, "enrollments": enrollments}
+    )
+
+
+async def refund(request: Request) -> Response:
+    await require_admin(request)
+    await read_form(request)
+    enrollment = await Enrollment.get_or_none(id=request.path_params["id"])
+    _ = gettext_for(request)
+    window_id = enrollment.window_id if enrollment else None  # type: ignore[attr-defined]
+    back = f"/membership/admin/windows/{window_id}" if window_id else "/membership/admin"
+    try:
+        if enrollment is None or enrollment.status != EnrollmentStatus.PAID:
+            raise DomainError(_("Only a paid enrollment can be refunded."))
+        await services.refund_enrollment(
+            provider=request.app.state.payments_provider,
+            enrollment_id=enrollment.id,
+            now=datetime.now(UTC),
+        )
+    except DomainError as exc:
+        flash(request, _(exc.message), "error")
+    else:
+        flash(request, _("Refunded; the membership has ended."), "success")
+    return redirect_after_post(request, back)
+
+
+async def grant(request: Request) -> Response:
+    admin = await require_admin(request)
+    form = await read_form(request)
+    _ = gettext_for(request)
+    who = str(form.get("who", "")).strip()
+    user = await (
+        User.get_or_none(id=int(who)) if who.isdigit() else User.get_or_none(email=who.lower())
+    )
+    try:
+        if user is None:
+            raise DomainError(_("No such user."))
+        await grants.grant_complimentary(
+            user_id=user.id,
+            days=whole_number("days", str(form.get("days", ""))),
+            granted_by=admin,
+            now=datetime.now(UTC),
+        )
+    except DomainError as exc:
+        flash(request, _(exc.message), "error")
+    else:
+        flash(request, _("Membership granted."), "success")
+    return redirect_after_post(request, "/membership/admin")
+
+
+async def revoke(request: Request) -> Response:
+    await require_admin(request)
+    await read_form(request)
+    _ = gettext_for(request)
+    try:
+        await grants.revoke_membership(
+            user_id=request.path_params["user_id"], now=datetime.now(UTC)
+        )
+    except DomainError as exc:
+        flash(request, _(exc.message), "error")
+    else:
+        flash(request, _("Membership revoked."), "success")
+    return redirect_after_post(request, "/membership/admin")
+
+
+async def members_csv(request: Request) -> Response:
+    await require_admin(request)
+    now = datetime.now(UTC)
+    rows = await grants.search_members(
+        query=request.query_params.get("q", ""), now=now, limit=100_000
+    )
+    return csv_download(
+        "members.csv",
+        ["number", "email", "display_name", "member_since", "valid_until", "valid"],
+        (
+            [
+                f"SY-{row.number:06d}",
+                row.user.email,
+                row.user.display_name,
+                row.since.astimezone(SHANGHAI).isoformat(),
+                row.user.member_until.astimezone(SHANGHAI).isoformat()
+                if row.user.member_until
+                else "",
+                "yes" if row.valid else "no",
+            ]
+            for row in rows
+        ),
+    )
+
+
+routes = [
+    Route("/membership/admin", dashboard, methods=["GET"]),
+    Route("/membership/admin/windows", create_window, methods=["POST"]),
+    Route("/membership/admin/windows/{id:int}", window_enrollments, methods=["GET"]),
+    Route("/membership/admin/windows/{id:int}/change", change_window, methods=["POST"]),
+    Route("/membership/admin/enrollments/{id:int}/refund", refund, methods=["POST"]),
+    Route("/membership/admin/grants", grant, methods=["POST"]),
+    Route("/membership/admin/members/{user_id:int}/revoke", revoke, methods=["POST"]),
+    Route("/membership/admin/members.csv", members_csv, methods=["GET"]),
+]

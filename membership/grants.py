@@ -1,0 +1,179 @@
+"""Memberships granted, extended, revoked; the member card and renewal reminders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from accounts import services as accounts
+from accounts.models import User
+from errors import ValidationError
+from membership.errors import (
+    NotAMember,
+    UserNotFound,
+)
+from membership.models import (
+    GrantSource,
+    Member,
+    MembershipGrant,
+)
+
+RENEWAL_REMINDER = timedelta(days=30)
+
+
+async def extend_membership(
+    *,
+    user_id: int,
+    days: int,
+    source: GrantSource,
+    now: datetime,
+    enrollment_id: int | None = None,
+    granted_by_id: int | None = None,
+) -> MembershipGrant:
+    """Extend someone's membership by `days` from now, or from its end if still valid."""
+    user = await User.get(id=user_id)
+    start = user.member_until if user.member_until and user.member_until > now else now
+    new_until = start + timedelta(days=days)
+    grant = await MembershipGrant.create(
+        user_id=user_id,
+        source=source,
+        enrollment_id=enrollment_id,
+        granted_by_id=granted_by_id,
+        days=days,
+        previous_until=user.member_until,
+        new_until=new_until,
+    )
+    await User.filter(id=user_id).update(member_until=new_until)
+    await Member.get_or_create(user_id=user_id, defaults={"since": now})
+    await accounts.notify(
+        user_id,
+        kind="membership_granted",
+        message=f"书院会员有效期至 {_shanghai_date(new_until)}。"
+        f" Your membership is valid until {_shanghai_date(new_until)}.",
+        link="/membership/card",
+    )
+    return grant
+
+
+async def undo_grant(grant: MembershipGrant, *, now: datetime) -> None:
+    user = await User.get(id=grant.user_id)  # type: ignore[attr-defined]
+    if user.member_until is not None:
+        shortened = user.member_until - timedelta(days=grant.days)
+        await User.filter(id=user.id).update(member_until=max(shortened, now))
+    grant.revoked_at = now
+    await grant.save(update_fields=["revoked_at"])
+
+
+def _shanghai_date(moment: datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+
+
+async def grant_complimentary(*, user_id: int, days: int, granted_by: User, now: datetime) -> User:
+    """An admin's gift of `days` of membership outside any window, recorded as such."""
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
+        raise ValidationError("days", "must be a whole number from 1 to 3660")
+    if not await User.filter(id=user_id).exists():
+        raise UserNotFound()
+    async with in_transaction():
+        await extend_membership(
+            user_id=user_id,
+            days=days,
+            source=GrantSource.COMPLIMENTARY,
+            granted_by_id=granted_by.id,
+            now=now,
+        )
+    return await User.get(id=user_id)
+
+
+async def revoke_membership(*, user_id: int, now: datetime) -> User:
+    """End someone's membership now (their paid enrollments are not refunded by this)."""
+    user = await User.get_or_none(id=user_id)
+    if user is None:
+        raise UserNotFound()
+    if not is_member(user, at=now):
+        raise NotAMember()
+    async with in_transaction():
+        await User.filter(id=user_id).update(member_until=now)
+        await MembershipGrant.filter(user_id=user_id, revoked_at=None, new_until__gt=now).update(
+            revoked_at=now
+        )
+    return await User.get(id=user_id)
+
+
+async def member_for(user: User) -> Member | None:
+    return await Member.get_or_none(user_id=user.id)
+
+
+async def send_renewal_reminders(*, now: datetime) -> int:
+    """Tell members whose membership ends within RENEWAL_REMINDER, once per valid-until date."""
+    sent = 0
+    soon = await User.filter(member_until__gt=now, member_until__lte=now + RENEWAL_REMINDER)
+    for user in soon:
+        member = await Member.get_or_none(user_id=user.id)
+        if member is None or member.reminded_for_until == user.member_until:
+            continue
+        member.reminded_for_until = user.member_until
+        await member.save(update_fields=["reminded_for_until"])
+        assert user.member_until is not None
+        await accounts.notify(
+            user.id,
+            kind="renewal_reminder",
+            message=f"你的会员将于 {_shanghai_date(user.member_until)} 到期，记得续费。"
+            f" Your membership ends on {_shanghai_date(user.member_until)}: renew it.",
+            link="/membership",
+        )
+        sent += 1
+    return sent
+
+
+_CARD_SALT = "shuyuan.membership-card"
+
+
+def card_token(member: Member, *, secret_key: str) -> str:
+    """The signed token a member card's QR code carries; it names only the card number."""
+    return URLSafeSerializer(secret_key, salt=_CARD_SALT).dumps(member.id)
+
+
+async def verify_card(token: str, *, secret_key: str, now: datetime) -> bool:
+    """Whether a card token is genuine and its holder a member at `now`; nothing more."""
+    try:
+        member_id = URLSafeSerializer(secret_key, salt=_CARD_SALT).loads(token)
+    except BadSignature:
+        return False
+    if not isinstance(member_id, int):
+        return False
+    member = await Member.get_or_none(id=member_id).select_related("user")
+    return member is not None and is_member(member.user, at=now)
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    number: int
+    user: User
+    since: datetime
+    valid: bool
+
+
+async def search_members(*, query: str = "", now: datetime, limit: int = 200) -> list[MemberRow]:
+    """Everyone who has been a member, newest first, filtered by email or name."""
+    members = Member.all().select_related("user").order_by("-id")
+    text = query.strip()
+    if text:
+        members = members.filter(
+            Q(user__email__icontains=text) | Q(user__display_name__icontains=text)
+        )
+    return [
+        MemberRow(number=m.id, user=m.user, since=m.since, valid=is_member(m.user, at=now))
+        for m in await members.limit(limit)
+    ]
+
+
+def is_member(user: User, *, at: datetime) -> bool:
+    """The one membership check every package uses: valid until strictly after `at`."""
+    return user.member_until is not None and user.member_until > at

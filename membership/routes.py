@@ -1,0 +1,208 @@
+"""Membership's pages: the window with its countdown and live seats, checkout, the card."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from io import BytesIO
+
+import segno
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from errors import DomainError
+from membership import grants, services, windows
+from membership.models import Enrollment, EnrollmentStatus
+from payments import services as payments
+from web.auth import current_user, require_user
+from web.csrf import read_form
+from web.rendering import flash, gettext_for, redirect_after_post, render
+
+
+async def window_page(request: Request) -> Response:
+    """The current window: countdown, seats left (polled), enroll or join the waitlist."""
+    now = datetime.now(UTC)
+    user = await current_user(request)
+    context: dict[str, object] = {"window": None, "now": now, "enrollment": None}
+    try:
+        window = await windows.current_window(now=now)
+    except DomainError:
+        window = None
+    if window is not None:
+        await services.release_expired_holds(now=now, window_id=window.id)
+        context.update(
+            window=window,
+            state=windows.window_state(window, now).value,
+            closes_at=windows.closing_time(window),
+            seats_left=await windows.seats_left(window, now=now),
+        )
+        if user is not None:
+            context["enrollment"] = (
+                await Enrollment.filter(window_id=window.id, user_id=user.id)
+                .order_by("-id")
+                .first()
+            )
+    if user is not None:
+        context["is_member"] = services.is_member(user, at=now)
+        context["renewal_due"] = user.member_until is not None and (
+            now < user.member_until <= now + grants.RENEWAL_REMINDER
+        )
+    return await render(request, "membership/window.html", context)
+
+
+async def seats_partial(request: Request) -> Response:
+    """The live seats-left count, polled by htmx every few seconds."""
+    now = datetime.now(UTC)
+    window = await windows.get_window(request.path_params["id"])
+    return await render(
+        request,
+        "membership/_seats_left.html",
+        {
+            "window": window,
+            "state": windows.window_state(window, now).value,
+            "seats_left": await windows.seats_left(window, now=now),
+        },
+    )
+
+
+async def enroll(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    try:
+        enrollment = await services.enroll(
+            window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+        )
+    except DomainError as exc:
+        flash(request, gettext_for(request)(exc.message), "error")
+        return redirect_after_post(request, "/membership")
+    return redirect_after_post(request, f"/membership/enrollments/{enrollment.id}/pay")
+
+
+async def join_waitlist(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    _ = gettext_for(request)
+    try:
+        position = await services.join_waitlist(
+            window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+        )
+    except DomainError as exc:
+        flash(request, _(exc.message), "error")
+    else:
+        flash(request, _("You are number %(n)d on the waitlist.") % {"n": position}, "success")
+    return redirect_after_post(request, "/membership")
+
+
+async def checkout_page(request: Request) -> Response:
+    user = await require_user(request)
+    enrollment = await services.enrollment_for_user(request.path_params["id"], user)
+    if enrollment.status == EnrollmentStatus.PAID:
+        return redirect_after_post(request, "/membership/card")
+    window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
+    settings = request.app.state.settings
+    now = datetime.now(UTC)
+    return await render(
+        request,
+        "membership/checkout.html",
+        {
+            "enrollment": enrollment,
+            "window": window,
+            "expired": enrollment.status != EnrollmentStatus.PENDING_PAYMENT
+            or enrollment.hold_expires_at <= now,
+            "stripe_js": settings.stripe_js_url,
+            "publishable_key": settings.stripe_publishable_key,
+        },
+    )
+
+
+def _payment_answer(status: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"status": status, **extra})
+
+
+async def pay(request: Request) -> Response:
+    """Called by the checkout page's script with the PaymentMethod Stripe.js made; JSON back."""
+    user = await require_user(request)
+    form = await read_form(request)
+    _ = gettext_for(request)
+    try:
+        result = await services.pay_enrollment(
+            provider=request.app.state.payments_provider,
+            enrollment_id=request.path_params["id"],
+            user=user,
+            payment_method=str(form.get("payment_method", "")),
+            now=datetime.now(UTC),
+        )
+    except DomainError as exc:
+        return JSONResponse(
+            {"status": "error", "code": exc.code, "message": _(exc.message)},
+            status_code=exc.status,
+        )
+    if result.outcome == payments.Outcome.PAID:
+        return _payment_answer("paid", redirect="/membership/card")
+    if result.outcome == payments.Outcome.FAILED:
+        return _payment_answer("failed", message=result.reason or _("The payment failed."))
+    return _payment_answer("requires_action", client_secret=result.client_secret)
+
+
+async def payment_status(request: Request) -> Response:
+    """After 3-D Secure in the browser: settle with the provider and say where to go."""
+    user = await require_user(request)
+    enrollment = await services.enrollment_for_user(request.path_params["id"], user)
+    if enrollment.payment_id is not None:
+        await payments.refresh_payment(
+            request.app.state.payments_provider, enrollment.payment_id, now=datetime.now(UTC)
+        )
+        enrollment = await Enrollment.get(id=enrollment.id)
+    if enrollment.status == EnrollmentStatus.PAID:
+        return _payment_answer("paid", redirect="/membership/card")
+    if enrollment.status == EnrollmentStatus.PENDING_PAYMENT:
+        return _payment_answer("pending")
+    return _payment_answer("failed", message=gettext_for(request)("The payment failed."))
+
+
+async def card_page(request: Request) -> Response:
+    user = await require_user(request)
+    now = datetime.now(UTC)
+    member = await grants.member_for(user)
+    if member is None or not services.is_member(user, at=now):
+        flash(request, gettext_for(request)("You are not a member yet."), "info")
+        return redirect_after_post(request, "/membership")
+    token = grants.card_token(member, secret_key=request.app.state.settings.secret_key)
+    verify_url = str(request.url_for("verify_card", token=token))
+    svg = BytesIO()
+    segno.make(verify_url, error="m").save(svg, kind="svg", scale=5, border=2, xmldecl=False)
+    return await render(
+        request,
+        "membership/card.html",
+        {
+            "member": member,
+            "user": user,
+            "verify_url": verify_url,
+            "qr_svg": svg.getvalue().decode(),
+            "renewal_due": user.member_until is not None
+            and user.member_until <= now + grants.RENEWAL_REMINDER,
+        },
+    )
+
+
+async def verify_card(request: Request) -> Response:
+    """For staff scanning a card: valid or not, and nothing about the person."""
+    valid = await grants.verify_card(
+        request.path_params["token"],
+        secret_key=request.app.state.settings.secret_key,
+        now=datetime.now(UTC),
+    )
+    return await render(request, "membership/verify.html", {"valid": valid})
+
+
+routes = [
+    Route("/membership", window_page, methods=["GET"]),
+    Route("/membership/windows/{id:int}/seats", seats_partial, methods=["GET"]),
+    Route("/membership/windows/{id:int}/enroll", enroll, methods=["POST"]),
+    Route("/membership/windows/{id:int}/waitlist", join_waitlist, methods=["POST"]),
+    Route("/membership/enrollments/{id:int}/pay", checkout_page, methods=["GET"]),
+    Route("/membership/enrollments/{id:int}/pay", pay, methods=["POST"]),
+    Route("/membership/enrollments/{id:int}/status", payment_status, methods=["GET"]),
+    Route("/membership/card", card_page, methods=["GET"]),
+    Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),
+]

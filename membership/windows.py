@@ -1,0 +1,255 @@
+"""Enrollment windows: when they sell, how many seats, and their numbers for admins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from errors import ValidationError
+from membership.errors import (
+    Closed,
+    NoWindow,
+    WindowNotFound,
+    WindowOverlap,
+    WindowStarted,
+)
+from membership.models import (
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentWindow,
+    Seat,
+    WaitlistEntry,
+)
+
+DEFAULT_TERM_DAYS = 365
+
+MAX_SEATS = 100_000
+
+MAX_PRICE_FEN = 10_000_000
+
+
+class WindowState(StrEnum):
+    UPCOMING = "upcoming"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+def closing_time(window: EnrollmentWindow) -> datetime:
+    """When the window stops selling: closes_at, or earlier if an admin closed it."""
+    if window.closed_at is not None and window.closed_at < window.closes_at:
+        return window.closed_at
+    return window.closes_at
+
+
+def window_state(window: EnrollmentWindow, now: datetime) -> WindowState:
+    """Windows are half-open: open at opens_at, closed at closing_time()."""
+    if now >= closing_time(window):
+        return WindowState.CLOSED
+    if now < window.opens_at:
+        return WindowState.UPCOMING
+    return WindowState.OPEN
+
+
+def _check_window_fields(
+    *, name: str, price_fen: int, seats: int, opens_at: datetime, closes_at: datetime, term: int
+) -> str:
+    clean = " ".join(str(name).split())
+    if not clean or len(clean) > 80:
+        raise ValidationError("name", "must be 1 to 80 characters")
+    for field, value, top in (
+        ("price_fen", price_fen, MAX_PRICE_FEN),
+        ("seats", seats, MAX_SEATS),
+        ("term_days", term, 3660),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise ValidationError(field, f"must be a whole number from 1 to {top}")
+    if closes_at <= opens_at:
+        raise ValidationError("closes_at", "must be after opens_at")
+    return clean
+
+
+async def _check_no_overlap(opens_at: datetime, closes_at: datetime, *, except_id: int = 0) -> None:
+    """At most one window sells at any moment."""
+    for other in await EnrollmentWindow.filter(opens_at__lt=closes_at).exclude(id=except_id):
+        if closing_time(other) > opens_at:
+            raise WindowOverlap(f"The window “{other.name}” sells during that time.")
+
+
+async def create_window(
+    *,
+    name: str,
+    price_fen: int,
+    seats: int,
+    opens_at: datetime,
+    closes_at: datetime,
+    term_days: int = DEFAULT_TERM_DAYS,
+    now: datetime,
+) -> EnrollmentWindow:
+    """Create a window and its seats. Raises ValidationError or WindowOverlap."""
+    clean = _check_window_fields(
+        name=name,
+        price_fen=price_fen,
+        seats=seats,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        term=term_days,
+    )
+    if closes_at <= now:
+        raise ValidationError("closes_at", "must be in the future")
+    await _check_no_overlap(opens_at, closes_at)
+    async with in_transaction():
+        window = await EnrollmentWindow.create(
+            name=clean,
+            price_fen=price_fen,
+            seats=seats,
+            opens_at=opens_at,
+            closes_at=closes_at,
+            term_days=term_days,
+        )
+        await Seat.bulk_create(
+            [Seat(window_id=window.id, number=n) for n in range(1, seats + 1)], batch_size=1000
+        )
+    return window
+
+
+async def get_window(window_id: int) -> EnrollmentWindow:
+    window = await EnrollmentWindow.get_or_none(id=window_id)
+    if window is None:
+        raise WindowNotFound()
+    return window
+
+
+async def update_window(
+    window_id: int,
+    *,
+    now: datetime,
+    name: str | None = None,
+    price_fen: int | None = None,
+    seats: int | None = None,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    term_days: int | None = None,
+) -> EnrollmentWindow:
+    """Edit a window before it opens; once open, only extend its closing time.
+
+    Raises WindowNotFound, WindowStarted, Closed, ValidationError, WindowOverlap.
+    """
+    window = await get_window(window_id)
+    state = window_state(window, now)
+    if state == WindowState.CLOSED:
+        raise Closed("The window has closed; it can no longer be changed.")
+    if state == WindowState.OPEN:
+        changed = {
+            "name": name,
+            "price_fen": price_fen,
+            "seats": seats,
+            "opens_at": opens_at,
+            "term_days": term_days,
+        }
+        if any(v is not None and v != getattr(window, k) for k, v in changed.items()):
+            raise WindowStarted()
+        if closes_at is not None and closes_at < window.closes_at:
+            raise WindowStarted("An open window can be extended or closed, not shortened.")
+    new_name = window.name if name is None else name
+    new_price = window.price_fen if price_fen is None else price_fen
+    new_seats = window.seats if seats is None else seats
+    new_opens = window.opens_at if opens_at is None else opens_at
+    new_closes = window.closes_at if closes_at is None else closes_at
+    new_term = window.term_days if term_days is None else term_days
+    clean = _check_window_fields(
+        name=new_name,
+        price_fen=new_price,
+        seats=new_seats,
+        opens_at=new_opens,
+        closes_at=new_closes,
+        term=new_term,
+    )
+    await _check_no_overlap(new_opens, new_closes, except_id=window.id)
+    async with in_transaction():
+        if new_seats > window.seats:
+            await Seat.bulk_create(
+                [
+                    Seat(window_id=window.id, number=n)
+                    for n in range(window.seats + 1, new_seats + 1)
+                ]
+            )
+        elif new_seats < window.seats:  # before opening no seat is held: rows can go
+            await Seat.filter(window_id=window.id, number__gt=new_seats).delete()
+        window.name = clean
+        window.price_fen = new_price
+        window.seats = new_seats
+        window.opens_at = new_opens
+        window.closes_at = new_closes
+        window.term_days = new_term
+        await window.save()
+    return window
+
+
+async def close_window(window_id: int, *, now: datetime) -> EnrollmentWindow:
+    """Stop selling now (an upcoming window is thereby canceled). Holds already made may pay."""
+    window = await get_window(window_id)
+    if window_state(window, now) == WindowState.CLOSED:
+        raise Closed("The window is already closed.")
+    window.closed_at = max(now, window.opens_at) if now >= window.opens_at else window.opens_at
+    await window.save(update_fields=["closed_at"])
+    return window
+
+
+async def current_window(*, now: datetime) -> EnrollmentWindow:
+    """The open window; else the next upcoming one; else the last closed one. Raises NoWindow."""
+    candidates = await EnrollmentWindow.filter(opens_at__lte=now, closes_at__gt=now)
+    for window in candidates:
+        if window_state(window, now) == WindowState.OPEN:
+            return window
+    upcoming = (
+        await EnrollmentWindow.filter(opens_at__gt=now, closed_at__isnull=True)
+        .order_by("opens_at")
+        .first()
+    )
+    if upcoming is not None:
+        return upcoming
+    last = await EnrollmentWindow.filter(opens_at__lte=now).order_by("-opens_at").first()
+    if last is None:
+        raise NoWindow()
+    return last
+
+
+def _free_seats(window_id: int, now: datetime) -> Q:
+    return Q(window_id=window_id, enrollment_id__isnull=True) & (
+        Q(offer_until__isnull=True) | Q(offer_until__lte=now)
+    )
+
+
+async def seats_left(window: EnrollmentWindow, *, now: datetime) -> int:
+    """Seats anyone may take now: not held, sold, or offered to someone on the waitlist."""
+    return await Seat.filter(_free_seats(window.id, now)).count()
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    sold: int
+    held: int
+    free: int
+    offered: int
+    revenue_fen: int
+    waitlist: int
+
+
+async def window_stats(window: EnrollmentWindow, *, now: datetime) -> WindowStats:
+    paid = await Enrollment.filter(window_id=window.id, status=EnrollmentStatus.PAID)
+    held = await Enrollment.filter(
+        window_id=window.id, status=EnrollmentStatus.PENDING_PAYMENT
+    ).count()
+    free = await seats_left(window, now=now)
+    return WindowStats(
+        sold=len(paid),
+        held=held,
+        free=free,
+        offered=window.seats - len(paid) - held - free,
+        revenue_fen=sum(e.amount_fen for e in paid),
+        waitlist=await WaitlistEntry.filter(window_id=window.id, offered_at__isnull=True).count(),
+    )

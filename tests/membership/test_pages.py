@@ -1,0 +1,178 @@
+"""Membership pages through the real app: the window, enrolling by form, the card, admin."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from accounts.models import User
+from membership import grants
+from membership import services as membership
+from membership.models import Enrollment, EnrollmentWindow, Member
+from tests.factories import csrf_from, make_user, make_window, sign_in
+
+ZH = {"Accept-Language": "zh-CN"}
+
+
+async def test_an_upcoming_window_shows_a_countdown_and_no_button(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_window(now=datetime.now(UTC), opens_in=timedelta(hours=2), seats=7)
+    page = await client.get("/membership", headers=ZH)
+    assert page.status_code == 200
+    assert 'class="countdown"' in page.text
+    assert "剩余 7 个席位" in page.text
+    assert "立即报名" not in page.text
+
+
+async def test_the_seats_partial_is_polled_and_counts_holds(client: httpx.AsyncClient) -> None:
+    now = datetime.now(UTC)
+    window = await make_window(now=now, seats=3)
+    await membership.enroll(window_id=window.id, user=await make_user(), now=now)
+    page = await client.get("/membership", headers=ZH)
+    assert f'hx-get="/membership/windows/{window.id}/seats"' in page.text
+    partial = await client.get(f"/membership/windows/{window.id}/seats", headers=ZH)
+    assert "剩余 2 个席位" in partial.text
+    assert "<html" not in partial.text
+
+
+async def test_enrolling_through_the_form_leads_to_checkout(client: httpx.AsyncClient) -> None:
+    window = await make_window(now=datetime.now(UTC), seats=3)
+    await make_user(email="wu@example.cn")
+    await sign_in(client, "wu@example.cn")
+    page = await client.get("/membership", headers=ZH)
+    assert "立即报名" in page.text
+    response = await client.post(
+        f"/membership/windows/{window.id}/enroll", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert response.status_code == 303
+    enrollment = await Enrollment.get(window_id=window.id)
+    assert response.headers["location"] == f"/membership/enrollments/{enrollment.id}/pay"
+    checkout = await client.get(response.headers["location"], headers=ZH)
+    assert "支付 ¥199.00" in checkout.text
+    assert "/js.stripe.com/v3/" in checkout.text
+
+
+async def test_paying_on_the_checkout_page_answers_json(client: httpx.AsyncClient) -> None:
+    now = datetime.now(UTC)
+    window = await make_window(now=now, seats=3)
+    buyer = await make_user(email="wu@example.cn")
+    enrollment = await membership.enroll(window_id=window.id, user=buyer, now=now)
+    await sign_in(client, "wu@example.cn")
+    page = await client.get(f"/membership/enrollments/{enrollment.id}/pay")
+    paid = await client.post(
+        f"/membership/enrollments/{enrollment.id}/pay",
+        data={"csrf_token": csrf_from(page.text), "payment_method": "pm_card_visa"},
+    )
+    assert paid.json() == {"status": "paid", "redirect": "/membership/card"}
+    status = await client.get(f"/membership/enrollments/{enrollment.id}/status")
+    assert status.json()["status"] == "paid"
+
+
+async def test_the_member_card_carries_a_qr_code_that_staff_can_verify(
+    client: httpx.AsyncClient,
+) -> None:
+    person = await make_user(email="wu@example.cn")
+    admin = await make_user(admin=True)
+    await grants.grant_complimentary(
+        user_id=person.id, days=30, granted_by=admin, now=datetime.now(UTC)
+    )
+    await sign_in(client, "wu@example.cn")
+    card = await client.get("/membership/card", headers=ZH)
+    assert card.status_code == 200
+    member = await Member.get(user_id=person.id)
+    assert f"SY-{member.id:06d}" in card.text
+    assert "<svg" in card.text
+    assert "到期" in card.text or "30 天内到期" in card.text  # renewal is due within 30 days
+    token = grants.card_token(member, secret_key=client._transport.app.state.settings.secret_key)  # type: ignore[attr-defined]
+    assert f"/membership/verify/{token}" in card.text
+
+    staff = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")  # type: ignore[attr-defined]
+    valid = await staff.get(f"/membership/verify/{token}", headers=ZH)
+    assert "有效会员" in valid.text
+    assert "wu@example.cn" not in valid.text
+    assert person.display_name not in valid.text
+    forged = await staff.get(f"/membership/verify/{token[:-3]}abc", headers=ZH)
+    assert "不是有效会员" in forged.text
+    await grants.revoke_membership(user_id=person.id, now=datetime.now(UTC))
+    revoked = await staff.get(f"/membership/verify/{token}", headers=ZH)
+    assert "不是有效会员" in revoked.text
+    await staff.aclose()
+
+
+async def test_non_members_are_sent_from_the_card_to_the_window(client: httpx.AsyncClient) -> None:
+    await make_user(email="wu@example.cn")
+    await sign_in(client, "wu@example.cn")
+    response = await client.get("/membership/card")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/membership"
+
+
+async def test_admins_create_a_window_in_beijing_time_and_see_its_numbers(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_user(email="admin@example.cn", admin=True)
+    await sign_in(client, "admin@example.cn")
+    page = await client.get("/membership/admin", headers=ZH)
+    assert page.status_code == 200
+    response = await client.post(
+        "/membership/admin/windows",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "name": "2030 年度会员",
+            "price_yuan": "199.50",
+            "seats": "100",
+            "opens_at": "2030-01-01T08:00",
+            "closes_at": "2030-01-03T08:00",
+            "term_days": "365",
+        },
+    )
+    assert response.status_code == 303
+    window = await EnrollmentWindow.get(name="2030 年度会员")
+    assert window.price_fen == 19_950
+    assert window.opens_at == datetime(2030, 1, 1, tzinfo=UTC)  # 08:00 in Beijing
+    dashboard = await client.get("/membership/admin", headers=ZH)
+    assert re.search(r'class="free">100<', dashboard.text)
+
+    bad = await client.post(
+        "/membership/admin/windows",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "name": "x",
+            "price_yuan": "abc",
+            "seats": "1",
+            "opens_at": "2031-01-01T08:00",
+            "closes_at": "2031-01-02T08:00",
+        },
+        headers=ZH,
+    )
+    assert bad.status_code == 422
+    assert 'id="price_yuan-error"' in bad.text
+    assert "必须是金额" in bad.text
+
+
+async def test_admins_export_members_as_csv(client: httpx.AsyncClient) -> None:
+    admin = await make_user(email="admin@example.cn", admin=True)
+    person = await make_user(name="钱钟书")
+    await grants.grant_complimentary(
+        user_id=person.id, days=365, granted_by=admin, now=datetime.now(UTC)
+    )
+    await sign_in(client, "admin@example.cn")
+    response = await client.get("/membership/admin/members.csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.lstrip("\ufeff").splitlines()
+    assert lines[0] == "number,email,display_name,member_since,valid_until,valid"
+    assert "钱钟书" in lines[1]
+    assert lines[1].endswith(",yes")
+    searched = await client.get("/membership/admin", params={"q": "钱"})
+    assert person.email in searched.text
+
+
+async def test_non_admins_cannot_open_the_admin_pages(client: httpx.AsyncClient) -> None:
+    await make_user(email="wu@example.cn")
+    await sign_in(client, "wu@example.cn")
+    assert (await client.get("/membership/admin")).status_code == 403
+    assert (await client.get("/membership/admin/members.csv")).status_code == 403
+    assert await User.filter(is_admin=True).count() == 0

@@ -1,0 +1,65 @@
+"""Membership maintenance: holds expire with nobody visiting; reminders go out once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from accounts.models import Notification, User
+from membership import grants, windows
+from membership import services as membership
+from membership.models import Enrollment, EnrollmentStatus
+from membership.tasks import maintain
+from payments import services as payments
+from payments.models import Payment, PaymentStatus
+from payments.provider import StripeProvider
+from settings import Settings
+from tests.factories import card_payment_method, make_user, make_window
+
+
+async def test_a_hold_stuck_in_3d_secure_is_canceled_and_its_seat_freed(
+    provider: StripeProvider, settings: Settings
+) -> None:
+    now = datetime.now(UTC)
+    window = await make_window(now=now, seats=1)
+    buyer = await make_user()
+    enrollment = await membership.enroll(window_id=window.id, user=buyer, now=now)
+    result = await membership.pay_enrollment(
+        provider=provider,
+        enrollment_id=enrollment.id,
+        user=buyer,
+        payment_method=await card_payment_method(settings, "4000002500003155"),
+        now=now,
+    )
+    assert result.outcome == payments.Outcome.REQUIRES_ACTION
+
+    assert (await maintain(provider, now=now + timedelta(minutes=5)))["holds_released"] == 0
+    counts = await maintain(provider, now=now + timedelta(minutes=16))
+    assert counts["payments_abandoned"] == 1
+    assert (await Enrollment.get(id=enrollment.id)).status == EnrollmentStatus.FAILED
+    assert (await Payment.get(id=result.payment.id)).status == PaymentStatus.FAILED
+    assert await windows.seats_left(window, now=now + timedelta(minutes=16)) == 1
+
+
+async def test_a_plain_expired_hold_is_released_by_the_task(provider: StripeProvider) -> None:
+    now = datetime.now(UTC)
+    window = await make_window(now=now, seats=1)
+    await membership.enroll(window_id=window.id, user=await make_user(), now=now)
+    counts = await maintain(provider, now=now + timedelta(minutes=15))  # half-open: at expiry
+    assert counts["holds_released"] == 1
+    assert await windows.seats_left(window, now=now + timedelta(minutes=15)) == 1
+
+
+async def test_renewal_reminders_are_sent_once_in_the_last_30_days(
+    provider: StripeProvider,
+) -> None:
+    now = datetime.now(UTC)
+    admin = await make_user(admin=True)
+    soon = await make_user()
+    later = await make_user()
+    await grants.grant_complimentary(user_id=soon.id, days=20, granted_by=admin, now=now)
+    await grants.grant_complimentary(user_id=later.id, days=200, granted_by=admin, now=now)
+    assert (await maintain(provider, now=now))["reminders_sent"] == 1
+    assert (await maintain(provider, now=now + timedelta(days=1)))["reminders_sent"] == 0
+    assert await Notification.filter(user_id=soon.id, kind="renewal_reminder").count() == 1
+    assert await Notification.filter(user_id=later.id, kind="renewal_reminder").count() == 0
+    assert (await User.get(id=soon.id)).member_until is not None
