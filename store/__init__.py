@@ -1,0 +1,1 @@
+"""Store: a curated micro-store with limited drops that never oversell."""

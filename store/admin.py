@@ -1,0 +1,161 @@
+"""Store's admin pages: products and drops, orders with filters, shipping, refunds, CSV."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from errors import DomainError, ValidationError
+from store import services
+from store.images import resize_upload, store_product_image
+from store.models import Order, OrderStatus, Product
+from web.auth import require_admin
+from web.csrf import read_form
+from web.forms import (
+    csv_download,
+    optional_beijing_time,
+    optional_whole_number,
+    whole_number,
+    yuan_to_fen,
+)
+from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+
+
+def _orders_query(status: str | None):  # type: ignore[no-untyped-def]
+    query = Order.all().select_related("user").order_by("-id")
+    if status in {s.value for s in OrderStatus}:
+        query = query.filter(status=status)
+    return query
+
+
+async def dashboard(request: Request, errors: dict[str, str] | None = None) -> Response:
+    await require_admin(request)
+    status = request.query_params.get("status") or None
+    products = await Product.all().select_related("category").order_by("-id").limit(100)
+    left = await services.stock_left_of(products)
+    return await render(
+        request,
+        "store/admin.html",
+        {
+            "products": [(p, left[p.id]) for p in products],
+            "orders": await _orders_query(status).limit(200),
+            "status": status or "",
+            "statuses": [s.value for s in OrderStatus],
+            "errors": errors or {},
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+async def create_product(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    text = {key: str(form.get(key, "")) for key in form if isinstance(form.get(key), str)}
+    upload = form.get("image")
+    try:
+        picture = await upload.read() if isinstance(upload, UploadFile) else b""
+        await form.close()
+        resized = resize_upload(picture) if picture else None  # checked before creating
+        product = await services.create_product(
+            title=text.get("title", ""),
+            description=text.get("description", ""),
+            category=text.get("category", ""),
+            price_fen=yuan_to_fen("price_yuan", text.get("price_yuan", "")),
+            stock=whole_number("stock", text.get("stock", ""), default=0),
+            per_customer_limit=optional_whole_number(
+                "per_customer_limit", text.get("per_customer_limit", "")
+            ),
+            members_only=text.get("members_only") == "on",
+            member_head_start_minutes=whole_number(
+                "member_head_start_minutes", text.get("member_head_start_minutes", ""), default=0
+            ),
+            sale_starts_at=optional_beijing_time("sale_starts_at", text.get("sale_starts_at", "")),
+            sale_ends_at=optional_beijing_time("sale_ends_at", text.get("sale_ends_at", "")),
+        )
+        if resized is not None:
+            media = request.app.state.settings.var_dir / "media"
+            product.image = store_product_image(media, product.id, resized)
+            await product.save(update_fields=["image"])
+    except ValidationError as exc:
+        return await dashboard(request, errors={exc.field: exc.reason})
+    flash(request, gettext_for(request)("The product was created."), "success")
+    return redirect_after_post(request, "/store/admin")
+
+
+async def ship(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    _ = gettext_for(request)
+    try:
+        await services.mark_shipped(
+            order_id=request.path_params["id"],
+            tracking_number=str(form.get("tracking_number", "")),
+        )
+    except DomainError as exc:
+        flash(request, _(getattr(exc, "reason", exc.message)), "error")
+    else:
+        flash(request, _("Marked shipped."), "success")
+    return redirect_after_post(request, "/store/admin")
+
+
+async def refund(request: Request) -> Response:
+    await require_admin(request)
+    await read_form(request)
+    _ = gettext_for(request)
+    try:
+        await services.refund_order(
+            provider=request.app.state.payments_provider,
+            order_id=request.path_params["id"],
+            now=datetime.now(UTC),
+        )
+    except DomainError as exc:
+        flash(request, _(exc.message), "error")
+    else:
+        flash(request, _("Refunded."), "success")
+    return redirect_after_post(request, "/store/admin")
+
+
+async def orders_csv(request: Request) -> Response:
+    await require_admin(request)
+    orders = await _orders_query(request.query_params.get("status"))
+    return csv_download(
+        "orders.csv",
+        [
+            "order",
+            "status",
+            "total_yuan",
+            "email",
+            "ship_name",
+            "ship_phone",
+            "ship_address",
+            "tracking_number",
+            "created_at",
+        ],
+        (
+            [
+                order.id,
+                order.status.value,
+                f"{order.total_fen / 100:.2f}",
+                order.user.email,
+                order.ship_name or "",
+                order.ship_phone or "",
+                order.ship_address or "",
+                order.tracking_number or "",
+                order.created_at.astimezone(SHANGHAI).isoformat(),
+            ]
+            for order in orders
+        ),
+    )
+
+
+routes = [
+    Route("/store/admin", dashboard, methods=["GET"]),
+    Route("/store/admin/products", create_product, methods=["POST"]),
+    Route("/store/admin/orders/{id:int}/ship", ship, methods=["POST"]),
+    Route("/store/admin/orders/{id:int}/refund", refund, methods=["POST"]),
+    Route("/store/admin/orders.csv", orders_csv, methods=["GET"]),
+]

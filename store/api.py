@@ -1,0 +1,294 @@
+"""Store's JSON API: products (admins create them), listings, orders and their payment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from errors import ValidationError
+from store import services
+from store.images import image_url
+from store.models import Order, Product
+from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.auth import api_admin, api_user
+
+PRODUCT = Schema(
+    {
+        "title": Field("string", min_length=1, max_length=120),
+        "description": Field("string", max_length=5000),
+        "category": Field("string", min_length=1, max_length=40),
+        "price_fen": Field("integer", minimum=1, maximum=services.MAX_PRICE_FEN),
+        "stock": Field("integer", minimum=0, maximum=services.MAX_STOCK),
+        "per_customer_limit": Field("integer", required=False, nullable=True, minimum=1),
+        "members_only": Field("boolean", required=False),
+        "member_head_start_minutes": Field("integer", required=False, minimum=0, maximum=10080),
+        "sale_starts_at": Field("datetime", required=False, nullable=True),
+        "sale_ends_at": Field("datetime", required=False, nullable=True),
+        "raffle_entries_until": Field(
+            "datetime",
+            required=False,
+            nullable=True,
+            description="sell by raffle: entries until then, winners drawn after",
+        ),
+        "raffle_purchase_minutes": Field("integer", required=False, minimum=1, maximum=10080),
+    }
+)
+PAYMENT = Schema({"payment_method": Field("string", max_length=100)})
+
+
+async def product_json(product: Product, *, left: int | None = None) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "title": product.title,
+        "category": product.category.name,
+        "price_fen": product.price_fen,
+        "stock_left": await services.stock_left(product) if left is None else left,
+        "sale_starts_at": iso(product.sale_starts_at),
+        "sale_ends_at": iso(product.sale_ends_at),
+        "members_only": product.members_only,
+        "per_customer_limit": product.per_customer_limit,
+        "member_head_start_minutes": product.member_head_start_minutes,
+        "description": product.description,
+        "raffle_entries_until": iso(product.raffle_entries_until),
+        "raffle_drawn_at": iso(product.raffle_drawn_at),
+        "raffle_seed": product.raffle_seed,
+        "image_url": image_url(product.image),
+        "thumbnail_url": image_url(product.image, "thumb"),
+    }
+
+
+async def order_json(order: Order) -> dict[str, Any]:
+    items = await services.order_items(order)
+    return {
+        "id": order.id,
+        "status": order.status.value,
+        "total_fen": order.total_fen,
+        "hold_expires_at": iso(order.hold_expires_at),
+        "items": [
+            {
+                "product_id": item.product.id,
+                "title": item.product.title,
+                "quantity": item.quantity,
+                "unit_price_fen": item.unit_price_fen,
+            }
+            for item in items
+        ],
+        "tracking_number": order.tracking_number,
+    }
+
+
+@operation(
+    "Create a product, limited drops included (admins)",
+    body=PRODUCT,
+    tag="store",
+    responses={201: "the product", 403: "forbidden", 422: "a field is invalid"},
+)
+async def create_product(request: Request) -> Response:
+    await api_admin(request)
+    data = await read_json(request, PRODUCT)
+    product = await services.create_product(
+        title=data["title"],
+        description=data["description"],
+        category=data["category"],
+        price_fen=data["price_fen"],
+        stock=data["stock"],
+        per_customer_limit=data.get("per_customer_limit"),
+        members_only=bool(data.get("members_only", False)),
+        member_head_start_minutes=data.get("member_head_start_minutes") or 0,
+        sale_starts_at=data.get("sale_starts_at"),
+        sale_ends_at=data.get("sale_ends_at"),
+        raffle_entries_until=data.get("raffle_entries_until"),
+        raffle_purchase_minutes=data.get("raffle_purchase_minutes") or 60,
+    )
+    product = await services.get_product(product.id)
+    return json_response(await product_json(product), 201)
+
+
+@operation(
+    "Products, newest first or hottest (units paid in the last 7 days)",
+    auth=None,
+    tag="store",
+    responses={200: "{items, next_cursor}"},
+)
+async def list_products(request: Request) -> Response:
+    sort = request.query_params.get("sort", "new") or "new"
+    if sort not in ("new", "hot"):
+        raise ValidationError("sort", "must be new or hot")
+    cursor_text = request.query_params.get("cursor", "0") or "0"
+    if not cursor_text.isdigit():
+        raise ValidationError("cursor", "must be a cursor from a previous page")
+    products, next_cursor = await services.list_products(
+        now=datetime.now(UTC),
+        category=request.query_params.get("category") or None,
+        sort=sort,
+        cursor=int(cursor_text),
+    )
+    stock = await services.stock_left_of(products)
+    return json_response(
+        {
+            "items": [await product_json(p, left=stock[p.id]) for p in products],
+            "next_cursor": str(next_cursor) if next_cursor is not None else None,
+        }
+    )
+
+
+@operation(
+    "One product", auth=None, tag="store", responses={200: "the product", 404: "product_not_found"}
+)
+async def get_product(request: Request) -> Response:
+    return json_response(await product_json(await services.get_product(request.path_params["id"])))
+
+
+async def _order_items(request: Request) -> list[services.Wanted]:
+    body = await read_json(request, Schema({"items": Field("array")}))
+    wanted = []
+    for n, item in enumerate(body["items"]):
+        if not isinstance(item, dict):
+            raise ValidationError(f"items[{n}]", "must be an object {product_id, quantity}")
+        product_id, quantity = item.get("product_id"), item.get("quantity", 1)
+        if not isinstance(product_id, int) or isinstance(product_id, bool):
+            raise ValidationError(f"items[{n}].product_id", "must be a product id")
+        if not isinstance(quantity, int) or isinstance(quantity, bool):
+            raise ValidationError(f"items[{n}].quantity", "must be a whole number")
+        wanted.append(services.Wanted(product_id=product_id, quantity=quantity))
+    return wanted
+
+
+@operation(
+    "Order products: their units are held for 10 minutes while you pay",
+    body=Schema({"items": Field("array", description="[{product_id, quantity}]")}),
+    tag="store",
+    responses={
+        201: "{id, status, total_fen, hold_expires_at}",
+        401: "unauthorized",
+        403: "members_only",
+        409: "sold_out, not_started, ended, limit_exceeded",
+        429: "rate_limited",
+    },
+)
+async def create_order(request: Request) -> Response:
+    user = await api_user(request)
+    items = await _order_items(request)
+    order = await services.place_order(
+        user=user, items=items, now=datetime.now(UTC), counter=request.app.state.counter
+    )
+    return json_response(
+        {
+            "id": order.id,
+            "status": order.status.value,
+            "total_fen": order.total_fen,
+            "hold_expires_at": iso(order.hold_expires_at),
+        },
+        201,
+    )
+
+
+@operation(
+    "One of the caller's orders",
+    tag="store",
+    responses={200: "{id, status, total_fen, items}", 404: "order_not_found"},
+)
+async def get_order(request: Request) -> Response:
+    user = await api_user(request)
+    order = await services.order_for_user(request.path_params["id"], user)
+    return json_response(await order_json(order))
+
+
+@operation(
+    "Pay for a held order with a Stripe PaymentMethod",
+    body=PAYMENT,
+    tag="store",
+    responses={
+        200: "{status: paid|requires_action|failed}",
+        404: "order_not_found",
+        409: "hold_expired, already_paid",
+        503: "payment_unavailable",
+    },
+)
+async def pay_order(request: Request) -> Response:
+    user = await api_user(request)
+    data = await read_json(request, PAYMENT)
+    result = await services.pay_order(
+        provider=request.app.state.payments_provider,
+        order_id=request.path_params["id"],
+        user=user,
+        payment_method=data["payment_method"],
+        now=datetime.now(UTC),
+    )
+    return json_response(result.answer())
+
+
+@operation(
+    "Refund a paid order: money back, stock back if the drop is live (admins)",
+    tag="store",
+    responses={200: "the order", 403: "forbidden", 404: "order_not_found"},
+)
+async def refund_order(request: Request) -> Response:
+    await api_admin(request)
+    order = await services.refund_order(
+        provider=request.app.state.payments_provider,
+        order_id=request.path_params["id"],
+        now=datetime.now(UTC),
+    )
+    return json_response(await order_json(order))
+
+
+@operation(
+    "Upload a product's picture as multipart field `image` (admins); it is resized",
+    tag="store",
+    responses={200: "the product", 403: "forbidden", 422: "image is not a picture"},
+)
+async def upload_image(request: Request) -> Response:
+    await api_admin(request)
+    async with request.form(max_fields=5) as form:  # closes the uploaded file afterwards
+        upload = form.get("image")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    product = await services.set_product_image(
+        product_id=request.path_params["id"],
+        data=data,
+        media_dir=request.app.state.settings.var_dir / "media",
+    )
+    return json_response(await product_json(await services.get_product(product.id)))
+
+
+@operation(
+    "Enter a raffle drop during its entry period",
+    tag="store",
+    responses={201: "{entries}", 409: "not_a_raffle, raffle_closed", 403: "members_only"},
+)
+async def enter_raffle(request: Request) -> Response:
+    user = await api_user(request)
+    entries = await services.enter_raffle(
+        product_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+    )
+    return json_response({"entries": entries}, 201)
+
+
+@operation(
+    "Draw a raffle now that its entries closed (admins; the app also draws by itself)",
+    tag="store",
+    responses={200: "{seed, entries, winners}", 409: "not_started, raffle_closed"},
+)
+async def draw_raffle(request: Request) -> Response:
+    await api_admin(request)
+    draw = await services.draw_raffle(product_id=request.path_params["id"], now=datetime.now(UTC))
+    return json_response({"seed": draw.seed, "entries": draw.entries, "winners": draw.winners})
+
+
+routes = [
+    Route("/admin/products", create_product, methods=["POST"]),
+    Route("/products/{id:int}/raffle-entries", enter_raffle, methods=["POST"]),
+    Route("/admin/products/{id:int}/raffle-draw", draw_raffle, methods=["POST"]),
+    Route("/admin/products/{id:int}/image", upload_image, methods=["POST"]),
+    Route("/products", list_products, methods=["GET"]),
+    Route("/products/{id:int}", get_product, methods=["GET"]),
+    Route("/orders", create_order, methods=["POST"]),
+    Route("/orders/{id:int}", get_order, methods=["GET"]),
+    Route("/orders/{id:int}/payment", pay_order, methods=["POST"]),
+    Route("/admin/orders/{id:int}/refund", refund_order, methods=["POST"]),
+]

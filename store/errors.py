@@ -1,0 +1,108 @@
+"""Store's error codes and the errors its services raise."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from errors import DomainError
+
+
+class StoreErrorCode(StrEnum):
+    SOLD_OUT = "sold_out"
+    NOT_STARTED = "not_started"
+    ENDED = "ended"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    MEMBERS_ONLY = "members_only"
+    PRODUCT_NOT_FOUND = "product_not_found"
+    CATEGORY_NOT_FOUND = "category_not_found"
+    ORDER_NOT_FOUND = "order_not_found"
+    HOLD_EXPIRED = "hold_expired"
+    ALREADY_PAID = "already_paid"
+    BAD_ORDER_STATE = "bad_order_state"
+    NOT_A_WINNER = "not_a_winner"
+    NOT_A_RAFFLE = "not_a_raffle"
+    RAFFLE_CLOSED = "raffle_closed"
+
+
+class SoldOut(DomainError):
+    code = StoreErrorCode.SOLD_OUT
+    status = 409
+    default_message = "Sold out."
+
+
+class NotStarted(DomainError):
+    code = StoreErrorCode.NOT_STARTED
+    status = 409
+    default_message = "The sale has not started yet."
+
+
+class Ended(DomainError):
+    code = StoreErrorCode.ENDED
+    status = 409
+    default_message = "The sale has ended."
+
+
+class LimitExceeded(DomainError):
+    code = StoreErrorCode.LIMIT_EXCEEDED
+    status = 409
+    default_message = "That is more than one customer may buy."
+
+
+class MembersOnly(DomainError):
+    code = StoreErrorCode.MEMBERS_ONLY
+    status = 403
+    default_message = "Only members may buy this."
+
+
+class ProductNotFound(DomainError):
+    code = StoreErrorCode.PRODUCT_NOT_FOUND
+    status = 404
+    default_message = "No such product."
+
+
+class CategoryNotFound(DomainError):
+    code = StoreErrorCode.CATEGORY_NOT_FOUND
+    status = 404
+    default_message = "No such category."
+
+
+class OrderNotFound(DomainError):
+    code = StoreErrorCode.ORDER_NOT_FOUND
+    status = 404
+    default_message = "No such order."
+
+
+class HoldExpired(DomainError):
+    code = StoreErrorCode.HOLD_EXPIRED
+    status = 409
+    default_message = "The order's hold has expired; order again if stock is left."
+
+
+class OrderPaid(DomainError):
+    code = StoreErrorCode.ALREADY_PAID
+    status = 409
+    default_message = "This order is already paid."
+
+
+class BadOrderState(DomainError):
+    code = StoreErrorCode.BAD_ORDER_STATE
+    status = 409
+    default_message = "The order cannot go to that status from where it is."
+
+
+class NotAWinner(DomainError):
+    code = StoreErrorCode.NOT_A_WINNER
+    status = 403
+    default_message = "This drop is sold by raffle: only its winners may buy."
+
+
+class NotARaffle(DomainError):
+    code = StoreErrorCode.NOT_A_RAFFLE
+    status = 409
+    default_message = "This product is not sold by raffle."
+
+
+class RaffleClosed(DomainError):
+    code = StoreErrorCode.RAFFLE_CLOSED
+    status = 409
+    default_message = "Raffle entries are closed."

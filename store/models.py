@@ -1,0 +1,183 @@
+"""Store's tables: categories, products and their stock units, orders and their history."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from accounts.models import User
+
+
+class Category(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=40, unique=True)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "store_category"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(Model):
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=120)
+    description = fields.TextField(default="")
+    category: fields.ForeignKeyRelation[Category] = fields.ForeignKeyField(
+        "store.Category", related_name="products", on_delete=fields.RESTRICT
+    )
+    price_fen = fields.IntField()
+    stock = fields.IntField()  # units made for sale; what is left is counted from StockUnit
+    per_customer_limit = fields.IntField(null=True)
+    members_only = fields.BooleanField(default=False)
+    member_head_start_minutes = fields.IntField(default=0)
+    # Half-open sale window; no start means on sale now, no end means until sold out.
+    sale_starts_at = fields.DatetimeField(null=True)
+    sale_ends_at = fields.DatetimeField(null=True)
+    image = fields.CharField(max_length=80, null=True)  # base name under media/products/
+    # Raffle mode (预约): entries until raffle_entries_until, then winners drawn with a recorded
+    # seed may buy during raffle_purchase_minutes after the draw; nobody else may.
+    raffle_entries_until = fields.DatetimeField(null=True)
+    raffle_purchase_minutes = fields.IntField(default=60)
+    raffle_seed = fields.CharField(max_length=64, null=True)
+    raffle_drawn_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "store_product"
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class StockUnit(Model):
+    """One row per unit for sale. Invariant "never oversell": a unit belongs to at most one
+    order (order_id), and there are exactly `stock` rows; buyers claim free rows with SKIP
+    LOCKED on PostgreSQL, so a rush spreads over rows instead of queueing on one counter."""
+
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "store.Product", related_name="units", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    order_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "store_unit"
+        unique_together = (("product", "number"),)
+        indexes = (("product_id", "order_id"),)
+
+
+class Allowance(Model):
+    """Units a customer holds or bought of a limited product. Invariant "per-customer limit":
+    raised only by a guarded upsert (units + wanted <= limit), which also serializes one
+    customer's concurrent requests on this row."""
+
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "store.Product", related_name="allowances", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="allowances", on_delete=fields.CASCADE
+    )
+    units = fields.IntField(default=0)
+
+    class Meta:
+        table = "store_allowance"
+        unique_together = (("product", "user"),)
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"  # payment failed or the hold expired: stock returned
+    REFUNDED = "refunded"
+
+
+class Order(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="orders", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.PENDING_PAYMENT)
+    total_fen = fields.IntField()
+    hold_expires_at = fields.DatetimeField()
+    payment_id = fields.IntField(null=True)
+    ship_name = fields.CharField(max_length=40, null=True)
+    ship_phone = fields.CharField(max_length=20, null=True)
+    ship_address = fields.CharField(max_length=200, null=True)
+    tracking_number = fields.CharField(max_length=40, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    paid_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "store_order"
+        indexes = (("status", "hold_expires_at"),)
+
+
+class OrderItem(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "store.Order", related_name="items", on_delete=fields.CASCADE
+    )
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "store.Product", related_name="order_items", on_delete=fields.RESTRICT
+    )
+    quantity = fields.IntField()
+    unit_price_fen = fields.IntField()
+
+    class Meta:
+        table = "store_order_item"
+
+
+class OrderEvent(Model):
+    """An order's status history: each change, when, and a note (a tracking number...)."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "store.Order", related_name="events", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(OrderStatus, max_length=20)
+    note = fields.CharField(max_length=200, default="")
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "store_order_event"
+
+
+class DropReminder(Model):
+    """Someone who asked to be told when a drop opens for them."""
+
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "store.Product", related_name="reminders", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="drop_reminders", on_delete=fields.CASCADE
+    )
+    notified_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "store_drop_reminder"
+        unique_together = (("product", "user"),)
+
+
+class RaffleEntry(Model):
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "store.Product", related_name="raffle_entries", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="raffle_entries", on_delete=fields.CASCADE
+    )
+    won = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "store_raffle_entry"
+        unique_together = (("product", "user"),)

@@ -1,0 +1,709 @@
+"""Store's rules: the catalog, drops with their limits, orders that hold stock while paid for."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tortoise import connections
+from tortoise.functions import Count, Sum
+from tortoise.transactions import in_transaction
+
+from accounts import services as accounts
+from accounts.models import User
+from errors import RateLimited, ValidationError
+from membership.services import is_member
+from payments import services as payments
+from payments.models import Payment, PaymentStatus
+from payments.provider import StripeProvider
+from ratelimit import Counter, Limit, seconds_left
+from store.errors import (
+    BadOrderState,
+    Ended,
+    HoldExpired,
+    LimitExceeded,
+    MembersOnly,
+    NotARaffle,
+    NotAWinner,
+    NotStarted,
+    OrderNotFound,
+    OrderPaid,
+    ProductNotFound,
+    RaffleClosed,
+    SoldOut,
+)
+from store.images import resize_upload, store_product_image
+from store.models import (
+    Allowance,
+    Category,
+    DropReminder,
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    Product,
+    RaffleEntry,
+    StockUnit,
+)
+
+PAYMENT_PURPOSE = "order"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOLD_FOR = timedelta(minutes=10)
+NEW_FOR = timedelta(days=7)
+HOT_WINDOW = timedelta(days=7)
+MAX_STOCK = 100_000
+MAX_PRICE_FEN = 10_000_000
+MAX_ITEMS = 20
+# Buy requests per account: generous for a person, tight for a script. Per account, not per
+# address, so a crowd behind one carrier NAT address still gets through.
+BUY_REQUESTS = Limit(attempts=10, window_seconds=10)
+SOLD_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+
+# --- catalog ------------------------------------------------------------------------------
+
+
+def _whole(field: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValidationError(field, f"must be a whole number from {low} to {high}")
+    return value
+
+
+async def category_named(name: str) -> Category:
+    """The category called `name`, created on first use (admins name categories freely)."""
+    clean = " ".join(str(name).split())
+    if not clean or len(clean) > 40:
+        raise ValidationError("category", "must be 1 to 40 characters")
+    category, _ = await Category.get_or_create(name=clean)
+    return category
+
+
+async def create_product(
+    *,
+    title: str,
+    description: str,
+    category: str,
+    price_fen: int,
+    stock: int,
+    per_customer_limit: int | None = None,
+    members_only: bool = False,
+    member_head_start_minutes: int = 0,
+    sale_starts_at: datetime | None = None,
+    sale_ends_at: datetime | None = None,
+    raffle_entries_until: datetime | None = None,
+    raffle_purchase_minutes: int = 60,
+) -> Product:
+    """A product and its stock units. Raises ValidationError naming the field."""
+    clean_title = " ".join(str(title).split())
+    if not clean_title or len(clean_title) > 120:
+        raise ValidationError("title", "must be 1 to 120 characters")
+    if len(description) > 5000:
+        raise ValidationError("description", "must be at most 5000 characters")
+    _whole("price_fen", price_fen, 1, MAX_PRICE_FEN)
+    _whole("stock", stock, 0, MAX_STOCK)
+    if per_customer_limit is not None:
+        _whole("per_customer_limit", per_customer_limit, 1, MAX_STOCK)
+    _whole("member_head_start_minutes", member_head_start_minutes, 0, 7 * 24 * 60)
+    if sale_starts_at and sale_ends_at and sale_ends_at <= sale_starts_at:
+        raise ValidationError("sale_ends_at", "must be after sale_starts_at")
+    _whole("raffle_purchase_minutes", raffle_purchase_minutes, 1, 7 * 24 * 60)
+    async with in_transaction():
+        product = await Product.create(
+            title=clean_title,
+            description=description,
+            category=await category_named(category),
+            price_fen=price_fen,
+            stock=stock,
+            per_customer_limit=per_customer_limit,
+            members_only=members_only,
+            member_head_start_minutes=member_head_start_minutes,
+            sale_starts_at=sale_starts_at,
+            sale_ends_at=sale_ends_at,
+            raffle_entries_until=raffle_entries_until,
+            raffle_purchase_minutes=raffle_purchase_minutes,
+        )
+        await StockUnit.bulk_create(
+            [StockUnit(product_id=product.id, number=n) for n in range(1, stock + 1)],
+            batch_size=2000,
+        )
+    return product
+
+
+async def get_product(product_id: int) -> Product:
+    product = await Product.get_or_none(id=product_id).select_related("category")
+    if product is None:
+        raise ProductNotFound()
+    return product
+
+
+async def stock_left_of(products: list[Product]) -> dict[int, int]:
+    """Units left of each product, in one query (listings show many products at once)."""
+    rows = (
+        await StockUnit.filter(product_id__in=[p.id for p in products], order_id__isnull=True)
+        .annotate(left=Count("id"))
+        .group_by("product_id")
+        .values("product_id", "left")
+    )
+    left = {row["product_id"]: row["left"] for row in rows}
+    return {p.id: left.get(p.id, 0) for p in products}
+
+
+async def stock_left(product: Product) -> int:
+    return await StockUnit.filter(product_id=product.id, order_id__isnull=True).count()
+
+
+async def list_products(
+    *,
+    now: datetime,
+    category: str | None = None,
+    sort: str = "new",
+    limit: int = 30,
+    cursor: int = 0,
+) -> tuple[list[Product], int | None]:
+    """Products newest first ("new") or by units paid in the last 7 days ("hot"); offset cursor."""
+    query = Product.all().select_related("category")
+    if category:
+        query = query.filter(category__name=category)
+    if sort == "hot":
+        since = now - HOT_WINDOW
+        sold = (
+            await OrderItem.filter(order__status__in=list(SOLD_STATUSES), order__paid_at__gte=since)
+            .annotate(units=Sum("quantity"))
+            .group_by("product_id")
+            .values("product_id", "units")
+        )
+        heat = {row["product_id"]: row["units"] or 0 for row in sold}
+        products = sorted(await query, key=lambda p: (-heat.get(p.id, 0), -p.id))
+    else:
+        products = await query.order_by("-created_at", "-id")
+    page = products[cursor : cursor + limit]
+    next_cursor = cursor + limit if len(products) > cursor + limit else None
+    return page, next_cursor
+
+
+# --- the sale window, members and limits ---------------------------------------------------
+
+
+def sale_opens_for(product: Product, user: User, now: datetime) -> datetime | None:
+    """When this person may start buying: members get the head start."""
+    if product.sale_starts_at is None:
+        return None
+    if product.member_head_start_minutes and is_member(user, at=now):
+        return product.sale_starts_at - timedelta(minutes=product.member_head_start_minutes)
+    return product.sale_starts_at
+
+
+def check_can_buy(product: Product, user: User, now: datetime, *, winner: bool = False) -> None:
+    """Raises MembersOnly, NotStarted, Ended, or NotAWinner for a raffle drop."""
+    if product.members_only and not is_member(user, at=now):
+        raise MembersOnly()
+    if product.raffle_entries_until is not None:
+        if product.raffle_drawn_at is None:
+            raise NotStarted("The raffle has not been drawn yet.")
+        if now >= product.raffle_drawn_at + timedelta(minutes=product.raffle_purchase_minutes):
+            raise Ended("The winners' time to buy has ended.")
+        if not winner:
+            raise NotAWinner()
+        return
+    opens = sale_opens_for(product, user, now)
+    if opens is not None and now < opens:
+        raise NotStarted()
+    if product.sale_ends_at is not None and now >= product.sale_ends_at:
+        raise Ended()
+
+
+# Products this worker saw sold out, until a monotonic time: the late crowd of a drop is
+# answered without touching the database; a unit returned elsewhere shows up within a second.
+SOLD_OUT_MEMORY_SECONDS = 1.0
+_sold_out_until: dict[tuple[int, float], float] = {}
+
+
+def _product_key(product: Product) -> tuple[int, float]:
+    return (product.id, product.created_at.timestamp())
+
+
+# Admission: at most this many holds per worker are inside the database at once; the rest of a
+# crowd waits here, cheaply, instead of piling up on the database's locks and connections.
+ADMISSION = 8
+_admission = asyncio.Semaphore(ADMISSION)
+
+
+# --- orders --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wanted:
+    product_id: int
+    quantity: int
+
+
+async def place_order(*, user: User, items: list[Wanted], now: datetime, counter: Counter) -> Order:
+    """An order holding its units for HOLD_FOR while the shopper pays.
+
+    All or nothing: every item's units are claimed in one transaction or none are. Raises
+    RateLimited, ValidationError, ProductNotFound, MembersOnly, NotStarted, Ended,
+    LimitExceeded, SoldOut.
+    """
+    hits = await counter.hit(f"buy:{user.id}", BUY_REQUESTS)
+    if hits > BUY_REQUESTS.attempts:
+        raise RateLimited(seconds_left(BUY_REQUESTS), "Too many tries at once; wait a moment.")
+    if not items or len(items) > MAX_ITEMS:
+        raise ValidationError("items", f"must list 1 to {MAX_ITEMS} products")
+    merged: dict[int, int] = {}
+    for item in items:
+        _whole("quantity", item.quantity, 1, 100)
+        merged[item.product_id] = merged.get(item.product_id, 0) + item.quantity
+    products = {p.id: p for p in await Product.filter(id__in=list(merged))}
+    for product_id in merged:
+        if product_id not in products:
+            raise ProductNotFound(f"No product {product_id}.")
+    winners: set[int] = set()
+    if any(p.raffle_entries_until is not None for p in products.values()):
+        won = await RaffleEntry.filter(product_id__in=list(merged), user_id=user.id, won=True)
+        winners = {entry.product_id for entry in won}  # type: ignore[attr-defined]
+    for product_id, quantity in merged.items():
+        product = products[product_id]
+        check_can_buy(product, user, now, winner=product_id in winners)
+        if product.per_customer_limit is not None and quantity > product.per_customer_limit:
+            raise LimitExceeded()
+        if _sold_out_until.get(_product_key(product), 0.0) > time.monotonic():
+            raise SoldOut(f"“{product.title}” is sold out.")
+    try:
+        async with _admission:
+            if len(merged) == 1 and connections.get("default").capabilities.dialect == "postgres":
+                [(product_id, quantity)] = merged.items()
+                return await _hold_one_postgres(user, products[product_id], quantity, now)
+            return await _hold(user, merged, products, now)
+    except SoldOut:
+        for product_id in merged:
+            product = products[product_id]
+            if not await StockUnit.filter(product_id=product_id, order_id__isnull=True).exists():
+                _sold_out_until[_product_key(product)] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
+        raise
+
+
+async def _hold(
+    user: User, wanted: dict[int, int], products: dict[int, Product], now: datetime
+) -> Order:
+    total = sum(products[pid].price_fen * quantity for pid, quantity in wanted.items())
+    async with in_transaction() as connection:
+        order = await Order.create(user_id=user.id, total_fen=total, hold_expires_at=now + HOLD_FOR)
+        postgres = connection.capabilities.dialect == "postgres"
+        for product_id, quantity in wanted.items():
+            product = products[product_id]
+            if product.per_customer_limit is not None:
+                await _take_allowance(connection, product, user, quantity, postgres)
+            await _claim_units(connection, order, product, quantity, postgres)
+            await OrderItem.create(
+                order_id=order.id,
+                product_id=product_id,
+                quantity=quantity,
+                unit_price_fen=product.price_fen,
+            )
+        await OrderEvent.create(order_id=order.id, status=OrderStatus.PENDING_PAYMENT)
+    return order
+
+
+# The usual order, one product, on PostgreSQL: claim the units, create the order, its item and
+# its first history entry in one statement. Invariant "never oversell": units are claimed with
+# SKIP LOCKED and the order is only written when all `quantity` were claimed; a short claim
+# rolls the transaction back.
+_HOLD_ONE_POSTGRES = """
+WITH new_order AS (SELECT nextval(pg_get_serial_sequence('store_order', 'id')) AS id),
+units AS (
+    UPDATE store_unit SET order_id = (SELECT id FROM new_order)
+    WHERE id IN (
+        SELECT id FROM store_unit WHERE product_id = $1 AND order_id IS NULL
+        LIMIT $2 FOR UPDATE SKIP LOCKED
+    ) AND order_id IS NULL
+    RETURNING id
+),
+claimed AS (SELECT count(*) AS n FROM units),
+new_row AS (
+    INSERT INTO store_order (id, user_id, status, total_fen, hold_expires_at, created_at)
+    SELECT (SELECT id FROM new_order), $3, 'pending_payment', $4, $5, $6 FROM claimed
+    WHERE n = $2
+    RETURNING id
+),
+item AS (
+    INSERT INTO store_order_item (order_id, product_id, quantity, unit_price_fen)
+    SELECT id, $1, $2, $7 FROM new_row
+),
+history AS (
+    INSERT INTO store_order_event (order_id, status, note, at)
+    SELECT id, 'pending_payment', '', $6 FROM new_row
+)
+SELECT (SELECT n FROM claimed) AS claimed, (SELECT id FROM new_row) AS order_id
+"""
+
+
+async def _hold_one_postgres(user: User, product: Product, quantity: int, now: datetime) -> Order:
+    total = product.price_fen * quantity
+    expires = now + HOLD_FOR
+    params = [product.id, quantity, user.id, total, expires, now, product.price_fen]
+    if quantity == 1 and product.per_customer_limit is None:
+        # One unit, no allowance: the statement is the whole transaction (a claim of one unit
+        # is never short: it writes everything or nothing).
+        rows = await connections.get("default").execute_query_dict(_HOLD_ONE_POSTGRES, params)
+        if not rows or rows[0]["order_id"] is None:
+            raise SoldOut(f"“{product.title}” is sold out.")
+    else:
+        async with in_transaction() as connection:
+            if product.per_customer_limit is not None:
+                await _take_allowance(connection, product, user, quantity, postgres=True)
+            rows = await connection.execute_query_dict(_HOLD_ONE_POSTGRES, params)
+            if not rows or rows[0]["order_id"] is None:
+                raise SoldOut(f"“{product.title}” is sold out.")  # rolls back a short claim
+    order = Order(
+        id=rows[0]["order_id"],
+        user_id=user.id,
+        status=OrderStatus.PENDING_PAYMENT,
+        total_fen=total,
+        hold_expires_at=expires,
+        created_at=now,
+    )
+    order._saved_in_db = True
+    return order
+
+
+async def _take_allowance(
+    connection: object, product: Product, user: User, quantity: int, postgres: bool
+) -> None:
+    # Invariant "per-customer limit": the upsert only raises units while units + quantity stays
+    # within the limit; the row lock makes one customer's concurrent requests take turns.
+    p = [f"${n}" if postgres else "?" for n in range(1, 5)]
+    sql = (
+        f"INSERT INTO store_allowance (product_id, user_id, units) VALUES ({p[0]}, {p[1]}, {p[2]}) "
+        f"ON CONFLICT (product_id, user_id) DO UPDATE SET units = store_allowance.units + "
+        f"excluded.units WHERE store_allowance.units + excluded.units <= {p[3]} RETURNING units"
+    )
+    # execute_query_dict fetches the RETURNING rows on every backend (Tortoise's asyncpg
+    # execute_query reports an INSERT's OID field, always 0, as its row count).
+    rows = await connection.execute_query_dict(  # type: ignore[attr-defined]
+        sql, [product.id, user.id, quantity, product.per_customer_limit]
+    )
+    if not rows:
+        raise LimitExceeded()
+
+
+async def _claim_units(
+    connection: object, order: Order, product: Product, quantity: int, postgres: bool
+) -> None:
+    # Invariant "never oversell": a unit row is claimed by one order only (order_id IS NULL in
+    # the same statement); fewer rows than wanted means sold out, and the transaction rolls back.
+    if postgres:
+        sql = (
+            "UPDATE store_unit SET order_id = $1 WHERE id IN (SELECT id FROM store_unit "
+            "WHERE product_id = $2 AND order_id IS NULL LIMIT $3 FOR UPDATE SKIP LOCKED) "
+            "AND order_id IS NULL"
+        )
+    else:
+        sql = (
+            "UPDATE store_unit SET order_id = ? WHERE id IN (SELECT id FROM store_unit "
+            "WHERE product_id = ? AND order_id IS NULL LIMIT ?) AND order_id IS NULL"
+        )
+    count, _ = await connection.execute_query(sql, [order.id, product.id, quantity])  # type: ignore[attr-defined]
+    if count != quantity:
+        raise SoldOut(f"“{product.title}” is sold out.")
+
+
+async def order_for_user(order_id: int, user: User) -> Order:
+    order = await Order.get_or_none(id=order_id, user_id=user.id)
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+async def order_items(order: Order) -> list[OrderItem]:
+    return await OrderItem.filter(order_id=order.id).select_related("product")
+
+
+PHONE_DIGITS = 11
+
+
+def check_shipping(name: str, phone: str, address: str) -> tuple[str, str, str]:
+    """Mainland China: a mobile number 1[3-9]xxxxxxxxx (+86 allowed), an address with content."""
+    clean_name = " ".join(name.split())
+    if not clean_name or len(clean_name) > 40:
+        raise ValidationError("ship_name", "must be 1 to 40 characters")
+    digits = phone.replace(" ", "").replace("-", "").removeprefix("+86")
+    if len(digits) != PHONE_DIGITS or not digits.isdigit() or digits[0] != "1" or digits[1] < "3":
+        raise ValidationError("ship_phone", "must be a mainland mobile number, e.g. 13812345678")
+    clean_address = " ".join(address.split())
+    if not 5 <= len(clean_address) <= 200:
+        raise ValidationError("ship_address", "must be 5 to 200 characters")
+    return clean_name, digits, clean_address
+
+
+async def set_shipping(order: Order, *, name: str, phone: str, address: str) -> Order:
+    order.ship_name, order.ship_phone, order.ship_address = check_shipping(name, phone, address)
+    await order.save(update_fields=["ship_name", "ship_phone", "ship_address"])
+    return order
+
+
+async def pay_order(
+    *, provider: StripeProvider, order_id: int, user: User, payment_method: str, now: datetime
+) -> payments.PaymentResult:
+    """Pay for a held order. Raises OrderNotFound, OrderPaid, HoldExpired and what
+    payments.pay raises."""
+    order = await order_for_user(order_id, user)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise OrderPaid() if order.status in SOLD_STATUSES else HoldExpired()
+    if order.hold_expires_at <= now:
+        raise HoldExpired()
+    result = await payments.pay(
+        provider=provider,
+        user_id=user.id,
+        purpose=PAYMENT_PURPOSE,
+        subject_id=str(order.id),
+        amount_fen=order.total_fen,
+        payment_method=payment_method,
+        now=now,
+    )
+    await Order.filter(id=order.id).update(payment_id=result.payment.id)
+    return result
+
+
+async def _move(order_id: int, to: OrderStatus, *, frm: list[OrderStatus], note: str = "") -> bool:
+    moved = await Order.filter(id=order_id, status__in=frm).update(status=to)
+    if moved:
+        await OrderEvent.create(order_id=order_id, status=to, note=note)
+    return bool(moved)
+
+
+async def _return_stock(order: Order, *, now: datetime, only_live: bool = False) -> None:
+    """Give an order's units back, and the buyer's allowance with them."""
+    for item in await OrderItem.filter(order_id=order.id).select_related("product"):
+        product = item.product
+        if only_live and product.sale_ends_at is not None and now >= product.sale_ends_at:
+            continue
+        await StockUnit.filter(product_id=product.id, order_id=order.id).update(order_id=None)
+        _sold_out_until.pop(_product_key(product), None)
+        if product.per_customer_limit is not None:
+            allowance = await Allowance.get_or_none(product_id=product.id, user_id=order.user_id)  # type: ignore[attr-defined]
+            if allowance is not None:
+                allowance.units = max(0, allowance.units - item.quantity)
+                await allowance.save(update_fields=["units"])
+
+
+async def _cancel(order: Order, *, now: datetime, note: str) -> bool:
+    async with in_transaction():
+        if not await _move(
+            order.id, OrderStatus.CANCELLED, frm=[OrderStatus.PENDING_PAYMENT], note=note
+        ):
+            return False
+        await _return_stock(order, now=now)
+    return True
+
+
+async def release_expired_orders(*, now: datetime) -> int:
+    """Cancel unpaid orders whose hold ran out (not those with a payment still under way)."""
+    released = 0
+    for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, hold_expires_at__lte=now):
+        if (
+            order.payment_id is not None
+            and await Payment.filter(
+                id=order.payment_id,
+                status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION],
+            ).exists()
+        ):
+            continue
+        released += await _cancel(order, now=now, note="hold expired")
+    return released
+
+
+async def _on_payment_succeeded(payment: Payment) -> None:
+    order = await Order.get(id=int(payment.subject_id))
+    now = payment.fulfilled_at or payment.updated_at
+    if not await _move(order.id, OrderStatus.PAID, frm=[OrderStatus.PENDING_PAYMENT]):
+        return  # cancelled meanwhile: payments' duplicate handling is not this; leave to admin
+    await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
+    await accounts.notify(
+        order.user_id,  # type: ignore[attr-defined]
+        kind="order_paid",
+        message=f"订单 #{order.id} 已支付，我们会尽快发货。"
+        f" Order #{order.id} is paid; it ships soon.",
+        link=f"/store/orders/{order.id}",
+    )
+
+
+async def _on_payment_failed(payment: Payment) -> None:
+    order = await Order.get_or_none(id=int(payment.subject_id))
+    if order is not None:
+        await _cancel(order, now=payment.updated_at, note="payment failed")
+
+
+async def _on_payment_refunded(payment: Payment, amount_fen: int) -> None:
+    if payment.status != PaymentStatus.REFUNDED:
+        return
+    order = await Order.get_or_none(id=int(payment.subject_id))
+    if order is None:
+        return
+    async with in_transaction():
+        if await _move(order.id, OrderStatus.REFUNDED, frm=list(SOLD_STATUSES), note="refunded"):
+            await _return_stock(order, now=payment.updated_at, only_live=True)
+
+
+payments.register_purpose(
+    PAYMENT_PURPOSE,
+    payments.PurposeHandlers(
+        on_succeeded=_on_payment_succeeded,
+        on_failed=_on_payment_failed,
+        on_refunded=_on_payment_refunded,
+    ),
+)
+
+
+async def refund_order(*, provider: StripeProvider, order_id: int, now: datetime) -> Order:
+    """Refund a paid order in full: money back through payments, stock back if the drop is live."""
+    order = await Order.get_or_none(id=order_id)
+    if order is None or order.payment_id is None or order.status not in SOLD_STATUSES:
+        raise (
+            OrderNotFound()
+            if order is None
+            else BadOrderState("Only a paid order can be refunded.")
+        )
+    await payments.refund(provider=provider, payment_id=order.payment_id, now=now)
+    return await Order.get(id=order.id)
+
+
+async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
+    tracking = tracking_number.strip()
+    if not 4 <= len(tracking) <= 40:
+        raise ValidationError("tracking_number", "must be 4 to 40 characters")
+    await Order.filter(id=order_id).update(tracking_number=tracking)
+    if not await _move(order_id, OrderStatus.SHIPPED, frm=[OrderStatus.PAID], note=tracking):
+        raise BadOrderState("Only a paid order can be shipped.")
+    return await Order.get(id=order_id)
+
+
+async def mark_delivered(*, order_id: int) -> Order:
+    if not await _move(order_id, OrderStatus.DELIVERED, frm=[OrderStatus.SHIPPED]):
+        raise BadOrderState("Only a shipped order can be delivered.")
+    return await Order.get(id=order_id)
+
+
+async def remind_me(*, product_id: int, user: User, now: datetime) -> bool:
+    """Ask to be told when a drop opens; False if it is already open (nothing to wait for)."""
+    product = await get_product(product_id)
+    opens = sale_opens_for(product, user, now)
+    if opens is None or opens <= now:
+        return False
+    await DropReminder.get_or_create(product_id=product.id, user_id=user.id)
+    return True
+
+
+async def send_drop_reminders(*, now: datetime) -> int:
+    """Tell everyone waiting for a drop that opened (for them: members with a head start first)."""
+    sent = 0
+    for reminder in await DropReminder.filter(notified_at__isnull=True).select_related(
+        "product", "user"
+    ):
+        opens = sale_opens_for(reminder.product, reminder.user, now)
+        if opens is not None and opens > now:
+            continue
+        claimed = await DropReminder.filter(id=reminder.id, notified_at__isnull=True).update(
+            notified_at=now
+        )
+        if claimed:
+            await accounts.notify(
+                reminder.user.id,
+                kind="drop_open",
+                message=f"“{reminder.product.title}”开售了。"
+                f" “{reminder.product.title}” is on sale now.",
+                link=f"/store/products/{reminder.product.id}",
+            )
+            sent += 1
+    return sent
+
+
+async def set_product_image(*, product_id: int, data: bytes, media_dir: Path) -> Product:
+    """Store an uploaded picture for a product (resized); raises ValidationError("image")."""
+    resized = resize_upload(data)  # checked before anything is written
+    product = await get_product(product_id)
+    product.image = store_product_image(media_dir, product.id, resized)
+    await product.save(update_fields=["image"])
+    return product
+
+
+async def enter_raffle(*, product_id: int, user: User, now: datetime) -> int:
+    """Enter a raffle drop during its entry period; returns how many have entered.
+
+    Entering twice is harmless. Raises ProductNotFound, NotARaffle, RaffleClosed, MembersOnly.
+    """
+    product = await get_product(product_id)
+    if product.raffle_entries_until is None:
+        raise NotARaffle()
+    if now >= product.raffle_entries_until or product.raffle_drawn_at is not None:
+        raise RaffleClosed()
+    if product.members_only and not is_member(user, at=now):
+        raise MembersOnly()
+    await RaffleEntry.get_or_create(product_id=product.id, user_id=user.id)
+    return await RaffleEntry.filter(product_id=product.id).count()
+
+
+@dataclass(frozen=True)
+class Draw:
+    seed: str
+    entries: int
+    winners: list[int]  # user ids
+
+
+def pick_winners(entrant_ids: list[int], *, places: int, seed: str) -> list[int]:
+    """The draw itself: the same seed and entrants always give the same winners (auditable)."""
+    ordered = sorted(entrant_ids)
+    return sorted(random.Random(seed).sample(ordered, k=min(places, len(ordered))))
+
+
+async def draw_raffle(*, product_id: int, now: datetime, seed: str | None = None) -> Draw:
+    """Draw a raffle once its entries closed: as many winners as the stock allows at the
+    per-customer limit, with a recorded seed; winners are told in their inbox.
+
+    Raises ProductNotFound, NotARaffle, NotStarted (entries still open), RaffleClosed (drawn).
+    """
+    product = await get_product(product_id)
+    if product.raffle_entries_until is None:
+        raise NotARaffle()
+    if now < product.raffle_entries_until:
+        raise NotStarted("Raffle entries are still open.")
+    seed = seed or secrets.token_hex(16)
+    claimed = await Product.filter(id=product.id, raffle_drawn_at__isnull=True).update(
+        raffle_drawn_at=now, raffle_seed=seed
+    )
+    if not claimed:
+        raise RaffleClosed("The raffle has already been drawn.")
+    entrants = await RaffleEntry.filter(product_id=product.id).values_list("user_id", flat=True)
+    places = product.stock // (product.per_customer_limit or 1)
+    winners = pick_winners([int(u) for u in entrants], places=places, seed=seed)  # type: ignore[call-overload]
+    await RaffleEntry.filter(product_id=product.id, user_id__in=winners).update(won=True)
+    until = now + timedelta(minutes=product.raffle_purchase_minutes)
+    for user_id in winners:
+        await accounts.notify(
+            user_id,
+            kind="raffle_won",
+            message=f"恭喜中签“{product.title}”！请在 {until.astimezone(SHANGHAI):%H:%M} 前购买。"
+            f" You won the raffle for “{product.title}”: buy before"
+            f" {until.astimezone(SHANGHAI):%H:%M} (Beijing time).",
+            link=f"/store/products/{product.id}",
+        )
+    return Draw(seed=seed, entries=len(entrants), winners=winners)
+
+
+async def draw_due_raffles(*, now: datetime) -> int:
+    """Draw every raffle whose entries have closed (the store's background task calls this)."""
+    drawn = 0
+    for product in await Product.filter(
+        raffle_entries_until__lte=now, raffle_drawn_at__isnull=True
+    ):
+        try:
+            await draw_raffle(product_id=product.id, now=now)
+            drawn += 1
+        except RaffleClosed:
+            continue  # another worker drew it first
+    return drawn

@@ -1,0 +1,66 @@
+"""Browser journey: a drop's countdown, buy when it opens, pay by card, the order and its notice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from settings import Settings
+from store import services as store
+from tests.e2e.conftest import sign_in_page
+from tests.factories import PASSWORD, make_user
+from tests.live import running_server
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
+    browser: Browser, settings: Settings
+) -> None:
+    await make_user(email="sun@example.cn", name="孙同学")
+    drop = await store.create_product(
+        title="《生存处方》签名本",
+        description="限量 3 本。",
+        category="生存处方",
+        price_fen=8_800,
+        stock=3,
+        per_customer_limit=1,
+        sale_starts_at=datetime.now(UTC) + timedelta(seconds=6),
+    )
+    with running_server(settings) as base_url:
+        page = await browser.new_page(locale="zh-CN")
+        await sign_in_page(page, base_url, "sun@example.cn", PASSWORD)
+        await page.goto(f"{base_url}/store/products/{drop.id}")
+        countdown = page.locator("#countdown")
+        await expect(countdown).to_contain_text(":")
+        first = await countdown.inner_text()
+        await page.wait_for_timeout(1200)
+        assert await countdown.inner_text() != first
+
+        buy = page.get_by_role("button", name="立即购买")
+        await expect(buy).to_be_visible(timeout=15_000)
+        await expect(page.locator("#stock-left")).to_contain_text("3")
+        await buy.click()
+        await expect(page).to_have_url(f"{base_url}/store/orders/1/pay")
+
+        await page.fill("input[name=ship_name]", "孙同学")
+        await page.fill("input[name=ship_phone]", "12345")  # not a mainland mobile number
+        await page.fill("input[name=ship_address]", "北京市海淀区中关村大街 1 号")
+        await page.fill("#card-element input[placeholder=number]", "4242424242424242")
+        await page.fill("#card-element input[placeholder=exp_month]", "12")
+        await page.fill("#card-element input[placeholder=exp_year]", "31")
+        await page.fill("#card-element input[placeholder=cvc]", "123")
+        await page.fill("#card-element input[placeholder=postal_code]", "10000")
+        await page.click("#pay-button")
+        await expect(page.locator("#payment-message")).to_contain_text("手机号")
+
+        await page.fill("input[name=ship_phone]", "13812345678")
+        await page.click("#pay-button")
+        await expect(page).to_have_url(f"{base_url}/store/orders/1", timeout=15_000)
+        await expect(page.locator("#order-status")).to_have_text("已支付")
+
+        await page.goto(f"{base_url}/account/notifications")
+        await expect(page.locator("main")).to_contain_text("订单 #1 已支付")
+        await page.close()

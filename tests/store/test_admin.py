@@ -1,0 +1,105 @@
+"""Store admin pages: create a drop in Beijing time, ship, refund, export orders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from store import services as store
+from store.models import Order, OrderStatus, Product
+from tests.factories import csrf_from, make_user, sign_in
+
+
+async def test_admins_create_a_drop_ship_an_order_and_export_csv(
+    client: httpx.AsyncClient, provider: object
+) -> None:
+    await make_user(email="boss@example.cn", admin=True)
+    await sign_in(client, "boss@example.cn")
+    page = await client.get("/store/admin", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    created = await client.post(
+        "/store/admin/products",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "黄铜书签",
+            "category": "逼格工场",
+            "price_yuan": "99",
+            "stock": "3",
+            "per_customer_limit": "1",
+            "sale_starts_at": "2030-06-01T10:00",
+            "description": "限量",
+        },
+    )
+    assert created.status_code == 303
+    drop = await Product.get(title="黄铜书签")
+    assert drop.price_fen == 9_900
+    assert drop.sale_starts_at == datetime(2030, 6, 1, 2, tzinfo=UTC)  # 10:00 in Beijing
+    assert drop.per_customer_limit == 1
+
+    bad = await client.post(
+        "/store/admin/products",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "x",
+            "category": "c",
+            "price_yuan": "free",
+            "stock": "1",
+        },
+    )
+    assert bad.status_code == 422
+
+    goods = await store.create_product(
+        title="笔记本", description="", category="文具精选", price_fen=3_900, stock=2
+    )
+    buyer = await make_user(name="顾客甲")
+    order = await store.place_order(
+        user=buyer,
+        items=[store.Wanted(goods.id, 1)],
+        now=datetime.now(UTC),
+        counter=client._transport.app.state.counter,  # type: ignore[attr-defined]
+    )
+    await store.pay_order(
+        provider=provider,
+        order_id=order.id,
+        user=buyer,  # type: ignore[arg-type]
+        payment_method="pm_card_visa",
+        now=datetime.now(UTC),
+    )
+    shipped = await client.post(
+        f"/store/admin/orders/{order.id}/ship",
+        data={"csrf_token": csrf_from(page.text), "tracking_number": "SF1234567890"},
+    )
+    assert shipped.status_code == 303
+    assert (await Order.get(id=order.id)).status == OrderStatus.SHIPPED
+    paid_only = await client.get("/store/admin", params={"status": "shipped"})
+    assert "SF1234567890" in paid_only.text
+    csv_text = (await client.get("/store/admin/orders.csv")).text.lstrip("\ufeff")
+    assert csv_text.splitlines()[0].startswith("order,status,total_yuan")
+    assert f"{order.id},shipped,39.00" in csv_text
+
+
+async def test_non_admins_cannot_open_the_store_admin(client: httpx.AsyncClient) -> None:
+    await make_user(email="shopper@example.cn")
+    await sign_in(client, "shopper@example.cn")
+    assert (await client.get("/store/admin")).status_code == 403
+
+
+async def test_an_admin_form_with_a_bad_picture_creates_nothing(client: httpx.AsyncClient) -> None:
+    await make_user(email="boss@example.cn", admin=True)
+    await sign_in(client, "boss@example.cn")
+    page = await client.get("/store/admin")
+    response = await client.post(
+        "/store/admin/products",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "书签",
+            "category": "逼格工场",
+            "price_yuan": "99",
+            "stock": "3",
+        },
+        files={"image": ("x.jpg", b"not a jpeg", "image/jpeg")},
+    )
+    assert response.status_code == 422
+    assert 'id="image-error"' in response.text
+    assert await Product.all().count() == 0

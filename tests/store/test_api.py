@@ -1,0 +1,242 @@
+"""The store API's fixed shapes and rules, through the real app and a real localstripe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from accounts.models import Notification, User
+from store import services as store
+from store.models import Order, OrderEvent, OrderStatus, StockUnit
+from tests.factories import bearer, make_user, token_for
+
+
+def product_body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "title": "《精神粮食》限量签名版",
+        "description": "罗胖签名，限量发售。",
+        "category": "精神粮食",
+        "price_fen": 6_800,
+        "stock": 5,
+    }
+    body.update(overrides)
+    return body
+
+
+async def admin_headers() -> dict[str, str]:
+    return bearer(await token_for(await make_user(admin=True)))
+
+
+async def create(client: httpx.AsyncClient, **overrides: object) -> dict[str, object]:
+    response = await client.post(
+        "/api/v1/admin/products", json=product_body(**overrides), headers=await admin_headers()
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def order(
+    client: httpx.AsyncClient, headers: dict[str, str], product_id: object, quantity: int = 1
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/orders",
+        json={"items": [{"product_id": product_id, "quantity": quantity}]},
+        headers=headers,
+    )
+
+
+async def test_admins_create_products_that_everyone_can_list(client: httpx.AsyncClient) -> None:
+    first = await create(client)
+    assert first["title"] == "《精神粮食》限量签名版"
+    assert first["stock_left"] == 5
+    second = await create(client, title="逻辑思维笔记本", category="文具精选", price_fen=3_900)
+    listing = await client.get("/api/v1/products", params={"sort": "new"})
+    assert listing.status_code == 200
+    items = listing.json()["items"]
+    assert [item["id"] for item in items] == [second["id"], first["id"]]
+    assert set(items[0]) >= {
+        "id",
+        "title",
+        "category",
+        "price_fen",
+        "stock_left",
+        "sale_starts_at",
+        "members_only",
+    }
+    only = await client.get("/api/v1/products", params={"category": "文具精选"})
+    assert [item["id"] for item in only.json()["items"]] == [second["id"]]
+    one = await client.get(f"/api/v1/products/{first['id']}")
+    assert one.json()["price_fen"] == 6_800
+    assert (await client.get("/api/v1/products/99999")).status_code == 404
+    bad = await client.get("/api/v1/products", params={"sort": "cheap"})
+    assert bad.status_code == 422
+
+
+async def test_non_admins_cannot_create_products(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/admin/products",
+        json=product_body(),
+        headers=bearer(await token_for(await make_user())),
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"price_fen": 0}, "price_fen"),
+        ({"stock": -1}, "stock"),
+        ({"title": ""}, "title"),
+        ({"sale_starts_at": "soon"}, "sale_starts_at"),
+    ],
+)
+async def test_bad_product_fields_are_422(
+    client: httpx.AsyncClient, overrides: dict[str, object], field: str
+) -> None:
+    response = await client.post(
+        "/api/v1/admin/products", json=product_body(**overrides), headers=await admin_headers()
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field
+
+
+async def test_order_pay_and_see_it_with_an_inbox_notice(client: httpx.AsyncClient) -> None:
+    product = await create(client)
+    buyer = await make_user()
+    headers = bearer(await token_for(buyer))
+    created = await order(client, headers, product["id"], 2)
+    assert created.status_code == 201
+    body = created.json()
+    assert body["status"] == "pending_payment"
+    assert body["total_fen"] == 13_600
+    assert "hold_expires_at" in body
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 3
+
+    paid = await client.post(
+        f"/api/v1/orders/{body['id']}/payment",
+        json={"payment_method": "pm_card_visa"},
+        headers=headers,
+    )
+    assert paid.status_code == 200
+    assert paid.json()["status"] == "paid"
+    seen = await client.get(f"/api/v1/orders/{body['id']}", headers=headers)
+    assert seen.json()["status"] == "paid"
+    assert seen.json()["items"][0]["quantity"] == 2
+    assert await Notification.filter(user_id=buyer.id, kind="order_paid").count() == 1
+    stranger = await client.get(
+        f"/api/v1/orders/{body['id']}", headers=bearer(await token_for(await make_user()))
+    )
+    assert stranger.status_code == 404
+    history = [e.status for e in await OrderEvent.filter(order_id=body["id"]).order_by("id")]
+    assert history == [OrderStatus.PENDING_PAYMENT, OrderStatus.PAID]
+
+
+async def test_sold_out_not_started_ended_and_limits_are_409(client: httpx.AsyncClient) -> None:
+    now = datetime.now(UTC)
+    headers = bearer(await token_for(await make_user()))
+    one = await create(client, stock=1)
+    assert (await order(client, headers, one["id"])).status_code == 201
+    sold = await order(client, bearer(await token_for(await make_user())), one["id"])
+    assert (sold.status_code, sold.json()["error"]["code"]) == (409, "sold_out")
+    later = await create(client, sale_starts_at=(now + timedelta(hours=1)).isoformat())
+    assert (await order(client, headers, later["id"])).json()["error"]["code"] == "not_started"
+    over = await create(
+        client,
+        sale_starts_at=(now - timedelta(days=2)).isoformat(),
+        sale_ends_at=(now - timedelta(days=1)).isoformat(),
+    )
+    assert (await order(client, headers, over["id"])).json()["error"]["code"] == "ended"
+    limited = await create(client, per_customer_limit=2)
+    assert (await order(client, headers, limited["id"], 2)).status_code == 201
+    again = await order(client, headers, limited["id"], 1)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "limit_exceeded")
+
+
+async def test_members_only_and_the_member_head_start(client: httpx.AsyncClient) -> None:
+    now = datetime.now(UTC)
+    member = await make_user()
+    await User.filter(id=member.id).update(member_until=now + timedelta(days=100))
+    member_headers = bearer(await token_for(member))
+    someone = bearer(await token_for(await make_user()))
+    exclusive = await create(client, members_only=True)
+    refused = await order(client, someone, exclusive["id"])
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "members_only")
+    assert (await order(client, member_headers, exclusive["id"])).status_code == 201
+    early = await create(
+        client,
+        sale_starts_at=(now + timedelta(minutes=20)).isoformat(),
+        member_head_start_minutes=30,
+    )
+    assert (await order(client, member_headers, early["id"])).status_code == 201
+    assert (await order(client, someone, early["id"])).json()["error"]["code"] == "not_started"
+
+
+async def test_buying_too_fast_from_one_account_is_429(client: httpx.AsyncClient) -> None:
+    product = await create(client, stock=50)
+    headers = bearer(await token_for(await make_user()))
+    codes = [(await order(client, headers, product["id"])).status_code for _ in range(12)]
+    assert codes[:10] == [201] * 10
+    assert codes[10:] == [429, 429]
+    other = bearer(await token_for(await make_user()))  # another account, same address
+    assert (await order(client, other, product["id"])).status_code == 201
+
+
+async def test_expired_holds_return_their_stock(client: httpx.AsyncClient) -> None:
+    product = await create(client, stock=1, per_customer_limit=1)
+    buyer = await make_user()
+    headers = bearer(await token_for(buyer))
+    assert (await order(client, headers, product["id"])).status_code == 201
+    assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(minutes=11)) == 1
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 1
+    assert (await order(client, headers, product["id"])).status_code == 201  # allowance back too
+
+
+async def test_refunds_return_money_and_stock(client: httpx.AsyncClient) -> None:
+    product = await create(client, stock=1)
+    headers = bearer(await token_for(await make_user()))
+    created = (await order(client, headers, product["id"])).json()
+    await client.post(
+        f"/api/v1/orders/{created['id']}/payment",
+        json={"payment_method": "pm_card_visa"},
+        headers=headers,
+    )
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 0
+    refunded = await client.post(
+        f"/api/v1/admin/orders/{created['id']}/refund", headers=await admin_headers()
+    )
+    assert refunded.status_code == 200
+    assert refunded.json()["status"] == "refunded"
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 1
+    assert (await Order.get(id=created["id"])).status == OrderStatus.REFUNDED
+    assert await StockUnit.filter(order_id=created["id"]).count() == 0
+
+
+async def test_a_declined_card_cancels_the_order_and_returns_stock(
+    client: httpx.AsyncClient,
+) -> None:
+    product = await create(client, stock=1)
+    headers = bearer(await token_for(await make_user()))
+    created = (await order(client, headers, product["id"])).json()
+    failed = await client.post(
+        f"/api/v1/orders/{created['id']}/payment",
+        json={"payment_method": "pm_card_chargeCustomerFail"},
+        headers=headers,
+    )
+    assert failed.json()["status"] == "failed"
+    assert (await Order.get(id=created["id"])).status == OrderStatus.CANCELLED
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 1
+
+
+async def test_the_listing_counts_each_products_stock_on_its_own(client: httpx.AsyncClient) -> None:
+    first = await create(client, stock=5)
+    second = await create(client, title="笔", stock=2)
+    sold_out = await create(client, title="书签", stock=1)
+    headers = bearer(await token_for(await make_user()))
+    assert (await order(client, headers, first["id"], 2)).status_code == 201
+    assert (await order(client, headers, sold_out["id"])).status_code == 201
+    items = (await client.get("/api/v1/products")).json()["items"]
+    left = {item["id"]: item["stock_left"] for item in items}
+    assert left == {first["id"]: 3, second["id"]: 2, sold_out["id"]: 0}

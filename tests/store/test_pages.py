@@ -1,0 +1,120 @@
+"""Store pages through the real app: listings, the product page, buying by form, reminders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from accounts.models import Notification
+from store import services as store
+from store.models import Order
+from tests.factories import csrf_from, make_user, sign_in
+
+ZH = {"Accept-Language": "zh-CN"}
+
+
+async def make_product(**overrides: object):  # type: ignore[no-untyped-def]
+    fields: dict[str, object] = {
+        "title": "逻辑思维笔记本",
+        "description": "",
+        "category": "文具精选",
+        "price_fen": 3_900,
+        "stock": 4,
+    }
+    fields.update(overrides)
+    return await store.create_product(**fields)  # type: ignore[arg-type]
+
+
+async def test_the_listing_shows_new_hot_and_categories(client: httpx.AsyncClient) -> None:
+    await make_product()
+    await make_product(title="《精神粮食》", category="精神粮食", price_fen=6_800)
+    page = await client.get("/store", headers=ZH)
+    assert "本周新品" in page.text
+    assert "¥39.00" in page.text
+    assert "《精神粮食》" in page.text
+    only = await client.get("/store", params={"category": "精神粮食"}, headers=ZH)
+    assert "逻辑思维笔记本" not in only.text
+    hot = await client.get("/store", params={"view": "hot"}, headers=ZH)
+    assert hot.status_code == 200
+
+
+async def test_an_upcoming_drop_counts_down_and_takes_reminders(client: httpx.AsyncClient) -> None:
+    now = datetime.now(UTC)
+    drop = await make_product(sale_starts_at=now + timedelta(minutes=5))
+    person = await make_user(email="qian@example.cn")
+    await sign_in(client, "qian@example.cn")
+    page = await client.get(f"/store/products/{drop.id}", headers=ZH)
+    assert 'class="countdown"' in page.text
+    assert "立即购买" not in page.text
+    response = await client.post(
+        f"/store/products/{drop.id}/remind", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert response.status_code == 303
+    assert await store.send_drop_reminders(now=now) == 0
+    assert await store.send_drop_reminders(now=now + timedelta(minutes=6)) == 1
+    assert await store.send_drop_reminders(now=now + timedelta(minutes=7)) == 0
+    assert await Notification.filter(user_id=person.id, kind="drop_open").count() == 1
+
+
+async def test_buying_by_form_leads_to_checkout_and_limits_show_as_a_message(
+    client: httpx.AsyncClient,
+) -> None:
+    product = await make_product(per_customer_limit=1)
+    await make_user(email="qian@example.cn")
+    await sign_in(client, "qian@example.cn")
+    page = await client.get(f"/store/products/{product.id}", headers=ZH)
+    assert 'hx-get="/store/products/' in page.text
+    response = await client.post(
+        f"/store/products/{product.id}/buy",
+        data={"csrf_token": csrf_from(page.text), "quantity": "1"},
+    )
+    order = await Order.get()
+    assert response.headers["location"] == f"/store/orders/{order.id}/pay"
+    checkout = await client.get(response.headers["location"], headers=ZH)
+    assert "支付 ¥39.00" in checkout.text
+    again = await client.post(
+        f"/store/products/{product.id}/buy",
+        data={"csrf_token": csrf_from(page.text), "quantity": "1"},
+    )
+    assert again.headers["location"] == f"/store/products/{product.id}"
+    shown = await client.get(f"/store/products/{product.id}", headers=ZH)
+    assert "超出每人限购数量" in shown.text
+
+
+async def test_checkout_validates_the_mainland_phone_number(client: httpx.AsyncClient) -> None:
+    product = await make_product()
+    buyer = await make_user(email="qian@example.cn")
+    order = await store.place_order(
+        user=buyer,
+        items=[store.Wanted(product.id, 1)],
+        now=datetime.now(UTC),
+        counter=client._transport.app.state.counter,  # type: ignore[attr-defined]
+    )
+    await sign_in(client, "qian@example.cn")
+    page = await client.get(f"/store/orders/{order.id}/pay")
+    answer = await client.post(
+        f"/store/orders/{order.id}/pay",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "ship_name": "钱",
+            "ship_phone": "010-1234",
+            "ship_address": "上海市徐汇区漕溪北路 1 号",
+            "payment_method": "pm_card_visa",
+        },
+    )
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "ship_phone"
+    paid = await client.post(
+        f"/store/orders/{order.id}/pay",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "ship_name": "钱",
+            "ship_phone": "+86 138 1234 5678",
+            "ship_address": "上海市徐汇区漕溪北路 1 号",
+            "payment_method": "pm_card_visa",
+        },
+    )
+    assert paid.json()["status"] == "paid"
+    saved = await Order.get(id=order.id)
+    assert saved.ship_phone == "13812345678"
