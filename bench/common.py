@@ -1,0 +1,368 @@
+"""What the rush benchmarks share: a load generator over httpx, servers, and the raw baseline.
+
+The raw baseline is the naive hot-row design: a bare Starlette endpoint running one statement,
+`UPDATE ... SET taken = taken + 1 WHERE taken < seats RETURNING` feeding an INSERT, through
+asyncpg, served by uvicorn with the same workers as the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.live import free_port  # noqa: E402
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+WORKERS = 2
+CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENT_PROCESSES", "2"))
+HEADER = (
+    f"{'':<10} {'accepted':>8} {'accepted/s':>11} {'answers/s':>9} {'p50 ms':>8} "
+    f"{'p99 ms':>8} {'409 p50 ms':>10} {'409 p99 ms':>10}"
+)
+
+
+def app_environment(dsn: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHUYUAN_", "STRIPE_"))}
+    env.update(DATABASE_URL=dsn, SECRET_KEY="bench-" + "k" * 40, SHUYUAN_VAR_DIR="/tmp/sy-bench")
+    return env
+
+
+RAW_APP = """
+import os
+from contextlib import asynccontextmanager
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+pool = None
+
+@asynccontextmanager
+async def lifespan(app):
+    global pool
+    pool = await asyncpg.create_pool(os.environ["RAW_DSN"], min_size=5, max_size=10)
+    yield
+    await pool.close()
+
+async def hold(request):
+    user_id = int(request.path_params["user_id"])
+    row = await pool.fetchrow(
+        "WITH taken AS (UPDATE raw_window SET taken = taken + 1 "
+        "WHERE id = 1 AND taken < seats RETURNING id) "
+        "INSERT INTO raw_hold (window_id, user_id) SELECT id, $1 FROM taken RETURNING id",
+        user_id,
+    )
+    if row is None:
+        return JSONResponse({"error": {"code": "sold_out"}}, status_code=409)
+    return JSONResponse({"id": row["id"]}, status_code=201)
+
+app = Starlette(routes=[Route("/hold/{user_id:int}", hold, methods=["POST"])], lifespan=lifespan)
+"""
+
+
+@dataclass
+class Run:
+    name: str
+    elapsed: float
+    latencies_ok: list[float]
+    latencies_refused: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(201, 0)
+
+    def row(self) -> str:
+        ok = sorted(self.latencies_ok) or [0.0]
+        refused = sorted(self.latencies_refused) or [0.0]
+        return (
+            f"{self.name:<10} {self.accepted:>8} {self.accepted / self.elapsed:>11.0f} "
+            f"{sum(self.statuses.values()) / self.elapsed:>9.0f} "
+            f"{_pct(ok, 50):>8.1f} {_pct(ok, 99):>8.1f} {_pct(refused, 50):>10.1f} "
+            f"{_pct(refused, 99):>10.1f}"
+        )
+
+
+def _pct(values: list[float], pct: int) -> float:
+    if len(values) == 1:
+        return values[0] * 1000
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1] * 1000
+
+
+async def fire(
+    name: str,
+    base_url: str,
+    requests: list[tuple[str, dict[str, str]]],
+    concurrency: int,
+    body: dict[str, object] | None = None,
+) -> Run:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue: asyncio.Queue[tuple[str, dict[str, str]]] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    statuses: dict[int, int] = {}
+    ok: list[float] = []
+    refused: list[float] = []
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            path, headers = queue.get_nowait()
+            started = time.perf_counter()
+            response = await http.post(path, headers=headers, json=body)
+            took = time.perf_counter() - started
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            (ok if response.status_code == 201 else refused).append(took)
+
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Run(name, elapsed, ok, refused, statuses)
+
+
+def _fire_in_process(
+    name: str,
+    base_url: str,
+    requests: list[tuple[str, dict[str, str]]],
+    concurrency: int,
+    body: dict[str, object] | None,
+) -> Run:
+    return asyncio.run(fire(name, base_url, requests, concurrency, body))
+
+
+async def fire_from_processes(
+    name: str,
+    base_url: str,
+    requests: list[tuple[str, dict[str, str]]],
+    concurrency: int,
+    processes: int,
+    body: dict[str, object] | None = None,
+) -> Run:
+    """Split the load over several client processes, so one Python client is not the limit."""
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes) as pool:
+        # Start the clients' interpreters first, so the rush starts together.
+        await asyncio.gather(
+            *(loop.run_in_executor(pool, time.sleep, 0.2) for _ in range(processes))
+        )
+        started = time.perf_counter()
+        runs = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool,
+                    _fire_in_process,
+                    name,
+                    base_url,
+                    requests[n::processes],
+                    max(1, concurrency // processes),
+                    body,
+                )
+                for n in range(processes)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    statuses: dict[int, int] = {}
+    for run in runs:
+        for status, count in run.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return Run(
+        name,
+        elapsed,
+        [t for run in runs for t in run.latencies_ok],
+        [t for run in runs for t in run.latencies_refused],
+        statuses,
+    )
+
+
+def dsn_for(name: str) -> str:
+    return ADMIN_URL.rpartition("/")[0] + "/" + name
+
+
+async def admin_sql(sql: str) -> None:
+    connection = await asyncpg.connect(ADMIN_URL.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {process.args}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer")
+
+
+async def bench_raw(attempts: int, seats: int, concurrency: int) -> tuple[Run, int]:
+    name = f"shuyuan_raw_{secrets.token_hex(4)}"
+    await admin_sql(f'CREATE DATABASE "{name}"')
+    dsn = dsn_for(name).replace("postgres://", "postgresql://", 1)
+    module_dir = Path("/tmp") / f"raw_bench_{os.getpid()}"
+    module_dir.mkdir(exist_ok=True)
+    (module_dir / "raw_hot_row.py").write_text(RAW_APP)
+    try:
+        connection = await asyncpg.connect(dsn)
+        await connection.execute(
+            "CREATE TABLE raw_window (id int PRIMARY KEY, seats int NOT NULL, taken int NOT NULL);"
+            "CREATE TABLE raw_hold (id serial PRIMARY KEY, window_id int NOT NULL, "
+            "user_id int NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+            f"INSERT INTO raw_window VALUES (1, {seats}, 0);"
+        )
+        await connection.close()
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "raw_hot_row:app",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=module_dir,
+            env={**os.environ, "RAW_DSN": dsn},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(f"{base}/", server)
+            run = await fire(
+                "raw", base, [(f"/hold/{n}", {}) for n in range(attempts)], concurrency
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+        connection = await asyncpg.connect(dsn)
+        held = await connection.fetchval("SELECT count(*) FROM raw_hold")
+        await connection.close()
+        return run, max(0, held - seats)
+    finally:
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def fresh_app_database(prefix: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database with the app's migrations applied; dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    await admin_sql(f'CREATE DATABASE "{name}"')
+    dsn = dsn_for(name)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "cli", "migrate"],
+            cwd=ROOT,
+            env=app_environment(dsn),
+            check=True,
+            capture_output=True,
+        )
+        yield dsn
+    finally:
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def serving_app(dsn: str) -> Iterator[str]:
+    """`shuyuan serve` with WORKERS workers and no access log; yields its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=app_environment(dsn),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/healthz", server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@asynccontextmanager
+async def orm(dsn: str) -> AsyncIterator[None]:
+    """Tortoise opened on a benchmark database, for setting up its data with our services."""
+    from tortoise import Tortoise
+
+    from db import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(dsn), _enable_global_fallback=True)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+async def signed_in_people(count: int, *, prefix: str) -> list[str]:
+    """`count` accounts and a bearer token each, already used once (as if signed in before
+    the rush), made in bulk with one shared real argon2 hash. Returns the tokens."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from accounts import services as accounts
+    from accounts.models import ApiToken, User
+
+    shared = await accounts.hash_password("bench password")
+    await User.bulk_create(
+        [
+            User(email=f"{prefix}{n}@bench.cn", display_name=f"{prefix}{n}", password_hash=shared)
+            for n in range(count)
+        ],
+        batch_size=2000,
+    )
+    users = await User.filter(email__startswith=prefix).order_by("id")
+    tokens = ["sy_" + secrets.token_urlsafe(32) for _ in users]
+    now = datetime.now(UTC)
+    await ApiToken.bulk_create(
+        [
+            ApiToken(
+                user_id=user.id,
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                name="bench",
+                last_used_at=now,
+            )
+            for user, token in zip(users, tokens, strict=True)
+        ],
+        batch_size=2000,
+    )
+    return tokens

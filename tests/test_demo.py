@@ -1,0 +1,26 @@
+"""`shuyuan demo-data` loads a believable community once, and is idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import demo
+from accounts.models import User
+from membership import services as membership
+from membership import windows
+from membership.models import EnrollmentWindow
+from store.models import Product
+
+
+async def test_demo_data_loads_once_with_people_and_an_open_window() -> None:
+    assert await demo.load() is True
+    assert await demo.load() is False
+    assert await User.filter(is_admin=True).count() == 1
+    assert await User.all().count() == 1 + len(demo.PEOPLE)
+    window = await EnrollmentWindow.get()
+    now = datetime.now(UTC)
+    assert windows.window_state(window, now) == windows.WindowState.OPEN
+    luoji = await User.get(email="luoji@shuyuan.test")
+    assert membership.is_member(luoji, at=now)
+    assert await Product.all().count() == len(demo.STORE) + 2
+    assert await Product.filter(members_only=True).count() == 1
