@@ -18,6 +18,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from accounts import api as accounts_api
 from accounts import routes as accounts_routes
+from community import admin as community_admin
+from community import api as community_api
+from community import routes as community_routes
+from community.tasks import flush_forever
 from db import tortoise_config
 from membership import admin as membership_admin
 from membership import api as membership_api
@@ -67,6 +71,7 @@ def create_app(
             asyncio.create_task(reconcile_forever(payments_provider)),
             asyncio.create_task(maintain_forever(payments_provider)),
             asyncio.create_task(release_forever()),
+            asyncio.create_task(flush_forever()),
         ]
         try:
             yield
@@ -107,6 +112,7 @@ def create_app(
         *payments_api.routes,
         *membership_api.routes,
         *store_api.routes,
+        *community_api.routes,
     ]
     routes = [
         *home.routes,
@@ -116,6 +122,8 @@ def create_app(
         *membership_admin.routes,
         *store_routes.routes,
         *store_admin.routes,
+        *community_admin.routes,
+        *community_routes.routes,
         Mount("/api/v1", routes=api_routes),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path.

@@ -6,7 +6,7 @@ from typing import Any
 
 # One Tortoise app per domain package, listed in dependency order. Each app's migrations live in
 # migrations/<app>/ and are checked in.
-APPS = ("accounts", "payments", "membership", "store")
+APPS = ("accounts", "payments", "membership", "store", "community")
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tortoise import Tortoise, connections
 
 from app import create_app
 from cli import migrate
+from community import services as community
 from db import tortoise_config
 from payments.provider import StripeProvider
 from payments.services import make_provider
@@ -134,6 +135,7 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def clean_tables(orm: None) -> AsyncIterator[None]:
     yield
+    community.forget_cached()  # answers cached for a database that is about to be emptied
     connection = connections.get("default")
     tables = [model._meta.db_table for app in Tortoise.apps.values() for model in app.values()]
     if database_kind() == "postgres":

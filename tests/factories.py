@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -35,6 +35,14 @@ async def make_user(
     if admin:
         user.is_admin = True
         await user.save(update_fields=["is_admin"])
+    return user
+
+
+async def make_member(*, days: int = 365, **kwargs: object) -> User:
+    """A person whose membership is valid for `days` more days."""
+    user = await make_user(**kwargs)  # type: ignore[arg-type]
+    user.member_until = datetime.now(UTC) + timedelta(days=days)
+    await user.save(update_fields=["member_until"])
     return user
 
 

@@ -57,6 +57,10 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, ValidationError):
         extra["field"] = exc.field
+    # Details that help a client act (a keyword hint, the clashing item): simple values only.
+    for key, value in exc.details.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            extra.setdefault(key, value)
     if wants_json(request):
         return json_response(
             error_body(str(exc.code), exc.message, **extra), exc.status, headers=headers

@@ -1,0 +1,1 @@
+"""Community: the daily feed (a morning voice and its keyword) and, later, the member board."""

@@ -1,0 +1,148 @@
+"""The feed's admin pages: write, schedule, edit, unpublish and publish again; analytics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from community import services
+from community.audio import CheckedAudio, check_audio
+from community.errors import KeywordTaken
+from community.models import FeedItem
+from community.routes import audio_dir
+from errors import ValidationError
+from web.auth import require_admin
+from web.csrf import read_form
+from web.forms import optional_beijing_time
+from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+
+
+async def dashboard(request: Request) -> Response:
+    await require_admin(request)
+    await services.flush_analytics()  # show the counts up to this moment
+    items = await services.admin_items()
+    return await render(request, "community/admin.html", {"items": items, "now": datetime.now(UTC)})
+
+
+def _form_values(item: FeedItem | None) -> dict[str, Any]:
+    if item is None:
+        return {"title": "", "body": "", "keyword": "", "members_only": False, "publish_at": ""}
+    return {
+        "title": item.title,
+        "body": item.body,
+        "keyword": item.keyword,
+        "members_only": item.members_only,
+        "publish_at": item.publish_at.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
+    }
+
+
+async def _form_page(
+    request: Request,
+    item: FeedItem | None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return await render(
+        request,
+        "community/admin_form.html",
+        {"item": item, "values": values or _form_values(item), "errors": errors or {}},
+        status_code=422 if errors else 200,
+    )
+
+
+async def new_item(request: Request) -> Response:
+    await require_admin(request)
+    return await _form_page(request, None)
+
+
+async def edit_item(request: Request) -> Response:
+    await require_admin(request)
+    return await _form_page(request, await services.get_item(request.path_params["id"]))
+
+
+async def _read(form: FormData) -> tuple[dict[str, Any], CheckedAudio | None]:
+    values = {
+        "title": str(form.get("title", "")),
+        "body": str(form.get("body", "")),
+        "keyword": str(form.get("keyword", "")),
+        "members_only": form.get("members_only") == "on",
+        "publish_at": str(form.get("publish_at", "")),
+        "remove_audio": form.get("remove_audio") == "on",
+    }
+    upload = form.get("audio")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    await form.close()
+    return values, (check_audio(data) if data else None)
+
+
+async def save_item(request: Request) -> Response:
+    admin = await require_admin(request)
+    form = await read_form(request)
+    item_id = request.path_params.get("id")
+    item = await services.get_item(item_id) if item_id is not None else None
+    values: dict[str, Any] = {}
+    _ = gettext_for(request)
+    try:
+        values, audio = await _read(form)
+        publish_at = optional_beijing_time("publish_at", values["publish_at"])
+        if item is None:
+            item = await services.create_item(
+                title=values["title"],
+                body=values["body"],
+                keyword=values["keyword"],
+                members_only=values["members_only"],
+                publish_at=publish_at,
+                author=admin,
+                audio=audio,
+                audio_dir=audio_dir(request),
+                now=datetime.now(UTC),
+            )
+            flash(request, _("The item was saved."), "success")
+        else:
+            await services.update_item(
+                item.id,
+                title=values["title"],
+                body=values["body"],
+                keyword=values["keyword"],
+                members_only=values["members_only"],
+                publish_at=publish_at,
+                audio=audio,
+                remove_audio=values["remove_audio"],
+                audio_dir=audio_dir(request),
+            )
+            flash(request, _("The item was updated."), "success")
+    except ValidationError as exc:
+        return await _form_page(request, item, values or None, {exc.field: _(exc.reason)})
+    except KeywordTaken as exc:
+        return await _form_page(request, item, values, {"keyword": exc.message})
+    return redirect_after_post(request, "/feed/admin")
+
+
+async def set_published(request: Request) -> Response:
+    await require_admin(request)
+    await read_form(request)
+    _ = gettext_for(request)
+    publish = request.url.path.endswith("/publish")
+    try:
+        await services.set_published(request.path_params["id"], publish)
+    except KeywordTaken as exc:
+        flash(request, exc.message, "error")
+    else:
+        flash(request, _("Published again.") if publish else _("Unpublished."), "success")
+    return redirect_after_post(request, "/feed/admin")
+
+
+routes = [
+    Route("/feed/admin", dashboard, methods=["GET"]),
+    Route("/feed/admin/new", new_item, methods=["GET"]),
+    Route("/feed/admin/new", save_item, methods=["POST"]),
+    Route("/feed/admin/{id:int}/edit", edit_item, methods=["GET"]),
+    Route("/feed/admin/{id:int}/edit", save_item, methods=["POST"]),
+    Route("/feed/admin/{id:int}/unpublish", set_published, methods=["POST"]),
+    Route("/feed/admin/{id:int}/publish", set_published, methods=["POST"]),
+]

@@ -1,0 +1,212 @@
+"""The feed's pages: the feed, an item, keyword lookup, search, audio (Range), podcast RSS."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from community import services
+from community.errors import UnknownKeyword
+from web.auth import current_user, require_user
+from web.csrf import read_form
+from web.rendering import flash, gettext_for, redirect_after_post, render
+
+
+def audio_dir(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.settings.var_dir / "audio"
+
+
+async def feed(request: Request) -> Response:
+    now = datetime.now(UTC)
+    user = await current_user(request)
+    access = services.full_access(user, now)
+    cursor = request.query_params.get("cursor") or None
+    page = await services.feed_page(now=now, full_access=access, cursor=cursor)
+    if page.items and cursor is None:
+        services.record(page.items[0].id, "views")  # today's item is shown in full
+    context = {"page": page, "first_page": cursor is None, "full_access": access, "now": now}
+    response = await render(
+        request, "community/feed.html", context, fragment="community/_items.html"
+    )
+    if user is None:
+        # The same for every anonymous reader: let browsers and proxies revalidate cheaply.
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["Vary"] = "Cookie, HX-Request, Accept-Language"
+    return response
+
+
+async def item_page(request: Request) -> Response:
+    now = datetime.now(UTC)
+    user = await current_user(request)
+    item = await services.visible_item(
+        request.path_params["id"],
+        now=now,
+        full_access=services.full_access(user, now),
+        admin=bool(user and user.is_admin),
+    )
+    services.record(item.id, "views")
+    return await render(request, "community/item.html", {"item": item})
+
+
+async def lookup_page(request: Request) -> Response:
+    now = datetime.now(UTC)
+    user = await current_user(request)
+    keyword = request.query_params.get("keyword", "")
+    context: dict[str, object] = {"keyword": keyword, "item": None, "hint": None}
+    status = 200
+    if keyword.strip():
+        try:
+            context["item"] = await services.lookup(
+                keyword, now=now, full_access=services.full_access(user, now)
+            )
+        except UnknownKeyword as exc:
+            context["hint"] = exc.details.get("hint")
+            context["unknown"] = True
+            status = 404
+    return await render(request, "community/lookup.html", context, status_code=status)
+
+
+async def search_page(request: Request) -> Response:
+    now = datetime.now(UTC)
+    user = await current_user(request)
+    query = request.query_params.get("q", "")[:100]
+    results = (
+        await services.search_items(query, now=now, full_access=services.full_access(user, now))
+        if query.strip()
+        else []
+    )
+    return await render(request, "community/search.html", {"q": query, "results": results})
+
+
+async def audio(request: Request) -> Response:
+    """The audio file, with Range (206/416), ETag and cache headers. Members-only audio goes
+    to members only: signed in, or through their podcast token (`?token=`)."""
+    now = datetime.now(UTC)
+    name = request.path_params["name"]
+    user = await current_user(request)
+    token = request.query_params.get("token")
+    if token:
+        settings = request.app.state.settings
+        user = await services.user_for_podcast_token(token, settings.secret_key) or user
+    item = await services.audio_item(name, now=now, admin=bool(user and user.is_admin))
+    if item.members_only and not services.full_access(user, now):
+        raise HTTPException(
+            status_code=403 if user else 401,
+            detail="This audio is for members only." if user else "Sign in as a member to listen.",
+        )
+    path = audio_dir(request) / name
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail="The audio file is missing.")
+    etag = f'"{name}"'  # the name holds the content's hash: it changes with the file
+    cache = (
+        "public, max-age=31536000, immutable" if not item.members_only else "private, max-age=86400"
+    )
+    headers = {"ETag": etag, "Cache-Control": cache, "Vary": "Cookie"}
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    wanted = request.headers.get("range", "")
+    if not wanted or wanted.replace(" ", "").startswith("bytes=0-"):
+        services.record(item.id, "plays")  # a player starting from the beginning
+    return FileResponse(path, media_type=item.audio_type, headers=headers)
+
+
+async def podcast_page(request: Request) -> Response:
+    user = await require_user(request)
+    token = await services.podcast_token(user, request.app.state.settings.secret_key)
+    url = str(request.url_for("podcast_rss", token=token))
+    now = datetime.now(UTC)
+    return await render(
+        request,
+        "community/podcast.html",
+        {"rss_url": url, "full_access": services.full_access(user, now)},
+    )
+
+
+async def podcast_reset(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    await services.reset_podcast_token(user, request.app.state.settings.secret_key)
+    flash(
+        request,
+        gettext_for(request)("A new podcast address was made; the old one no longer works."),
+        "success",
+    )
+    return redirect_after_post(request, "/feed/podcast")
+
+
+def _rss_item(item: services.ItemView, base: str, token: str, body_html: str | None) -> str:
+    link = f"{base}/feed/items/{item.id}"
+    parts = [
+        "<item>",
+        f"<title>{escape(item.title)}</title>",
+        f"<link>{escape(link)}</link>",
+        f'<guid isPermaLink="false">shuyuan-feed-{item.id}</guid>',
+        f"<pubDate>{format_datetime(item.publish_at.astimezone(UTC), usegmt=True)}</pubDate>",
+        f"<description>{escape(body_html or item.teaser)}</description>",
+        f"<itunes:summary>{escape(item.teaser)}</itunes:summary>",
+        "<itunes:explicit>false</itunes:explicit>",
+    ]
+    if item.audio_url and body_html is not None:
+        enclosure = f"{base}{item.audio_url}?token={token}"
+        parts.append(
+            f'<enclosure url={quoteattr(enclosure)} length="{item.audio_bytes or 0}" '
+            f"type={quoteattr(item.audio_type or 'audio/mpeg')}/>"
+        )
+        parts.append(f"<itunes:duration>{round(item.audio_seconds or 0)}</itunes:duration>")
+    parts.append("</item>")
+    return "".join(parts)
+
+
+async def podcast_rss(request: Request) -> Response:
+    """RSS 2.0 with iTunes tags; enclosures carry the token so podcast apps need no cookie."""
+    token = request.path_params["token"]
+    user = await services.user_for_podcast_token(token, request.app.state.settings.secret_key)
+    if user is None:
+        raise HTTPException(status_code=404, detail="This podcast address is unknown or was reset.")
+    now = datetime.now(UTC)
+    access = services.full_access(user, now)
+    page = await services.feed_page(now=now, full_access=access, limit=50)
+    base = str(request.base_url).rstrip("/")
+    items = "".join(_rss_item(item, base, token, item.body_html) for item in page.items)
+    updated = page.items[0].publish_at if page.items else now
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
+        "<channel>"
+        "<title>书院 · 每日六十秒</title>"
+        f"<link>{escape(base)}/feed</link>"
+        "<description>书院每天早上的六十秒语音与关键词文章。"
+        "Shuyuan's 60-second morning voice.</description>"
+        "<language>zh-cn</language>"
+        f"<lastBuildDate>{format_datetime(updated.astimezone(UTC), usegmt=True)}</lastBuildDate>"
+        "<itunes:author>书院 Shuyuan</itunes:author>"
+        "<itunes:block>Yes</itunes:block>"
+        '<itunes:category text="Education"/>'
+        "<itunes:explicit>false</itunes:explicit>"
+        f"{items}"
+        "</channel></rss>"
+    )
+    etag = '"' + hashlib.sha256(xml.encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(xml, media_type="application/rss+xml; charset=utf-8", headers=headers)
+
+
+routes = [
+    Route("/feed", feed, methods=["GET"]),
+    Route("/feed/items/{id:int}", item_page, methods=["GET"]),
+    Route("/feed/lookup", lookup_page, methods=["GET"]),
+    Route("/feed/search", search_page, methods=["GET"]),
+    Route("/feed/audio/{name:str}", audio, methods=["GET"]),
+    Route("/feed/podcast", podcast_page, methods=["GET"]),
+    Route("/feed/podcast/reset", podcast_reset, methods=["POST"]),
+    Route("/feed/{token:str}.rss", podcast_rss, methods=["GET"], name="podcast_rss"),
+]

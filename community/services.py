@@ -1,0 +1,491 @@
+"""The daily feed's rules: writing and scheduling items, who may read what, keyword lookup,
+the private podcast feed, search and per-item analytics. No HTTP in here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from accounts.models import User
+from community import search
+from community.audio import CheckedAudio, store_audio
+from community.errors import BadCursor, ItemNotFound, KeywordTaken, UnknownKeyword
+from community.models import FeedItem, PodcastFeed
+from community.text import normalise_keyword, plain_text, render_markdown, teaser
+from errors import ValidationError
+from membership.services import is_member
+
+PAGE_SIZE = 10
+CACHE_SECONDS = 5.0  # how stale another worker's feed page may be after an edit
+SEARCH_KIND = "feed"
+_ITEM_FIELDS = (
+    "id", "title", "body", "body_html", "keyword", "members_only", "publish_at",
+    "audio_file", "audio_type", "audio_bytes", "audio_seconds",
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# What readers see
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item as one reader may see it: `body`/`body_html` are None when it is locked."""
+
+    id: int
+    title: str
+    keyword: str
+    members_only: bool
+    publish_at: datetime
+    audio_url: str | None
+    audio_type: str | None
+    audio_bytes: int | None
+    audio_seconds: float | None
+    body: str | None
+    body_html: str | None
+    teaser: str
+
+    @property
+    def locked(self) -> bool:
+        return self.body_html is None
+
+
+def audio_url(audio_file: str | None) -> str | None:
+    return f"/feed/audio/{audio_file}" if audio_file else None
+
+
+def _view(row: dict[str, Any], full_access: bool) -> ItemView:
+    open_to_reader = full_access or not row["members_only"]
+    return ItemView(
+        id=row["id"],
+        title=row["title"],
+        keyword=row["keyword"],
+        members_only=row["members_only"],
+        publish_at=row["publish_at"],
+        audio_url=audio_url(row["audio_file"]),
+        audio_type=row["audio_type"],
+        audio_bytes=row["audio_bytes"],
+        audio_seconds=row["audio_seconds"],
+        body=row["body"] if open_to_reader else None,
+        body_html=row["body_html"] if open_to_reader else None,
+        teaser=teaser(row["body_html"]),
+    )
+
+
+def full_access(user: User | None, now: datetime) -> bool:
+    """Members (and admins) read members-only items in full; everyone else sees a teaser."""
+    return user is not None and (user.is_admin or is_member(user, at=now))
+
+
+def _live(now: datetime) -> Q:
+    return Q(unpublished=False, publish_at__lte=now)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[ItemView]
+    next_cursor: str | None
+
+
+def encode_cursor(publish_at: datetime, item_id: int) -> str:
+    micros = int(publish_at.timestamp() * 1_000_000)
+    return base64.urlsafe_b64encode(f"{micros}:{item_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros, item_id = raw.split(":")
+        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(item_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, OSError):
+        raise BadCursor() from None
+
+
+class _Cache:
+    """Answers that are the same for every reader, kept in this process.
+
+    An entry filled at `now` holds until `now + CACHE_SECONDS` or the next scheduled item's
+    publish time, whichever comes first; any write in this process empties it at once.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[datetime, datetime, Any]] = {}
+
+    def get(self, key: Any, now: datetime) -> Any:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        filled_at, valid_until, value = entry
+        if not filled_at <= now < valid_until:
+            return None
+        return value
+
+    def put(self, key: Any, now: datetime, valid_until: datetime, value: Any) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (now, valid_until, value)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_cache = _Cache()
+
+
+def forget_cached() -> None:
+    """Drop every cached answer and uncounted event (tests empty the database between tests)."""
+    _cache.clear()
+    _pending.clear()
+
+
+async def _valid_until(now: datetime) -> datetime:
+    limit = now + timedelta(seconds=CACHE_SECONDS)
+    upcoming = await (
+        FeedItem.filter(unpublished=False, publish_at__gt=now, publish_at__lt=limit)
+        .order_by("publish_at")
+        .first()
+        .values_list("publish_at", flat=True)
+    )
+    return min(limit, cast(datetime, upcoming)) if upcoming else limit
+
+
+async def feed_page(
+    *, now: datetime, full_access: bool, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> FeedPage:
+    """Published live items, newest first, `limit` per page; the cursor continues a page."""
+    key = ("page", cursor, full_access, limit)
+    cached = _cache.get(key, now)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    query = FeedItem.filter(_live(now))
+    if cursor:
+        at, item_id = decode_cursor(cursor)
+        query = query.filter(Q(publish_at__lt=at) | Q(publish_at=at, id__lt=item_id))
+    rows = await query.order_by("-publish_at", "-id").limit(limit + 1).values(*_ITEM_FIELDS)
+    items = [_view(row, full_access) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].publish_at, items[-1].id) if len(rows) > limit else None
+    page = FeedPage(items=items, next_cursor=next_cursor)
+    _cache.put(key, now, await _valid_until(now), page)
+    return page
+
+
+async def visible_item(
+    item_id: int, *, now: datetime, full_access: bool, admin: bool = False
+) -> ItemView:
+    """One item as this reader sees it; scheduled and unpublished ones only for admins."""
+    query = FeedItem.filter(id=item_id)
+    if not admin:
+        query = query.filter(_live(now))
+    row = await query.first().values(*_ITEM_FIELDS)
+    if row is None:
+        raise ItemNotFound()
+    return _view(row, full_access or admin)
+
+
+async def latest_keyword(now: datetime) -> str | None:
+    """The newest live item's keyword, offered as a hint after an unknown keyword."""
+    keyword = await (
+        FeedItem.filter(_live(now))
+        .order_by("-publish_at", "-id")
+        .first()
+        .values_list("keyword", flat=True)
+    )
+    return cast(str | None, keyword)
+
+
+async def lookup(keyword: str, *, now: datetime, full_access: bool) -> ItemView:
+    """The live item whose keyword matches (NFKC, case, spaces and punctuation ignored).
+    UnknownKeyword carries `hint`, the latest item's keyword."""
+    key = normalise_keyword(keyword)
+    cache_key = ("lookup", key, full_access)
+    found = _cache.get(cache_key, now) if key else None
+    if found is None:
+        row = None
+        if key:
+            row = await FeedItem.filter(_live(now), live_keyword=key).first().values(*_ITEM_FIELDS)
+        found = _view(row, full_access) if row else ("unknown", await latest_keyword(now))
+        if key:
+            _cache.put(cache_key, now, await _valid_until(now), found)
+    if isinstance(found, tuple):
+        hint = found[1]
+        raise UnknownKeyword(hint=hint)
+    assert isinstance(found, ItemView)
+    record(found.id, "lookups")
+    return found
+
+
+async def search_items(
+    query: str, *, now: datetime, full_access: bool, limit: int = 20
+) -> list[ItemView]:
+    """Live items matching every word of `query` (Chinese cut into words), newest first."""
+    ids = await search.search(SEARCH_KIND, query)
+    if not ids:
+        return []
+    rows = (
+        await FeedItem.filter(_live(now), id__in=list(ids))
+        .order_by("-publish_at", "-id")
+        .limit(limit)
+        .values(*_ITEM_FIELDS)
+    )
+    return [_view(row, full_access) for row in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing items (admins)
+
+
+def _check_text(title: str, body: str, keyword: str) -> tuple[str, str, str]:
+    title = title.strip()
+    if not title:
+        raise ValidationError("title", "is required")
+    if len(title) > 120:
+        raise ValidationError("title", "must be at most 120 characters")
+    if not body.strip():
+        raise ValidationError("body", "is required")
+    if len(body) > 50_000:
+        raise ValidationError("body", "must be at most 50,000 characters")
+    key = normalise_keyword(keyword)
+    if not key:
+        raise ValidationError("keyword", "must contain a letter, digit or character")
+    if len(keyword.strip()) > 40 or len(key) > 40:
+        raise ValidationError("keyword", "must be at most 40 characters")
+    return title, body, key
+
+
+async def _keyword_free(key: str, *, except_id: int | None = None) -> None:
+    clash = FeedItem.filter(live_keyword=key)
+    if except_id is not None:
+        clash = clash.exclude(id=except_id)
+    other = await clash.first().values("id", "title")
+    if other:
+        raise KeywordTaken(
+            f"The keyword is already used by the live item “{other['title']}”.",
+            item_id=other["id"],
+        )
+
+
+def _written(item: FeedItem) -> None:
+    _cache.clear()
+
+
+async def _index(item: FeedItem) -> None:
+    text = f"{item.title}\n{item.keyword}\n{plain_text(item.body_html)}"
+    await search.index_document(SEARCH_KIND, item.id, text)
+
+
+async def create_item(
+    *,
+    title: str,
+    body: str,
+    keyword: str,
+    members_only: bool = False,
+    publish_at: datetime | None = None,
+    author: User | None = None,
+    audio: CheckedAudio | None = None,
+    audio_dir: Path | None = None,
+    now: datetime,
+) -> FeedItem:
+    """A new item, published at `publish_at` (now when omitted). KeywordTaken on a clash."""
+    title, body, key = _check_text(title, body, keyword)
+    await _keyword_free(key)
+    try:
+        async with in_transaction():
+            item = await FeedItem.create(
+                title=title,
+                body=body,
+                body_html=render_markdown(body),
+                keyword=keyword.strip(),
+                keyword_key=key,
+                live_keyword=key,
+                members_only=members_only,
+                publish_at=publish_at or now,
+                author=author,
+            )
+            if audio is not None:
+                assert audio_dir is not None
+                _attach_audio(item, audio, audio_dir)
+                await item.save(
+                    update_fields=["audio_file", "audio_type", "audio_bytes", "audio_seconds"]
+                )
+    except IntegrityError:  # a concurrent create took the keyword between check and insert
+        raise KeywordTaken() from None
+    await _index(item)
+    _written(item)
+    return item
+
+
+def _attach_audio(item: FeedItem, audio: CheckedAudio, audio_dir: Path) -> None:
+    item.audio_file = store_audio(audio_dir, item.id, audio)
+    item.audio_type = audio.content_type
+    item.audio_bytes = len(audio.data)
+    item.audio_seconds = audio.seconds
+
+
+async def get_item(item_id: int) -> FeedItem:
+    item = await FeedItem.get_or_none(id=item_id)
+    if item is None:
+        raise ItemNotFound()
+    return item
+
+
+async def update_item(
+    item_id: int,
+    *,
+    title: str,
+    body: str,
+    keyword: str,
+    members_only: bool,
+    publish_at: datetime | None,
+    audio: CheckedAudio | None = None,
+    remove_audio: bool = False,
+    audio_dir: Path | None = None,
+) -> FeedItem:
+    """Edit an item; a new audio file replaces the old one (the old URL stops working)."""
+    item = await get_item(item_id)
+    title, body, key = _check_text(title, body, keyword)
+    if not item.unpublished:
+        await _keyword_free(key, except_id=item.id)
+    old_audio = item.audio_file
+    item.title, item.body, item.body_html = title, body, render_markdown(body)
+    item.keyword, item.keyword_key = keyword.strip(), key
+    item.live_keyword = None if item.unpublished else key
+    item.members_only = members_only
+    if publish_at is not None:
+        item.publish_at = publish_at
+    if audio is not None:
+        assert audio_dir is not None
+        _attach_audio(item, audio, audio_dir)
+    elif remove_audio:
+        item.audio_file = item.audio_type = None
+        item.audio_bytes = None
+        item.audio_seconds = None
+    try:
+        await item.save()
+    except IntegrityError:
+        raise KeywordTaken() from None
+    if old_audio and old_audio != item.audio_file and audio_dir is not None:
+        (audio_dir / old_audio).unlink(missing_ok=True)
+    await _index(item)
+    _written(item)
+    return item
+
+
+async def set_published(item_id: int, published: bool) -> FeedItem:
+    """Unpublish (the item leaves the feed and frees its keyword) or publish again (KeywordTaken
+    when another live item has taken the keyword meanwhile)."""
+    item = await get_item(item_id)
+    if published:
+        await _keyword_free(item.keyword_key, except_id=item.id)
+    item.unpublished = not published
+    item.live_keyword = item.keyword_key if published else None
+    try:
+        await item.save(update_fields=["unpublished", "live_keyword", "updated_at"])
+    except IntegrityError:
+        raise KeywordTaken() from None
+    _written(item)
+    return item
+
+
+async def admin_items(limit: int = 200) -> list[FeedItem]:
+    """Every item, scheduled and unpublished too, newest publish time first."""
+    return await FeedItem.all().order_by("-publish_at", "-id").limit(limit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Audio
+
+
+async def audio_item(name: str, *, now: datetime, admin: bool = False) -> FeedItem:
+    """The item an audio file belongs to, if it is live (admins: any)."""
+    query = FeedItem.filter(audio_file=name)
+    if not admin:
+        query = query.filter(_live(now))
+    item = await query.first()
+    if item is None:
+        raise ItemNotFound("No such audio.")
+    return item
+
+
+# ---------------------------------------------------------------------------------------------
+# Private podcast feed
+
+
+def _signature(secret: str, user_id: int, version: int) -> str:
+    message = f"podcast:{user_id}:{version}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+async def podcast_token(user: User, secret: str) -> str:
+    """The person's podcast token: `<user id>-<version>-<signature>`."""
+    feed, _ = await PodcastFeed.get_or_create(user=user)
+    return f"{user.id}-{feed.version}-{_signature(secret, user.id, feed.version)}"
+
+
+async def reset_podcast_token(user: User, secret: str) -> str:
+    """A new token; the old feed URL (and its audio links) stop working at once."""
+    feed, _ = await PodcastFeed.get_or_create(user=user)
+    await PodcastFeed.filter(id=feed.id).update(version=F("version") + 1)
+    return await podcast_token(user, secret)
+
+
+async def user_for_podcast_token(token: str, secret: str) -> User | None:
+    """Whose token this is, or None for a malformed, forged or reset one."""
+    user_id, _, rest = token.partition("-")
+    version, _, signature = rest.partition("-")
+    if not (user_id.isdigit() and version.isdigit() and len(signature) == 32):
+        return None
+    expected = _signature(secret, int(user_id), int(version))
+    if not hmac.compare_digest(signature, expected):
+        return None
+    feed = await PodcastFeed.get_or_none(user_id=int(user_id)).select_related("user")
+    if feed is None or feed.version != int(version):
+        return None
+    return feed.user
+
+
+# ---------------------------------------------------------------------------------------------
+# Analytics: counted in memory, written in batches (no write on the request path)
+
+_pending: Counter[tuple[int, str]] = Counter()
+ANALYTICS_FIELDS = ("views", "plays", "lookups")
+
+
+def record(item_id: int, what: str) -> None:
+    """Count one view, play or keyword lookup of an item."""
+    assert what in ANALYTICS_FIELDS
+    _pending[(item_id, what)] += 1
+
+
+async def flush_analytics() -> int:
+    """Write the counted events; returns how many. Runs every few seconds and at shutdown."""
+    if not _pending:
+        return 0
+    batch = dict(_pending)
+    _pending.clear()
+    per_item: dict[int, dict[str, int]] = {}
+    for (item_id, what), count in batch.items():
+        per_item.setdefault(item_id, {})[what] = count
+    written: set[int] = set()
+    try:
+        for item_id, counts in per_item.items():
+            await FeedItem.filter(id=item_id).update(
+                **{what: F(what) + count for what, count in counts.items()}
+            )
+            written.add(item_id)
+    except Exception:
+        for (item_id, what), count in batch.items():  # not lost: counted again next time
+            if item_id not in written:
+                _pending[(item_id, what)] += count
+        raise
+    return sum(batch.values())

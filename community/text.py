@@ -1,0 +1,73 @@
+"""Text in the community: Markdown rendered and sanitised, keywords normalised, teasers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import nh3
+from markdown_it import MarkdownIt
+
+# CommonMark without raw HTML; whatever still gets through is cleaned by nh3 (ammonia).
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_markdown.enable("table").enable("strikethrough")
+
+ALLOWED_TAGS = {
+    "a", "p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "thead", "tbody", "tr", "th", "td", "img",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def sanitise_html(html: str) -> str:
+    """Only harmless tags and attributes: no script, no event handlers, no javascript: links;
+    every link gets rel="nofollow noopener noreferrer"."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def render_markdown(source: str) -> str:
+    """Markdown as safe HTML."""
+    return sanitise_html(_markdown.render(source))
+
+
+def plain_text(html: str) -> str:
+    """The words of some HTML, tags dropped, whitespace collapsed."""
+    text = nh3.clean(html, tags=set())
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+    text = text.replace("&#39;", "'").replace("&amp;", "&")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def teaser(html: str, length: int = 80) -> str:
+    """The first `length` characters of the text, for members-only items shown to others."""
+    text = plain_text(html)
+    return text if len(text) <= length else text[:length].rstrip() + "…"
+
+
+def _is_trimmed(char: str) -> bool:
+    # Separators, punctuation, symbols and control characters are trimmed from both ends.
+    return unicodedata.category(char)[0] in "ZPSC"
+
+
+def normalise_keyword(text: str) -> str:
+    """How keywords are compared: NFKC (full-width -> half-width), case folded, spaces and
+    punctuation around it trimmed, spaces inside collapsed to one.
+
+    "  ＡＩ！ " and "ai" are the same keyword; so are "《得到》" and "得到".
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    start, end = 0, len(folded)
+    while start < end and _is_trimmed(folded[start]):
+        start += 1
+    while end > start and _is_trimmed(folded[end - 1]):
+        end -= 1
+    return re.sub(r"\s+", " ", folded[start:end])

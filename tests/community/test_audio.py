@@ -1,0 +1,103 @@
+"""Feed audio over HTTP: Range requests for seeking, ETag and cache headers, members only."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.community.conftest import write_item
+from tests.factories import make_member, make_user, sign_in
+
+
+async def test_range_requests_let_players_seek(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes
+) -> None:
+    item = (await write_item(client, admin_headers, audio=mp3)).json()
+    assert item["audio_url"].endswith(".mp3")
+    size = len(mp3)
+
+    whole = await client.get(item["audio_url"])
+    assert whole.status_code == 200
+    assert whole.content == mp3
+    assert whole.headers["content-type"] == "audio/mpeg"
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["etag"]
+    assert "max-age" in whole.headers["cache-control"]
+
+    first = await client.get(item["audio_url"], headers={"Range": "bytes=0-99"})
+    assert first.status_code == 206
+    assert first.content == mp3[:100]
+    assert first.headers["content-range"] == f"bytes 0-99/{size}"
+
+    middle = await client.get(item["audio_url"], headers={"Range": "bytes=5000-5999"})
+    assert middle.status_code == 206
+    assert middle.content == mp3[5000:6000]
+    assert middle.headers["content-length"] == "1000"
+
+    open_ended = await client.get(item["audio_url"], headers={"Range": f"bytes={size - 10}-"})
+    assert open_ended.status_code == 206
+    assert open_ended.content == mp3[-10:]
+    assert open_ended.headers["content-range"] == f"bytes {size - 10}-{size - 1}/{size}"
+
+    beyond = await client.get(item["audio_url"], headers={"Range": f"bytes={size + 10}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{size}"
+
+    cached = await client.get(item["audio_url"], headers={"If-None-Match": whole.headers["etag"]})
+    assert cached.status_code == 304
+    assert cached.content == b""
+
+
+async def test_members_only_audio_is_refused_to_non_members(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes
+) -> None:
+    item = (await write_item(client, admin_headers, audio=mp3, members_only=True)).json()
+    anonymous = await client.get(item["audio_url"])
+    assert anonymous.status_code == 401
+    assert mp3[:100] not in anonymous.content
+
+    outsider = await make_user()
+    await sign_in(client, outsider.email)
+    refused = await client.get(item["audio_url"], headers={"Range": "bytes=0-99"})
+    assert refused.status_code == 403
+    assert "member" in refused.text.lower() or "会员" in refused.text
+
+    client.cookies.clear()
+    member = await make_member()
+    await sign_in(client, member.email)
+    allowed = await client.get(item["audio_url"], headers={"Range": "bytes=0-99"})
+    assert allowed.status_code == 206
+    assert allowed.content == mp3[:100]
+    assert allowed.headers["cache-control"].startswith("private")
+
+
+async def test_audio_of_unpublished_or_unknown_items_is_not_served(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes
+) -> None:
+    item = (await write_item(client, admin_headers, audio=mp3)).json()
+    await client.post(f"/api/v1/admin/feed-items/{item['id']}/unpublish", headers=admin_headers)
+    assert (await client.get(item["audio_url"])).status_code == 404
+    assert (await client.get("/feed/audio/1-0000.mp3")).status_code == 404
+    assert (await client.get("/feed/audio/..%2F..%2Fsecret_key")).status_code == 404
+
+
+async def test_bad_uploads_are_refused_with_a_clear_message(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes
+) -> None:
+    for payload, name in [
+        (b"", "empty.mp3"),
+        (b"this is not audio at all" * 50, "fake.mp3"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(2000), "picture.mp3"),
+        (b"ID3" + bytes(20), "truncated.mp3"),
+    ]:
+        response = await client.post(
+            "/api/v1/admin/feed-items",
+            data={"title": "坏文件", "body": "正文", "keyword": f"坏{name}"},
+            files={"audio": (name, payload, "audio/mpeg")},
+            headers=admin_headers,
+        )
+        assert response.status_code == 422, name
+        error = response.json()["error"]
+        assert error["field"] == "audio"
+        assert "MP3" in error["message"] or "audio" in error["message"]
+    response = await client.get("/api/v1/admin/feed-items", headers=admin_headers)
+    assert response.json()["items"] == []  # nothing half-made was stored

@@ -1,0 +1,168 @@
+"""The feed's pages: feed and item pages with gating, the keyword box, search, admin forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from community.audio import silent_mp3
+from community.models import FeedItem
+from tests.community.conftest import later, write_item
+from tests.factories import csrf_from, make_member, make_user, sign_in
+
+
+async def test_the_feed_page_shows_today_first_with_a_player_then_earlier_days(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await write_item(
+        client, admin_headers, title="昨天的事", keyword="昨天", publish_at=later(days=-1)
+    )
+    await write_item(client, admin_headers, title="今天的事", keyword="今天", audio=silent_mp3(5))
+    page = await client.get("/feed")
+    assert page.status_code == 200
+    html = page.text
+    assert html.index("今天的事") < html.index("昨天的事")
+    assert "<audio" in html and 'data-rate="1.25"' in html and 'data-rate="2"' in html
+    assert "/static/js/player.js" in html
+
+
+async def test_members_only_items_show_a_teaser_and_a_way_to_join(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    item = (
+        await write_item(
+            client, admin_headers, members_only=True, body="开头一句。\n\n" + "秘密内容" * 50
+        )
+    ).json()
+    anonymous = (await client.get(f"/feed/items/{item['id']}")).text
+    assert "开头一句" in anonymous and "秘密内容" * 30 not in anonymous
+    assert 'href="/membership"' in anonymous
+
+    member = await make_member()
+    await sign_in(client, member.email)
+    full = (await client.get(f"/feed/items/{item['id']}")).text
+    assert "秘密内容" * 50 in full
+
+
+async def test_the_keyword_box_is_on_every_page_and_finds_the_item(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await write_item(client, admin_headers, title="精神粮食", keyword="粮食", body="一篇读书笔记")
+    for path in ("/", "/feed", "/store", "/membership"):
+        assert 'action="/feed/lookup"' in (await client.get(path)).text, path
+    found = await client.get("/feed/lookup", params={"keyword": " 粮食！"})
+    assert found.status_code == 200
+    assert "一篇读书笔记" in found.text
+    unknown = await client.get("/feed/lookup", params={"keyword": "没有"})
+    assert unknown.status_code == 404
+    assert "粮食" in unknown.text  # the hint: the latest keyword
+
+
+async def test_search_finds_chinese_words_inside_sentences(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await write_item(
+        client, admin_headers, title="行为经济学入门", keyword="经济", body="人并不总是理性的。"
+    )
+    await write_item(
+        client, admin_headers, title="怎样读一本书", keyword="读书", body="精读与泛读。"
+    )
+    api = (await client.get("/api/v1/feed/search", params={"q": "经济学"})).json()
+    assert [item["title"] for item in api["items"]] == ["行为经济学入门"]
+    both_words = (await client.get("/api/v1/feed/search", params={"q": "理性 经济"})).json()
+    assert [item["title"] for item in both_words["items"]] == ["行为经济学入门"]
+    assert (await client.get("/api/v1/feed/search", params={"q": "泛读"})).json()["items"][0][
+        "title"
+    ] == "怎样读一本书"
+    assert (await client.get("/api/v1/feed/search", params={"q": "量子"})).json()["items"] == []
+    page = await client.get("/feed/search", params={"q": "精读"})
+    assert "怎样读一本书" in page.text and "行为经济学入门" not in page.text
+
+
+async def test_an_admin_writes_schedules_edits_and_unpublishes_through_the_pages(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await make_user(admin=True)
+    await sign_in(client, admin.email)
+    form = await client.get("/feed/admin/new")
+    assert form.status_code == 200
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    created = await client.post(
+        "/feed/admin/new",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "title": "明早的语音",
+            "body": "# 标题\n\n正文",
+            "keyword": "明早",
+            "publish_at": tomorrow,
+        },
+        files={"audio": ("voice.mp3", silent_mp3(3), "audio/mpeg")},
+    )
+    assert created.status_code == 303
+    item = await FeedItem.get(keyword="明早")
+    assert item.publish_at > datetime.now(UTC) and item.audio_seconds
+    dashboard = await client.get("/feed/admin")
+    assert "明早的语音" in dashboard.text
+
+    edit = await client.get(f"/feed/admin/{item.id}/edit")
+    changed = await client.post(
+        f"/feed/admin/{item.id}/edit",
+        data={
+            "csrf_token": csrf_from(edit.text),
+            "title": "改过的标题",
+            "body": "新正文",
+            "keyword": "明早",
+            "publish_at": "",
+            "remove_audio": "on",
+        },
+    )
+    assert changed.status_code == 303
+    await item.refresh_from_db()
+    assert item.title == "改过的标题" and item.audio_file is None
+
+    await client.post(
+        f"/feed/admin/{item.id}/unpublish", data={"csrf_token": csrf_from(dashboard.text)}
+    )
+    await item.refresh_from_db()
+    assert item.unpublished and item.live_keyword is None
+
+
+async def test_the_admin_form_shows_errors_and_keeps_what_was_typed(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await write_item(client, admin_headers, keyword="占用")
+    admin = await make_user(admin=True)
+    await sign_in(client, admin.email)
+    form = await client.get("/feed/admin/new")
+    clash = await client.post(
+        "/feed/admin/new",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "title": "我的标题",
+            "body": "正文",
+            "keyword": "占用",
+        },
+    )
+    assert clash.status_code == 422
+    assert "我的标题" in clash.text and "already" in clash.text
+    bad_audio = await client.post(
+        "/feed/admin/new",
+        data={
+            "csrf_token": csrf_from(form.text),
+            "title": "我的标题",
+            "body": "正文",
+            "keyword": "新",
+        },
+        files={"audio": ("x.mp3", b"not audio" * 100, "audio/mpeg")},
+    )
+    assert bad_audio.status_code == 422
+    assert 'id="audio-error"' in bad_audio.text
+    assert await FeedItem.filter(keyword="新").count() == 0
+
+
+async def test_feed_admin_pages_are_for_admins_only(client: httpx.AsyncClient) -> None:
+    reader = await make_user()
+    await sign_in(client, reader.email)
+    assert (await client.get("/feed/admin")).status_code == 403
+    assert (await client.get("/feed/admin/new")).status_code == 403
