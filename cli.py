@@ -64,7 +64,7 @@ async def demo_data(settings: Settings) -> None:
     import demo
 
     async def work() -> None:
-        created = await demo.load()
+        created = await demo.load(settings.var_dir)
         print("demo data loaded" if created else "demo data already present; nothing changed")
 
     await _with_database(settings, work)

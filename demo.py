@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from accounts import services as accounts
 from accounts.models import User
+from community import services as feed
+from community.audio import check_audio, silent_mp3
+from community.models import FeedItem
 from membership import grants, windows
 from membership.models import EnrollmentWindow
 from store import services as store
@@ -22,9 +26,9 @@ PEOPLE = [
 ]
 
 
-async def load() -> bool:
-    """Load every part that is missing; False if nothing was."""
-    loaded = [await _people(), await _membership(), await _store()]
+async def load(var_dir: Path = Path("var")) -> bool:
+    """Load every part that is missing; False if nothing was. Audio goes under var_dir."""
+    loaded = [await _people(), await _membership(), await _store(), await _feed(var_dir)]
     return any(loaded)
 
 
@@ -101,4 +105,55 @@ async def _store() -> bool:
         per_customer_limit=1,
         members_only=True,
     )
+    return True
+
+
+FEED = [
+    # (days ago, title, keyword, members only, body)
+    (
+        0,
+        "为什么要终身学习",
+        "终身学习",
+        False,
+        "早上好。今天想和你聊聊**终身学习**。\n\n知识的半衰期越来越短，"
+        "一个人在学校里学到的东西，撑不了一辈子。\n\n> 学习不是为了考试，而是为了在变化里站稳。",
+    ),
+    (
+        1,
+        "读书笔记：《思考，快与慢》",
+        "快与慢",
+        True,
+        "卡尼曼把人的思考分成两个系统：**系统一**快而直觉，**系统二**慢而费力。\n\n"
+        "- 锚定效应\n- 损失厌恶\n- 可得性偏差\n\n会员可以读到完整的读书笔记。",
+    ),
+    (2, "时间的朋友", "时间", False, "做时间的朋友，就是做那些随着时间推移会越来越有价值的事。"),
+    (
+        3,
+        "行为经济学入门",
+        "经济学",
+        False,
+        "人并不总是理性的。行为经济学研究的，正是人们在真实世界里怎样做决定。",
+    ),
+    (4, "如何读一本书", "读书", True, "精读与泛读各有用处。**会员**可以看到我们整理的十二本书单。"),
+]
+
+
+async def _feed(var_dir: Path) -> bool:
+    """Five mornings of the daily feed, the newest today; the voice is a silent placeholder."""
+    if await FeedItem.exists():
+        return False
+    admin = await User.get(email=DEMO_ADMIN_EMAIL)
+    now = datetime.now(UTC)
+    for days_ago, title, keyword, members_only, body in FEED:
+        await feed.create_item(
+            title=title,
+            body=body,
+            keyword=keyword,
+            members_only=members_only,
+            publish_at=now - timedelta(days=days_ago, minutes=1),
+            author=admin,
+            audio=check_audio(silent_mp3(60)),
+            audio_dir=var_dir / "audio",
+            now=now,
+        )
     return True

@@ -290,8 +290,8 @@ async def fresh_app_database(prefix: str) -> AsyncIterator[str]:
 
 
 @contextmanager
-def serving_app(dsn: str) -> Iterator[str]:
-    """`shuyuan serve` with WORKERS workers and no access log; yields its base URL."""
+def serving_app(dsn: str, workers: int = WORKERS) -> Iterator[str]:
+    """`shuyuan serve` with `workers` workers and no access log; yields its base URL."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -302,7 +302,7 @@ def serving_app(dsn: str) -> Iterator[str]:
             "--port",
             str(port),
             "--workers",
-            str(WORKERS),
+            str(workers),
             "--no-access-log",
         ],
         cwd=ROOT,

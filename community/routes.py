@@ -7,16 +7,25 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from community import services
 from community.errors import UnknownKeyword
 from web.auth import current_user, require_user
 from web.csrf import read_form
-from web.rendering import flash, gettext_for, redirect_after_post, render
+from web.i18n import choose_locale
+from web.rendering import (
+    flash,
+    gettext_for,
+    is_htmx,
+    redirect_after_post,
+    render,
+    render_fragment,
+)
 
 
 def audio_dir(request: Request):  # type: ignore[no-untyped-def]
@@ -31,14 +40,27 @@ async def feed(request: Request) -> Response:
     page = await services.feed_page(now=now, full_access=access, cursor=cursor)
     if page.items and cursor is None:
         services.record(page.items[0].id, "views")  # today's item is shown in full
-    context = {"page": page, "first_page": cursor is None, "full_access": access, "now": now}
-    response = await render(
-        request, "community/feed.html", context, fragment="community/_items.html"
-    )
+    # The list is the same for every reader with the same access and language: it is rendered
+    # once per cached page (see services.feed_page) and reused until the page is refilled.
+    fragment = is_htmx(request) and cursor is not None
+    etag = f'W/"{page.etag}-{choose_locale(request)}-{int(fragment)}"'
+    if user is None and request.headers.get("if-none-match") == etag:
+        # The same for every anonymous reader: browsers and proxies revalidate cheaply.
+        return Response(status_code=304, headers={"ETag": etag, "Vary": "HX-Request, Cookie"})
+    template = "community/_items.html" if fragment else "community/_feed_content.html"
+    key = f"{choose_locale(request)}:{template}"
+    content = page.rendered.get(key)
+    if content is None:
+        content = render_fragment(request, template, {"page": page, "first_page": cursor is None})
+        page.rendered[key] = content
+    if fragment:
+        response: Response = HTMLResponse(content)
+    else:
+        response = await render(request, "community/feed.html", {"content": Markup(content)})
+    response.headers["Vary"] = "HX-Request, Cookie"
     if user is None:
-        # The same for every anonymous reader: let browsers and proxies revalidate cheaply.
+        response.headers["ETag"] = etag
         response.headers["Cache-Control"] = "no-cache"
-        response.headers["Vary"] = "Cookie, HX-Request, Accept-Language"
     return response
 
 

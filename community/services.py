@@ -3,12 +3,15 @@ the private podcast feed, search and per-item analytics. No HTTP in here."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
+import random
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -96,6 +99,9 @@ def _live(now: datetime) -> Q:
 class FeedPage:
     items: list[ItemView]
     next_cursor: str | None
+    etag: str = ""  # changes whenever anything shown on the page changes
+    # What the web layer rendered of this page, per locale: it lives and dies with the page.
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 def encode_cursor(publish_at: datetime, item_id: int) -> str:
@@ -115,12 +121,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 class _Cache:
     """Answers that are the same for every reader, kept in this process.
 
-    An entry filled at `now` holds until `now + CACHE_SECONDS` or the next scheduled item's
-    publish time, whichever comes first; any write in this process empties it at once.
+    An entry filled at `now` holds for CACHE_SECONDS (less a random part, so that entries do
+    not all run out at once), and never past the next scheduled item's publish time; any
+    write in this process empties the cache at once. An entry that ran out less than
+    STALE_SECONDS ago is still answered while one task refills it in the background; older
+    or missing entries are filled by one request while the others wait for its answer.
     """
 
     def __init__(self) -> None:
         self._entries: dict[Any, tuple[datetime, datetime, Any]] = {}
+        self._filling: dict[Any, asyncio.Future[Any]] = {}
 
     def get(self, key: Any, now: datetime) -> Any:
         entry = self._entries.get(key)
@@ -130,6 +140,45 @@ class _Cache:
         if not filled_at <= now < valid_until:
             return None
         return value
+
+    async def get_or_fill(
+        self, key: Any, now: datetime, compute: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        entry = self._entries.get(key)
+        if entry is not None:
+            filled_at, valid_until, value = entry
+            if filled_at <= now < valid_until:
+                return value
+            if valid_until <= now < valid_until + STALE and key not in self._filling:
+                self._start_fill(key, now, compute)
+                return value
+            if valid_until <= now < valid_until + STALE:
+                return value
+        pending = self._filling.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        return await self._fill(key, now, compute)
+
+    def _start_fill(self, key: Any, now: datetime, compute: Callable[[], Awaitable[Any]]) -> None:
+        task = asyncio.create_task(self._fill(key, now, compute))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _fill(self, key: Any, now: datetime, compute: Callable[[], Awaitable[Any]]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._filling[key] = future
+        try:
+            value = await compute()
+            self.put(key, now, await _valid_until(now), value)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._filling[key]
 
     def put(self, key: Any, now: datetime, valid_until: datetime, value: Any) -> None:
         if len(self._entries) > 10_000:
@@ -141,43 +190,66 @@ class _Cache:
 
 
 _cache = _Cache()
+_background: set[asyncio.Task[Any]] = set()
+STALE = timedelta(seconds=1)
 
 
 def forget_cached() -> None:
     """Drop every cached answer and uncounted event (tests empty the database between tests)."""
     _cache.clear()
+    _horizon.clear()
     _pending.clear()
 
 
+# The last check for scheduled items: (checked at, items publishing before checked at +
+# 2 x CACHE_SECONDS, earliest first: its publish time or None).
+_horizon: list[tuple[datetime, datetime | None]] = []
+
+
 async def _valid_until(now: datetime) -> datetime:
-    limit = now + timedelta(seconds=CACHE_SECONDS)
-    upcoming = await (
-        FeedItem.filter(unpublished=False, publish_at__gt=now, publish_at__lt=limit)
-        .order_by("publish_at")
-        .first()
-        .values_list("publish_at", flat=True)
-    )
-    return min(limit, cast(datetime, upcoming)) if upcoming else limit
+    """Until when an answer computed at `now` stays right: CACHE_SECONDS (less up to 40% at
+    random), never past the publish time of the next scheduled item."""
+    checked = _horizon[0] if _horizon else None
+    if checked is None or not checked[0] <= now < checked[0] + timedelta(seconds=CACHE_SECONDS):
+        found = await (
+            FeedItem.filter(
+                unpublished=False,
+                publish_at__gt=now,
+                publish_at__lt=now + timedelta(seconds=2 * CACHE_SECONDS),
+            )
+            .order_by("publish_at")
+            .first()
+            .values_list("publish_at", flat=True)
+        )
+        checked = (now, cast(datetime | None, found))
+        _horizon[:] = [checked]
+    ttl = now + timedelta(seconds=CACHE_SECONDS * (1 - 0.4 * random.random()))
+    next_publish = checked[1]
+    return min(ttl, next_publish) if next_publish is not None and next_publish > now else ttl
 
 
 async def feed_page(
     *, now: datetime, full_access: bool, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> FeedPage:
     """Published live items, newest first, `limit` per page; the cursor continues a page."""
-    key = ("page", cursor, full_access, limit)
-    cached = _cache.get(key, now)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    query = FeedItem.filter(_live(now))
     if cursor:
-        at, item_id = decode_cursor(cursor)
-        query = query.filter(Q(publish_at__lt=at) | Q(publish_at=at, id__lt=item_id))
-    rows = await query.order_by("-publish_at", "-id").limit(limit + 1).values(*_ITEM_FIELDS)
-    items = [_view(row, full_access) for row in rows[:limit]]
-    next_cursor = encode_cursor(items[-1].publish_at, items[-1].id) if len(rows) > limit else None
-    page = FeedPage(items=items, next_cursor=next_cursor)
-    _cache.put(key, now, await _valid_until(now), page)
-    return page
+        decode_cursor(cursor)  # a bad cursor is refused before anything is cached
+
+    async def compute() -> FeedPage:
+        query = FeedItem.filter(_live(now))
+        if cursor:
+            at, item_id = decode_cursor(cursor)
+            query = query.filter(Q(publish_at__lt=at) | Q(publish_at=at, id__lt=item_id))
+        rows = await query.order_by("-publish_at", "-id").limit(limit + 1).values(*_ITEM_FIELDS)
+        items = [_view(row, full_access) for row in rows[:limit]]
+        next_cursor = (
+            encode_cursor(items[-1].publish_at, items[-1].id) if len(rows) > limit else None
+        )
+        fingerprint = hashlib.sha256(repr((items, next_cursor, full_access)).encode())
+        return FeedPage(items=items, next_cursor=next_cursor, etag=fingerprint.hexdigest()[:32])
+
+    page = await _cache.get_or_fill(("page", cursor, full_access, limit), now, compute)
+    return cast(FeedPage, page)
 
 
 async def visible_item(
@@ -208,18 +280,17 @@ async def lookup(keyword: str, *, now: datetime, full_access: bool) -> ItemView:
     """The live item whose keyword matches (NFKC, case, spaces and punctuation ignored).
     UnknownKeyword carries `hint`, the latest item's keyword."""
     key = normalise_keyword(keyword)
-    cache_key = ("lookup", key, full_access)
-    found = _cache.get(cache_key, now) if key else None
-    if found is None:
-        row = None
-        if key:
-            row = await FeedItem.filter(_live(now), live_keyword=key).first().values(*_ITEM_FIELDS)
-        found = _view(row, full_access) if row else ("unknown", await latest_keyword(now))
-        if key:
-            _cache.put(cache_key, now, await _valid_until(now), found)
+
+    async def compute() -> ItemView | tuple[str, str | None]:
+        row = await FeedItem.filter(_live(now), live_keyword=key).first().values(*_ITEM_FIELDS)
+        return _view(row, full_access) if row else ("unknown", await latest_keyword(now))
+
+    if key:
+        found = await _cache.get_or_fill(("lookup", key, full_access), now, compute)
+    else:
+        found = ("unknown", await latest_keyword(now))
     if isinstance(found, tuple):
-        hint = found[1]
-        raise UnknownKeyword(hint=hint)
+        raise UnknownKeyword(hint=found[1])
     assert isinstance(found, ItemView)
     record(found.id, "lookups")
     return found
@@ -277,6 +348,7 @@ async def _keyword_free(key: str, *, except_id: int | None = None) -> None:
 
 def _written(item: FeedItem) -> None:
     _cache.clear()
+    _horizon.clear()  # a newly scheduled item may end cached answers sooner
 
 
 async def _index(item: FeedItem) -> None:
@@ -461,6 +533,14 @@ _pending: Counter[tuple[int, str]] = Counter()
 ANALYTICS_FIELDS = ("views", "plays", "lookups")
 
 
+def _placeholders(sql: str, connection: Any) -> str:
+    """`?` placeholders as the connection's dialect writes them ($1, $2, ... on PostgreSQL)."""
+    if connection.capabilities.dialect != "postgres":
+        return sql
+    parts = sql.split("?")
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, 1))
+
+
 def record(item_id: int, what: str) -> None:
     """Count one view, play or keyword lookup of an item."""
     assert what in ANALYTICS_FIELDS
@@ -473,19 +553,24 @@ async def flush_analytics() -> int:
         return 0
     batch = dict(_pending)
     _pending.clear()
-    per_item: dict[int, dict[str, int]] = {}
+    per_field: dict[str, dict[int, int]] = {}
     for (item_id, what), count in batch.items():
-        per_item.setdefault(item_id, {})[what] = count
-    written: set[int] = set()
+        per_field.setdefault(what, {})[item_id] = count
     try:
-        for item_id, counts in per_item.items():
-            await FeedItem.filter(id=item_id).update(
-                **{what: F(what) + count for what, count in counts.items()}
-            )
-            written.add(item_id)
+        async with in_transaction() as connection:
+            for what, counts in per_field.items():
+                # One statement per counter, whatever the number of items (both databases).
+                ids = list(counts)
+                cases = " ".join("WHEN ? THEN ?" for _ in ids)
+                marks = ", ".join("?" for _ in ids)
+                sql = (
+                    f'UPDATE "community_feed_item" SET "{what}" = "{what}" + CASE "id" {cases} '
+                    f'ELSE 0 END WHERE "id" IN ({marks})'
+                )
+                params = [value for item_id in ids for value in (item_id, counts[item_id])]
+                await connection.execute_query(_placeholders(sql, connection), [*params, *ids])
     except Exception:
-        for (item_id, what), count in batch.items():  # not lost: counted again next time
-            if item_id not in written:
-                _pending[(item_id, what)] += count
+        for key, count in batch.items():  # not lost: counted again next time
+            _pending[key] += count
         raise
     return sum(batch.values())

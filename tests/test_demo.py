@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import demo
 from accounts.models import User
+from community import services as feed
 from membership import services as membership
 from membership import windows
 from membership.models import EnrollmentWindow
 from store.models import Product
 
 
-async def test_demo_data_loads_once_with_people_and_an_open_window() -> None:
-    assert await demo.load() is True
-    assert await demo.load() is False
+async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Path) -> None:
+    assert await demo.load(tmp_path) is True
+    assert await demo.load(tmp_path) is False
     assert await User.filter(is_admin=True).count() == 1
     assert await User.all().count() == 1 + len(demo.PEOPLE)
     window = await EnrollmentWindow.get()
@@ -24,3 +26,8 @@ async def test_demo_data_loads_once_with_people_and_an_open_window() -> None:
     assert membership.is_member(luoji, at=now)
     assert await Product.all().count() == len(demo.STORE) + 2
     assert await Product.filter(members_only=True).count() == 1
+    page = await feed.feed_page(now=now, full_access=False)
+    assert page.items[0].title == demo.FEED[0][1]
+    assert len(page.items) == len(demo.FEED)
+    assert all(item.audio_url for item in page.items)
+    assert len(list((tmp_path / "audio").iterdir())) == len(demo.FEED)

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -95,6 +96,17 @@ async def render(
     if fragment is not None:
         response.headers["Vary"] = "HX-Request"
     return response
+
+
+def render_fragment(request: Request, template: str, context: dict[str, Any]) -> Markup:
+    """A template rendered with only the locale's `_` and `context`: for parts of a page that
+    are the same for every reader of a locale, which callers may cache."""
+    locale = choose_locale(request)
+    catalog = translations(locale)
+    html = templates.get_template(template).render(
+        {"_": catalog.gettext, "locale": locale, **context}
+    )
+    return Markup(html)
 
 
 def gettext_for(request: Request) -> Any:

@@ -166,3 +166,55 @@ async def test_feed_admin_pages_are_for_admins_only(client: httpx.AsyncClient) -
     await sign_in(client, reader.email)
     assert (await client.get("/feed/admin")).status_code == 403
     assert (await client.get("/feed/admin/new")).status_code == 403
+
+
+async def test_earlier_days_load_with_htmx_or_a_plain_link(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    for day in range(15):
+        await write_item(
+            client,
+            admin_headers,
+            title=f"第{day}期",
+            keyword=f"k{day}",
+            publish_at=later(days=-day),
+        )
+    page = await client.get("/feed")
+    assert "第0期" in page.text and "第9期" in page.text and "第10期" not in page.text
+    link = page.text.index('href="/feed?cursor=')
+    cursor = page.text[link + len('href="/feed?cursor=') : page.text.index('"', link + 6)]
+    more = await client.get(f"/feed?cursor={cursor}", headers={"HX-Request": "true"})
+    assert more.status_code == 200
+    assert "<html" not in more.text and "第10期" in more.text and "第14期" in more.text
+    plain = await client.get(f"/feed?cursor={cursor}")
+    assert "<html" in plain.text and "第10期" in plain.text
+
+
+async def test_anonymous_readers_revalidate_with_an_etag_and_edits_show_at_once(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    item = (await write_item(client, admin_headers, title="原来的标题")).json()
+    first = await client.get("/feed")
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "no-cache"
+    again = await client.get("/feed", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+    await services_update_title(item["id"], "改过的标题")
+    changed = await client.get("/feed", headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert "改过的标题" in changed.text and changed.headers["etag"] != etag
+
+
+async def services_update_title(item_id: int, title: str) -> None:
+    from community import services
+
+    item = await services.get_item(item_id)
+    await services.update_item(
+        item_id,
+        title=title,
+        body=item.body,
+        keyword=item.keyword,
+        members_only=item.members_only,
+        publish_at=None,
+    )
