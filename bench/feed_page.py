@@ -1,9 +1,10 @@
 """The feed page and the keyword lookup against a bare Starlette + asyncpg + Jinja2 baseline.
 
 Both servers run under uvicorn with one worker on the same PostgreSQL database holding 200
-feed items; wrk loads each over 127.0.0.1 (2 threads, 32 connections, three runs of 10 s after a
-2 s warm-up) and this prints the median requests/s and p99 for both and their ratio. Targets (issue 6): the app's page
-at least 0.8 of the bare page's requests/s, with p99 no worse than 1.2x.
+feed items; wrk loads each over 127.0.0.1 (2 threads, 32 connections, three runs of 10 s after
+a 2 s warm-up) and this prints the median requests/s and p99 for both and their ratio.
+Targets (issue 6): the app's page at least 0.8 of the bare page's requests/s, with p99 no
+worse than 1.2x.
 
     python -m bench.feed_page            (BENCH_POSTGRES_URL to use another server)
 """
