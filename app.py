@@ -20,6 +20,7 @@ from accounts import api as accounts_api
 from accounts import routes as accounts_routes
 from community import admin as community_admin
 from community import api as community_api
+from community import board_api, board_routes
 from community import routes as community_routes
 from community.tasks import flush_forever
 from db import tortoise_config
@@ -113,6 +114,7 @@ def create_app(
         *membership_api.routes,
         *store_api.routes,
         *community_api.routes,
+        *board_api.routes,
     ]
     routes = [
         *home.routes,
@@ -124,6 +126,7 @@ def create_app(
         *store_admin.routes,
         *community_admin.routes,
         *community_routes.routes,
+        *board_routes.routes,
         Mount("/api/v1", routes=api_routes),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path.

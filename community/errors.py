@@ -43,3 +43,41 @@ class BadCursor(DomainError):
     code = CommunityErrorCode.BAD_CURSOR
     status = 400
     default_message = "The cursor is not one this server gave out."
+
+
+class BoardErrorCode(StrEnum):
+    MEMBERS_ONLY = "members_only"
+    BANNED = "banned"
+    LOCKED = "locked"
+    POST_NOT_FOUND = "post_not_found"
+    NOT_THE_AUTHOR = "not_the_author"
+
+
+class BoardMembersOnly(DomainError):
+    code = BoardErrorCode.MEMBERS_ONLY
+    status = 403
+    default_message = "Only members may do this on the board."
+
+
+class Banned(DomainError):
+    code = BoardErrorCode.BANNED
+    status = 403
+    default_message = "You may not post on the board for now."
+
+
+class Locked(DomainError):
+    code = BoardErrorCode.LOCKED
+    status = 423
+    default_message = "This post is locked: no more replies."
+
+
+class PostNotFound(DomainError):
+    code = BoardErrorCode.POST_NOT_FOUND
+    status = 404
+    default_message = "No such post."
+
+
+class NotTheAuthor(DomainError):
+    code = BoardErrorCode.NOT_THE_AUTHOR
+    status = 403
+    default_message = "Only the author may change this post."

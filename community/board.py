@@ -1,0 +1,496 @@
+"""The member board's rules: who may read and write, posts, replies, likes, mentions,
+edits with history, moderation (hide, lock, pin, ban, reports) and abuse limits.
+
+Plain async functions with no HTTP in them; community.board_api and community.board_routes
+are thin layers over these. Search goes through community.search (kind "post"), the same
+Chinese-aware service the feed uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from accounts import services as accounts
+from accounts.models import User
+from community import search
+from community.errors import (
+    Banned,
+    BoardMembersOnly,
+    Locked,
+    NotTheAuthor,
+    PostNotFound,
+)
+from community.models import (
+    BoardBan,
+    BoardCategory,
+    BoardSettings,
+    Post,
+    PostLike,
+    PostReport,
+    PostRevision,
+    Reply,
+)
+from community.text import plain_text, render_markdown
+from errors import RateLimited, ValidationError
+from membership.services import is_member
+from ratelimit import Counter, Limit, seconds_left
+
+BUILT_IN_CATEGORIES = {
+    "job": "招聘求职",
+    "hiring": "招人",
+    "knowledge": "知识分享",
+    "question": "提问",
+}
+TITLE_MAX = 120
+BODY_MAX = 20_000
+REPLY_MAX = 5_000
+REASON_MAX = 500
+POSTS_PER_MEMBER = Limit(attempts=5, window_seconds=10 * 60)
+REPLIES_PER_MEMBER = Limit(attempts=30, window_seconds=10 * 60)
+MENTIONS_PER_TEXT = 10
+PAGE_SIZE = 20
+SEARCH_KIND = "post"
+_MENTION = re.compile(r"@([\w\u4e00-\u9fff·.-]{1,40})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may do what
+
+
+async def members_only_read() -> bool:
+    settings = await BoardSettings.get_or_none(id=1)
+    return bool(settings and settings.members_only_read)
+
+
+async def set_members_only_read(value: bool) -> None:
+    settings, _ = await BoardSettings.get_or_create(id=1)
+    settings.members_only_read = value
+    await settings.save(update_fields=["members_only_read"])
+
+
+def _active_member(user: User, now: datetime) -> bool:
+    return user.is_admin or is_member(user, at=now)
+
+
+async def check_can_read(user: User, now: datetime) -> None:
+    """Everyone signed in reads the board, unless an admin made it members-only."""
+    if await members_only_read() and not _active_member(user, now):
+        raise BoardMembersOnly("The board is open to members only.")
+
+
+async def banned_until(user: User, now: datetime) -> datetime | None:
+    ban = await BoardBan.get_or_none(user_id=user.id)
+    return ban.until if ban and ban.until > now else None
+
+
+async def check_can_write(user: User, now: datetime) -> None:
+    """Only active members (and admins) post, reply and like; a ban stops them for a while."""
+    if not _active_member(user, now):
+        raise BoardMembersOnly()
+    until = await banned_until(user, now)
+    if until is not None:
+        raise Banned(
+            f"You may not post on the board until {until.isoformat()}.", until=until.isoformat()
+        )
+
+
+async def _rate_limit(counter: Counter, key: str, limit: Limit) -> None:
+    if await counter.count(key, limit) >= limit.attempts:
+        raise RateLimited(seconds_left(limit), "You are posting too fast; wait a little.")
+    await counter.hit(key, limit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Categories
+
+
+async def categories() -> dict[str, str]:
+    """slug -> name, built-in ones first."""
+    extra = await BoardCategory.all().order_by("id").values_list("slug", "name")
+    return {**BUILT_IN_CATEGORIES, **{slug: name for slug, name in extra}}
+
+
+async def add_category(slug: str, name: str) -> BoardCategory:
+    slug = slug.strip().lower()
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,29}", slug):
+        raise ValidationError("slug", "must be 2-30 lowercase letters, digits or dashes")
+    if not name.strip() or len(name.strip()) > 30:
+        raise ValidationError("name", "must be 1-30 characters")
+    if slug in await categories():
+        raise ValidationError("slug", "is already a category")
+    return await BoardCategory.create(slug=slug, name=name.strip())
+
+
+async def _check_category(category: str) -> str:
+    if category not in await categories():
+        raise ValidationError("category", "must be one of the board's categories")
+    return category
+
+
+def _check_title_body(title: str, body: str) -> tuple[str, str]:
+    title = title.strip()
+    if not title:
+        raise ValidationError("title", "is required")
+    if len(title) > TITLE_MAX:
+        raise ValidationError("title", f"must be at most {TITLE_MAX} characters")
+    if not body.strip():
+        raise ValidationError("body", "is required")
+    if len(body) > BODY_MAX:
+        raise ValidationError("body", f"must be at most {BODY_MAX:,} characters")
+    return title, body
+
+
+def _dedupe_key(author: User, token: str | None, *parts: str) -> str:
+    if token:
+        marker = "t" + hashlib.sha256(token.encode()).hexdigest()[:40]
+    else:
+        marker = "c" + hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:40]
+    return f"{author.id}:{marker}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Mentions and notifications
+
+
+async def _mentioned(text: str, *, exclude: set[int]) -> list[User]:
+    names = list(dict.fromkeys(_MENTION.findall(text)))[:MENTIONS_PER_TEXT]
+    if not names:
+        return []
+    users = await User.filter(display_name__in=names)
+    return [user for user in users if user.id not in exclude]
+
+
+async def _notify_mentions(text: str, author: User, post: Post, *, skip: set[int]) -> None:
+    for user in await _mentioned(text, exclude={author.id, *skip}):
+        await accounts.notify(
+            user.id,
+            kind="mention",
+            message=f"{author.display_name} 在“{post.title}”中提到了你",
+            link=f"/board/posts/{post.id}",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts
+
+
+async def create_post(
+    *,
+    author: User,
+    category: str,
+    title: str,
+    body: str,
+    counter: Counter,
+    now: datetime,
+    token: str | None = None,
+) -> tuple[Post, bool]:
+    """A new post, or the one this same submission already made (double click, retry).
+    Returns (post, created)."""
+    await check_can_write(author, now)
+    category = await _check_category(category)
+    title, body = _check_title_body(title, body)
+    key = _dedupe_key(author, token, category, title, body)
+    existing = await Post.get_or_none(dedupe_key=key)
+    if existing is not None:
+        return existing, False
+    await _rate_limit(counter, f"board:post:{author.id}", POSTS_PER_MEMBER)
+    try:
+        post = await Post.create(
+            author=author,
+            category=category,
+            title=title,
+            body=body,
+            body_html=render_markdown(body),
+            last_activity_at=now,
+            dedupe_key=key,
+        )
+    except IntegrityError:  # the twin request won the race: answer with its post
+        return await Post.get(dedupe_key=key), False
+    await _index(post)
+    await _notify_mentions(body, author, post, skip=set())
+    return post, True
+
+
+async def _index(post: Post) -> None:
+    await search.index_document(SEARCH_KIND, post.id, f"{post.title}\n{plain_text(post.body_html)}")
+
+
+async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
+    """A post the viewer may read; hidden and deleted posts are 404 except hidden ones for
+    admins."""
+    await check_can_read(viewer, now)
+    post = await Post.get_or_none(id=post_id, deleted=False).select_related("author")
+    if post is None or (post.hidden and not viewer.is_admin):
+        raise PostNotFound()
+    return post
+
+
+async def edit_post(
+    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
+) -> Post:
+    """The author edits; the text before the edit is kept as a revision."""
+    post = await get_post(post_id, viewer=editor, now=now)
+    if post.author_id != editor.id:  # type: ignore[attr-defined]
+        raise NotTheAuthor()
+    await check_can_write(editor, now)
+    title, body = _check_title_body(title, body)
+    if category is not None:
+        post.category = await _check_category(category)
+    async with in_transaction():
+        await PostRevision.create(
+            post=post,
+            title=post.title,
+            body=post.body,
+            written_at=post.edited_at or post.created_at,
+        )
+        post.title, post.body, post.body_html = title, body, render_markdown(body)
+        post.edited_at = now
+        await post.save()
+    await _index(post)
+    return post
+
+
+async def delete_post(post_id: int, *, user: User, now: datetime) -> None:
+    """Authors delete their own posts (admins too): gone from every list and page."""
+    post = await get_post(post_id, viewer=user, now=now)
+    if post.author_id != user.id and not user.is_admin:  # type: ignore[attr-defined]
+        raise NotTheAuthor()
+    await Post.filter(id=post.id).update(deleted=True, dedupe_key=None)
+    await search.remove_document(SEARCH_KIND, post.id)
+
+
+async def revisions(post: Post) -> list[PostRevision]:
+    return await PostRevision.filter(post_id=post.id).order_by("id")
+
+
+@dataclass(frozen=True)
+class PostPage:
+    posts: list[Post]
+    next_cursor: str | None
+
+
+def _encode(*parts: object) -> str:
+    return base64.urlsafe_b64encode(":".join(map(str, parts)).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, count: int) -> list[str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValidationError("cursor", "is not a cursor this server gave out") from None
+    parts = raw.split(":")
+    if len(parts) != count or not all(p.lstrip("-").isdigit() for p in parts):
+        raise ValidationError("cursor", "is not a cursor this server gave out")
+    return parts
+
+
+async def list_posts(
+    *,
+    viewer: User,
+    now: datetime,
+    sort: str = "new",
+    category: str | None = None,
+    query: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> PostPage:
+    """Newest first (pinned on top of the first page), or most active (replies in the last
+    7 days), by category, or matching a Chinese-aware search."""
+    await check_can_read(viewer, now)
+    visible = Post.filter(deleted=False)
+    if not viewer.is_admin:
+        visible = visible.filter(hidden=False)
+    if category:
+        visible = visible.filter(category=await _check_category(category))
+    if query and query.strip():
+        ids = await search.search(SEARCH_KIND, query)
+        visible = visible.filter(id__in=list(ids) or [0])
+    if sort == "active":
+        offset = int(_decode(cursor, 1)[0]) if cursor else 0
+        week_ago = now - timedelta(days=7)
+        active = (
+            await Reply.filter(created_at__gte=week_ago, hidden=False)
+            .annotate(n=Count("id"))
+            .group_by("post_id")
+            .order_by("-n", "-post_id")
+            .values_list("post_id", "n")
+        )
+        ranked = [post_id for post_id, _ in active]
+        posts_by_id = {
+            p.id: p for p in await visible.filter(id__in=ranked).select_related("author")
+        }
+        ordered = [posts_by_id[i] for i in ranked if i in posts_by_id]
+        window = ordered[offset : offset + limit]
+        more = len(ordered) > offset + limit
+        return PostPage(window, _encode(offset + limit) if more else None)
+    if cursor:
+        micros, post_id = (int(p) for p in _decode(cursor, 2))
+        at = datetime.fromtimestamp(micros / 1_000_000, UTC)
+        visible = visible.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=post_id))
+    pinned: list[Post] = []
+    if not (query and query.strip()):  # pinned posts head the first page of every listing
+        if not cursor:
+            pinned = await visible.filter(pinned=True).select_related("author").order_by("-id")
+        visible = visible.filter(pinned=False)
+    rows = await visible.select_related("author").order_by("-created_at", "-id").limit(limit + 1)
+    page = rows[:limit]
+    next_cursor = (
+        _encode(int(page[-1].created_at.timestamp() * 1_000_000), page[-1].id)
+        if len(rows) > limit
+        else None
+    )
+    return PostPage([*pinned, *page], next_cursor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Replies and likes
+
+
+async def reply(
+    post_id: int,
+    *,
+    author: User,
+    body: str,
+    counter: Counter,
+    now: datetime,
+    token: str | None = None,
+) -> tuple[Reply, bool]:
+    """A reply in the post's thread; the post's author and anyone @mentioned are notified."""
+    post = await get_post(post_id, viewer=author, now=now)
+    await check_can_write(author, now)
+    if post.locked:
+        raise Locked()
+    if not body.strip():
+        raise ValidationError("body", "is required")
+    if len(body) > REPLY_MAX:
+        raise ValidationError("body", f"must be at most {REPLY_MAX:,} characters")
+    key = _dedupe_key(author, token, str(post.id), body)
+    existing = await Reply.get_or_none(dedupe_key=key)
+    if existing is not None:
+        return existing, False
+    await _rate_limit(counter, f"board:reply:{author.id}", REPLIES_PER_MEMBER)
+    try:
+        async with in_transaction():
+            created = await Reply.create(
+                post=post, author=author, body=body, body_html=render_markdown(body), dedupe_key=key
+            )
+            await Post.filter(id=post.id).update(
+                reply_count=F("reply_count") + 1, last_activity_at=now
+            )
+    except IntegrityError:
+        return await Reply.get(dedupe_key=key), False
+    if post.author.id != author.id:
+        await accounts.notify(
+            post.author.id,
+            kind="reply",
+            message=f"{author.display_name} 回复了你的帖子“{post.title}”",
+            link=f"/board/posts/{post.id}#reply-{created.id}",
+        )
+    await _notify_mentions(body, author, post, skip={post.author.id})
+    return created, True
+
+
+async def replies(post: Post, *, viewer: User) -> list[Reply]:
+    query = Reply.filter(post_id=post.id)
+    if not viewer.is_admin:
+        query = query.filter(hidden=False)
+    return await query.select_related("author").order_by("id")
+
+
+async def like(post_id: int, *, user: User, now: datetime, liked: bool = True) -> Post:
+    """Like (once per person) or unlike a post; returns it with its new count."""
+    post = await get_post(post_id, viewer=user, now=now)
+    await check_can_write(user, now)
+    if liked:
+        with contextlib.suppress(IntegrityError):  # liking twice counts once
+            await PostLike.create(post=post, user=user)
+    else:
+        await PostLike.filter(post_id=post.id, user_id=user.id).delete()
+    post.like_count = await PostLike.filter(post_id=post.id).count()
+    await Post.filter(id=post.id).update(like_count=post.like_count)
+    return post
+
+
+async def has_liked(post: Post, user: User) -> bool:
+    return await PostLike.filter(post_id=post.id, user_id=user.id).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Moderation
+
+
+async def report(post_id: int, *, reporter: User, reason: str, now: datetime) -> PostReport:
+    """A member reports a post with a reason; once per person per post."""
+    post = await get_post(post_id, viewer=reporter, now=now)
+    await check_can_write(reporter, now)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("reason", "is required")
+    if len(reason) > REASON_MAX:
+        raise ValidationError("reason", f"must be at most {REASON_MAX} characters")
+    existing = await PostReport.get_or_none(post_id=post.id, reporter_id=reporter.id)
+    if existing is not None:
+        return existing
+    try:
+        return await PostReport.create(post=post, reporter=reporter, reason=reason)
+    except IntegrityError:
+        return await PostReport.get(post_id=post.id, reporter_id=reporter.id)
+
+
+async def open_reports() -> list[PostReport]:
+    return (
+        await PostReport.filter(resolved=False, post__deleted=False)
+        .select_related("post", "reporter")
+        .order_by("id")
+    )
+
+
+async def resolve_reports(post_id: int) -> int:
+    return await PostReport.filter(post_id=post_id, resolved=False).update(resolved=True)
+
+
+async def moderate(post_id: int, action: str) -> Post:
+    """hide / unhide / lock / unlock / pin / unpin a post (admins)."""
+    flags = {
+        "hide": ("hidden", True),
+        "unhide": ("hidden", False),
+        "lock": ("locked", True),
+        "unlock": ("locked", False),
+        "pin": ("pinned", True),
+        "unpin": ("pinned", False),
+    }
+    if action not in flags:
+        raise ValidationError("action", f"must be one of {', '.join(flags)}")
+    post = await Post.get_or_none(id=post_id, deleted=False)
+    if post is None:
+        raise PostNotFound()
+    field, value = flags[action]
+    setattr(post, field, value)
+    await post.save(update_fields=[field])
+    if action == "hide":
+        await resolve_reports(post.id)
+    return post
+
+
+async def ban(user_id: int, *, days: int, reason: str, now: datetime) -> BoardBan:
+    """Stop a member posting, replying and liking for `days` days (0 lifts a ban)."""
+    if not 0 <= days <= 3650:
+        raise ValidationError("days", "must be between 0 and 3650")
+    if not await User.exists(id=user_id):
+        raise ValidationError("user_id", "no such person")
+    until = now + timedelta(days=days)
+    ban, _ = await BoardBan.update_or_create(
+        user_id=user_id, defaults={"until": until, "reason": reason.strip()[:200]}
+    )
+    return ban

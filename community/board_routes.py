@@ -1,0 +1,297 @@
+"""The board's pages: lists, a post with its thread, writing, replying and liking with htmx
+(each form also works as a plain post without JavaScript), editing, reports; admin tools."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from community import board
+from community.errors import NotTheAuthor
+from errors import DomainError, ValidationError
+from web.auth import require_admin, require_user
+from web.csrf import read_form
+from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
+
+
+def _post_id(request: Request) -> int:
+    return int(request.path_params["id"])
+
+
+async def board_page(request: Request) -> Response:
+    user = await require_user(request)
+    now = datetime.now(UTC)
+    params = request.query_params
+    sort = params.get("sort") if params.get("sort") in ("new", "active") else "new"
+    category = params.get("category") or None
+    query = (params.get("q") or "")[:100]
+    page = await board.list_posts(
+        viewer=user,
+        now=now,
+        sort=sort or "new",
+        category=category,
+        query=query or None,
+        cursor=params.get("cursor") or None,
+    )
+    context = {
+        "page": page,
+        "sort": sort,
+        "category": category or "",
+        "q": query,
+        "categories": await board.categories(),
+        "can_write": await _can_write(user, now),
+    }
+    return await render(request, "community/board.html", context, fragment="community/_posts.html")
+
+
+async def _can_write(user, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        await board.check_can_write(user, now)
+    except DomainError:
+        return False
+    return True
+
+
+async def new_post_page(
+    request: Request, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
+) -> Response:
+    user = await require_user(request)
+    now = datetime.now(UTC)
+    await board.check_can_read(user, now)
+    return await render(
+        request,
+        "community/board_new.html",
+        {
+            "categories": await board.categories(),
+            "errors": errors or {},
+            "values": values or {"category": "knowledge", "title": "", "body": ""},
+            "submission": secrets.token_urlsafe(16),
+            "can_write": await _can_write(user, now),
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+async def create_post(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    values = {key: str(form.get(key, "")) for key in ("category", "title", "body", "submission")}
+    try:
+        post, _ = await board.create_post(
+            author=user,
+            category=values["category"],
+            title=values["title"],
+            body=values["body"],
+            counter=request.app.state.counter,
+            now=datetime.now(UTC),
+            token=values["submission"] or None,
+        )
+    except ValidationError as exc:
+        return await new_post_page(request, {exc.field: exc.reason}, values)
+    return redirect_after_post(request, f"/board/posts/{post.id}")
+
+
+async def post_page(request: Request) -> Response:
+    user = await require_user(request)
+    now = datetime.now(UTC)
+    post = await board.get_post(_post_id(request), viewer=user, now=now)
+    return await render(
+        request,
+        "community/board_post.html",
+        {
+            "post": post,
+            "replies": await board.replies(post, viewer=user),
+            "liked": await board.has_liked(post, user),
+            "can_write": await _can_write(user, now),
+            "revisions": await board.revisions(post),
+            "submission": secrets.token_urlsafe(16),
+            "categories": await board.categories(),
+        },
+    )
+
+
+async def create_reply(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    now = datetime.now(UTC)
+    created, _ = await board.reply(
+        _post_id(request),
+        author=user,
+        body=str(form.get("body", "")),
+        counter=request.app.state.counter,
+        now=now,
+        token=str(form.get("submission", "")) or None,
+    )
+    if is_htmx(request):
+        await created.fetch_related("author")
+        return await render(
+            request,
+            "community/_reply.html",
+            {"reply": created, "submission": secrets.token_urlsafe(16)},
+        )
+    return redirect_after_post(request, f"/board/posts/{_post_id(request)}#reply-{created.id}")
+
+
+async def like_post(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    post = await board.like(
+        _post_id(request), user=user, now=datetime.now(UTC), liked=form.get("liked") != "0"
+    )
+    if is_htmx(request):
+        return await render(
+            request,
+            "community/_like.html",
+            {"post": post, "liked": form.get("liked") != "0", "can_write": True},
+        )
+    return redirect_after_post(request, f"/board/posts/{post.id}")
+
+
+async def edit_page(request: Request, errors: dict[str, str] | None = None) -> Response:
+    user = await require_user(request)
+    post = await board.get_post(_post_id(request), viewer=user, now=datetime.now(UTC))
+    if post.author.id != user.id:
+        raise NotTheAuthor()
+    return await render(
+        request,
+        "community/board_edit.html",
+        {"post": post, "errors": errors or {}},
+        status_code=422 if errors else 200,
+        fragment="community/_edit_form.html",
+    )
+
+
+async def edit_post(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    try:
+        post = await board.edit_post(
+            _post_id(request),
+            editor=user,
+            title=str(form.get("title", "")),
+            body=str(form.get("body", "")),
+            category=None,
+            now=datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        return await edit_page(request, {exc.field: exc.reason})
+    flash(
+        request, gettext_for(request)("Saved; the earlier text is kept in the history."), "success"
+    )
+    return redirect_after_post(request, f"/board/posts/{post.id}")
+
+
+async def delete_post(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    await board.delete_post(_post_id(request), user=user, now=datetime.now(UTC))
+    flash(request, gettext_for(request)("The post was deleted."), "success")
+    return redirect_after_post(request, "/board")
+
+
+async def report_post(request: Request) -> Response:
+    user = await require_user(request)
+    form = await read_form(request)
+    _ = gettext_for(request)
+    try:
+        await board.report(
+            _post_id(request),
+            reporter=user,
+            reason=str(form.get("reason", "")),
+            now=datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        flash(request, _(exc.reason), "error")
+    else:
+        flash(request, _("Thank you: the admins will look at it."), "success")
+    return redirect_after_post(request, f"/board/posts/{_post_id(request)}")
+
+
+async def admin_page(request: Request) -> Response:
+    await require_admin(request)
+    return await render(
+        request,
+        "community/board_admin.html",
+        {
+            "reports": await board.open_reports(),
+            "members_only_read": await board.members_only_read(),
+            "categories": await board.categories(),
+        },
+    )
+
+
+async def admin_moderate(request: Request) -> Response:
+    await require_admin(request)
+    await read_form(request)
+    action = request.path_params["action"]
+    post = await board.moderate(_post_id(request), action)
+    if action in ("hide", "unhide"):
+        await board.resolve_reports(post.id)
+    flash(request, gettext_for(request)("Done."), "success")
+    back = request.headers.get("referer", "")
+    return redirect_after_post(
+        request, "/board/admin" if "/board/admin" in back else f"/board/posts/{post.id}"
+    )
+
+
+async def admin_ban(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    _ = gettext_for(request)
+    try:
+        user_id = str(form.get("user_id", ""))
+        days = str(form.get("days", ""))
+        if not user_id.isdigit() or not days.isdigit():
+            raise ValidationError("days", "must be a whole number")
+        await board.ban(
+            int(user_id), days=int(days), reason=str(form.get("reason", "")), now=datetime.now(UTC)
+        )
+    except ValidationError as exc:
+        flash(request, _(exc.reason), "error")
+    else:
+        flash(request, _("Done."), "success")
+    return redirect_after_post(request, "/board/admin")
+
+
+async def admin_settings(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    await board.set_members_only_read(form.get("members_only_read") == "on")
+    flash(request, gettext_for(request)("Done."), "success")
+    return redirect_after_post(request, "/board/admin")
+
+
+async def admin_category(request: Request) -> Response:
+    await require_admin(request)
+    form = await read_form(request)
+    _ = gettext_for(request)
+    try:
+        await board.add_category(str(form.get("slug", "")), str(form.get("name", "")))
+    except ValidationError as exc:
+        flash(request, _(exc.reason), "error")
+    else:
+        flash(request, _("Done."), "success")
+    return redirect_after_post(request, "/board/admin")
+
+
+routes = [
+    Route("/board", board_page, methods=["GET"]),
+    Route("/board/new", new_post_page, methods=["GET"]),
+    Route("/board/posts", create_post, methods=["POST"]),
+    Route("/board/posts/{id:int}", post_page, methods=["GET"]),
+    Route("/board/posts/{id:int}/replies", create_reply, methods=["POST"]),
+    Route("/board/posts/{id:int}/like", like_post, methods=["POST"]),
+    Route("/board/posts/{id:int}/edit", edit_page, methods=["GET"]),
+    Route("/board/posts/{id:int}/edit", edit_post, methods=["POST"]),
+    Route("/board/posts/{id:int}/delete", delete_post, methods=["POST"]),
+    Route("/board/posts/{id:int}/report", report_post, methods=["POST"]),
+    Route("/board/admin", admin_page, methods=["GET"]),
+    Route("/board/admin/posts/{id:int}/{action:str}", admin_moderate, methods=["POST"]),
+    Route("/board/admin/ban", admin_ban, methods=["POST"]),
+    Route("/board/admin/settings", admin_settings, methods=["POST"]),
+    Route("/board/admin/categories", admin_category, methods=["POST"]),
+]
