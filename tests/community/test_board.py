@@ -12,6 +12,7 @@ import pytest
 
 from accounts.models import Notification, User
 from community import board
+from community.errors import Banned
 from community.models import Post, PostRevision
 from tests.factories import (
     bearer,
@@ -345,7 +346,7 @@ async def test_a_ban_ends_and_can_be_lifted(client: httpx.AsyncClient) -> None:
     )
     assert banned.status_code == 200
     assert (await write(client, headers)).status_code == 403
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the service says the same
+    with pytest.raises(Banned):  # the service says the same
         await board.check_can_write(user, datetime.now(UTC))
     await board.check_can_write(user, datetime.now(UTC) + timedelta(days=8))  # over by then
     await client.post(
@@ -386,7 +387,7 @@ async def test_the_board_pages_work_without_javascript(client: httpx.AsyncClient
             "category": "knowledge",
             "title": "无脚本也能用",
             "body": "正文",
-        },  # fmt: skip
+        },
     )
     post_url = created.headers["location"]
     page = await client.get(post_url)
