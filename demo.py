@@ -7,11 +7,13 @@ from pathlib import Path
 
 from accounts import services as accounts
 from accounts.models import User
+from community import board
 from community import services as feed
 from community.audio import check_audio, silent_mp3
-from community.models import FeedItem
+from community.models import FeedItem, Post
 from membership import grants, windows
 from membership.models import EnrollmentWindow
+from ratelimit import MemoryCounter
 from store import services as store
 from store.models import Product
 
@@ -28,7 +30,13 @@ PEOPLE = [
 
 async def load(var_dir: Path = Path("var")) -> bool:
     """Load every part that is missing; False if nothing was. Audio goes under var_dir."""
-    loaded = [await _people(), await _membership(), await _store(), await _feed(var_dir)]
+    loaded = [
+        await _people(),
+        await _membership(),
+        await _store(),
+        await _feed(var_dir),
+        await _board(),
+    ]
     return any(loaded)
 
 
@@ -156,4 +164,44 @@ async def _feed(var_dir: Path) -> bool:
             audio_dir=var_dir / "audio",
             now=now,
         )
+    return True
+
+
+BOARD = [
+    # (author email, category, title, body, replies: [(email, body)])
+    (
+        "luoji@shuyuan.test",
+        "hiring",
+        "书院编辑部招聘内容编辑两名",
+        "**地点**：北京朝阳\n\n- 热爱读书，每月至少读四本\n- 文字干净\n\n有意者回复或私信。",
+        [
+            ("chenmo@shuyuan.test", "请问接受远程吗？"),
+            ("luoji@shuyuan.test", "@陈默 可以，每月到岗一周。"),
+        ],
+    ),
+    (
+        "chenmo@shuyuan.test",
+        "knowledge",
+        "我的读书笔记方法：三遍法",
+        "第一遍读目录和序言，第二遍划线，第三遍写一页纸的摘要。欢迎 @罗胖 指正。",
+        [("luoji@shuyuan.test", "第三遍最重要。")],
+    ),
+    ("luoji@shuyuan.test", "question", "大家每天几点听早上的六十秒？", "我一般是通勤路上。", []),
+]
+
+
+async def _board() -> bool:
+    """A few board posts by the demo members, with replies and a mention or two."""
+    if await Post.exists():
+        return False
+    counter = MemoryCounter()  # demo writers are not rate-limited across runs
+    now = datetime.now(UTC)
+    for email, category, title, body, replies in BOARD:
+        author = await User.get(email=email)
+        post, _ = await board.create_post(
+            author=author, category=category, title=title, body=body, counter=counter, now=now
+        )
+        for replier_email, text in replies:
+            replier = await User.get(email=replier_email)
+            await board.reply(post.id, author=replier, body=text, counter=counter, now=now)
     return True

@@ -8,6 +8,7 @@ from pathlib import Path
 import demo
 from accounts.models import User
 from community import services as feed
+from community.models import Post, Reply
 from membership import services as membership
 from membership import windows
 from membership.models import EnrollmentWindow
@@ -31,3 +32,5 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Pat
     assert len(page.items) == len(demo.FEED)
     assert all(item.audio_url for item in page.items)
     assert len(list((tmp_path / "audio").iterdir())) == len(demo.FEED)
+    assert await Post.all().count() == len(demo.BOARD)
+    assert await Reply.all().count() == sum(len(post[4]) for post in demo.BOARD)
