@@ -56,6 +56,7 @@ messages: install
 bench: install
 	$(BIN)/python -m bench.enrollment_rush
 	$(BIN)/python -m bench.drop_rush
+	$(BIN)/python -m bench.feed_page
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
