@@ -16,7 +16,7 @@ from community.audio import check_audio
 from community.models import FeedItem
 from community.routes import audio_dir
 from errors import ValidationError
-from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.api import Field, Schema, iso, json_response, operation, path_id, read_json
 from web.auth import api_admin, optional_api_user
 
 FEED_ITEM = Schema(
@@ -129,7 +129,7 @@ async def admin_list(request: Request) -> Response:
 )
 async def unpublish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(_item_id(request), False)
+    item = await services.set_published(path_id(request), False)
     return json_response(admin_item_json(item))
 
 
@@ -140,15 +140,8 @@ async def unpublish(request: Request) -> Response:
 )
 async def publish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(_item_id(request), True)
+    item = await services.set_published(path_id(request), True)
     return json_response(admin_item_json(item))
-
-
-def _item_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationError("id", "must be a whole number")
-    return int(raw)
 
 
 @operation(

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from community import board
 from community.models import Post, Reply
 from errors import ValidationError
-from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.api import Field, Schema, iso, json_response, operation, path_id, read_json
 from web.auth import api_admin, api_user
 
 POST = Schema(
@@ -70,13 +70,6 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         "author": author_json(reply),
         "created_at": iso(reply.created_at),
     }
-
-
-def _id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationError("id", "must be a whole number")
-    return int(raw)
 
 
 def _token(request: Request) -> str | None:
@@ -140,7 +133,7 @@ async def list_posts(request: Request) -> Response:
 @operation("A post and its replies", tag="board", responses={200: "the post", 404: "not found"})
 async def get_post(request: Request) -> Response:
     user = await api_user(request)
-    post = await board.get_post(_id(request), viewer=user, now=datetime.now(UTC))
+    post = await board.get_post(path_id(request), viewer=user, now=datetime.now(UTC))
     data = post_json(post)
     data["body"] = post.body
     data["replies"] = [reply_json(r) for r in await board.replies(post, viewer=user)]
@@ -152,7 +145,7 @@ async def edit_post(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, EDIT)
     post = await board.edit_post(
-        _id(request),
+        path_id(request),
         editor=user,
         title=data["title"],
         body=data["body"],
@@ -165,7 +158,7 @@ async def edit_post(request: Request) -> Response:
 @operation("Delete one's own post", tag="board", responses={204: "deleted"})
 async def delete_post(request: Request) -> Response:
     user = await api_user(request)
-    await board.delete_post(_id(request), user=user, now=datetime.now(UTC))
+    await board.delete_post(path_id(request), user=user, now=datetime.now(UTC))
     return Response(status_code=204)
 
 
@@ -179,7 +172,7 @@ async def create_reply(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, REPLY)
     created, _ = await board.reply(
-        _id(request),
+        path_id(request),
         author=user,
         body=data["body"],
         counter=request.app.state.counter,
@@ -195,7 +188,7 @@ async def like_post(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, LIKE)
     post = await board.like(
-        _id(request), user=user, now=datetime.now(UTC), liked=data.get("liked", True)
+        path_id(request), user=user, now=datetime.now(UTC), liked=data.get("liked", True)
     )
     return json_response({"id": post.id, "like_count": post.like_count})
 
@@ -205,7 +198,7 @@ async def report_post(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, REPORT)
     report = await board.report(
-        _id(request), reporter=user, reason=data["reason"], now=datetime.now(UTC)
+        path_id(request), reporter=user, reason=data["reason"], now=datetime.now(UTC)
     )
     return json_response({"id": report.id}, 201)
 
@@ -214,7 +207,7 @@ def _moderation(action: str):  # type: ignore[no-untyped-def]
     @operation(f"{action.capitalize()} a post (admins)", tag="board", responses={200: "the post"})
     async def endpoint(request: Request) -> Response:
         await api_admin(request)
-        post = await board.moderate(_id(request), action)
+        post = await board.moderate(path_id(request), action)
         await post.fetch_related("author")
         return json_response(post_json(post))
 

@@ -150,6 +150,14 @@ async def read_json(request: Request, schema: Schema) -> dict[str, Any]:
     return schema.validate(data)
 
 
+def path_id(request: Request, name: str = "id") -> int:
+    """A numeric path parameter; anything else is a 422 naming it (never a 500 or a lookup)."""
+    raw = str(request.path_params[name])
+    if not raw.isdigit() or len(raw) > 12:
+        raise ValidationError(name, "must be a whole number")
+    return int(raw)
+
+
 def iso(moment: datetime | None) -> str | None:
     """A time as ISO 8601 UTC with a Z, the one format the API writes."""
     if moment is None:
