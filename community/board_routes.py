@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from accounts.models import User
 from community import board
 from community.errors import NotTheAuthor
 from errors import DomainError, ValidationError
@@ -48,7 +49,7 @@ async def board_page(request: Request) -> Response:
     return await render(request, "community/board.html", context, fragment="community/_posts.html")
 
 
-async def _can_write(user, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+async def _can_write(user: User, now: datetime) -> bool:
     try:
         await board.check_can_write(user, now)
     except DomainError:

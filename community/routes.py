@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from markupsafe import Markup
@@ -28,8 +29,9 @@ from web.rendering import (
 )
 
 
-def audio_dir(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.settings.var_dir / "audio"
+def audio_dir(request: Request) -> Path:
+    """Where feed audio is kept: <var>/audio, outside the public /media mount."""
+    return Path(request.app.state.settings.var_dir) / "audio"
 
 
 async def feed(request: Request) -> Response:
