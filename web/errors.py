@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from errors import DomainError, RateLimited, ValidationError
@@ -102,7 +102,15 @@ async def server_error(request: Request, exc: Exception) -> Response:
         return Response(message, status_code=500, media_type="text/plain; charset=utf-8")
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    # The client hung up while its request body was being read: nobody is left to answer, and
+    # it is not our error. (A crowd whose browsers give up sees many of these.)
+    logger.debug("client left during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 EXCEPTION_HANDLERS = {
+    ClientDisconnect: client_gone,
     DomainError: domain_error,
     HTTPException: http_error,
     Exception: server_error,
