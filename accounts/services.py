@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
 from accounts.errors import BadCredentials, EmailTaken, NotificationNotFound
@@ -194,18 +195,29 @@ async def issue_token(user: User, *, name: str = "") -> str:
     return token
 
 
+# The bearer token's owner in one statement, built straight into a User: every API call asks
+# this, and building the ORM query each time cost more CPU than the database's answer.
+_TOKEN_OWNER_SQL = (
+    "SELECT u.*, t.id AS token_id__, t.last_used_at AS token_used__ FROM accounts_api_token t "
+    "JOIN accounts_user u ON u.id = t.user_id WHERE t.token_hash = {} AND t.revoked_at IS NULL"
+)
+
+
 async def user_for_token(token: str, *, now: datetime) -> User | None:
     """The user a bearer token belongs to, or None for an unknown or revoked token."""
-    api_token = (
-        await ApiToken.filter(token_hash=_token_hash(token), revoked_at=None)
-        .select_related("user")
-        .first()
+    connection = connections.get("default")
+    placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
+    _, rows = await connection.execute_query(
+        _TOKEN_OWNER_SQL.format(placeholder), [_token_hash(token)]
     )
-    if api_token is None:
+    if not rows:
         return None
-    if api_token.last_used_at is None or now - api_token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        await ApiToken.filter(id=api_token.id).update(last_used_at=now)
-    return api_token.user
+    row = dict(rows[0])
+    token_id = row.pop("token_id__")
+    last_used = ApiToken._meta.fields_map["last_used_at"].to_python_value(row.pop("token_used__"))
+    if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
+        await ApiToken.filter(id=token_id).update(last_used_at=now)
+    return User._init_from_db(**row)
 
 
 async def revoke_token(token: str, *, now: datetime) -> bool:
