@@ -20,18 +20,19 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
     browser: Browser, settings: Settings
 ) -> None:
     await make_user(email="sun@example.cn", name="孙同学")
-    drop = await store.create_product(
-        title="《生存处方》签名本",
-        description="限量 3 本。",
-        category="生存处方",
-        price_fen=8_800,
-        stock=3,
-        per_customer_limit=1,
-        sale_starts_at=datetime.now(UTC) + timedelta(seconds=6),
-    )
     with running_server(settings) as base_url:
         page = await browser.new_page(locale="zh-CN")
         await sign_in_page(page, base_url, "sun@example.cn", PASSWORD)
+        # Created only now, so a slow start or sign-in cannot eat the countdown we watch.
+        drop = await store.create_product(
+            title="《生存处方》签名本",
+            description="限量 3 本。",
+            category="生存处方",
+            price_fen=8_800,
+            stock=3,
+            per_customer_limit=1,
+            sale_starts_at=datetime.now(UTC) + timedelta(seconds=6),
+        )
         await page.goto(f"{base_url}/store/products/{drop.id}")
         countdown = page.locator("#countdown")
         await expect(countdown).to_contain_text(":")
