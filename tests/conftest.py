@@ -27,6 +27,7 @@ from db import tortoise_config
 from payments.provider import StripeProvider
 from payments.services import make_provider
 from settings import Settings
+from store import services as store
 from tests.live import ROOT, free_port, wait_until_answering
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -135,7 +136,9 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def clean_tables(orm: None) -> AsyncIterator[None]:
     yield
-    community.forget_cached()  # answers cached for a database that is about to be emptied
+    # answers cached for a database that is about to be emptied
+    community.forget_cached()
+    store.forget_cached()
     connection = connections.get("default")
     tables = [model._meta.db_table for app in Tortoise.apps.values() for model in app.values()]
     if database_kind() == "postgres":

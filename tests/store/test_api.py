@@ -240,3 +240,46 @@ async def test_the_listing_counts_each_products_stock_on_its_own(client: httpx.A
     items = (await client.get("/api/v1/products")).json()["items"]
     left = {item["id"]: item["stock_left"] for item in items}
     assert left == {first["id"]: 3, second["id"]: 2, sold_out["id"]: 0}
+
+
+async def test_units_returned_below_the_claim_mark_are_sold_again(
+    client: httpx.AsyncClient,
+) -> None:
+    # Claims look for free units past the last one this worker claimed; a unit returned
+    # behind that mark must still be found, and "sold out" only said after a full look.
+    product = await create(client, stock=3)
+    buyers = [bearer(await token_for(await make_user())) for _ in range(5)]
+    first = (await order(client, buyers[0], product["id"])).json()
+    for headers in buyers[1:3]:
+        assert (await order(client, headers, product["id"])).status_code == 201
+    assert (await order(client, buyers[3], product["id"])).json()["error"]["code"] == "sold_out"
+    await Order.filter(id=first["id"]).update(hold_expires_at=datetime.now(UTC))
+    assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    again = await order(client, buyers[3], product["id"])
+    assert again.status_code == 201, again.text
+    assert await StockUnit.filter(product_id=product["id"], order_id__isnull=True).count() == 0
+    assert (await order(client, buyers[4], product["id"])).json()["error"]["code"] == "sold_out"
+
+
+async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
+    client: httpx.AsyncClient,
+) -> None:
+    product = await create(client, stock=1)
+    assert (
+        await order(client, bearer(await token_for(await make_user())), product["id"])
+    ).status_code == 201
+    late = bearer(await token_for(await make_user()))
+    assert (await order(client, late, product["id"])).json()["error"]["code"] == "sold_out"
+    # Now remembered as sold out: no identity is needed to hear it (it is public anyway).
+    anonymous = await order(client, {}, product["id"])
+    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (409, "sold_out")
+    # Anything else still needs a signed-in buyer first.
+    other = await create(client, stock=1)
+    assert (await order(client, {}, other["id"])).status_code == 401
+    bad_body = await client.post("/api/v1/orders", json={"items": "nope"})
+    assert bad_body.status_code == 401
+    # Stock coming back makes the product buyable again at once in this worker.
+    await Order.all().update(hold_expires_at=datetime.now(UTC))
+    assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert (await order(client, {}, product["id"])).status_code == 401
+    assert (await order(client, late, product["id"])).status_code == 201
