@@ -217,7 +217,10 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
-async def bench_raw(attempts: int, seats: int, concurrency: int) -> tuple[Run, int]:
+@asynccontextmanager
+async def serving_raw(seats: int) -> AsyncIterator[tuple[str, str]]:
+    """The raw hot-row baseline (RAW_APP) with `seats` to sell, under uvicorn with WORKERS
+    workers on its own database; yields (base URL, asyncpg DSN)."""
     name = f"shuyuan_raw_{secrets.token_hex(4)}"
     await admin_sql(f'CREATE DATABASE "{name}"')
     dsn = dsn_for(name).replace("postgres://", "postgresql://", 1)
@@ -229,45 +232,37 @@ async def bench_raw(attempts: int, seats: int, concurrency: int) -> tuple[Run, i
         await connection.execute(
             "CREATE TABLE raw_window (id int PRIMARY KEY, seats int NOT NULL, taken int NOT NULL);"
             "CREATE TABLE raw_hold (id serial PRIMARY KEY, window_id int NOT NULL, "
-            "user_id int NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+            "user_id int NOT NULL, created_at timestamptz NOT NULL DEFAULT clock_timestamp());"
             f"INSERT INTO raw_window VALUES (1, {seats}, 0);"
         )
         await connection.close()
         port = free_port()
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "raw_hot_row:app",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            [sys.executable, "-m", "uvicorn", "raw_hot_row:app", "--port", str(port),
+             "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"],
             cwd=module_dir,
             env={**os.environ, "RAW_DSN": dsn},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )
+        )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(f"{base}/", server)
-            run = await fire(
-                "raw", base, [(f"/hold/{n}", {}) for n in range(attempts)], concurrency
-            )
+            yield base, dsn
         finally:
             server.terminate()
             server.wait(timeout=20)
+    finally:
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def bench_raw(attempts: int, seats: int, concurrency: int) -> tuple[Run, int]:
+    async with serving_raw(seats) as (base, dsn):
+        run = await fire("raw", base, [(f"/hold/{n}", {}) for n in range(attempts)], concurrency)
         connection = await asyncpg.connect(dsn)
         held = await connection.fetchval("SELECT count(*) FROM raw_hold")
         await connection.close()
         return run, max(0, held - seats)
-    finally:
-        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @asynccontextmanager
