@@ -327,11 +327,16 @@ async def place_order(*, user: User, items: list[Wanted], now: datetime, counter
         key = _product_key(product)
         sold_out_until = _sold_out_until.get(key)
         if sold_out_until is not None:
-            if sold_out_until > time.monotonic():
+            clock = time.monotonic()
+            if sold_out_until > clock:
                 raise SoldOut(f"“{product.title}” is sold out.")
-            # The memory lapsed: this request looks in the database again while the rest of
-            # the crowd keeps hearing "sold out" (one look per second, not a stampede).
-            _sold_out_until[key] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
+            if clock - sold_out_until < SOLD_OUT_MEMORY_SECONDS:
+                # Just lapsed, under a crowd: this request looks in the database again while
+                # the rest keep hearing "sold out" (one look per second, not a stampede).
+                _sold_out_until[key] = clock + SOLD_OUT_MEMORY_SECONDS
+            else:
+                # Long lapsed (nobody asked for a while): forgotten, everyone looks again.
+                del _sold_out_until[key]
     try:
         async with _admission:
             if len(merged) == 1 and connections.get("default").capabilities.dialect == "postgres":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 
 from accounts.models import Notification, User
 from store import services as store
-from store.models import Order, OrderEvent, OrderStatus, StockUnit
+from store.models import Order, OrderEvent, OrderStatus, Product, StockUnit
 from tests.factories import bearer, make_user, token_for
 
 
@@ -283,3 +285,18 @@ async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
     assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(seconds=1)) == 1
     assert (await order(client, {}, product["id"])).status_code == 401
     assert (await order(client, late, product["id"])).status_code == 201
+
+
+async def test_a_long_lapsed_sold_out_memory_does_not_refuse_returned_stock(
+    client: httpx.AsyncClient,
+) -> None:
+    # Stock returned by another worker does not clear this worker's memory of "sold out";
+    # the memory lasts a second, and one long lapsed must not answer anyone (a stale flag
+    # once refused a whole restocked crowd in bench/drop_rush.py).
+    product = await create(client, stock=2)
+    row = await Product.get(id=product["id"])
+    store._sold_out_until[store._product_key(row)] = time.monotonic() - 5
+    buyers = [bearer(await token_for(await make_user())) for _ in range(2)]
+    answers = await asyncio.gather(*(order(client, h, product["id"]) for h in buyers))
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert store._product_key(row) not in store._sold_out_until
