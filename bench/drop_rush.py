@@ -47,17 +47,38 @@ async def prepare_drop(dsn: str, units: int, buyers: int) -> tuple[int, list[str
 
 
 async def oversell(dsn: str, product_id: int, units: int) -> int:
+    """Units sold beyond the stock, plus any disagreement between units claimed, order items
+    and orders: all counted in one statement, so in one snapshot."""
     connection = await asyncpg.connect(dsn.replace("postgres://", "postgresql://", 1))
     try:
-        claimed = await connection.fetchval(
-            "SELECT count(*) FROM store_unit WHERE product_id = $1 AND order_id IS NOT NULL",
+        row = await connection.fetchrow(
+            "SELECT (SELECT count(*) FROM store_unit WHERE product_id = $1 "
+            "        AND order_id IS NOT NULL) AS claimed, "
+            "(SELECT coalesce(sum(quantity), 0) FROM store_order_item "
+            " WHERE product_id = $1) AS ordered, "
+            "(SELECT count(*) FROM store_unit u WHERE product_id = $1 AND order_id IS NOT NULL "
+            " AND NOT EXISTS (SELECT 1 FROM store_order o WHERE o.id = u.order_id)) AS orphans",
             product_id,
         )
-        ordered = await connection.fetchval(
-            "SELECT coalesce(sum(quantity), 0) FROM store_order_item WHERE product_id = $1",
-            product_id,
-        )
-        return max(0, claimed - units) + abs(ordered - claimed)
+        claimed, ordered, orphans = row["claimed"], row["ordered"], row["orphans"]
+        return max(0, claimed - units) + abs(ordered - claimed) + orphans
+    finally:
+        await connection.close()
+
+
+async def settled(dsn: str, table: str) -> None:
+    """Wait until the server has finished what wrk left in flight (the rows stop changing)."""
+    connection = await asyncpg.connect(dsn.replace("postgres://", "postgresql://", 1))
+    try:
+        last, steady_since = -1, asyncio.get_running_loop().time()
+        for _ in range(300):
+            count = await connection.fetchval(f"SELECT count(*) FROM {table}")
+            now = asyncio.get_running_loop().time()
+            if count != last:
+                last, steady_since = count, now
+            elif now - steady_since >= 1.0:
+                return
+            await asyncio.sleep(0.1)
     finally:
         await connection.close()
 
@@ -107,9 +128,13 @@ async def _sql(dsn: str, sql: str) -> None:
         await connection.close()
 
 
-def _rush(base: str, requests: list[tuple[str, str]], body: str, concurrency: int) -> Side:
+async def _rush(
+    base: str, requests: list[tuple[str, str]], body: str, concurrency: int, dsn: str, table: str
+) -> Side:
     rush = run_wrk(base, requests, body=body, connections=concurrency, seconds=300, stop_status=409)
+    await settled(dsn, table)  # wrk stops with requests in flight: let the server finish them
     sold_out = run_wrk(base, requests, body=body, connections=concurrency, seconds=SOLD_OUT_SECONDS)
+    await settled(dsn, table)
     return Side("", 0, 0.0, rush, sold_out, 0)
 
 
@@ -123,7 +148,7 @@ async def app_rounds(units: int, buyers: int, concurrency: int, rounds: int) -> 
         with serving_app(dsn) as base:
             for _ in range(rounds):
                 await _sql(dsn, "VACUUM ANALYZE")  # statistics, as a live store has them
-                side = _rush(base, requests, body, concurrency)
+                side = await _rush(base, requests, body, concurrency, dsn, "store_order")
                 holds, seconds = await _span(
                     dsn,
                     "SELECT count(*) AS n, extract(epoch FROM max(created_at) - min(created_at)) "
@@ -148,7 +173,7 @@ async def raw_rounds(units: int, buyers: int, concurrency: int, rounds: int) -> 
         requests = [(f"/hold/{n}", "") for n in range(buyers)]
         for _ in range(rounds):
             await _sql(dsn, "VACUUM ANALYZE")
-            side = _rush(base, requests, "", concurrency)
+            side = await _rush(base, requests, "", concurrency, dsn, "raw_hold")
             holds, seconds = await _span(
                 dsn,
                 "SELECT count(*) AS n, extract(epoch FROM max(created_at) - min(created_at)) "
