@@ -427,9 +427,11 @@ async def _hold_one_postgres(user: User, product: Product, quantity: int, now: d
     expires = now + HOLD_FOR
     key = _product_key(product)
     mark = _claimed_up_to.get(key, 0)
-    row = await _try_hold_one(user, product, quantity, now, mark)
+    params = [product.id, quantity, user.id, total, expires, now, product.price_fen, mark]
+    row = await _try_hold_one(user, product, quantity, params)
     if row is None and mark:
-        row = await _try_hold_one(user, product, quantity, now, 0)  # returned units, below mark
+        params[-1] = 0  # returned units, below the mark
+        row = await _try_hold_one(user, product, quantity, params)
     if row is None:
         raise SoldOut(f"“{product.title}” is sold out.")
     _claimed_up_to[key] = row["last_unit"]  # the next look starts past this claim
@@ -452,11 +454,10 @@ async def _hold_one_postgres(user: User, product: Product, quantity: int, now: d
 
 
 async def _try_hold_one(
-    user: User, product: Product, quantity: int, now: datetime, mark: int
+    user: User, product: Product, quantity: int, params: list[Any]
 ) -> dict[str, Any] | None:
-    """The order row claimed from units above `mark`, or None (and nothing written)."""
-    total = product.price_fen * quantity
-    params = [product.id, quantity, user.id, total, now + HOLD_FOR, now, product.price_fen, mark]
+    """The order row claimed from units above the mark ($8 of `params`), or None (and nothing
+    written)."""
     if quantity == 1 and product.per_customer_limit is None:
         # One unit, no allowance: the statement is the whole transaction (a claim of one unit
         # is never short: it writes everything or nothing).
