@@ -184,14 +184,15 @@ async def user_for_session(user_id: int, session_version: int) -> User | None:
     return user
 
 
-def _token_hash(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What is stored of a bearer token (its SHA-256, hex): the database never sees the token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def issue_token(user: User, *, name: str = "") -> str:
     """Create an API token for `user` and return it; only its hash is stored."""
     token = "sy_" + secrets.token_urlsafe(32)
-    await ApiToken.create(user=user, token_hash=_token_hash(token), name=name[:80])
+    await ApiToken.create(user=user, token_hash=token_digest(token), name=name[:80])
     return token
 
 
@@ -208,7 +209,7 @@ async def user_for_token(token: str, *, now: datetime) -> User | None:
     connection = connections.get("default")
     placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
     _, rows = await connection.execute_query(
-        _TOKEN_OWNER_SQL.format(placeholder), [_token_hash(token)]
+        _TOKEN_OWNER_SQL.format(placeholder), [token_digest(token)]
     )
     if not rows:
         return None
@@ -222,7 +223,7 @@ async def user_for_token(token: str, *, now: datetime) -> User | None:
 
 async def revoke_token(token: str, *, now: datetime) -> bool:
     """Revoke a bearer token; True if it was live."""
-    revoked = await ApiToken.filter(token_hash=_token_hash(token), revoked_at=None).update(
+    revoked = await ApiToken.filter(token_hash=token_digest(token), revoked_at=None).update(
         revoked_at=now
     )
     return revoked > 0

@@ -12,6 +12,7 @@ from errors import DomainError, ValidationError
 from membership.services import is_member
 from payments import services as payments
 from store import services
+from store.errors import SoldOut
 from store.models import Category, Order, OrderEvent, OrderStatus
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -84,6 +85,9 @@ async def buy(request: Request) -> Response:
     try:
         if not quantity_text.isdigit():
             raise ValidationError("quantity", "must be a whole number")
+        sold_out = services.known_sold_out([product_id])
+        if sold_out is not None:
+            raise SoldOut(f"“{sold_out}” is sold out.")
         order = await services.place_order(
             user=user,
             items=[services.Wanted(product_id=product_id, quantity=int(quantity_text))],

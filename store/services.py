@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
@@ -17,6 +16,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from accounts import services as accounts
+from accounts.errors import Unauthorized
 from accounts.models import User
 from errors import RateLimited, ValidationError
 from membership.services import is_member
@@ -233,8 +233,11 @@ def _product_key(product: Product) -> tuple[int, float]:
 # same product thousands of times a second. Stock is never read from here (units are claimed in
 # the database); what is (price, sale times, limits, the raffle) changes rarely, and the worker
 # that changes a product forgets it at once; other workers see the change within that second.
+# When a product's second is up, one order reads it again while the others go on with the
+# copy they have (no stampede of identical reads in the middle of a rush).
 PRODUCT_MEMORY_SECONDS = 1.0
 _products: dict[int, tuple[float, Product]] = {}
+_reading: dict[int, asyncio.Future[None]] = {}
 
 
 async def _products_for_order(product_ids: list[int]) -> dict[int, Product]:
@@ -243,14 +246,23 @@ async def _products_for_order(product_ids: list[int]) -> dict[int, Product]:
     missing = []
     for product_id in product_ids:
         kept = _products.get(product_id)
-        if kept is not None and kept[0] > now:
+        if kept is not None and (kept[0] > now or product_id in _reading):
             found[product_id] = kept[1]
         else:
             missing.append(product_id)
     if missing:
-        for product in await Product.filter(id__in=missing):
-            _products[product.id] = (now + PRODUCT_MEMORY_SECONDS, product)
-            found[product.id] = product
+        reading = asyncio.get_running_loop().create_future()
+        for product_id in missing:
+            _reading[product_id] = reading
+        try:
+            for product in await Product.filter(id__in=missing):
+                _products[product.id] = (now + PRODUCT_MEMORY_SECONDS, product)
+                found[product.id] = product
+        finally:
+            for product_id in missing:
+                if _reading.get(product_id) is reading:
+                    del _reading[product_id]
+            reading.set_result(None)
     return found
 
 
@@ -271,13 +283,30 @@ def forget_cached(product_id: int | None = None) -> None:
 def known_sold_out(product_ids: list[int]) -> str | None:
     """The title of a product this worker saw sold out within the last second, if any of
     `product_ids` is one: answered from memory, before anything else (no database, and no
-    need to know who asks: whether a drop is sold out is public)."""
-    now = time.monotonic()
+    need to know who asks: whether a drop is sold out is public). Call it before placing an
+    order: when the memory has just lapsed, this caller is let through to look in the
+    database again while everyone else keeps hearing "sold out" for another second (one look
+    per second and worker, not a stampede)."""
+    clock = time.monotonic()
     for product_id in product_ids:
         kept = _products.get(product_id)
-        if kept is not None and _sold_out_until.get(_product_key(kept[1]), 0.0) > now:
+        if kept is None:
+            continue
+        key = _product_key(kept[1])
+        until = _sold_out_until.get(key)
+        if until is None:
+            continue
+        if until > clock:
             return kept[1].title
+        if clock - until < SOLD_OUT_MEMORY_SECONDS:
+            _sold_out_until[key] = clock + SOLD_OUT_MEMORY_SECONDS  # this caller looks again
+        else:
+            del _sold_out_until[key]  # long lapsed (nobody asked for a while): forgotten
     return None
+
+
+def _remember_sold_out(product: Product) -> None:
+    _sold_out_until[_product_key(product)] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
 
 
 # Admission: at most this many holds per worker are inside the database at once; the rest of a
@@ -295,6 +324,38 @@ class Wanted:
     quantity: int
 
 
+def _merged(items: list[Wanted]) -> dict[int, int]:
+    """Quantities by product; raises ValidationError for an empty or oversized order."""
+    if not items or len(items) > MAX_ITEMS:
+        raise ValidationError("items", f"must list 1 to {MAX_ITEMS} products")
+    merged: dict[int, int] = {}
+    for item in items:
+        _whole("quantity", item.quantity, 1, 100)
+        merged[item.product_id] = merged.get(item.product_id, 0) + item.quantity
+    return merged
+
+
+async def _hit_buy_limit(counter: Counter, key: str) -> None:
+    hits = await counter.hit(key, BUY_REQUESTS)
+    if hits > BUY_REQUESTS.attempts:
+        raise RateLimited(seconds_left(BUY_REQUESTS), "Too many tries at once; wait a moment.")
+
+
+def _on_postgres() -> bool:
+    return bool(connections.get("default").capabilities.dialect == "postgres")
+
+
+def open_to_everyone(product: Product, now: datetime) -> bool:
+    """Whether anyone signed in may buy `product` at `now`: on sale for all (past any member
+    head start), not ended, not members-only, not sold by raffle."""
+    return (
+        not product.members_only
+        and product.raffle_entries_until is None
+        and (product.sale_starts_at is None or now >= product.sale_starts_at)
+        and (product.sale_ends_at is None or now < product.sale_ends_at)
+    )
+
+
 async def place_order(*, user: User, items: list[Wanted], now: datetime, counter: Counter) -> Order:
     """An order holding its units for HOLD_FOR while the shopper pays.
 
@@ -302,15 +363,8 @@ async def place_order(*, user: User, items: list[Wanted], now: datetime, counter
     RateLimited, ValidationError, ProductNotFound, MembersOnly, NotStarted, Ended,
     LimitExceeded, SoldOut.
     """
-    hits = await counter.hit(f"buy:{user.id}", BUY_REQUESTS)
-    if hits > BUY_REQUESTS.attempts:
-        raise RateLimited(seconds_left(BUY_REQUESTS), "Too many tries at once; wait a moment.")
-    if not items or len(items) > MAX_ITEMS:
-        raise ValidationError("items", f"must list 1 to {MAX_ITEMS} products")
-    merged: dict[int, int] = {}
-    for item in items:
-        _whole("quantity", item.quantity, 1, 100)
-        merged[item.product_id] = merged.get(item.product_id, 0) + item.quantity
+    await _hit_buy_limit(counter, f"buy:{user.id}")
+    merged = _merged(items)
     products = await _products_for_order(list(merged))
     for product_id in merged:
         if product_id not in products:
@@ -324,35 +378,57 @@ async def place_order(*, user: User, items: list[Wanted], now: datetime, counter
         check_can_buy(product, user, now, winner=product_id in winners)
         if product.per_customer_limit is not None and quantity > product.per_customer_limit:
             raise LimitExceeded()
-        key = _product_key(product)
-        sold_out_until = _sold_out_until.get(key)
-        if sold_out_until is not None:
-            clock = time.monotonic()
-            if sold_out_until > clock:
-                raise SoldOut(f"“{product.title}” is sold out.")
-            if clock - sold_out_until < SOLD_OUT_MEMORY_SECONDS:
-                # Just lapsed, under a crowd: this request looks in the database again while
-                # the rest keep hearing "sold out" (one look per second, not a stampede).
-                _sold_out_until[key] = clock + SOLD_OUT_MEMORY_SECONDS
-            else:
-                # Long lapsed (nobody asked for a while): forgotten, everyone looks again.
-                del _sold_out_until[key]
+    if len(merged) == 1 and _on_postgres():
+        [(product_id, quantity)] = merged.items()
+        order, _ = await _hold_one_postgres(products[product_id], quantity, now, user_id=user.id)
+        return order
     try:
         async with _admission:
-            if len(merged) == 1 and connections.get("default").capabilities.dialect == "postgres":
-                [(product_id, quantity)] = merged.items()
-                order = await _hold_one_postgres(user, products[product_id], quantity, now)
-            else:
-                order = await _hold(user, merged, products, now)
+            order = await _hold(user, merged, products, now)
         for product_id in merged:
             _sold_out_until.pop(_product_key(products[product_id]), None)
         return order
     except SoldOut:
         for product_id in merged:
-            product = products[product_id]
             if not await StockUnit.filter(product_id=product_id, order_id__isnull=True).exists():
-                _sold_out_until[_product_key(product)] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
+                _remember_sold_out(products[product_id])
         raise
+
+
+async def place_order_for_token(
+    *, token: str, items: list[Wanted], now: datetime, counter: Counter
+) -> Order:
+    """place_order for the owner of a bearer token (the API's buy button).
+
+    A drop open to everyone (the rush) is ordered in one database round trip: the token's
+    owner is found by the same statement that holds the units. The buy limit counts per token
+    first (no database needed to refuse a flood) and then per account, once the statement has
+    named it: an account over its limit through several tokens has that order cancelled at
+    once. Anything else (members-only, a head start, a raffle, several products, SQLite)
+    looks the token's owner up first and goes through place_order. Raises Unauthorized for an
+    unknown or revoked token, and what place_order raises.
+    """
+    merged = _merged(items)
+    if len(merged) == 1 and _on_postgres():
+        [(product_id, quantity)] = merged.items()
+        products = await _products_for_order([product_id])
+        product = products.get(product_id)
+        if product is not None and open_to_everyone(product, now):
+            if product.per_customer_limit is not None and quantity > product.per_customer_limit:
+                raise LimitExceeded()
+            digest = accounts.token_digest(token)
+            await _hit_buy_limit(counter, f"buy-token:{digest}")
+            order, user_id = await _hold_one_postgres(product, quantity, now, token_digest=digest)
+            try:
+                await _hit_buy_limit(counter, f"buy:{user_id}")
+            except RateLimited:
+                await _cancel(order, now=now, note="buy limit")
+                raise
+            return order
+    user = await accounts.user_for_token(token, now=now)
+    if user is None:
+        raise Unauthorized()
+    return await place_order(user=user, items=items, now=now, counter=counter)
 
 
 async def _hold(
@@ -377,71 +453,61 @@ async def _hold(
     return order
 
 
-# The usual order, one product, on PostgreSQL: claim the units, create the order, its item and
-# its first history entry in one statement.
-# Invariant "never oversell": units are claimed with SKIP LOCKED and the order is only written
-# when all `quantity` were claimed; a short claim rolls the transaction back.
-# Speed: free units are found through the partial index of free units (migration store/0005),
-# in id order, from $8 up: the unit this worker claimed last. Claimed units leave dead
-# entries in that index until a vacuum, and a scan from the lowest id would step over all of
-# them (every claim walking past every earlier one: the rush slowed as it sold). Units below
-# the mark (returned by expired or cancelled orders) are found by a second try from 0 when the
-# first finds too few, so nothing is missed and "sold out" is only said after a full look.
-# "id = ANY(ARRAY(...))", not "id IN (...)": asyncpg's prepared statements soon get a generic
-# plan, which cannot see LIMIT $2 and, once the table has statistics, chose a hash join over a
-# sequential scan of every unit for each order.
-_HOLD_ONE_POSTGRES = """
-WITH new_order AS (SELECT nextval(pg_get_serial_sequence('store_order', 'id')) AS id),
-units AS (
-    UPDATE store_unit SET order_id = (SELECT id FROM new_order)
-    WHERE id = ANY(ARRAY(
-        SELECT id FROM store_unit WHERE product_id = $1 AND order_id IS NULL AND id > $8
-        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-    )) AND order_id IS NULL
-    RETURNING id
-),
-claimed AS (SELECT count(*) AS n, max(id) AS last FROM units),
-new_row AS (
-    INSERT INTO store_order (id, user_id, status, total_fen, hold_expires_at, created_at)
-    SELECT (SELECT id FROM new_order), $3, 'pending_payment', $4, $5, $6 FROM claimed
-    WHERE n = $2
-    RETURNING id
-),
-item AS (
-    INSERT INTO store_order_item (order_id, product_id, quantity, unit_price_fen)
-    SELECT id, $1, $2, $7 FROM new_row
-),
-history AS (
-    INSERT INTO store_order_event (order_id, status, note, at)
-    SELECT id, 'pending_payment', '', $6 FROM new_row
-)
-SELECT (SELECT last FROM claimed) AS last_unit, (SELECT id FROM new_row) AS order_id
-"""
+# The usual order, one product, on PostgreSQL: the function store_hold (migration store/0007,
+# where its invariants are written) finds the buyer, takes the allowance, claims the units and
+# writes the order, its item and its first history entry in one statement.
+_HOLD_ONE_POSTGRES = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 
 # Per worker and product: the unit id this worker claimed last (where its next look starts).
 _claimed_up_to: dict[tuple[int, float], int] = {}
 
 
-async def _hold_one_postgres(user: User, product: Product, quantity: int, now: datetime) -> Order:
-    total = product.price_fen * quantity
+async def _hold_one_postgres(
+    product: Product,
+    quantity: int,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+    token_digest: str | None = None,
+) -> tuple[Order, int]:
+    """Hold `quantity` units of `product` for `user_id`, or for the owner of the bearer token
+    whose digest is `token_digest`; returns
+    the order and its buyer's id. Raises Unauthorized, LimitExceeded or SoldOut."""
     expires = now + HOLD_FOR
     key = _product_key(product)
-    mark = _claimed_up_to.get(key, 0)
-    params = [product.id, quantity, user.id, total, expires, now, product.price_fen, mark]
-    row = await _try_hold_one(user, product, quantity, params)
-    if row is None and mark:
-        params[-1] = 0  # returned units, below the mark
-        row = await _try_hold_one(user, product, quantity, params)
-    if row is None:
+    params = [
+        user_id,
+        token_digest,
+        now - accounts.TOKEN_TOUCH_INTERVAL,
+        product.id,
+        quantity,
+        product.per_customer_limit,
+        product.price_fen,
+        now,
+        expires,
+        _claimed_up_to.get(key, 0),
+    ]
+    async with _admission:
+        [row] = await connections.get("default").execute_query_dict(_HOLD_ONE_POSTGRES, params)
+    outcome = row["outcome"]
+    if outcome == "unauthorized":
+        raise Unauthorized()
+    if outcome == "limit_exceeded":
+        raise LimitExceeded()
+    if outcome == "sold_out":
+        if not row["any_free"]:
+            _remember_sold_out(product)
         raise SoldOut(f"“{product.title}” is sold out.")
-    _claimed_up_to[key] = row["last_unit"]  # the next look starts past this claim
+    _sold_out_until.pop(key, None)
+    if row["last_unit_id"] is not None:
+        _claimed_up_to[key] = row["last_unit_id"]  # the next look starts past this claim
     # The row the statement wrote, built as the ORM builds rows it reads (Model.__init__ cost
     # a tenth of a rush's CPU in the profile).
-    return Order._init_from_db(
-        id=row["order_id"],
-        user_id=user.id,
+    order = Order._init_from_db(
+        id=row["held_order_id"],
+        user_id=row["buyer_id"],
         status=OrderStatus.PENDING_PAYMENT.value,
-        total_fen=total,
+        total_fen=product.price_fen * quantity,
         hold_expires_at=expires,
         payment_id=None,
         ship_name=None,
@@ -451,28 +517,7 @@ async def _hold_one_postgres(user: User, product: Product, quantity: int, now: d
         created_at=now,
         paid_at=None,
     )
-
-
-async def _try_hold_one(
-    user: User, product: Product, quantity: int, params: list[Any]
-) -> dict[str, Any] | None:
-    """The order row claimed from units above the mark ($8 of `params`), or None (and nothing
-    written)."""
-    if quantity == 1 and product.per_customer_limit is None:
-        # One unit, no allowance: the statement is the whole transaction (a claim of one unit
-        # is never short: it writes everything or nothing).
-        rows = await connections.get("default").execute_query_dict(_HOLD_ONE_POSTGRES, params)
-        return rows[0] if rows and rows[0]["order_id"] is not None else None
-    try:
-        async with in_transaction() as connection:
-            if product.per_customer_limit is not None:
-                await _take_allowance(connection, product, user, quantity, postgres=True)
-            rows = await connection.execute_query_dict(_HOLD_ONE_POSTGRES, params)
-            if not rows or rows[0]["order_id"] is None:
-                raise SoldOut()  # rolls back a short claim (and the allowance taken)
-            return rows[0]
-    except SoldOut:
-        return None
+    return order, row["buyer_id"]
 
 
 async def _take_allowance(

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from accounts.models import Notification, User
+from accounts import services as accounts
+from accounts.models import ApiToken, Notification, User
 from store import services as store
-from store.models import Order, OrderEvent, OrderStatus, Product, StockUnit
+from store.models import Allowance, Order, OrderEvent, OrderStatus, Product, StockUnit
 from tests.factories import bearer, make_user, token_for
 
 
@@ -300,3 +301,70 @@ async def test_a_long_lapsed_sold_out_memory_does_not_refuse_returned_stock(
     answers = await asyncio.gather(*(order(client, h, product["id"]) for h in buyers))
     assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
     assert store._product_key(row) not in store._sold_out_until
+
+
+async def test_an_account_ordering_through_several_tokens_keeps_at_most_its_buy_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    # The buy limit counts per token before the database is asked and per account after:
+    # orders beyond the account's limit are refused and hold nothing, whichever token asks.
+    product = await create(client, stock=50)
+    buyer = await make_user()
+    tokens = [bearer(await token_for(buyer)) for _ in range(3)]
+    codes = [(await order(client, tokens[n % 3], product["id"])).status_code for n in range(12)]
+    assert codes == [201] * 10 + [429, 429]
+    assert await Order.filter(user_id=buyer.id, status=OrderStatus.PENDING_PAYMENT).count() == 10
+    held = await StockUnit.filter(product_id=product["id"], order_id__isnull=False).count()
+    assert held == 10
+
+
+async def test_an_unknown_or_revoked_token_orders_nothing(client: httpx.AsyncClient) -> None:
+    product = await create(client, stock=2)
+    buyer = await make_user()
+    token = await token_for(buyer)
+    unknown = await order(client, bearer("sy_" + "x" * 43), product["id"])
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (401, "unauthorized")
+    await accounts.revoke_token(token, now=datetime.now(UTC))
+    revoked = await order(client, bearer(token), product["id"])
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "unauthorized")
+    assert await StockUnit.filter(product_id=product["id"], order_id__isnull=True).count() == 2
+    assert await Order.all().count() == 0
+
+
+async def test_ordering_records_when_a_token_was_last_used(client: httpx.AsyncClient) -> None:
+    product = await create(client, stock=2)
+    buyer = await make_user()
+    token = await token_for(buyer)
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    await ApiToken.filter(user_id=buyer.id).update(last_used_at=long_ago)
+    assert (await order(client, bearer(token), product["id"])).status_code == 201
+    used = (await ApiToken.get(user_id=buyer.id)).last_used_at
+    assert used is not None and used > datetime.now(UTC) - timedelta(minutes=1)
+
+
+async def test_an_order_larger_than_the_units_left_keeps_nothing(client: httpx.AsyncClient) -> None:
+    # Two wanted, one left: nothing is held, and the buyer's allowance is not spent on it.
+    product = await create(client, stock=1, per_customer_limit=2)
+    buyer = bearer(await token_for(await make_user()))
+    short = await order(client, buyer, product["id"], 2)
+    assert (short.status_code, short.json()["error"]["code"]) == (409, "sold_out")
+    assert await StockUnit.filter(product_id=product["id"], order_id__isnull=True).count() == 1
+    assert await Order.all().count() == 0
+    assert (await order(client, buyer, product["id"], 1)).status_code == 201
+    assert (await Allowance.get(product_id=product["id"])).units == 1
+
+
+async def test_a_just_lapsed_sold_out_memory_lets_one_order_look_again(
+    client: httpx.AsyncClient,
+) -> None:
+    # Once a second, one caller per worker looks in the database again; the rest of the
+    # crowd keeps hearing "sold out" from memory meanwhile (no stampede of lookups).
+    product = await create(client, stock=1)
+    headers = bearer(await token_for(await make_user()))
+    assert (await order(client, headers, product["id"])).status_code == 201
+    late = bearer(await token_for(await make_user()))
+    assert (await order(client, late, product["id"])).json()["error"]["code"] == "sold_out"
+    row = await Product.get(id=product["id"])
+    store._sold_out_until[store._product_key(row)] = time.monotonic() - 0.5
+    assert store.known_sold_out([product["id"]]) is None  # this caller looks again
+    assert store.known_sold_out([product["id"]]) == row.title  # everyone else: from memory
