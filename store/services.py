@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
+from db import AsyncpgClient
 from errors import RateLimited, ValidationError
 from membership.services import is_member
 from payments import services as payments
@@ -236,7 +237,7 @@ def _product_key(product: Product) -> tuple[int, float]:
 # When a product's second is up, one order reads it again while the others go on with the
 # copy they have (no stampede of identical reads in the middle of a rush).
 PRODUCT_MEMORY_SECONDS = 1.0
-_products: dict[int, tuple[float, Product]] = {}
+_products: dict[int, tuple[float, Product, tuple[int, float]]] = {}  # until, product, key
 _reading: dict[int, asyncio.Future[None]] = {}
 
 
@@ -256,7 +257,11 @@ async def _products_for_order(product_ids: list[int]) -> dict[int, Product]:
             _reading[product_id] = reading
         try:
             for product in await Product.filter(id__in=missing):
-                _products[product.id] = (now + PRODUCT_MEMORY_SECONDS, product)
+                _products[product.id] = (
+                    now + PRODUCT_MEMORY_SECONDS,
+                    product,
+                    _product_key(product),
+                )
                 found[product.id] = product
         finally:
             for product_id in missing:
@@ -292,7 +297,7 @@ def known_sold_out(product_ids: list[int]) -> str | None:
         kept = _products.get(product_id)
         if kept is None:
             continue
-        key = _product_key(kept[1])
+        key = kept[2]
         until = _sold_out_until.get(key)
         if until is None:
             continue
@@ -487,8 +492,14 @@ async def _hold_one_postgres(
         expires,
         _claimed_up_to.get(key, 0),
     ]
+    connection = connections.get("default")
     async with _admission:
-        [row] = await connections.get("default").execute_query_dict(_HOLD_ONE_POSTGRES, params)
+        if isinstance(connection, AsyncpgClient):
+            row = await connection.fetch_row(_HOLD_ONE_POSTGRES, params)
+        else:  # inside a caller's transaction
+            [row] = await connection.execute_query_dict(_HOLD_ONE_POSTGRES, params)
+    if row is None:
+        raise RuntimeError("store_hold answered no row")  # it always answers one
     outcome = row["outcome"]
     if outcome == "unauthorized":
         raise Unauthorized()

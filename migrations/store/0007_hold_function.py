@@ -19,6 +19,13 @@ from tortoise.migrations import operations as ops
 # look. "id = ANY(ARRAY(...))": a generic plan of "id IN (...)" chose a hash join over every
 # unit once the table had statistics.
 #
+# A hold commits asynchronously (synchronous_commit off for its own transaction only): a
+# PostgreSQL crash can lose the holds of its last fraction of a second, each one whole (units
+# and order go together; the buyer's order id then answers 404 and the units are for sale
+# again). Nothing is paid on a hold; paying and every later change commit synchronously, and
+# a synchronous commit flushes every hold written before it. Measured with pgbench (16
+# clients, this function): 2,930 holds/s synchronous, 3,860 asynchronous.
+#
 # outcome: held | sold_out | limit_exceeded | unauthorized. last_unit_id: the highest unit
 # claimed above p_mark (the caller's next mark). any_free (sold_out only): whether any unit
 # of the product is free at all, locked ones included (they may yet come back).
@@ -35,6 +42,7 @@ DECLARE
     v_units integer[];
     v_more integer[];
 BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
     buyer_id := coalesce(p_user_id, accounts_token_owner(p_token_hash, p_now, p_touch_before));
     IF buyer_id IS NULL THEN
         outcome := 'unauthorized';
