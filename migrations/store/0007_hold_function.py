@@ -27,7 +27,8 @@ from tortoise.migrations import operations as ops
 # clients, this function): 2,930 holds/s synchronous, 3,860 asynchronous.
 #
 # outcome: held | sold_out | limit_exceeded | unauthorized. last_unit_id: the highest unit
-# claimed above p_mark (the caller's next mark). any_free (sold_out only): whether any unit
+# claimed (the caller's next mark; after a look below the mark it moves down with it, so a
+# restocked drop is not looked for twice per order). any_free (sold_out only): whether any unit
 # of the product is free at all, locked ones included (they may yet come back).
 HOLD = """
 CREATE OR REPLACE FUNCTION store_hold(
@@ -73,7 +74,6 @@ BEGIN
         RETURNING u.id
     )
     SELECT coalesce(array_agg(claimed.id), '{}') INTO v_units FROM claimed;
-    last_unit_id := (SELECT max(unit) FROM unnest(v_units) AS unit);
     IF cardinality(v_units) < p_quantity AND p_mark > 0 THEN
         WITH claimed AS (
             UPDATE store_unit AS u SET order_id = v_order
@@ -87,6 +87,7 @@ BEGIN
         SELECT coalesce(array_agg(claimed.id), '{}') INTO v_more FROM claimed;
         v_units := v_units || v_more;
     END IF;
+    last_unit_id := (SELECT max(unit) FROM unnest(v_units) AS unit);
     IF cardinality(v_units) < p_quantity THEN
         IF cardinality(v_units) > 0 THEN
             UPDATE store_unit AS u SET order_id = NULL WHERE u.id = ANY(v_units);
