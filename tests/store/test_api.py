@@ -327,10 +327,13 @@ async def test_an_unknown_or_revoked_token_orders_nothing(client: httpx.AsyncCli
     token = await token_for(buyer)
     unknown = await order(client, bearer("sy_" + "x" * 43), product["id"])
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (401, "unauthorized")
+    limited = await create(client, stock=5, per_customer_limit=1)
+    too_many = await order(client, bearer("sy_" + "x" * 43), limited["id"], 2)
+    assert too_many.status_code == 401  # who asks is settled before what they ask for
     await accounts.revoke_token(token, now=datetime.now(UTC))
     revoked = await order(client, bearer(token), product["id"])
     assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "unauthorized")
-    assert await StockUnit.filter(product_id=product["id"], order_id__isnull=True).count() == 2
+    assert await StockUnit.filter(order_id__isnull=False).count() == 0
     assert await Order.all().count() == 0
 
 
