@@ -39,6 +39,13 @@ class AsyncpgClient(AsyncpgDBClient):
         row: Mapping[str, Any] | None = await self._pool.fetchrow(sql, *params)
         return row
 
+    async def fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
+        """All rows of one statement run on its own, as fetch_row."""
+        if self._pool is None:
+            return list(await self.execute_query_dict(sql, list(params)))
+        rows: list[Mapping[str, Any]] = await self._pool.fetch(sql, *params)
+        return rows
+
 
 client_class = AsyncpgClient  # this module is the Tortoise engine of PostgreSQL URLs
 

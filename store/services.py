@@ -6,11 +6,14 @@ import asyncio
 import random
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from tortoise import connections
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
@@ -314,8 +317,9 @@ def _remember_sold_out(product: Product) -> None:
     _sold_out_until[_product_key(product)] = time.monotonic() + SOLD_OUT_MEMORY_SECONDS
 
 
-# Admission: at most this many holds per worker are inside the database at once; the rest of a
-# crowd waits here, cheaply, instead of piling up on the database's locks and connections.
+# Admission: at most this many orders per worker are inside the database at once; the rest of
+# a crowd waits here, cheaply, instead of piling up on the database's locks and connections
+# (PostgreSQL's single-product holds are bounded by their batches instead, below).
 ADMISSION = 8
 _admission = asyncio.Semaphore(ADMISSION)
 
@@ -464,6 +468,67 @@ _HOLD_ONE_POSTGRES = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $
 # Per worker and product: the unit id this worker claimed last (where its next look starts).
 _claimed_up_to: dict[tuple[int, float], int] = {}
 
+# Holds waiting for the database, per worker. Under a crowd they go in batches: up to
+# HOLD_BATCH holds in one statement (store_hold_many, migration store/0008), one round trip and
+# one commit, with at most HOLD_BATCHES_AT_ONCE batches in the database per worker (the
+# admission bound: the rest of a crowd waits here, cheaply). Alone, a hold goes at once and by
+# itself, so a quiet store adds no wait. A batch's holds are sorted by product and buyer, so two
+# batches take allowance rows in the same order; if they deadlock anyway (one account ordering
+# through two tokens in two workers at once), each hold of the batch is tried alone.
+HOLD_BATCH = 16
+HOLD_BATCHES_AT_ONCE = 2
+_HOLD_MANY_POSTGRES = "SELECT * FROM store_hold_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+_waiting_holds: list[tuple[list[Any], asyncio.Future[Mapping[str, Any]]]] = []
+_batch_runners: set[asyncio.Task[None]] = set()
+
+
+async def _hold_in_a_batch(connection: AsyncpgClient, params: list[Any]) -> Mapping[str, Any]:
+    """store_hold's answer row for `params`, held alone or in a batch with others waiting."""
+    answer: asyncio.Future[Mapping[str, Any]] = asyncio.get_running_loop().create_future()
+    _waiting_holds.append((params, answer))
+    if len(_batch_runners) < HOLD_BATCHES_AT_ONCE:
+        runner = asyncio.create_task(_run_hold_batches(connection))
+        _batch_runners.add(runner)
+        runner.add_done_callback(_batch_runners.discard)
+    return await answer
+
+
+async def _run_hold_batches(connection: AsyncpgClient) -> None:
+    while _waiting_holds:
+        batch = [
+            (params, answer) for params, answer in _waiting_holds[:HOLD_BATCH] if not answer.done()
+        ]
+        del _waiting_holds[:HOLD_BATCH]
+        if not batch:
+            continue  # every caller of these went away before their turn
+        batch.sort(key=lambda waiting: (waiting[0][3], waiting[0][0] or 0, waiting[0][1] or ""))
+        try:
+            rows = await _hold_batch(connection, [params for params, _ in batch])
+        except Exception as exc:
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc)
+            continue
+        for (_, answer), row in zip(batch, rows, strict=True):
+            if not answer.done():
+                answer.set_result(row)
+
+
+async def _hold_batch(connection: AsyncpgClient, batch: list[list[Any]]) -> list[Mapping[str, Any]]:
+    if len(batch) > 1:
+        try:
+            columns = [list(column) for column in zip(*batch, strict=True)]
+            return await connection.fetch_rows(_HOLD_MANY_POSTGRES, columns)
+        except asyncpg.DeadlockDetectedError:
+            pass  # rolled back whole: each is tried alone below
+    rows = []
+    for params in batch:
+        row = await connection.fetch_row(_HOLD_ONE_POSTGRES, params)
+        if row is None:
+            raise RuntimeError("store_hold answered no row")  # it always answers one
+        rows.append(row)
+    return rows
+
 
 async def _hold_one_postgres(
     product: Product,
@@ -491,13 +556,10 @@ async def _hold_one_postgres(
         _claimed_up_to.get(key, 0),
     ]
     connection = connections.get("default")
-    async with _admission:
-        if isinstance(connection, AsyncpgClient):
-            row = await connection.fetch_row(_HOLD_ONE_POSTGRES, params)
-        else:  # inside a caller's transaction
-            [row] = await connection.execute_query_dict(_HOLD_ONE_POSTGRES, params)
-    if row is None:
-        raise RuntimeError("store_hold answered no row")  # it always answers one
+    if isinstance(connection, AsyncpgClient):
+        row = await _hold_in_a_batch(connection, params)
+    else:  # inside a caller's transaction
+        [row] = await connection.execute_query_dict(_HOLD_ONE_POSTGRES, params)
     outcome = row["outcome"]
     if outcome == "unauthorized":
         raise Unauthorized()
