@@ -5,9 +5,10 @@ UNITS units and BUYERS signed-in shoppers (one unit each), and fires their order
 127.0.0.1 with wrk, CONCURRENCY connections, until it is sold out; then 5 s more of sold-out
 answers. The raw baseline (bench/common.py) gets the same load. Each side runs ROUNDS rounds on
 one server, restocked in between, and the median round counts (a 2-CPU VM is noisy). Holds/s is
-counted by the database (holds / time from the first hold to the last); latencies come from wrk
-(the rush, and the sold-out phase). Prints oversell and the ratio app/raw; with --sweep, for
-16, 64 and 256 connections, and the 256/16 ratio.
+counted by the database (holds / time from the first hold to the last); the rush's latencies come
+from wrk, the sold-out phase's from one more shopper measured beside wrk's load (bench/wrk_load.py
+probe: wrk's histogram sometimes contradicted its own rate there). Prints oversell and the ratio
+app/raw; with --sweep, for 16, 64 and 256 connections, and the 256/16 ratio.
 
     python -m bench.drop_rush [--units 10000] [--buyers 12000] [--concurrency 64] [--rounds 3]
                               [--sweep]
@@ -31,7 +32,7 @@ from bench.common import (
     serving_raw,
     signed_in_people,
 )
-from bench.wrk_load import THREADS, WrkResult, run_wrk
+from bench.wrk_load import THREADS, ProbeResult, WrkResult, probe, run_wrk
 
 
 async def prepare_drop(dsn: str, units: int, buyers: int) -> tuple[int, list[str]]:
@@ -93,23 +94,24 @@ class Side:
     holds_per_second: float
     rush: WrkResult
     sold_out: WrkResult
+    probe: ProbeResult
     oversell: int
 
     def row(self) -> str:
         return (
             f"{self.name:<6} {self.holds:>6} {self.holds_per_second:>8.0f} "
             f"{self.rush.p50_ms:>8.1f} {self.rush.p99_ms:>8.1f} "
-            f"{self.sold_out.per_second:>10.0f} {self.sold_out.p50_ms:>9.1f} "
-            f"{self.sold_out.p99_ms:>9.1f}"
+            f"{self.sold_out.per_second:>10.0f} {self.probe.p50_ms:>9.1f} "
+            f"{self.probe.p99_ms:>9.1f} {self.probe.samples:>6} "
+            f"{self.sold_out.p99_ms:>8.1f}{'' if self.sold_out.consistent else '*'}"
         )
 
 
 HEADER = (
     f"{'':<6} {'holds':>6} {'holds/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-    f"{'409s/s':>10} {'409 p50':>9} {'409 p99':>9}"
+    f"{'409s/s':>10} {'409 p50':>9} {'409 p99':>9} {'probes':>6} {'wrk p99':>8}"
 )
 SOLD_OUT_SECONDS = 5
-SOLD_OUT_TRIES = 3
 
 
 async def _span(dsn: str, sql: str) -> tuple[int, float]:
@@ -134,21 +136,18 @@ async def _rush(
 ) -> Side:
     rush = run_wrk(base, requests, body=body, connections=concurrency, seconds=300, stop_status=409)
     await settled(dsn, table)  # wrk stops with requests in flight: let the server finish them
-    # A sold-out phase whose latencies contradict wrk's own request count is measured again
-    # (up to SOLD_OUT_TRIES times, the same for both sides; see WrkResult.consistent).
-    for _ in range(SOLD_OUT_TRIES):
-        sold_out = run_wrk(
-            base, requests, body=body, connections=concurrency, seconds=SOLD_OUT_SECONDS
+    # The sold-out phase: wrk's load, and one more shopper's latencies measured beside it
+    # (wrk's latency histogram sometimes contradicts its own rate: WrkResult.consistent).
+    loaded = asyncio.create_task(
+        asyncio.to_thread(
+            run_wrk, base, requests, body=body, connections=concurrency, seconds=SOLD_OUT_SECONDS
         )
-        await settled(dsn, table)
-        if sold_out.consistent:
-            break
-        print(
-            f"  (wrk's sold-out latencies contradict its rate: {sold_out.in_flight:.0f} in "
-            f"flight by Little's law on {concurrency} connections; measured again)",
-            flush=True,
-        )
-    return Side("", 0, 0.0, rush, sold_out, 0)
+    )
+    await asyncio.sleep(0.5)  # wrk's connections are open and busy
+    seen = await probe(base, requests, body=body, seconds=SOLD_OUT_SECONDS - 1.0)
+    sold_out = await loaded
+    await settled(dsn, table)
+    return Side("", 0, 0.0, rush, sold_out, seen, 0)
 
 
 async def app_rounds(units: int, buyers: int, concurrency: int, rounds: int) -> list[Side]:
@@ -225,8 +224,9 @@ async def one_level(units: int, buyers: int, concurrency: int, rounds: int) -> t
         f"ratio app/raw holds/s: {app.holds_per_second / raw.holds_per_second:.2f} "
         f"(target >= 1.0); sold-out answers/s: "
         f"{app.sold_out.per_second / raw.sold_out.per_second:.2f}, "
-        f"p50 {app.sold_out.p50_ms / raw.sold_out.p50_ms:.2f}x, "
-        f"p99 {app.sold_out.p99_ms / raw.sold_out.p99_ms:.2f}x\n",
+        f"p50 {app.probe.p50_ms / raw.probe.p50_ms:.2f}x, "
+        f"p99 {app.probe.p99_ms / raw.probe.p99_ms:.2f}x (409 latencies: one more shopper "
+        f"beside wrk; * = wrk's own latencies contradict its rate)\n",
         flush=True,
     )
     return app, raw

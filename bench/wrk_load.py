@@ -9,6 +9,7 @@ sold-out answers alone.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -155,4 +156,48 @@ def run_wrk(
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         mean_ms=_ms(*mean.groups()),
         connections=connections,
+    )
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    samples: int
+    p50_ms: float
+    p99_ms: float
+
+
+async def probe(
+    base_url: str, requests: list[tuple[str, str]], *, body: str, seconds: float
+) -> ProbeResult:
+    """Latencies seen by one more shopper while wrk loads the server: requests one at a time
+    on one connection (asyncio streams, no HTTP library in the way), for `seconds`. wrk's own
+    latency histogram is not always to be trusted here (WrkResult.consistent); this one is
+    plain: the time from writing a request to reading its whole answer."""
+    host, _, port = base_url.removeprefix("http://").partition(":")
+    payload = body.encode()
+    reader, writer = await asyncio.open_connection(host, int(port))
+    took: list[float] = []
+    try:
+        deadline = time.perf_counter() + seconds
+        n = 0
+        while time.perf_counter() < deadline:
+            path, auth = requests[n % len(requests)]
+            n += 7  # not the order wrk's threads walk the list in
+            head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            if auth:
+                head += f"Authorization: {auth}\r\n"
+            head += f"Content-Length: {len(payload)}\r\n\r\n"
+            started = time.perf_counter()
+            writer.write(head.encode() + payload)
+            answer = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length:\s*(\d+)", answer)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            took.append(time.perf_counter() - started)
+    finally:
+        writer.close()
+    took.sort()
+    return ProbeResult(
+        samples=len(took),
+        p50_ms=took[len(took) // 2] * 1000,
+        p99_ms=took[min(len(took) - 1, int(len(took) * 0.99))] * 1000,
     )

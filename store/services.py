@@ -484,11 +484,15 @@ _batch_runners: set[asyncio.Task[None]] = set()
 
 async def _hold_in_a_batch(connection: AsyncpgClient, params: list[Any]) -> Mapping[str, Any]:
     """store_hold's answer row for `params`, held alone or in a batch with others waiting."""
-    answer: asyncio.Future[Mapping[str, Any]] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Mapping[str, Any]] = loop.create_future()
     _waiting_holds.append((params, answer))
-    if len(_batch_runners) < HOLD_BATCHES_AT_ONCE:
-        runner = asyncio.create_task(_run_hold_batches(connection))
-        _batch_runners.add(runner)
+    # A runner is done the moment it has found nothing waiting (no await between its last look
+    # and its end), so counting the ones not done never misses a hold.
+    running = sum(1 for r in _batch_runners if r.get_loop() is loop and not r.done())
+    if running < HOLD_BATCHES_AT_ONCE:
+        runner = loop.create_task(_run_hold_batches(connection))
+        _batch_runners.add(runner)  # a reference, so the running task is not collected
         runner.add_done_callback(_batch_runners.discard)
     return await answer
 
