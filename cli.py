@@ -158,6 +158,9 @@ def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: b
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
         log_level="info",
+        # asyncio's loop with TCP_NODELAY, not uvloop: it accepts a crowd's new connections
+        # at once (web/loop.py; measured in bench/drop_rush.py).
+        loop="web.loop:CrowdLoop",
     )
 
 
