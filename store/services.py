@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import secrets
 import time
@@ -58,6 +59,7 @@ from store.models import (
 )
 
 PAYMENT_PURPOSE = "order"
+log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLD_FOR = timedelta(minutes=10)
 NEW_FOR = timedelta(days=7)
@@ -524,7 +526,8 @@ async def _hold_batch(connection: AsyncpgClient, batch: list[list[Any]]) -> list
             columns = [list(column) for column in zip(*batch, strict=True)]
             return await connection.fetch_rows(_HOLD_MANY_POSTGRES, columns)
         except asyncpg.DeadlockDetectedError:
-            pass  # rolled back whole: each is tried alone below
+            # Rolled back whole; each of its holds is tried alone below.
+            log.warning("a batch of %d holds deadlocked; holding them one by one", len(batch))
     rows = []
     for params in batch:
         row = await connection.fetch_row(_HOLD_ONE_POSTGRES, params)
