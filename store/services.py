@@ -243,7 +243,7 @@ def _product_key(product: Product) -> tuple[int, float]:
 # copy they have (no stampede of identical reads in the middle of a rush).
 PRODUCT_MEMORY_SECONDS = 1.0
 _products: dict[int, tuple[float, Product, tuple[int, float]]] = {}  # until, product, key
-_reading: dict[int, asyncio.Future[None]] = {}
+_reading: set[int] = set()  # products an order of this worker is reading now
 
 
 async def _products_for_order(product_ids: list[int]) -> dict[int, Product]:
@@ -257,9 +257,7 @@ async def _products_for_order(product_ids: list[int]) -> dict[int, Product]:
         else:
             missing.append(product_id)
     if missing:
-        reading = asyncio.get_running_loop().create_future()
-        for product_id in missing:
-            _reading[product_id] = reading
+        _reading.update(missing)
         try:
             for product in await Product.filter(id__in=missing):
                 _products[product.id] = (
@@ -269,10 +267,7 @@ async def _products_for_order(product_ids: list[int]) -> dict[int, Product]:
                 )
                 found[product.id] = product
         finally:
-            for product_id in missing:
-                if _reading.get(product_id) is reading:
-                    del _reading[product_id]
-            reading.set_result(None)
+            _reading.difference_update(missing)
     return found
 
 
@@ -507,6 +502,7 @@ async def _run_hold_batches(connection: AsyncpgClient) -> None:
         del _waiting_holds[:HOLD_BATCH]
         if not batch:
             continue  # every caller of these went away before their turn
+        # By product, then buyer (user id, or token digest): params [3], [0] and [1].
         batch.sort(key=lambda waiting: (waiting[0][3], waiting[0][0] or 0, waiting[0][1] or ""))
         try:
             rows = await _hold_batch(connection, [params for params, _ in batch])
