@@ -71,7 +71,7 @@ def create_app(
         tasks = [
             asyncio.create_task(reconcile_forever(payments_provider)),
             asyncio.create_task(maintain_forever(payments_provider)),
-            asyncio.create_task(release_forever()),
+            asyncio.create_task(release_forever(payments_provider)),
             asyncio.create_task(flush_forever()),
         ]
         try:

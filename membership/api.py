@@ -190,6 +190,29 @@ async def pay(request: Request) -> Response:
 
 
 @operation(
+    "Give back a held seat: it returns at once, to the waitlist first (a payment under way is "
+    "canceled at the provider first)",
+    tag="membership",
+    responses={
+        200: "{id, status: cancelled}",
+        401: "unauthorized",
+        404: "enrollment_not_found",
+        409: "already_paid, hold_expired, payment_in_progress",
+        503: "payment_unavailable",
+    },
+)
+async def cancel(request: Request) -> Response:
+    user = await api_user(request)
+    enrollment = await services.cancel_enrollment(
+        provider=request.app.state.payments_provider,
+        enrollment_id=request.path_params["id"],
+        user=user,
+        now=datetime.now(UTC),
+    )
+    return json_response({"id": enrollment.id, "status": enrollment.status.value})
+
+
+@operation(
     "Join the waitlist of a sold-out window",
     tag="membership",
     responses={201: "{position}", 401: "unauthorized", 409: "seats_available, closed"},
@@ -253,6 +276,7 @@ routes = [
     Route("/enrollment-windows/{id:int}/waitlist", join_waitlist, methods=["POST"]),
     Route("/enrollments/{id:int}", get_enrollment, methods=["GET"]),
     Route("/enrollments/{id:int}/payment", pay, methods=["POST"]),
+    Route("/enrollments/{id:int}/cancel", cancel, methods=["POST"]),
     Route("/admin/members", grant, methods=["POST"]),
     Route("/admin/members/{user_id:int}", revoke, methods=["DELETE"]),
     Route("/admin/enrollments/{id:int}/refund", refund, methods=["POST"]),

@@ -57,7 +57,8 @@ class EnrollmentStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"  # holds a seat until hold_expires_at
     PAID = "paid"
     EXPIRED = "expired"  # the hold ran out before payment
-    FAILED = "failed"  # the payment failed
+    FAILED = "failed"  # the payment failed (before a failure kept the seat: older rows only)
+    CANCELLED = "cancelled"  # the holder gave the seat back
     REFUNDED = "refunded"
 
 

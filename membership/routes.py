@@ -29,7 +29,7 @@ async def window_page(request: Request) -> Response:
     except DomainError:
         window = None
     if window is not None:
-        await services.release_expired_holds(now=now, window_id=window.id)
+        await services.release_expired_holds(provider=None, now=now, window_id=window.id)
         context.update(
             window=window,
             state=windows.window_state(window, now).value,
@@ -156,8 +156,26 @@ async def payment_status(request: Request) -> Response:
     if enrollment.status == EnrollmentStatus.PAID:
         return _payment_answer("paid", redirect="/membership/card")
     if enrollment.status == EnrollmentStatus.PENDING_PAYMENT:
+        failure = await services.last_payment_failure(enrollment)
+        if failure is not None:  # the seat is still held: the buyer may try again
+            return _payment_answer("failed", message=gettext_for(request)(failure))
         return _payment_answer("pending")
     return _payment_answer("failed", message=gettext_for(request)("The payment failed."))
+
+
+async def cancel(request: Request) -> Response:
+    """The holder gives a held seat back."""
+    user = await require_user(request)
+    await read_form(request)
+    await services.cancel_enrollment(
+        provider=request.app.state.payments_provider,
+        enrollment_id=request.path_params["id"],
+        user=user,
+        now=datetime.now(UTC),
+    )
+    _ = gettext_for(request)
+    flash(request, _("Your seat is given back."))
+    return redirect_after_post(request, "/membership")
 
 
 async def card_page(request: Request) -> Response:
@@ -203,6 +221,7 @@ routes = [
     Route("/membership/enrollments/{id:int}/pay", checkout_page, methods=["GET"]),
     Route("/membership/enrollments/{id:int}/pay", pay, methods=["POST"]),
     Route("/membership/enrollments/{id:int}/status", payment_status, methods=["GET"]),
+    Route("/membership/enrollments/{id:int}/cancel", cancel, methods=["POST"]),
     Route("/membership/card", card_page, methods=["GET"]),
     Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),
 ]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from accounts import services as accounts
@@ -73,8 +74,9 @@ async def enroll(*, window_id: int, user: User, now: datetime) -> Enrollment:
             raise AlreadyEnrolled()  # their own seat is the last one taken
         if _known_full(window):
             raise SoldOut()
-        # Lazily give back holds that ran out, then try once more.
-        if await release_expired_holds(now=now, window_id=window.id):
+        # Lazily give back holds that ran out (those with no payment under way), then try
+        # once more.
+        if await release_expired_holds(provider=None, now=now, window_id=window.id):
             enrollment = await _hold_seat(window, user, now)
         if enrollment is None:
             if not await Seat.filter(window_id=window.id, enrollment_id__isnull=True).exists():
@@ -213,6 +215,16 @@ async def enrollment_for_user(enrollment_id: int, user: User) -> Enrollment:
     return enrollment
 
 
+async def last_payment_failure(enrollment: Enrollment) -> str | None:
+    """Why the enrollment's latest payment failed, if it did (the seat stays held meanwhile)."""
+    if enrollment.payment_id is None:
+        return None
+    payment = await Payment.get_or_none(id=enrollment.payment_id)
+    if payment is None or payment.status != PaymentStatus.FAILED:
+        return None
+    return payment.failure_message or "The payment failed."
+
+
 async def pay_enrollment(
     *,
     provider: StripeProvider,
@@ -241,30 +253,66 @@ async def pay_enrollment(
     return result
 
 
-async def release_expired_holds(*, now: datetime, window_id: int | None = None) -> int:
-    """Give back seats whose hold ran out unpaid; returns how many. Holds with a payment still
-    under way are left to that payment (it fails or expires, then on_failed releases)."""
+async def release_expired_holds(
+    *, provider: StripeProvider | None, now: datetime, window_id: int | None = None
+) -> int:
+    """Give back seats whose hold ran out unpaid; returns how many. A payment still under way
+    for one is canceled at the provider first (if it turns out paid, the seat is kept; if the
+    provider cannot say, the hold waits for the next round). Without a provider (a page that
+    releases lazily), holds with a payment under way are left to the background job."""
     query = Enrollment.filter(status=EnrollmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now)
     if window_id is not None:
         query = query.filter(window_id=window_id)
     released = 0
     for enrollment in await query:
-        if (
-            enrollment.payment_id is not None
-            and await Payment.filter(
-                id=enrollment.payment_id, status__in=list(OPEN_STATUSES)
-            ).exists()
-        ):
-            continue
+        if provider is None:
+            if await Payment.filter(
+                active_key=f"{PAYMENT_PURPOSE}:{enrollment.id}", status__in=list(OPEN_STATUSES)
+            ).exists():
+                continue
+        else:
+            try:
+                if await payments.close_before_release(
+                    provider, purpose=PAYMENT_PURPOSE, subject_id=str(enrollment.id), now=now
+                ):
+                    continue
+            except DomainError as exc:  # the provider cannot say yet
+                log.info("enrollment %s: hold not released yet: %s", enrollment.id, exc.code)
+                continue
         if await _end_enrollment(enrollment, EnrollmentStatus.EXPIRED, now=now):
             released += 1
     return released
 
 
+async def cancel_enrollment(
+    *, provider: StripeProvider, enrollment_id: int, user: User, now: datetime
+) -> Enrollment:
+    """The holder gives a held seat back: it returns at once (to the waitlist first). A payment
+    under way for it is canceled at the provider first. Cancelling a cancelled enrollment
+    changes nothing. Raises EnrollmentNotFound (someone else's), EnrollmentPaid, HoldExpired
+    (it already ran out), PaymentUnavailable or PaymentInProgress."""
+    enrollment = await enrollment_for_user(enrollment_id, user)
+    if enrollment.status == EnrollmentStatus.CANCELLED:
+        return enrollment
+    if enrollment.status in (EnrollmentStatus.PAID, EnrollmentStatus.REFUNDED):
+        raise EnrollmentPaid()
+    if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
+        raise HoldExpired()
+    if await payments.close_before_release(
+        provider, purpose=PAYMENT_PURPOSE, subject_id=str(enrollment.id), now=now
+    ):
+        raise EnrollmentPaid()
+    await _end_enrollment(enrollment, EnrollmentStatus.CANCELLED, now=now)
+    enrollment = await Enrollment.get(id=enrollment.id)
+    if enrollment.status == EnrollmentStatus.PAID:
+        raise EnrollmentPaid()  # paid in the meantime
+    return enrollment
+
+
 async def _end_enrollment(
     enrollment: Enrollment, status: EnrollmentStatus, *, now: datetime
 ) -> bool:
-    """Move a pending enrollment to expired/failed and give its seat back, once."""
+    """Move a pending enrollment to expired/cancelled and give its seat back, once."""
     async with in_transaction():
         moved = await Enrollment.filter(
             id=enrollment.id, status=EnrollmentStatus.PENDING_PAYMENT
@@ -350,23 +398,31 @@ async def join_waitlist(*, window_id: int, user: User, now: datetime) -> int:
     ).count()
 
 
-async def _on_payment_succeeded(payment: Payment) -> None:
-    enrollment = await Enrollment.get(id=int(payment.subject_id))
-    now = payment.fulfilled_at or payment.updated_at
-    if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
-        # The hold ran out while the bank was slow. Take a seat again if one is free; if none,
-        # the enrollment stays unseated and refund_unseated_payments() gives the money back.
+async def _fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
+    """The seat of a succeeded payment is paid for and the membership granted. An enrollment
+    released meanwhile (its hold expired, its holder cancelled) takes a seat again if the
+    window is still open, a free seat is there and the person holds no other; otherwise the
+    payment is refused and refunded. The person is told which of the two happened."""
+    late = False
+    for _ in range(3):  # a release racing with this settlement is seen on the next look
+        enrollment = await Enrollment.get_or_none(id=int(payment.subject_id))
+        if enrollment is None:
+            return payments.Fulfilment.REFUSED
         window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
-        reseated = await Enrollment.filter(
-            id=enrollment.id, status__in=[EnrollmentStatus.EXPIRED, EnrollmentStatus.FAILED]
-        ).update(active_key=f"{window.id}:{enrollment.user_id}")  # type: ignore[attr-defined]
-        if not reseated or not await _claim_any_seat(enrollment, window):
-            log.warning("enrollment %s paid after its seat was gone: refund due", enrollment.id)
-            return
-    await Enrollment.filter(id=enrollment.id).update(
-        status=EnrollmentStatus.PAID, paid_at=now, payment_id=payment.id
-    )
-    window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
+        if enrollment.status in (EnrollmentStatus.PAID, EnrollmentStatus.REFUNDED):
+            paid_by_this = enrollment.payment_id == payment.id
+            return payments.Fulfilment.FULFILLED if paid_by_this else payments.Fulfilment.REFUSED
+        if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
+            if not await _seat_again(enrollment, window, now=now):
+                return payments.Fulfilment.REFUSED
+            late = True
+        moved = await Enrollment.filter(
+            id=enrollment.id, status=EnrollmentStatus.PENDING_PAYMENT
+        ).update(status=EnrollmentStatus.PAID, paid_at=now, payment_id=payment.id)
+        if moved == 1:
+            break
+    else:
+        return payments.Fulfilment.REFUSED
     await grants.extend_membership(
         user_id=enrollment.user_id,  # type: ignore[attr-defined]
         days=window.term_days,
@@ -374,23 +430,77 @@ async def _on_payment_succeeded(payment: Payment) -> None:
         enrollment_id=enrollment.id,
         now=now,
     )
-
-
-async def _claim_any_seat(enrollment: Enrollment, window: EnrollmentWindow) -> bool:
-    seat = await Seat.filter(window_id=window.id, enrollment_id__isnull=True).first()
-    if seat is None:
-        return False
-    return bool(
-        await Seat.filter(id=seat.id, enrollment_id__isnull=True).update(
-            enrollment_id=enrollment.id, offered_to_id=None, offer_until=None
+    if late:
+        await accounts.notify(
+            enrollment.user_id,  # type: ignore[attr-defined]
+            kind="enrollment_paid_late",
+            message=f"你为“{window.name}”的付款在席位释放后才到账；仍有空位，席位已为你保留，"
+            f"会员资格已生效。 Your payment for “{window.name}” arrived after the seat was"
+            " released; a seat was still free, so it is yours and your membership is active.",
+            link="/membership/card",
         )
-    )
+    return payments.Fulfilment.FULFILLED
 
 
-async def _on_payment_failed(payment: Payment) -> None:
+async def _seat_again(enrollment: Enrollment, window: EnrollmentWindow, *, now: datetime) -> bool:
+    """Give a released enrollment a seat again and make it pending, all or nothing."""
+    if window_state(window, now) != WindowState.OPEN:
+        return False
+    user = await User.get(id=enrollment.user_id)  # type: ignore[attr-defined]
+    if user.member_until is not None and user.member_until > now + RENEWAL_REMINDER:
+        return False
+    key = f"{window.id}:{user.id}"
+    if await Enrollment.filter(active_key=key).exists():
+        return False  # a seat of theirs (held or paid) is already in this window
+    try:
+        await _claim_seat_again(enrollment, window, key, user, now=now)
+    except _Undo:
+        return False
+    return True
+
+
+async def _claim_seat_again(
+    enrollment: Enrollment, window: EnrollmentWindow, key: str, user: User, *, now: datetime
+) -> None:
+    async with in_transaction():  # a savepoint: no free seat undoes it all
+        await Enrollment.filter(id=enrollment.id, active_key__isnull=True).update(
+            status=EnrollmentStatus.PENDING_PAYMENT, active_key=key
+        )
+        # Invariant "never more members than seats": claim a free seat row, conditionally.
+        seat = (
+            await Seat.filter(window_id=window.id, enrollment_id__isnull=True)
+            .filter(
+                Q(offer_until__isnull=True) | Q(offer_until__lte=now) | Q(offered_to_id=user.id)
+            )
+            .order_by("number")
+            .first()
+        )
+        claimed = seat is not None and bool(
+            await Seat.filter(id=seat.id, enrollment_id__isnull=True).update(
+                enrollment_id=enrollment.id, offered_to_id=None, offer_until=None
+            )
+        )
+        if not claimed:
+            raise _Undo()
+
+
+class _Undo(Exception):
+    """Rolls back the savepoint of a seat that could not be taken again."""
+
+
+async def _on_payment_refused(payment: Payment) -> None:
     enrollment = await Enrollment.get_or_none(id=int(payment.subject_id))
-    if enrollment is not None:
-        await _end_enrollment(enrollment, EnrollmentStatus.FAILED, now=payment.updated_at)
+    if enrollment is None:
+        return
+    window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
+    await accounts.notify(
+        enrollment.user_id,  # type: ignore[attr-defined]
+        kind="enrollment_refunded_late",
+        message=f"你为“{window.name}”的付款在席位释放后才到账，已无空位，款项已全额退回。"
+        f" Your payment for “{window.name}” arrived after the seat was released and no seat"
+        " was left; the money has been refunded in full.",
+        link="/membership",
+    )
 
 
 async def _on_payment_refunded(payment: Payment, amount_fen: int) -> None:
@@ -415,9 +525,7 @@ async def _on_payment_refunded(payment: Payment, amount_fen: int) -> None:
 payments.register_purpose(
     PAYMENT_PURPOSE,
     payments.PurposeHandlers(
-        on_succeeded=_on_payment_succeeded,
-        on_failed=_on_payment_failed,
-        on_refunded=_on_payment_refunded,
+        fulfil=_fulfil, on_refused=_on_payment_refused, on_refunded=_on_payment_refunded
     ),
 )
 
@@ -433,20 +541,3 @@ async def refund_enrollment(
         raise EnrollmentNotFound()
     await payments.refund(provider=provider, payment_id=enrollment.payment_id, now=now)
     return await Enrollment.get(id=enrollment.id)
-
-
-async def refund_unseated_payments(*, provider: StripeProvider, now: datetime) -> int:
-    """Refund payments that succeeded after their enrollment lost its seat."""
-    done = 0
-    for enrollment in await Enrollment.filter(
-        status__in=[EnrollmentStatus.EXPIRED, EnrollmentStatus.FAILED], payment_id__isnull=False
-    ):
-        payment_id = enrollment.payment_id
-        assert payment_id is not None
-        if await Payment.filter(id=payment_id, status=PaymentStatus.SUCCEEDED).exists():
-            try:
-                await payments.refund(provider=provider, payment_id=payment_id, now=now)
-            except DomainError:  # the provider is down: the next round tries again
-                continue
-            done += 1
-    return done

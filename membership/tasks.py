@@ -7,9 +7,6 @@ import logging
 from datetime import UTC, datetime
 
 from membership import grants, services
-from membership.models import Enrollment, EnrollmentStatus
-from payments import services as payments
-from payments.models import OPEN_STATUSES, Payment
 from payments.provider import StripeProvider
 
 log = logging.getLogger(__name__)
@@ -17,24 +14,11 @@ MAINTAIN_EVERY_SECONDS = 20.0
 
 
 async def maintain(provider: StripeProvider, *, now: datetime) -> dict[str, int]:
-    """One round: expire holds (canceling their unfinished payments), pass on waitlist offers,
-    refund payments that lost their seat, remind members whose membership ends soon."""
-    abandoned = 0
-    for enrollment in await Enrollment.filter(
-        status=EnrollmentStatus.PENDING_PAYMENT, hold_expires_at__lte=now, payment_id__isnull=False
-    ):
-        assert enrollment.payment_id is not None
-        if await Payment.filter(id=enrollment.payment_id, status__in=list(OPEN_STATUSES)).exists():
-            # Paid after all -> fulfilled; otherwise canceled -> on_failed frees the seat.
-            payment = await payments.refresh_payment(
-                provider, enrollment.payment_id, now=now, abandon=True
-            )
-            abandoned += payment.status not in OPEN_STATUSES
+    """One round: release holds that ran out (canceling their unfinished payments first), pass
+    on waitlist offers, remind members whose membership ends soon."""
     return {
-        "payments_abandoned": abandoned,
-        "holds_released": await services.release_expired_holds(now=now),
+        "holds_released": await services.release_expired_holds(provider=provider, now=now),
         "offers_expired": await services.expire_offers(now=now),
-        "unseated_refunded": await services.refund_unseated_payments(provider=provider, now=now),
         "reminders_sent": await grants.send_renewal_reminders(now=now),
     }
 

@@ -15,6 +15,7 @@ class PaymentsErrorCode(StrEnum):
     NOT_REFUNDABLE = "not_refundable"
     REFUND_TOO_LARGE = "refund_too_large"
     INVALID_SIGNATURE = "invalid_signature"
+    INVALID_EVENT = "invalid_event"
 
 
 class AlreadyPaid(DomainError):
@@ -57,3 +58,11 @@ class InvalidSignature(DomainError):
     code = PaymentsErrorCode.INVALID_SIGNATURE
     status = 400
     default_message = "The webhook signature is missing or wrong."
+
+
+class InvalidEvent(DomainError):
+    """A correctly signed webhook event whose content is not what the provider documents."""
+
+    code = PaymentsErrorCode.INVALID_EVENT
+    status = 400
+    default_message = "The event cannot be used."

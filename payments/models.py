@@ -29,6 +29,18 @@ HOLDING_STATUSES = (
 OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 
 
+class Settlement(StrEnum):
+    """What became of a succeeded payment. Invariant "every succeeded payment ends fulfilled
+    once or refunded, never neither, never both": it is set in the transaction that records
+    the success (payments.services.settle_succeeded), and reconciliation repairs any succeeded
+    payment that has none or is still REFUND_DUE."""
+
+    FULFILLED = "fulfilled"  # the thing was delivered by this payment (order paid, seat taken)
+    WAITING = "waiting"  # paid, and its purpose waits on something else (a group filling up)
+    REFUND_DUE = "refund_due"  # the thing could not be delivered: the money goes back
+    REFUNDED = "refunded"  # refunded in full automatically, the thing never delivered
+
+
 class Payment(Model):
     id = fields.IntField(primary_key=True)
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
@@ -50,8 +62,13 @@ class Payment(Model):
     failure_code = fields.CharField(max_length=60, null=True)
     failure_message = fields.CharField(max_length=300, null=True)
     refunded_fen = fields.IntField(default=0)
-    # Set in the same transaction that runs the purpose's on_succeeded: at most one fulfilment.
+    # Set in the same transaction that runs the purpose's fulfil: at most one fulfilment.
     fulfilled_at = fields.DatetimeField(null=True)
+    settlement = fields.CharEnumField(Settlement, max_length=20, null=True)
+    # While a request is between asking the provider and recording its answer: until then a
+    # second request for the same thing is told to wait (a double click), after it the open
+    # payment may be settled with the provider by anyone (a retry, reconciliation).
+    in_flight_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

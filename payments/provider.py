@@ -63,18 +63,51 @@ class ProviderSignatureError(Exception):
     """A webhook's Stripe-Signature is missing, malformed, stale or wrong."""
 
 
+class ProviderEventError(ValueError):
+    """A signed event whose content is not what the provider documents (a wrong type, a
+    missing field, an oversized id): it cannot be applied."""
+
+
+MAX_ID_LENGTH = 100  # Stripe's ids are far shorter; anything longer is not one of theirs
+MAX_TEXT_LENGTH = 500
+
+
+def _text(data: dict[str, Any], key: str, *, required: bool, limit: int = MAX_TEXT_LENGTH) -> str:
+    value = data.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ProviderEventError(f"{key} must be a string of 1 to {limit} characters")
+    return value
+
+
 def _intent(obj: Any) -> Intent:
-    data = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    """An Intent from the provider's object (an SDK object, or a webhook's plain dict).
+
+    Raises ProviderEventError when a field has the wrong type or size, so a malformed signed
+    event is refused with a 400 instead of failing somewhere later."""
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    if not isinstance(data, dict):
+        raise ProviderEventError("the object must be a JSON object")
+    amount = data.get("amount") or 0
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount < 2**63:
+        raise ProviderEventError("amount must be a whole number")
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or len(metadata) > 50:
+        raise ProviderEventError("metadata must be an object")
     error = data.get("last_payment_error") or {}
+    if not isinstance(error, dict):
+        error = {}
+    client_secret = data.get("client_secret")
     return Intent(
-        id=str(data["id"]),
-        status=str(data["status"]),
-        amount=int(data.get("amount") or 0),
-        currency=str(data.get("currency") or ""),
-        client_secret=data.get("client_secret"),
-        metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
-        error_code=error.get("code") if isinstance(error, dict) else None,
-        error_message=error.get("message") if isinstance(error, dict) else None,
+        id=_text(data, "id", required=True, limit=MAX_ID_LENGTH),
+        status=_text(data, "status", required=True, limit=40),
+        amount=amount,
+        currency=_text(data, "currency", required=False, limit=3),
+        client_secret=client_secret if isinstance(client_secret, str) else None,
+        metadata={str(k)[:40]: str(v)[:MAX_TEXT_LENGTH] for k, v in metadata.items()},
+        error_code=_text(error, "code", required=False, limit=60) or None,
+        error_message=_text(error, "message", required=False, limit=300) or None,
     )
 
 
@@ -180,17 +213,29 @@ class StripeProvider:
             stripe.WebhookSignature.verify_header(
                 text, signature, self._webhook_secret, WEBHOOK_TOLERANCE_SECONDS
             )
-            event = json.loads(text)
-            return WebhookMessage(
-                id=str(event["id"]),
-                type=str(event["type"]),
-                object=dict(event["data"]["object"]),
-            )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
-            raise ProviderSignatureError(str(exc)) from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProviderSignatureError(f"malformed event: {exc}") from exc
+        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+            raise ProviderSignatureError(str(exc)[:200]) from exc
+        return _webhook_message(text)
+
+
+def _webhook_message(text: str) -> WebhookMessage:
+    """A signed event's id, type and object; ProviderEventError if it is not shaped as one."""
+    try:
+        event = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProviderEventError("the event is not JSON") from exc
+    if not isinstance(event, dict):
+        raise ProviderEventError("the event must be a JSON object")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise ProviderEventError("data.object must be a JSON object")
+    return WebhookMessage(
+        id=_text(event, "id", required=True, limit=MAX_ID_LENGTH),
+        type=_text(event, "type", required=True, limit=80),
+        object=data["object"],
+    )
 
 
 def intent_from_webhook(message: WebhookMessage) -> Intent:
+    """The PaymentIntent a payment_intent.* event is about; ProviderEventError if malformed."""
     return _intent(message.object)

@@ -1,13 +1,10 @@
-"""Payments' rules: pay for a thing once, settle by provider answers and webhooks, refund."""
+"""Payments' rules: pay for a thing once, refund, apply webhooks, reconcile what was left open."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
@@ -16,6 +13,7 @@ from tortoise.transactions import in_transaction
 from errors import ValidationError
 from payments.errors import (
     AlreadyPaid,
+    InvalidEvent,
     InvalidSignature,
     NotRefundable,
     PaymentInProgress,
@@ -23,87 +21,48 @@ from payments.errors import (
     PaymentUnavailable,
     RefundTooLarge,
 )
-from payments.models import OPEN_STATUSES, Payment, PaymentStatus, WebhookEvent
+from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement, WebhookEvent
 from payments.provider import (
     Intent,
     ProviderDeclined,
     ProviderError,
+    ProviderEventError,
     ProviderSignatureError,
     ProviderUnavailable,
     StripeProvider,
     intent_from_webhook,
 )
+from payments.purposes import Fulfilment, PurposeHandlers, handlers_for, register_purpose
+from payments.settle import (
+    Outcome,
+    PaymentResult,
+    apply_intent,
+    close_before_release,
+    refund_refused,
+    settle_failed,
+    settle_from_provider,
+    settle_succeeded,
+)
+
+__all__ = [
+    "Fulfilment",
+    "Outcome",
+    "PaymentResult",
+    "PurposeHandlers",
+    "close_before_release",
+    "register_purpose",
+]
 
 log = logging.getLogger(__name__)
 
 CURRENCY = "cny"
 MAX_AMOUNT_FEN = 100_000_000  # one million yuan: anything above is a mistake
-# A pending payment younger than this may still be in another request's hands (two provider
-# calls, each bounded by PROVIDER_TIMEOUT); older ones are asked about and settled.
-PENDING_STALE_AFTER = timedelta(seconds=30)
+# A request that pays is in the provider's hands for at most this long (a few provider calls,
+# each bounded by PROVIDER_TIMEOUT); until then its payment is not settled by anyone else.
+IN_FLIGHT_FOR = timedelta(seconds=30)
 # A payment waiting for 3-D Secure this long is abandoned: canceled, and its thing released.
 REQUIRES_ACTION_EXPIRES_AFTER = timedelta(minutes=15)
 _PAYMENT_METHOD = re.compile(r"^pm_[A-Za-z0-9_]{1,96}$")
-_PURPOSE = re.compile(r"^[a-z][a-z_]{0,39}$")
-
-PaymentHook = Callable[[Payment], Awaitable[None]]
-RefundHook = Callable[[Payment, int], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class PurposeHandlers:
-    """What a package does when a payment for its things succeeds, fails or is refunded.
-
-    on_succeeded and on_failed run inside the transaction that records the outcome, exactly once
-    per payment; if one raises, the outcome is not recorded and is settled again later.
-    """
-
-    on_succeeded: PaymentHook
-    on_failed: PaymentHook | None = None
-    on_refunded: RefundHook | None = None
-
-
-_purposes: dict[str, PurposeHandlers] = {}
-
-
-def register_purpose(name: str, handlers: PurposeHandlers) -> None:
-    """Register (or replace) the handlers of a purpose such as "membership" or "order"."""
-    if not _PURPOSE.match(name):
-        raise ValueError(f"purpose names are lower_snake_case: {name!r}")
-    _purposes[name] = handlers
-
-
-def _handlers(purpose: str) -> PurposeHandlers:
-    try:
-        return _purposes[purpose]
-    except KeyError:
-        raise LookupError(f"no payment handlers registered for purpose {purpose!r}") from None
-
-
-class Outcome(StrEnum):
-    PAID = "paid"
-    REQUIRES_ACTION = "requires_action"
-    FAILED = "failed"
-    PENDING = "pending"
-
-
-@dataclass(frozen=True)
-class PaymentResult:
-    outcome: Outcome
-    payment: Payment
-    client_secret: str | None = None  # for the browser's 3-D Secure step
-    reason: str | None = None  # the provider's words when it failed
-
-    def answer(self) -> dict[str, object]:
-        """The API answer to "pay for this": status paid|requires_action|failed (a payment the
-        provider is still processing reads as requires_action: the client looks again)."""
-        status = Outcome.REQUIRES_ACTION if self.outcome == Outcome.PENDING else self.outcome
-        return {
-            "status": status.value,
-            "payment_id": self.payment.id,
-            "client_secret": self.client_secret,
-            "reason": self.reason,
-        }
 
 
 def make_provider(*, api_base: str, secret_key: str, webhook_secret: str) -> StripeProvider:
@@ -124,11 +83,12 @@ async def pay(
 
     At most one payment per thing is open or paid at a time (Payment.active_key). Returns PAID,
     REQUIRES_ACTION (with the client secret for 3-D Secure), FAILED (with the provider's reason)
-    or PENDING (the provider's answer is still to come). Raises ValidationError, AlreadyPaid,
-    PaymentInProgress, or PaymentUnavailable when the provider cannot be reached (then nothing
-    was charged, or the payment stays pending and reconciliation settles it).
+    or PENDING (the provider's answer is still to come). A failure leaves the thing as it was:
+    the buyer may pay again. Raises ValidationError, AlreadyPaid, PaymentInProgress, or
+    PaymentUnavailable when the provider cannot be reached (then nothing was charged, or the
+    payment stays pending until a retry or reconciliation asks the provider again).
     """
-    _handlers(purpose)
+    handlers_for(purpose)
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise ValidationError("amount_fen", "must be a positive whole number of fen")
     if amount_fen > MAX_AMOUNT_FEN:
@@ -145,19 +105,31 @@ async def pay(
         now=now,
     )
     try:
+        return await _charge(provider, payment, payment_method, now=now)
+    finally:
+        # This request is done with the provider: a retry may now settle what it left open.
+        await Payment.filter(id=payment.id, in_flight_until__isnull=False).update(
+            in_flight_until=None
+        )
+
+
+async def _charge(
+    provider: StripeProvider, payment: Payment, payment_method: str, *, now: datetime
+) -> PaymentResult:
+    try:
         intent = await provider.create_intent(
-            amount=amount_fen,
+            amount=payment.amount_fen,
             currency=CURRENCY,
             payment_method=payment_method,
             metadata={
                 "payment_id": str(payment.id),
-                "purpose": purpose,
+                "purpose": payment.purpose,
                 "subject_id": payment.subject_id,
             },
             idempotency_key=f"shuyuan-intent-{payment.id}",
         )
     except ProviderUnavailable as exc:
-        # Nothing was confirmed, so nothing can have been charged: free the thing at once.
+        # Nothing was confirmed, so nothing can have been charged.
         await settle_failed(payment.id, code="provider_unavailable", message=str(exc)[:300])
         raise PaymentUnavailable() from exc
     except ProviderDeclined as exc:
@@ -173,15 +145,12 @@ async def pay(
         confirmed = await provider.confirm_intent(
             intent.id, idempotency_key=f"shuyuan-confirm-{payment.id}"
         )
-    except ProviderDeclined as exc:
-        await settle_failed(payment.id, code=exc.code, message=exc.message)
-        return PaymentResult(Outcome.FAILED, await _reload(payment), reason=exc.message)
-    except ProviderError as exc:
+    except ProviderError as exc:  # a decline, or the intent refused (canceled meanwhile)
         await settle_failed(payment.id, code=exc.code, message=exc.message)
         return PaymentResult(Outcome.FAILED, await _reload(payment), reason=exc.message)
     except ProviderUnavailable as exc:
         # The confirm may or may not have reached the provider: ask once; if the provider
-        # cannot say either, the payment stays pending and reconciliation settles it.
+        # cannot say either, the payment stays pending and is settled by a retry or later.
         try:
             result = await settle_from_provider(provider, payment.id, now=now, abandon=True)
         except ProviderUnavailable:
@@ -189,7 +158,7 @@ async def pay(
         if result.outcome in (Outcome.FAILED, Outcome.PENDING):
             raise PaymentUnavailable() from exc
         return result
-    return await _apply_intent(payment.id, confirmed, now=now)
+    return await apply_intent(provider, payment.id, confirmed, now=now)
 
 
 async def _open_payment(
@@ -212,6 +181,7 @@ async def _open_payment(
                 currency=CURRENCY,
                 status=PaymentStatus.PENDING,
                 active_key=key,
+                in_flight_until=now + IN_FLIGHT_FOR,
             )
         except IntegrityError:
             existing = await Payment.get_or_none(active_key=key)
@@ -219,11 +189,14 @@ async def _open_payment(
                 continue  # it failed meanwhile, releasing the key: try once more
         if existing.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
             raise AlreadyPaid()
-        if now - existing.updated_at < PENDING_STALE_AFTER:
+        if existing.in_flight_until is not None and existing.in_flight_until > now:
             raise PaymentInProgress()  # another request (a double click) is still at it
-        # A stale pending payment, or one waiting for 3-D Secure that the buyer gave up on to
-        # try another card: settle it with the provider, canceling it if it was not paid.
-        result = await settle_from_provider(provider, existing.id, now=now, abandon=True)
+        # An open payment no request is handling: its confirm timed out, or 3-D Secure was
+        # left for another card. Settle it with the provider, canceling it if it was not paid.
+        try:
+            result = await settle_from_provider(provider, existing.id, now=now, abandon=True)
+        except ProviderUnavailable as exc:
+            raise PaymentUnavailable() from exc
         if result.outcome == Outcome.PAID:
             raise AlreadyPaid()
         if result.outcome != Outcome.FAILED:
@@ -233,140 +206,6 @@ async def _open_payment(
 
 async def _reload(payment: Payment) -> Payment:
     return await Payment.get(id=payment.id)
-
-
-async def _apply_intent(payment_id: int, intent: Intent, *, now: datetime) -> PaymentResult:
-    """Record what the provider says of a payment's intent, and say what it means."""
-    if intent.status == "succeeded":
-        await settle_succeeded(payment_id, intent, now=now)
-        payment = await Payment.get(id=payment_id)
-        return PaymentResult(Outcome.PAID, payment)
-    if intent.status == "requires_action":
-        await Payment.filter(id=payment_id, status=PaymentStatus.PENDING).update(
-            status=PaymentStatus.REQUIRES_ACTION, client_secret=intent.client_secret
-        )
-        payment = await Payment.get(id=payment_id)
-        return PaymentResult(Outcome.REQUIRES_ACTION, payment, client_secret=intent.client_secret)
-    if intent.status in ("requires_payment_method", "canceled"):
-        code = intent.error_code or ("canceled" if intent.status == "canceled" else "failed")
-        message = intent.error_message or "The payment did not go through."
-        await settle_failed(payment_id, code=code, message=message)
-        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment_id), reason=message)
-    return PaymentResult(Outcome.PENDING, await Payment.get(id=payment_id))
-
-
-async def settle_succeeded(payment_id: int, intent: Intent, *, now: datetime) -> bool:
-    """Record a payment as paid and fulfil it, once. True if this call did the fulfilment.
-
-    Safe to call any number of times, concurrently, in any order with settle_failed: the
-    conditional UPDATE lets exactly one caller move the payment to succeeded, and that caller
-    runs the purpose's on_succeeded in the same transaction. A success reported for a payment
-    already marked failed still counts (the provider has the money); if another payment for the
-    same thing was made meanwhile, this one is refunded instead of fulfilled.
-    """
-    payment = await Payment.get_or_none(id=payment_id)
-    if payment is None or payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
-        return False
-    if intent.amount != payment.amount_fen or intent.currency.lower() != payment.currency:
-        log.error("payment %s: provider reports %s %s", payment.id, intent.amount, intent.currency)
-        return False
-    if payment.status == PaymentStatus.FAILED:
-        taken = await Payment.filter(active_key=payment.thing_key).exclude(id=payment.id).exists()
-        if taken:
-            await _mark_duplicate(payment, now=now)
-            return False
-    handlers = _handlers(payment.purpose)
-    async with in_transaction():
-        # Invariant "fulfilled at most once": only the caller whose UPDATE matches fulfils.
-        moved = await Payment.filter(
-            id=payment.id,
-            status__in=[*OPEN_STATUSES, PaymentStatus.FAILED],
-            fulfilled_at__isnull=True,
-        ).update(
-            status=PaymentStatus.SUCCEEDED,
-            active_key=payment.thing_key,
-            provider_intent_id=intent.id,
-            failure_code=None,
-            failure_message=None,
-            client_secret=None,
-            fulfilled_at=now,
-        )
-        if moved != 1:
-            return False
-        await handlers.on_succeeded(await Payment.get(id=payment.id))
-    return True
-
-
-async def _mark_duplicate(payment: Payment, *, now: datetime) -> None:
-    """A late success for a thing paid for by another payment: keep it as failed, flagged.
-
-    The refund itself needs the provider; reconciliation's refund_duplicates() makes it.
-    """
-    await Payment.filter(id=payment.id, status=PaymentStatus.FAILED).update(
-        failure_code="duplicate_to_refund",
-        failure_message="Paid after another payment for the same thing; to be refunded.",
-    )
-    log.warning("payment %s succeeded after its thing was paid for again; refunding", payment.id)
-
-
-async def settle_failed(payment_id: int, *, code: str, message: str) -> bool:
-    """Record an open payment as failed, release its thing, and tell its purpose, once.
-
-    A failure never overrides a success: only pending or requires_action payments move.
-    """
-    payment = await Payment.get_or_none(id=payment_id)
-    if payment is None:
-        return False
-    handlers = _handlers(payment.purpose)
-    async with in_transaction():
-        moved = await Payment.filter(id=payment_id, status__in=list(OPEN_STATUSES)).update(
-            status=PaymentStatus.FAILED,
-            active_key=None,
-            failure_code=code[:60],
-            failure_message=message[:300],
-            client_secret=None,
-        )
-        if moved != 1:
-            return False
-        if handlers.on_failed is not None:
-            await handlers.on_failed(await Payment.get(id=payment_id))
-    return True
-
-
-async def settle_from_provider(
-    provider: StripeProvider, payment_id: int, *, now: datetime, abandon: bool = False
-) -> PaymentResult:
-    """Ask the provider about an open payment and record its answer.
-
-    With `abandon`, an intent that was never confirmed, or is still waiting for 3-D Secure, is
-    canceled and the payment fails. Raises ProviderUnavailable when the provider cannot answer.
-    """
-    payment = await Payment.get(id=payment_id)
-    if payment.status not in OPEN_STATUSES:
-        outcome = {
-            PaymentStatus.SUCCEEDED: Outcome.PAID,
-            PaymentStatus.REFUNDED: Outcome.PAID,
-        }.get(payment.status, Outcome.FAILED)
-        return PaymentResult(outcome, payment)
-    if payment.provider_intent_id is None:
-        # The intent was never created (or its creation never returned): nothing confirmed.
-        await settle_failed(payment.id, code="abandoned", message="The payment never started.")
-        return PaymentResult(Outcome.FAILED, await _reload(payment))
-    try:
-        intent = await provider.retrieve_intent(payment.provider_intent_id)
-    except ProviderError as exc:  # the provider does not know the intent
-        await settle_failed(payment.id, code=exc.code, message=exc.message)
-        return PaymentResult(Outcome.FAILED, await _reload(payment), reason=exc.message)
-    unconfirmed = intent.status in ("requires_confirmation", "requires_payment_method")
-    if abandon and (unconfirmed or intent.status == "requires_action"):
-        try:
-            intent = await provider.cancel_intent(intent.id)
-        except ProviderError:
-            intent = await provider.retrieve_intent(intent.id)  # it moved on meanwhile
-        if intent.status == "canceled":
-            await settle_failed(payment.id, code="canceled", message="The payment was canceled.")
-            return PaymentResult(Outcome.FAILED, await _reload(payment))
-    return await _apply_intent(payment.id, intent, now=now)
 
 
 async def refresh_payment(
@@ -410,6 +249,8 @@ async def refund(
         raise PaymentNotFound()
     if payment.status != PaymentStatus.SUCCEEDED or payment.provider_intent_id is None:
         raise NotRefundable()
+    if payment.settlement in (Settlement.REFUND_DUE, Settlement.REFUNDED):
+        raise NotRefundable("This payment is being refunded in full automatically.")
     remaining = payment.amount_fen - payment.refunded_fen
     amount = remaining if amount_fen is None else amount_fen
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
@@ -438,7 +279,7 @@ async def refund(
         id=payment.id, status=PaymentStatus.SUCCEEDED, refunded_fen=F("amount_fen")
     ).update(status=PaymentStatus.REFUNDED)
     refunded = await Payment.get(id=payment.id)
-    handlers = _handlers(payment.purpose)
+    handlers = handlers_for(payment.purpose)
     if handlers.on_refunded is not None:
         await handlers.on_refunded(refunded, amount)
     return refunded
@@ -451,16 +292,21 @@ async def handle_webhook(
 
     Each event id is recorded once, in the transaction that applies it, so a redelivered event
     is acknowledged and ignored. Events may arrive in any order and before or after our own
-    confirm call returns: settle_succeeded/settle_failed make the outcome the same. Raises
-    InvalidSignature.
+    confirm call returns: settle_succeeded/settle_failed make the outcome the same. An event
+    about an intent we do not know is acknowledged (it is not ours to retry). Raises
+    InvalidSignature, and InvalidEvent for a signed event whose content we cannot use (the
+    provider would retry a 500 for days; a 400 tells it the event itself is wrong).
     """
     try:
         message = provider.verify_webhook(payload, signature)
+        if not message.type.startswith("payment_intent."):
+            return "ignored"
+        intent = intent_from_webhook(message)
     except ProviderSignatureError as exc:
         raise InvalidSignature(str(exc)[:200]) from exc
-    if not message.type.startswith("payment_intent."):
-        return "ignored"
-    intent = intent_from_webhook(message)
+    except ProviderEventError as exc:
+        log.warning("webhook event refused (%s): %s", _event_id_for_log(payload), exc)
+        raise InvalidEvent(f"The event cannot be used: {exc}.") from exc
     payment = await _payment_for_intent(intent)
     if payment is None:
         return "unknown_payment"
@@ -468,7 +314,7 @@ async def handle_webhook(
         async with in_transaction():
             await WebhookEvent.create(event_id=message.id, type=message.type, payment_id=payment.id)
             if message.type == "payment_intent.succeeded":
-                await settle_succeeded(payment.id, intent, now=now)
+                await settle_succeeded(provider, payment.id, intent, now=now, refund_now=False)
             elif message.type in ("payment_intent.payment_failed", "payment_intent.canceled"):
                 await settle_failed(
                     payment.id,
@@ -477,7 +323,16 @@ async def handle_webhook(
                 )
     except IntegrityError:
         return "duplicate"
+    # A success that could not be delivered is refunded after the event is recorded, so the
+    # provider call is outside the transaction (reconciliation retries a refund not made).
+    await refund_refused(provider, payment.id)
     return "applied"
+
+
+def _event_id_for_log(payload: bytes) -> str:
+    """The event's id as far as it can be read, for the log line of a refused event."""
+    marker = payload.find(b'"id"')
+    return repr(payload[marker : marker + 60]) if marker >= 0 else "no id"
 
 
 async def _payment_for_intent(intent: Intent) -> Payment | None:
@@ -500,56 +355,60 @@ async def _payment_for_intent(intent: Intent) -> Payment | None:
 
 
 async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int]:
-    """Settle payments left open: the webhook that never came, the 3-D Secure never finished.
+    """Settle what was left: open payments whose answer or webhook never came, 3-D Secure never
+    finished, and succeeded payments not yet fulfilled nor refunded. Returns counts by outcome
+    (also logged by the caller), so an operator can see what it repaired.
 
-    Pending payments older than PENDING_STALE_AFTER are asked about; payments waiting for
-    3-D Secure longer than REQUIRES_ACTION_EXPIRES_AFTER are canceled. Returns counts by outcome.
+    Open payments that no request is handling (see IN_FLIGHT_FOR) are asked about; those
+    waiting for 3-D Secure longer than REQUIRES_ACTION_EXPIRES_AFTER are canceled.
+    Invariant "every succeeded payment ends fulfilled once or refunded": a succeeded payment
+    with no settlement (left by a crash, or by code older than settlements) is settled again:
+    its purpose fulfils it or it is refunded; one whose refund is due is refunded.
     """
     counts: dict[str, int] = {}
-    open_payments = await Payment.filter(status__in=list(OPEN_STATUSES)).only(
-        "id", "status", "updated_at"
-    )
-    work: list[tuple[int, bool]] = []
-    for payment in open_payments:
-        age = now - payment.updated_at
-        if payment.status == PaymentStatus.PENDING and age >= PENDING_STALE_AFTER:
-            work.append((payment.id, True))
-        elif payment.status == PaymentStatus.REQUIRES_ACTION:
-            work.append((payment.id, age >= REQUIRES_ACTION_EXPIRES_AFTER))
-    for payment_id, abandon in work:
-        try:
-            result = await settle_from_provider(provider, payment_id, now=now, abandon=abandon)
-            key = result.outcome.value
-        except ProviderUnavailable:
-            key = "unreachable"
-        except LookupError:
-            log.exception("payment %s: its purpose has no handlers", payment_id)
-            key = "no_handlers"
+
+    def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
-    refunded = await refund_duplicates(provider, now=now)
-    if refunded:
-        counts["duplicate_refunded"] = refunded
-    return counts
 
-
-async def refund_duplicates(provider: StripeProvider, *, now: datetime) -> int:
-    """Give back money the provider took for a thing that another payment had already paid."""
-    done = 0
-    for payment in await Payment.filter(
-        status=PaymentStatus.FAILED, failure_code="duplicate_to_refund"
-    ):
-        if payment.provider_intent_id is None:
-            continue
-        try:
-            await provider.refund(
-                payment.provider_intent_id,
-                amount=payment.amount_fen,
-                idempotency_key=f"shuyuan-refund-duplicate-{payment.id}",
-            )
-        except (ProviderUnavailable, ProviderError):
-            continue
-        await Payment.filter(id=payment.id, failure_code="duplicate_to_refund").update(
-            failure_code="duplicate_refunded", refunded_fen=payment.amount_fen
+    open_payments = await Payment.filter(status__in=list(OPEN_STATUSES)).only(
+        "id", "status", "updated_at", "in_flight_until"
+    )
+    for payment in open_payments:
+        if payment.in_flight_until is not None and payment.in_flight_until > now:
+            continue  # a request is still waiting for the provider's answer
+        abandon = payment.status == PaymentStatus.PENDING or (
+            now - payment.updated_at >= REQUIRES_ACTION_EXPIRES_AFTER
         )
-        done += 1
-    return done
+        try:
+            result = await settle_from_provider(provider, payment.id, now=now, abandon=abandon)
+            count(result.outcome.value)
+        except ProviderUnavailable:
+            count("unreachable")
+        except LookupError:
+            log.exception("payment %s: its purpose has no handlers", payment.id)
+            count("no_handlers")
+
+    unsettled = await Payment.filter(
+        status=PaymentStatus.SUCCEEDED, settlement__isnull=True, provider_intent_id__isnull=False
+    ).only("id", "provider_intent_id", "amount_fen", "currency")
+    for payment in unsettled:
+        assert payment.provider_intent_id is not None
+        intent = Intent(
+            id=payment.provider_intent_id,
+            status="succeeded",
+            amount=payment.amount_fen,
+            currency=payment.currency,
+        )
+        try:
+            if await settle_succeeded(provider, payment.id, intent, now=now, refund_now=False):
+                settled = await Payment.get(id=payment.id)
+                count(f"repaired_{settled.settlement}")
+        except LookupError:
+            log.exception("payment %s: its purpose has no handlers", payment.id)
+            count("no_handlers")
+
+    for payment_id in await Payment.filter(settlement=Settlement.REFUND_DUE).values_list(
+        "id", flat=True
+    ):
+        count("refunded" if await refund_refused(provider, int(payment_id)) else "refund_pending")  # type: ignore[call-overload]
+    return counts

@@ -243,6 +243,29 @@ async def pay_order(request: Request) -> Response:
 
 
 @operation(
+    "Give back an order waiting for payment: its units return at once (a payment under way is "
+    "canceled at the provider first)",
+    tag="store",
+    responses={
+        200: "{id, status: cancelled}",
+        401: "unauthorized",
+        404: "order_not_found",
+        409: "already_paid, payment_in_progress",
+        503: "payment_unavailable",
+    },
+)
+async def cancel_order(request: Request) -> Response:
+    user = await api_user(request)
+    order = await services.cancel_order(
+        provider=request.app.state.payments_provider,
+        order_id=request.path_params["id"],
+        user=user,
+        now=datetime.now(UTC),
+    )
+    return json_response({"id": order.id, "status": order.status.value})
+
+
+@operation(
     "Refund a paid order: money back, stock back if the drop is live (admins)",
     tag="store",
     responses={200: "the order", 403: "forbidden", 404: "order_not_found"},
@@ -309,5 +332,6 @@ routes = [
     Route("/products/{id:int}", get_product, methods=["GET"]),
     Route("/orders/{id:int}", get_order, methods=["GET"]),
     Route("/orders/{id:int}/payment", pay_order, methods=["POST"]),
+    Route("/orders/{id:int}/cancel", cancel_order, methods=["POST"]),
     Route("/admin/orders/{id:int}/refund", refund_order, methods=["POST"]),
 ]

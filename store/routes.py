@@ -191,10 +191,28 @@ async def payment_status(request: Request) -> Response:
     if order.status in services.SOLD_STATUSES:
         return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order.id}"})
     if order.status == OrderStatus.PENDING_PAYMENT:
+        failure = await services.last_payment_failure(order)
+        if failure is not None:  # the order is still held: the buyer may try again
+            return JSONResponse({"status": "failed", "message": gettext_for(request)(failure)})
         return JSONResponse({"status": "pending"})
     return JSONResponse(
         {"status": "failed", "message": gettext_for(request)("The payment failed.")}
     )
+
+
+async def cancel(request: Request) -> Response:
+    """The buyer gives back an order waiting for payment."""
+    user = await require_user(request)
+    await read_form(request)
+    order = await services.cancel_order(
+        provider=request.app.state.payments_provider,
+        order_id=request.path_params["id"],
+        user=user,
+        now=datetime.now(UTC),
+    )
+    _ = gettext_for(request)
+    flash(request, _("The order is cancelled; its items are back on sale."))
+    return redirect_after_post(request, f"/store/orders/{order.id}")
 
 
 async def order_page(request: Request) -> Response:
@@ -229,4 +247,5 @@ routes = [
     Route("/store/orders/{id:int}/pay", checkout_page, methods=["GET"]),
     Route("/store/orders/{id:int}/pay", pay, methods=["POST"]),
     Route("/store/orders/{id:int}/status", payment_status, methods=["GET"]),
+    Route("/store/orders/{id:int}/cancel", cancel, methods=["POST"]),
 ]

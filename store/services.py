@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from tortoise import connections
+from tortoise.expressions import F
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
@@ -23,7 +24,7 @@ from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
 from db import AsyncpgClient
-from errors import RateLimited, ValidationError
+from errors import DomainError, RateLimited, ValidationError
 from membership.services import is_member
 from payments import services as payments
 from payments.models import Payment, PaymentStatus
@@ -692,6 +693,16 @@ async def pay_order(
     return result
 
 
+async def last_payment_failure(order: Order) -> str | None:
+    """Why the order's latest payment failed, if it did (the order stays held meanwhile)."""
+    if order.payment_id is None:
+        return None
+    payment = await Payment.get_or_none(id=order.payment_id)
+    if payment is None or payment.status != PaymentStatus.FAILED:
+        return None
+    return payment.failure_message or "The payment failed."
+
+
 async def _move(order_id: int, to: OrderStatus, *, frm: list[OrderStatus], note: str = "") -> bool:
     moved = await Order.filter(id=order_id, status__in=frm).update(status=to)
     if moved:
@@ -708,10 +719,13 @@ async def _return_stock(order: Order, *, now: datetime, only_live: bool = False)
         await StockUnit.filter(product_id=product.id, order_id=order.id).update(order_id=None)
         _sold_out_until.pop(_product_key(product), None)
         if product.per_customer_limit is not None:
-            allowance = await Allowance.get_or_none(product_id=product.id, user_id=order.user_id)  # type: ignore[attr-defined]
-            if allowance is not None:
-                allowance.units = max(0, allowance.units - item.quantity)
-                await allowance.save(update_fields=["units"])
+            # Invariant "per-customer limit": lowered in the database, never below zero, so
+            # concurrent returns and holds of one customer cannot lose an update.
+            await Allowance.filter(
+                product_id=product.id,
+                user_id=order.user_id,  # type: ignore[attr-defined]
+                units__gte=item.quantity,
+            ).update(units=F("units") - item.quantity)
 
 
 async def _cancel(order: Order, *, now: datetime, note: str) -> bool:
@@ -724,41 +738,134 @@ async def _cancel(order: Order, *, now: datetime, note: str) -> bool:
     return True
 
 
-async def release_expired_orders(*, now: datetime) -> int:
-    """Cancel unpaid orders whose hold ran out (not those with a payment still under way)."""
+async def release_expired_orders(*, provider: StripeProvider, now: datetime) -> int:
+    """Cancel unpaid orders whose hold ran out, giving their stock back. A payment still under
+    way for one is canceled at the provider first; if it turns out paid the order is paid, and
+    if the provider cannot say, the order waits for the next round."""
     released = 0
     for order in await Order.filter(status=OrderStatus.PENDING_PAYMENT, hold_expires_at__lte=now):
-        if (
-            order.payment_id is not None
-            and await Payment.filter(
-                id=order.payment_id,
-                status__in=[PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION],
-            ).exists()
-        ):
+        try:
+            if await payments.close_before_release(
+                provider, purpose=PAYMENT_PURPOSE, subject_id=str(order.id), now=now
+            ):
+                continue
+        except DomainError as exc:  # the provider cannot say yet
+            log.info("order %s: hold not released yet: %s", order.id, exc.code)
             continue
         released += await _cancel(order, now=now, note="hold expired")
     return released
 
 
-async def _on_payment_succeeded(payment: Payment) -> None:
-    order = await Order.get(id=int(payment.subject_id))
-    now = payment.fulfilled_at or payment.updated_at
-    if not await _move(order.id, OrderStatus.PAID, frm=[OrderStatus.PENDING_PAYMENT]):
-        return  # cancelled meanwhile: payments' duplicate handling is not this; leave to admin
+async def cancel_order(
+    *, provider: StripeProvider, order_id: int, user: User, now: datetime
+) -> Order:
+    """The buyer gives back an order that is waiting for payment: its units return at once. A
+    payment under way for it is canceled at the provider first. Cancelling a cancelled order
+    changes nothing. Raises OrderNotFound (someone else's), OrderPaid, and PaymentUnavailable or
+    PaymentInProgress when the provider cannot say yet whether it was paid."""
+    order = await order_for_user(order_id, user)
+    if order.status == OrderStatus.CANCELLED:
+        return order
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise OrderPaid()
+    if await payments.close_before_release(
+        provider, purpose=PAYMENT_PURPOSE, subject_id=str(order.id), now=now
+    ):
+        raise OrderPaid()
+    await _cancel(order, now=now, note="cancelled by the buyer")
+    order = await Order.get(id=order.id)
+    if order.status != OrderStatus.CANCELLED:
+        raise OrderPaid()  # paid in the meantime
+    return order
+
+
+async def _fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
+    """The order of a succeeded payment is paid. One that was released meanwhile (its hold
+    expired, its buyer cancelled) is taken again if the sale is still on for the buyer, the
+    per-customer limit allows and the units are there; otherwise the payment is refused and
+    refunded. The buyer is told which of the two happened."""
+    order = await Order.get_or_none(id=int(payment.subject_id))
+    if order is None:
+        return payments.Fulfilment.REFUSED
+    if order.status == OrderStatus.PENDING_PAYMENT and await _move(
+        order.id, OrderStatus.PAID, frm=[OrderStatus.PENDING_PAYMENT]
+    ):
+        await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
+        await accounts.notify(
+            order.user_id,  # type: ignore[attr-defined]
+            kind="order_paid",
+            message=f"订单 #{order.id} 已支付，我们会尽快发货。"
+            f" Order #{order.id} is paid; it ships soon.",
+            link=f"/store/orders/{order.id}",
+        )
+        return payments.Fulfilment.FULFILLED
+    order = await Order.get(id=order.id)
+    if order.status != OrderStatus.CANCELLED:  # paid (by this payment, or by another one)
+        paid_by_this = order.payment_id == payment.id
+        return payments.Fulfilment.FULFILLED if paid_by_this else payments.Fulfilment.REFUSED
+    if not await _take_again(order, now=now):
+        return payments.Fulfilment.REFUSED
     await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
     await accounts.notify(
         order.user_id,  # type: ignore[attr-defined]
-        kind="order_paid",
-        message=f"订单 #{order.id} 已支付，我们会尽快发货。"
-        f" Order #{order.id} is paid; it ships soon.",
+        kind="order_paid_late",
+        message=f"订单 #{order.id} 的付款在订单取消后才到账；商品仍有货，订单已恢复并支付。"
+        f" The payment for order #{order.id} arrived after it was cancelled; the items were"
+        " still there, so the order is back and paid.",
+        link=f"/store/orders/{order.id}",
+    )
+    return payments.Fulfilment.FULFILLED
+
+
+async def _take_again(order: Order, *, now: datetime) -> bool:
+    """Hold a cancelled order's units again and mark it paid, all or nothing."""
+    user = await User.get(id=order.user_id)  # type: ignore[attr-defined]
+    items = await OrderItem.filter(order_id=order.id).select_related("product")
+    winners = {
+        entry.product_id  # type: ignore[attr-defined]
+        for entry in await RaffleEntry.filter(
+            product_id__in=[item.product.id for item in items], user_id=user.id, won=True
+        )
+    }
+    try:
+        for item in items:
+            check_can_buy(item.product, user, now, winner=item.product.id in winners)
+        async with in_transaction() as connection:  # a savepoint: a short claim undoes it all
+            postgres = connection.capabilities.dialect == "postgres"
+            for item in items:
+                if item.product.per_customer_limit is not None:
+                    await _take_allowance(connection, item.product, user, item.quantity, postgres)
+                await _claim_units(connection, order, item.product, item.quantity, postgres)
+            if not await _move(
+                order.id, OrderStatus.PAID, frm=[OrderStatus.CANCELLED], note="paid late"
+            ):
+                raise BadOrderState()
+    except DomainError:
+        return False
+    return True
+
+
+async def _on_payment_refused(payment: Payment) -> None:
+    order = await Order.get_or_none(id=int(payment.subject_id))
+    if order is None:
+        return
+    await accounts.notify(
+        order.user_id,  # type: ignore[attr-defined]
+        kind="order_refunded_late",
+        message=f"订单 #{order.id} 的付款在订单取消后才到账，商品已无法保留，款项已全额退回。"
+        f" The payment for order #{order.id} arrived after it was cancelled and the items"
+        " could not be kept; the money has been refunded in full.",
         link=f"/store/orders/{order.id}",
     )
 
 
 async def _on_payment_failed(payment: Payment) -> None:
-    order = await Order.get_or_none(id=int(payment.subject_id))
-    if order is not None:
-        await _cancel(order, now=payment.updated_at, note="payment failed")
+    # The order keeps its units: the buyer may pay again until the hold runs out.
+    await OrderEvent.create(
+        order_id=int(payment.subject_id),
+        status=OrderStatus.PENDING_PAYMENT,
+        note=f"payment failed: {payment.failure_code or 'failed'}"[:200],
+    )
 
 
 async def _on_payment_refunded(payment: Payment, amount_fen: int) -> None:
@@ -775,7 +882,8 @@ async def _on_payment_refunded(payment: Payment, amount_fen: int) -> None:
 payments.register_purpose(
     PAYMENT_PURPOSE,
     payments.PurposeHandlers(
-        on_succeeded=_on_payment_succeeded,
+        fulfil=_fulfil,
+        on_refused=_on_payment_refused,
         on_failed=_on_payment_failed,
         on_refunded=_on_payment_refunded,
     ),
@@ -799,9 +907,11 @@ async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
     tracking = tracking_number.strip()
     if not 4 <= len(tracking) <= 40:
         raise ValidationError("tracking_number", "must be 4 to 40 characters")
-    await Order.filter(id=order_id).update(tracking_number=tracking)
-    if not await _move(order_id, OrderStatus.SHIPPED, frm=[OrderStatus.PAID], note=tracking):
-        raise BadOrderState("Only a paid order can be shipped.")
+    async with in_transaction():
+        # The order moves first: a refused ship changes nothing, not even the tracking number.
+        if not await _move(order_id, OrderStatus.SHIPPED, frm=[OrderStatus.PAID], note=tracking):
+            raise BadOrderState("Only a paid order can be shipped.")
+        await Order.filter(id=order_id).update(tracking_number=tracking)
     return await Order.get(id=order_id)
 
 

@@ -6,19 +6,22 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from payments.provider import StripeProvider
 from store import services
 
 log = logging.getLogger(__name__)
 RELEASE_EVERY_SECONDS = 20.0
 
 
-async def release_forever(*, every_seconds: float = RELEASE_EVERY_SECONDS) -> None:
+async def release_forever(
+    provider: StripeProvider, *, every_seconds: float = RELEASE_EVERY_SECONDS
+) -> None:
     """Cancel expired unpaid orders until canceled, even when nobody visits a page."""
     while True:
         await asyncio.sleep(every_seconds)
         try:
             now = datetime.now(UTC)
-            released = await services.release_expired_orders(now=now)
+            released = await services.release_expired_orders(provider=provider, now=now)
             reminded = await services.send_drop_reminders(now=now)
             await services.draw_due_raffles(now=now)
             if released or reminded:

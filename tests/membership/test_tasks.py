@@ -34,8 +34,8 @@ async def test_a_hold_stuck_in_3d_secure_is_canceled_and_its_seat_freed(
 
     assert (await maintain(provider, now=now + timedelta(minutes=5)))["holds_released"] == 0
     counts = await maintain(provider, now=now + timedelta(minutes=16))
-    assert counts["payments_abandoned"] == 1
-    assert (await Enrollment.get(id=enrollment.id)).status == EnrollmentStatus.FAILED
+    assert counts["holds_released"] == 1
+    assert (await Enrollment.get(id=enrollment.id)).status == EnrollmentStatus.EXPIRED
     assert (await Payment.get(id=result.payment.id)).status == PaymentStatus.FAILED
     assert await windows.seats_left(window, now=now + timedelta(minutes=16)) == 1
 

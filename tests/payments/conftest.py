@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -43,8 +44,10 @@ class Ledger:
 def ledger() -> Ledger:
     record = Ledger()
 
-    async def on_succeeded(payment: Payment) -> None:
-        record.succeeded.append(payment.id)
+    async def fulfil(payment: Payment, now: datetime) -> services.Fulfilment:
+        if payment.id not in record.succeeded:
+            record.succeeded.append(payment.id)
+        return services.Fulfilment.FULFILLED
 
     async def on_failed(payment: Payment) -> None:
         record.failed.append(payment.id)
@@ -54,9 +57,7 @@ def ledger() -> Ledger:
 
     services.register_purpose(
         PURPOSE,
-        services.PurposeHandlers(
-            on_succeeded=on_succeeded, on_failed=on_failed, on_refunded=on_refunded
-        ),
+        services.PurposeHandlers(fulfil=fulfil, on_failed=on_failed, on_refunded=on_refunded),
     )
     return record
 
@@ -157,6 +158,13 @@ async def proxy_to(upstream: str, intercept: Interceptor) -> AsyncIterator[str]:
             yield base_url
     finally:
         await http.aclose()
+
+
+def sign(secret: str, payload: bytes) -> str:
+    """The Stripe-Signature header Stripe would send with `payload`."""
+    timestamp = int(time.time())
+    signature = hmac.new(secret.encode(), b"%d.%s" % (timestamp, payload), hashlib.sha256)
+    return f"t={timestamp},v1={signature.hexdigest()}"
 
 
 def signed_event(

@@ -115,10 +115,6 @@ async def test_reconciliation_settles_a_payment_whose_answer_and_webhook_were_lo
     payment = await Payment.get(purpose=PURPOSE)
     assert payment.status == PaymentStatus.PENDING  # we cannot know yet: never guessed
     assert ledger.succeeded == []
-    with pytest.raises(PaymentInProgress):  # a second try right away must not charge again
-        await pay_with(provider, buyer.id, when=started + timedelta(seconds=5))
-
-    assert await services.reconcile(provider, now=started + timedelta(seconds=10)) == {}
     settled = await services.reconcile(provider, now=started + timedelta(minutes=1))
     assert settled == {"paid": 1}
     assert ledger.succeeded == [payment.id]
@@ -126,6 +122,68 @@ async def test_reconciliation_settles_a_payment_whose_answer_and_webhook_were_lo
     assert await services.reconcile(provider, now=started + timedelta(minutes=2)) == {}
     charged = [i for i in await intents_at_provider(settings) if i["status"] == "succeeded"]
     assert len(charged) == 1
+
+
+async def test_a_retry_after_a_lost_answer_asks_the_provider_and_never_charges_twice(
+    provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    """The confirm's answer is lost and the provider goes dark; the buyer's retry comes once
+    the first request has given up, and finds the first charge instead of making a second."""
+    dark = False
+
+    async def lose_the_confirm_answer(request: Request, forward):  # type: ignore[no-untyped-def]
+        nonlocal dark
+        if dark:
+            return JSONResponse({"error": {"message": "upstream down"}}, status_code=503)
+        response: Response = await forward()
+        if request.url.path.endswith("/confirm"):
+            dark = True
+            return JSONResponse({"error": {"message": "upstream down"}}, status_code=503)
+        return response
+
+    buyer = await make_user()
+    started = datetime.now(UTC)
+    async with proxy_to(settings.stripe_api_base, lose_the_confirm_answer) as url:
+        flaky = provider_at(settings, url)
+        try:
+            with pytest.raises(PaymentUnavailable):
+                await pay_with(flaky, buyer.id, when=started)
+        finally:
+            await flaky.aclose()
+    assert (await Payment.get(purpose=PURPOSE)).in_flight_until is None  # the request ended
+    with pytest.raises(AlreadyPaid):
+        await pay_with(provider, buyer.id, when=started + timedelta(seconds=5))
+    assert len(ledger.succeeded) == 1
+    charged = [i for i in await intents_at_provider(settings) if i["status"] == "succeeded"]
+    assert len(charged) == 1
+
+
+async def test_a_second_request_while_the_first_waits_for_the_provider_is_told_to_wait(
+    provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    release = asyncio.Event()
+    confirming = asyncio.Event()
+
+    async def slow_confirm(request: Request, forward):  # type: ignore[no-untyped-def]
+        if request.url.path.endswith("/confirm"):
+            confirming.set()
+            await release.wait()
+        return await forward()
+
+    buyer = await make_user()
+    async with proxy_to(settings.stripe_api_base, slow_confirm) as url:
+        slow = provider_at(settings, url)
+        try:
+            first = asyncio.create_task(pay_with(slow, buyer.id))
+            await confirming.wait()
+            with pytest.raises(PaymentInProgress):  # a double click must not charge again
+                await pay_with(provider, buyer.id)
+            release.set()
+            assert (await first).outcome == services.Outcome.PAID
+        finally:
+            release.set()
+            await slow.aclose()
+    assert len(ledger.succeeded) == 1
 
 
 async def test_twenty_concurrent_payments_for_one_thing_charge_once(

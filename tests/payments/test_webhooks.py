@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +23,7 @@ from tests.payments.conftest import (
     intent_json,
     provider_at,
     proxy_to,
+    sign,
     signed_event,
     webhooks_to,
 )
@@ -202,3 +205,56 @@ async def test_an_event_about_someone_elses_intent_is_acknowledged_and_ignored(
     assert response.json()["result"] == "unknown_payment"
     assert ledger.succeeded == []
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
+
+
+def _event(obj: object, **top: object) -> bytes:
+    body: dict[str, object] = {
+        "id": "evt_malformed",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": {"object": obj},
+    }
+    body.update(top)
+    return json.dumps(body).encode()
+
+
+GOOD_INTENT = {"id": "pi_x", "object": "payment_intent", "status": "succeeded", "amount": 100}
+MALFORMED_EVENTS = {
+    "not json": b"{not json",
+    "a json list": b"[1, 2, 3]",
+    "no data": json.dumps({"id": "evt_1", "type": "payment_intent.succeeded"}).encode(),
+    "object is a string": _event("pi_123"),
+    "object without an id": _event({"status": "succeeded", "amount": 100}),
+    "id is a number": _event({**GOOD_INTENT, "id": 12345}),
+    "amount is text": _event({**GOOD_INTENT, "amount": "lots"}),
+    "amount is huge": _event({**GOOD_INTENT, "amount": 10**30}),
+    "metadata is a list": _event({**GOOD_INTENT, "metadata": ["payment_id", "1"]}),
+    "status is missing": _event({"id": "pi_x", "amount": 100}),
+    "intent id is very long": _event({**GOOD_INTENT, "id": "pi_" + "x" * 5000}),
+    "event id is very long": _event(GOOD_INTENT, id="evt_" + "x" * 5000),
+    "event type is not text": _event(GOOD_INTENT, type=["payment_intent.succeeded"]),
+    "deeply nested": b'{"id": "evt_deep", "type": "payment_intent.succeeded", "data": '
+    + b'{"object": ' * 1000
+    + b"{}"
+    + b"}" * 1001,
+}
+
+
+@pytest.mark.parametrize("kind", list(MALFORMED_EVENTS))
+async def test_a_signed_event_we_cannot_use_is_refused_with_400_never_500(
+    client: httpx.AsyncClient, settings: Settings, kind: str
+) -> None:
+    payload = MALFORMED_EVENTS[kind]
+    response = await post_event(client, payload, sign(settings.stripe_webhook_secret, payload))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_event"
+    assert await WebhookEvent.all().count() == 0
+
+
+async def test_a_signed_event_about_an_unknown_intent_is_acknowledged(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    payload = _event({**GOOD_INTENT, "id": "pi_nobody_knows", "metadata": {"payment_id": "77"}})
+    response = await post_event(client, payload, sign(settings.stripe_webhook_secret, payload))
+    assert response.status_code == 200
+    assert response.json()["result"] == "unknown_payment"

@@ -11,6 +11,7 @@ import pytest
 
 from accounts import services as accounts
 from accounts.models import ApiToken, Notification, User
+from payments.provider import StripeProvider
 from store import services as store
 from store.models import Allowance, Order, OrderEvent, OrderStatus, Product, StockUnit
 from tests.factories import bearer, make_user, token_for
@@ -187,12 +188,19 @@ async def test_buying_too_fast_from_one_account_is_429(client: httpx.AsyncClient
     assert (await order(client, other, product["id"])).status_code == 201
 
 
-async def test_expired_holds_return_their_stock(client: httpx.AsyncClient) -> None:
+async def test_expired_holds_return_their_stock(
+    client: httpx.AsyncClient, provider: StripeProvider
+) -> None:
     product = await create(client, stock=1, per_customer_limit=1)
     buyer = await make_user()
     headers = bearer(await token_for(buyer))
     assert (await order(client, headers, product["id"])).status_code == 201
-    assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(minutes=11)) == 1
+    assert (
+        await store.release_expired_orders(
+            provider=provider, now=datetime.now(UTC) + timedelta(minutes=11)
+        )
+        == 1
+    )
     assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 1
     assert (await order(client, headers, product["id"])).status_code == 201  # allowance back too
 
@@ -217,7 +225,7 @@ async def test_refunds_return_money_and_stock(client: httpx.AsyncClient) -> None
     assert await StockUnit.filter(order_id=created["id"]).count() == 0
 
 
-async def test_a_declined_card_cancels_the_order_and_returns_stock(
+async def test_a_declined_card_keeps_the_hold_and_another_card_pays_the_same_order(
     client: httpx.AsyncClient,
 ) -> None:
     product = await create(client, stock=1)
@@ -229,8 +237,15 @@ async def test_a_declined_card_cancels_the_order_and_returns_stock(
         headers=headers,
     )
     assert failed.json()["status"] == "failed"
-    assert (await Order.get(id=created["id"])).status == OrderStatus.CANCELLED
-    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 1
+    assert (await Order.get(id=created["id"])).status == OrderStatus.PENDING_PAYMENT
+    assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 0
+    paid = await client.post(
+        f"/api/v1/orders/{created['id']}/payment",
+        json={"payment_method": "pm_card_visa"},
+        headers=headers,
+    )
+    assert paid.json()["status"] == "paid"
+    assert (await Order.get(id=created["id"])).status == OrderStatus.PAID
 
 
 async def test_the_listing_counts_each_products_stock_on_its_own(client: httpx.AsyncClient) -> None:
@@ -247,6 +262,7 @@ async def test_the_listing_counts_each_products_stock_on_its_own(client: httpx.A
 
 async def test_units_returned_below_the_claim_mark_are_sold_again(
     client: httpx.AsyncClient,
+    provider: StripeProvider,
 ) -> None:
     # Claims look for free units past the last one this worker claimed; a unit returned
     # behind that mark must still be found, and "sold out" only said after a full look.
@@ -257,7 +273,12 @@ async def test_units_returned_below_the_claim_mark_are_sold_again(
         assert (await order(client, headers, product["id"])).status_code == 201
     assert (await order(client, buyers[3], product["id"])).json()["error"]["code"] == "sold_out"
     await Order.filter(id=first["id"]).update(hold_expires_at=datetime.now(UTC))
-    assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert (
+        await store.release_expired_orders(
+            provider=provider, now=datetime.now(UTC) + timedelta(seconds=1)
+        )
+        == 1
+    )
     again = await order(client, buyers[3], product["id"])
     assert again.status_code == 201, again.text
     if store._claimed_up_to:  # PostgreSQL: the next look starts at the unit found below
@@ -269,6 +290,7 @@ async def test_units_returned_below_the_claim_mark_are_sold_again(
 
 async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
     client: httpx.AsyncClient,
+    provider: StripeProvider,
 ) -> None:
     product = await create(client, stock=1)
     assert (
@@ -286,7 +308,12 @@ async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
     assert bad_body.status_code == 401
     # Stock coming back makes the product buyable again at once in this worker.
     await Order.all().update(hold_expires_at=datetime.now(UTC))
-    assert await store.release_expired_orders(now=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert (
+        await store.release_expired_orders(
+            provider=provider, now=datetime.now(UTC) + timedelta(seconds=1)
+        )
+        == 1
+    )
     assert (await order(client, {}, product["id"])).status_code == 401
     assert (await order(client, late, product["id"])).status_code == 201
 

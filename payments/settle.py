@@ -1,0 +1,279 @@
+"""Recording what the provider says of a payment: succeeded (fulfil or refund), failed, open.
+
+Every way an outcome arrives (our own confirm call, a webhook, a buyer's page asking after
+3-D Secure, reconciliation) ends in these functions, so the outcome is the same whatever the
+order and number of the reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from payments.errors import PaymentInProgress, PaymentUnavailable
+from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement
+from payments.provider import (
+    Intent,
+    ProviderError,
+    ProviderUnavailable,
+    StripeProvider,
+)
+from payments.purposes import Fulfilment, handlers_for
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    PAID = "paid"
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    outcome: Outcome
+    payment: Payment
+    client_secret: str | None = None  # for the browser's 3-D Secure step
+    reason: str | None = None  # the provider's words when it failed
+
+    def answer(self) -> dict[str, object]:
+        """The API answer to "pay for this": status paid|requires_action|failed (a payment the
+        provider is still processing reads as requires_action: the client looks again)."""
+        status = Outcome.REQUIRES_ACTION if self.outcome == Outcome.PENDING else self.outcome
+        return {
+            "status": status.value,
+            "payment_id": self.payment.id,
+            "client_secret": self.client_secret,
+            "reason": self.reason,
+        }
+
+
+async def settle_succeeded(
+    provider: StripeProvider,
+    payment_id: int,
+    intent: Intent,
+    *,
+    now: datetime,
+    refund_now: bool = True,
+) -> bool:
+    """Record a payment as succeeded and settle it: fulfilled, waiting, or refunded. True if
+    this call did the settling.
+
+    Safe to call any number of times, concurrently, in any order with settle_failed: exactly
+    one caller's conditional UPDATE records the success, and that caller asks the purpose to
+    fulfil in the same transaction. A success reported for a payment marked failed still
+    counts (the provider has the money). When the thing cannot be delivered any more (paid by
+    another payment, sold out after a release, the sale over), the payment is refunded in
+    full (at once, or by the caller when `refund_now` is False: inside a transaction); if the
+    provider cannot refund now, reconciliation does it later.
+    """
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None or payment.status == PaymentStatus.REFUNDED:
+        return False
+    if payment.status == PaymentStatus.SUCCEEDED and payment.settlement is not None:
+        return False
+    if intent.amount != payment.amount_fen or intent.currency.lower() != payment.currency:
+        log.error("payment %s: provider reports %s %s", payment.id, intent.amount, intent.currency)
+        return False
+    outcome: Fulfilment | None = None
+    for _ in range(2):
+        try:
+            outcome = await _record_success(payment, intent.id, now=now)
+            break
+        except IntegrityError:
+            # Another payment took the thing's active key between our look and our write:
+            # the second round sees it taken and refuses this one.
+            continue
+    if outcome is None:
+        return False
+    if outcome == Fulfilment.REFUSED and refund_now:
+        await refund_refused(provider, payment.id)
+    return True
+
+
+async def _record_success(payment: Payment, intent_id: str, *, now: datetime) -> Fulfilment | None:
+    handlers = handlers_for(payment.purpose)
+    async with in_transaction():
+        # One caller moves the payment: an open or failed one, or a succeeded one that has no
+        # settlement yet (written before settlements were recorded, or never settled).
+        moved = await Payment.filter(
+            Q(status__in=[*OPEN_STATUSES, PaymentStatus.FAILED])
+            | Q(status=PaymentStatus.SUCCEEDED, settlement__isnull=True),
+            id=payment.id,
+        ).update(
+            status=PaymentStatus.SUCCEEDED,
+            provider_intent_id=intent_id,
+            failure_code=None,
+            failure_message=None,
+            client_secret=None,
+            in_flight_until=None,
+        )
+        if moved != 1:
+            return None
+        # Invariant "never charge twice for one thing": a thing has at most one payment holding
+        # its active key; a success for a thing that another payment holds is refused.
+        taken = await Payment.filter(active_key=payment.thing_key).exclude(id=payment.id).exists()
+        if taken:
+            outcome = Fulfilment.REFUSED
+        else:
+            await Payment.filter(id=payment.id).update(active_key=payment.thing_key)
+            outcome = await handlers.fulfil(await Payment.get(id=payment.id), now)
+        # Invariant "every succeeded payment ends fulfilled once or refunded, never neither,
+        # never both": the settlement is written with the success, in this transaction.
+        if outcome == Fulfilment.FULFILLED:
+            await Payment.filter(id=payment.id).update(
+                settlement=Settlement.FULFILLED, fulfilled_at=now
+            )
+        elif outcome == Fulfilment.WAITING:
+            await Payment.filter(id=payment.id).update(settlement=Settlement.WAITING)
+        else:
+            await Payment.filter(id=payment.id).update(
+                settlement=Settlement.REFUND_DUE, active_key=None, fulfilled_at=None
+            )
+            log.warning("payment %s succeeded for a thing it cannot have: refunding", payment.id)
+    return outcome
+
+
+async def refund_refused(provider: StripeProvider, payment_id: int) -> bool:
+    """Give back the whole of a succeeded payment whose thing could not be delivered (its
+    settlement is REFUND_DUE). True once refunded; False if the provider could not be
+    reached or refused (reconciliation tries again every round)."""
+    payment = await Payment.get_or_none(id=payment_id)
+    if (
+        payment is None
+        or payment.settlement != Settlement.REFUND_DUE
+        or payment.provider_intent_id is None
+    ):
+        return False
+    amount = payment.amount_fen - payment.refunded_fen
+    if amount > 0:
+        try:
+            await provider.refund(
+                payment.provider_intent_id,
+                amount=amount,
+                idempotency_key=f"shuyuan-refund-refused-{payment.id}",
+            )
+        except (ProviderUnavailable, ProviderError) as exc:
+            log.warning("payment %s: automatic refund not made yet: %s", payment.id, exc)
+            return False
+    moved = await Payment.filter(id=payment.id, settlement=Settlement.REFUND_DUE).update(
+        status=PaymentStatus.REFUNDED,
+        refunded_fen=payment.amount_fen,
+        settlement=Settlement.REFUNDED,
+    )
+    if moved:
+        handlers = handlers_for(payment.purpose)
+        if handlers.on_refused is not None:
+            await handlers.on_refused(await Payment.get(id=payment.id))
+    return bool(moved)
+
+
+async def settle_failed(payment_id: int, *, code: str, message: str) -> bool:
+    """Record an open payment as failed, once; its thing stays held (the buyer may try again
+    until the hold runs out). A failure never overrides a success: only open payments move.
+    """
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None:
+        return False
+    handlers = handlers_for(payment.purpose)
+    async with in_transaction():
+        moved = await Payment.filter(id=payment_id, status__in=list(OPEN_STATUSES)).update(
+            status=PaymentStatus.FAILED,
+            active_key=None,
+            failure_code=code[:60],
+            failure_message=message[:300],
+            client_secret=None,
+            in_flight_until=None,
+        )
+        if moved != 1:
+            return False
+        if handlers.on_failed is not None:
+            await handlers.on_failed(await Payment.get(id=payment_id))
+    return True
+
+
+async def apply_intent(
+    provider: StripeProvider, payment_id: int, intent: Intent, *, now: datetime
+) -> PaymentResult:
+    """Record what the provider says of a payment's intent, and say what it means."""
+    if intent.status == "succeeded":
+        await settle_succeeded(provider, payment_id, intent, now=now)
+        payment = await Payment.get(id=payment_id)
+        return PaymentResult(Outcome.PAID, payment)
+    if intent.status == "requires_action":
+        await Payment.filter(id=payment_id, status=PaymentStatus.PENDING).update(
+            status=PaymentStatus.REQUIRES_ACTION, client_secret=intent.client_secret
+        )
+        payment = await Payment.get(id=payment_id)
+        return PaymentResult(Outcome.REQUIRES_ACTION, payment, client_secret=intent.client_secret)
+    if intent.status in ("requires_payment_method", "canceled"):
+        code = intent.error_code or ("canceled" if intent.status == "canceled" else "failed")
+        message = intent.error_message or "The payment did not go through."
+        await settle_failed(payment_id, code=code, message=message)
+        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment_id), reason=message)
+    return PaymentResult(Outcome.PENDING, await Payment.get(id=payment_id))
+
+
+async def settle_from_provider(
+    provider: StripeProvider, payment_id: int, *, now: datetime, abandon: bool = False
+) -> PaymentResult:
+    """Ask the provider about an open payment and record its answer.
+
+    With `abandon`, an intent that was never confirmed, or is still waiting for 3-D Secure, is
+    canceled and the payment fails. Raises ProviderUnavailable when the provider cannot answer.
+    """
+    payment = await Payment.get(id=payment_id)
+    if payment.status not in OPEN_STATUSES:
+        paid = payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+        return PaymentResult(Outcome.PAID if paid else Outcome.FAILED, payment)
+    if payment.provider_intent_id is None:
+        # The intent was never created (or its creation never returned): nothing confirmed.
+        await settle_failed(payment.id, code="abandoned", message="The payment never started.")
+        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id))
+    try:
+        intent = await provider.retrieve_intent(payment.provider_intent_id)
+    except ProviderError as exc:  # the provider does not know the intent
+        await settle_failed(payment.id, code=exc.code, message=exc.message)
+        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id), reason=exc.message)
+    unconfirmed = intent.status in ("requires_confirmation", "requires_payment_method")
+    if abandon and (unconfirmed or intent.status == "requires_action"):
+        try:
+            intent = await provider.cancel_intent(intent.id)
+        except ProviderError:
+            intent = await provider.retrieve_intent(intent.id)  # it moved on meanwhile
+        if intent.status == "canceled":
+            await settle_failed(payment.id, code="canceled", message="The payment was canceled.")
+            return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id))
+    return await apply_intent(provider, payment.id, intent, now=now)
+
+
+async def close_before_release(
+    provider: StripeProvider, *, purpose: str, subject_id: str, now: datetime
+) -> bool:
+    """Before a held thing is released (its hold expired, or its buyer cancels): a payment
+    under way for it is canceled at the provider first, so that a release and a charge cannot
+    both happen unseen. True when the thing turns out paid (then it must not be released).
+
+    Raises PaymentUnavailable when the provider cannot say (release later, or tell the buyer
+    to try again), PaymentInProgress while the provider is still processing it.
+    """
+    payment = await Payment.get_or_none(active_key=f"{purpose}:{subject_id}")
+    if payment is None:
+        return False
+    if payment.status in OPEN_STATUSES:
+        try:
+            result = await settle_from_provider(provider, payment.id, now=now, abandon=True)
+        except ProviderUnavailable as exc:
+            raise PaymentUnavailable() from exc
+        if result.outcome in (Outcome.PENDING, Outcome.REQUIRES_ACTION):
+            raise PaymentInProgress()
+        payment = result.payment
+    # A payment that holds the key and succeeded delivered the thing (or will: WAITING).
+    return payment.status == PaymentStatus.SUCCEEDED and payment.settlement != Settlement.REFUND_DUE
