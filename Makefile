@@ -29,13 +29,18 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-sqlite: install
-	TEST_DATABASE=sqlite $(BIN)/pytest
+# PostgreSQL runs when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432. The
+# contract walks (schemathesis over the API, hostile queries over the pages) run once: in the
+# PostgreSQL run when there is one, else in the SQLite run.
+HAVE_POSTGRES = [ -n "$$TEST_POSTGRES_URL" ] || $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null
 
-# PostgreSQL when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432.
+test-sqlite: install
+	@if $(HAVE_POSTGRES); then contract=0; else contract=1; fi; \
+		echo "== pytest on SQLite"; TEST_DATABASE=sqlite TEST_CONTRACT=$$contract $(BIN)/pytest
+
 test-postgres: install
-	@if [ -n "$$TEST_POSTGRES_URL" ] || $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null; then \
-		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres $(BIN)/pytest; \
+	@if $(HAVE_POSTGRES); then \
+		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres TEST_CONTRACT=1 $(BIN)/pytest; \
 	else \
 		echo "== no PostgreSQL at 127.0.0.1:5432 and TEST_POSTGRES_URL unset: skipping the PostgreSQL run"; \
 	fi

@@ -40,6 +40,7 @@ from store import routes as store_routes
 from store.tasks import release_forever
 from web import home
 from web.errors import EXCEPTION_HANDLERS
+from web.limits import BoundedBodies
 from web.sessions import SchemeAwareSessions
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -135,7 +136,10 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SchemeAwareSessions, secret_key=settings.secret_key)],
+        middleware=[
+            Middleware(BoundedBodies),
+            Middleware(SchemeAwareSessions, secret_key=settings.secret_key),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ class CommonErrorCode(StrEnum):
     INVALID_FIELD = "invalid_field"
     RATE_LIMITED = "rate_limited"
     INVALID_JSON = "invalid_json"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class DomainError(Exception):
@@ -30,15 +31,19 @@ class DomainError(Exception):
 
 
 class ValidationError(DomainError):
-    """A field of the input is missing or malformed; `field` names it."""
+    """A field of the input is missing or malformed; `field` names it. `errors` lists every
+    (field, reason) found, this one first, so a form can show them all at once."""
 
     code = CommonErrorCode.INVALID_FIELD
     status = 422
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, *, others: list[tuple[str, str]] | None = None
+    ) -> None:
         super().__init__(f"{field}: {message}", field=field)
         self.field = field
         self.reason = message
+        self.errors = others or [(field, message)]
 
 
 class RateLimited(DomainError):
@@ -59,3 +64,12 @@ class InvalidJSON(DomainError):
     code = CommonErrorCode.INVALID_JSON
     status = 400
     default_message = "The request body must be a JSON object."
+
+
+class ServiceUnavailable(DomainError):
+    """Something we depend on (the database) does not answer; try again shortly."""
+
+    code = CommonErrorCode.SERVICE_UNAVAILABLE
+    status = 503
+    default_message = "The service is busy or unreachable right now; please try again shortly."
+    retry_after = 5

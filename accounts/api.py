@@ -9,44 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accounts import services
+from accounts import schemas, services
 from accounts.models import Notification, User
-from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
-
-REGISTRATION = Schema(
-    {
-        "email": Field("email", max_length=254),
-        "password": Field(
-            "password",
-            min_length=services.MIN_PASSWORD_LENGTH,
-            max_length=services.MAX_PASSWORD_LENGTH,
-        ),
-        "display_name": Field("string", min_length=1, max_length=services.MAX_DISPLAY_NAME_LENGTH),
-    }
-)
-CREDENTIALS = Schema(
-    {
-        "email": Field("string", max_length=254),
-        "password": Field("string", max_length=services.MAX_PASSWORD_LENGTH),
-        "name": Field(
-            "string",
-            required=False,
-            max_length=80,
-            description="a label for the token, e.g. the device",
-        ),
-    }
-)
-PASSWORD_CHANGE = Schema(
-    {
-        "current_password": Field("string", max_length=services.MAX_PASSWORD_LENGTH),
-        "new_password": Field(
-            "password",
-            min_length=services.MIN_PASSWORD_LENGTH,
-            max_length=services.MAX_PASSWORD_LENGTH,
-        ),
-    }
-)
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -66,43 +32,43 @@ def notification_json(notification: Notification) -> dict[str, Any]:
 
 @operation(
     "Register an account",
-    body=REGISTRATION,
+    body=schemas.Registration,
+    answer=schemas.Account,
+    status=201,
     auth=None,
     tag="accounts",
-    responses={201: "the account", 409: "email_taken", 422: "a field is invalid"},
+    errors={409: "email_taken"},
 )
 async def create_account(request: Request) -> Response:
-    data = await read_json(request, REGISTRATION)
+    data = await read_json(request, schemas.Registration)
     user = await services.register(
-        email=data["email"], password=data["password"], display_name=data["display_name"]
+        email=data.email, password=data.password, display_name=data.display_name
     )
     return json_response(user_json(user), 201)
 
 
 @operation(
     "Exchange email and password for a bearer token",
-    body=CREDENTIALS,
+    body=schemas.Credentials,
+    answer=schemas.Token,
+    status=201,
     auth=None,
     tag="accounts",
-    responses={201: "{token}", 401: "bad_credentials", 429: "rate_limited"},
+    errors={401: "bad_credentials", 429: "rate_limited"},
 )
 async def create_token(request: Request) -> Response:
-    data = await read_json(request, CREDENTIALS)
+    data = await read_json(request, schemas.Credentials)
     user = await services.authenticate(
-        email=data["email"],
-        password=data["password"],
+        email=data.email,
+        password=data.password,
         address=client_address(request),
         counter=request.app.state.counter,
     )
-    token = await services.issue_token(user, name=data.get("name") or "api")
+    token = await services.issue_token(user, name=data.name or "api")
     return json_response({"token": token}, 201)
 
 
-@operation(
-    "Revoke the bearer token this request carries",
-    tag="accounts",
-    responses={204: "revoked", 401: "unauthorized"},
-)
+@operation("Revoke the bearer token this request carries", status=204, tag="accounts")
 async def revoke_current_token(request: Request) -> Response:
     await api_user(request)
     token = bearer_token(request)
@@ -111,9 +77,7 @@ async def revoke_current_token(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@operation(
-    "The caller's account", tag="accounts", responses={200: "the account", 401: "unauthorized"}
-)
+@operation("The caller's account", answer=schemas.Me, tag="accounts")
 async def me(request: Request) -> Response:
     user = await api_user(request)
     return json_response(
@@ -123,31 +87,33 @@ async def me(request: Request) -> Response:
 
 @operation(
     "Change the caller's password; every token is revoked and a new one returned",
-    body=PASSWORD_CHANGE,
+    body=schemas.PasswordChange,
+    answer=schemas.Token,
     tag="accounts",
-    responses={200: "{token}", 401: "bad_credentials", 422: "a field is invalid"},
+    errors={401: "bad_credentials"},
 )
 async def change_password(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, PASSWORD_CHANGE)
+    data = await read_json(request, schemas.PasswordChange)
     await services.change_password(
         user,
-        current_password=data["current_password"],
-        new_password=data["new_password"],
+        current_password=data.current_password,
+        new_password=data.new_password,
         now=datetime.now(UTC),
     )
     return json_response({"token": await services.issue_token(user, name="api")})
 
 
 @operation(
-    "The caller's notifications, newest first",
+    "The caller's notifications, newest first; `cursor` continues from next_cursor",
+    query=schemas.NotificationsQuery,
+    answer=schemas.Notifications,
     tag="accounts",
-    responses={200: "{items, unread, next_cursor}", 401: "unauthorized"},
 )
 async def notifications(request: Request) -> Response:
     user = await api_user(request)
-    cursor = request.query_params.get("cursor")
-    before_id = int(cursor) if cursor and cursor.isdigit() else None
+    cursor = read_query(request, schemas.NotificationsQuery).cursor
+    before_id = int(cursor) if cursor else None
     page = await services.list_notifications(user, limit=30, before_id=before_id)
     return json_response(
         {
@@ -158,11 +124,7 @@ async def notifications(request: Request) -> Response:
     )
 
 
-@operation(
-    "Mark one notification read",
-    tag="accounts",
-    responses={204: "marked", 401: "unauthorized", 404: "not_found"},
-)
+@operation("Mark one notification read", status=204, tag="accounts")
 async def read_notification(request: Request) -> Response:
     user = await api_user(request)
     await services.mark_read(user, request.path_params["id"], now=datetime.now(UTC))
@@ -176,5 +138,5 @@ routes = [
     Route("/me", me, methods=["GET"]),
     Route("/me/password", change_password, methods=["POST"]),
     Route("/notifications", notifications, methods=["GET"]),
-    Route("/notifications/{id:int}/read", read_notification, methods=["POST"]),
+    Route("/notifications/{id:id}/read", read_notification, methods=["POST"]),
 ]

@@ -9,29 +9,26 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from accounts import services
+from accounts import schemas, services
 from accounts.models import User
-from errors import DomainError, ValidationError
+from errors import DomainError
+from web.api import read_fields, read_query
 from web.auth import client_address, require_user, sign_in, sign_out
 from web.csrf import read_form
+from web.forms import field_errors
 from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES
 from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
 
 
 def _safe_next(url: str | None) -> str:
-    """Only same-site paths are followed after sign-in (no open redirect)."""
-    if not url:
+    """Only same-site paths are followed after sign-in (no open redirect), and only ones a
+    Location header can carry (printable, bounded)."""
+    if not url or len(url) > 500 or not url.isprintable():
         return "/"
     parts = urlsplit(url)
     if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
         return "/"
     return url
-
-
-def _field_errors(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, ValidationError):
-        return {exc.field: exc.reason}
-    return {"form": exc.message}
 
 
 async def register_page(request: Request) -> Response:
@@ -40,6 +37,7 @@ async def register_page(request: Request) -> Response:
     form = await read_form(request)
     values = {key: str(form.get(key, "")) for key in ("email", "display_name")}
     try:
+        read_fields({**values, "password": str(form.get("password", ""))}, schemas.Registration)
         user = await services.register(
             email=values["email"],
             password=str(form.get("password", "")),
@@ -49,7 +47,7 @@ async def register_page(request: Request) -> Response:
         return await render(
             request,
             "accounts/register.html",
-            {"errors": _field_errors(exc), "values": values},
+            {"errors": field_errors(exc), "values": values},
             status_code=exc.status,
         )
     sign_in(request, user)
@@ -77,7 +75,7 @@ async def login_page(request: Request) -> Response:
         response = await render(
             request,
             "accounts/login.html",
-            {"errors": _field_errors(exc), "values": {"email": email}, "next": next_url},
+            {"errors": field_errors(exc), "values": {"email": email}, "next": next_url},
             status_code=exc.status,
         )
         if "retry_after" in exc.details:
@@ -111,7 +109,7 @@ async def password_page(request: Request) -> Response:
             now=datetime.now(UTC),
         )
     except DomainError as exc:
-        errors = _field_errors(exc)
+        errors = field_errors(exc)
         if exc.status == 401:
             errors = {"current_password": exc.message}
         return await render(
@@ -124,8 +122,8 @@ async def password_page(request: Request) -> Response:
 
 async def notifications_page(request: Request) -> Response:
     user = await require_user(request)
-    cursor = request.query_params.get("before")
-    before_id = int(cursor) if cursor and cursor.isdigit() else None
+    cursor = read_query(request, schemas.InboxQuery).before
+    before_id = int(cursor) if cursor else None
     page = await services.list_notifications(user, limit=30, before_id=before_id)
     return await render(
         request,
@@ -184,7 +182,7 @@ routes = [
     Route("/account/logout", logout, methods=["POST"]),
     Route("/account/password", password_page, methods=["GET", "POST"]),
     Route("/account/notifications", notifications_page, methods=["GET"]),
-    Route("/account/notifications/{id:int}/read", read_notification, methods=["POST"]),
+    Route("/account/notifications/{id:id}/read", read_notification, methods=["POST"]),
     Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),
     Route("/account/unread", unread_badge, methods=["GET"]),
     Route("/lang/{locale}", choose_language, methods=["GET"]),

@@ -22,6 +22,13 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_DISPLAY_NAME_LENGTH = 40
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+# The same, as the API's contract states it: spaces around are allowed (they are stripped),
+# control characters nowhere.
+_NOT_IN_EMAIL = r"@\s\x00-\x1f\x7f-\x9f\ufffe\uffff"
+EMAIL_INPUT_PATTERN = rf"^ *[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]{{2,}} *$"
+# A display name has a visible character and no control characters.
+_CONTROL = r"\x00-\x1f\x7f-\x9f\ufffe\uffff"
+DISPLAY_NAME_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 
 # Failed sign-ins only. Successful sign-ins are never counted, so thousands of people behind one
 # carrier-grade NAT address can sign in; the per-address limit is high for the same reason and

@@ -141,8 +141,8 @@ routes = [
     Route("/feed/admin", dashboard, methods=["GET"]),
     Route("/feed/admin/new", new_item, methods=["GET"]),
     Route("/feed/admin/new", save_item, methods=["POST"]),
-    Route("/feed/admin/{id:int}/edit", edit_item, methods=["GET"]),
-    Route("/feed/admin/{id:int}/edit", save_item, methods=["POST"]),
-    Route("/feed/admin/{id:int}/unpublish", set_published, methods=["POST"]),
-    Route("/feed/admin/{id:int}/publish", set_published, methods=["POST"]),
+    Route("/feed/admin/{id:id}/edit", edit_item, methods=["GET"]),
+    Route("/feed/admin/{id:id}/edit", save_item, methods=["POST"]),
+    Route("/feed/admin/{id:id}/unpublish", set_published, methods=["POST"]),
+    Route("/feed/admin/{id:id}/publish", set_published, methods=["POST"]),
 ]

@@ -11,26 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from community import services
+from community import schemas, services
 from community.audio import check_audio
 from community.models import FeedItem
 from community.routes import audio_dir
 from errors import ValidationError
-from web.api import Field, Schema, iso, json_response, operation, path_id, read_json
+from web.api import iso, json_response, operation, read_fields, read_json, read_query
 from web.auth import api_admin, optional_api_user
-
-FEED_ITEM = Schema(
-    {
-        "title": Field("string", min_length=1, max_length=120),
-        "body": Field("string", min_length=1, max_length=50_000, description="Markdown"),
-        "keyword": Field("string", min_length=1, max_length=40),
-        "members_only": Field("boolean", required=False),
-        "publish_at": Field(
-            "datetime", required=False, nullable=True, description="omitted: publish now"
-        ),
-    }
-)
-MAX_MULTIPART_FIELDS = 20
+from web.limits import FORM_FIELDS
 
 
 def item_json(item: services.ItemView) -> dict[str, Any]:
@@ -73,40 +61,36 @@ async def _access(request: Request, now: datetime) -> bool:
 
 @operation(
     "Write a feed item (admins): JSON, or multipart/form-data with an `audio` file",
-    body=FEED_ITEM,
+    body=schemas.NewFeedItem,
+    answer=schemas.AdminFeedItem,
+    status=201,
+    auth="admin",
     tag="feed",
-    responses={201: "the item", 403: "forbidden", 409: "keyword_taken", 422: "a field"},
+    errors={409: "keyword_taken"},
 )
 async def create_item(request: Request) -> Response:
     admin = await api_admin(request)
     audio = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form(max_fields=MAX_MULTIPART_FIELDS) as form:
-            raw: dict[str, Any] = {
-                key: value for key, value in form.items() if isinstance(value, str)
-            }
-            if "members_only" in raw:
-                flag = raw["members_only"].strip().lower()
-                if flag not in ("true", "false", "1", "0", "on", ""):
-                    raise ValidationError("members_only", "must be true or false")
-                raw["members_only"] = flag in ("true", "1", "on")
-            if not raw.get("publish_at", "x").strip():
-                raw.pop("publish_at")
+        async with request.form(max_fields=FORM_FIELDS) as form:
+            text = {key: value for key, value in form.items() if isinstance(value, str)}
+            if not text.get("publish_at", "x").strip():
+                text.pop("publish_at")
             upload = form.get("audio")
             if upload is not None and not isinstance(upload, UploadFile):
                 raise ValidationError("audio", "must be a file")
+            data = read_fields(text, schemas.NewFeedItem)
             if isinstance(upload, UploadFile):
                 audio = check_audio(await upload.read())
-        data = FEED_ITEM.validate(raw)
     else:
-        data = await read_json(request, FEED_ITEM)
+        data = await read_json(request, schemas.NewFeedItem)
     now = datetime.now(UTC)
     item = await services.create_item(
-        title=data["title"],
-        body=data["body"],
-        keyword=data["keyword"],
-        members_only=bool(data.get("members_only", False)),
-        publish_at=data.get("publish_at"),
+        title=data.title,
+        body=data.body,
+        keyword=data.keyword,
+        members_only=data.members_only,
+        publish_at=data.publish_at,
         author=admin,
         audio=audio,
         audio_dir=audio_dir(request),
@@ -115,7 +99,12 @@ async def create_item(request: Request) -> Response:
     return json_response(admin_item_json(item), 201)
 
 
-@operation("Every feed item with its views, plays and lookups (admins)", tag="feed")
+@operation(
+    "Every feed item with its views, plays and lookups (admins)",
+    answer=schemas.AdminFeedItems,
+    auth="admin",
+    tag="feed",
+)
 async def admin_list(request: Request) -> Response:
     await api_admin(request)
     await services.flush_analytics()
@@ -124,38 +113,41 @@ async def admin_list(request: Request) -> Response:
 
 @operation(
     "Unpublish a feed item (admins); it leaves the feed and frees its keyword",
+    answer=schemas.AdminFeedItem,
+    auth="admin",
     tag="feed",
-    responses={200: "the item", 404: "item_not_found"},
+    errors={404: "item_not_found"},
 )
 async def unpublish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(path_id(request), False)
+    item = await services.set_published(request.path_params["id"], False)
     return json_response(admin_item_json(item))
 
 
 @operation(
     "Publish an unpublished feed item again (admins)",
+    answer=schemas.AdminFeedItem,
+    auth="admin",
     tag="feed",
-    responses={200: "the item", 404: "item_not_found", 409: "keyword_taken"},
+    errors={404: "item_not_found", 409: "keyword_taken"},
 )
 async def publish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(path_id(request), True)
+    item = await services.set_published(request.path_params["id"], True)
     return json_response(admin_item_json(item))
 
 
 @operation(
     "The feed, newest first; `cursor` continues from next_cursor. Members-only bodies only "
     "for members",
-    auth=None,
+    query=schemas.FeedQuery,
+    answer=schemas.FeedPage,
+    auth="optional",
     tag="feed",
-    responses={200: "{items, next_cursor}", 400: "bad_cursor"},
 )
 async def feed(request: Request) -> Response:
     now = datetime.now(UTC)
-    cursor = request.query_params.get("cursor") or None
-    if cursor is not None and len(cursor) > 100:
-        raise ValidationError("cursor", "is not a cursor this server gave out")
+    cursor = read_query(request, schemas.FeedQuery).cursor
     page = await services.feed_page(now=now, full_access=await _access(request, now), cursor=cursor)
     return json_response(
         {"items": [item_json(item) for item in page.items], "next_cursor": page.next_cursor}
@@ -164,30 +156,29 @@ async def feed(request: Request) -> Response:
 
 @operation(
     "The live item with this keyword (case, full/half width, spaces and punctuation ignored)",
-    auth=None,
+    query=schemas.LookupQuery,
+    answer=schemas.FeedItem,
+    auth="optional",
     tag="feed",
-    responses={200: "the item", 404: "unknown_keyword, with `hint`: the latest keyword"},
+    errors={404: "unknown_keyword"},
 )
 async def lookup(request: Request) -> Response:
     now = datetime.now(UTC)
-    keyword = request.query_params.get("keyword", "")
-    if len(keyword) > 100:
-        raise ValidationError("keyword", "must be at most 100 characters")
+    keyword = read_query(request, schemas.LookupQuery).keyword
     item = await services.lookup(keyword, now=now, full_access=await _access(request, now))
     return json_response(item_json(item))
 
 
 @operation(
     "Search feed items (Chinese-aware: words are cut by jieba)",
-    auth=None,
+    query=schemas.SearchQuery,
+    answer=schemas.FeedItems,
+    auth="optional",
     tag="feed",
-    responses={200: "{items}"},
 )
 async def search(request: Request) -> Response:
     now = datetime.now(UTC)
-    query = request.query_params.get("q", "")
-    if len(query) > 100:
-        raise ValidationError("q", "must be at most 100 characters")
+    query = read_query(request, schemas.SearchQuery).q
     items = await services.search_items(query, now=now, full_access=await _access(request, now))
     return json_response({"items": [item_json(item) for item in items]})
 
@@ -195,8 +186,8 @@ async def search(request: Request) -> Response:
 routes = [
     Route("/admin/feed-items", create_item, methods=["POST"]),
     Route("/admin/feed-items", admin_list, methods=["GET"]),
-    Route("/admin/feed-items/{id}/unpublish", unpublish, methods=["POST"]),
-    Route("/admin/feed-items/{id}/publish", publish, methods=["POST"]),
+    Route("/admin/feed-items/{id:id}/unpublish", unpublish, methods=["POST"]),
+    Route("/admin/feed-items/{id:id}/publish", publish, methods=["POST"]),
     Route("/feed", feed, methods=["GET"]),
     Route("/feed/lookup", lookup, methods=["GET"]),
     Route("/feed/search", search, methods=["GET"]),

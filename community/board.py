@@ -8,13 +8,11 @@ Chinese-aware service the feed uses.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
@@ -23,13 +21,14 @@ from tortoise.transactions import in_transaction
 
 from accounts import services as accounts
 from accounts.models import User
-from community import search
+from community import cursors, search
 from community.errors import (
     Banned,
     BoardMembersOnly,
     Locked,
     NotTheAuthor,
     PostNotFound,
+    UserNotFound,
 )
 from community.models import (
     BoardBan,
@@ -280,21 +279,6 @@ class PostPage:
     next_cursor: str | None
 
 
-def _encode(*parts: object) -> str:
-    return base64.urlsafe_b64encode(":".join(map(str, parts)).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, count: int) -> list[str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise ValidationError("cursor", "is not a cursor this server gave out") from None
-    parts = raw.split(":")
-    if len(parts) != count or not all(p.lstrip("-").isdigit() for p in parts):
-        raise ValidationError("cursor", "is not a cursor this server gave out")
-    return parts
-
-
 async def list_posts(
     *,
     viewer: User,
@@ -311,13 +295,19 @@ async def list_posts(
     visible = Post.filter(deleted=False)
     if not viewer.is_admin:
         visible = visible.filter(hidden=False)
-    if category:
-        visible = visible.filter(category=await _check_category(category))
+    if category:  # a category that does not exist (any more) lists nothing
+        visible = visible.filter(category=category)
     if query and query.strip():
         ids = await search.search(SEARCH_KIND, query)
         visible = visible.filter(id__in=list(ids) or [0])
+    # Each listing gives out its own kind of cursor; one of the other kind (a link kept from
+    # the other listing) starts this one from the top.
+    if cursor and not cursors.is_offset_cursor(cursor):
+        cursors.read_moment_cursor(cursor)  # refused unless it is one or the other
     if sort == "active":
-        offset = int(_decode(cursor, 1)[0]) if cursor else 0
+        offset = (
+            cursors.read_offset_cursor(cursor) if cursor and cursors.is_offset_cursor(cursor) else 0
+        )
         week_ago = now - timedelta(days=7)
         active = (
             await Reply.filter(created_at__gte=week_ago, hidden=False)
@@ -333,10 +323,11 @@ async def list_posts(
         ordered = [posts_by_id[i] for i in ranked if i in posts_by_id]
         window = ordered[offset : offset + limit]
         more = len(ordered) > offset + limit
-        return PostPage(window, _encode(offset + limit) if more else None)
+        return PostPage(window, cursors.offset_cursor(offset + limit) if more else None)
+    if cursor and cursors.is_offset_cursor(cursor):
+        cursor = None
     if cursor:
-        micros, post_id = (int(p) for p in _decode(cursor, 2))
-        at = datetime.fromtimestamp(micros / 1_000_000, UTC)
+        at, post_id = cursors.read_moment_cursor(cursor)
         visible = visible.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=post_id))
     pinned: list[Post] = []
     if not (query and query.strip()):  # pinned posts head the first page of every listing
@@ -346,9 +337,7 @@ async def list_posts(
     rows = await visible.select_related("author").order_by("-created_at", "-id").limit(limit + 1)
     page = rows[:limit]
     next_cursor = (
-        _encode(int(page[-1].created_at.timestamp() * 1_000_000), page[-1].id)
-        if len(rows) > limit
-        else None
+        cursors.moment_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     )
     return PostPage([*pinned, *page], next_cursor)
 
@@ -488,7 +477,7 @@ async def ban(user_id: int, *, days: int, reason: str, now: datetime) -> BoardBa
     if not 0 <= days <= 3650:
         raise ValidationError("days", "must be between 0 and 3650")
     if not await User.exists(id=user_id):
-        raise ValidationError("user_id", "no such person")
+        raise UserNotFound()
     until = now + timedelta(days=days)
     ban, _ = await BoardBan.update_or_create(
         user_id=user_id, defaults={"until": until, "reason": reason.strip()[:200]}

@@ -9,36 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from community import board
+from community import board, schemas
 from community.models import Post, Reply
-from errors import ValidationError
-from web.api import Field, Schema, iso, json_response, operation, path_id, read_json
+from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user
-
-POST = Schema(
-    {
-        "category": Field("string", min_length=1, max_length=30),
-        "title": Field("string", min_length=1, max_length=board.TITLE_MAX),
-        "body": Field("string", min_length=1, max_length=board.BODY_MAX, description="Markdown"),
-    }
-)
-EDIT = Schema(
-    {
-        "title": Field("string", min_length=1, max_length=board.TITLE_MAX),
-        "body": Field("string", min_length=1, max_length=board.BODY_MAX),
-        "category": Field("string", required=False, max_length=30),
-    }
-)
-REPLY = Schema({"body": Field("string", min_length=1, max_length=board.REPLY_MAX)})
-REPORT = Schema({"reason": Field("string", min_length=1, max_length=board.REASON_MAX)})
-BAN = Schema(
-    {
-        "user_id": Field("integer", minimum=1),
-        "days": Field("integer", minimum=0, maximum=3650),
-        "reason": Field("string", required=False, max_length=200),
-    }
-)
-LIKE = Schema({"liked": Field("boolean", required=False)})
 
 
 def author_json(post_or_reply: Post | Reply) -> dict[str, Any]:
@@ -80,18 +54,20 @@ def _token(request: Request) -> str | None:
 @operation(
     "Write a post (active members); an Idempotency-Key header or the same text again within "
     "the same submission returns the first post",
-    body=POST,
+    body=schemas.NewPost,
+    answer=schemas.Post,
+    status=201,
     tag="board",
-    responses={201: "the post", 403: "members_only or banned", 422: "a field", 429: "too fast"},
+    errors={403: "members_only, banned", 429: "rate_limited"},
 )
 async def create_post(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, POST)
+    data = await read_json(request, schemas.NewPost)
     post, _ = await board.create_post(
         author=user,
-        category=data["category"],
-        title=data["title"],
-        body=data["body"],
+        category=data.category,
+        title=data.title,
+        body=data.body,
         counter=request.app.state.counter,
         now=datetime.now(UTC),
         token=_token(request),
@@ -102,79 +78,95 @@ async def create_post(request: Request) -> Response:
 
 @operation(
     "Posts: newest (pinned first) or `sort=active`, by `category`, or matching `q`",
+    query=schemas.PostsQuery,
+    answer=schemas.Posts,
     tag="board",
-    responses={200: "{items, next_cursor}", 403: "members_only"},
+    errors={403: "members_only"},
 )
 async def list_posts(request: Request) -> Response:
     user = await api_user(request)
-    params = request.query_params
-    sort = params.get("sort") or "new"
-    if sort not in ("new", "active"):
-        raise ValidationError("sort", "must be new or active")
-    query = params.get("q") or None
-    if query and len(query) > 100:
-        raise ValidationError("q", "must be at most 100 characters")
-    cursor = params.get("cursor") or None
-    if cursor and len(cursor) > 100:
-        raise ValidationError("cursor", "is not a cursor this server gave out")
+    query = read_query(request, schemas.PostsQuery)
     page = await board.list_posts(
         viewer=user,
         now=datetime.now(UTC),
-        sort=sort,
-        category=params.get("category") or None,
-        query=query,
-        cursor=cursor,
+        sort=query.sort,
+        category=query.category or None,
+        query=query.q or None,
+        cursor=query.cursor or None,
     )
     return json_response(
         {"items": [post_json(p) for p in page.posts], "next_cursor": page.next_cursor}
     )
 
 
-@operation("A post and its replies", tag="board", responses={200: "the post", 404: "not found"})
+@operation(
+    "A post and its replies",
+    answer=schemas.PostWithReplies,
+    tag="board",
+    errors={403: "members_only", 404: "post_not_found"},
+)
 async def get_post(request: Request) -> Response:
     user = await api_user(request)
-    post = await board.get_post(path_id(request), viewer=user, now=datetime.now(UTC))
+    post = await board.get_post(request.path_params["id"], viewer=user, now=datetime.now(UTC))
     data = post_json(post)
     data["body"] = post.body
     data["replies"] = [reply_json(r) for r in await board.replies(post, viewer=user)]
     return json_response(data)
 
 
-@operation("Edit one's own post; the text before is kept", body=EDIT, tag="board")
+@operation(
+    "Edit one's own post; the text before is kept",
+    body=schemas.PostEdit,
+    answer=schemas.Post,
+    tag="board",
+    errors={403: "members_only, banned, not_the_author", 404: "post_not_found"},
+)
 async def edit_post(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, EDIT)
+    data = await read_json(request, schemas.PostEdit)
     post = await board.edit_post(
-        path_id(request),
+        request.path_params["id"],
         editor=user,
-        title=data["title"],
-        body=data["body"],
-        category=data.get("category"),
+        title=data.title,
+        body=data.body,
+        category=data.category,
         now=datetime.now(UTC),
     )
     return json_response(post_json(post))
 
 
-@operation("Delete one's own post", tag="board", responses={204: "deleted"})
+@operation(
+    "Delete one's own post",
+    status=204,
+    tag="board",
+    errors={403: "members_only, not_the_author", 404: "post_not_found"},
+)
 async def delete_post(request: Request) -> Response:
     user = await api_user(request)
-    await board.delete_post(path_id(request), user=user, now=datetime.now(UTC))
+    await board.delete_post(request.path_params["id"], user=user, now=datetime.now(UTC))
     return Response(status_code=204)
 
 
 @operation(
     "Reply to a post (active members)",
-    body=REPLY,
+    body=schemas.NewReply,
+    answer=schemas.Reply,
+    status=201,
     tag="board",
-    responses={201: "the reply", 403: "members_only or banned", 423: "locked"},
+    errors={
+        403: "members_only, banned",
+        404: "post_not_found",
+        423: "locked",
+        429: "rate_limited",
+    },
 )
 async def create_reply(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, REPLY)
+    data = await read_json(request, schemas.NewReply)
     created, _ = await board.reply(
-        path_id(request),
+        request.path_params["id"],
         author=user,
-        body=data["body"],
+        body=data.body,
         counter=request.app.state.counter,
         now=datetime.now(UTC),
         token=_token(request),
@@ -183,31 +175,50 @@ async def create_reply(request: Request) -> Response:
     return json_response(reply_json(created), 201)
 
 
-@operation("Like a post (or `liked: false` to unlike)", body=LIKE, tag="board")
+@operation(
+    "Like a post (or `liked: false` to unlike)",
+    body=schemas.Like,
+    answer=schemas.Liked,
+    tag="board",
+    errors={403: "members_only, banned", 404: "post_not_found"},
+)
 async def like_post(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, LIKE)
+    data = await read_json(request, schemas.Like)
     post = await board.like(
-        path_id(request), user=user, now=datetime.now(UTC), liked=data.get("liked", True)
+        request.path_params["id"], user=user, now=datetime.now(UTC), liked=data.liked
     )
     return json_response({"id": post.id, "like_count": post.like_count})
 
 
-@operation("Report a post to the admins", body=REPORT, tag="board", responses={201: "reported"})
+@operation(
+    "Report a post to the admins",
+    body=schemas.NewReport,
+    answer=schemas.Reported,
+    status=201,
+    tag="board",
+    errors={403: "members_only", 404: "post_not_found"},
+)
 async def report_post(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, REPORT)
+    data = await read_json(request, schemas.NewReport)
     report = await board.report(
-        path_id(request), reporter=user, reason=data["reason"], now=datetime.now(UTC)
+        request.path_params["id"], reporter=user, reason=data.reason, now=datetime.now(UTC)
     )
     return json_response({"id": report.id}, 201)
 
 
 def _moderation(action: str):  # type: ignore[no-untyped-def]
-    @operation(f"{action.capitalize()} a post (admins)", tag="board", responses={200: "the post"})
+    @operation(
+        f"{action.capitalize()} a post (admins)",
+        answer=schemas.Post,
+        auth="admin",
+        tag="board",
+        errors={404: "post_not_found"},
+    )
     async def endpoint(request: Request) -> Response:
         await api_admin(request)
-        post = await board.moderate(path_id(request), action)
+        post = await board.moderate(request.path_params["id"], action)
         await post.fetch_related("author")
         return json_response(post_json(post))
 
@@ -215,17 +226,22 @@ def _moderation(action: str):  # type: ignore[no-untyped-def]
     return endpoint
 
 
-@operation("Ban a member from posting for `days` days (admins); 0 lifts it", body=BAN, tag="board")
+@operation(
+    "Ban a member from posting for `days` days (admins); 0 lifts it",
+    body=schemas.Ban,
+    answer=schemas.Banned,
+    auth="admin",
+    tag="board",
+    errors={404: "user_not_found"},
+)
 async def ban_member(request: Request) -> Response:
     await api_admin(request)
-    data = await read_json(request, BAN)
-    ban = await board.ban(
-        data["user_id"], days=data["days"], reason=data.get("reason", ""), now=datetime.now(UTC)
-    )
-    return json_response({"user_id": data["user_id"], "until": iso(ban.until)})
+    data = await read_json(request, schemas.Ban)
+    ban = await board.ban(data.user_id, days=data.days, reason=data.reason, now=datetime.now(UTC))
+    return json_response({"user_id": data.user_id, "until": iso(ban.until)})
 
 
-@operation("Open reports, oldest first (admins)", tag="board")
+@operation("Open reports, oldest first (admins)", answer=schemas.Reports, auth="admin", tag="board")
 async def reports(request: Request) -> Response:
     await api_admin(request)
     return json_response(
@@ -248,14 +264,14 @@ async def reports(request: Request) -> Response:
 routes = [
     Route("/board/posts", create_post, methods=["POST"]),
     Route("/board/posts", list_posts, methods=["GET"]),
-    Route("/board/posts/{id}", get_post, methods=["GET"]),
-    Route("/board/posts/{id}", edit_post, methods=["PATCH"]),
-    Route("/board/posts/{id}", delete_post, methods=["DELETE"]),
-    Route("/board/posts/{id}/replies", create_reply, methods=["POST"]),
-    Route("/board/posts/{id}/like", like_post, methods=["POST"]),
-    Route("/board/posts/{id}/reports", report_post, methods=["POST"]),
+    Route("/board/posts/{id:id}", get_post, methods=["GET"]),
+    Route("/board/posts/{id:id}", edit_post, methods=["PATCH"]),
+    Route("/board/posts/{id:id}", delete_post, methods=["DELETE"]),
+    Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
+    Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
+    Route("/board/posts/{id:id}/reports", report_post, methods=["POST"]),
     *[
-        Route(f"/admin/board/posts/{{id}}/{action}", _moderation(action), methods=["POST"])
+        Route(f"/admin/board/posts/{{id:id}}/{action}", _moderation(action), methods=["POST"])
         for action in ("hide", "unhide", "lock", "unlock", "pin", "unpin")
     ],
     Route("/admin/board/bans", ban_member, methods=["POST"]),

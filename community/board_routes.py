@@ -11,11 +11,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accounts.models import User
-from community import board
+from community import board, schemas
 from community.errors import NotTheAuthor
 from errors import DomainError, ValidationError
+from web.api import read_fields, read_query
 from web.auth import require_admin, require_user
 from web.csrf import read_form
+from web.forms import field_errors
 from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
 
 
@@ -26,17 +28,17 @@ def _post_id(request: Request) -> int:
 async def board_page(request: Request) -> Response:
     user = await require_user(request)
     now = datetime.now(UTC)
-    params = request.query_params
-    sort = params.get("sort") if params.get("sort") in ("new", "active") else "new"
-    category = params.get("category") or None
-    query = (params.get("q") or "")[:100]
+    params = read_query(request, schemas.PostsQuery)
+    sort = params.sort
+    category = params.category or None
+    query = params.q or ""
     page = await board.list_posts(
         viewer=user,
         now=now,
-        sort=sort or "new",
+        sort=sort,
         category=category,
         query=query or None,
-        cursor=params.get("cursor") or None,
+        cursor=params.cursor or None,
     )
     context = {
         "page": page,
@@ -82,6 +84,7 @@ async def create_post(request: Request) -> Response:
     form = await read_form(request)
     values = {key: str(form.get(key, "")) for key in ("category", "title", "body", "submission")}
     try:
+        read_fields(values, schemas.NewPost)  # every problem of the form at once
         post, _ = await board.create_post(
             author=user,
             category=values["category"],
@@ -92,7 +95,7 @@ async def create_post(request: Request) -> Response:
             token=values["submission"] or None,
         )
     except ValidationError as exc:
-        return await new_post_page(request, {exc.field: exc.reason}, values)
+        return await new_post_page(request, field_errors(exc), values)
     return redirect_after_post(request, f"/board/posts/{post.id}")
 
 
@@ -283,15 +286,15 @@ routes = [
     Route("/board", board_page, methods=["GET"]),
     Route("/board/new", new_post_page, methods=["GET"]),
     Route("/board/posts", create_post, methods=["POST"]),
-    Route("/board/posts/{id:int}", post_page, methods=["GET"]),
-    Route("/board/posts/{id:int}/replies", create_reply, methods=["POST"]),
-    Route("/board/posts/{id:int}/like", like_post, methods=["POST"]),
-    Route("/board/posts/{id:int}/edit", edit_page, methods=["GET"]),
-    Route("/board/posts/{id:int}/edit", edit_post, methods=["POST"]),
-    Route("/board/posts/{id:int}/delete", delete_post, methods=["POST"]),
-    Route("/board/posts/{id:int}/report", report_post, methods=["POST"]),
+    Route("/board/posts/{id:id}", post_page, methods=["GET"]),
+    Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
+    Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
+    Route("/board/posts/{id:id}/edit", edit_page, methods=["GET"]),
+    Route("/board/posts/{id:id}/edit", edit_post, methods=["POST"]),
+    Route("/board/posts/{id:id}/delete", delete_post, methods=["POST"]),
+    Route("/board/posts/{id:id}/report", report_post, methods=["POST"]),
     Route("/board/admin", admin_page, methods=["GET"]),
-    Route("/board/admin/posts/{id:int}/{action:str}", admin_moderate, methods=["POST"]),
+    Route("/board/admin/posts/{id:id}/{action:str}", admin_moderate, methods=["POST"]),
     Route("/board/admin/ban", admin_ban, methods=["POST"]),
     Route("/board/admin/settings", admin_settings, methods=["POST"]),
     Route("/board/admin/categories", admin_category, methods=["POST"]),

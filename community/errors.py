@@ -12,7 +12,6 @@ class CommunityErrorCode(StrEnum):
     UNKNOWN_KEYWORD = "unknown_keyword"
     ITEM_NOT_FOUND = "item_not_found"
     MEMBERS_ONLY = "members_only"
-    BAD_CURSOR = "bad_cursor"
 
 
 class KeywordTaken(DomainError):
@@ -39,18 +38,13 @@ class MembersOnly(DomainError):
     default_message = "Only members may open this."
 
 
-class BadCursor(DomainError):
-    code = CommunityErrorCode.BAD_CURSOR
-    status = 400
-    default_message = "The cursor is not one this server gave out."
-
-
 class BoardErrorCode(StrEnum):
     MEMBERS_ONLY = "members_only"
     BANNED = "banned"
     LOCKED = "locked"
     POST_NOT_FOUND = "post_not_found"
     NOT_THE_AUTHOR = "not_the_author"
+    USER_NOT_FOUND = "user_not_found"
 
 
 class BoardMembersOnly(DomainError):
@@ -81,3 +75,9 @@ class NotTheAuthor(DomainError):
     code = BoardErrorCode.NOT_THE_AUTHOR
     status = 403
     default_message = "Only the author may change this post."
+
+
+class UserNotFound(DomainError):
+    code = BoardErrorCode.USER_NOT_FOUND
+    status = 404
+    default_message = "No such person."

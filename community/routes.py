@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from community import services
+from community import schemas, services
 from community.errors import UnknownKeyword
+from web.api import read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.i18n import choose_locale
@@ -38,7 +39,7 @@ async def feed(request: Request) -> Response:
     now = datetime.now(UTC)
     user = await current_user(request)
     access = services.full_access(user, now)
-    cursor = request.query_params.get("cursor") or None
+    cursor = read_query(request, schemas.FeedQuery).cursor or None
     page = await services.feed_page(now=now, full_access=access, cursor=cursor)
     if page.items and cursor is None:
         services.record(page.items[0].id, "views")  # today's item is shown in full
@@ -82,7 +83,7 @@ async def item_page(request: Request) -> Response:
 async def lookup_page(request: Request) -> Response:
     now = datetime.now(UTC)
     user = await current_user(request)
-    keyword = request.query_params.get("keyword", "")
+    keyword = read_query(request, schemas.KeywordQuery).keyword
     context: dict[str, object] = {"keyword": keyword, "item": None, "hint": None}
     status = 200
     if keyword.strip():
@@ -100,7 +101,7 @@ async def lookup_page(request: Request) -> Response:
 async def search_page(request: Request) -> Response:
     now = datetime.now(UTC)
     user = await current_user(request)
-    query = request.query_params.get("q", "")[:100]
+    query = read_query(request, schemas.SearchQuery).q
     results = (
         await services.search_items(query, now=now, full_access=services.full_access(user, now))
         if query.strip()
@@ -115,7 +116,7 @@ async def audio(request: Request) -> Response:
     now = datetime.now(UTC)
     name = request.path_params["name"]
     user = await current_user(request)
-    token = request.query_params.get("token")
+    token = read_query(request, schemas.PodcastTokenQuery).token
     if token:
         settings = request.app.state.settings
         user = await services.user_for_podcast_token(token, settings.secret_key) or user
@@ -226,7 +227,7 @@ async def podcast_rss(request: Request) -> Response:
 
 routes = [
     Route("/feed", feed, methods=["GET"]),
-    Route("/feed/items/{id:int}", item_page, methods=["GET"]),
+    Route("/feed/items/{id:id}", item_page, methods=["GET"]),
     Route("/feed/lookup", lookup_page, methods=["GET"]),
     Route("/feed/search", search_page, methods=["GET"]),
     Route("/feed/audio/{name:str}", audio, methods=["GET"]),

@@ -4,15 +4,13 @@ the private podcast feed, search and per-item analytics. No HTTP in here."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import hmac
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,9 +19,9 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from accounts.models import User
-from community import search
+from community import cursors, search
 from community.audio import CheckedAudio, store_audio
-from community.errors import BadCursor, ItemNotFound, KeywordTaken, UnknownKeyword
+from community.errors import ItemNotFound, KeywordTaken, UnknownKeyword
 from community.models import FeedItem, PodcastFeed
 from community.text import normalise_keyword, plain_text, render_markdown, teaser
 from errors import ValidationError
@@ -104,18 +102,16 @@ class FeedPage:
     rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
+KEYWORD_MAX = 40  # FeedItem.keyword and live_keyword
+
+
 def encode_cursor(publish_at: datetime, item_id: int) -> str:
-    micros = int(publish_at.timestamp() * 1_000_000)
-    return base64.urlsafe_b64encode(f"{micros}:{item_id}".encode()).decode().rstrip("=")
+    return cursors.moment_cursor(publish_at, item_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        micros, item_id = raw.split(":")
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(item_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError, OSError):
-        raise BadCursor() from None
+    """The (publish time, id) a feed cursor continues from; ValidationError("cursor")."""
+    return cursors.read_moment_cursor(cursor)
 
 
 class _Cache:
@@ -285,7 +281,7 @@ async def lookup(keyword: str, *, now: datetime, full_access: bool) -> ItemView:
         row = await FeedItem.filter(_live(now), live_keyword=key).first().values(*_ITEM_FIELDS)
         return _view(row, full_access) if row else ("unknown", await latest_keyword(now))
 
-    if key:
+    if key and len(key) <= KEYWORD_MAX:  # a longer one is no item's: no need to look
         found = await _cache.get_or_fill(("lookup", key, full_access), now, compute)
     else:
         found = ("unknown", await latest_keyword(now))
@@ -329,8 +325,8 @@ def _check_text(title: str, body: str, keyword: str) -> tuple[str, str, str]:
     key = normalise_keyword(keyword)
     if not key:
         raise ValidationError("keyword", "must contain a letter, digit or character")
-    if len(keyword.strip()) > 40 or len(key) > 40:
-        raise ValidationError("keyword", "must be at most 40 characters")
+    if len(keyword.strip()) > KEYWORD_MAX or len(key) > KEYWORD_MAX:
+        raise ValidationError("keyword", f"must be at most {KEYWORD_MAX} characters")
     return title, body, key
 
 

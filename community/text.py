@@ -62,7 +62,8 @@ def normalise_keyword(text: str) -> str:
     """How keywords are compared: NFKC (full-width -> half-width), case folded, spaces and
     punctuation around it trimmed, spaces inside collapsed to one.
 
-    "  ＡＩ！ " and "ai" are the same keyword; so are "《得到》" and "得到".
+    "  ＡＩ！ " and "ai" are the same keyword; so are "《得到》" and "得到". A keyword made only
+    of punctuation or symbols ("🎉", "？！") keeps them (only spaces go), so it still works.
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
     start, end = 0, len(folded)
@@ -70,4 +71,6 @@ def normalise_keyword(text: str) -> str:
         start += 1
     while end > start and _is_trimmed(folded[end - 1]):
         end -= 1
+    if start == end:
+        return re.sub(r"\s+", " ", folded.strip())
     return re.sub(r"\s+", " ", folded[start:end])

@@ -10,8 +10,9 @@ from starlette.routing import Route
 
 from accounts.models import User
 from errors import DomainError, ValidationError
-from membership import grants, services, windows
+from membership import grants, schemas, services, windows
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
+from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
 from web.forms import beijing_time, csv_download, whole_number, yuan_to_fen
@@ -31,7 +32,7 @@ async def dashboard(request: Request, errors: dict[str, str] | None = None) -> R
         }
         for window in all_windows
     ]
-    query = request.query_params.get("q", "")
+    query = read_query(request, schemas.MembersQuery).q
     return await render(
         request,
         "membership/admin.html",
@@ -162,7 +163,7 @@ async def members_csv(request: Request) -> Response:
     await require_admin(request)
     now = datetime.now(UTC)
     rows = await grants.search_members(
-        query=request.query_params.get("q", ""), now=now, limit=100_000
+        query=read_query(request, schemas.MembersQuery).q, now=now, limit=100_000
     )
     return csv_download(
         "members.csv",
@@ -186,10 +187,10 @@ async def members_csv(request: Request) -> Response:
 routes = [
     Route("/membership/admin", dashboard, methods=["GET"]),
     Route("/membership/admin/windows", create_window, methods=["POST"]),
-    Route("/membership/admin/windows/{id:int}", window_enrollments, methods=["GET"]),
-    Route("/membership/admin/windows/{id:int}/change", change_window, methods=["POST"]),
-    Route("/membership/admin/enrollments/{id:int}/refund", refund, methods=["POST"]),
+    Route("/membership/admin/windows/{id:id}", window_enrollments, methods=["GET"]),
+    Route("/membership/admin/windows/{id:id}/change", change_window, methods=["POST"]),
+    Route("/membership/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
     Route("/membership/admin/grants", grant, methods=["POST"]),
-    Route("/membership/admin/members/{user_id:int}/revoke", revoke, methods=["POST"]),
+    Route("/membership/admin/members/{user_id:id}/revoke", revoke, methods=["POST"]),
     Route("/membership/admin/members.csv", members_csv, methods=["GET"]),
 ]

@@ -10,48 +10,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accounts.models import User
-from membership import grants, services, windows
+from membership import grants, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
-from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.api import iso, json_response, operation, read_json
 from web.auth import api_admin, api_user
-
-WINDOW = Schema(
-    {
-        "name": Field("string", min_length=1, max_length=80),
-        "price_fen": Field("integer", minimum=1, maximum=windows.MAX_PRICE_FEN),
-        "seats": Field("integer", minimum=1, maximum=windows.MAX_SEATS),
-        "opens_at": Field("datetime"),
-        "closes_at": Field("datetime"),
-        "term_days": Field("integer", required=False, minimum=1, maximum=3660),
-    }
-)
-WINDOW_CHANGE = Schema(
-    {
-        name: Field(
-            field.type,
-            required=False,
-            min_length=field.min_length,
-            max_length=field.max_length,
-            minimum=field.minimum,
-            maximum=field.maximum,
-        )
-        for name, field in WINDOW.fields.items()
-    }
-    | {"close_now": Field("boolean", required=False, description="close the window now")}
-)
-PAYMENT = Schema(
-    {
-        "payment_method": Field(
-            "string", max_length=100, description="a PaymentMethod id made by Stripe.js (pm_...)"
-        )
-    }
-)
-GRANT = Schema(
-    {
-        "user_id": Field("integer", minimum=1),
-        "days": Field("integer", minimum=1, maximum=3660),
-    }
-)
 
 
 def window_json(window: EnrollmentWindow) -> dict[str, Any]:
@@ -79,20 +41,23 @@ def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
 
 @operation(
     "Create an enrollment window (admins)",
-    body=WINDOW,
+    body=schemas.NewWindow,
+    answer=schemas.Window,
+    status=201,
+    auth="admin",
     tag="membership",
-    responses={201: "the window", 403: "forbidden", 409: "window_overlap", 422: "invalid field"},
+    errors={409: "window_overlap"},
 )
 async def create_window(request: Request) -> Response:
     await api_admin(request)
-    data = await read_json(request, WINDOW)
+    data = await read_json(request, schemas.NewWindow)
     window = await windows.create_window(
-        name=data["name"],
-        price_fen=data["price_fen"],
-        seats=data["seats"],
-        opens_at=data["opens_at"],
-        closes_at=data["closes_at"],
-        term_days=data.get("term_days") or windows.DEFAULT_TERM_DAYS,
+        name=data.name,
+        price_fen=data.price_fen,
+        seats=data.seats,
+        opens_at=data.opens_at,
+        closes_at=data.closes_at,
+        term_days=data.term_days or windows.DEFAULT_TERM_DAYS,
         now=datetime.now(UTC),
     )
     return json_response(window_json(window), 201)
@@ -100,27 +65,39 @@ async def create_window(request: Request) -> Response:
 
 @operation(
     "Edit a window before it opens, extend it, or close it now (admins)",
-    body=WINDOW_CHANGE,
+    body=schemas.WindowChange,
+    answer=schemas.Window,
+    auth="admin",
     tag="membership",
-    responses={200: "the window", 403: "forbidden", 409: "window_started, closed"},
+    errors={404: "window_not_found", 409: "window_started, closed, window_overlap"},
 )
 async def change_window(request: Request) -> Response:
     await api_admin(request)
-    data = await read_json(request, WINDOW_CHANGE)
+    data = await read_json(request, schemas.WindowChange)
     now = datetime.now(UTC)
     window_id = request.path_params["id"]
-    if data.pop("close_now", False):
+    if data.close_now:
         window = await windows.close_window(window_id, now=now)
     else:
-        window = await windows.update_window(window_id, now=now, **data)
+        window = await windows.update_window(
+            window_id,
+            now=now,
+            name=data.name,
+            price_fen=data.price_fen,
+            seats=data.seats,
+            opens_at=data.opens_at,
+            closes_at=data.closes_at,
+            term_days=data.term_days,
+        )
     return json_response(window_json(window))
 
 
 @operation(
     "The window that is open, else the next one, else the last one",
+    answer=schemas.CurrentWindow,
     auth=None,
     tag="membership",
-    responses={200: "the window with seats_left and state", 404: "no_window"},
+    errors={404: "no_window"},
 )
 async def current_window(request: Request) -> Response:
     now = datetime.now(UTC)
@@ -136,10 +113,10 @@ async def current_window(request: Request) -> Response:
 
 @operation(
     "Hold a seat for the caller while they pay",
+    answer=schemas.EnrollmentAnswer,
+    status=201,
     tag="membership",
-    responses={
-        201: "{id, status, amount_fen, hold_expires_at}",
-        401: "unauthorized",
+    errors={
         404: "window_not_found",
         409: "sold_out, not_open, closed, already_member, already_enrolled",
     },
@@ -154,8 +131,9 @@ async def enroll(request: Request) -> Response:
 
 @operation(
     "One of the caller's enrollments",
+    answer=schemas.EnrollmentAnswer,
     tag="membership",
-    responses={200: "the enrollment", 401: "unauthorized", 404: "enrollment_not_found"},
+    errors={404: "enrollment_not_found"},
 )
 async def get_enrollment(request: Request) -> Response:
     user = await api_user(request)
@@ -165,25 +143,23 @@ async def get_enrollment(request: Request) -> Response:
 
 @operation(
     "Pay for a held seat with a Stripe PaymentMethod",
-    body=PAYMENT,
+    body=schemas.PaymentChoice,
+    answer=schemas.PaymentAnswer,
     tag="membership",
-    responses={
-        200: "{status: paid|requires_action|failed, client_secret?, reason?}",
-        401: "unauthorized",
+    errors={
         404: "enrollment_not_found",
         409: "hold_expired, already_paid, payment_in_progress",
-        422: "payment_method invalid",
         503: "payment_unavailable",
     },
 )
 async def pay(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, PAYMENT)
+    data = await read_json(request, schemas.PaymentChoice)
     result = await services.pay_enrollment(
         provider=request.app.state.payments_provider,
         enrollment_id=request.path_params["id"],
         user=user,
-        payment_method=data["payment_method"],
+        payment_method=data.payment_method,
         now=datetime.now(UTC),
     )
     return json_response(result.answer())
@@ -193,9 +169,8 @@ async def pay(request: Request) -> Response:
     "Give back a held seat: it returns at once, to the waitlist first (a payment under way is "
     "canceled at the provider first)",
     tag="membership",
-    responses={
-        200: "{id, status: cancelled}",
-        401: "unauthorized",
+    answer=schemas.Cancelled,
+    errors={
         404: "enrollment_not_found",
         409: "already_paid, hold_expired, payment_in_progress",
         503: "payment_unavailable",
@@ -214,8 +189,13 @@ async def cancel(request: Request) -> Response:
 
 @operation(
     "Join the waitlist of a sold-out window",
+    answer=schemas.Position,
+    status=201,
     tag="membership",
-    responses={201: "{position}", 401: "unauthorized", 409: "seats_available, closed"},
+    errors={
+        404: "window_not_found",
+        409: "seats_available, not_open, closed, already_enrolled",
+    },
 )
 async def join_waitlist(request: Request) -> Response:
     user = await api_user(request)
@@ -227,23 +207,28 @@ async def join_waitlist(request: Request) -> Response:
 
 @operation(
     "Grant or extend a complimentary membership (admins)",
-    body=GRANT,
+    body=schemas.Grant,
+    answer=schemas.Membership,
+    status=201,
+    auth="admin",
     tag="membership",
-    responses={201: "{user_id, member_until}", 403: "forbidden", 404: "user_not_found"},
+    errors={404: "user_not_found"},
 )
 async def grant(request: Request) -> Response:
     admin = await api_admin(request)
-    data = await read_json(request, GRANT)
+    data = await read_json(request, schemas.Grant)
     user: User = await grants.grant_complimentary(
-        user_id=data["user_id"], days=data["days"], granted_by=admin, now=datetime.now(UTC)
+        user_id=data.user_id, days=data.days, granted_by=admin, now=datetime.now(UTC)
     )
     return json_response({"user_id": user.id, "member_until": iso(user.member_until)}, 201)
 
 
 @operation(
     "End someone's membership now (admins)",
+    answer=schemas.Membership,
+    auth="admin",
     tag="membership",
-    responses={200: "{user_id, member_until}", 403: "forbidden", 409: "not_a_member"},
+    errors={404: "user_not_found", 409: "not_a_member"},
 )
 async def revoke(request: Request) -> Response:
     await api_admin(request)
@@ -255,8 +240,14 @@ async def revoke(request: Request) -> Response:
 
 @operation(
     "Refund an enrollment in full: the membership ends, the seat returns (admins)",
+    answer=schemas.EnrollmentAnswer,
+    auth="admin",
     tag="membership",
-    responses={200: "the enrollment", 403: "forbidden", 404: "enrollment_not_found"},
+    errors={
+        404: "enrollment_not_found, payment_not_found",
+        409: "not_refundable",
+        503: "payment_unavailable",
+    },
 )
 async def refund(request: Request) -> Response:
     await api_admin(request)
@@ -270,14 +261,14 @@ async def refund(request: Request) -> Response:
 
 routes = [
     Route("/admin/enrollment-windows", create_window, methods=["POST"]),
-    Route("/admin/enrollment-windows/{id:int}", change_window, methods=["PATCH"]),
+    Route("/admin/enrollment-windows/{id:id}", change_window, methods=["PATCH"]),
     Route("/enrollment-windows/current", current_window, methods=["GET"]),
-    Route("/enrollment-windows/{id:int}/enrollments", enroll, methods=["POST"]),
-    Route("/enrollment-windows/{id:int}/waitlist", join_waitlist, methods=["POST"]),
-    Route("/enrollments/{id:int}", get_enrollment, methods=["GET"]),
-    Route("/enrollments/{id:int}/payment", pay, methods=["POST"]),
-    Route("/enrollments/{id:int}/cancel", cancel, methods=["POST"]),
+    Route("/enrollment-windows/{id:id}/enrollments", enroll, methods=["POST"]),
+    Route("/enrollment-windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
+    Route("/enrollments/{id:id}", get_enrollment, methods=["GET"]),
+    Route("/enrollments/{id:id}/payment", pay, methods=["POST"]),
+    Route("/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
     Route("/admin/members", grant, methods=["POST"]),
-    Route("/admin/members/{user_id:int}", revoke, methods=["DELETE"]),
-    Route("/admin/enrollments/{id:int}/refund", refund, methods=["POST"]),
+    Route("/admin/members/{user_id:id}", revoke, methods=["DELETE"]),
+    Route("/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
 ]

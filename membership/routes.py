@@ -215,13 +215,13 @@ async def verify_card(request: Request) -> Response:
 
 routes = [
     Route("/membership", window_page, methods=["GET"]),
-    Route("/membership/windows/{id:int}/seats", seats_partial, methods=["GET"]),
-    Route("/membership/windows/{id:int}/enroll", enroll, methods=["POST"]),
-    Route("/membership/windows/{id:int}/waitlist", join_waitlist, methods=["POST"]),
-    Route("/membership/enrollments/{id:int}/pay", checkout_page, methods=["GET"]),
-    Route("/membership/enrollments/{id:int}/pay", pay, methods=["POST"]),
-    Route("/membership/enrollments/{id:int}/status", payment_status, methods=["GET"]),
-    Route("/membership/enrollments/{id:int}/cancel", cancel, methods=["POST"]),
+    Route("/membership/windows/{id:id}/seats", seats_partial, methods=["GET"]),
+    Route("/membership/windows/{id:id}/enroll", enroll, methods=["POST"]),
+    Route("/membership/windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
+    Route("/membership/enrollments/{id:id}/pay", checkout_page, methods=["GET"]),
+    Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"]),
+    Route("/membership/enrollments/{id:id}/status", payment_status, methods=["GET"]),
+    Route("/membership/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
     Route("/membership/card", card_page, methods=["GET"]),
     Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),
 ]

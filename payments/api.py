@@ -9,22 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from payments import services
+from payments import schemas, services
 from payments.models import Payment, PaymentStatus
-from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.api import iso, json_response, operation, read_json
 from web.auth import api_admin, api_user
-
-REFUND = Schema(
-    {
-        "amount_fen": Field(
-            "integer",
-            required=False,
-            minimum=1,
-            maximum=services.MAX_AMOUNT_FEN,
-            description="fen to refund; the whole remainder when left out",
-        )
-    }
-)
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
@@ -47,8 +35,9 @@ def payment_json(payment: Payment) -> dict[str, Any]:
 
 @operation(
     "One of the caller's payments; an open one is first settled with the provider",
+    answer=schemas.PaymentRecord,
     tag="payments",
-    responses={200: "the payment", 401: "unauthorized", 404: "payment_not_found"},
+    errors={404: "payment_not_found"},
 )
 async def get_payment(request: Request) -> Response:
     user = await api_user(request)
@@ -63,12 +52,11 @@ async def get_payment(request: Request) -> Response:
 
 @operation(
     "Refund part or the rest of a payment (admins)",
-    body=REFUND,
+    body=schemas.Refund,
+    answer=schemas.PaymentRecord,
+    auth="admin",
     tag="payments",
-    responses={
-        200: "the payment",
-        401: "unauthorized",
-        403: "forbidden",
+    errors={
         404: "payment_not_found",
         409: "not_refundable",
         422: "refund_too_large",
@@ -77,17 +65,17 @@ async def get_payment(request: Request) -> Response:
 )
 async def refund_payment(request: Request) -> Response:
     await api_admin(request)
-    data = await read_json(request, REFUND)
+    data = await read_json(request, schemas.Refund)
     payment = await services.refund(
         provider=request.app.state.payments_provider,
         payment_id=request.path_params["id"],
-        amount_fen=data.get("amount_fen"),
+        amount_fen=data.amount_fen,
         now=datetime.now(UTC),
     )
     return json_response(payment_json(payment))
 
 
 routes = [
-    Route("/payments/{id:int}", get_payment, methods=["GET"]),
-    Route("/payments/{id:int}/refund", refund_payment, methods=["POST"]),
+    Route("/payments/{id:id}", get_payment, methods=["GET"]),
+    Route("/payments/{id:id}/refund", refund_payment, methods=["POST"]),
 ]

@@ -62,7 +62,8 @@ MAX_AMOUNT_FEN = 100_000_000  # one million yuan: anything above is a mistake
 IN_FLIGHT_FOR = timedelta(seconds=30)
 # A payment waiting for 3-D Secure this long is abandoned: canceled, and its thing released.
 REQUIRES_ACTION_EXPIRES_AFTER = timedelta(minutes=15)
-_PAYMENT_METHOD = re.compile(r"^pm_[A-Za-z0-9_]{1,96}$")
+PAYMENT_METHOD_PATTERN = r"^pm_[A-Za-z0-9_]{1,96}$"
+_PAYMENT_METHOD = re.compile(PAYMENT_METHOD_PATTERN)
 
 
 def make_provider(*, api_base: str, secret_key: str, webhook_secret: str) -> StripeProvider:

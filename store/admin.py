@@ -10,9 +10,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from errors import DomainError, ValidationError
-from store import services
+from store import schemas, services
 from store.images import resize_upload, store_product_image
 from store.models import Order, OrderStatus, Product
+from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
 from web.forms import (
@@ -34,7 +35,7 @@ def _orders_query(status: str | None):  # type: ignore[no-untyped-def]
 
 async def dashboard(request: Request, errors: dict[str, str] | None = None) -> Response:
     await require_admin(request)
-    status = request.query_params.get("status") or None
+    status = read_query(request, schemas.OrdersQuery).status or None
     products = await Product.all().select_related("category").order_by("-id").limit(100)
     left = await services.stock_left_of(products)
     return await render(
@@ -121,7 +122,7 @@ async def refund(request: Request) -> Response:
 
 async def orders_csv(request: Request) -> Response:
     await require_admin(request)
-    orders = await _orders_query(request.query_params.get("status"))
+    orders = await _orders_query(read_query(request, schemas.OrdersQuery).status or None)
     return csv_download(
         "orders.csv",
         [
@@ -155,7 +156,7 @@ async def orders_csv(request: Request) -> Response:
 routes = [
     Route("/store/admin", dashboard, methods=["GET"]),
     Route("/store/admin/products", create_product, methods=["POST"]),
-    Route("/store/admin/orders/{id:int}/ship", ship, methods=["POST"]),
-    Route("/store/admin/orders/{id:int}/refund", refund, methods=["POST"]),
+    Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"]),
+    Route("/store/admin/orders/{id:id}/refund", refund, methods=["POST"]),
     Route("/store/admin/orders.csv", orders_csv, methods=["GET"]),
 ]

@@ -11,36 +11,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accounts.errors import Unauthorized
-from errors import DomainError, ValidationError
-from store import services
+from errors import DomainError
+from store import schemas, services
 from store.errors import SoldOut
 from store.images import image_url
 from store.models import Order, Product
-from web.api import Field, Schema, iso, json_response, operation, read_json
+from web.api import decode_json, iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user, bearer_token
-
-PRODUCT = Schema(
-    {
-        "title": Field("string", min_length=1, max_length=120),
-        "description": Field("string", max_length=5000),
-        "category": Field("string", min_length=1, max_length=40),
-        "price_fen": Field("integer", minimum=1, maximum=services.MAX_PRICE_FEN),
-        "stock": Field("integer", minimum=0, maximum=services.MAX_STOCK),
-        "per_customer_limit": Field("integer", required=False, nullable=True, minimum=1),
-        "members_only": Field("boolean", required=False),
-        "member_head_start_minutes": Field("integer", required=False, minimum=0, maximum=10080),
-        "sale_starts_at": Field("datetime", required=False, nullable=True),
-        "sale_ends_at": Field("datetime", required=False, nullable=True),
-        "raffle_entries_until": Field(
-            "datetime",
-            required=False,
-            nullable=True,
-            description="sell by raffle: entries until then, winners drawn after",
-        ),
-        "raffle_purchase_minutes": Field("integer", required=False, minimum=1, maximum=10080),
-    }
-)
-PAYMENT = Schema({"payment_method": Field("string", max_length=100)})
+from web.limits import FORM_FIELDS
 
 
 async def product_json(product: Product, *, left: int | None = None) -> dict[str, Any]:
@@ -86,26 +64,28 @@ async def order_json(order: Order) -> dict[str, Any]:
 
 @operation(
     "Create a product, limited drops included (admins)",
-    body=PRODUCT,
+    body=schemas.NewProduct,
+    answer=schemas.Product,
+    status=201,
+    auth="admin",
     tag="store",
-    responses={201: "the product", 403: "forbidden", 422: "a field is invalid"},
 )
 async def create_product(request: Request) -> Response:
     await api_admin(request)
-    data = await read_json(request, PRODUCT)
+    data = await read_json(request, schemas.NewProduct)
     product = await services.create_product(
-        title=data["title"],
-        description=data["description"],
-        category=data["category"],
-        price_fen=data["price_fen"],
-        stock=data["stock"],
-        per_customer_limit=data.get("per_customer_limit"),
-        members_only=bool(data.get("members_only", False)),
-        member_head_start_minutes=data.get("member_head_start_minutes") or 0,
-        sale_starts_at=data.get("sale_starts_at"),
-        sale_ends_at=data.get("sale_ends_at"),
-        raffle_entries_until=data.get("raffle_entries_until"),
-        raffle_purchase_minutes=data.get("raffle_purchase_minutes") or 60,
+        title=data.title,
+        description=data.description,
+        category=data.category,
+        price_fen=data.price_fen,
+        stock=data.stock,
+        per_customer_limit=data.per_customer_limit,
+        members_only=data.members_only,
+        member_head_start_minutes=data.member_head_start_minutes,
+        sale_starts_at=data.sale_starts_at,
+        sale_ends_at=data.sale_ends_at,
+        raffle_entries_until=data.raffle_entries_until,
+        raffle_purchase_minutes=data.raffle_purchase_minutes,
     )
     product = await services.get_product(product.id)
     return json_response(await product_json(product), 201)
@@ -113,22 +93,18 @@ async def create_product(request: Request) -> Response:
 
 @operation(
     "Products, newest first or hottest (units paid in the last 7 days)",
+    query=schemas.ProductsQuery,
+    answer=schemas.Products,
     auth=None,
     tag="store",
-    responses={200: "{items, next_cursor}"},
 )
 async def list_products(request: Request) -> Response:
-    sort = request.query_params.get("sort", "new") or "new"
-    if sort not in ("new", "hot"):
-        raise ValidationError("sort", "must be new or hot")
-    cursor_text = request.query_params.get("cursor", "0") or "0"
-    if not cursor_text.isdigit():
-        raise ValidationError("cursor", "must be a cursor from a previous page")
+    query = read_query(request, schemas.ProductsQuery)
     products, next_cursor = await services.list_products(
         now=datetime.now(UTC),
-        category=request.query_params.get("category") or None,
-        sort=sort,
-        cursor=int(cursor_text),
+        category=query.category or None,
+        sort=query.sort,
+        cursor=int(query.cursor or 0),
     )
     stock = await services.stock_left_of(products)
     return json_response(
@@ -140,35 +116,32 @@ async def list_products(request: Request) -> Response:
 
 
 @operation(
-    "One product", auth=None, tag="store", responses={200: "the product", 404: "product_not_found"}
+    "One product",
+    answer=schemas.Product,
+    auth=None,
+    tag="store",
+    errors={404: "product_not_found"},
 )
 async def get_product(request: Request) -> Response:
     return json_response(await product_json(await services.get_product(request.path_params["id"])))
 
 
-async def _order_items(request: Request) -> list[services.Wanted]:
-    body = await read_json(request, Schema({"items": Field("array")}))
-    wanted = []
-    for n, item in enumerate(body["items"]):
-        if not isinstance(item, dict):
-            raise ValidationError(f"items[{n}]", "must be an object {product_id, quantity}")
-        product_id, quantity = item.get("product_id"), item.get("quantity", 1)
-        if not isinstance(product_id, int) or isinstance(product_id, bool):
-            raise ValidationError(f"items[{n}].product_id", "must be a product id")
-        if not isinstance(quantity, int) or isinstance(quantity, bool):
-            raise ValidationError(f"items[{n}].quantity", "must be a whole number")
-        wanted.append(services.Wanted(product_id=product_id, quantity=quantity))
-    return wanted
+def _wanted(body: bytes) -> list[services.Wanted]:
+    order = decode_json(body, schemas.NewOrder)
+    return [
+        services.Wanted(product_id=item.product_id, quantity=item.quantity) for item in order.items
+    ]
 
 
 @operation(
     "Order products: their units are held for 10 minutes while you pay",
-    body=Schema({"items": Field("array", description="[{product_id, quantity}]")}),
+    body=schemas.NewOrder,
+    answer=schemas.HeldOrder,
+    status=201,
     tag="store",
-    responses={
-        201: "{id, status, total_fen, hold_expires_at}",
-        401: "unauthorized",
-        403: "members_only",
+    errors={
+        403: "members_only, not_a_winner",
+        404: "product_not_found",
         409: "sold_out, not_started, ended, limit_exceeded",
         429: "rate_limited",
     },
@@ -178,7 +151,7 @@ async def create_order(request: Request) -> Response:
     # the bearer token is looked up (the answer is public; it costs no database round trip).
     # A bad body is still answered after authentication.
     try:
-        items: list[services.Wanted] | DomainError = await _order_items(request)
+        items: list[services.Wanted] | DomainError = _wanted(await request.body())
     except DomainError as exc:
         items = exc
     if not isinstance(items, DomainError):
@@ -209,8 +182,9 @@ async def create_order(request: Request) -> Response:
 
 @operation(
     "One of the caller's orders",
+    answer=schemas.Order,
     tag="store",
-    responses={200: "{id, status, total_fen, items}", 404: "order_not_found"},
+    errors={404: "order_not_found"},
 )
 async def get_order(request: Request) -> Response:
     user = await api_user(request)
@@ -220,23 +194,23 @@ async def get_order(request: Request) -> Response:
 
 @operation(
     "Pay for a held order with a Stripe PaymentMethod",
-    body=PAYMENT,
+    body=schemas.PaymentChoice,
+    answer=schemas.PaymentAnswer,
     tag="store",
-    responses={
-        200: "{status: paid|requires_action|failed}",
+    errors={
         404: "order_not_found",
-        409: "hold_expired, already_paid",
+        409: "hold_expired, already_paid, payment_in_progress",
         503: "payment_unavailable",
     },
 )
 async def pay_order(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, PAYMENT)
+    data = await read_json(request, schemas.PaymentChoice)
     result = await services.pay_order(
         provider=request.app.state.payments_provider,
         order_id=request.path_params["id"],
         user=user,
-        payment_method=data["payment_method"],
+        payment_method=data.payment_method,
         now=datetime.now(UTC),
     )
     return json_response(result.answer())
@@ -246,9 +220,8 @@ async def pay_order(request: Request) -> Response:
     "Give back an order waiting for payment: its units return at once (a payment under way is "
     "canceled at the provider first)",
     tag="store",
-    responses={
-        200: "{id, status: cancelled}",
-        401: "unauthorized",
+    answer=schemas.Cancelled,
+    errors={
         404: "order_not_found",
         409: "already_paid, payment_in_progress",
         503: "payment_unavailable",
@@ -267,8 +240,14 @@ async def cancel_order(request: Request) -> Response:
 
 @operation(
     "Refund a paid order: money back, stock back if the drop is live (admins)",
+    answer=schemas.Order,
+    auth="admin",
     tag="store",
-    responses={200: "the order", 403: "forbidden", 404: "order_not_found"},
+    errors={
+        404: "order_not_found",
+        409: "bad_order_state, not_refundable",
+        503: "payment_unavailable",
+    },
 )
 async def refund_order(request: Request) -> Response:
     await api_admin(request)
@@ -282,12 +261,15 @@ async def refund_order(request: Request) -> Response:
 
 @operation(
     "Upload a product's picture as multipart field `image` (admins); it is resized",
+    form=schemas.IMAGE_UPLOAD,
+    answer=schemas.Product,
+    auth="admin",
     tag="store",
-    responses={200: "the product", 403: "forbidden", 422: "image is not a picture"},
+    errors={404: "product_not_found"},
 )
 async def upload_image(request: Request) -> Response:
     await api_admin(request)
-    async with request.form(max_fields=5) as form:  # closes the uploaded file afterwards
+    async with request.form(max_fields=FORM_FIELDS) as form:  # closes the file after
         upload = form.get("image")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
     product = await services.set_product_image(
@@ -300,8 +282,14 @@ async def upload_image(request: Request) -> Response:
 
 @operation(
     "Enter a raffle drop during its entry period",
+    answer=schemas.Entries,
+    status=201,
     tag="store",
-    responses={201: "{entries}", 409: "not_a_raffle, raffle_closed", 403: "members_only"},
+    errors={
+        403: "members_only",
+        404: "product_not_found",
+        409: "not_a_raffle, raffle_closed",
+    },
 )
 async def enter_raffle(request: Request) -> Response:
     user = await api_user(request)
@@ -313,8 +301,10 @@ async def enter_raffle(request: Request) -> Response:
 
 @operation(
     "Draw a raffle now that its entries closed (admins; the app also draws by itself)",
+    answer=schemas.Draw,
+    auth="admin",
     tag="store",
-    responses={200: "{seed, entries, winners}", 409: "not_started, raffle_closed"},
+    errors={404: "product_not_found", 409: "not_a_raffle, not_started, raffle_closed"},
 )
 async def draw_raffle(request: Request) -> Response:
     await api_admin(request)
@@ -325,13 +315,13 @@ async def draw_raffle(request: Request) -> Response:
 routes = [
     Route("/orders", create_order, methods=["POST"]),  # first: a drop's rush comes here
     Route("/admin/products", create_product, methods=["POST"]),
-    Route("/products/{id:int}/raffle-entries", enter_raffle, methods=["POST"]),
-    Route("/admin/products/{id:int}/raffle-draw", draw_raffle, methods=["POST"]),
-    Route("/admin/products/{id:int}/image", upload_image, methods=["POST"]),
+    Route("/products/{id:id}/raffle-entries", enter_raffle, methods=["POST"]),
+    Route("/admin/products/{id:id}/raffle-draw", draw_raffle, methods=["POST"]),
+    Route("/admin/products/{id:id}/image", upload_image, methods=["POST"]),
     Route("/products", list_products, methods=["GET"]),
-    Route("/products/{id:int}", get_product, methods=["GET"]),
-    Route("/orders/{id:int}", get_order, methods=["GET"]),
-    Route("/orders/{id:int}/payment", pay_order, methods=["POST"]),
-    Route("/orders/{id:int}/cancel", cancel_order, methods=["POST"]),
-    Route("/admin/orders/{id:int}/refund", refund_order, methods=["POST"]),
+    Route("/products/{id:id}", get_product, methods=["GET"]),
+    Route("/orders/{id:id}", get_order, methods=["GET"]),
+    Route("/orders/{id:id}/payment", pay_order, methods=["POST"]),
+    Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"]),
+    Route("/admin/orders/{id:id}/refund", refund_order, methods=["POST"]),
 ]

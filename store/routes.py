@@ -11,9 +11,10 @@ from starlette.routing import Route
 from errors import DomainError, ValidationError
 from membership.services import is_member
 from payments import services as payments
-from store import services
+from store import schemas, services
 from store.errors import SoldOut
 from store.models import Category, Order, OrderEvent, OrderStatus
+from web.api import read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.rendering import flash, gettext_for, redirect_after_post, render
@@ -22,8 +23,8 @@ from web.rendering import flash, gettext_for, redirect_after_post, render
 async def listing(request: Request) -> Response:
     """New this week (the default), hottest, or one category."""
     now = datetime.now(UTC)
-    view = request.query_params.get("view", "new")
-    category = request.query_params.get("category") or None
+    query = read_query(request, schemas.ListingQuery)
+    view, category = query.view, query.category or None
     products, _ = await services.list_products(
         now=now, category=category, sort="hot" if view == "hot" else "new", limit=60
     )
@@ -237,15 +238,15 @@ async def my_orders(request: Request) -> Response:
 
 routes = [
     Route("/store", listing, methods=["GET"]),
-    Route("/store/products/{id:int}", product_page, methods=["GET"]),
-    Route("/store/products/{id:int}/stock", stock_partial, methods=["GET"]),
-    Route("/store/products/{id:int}/buy", buy, methods=["POST"]),
-    Route("/store/products/{id:int}/remind", remind, methods=["POST"]),
-    Route("/store/products/{id:int}/raffle", enter_raffle, methods=["POST"]),
+    Route("/store/products/{id:id}", product_page, methods=["GET"]),
+    Route("/store/products/{id:id}/stock", stock_partial, methods=["GET"]),
+    Route("/store/products/{id:id}/buy", buy, methods=["POST"]),
+    Route("/store/products/{id:id}/remind", remind, methods=["POST"]),
+    Route("/store/products/{id:id}/raffle", enter_raffle, methods=["POST"]),
     Route("/store/orders", my_orders, methods=["GET"]),
-    Route("/store/orders/{id:int}", order_page, methods=["GET"]),
-    Route("/store/orders/{id:int}/pay", checkout_page, methods=["GET"]),
-    Route("/store/orders/{id:int}/pay", pay, methods=["POST"]),
-    Route("/store/orders/{id:int}/status", payment_status, methods=["GET"]),
-    Route("/store/orders/{id:int}/cancel", cancel, methods=["POST"]),
+    Route("/store/orders/{id:id}", order_page, methods=["GET"]),
+    Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
+    Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
+    Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),
+    Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"]),
 ]

@@ -50,12 +50,18 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if database_kind() == "postgres":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DATABASE=postgres); make test runs it")
+    skip_contract = pytest.mark.skip(
+        reason="the contract walks run once per make test (TEST_CONTRACT=1), on PostgreSQL "
+        "when present"
+    )
+    skip_postgres = pytest.mark.skip(
+        reason="needs PostgreSQL (TEST_DATABASE=postgres); make test runs it"
+    )
     for item in items:
-        if "postgres_only" in item.keywords:
-            item.add_marker(skip)
+        if "contract" in item.keywords and os.environ.get("TEST_CONTRACT") != "1":
+            item.add_marker(skip_contract)
+        if "postgres_only" in item.keywords and database_kind() != "postgres":
+            item.add_marker(skip_postgres)
 
 
 def _with_database(url: str, name: str) -> str:

@@ -67,12 +67,21 @@ def wait_until_answering(
 @contextmanager
 def running_server(settings: Settings, *, workers: int = 1) -> Iterator[str]:
     """Start `shuyuan serve` on a free port; yield its base URL once /healthz answers 200."""
+    with running_server_process(settings, workers=workers) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def running_server_process(
+    settings: Settings, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """running_server, yielding the process too (with one worker, it is the worker)."""
     port = free_port()
     log = (settings.var_dir / f"serve-{port}.log").open("w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
-        env=server_environment(settings),
+        env={**server_environment(settings), **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -80,7 +89,7 @@ def running_server(settings: Settings, *, workers: int = 1) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(f"{base_url}/healthz", process, log)
-        yield base_url
+        yield base_url, process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

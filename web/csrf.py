@@ -8,9 +8,10 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from web.limits import FORM_FIELDS
+
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-MAX_UPLOAD_FIELDS = 50
 
 
 def csrf_token(request: Request) -> str:
@@ -33,7 +34,7 @@ async def read_form(request: Request) -> FormData:
     checks that each refuses a post without the token. htmx requests may send the token in
     the X-CSRF-Token header instead.
     """
-    form = await request.form(max_fields=MAX_UPLOAD_FIELDS)
+    form = await request.form(max_fields=FORM_FIELDS)
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     expected = request.session.get("csrf") or ""
     if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import asyncpg
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from tortoise.exceptions import DBConnectionError, OperationalError
 
-from errors import DomainError, RateLimited, ValidationError
+from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError
 from web.api import error_body, json_response
+from web.limits import PayloadTooLarge
 from web.rendering import gettext_for, render
 
 logger = logging.getLogger("shuyuan")
@@ -53,10 +58,14 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, PayloadTooLarge):
+        headers["Connection"] = "close"  # the rest of the body is not read
     if isinstance(exc, ValidationError):
         extra["field"] = exc.field
+        if len(exc.errors) > 1:
+            extra["errors"] = [{"field": name, "message": text} for name, text in exc.errors]
     # Details that help a client act (a keyword hint, the clashing item): simple values only.
     for key, value in exc.details.items():
         if isinstance(value, str | int | float | bool) or value is None:
@@ -65,9 +74,48 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         return json_response(
             error_body(str(exc.code), exc.message, **extra), exc.status, headers=headers
         )
-    response = await _error_page(request, exc.status, exc.message)
+    try:
+        response = await _error_page(request, exc.status, exc.message)
+    except Exception:  # the page needs the database, which may be what is missing
+        if not isinstance(exc, ServiceUnavailable):
+            raise
+        response = Response(exc.message, exc.status, media_type="text/plain; charset=utf-8")
     response.headers.update(headers)
     return response
+
+
+# What a database that does not answer raises, below or through Tortoise.
+UNREACHABLE = (
+    DBConnectionError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) says the database cannot be reached or is busy."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, UNREACHABLE):
+            return True
+        if isinstance(seen, sqlite3.OperationalError) and "locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def unreachable(request: Request, exc: Exception) -> Response:
+    """503 service_unavailable with Retry-After when the database does not answer."""
+    if not database_unreachable(exc):
+        return await server_error(request, exc)
+    logger.warning("database unreachable on %s %s: %r", request.method, request.url.path, exc)
+    return await domain_error(request, ServiceUnavailable())
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -79,10 +127,36 @@ async def http_error(request: Request, exc: Exception) -> Response:
         if exc.detail and exc.detail != _default_phrase(exc)
         else (HTTP_MESSAGES.get(exc.status_code, str(exc.detail)))
     )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
     if wants_json(request):
         code = HTTP_CODES.get(exc.status_code, "error")
-        return json_response(error_body(code, message), exc.status_code, headers=exc.headers)
-    return await _error_page(request, exc.status_code, message)
+        return json_response(error_body(code, message), exc.status_code, headers=headers)
+    response = await _error_page(request, exc.status_code, message)
+    response.headers.update(headers)
+    return response
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of the app answers at this request's path (Starlette's own
+    405 names only the first route that matched the path)."""
+    methods: set[str] = set()
+
+    def walk(routes: list[BaseRoute], scope: dict[str, Any]) -> None:
+        for route in routes:
+            match, child = route.matches(scope)
+            if match == Match.NONE:
+                continue
+            if isinstance(route, Mount):
+                walk(route.routes, {**scope, **child})
+            elif isinstance(route, Route) and route.methods:
+                methods.update(route.methods)
+
+    # From the top: inside a Mount the scope's root_path already holds the mount's prefix.
+    top = {**request.scope, "root_path": request.scope.get("app_root_path", "")}
+    walk(request.app.router.routes, top)
+    return ", ".join(sorted(methods))
 
 
 def _default_phrase(exc: HTTPException) -> str:
@@ -109,9 +183,11 @@ async def client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[Any, Any] = {
     ClientDisconnect: client_gone,
     DomainError: domain_error,
     HTTPException: http_error,
+    # Handled inside the app (not by the last-resort handler), so the connection stays open.
+    **dict.fromkeys((*UNREACHABLE, OperationalError), unreachable),
     Exception: server_error,
 }

@@ -9,8 +9,15 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
-from errors import ValidationError
+from errors import DomainError, ValidationError
 from web.rendering import SHANGHAI
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    """A form's errors by field: every one of a ValidationError, else the message as "form"."""
+    if isinstance(exc, ValidationError):
+        return {name: reason for name, reason in reversed(exc.errors)} | {exc.field: exc.reason}
+    return {"form": exc.message}
 
 
 def yuan_to_fen(field: str, text: str) -> int:

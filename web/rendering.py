@@ -34,7 +34,10 @@ def shanghai_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored UTC time as people in China read it."""
     if moment is None:
         return ""
-    return moment.astimezone(SHANGHAI).strftime(fmt)
+    try:
+        return moment.astimezone(SHANGHAI).strftime(fmt)
+    except (OverflowError, ValueError):  # a stored time at the edge of the calendar
+        return moment.strftime(fmt) + " UTC"
 
 
 def _environment() -> jinja2.Environment:

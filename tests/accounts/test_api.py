@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from openapi_spec_validator import validate
 
 from accounts import services as accounts
 from tests.factories import PASSWORD, bearer, make_user, token_for
@@ -235,6 +236,13 @@ async def test_openapi_document_lists_the_api_from_the_routes(client: httpx.Asyn
     assert set(paths["/api/v1/tokens"]) == {"post"}
     assert set(paths["/api/v1/me"]) == {"get"}
     registration = paths["/api/v1/accounts"]["post"]["requestBody"]["content"]["application/json"]
-    assert registration["schema"]["required"] == ["email", "password", "display_name"]
-    assert registration["schema"]["properties"]["password"]["minLength"] == 8
+    name = registration["schema"]["$ref"].rpartition("/")[2]
+    schema = document["components"]["schemas"][name]
+    assert schema["required"] == ["email", "password", "display_name"]
+    assert schema["properties"]["password"]["minLength"] == 8
     assert "/api/v1/notifications/{id}/read" in paths
+    validate(document)  # a valid OpenAPI 3.1 document (openapi-spec-validator)
+    for path_item in paths.values():
+        for spec in path_item.values():
+            assert any(status.startswith("2") for status in spec["responses"]), spec["summary"]
+            assert "503" in spec["responses"]  # every operation documents its errors too

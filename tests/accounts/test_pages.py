@@ -321,3 +321,24 @@ async def test_choosing_a_language_sets_the_cookie_and_goes_back(
     assert "<h1>Sign in</h1>" in page.text
     evil = await client.get("/lang/zh_CN", params={"next": "https://evil.example"})
     assert evil.headers["location"] == "/"
+
+
+async def test_the_registration_form_shows_every_problem_at_once_and_keeps_the_input(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/account/register")
+    response = await client.post(
+        "/account/register",
+        data={
+            "email": "not-an-email",
+            "password": "short",
+            "display_name": "王小波",
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert response.status_code == 422
+    html = response.text
+    assert 'id="email-error"' in html
+    assert 'id="password-error"' in html
+    assert 'value="not-an-email"' in html
+    assert 'value="王小波"' in html

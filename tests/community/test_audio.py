@@ -101,3 +101,38 @@ async def test_bad_uploads_are_refused_with_a_clear_message(
         assert "MP3" in error["message"] or "audio" in error["message"]
     response = await client.get("/api/v1/admin/feed-items", headers=admin_headers)
     assert response.json()["items"] == []  # nothing half-made was stored
+
+
+def mp3_with_frame_count(seconds: float) -> bytes:
+    """A silent MP3 whose first frame is a Xing header declaring how many frames follow, as
+    encoders write it: players and mutagen take the length from that count."""
+    import struct
+
+    from community.audio import silent_mp3
+
+    frames = round(seconds * 44100 / 1152)
+    header = bytes([0xFF, 0xFB, 0x90, 0x64])
+    xing = header + bytes(32) + b"Xing" + struct.pack(">II", 1, frames)
+    return xing + bytes(417 - len(xing)) + silent_mp3(seconds)
+
+
+async def test_an_audio_file_cut_short_of_its_declared_length_is_refused(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    whole = mp3_with_frame_count(60)
+    accepted = await write_item(client, admin_headers, audio=whole)
+    assert accepted.status_code == 201
+    assert 59 <= accepted.json()["audio_seconds"] <= 61
+    cut = await write_item(client, admin_headers, audio=whole[: len(whole) // 3], keyword="剪短")
+    assert cut.status_code == 422
+    assert cut.json()["error"]["field"] == "audio"
+    assert "cut short" in cut.json()["error"]["message"]
+
+
+def test_a_cut_m4a_is_told_apart_by_its_boxes() -> None:
+    from community.audio import _mp4_boxes_whole
+
+    box = (16).to_bytes(4, "big") + b"ftyp" + b"M4A " + bytes(4)
+    mdat = (1000).to_bytes(4, "big") + b"mdat" + bytes(992)
+    assert _mp4_boxes_whole(box + mdat)
+    assert not _mp4_boxes_whole(box + mdat[:300])

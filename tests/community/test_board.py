@@ -413,13 +413,22 @@ async def test_the_board_pages_work_without_javascript(client: httpx.AsyncClient
     assert "无脚本也能用" in listing.text
 
 
-async def test_a_post_id_that_is_not_a_number_is_a_clear_422(client: httpx.AsyncClient) -> None:
+async def test_a_post_id_that_is_not_a_database_id_is_not_found(
+    client: httpx.AsyncClient,
+) -> None:
     member = await member_headers()
-    for url in (f"{POSTS}/abc", f"{POSTS}/1e3/replies", f"{POSTS}/{'9' * 30}"):
+    for url in (
+        f"{POSTS}/abc",
+        f"{POSTS}/1e3/replies",
+        f"{POSTS}/{'9' * 30}",
+        f"{POSTS}/2147483648",
+        f"{POSTS}/0",
+        f"{POSTS}/-1",
+    ):
         response = (
             await client.get(url, headers=member)
             if url.count("/") == 5
             else (await client.post(url, json={"body": "x"}, headers=member))
         )
-        assert response.status_code == 422, url
-        assert response.json()["error"]["field"] == "id"
+        assert response.status_code == 404, url
+        assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,86 @@
+"""The accounts API's declared shapes: what clients send and what they get back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from accounts import services
+from web.api import Answer, Body, Query, line
+from web.paths import ID_PATTERN
+
+Email = Annotated[
+    str, msgspec.Meta(min_length=3, max_length=254, pattern=services.EMAIL_INPUT_PATTERN)
+]
+Password = Annotated[
+    str, line(services.MAX_PASSWORD_LENGTH, min_length=services.MIN_PASSWORD_LENGTH)
+]
+DisplayName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=services.MAX_DISPLAY_NAME_LENGTH,
+        pattern=services.DISPLAY_NAME_PATTERN,
+    ),
+]
+Cursor = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]  # an id: the page below it
+
+
+class Registration(Body):
+    email: Email
+    password: Password
+    display_name: DisplayName
+
+
+class Credentials(Body):
+    email: Annotated[str, line(254)]
+    password: Annotated[str, line(services.MAX_PASSWORD_LENGTH)]
+    name: Annotated[str, line(80, description="a label for the token, e.g. the device")] | None = (
+        None
+    )
+
+
+class PasswordChange(Body):
+    current_password: Annotated[str, line(services.MAX_PASSWORD_LENGTH)]
+    new_password: Password
+
+
+class NotificationsQuery(Query):
+    cursor: Cursor | None = None
+
+
+class InboxQuery(Query):
+    """The inbox page's `before` (the id the next page starts below)."""
+
+    before: Cursor | None = None
+
+
+class Account(Answer):
+    id: int
+    email: str
+    display_name: str
+
+
+class Me(Account):
+    is_admin: bool
+    member_until: str | None
+
+
+class Token(Answer):
+    token: str
+
+
+class NotificationItem(Answer):
+    id: int
+    kind: str
+    message: str
+    link: str | None
+    created_at: str
+    read: bool
+
+
+class Notifications(Answer):
+    items: list[NotificationItem]
+    unread: int
+    next_cursor: str | None

@@ -1,0 +1,84 @@
+"""The membership API's declared shapes: windows, enrollments, payments for them, grants."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from membership import windows
+from membership.models import EnrollmentStatus
+from membership.windows import WindowState
+from payments.schemas import PaymentAnswer, PaymentChoice
+from web.api import Answer, Body, Id, Moment, Query, line, whole
+
+__all__ = ["PaymentAnswer", "PaymentChoice"]
+
+WindowName = Annotated[str, line(80, min_length=1)]
+Price = Annotated[int, whole(1, windows.MAX_PRICE_FEN)]
+Seats = Annotated[int, whole(1, windows.MAX_SEATS)]
+TermDays = Annotated[int, whole(1, 3660)]
+
+
+class NewWindow(Body):
+    name: WindowName
+    price_fen: Price
+    seats: Seats
+    opens_at: Moment
+    closes_at: Moment
+    term_days: TermDays | None = None
+
+
+class WindowChange(Body):
+    name: WindowName | None = None
+    price_fen: Price | None = None
+    seats: Seats | None = None
+    opens_at: Moment | None = None
+    closes_at: Moment | None = None
+    term_days: TermDays | None = None
+    close_now: bool = False  # close the window now
+
+
+class MembersQuery(Query):
+    q: Annotated[str, line(100)] = ""
+
+
+class Grant(Body):
+    user_id: Id
+    days: Annotated[int, whole(1, 3660)]
+
+
+class Window(Answer):
+    id: int
+    name: str
+    price_fen: int
+    seats: int
+    opens_at: str
+    closes_at: str
+    term_days: int
+
+
+class CurrentWindow(Window):
+    seats_left: int
+    state: WindowState
+
+
+class EnrollmentAnswer(Answer):
+    id: int
+    window_id: int
+    status: EnrollmentStatus
+    amount_fen: int
+    hold_expires_at: str
+    payment_id: int | None
+
+
+class Cancelled(Answer):
+    id: int
+    status: EnrollmentStatus
+
+
+class Position(Answer):
+    position: int
+
+
+class Membership(Answer):
+    user_id: int
+    member_until: str | None
