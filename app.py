@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from accounts import api as accounts_api
 from accounts import routes as accounts_routes
+from accounts.sessions import Lifetimes
 from community import admin as community_admin
 from community import api as community_api
 from community import board_api, board_routes
@@ -40,8 +42,9 @@ from store import routes as store_routes
 from store.tasks import release_forever
 from web import home
 from web.errors import EXCEPTION_HANDLERS
+from web.headers import BrowserProtections
 from web.limits import BoundedBodies
-from web.sessions import SchemeAwareSessions
+from web.sessions import ServerSessions
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -137,8 +140,16 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(BrowserProtections, settings=settings),
             Middleware(BoundedBodies),
-            Middleware(SchemeAwareSessions, secret_key=settings.secret_key),
+            Middleware(
+                ServerSessions,
+                secret_key=settings.secret_key,
+                lifetimes=Lifetimes(
+                    idle=timedelta(days=settings.session_idle_days),
+                    absolute=timedelta(days=settings.session_max_days),
+                ),
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

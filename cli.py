@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
+import subprocess  # nosec B404  # starts localstripe with fixed arguments
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -102,7 +102,7 @@ def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[N
             f"shuyuan: --with-localstripe needs STRIPE_API_BASE on 127.0.0.1 with a port, "
             f"not {settings.stripe_api_base}"
         )
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # nosec B603  # our own module, fixed arguments
         [sys.executable, "-m", "payments.localstripe_server", "--port", str(parts.port), "--quiet"]
     )
     try:
@@ -115,7 +115,7 @@ def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[N
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("shuyuan: localstripe did not start") from None
                 time.sleep(0.2)
-        webhook_host = "127.0.0.1" if app_host in ("0.0.0.0", "::") else app_host
+        webhook_host = "127.0.0.1" if app_host in ("0.0.0.0", "::") else app_host  # nosec B104  # compares, binds nothing
         httpx.post(
             f"{settings.stripe_api_base}/_config/webhooks/shuyuan",
             data={

@@ -18,7 +18,7 @@ from store import services as store
 from store.models import Product
 
 DEMO_ADMIN_EMAIL = "admin@shuyuan.test"
-DEMO_PASSWORD = "shuyuan-demo"
+DEMO_PASSWORD = "shuyuan-demo"  # nosec B105  # the documented demo password
 
 PEOPLE = [
     ("luoji@shuyuan.test", "罗胖"),

@@ -34,7 +34,7 @@ class ValidationError(DomainError):
     """A field of the input is missing or malformed; `field` names it. `errors` lists every
     (field, reason) found, this one first, so a form can show them all at once."""
 
-    code = CommonErrorCode.INVALID_FIELD
+    code: ClassVar[StrEnum] = CommonErrorCode.INVALID_FIELD
     status = 422
 
     def __init__(

@@ -23,6 +23,8 @@ KNOWN_VARIABLES = frozenset(
         "STRIPE_PUBLISHABLE_KEY",
         "STRIPE_WEBHOOK_SECRET",
         "REDIS_URL",
+        "SHUYUAN_SESSION_IDLE_DAYS",
+        "SHUYUAN_SESSION_MAX_DAYS",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -47,6 +49,9 @@ class Settings:
     stripe_webhook_secret: str = field(default="whsec_shuyuan_dev", repr=False)
     redis_url: str | None = None
     var_dir: Path = Path("var")
+    # A browser session ends after this many days unused, and after this many days at most.
+    session_idle_days: int = 14
+    session_max_days: int = 90
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -57,6 +62,10 @@ class Settings:
         _check_http_url("STRIPE_API_BASE", self.stripe_api_base)
         if self.redis_url is not None:
             _check_redis_url(self.redis_url)
+        if not 1 <= self.session_idle_days <= self.session_max_days <= 3650:
+            raise SettingsError(
+                "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
+            )
         if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
@@ -130,7 +139,18 @@ class Settings:
             ),
             redis_url=redis_url,
             var_dir=var_dir,
+            session_idle_days=_whole_days(environ, "SHUYUAN_SESSION_IDLE_DAYS", 14),
+            session_max_days=_whole_days(environ, "SHUYUAN_SESSION_MAX_DAYS", 90),
         )
+
+
+def _whole_days(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 4:
+        raise SettingsError(f"{name} must be a whole number of days, not {text!r}")
+    return int(text)
 
 
 def _known_list() -> str:

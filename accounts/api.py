@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accounts import schemas, services
-from accounts.models import Notification, User
+from accounts import schemas, services, sessions
+from accounts.models import ApiToken, Notification, User
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
 
@@ -37,7 +37,7 @@ def notification_json(notification: Notification) -> dict[str, Any]:
     status=201,
     auth=None,
     tag="accounts",
-    errors={409: "email_taken"},
+    errors={409: "email_taken", 422: "weak_password"},
 )
 async def create_account(request: Request) -> Response:
     data = await read_json(request, schemas.Registration)
@@ -90,7 +90,7 @@ async def me(request: Request) -> Response:
     body=schemas.PasswordChange,
     answer=schemas.Token,
     tag="accounts",
-    errors={401: "bad_credentials"},
+    errors={401: "bad_credentials", 422: "weak_password"},
 )
 async def change_password(request: Request) -> Response:
     user = await api_user(request)
@@ -131,12 +131,55 @@ async def read_notification(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation(
+    "Where the account is signed in: its browser sessions and API tokens",
+    answer=schemas.OpenSessions,
+    tag="accounts",
+)
+async def open_sessions(request: Request) -> Response:
+    user = await api_user(request)
+    token = bearer_token(request)
+    current = await ApiToken.get_or_none(token_hash=services.token_digest(token or ""))
+    found = await sessions.open_sessions(user, current_token_id=current.id if current else None)
+    return json_response(
+        {
+            "items": [
+                {
+                    "id": s.id,
+                    "kind": s.kind,
+                    "created_at": iso(s.created_at),
+                    "last_seen_at": iso(s.last_seen_at),
+                    "user_agent": s.user_agent,
+                    "address": s.address,
+                    "current": s.current,
+                }
+                for s in found
+            ]
+        }
+    )
+
+
+@operation(
+    "End one of the account's sessions or tokens (one's own token too)",
+    status=204,
+    tag="accounts",
+    errors={404: "not_found"},
+    path={"id": {"type": "string", "pattern": "^[st][0-9]{1,10}$"}},
+)
+async def end_session(request: Request) -> Response:
+    user = await api_user(request)
+    await sessions.end_open_session(user, request.path_params["id"], now=datetime.now(UTC))
+    return Response(status_code=204)
+
+
 routes = [
     Route("/accounts", create_account, methods=["POST"]),
     Route("/tokens", create_token, methods=["POST"]),
     Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
     Route("/me", me, methods=["GET"]),
     Route("/me/password", change_password, methods=["POST"]),
+    Route("/me/sessions", open_sessions, methods=["GET"]),
+    Route("/me/sessions/{id:str}", end_session, methods=["DELETE"]),
     Route("/notifications", notifications, methods=["GET"]),
     Route("/notifications/{id:id}/read", read_notification, methods=["POST"]),
 ]

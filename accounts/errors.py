@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from errors import DomainError
+from errors import DomainError, ValidationError
 
 
 class AccountsErrorCode(StrEnum):
@@ -13,6 +13,8 @@ class AccountsErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    SESSION_ENDED = "session_ended"
+    WEAK_PASSWORD = "weak_password"  # nosec B105  # an error code
 
 
 class EmailTaken(DomainError):
@@ -43,3 +45,23 @@ class NotificationNotFound(DomainError):
     code = AccountsErrorCode.NOT_FOUND
     status = 404
     default_message = "No such notification."
+
+
+class SessionEnded(DomainError):
+    """A token or session that existed and was ended (logout, revocation, password change)."""
+
+    code = AccountsErrorCode.SESSION_ENDED
+    status = 401
+    default_message = "This session has ended; sign in again."
+
+
+class SessionNotFound(DomainError):
+    code = AccountsErrorCode.NOT_FOUND
+    status = 404
+    default_message = "No such session."
+
+
+class WeakPassword(ValidationError):
+    """A password long enough but too easy to guess; the message says why."""
+
+    code = AccountsErrorCode.WEAK_PASSWORD

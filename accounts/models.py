@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -14,9 +16,6 @@ class User(Model):
     display_name = fields.CharField(max_length=40)
     password_hash = fields.CharField(max_length=200)
     is_admin = fields.BooleanField(default=False)
-    # Bumped on password change: a session cookie carries the version it was issued under, so
-    # changing the password logs every other browser out.
-    session_version = fields.IntField(default=1)
     # Written only by membership/ (grant, renewal, refund); accounts merely shows it.
     member_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -26,6 +25,27 @@ class User(Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Session(Model):
+    """A browser's session (accounts.sessions): the cookie holds a random key, this row only
+    its SHA-256. A visitor's session (no user) exists only to carry a flash message."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="sessions", on_delete=fields.CASCADE, null=True
+    )
+    key_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    user_agent = fields.CharField(max_length=200, default="")
+    address = fields.CharField(max_length=64, default="")  # masked: 203.0.113.x
+    privileges = fields.CharField(max_length=40, default="")  # the rights it began with
+    data: dict[str, Any] = fields.JSONField(default=dict)  # flash messages
+
+    class Meta:
+        table = "accounts_session"
+        indexes = (("user_id", "last_seen_at"),)
 
 
 class ApiToken(Model):

@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from accounts import schemas, services
+from accounts import schemas, services, sessions
 from accounts.models import User
 from errors import DomainError
 from web.api import read_fields, read_query
-from web.auth import client_address, require_user, sign_in, sign_out
+from web.auth import client_address, current_session_id, require_user, sign_in, sign_out
 from web.csrf import read_form
 from web.forms import field_errors
 from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES
@@ -32,7 +32,7 @@ def _safe_next(url: str | None) -> str:
 
 
 async def register_page(request: Request) -> Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return await render(request, "accounts/register.html", {"errors": {}, "values": {}})
     form = await read_form(request)
     values = {key: str(form.get(key, "")) for key in ("email", "display_name")}
@@ -57,7 +57,7 @@ async def register_page(request: Request) -> Response:
 
 async def login_page(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return await render(
             request, "accounts/login.html", {"errors": {}, "values": {}, "next": next_url}
         )
@@ -93,12 +93,31 @@ async def logout(request: Request) -> Response:
 
 async def account_page(request: Request) -> Response:
     user = await require_user(request)
-    return await render(request, "accounts/account.html", {"user": user})
+    open_sessions = await sessions.open_sessions(
+        user, current_session_id=current_session_id(request)
+    )
+    return await render(
+        request, "accounts/account.html", {"user": user, "open_sessions": open_sessions}
+    )
+
+
+async def end_session(request: Request) -> Response:
+    """End one of the account's sessions or tokens (the current one signs this browser out)."""
+    user = await require_user(request)
+    await read_form(request)
+    session_id = request.path_params["session_id"]
+    await sessions.end_open_session(user, session_id, now=datetime.now(UTC))
+    _ = gettext_for(request)
+    if session_id == f"s{current_session_id(request)}":
+        sign_out(request)
+        return redirect_after_post(request, "/")
+    flash(request, _("That session has been ended."), "success")
+    return redirect_after_post(request, "/account")
 
 
 async def password_page(request: Request) -> Response:
     user = await require_user(request)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return await render(request, "accounts/password.html", {"errors": {}})
     form = await read_form(request)
     try:
@@ -107,6 +126,7 @@ async def password_page(request: Request) -> Response:
             current_password=str(form.get("current_password", "")),
             new_password=str(form.get("new_password", "")),
             now=datetime.now(UTC),
+            keep_session_id=current_session_id(request),  # this browser stays signed in
         )
     except DomainError as exc:
         errors = field_errors(exc)
@@ -115,7 +135,6 @@ async def password_page(request: Request) -> Response:
         return await render(
             request, "accounts/password.html", {"errors": errors}, status_code=exc.status
         )
-    sign_in(request, user)  # this browser stays signed in under the new session version
     flash(request, gettext_for(request)("Your password has been changed."), "success")
     return redirect_after_post(request, "/account")
 
@@ -180,6 +199,7 @@ routes = [
     Route("/account/register", register_page, methods=["GET", "POST"]),
     Route("/account/login", login_page, methods=["GET", "POST"]),
     Route("/account/logout", logout, methods=["POST"]),
+    Route("/account/sessions/{session_id:str}/end", end_session, methods=["POST"]),
     Route("/account/password", password_page, methods=["GET", "POST"]),
     Route("/account/notifications", notifications_page, methods=["GET"]),
     Route("/account/notifications/{id:id}/read", read_notification, methods=["POST"]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -54,6 +54,20 @@ class InboxQuery(Query):
     """The inbox page's `before` (the id the next page starts below)."""
 
     before: Cursor | None = None
+
+
+class OpenSession(Answer):
+    id: str  # "s<n>" for a browser session, "t<n>" for an API token
+    kind: Literal["session", "token"]
+    created_at: str
+    last_seen_at: str | None
+    user_agent: str
+    address: str  # masked: the network, not the device
+    current: bool
+
+
+class OpenSessions(Answer):
+    items: list[OpenSession]
 
 
 class Account(Answer):

@@ -6,14 +6,22 @@ import asyncio
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
+import unicodedata
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 
-from accounts.errors import BadCredentials, EmailTaken, NotificationNotFound
+from accounts import identities, passwords, sessions
+from accounts.errors import (
+    BadCredentials,
+    EmailTaken,
+    NotificationNotFound,
+    SessionEnded,
+    WeakPassword,
+)
 from accounts.models import ApiToken, Notification, User
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
@@ -33,7 +41,9 @@ DISPLAY_NAME_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 # Failed sign-ins only. Successful sign-ins are never counted, so thousands of people behind one
 # carrier-grade NAT address can sign in; the per-address limit is high for the same reason and
 # only slows down someone guessing passwords for many accounts from one place.
-FAILED_LOGINS_PER_ACCOUNT = Limit(attempts=5, window_seconds=15 * 60)
+FAILED_LOGINS_PER_ACCOUNT = Limit(attempts=5, window_seconds=15 * 60)  # per account+address
+# (the account's failures from every address, up to) -> failures one address may make
+ACCOUNT_FAILURE_STEPS = ((10, 5), (30, 3), (100, 2))
 FAILED_LOGINS_PER_ADDRESS = Limit(attempts=100, window_seconds=15 * 60)
 
 # Touching last_used_at on every API call would turn each read into a write.
@@ -45,32 +55,65 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """How emails are stored and compared: NFKC (full-width letters are the plain ones),
+    lower-cased, without surrounding spaces."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
 
 
 def validate_email(email: str) -> str:
-    """Return the normalized email or raise ValidationError("email")."""
+    """Return the normalized email or raise ValidationError("email"): also for one that holds
+    characters nobody sees (zero-width, bidi controls), which would pass for another."""
     normalized = normalize_email(email)
+    if identities.invisible_characters(normalized):
+        raise ValidationError("email", "must not contain invisible characters")
     if len(normalized) > 254 or not EMAIL_PATTERN.match(normalized):
         raise ValidationError("email", "not a valid email address")
     return normalized
 
 
-def validate_password(password: str, field: str = "password") -> str:
+def validate_password(
+    password: str, field: str = "password", *, user_inputs: list[str] | None = None
+) -> str:
+    """The password, if it is long enough and strong enough (accounts.passwords): raises
+    ValidationError for its length, WeakPassword (with the reason) for its strength."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError(field, f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    reason = passwords.weakness(password, user_inputs=user_inputs)
+    if reason is not None:
+        raise WeakPassword(field, reason)
     return password
 
 
 def validate_display_name(display_name: str) -> str:
-    name = " ".join(display_name.split())
+    """The display name, NFKC-normalised with its spaces collapsed; ValidationError when it
+    is empty, too long or holds invisible characters. (check_display_name also refuses one
+    that passes for someone else.)"""
+    if identities.invisible_characters(display_name.replace(" ", "")):
+        raise ValidationError("display_name", "must not contain invisible characters")
+    name = " ".join(unicodedata.normalize("NFKC", display_name).split())
     if not name:
         raise ValidationError("display_name", "must not be empty")
     if len(name) > MAX_DISPLAY_NAME_LENGTH:
         raise ValidationError(
             "display_name", f"must be at most {MAX_DISPLAY_NAME_LENGTH} characters"
+        )
+    return name
+
+
+async def check_display_name(display_name: str, *, user_id: int | None = None) -> str:
+    """validate_display_name, and refused when it passes for an admin's name, the site's name
+    or a reserved word (by its confusable skeleton: "аdmin" in Cyrillic is "admin")."""
+    name = validate_display_name(display_name)
+    admins = (
+        await User.filter(is_admin=True)
+        .exclude(id=user_id or 0)
+        .values_list("display_name", flat=True)
+    )
+    if identities.impersonates(name, [str(admin) for admin in admins]):
+        raise ValidationError(
+            "display_name", "looks like a name reserved for the site or its staff"
         )
     return name
 
@@ -97,8 +140,8 @@ async def register(*, email: str, password: str, display_name: str) -> User:
     address end with one account and one EmailTaken.
     """
     normalized = validate_email(email)
-    validate_password(password)
-    name = validate_display_name(display_name)
+    name = await check_display_name(display_name)
+    validate_password(password, user_inputs=[normalized, normalized.partition("@")[0], name])
     if await User.filter(email=normalized).exists():
         raise EmailTaken()
     password_hash = await hash_password(password)
@@ -108,22 +151,29 @@ async def register(*, email: str, password: str, display_name: str) -> User:
         raise EmailTaken() from None
 
 
+def allowed_failures(account_failures: int) -> int:
+    """Failed sign-ins one address may make for an account before it must wait: fewer as the
+    account's failures from everywhere grow (a guesser spread over many addresses slows down),
+    never none (its owner, from an address that has not failed, always gets a try)."""
+    for threshold, allowed in ACCOUNT_FAILURE_STEPS:
+        if account_failures < threshold:
+            return allowed
+    return 1
+
+
 async def authenticate(*, email: str, password: str, address: str, counter: Counter) -> User:
     """Return the user whose email and password these are.
 
-    Raises RateLimited when this account or this address has failed too often lately (checked
-    before the password, so a locked account cannot be probed), BadCredentials otherwise.
+    Failures slow guessers down without locking the owner out: counted per account and address
+    (allowed_failures, which shrinks as the account's failures from every address grow) and per
+    address (across accounts). Successes are never counted, so a carrier NAT address of many
+    people signing in is never refused. Raises RateLimited (checked before the password, so a
+    throttled pair cannot probe) or BadCredentials.
     """
     normalized = normalize_email(email)
+    pair_key = f"login:pair:{normalized}:{address}"
     account_key = f"login:account:{normalized}"
     address_key = f"login:address:{address}"
-    if await counter.count(account_key, FAILED_LOGINS_PER_ACCOUNT) >= (
-        FAILED_LOGINS_PER_ACCOUNT.attempts
-    ):
-        raise RateLimited(
-            seconds_left(FAILED_LOGINS_PER_ACCOUNT),
-            "Too many failed sign-ins for this account; try again later.",
-        )
     if await counter.count(address_key, FAILED_LOGINS_PER_ADDRESS) >= (
         FAILED_LOGINS_PER_ADDRESS.attempts
     ):
@@ -131,14 +181,23 @@ async def authenticate(*, email: str, password: str, address: str, counter: Coun
             seconds_left(FAILED_LOGINS_PER_ADDRESS),
             "Too many failed sign-ins from this address; try again later.",
         )
+    account_failures = await counter.count(account_key, FAILED_LOGINS_PER_ACCOUNT)
+    if await counter.count(pair_key, FAILED_LOGINS_PER_ACCOUNT) >= allowed_failures(
+        account_failures
+    ):
+        raise RateLimited(
+            seconds_left(FAILED_LOGINS_PER_ACCOUNT),
+            "Too many failed sign-ins for this account from here; try again later.",
+        )
 
     user = await User.get_or_none(email=normalized)
     matches = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not matches:
+        await counter.hit(pair_key, FAILED_LOGINS_PER_ACCOUNT)
         await counter.hit(account_key, FAILED_LOGINS_PER_ACCOUNT)
         await counter.hit(address_key, FAILED_LOGINS_PER_ADDRESS)
         raise BadCredentials()
-    await counter.reset(account_key)
+    await counter.reset(pair_key)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
         await user.save(update_fields=["password_hash"])
@@ -146,20 +205,24 @@ async def authenticate(*, email: str, password: str, address: str, counter: Coun
 
 
 async def change_password(
-    user: User, *, current_password: str, new_password: str, now: datetime
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    now: datetime,
+    keep_session_id: int | None = None,
 ) -> User:
-    """Set a new password. Raises BadCredentials if `current_password` is wrong.
+    """Set a new password. Raises BadCredentials if `current_password` is wrong, WeakPassword.
 
-    Every other session is signed out (the session version moves on) and every API token is
-    revoked: whoever learnt the old password must not keep a way in.
+    Every other session is ended and every API token revoked (the session `keep_session_id`,
+    the one changing it, stays): whoever learnt the old password must not keep a way in.
     """
     if not await _password_matches(user.password_hash, current_password):
         raise BadCredentials("The current password is wrong.")
-    validate_password(new_password, field="new_password")
+    validate_password(new_password, field="new_password", user_inputs=[user.email])
     user.password_hash = await hash_password(new_password)
-    user.session_version += 1
-    await user.save(update_fields=["password_hash", "session_version"])
-    await ApiToken.filter(user_id=user.id, revoked_at=None).update(revoked_at=now)
+    await user.save(update_fields=["password_hash"])
+    await sessions.end_all_but(user.id, keep_session_id=keep_session_id, now=now)
     return user
 
 
@@ -178,16 +241,8 @@ async def create_admin(*, email: str, password: str, display_name: str = "管理
         )
     user.is_admin = True
     user.password_hash = password_hash
-    user.session_version += 1
-    await user.save(update_fields=["is_admin", "password_hash", "session_version"])
-    return user
-
-
-async def user_for_session(user_id: int, session_version: int) -> User | None:
-    """The user a session cookie names, or None if the account is gone or the session is stale."""
-    user = await User.get_or_none(id=user_id)
-    if user is None or user.session_version != session_version:
-        return None
+    await user.save(update_fields=["is_admin", "password_hash"])
+    await sessions.end_all_but(user.id, keep_session_id=None, now=datetime.now(UTC))
     return user
 
 
@@ -205,14 +260,16 @@ async def issue_token(user: User, *, name: str = "") -> str:
 
 # The bearer token's owner in one statement, built straight into a User: every API call asks
 # this, and building the ORM query each time cost more CPU than the database's answer.
-_TOKEN_OWNER_SQL = (
-    "SELECT u.*, t.id AS token_id__, t.last_used_at AS token_used__ FROM accounts_api_token t "
-    "JOIN accounts_user u ON u.id = t.user_id WHERE t.token_hash = {} AND t.revoked_at IS NULL"
+_TOKEN_OWNER_SQL = (  # nosec B105  # SQL, not a password
+    "SELECT u.*, t.id AS token_id__, t.last_used_at AS token_used__, "
+    "t.revoked_at AS token_revoked__ FROM accounts_api_token t "
+    "JOIN accounts_user u ON u.id = t.user_id WHERE t.token_hash = {}"
 )
 
 
 async def user_for_token(token: str, *, now: datetime) -> User | None:
-    """The user a bearer token belongs to, or None for an unknown or revoked token."""
+    """The user a bearer token belongs to, or None for an unknown token. Raises SessionEnded
+    for a token that was revoked (signed out, ended, or by a password change)."""
     connection = connections.get("default")
     placeholder = "$1" if connection.capabilities.dialect == "postgres" else "?"
     _, rows = await connection.execute_query(
@@ -221,11 +278,18 @@ async def user_for_token(token: str, *, now: datetime) -> User | None:
     if not rows:
         return None
     row = dict(rows[0])
+    if row.pop("token_revoked__") is not None:
+        raise SessionEnded()
     token_id = row.pop("token_id__")
     last_used = ApiToken._meta.fields_map["last_used_at"].to_python_value(row.pop("token_used__"))
     if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
         await ApiToken.filter(id=token_id).update(last_used_at=now)
     return User._init_from_db(**row)
+
+
+async def token_was_ended(digest: str) -> bool:
+    """Whether a bearer token with this digest existed and was revoked (401 session_ended)."""
+    return await ApiToken.filter(token_hash=digest, revoked_at__isnull=False).exists()
 
 
 async def revoke_token(token: str, *, now: datetime) -> bool:

@@ -31,12 +31,20 @@ async def dashboard(request: Request) -> Response:
 
 def _form_values(item: FeedItem | None) -> dict[str, Any]:
     if item is None:
-        return {"title": "", "body": "", "keyword": "", "members_only": False, "publish_at": ""}
+        return {
+            "title": "",
+            "body": "",
+            "keyword": "",
+            "members_only": False,
+            "teaser": "",
+            "publish_at": "",
+        }
     return {
         "title": item.title,
         "body": item.body,
         "keyword": item.keyword,
         "members_only": item.members_only,
+        "teaser": item.teaser,
         "publish_at": item.publish_at.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
     }
 
@@ -71,6 +79,7 @@ async def _read(form: FormData) -> tuple[dict[str, Any], CheckedAudio | None]:
         "body": str(form.get("body", "")),
         "keyword": str(form.get("keyword", "")),
         "members_only": form.get("members_only") == "on",
+        "teaser": str(form.get("teaser", "")),
         "publish_at": str(form.get("publish_at", "")),
         "remove_audio": form.get("remove_audio") == "on",
     }
@@ -96,6 +105,7 @@ async def save_item(request: Request) -> Response:
                 body=values["body"],
                 keyword=values["keyword"],
                 members_only=values["members_only"],
+                teaser=values["teaser"],
                 publish_at=publish_at,
                 author=admin,
                 audio=audio,
@@ -110,6 +120,7 @@ async def save_item(request: Request) -> Response:
                 body=values["body"],
                 keyword=values["keyword"],
                 members_only=values["members_only"],
+                teaser=values["teaser"],
                 publish_at=publish_at,
                 audio=audio,
                 remove_audio=values["remove_audio"],

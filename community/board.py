@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
@@ -41,7 +41,7 @@ from community.models import (
     Reply,
 )
 from community.text import plain_text, render_markdown
-from errors import RateLimited, ValidationError
+from errors import DomainError, RateLimited, ValidationError
 from membership.services import is_member
 from ratelimit import Counter, Limit, seconds_left
 
@@ -171,7 +171,12 @@ async def _mentioned(text: str, *, exclude: set[int]) -> list[User]:
 
 
 async def _notify_mentions(text: str, author: User, post: Post, *, skip: set[int]) -> None:
+    now = datetime.now(UTC)
     for user in await _mentioned(text, exclude={author.id, *skip}):
+        try:
+            await check_can_read(user, now)
+        except DomainError:
+            continue  # a members-only board: its titles are not told to those who cannot read
         await accounts.notify(
             user.id,
             kind="mention",

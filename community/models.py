@@ -21,6 +21,9 @@ class FeedItem(Model):
     # constraint makes keywords unique among live items in the database itself.
     live_keyword = fields.CharField(max_length=40, null=True, unique=True)
     members_only = fields.BooleanField(default=False)
+    # What non-members read of a members-only item, written for them by the admin; when empty,
+    # a bounded share of the body that never reaches its end (community.text.teaser).
+    teaser = fields.CharField(max_length=300, default="")
     publish_at = fields.DatetimeField(db_index=True)
     unpublished = fields.BooleanField(default=False)
     audio_file = fields.CharField(max_length=80, null=True, unique=True)  # <id>-<sha>.<ext>

@@ -21,6 +21,7 @@ class NewFeedItem(Body):
     body: Annotated[str, text(50_000, min_length=1, description="Markdown")]
     keyword: Annotated[str, line(40, min_length=1)]
     members_only: bool = False
+    teaser: Annotated[str, line(300, description="what non-members read")] = ""
     publish_at: Moment | None = None  # omitted: publish now
 
 
@@ -31,6 +32,7 @@ FEED_ITEM_UPLOAD = {
         "body": {"type": "string", "minLength": 1, "maxLength": 50_000},
         "keyword": {"type": "string", "minLength": 1, "maxLength": 40},
         "members_only": {"type": "string", "enum": ["true", "false"]},
+        "teaser": {"type": "string", "maxLength": 300},
         "audio": {"type": "string", "format": "binary"},
     },
     "required": ["title", "body", "keyword"],
@@ -89,6 +91,7 @@ class AdminFeedItem(Answer):
     publish_at: str
     audio_url: str | None
     audio_seconds: float | None
+    teaser: str
     unpublished: bool
     views: int
     plays: int

@@ -23,15 +23,18 @@ from community import cursors, search
 from community.audio import CheckedAudio, store_audio
 from community.errors import ItemNotFound, KeywordTaken, UnknownKeyword
 from community.models import FeedItem, PodcastFeed
-from community.text import normalise_keyword, plain_text, render_markdown, teaser
+from community.text import normalise_keyword, plain_text, render_markdown, teaser_of
 from errors import ValidationError
 from membership.services import is_member
 
 PAGE_SIZE = 10
 CACHE_SECONDS = 5.0  # how stale another worker's feed page may be after an edit
-SEARCH_KIND = "feed"
+SEARCH_KIND = "feed"  # every word of every item, for readers with full access
+# What anyone may read: title, keyword and body of an open item; title, keyword and teaser of a
+# members-only one. Non-members search only this, so no word past a teaser answers them.
+PUBLIC_SEARCH_KIND = "feed_public"
 _ITEM_FIELDS = (
-    "id", "title", "body", "body_html", "keyword", "members_only", "publish_at",
+    "id", "title", "body", "body_html", "keyword", "members_only", "teaser", "publish_at",
     "audio_file", "audio_type", "audio_bytes", "audio_seconds",
 )  # fmt: skip
 
@@ -61,6 +64,15 @@ class ItemView:
     def locked(self) -> bool:
         return self.body_html is None
 
+    @property
+    def summary(self) -> str:
+        """A line about the item for link previews (meta and OpenGraph tags): its teaser
+        when this reader may not read it, else the start of its text."""
+        if self.body_html is None:
+            return self.teaser
+        text = plain_text(self.body_html)
+        return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX].rstrip() + "…"
+
 
 def audio_url(audio_file: str | None) -> str | None:
     return f"/feed/audio/{audio_file}" if audio_file else None
@@ -80,7 +92,7 @@ def _view(row: dict[str, Any], full_access: bool) -> ItemView:
         audio_seconds=row["audio_seconds"],
         body=row["body"] if open_to_reader else None,
         body_html=row["body_html"] if open_to_reader else None,
-        teaser=teaser(row["body_html"]),
+        teaser=teaser_of(row["body_html"], row["teaser"]),
     )
 
 
@@ -103,6 +115,7 @@ class FeedPage:
 
 
 KEYWORD_MAX = 40  # FeedItem.keyword and live_keyword
+SUMMARY_MAX = 140
 
 
 def encode_cursor(publish_at: datetime, item_id: int) -> str:
@@ -219,7 +232,7 @@ async def _valid_until(now: datetime) -> datetime:
         )
         checked = (now, cast(datetime | None, found))
         _horizon[:] = [checked]
-    ttl = now + timedelta(seconds=CACHE_SECONDS * (1 - 0.4 * random.random()))
+    ttl = now + timedelta(seconds=CACHE_SECONDS * (1 - 0.4 * random.random()))  # nosec B311  # cache jitter, not a secret
     next_publish = checked[1]
     return min(ttl, next_publish) if next_publish is not None and next_publish > now else ttl
 
@@ -296,7 +309,7 @@ async def search_items(
     query: str, *, now: datetime, full_access: bool, limit: int = 20
 ) -> list[ItemView]:
     """Live items matching every word of `query` (Chinese cut into words), newest first."""
-    ids = await search.search(SEARCH_KIND, query)
+    ids = await search.search(SEARCH_KIND if full_access else PUBLIC_SEARCH_KIND, query)
     if not ids:
         return []
     rows = (
@@ -342,6 +355,13 @@ async def _keyword_free(key: str, *, except_id: int | None = None) -> None:
         )
 
 
+def _check_teaser(text: str) -> str:
+    clean = " ".join(text.split())
+    if len(clean) > 300:
+        raise ValidationError("teaser", "must be at most 300 characters")
+    return clean
+
+
 def _written(item: FeedItem) -> None:
     _cache.clear()
     _horizon.clear()  # a newly scheduled item may end cached answers sooner
@@ -350,6 +370,20 @@ def _written(item: FeedItem) -> None:
 async def _index(item: FeedItem) -> None:
     text = f"{item.title}\n{item.keyword}\n{plain_text(item.body_html)}"
     await search.index_document(SEARCH_KIND, item.id, text)
+    public = (
+        teaser_of(item.body_html, item.teaser) if item.members_only else plain_text(item.body_html)
+    )
+    await search.index_document(
+        PUBLIC_SEARCH_KIND, item.id, f"{item.title}\n{item.keyword}\n{public}"
+    )
+
+
+async def reindex_all() -> int:
+    """Index every item again (after the index's rules changed); returns how many."""
+    items = await FeedItem.all()
+    for item in items:
+        await _index(item)
+    return len(items)
 
 
 async def create_item(
@@ -358,6 +392,7 @@ async def create_item(
     body: str,
     keyword: str,
     members_only: bool = False,
+    teaser: str = "",
     publish_at: datetime | None = None,
     author: User | None = None,
     audio: CheckedAudio | None = None,
@@ -377,6 +412,7 @@ async def create_item(
                 keyword_key=key,
                 live_keyword=key,
                 members_only=members_only,
+                teaser=_check_teaser(teaser),
                 publish_at=publish_at or now,
                 author=author,
             )
@@ -415,6 +451,7 @@ async def update_item(
     keyword: str,
     members_only: bool,
     publish_at: datetime | None,
+    teaser: str = "",
     audio: CheckedAudio | None = None,
     remove_audio: bool = False,
     audio_dir: Path | None = None,
@@ -429,6 +466,7 @@ async def update_item(
     item.keyword, item.keyword_key = keyword.strip(), key
     item.live_keyword = None if item.unpublished else key
     item.members_only = members_only
+    item.teaser = _check_teaser(teaser)
     if publish_at is not None:
         item.publish_at = publish_at
     if audio is not None:
@@ -559,8 +597,10 @@ async def flush_analytics() -> int:
                 ids = list(counts)
                 cases = " ".join("WHEN ? THEN ?" for _ in ids)
                 marks = ", ".join("?" for _ in ids)
+                # A column name of ours and placeholders; every value is a parameter.
+                column = f'"{what}"'
                 sql = (
-                    f'UPDATE "community_feed_item" SET "{what}" = "{what}" + CASE "id" {cases} '
+                    f'UPDATE "community_feed_item" SET {column} = {column} + CASE "id" {cases} '  # nosec B608
                     f'ELSE 0 END WHERE "id" IN ({marks})'
                 )
                 params = [value for item_id in ids for value in (item_id, counts[item_id])]

@@ -47,10 +47,21 @@ def plain_text(html: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def teaser(html: str, length: int = 80) -> str:
-    """The first `length` characters of the text, for members-only items shown to others."""
+TEASER_MAX = 80
+TEASER_SHARE = 3  # a teaser cut from the body is at most a third of it
+
+
+def teaser_of(html: str, written: str = "") -> str:
+    """What a non-member reads of a members-only item: the teaser its admin wrote, else the
+    body's first characters, at most TEASER_MAX and at most a third of it, so that the end of
+    the text is never given away (a two-line note under a voice shows a few words, not all)."""
+    if written.strip():
+        return written.strip()
     text = plain_text(html)
-    return text if len(text) <= length else text[:length].rstrip() + "…"
+    length = min(TEASER_MAX, len(text) // TEASER_SHARE)
+    if length < 2:
+        return ""
+    return text[:length].rstrip() + "…"
 
 
 def _is_trimmed(char: str) -> bool:

@@ -21,7 +21,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from accounts import services as accounts
-from accounts.errors import Unauthorized
+from accounts.errors import SessionEnded, Unauthorized
 from accounts.models import User
 from db import AsyncpgClient
 from errors import DomainError, RateLimited, ValidationError
@@ -566,6 +566,8 @@ async def _hold_one_postgres(
         [row] = await connection.execute_query_dict(_HOLD_ONE_POSTGRES, params)
     outcome = row["outcome"]
     if outcome == "unauthorized":
+        if token_digest is not None and await accounts.token_was_ended(token_digest):
+            raise SessionEnded()
         raise Unauthorized()
     if outcome == "limit_exceeded":
         raise LimitExceeded()
@@ -601,8 +603,10 @@ async def _take_allowance(
     # Invariant "per-customer limit": the upsert only raises units while units + quantity stays
     # within the limit; the row lock makes one customer's concurrent requests take turns.
     p = [f"${n}" if postgres else "?" for n in range(1, 5)]
+    values = ", ".join(p[:3])
+    # Only placeholders are formatted into the SQL; every value is a parameter.
     sql = (
-        f"INSERT INTO store_allowance (product_id, user_id, units) VALUES ({p[0]}, {p[1]}, {p[2]}) "
+        f"INSERT INTO store_allowance (product_id, user_id, units) VALUES ({values}) "  # nosec B608
         f"ON CONFLICT (product_id, user_id) DO UPDATE SET units = store_allowance.units + "
         f"excluded.units WHERE store_allowance.units + excluded.units <= {p[3]} RETURNING units"
     )
@@ -991,7 +995,7 @@ class Draw:
 def pick_winners(entrant_ids: list[int], *, places: int, seed: str) -> list[int]:
     """The draw itself: the same seed and entrants always give the same winners (auditable)."""
     ordered = sorted(entrant_ids)
-    return sorted(random.Random(seed).sample(ordered, k=min(places, len(ordered))))
+    return sorted(random.Random(seed).sample(ordered, k=min(places, len(ordered))))  # nosec B311  # a reproducible draw from a recorded secrets seed
 
 
 async def draw_raffle(*, product_id: int, now: datetime, seed: str | None = None) -> Draw:

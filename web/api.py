@@ -41,6 +41,7 @@ MOMENT_PATTERN = (
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 MAX_JSON_DEPTH = 32
 DB_INT_MAX = 2**31 - 1  # ids, counts and amounts are PostgreSQL integers
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX}  # a path id (web.paths)
 
 
 def line(max_length: int, *, min_length: int = 0, description: str | None = None) -> Any:
@@ -331,6 +332,7 @@ class Operation:
     auth: str | None
     tag: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def operation(
@@ -345,6 +347,7 @@ def operation(
     auth: str | None = "bearer",
     tag: str = "",
     headers: Mapping[str, str] | None = None,
+    path: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     """Declare an API endpoint: its answer (`status` and `answer` model; None for no content),
     its JSON `body` or multipart `form` (a JSON schema), its `query`, and the errors its rules
@@ -367,6 +370,7 @@ def operation(
             auth=auth,
             tag=tag,
             headers=headers or {},
+            path=path or {},
         )
         return endpoint
 
@@ -437,7 +441,7 @@ class _Generator(BaseSchemaGenerator):
                     "name": name,
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "integer", "minimum": 1, "maximum": DB_INT_MAX},
+                    "schema": dict(spec.path.get(name) or ID_SCHEMA),
                 }
                 for name in _path_params(path)
             ]

@@ -11,40 +11,32 @@ from starlette.requests import Request
 from accounts import services as accounts
 from accounts.errors import Forbidden, Unauthorized
 from accounts.models import User
-from web.csrf import rotate_csrf_token
+from web.sessions import browser_session
 
 _UNSET = object()
 
 
 async def current_user(request: Request) -> User | None:
-    """The user of this browser session, or None; looked up once per request."""
-    cached = getattr(request.state, "user", _UNSET)
-    if cached is not _UNSET:
-        return cached  # type: ignore[return-value]
-    user = None
-    user_id = request.session.get("uid")
-    version = request.session.get("sv")
-    if isinstance(user_id, int) and isinstance(version, int):
-        user = await accounts.user_for_session(user_id, version)
-        if user is None:
-            request.session.pop("uid", None)
-            request.session.pop("sv", None)
-    request.state.user = user
-    return user
+    """The user of this browser session, or None (loaded with the session, fresh each
+    request: lost admin rights or membership count at once)."""
+    return browser_session(request.scope).user
+
+
+def current_session_id(request: Request) -> int | None:
+    row = browser_session(request.scope).row
+    return row.id if row is not None else None
 
 
 def sign_in(request: Request, user: User) -> None:
-    """Start a session for `user`; the old session's contents and CSRF token are dropped."""
+    """Start a new session (a new key and CSRF token) for `user`; the old one ends."""
     request.session.clear()
-    request.session["uid"] = user.id
-    request.session["sv"] = user.session_version
-    rotate_csrf_token(request)
-    request.state.user = user
+    browser_session(request.scope).sign_in(user)
 
 
 def sign_out(request: Request) -> None:
+    """End this browser's session: its row is deleted."""
     request.session.clear()
-    request.state.user = None
+    browser_session(request.scope).sign_out()
 
 
 class SignInRequired(HTTPException):

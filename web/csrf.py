@@ -9,22 +9,15 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from web.limits import FORM_FIELDS
+from web.sessions import browser_session
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
 def csrf_token(request: Request) -> str:
-    """This session's CSRF token, created on first use."""
-    token = request.session.get("csrf")
-    if not token:
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return str(token)
-
-
-def rotate_csrf_token(request: Request) -> None:
-    request.session["csrf"] = secrets.token_urlsafe(32)
+    """This session's CSRF token: bound to its key, so a new session (sign-in) has a new one."""
+    return browser_session(request.scope).csrf_token()
 
 
 async def read_form(request: Request) -> FormData:
@@ -36,7 +29,7 @@ async def read_form(request: Request) -> FormData:
     """
     form = await request.form(max_fields=FORM_FIELDS)
     sent = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    expected = request.session.get("csrf") or ""
+    expected = csrf_token(request) if browser_session(request.scope).key else ""
     if not isinstance(sent, str) or not expected or not secrets.compare_digest(sent, expected):
         await form.close()  # uploaded files of a refused form are dropped at once
         raise HTTPException(

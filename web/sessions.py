@@ -1,26 +1,179 @@
-"""Signed cookie sessions: HttpOnly, SameSite=Lax, and Secure when the request came over https."""
+"""Sessions for the HTML app: an opaque cookie that names a session kept in the database.
+
+The cookie (HttpOnly, SameSite=Lax, Secure when the request came over https) carries only a
+random key. For each page request the middleware loads its session and account in one query and
+offers the session's data as `request.session` (flash messages); after the response it keeps
+what changed. Signing in or out, or rights that changed since the session began, give the
+browser a new key. A visitor without a session gets a key only when one is needed (a form's
+CSRF token is derived from it; a flash message makes a row).
+"""
 
 from __future__ import annotations
 
-from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.cookies import SimpleCookie
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accounts import sessions
+from accounts.models import Session, User
 
 SESSION_COOKIE = "shuyuan_session"
-SESSION_MAX_AGE = 30 * 24 * 3600
+_KEY = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+# Paths that never read a session: no cookie is looked up for them.
+SESSIONLESS_PREFIXES = ("/static/", "/media/", "/api/", "/payments/webhook", "/healthz")
 
 
-class SchemeAwareSessions:
-    """Starlette's SessionMiddleware fixes the Secure flag at start-up; we decide per request.
+@dataclass
+class BrowserSession:
+    """This request's session: `key` (the cookie's value, if any), the stored row, and what
+    the route asked for (sign in, sign out)."""
 
-    Behind a TLS-terminating proxy, uvicorn's --proxy-headers turns X-Forwarded-Proto into the
-    scope's scheme, so the cookie is Secure exactly when the browser used https.
-    """
+    key: str | None
+    row: Session | None
+    secret: str
+    new_key: bool = False
+    begin_for: User | None = None
+    ended: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
 
-    def __init__(self, app: ASGIApp, secret_key: str) -> None:
-        options = {"session_cookie": SESSION_COOKIE, "max_age": SESSION_MAX_AGE, "same_site": "lax"}
-        self._plain = SessionMiddleware(app, secret_key, https_only=False, **options)  # type: ignore[arg-type]
-        self._secure = SessionMiddleware(app, secret_key, https_only=True, **options)  # type: ignore[arg-type]
+    @property
+    def user(self) -> User | None:
+        if self.ended:
+            return None
+        if self.begin_for is not None:
+            return self.begin_for
+        return self.row.user if self.row is not None else None
+
+    def ensure_key(self) -> str:
+        if self.key is None:
+            self.key, self.new_key = sessions.new_key(), True
+        return self.key
+
+    def csrf_token(self) -> str:
+        """A form token bound to this session's key (so it changes with every sign-in)."""
+        key = self.ensure_key()
+        digest = hmac.new(self.secret.encode(), f"csrf:{key}".encode(), "sha256")
+        return digest.hexdigest()
+
+    def sign_in(self, user: User) -> None:
+        self.begin_for = user
+        self.ended = False
+
+    def sign_out(self) -> None:
+        self.begin_for = None
+        self.ended = True
+
+
+def browser_session(scope: Scope) -> BrowserSession:
+    session = scope.get("browser_session")
+    if session is None:
+        raise RuntimeError("ServerSessions middleware is not installed")
+    return session  # type: ignore[no-any-return]
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _cookie_key(scope: Scope) -> str | None:
+    raw = _header(scope, b"cookie")
+    if not raw:
+        return None
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(raw)
+    except Exception:  # a malformed Cookie header: as if there were none
+        return None
+    morsel = cookie.get(SESSION_COOKIE)
+    return morsel.value if morsel is not None else None
+
+
+class ServerSessions:
+    """ASGI middleware keeping HTML sessions in the database (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, *, secret_key: str, lifetimes: sessions.Lifetimes) -> None:
+        self.app = app
+        self.secret_key = secret_key
+        self.lifetimes = lifetimes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(SESSIONLESS_PREFIXES):
+            # No cookie is read here: an error page on these paths is an anonymous one.
+            scope["session"] = {}
+            scope["browser_session"] = BrowserSession(key=None, row=None, secret=self.secret_key)
+            await self.app(scope, receive, send)
+            return
+        now = datetime.now(UTC)
+        key = _cookie_key(scope)
+        row = await sessions.load(key, now=now, lifetimes=self.lifetimes) if key else None
+        # A key without a row is a visitor's (its CSRF token is bound to it): kept as it is.
+        visitor_key = key if key and _KEY.match(key) else None
+        state = BrowserSession(key=visitor_key, row=row, secret=self.secret_key)
+        if row is not None and row.user is not None and sessions.privileges_changed(row, now):
+            state.sign_in(row.user)  # the same person, with new rights: a new key
+        data = dict(row.data) if row is not None else {}
+        scope["session"] = data
+        scope["browser_session"] = state
         secure = scope.get("scheme") in ("https", "wss")
-        await (self._secure if secure else self._plain)(scope, receive, send)
+
+        async def keeping_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = await self._keep(state, data, scope, now)
+                if cookie is not None:
+                    headers = MutableHeaders(scope=message)
+                    headers.append("Set-Cookie", self._cookie(cookie, secure))
+            await send(message)
+
+        await self.app(scope, receive, keeping_send)
+
+    async def _keep(
+        self, state: BrowserSession, data: dict[str, Any], scope: Scope, now: datetime
+    ) -> str | None:
+        """Store what this request changed; the cookie value to send, "" to clear it, or None."""
+        user_agent = _header(scope, b"user-agent")
+        client = scope.get("client")
+        address = client[0] if client else ""
+        if state.ended or state.begin_for is not None:
+            if state.row is not None:
+                await sessions.end(state.row.id)
+            if state.ended and not data:
+                return ""  # signed out, nothing to keep: the browser forgets the key
+            key, state.row = await sessions.begin(
+                state.begin_for, now=now, user_agent=user_agent, address=address, data=data
+            )
+            return key
+        if state.row is not None:
+            await sessions.save(state.row, data=data, now=now)
+            return None
+        if data:  # a visitor's flash message: keep it under the key it may already have
+            key = state.key or sessions.new_key()
+            _, state.row = await sessions.begin_with_key(
+                key, None, now=now, user_agent=user_agent, address=address, data=data
+            )
+            return key if key != _cookie_key(scope) else None
+        return state.key if state.new_key else None
+
+    def _cookie(self, value: str, secure: bool) -> str:
+        max_age = int(self.lifetimes.absolute.total_seconds()) if value else 0
+        parts = [
+            f"{SESSION_COOKIE}={value}",
+            "Path=/",
+            f"Max-Age={max_age}",
+            "HttpOnly",
+            "SameSite=Lax",
+        ]
+        if secure:
+            parts.append("Secure")
+        return "; ".join(parts)

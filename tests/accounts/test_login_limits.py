@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from starlette.applications import Starlette
 
 from accounts import services as accounts
 from accounts.models import User
@@ -17,19 +18,48 @@ async def get_token(client: httpx.AsyncClient, email: str, password: str) -> htt
     return await client.post("/api/v1/tokens", json={"email": email, "password": password})
 
 
-async def test_an_account_is_locked_after_repeated_failures_even_for_the_right_password(
+def from_address(app: Starlette, address: str) -> httpx.AsyncClient:
+    """A client whose requests come from `address`."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_guesses_from_one_address_are_slowed_there_with_retry_after(
     client: httpx.AsyncClient,
 ) -> None:
     await make_user(email="target@example.cn")
     for _ in range(FAILED_LOGINS_PER_ACCOUNT.attempts):
         assert (await get_token(client, "target@example.cn", "guess guess")).status_code == 401
-    response = await get_token(client, "TARGET@example.cn", PASSWORD)
+    response = await get_token(client, "TARGET@example.cn", "guess again")
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "rate_limited"
     assert int(response.headers["Retry-After"]) > 0
 
 
-async def test_locking_one_account_leaves_others_at_the_same_address_alone(
+async def test_an_attackers_50_guesses_from_10_addresses_never_keep_the_owner_out(
+    app: Starlette,
+) -> None:
+    await make_user(email="owner@example.cn")
+    refused = 0
+    for n in range(10):
+        async with from_address(app, f"198.51.100.{n + 1}") as attacker:
+            for _ in range(5):
+                answer = await get_token(attacker, "owner@example.cn", "not the password")
+                assert answer.status_code in (401, 429)
+                refused += answer.status_code == 429
+    assert refused > 0  # the account's failures shrank each address's allowance as they grew
+    async with from_address(app, "203.0.113.7") as owner:
+        assert (await get_token(owner, "owner@example.cn", PASSWORD)).status_code == 201
+
+
+def test_an_accounts_allowance_per_address_shrinks_as_its_failures_grow_but_never_to_none() -> None:
+    allowances = [accounts.allowed_failures(n) for n in (0, 9, 10, 29, 30, 99, 100, 10_000)]
+    assert allowances == sorted(allowances, reverse=True)
+    assert allowances[0] == FAILED_LOGINS_PER_ACCOUNT.attempts
+    assert allowances[-1] == 1
+
+
+async def test_slowing_one_account_leaves_others_at_the_same_address_alone(
     client: httpx.AsyncClient,
 ) -> None:
     await make_user(email="target@example.cn")
@@ -39,7 +69,7 @@ async def test_locking_one_account_leaves_others_at_the_same_address_alone(
     assert (await get_token(client, "bystander@example.cn", PASSWORD)).status_code == 201
 
 
-async def test_a_success_clears_the_accounts_earlier_failures(client: httpx.AsyncClient) -> None:
+async def test_a_success_clears_the_addresss_earlier_failures(client: httpx.AsyncClient) -> None:
     await make_user(email="forgetful@example.cn")
     for _ in range(FAILED_LOGINS_PER_ACCOUNT.attempts - 1):
         await get_token(client, "forgetful@example.cn", "guess guess")
@@ -53,7 +83,7 @@ async def test_many_accounts_signing_in_from_one_address_are_not_refused(
     client: httpx.AsyncClient,
 ) -> None:
     # Carrier-grade NAT: far more successful sign-ins from one address than any failure limit.
-    count = FAILED_LOGINS_PER_ADDRESS.attempts + 20
+    count = max(200, FAILED_LOGINS_PER_ADDRESS.attempts + 20)
     # One real argon2 hash shared by all the accounts keeps the setup quick.
     shared_hash = await accounts.hash_password(PASSWORD)
     emails = [f"nat{number}@example.cn" for number in range(count)]

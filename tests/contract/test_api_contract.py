@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.contract, pytest.mark.timeout(1200)]
 
 RULES = Path(__file__).with_name("schemathesis.toml")
 IDS = Path(__file__).with_name("ids.toml")
-ENDS_CREDENTIALS = ("delete_revoke_current_token", "post_change_password")
+ENDS_CREDENTIALS = ("delete_revoke_current_token", "post_change_password", "delete_end_session")
 
 
 async def seed(provider: StripeProvider) -> dict[str, str]:

@@ -5,27 +5,76 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 CHROMIUM = Path(os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium"))
 HAVE_CHROMIUM = CHROMIUM.exists()
 
 
+# Every page of every journey reports Content-Security-Policy violations to its console, where
+# the fixture below collects them: a journey that trips the policy fails.
+REPORT_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (event) => {
+  console.error('csp-violation ' + event.violatedDirective + ' ' + (event.blockedURI || 'inline')
+                + ' at ' + event.sourceFile + ':' + event.lineNumber);
+});
+"""
+
+
+class WatchedBrowser:
+    """The browser, whose pages report CSP violations into `violations`."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.violations: list[str] = []
+
+    def watch(self, page: Page) -> Page:
+        page.on(
+            "console",
+            lambda message: (
+                self.violations.append(f"{page.url}: {message.text}")
+                if message.text.startswith("csp-violation")
+                or "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        return page
+
+    async def new_context(self, **options: Any) -> BrowserContext:
+        context = await self.browser.new_context(**options)
+        await context.add_init_script(REPORT_VIOLATIONS)
+        context.on("page", self.watch)
+        return context
+
+    async def new_page(self, **options: Any) -> Page:
+        context = await self.new_context(**options)
+        return await context.new_page()
+
+    async def close(self) -> None:
+        await self.browser.close()
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+async def browser() -> AsyncIterator[WatchedBrowser]:
     if not HAVE_CHROMIUM:
         if os.environ.get("TEST_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing and TEST_REQUIRE_BROWSER=1 (apt install chromium)")
         pytest.skip(f"{CHROMIUM} is not installed (apt install chromium); .ci/run installs it")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        watched = WatchedBrowser(
+            await playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
         )
-        yield browser
-        await browser.close()
+        yield watched
+        await watched.close()
+        assert watched.violations == [], "Content-Security-Policy violations:\n" + "\n".join(
+            watched.violations
+        )
 
 
 async def sign_in_page(page: Page, base_url: str, email: str, password: str) -> None:

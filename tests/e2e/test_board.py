@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from settings import Settings
-from tests.e2e.conftest import sign_in_page
+from tests.e2e.conftest import WatchedBrowser, sign_in_page
 from tests.factories import PASSWORD, make_member
 from tests.live import running_server
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_post_reply_with_htmx_like_and_the_author_is_notified(
-    browser: Browser, settings: Settings
+    browser: WatchedBrowser, settings: Settings
 ) -> None:
     await make_member(email="author@example.cn", name="罗胖")
     await make_member(email="reader@example.cn", name="小雨")

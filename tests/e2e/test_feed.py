@@ -6,18 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from community import services as feed
 from community.audio import check_audio, silent_mp3
 from settings import Settings
+from tests.e2e.conftest import WatchedBrowser
 from tests.live import running_server
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_listen_change_speed_resume_and_reply_with_the_keyword(
-    browser: Browser, settings: Settings
+    browser: WatchedBrowser, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
     await feed.create_item(

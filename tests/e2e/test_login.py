@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from settings import Settings
+from tests.e2e.conftest import WatchedBrowser
 from tests.factories import PASSWORD, make_user
 from tests.live import running_server
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_a_member_signs_in_and_out_through_the_real_form(
-    browser: Browser, settings: Settings
+    browser: WatchedBrowser, settings: Settings
 ) -> None:
     await make_user(email="chen@example.cn", name="陈老师")
     with running_server(settings) as base_url:

@@ -359,7 +359,7 @@ async def test_an_unknown_or_revoked_token_orders_nothing(client: httpx.AsyncCli
     assert too_many.status_code == 401  # who asks is settled before what they ask for
     await accounts.revoke_token(token, now=datetime.now(UTC))
     revoked = await order(client, bearer(token), product["id"])
-    assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "unauthorized")
+    assert (revoked.status_code, revoked.json()["error"]["code"]) == (401, "session_ended")
     assert await StockUnit.filter(order_id__isnull=False).count() == 0
     assert await Order.all().count() == 0
 

@@ -1,0 +1,194 @@
+"""Server-side sessions: the browser's cookie is a random key; the session lives in the database.
+
+A session row holds its account (or none, for a visitor whose flash message must survive a
+redirect), when it began and was last seen (written at most once a minute), the browser's user
+agent and a masked address, and a little data (flash messages). Only the key's SHA-256 is
+stored. Ending a session deletes its row; changing the password ends every other session of
+the account and every API token; a session past its idle or absolute lifetime is ended when it
+comes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.expressions import Q
+
+from accounts.errors import SessionNotFound
+from accounts.models import ApiToken, Session, User
+
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
+MAX_USER_AGENT = 200
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """How long a session lasts: `idle` since it was last seen, `absolute` since it began."""
+
+    idle: timedelta
+    absolute: timedelta
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def mask_address(address: str) -> str:
+    """What a person may see of where a session signed in: the network, not the device."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return ".".join(str(parsed).split(".")[:3]) + ".x"
+    network = ipaddress.IPv6Network(f"{parsed}/48", strict=False)
+    return str(network)
+
+
+def _privileges(user: User, now: datetime) -> str:
+    """What the session's rights were when it began (changes rotate its key)."""
+    member = user.member_until is not None and user.member_until > now
+    return f"{'admin' if user.is_admin else 'person'}:{'member' if member else 'reader'}"
+
+
+async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | None:
+    """The live session this key opens, with its account; None for an unknown key, and an
+    expired one is ended (deleted) here."""
+    if not key or len(key) > 100:
+        return None
+    session = await Session.get_or_none(key_hash=key_digest(key)).select_related("user")
+    if session is None:
+        return None
+    if now - session.last_seen_at > lifetimes.idle or now - session.created_at > lifetimes.absolute:
+        await Session.filter(id=session.id).delete()
+        return None
+    return session
+
+
+async def begin(
+    user: User | None, *, now: datetime, user_agent: str, address: str, data: dict[str, Any]
+) -> tuple[str, Session]:
+    """A new session (and its key, shown once to the browser) for `user`, or for a visitor."""
+    return await begin_with_key(
+        new_key(), user, now=now, user_agent=user_agent, address=address, data=data
+    )
+
+
+async def begin_with_key(
+    key: str,
+    user: User | None,
+    *,
+    now: datetime,
+    user_agent: str,
+    address: str,
+    data: dict[str, Any],
+) -> tuple[str, Session]:
+    """A new session under a key the browser already holds (a visitor's, whose CSRF token
+    is bound to it)."""
+    session = await Session.create(
+        user=user,
+        key_hash=key_digest(key),
+        created_at=now,
+        last_seen_at=now,
+        user_agent=user_agent[:MAX_USER_AGENT],
+        address=mask_address(address),
+        privileges=_privileges(user, now) if user else "",
+        data=data,
+    )
+    return key, session
+
+
+def privileges_changed(session: Session, now: datetime) -> bool:
+    return session.user is not None and session.privileges != _privileges(session.user, now)
+
+
+async def save(session: Session, *, data: dict[str, Any], now: datetime) -> None:
+    """Keep the session's data, and note that it was seen (at most once a minute)."""
+    changes: dict[str, Any] = {}
+    if data != session.data:
+        changes["data"] = data
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        changes["last_seen_at"] = now
+    if changes:
+        await Session.filter(id=session.id).update(**changes)
+
+
+async def end(session_id: int) -> None:
+    await Session.filter(id=session_id).delete()
+
+
+async def end_all_but(user_id: int, *, keep_session_id: int | None, now: datetime) -> None:
+    """End every session of the account but one, and every API token (a password change)."""
+    others = Session.filter(user_id=user_id)
+    if keep_session_id is not None:
+        others = others.exclude(id=keep_session_id)
+    await others.delete()
+    await ApiToken.filter(user_id=user_id, revoked_at=None).update(revoked_at=now)
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """A way into the account, as its owner sees it: a browser session or an API token."""
+
+    id: str  # "s<id>" for a session, "t<id>" for a token
+    kind: str
+    created_at: datetime
+    last_seen_at: datetime | None
+    user_agent: str
+    address: str
+    current: bool
+
+
+async def open_sessions(
+    user: User, *, current_session_id: int | None = None, current_token_id: int | None = None
+) -> list[OpenSession]:
+    """The account's live sessions and tokens, the most recently used first."""
+    found = [
+        OpenSession(
+            id=f"s{s.id}",
+            kind="session",
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            user_agent=s.user_agent,
+            address=s.address,
+            current=s.id == current_session_id,
+        )
+        for s in await Session.filter(user_id=user.id)
+    ]
+    found += [
+        OpenSession(
+            id=f"t{t.id}",
+            kind="token",
+            created_at=t.created_at,
+            last_seen_at=t.last_used_at,
+            user_agent=t.name,
+            address="",
+            current=t.id == current_token_id,
+        )
+        for t in await ApiToken.filter(user_id=user.id, revoked_at=None)
+    ]
+    return sorted(found, key=lambda s: s.last_seen_at or s.created_at, reverse=True)
+
+
+async def end_open_session(user: User, session_id: str, *, now: datetime) -> None:
+    """End one of the account's sessions or tokens by its id. Raises SessionNotFound."""
+    kind, number = session_id[:1], session_id[1:]
+    if kind not in ("s", "t") or not number.isdigit() or len(number) > 10:
+        raise SessionNotFound()
+    if kind == "s":
+        ended = await Session.filter(id=int(number), user_id=user.id).delete()
+    else:
+        ended = await ApiToken.filter(Q(revoked_at=None), id=int(number), user_id=user.id).update(
+            revoked_at=now
+        )
+    if not ended:
+        raise SessionNotFound()
