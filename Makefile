@@ -35,7 +35,8 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r $(BANDIT_PATHS)
 
-# PostgreSQL runs when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432. The
+# PostgreSQL runs when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432; with
+# TEST_REQUIRE_POSTGRES=1 (CI) its absence fails the run instead of skipping it. The
 # contract walks (schemathesis over the API, hostile queries over the pages) run once: in the
 # PostgreSQL run when there is one, else in the SQLite run.
 HAVE_POSTGRES = [ -n "$$TEST_POSTGRES_URL" ] || $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null
@@ -47,6 +48,9 @@ test-sqlite: install
 test-postgres: install
 	@if $(HAVE_POSTGRES); then \
 		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres TEST_CONTRACT=1 $(BIN)/pytest; \
+	elif [ "$$TEST_REQUIRE_POSTGRES" = 1 ]; then \
+		echo "== no PostgreSQL at 127.0.0.1:5432 and TEST_POSTGRES_URL unset, but TEST_REQUIRE_POSTGRES=1"; \
+		exit 1; \
 	else \
 		echo "== no PostgreSQL at 127.0.0.1:5432 and TEST_POSTGRES_URL unset: skipping the PostgreSQL run"; \
 	fi

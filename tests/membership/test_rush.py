@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from accounts import services as accounts
 from accounts.models import User
@@ -15,6 +16,7 @@ from membership.models import Enrollment, EnrollmentStatus, Seat
 from tests.factories import bearer, make_user, make_users, make_window
 
 
+@pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
 async def test_500_concurrent_enrollments_for_50_seats_hold_exactly_50(
     client: httpx.AsyncClient,
 ) -> None:
@@ -57,6 +59,7 @@ async def test_500_concurrent_enrollments_for_50_seats_hold_exactly_50(
     assert members <= window.seats
 
 
+@pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
 async def test_one_persons_double_click_holds_one_seat(client: httpx.AsyncClient) -> None:
     window = await make_window(now=datetime.now(UTC), seats=5)
     person = await make_user()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
 from accounts import services as accounts
 from store import services as store
@@ -12,6 +13,7 @@ from store.models import Allowance, Order, OrderStatus, StockUnit
 from tests.factories import bearer, make_user, make_users
 
 
+@pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
 async def test_1000_concurrent_buyers_for_100_units_make_exactly_100_orders(
     client: httpx.AsyncClient,
 ) -> None:
@@ -34,6 +36,7 @@ async def test_1000_concurrent_buyers_for_100_units_make_exactly_100_orders(
     assert held == 100
 
 
+@pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
 async def test_50_concurrent_requests_from_one_account_get_at_most_the_limit(
     client: httpx.AsyncClient,
 ) -> None:
@@ -58,6 +61,7 @@ async def test_50_concurrent_requests_from_one_account_get_at_most_the_limit(
     assert codes <= {"limit_exceeded", "rate_limited"}
 
 
+@pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
 async def test_a_crowd_with_a_limit_of_one_gets_exactly_the_stock_one_unit_each(
     client: httpx.AsyncClient,
 ) -> None:
