@@ -20,11 +20,12 @@ from tortoise.contrib.starlette import RegisterTortoise
 from accounts import api as accounts_api
 from accounts import routes as accounts_routes
 from accounts.sessions import Lifetimes
-from community import admin as community_admin
-from community import api as community_api
-from community import board_api, board_routes
-from community import routes as community_routes
-from community.tasks import flush_forever
+from community.board import api as board_api
+from community.board import routes as board_routes
+from community.feed import admin as feed_admin
+from community.feed import api as feed_api
+from community.feed import routes as feed_routes
+from community.feed.tasks import flush_forever
 from db import tortoise_config
 from membership import admin as membership_admin
 from membership import api as membership_api
@@ -45,6 +46,7 @@ from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
 from web.limits import BoundedBodies
 from web.sessions import ServerSessions
+from web.worker import WorkerMemory, register_payment_purposes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -59,7 +61,9 @@ def create_app(
     and membership maintenance (hold expiry, waitlist offers, reminders) while the app is up.
     """
 
-    # Attempt counters (failed sign-ins, later the buy button): shared through Redis when set.
+    register_payment_purposes()
+    memory = WorkerMemory()
+    # Attempt counters (failed sign-ins, the buy button): shared through Redis when set.
     counter = make_counter(settings.redis_url)
     payments_provider = make_provider(
         api_base=settings.stripe_api_base,
@@ -74,9 +78,9 @@ def create_app(
             return
         tasks = [
             asyncio.create_task(reconcile_forever(payments_provider)),
-            asyncio.create_task(maintain_forever(payments_provider)),
-            asyncio.create_task(release_forever(payments_provider)),
-            asyncio.create_task(flush_forever()),
+            asyncio.create_task(maintain_forever(payments_provider, memory.seats)),
+            asyncio.create_task(release_forever(payments_provider, memory.store)),
+            asyncio.create_task(flush_forever(memory.feed)),
         ]
         try:
             yield
@@ -118,7 +122,7 @@ def create_app(
         *accounts_api.routes,
         *payments_api.routes,
         *membership_api.routes,
-        *community_api.routes,
+        *feed_api.routes,
         *board_api.routes,
     ]
     routes = [
@@ -130,8 +134,8 @@ def create_app(
         *membership_admin.routes,
         *store_routes.routes,
         *store_admin.routes,
-        *community_admin.routes,
-        *community_routes.routes,
+        *feed_admin.routes,
+        *feed_routes.routes,
         *board_routes.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path.
@@ -156,6 +160,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.counter = counter
+    app.state.memory = memory
     app.state.payments_provider = payments_provider
     return app
 

@@ -71,9 +71,10 @@ async def demo_data(settings: Settings) -> None:
 
 
 async def reconcile_payments(settings: Settings) -> None:
-    import membership.services  # noqa: F401  (registers the "membership" payment purpose)
-    import store.services  # noqa: F401  (registers the "order" payment purpose)
     from payments import services
+    from web.worker import register_payment_purposes
+
+    register_payment_purposes()
 
     provider = services.make_provider(
         api_base=settings.stripe_api_base,

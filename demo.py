@@ -7,10 +7,11 @@ from pathlib import Path
 
 from accounts import services as accounts
 from accounts.models import User
-from community import board
-from community import services as feed
-from community.audio import check_audio, silent_mp3
-from community.models import FeedItem, Post
+from community.board import services as board
+from community.board.models import Post
+from community.feed import services as feed
+from community.feed.audio import check_audio, silent_mp3
+from community.feed.models import FeedItem
 from membership import grants, windows
 from membership.models import EnrollmentWindow
 from ratelimit import MemoryCounter

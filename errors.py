@@ -25,9 +25,22 @@ class DomainError(Exception):
     default_message: ClassVar[str] = "The request cannot be carried out."
 
     def __init__(self, message: str | None = None, **details: Any) -> None:
-        self.message = message or self.default_message
+        # The message before its details are filled in ("“%(title)s” is sold out."): the web
+        # layer translates this and fills it in the reader's language.
+        self.template = message or self.default_message
         self.details = details
+        self.message = fill(self.template, details)
         super().__init__(self.message)
+
+
+def fill(template: str, details: dict[str, Any]) -> str:
+    """`template` with %(name)s placeholders filled from `details` (as written if it has none)."""
+    if "%(" not in template:
+        return template
+    try:
+        return template % details
+    except (KeyError, TypeError, ValueError):
+        return template
 
 
 class ValidationError(DomainError):

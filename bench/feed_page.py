@@ -87,8 +87,8 @@ app = Starlette(routes=[Route("/feed", feed), Route("/api/v1/feed/lookup", looku
 async def seed(dsn: str, var_dir: Path) -> list[str]:
     """200 items, one a day, every fifth members-only, each with a 60 s voice."""
     async with orm(dsn):
-        from community import services
-        from community.audio import check_audio, silent_mp3
+        from community.feed import services
+        from community.feed.audio import check_audio, silent_mp3
 
         audio = check_audio(silent_mp3(60))
         now = datetime.now(UTC)

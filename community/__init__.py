@@ -1,1 +1,2 @@
-"""Community: the daily feed (a morning voice and its keyword) and, later, the member board."""
+"""Community: two rooms, the daily feed (community.feed) and the member board (community.board),
+sharing the text rules (text), the search index (search) and readable cursors (cursors)."""

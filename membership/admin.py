@@ -8,10 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accounts.models import User
 from errors import DomainError, ValidationError
 from membership import grants, schemas, services, windows
-from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
+from membership.models import Enrollment, EnrollmentWindow
 from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
@@ -72,18 +71,13 @@ async def change_window(request: Request) -> Response:
     form = await read_form(request)
     now = datetime.now(UTC)
     window_id = request.path_params["id"]
-    _ = gettext_for(request)
-    try:
-        if form.get("action") == "close":
-            await windows.close_window(window_id, now=now)
-        else:
-            await windows.update_window(
-                window_id, now=now, closes_at=beijing_time("closes_at", str(form.get("closes_at")))
-            )
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
+    if form.get("action") == "close":
+        await windows.close_window(window_id, now=now)
     else:
-        flash(request, _("The window was changed."), "success")
+        await windows.update_window(
+            window_id, now=now, closes_at=beijing_time("closes_at", str(form.get("closes_at")))
+        )
+    flash(request, gettext_for(request)("The window was changed."), "success")
     return redirect_after_post(request, "/membership/admin")
 
 
@@ -101,61 +95,37 @@ async def window_enrollments(request: Request) -> Response:
 async def refund(request: Request) -> Response:
     await require_admin(request)
     await read_form(request)
-    enrollment = await Enrollment.get_or_none(id=request.path_params["id"])
-    _ = gettext_for(request)
-    window_id = enrollment.window_id if enrollment else None  # type: ignore[attr-defined]
-    back = f"/membership/admin/windows/{window_id}" if window_id else "/membership/admin"
-    try:
-        if enrollment is None or enrollment.status != EnrollmentStatus.PAID:
-            raise DomainError(_("Only a paid enrollment can be refunded."))
-        await services.refund_enrollment(
-            provider=request.app.state.payments_provider,
-            enrollment_id=enrollment.id,
-            now=datetime.now(UTC),
-        )
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
-    else:
-        flash(request, _("Refunded; the membership has ended."), "success")
-    return redirect_after_post(request, back)
+    enrollment = await services.refund_enrollment(
+        provider=request.app.state.payments_provider,
+        enrollment_id=request.path_params["id"],
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("Refunded; the membership has ended."), "success")
+    return redirect_after_post(
+        request,
+        f"/membership/admin/windows/{enrollment.window_id}",  # type: ignore[attr-defined]
+    )
 
 
 async def grant(request: Request) -> Response:
     admin = await require_admin(request)
     form = await read_form(request)
-    _ = gettext_for(request)
-    who = str(form.get("who", "")).strip()
-    user = await (
-        User.get_or_none(id=int(who)) if who.isdigit() else User.get_or_none(email=who.lower())
+    user = await grants.user_named(str(form.get("who", "")))
+    await grants.grant_complimentary(
+        user_id=user.id,
+        days=whole_number("days", str(form.get("days", ""))),
+        granted_by=admin,
+        now=datetime.now(UTC),
     )
-    try:
-        if user is None:
-            raise DomainError(_("No such user."))
-        await grants.grant_complimentary(
-            user_id=user.id,
-            days=whole_number("days", str(form.get("days", ""))),
-            granted_by=admin,
-            now=datetime.now(UTC),
-        )
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
-    else:
-        flash(request, _("Membership granted."), "success")
+    flash(request, gettext_for(request)("Membership granted."), "success")
     return redirect_after_post(request, "/membership/admin")
 
 
 async def revoke(request: Request) -> Response:
     await require_admin(request)
     await read_form(request)
-    _ = gettext_for(request)
-    try:
-        await grants.revoke_membership(
-            user_id=request.path_params["user_id"], now=datetime.now(UTC)
-        )
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
-    else:
-        flash(request, _("Membership revoked."), "success")
+    await grants.revoke_membership(user_id=request.path_params["user_id"], now=datetime.now(UTC))
+    flash(request, gettext_for(request)("Membership revoked."), "success")
     return redirect_after_post(request, "/membership/admin")
 
 

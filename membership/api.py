@@ -124,7 +124,10 @@ async def current_window(request: Request) -> Response:
 async def enroll(request: Request) -> Response:
     user = await api_user(request)
     enrollment = await services.enroll(
-        window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+        window_id=request.path_params["id"],
+        user=user,
+        now=datetime.now(UTC),
+        memory=request.app.state.memory.seats,
     )
     return json_response(enrollment_json(enrollment), 201)
 
@@ -183,6 +186,7 @@ async def cancel(request: Request) -> Response:
         enrollment_id=request.path_params["id"],
         user=user,
         now=datetime.now(UTC),
+        memory=request.app.state.memory.seats,
     )
     return json_response({"id": enrollment.id, "status": enrollment.status.value})
 

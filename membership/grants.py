@@ -25,6 +25,19 @@ from membership.models import (
 RENEWAL_REMINDER = timedelta(days=30)
 
 
+def renewal_due(user: User, *, at: datetime) -> bool:
+    """Whether `user` may renew now: a member whose membership ends within RENEWAL_REMINDER
+    (the new term starts where theirs ends), or anyone whose membership has ended. The
+    reminders, the pages' "renew" notice and enrollment all ask this."""
+    return user.member_until is not None and user.member_until <= at + RENEWAL_REMINDER
+
+
+def may_enroll(user: User, *, at: datetime) -> bool:
+    """Whether a seat may go to `user`: not a member, or a member whose renewal is due
+    (earlier than that, a seat would go to someone who already has one)."""
+    return user.member_until is None or renewal_due(user, at=at)
+
+
 async def extend_membership(
     *,
     user_id: int,
@@ -91,6 +104,19 @@ async def grant_complimentary(*, user_id: int, days: int, granted_by: User, now:
     return await User.get(id=user_id)
 
 
+async def user_named(who: str) -> User:
+    """The person an admin names by account number or email. Raises ValidationError("who")
+    (a form's field: the admin typed someone who is not there)."""
+    text = who.strip()
+    if text.isdigit() and len(text) <= 10:
+        user = await User.get_or_none(id=int(text)) if int(text) < 2**31 else None
+    else:
+        user = await User.get_or_none(email=accounts.normalize_email(text)) if text else None
+    if user is None:
+        raise ValidationError("who", "no such user: give an account number or an email")
+    return user
+
+
 async def revoke_membership(*, user_id: int, now: datetime) -> User:
     """End someone's membership now (their paid enrollments are not refunded by this)."""
     user = await User.get_or_none(id=user_id)
@@ -113,6 +139,7 @@ async def member_for(user: User) -> Member | None:
 async def send_renewal_reminders(*, now: datetime) -> int:
     """Tell members whose membership ends within RENEWAL_REMINDER, once per valid-until date."""
     sent = 0
+    # Members still valid whose renewal is due (renewal_due, as a query).
     soon = await User.filter(member_until__gt=now, member_until__lte=now + RENEWAL_REMINDER)
     for user in soon:
         member = await Member.get_or_none(user_id=user.id)

@@ -10,44 +10,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from errors import DomainError
 from membership import grants, services, windows
 from membership.models import Enrollment, EnrollmentStatus
 from payments import services as payments
 from web.auth import current_user, require_user
 from web.csrf import read_form
-from web.rendering import flash, gettext_for, redirect_after_post, render
+from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
 
 
 async def window_page(request: Request) -> Response:
     """The current window: countdown, seats left (polled), enroll or join the waitlist."""
     now = datetime.now(UTC)
     user = await current_user(request)
-    context: dict[str, object] = {"window": None, "now": now, "enrollment": None}
-    try:
-        window = await windows.current_window(now=now)
-    except DomainError:
-        window = None
-    if window is not None:
-        await services.release_expired_holds(provider=None, now=now, window_id=window.id)
-        context.update(
-            window=window,
-            state=windows.window_state(window, now).value,
-            closes_at=windows.closing_time(window),
-            seats_left=await windows.seats_left(window, now=now),
-        )
-        if user is not None:
-            context["enrollment"] = (
-                await Enrollment.filter(window_id=window.id, user_id=user.id)
-                .order_by("-id")
-                .first()
-            )
-    if user is not None:
-        context["is_member"] = services.is_member(user, at=now)
-        context["renewal_due"] = user.member_until is not None and (
-            now < user.member_until <= now + grants.RENEWAL_REMINDER
-        )
-    return await render(request, "membership/window.html", context)
+    view = await services.window_view(user=user, now=now, memory=request.app.state.memory.seats)
+    return await render(
+        request,
+        "membership/window.html",
+        {
+            "window": view.window,
+            "now": now,
+            "enrollment": view.enrollment,
+            "state": view.state.value if view.state is not None else None,
+            "closes_at": view.closes_at,
+            "seats_left": view.seats_left,
+            "is_member": view.is_member,
+            "renewal_due": view.renewal_due,
+        },
+    )
 
 
 async def seats_partial(request: Request) -> Response:
@@ -68,28 +57,25 @@ async def seats_partial(request: Request) -> Response:
 async def enroll(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
-    try:
-        enrollment = await services.enroll(
-            window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
-        )
-    except DomainError as exc:
-        flash(request, gettext_for(request)(exc.message), "error")
-        return redirect_after_post(request, "/membership")
+    on_error_back(request, "/membership")
+    enrollment = await services.enroll(
+        window_id=request.path_params["id"],
+        user=user,
+        now=datetime.now(UTC),
+        memory=request.app.state.memory.seats,
+    )
     return redirect_after_post(request, f"/membership/enrollments/{enrollment.id}/pay")
 
 
 async def join_waitlist(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
+    on_error_back(request, "/membership")
+    position = await services.join_waitlist(
+        window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+    )
     _ = gettext_for(request)
-    try:
-        position = await services.join_waitlist(
-            window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
-        )
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
-    else:
-        flash(request, _("You are number %(n)d on the waitlist.") % {"n": position}, "success")
+    flash(request, _("You are number %(n)d on the waitlist.") % {"n": position}, "success")
     return redirect_after_post(request, "/membership")
 
 
@@ -120,27 +106,22 @@ def _payment_answer(status: str, **extra: object) -> JSONResponse:
 
 
 async def pay(request: Request) -> Response:
-    """Called by the checkout page's script with the PaymentMethod Stripe.js made; JSON back."""
+    """Called by the checkout page's script with the PaymentMethod Stripe.js made; JSON back
+    (errors too, in the API's shape: the script asks for JSON)."""
     user = await require_user(request)
     form = await read_form(request)
-    _ = gettext_for(request)
-    try:
-        result = await services.pay_enrollment(
-            provider=request.app.state.payments_provider,
-            enrollment_id=request.path_params["id"],
-            user=user,
-            payment_method=str(form.get("payment_method", "")),
-            now=datetime.now(UTC),
-        )
-    except DomainError as exc:
-        return JSONResponse(
-            {"status": "error", "code": exc.code, "message": _(exc.message)},
-            status_code=exc.status,
-        )
+    result = await services.pay_enrollment(
+        provider=request.app.state.payments_provider,
+        enrollment_id=request.path_params["id"],
+        user=user,
+        payment_method=str(form.get("payment_method", "")),
+        now=datetime.now(UTC),
+    )
     if result.outcome == payments.Outcome.PAID:
         return _payment_answer("paid", redirect="/membership/card")
     if result.outcome == payments.Outcome.FAILED:
-        return _payment_answer("failed", message=result.reason or _("The payment failed."))
+        message = result.reason or gettext_for(request)("The payment failed.")
+        return _payment_answer("failed", message=message)
     return _payment_answer("requires_action", client_secret=result.client_secret)
 
 
@@ -172,6 +153,7 @@ async def cancel(request: Request) -> Response:
         enrollment_id=request.path_params["id"],
         user=user,
         now=datetime.now(UTC),
+        memory=request.app.state.memory.seats,
     )
     _ = gettext_for(request)
     flash(request, _("Your seat is given back."))
@@ -197,8 +179,7 @@ async def card_page(request: Request) -> Response:
             "user": user,
             "verify_url": verify_url,
             "qr_svg": svg.getvalue().decode(),
-            "renewal_due": user.member_until is not None
-            and user.member_until <= now + grants.RENEWAL_REMINDER,
+            "renewal_due": grants.renewal_due(user, at=now),
         },
     )
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from accounts import services as accounts
 from accounts.models import User
 from errors import DomainError
-from membership import grants
+from membership import grants, seats
 from membership.errors import (
     AlreadyEnrolled,
     AlreadyMember,
@@ -23,189 +21,75 @@ from membership.errors import (
     EnrollmentPaid,
     HoldExpired,
     NotOpen,
+    NoWindow,
     SeatsAvailable,
     SoldOut,
 )
-from membership.grants import RENEWAL_REMINDER
 
 # The one membership check community/ and store/ use, offered here with the other services.
 from membership.grants import is_member as is_member
+from membership.memory import SeatMemory
 from membership.models import (
     Enrollment,
     EnrollmentStatus,
     EnrollmentWindow,
-    GrantSource,
-    MembershipGrant,
     Seat,
     WaitlistEntry,
 )
-from membership.windows import WindowState, get_window, seats_left, window_state
+from membership.seats import HOLD_FOR as HOLD_FOR
+from membership.windows import (
+    WindowState,
+    closing_time,
+    current_window,
+    get_window,
+    seats_left,
+    window_state,
+)
 from payments import services as payments
+from payments.errors import NotRefundable
 from payments.models import OPEN_STATUSES, Payment, PaymentStatus
 from payments.provider import StripeProvider
 
 log = logging.getLogger(__name__)
 
 PAYMENT_PURPOSE = "membership"
-HOLD_FOR = timedelta(minutes=15)  # a seat is held this long while its holder pays
 OFFER_FOR = timedelta(minutes=10)  # a returned seat waits this long for the next on the waitlist
 
 
-async def enroll(*, window_id: int, user: User, now: datetime) -> Enrollment:
+async def enroll(
+    *, window_id: int, user: User, now: datetime, memory: SeatMemory | None = None
+) -> Enrollment:
     """Hold a seat in an open window for `user` for HOLD_FOR while they pay.
 
     One person holds at most one seat per window (Enrollment.active_key). A seat offered to the
-    person from the waitlist is theirs first. Raises WindowNotFound, NotOpen, Closed,
-    AlreadyMember, AlreadyEnrolled, SoldOut.
+    person from the waitlist is theirs first. A window this worker saw full within the last
+    second is answered from `memory`. Raises WindowNotFound, NotOpen, Closed, AlreadyMember,
+    AlreadyEnrolled, SoldOut.
     """
+    memory = memory if memory is not None else SeatMemory()
     window = await get_window(window_id)
     state = window_state(window, now)
     if state == WindowState.UPCOMING:
         raise NotOpen()
     if state == WindowState.CLOSED:
         raise Closed()
-    # Members renew in their last RENEWAL_REMINDER (the new term starts where theirs ends);
-    # earlier than that, a seat would go to someone who already has one.
-    if user.member_until is not None and user.member_until > now + RENEWAL_REMINDER:
+    if not grants.may_enroll(user, at=now):
         raise AlreadyMember()
-    enrollment = None if _known_full(window) else await _hold_seat(window, user, now)
+    enrollment = None if memory.known_full(window) else await seats.hold_seat(window, user, now)
     if enrollment is None:
-        if await Enrollment.filter(active_key=f"{window.id}:{user.id}").exists():
+        if await Enrollment.filter(active_key=seats.active_key(window, user)).exists():
             raise AlreadyEnrolled()  # their own seat is the last one taken
-        if _known_full(window):
+        if memory.known_full(window):
             raise SoldOut()
         # Lazily give back holds that ran out (those with no payment under way), then try
         # once more.
-        if await release_expired_holds(provider=None, now=now, window_id=window.id):
-            enrollment = await _hold_seat(window, user, now)
+        if await release_expired_holds(provider=None, now=now, window_id=window.id, memory=memory):
+            enrollment = await seats.hold_seat(window, user, now)
         if enrollment is None:
             if not await Seat.filter(window_id=window.id, enrollment_id__isnull=True).exists():
-                _remember_full(window)
+                memory.remember_full(window)
             raise SoldOut()
     return enrollment
-
-
-# Windows this process saw with every seat held or sold, until a monotonic time: in a rush,
-# most requests come after the last seat went, and they are answered without the database.
-# A seat that comes back in another worker is seen here at most FULL_MEMORY_SECONDS later.
-FULL_MEMORY_SECONDS = 1.0
-_full_until: dict[tuple[int, float], float] = {}
-
-
-def _window_key(window: EnrollmentWindow) -> tuple[int, float]:
-    return (window.id, window.created_at.timestamp())
-
-
-def _known_full(window: EnrollmentWindow) -> bool:
-    return _full_until.get(_window_key(window), 0.0) > time.monotonic()
-
-
-def _remember_full(window: EnrollmentWindow) -> None:
-    _full_until[_window_key(window)] = time.monotonic() + FULL_MEMORY_SECONDS
-
-
-def _forget_full(window: EnrollmentWindow) -> None:
-    _full_until.pop(_window_key(window), None)
-
-
-async def _hold_seat(window: EnrollmentWindow, user: User, now: datetime) -> Enrollment | None:
-    try:
-        return await _hold_seat_once(window, user, now)
-    except _NoSeatLeft:
-        return None
-
-
-async def _hold_seat_once(window: EnrollmentWindow, user: User, now: datetime) -> Enrollment:
-    connection = connections.get("default")
-    if connection.capabilities.dialect == "postgres":
-        return await _hold_seat_postgres(window, user, now)
-    async with in_transaction() as transaction:
-        try:
-            enrollment = await Enrollment.create(
-                window_id=window.id,
-                user_id=user.id,
-                amount_fen=window.price_fen,
-                hold_expires_at=now + HOLD_FOR,
-                active_key=f"{window.id}:{user.id}",
-            )
-        except IntegrityError:
-            raise AlreadyEnrolled() from None
-        # Invariant "never more members than seats": claim one free seat row in one statement.
-        count, rows = await transaction.execute_query(
-            "UPDATE membership_seat SET enrollment_id = ?, offered_to_id = NULL, "
-            "offer_until = NULL WHERE id = (SELECT id FROM membership_seat "
-            "WHERE window_id = ? AND enrollment_id IS NULL AND (offer_until IS NULL "
-            "OR offer_until <= ? OR offered_to_id = ?) "
-            "ORDER BY CASE WHEN offered_to_id = ? THEN 0 ELSE 1 END, number "
-            "LIMIT 1) AND enrollment_id IS NULL RETURNING id",
-            [enrollment.id, window.id, now, user.id, user.id],
-        )
-        if not rows and count != 1:
-            raise _NoSeatLeft()  # rolls the enrollment back with the transaction
-        await WaitlistEntry.filter(window_id=window.id, user_id=user.id).delete()
-    return enrollment
-
-
-# Invariant "never more members than seats", in one statement: claim a free seat row for a new
-# enrollment id, create the enrollment only if a row was claimed, and take the person off the
-# waitlist. SKIP LOCKED lets concurrent buyers take different rows instead of queueing on one
-# counter; the UNIQUE active_key makes a second seat for the same person fail the whole
-# statement (nothing is claimed).
-_HOLD_SEAT_POSTGRES = """
-WITH seat AS (
-    UPDATE membership_seat
-    SET enrollment_id = nextval(pg_get_serial_sequence('membership_enrollment', 'id')),
-        offered_to_id = NULL, offer_until = NULL
-    WHERE id = (
-        SELECT id FROM membership_seat
-        WHERE window_id = $1 AND enrollment_id IS NULL
-          AND (offer_until IS NULL OR offer_until <= $2 OR offered_to_id = $3)
-        ORDER BY CASE WHEN offered_to_id = $3 THEN 0 ELSE 1 END, number
-        LIMIT 1 FOR UPDATE SKIP LOCKED
-    ) AND enrollment_id IS NULL
-    RETURNING enrollment_id
-), enrollment AS (
-    INSERT INTO membership_enrollment
-        (id, window_id, user_id, status, active_key, amount_fen, hold_expires_at, created_at)
-    SELECT enrollment_id, $1, $3, 'pending_payment', $4, $5, $6, $2 FROM seat
-    RETURNING id
-), off_waitlist AS (
-    DELETE FROM membership_waitlist
-    WHERE window_id = $1 AND user_id = $3 AND EXISTS (SELECT 1 FROM enrollment)
-)
-SELECT id FROM enrollment
-"""
-
-
-async def _hold_seat_postgres(window: EnrollmentWindow, user: User, now: datetime) -> Enrollment:
-    connection = connections.get("default")
-    hold_expires_at = now + HOLD_FOR
-    active_key = f"{window.id}:{user.id}"
-    try:
-        _, rows = await connection.execute_query(
-            _HOLD_SEAT_POSTGRES,
-            [window.id, now, user.id, active_key, window.price_fen, hold_expires_at],
-        )
-    except IntegrityError:
-        raise AlreadyEnrolled() from None
-    if not rows:
-        raise _NoSeatLeft()
-    enrollment = Enrollment(
-        id=rows[0]["id"],
-        window_id=window.id,
-        user_id=user.id,
-        status=EnrollmentStatus.PENDING_PAYMENT,
-        active_key=active_key,
-        amount_fen=window.price_fen,
-        hold_expires_at=hold_expires_at,
-        created_at=now,
-    )
-    enrollment._saved_in_db = True
-    return enrollment
-
-
-class _NoSeatLeft(Exception):
-    pass
 
 
 async def enrollment_for_user(enrollment_id: int, user: User) -> Enrollment:
@@ -254,7 +138,11 @@ async def pay_enrollment(
 
 
 async def release_expired_holds(
-    *, provider: StripeProvider | None, now: datetime, window_id: int | None = None
+    *,
+    provider: StripeProvider | None,
+    now: datetime,
+    window_id: int | None = None,
+    memory: SeatMemory | None = None,
 ) -> int:
     """Give back seats whose hold ran out unpaid; returns how many. A payment still under way
     for one is canceled at the provider first (if it turns out paid, the seat is kept; if the
@@ -279,13 +167,18 @@ async def release_expired_holds(
             except DomainError as exc:  # the provider cannot say yet
                 log.info("enrollment %s: hold not released yet: %s", enrollment.id, exc.code)
                 continue
-        if await _end_enrollment(enrollment, EnrollmentStatus.EXPIRED, now=now):
+        if await _end_enrollment(enrollment, EnrollmentStatus.EXPIRED, now=now, memory=memory):
             released += 1
     return released
 
 
 async def cancel_enrollment(
-    *, provider: StripeProvider, enrollment_id: int, user: User, now: datetime
+    *,
+    provider: StripeProvider,
+    enrollment_id: int,
+    user: User,
+    now: datetime,
+    memory: SeatMemory | None = None,
 ) -> Enrollment:
     """The holder gives a held seat back: it returns at once (to the waitlist first). A payment
     under way for it is canceled at the provider first. Cancelling a cancelled enrollment
@@ -302,7 +195,7 @@ async def cancel_enrollment(
         provider, purpose=PAYMENT_PURPOSE, subject_id=str(enrollment.id), now=now
     ):
         raise EnrollmentPaid()
-    await _end_enrollment(enrollment, EnrollmentStatus.CANCELLED, now=now)
+    await _end_enrollment(enrollment, EnrollmentStatus.CANCELLED, now=now, memory=memory)
     enrollment = await Enrollment.get(id=enrollment.id)
     if enrollment.status == EnrollmentStatus.PAID:
         raise EnrollmentPaid()  # paid in the meantime
@@ -310,7 +203,7 @@ async def cancel_enrollment(
 
 
 async def _end_enrollment(
-    enrollment: Enrollment, status: EnrollmentStatus, *, now: datetime
+    enrollment: Enrollment, status: EnrollmentStatus, *, now: datetime, memory: SeatMemory | None
 ) -> bool:
     """Move a pending enrollment to expired/cancelled and give its seat back, once."""
     async with in_transaction():
@@ -319,16 +212,21 @@ async def _end_enrollment(
         ).update(status=status, active_key=None)
         if moved != 1:
             return False
-        await _return_seat(enrollment, now=now)
+        await return_seat(enrollment, now=now, memory=memory)
     return True
 
 
-async def _return_seat(enrollment: Enrollment, *, now: datetime) -> None:
+async def return_seat(
+    enrollment: Enrollment, *, now: datetime, memory: SeatMemory | None = None
+) -> None:
+    """The enrollment's seat is free again: offered to the next on the waitlist first while
+    the window is open."""
     seat = await Seat.get_or_none(enrollment_id=enrollment.id)
     if seat is None:
         return
     window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
-    _forget_full(window)
+    if memory is not None:
+        memory.seat_came_back(window)
     seat.enrollment_id = None
     seat.offered_to_id = None
     seat.offer_until = None
@@ -383,7 +281,7 @@ async def join_waitlist(*, window_id: int, user: User, now: datetime) -> int:
         raise NotOpen()
     if state == WindowState.CLOSED:
         raise Closed()
-    if await Enrollment.filter(active_key=f"{window.id}:{user.id}").exists():
+    if await Enrollment.filter(active_key=seats.active_key(window, user)).exists():
         raise AlreadyEnrolled()
     entry = await WaitlistEntry.get_or_none(window_id=window.id, user_id=user.id)
     if entry is None:
@@ -398,138 +296,6 @@ async def join_waitlist(*, window_id: int, user: User, now: datetime) -> int:
     ).count()
 
 
-async def _fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
-    """The seat of a succeeded payment is paid for and the membership granted. An enrollment
-    released meanwhile (its hold expired, its holder cancelled) takes a seat again if the
-    window is still open, a free seat is there and the person holds no other; otherwise the
-    payment is refused and refunded. The person is told which of the two happened."""
-    late = False
-    for _ in range(3):  # a release racing with this settlement is seen on the next look
-        enrollment = await Enrollment.get_or_none(id=int(payment.subject_id))
-        if enrollment is None:
-            return payments.Fulfilment.REFUSED
-        window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
-        if enrollment.status in (EnrollmentStatus.PAID, EnrollmentStatus.REFUNDED):
-            paid_by_this = enrollment.payment_id == payment.id
-            return payments.Fulfilment.FULFILLED if paid_by_this else payments.Fulfilment.REFUSED
-        if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
-            if not await _seat_again(enrollment, window, now=now):
-                return payments.Fulfilment.REFUSED
-            late = True
-        moved = await Enrollment.filter(
-            id=enrollment.id, status=EnrollmentStatus.PENDING_PAYMENT
-        ).update(status=EnrollmentStatus.PAID, paid_at=now, payment_id=payment.id)
-        if moved == 1:
-            break
-    else:
-        return payments.Fulfilment.REFUSED
-    await grants.extend_membership(
-        user_id=enrollment.user_id,  # type: ignore[attr-defined]
-        days=window.term_days,
-        source=GrantSource.ENROLLMENT,
-        enrollment_id=enrollment.id,
-        now=now,
-    )
-    if late:
-        await accounts.notify(
-            enrollment.user_id,  # type: ignore[attr-defined]
-            kind="enrollment_paid_late",
-            message=f"你为“{window.name}”的付款在席位释放后才到账；仍有空位，席位已为你保留，"
-            f"会员资格已生效。 Your payment for “{window.name}” arrived after the seat was"
-            " released; a seat was still free, so it is yours and your membership is active.",
-            link="/membership/card",
-        )
-    return payments.Fulfilment.FULFILLED
-
-
-async def _seat_again(enrollment: Enrollment, window: EnrollmentWindow, *, now: datetime) -> bool:
-    """Give a released enrollment a seat again and make it pending, all or nothing."""
-    if window_state(window, now) != WindowState.OPEN:
-        return False
-    user = await User.get(id=enrollment.user_id)  # type: ignore[attr-defined]
-    if user.member_until is not None and user.member_until > now + RENEWAL_REMINDER:
-        return False
-    key = f"{window.id}:{user.id}"
-    if await Enrollment.filter(active_key=key).exists():
-        return False  # a seat of theirs (held or paid) is already in this window
-    try:
-        await _claim_seat_again(enrollment, window, key, user, now=now)
-    except _Undo:
-        return False
-    return True
-
-
-async def _claim_seat_again(
-    enrollment: Enrollment, window: EnrollmentWindow, key: str, user: User, *, now: datetime
-) -> None:
-    async with in_transaction():  # a savepoint: no free seat undoes it all
-        await Enrollment.filter(id=enrollment.id, active_key__isnull=True).update(
-            status=EnrollmentStatus.PENDING_PAYMENT, active_key=key
-        )
-        # Invariant "never more members than seats": claim a free seat row, conditionally.
-        seat = (
-            await Seat.filter(window_id=window.id, enrollment_id__isnull=True)
-            .filter(
-                Q(offer_until__isnull=True) | Q(offer_until__lte=now) | Q(offered_to_id=user.id)
-            )
-            .order_by("number")
-            .first()
-        )
-        claimed = seat is not None and bool(
-            await Seat.filter(id=seat.id, enrollment_id__isnull=True).update(
-                enrollment_id=enrollment.id, offered_to_id=None, offer_until=None
-            )
-        )
-        if not claimed:
-            raise _Undo()
-
-
-class _Undo(Exception):
-    """Rolls back the savepoint of a seat that could not be taken again."""
-
-
-async def _on_payment_refused(payment: Payment) -> None:
-    enrollment = await Enrollment.get_or_none(id=int(payment.subject_id))
-    if enrollment is None:
-        return
-    window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
-    await accounts.notify(
-        enrollment.user_id,  # type: ignore[attr-defined]
-        kind="enrollment_refunded_late",
-        message=f"你为“{window.name}”的付款在席位释放后才到账，已无空位，款项已全额退回。"
-        f" Your payment for “{window.name}” arrived after the seat was released and no seat"
-        " was left; the money has been refunded in full.",
-        link="/membership",
-    )
-
-
-async def _on_payment_refunded(payment: Payment, amount_fen: int) -> None:
-    if payment.status != PaymentStatus.REFUNDED:
-        return  # a partial refund is a goodwill gesture: the membership stays
-    enrollment = await Enrollment.get_or_none(id=int(payment.subject_id))
-    if enrollment is None or enrollment.status != EnrollmentStatus.PAID:
-        return
-    now = payment.updated_at
-    async with in_transaction():
-        moved = await Enrollment.filter(id=enrollment.id, status=EnrollmentStatus.PAID).update(
-            status=EnrollmentStatus.REFUNDED, active_key=None
-        )
-        if moved != 1:
-            return
-        grant = await MembershipGrant.get_or_none(enrollment_id=enrollment.id, revoked_at=None)
-        if grant is not None:
-            await grants.undo_grant(grant, now=now)
-        await _return_seat(enrollment, now=now)
-
-
-payments.register_purpose(
-    PAYMENT_PURPOSE,
-    payments.PurposeHandlers(
-        fulfil=_fulfil, on_refused=_on_payment_refused, on_refunded=_on_payment_refunded
-    ),
-)
-
-
 async def refund_enrollment(
     *, provider: StripeProvider, enrollment_id: int, now: datetime
 ) -> Enrollment:
@@ -537,7 +303,52 @@ async def refund_enrollment(
     still open, its seat goes back (to the waitlist first). Raises EnrollmentNotFound and what
     payments.refund raises."""
     enrollment = await Enrollment.get_or_none(id=enrollment_id)
-    if enrollment is None or enrollment.payment_id is None:
+    if enrollment is None:
         raise EnrollmentNotFound()
+    if enrollment.status != EnrollmentStatus.PAID or enrollment.payment_id is None:
+        raise NotRefundable("Only a paid enrollment can be refunded.")
     await payments.refund(provider=provider, payment_id=enrollment.payment_id, now=now)
     return await Enrollment.get(id=enrollment.id)
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """The enrollment page as one person sees it."""
+
+    window: EnrollmentWindow | None
+    state: WindowState | None
+    closes_at: datetime | None
+    seats_left: int
+    enrollment: Enrollment | None  # their latest in this window
+    is_member: bool
+    renewal_due: bool  # a member who may renew now
+
+
+async def window_view(
+    *, user: User | None, now: datetime, memory: SeatMemory | None = None
+) -> WindowView:
+    """The current window (the open one, else the next, else the last) for `user` (None: a
+    visitor), after giving back the holds of this window that ran out."""
+    try:
+        window: EnrollmentWindow | None = await current_window(now=now)
+    except NoWindow:
+        window = None
+    enrollment = None
+    if window is not None:
+        await release_expired_holds(provider=None, now=now, window_id=window.id, memory=memory)
+        if user is not None:
+            enrollment = (
+                await Enrollment.filter(window_id=window.id, user_id=user.id)
+                .order_by("-id")
+                .first()
+            )
+    member = user is not None and is_member(user, at=now)
+    return WindowView(
+        window=window,
+        state=window_state(window, now) if window is not None else None,
+        closes_at=closing_time(window) if window is not None else None,
+        seats_left=await seats_left(window, now=now) if window is not None else 0,
+        enrollment=enrollment,
+        is_member=member,
+        renewal_due=member and user is not None and grants.renewal_due(user, at=now),
+    )

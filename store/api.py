@@ -10,10 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accounts.errors import Unauthorized
 from errors import DomainError
 from store import schemas, services
-from store.errors import SoldOut
 from store.images import image_url
 from store.models import Order, Product
 from web.api import decode_json, iso, json_response, operation, read_json, read_query
@@ -39,6 +37,7 @@ async def product_json(product: Product, *, left: int | None = None) -> dict[str
         "raffle_seed": product.raffle_seed,
         "image_url": image_url(product.image),
         "thumbnail_url": image_url(product.image, "thumb"),
+        "requires_shipping": product.requires_shipping,
     }
 
 
@@ -59,6 +58,8 @@ async def order_json(order: Order) -> dict[str, Any]:
             for item in items
         ],
         "tracking_number": order.tracking_number,
+        "requires_shipping": any(item.product.requires_shipping for item in items),
+        "shipping": services.shipping_json(order),
     }
 
 
@@ -86,6 +87,7 @@ async def create_product(request: Request) -> Response:
         sale_ends_at=data.sale_ends_at,
         raffle_entries_until=data.raffle_entries_until,
         raffle_purchase_minutes=data.raffle_purchase_minutes,
+        requires_shipping=data.requires_shipping,
     )
     product = await services.get_product(product.id)
     return json_response(await product_json(product), 201)
@@ -104,6 +106,7 @@ async def list_products(request: Request) -> Response:
         now=datetime.now(UTC),
         category=query.category or None,
         sort=query.sort,
+        new_within_days=query.new_within_days,
         cursor=int(query.cursor or 0),
     )
     stock = await services.stock_left_of(products)
@@ -126,13 +129,6 @@ async def get_product(request: Request) -> Response:
     return json_response(await product_json(await services.get_product(request.path_params["id"])))
 
 
-def _wanted(body: bytes) -> list[services.Wanted]:
-    order = decode_json(body, schemas.NewOrder)
-    return [
-        services.Wanted(product_id=item.product_id, quantity=item.quantity) for item in order.items
-    ]
-
-
 @operation(
     "Order products: their units are held for 10 minutes while you pay",
     body=schemas.NewOrder,
@@ -147,34 +143,32 @@ def _wanted(body: bytes) -> list[services.Wanted]:
     },
 )
 async def create_order(request: Request) -> Response:
-    # The late crowd of a drop: a product this worker knows is sold out is answered before
-    # the bearer token is looked up (the answer is public; it costs no database round trip).
-    # A bad body is still answered after authentication.
+    # A bad body is answered after authentication (an unknown token hears so first). A good
+    # one goes to place_order with the token, even none: a drop this worker knows is sold out
+    # is answered before anyone is looked up (it is public, and costs no database round trip
+    # in a rush), and the token's owner is found by the hold's own statement where it can be.
     try:
-        items: list[services.Wanted] | DomainError = _wanted(await request.body())
-    except DomainError as exc:
-        items = exc
-    if not isinstance(items, DomainError):
-        sold_out = services.known_sold_out([item.product_id for item in items])
-        if sold_out is not None:
-            raise SoldOut(f"“{sold_out}” is sold out.")
-    token = bearer_token(request)
-    if token is None:
-        raise Unauthorized()
-    if isinstance(items, DomainError):
-        await api_user(request)  # an unknown token hears so before its body's mistakes
-        raise items
-    # The token's owner is found by the order's own statement where it can be (a drop open
-    # to everyone): one database round trip per order in a rush.
-    order = await services.place_order_for_token(
-        token=token, items=items, now=datetime.now(UTC), counter=request.app.state.counter
+        order = decode_json(await request.body(), schemas.NewOrder)
+    except DomainError:
+        await api_user(request)
+        raise
+    held = await services.place_order(
+        buyer=bearer_token(request),
+        items=[
+            services.Wanted(product_id=item.product_id, quantity=item.quantity)
+            for item in order.items
+        ],
+        now=datetime.now(UTC),
+        counter=request.app.state.counter,
+        memory=request.app.state.memory.store,
+        shipping=order.shipping.checked() if order.shipping is not None else None,
     )
     return json_response(
         {
-            "id": order.id,
-            "status": order.status.value,
-            "total_fen": order.total_fen,
-            "hold_expires_at": iso(order.hold_expires_at),
+            "id": held.id,
+            "status": held.status.value,
+            "total_fen": held.total_fen,
+            "hold_expires_at": iso(held.hold_expires_at),
         },
         201,
     )
@@ -193,25 +187,28 @@ async def get_order(request: Request) -> Response:
 
 
 @operation(
-    "Pay for a held order with a Stripe PaymentMethod",
-    body=schemas.PaymentChoice,
+    "Pay for a held order with a Stripe PaymentMethod; an order that ships needs its address "
+    "(given here or with the order)",
+    body=schemas.PayOrder,
     answer=schemas.PaymentAnswer,
     tag="store",
     errors={
         404: "order_not_found",
         409: "hold_expired, already_paid, payment_in_progress",
+        422: "address_required",
         503: "payment_unavailable",
     },
 )
 async def pay_order(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, schemas.PaymentChoice)
+    data = await read_json(request, schemas.PayOrder)
     result = await services.pay_order(
         provider=request.app.state.payments_provider,
         order_id=request.path_params["id"],
         user=user,
         payment_method=data.payment_method,
         now=datetime.now(UTC),
+        shipping=data.shipping.checked() if data.shipping is not None else None,
     )
     return json_response(result.answer())
 
@@ -234,6 +231,7 @@ async def cancel_order(request: Request) -> Response:
         order_id=request.path_params["id"],
         user=user,
         now=datetime.now(UTC),
+        memory=request.app.state.memory.store,
     )
     return json_response({"id": order.id, "status": order.status.value})
 
@@ -276,6 +274,7 @@ async def upload_image(request: Request) -> Response:
         product_id=request.path_params["id"],
         data=data,
         media_dir=request.app.state.settings.var_dir / "media",
+        memory=request.app.state.memory.store,
     )
     return json_response(await product_json(await services.get_product(product.id)))
 
@@ -308,7 +307,11 @@ async def enter_raffle(request: Request) -> Response:
 )
 async def draw_raffle(request: Request) -> Response:
     await api_admin(request)
-    draw = await services.draw_raffle(product_id=request.path_params["id"], now=datetime.now(UTC))
+    draw = await services.draw_raffle(
+        product_id=request.path_params["id"],
+        now=datetime.now(UTC),
+        memory=request.app.state.memory.store,
+    )
     return json_response({"seed": draw.seed, "entries": draw.entries, "winners": draw.winners})
 
 

@@ -22,12 +22,19 @@ class StoreErrorCode(StrEnum):
     NOT_A_WINNER = "not_a_winner"
     NOT_A_RAFFLE = "not_a_raffle"
     RAFFLE_CLOSED = "raffle_closed"
+    ADDRESS_REQUIRED = "address_required"
 
 
 class SoldOut(DomainError):
     code = StoreErrorCode.SOLD_OUT
     status = 409
     default_message = "Sold out."
+
+    def __init__(self, message: str | None = None, *, title: str | None = None) -> None:
+        if title is None:
+            super().__init__(message)
+        else:  # translated before it is filled in: "“%(title)s”已售罄。"
+            super().__init__(message or "“%(title)s” is sold out.", title=title)
 
 
 class NotStarted(DomainError):
@@ -106,3 +113,9 @@ class RaffleClosed(DomainError):
     code = StoreErrorCode.RAFFLE_CLOSED
     status = 409
     default_message = "Raffle entries are closed."
+
+
+class AddressRequired(DomainError):
+    code = StoreErrorCode.ADDRESS_REQUIRED
+    status = 422
+    default_message = "This order ships: give a shipping address to pay for it."

@@ -31,6 +31,8 @@ class Product(Model):
     )
     price_fen = fields.IntField()
     stock = fields.IntField()  # units made for sale; what is left is counted from StockUnit
+    # False for digital goods (an e-book, a lecture pass): paid without a shipping address.
+    requires_shipping = fields.BooleanField(default=True)
     per_customer_limit = fields.IntField(null=True)
     members_only = fields.BooleanField(default=False)
     member_head_start_minutes = fields.IntField(default=0)
@@ -109,8 +111,14 @@ class Order(Model):
     total_fen = fields.IntField()
     hold_expires_at = fields.DatetimeField()
     payment_id = fields.IntField(null=True)
+    # Where it ships (mainland China): recipient, mobile number, province (one of the 34
+    # provincial-level divisions), city, district, and the street address. Orders from before
+    # these were separate fields keep their one free-text line in ship_address.
     ship_name = fields.CharField(max_length=40, null=True)
     ship_phone = fields.CharField(max_length=20, null=True)
+    ship_province = fields.CharField(max_length=20, null=True)
+    ship_city = fields.CharField(max_length=40, null=True)
+    ship_district = fields.CharField(max_length=40, null=True)
     ship_address = fields.CharField(max_length=200, null=True)
     tracking_number = fields.CharField(max_length=40, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

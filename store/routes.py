@@ -8,16 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from errors import DomainError, ValidationError
-from membership.services import is_member
 from payments import services as payments
 from store import schemas, services
-from store.errors import SoldOut
 from store.models import Category, Order, OrderEvent, OrderStatus
-from web.api import read_query
+from web.api import read_fields, read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
-from web.rendering import flash, gettext_for, redirect_after_post, render
+from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
 
 
 async def listing(request: Request) -> Response:
@@ -26,10 +23,12 @@ async def listing(request: Request) -> Response:
     query = read_query(request, schemas.ListingQuery)
     view, category = query.view, query.category or None
     products, _ = await services.list_products(
-        now=now, category=category, sort="hot" if view == "hot" else "new", limit=60
+        now=now,
+        category=category,
+        sort="hot" if view == "hot" else "new",
+        new_within_days=services.NEW_THIS_WEEK_DAYS if view == "new" and not category else None,
+        limit=60,
     )
-    if view == "new" and category is None:
-        products = [p for p in products if now - p.created_at <= services.NEW_FOR]
     left = await services.stock_left_of(products)
     return await render(
         request,
@@ -47,23 +46,16 @@ async def product_page(request: Request) -> Response:
     now = datetime.now(UTC)
     product = await services.get_product(request.path_params["id"])
     user = await current_user(request)
-    opens = services.sale_opens_for(product, user, now) if user else product.sale_starts_at
-    state = "open"
-    if product.raffle_entries_until is not None and product.raffle_drawn_at is None:
-        state = "raffle" if now < product.raffle_entries_until else "drawing"
-    elif opens is not None and now < opens:
-        state = "upcoming"
-    elif product.sale_ends_at is not None and now >= product.sale_ends_at:
-        state = "ended"
+    winner = user is not None and await services.is_winner(product, user)
+    sale = services.sale_state(product, user, now, winner=winner)
     return await render(
         request,
         "store/product.html",
         {
             "product": product,
             "stock_left": await services.stock_left(product),
-            "state": state,
-            "opens": opens,
-            "member": bool(user and is_member(user, at=now)),
+            "state": sale.state.value,
+            "opens": sale.opens_at,
         },
     )
 
@@ -79,25 +71,16 @@ async def stock_partial(request: Request) -> Response:
 
 async def buy(request: Request) -> Response:
     user = await require_user(request)
-    form = await read_form(request)
     product_id = request.path_params["id"]
-    quantity_text = str(form.get("quantity", "1")).strip()
-    _ = gettext_for(request)
-    try:
-        if not quantity_text.isdigit():
-            raise ValidationError("quantity", "must be a whole number")
-        sold_out = services.known_sold_out([product_id])
-        if sold_out is not None:
-            raise SoldOut(f"“{sold_out}” is sold out.")
-        order = await services.place_order(
-            user=user,
-            items=[services.Wanted(product_id=product_id, quantity=int(quantity_text))],
-            now=datetime.now(UTC),
-            counter=request.app.state.counter,
-        )
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
-        return redirect_after_post(request, f"/store/products/{product_id}")
+    on_error_back(request, f"/store/products/{product_id}")
+    form = read_fields(await read_form(request), schemas.BuyForm)
+    order = await services.place_order(
+        buyer=user,
+        items=[services.Wanted(product_id=product_id, quantity=form.quantity)],
+        now=datetime.now(UTC),
+        counter=request.app.state.counter,
+        memory=request.app.state.memory.store,
+    )
     return redirect_after_post(request, f"/store/orders/{order.id}/pay")
 
 
@@ -105,13 +88,13 @@ async def enter_raffle(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
     product_id = request.path_params["id"]
-    _ = gettext_for(request)
-    try:
-        await services.enter_raffle(product_id=product_id, user=user, now=datetime.now(UTC))
-    except DomainError as exc:
-        flash(request, _(exc.message), "error")
-    else:
-        flash(request, _("You are in the raffle; winners are told in their inbox."), "success")
+    on_error_back(request, f"/store/products/{product_id}")
+    await services.enter_raffle(product_id=product_id, user=user, now=datetime.now(UTC))
+    flash(
+        request,
+        gettext_for(request)("You are in the raffle; winners are told in their inbox."),
+        "success",
+    )
     return redirect_after_post(request, f"/store/products/{product_id}")
 
 
@@ -137,6 +120,8 @@ async def checkout_page(request: Request) -> Response:
         {
             "order": order,
             "items": await services.order_items(order),
+            "ships": await services.ships(order),
+            "provinces": services.PROVINCES,
             "expired": order.hold_expires_at <= datetime.now(UTC),
             "stripe_js": settings.stripe_js_url,
             "publishable_key": settings.stripe_publishable_key,
@@ -144,38 +129,36 @@ async def checkout_page(request: Request) -> Response:
     )
 
 
+def _address(form: schemas.CheckoutForm) -> services.Address | None:
+    """The address the checkout form gave (None when the order does not ship: no fields)."""
+    if form.province is None:
+        return None
+    return services.check_address(
+        name=form.name or "",
+        phone=services.tidy_phone(form.phone or ""),
+        province=form.province,
+        city=form.city or "",
+        district=form.district or "",
+        address=form.address or "",
+    )
+
+
 async def pay(request: Request) -> Response:
-    """Called by the checkout script: the shipping address, then the card; JSON back."""
+    """Called by the checkout script: the shipping address, then the card; JSON back (errors
+    too, in the API's shape: the script asks for JSON)."""
     user = await require_user(request)
-    form = await read_form(request)
-    _ = gettext_for(request)
-    try:
-        order = await services.order_for_user(request.path_params["id"], user)
-        await services.set_shipping(
-            order,
-            name=str(form.get("ship_name", "")),
-            phone=str(form.get("ship_phone", "")),
-            address=str(form.get("ship_address", "")),
-        )
-        result = await services.pay_order(
-            provider=request.app.state.payments_provider,
-            order_id=order.id,
-            user=user,
-            payment_method=str(form.get("payment_method", "")),
-            now=datetime.now(UTC),
-        )
-    except ValidationError as exc:
-        return JSONResponse(
-            {"status": "error", "field": exc.field, "message": f"{exc.field}: {_(exc.reason)}"},
-            status_code=422,
-        )
-    except DomainError as exc:
-        return JSONResponse(
-            {"status": "error", "code": exc.code, "message": _(exc.message)},
-            status_code=exc.status,
-        )
+    form = read_fields(await read_form(request), schemas.CheckoutForm)
+    order_id = request.path_params["id"]
+    result = await services.pay_order(
+        provider=request.app.state.payments_provider,
+        order_id=order_id,
+        user=user,
+        payment_method=form.payment_method,
+        now=datetime.now(UTC),
+        shipping=_address(form),
+    )
     if result.outcome == payments.Outcome.PAID:
-        return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order.id}"})
+        return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order_id}"})
     if result.outcome == payments.Outcome.FAILED:
         return JSONResponse({"status": "failed", "message": result.reason})
     return JSONResponse({"status": "requires_action", "client_secret": result.client_secret})
@@ -210,6 +193,7 @@ async def cancel(request: Request) -> Response:
         order_id=request.path_params["id"],
         user=user,
         now=datetime.now(UTC),
+        memory=request.app.state.memory.store,
     )
     _ = gettext_for(request)
     flash(request, _("The order is cancelled; its items are back on sale."))

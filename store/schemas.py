@@ -9,6 +9,7 @@ import msgspec
 from payments.schemas import PaymentAnswer, PaymentChoice
 from store import services
 from store.models import OrderStatus
+from store.shipping import ADDRESS_CHARS, MOBILE, NAME_CHARS, PLACE_CHARS, PROVINCES
 from web.api import Answer, Body, Id, Moment, Query, line, text, whole
 
 __all__ = ["PaymentAnswer", "PaymentChoice"]
@@ -34,6 +35,42 @@ class NewProduct(Body):
         | None
     ) = None
     raffle_purchase_minutes: Annotated[int, whole(1, 7 * 24 * 60)] = 60
+    requires_shipping: Annotated[
+        bool, msgspec.Meta(description="false for digital goods (an e-book, a lecture pass)")
+    ] = True
+
+
+Province = Literal[PROVINCES]  # type: ignore[valid-type]
+
+
+class Shipping(Body):
+    """Where an order ships, in mainland China."""
+
+    name: Annotated[str, line(NAME_CHARS, min_length=1, description="the recipient")]
+    phone: Annotated[
+        str,
+        msgspec.Meta(
+            pattern=MOBILE,
+            description="a mainland mobile number: 11 digits, 1 then 3-9",
+            examples=["13812345678"],
+        ),
+    ]
+    province: Annotated[
+        Province, msgspec.Meta(description="one of the 34 provincial-level divisions")
+    ]
+    city: Annotated[str, line(PLACE_CHARS, min_length=1)]
+    district: Annotated[str, line(PLACE_CHARS, min_length=1)]
+    address: Annotated[str, line(ADDRESS_CHARS, min_length=1, description="the street address")]
+
+    def checked(self) -> services.Address:
+        return services.check_address(
+            name=self.name,
+            phone=self.phone,
+            province=self.province,
+            city=self.city,
+            district=self.district,
+            address=self.address,
+        )
 
 
 class Wanted(Body):
@@ -43,6 +80,35 @@ class Wanted(Body):
 
 class NewOrder(Body):
     items: Annotated[list[Wanted], msgspec.Meta(min_length=1, max_length=services.MAX_ITEMS)]
+    shipping: Shipping | None = None
+
+
+class PayOrder(PaymentChoice):
+    shipping: Annotated[
+        Shipping | None, msgspec.Meta(description="required to pay an order that ships")
+    ] = None
+
+
+class BuyForm(Body):
+    """The product page's buy button."""
+
+    quantity: Annotated[int, whole(1, 100)] = 1
+
+
+Field = Annotated[str, msgspec.Meta(max_length=400)]  # checked by store.shipping
+
+
+class CheckoutForm(Body):
+    """The checkout page: the card's PaymentMethod (from Stripe.js) and, for an order that
+    ships, the address (fields named as the API's: shipping.name...)."""
+
+    payment_method: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    name: Field | None = msgspec.field(default=None, name="shipping.name")
+    phone: Field | None = msgspec.field(default=None, name="shipping.phone")
+    province: Field | None = msgspec.field(default=None, name="shipping.province")
+    city: Field | None = msgspec.field(default=None, name="shipping.city")
+    district: Field | None = msgspec.field(default=None, name="shipping.district")
+    address: Field | None = msgspec.field(default=None, name="shipping.address")
 
 
 class ListingQuery(Query):
@@ -62,6 +128,12 @@ class OrdersQuery(Query):
 
 class ProductsQuery(Query):
     sort: Literal["new", "hot"] = "new"
+    new_within_days: (
+        Annotated[
+            int, whole(1, 366, description="only products added in the last n days (7: this week)")
+        ]
+        | None
+    ) = None
     category: Annotated[str, line(40)] | None = None
     cursor: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}$")] | None = None
 
@@ -83,6 +155,7 @@ class Product(Answer):
     raffle_seed: str | None
     image_url: str | None
     thumbnail_url: str | None
+    requires_shipping: bool
 
 
 class Products(Answer):
@@ -104,9 +177,22 @@ class OrderItem(Answer):
     unit_price_fen: int
 
 
+class ShippedTo(Answer):
+    """An order's address (an older order may have only its one free-text `address`)."""
+
+    name: str | None
+    phone: str | None
+    province: str | None
+    city: str | None
+    district: str | None
+    address: str
+
+
 class Order(HeldOrder):
     items: list[OrderItem]
     tracking_number: str | None
+    requires_shipping: bool
+    shipping: ShippedTo | None
 
 
 class Cancelled(Answer):

@@ -22,13 +22,12 @@ from tortoise import Tortoise, connections
 
 from app import create_app
 from cli import migrate
-from community import services as community
-from db import tortoise_config
+from db import table_name, tortoise_config
 from payments.provider import StripeProvider
 from payments.services import make_provider
 from settings import Settings
-from store import services as store
 from tests.live import ROOT, free_port, wait_until_answering
+from web.worker import register_payment_purposes
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
@@ -135,6 +134,7 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
     """
     await migrate(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
+    register_payment_purposes()  # as the app factory does (tests also settle without an app)
     yield
     await Tortoise.close_connections()
 
@@ -142,11 +142,8 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def clean_tables(orm: None) -> AsyncIterator[None]:
     yield
-    # answers cached for a database that is about to be emptied
-    community.forget_cached()
-    store.forget_cached()
     connection = connections.get("default")
-    tables = [model._meta.db_table for app in Tortoise.apps.values() for model in app.values()]
+    tables = [table_name(model) for app in Tortoise.apps.values() for model in app.values()]
     if database_kind() == "postgres":
         quoted = ", ".join(f'"{table}"' for table in tables)
         await connection.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")

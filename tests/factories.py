@@ -13,6 +13,7 @@ from accounts.models import User
 from membership import windows
 from membership.models import EnrollmentWindow
 from settings import Settings
+from store.shipping import Address, check_address
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -124,3 +125,19 @@ async def card_payment_method(settings: Settings, number: str) -> str:
         )
         response.raise_for_status()
         return str(response.json()["id"])
+
+
+# A mainland address, as the API takes it (POST /api/v1/orders and /orders/{id}/payment).
+SHIPPING = {
+    "name": "张三",
+    "phone": "13812345678",
+    "province": "北京市",
+    "city": "北京市",
+    "district": "海淀区",
+    "address": "中关村大街 1 号",
+}
+
+
+def address() -> Address:
+    """SHIPPING, as the store's services take it."""
+    return check_address(**SHIPPING)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import demo
 from accounts.models import User
-from community import services as feed
-from community.models import Post, Reply
+from community.board.models import Post, Reply
+from community.feed import services as feed
+from community.feed.memory import FeedMemory
 from membership import services as membership
 from membership import windows
 from membership.models import EnrollmentWindow
@@ -27,7 +28,7 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Pat
     assert membership.is_member(luoji, at=now)
     assert await Product.all().count() == len(demo.STORE) + 2
     assert await Product.filter(members_only=True).count() == 1
-    page = await feed.feed_page(now=now, full_access=False)
+    page = await feed.feed_page(now=now, full_access=False, memory=FeedMemory())
     assert page.items[0].title == demo.FEED[0][1]
     assert len(page.items) == len(demo.FEED)
     assert all(item.audio_url for item in page.items)

@@ -140,6 +140,7 @@ _PATTERN_MESSAGES = (
     ("_", "is not a cursor this server gave out"),
     ("2147483", "must be an id"),
     ("\\s", "must not be blank or hold control characters"),
+    ("1[3-9]", "must be a mainland mobile number, e.g. 13812345678"),
     ("", "must not contain control characters"),
 )
 _PLAIN = (

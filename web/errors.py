@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from starlette.exceptions import HTTPException
@@ -13,10 +14,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from tortoise.exceptions import DBConnectionError, OperationalError
 
-from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError
+from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError, fill
 from web.api import error_body, json_response
 from web.limits import PayloadTooLarge
-from web.rendering import gettext_for, render
+from web.rendering import flash, gettext_for, redirect_after_post, render
 
 logger = logging.getLogger("shuyuan")
 
@@ -39,12 +40,42 @@ HTTP_MESSAGES = {
 }
 
 
-# Machine endpoints answer errors in JSON: the API, and the provider's webhook.
+# Machine endpoints answer errors in JSON: the API, and the provider's webhook; so do pages'
+# own scripts (the checkout's), which ask for JSON.
 JSON_PATH_PREFIXES = ("/api/", "/payments/webhook")
 
 
 def wants_json(request: Request) -> bool:
-    return request.url.path.startswith(JSON_PATH_PREFIXES)
+    if request.url.path.startswith(JSON_PATH_PREFIXES):
+        return True
+    return request.headers.get("accept", "").startswith("application/json")
+
+
+# A form post refused for one of these is sent back with its reason (a flash); anything else
+# (no such thing, a body too large, the database away) answers a page with its status.
+FORM_REFUSALS = (403, 409, 422, 429)
+
+
+def in_reader_language(request: Request, exc: DomainError, *, with_field: bool = True) -> str:
+    """The error's message in the reader's language: the template translated, then filled
+    ("“%(title)s” is sold out." -> "“限量版”已售罄。"). A bad field's reason is prefixed by the
+    field's name unless `with_field` is false (a page marks the field itself)."""
+    _ = gettext_for(request)
+    if isinstance(exc, ValidationError):
+        return f"{exc.field}: {_(exc.reason)}" if with_field else _(exc.reason)
+    return fill(_(exc.template), exc.details)
+
+
+def back_to(request: Request) -> str:
+    """Where a refused form post sends the browser back to: the page the route named
+    (web.rendering.on_error_back), else the same-site page the form was on, else home."""
+    named = getattr(request.state, "back", None)
+    if isinstance(named, str) and named.startswith("/"):
+        return named
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return urlunsplit(("", "", referer.path, referer.query, ""))
+    return "/"
 
 
 async def _error_page(request: Request, status: int, message: str) -> Response:
@@ -71,11 +102,25 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         if isinstance(value, str | int | float | bool) or value is None:
             extra.setdefault(key, value)
     if wants_json(request):
+        api = request.url.path.startswith(JSON_PATH_PREFIXES)
+        # A page's script marks the field named in "field" and shows the reason beside it.
+        message = exc.message if api else in_reader_language(request, exc, with_field=False)
         return json_response(
-            error_body(str(exc.code), exc.message, **extra), exc.status, headers=headers
+            error_body(str(exc.code), message, **extra), exc.status, headers=headers
         )
+    if request.method == "POST" and exc.status in FORM_REFUSALS:
+        # A refused form: back to where it was sent from, with the reason shown once there.
+        flash(request, in_reader_language(request, exc), "error")
+        response = redirect_after_post(request, back_to(request))
+        response.headers.update(headers)
+        return response
     try:
-        response = await _error_page(request, exc.status, exc.message)
+        response = await render(
+            request,
+            "error.html",
+            {"status": exc.status, "message": in_reader_language(request, exc)},
+            status_code=exc.status,
+        )
     except Exception:  # the page needs the database, which may be what is missing
         if not isinstance(exc, ServiceUnavailable):
             raise

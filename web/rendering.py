@@ -117,6 +117,12 @@ def gettext_for(request: Request) -> Any:
     return translations(choose_locale(request)).gettext
 
 
+def on_error_back(request: Request, url: str) -> None:
+    """If this form post is refused (a DomainError), send the browser back to `url` with the
+    reason as a flash (web.errors); without it, back to the page the form was on."""
+    request.state.back = url
+
+
 def redirect_after_post(request: Request, url: str) -> Response:
     """HX-Redirect for htmx, 303 See Other for a plain form post."""
     if is_htmx(request):

@@ -1,6 +1,7 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
+# (History: the current definition is accounts/sql/token_owner.sql, installed by store/0009.)
 # The owner of a live bearer token, for statements that act for a caller in one round trip
 # (store_hold, migration store/0007): the token table stays this package's business. It also
 # records the token's use, at most once per `p_touch_before` (accounts.services.

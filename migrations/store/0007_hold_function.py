@@ -1,10 +1,11 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-# One order of one product, held in one statement (store.services._hold_one_postgres): the
+# (History: the current definition is store/sql/hold.sql, installed by 0009; store/holds.py
+# calls it.) One order of one product, held in one statement: the
 # caller (a user id, or a bearer token's hash resolved by accounts_token_owner), the
 # per-customer allowance, the units and the order's rows, in one round trip and one
-# transaction. PostgreSQL only; SQLite orders go through store.services._hold.
+# transaction. PostgreSQL only; SQLite orders are held portably (store/holds.py).
 #
 # Invariant "never oversell": units are claimed with FOR UPDATE SKIP LOCKED and
 # "order_id IS NULL" rechecked in the UPDATE; the order is written only when all p_quantity

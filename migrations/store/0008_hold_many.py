@@ -1,9 +1,10 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
+# (History: the current definition is store/sql/hold.sql, installed by 0009.)
 # Several holds in one statement and one transaction: store_hold (migration 0007, where the
 # invariants are written) for each element of the arrays, in order, one answer row each.
-# store.services batches the holds that wait for the database under a crowd: one round trip
+# store/holds.py batches the holds that wait for the database under a crowd: one round trip
 # and one commit for up to a batch of them (pgbench, 4 clients, 8 holds a call: 4,670-4,870
 # holds/s against 3,615-4,091 one at a time). A business refusal (sold out, over the limit,
 # an unknown token) is an answer row, never an error, so one buyer's refusal does not undo

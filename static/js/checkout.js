@@ -11,11 +11,26 @@
 
   function fail(text) { message.textContent = text; button.disabled = false; }
 
+  // Errors come in the API's shape, {"error": {"code", "message", "field"}}; the field named
+  // (shipping.phone...) is marked on the form.
+  function refused(answer) {
+    var error = answer.error || {};
+    form.querySelectorAll("[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+    var input = error.field ? form.querySelector('[name="' + error.field + '"]') : null;
+    var label = input && input.closest("label") ? input.closest("label").querySelector("span") : null;
+    if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+    // "手机号码：必须是……": the field's own label before the reason.
+    var text = label ? label.textContent + (document.documentElement.lang.indexOf("zh") === 0 ? "：" : ": ") + error.message : error.message;
+    return {status: "error", message: text};
+  }
+
   function post(paymentMethod) {
     var body = new URLSearchParams(new FormData(form));
     body.set("payment_method", paymentMethod);
     return fetch(form.action, {method: "POST", body: body, headers: {"Accept": "application/json"}})
-      .then(function (response) { return response.json(); });
+      .then(function (response) {
+        return response.json().then(function (answer) { return response.ok ? answer : refused(answer); });
+      });
   }
 
   function settle() {

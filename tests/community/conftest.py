@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from community.audio import silent_mp3
+from community.feed.audio import silent_mp3
 from tests.factories import bearer, make_user, token_for
 
 

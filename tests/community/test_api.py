@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from community import services
-from community.models import FeedItem
+from community.feed import services
+from community.feed.memory import FeedMemory
+from community.feed.models import FeedItem
 from tests.community.conftest import later, write_item
 from tests.factories import bearer, make_member, make_user, token_for
 
@@ -61,7 +62,7 @@ async def test_scheduled_items_appear_at_their_time_not_before(
     assert (await client.get(f"/feed/items/{scheduled.json()['id']}")).status_code == 404
 
     in_an_hour = datetime.now(UTC) + timedelta(hours=1, seconds=1)
-    page = await services.feed_page(now=in_an_hour, full_access=False)
+    page = await services.feed_page(now=in_an_hour, full_access=False, memory=FeedMemory())
     assert [item.id for item in page.items] == [scheduled.json()["id"]]
 
 

@@ -108,7 +108,7 @@ def mp3_with_frame_count(seconds: float) -> bytes:
     encoders write it: players and mutagen take the length from that count."""
     import struct
 
-    from community.audio import silent_mp3
+    from community.feed.audio import silent_mp3
 
     frames = round(seconds * 44100 / 1152)
     header = bytes([0xFF, 0xFB, 0x90, 0x64])
@@ -130,7 +130,7 @@ async def test_an_audio_file_cut_short_of_its_declared_length_is_refused(
 
 
 def test_a_cut_m4a_is_told_apart_by_its_boxes() -> None:
-    from community.audio import _mp4_boxes_whole
+    from community.feed.audio import _mp4_boxes_whole
 
     box = (16).to_bytes(4, "big") + b"ftyp" + b"M4A " + bytes(4)
     mdat = (1000).to_bytes(4, "big") + b"mdat" + bytes(992)

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from accounts.models import Notification, User
-from community import board
-from community.errors import Banned
-from community.models import Post, PostRevision
+from community.board import services as board
+from community.board.errors import Banned
+from community.board.models import Post, PostRevision
 from tests.factories import (
     bearer,
     csrf_from,

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from accounts.models import Notification
-from community import board
-from community import services as feed
+from community.board import services as board
+from community.feed import services as feed
 from community.text import teaser_of
 from ratelimit import MemoryCounter
 from tests.factories import bearer, make_member, make_user, sign_in, token_for

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 
 from accounts import services as accounts
-from community import board
-from community import services as feed
+from community.board import services as board
+from community.feed import services as feed
 from membership import services as membership
 from payments import services as payments
 from payments.provider import StripeProvider
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
-from tests.factories import make_member, make_user, make_window, token_for
+from tests.factories import address, make_member, make_user, make_window, token_for
 from tests.live import ROOT, running_server
 
 pytestmark = [pytest.mark.contract, pytest.mark.timeout(1200)]
@@ -46,16 +46,17 @@ async def seed(provider: StripeProvider) -> dict[str, str]:
         title="书签", description="", category="文具", price_fen=100, stock=10_000
     )
     held = await store.place_order(
-        user=member,
+        buyer=member,
         items=[store.Wanted(product_id=product.id, quantity=1)],
         now=now,
         counter=MemoryCounter(),
     )
     paid = await store.place_order(
-        user=member,
+        buyer=member,
         items=[store.Wanted(product_id=product.id, quantity=1)],
         now=now,
         counter=MemoryCounter(),
+        shipping=address(),
     )
     payment = await store.pay_order(
         provider=provider, order_id=paid.id, user=member, payment_method="pm_card_visa", now=now

@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from accounts.models import User
-from community import board
-from community import services as feed
+from community.board import services as board
+from community.feed import services as feed
 from membership import services as membership
 from ratelimit import MemoryCounter
 from store import services as store
@@ -85,7 +85,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         title="笔记本", description="", category="文具", price_fen=990, stock=5
     )
     order = await store.place_order(
-        user=admin,
+        buyer=admin,
         items=[store.Wanted(product_id=product.id, quantity=1)],
         now=now,
         counter=MemoryCounter(),

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import expect
 
-from community import services as feed
-from community.audio import check_audio, silent_mp3
+from community.feed import services as feed
+from community.feed.audio import check_audio, silent_mp3
 from settings import Settings
 from tests.e2e.conftest import WatchedBrowser
 from tests.live import running_server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
@@ -15,6 +16,7 @@ from tests.factories import PASSWORD, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.e2e
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
@@ -23,6 +25,7 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
     await make_user(email="sun@example.cn", name="孙同学")
     with running_server(settings) as base_url:
         page = await browser.new_page(locale="zh-CN")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await sign_in_page(page, base_url, "sun@example.cn", PASSWORD)
         # Created only now, so a slow start or sign-in cannot eat the countdown we watch.
         drop = await store.create_product(
@@ -47,9 +50,12 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
         await buy.click()
         await expect(page).to_have_url(re.compile(r".*/store/orders/[0-9]+/pay$"))
 
-        await page.fill("input[name=ship_name]", "孙同学")
-        await page.fill("input[name=ship_phone]", "12345")  # not a mainland mobile number
-        await page.fill("input[name=ship_address]", "北京市海淀区中关村大街 1 号")
+        await page.fill("input[name='shipping.name']", "孙同学")
+        await page.fill("input[name='shipping.phone']", "12345")  # not a mainland mobile number
+        await page.select_option("select[name='shipping.province']", "北京市")
+        await page.fill("input[name='shipping.city']", "北京市")
+        await page.fill("input[name='shipping.district']", "海淀区")
+        await page.fill("input[name='shipping.address']", "中关村大街 1 号")
         await page.fill("#card-element input[placeholder=number]", "4242424242424242")
         await page.fill("#card-element input[placeholder=exp_month]", "12")
         await page.fill("#card-element input[placeholder=exp_year]", "31")
@@ -57,8 +63,13 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
         await page.fill("#card-element input[placeholder=postal_code]", "10000")
         await page.click("#pay-button")
         await expect(page.locator("#payment-message")).to_contain_text("手机号")
+        for width in (1280, 390):  # looked at by eye: var/screenshots/checkout-*.png
+            await page.set_viewport_size({"width": width, "height": 900})
+            await page.screenshot(path=SCREENSHOTS / f"checkout-zh-{width}.png", full_page=True)
 
-        await page.fill("input[name=ship_phone]", "13812345678")
+        phone = page.locator("input[name='shipping.phone']")
+        await expect(phone).to_have_attribute("aria-invalid", "true")  # the field is marked
+        await phone.fill("13812345678")
         await page.click("#pay-button")
         await expect(page).to_have_url(re.compile(r".*/store/orders/[0-9]+$"), timeout=15_000)
         await expect(page.locator("#order-status")).to_have_text("已支付")

@@ -40,7 +40,7 @@ from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
 from store.models import Order, OrderStatus, StockUnit
-from tests.factories import card_payment_method, make_users, make_window
+from tests.factories import address, card_payment_method, make_users, make_window
 from tests.payments.world import Bank
 
 pytestmark = pytest.mark.postgres_only
@@ -91,10 +91,11 @@ class OrderStory:
             title="签名本", description="", category="书", price_fen=6_800, stock=1
         )
         order = await store.place_order(
-            user=self.buyer,
+            buyer=self.buyer,
             items=[store.Wanted(product_id=self.product.id, quantity=1)],
             now=now,
             counter=MemoryCounter(),
+            shipping=address(),
         )
         result = await store.pay_order(
             provider=self.provider,
@@ -118,7 +119,7 @@ class OrderStory:
     async def rival_takes(self, case: Case) -> None:
         with contextlib.suppress(DomainError):  # nothing was released
             await store.place_order(
-                user=self.rival,
+                buyer=self.rival,
                 items=[store.Wanted(product_id=self.product.id, quantity=1)],
                 now=case.now,
                 counter=MemoryCounter(),
@@ -137,7 +138,7 @@ class OrderStory:
         assert len(claimed) <= 1  # never oversold
 
     async def finish(self, case: Case) -> None:
-        store.forget_cached()
+        return None  # nothing remembered between cases: each order brings its own memory
 
 
 class EnrollmentStory:

@@ -8,7 +8,7 @@ import httpx
 
 from store import services as store
 from store.models import Order, OrderStatus, Product
-from tests.factories import csrf_from, make_user, sign_in
+from tests.factories import address, csrf_from, make_user, sign_in
 
 
 async def test_admins_create_a_drop_ship_an_order_and_export_csv(
@@ -54,10 +54,11 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
     )
     buyer = await make_user(name="顾客甲")
     order = await store.place_order(
-        user=buyer,
+        buyer=buyer,
         items=[store.Wanted(goods.id, 1)],
         now=datetime.now(UTC),
         counter=client._transport.app.state.counter,  # type: ignore[attr-defined]
+        shipping=address(),
     )
     await store.pay_order(
         provider=provider,

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from accounts import services as accounts
 from accounts.models import ApiToken, Notification, User
 from payments.provider import StripeProvider
 from store import services as store
+from store.memory import product_key
 from store.models import Allowance, Order, OrderEvent, OrderStatus, Product, StockUnit
-from tests.factories import bearer, make_user, token_for
+from tests.factories import SHIPPING, bearer, make_user, token_for
 
 
 def product_body(**overrides: object) -> dict[str, object]:
@@ -121,7 +123,7 @@ async def test_order_pay_and_see_it_with_an_inbox_notice(client: httpx.AsyncClie
 
     paid = await client.post(
         f"/api/v1/orders/{body['id']}/payment",
-        json={"payment_method": "pm_card_visa"},
+        json={"payment_method": "pm_card_visa", "shipping": SHIPPING},
         headers=headers,
     )
     assert paid.status_code == 200
@@ -129,6 +131,8 @@ async def test_order_pay_and_see_it_with_an_inbox_notice(client: httpx.AsyncClie
     seen = await client.get(f"/api/v1/orders/{body['id']}", headers=headers)
     assert seen.json()["status"] == "paid"
     assert seen.json()["items"][0]["quantity"] == 2
+    assert seen.json()["requires_shipping"] is True
+    assert seen.json()["shipping"] == SHIPPING
     assert await Notification.filter(user_id=buyer.id, kind="order_paid").count() == 1
     stranger = await client.get(
         f"/api/v1/orders/{body['id']}", headers=bearer(await token_for(await make_user()))
@@ -211,7 +215,7 @@ async def test_refunds_return_money_and_stock(client: httpx.AsyncClient) -> None
     created = (await order(client, headers, product["id"])).json()
     await client.post(
         f"/api/v1/orders/{created['id']}/payment",
-        json={"payment_method": "pm_card_visa"},
+        json={"payment_method": "pm_card_visa", "shipping": SHIPPING},
         headers=headers,
     )
     assert (await client.get(f"/api/v1/products/{product['id']}")).json()["stock_left"] == 0
@@ -233,7 +237,7 @@ async def test_a_declined_card_keeps_the_hold_and_another_card_pays_the_same_ord
     created = (await order(client, headers, product["id"])).json()
     failed = await client.post(
         f"/api/v1/orders/{created['id']}/payment",
-        json={"payment_method": "pm_card_chargeCustomerFail"},
+        json={"payment_method": "pm_card_chargeCustomerFail", "shipping": SHIPPING},
         headers=headers,
     )
     assert failed.json()["status"] == "failed"
@@ -261,6 +265,7 @@ async def test_the_listing_counts_each_products_stock_on_its_own(client: httpx.A
 
 
 async def test_units_returned_below_the_claim_mark_are_sold_again(
+    app: Starlette,
     client: httpx.AsyncClient,
     provider: StripeProvider,
 ) -> None:
@@ -275,20 +280,24 @@ async def test_units_returned_below_the_claim_mark_are_sold_again(
     await Order.filter(id=first["id"]).update(hold_expires_at=datetime.now(UTC))
     assert (
         await store.release_expired_orders(
-            provider=provider, now=datetime.now(UTC) + timedelta(seconds=1)
+            provider=provider,
+            now=datetime.now(UTC) + timedelta(seconds=1),
+            memory=app.state.memory.store,  # as this worker's background task does
         )
         == 1
     )
     again = await order(client, buyers[3], product["id"])
     assert again.status_code == 201, again.text
-    if store._claimed_up_to:  # PostgreSQL: the next look starts at the unit found below
+    marks = app.state.memory.store.claimed_up_to
+    if marks:  # PostgreSQL: the next look starts at the unit found below
         returned = await StockUnit.get(order_id=again.json()["id"])
-        assert list(store._claimed_up_to.values()) == [returned.id]
+        assert list(marks.values()) == [returned.id]
     assert await StockUnit.filter(product_id=product["id"], order_id__isnull=True).count() == 0
     assert (await order(client, buyers[4], product["id"])).json()["error"]["code"] == "sold_out"
 
 
 async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
+    app: Starlette,
     client: httpx.AsyncClient,
     provider: StripeProvider,
 ) -> None:
@@ -310,7 +319,9 @@ async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
     await Order.all().update(hold_expires_at=datetime.now(UTC))
     assert (
         await store.release_expired_orders(
-            provider=provider, now=datetime.now(UTC) + timedelta(seconds=1)
+            provider=provider,
+            now=datetime.now(UTC) + timedelta(seconds=1),
+            memory=app.state.memory.store,
         )
         == 1
     )
@@ -319,6 +330,7 @@ async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
 
 
 async def test_a_long_lapsed_sold_out_memory_does_not_refuse_returned_stock(
+    app: Starlette,
     client: httpx.AsyncClient,
 ) -> None:
     # Stock returned by another worker does not clear this worker's memory of "sold out";
@@ -326,11 +338,13 @@ async def test_a_long_lapsed_sold_out_memory_does_not_refuse_returned_stock(
     # once refused a whole restocked crowd in bench/drop_rush.py).
     product = await create(client, stock=2)
     row = await Product.get(id=product["id"])
-    store._sold_out_until[store._product_key(row)] = time.monotonic() - 5
+    memory = app.state.memory.store
+    await memory.products_for_order([row.id])  # known to this worker
+    memory.sold_out_until[product_key(row)] = time.monotonic() - 5
     buyers = [bearer(await token_for(await make_user())) for _ in range(2)]
     answers = await asyncio.gather(*(order(client, h, product["id"]) for h in buyers))
     assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
-    assert store._product_key(row) not in store._sold_out_until
+    assert product_key(row) not in memory.sold_out_until
 
 
 async def test_an_account_ordering_through_several_tokens_keeps_at_most_its_buy_limit(
@@ -388,6 +402,7 @@ async def test_an_order_larger_than_the_units_left_keeps_nothing(client: httpx.A
 
 
 async def test_a_just_lapsed_sold_out_memory_lets_one_order_look_again(
+    app: Starlette,
     client: httpx.AsyncClient,
 ) -> None:
     # Once a second, one caller per worker looks in the database again; the rest of the
@@ -398,6 +413,7 @@ async def test_a_just_lapsed_sold_out_memory_lets_one_order_look_again(
     late = bearer(await token_for(await make_user()))
     assert (await order(client, late, product["id"])).json()["error"]["code"] == "sold_out"
     row = await Product.get(id=product["id"])
-    store._sold_out_until[store._product_key(row)] = time.monotonic() - 0.5
-    assert store.known_sold_out([product["id"]]) is None  # this caller looks again
-    assert store.known_sold_out([product["id"]]) == row.title  # everyone else: from memory
+    memory = app.state.memory.store
+    memory.sold_out_until[product_key(row)] = time.monotonic() - 0.5
+    assert memory.known_sold_out([product["id"]]) is None  # this caller looks again
+    assert memory.known_sold_out([product["id"]]) == row.title  # everyone else: from memory

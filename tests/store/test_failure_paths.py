@@ -22,7 +22,7 @@ from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
 from store.models import Order, OrderStatus, Product, StockUnit
-from tests.factories import bearer, card_payment_method, make_user, token_for
+from tests.factories import address, bearer, card_payment_method, make_user, token_for
 from tests.payments.conftest import proxy_to
 from tests.payments.world import Bank
 
@@ -44,10 +44,11 @@ async def a_product(**overrides: object) -> Product:
 
 async def hold(user: User, product: Product, now: datetime | None = None) -> Order:
     return await store.place_order(
-        user=user,
+        buyer=user,
         items=[store.Wanted(product_id=product.id, quantity=1)],
         now=now or datetime.now(UTC),
         counter=MemoryCounter(),
+        shipping=address(),
     )
 
 

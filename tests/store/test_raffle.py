@@ -61,17 +61,17 @@ async def test_entries_a_seeded_draw_and_only_winners_buy(client: httpx.AsyncCli
     counter = client._transport.app.state.counter  # type: ignore[attr-defined]
     buy_at = drawn_at + timedelta(minutes=5)
     order = await store.place_order(
-        user=winner, items=[store.Wanted(drop.id, 1)], now=buy_at, counter=counter
+        buyer=winner, items=[store.Wanted(drop.id, 1)], now=buy_at, counter=counter
     )
     assert order.total_fen == 199_900
     with pytest.raises(NotAWinner):
         await store.place_order(
-            user=loser, items=[store.Wanted(drop.id, 1)], now=buy_at, counter=counter
+            buyer=loser, items=[store.Wanted(drop.id, 1)], now=buy_at, counter=counter
         )
     late = next(p for p in people if p.id in draw.winners and p.id != winner.id)
     with pytest.raises(Ended):
         await store.place_order(
-            user=late,
+            buyer=late,
             items=[store.Wanted(drop.id, 1)],
             now=drawn_at + timedelta(minutes=31),
             counter=counter,

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from community import schemas, services
-from community.audio import check_audio
-from community.models import FeedItem
-from community.routes import audio_dir
+from community.feed import analytics, schemas, services
+from community.feed.audio import check_audio
+from community.feed.models import FeedItem
+from community.feed.routes import audio_dir
 from errors import ValidationError
 from web.api import iso, json_response, operation, read_fields, read_json, read_query
 from web.auth import api_admin, optional_api_user
@@ -97,6 +97,7 @@ async def create_item(request: Request) -> Response:
         audio=audio,
         audio_dir=audio_dir(request),
         now=now,
+        memory=request.app.state.memory.feed,
     )
     return json_response(admin_item_json(item), 201)
 
@@ -109,7 +110,7 @@ async def create_item(request: Request) -> Response:
 )
 async def admin_list(request: Request) -> Response:
     await api_admin(request)
-    await services.flush_analytics()
+    await analytics.flush_analytics(request.app.state.memory.feed)
     return json_response({"items": [admin_item_json(i) for i in await services.admin_items()]})
 
 
@@ -122,7 +123,9 @@ async def admin_list(request: Request) -> Response:
 )
 async def unpublish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(request.path_params["id"], False)
+    item = await services.set_published(
+        request.path_params["id"], False, memory=request.app.state.memory.feed
+    )
     return json_response(admin_item_json(item))
 
 
@@ -135,7 +138,9 @@ async def unpublish(request: Request) -> Response:
 )
 async def publish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(request.path_params["id"], True)
+    item = await services.set_published(
+        request.path_params["id"], True, memory=request.app.state.memory.feed
+    )
     return json_response(admin_item_json(item))
 
 
@@ -150,7 +155,12 @@ async def publish(request: Request) -> Response:
 async def feed(request: Request) -> Response:
     now = datetime.now(UTC)
     cursor = read_query(request, schemas.FeedQuery).cursor
-    page = await services.feed_page(now=now, full_access=await _access(request, now), cursor=cursor)
+    page = await services.feed_page(
+        now=now,
+        full_access=await _access(request, now),
+        cursor=cursor,
+        memory=request.app.state.memory.feed,
+    )
     return json_response(
         {"items": [item_json(item) for item in page.items], "next_cursor": page.next_cursor}
     )
@@ -167,7 +177,12 @@ async def feed(request: Request) -> Response:
 async def lookup(request: Request) -> Response:
     now = datetime.now(UTC)
     keyword = read_query(request, schemas.LookupQuery).keyword
-    item = await services.lookup(keyword, now=now, full_access=await _access(request, now))
+    item = await services.lookup(
+        keyword,
+        now=now,
+        full_access=await _access(request, now),
+        memory=request.app.state.memory.feed,
+    )
     return json_response(item_json(item))
 
 

@@ -1,28 +1,28 @@
-"""The daily feed's rules: writing and scheduling items, who may read what, keyword lookup,
-the private podcast feed, search and per-item analytics. No HTTP in here."""
+"""The daily feed's rules: writing and scheduling items, who may read what, keyword lookup and
+search. The podcast feed (community.feed.podcast) and the counting of views
+(community.feed.analytics) are beside it. No HTTP in here."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import hmac
 import random
-from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from accounts.models import User
 from community import cursors, search
-from community.audio import CheckedAudio, store_audio
-from community.errors import ItemNotFound, KeywordTaken, UnknownKeyword
-from community.models import FeedItem, PodcastFeed
+from community.feed import analytics
+from community.feed.audio import CheckedAudio, store_audio
+from community.feed.errors import ItemNotFound, KeywordTaken, UnknownKeyword
+from community.feed.memory import FeedMemory
+from community.feed.models import FeedItem
 from community.text import normalise_keyword, plain_text, render_markdown, teaser_of
 from errors import ValidationError
 from membership.services import is_member
@@ -127,98 +127,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return cursors.read_moment_cursor(cursor)
 
 
-class _Cache:
-    """Answers that are the same for every reader, kept in this process.
-
-    An entry filled at `now` holds for CACHE_SECONDS (less a random part, so that entries do
-    not all run out at once), and never past the next scheduled item's publish time; any
-    write in this process empties the cache at once. An entry that ran out less than
-    STALE_SECONDS ago is still answered while one task refills it in the background; older
-    or missing entries are filled by one request while the others wait for its answer.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[Any, tuple[datetime, datetime, Any]] = {}
-        self._filling: dict[Any, asyncio.Future[Any]] = {}
-
-    def get(self, key: Any, now: datetime) -> Any:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        filled_at, valid_until, value = entry
-        if not filled_at <= now < valid_until:
-            return None
-        return value
-
-    async def get_or_fill(
-        self, key: Any, now: datetime, compute: Callable[[], Awaitable[Any]]
-    ) -> Any:
-        entry = self._entries.get(key)
-        if entry is not None:
-            filled_at, valid_until, value = entry
-            if filled_at <= now < valid_until:
-                return value
-            if valid_until <= now < valid_until + STALE and key not in self._filling:
-                self._start_fill(key, now, compute)
-                return value
-            if valid_until <= now < valid_until + STALE:
-                return value
-        pending = self._filling.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        return await self._fill(key, now, compute)
-
-    def _start_fill(self, key: Any, now: datetime, compute: Callable[[], Awaitable[Any]]) -> None:
-        task = asyncio.create_task(self._fill(key, now, compute))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
-
-    async def _fill(self, key: Any, now: datetime, compute: Callable[[], Awaitable[Any]]) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._filling[key] = future
-        try:
-            value = await compute()
-            self.put(key, now, await _valid_until(now), value)
-            future.set_result(value)
-            return value
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
-            raise
-        finally:
-            del self._filling[key]
-
-    def put(self, key: Any, now: datetime, valid_until: datetime, value: Any) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[key] = (now, valid_until, value)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
-_cache = _Cache()
-_background: set[asyncio.Task[Any]] = set()
-STALE = timedelta(seconds=1)
-
-
-def forget_cached() -> None:
-    """Drop every cached answer and uncounted event (tests empty the database between tests)."""
-    _cache.clear()
-    _horizon.clear()
-    _pending.clear()
-
-
-# The last check for scheduled items: (checked at, items publishing before checked at +
-# 2 x CACHE_SECONDS, earliest first: its publish time or None).
-_horizon: list[tuple[datetime, datetime | None]] = []
-
-
-async def _valid_until(now: datetime) -> datetime:
+async def _valid_until(memory: FeedMemory, now: datetime) -> datetime:
     """Until when an answer computed at `now` stays right: CACHE_SECONDS (less up to 40% at
-    random), never past the publish time of the next scheduled item."""
-    checked = _horizon[0] if _horizon else None
+    random, so that answers do not all run out at once), never past the publish time of the
+    next scheduled item."""
+    checked = memory.horizon[0] if memory.horizon else None
     if checked is None or not checked[0] <= now < checked[0] + timedelta(seconds=CACHE_SECONDS):
         found = await (
             FeedItem.filter(
@@ -231,16 +144,22 @@ async def _valid_until(now: datetime) -> datetime:
             .values_list("publish_at", flat=True)
         )
         checked = (now, cast(datetime | None, found))
-        _horizon[:] = [checked]
+        memory.horizon[:] = [checked]
     ttl = now + timedelta(seconds=CACHE_SECONDS * (1 - 0.4 * random.random()))  # nosec B311  # cache jitter, not a secret
     next_publish = checked[1]
     return min(ttl, next_publish) if next_publish is not None and next_publish > now else ttl
 
 
 async def feed_page(
-    *, now: datetime, full_access: bool, cursor: str | None = None, limit: int = PAGE_SIZE
+    *,
+    now: datetime,
+    full_access: bool,
+    memory: FeedMemory,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
 ) -> FeedPage:
-    """Published live items, newest first, `limit` per page; the cursor continues a page."""
+    """Published live items, newest first, `limit` per page; the cursor continues a page.
+    The same for every reader of one kind: answered from `memory` for a few seconds."""
     if cursor:
         decode_cursor(cursor)  # a bad cursor is refused before anything is cached
 
@@ -257,7 +176,9 @@ async def feed_page(
         fingerprint = hashlib.sha256(repr((items, next_cursor, full_access)).encode())
         return FeedPage(items=items, next_cursor=next_cursor, etag=fingerprint.hexdigest()[:32])
 
-    page = await _cache.get_or_fill(("page", cursor, full_access, limit), now, compute)
+    page = await memory.answers.get_or_fill(
+        ("page", cursor, full_access, limit), now, compute, partial(_valid_until, memory)
+    )
     return cast(FeedPage, page)
 
 
@@ -285,7 +206,7 @@ async def latest_keyword(now: datetime) -> str | None:
     return cast(str | None, keyword)
 
 
-async def lookup(keyword: str, *, now: datetime, full_access: bool) -> ItemView:
+async def lookup(keyword: str, *, now: datetime, full_access: bool, memory: FeedMemory) -> ItemView:
     """The live item whose keyword matches (NFKC, case, spaces and punctuation ignored).
     UnknownKeyword carries `hint`, the latest item's keyword."""
     key = normalise_keyword(keyword)
@@ -295,13 +216,15 @@ async def lookup(keyword: str, *, now: datetime, full_access: bool) -> ItemView:
         return _view(row, full_access) if row else ("unknown", await latest_keyword(now))
 
     if key and len(key) <= KEYWORD_MAX:  # a longer one is no item's: no need to look
-        found = await _cache.get_or_fill(("lookup", key, full_access), now, compute)
+        found = await memory.answers.get_or_fill(
+            ("lookup", key, full_access), now, compute, partial(_valid_until, memory)
+        )
     else:
         found = ("unknown", await latest_keyword(now))
     if isinstance(found, tuple):
         raise UnknownKeyword(hint=found[1])
     assert isinstance(found, ItemView)
-    record(found.id, "lookups")
+    analytics.record(memory, found.id, "lookups")
     return found
 
 
@@ -362,11 +285,6 @@ def _check_teaser(text: str) -> str:
     return clean
 
 
-def _written(item: FeedItem) -> None:
-    _cache.clear()
-    _horizon.clear()  # a newly scheduled item may end cached answers sooner
-
-
 async def _index(item: FeedItem) -> None:
     text = f"{item.title}\n{item.keyword}\n{plain_text(item.body_html)}"
     await search.index_document(SEARCH_KIND, item.id, text)
@@ -398,6 +316,7 @@ async def create_item(
     audio: CheckedAudio | None = None,
     audio_dir: Path | None = None,
     now: datetime,
+    memory: FeedMemory | None = None,
 ) -> FeedItem:
     """A new item, published at `publish_at` (now when omitted). KeywordTaken on a clash."""
     title, body, key = _check_text(title, body, keyword)
@@ -425,7 +344,8 @@ async def create_item(
     except IntegrityError:  # a concurrent create took the keyword between check and insert
         raise KeywordTaken() from None
     await _index(item)
-    _written(item)
+    if memory is not None:  # other workers see the change within CACHE_SECONDS
+        memory.written()
     return item
 
 
@@ -455,6 +375,7 @@ async def update_item(
     audio: CheckedAudio | None = None,
     remove_audio: bool = False,
     audio_dir: Path | None = None,
+    memory: FeedMemory | None = None,
 ) -> FeedItem:
     """Edit an item; a new audio file replaces the old one (the old URL stops working)."""
     item = await get_item(item_id)
@@ -483,11 +404,14 @@ async def update_item(
     if old_audio and old_audio != item.audio_file and audio_dir is not None:
         (audio_dir / old_audio).unlink(missing_ok=True)
     await _index(item)
-    _written(item)
+    if memory is not None:  # other workers see the change within CACHE_SECONDS
+        memory.written()
     return item
 
 
-async def set_published(item_id: int, published: bool) -> FeedItem:
+async def set_published(
+    item_id: int, published: bool, *, memory: FeedMemory | None = None
+) -> FeedItem:
     """Unpublish (the item leaves the feed and frees its keyword) or publish again (KeywordTaken
     when another live item has taken the keyword meanwhile)."""
     item = await get_item(item_id)
@@ -499,7 +423,8 @@ async def set_published(item_id: int, published: bool) -> FeedItem:
         await item.save(update_fields=["unpublished", "live_keyword", "updated_at"])
     except IntegrityError:
         raise KeywordTaken() from None
-    _written(item)
+    if memory is not None:  # other workers see the change within CACHE_SECONDS
+        memory.written()
     return item
 
 
@@ -521,92 +446,3 @@ async def audio_item(name: str, *, now: datetime, admin: bool = False) -> FeedIt
     if item is None:
         raise ItemNotFound("No such audio.")
     return item
-
-
-# ---------------------------------------------------------------------------------------------
-# Private podcast feed
-
-
-def _signature(secret: str, user_id: int, version: int) -> str:
-    message = f"podcast:{user_id}:{version}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
-
-
-async def podcast_token(user: User, secret: str) -> str:
-    """The person's podcast token: `<user id>-<version>-<signature>`."""
-    feed, _ = await PodcastFeed.get_or_create(user=user)
-    return f"{user.id}-{feed.version}-{_signature(secret, user.id, feed.version)}"
-
-
-async def reset_podcast_token(user: User, secret: str) -> str:
-    """A new token; the old feed URL (and its audio links) stop working at once."""
-    feed, _ = await PodcastFeed.get_or_create(user=user)
-    await PodcastFeed.filter(id=feed.id).update(version=F("version") + 1)
-    return await podcast_token(user, secret)
-
-
-async def user_for_podcast_token(token: str, secret: str) -> User | None:
-    """Whose token this is, or None for a malformed, forged or reset one."""
-    user_id, _, rest = token.partition("-")
-    version, _, signature = rest.partition("-")
-    if not (user_id.isdigit() and version.isdigit() and len(signature) == 32):
-        return None
-    expected = _signature(secret, int(user_id), int(version))
-    if not hmac.compare_digest(signature, expected):
-        return None
-    feed = await PodcastFeed.get_or_none(user_id=int(user_id)).select_related("user")
-    if feed is None or feed.version != int(version):
-        return None
-    return feed.user
-
-
-# ---------------------------------------------------------------------------------------------
-# Analytics: counted in memory, written in batches (no write on the request path)
-
-_pending: Counter[tuple[int, str]] = Counter()
-ANALYTICS_FIELDS = ("views", "plays", "lookups")
-
-
-def _placeholders(sql: str, connection: Any) -> str:
-    """`?` placeholders as the connection's dialect writes them ($1, $2, ... on PostgreSQL)."""
-    if connection.capabilities.dialect != "postgres":
-        return sql
-    parts = sql.split("?")
-    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, 1))
-
-
-def record(item_id: int, what: str) -> None:
-    """Count one view, play or keyword lookup of an item."""
-    assert what in ANALYTICS_FIELDS
-    _pending[(item_id, what)] += 1
-
-
-async def flush_analytics() -> int:
-    """Write the counted events; returns how many. Runs every few seconds and at shutdown."""
-    if not _pending:
-        return 0
-    batch = dict(_pending)
-    _pending.clear()
-    per_field: dict[str, dict[int, int]] = {}
-    for (item_id, what), count in batch.items():
-        per_field.setdefault(what, {})[item_id] = count
-    try:
-        async with in_transaction() as connection:
-            for what, counts in per_field.items():
-                # One statement per counter, whatever the number of items (both databases).
-                ids = list(counts)
-                cases = " ".join("WHEN ? THEN ?" for _ in ids)
-                marks = ", ".join("?" for _ in ids)
-                # A column name of ours and placeholders; every value is a parameter.
-                column = f'"{what}"'
-                sql = (
-                    f'UPDATE "community_feed_item" SET {column} = {column} + CASE "id" {cases} '  # nosec B608
-                    f'ELSE 0 END WHERE "id" IN ({marks})'
-                )
-                params = [value for item_id in ids for value in (item_id, counts[item_id])]
-                await connection.execute_query(_placeholders(sql, connection), [*params, *ids])
-    except Exception:
-        for key, count in batch.items():  # not lost: counted again next time
-            _pending[key] += count
-        raise
-    return sum(batch.values())

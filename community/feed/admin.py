@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from community import services
-from community.audio import CheckedAudio, check_audio
-from community.errors import KeywordTaken
-from community.models import FeedItem
-from community.routes import audio_dir
+from community.feed import analytics, services
+from community.feed.audio import CheckedAudio, check_audio
+from community.feed.errors import KeywordTaken
+from community.feed.models import FeedItem
+from community.feed.routes import audio_dir
 from errors import ValidationError
 from web.auth import require_admin
 from web.csrf import read_form
@@ -24,7 +24,8 @@ from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, ren
 
 async def dashboard(request: Request) -> Response:
     await require_admin(request)
-    await services.flush_analytics()  # show the counts up to this moment
+    # Show the counts up to this moment.
+    await analytics.flush_analytics(request.app.state.memory.feed)
     items = await services.admin_items()
     return await render(request, "community/admin.html", {"items": items, "now": datetime.now(UTC)})
 
@@ -111,6 +112,7 @@ async def save_item(request: Request) -> Response:
                 audio=audio,
                 audio_dir=audio_dir(request),
                 now=datetime.now(UTC),
+                memory=request.app.state.memory.feed,
             )
             flash(request, _("The item was saved."), "success")
         else:
@@ -125,6 +127,7 @@ async def save_item(request: Request) -> Response:
                 audio=audio,
                 remove_audio=values["remove_audio"],
                 audio_dir=audio_dir(request),
+                memory=request.app.state.memory.feed,
             )
             flash(request, _("The item was updated."), "success")
     except ValidationError as exc:
@@ -140,7 +143,9 @@ async def set_published(request: Request) -> Response:
     _ = gettext_for(request)
     publish = request.url.path.endswith("/publish")
     try:
-        await services.set_published(request.path_params["id"], publish)
+        await services.set_published(
+            request.path_params["id"], publish, memory=request.app.state.memory.feed
+        )
     except KeywordTaken as exc:
         flash(request, exc.message, "error")
     else:

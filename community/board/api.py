@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from community import board, schemas
-from community.models import Post, Reply
+from community.board import schemas
+from community.board import services as board
+from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user
 

@@ -11,8 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accounts.models import User
-from community import board, schemas
-from community.errors import NotTheAuthor
+from community.board import schemas
+from community.board import services as board
+from community.board.errors import NotTheAuthor
 from errors import DomainError, ValidationError
 from web.api import read_fields, read_query
 from web.auth import require_admin, require_user

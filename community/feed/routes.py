@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from community import schemas, services
-from community.errors import UnknownKeyword
+from community.feed import analytics, podcast, schemas, services
+from community.feed.errors import UnknownKeyword
 from web.api import read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -40,9 +40,12 @@ async def feed(request: Request) -> Response:
     user = await current_user(request)
     access = services.full_access(user, now)
     cursor = read_query(request, schemas.FeedQuery).cursor or None
-    page = await services.feed_page(now=now, full_access=access, cursor=cursor)
+    page = await services.feed_page(
+        now=now, full_access=access, cursor=cursor, memory=request.app.state.memory.feed
+    )
     if page.items and cursor is None:
-        services.record(page.items[0].id, "views")  # today's item is shown in full
+        # Today's item is shown in full: it counts as viewed.
+        analytics.record(request.app.state.memory.feed, page.items[0].id, "views")
     # The list is the same for every reader with the same access and language: it is rendered
     # once per cached page (see services.feed_page) and reused until the page is refilled.
     fragment = is_htmx(request) and cursor is not None
@@ -76,7 +79,7 @@ async def item_page(request: Request) -> Response:
         full_access=services.full_access(user, now),
         admin=bool(user and user.is_admin),
     )
-    services.record(item.id, "views")
+    analytics.record(request.app.state.memory.feed, item.id, "views")
     return await render(request, "community/item.html", {"item": item})
 
 
@@ -89,7 +92,10 @@ async def lookup_page(request: Request) -> Response:
     if keyword.strip():
         try:
             context["item"] = await services.lookup(
-                keyword, now=now, full_access=services.full_access(user, now)
+                keyword,
+                now=now,
+                full_access=services.full_access(user, now),
+                memory=request.app.state.memory.feed,
             )
         except UnknownKeyword as exc:
             context["hint"] = exc.details.get("hint")
@@ -119,7 +125,7 @@ async def audio(request: Request) -> Response:
     token = read_query(request, schemas.PodcastTokenQuery).token
     if token:
         settings = request.app.state.settings
-        user = await services.user_for_podcast_token(token, settings.secret_key) or user
+        user = await podcast.user_for_podcast_token(token, settings.secret_key) or user
     item = await services.audio_item(name, now=now, admin=bool(user and user.is_admin))
     if item.members_only and not services.full_access(user, now):
         raise HTTPException(
@@ -138,13 +144,14 @@ async def audio(request: Request) -> Response:
         return Response(status_code=304, headers=headers)
     wanted = request.headers.get("range", "")
     if not wanted or wanted.replace(" ", "").startswith("bytes=0-"):
-        services.record(item.id, "plays")  # a player starting from the beginning
+        # A player starting from the beginning counts as a play.
+        analytics.record(request.app.state.memory.feed, item.id, "plays")
     return FileResponse(path, media_type=item.audio_type, headers=headers)
 
 
 async def podcast_page(request: Request) -> Response:
     user = await require_user(request)
-    token = await services.podcast_token(user, request.app.state.settings.secret_key)
+    token = await podcast.podcast_token(user, request.app.state.settings.secret_key)
     url = str(request.url_for("podcast_rss", token=token))
     now = datetime.now(UTC)
     return await render(
@@ -157,7 +164,7 @@ async def podcast_page(request: Request) -> Response:
 async def podcast_reset(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
-    await services.reset_podcast_token(user, request.app.state.settings.secret_key)
+    await podcast.reset_podcast_token(user, request.app.state.settings.secret_key)
     flash(
         request,
         gettext_for(request)("A new podcast address was made; the old one no longer works."),
@@ -192,12 +199,14 @@ def _rss_item(item: services.ItemView, base: str, token: str, body_html: str | N
 async def podcast_rss(request: Request) -> Response:
     """RSS 2.0 with iTunes tags; enclosures carry the token so podcast apps need no cookie."""
     token = request.path_params["token"]
-    user = await services.user_for_podcast_token(token, request.app.state.settings.secret_key)
+    user = await podcast.user_for_podcast_token(token, request.app.state.settings.secret_key)
     if user is None:
         raise HTTPException(status_code=404, detail="This podcast address is unknown or was reset.")
     now = datetime.now(UTC)
     access = services.full_access(user, now)
-    page = await services.feed_page(now=now, full_access=access, limit=50)
+    page = await services.feed_page(
+        now=now, full_access=access, limit=50, memory=request.app.state.memory.feed
+    )
     base = str(request.base_url).rstrip("/")
     items = "".join(_rss_item(item, base, token, item.body_html) for item in page.items)
     updated = page.items[0].publish_at if page.items else now

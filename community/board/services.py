@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 from accounts import services as accounts
 from accounts.models import User
 from community import cursors, search
-from community.errors import (
+from community.board.errors import (
     Banned,
     BoardMembersOnly,
     Locked,
@@ -30,7 +30,7 @@ from community.errors import (
     PostNotFound,
     UserNotFound,
 )
-from community.models import (
+from community.board.models import (
     BoardBan,
     BoardCategory,
     BoardSettings,

@@ -1,0 +1,1 @@
+"""The member board: job offers, hiring, knowledge sharing, questions; moderation."""

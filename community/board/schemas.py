@@ -1,0 +1,117 @@
+"""The member board API's declared shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from community import cursors
+from community.board import services as board
+from web.api import Answer, Body, Id, Query, line, text, whole
+
+Cursor = Annotated[str, msgspec.Meta(pattern=cursors.CURSOR_PATTERN)]
+Search = Annotated[str, line(100)]
+
+Category = Annotated[str, line(30, min_length=1)]
+
+
+class NewPost(Body):
+    category: Category
+    title: Annotated[str, line(board.TITLE_MAX, min_length=1)]
+    body: Annotated[str, text(board.BODY_MAX, min_length=1, description="Markdown")]
+
+
+class PostEdit(Body):
+    title: Annotated[str, line(board.TITLE_MAX, min_length=1)]
+    body: Annotated[str, text(board.BODY_MAX, min_length=1)]
+    category: Category | None = None
+
+
+class NewReply(Body):
+    body: Annotated[str, text(board.REPLY_MAX, min_length=1)]
+
+
+class NewReport(Body):
+    reason: Annotated[str, text(board.REASON_MAX, min_length=1)]
+
+
+class Ban(Body):
+    user_id: Id
+    days: Annotated[int, whole(0, 3650)]
+    reason: Annotated[str, line(200)] = ""
+
+
+class Like(Body):
+    liked: bool = True
+
+
+class PostsQuery(Query):
+    sort: Literal["new", "active"] = "new"
+    category: Annotated[str, line(30)] | None = None
+    q: Search | None = None
+    cursor: Cursor | None = None
+
+
+class Author(Answer):
+    id: int
+    display_name: str
+
+
+class Reply(Answer):
+    id: int
+    body_html: str
+    author: Author
+    created_at: str
+
+
+class Post(Answer):
+    id: int
+    category: str
+    title: str
+    body_html: str
+    author: Author
+    created_at: str
+    edited_at: str | None
+    reply_count: int
+    like_count: int
+    pinned: bool
+    locked: bool
+    hidden: bool
+
+
+class PostWithReplies(Post):
+    body: str
+    replies: list[Reply]
+
+
+class Posts(Answer):
+    items: list[Post]
+    next_cursor: str | None
+
+
+class Liked(Answer):
+    id: int
+    like_count: int
+
+
+class Reported(Answer):
+    id: int
+
+
+class Banned(Answer):
+    user_id: int
+    until: str
+
+
+class ReportItem(Answer):
+    id: int
+    post_id: int
+    post_title: str
+    reporter_id: int
+    reason: str
+    created_at: str
+
+
+class Reports(Answer):
+    items: list[ReportItem]

@@ -1,0 +1,50 @@
+"""Views, plays and keyword lookups of feed items: counted in memory, written in batches (no
+write on the request path)."""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from community.feed.memory import FeedMemory
+
+ANALYTICS_FIELDS = ("views", "plays", "lookups")
+
+
+def record(memory: FeedMemory, item_id: int, what: str) -> None:
+    """Count one view, play or keyword lookup of an item (written by flush_analytics)."""
+    assert what in ANALYTICS_FIELDS
+    memory.pending[(item_id, what)] += 1
+
+
+async def flush_analytics(memory: FeedMemory) -> int:
+    """Write the counted events; returns how many. Runs every few seconds and at shutdown."""
+    if not memory.pending:
+        return 0
+    batch = dict(memory.pending)
+    memory.pending.clear()
+    per_field: dict[str, dict[int, int]] = {}
+    for (item_id, what), count in batch.items():
+        per_field.setdefault(what, {})[item_id] = count
+    try:
+        async with in_transaction() as connection:
+            postgres = connection.capabilities.dialect == "postgres"
+            for what, counts in per_field.items():
+                # One statement per counter, whatever the number of items (both databases).
+                ids = list(counts)
+                n = len(ids)
+                marks = [f"${i}" if postgres else "?" for i in range(1, 3 * n + 1)]
+                cases = " ".join(f"WHEN {marks[2 * i]} THEN {marks[2 * i + 1]}" for i in range(n))
+                within = ", ".join(marks[2 * n :])
+                # A column name of ours and placeholders; every value is a parameter.
+                column = f'"{what}"'
+                sql = (
+                    f'UPDATE "community_feed_item" SET {column} = {column} + CASE "id" {cases} '  # nosec B608
+                    f'ELSE 0 END WHERE "id" IN ({within})'
+                )
+                params = [value for item_id in ids for value in (item_id, counts[item_id])]
+                await connection.execute_query(sql, [*params, *ids])
+    except Exception:
+        for key, count in batch.items():  # not lost: counted again next time
+            memory.pending[key] += count
+        raise
+    return sum(batch.values())

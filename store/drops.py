@@ -1,0 +1,45 @@
+"""Drops: the people waiting for a sale to open, told when it opens for them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from accounts import services as accounts
+from accounts.models import User
+from store.catalog import get_product
+from store.models import DropReminder
+from store.sale import sale_opens_for
+
+
+async def remind_me(*, product_id: int, user: User, now: datetime) -> bool:
+    """Ask to be told when a drop opens; False if it is already open (nothing to wait for)."""
+    product = await get_product(product_id)
+    opens = sale_opens_for(product, user, now)
+    if opens is None or opens <= now:
+        return False
+    await DropReminder.get_or_create(product_id=product.id, user_id=user.id)
+    return True
+
+
+async def send_drop_reminders(*, now: datetime) -> int:
+    """Tell everyone waiting for a drop that opened (for them: members with a head start first)."""
+    sent = 0
+    for reminder in await DropReminder.filter(notified_at__isnull=True).select_related(
+        "product", "user"
+    ):
+        opens = sale_opens_for(reminder.product, reminder.user, now)
+        if opens is not None and opens > now:
+            continue
+        claimed = await DropReminder.filter(id=reminder.id, notified_at__isnull=True).update(
+            notified_at=now
+        )
+        if claimed:
+            await accounts.notify(
+                reminder.user.id,
+                kind="drop_open",
+                message=f"“{reminder.product.title}”开售了。"
+                f" “{reminder.product.title}” is on sale now.",
+                link=f"/store/products/{reminder.product.id}",
+            )
+            sent += 1
+    return sent

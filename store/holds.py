@@ -1,0 +1,327 @@
+"""Holding stock for an order: the one place that knows the database's dialect, the batches and
+the SQL of a hold. Everything else calls hold().
+
+PostgreSQL is the reference: an order of one product is held by the function store_hold
+(store/sql/hold.sql) in one round trip, the token's owner found by the same statement, and
+holds waiting in a worker go to the database in batches (store_hold_many). Anything else (an
+order of several products, SQLite) is held portably, by store/sql/take_allowance.sql and
+claim_units.sql inside one transaction. Both keep the same invariants, named where the SQL
+enforces them; tests/store/test_hold_engines.py runs the same buying story through both and
+demands the same answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from tortoise import connections
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from accounts import services as accounts
+from accounts.errors import SessionEnded, Unauthorized
+from accounts.models import User
+from db import AsyncpgClient, for_dialect, from_row, read_sql
+from store.errors import LimitExceeded, SoldOut
+from store.memory import StoreMemory, product_key
+from store.models import Allowance, Order, OrderEvent, OrderItem, OrderStatus, Product, StockUnit
+
+log = logging.getLogger(__name__)
+HOLD_FOR = timedelta(minutes=10)
+SQL = Path(__file__).resolve().parent / "sql"
+_TAKE_ALLOWANCE = read_sql(SQL / "take_allowance.sql")
+_CLAIM_UNITS = read_sql(SQL / "claim_units.sql")
+_HOLD_ONE = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
+_HOLD_MANY = "SELECT * FROM store_hold_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
+# Under a crowd, holds waiting in a worker go in batches of up to HOLD_BATCH (one statement,
+# one commit), with at most HOLD_BATCHES_AT_ONCE batches in the database per worker (the
+# admission bound: the rest of a crowd waits here, cheaply). Alone, a hold goes at once.
+HOLD_BATCH = 16
+HOLD_BATCHES_AT_ONCE = 2
+
+Shipping = tuple[str, str, str, str, str, str]  # name, phone, province, city, district, address
+
+
+@dataclass(frozen=True)
+class Held:
+    order: Order
+    buyer_id: int
+
+
+def _dialect() -> str:
+    return str(connections.get("default").capabilities.dialect)
+
+
+def single_statement(wanted: Mapping[int, int]) -> bool:
+    """Whether this order can be held by store_hold (one product, on PostgreSQL)."""
+    return len(wanted) == 1 and _dialect() == "postgres"
+
+
+async def hold(
+    *,
+    buyer: User | str,
+    wanted: Mapping[int, int],
+    products: Mapping[int, Product],
+    now: datetime,
+    memory: StoreMemory,
+    shipping: Shipping | None = None,
+    engine: str | None = None,
+) -> Held:
+    """Hold `wanted` (product id -> quantity) of `products` for `buyer` (a user, or the
+    digest of a bearer token whose owner the statement finds) for HOLD_FOR: all or nothing.
+
+    `engine` is "single" (store_hold: one product, PostgreSQL) or "portable"; by default the
+    fastest that can. Raises Unauthorized or SessionEnded (a token), LimitExceeded, SoldOut.
+    Sale rules (members, times, raffles) are the caller's: this only holds.
+    """
+    engine = engine or ("single" if single_statement(wanted) else "portable")
+    if engine == "single":
+        [(product_id, quantity)] = wanted.items()
+        return await _hold_single(buyer, products[product_id], quantity, now, memory, shipping)
+    if isinstance(buyer, str):
+        user = await accounts.user_for_token_digest(buyer, now=now)
+        if user is None:
+            raise Unauthorized()
+        buyer = user
+    try:
+        async with memory.admission:
+            order = await _hold_portable(buyer, wanted, products, now, shipping)
+    except SoldOut:
+        for product_id in wanted:
+            left = await _any_free(product_id)
+            if not left:
+                memory.remember_sold_out(products[product_id])
+        raise
+    for product_id in wanted:
+        memory.stock_came_back(products[product_id])
+    return Held(order, buyer.id)
+
+
+async def _any_free(product_id: int) -> bool:
+    return await StockUnit.filter(product_id=product_id, order_id__isnull=True).exists()
+
+
+async def _hold_portable(
+    user: User,
+    wanted: Mapping[int, int],
+    products: Mapping[int, Product],
+    now: datetime,
+    shipping: Shipping | None,
+) -> Order:
+    total = sum(products[pid].price_fen * quantity for pid, quantity in wanted.items())
+    name, phone, province, city, district, address = shipping or (None,) * 6
+    async with in_transaction() as connection:
+        order = await Order.create(
+            user_id=user.id,
+            total_fen=total,
+            hold_expires_at=now + HOLD_FOR,
+            created_at=now,
+            ship_name=name,
+            ship_phone=phone,
+            ship_province=province,
+            ship_city=city,
+            ship_district=district,
+            ship_address=address,
+        )
+        for product_id, quantity in wanted.items():
+            product = products[product_id]
+            if product.per_customer_limit is not None:
+                await take_allowance(connection, product, user, quantity)
+            await claim_units(connection, order, product, quantity)
+            await OrderItem.create(
+                order_id=order.id,
+                product_id=product_id,
+                quantity=quantity,
+                unit_price_fen=product.price_fen,
+            )
+        await OrderEvent.create(order_id=order.id, status=OrderStatus.PENDING_PAYMENT)
+    return order
+
+
+async def take_allowance(connection: Any, product: Product, user: User, quantity: int) -> None:
+    """Raise `user`'s allowance of `product` by `quantity` (in the caller's transaction)."""
+    sql = for_dialect(_TAKE_ALLOWANCE, connection.capabilities.dialect)
+    # execute_query_dict fetches the RETURNING rows on every backend (Tortoise's asyncpg
+    # execute_query reports an INSERT's OID field, always 0, as its row count).
+    rows = await connection.execute_query_dict(
+        sql, [product.id, user.id, quantity, product.per_customer_limit]
+    )
+    if not rows:
+        raise LimitExceeded()
+
+
+async def claim_units(connection: Any, order: Order, product: Product, quantity: int) -> None:
+    """Claim `quantity` free units of `product` for `order` (in the caller's transaction)."""
+    dialect = connection.capabilities.dialect
+    sql = _CLAIM_UNITS.replace(
+        "/* lock */", "FOR UPDATE SKIP LOCKED" if dialect == "postgres" else ""
+    )
+    claimed = await connection.execute_query_dict(
+        for_dialect(sql, dialect), [order.id, product.id, quantity]
+    )
+    if len(claimed) != quantity:
+        raise SoldOut(title=product.title)
+
+
+async def reclaim(
+    order: Order, user: User, wanted: Mapping[int, int], products: Mapping[int, Product]
+) -> None:
+    """Claim a released order's units (and allowance) again for it, inside the caller's
+    transaction: a late payment for an order whose hold ran out. Raises LimitExceeded or
+    SoldOut, and the caller's transaction undoes what was taken."""
+    connection = connections.get("default")
+    for product_id, quantity in wanted.items():
+        product = products[product_id]
+        if product.per_customer_limit is not None:
+            await take_allowance(connection, product, user, quantity)
+        await claim_units(connection, order, product, quantity)
+
+
+async def give_back(
+    order: Order, *, now: datetime, memory: StoreMemory | None, only_live: bool = False
+) -> None:
+    """An order's units go back on sale, and its buyer's allowance with them (in the caller's
+    transaction). `only_live`: only of products whose sale has not ended (a refund)."""
+    for item in await OrderItem.filter(order_id=order.id).select_related("product"):
+        product = item.product
+        if only_live and product.sale_ends_at is not None and now >= product.sale_ends_at:
+            continue
+        await StockUnit.filter(product_id=product.id, order_id=order.id).update(order_id=None)
+        if memory is not None:
+            memory.stock_came_back(product)
+        if product.per_customer_limit is not None:
+            # Invariant "per-customer limit": lowered by one guarded UPDATE in the database
+            # ("units >= quantity", never below zero), so returns and holds of one customer
+            # running at once cannot lose an update.
+            await Allowance.filter(
+                product_id=product.id,
+                user_id=order.user_id,  # type: ignore[attr-defined]
+                units__gte=item.quantity,
+            ).update(units=F("units") - item.quantity)
+
+
+async def _hold_single(
+    buyer: User | str,
+    product: Product,
+    quantity: int,
+    now: datetime,
+    memory: StoreMemory,
+    shipping: Shipping | None,
+) -> Held:
+    expires = now + HOLD_FOR
+    key = product_key(product)
+    params = [
+        buyer.id if isinstance(buyer, User) else None,
+        buyer if isinstance(buyer, str) else None,
+        now - accounts.TOKEN_TOUCH_INTERVAL,
+        product.id,
+        quantity,
+        product.per_customer_limit,
+        product.price_fen,
+        now,
+        expires,
+        memory.claimed_up_to.get(key, 0),
+        *(shipping or (None,) * 6),
+    ]
+    connection = connections.get("default")
+    if isinstance(connection, AsyncpgClient):
+        row = await _hold_in_a_batch(memory, connection, params)
+    else:  # inside a caller's transaction
+        [row] = await connection.execute_query_dict(_HOLD_ONE, params)
+    outcome = row["outcome"]
+    if outcome == "unauthorized":
+        if isinstance(buyer, str) and await accounts.token_was_ended(buyer):
+            raise SessionEnded()
+        raise Unauthorized()
+    if outcome == "limit_exceeded":
+        raise LimitExceeded()
+    if outcome == "sold_out":
+        if not row["any_free"]:
+            memory.remember_sold_out(product)
+        raise SoldOut(title=product.title)
+    memory.stock_came_back(product)
+    if row["last_unit_id"] is not None:
+        memory.claimed_up_to[key] = row["last_unit_id"]  # the next look starts past this claim
+    order = from_row(
+        Order,
+        id=row["held_order_id"],
+        user_id=row["buyer_id"],
+        status=OrderStatus.PENDING_PAYMENT.value,
+        total_fen=product.price_fen * quantity,
+        hold_expires_at=expires,
+        payment_id=None,
+        ship_name=params[10],
+        ship_phone=params[11],
+        ship_province=params[12],
+        ship_city=params[13],
+        ship_district=params[14],
+        ship_address=params[15],
+        tracking_number=None,
+        created_at=now,
+        paid_at=None,
+    )
+    return Held(order, row["buyer_id"])
+
+
+async def _hold_in_a_batch(
+    memory: StoreMemory, connection: AsyncpgClient, params: list[Any]
+) -> Mapping[str, Any]:
+    """store_hold's answer row for `params`, held alone or in a batch with others waiting."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Mapping[str, Any]] = loop.create_future()
+    memory.waiting_holds.append((params, answer))
+    # A runner is done the moment it has found nothing waiting (no await between its last look
+    # and its end), so counting the ones not done never misses a hold.
+    running = sum(1 for r in memory.batch_runners if r.get_loop() is loop and not r.done())
+    if running < HOLD_BATCHES_AT_ONCE:
+        runner = loop.create_task(_run_hold_batches(memory, connection))
+        memory.batch_runners.add(runner)  # a reference, so the running task is not collected
+        runner.add_done_callback(memory.batch_runners.discard)
+    return await answer
+
+
+async def _run_hold_batches(memory: StoreMemory, connection: AsyncpgClient) -> None:
+    waiting = memory.waiting_holds
+    while waiting:
+        batch = [(params, answer) for params, answer in waiting[:HOLD_BATCH] if not answer.done()]
+        del waiting[:HOLD_BATCH]
+        if not batch:
+            continue  # every caller of these went away before their turn
+        # By product, then buyer (user id, or token digest): params [3], [0] and [1]. Two
+        # batches take allowance rows in the same order.
+        batch.sort(key=lambda held: (held[0][3], held[0][0] or 0, held[0][1] or ""))
+        try:
+            rows = await _hold_batch(connection, [params for params, _ in batch])
+        except Exception as exc:
+            for _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc)
+            continue
+        for (_, answer), row in zip(batch, rows, strict=True):
+            if not answer.done():
+                answer.set_result(row)
+
+
+async def _hold_batch(connection: AsyncpgClient, batch: list[list[Any]]) -> list[Mapping[str, Any]]:
+    if len(batch) > 1:
+        try:
+            columns = [list(column) for column in zip(*batch, strict=True)]
+            return await connection.fetch_rows(_HOLD_MANY, columns)
+        except asyncpg.DeadlockDetectedError:
+            # Rolled back whole (one account ordering through two tokens in two workers at
+            # once); each of its holds is tried alone below.
+            log.warning("a batch of %d holds deadlocked; holding them one by one", len(batch))
+    rows = []
+    for params in batch:
+        row = await connection.fetch_row(_HOLD_ONE, params)
+        if row is None:
+            raise RuntimeError("store_hold answered no row")  # it always answers one
+        rows.append(row)
+    return rows

@@ -1,0 +1,104 @@
+"""Raffle drops: entries while they are open, a reproducible draw, winners told to buy."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from accounts import services as accounts
+from accounts.models import User
+from store.catalog import get_product
+from store.errors import MembersOnly, NotARaffle, NotStarted, RaffleClosed
+from store.memory import StoreMemory
+from store.models import Product, RaffleEntry
+from store.sale import SaleState, sale_state
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def enter_raffle(*, product_id: int, user: User, now: datetime) -> int:
+    """Enter a raffle drop during its entry period; returns how many have entered.
+
+    Entering twice is harmless. Raises ProductNotFound, NotARaffle, RaffleClosed, MembersOnly.
+    """
+    product = await get_product(product_id)
+    if product.raffle_entries_until is None:
+        raise NotARaffle()
+    if now >= product.raffle_entries_until or product.raffle_drawn_at is not None:
+        raise RaffleClosed()
+    if sale_state(product, user, now).state == SaleState.MEMBERS_ONLY:
+        raise MembersOnly()
+    await RaffleEntry.get_or_create(product_id=product.id, user_id=user.id)
+    return await RaffleEntry.filter(product_id=product.id).count()
+
+
+async def is_winner(product: Product, user: User) -> bool:
+    return await RaffleEntry.exists(product_id=product.id, user_id=user.id, won=True)
+
+
+@dataclass(frozen=True)
+class Draw:
+    seed: str
+    entries: int
+    winners: list[int]  # user ids
+
+
+def pick_winners(entrant_ids: list[int], *, places: int, seed: str) -> list[int]:
+    """The draw itself: the same seed and entrants always give the same winners (auditable)."""
+    ordered = sorted(entrant_ids)
+    return sorted(random.Random(seed).sample(ordered, k=min(places, len(ordered))))  # nosec B311  # a reproducible draw from a recorded secrets seed
+
+
+async def draw_raffle(
+    *, product_id: int, now: datetime, seed: str | None = None, memory: StoreMemory | None = None
+) -> Draw:
+    """Draw a raffle once its entries closed: as many winners as the stock allows at the
+    per-customer limit, with a recorded seed; winners are told in their inbox.
+
+    Raises ProductNotFound, NotARaffle, NotStarted (entries still open), RaffleClosed (drawn).
+    """
+    product = await get_product(product_id)
+    if product.raffle_entries_until is None:
+        raise NotARaffle()
+    if now < product.raffle_entries_until:
+        raise NotStarted("Raffle entries are still open.")
+    seed = seed or secrets.token_hex(16)
+    claimed = await Product.filter(id=product.id, raffle_drawn_at__isnull=True).update(
+        raffle_drawn_at=now, raffle_seed=seed
+    )
+    if not claimed:
+        raise RaffleClosed("The raffle has already been drawn.")
+    if memory is not None:
+        memory.forget(product.id)
+    entrants = await RaffleEntry.filter(product_id=product.id).values_list("user_id", flat=True)
+    places = product.stock // (product.per_customer_limit or 1)
+    winners = pick_winners([int(u) for u in entrants], places=places, seed=seed)  # type: ignore[call-overload]
+    await RaffleEntry.filter(product_id=product.id, user_id__in=winners).update(won=True)
+    until = now + timedelta(minutes=product.raffle_purchase_minutes)
+    for user_id in winners:
+        await accounts.notify(
+            user_id,
+            kind="raffle_won",
+            message=f"恭喜中签“{product.title}”！请在 {until.astimezone(SHANGHAI):%H:%M} 前购买。"
+            f" You won the raffle for “{product.title}”: buy before"
+            f" {until.astimezone(SHANGHAI):%H:%M} (Beijing time).",
+            link=f"/store/products/{product.id}",
+        )
+    return Draw(seed=seed, entries=len(entrants), winners=winners)
+
+
+async def draw_due_raffles(*, now: datetime, memory: StoreMemory | None = None) -> int:
+    """Draw every raffle whose entries have closed (the store's background task calls this)."""
+    drawn = 0
+    for product in await Product.filter(
+        raffle_entries_until__lte=now, raffle_drawn_at__isnull=True
+    ):
+        try:
+            await draw_raffle(product_id=product.id, now=now, memory=memory)
+            drawn += 1
+        except RaffleClosed:
+            continue  # another worker drew it first
+    return drawn

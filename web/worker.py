@@ -1,0 +1,34 @@
+"""What one worker process holds beside its requests: its memories, and the payment wiring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from community.feed.memory import FeedMemory
+from membership import fulfilment as membership_fulfilment
+from membership.memory import SeatMemory
+from store import fulfilment as store_fulfilment
+from store.memory import StoreMemory
+
+
+@dataclass
+class WorkerMemory:
+    """Every per-worker cache and memory, built by the app factory (app.state.memory): what a
+    worker remembers is visible in one place, and a new app starts with none of it."""
+
+    store: StoreMemory = field(default_factory=StoreMemory)
+    seats: SeatMemory = field(default_factory=SeatMemory)
+    feed: FeedMemory = field(default_factory=FeedMemory)
+
+    def forget(self) -> None:
+        """Forget everything (a test emptied the database under a running app)."""
+        self.store.forget()
+        self.seats.full_until.clear()
+        self.feed.forget()
+
+
+def register_payment_purposes() -> None:
+    """Tell payments what an order's and a seat's payments do when they settle (the app
+    factory and the command line call this; nothing registers at import time)."""
+    store_fulfilment.register()
+    membership_fulfilment.register()
