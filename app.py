@@ -41,10 +41,11 @@ from store import admin as store_admin
 from store import api as store_api
 from store import routes as store_routes
 from store.tasks import release_forever
-from web import home
+from web import home, observe
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
 from web.limits import BoundedBodies
+from web.observe import Observed
 from web.sessions import ServerSessions
 from web.worker import WorkerMemory, register_payment_purposes
 
@@ -128,6 +129,7 @@ def create_app(
     routes = [
         Mount("/api/v1", routes=api_routes),
         *home.routes,
+        *observe.routes,
         *accounts_routes.routes,
         *payments_routes.routes,
         *membership_routes.routes,
@@ -144,6 +146,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(Observed),
             Middleware(BrowserProtections, settings=settings),
             Middleware(BoundedBodies),
             Middleware(

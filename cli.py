@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess  # nosec B404  # starts localstripe with fixed arguments
 import sys
 import time
@@ -142,6 +143,13 @@ def serve(
     access_log: bool = True,
 ) -> None:
     ensure_sqlite_dir(settings.database_url)
+    if workers > 1 and not reload:
+        # Several workers write their metrics to files here that any of them adds up for a
+        # scrape; emptied first, so counts restart with the server (metrics.py).
+        shared = settings.var_dir / "metrics"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
     with local_stripe(settings, host, port) if with_localstripe else nullcontext():
         _run_uvicorn(host, port, workers, reload, access_log)
 
@@ -149,9 +157,15 @@ def serve(
 def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
     import uvicorn
 
+    from web.logs import log_config
+
+    config = log_config()
+    if not access_log:  # our one line per request (web/observe.py) is the access log
+        config["loggers"]["shuyuan.request"] = {"level": "WARNING"}
     uvicorn.run(
         "app:app",
-        access_log=access_log,
+        access_log=False,
+        log_config=config,
         host=host,
         port=port,
         workers=workers if not reload else None,

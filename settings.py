@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ KNOWN_VARIABLES = frozenset(
         "REDIS_URL",
         "SHUYUAN_SESSION_IDLE_DAYS",
         "SHUYUAN_SESSION_MAX_DAYS",
+        "SHUYUAN_METRICS_FROM",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -52,6 +54,9 @@ class Settings:
     # A browser session ends after this many days unused, and after this many days at most.
     session_idle_days: int = 14
     session_max_days: int = 90
+    # Addresses (or networks) /metrics answers; anyone else gets 404. Prometheus on the host
+    # by default; SHUYUAN_METRICS_FROM="10.0.0.0/8,127.0.0.1" for a scraper elsewhere.
+    metrics_from: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -141,7 +146,23 @@ class Settings:
             var_dir=var_dir,
             session_idle_days=_whole_days(environ, "SHUYUAN_SESSION_IDLE_DAYS", 14),
             session_max_days=_whole_days(environ, "SHUYUAN_SESSION_MAX_DAYS", 90),
+            metrics_from=_networks(environ, "SHUYUAN_METRICS_FROM", ("127.0.0.1/32", "::1/128")),
         )
+
+
+def _networks(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    networks = []
+    for part in text.split(","):
+        try:
+            networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list addresses or networks (127.0.0.1,10.0.0.0/8), not {part!r}"
+            ) from None
+    return tuple(networks)
 
 
 def _whole_days(environ: Mapping[str, str], name: str, default: int) -> int:

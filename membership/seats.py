@@ -13,6 +13,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import metrics
 from accounts.models import User
 from db import for_dialect, from_row, read_sql
 from membership.errors import AlreadyEnrolled
@@ -32,6 +33,16 @@ def active_key(window: EnrollmentWindow, user: User) -> str:
 async def hold_seat(window: EnrollmentWindow, user: User, now: datetime) -> Enrollment | None:
     """A new enrollment holding a seat for HOLD_FOR, or None when no seat is free. Raises
     AlreadyEnrolled when the person holds a seat in this window already."""
+    try:
+        enrollment = await _hold_seat(window, user, now)
+    except AlreadyEnrolled:
+        metrics.SEAT_HOLDS.labels(outcome="already_enrolled").inc()
+        raise
+    metrics.SEAT_HOLDS.labels(outcome="held" if enrollment is not None else "full").inc()
+    return enrollment
+
+
+async def _hold_seat(window: EnrollmentWindow, user: User, now: datetime) -> Enrollment | None:
     connection = connections.get("default")
     if connection.capabilities.dialect == "postgres":
         return await _hold_seat_one_statement(window, user, now)

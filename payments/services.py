@@ -10,7 +10,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from errors import ValidationError
+import metrics
+from errors import DomainError, ValidationError
 from payments.errors import (
     AlreadyPaid,
     InvalidEvent,
@@ -89,6 +90,33 @@ async def pay(
     PaymentUnavailable when the provider cannot be reached (then nothing was charged, or the
     payment stays pending until a retry or reconciliation asks the provider again).
     """
+    try:
+        result = await _pay(
+            provider=provider,
+            user_id=user_id,
+            purpose=purpose,
+            subject_id=subject_id,
+            amount_fen=amount_fen,
+            payment_method=payment_method,
+            now=now,
+        )
+    except DomainError as exc:
+        metrics.PAYMENTS.labels(outcome=str(exc.code)).inc()
+        raise
+    metrics.PAYMENTS.labels(outcome=result.outcome.value).inc()
+    return result
+
+
+async def _pay(
+    *,
+    provider: StripeProvider,
+    user_id: int,
+    purpose: str,
+    subject_id: str,
+    amount_fen: int,
+    payment_method: str,
+    now: datetime,
+) -> PaymentResult:
     handlers_for(purpose)
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise ValidationError("amount_fen", "must be a positive whole number of fen")
@@ -298,6 +326,20 @@ async def handle_webhook(
     InvalidSignature, and InvalidEvent for a signed event whose content we cannot use (the
     provider would retry a 500 for days; a 400 tells it the event itself is wrong).
     """
+    try:
+        done = await _handle_webhook(
+            provider=provider, payload=payload, signature=signature, now=now
+        )
+    except DomainError as exc:
+        metrics.WEBHOOKS.labels(outcome=str(exc.code)).inc()
+        raise
+    metrics.WEBHOOKS.labels(outcome=done).inc()
+    return done
+
+
+async def _handle_webhook(
+    *, provider: StripeProvider, payload: bytes, signature: str | None, now: datetime
+) -> str:
     try:
         message = provider.verify_webhook(payload, signature)
         if not message.type.startswith("payment_intent."):

@@ -25,10 +25,12 @@ from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+import metrics
 from accounts import services as accounts
 from accounts.errors import SessionEnded, Unauthorized
 from accounts.models import User
 from db import AsyncpgClient, for_dialect, from_row, read_sql
+from errors import DomainError
 from store.errors import LimitExceeded, SoldOut
 from store.memory import StoreMemory, product_key
 from store.models import Allowance, Order, OrderEvent, OrderItem, OrderStatus, Product, StockUnit
@@ -82,6 +84,26 @@ async def hold(
     Sale rules (members, times, raffles) are the caller's: this only holds.
     """
     engine = engine or ("single" if single_statement(wanted) else "portable")
+    try:
+        held = await _hold(buyer, wanted, products, now, memory, shipping, engine)
+    except DomainError as exc:
+        metrics.HOLDS.labels(outcome=str(exc.code), engine=engine).inc()
+        if isinstance(exc, SoldOut):
+            metrics.SOLD_OUT_ANSWERS.labels(source="database").inc()
+        raise
+    metrics.HOLDS.labels(outcome="held", engine=engine).inc()
+    return held
+
+
+async def _hold(
+    buyer: User | str,
+    wanted: Mapping[int, int],
+    products: Mapping[int, Product],
+    now: datetime,
+    memory: StoreMemory,
+    shipping: Shipping | None,
+    engine: str,
+) -> Held:
     if engine == "single":
         [(product_id, quantity)] = wanted.items()
         return await _hold_single(buyer, products[product_id], quantity, now, memory, shipping)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+import metrics
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
@@ -103,6 +104,7 @@ async def place_order(
     wanted = _merged(items)
     title = memory.known_sold_out(list(wanted))
     if title is not None:
+        metrics.SOLD_OUT_ANSWERS.labels(source="memory").inc()
         raise SoldOut(title=title)
     if buyer is None:
         raise Unauthorized()

@@ -7,7 +7,9 @@ creates its own database and drops it at the end.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -26,7 +28,9 @@ from db import table_name, tortoise_config
 from payments.provider import StripeProvider
 from payments.services import make_provider
 from settings import Settings
+from tests.factories import PASSWORD
 from tests.live import ROOT, free_port, wait_until_answering
+from web.logs import JsonLines
 from web.worker import register_payment_purposes
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -123,6 +127,48 @@ async def settings(
         var_dir=tmp_path_factory.mktemp("var"),
         stripe_api_base=localstripe_url,
     )
+
+
+# What must never be in a log: the test accounts' password, bearer tokens, card numbers,
+# provider keys, the secret key.
+SECRETS_IN_LOGS = re.compile(
+    "|".join(
+        (
+            re.escape(PASSWORD),
+            r"sy_[A-Za-z0-9_-]{40,}",
+            r"\b4[0-9]{15}\b",
+            r"whsec_[A-Za-z0-9]+",
+            re.escape(TEST_SECRET_KEY),
+        )
+    )
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def logs_without_secrets(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Every log line of the run, in the app's JSON format: in this process, and from every
+    `shuyuan serve` the tests start (their logs are in settings.var_dir). At the end of the
+    run, none may hold a secret."""
+    path = tmp_path_factory.mktemp("logs") / "in-process.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield
+    root.removeHandler(handler)
+    root.setLevel(level)
+    handler.close()
+    found = [
+        f"{log.name}: {line[:300]}"
+        for log in [path, *sorted(settings.var_dir.glob("serve-*.log"))]
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
+        if SECRETS_IN_LOGS.search(line)
+    ]
+    assert not found, "secrets in the logs:\n" + "\n".join(found[:20])
 
 
 @pytest.fixture(scope="session", autouse=True)
