@@ -14,8 +14,8 @@ import inspect
 import ipaddress
 import logging
 import re
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -30,6 +30,7 @@ log = logging.getLogger("shuyuan.request")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _route_names: dict[Any, str] = {}
+_latency: dict[tuple[str, str, int], Any] = {}
 
 
 def route_name(scope: Scope) -> str:
@@ -53,7 +54,7 @@ def request_id_of(scope: Scope) -> str:
             if _GIVEN_ID.match(given):
                 return str(given)
             break
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class Observed:
@@ -86,18 +87,24 @@ class Observed:
             seconds = time.perf_counter() - started
             route = route_name(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            metrics.REQUEST_SECONDS.labels(
-                route=route, method=method, status=f"{status // 100}xx"
-            ).observe(seconds)
-            log.info(
-                "request",
-                extra={
-                    "route": route,
-                    "method": method,
-                    "status": status,
-                    "ms": round(seconds * 1000, 1),
-                },
-            )
+            key = (route, method, status // 100)
+            latency = _latency.get(key)
+            if latency is None:  # one labelled child per route, method and status class
+                latency = metrics.REQUEST_SECONDS.labels(
+                    route=route, method=method, status=f"{status // 100}xx"
+                )
+                _latency[key] = latency
+            latency.observe(seconds)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "route": route,
+                        "method": method,
+                        "status": status,
+                        "ms": round(seconds * 1000, 1),
+                    },
+                )
             REQUEST_ID.reset(token)
 
 
