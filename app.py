@@ -27,20 +27,20 @@ from community.feed import api as feed_api
 from community.feed import routes as feed_routes
 from community.feed.tasks import flush_forever
 from db import tortoise_config
+from jobs import admin as jobs_admin
+from jobs.embedded import embedded_jobs
+from jobs.schedule import JobContext
 from membership import admin as membership_admin
 from membership import api as membership_api
 from membership import routes as membership_routes
-from membership.tasks import maintain_forever
 from payments import api as payments_api
 from payments import routes as payments_routes
 from payments.services import make_provider
-from payments.tasks import reconcile_forever
 from ratelimit import make_counter
 from settings import Settings
 from store import admin as store_admin
 from store import api as store_api
 from store import routes as store_routes
-from store.tasks import release_forever
 from web import home, observe
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
@@ -58,8 +58,8 @@ def create_app(
     """Build the app for `settings`.
 
     With `manage_database` (the default) the lifespan opens Tortoise's connections; tests that
-    own the database themselves pass False. `background_tasks` runs payment reconciliation
-    and membership maintenance (hold expiry, waitlist offers, reminders) while the app is up.
+    own the database themselves pass False. `background_tasks` writes the feed's counters and,
+    when jobs are embedded (SQLite), runs every periodic job (jobs.schedule) while the app is up.
     """
 
     register_payment_purposes()
@@ -77,14 +77,18 @@ def create_app(
         if not background_tasks:
             yield
             return
-        tasks = [
-            asyncio.create_task(reconcile_forever(payments_provider)),
-            asyncio.create_task(maintain_forever(payments_provider, memory.seats)),
-            asyncio.create_task(release_forever(payments_provider, memory.store)),
-            asyncio.create_task(flush_forever(memory.feed)),
-        ]
+        # This worker's counted feed views reach the database every few seconds (they are
+        # its own memory, so its own task writes them). Background jobs run here only when
+        # they are embedded (SQLite); else `shuyuan worker` runs them on the job engine.
+        tasks = [asyncio.create_task(flush_forever(memory.feed))]
+        jobs = (
+            embedded_jobs(JobContext(provider=payments_provider, memory=memory))
+            if settings.jobs == "embedded"
+            else contextlib.nullcontext()
+        )
         try:
-            yield
+            async with jobs:
+                yield
         finally:
             for task in tasks:
                 task.cancel()
@@ -125,11 +129,13 @@ def create_app(
         *membership_api.routes,
         *feed_api.routes,
         *board_api.routes,
+        *jobs_admin.api_routes,
     ]
     routes = [
         Mount("/api/v1", routes=api_routes),
         *home.routes,
         *observe.routes,
+        *jobs_admin.routes,
         *accounts_routes.routes,
         *payments_routes.routes,
         *membership_routes.routes,

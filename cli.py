@@ -40,6 +40,44 @@ async def migrate(settings: Settings) -> None:
         await run_migrations(config=tortoise_config(settings.database_url))
     finally:
         await Tortoise.close_connections()
+    if settings.jobs == "worker":
+        from jobs.engine import install_schema
+
+        if await install_schema(settings.database_url):
+            print("installed the job queue's tables (procrastinate)")
+
+
+async def work(settings: Settings, also: Sequence[str], concurrency: int) -> None:
+    """`shuyuan worker`: run every periodic job (jobs.schedule.PERIODIC, and the JOBS of each
+    module in `also`) on the job engine until SIGTERM or SIGINT; jobs under way finish first."""
+    import importlib
+
+    from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
+    from jobs.schedule import PERIODIC, JobContext
+    from payments import services
+    from web.worker import register_payment_purposes
+
+    if settings.jobs != "worker":
+        raise SystemExit("shuyuan worker needs PostgreSQL (SQLite runs its jobs inside serve)")
+    register_payment_purposes()
+    provider = services.make_provider(
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
+    jobs = [*PERIODIC, *(job for name in also for job in importlib.import_module(name).JOBS)]
+    engine = make_engine(settings.database_url, JobContext(provider=provider), jobs)
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        async with engine.open_async():
+            await engine.run_worker_async(
+                concurrency=concurrency,
+                update_heartbeat_interval=HEARTBEAT_SECONDS,
+                stalled_worker_timeout=STALLED_AFTER_SECONDS,
+            )
+    finally:
+        await Tortoise.close_connections()
+        await provider.aclose()
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
@@ -179,6 +217,14 @@ def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: b
     )
 
 
+def _json_logs() -> None:
+    import logging.config
+
+    from web.logs import log_config
+
+    logging.config.dictConfig(log_config())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shuyuan", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +236,13 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "reconcile-payments", help="ask the provider about open payments and settle them"
     )
+    worker_cmd = commands.add_parser(
+        "worker", help="run the background jobs on the job engine (PostgreSQL)"
+    )
+    worker_cmd.add_argument(
+        "--also", action="append", default=[], metavar="MODULE", help="also run MODULE.JOBS"
+    )
+    worker_cmd.add_argument("--concurrency", type=int, default=4)
     serve_cmd = commands.add_parser("serve", help="serve the app with uvicorn")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
@@ -223,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(demo_data(settings))
         elif args.command == "reconcile-payments":
             asyncio.run(reconcile_payments(settings))
+        elif args.command == "worker":
+            _json_logs()
+            asyncio.run(work(settings, args.also, args.concurrency))
         elif args.command == "serve":
             serve(
                 settings,

@@ -12,6 +12,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -62,3 +63,17 @@ def exposition() -> bytes:
     except ValueError:
         return generate_latest(REGISTRY)
     return generate_latest(registry)
+
+
+JOB_SECONDS = Histogram(
+    "shuyuan_job_seconds",
+    "Time a background job's run took, by job and outcome",
+    ["job", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0),
+)
+JOBS = Gauge(
+    "shuyuan_jobs",
+    "Jobs in the queue by status (todo, doing, failed...), as of the scrape",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)

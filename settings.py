@@ -27,6 +27,7 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_SESSION_IDLE_DAYS",
         "SHUYUAN_SESSION_MAX_DAYS",
         "SHUYUAN_METRICS_FROM",
+        "SHUYUAN_JOBS",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -57,6 +58,9 @@ class Settings:
     # Addresses (or networks) /metrics answers; anyone else gets 404. Prometheus on the host
     # by default; SHUYUAN_METRICS_FROM="10.0.0.0/8,127.0.0.1" for a scraper elsewhere.
     metrics_from: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # Where background jobs run: "embedded" (inside the web process; SQLite's only choice) or
+    # "worker" (`shuyuan worker` on the job engine; PostgreSQL's default). None: by database.
+    jobs_where: str | None = None
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -71,6 +75,12 @@ class Settings:
             raise SettingsError(
                 "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
             )
+        if self.jobs_where not in (None, "embedded", "worker"):
+            raise SettingsError(f"SHUYUAN_JOBS must be embedded or worker, not {self.jobs_where!r}")
+        if self.jobs_where == "worker" and not self.is_postgres:
+            raise SettingsError(
+                "SHUYUAN_JOBS=worker needs PostgreSQL (DATABASE_URL=postgres://...)"
+            )
         if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
@@ -82,6 +92,13 @@ class Settings:
             ):
                 if not value or "shuyuan_dev" in value:
                     raise SettingsError(f"{name} must be set in production")
+
+    @property
+    def jobs(self) -> str:
+        """Where background jobs run: SHUYUAN_JOBS, else by the database (jobs/__init__.py)."""
+        if self.jobs_where is not None:
+            return self.jobs_where
+        return "worker" if self.is_postgres else "embedded"
 
     @property
     def is_production(self) -> bool:
@@ -147,6 +164,7 @@ class Settings:
             session_idle_days=_whole_days(environ, "SHUYUAN_SESSION_IDLE_DAYS", 14),
             session_max_days=_whole_days(environ, "SHUYUAN_SESSION_MAX_DAYS", 90),
             metrics_from=_networks(environ, "SHUYUAN_METRICS_FROM", ("127.0.0.1/32", "::1/128")),
+            jobs_where=environ.get("SHUYUAN_JOBS", "").strip() or None,
         )
 
 

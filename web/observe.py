@@ -25,6 +25,7 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import metrics
+from jobs import queue
 
 log = logging.getLogger("shuyuan.request")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -125,6 +126,9 @@ def allowed(request: Request) -> bool:
 async def metrics_page(request: Request) -> Response:
     if not allowed(request):
         return PlainTextResponse("Not Found", status_code=404)
+    depth = await queue.depth()
+    for status, count in depth.items():
+        metrics.JOBS.labels(status=status).set(count)
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
 

@@ -1,0 +1,70 @@
+"""Every periodic job, once: what it does and how often. Each is idempotent (its changes are
+guarded moves in the database), so a run repeated after a crash changes nothing twice."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from membership import tasks as membership_tasks
+from payments import services as payments
+from payments.provider import StripeProvider
+from store import services as store
+from web.worker import WorkerMemory
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a job may use: the payment provider, and the web worker's memory when the job
+    runs inside it (embedded; a separate worker has none)."""
+
+    provider: StripeProvider
+    memory: WorkerMemory | None = None
+
+
+Run = Callable[[JobContext, datetime], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    every_seconds: int  # divides 60 or is a whole number of minutes (a cron period)
+    run: Run
+
+
+async def reconcile_payments(context: JobContext, now: datetime) -> Any:
+    return await payments.reconcile(context.provider, now=now)
+
+
+async def release_expired_orders(context: JobContext, now: datetime) -> Any:
+    memory = context.memory.store if context.memory else None
+    return await store.release_expired_orders(provider=context.provider, now=now, memory=memory)
+
+
+async def draw_due_raffles(context: JobContext, now: datetime) -> Any:
+    memory = context.memory.store if context.memory else None
+    return await store.draw_due_raffles(now=now, memory=memory)
+
+
+async def send_drop_reminders(context: JobContext, now: datetime) -> Any:
+    return await store.send_drop_reminders(now=now)
+
+
+async def maintain_membership(context: JobContext, now: datetime) -> Any:
+    memory = context.memory.seats if context.memory else None
+    return await membership_tasks.maintain(context.provider, now=now, memory=memory)
+
+
+PERIODIC: tuple[Job, ...] = (
+    Job("payments.reconcile", 60, reconcile_payments),
+    Job("store.release_expired_orders", 10, release_expired_orders),
+    Job("store.draw_due_raffles", 10, draw_due_raffles),
+    Job("store.send_drop_reminders", 30, send_drop_reminders),
+    Job("membership.maintain", 10, maintain_membership),
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,139 @@
+"""`shuyuan worker` on PostgreSQL: two real worker processes on the job engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+import httpx
+import pytest
+
+from jobs.engine import RETRY, make_engine
+from settings import Settings
+from tests.factories import bearer, make_user, token_for
+from tests.jobs.for_tests import JOBS as TEST_JOBS
+from tests.live import ROOT, server_environment
+
+pytestmark = pytest.mark.postgres_only
+
+
+@contextmanager
+def worker(settings: Settings, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    log = (settings.var_dir / f"worker-{name}.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--also", "tests.jobs.for_tests"],
+        cwd=ROOT,
+        env=server_environment(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
+
+
+async def connect(settings: Settings) -> asyncpg.Connection:
+    return await asyncpg.connect(settings.database_url.replace("postgres://", "postgresql://", 1))
+
+
+async def wait_for(check, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        await asyncio.sleep(0.25)
+
+
+async def defer(settings: Settings, task_name: str) -> int:
+    engine = make_engine(settings.database_url, None, TEST_JOBS)
+    async with engine.open_async():
+        return await engine.configure_task(task_name).defer_async(timestamp=0)
+
+
+async def test_two_workers_run_each_period_once_and_park_a_job_that_keeps_failing(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    db = await connect(settings)
+    try:
+        started = time.time()
+        with worker(settings, "a"), worker(settings, "b"):
+            await asyncio.sleep(4)  # both started and listening
+            failing = await defer(settings, "tests.fails")
+
+            async def parked() -> bool:
+                status = await db.fetchval(
+                    "SELECT status::text FROM procrastinate_jobs WHERE id = $1", failing
+                )
+                return status == "failed"
+
+            await wait_for(parked, 40)
+            await asyncio.sleep(max(0.0, 16 - (time.time() - started)))
+        runs = await db.fetch(
+            "SELECT task_name, args->>'timestamp' AS period, count(*) AS runs, "
+            "count(*) FILTER (WHERE status = 'succeeded') AS done "
+            "FROM procrastinate_jobs WHERE args ? 'timestamp' AND args->>'timestamp' <> '0' "
+            "GROUP BY 1, 2"
+        )
+        attempts = await db.fetchval(
+            "SELECT attempts FROM procrastinate_jobs WHERE id = $1", failing
+        )
+    finally:
+        await db.close()
+    assert all(row["runs"] == 1 for row in runs), [dict(r) for r in runs if r["runs"] != 1]
+    ticks = [row for row in runs if row["task_name"] == "tests.tick"]
+    assert len(ticks) >= 4 and all(row["done"] == 1 for row in ticks)
+    for name in ("store.release_expired_orders", "membership.maintain", "store.draw_due_raffles"):
+        assert any(row["task_name"] == name and row["done"] == 1 for row in runs), name
+    for name in ("a", "b"):  # both workers took periods (their JSON logs say which)
+        log = (settings.var_dir / f"worker-{name}.log").read_text()
+        assert '"message": "job done"' in log and '"job": "tests.tick"' in log, name
+    assert attempts >= RETRY.max_attempts  # tried, retried with backoff, then parked
+    headers = bearer(await token_for(await make_user(admin=True)))
+    seen = (await client.get("/api/v1/admin/jobs", headers=headers)).json()
+    assert any(job["id"] == failing and job["attempts"] == attempts for job in seen["parked"])
+    assert seen["depth"].get("failed", 0) >= 1
+
+
+async def test_a_job_whose_worker_is_killed_is_finished_by_the_other(settings: Settings) -> None:
+    db = await connect(settings)
+    try:
+        with worker(settings, "first") as first:
+            await asyncio.sleep(3)
+            slow = await defer(settings, "tests.slow")
+
+            async def doing() -> bool:
+                status = await db.fetchval(
+                    "SELECT status::text FROM procrastinate_jobs WHERE id = $1", slow
+                )
+                return status == "doing"
+
+            await wait_for(doing, 15)
+            os.killpg(first.pid, signal.SIGKILL)  # mid-job: no goodbye, no heartbeat any more
+            first.wait()
+        with worker(settings, "second"):
+
+            async def finished() -> bool:
+                status = await db.fetchval(
+                    "SELECT status::text FROM procrastinate_jobs WHERE id = $1", slow
+                )
+                return status == "succeeded"
+
+            await wait_for(finished, 45)
+    finally:
+        await db.close()
