@@ -68,10 +68,13 @@ messages: install
 	$(BIN)/pybabel update -i var/messages.pot -d locales -D messages --no-fuzzy-matching -w 100
 
 # Speed, measured on PostgreSQL at 127.0.0.1:5432 (BENCH_POSTGRES_URL to change it).
+# Every benchmark, then one summary table of all of them (var/bench-summary.md).
 bench: install
+	@mkdir -p var && printf '| benchmark | measure | value |\n|---|---|---|\n' > var/bench-summary.md
 	$(BIN)/python -m bench.enrollment_rush
-	$(BIN)/python -m bench.drop_rush
+	$(BIN)/python -m bench.drop_rush --sweep
 	$(BIN)/python -m bench.feed_page
+	@echo; cat var/bench-summary.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

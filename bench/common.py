@@ -361,3 +361,15 @@ async def signed_in_people(count: int, *, prefix: str) -> list[str]:
         batch_size=2000,
     )
     return tokens
+
+
+SUMMARY = ROOT / "var" / "bench-summary.md"
+
+
+def summary(title: str, rows: dict[str, str]) -> None:
+    """Add one benchmark's lines to var/bench-summary.md (`make bench` starts it afresh and
+    prints it at the end: one table of every benchmark)."""
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    with SUMMARY.open("a", encoding="utf-8") as out:
+        for name, value in rows.items():
+            out.write(f"| {title} | {name} | {value} |\n")

@@ -20,7 +20,11 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import asyncpg
 
@@ -31,6 +35,7 @@ from bench.common import (
     serving_app,
     serving_raw,
     signed_in_people,
+    summary,
 )
 from bench.wrk_load import THREADS, ProbeResult, WrkResult, probe, run_wrk
 
@@ -232,6 +237,42 @@ async def one_level(units: int, buyers: int, concurrency: int, rounds: int) -> t
     return app, raw
 
 
+CEILING_SCRIPT = """\\set uid random({first}, {last})
+SELECT outcome FROM store_hold(:uid, NULL, now() - interval '1 hour', {product}, 1, NULL, 9900,
+    now(), now() + interval '10 minutes', 0, NULL, NULL, NULL, NULL, NULL, NULL);
+"""
+
+
+async def ceiling(units: int, buyers: int, clients: int) -> float:
+    """Holds/s of the hold statement alone (store_hold through pgbench, no HTTP, no Python):
+    what this box can do at most, the app's ceiling. Buyers are named by user id, so the
+    token lookup the app's path also does is skipped: a ceiling, not a twin."""
+    if shutil.which("pgbench") is None:
+        raise SystemExit("pgbench is needed for the ceiling: apt-get install postgresql-client")
+    async with fresh_app_database("shuyuan_ceiling") as dsn:
+        product_id, _ = await prepare_drop(dsn, units, buyers)
+        connection = await asyncpg.connect(dsn.replace("postgres://", "postgresql://", 1))
+        try:
+            first, last = await connection.fetchrow("SELECT min(id), max(id) FROM accounts_user")
+        finally:
+            await connection.close()
+        with tempfile.TemporaryDirectory() as folder:
+            script = Path(folder) / "hold.sql"
+            script.write_text(CEILING_SCRIPT.format(first=first, last=last, product=product_id))
+            per_client = units // clients + 50  # past sold out: every unit is taken
+            subprocess.run(
+                ["pgbench", "-n", "-q", "-c", str(clients), "-j", "2", "-t", str(per_client),
+                 "-f", str(script), dsn.replace("postgres://", "postgresql://", 1)],
+                check=True, capture_output=True,
+            )  # fmt: skip
+        holds, seconds = await _span(
+            dsn,
+            "SELECT count(*) AS n, extract(epoch FROM max(created_at) - min(created_at)) "
+            "AS seconds FROM store_order",
+        )
+        return holds / seconds
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=10_000)
@@ -247,6 +288,19 @@ async def main() -> None:
         rates[level] = app.holds_per_second
     if args.sweep:
         print(f"app holds/s at 256 / at 16: {rates[256] / rates[16]:.2f} (target >= 0.9)")
+    top = sorted(await ceiling(args.units, args.buyers, 16) for _ in range(args.rounds))
+    best = top[len(top) // 2]
+    print(
+        f"ceiling: store_hold alone through pgbench, 16 clients, no HTTP: {best:.0f} holds/s "
+        f"(median of {args.rounds}: {', '.join(f'{t:.0f}' for t in top)}); app/ceiling: "
+        + ", ".join(f"{level} conns {rate / best:.2f}" for level, rate in rates.items())
+        + " (moonshot 0.7)"
+    )
+    summary(
+        "drop rush (holds/s)",
+        {f"app, {level} conns": f"{rate:.0f}" for level, rate in rates.items()}
+        | {"ceiling (pgbench)": f"{best:.0f}"},
+    )
 
 
 if __name__ == "__main__":

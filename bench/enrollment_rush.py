@@ -1,15 +1,19 @@
-"""Benchmark: the enrollment rush at window opening, against a bare hot-row baseline.
+"""Benchmark: the enrollment rush at window opening, against a bare endpoint doing the same
+seat claim.
 
-Starts the real app under uvicorn (2 workers) on a fresh PostgreSQL database, creates a window
-with SEATS seats and ATTEMPTS signed-in people, and fires their enrollments over HTTP from
-127.0.0.1 with CONCURRENCY requests in flight. Then it serves a bare Starlette endpoint that
-runs the naive single statement (UPDATE window SET taken = taken + 1 ... RETURNING, plus the
-INSERT of the hold) through asyncpg, under the same uvicorn settings and the same load, and
-prints both and the ratio app/raw.
+Starts the real app under uvicorn (2 workers) on a fresh PostgreSQL database, opens a window of
+SEATS seats for ATTEMPTS signed-in people, and sends their enrollments with wrk (CONCURRENCY
+connections, each person once) until the window answers "full". The bare side is a Starlette
+endpoint on its own copy of the same data that runs the app's own seat claim
+(membership/sql/hold_seat.sql) through asyncpg: no token, no session, no rules but the SQL.
+Accepted/s is counted by the database (enrollments / time from the first to the last). Each
+side runs ROUNDS rounds on a fresh window; the median counts.
 
     python -m bench.enrollment_rush [--attempts 2000] [--seats 500] [--concurrency 64]
+                                    [--rounds 3]
 
-Needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+Needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres) and
+Debian's wrk.
 """
 
 from __future__ import annotations
@@ -17,74 +21,176 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 
 from bench.common import (
-    CLIENT_PROCESSES,
-    HEADER,
+    ROOT,
     WORKERS,
-    Run,
-    bench_raw,
-    fire_from_processes,
     fresh_app_database,
     orm,
     serving_app,
     signed_in_people,
+    summary,
+    wait_for,
 )
+from bench.wrk_load import THREADS, WrkResult, run_wrk
+from tests.live import free_port
+
+BARE_APP = """
+import os
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+SQL = open(os.environ["SEAT_SQL"], encoding="utf-8").read()
+pool = None
+
+@asynccontextmanager
+async def lifespan(app):
+    global pool
+    pool = await asyncpg.create_pool(os.environ["BARE_DSN"], min_size=5, max_size=10)
+    yield
+    await pool.close()
+
+async def seat(request):
+    window_id = int(request.path_params["window_id"])
+    user_id = int(request.path_params["user_id"])
+    now = datetime.now(UTC)
+    try:
+        row = await pool.fetchrow(
+            SQL, window_id, now, user_id, f"{window_id}:{user_id}", 19900,
+            now + timedelta(minutes=15),
+        )
+    except asyncpg.UniqueViolationError:
+        return JSONResponse({"error": {"code": "already_enrolled"}}, status_code=409)
+    if row is None:
+        return JSONResponse({"error": {"code": "window_full"}}, status_code=409)
+    return JSONResponse({"id": row["id"]}, status_code=201)
+
+app = Starlette(
+    routes=[Route("/seat/{window_id:int}/{user_id:int}", seat, methods=["POST"])],
+    lifespan=lifespan,
+)
+"""
 
 
-async def prepare_app_data(dsn: str, attempts: int, seats: int) -> tuple[int, list[str]]:
-    """`attempts` signed-in people and a window that is open now."""
+async def open_window(dsn: str, seats: int) -> int:
+    """A window open now (any earlier one closed first: one window sells at a time)."""
     from membership import windows
+    from membership.models import EnrollmentWindow
 
     async with orm(dsn):
-        tokens = await signed_in_people(attempts, prefix="rush")
         now = datetime.now(UTC)
+        await EnrollmentWindow.filter(closes_at__gt=now).update(closes_at=now)
         window = await windows.create_window(
-            name="压测",
+            name=f"压测 {now:%H%M%S%f}",
             price_fen=19_900,
             seats=seats,
             opens_at=now,
             closes_at=now + timedelta(hours=1),
-            now=now,
+            now=now + timedelta(microseconds=1),
         )
-        return window.id, tokens
+        return window.id
 
 
-async def oversell(dsn: str, window_id: int, seats: int) -> tuple[int, int]:
+async def people(dsn: str, attempts: int) -> tuple[list[str], list[int]]:
+    from accounts.models import User
+
+    async with orm(dsn):
+        tokens = await signed_in_people(attempts, prefix="rush")
+        ids = (
+            await User.filter(email__startswith="rush").order_by("id").values_list("id", flat=True)
+        )
+        return tokens, list(ids)
+
+
+async def counted(dsn: str, window_id: int, seats: int) -> tuple[int, float, int]:
+    """Enrollments held in the window, seconds from the first to the last, and oversell."""
     connection = await asyncpg.connect(dsn.replace("postgres://", "postgresql://", 1))
     try:
-        held = await connection.fetchval(
-            "SELECT count(*) FROM membership_enrollment WHERE window_id = $1 "
-            "AND status = 'pending_payment'",
+        row = await connection.fetchrow(
+            "SELECT count(*) AS n, extract(epoch FROM max(created_at) - min(created_at)) AS s, "
+            "(SELECT count(*) FROM membership_seat WHERE window_id = $1 "
+            " AND enrollment_id IS NOT NULL) AS seated "
+            "FROM membership_enrollment WHERE window_id = $1",
             window_id,
         )
-        seated = await connection.fetchval(
-            "SELECT count(*) FROM membership_seat WHERE window_id = $1 "
-            "AND enrollment_id IS NOT NULL",
-            window_id,
-        )
-        return held, max(0, held - seats) + max(0, seated - seats) + abs(held - seated)
+        held, seated = int(row["n"]), int(row["seated"])
+        over = max(0, held - seats) + max(0, seated - seats) + abs(held - seated)
+        return held, float(row["s"] or 0.0), over
     finally:
         await connection.close()
 
 
-async def bench_app(attempts: int, seats: int, concurrency: int) -> tuple[Run, int]:
-    async with fresh_app_database("shuyuan_bench") as dsn:
-        window_id, tokens = await prepare_app_data(dsn, attempts, seats)
-        auth = [{"Authorization": f"Bearer {token}"} for token in tokens]
-        with serving_app(dsn) as base:
-            run = await fire_from_processes(
-                "app",
-                base,
-                [(f"/api/v1/enrollment-windows/{window_id}/enrollments", h) for h in auth],
-                concurrency,
-                CLIENT_PROCESSES,
-            )
-        _, over = await oversell(dsn, window_id, seats)
-        return run, over
+@contextmanager
+def serving_bare(dsn: str) -> Iterator[str]:
+    folder = Path("/tmp") / f"bare_seat_{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    (folder / "bare_seat.py").write_text(BARE_APP)
+    port = free_port()
+    env = {
+        **os.environ,
+        "BARE_DSN": dsn.replace("postgres://", "postgresql://", 1),
+        "SEAT_SQL": str(ROOT / "membership" / "sql" / "hold_seat.sql"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bare_seat:app", "--port", str(port),
+         "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"],
+        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/", server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+async def rounds(side: str, args: argparse.Namespace) -> list[tuple[float, WrkResult, int]]:
+    results = []
+    async with fresh_app_database(f"shuyuan_enroll_{side}") as dsn:
+        tokens, ids = await people(dsn, args.attempts)
+        server = serving_app(dsn) if side == "app" else serving_bare(dsn)
+        with server as base:
+            for _ in range(args.rounds):
+                window_id = await open_window(dsn, args.seats)
+                requests = (
+                    [(f"/api/v1/enrollment-windows/{window_id}/enrollments", f"Bearer {t}")
+                     for t in tokens]
+                    if side == "app"
+                    else [(f"/seat/{window_id}/{user_id}", "") for user_id in ids]
+                )  # fmt: skip
+                wrk = await asyncio.to_thread(
+                    run_wrk,
+                    base,
+                    requests,
+                    body="",
+                    connections=args.concurrency,
+                    seconds=120,
+                    stop_status=409,
+                )
+                await asyncio.sleep(1.0)  # requests still in flight when wrk stopped
+                held, seconds, over = await counted(dsn, window_id, args.seats)
+                results.append((held / seconds if seconds else 0.0, wrk, over))
+    return results
+
+
+def median(results: list[tuple[float, WrkResult, int]]) -> tuple[float, WrkResult, int]:
+    ordered = sorted(results, key=lambda result: result[0])
+    rate, wrk, _ = ordered[len(ordered) // 2]
+    return rate, wrk, max(result[2] for result in results)
 
 
 async def main() -> None:
@@ -92,22 +198,27 @@ async def main() -> None:
     parser.add_argument("--attempts", type=int, default=2000)
     parser.add_argument("--seats", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-
-    app_run, app_over = await bench_app(args.attempts, args.seats, args.concurrency)
-    raw_run, raw_over = await bench_raw(args.attempts, args.seats, args.concurrency)
+    app_rounds = await rounds("app", args)
+    bare_rounds = await rounds("bare", args)
+    (app, app_wrk, app_over), (bare, bare_wrk, bare_over) = median(app_rounds), median(bare_rounds)
     print(
-        f"enrollment rush: {args.attempts} attempts for {args.seats} seats, "
-        f"{args.concurrency} in flight from {CLIENT_PROCESSES} client processes, "
-        f"uvicorn x{WORKERS}, PostgreSQL, 127.0.0.1, {os.cpu_count()} CPUs"
+        f"enrollment rush: {args.seats} seats, {args.attempts} people, {args.concurrency} "
+        f"connections from wrk (-t{THREADS}), uvicorn x{WORKERS}, PostgreSQL, 127.0.0.1, "
+        f"{os.cpu_count()} CPUs; median of {args.rounds} rounds (accepted/s of each: app "
+        f"{', '.join(f'{r[0]:.0f}' for r in app_rounds)}; bare "
+        f"{', '.join(f'{r[0]:.0f}' for r in bare_rounds)})"
     )
-    print(HEADER)
-    print(app_run.row())
-    print(raw_run.row())
-    ratio = (app_run.accepted / app_run.elapsed) / (raw_run.accepted / raw_run.elapsed)
-    print(f"oversell: app {app_over}, raw {raw_over} (must be 0)")
-    print(f"ratio app/raw accepted/s: {ratio:.2f} (target >= 1.0)")
-    print(f"statuses: app {app_run.statuses}, raw {raw_run.statuses}")
+    print(f"{'':<6} {'accepted/s':>11} {'wrk p50 ms':>11} {'wrk p99 ms':>11}")
+    print(f"{'app':<6} {app:>11.0f} {app_wrk.p50_ms:>11.1f} {app_wrk.p99_ms:>11.1f}")
+    print(f"{'bare':<6} {bare:>11.0f} {bare_wrk.p50_ms:>11.1f} {bare_wrk.p99_ms:>11.1f}")
+    print(f"oversell: app {app_over}, bare {bare_over} (must be 0)")
+    print(f"ratio app/bare accepted/s: {app / bare:.2f} (target >= 1.0)")
+    summary(
+        "enrollment rush (accepted/s)",
+        {"app": f"{app:.0f}", "bare seat claim": f"{bare:.0f}", "app/bare": f"{app / bare:.2f}"},
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import ROOT, fresh_app_database, orm, serving_app, wait_for
+from bench.common import ROOT, fresh_app_database, orm, serving_app, summary, wait_for
 from tests.live import free_port
 
 ITEMS = 200
@@ -192,6 +192,11 @@ async def main() -> None:
             f"{b_p99:>7.1f}ms {a_p99:>7.1f}ms {a_p99 / b_p99:>6.2f}"
         )
     print("targets: ratio >= 0.80, p99 x <= 1.20")
+    summary(
+        "feed (app/bare req/s)",
+        {"feed page": f"{app_page[0] / bare_page[0]:.2f}",
+         "keyword lookup": f"{app_lookup[0] / bare_lookup[0]:.2f}"},
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ async def _queue(request: Request) -> dict[str, Any]:
 
 async def admin_page(request: Request) -> Response:
     await require_admin(request)
-    return await render(request, "jobs/admin.html", await _queue(request))
+    schedule = [(job.name, job.every_seconds) for job in PERIODIC]
+    return await render(request, "jobs/admin.html", {**await _queue(request), "schedule": schedule})
 
 
 @operation(

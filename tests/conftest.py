@@ -149,8 +149,8 @@ def logs_without_secrets(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
     """Every log line of the run, in the app's JSON format: in this process, and from every
-    `shuyuan serve` the tests start (their logs are in settings.var_dir). At the end of the
-    run, none may hold a secret."""
+    `shuyuan serve` and `shuyuan worker` the tests start (their logs are in settings.var_dir).
+    At the end of the run, none may hold a secret."""
     path = tmp_path_factory.mktemp("logs") / "in-process.log"
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(JsonLines())
@@ -164,7 +164,7 @@ def logs_without_secrets(
     handler.close()
     found = [
         f"{log.name}: {line[:300]}"
-        for log in [path, *sorted(settings.var_dir.glob("serve-*.log"))]
+        for log in [path, *sorted(settings.var_dir.glob("*.log"))]
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
         if SECRETS_IN_LOGS.search(line)
     ]
