@@ -288,7 +288,7 @@ async def main() -> None:
         rates[level] = app.holds_per_second
     if args.sweep:
         print(f"app holds/s at 256 / at 16: {rates[256] / rates[16]:.2f} (target >= 0.9)")
-    top = sorted(await ceiling(args.units, args.buyers, 16) for _ in range(args.rounds))
+    top = sorted([await ceiling(args.units, args.buyers, 16) for _ in range(args.rounds)])
     best = top[len(top) // 2]
     print(
         f"ceiling: store_hold alone through pgbench, 16 clients, no HTTP: {best:.0f} holds/s "
