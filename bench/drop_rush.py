@@ -238,8 +238,9 @@ async def one_level(units: int, buyers: int, concurrency: int, rounds: int) -> t
 
 
 CEILING_SCRIPT = """\\set uid random({first}, {last})
-SELECT outcome FROM store_hold(:uid, NULL, now() - interval '1 hour', {product}, 1, NULL, 9900,
-    now(), now() + interval '10 minutes', 0, NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT outcome FROM store_hold(:uid, NULL::text, now() - interval '1 hour', {product}, 1,
+    NULL::integer, 9900, now(), now() + interval '10 minutes', 0, NULL::text, NULL::text,
+    NULL::text, NULL::text, NULL::text, NULL::text);
 """
 
 
@@ -260,11 +261,13 @@ async def ceiling(units: int, buyers: int, clients: int) -> float:
             script = Path(folder) / "hold.sql"
             script.write_text(CEILING_SCRIPT.format(first=first, last=last, product=product_id))
             per_client = units // clients + 50  # past sold out: every unit is taken
-            subprocess.run(
-                ["pgbench", "-n", "-q", "-c", str(clients), "-j", "2", "-t", str(per_client),
+            done = subprocess.run(
+                ["pgbench", "-n", "-c", str(clients), "-j", "2", "-t", str(per_client),
                  "-f", str(script), dsn.replace("postgres://", "postgresql://", 1)],
-                check=True, capture_output=True,
+                capture_output=True, text=True,
             )  # fmt: skip
+            if done.returncode != 0:
+                raise SystemExit(f"pgbench failed:\n{done.stderr[-2000:]}")
         holds, seconds = await _span(
             dsn,
             "SELECT count(*) AS n, extract(epoch FROM max(created_at) - min(created_at)) "
