@@ -19,6 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from accounts import api as accounts_api
 from accounts import routes as accounts_routes
+from accounts.mail import Mailer
 from accounts.sessions import Lifetimes
 from community.board import api as board_api
 from community.board import routes as board_routes
@@ -66,6 +67,7 @@ def create_app(
     memory = WorkerMemory()
     # Attempt counters (failed sign-ins, the buy button): shared through Redis when set.
     counter = make_counter(settings.redis_url)
+    mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     payments_provider = make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
@@ -82,7 +84,7 @@ def create_app(
         # they are embedded (SQLite); else `shuyuan worker` runs them on the job engine.
         tasks = [asyncio.create_task(flush_forever(memory.feed))]
         jobs = (
-            embedded_jobs(JobContext(provider=payments_provider, memory=memory))
+            embedded_jobs(JobContext(provider=payments_provider, memory=memory, mailer=mailer))
             if settings.jobs == "embedded"
             else contextlib.nullcontext()
         )

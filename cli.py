@@ -52,6 +52,7 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     module in `also`) on the job engine until SIGTERM or SIGINT; jobs under way finish first."""
     import importlib
 
+    from accounts.mail import Mailer
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
     from payments import services
@@ -66,7 +67,9 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
         webhook_secret=settings.stripe_webhook_secret,
     )
     jobs = [*PERIODIC, *(job for name in also for job in importlib.import_module(name).JOBS)]
-    engine = make_engine(settings.database_url, JobContext(provider=provider), jobs)
+    mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
+    context = JobContext(provider=provider, mailer=mailer)
+    engine = make_engine(settings.database_url, context, jobs)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         async with engine.open_async():

@@ -28,6 +28,8 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_SESSION_MAX_DAYS",
         "SHUYUAN_METRICS_FROM",
         "SHUYUAN_JOBS",
+        "SMTP_URL",
+        "MAIL_FROM",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -61,6 +63,10 @@ class Settings:
     # Where background jobs run: "embedded" (inside the web process; SQLite's only choice) or
     # "worker" (`shuyuan worker` on the job engine; PostgreSQL's default). None: by database.
     jobs_where: str | None = None
+    # Outgoing mail: smtp://host:port (plain, a local relay), smtp+starttls://user:pass@host:587
+    # or smtps://user:pass@host:465. None: mail waits in the outbox until one is set.
+    smtp_url: str | None = None
+    mail_from: str = "书院 Shuyuan <noreply@shuyuan.local>"
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -75,6 +81,15 @@ class Settings:
             raise SettingsError(
                 "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
             )
+        if self.smtp_url is not None:
+            parts = urlsplit(self.smtp_url)
+            if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+                raise SettingsError(
+                    "SMTP_URL must look like smtp://host:25, smtp+starttls://user:pass@host:587 "
+                    "or smtps://user:pass@host:465"
+                )
+        if "@" not in self.mail_from or len(self.mail_from) > 200:
+            raise SettingsError("MAIL_FROM must be an address, e.g. 书院 <noreply@example.cn>")
         if self.jobs_where not in (None, "embedded", "worker"):
             raise SettingsError(f"SHUYUAN_JOBS must be embedded or worker, not {self.jobs_where!r}")
         if self.jobs_where == "worker" and not self.is_postgres:
@@ -165,6 +180,8 @@ class Settings:
             session_max_days=_whole_days(environ, "SHUYUAN_SESSION_MAX_DAYS", 90),
             metrics_from=_networks(environ, "SHUYUAN_METRICS_FROM", ("127.0.0.1/32", "::1/128")),
             jobs_where=environ.get("SHUYUAN_JOBS", "").strip() or None,
+            smtp_url=environ.get("SMTP_URL", "").strip() or None,
+            mail_from=environ.get("MAIL_FROM", "").strip() or Settings.mail_from,
         )
 
 

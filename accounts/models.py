@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
@@ -78,3 +79,36 @@ class Notification(Model):
     class Meta:
         table = "accounts_notification"
         indexes = (("user_id", "read_at"),)
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by a delivery run; never claimed again (never sent twice)
+    SENT = "sent"
+    FAILED = "failed"  # every attempt failed: an admin looks
+    UNKNOWN = "unknown"  # a run died while sending: maybe sent, so never sent again
+
+
+class OutboxMessage(Model):
+    """Something to send to the outside world later (a mail first), written in the same
+    transaction as the change that causes it and delivered by a job (accounts.outbox)."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=20)
+    recipient = fields.CharField(max_length=320)
+    subject = fields.CharField(max_length=200)
+    text = fields.TextField()
+    html = fields.TextField(null=True)
+    # One message per key ("receipt:order:12"): a change retried enqueues nothing more.
+    dedupe_key = fields.CharField(max_length=120, unique=True)
+    state = fields.CharEnumField(OutboxState, max_length=10, default=OutboxState.PENDING)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    claimed_at = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=300, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_outbox"
+        indexes = (("state", "next_attempt_at"),)

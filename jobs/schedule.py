@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from accounts import outbox
+from accounts.mail import Mailer
 from membership import tasks as membership_tasks
 from payments import services as payments
 from payments.provider import StripeProvider
@@ -22,6 +24,7 @@ class JobContext:
 
     provider: StripeProvider
     memory: WorkerMemory | None = None
+    mailer: Mailer | None = None  # None: no SMTP_URL, mail waits in the outbox
 
 
 Run = Callable[[JobContext, datetime], Awaitable[Any]]
@@ -32,6 +35,12 @@ class Job:
     name: str
     every_seconds: int  # divides 60 or is a whole number of minutes (a cron period)
     run: Run
+
+
+async def deliver_outbox(context: JobContext, now: datetime) -> Any:
+    stuck = await outbox.settle_stuck(now=now)
+    delivered = await outbox.deliver_due(context.mailer, now=now)
+    return {"stuck": stuck, **vars(delivered)} if stuck or any(vars(delivered).values()) else None
 
 
 async def reconcile_payments(context: JobContext, now: datetime) -> Any:
@@ -58,6 +67,7 @@ async def maintain_membership(context: JobContext, now: datetime) -> Any:
 
 
 PERIODIC: tuple[Job, ...] = (
+    Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
     Job("store.release_expired_orders", 10, release_expired_orders),
     Job("store.draw_due_raffles", 10, draw_due_raffles),

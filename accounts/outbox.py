@@ -1,0 +1,116 @@
+"""The outbox: what is sent to the outside world later (mail first, then broadcasts).
+
+A change that must tell someone writes a message here in its own transaction (`enqueue`),
+so the message exists exactly when the change does: a rolled-back change sends nothing, and a
+slow or absent mail server never slows the page. A periodic job (`deliver_due`, through
+jobs.schedule) sends what is due; a failure waits and is tried again with growing waits, up
+to MAX_ATTEMPTS, and is then left `failed` for an admin. A message is claimed before it is
+sent, so it is never sent twice: a run that dies mid-send leaves it `sending`, and
+`settle_stuck` marks such messages `unknown` (maybe sent) rather than sending them again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from accounts.mail import Mailer, MailUnavailable, message_id
+from accounts.models import OutboxMessage, OutboxState
+from db import for_dialect, read_sql
+from errors import ValidationError
+
+log = logging.getLogger(__name__)
+SQL = Path(__file__).resolve().parent / "sql"
+_ENQUEUE = read_sql(SQL / "outbox_enqueue.sql")
+_CLAIM = read_sql(SQL / "outbox_claim.sql")
+MAX_ATTEMPTS = 8
+FIRST_WAIT = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(hours=2)
+STUCK_AFTER = timedelta(minutes=10)
+BATCH = 50
+CHANNELS = ("mail",)
+
+
+def wait_after(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... at most 2 h: the wait before attempt `attempts + 1`."""
+    wait: timedelta = FIRST_WAIT * 2 ** max(0, min(attempts - 1, 16))
+    return min(wait, LONGEST_WAIT)
+
+
+async def enqueue(
+    *,
+    channel: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    key: str,
+    now: datetime,
+) -> None:
+    """Write a message to send later, in the caller's transaction (call it inside the
+    `in_transaction()` of the change it tells of). A `key` already written adds nothing."""
+    if channel not in CHANNELS:
+        raise ValidationError("channel", f"must be one of {', '.join(CHANNELS)}")
+    if not 1 <= len(key) <= 120 or not 1 <= len(subject) <= 200 or len(recipient) > 320:
+        raise ValidationError("key", "key, subject and recipient must be bounded")
+    connection = connections.get("default")
+    sql = for_dialect(_ENQUEUE, connection.capabilities.dialect)
+    await connection.execute_query(sql, [channel, recipient, subject, text, html, key, now, now])
+
+
+@dataclass(frozen=True)
+class Delivered:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+async def deliver_due(mailer: Mailer | None, *, now: datetime, limit: int = BATCH) -> Delivered:
+    """Send the messages that are due (none while no mail server is configured: they wait)."""
+    if mailer is None:
+        return Delivered()
+    async with in_transaction() as connection:  # the claim commits before anything is sent
+        dialect = connection.capabilities.dialect
+        sql = _CLAIM.replace(
+            "/* lock */", "FOR UPDATE SKIP LOCKED" if dialect == "postgres" else ""
+        )
+        claimed = await connection.execute_query_dict(for_dialect(sql, dialect), [now, now, limit])
+    sent = retrying = failed = 0
+    for row in claimed:
+        try:
+            await mailer.send(
+                to=row["recipient"],
+                subject=row["subject"],
+                text=row["text"],
+                html=row["html"],
+                message_id=message_id(row["id"], mailer.sender),
+            )
+        except MailUnavailable as exc:
+            attempts = int(row["attempts"])
+            if attempts >= MAX_ATTEMPTS:
+                state, failed = OutboxState.FAILED, failed + 1
+            else:
+                state, retrying = OutboxState.PENDING, retrying + 1
+            await OutboxMessage.filter(id=row["id"], state=OutboxState.SENDING).update(
+                state=state, next_attempt_at=now + wait_after(attempts), last_error=str(exc)[:300]
+            )
+            log.warning("mail not sent", extra={"outbox_id": row["id"], "attempts": attempts})
+            continue
+        await OutboxMessage.filter(id=row["id"], state=OutboxState.SENDING).update(
+            state=OutboxState.SENT, sent_at=now, last_error=None
+        )
+        sent += 1
+    return Delivered(sent, retrying, failed)
+
+
+async def settle_stuck(*, now: datetime) -> int:
+    """Messages left `sending` by a run that died: maybe sent, so marked `unknown` for an
+    admin instead of being sent again."""
+    return await OutboxMessage.filter(
+        state=OutboxState.SENDING, claimed_at__lt=now - STUCK_AFTER
+    ).update(state=OutboxState.UNKNOWN)
