@@ -22,6 +22,22 @@ def window_key(window: EnrollmentWindow) -> WindowKey:
 @dataclass
 class SeatMemory:
     full_until: dict[WindowKey, float] = field(default_factory=dict)  # monotonic times
+    # Windows read in the last FULL_SECONDS (a rush reads one window thousands of times a
+    # second; an admin's change is seen here at most this much later).
+    windows: dict[int, tuple[float, EnrollmentWindow]] = field(default_factory=dict)
+
+    async def window(self, window_id: int) -> EnrollmentWindow:
+        """The window, as read at most FULL_SECONDS ago. Raises WindowNotFound."""
+        seen = self.windows.get(window_id)
+        if seen is not None and seen[0] > time.monotonic():
+            return seen[1]
+        from membership.windows import get_window
+
+        window = await get_window(window_id)
+        if len(self.windows) > 1000:
+            self.windows.clear()
+        self.windows[window_id] = (time.monotonic() + FULL_SECONDS, window)
+        return window
 
     def known_full(self, window: EnrollmentWindow) -> bool:
         return self.full_until.get(window_key(window), 0.0) > time.monotonic()

@@ -67,7 +67,7 @@ async def enroll(
     AlreadyEnrolled, SoldOut.
     """
     memory = memory if memory is not None else SeatMemory()
-    window = await get_window(window_id)
+    window = await memory.window(window_id)
     state = window_state(window, now)
     if state == WindowState.UPCOMING:
         raise NotOpen()

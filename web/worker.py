@@ -24,6 +24,7 @@ class WorkerMemory:
         """Forget everything (a test emptied the database under a running app)."""
         self.store.forget()
         self.seats.full_until.clear()
+        self.seats.windows.clear()
         self.feed.forget()
 
 

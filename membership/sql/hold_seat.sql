@@ -7,8 +7,13 @@
 -- the UNIQUE active_key makes a second seat for the same person fail the whole statement
 -- (nothing is claimed). A seat offered from the waitlist (offered_to_id, until offer_until)
 -- is for that person only, and theirs first.
+-- A hold commits asynchronously (as store_hold's do): a PostgreSQL crash can lose the holds
+-- of its last fraction of a second, each whole (the seat stays free, the enrollment is gone);
+-- nothing is paid on a hold, and paying commits synchronously, flushing every earlier hold.
 -- $1 window, $2 now, $3 user, $4 active key, $5 price (fen), $6 hold expires at.
-WITH seat AS (
+WITH quick AS (
+    SELECT set_config('synchronous_commit', 'off', true) AS done
+), seat AS (
     UPDATE membership_seat
     SET enrollment_id = nextval(pg_get_serial_sequence('membership_enrollment', 'id')),
         offered_to_id = NULL, offer_until = NULL
@@ -16,6 +21,7 @@ WITH seat AS (
         SELECT id FROM membership_seat
         WHERE window_id = $1 AND enrollment_id IS NULL
           AND (offer_until IS NULL OR offer_until <= $2 OR offered_to_id = $3)
+          AND EXISTS (SELECT 1 FROM quick)  -- evaluated, so the setting holds
         ORDER BY CASE WHEN offered_to_id = $3 THEN 0 ELSE 1 END, number
         LIMIT 1 FOR UPDATE SKIP LOCKED
     ) AND enrollment_id IS NULL
