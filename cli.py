@@ -40,6 +40,7 @@ async def migrate(settings: Settings) -> None:
         await run_migrations(config=tortoise_config(settings.database_url))
     finally:
         await Tortoise.close_connections()
+    await _with_database(settings, rebuild_search_index)
     if settings.jobs == "worker":
         from jobs.engine import install_schema
 
@@ -81,6 +82,20 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     finally:
         await Tortoise.close_connections()
         await provider.aclose()
+
+
+async def rebuild_search_index() -> None:
+    """Build the search index when it is empty while there are documents (a migration that
+    changed how words are folded empties it; the index is made by the services' own code)."""
+    from community.board.models import Post
+    from community.board.services import reindex_all as reindex_posts
+    from community.feed.models import FeedItem
+    from community.feed.services import reindex_all as reindex_items
+    from community.models import SearchTerm
+
+    if await SearchTerm.exists() or not (await FeedItem.exists() or await Post.exists()):
+        return
+    print(f"search index built again: {await reindex_items()} items, {await reindex_posts()} posts")
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:

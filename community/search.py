@@ -4,15 +4,15 @@ Chinese has no spaces between words, so neither database's default tokenizer fin
 "行为经济学". Documents are cut into words by jieba (search mode, which also yields the shorter
 words inside long ones) and stored as an inverted index (community_search_term, indexed by
 (kind, term)); a query is cut the same way and a document matches when it holds every word.
-Latin words are NFKC-normalised and case-folded. `search` is the one function callers use; the
-feed uses kind "feed" and the board "post".
+Words are folded as keywords are (community.text.folded: NFKC, case, Traditional ->
+Simplified). `search` is the one function callers use; the feed uses kind "feed" and the board
+"post".
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from typing import cast
 
@@ -21,6 +21,7 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from community.models import SearchTerm
+from community.text import folded
 
 jieba.setLogLevel(logging.WARNING)
 MAX_TERM = 64
@@ -28,7 +29,7 @@ _WORDLIKE = re.compile(r"\w", re.UNICODE)
 
 
 def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
+    return folded(text)
 
 
 def document_terms(text: str) -> set[str]:

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 import nh3
+import opencc
 from markdown_it import MarkdownIt
 
 # CommonMark without raw HTML; whatever still gets through is cleaned by nh3 (ammonia).
@@ -64,24 +65,36 @@ def teaser_of(html: str, written: str = "") -> str:
     return text[:length].rstrip() + "…"
 
 
+# Traditional characters read as Simplified (時間 -> 时间): a reader on a Taiwan or Hong Kong
+# keyboard means the same word. OpenCC's character and phrase tables, not a map of our own.
+_SIMPLIFIED = opencc.OpenCC("t2s")
+
+
+def folded(text: str) -> str:
+    """How the community compares words: NFKC (full-width -> half-width), case folded,
+    Traditional -> Simplified. Keywords and search both start here."""
+    return str(_SIMPLIFIED.convert(unicodedata.normalize("NFKC", text).casefold()))
+
+
 def _is_trimmed(char: str) -> bool:
     # Separators, punctuation, symbols and control characters are trimmed from both ends.
     return unicodedata.category(char)[0] in "ZPSC"
 
 
 def normalise_keyword(text: str) -> str:
-    """How keywords are compared: NFKC (full-width -> half-width), case folded, spaces and
-    punctuation around it trimmed, spaces inside collapsed to one.
+    """How keywords are compared: folded (NFKC, case, Traditional -> Simplified),
+    punctuation and spaces around it trimmed, spaces inside ignored.
 
-    "  ＡＩ！ " and "ai" are the same keyword; so are "《得到》" and "得到". A keyword made only
-    of punctuation or symbols ("🎉", "？！") keeps them (only spaces go), so it still works.
+    "  ＡＩ！ " and "ai" are the same keyword; so are "《得到》" and "得到", "终身 学习" and
+    "终身学习", "時間" and "时间". A keyword made only of punctuation or symbols ("🎉", "？！")
+    keeps them (only spaces go), so it still works.
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    start, end = 0, len(folded)
-    while start < end and _is_trimmed(folded[start]):
+    text = folded(text)
+    start, end = 0, len(text)
+    while start < end and _is_trimmed(text[start]):
         start += 1
-    while end > start and _is_trimmed(folded[end - 1]):
+    while end > start and _is_trimmed(text[end - 1]):
         end -= 1
     if start == end:
-        return re.sub(r"\s+", " ", folded.strip())
-    return re.sub(r"\s+", " ", folded[start:end])
+        return re.sub(r"\s+", "", text)
+    return re.sub(r"\s+", "", text[start:end])

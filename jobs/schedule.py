@@ -63,7 +63,8 @@ async def send_drop_reminders(context: JobContext, now: datetime) -> Any:
 
 async def maintain_membership(context: JobContext, now: datetime) -> Any:
     memory = context.memory.seats if context.memory else None
-    return await membership_tasks.maintain(context.provider, now=now, memory=memory)
+    counts = await membership_tasks.maintain(context.provider, now=now, memory=memory)
+    return counts if any(counts.values()) else None  # logged only when it did something
 
 
 PERIODIC: tuple[Job, ...] = (

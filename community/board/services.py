@@ -230,6 +230,14 @@ async def _index(post: Post) -> None:
     await search.index_document(SEARCH_KIND, post.id, f"{post.title}\n{plain_text(post.body_html)}")
 
 
+async def reindex_all() -> int:
+    """Index every post that is not deleted again (after the index's rules changed)."""
+    posts = await Post.filter(deleted=False)
+    for post in posts:
+        await _index(post)
+    return len(posts)
+
+
 async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
     """A post the viewer may read; hidden and deleted posts are 404 except hidden ones for
     admins."""
