@@ -30,6 +30,7 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_JOBS",
         "SMTP_URL",
         "MAIL_FROM",
+        "SHUYUAN_PUBLIC_URL",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -66,6 +67,9 @@ class Settings:
     # Outgoing mail: smtp://host:port (plain, a local relay), smtp+starttls://user:pass@host:587
     # or smtps://user:pass@host:465. None: mail waits in the outbox until one is set.
     smtp_url: str | None = None
+    # Where people reach the site: links in mail point here (never at a request's Host header,
+    # which a client chooses). Required in production.
+    public_url: str = "http://127.0.0.1:8000"
     mail_from: str = "书院 Shuyuan <noreply@shuyuan.local>"
 
     def __post_init__(self) -> None:
@@ -81,6 +85,7 @@ class Settings:
             raise SettingsError(
                 "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
             )
+        _check_http_url("SHUYUAN_PUBLIC_URL", self.public_url)
         if self.smtp_url is not None:
             parts = urlsplit(self.smtp_url)
             if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
@@ -182,6 +187,7 @@ class Settings:
             jobs_where=environ.get("SHUYUAN_JOBS", "").strip() or None,
             smtp_url=environ.get("SMTP_URL", "").strip() or None,
             mail_from=environ.get("MAIL_FROM", "").strip() or Settings.mail_from,
+            public_url=environ.get("SHUYUAN_PUBLIC_URL", "").strip() or Settings.public_url,
         )
 
 

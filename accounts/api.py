@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from accounts import schemas, services, sessions
+from accounts import resets, schemas, services, sessions
 from accounts.models import ApiToken, Notification, User
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
+from web.i18n import choose_locale, translations
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -172,8 +173,47 @@ async def end_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@operation(
+    "Ask for a password-reset mail: 202 whether or not the account exists",
+    body=schemas.ResetRequest,
+    status=202,
+    auth=None,
+    tag="accounts",
+    errors={429: "rate_limited"},
+)
+async def request_password_reset(request: Request) -> Response:
+    data = await read_json(request, schemas.ResetRequest)
+    await resets.request_reset(
+        email=data.email,
+        address=client_address(request),
+        counter=request.app.state.counter,
+        link_base=request.app.state.settings.public_url,
+        now=datetime.now(UTC),
+        _=translations(choose_locale(request)).gettext,
+    )
+    return Response(status_code=202)
+
+
+@operation(
+    "Set a new password with the token of a reset mail; every session and token ends",
+    body=schemas.NewPassword,
+    status=204,
+    auth=None,
+    tag="accounts",
+    errors={410: "reset_expired", 422: "weak_password"},
+)
+async def reset_password(request: Request) -> Response:
+    data = await read_json(request, schemas.NewPassword)
+    await resets.reset_password(
+        token=request.path_params["token"], password=data.password, now=datetime.now(UTC)
+    )
+    return Response(status_code=204)
+
+
 routes = [
     Route("/accounts", create_account, methods=["POST"]),
+    Route("/password-resets", request_password_reset, methods=["POST"]),
+    Route("/password-resets/{token:str}", reset_password, methods=["POST"]),
     Route("/tokens", create_token, methods=["POST"]),
     Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
     Route("/me", me, methods=["GET"]),

@@ -15,6 +15,7 @@ class AccountsErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     SESSION_ENDED = "session_ended"
     WEAK_PASSWORD = "weak_password"  # nosec B105  # an error code
+    RESET_EXPIRED = "reset_expired"
 
 
 class EmailTaken(DomainError):
@@ -65,3 +66,11 @@ class WeakPassword(ValidationError):
     """A password long enough but too easy to guess; the message says why."""
 
     code = AccountsErrorCode.WEAK_PASSWORD
+
+
+class ResetExpired(DomainError):
+    """A password-reset link that was used already, has expired, or never existed."""
+
+    code = AccountsErrorCode.RESET_EXPIRED
+    status = 410
+    default_message = "This reset link was used already or has expired; ask for a new one."

@@ -112,3 +112,19 @@ class OutboxMessage(Model):
     class Meta:
         table = "accounts_outbox"
         indexes = (("state", "next_attempt_at"),)
+
+
+class PasswordReset(Model):
+    """A forgotten password's link, single use and expiring (only its digest is kept)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="password_resets", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_password_reset"

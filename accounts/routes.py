@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from accounts import schemas, services, sessions
+from accounts import resets, schemas, services, sessions
 from accounts.models import User
-from errors import DomainError
+from errors import DomainError, ValidationError
 from web.api import read_fields, read_query
 from web.auth import client_address, current_session_id, require_user, sign_in, sign_out
 from web.csrf import read_form
@@ -194,6 +194,41 @@ async def choose_language(request: Request) -> Response:
     return response
 
 
+async def forgot_page(request: Request) -> Response:
+    if request.method in ("GET", "HEAD"):
+        return await render(request, "accounts/forgot.html", {"sent": False, "errors": {}})
+    form = await read_form(request)
+    await resets.request_reset(
+        email=str(form.get("email", "")),
+        address=client_address(request),
+        counter=request.app.state.counter,
+        link_base=request.app.state.settings.public_url,
+        now=datetime.now(UTC),
+        _=gettext_for(request),
+    )
+    return await render(request, "accounts/forgot.html", {"sent": True, "errors": {}})
+
+
+async def reset_page(request: Request) -> Response:
+    token = request.path_params["token"]
+    now = datetime.now(UTC)
+    if request.method in ("GET", "HEAD"):
+        await resets.reset_for(token, now=now)  # a used or expired link says so at once
+        return await render(request, "accounts/reset.html", {"token": token, "errors": {}})
+    form = await read_form(request)
+    try:
+        await resets.reset_password(token=token, password=str(form.get("password", "")), now=now)
+    except ValidationError as exc:
+        return await render(
+            request,
+            "accounts/reset.html",
+            {"token": token, "errors": field_errors(exc)},
+            status_code=exc.status,
+        )
+    flash(request, gettext_for(request)("Your new password is set; sign in with it."), "success")
+    return redirect_after_post(request, "/account/login")
+
+
 routes = [
     Route("/account", account_page, methods=["GET"]),
     Route("/account/register", register_page, methods=["GET", "POST"]),
@@ -201,6 +236,8 @@ routes = [
     Route("/account/logout", logout, methods=["POST"]),
     Route("/account/sessions/{session_id:str}/end", end_session, methods=["POST"]),
     Route("/account/password", password_page, methods=["GET", "POST"]),
+    Route("/account/forgot", forgot_page, methods=["GET", "POST"]),
+    Route("/account/reset/{token:str}", reset_page, methods=["GET", "POST"]),
     Route("/account/notifications", notifications_page, methods=["GET"]),
     Route("/account/notifications/{id:id}/read", read_notification, methods=["POST"]),
     Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),

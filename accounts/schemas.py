@@ -46,6 +46,14 @@ class PasswordChange(Body):
     new_password: Password
 
 
+class ResetRequest(Body):
+    email: Annotated[str, line(254)]
+
+
+class NewPassword(Body):
+    password: Password
+
+
 class NotificationsQuery(Query):
     cursor: Cursor | None = None
 

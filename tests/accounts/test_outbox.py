@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import mailbox
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,42 +17,7 @@ from accounts.models import OutboxMessage, OutboxState
 from jobs.embedded import run_once
 from jobs.schedule import PERIODIC, JobContext
 from tests.live import free_port
-
-
-class SmtpServer:
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.folder = folder
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
-             "-c", "aiosmtpd.handlers.Mailbox", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        import socket
-
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("aiosmtpd did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def received(self) -> list[mailbox.MaildirMessage]:
-        return list(mailbox.Maildir(self.folder, create=True))
+from tests.smtp import SmtpServer
 
 
 @pytest.fixture

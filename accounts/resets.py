@@ -1,0 +1,101 @@
+"""A forgotten password: a single-use, expiring link sent by mail, and the new password.
+
+Asking never says whether an account exists (the same answer either way; limits per email and
+per address count both). The link carries a random token of which only the digest is kept; it
+works once, for RESET_FOR. Setting the new password ends every session and API token of the
+account: whoever had the old password keeps no way in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from accounts import outbox, sessions
+from accounts.errors import ResetExpired
+from accounts.models import PasswordReset, User
+from accounts.services import hash_password, normalize_email, validate_password
+from errors import RateLimited
+from ratelimit import Counter, Limit, seconds_left
+
+RESET_FOR = timedelta(hours=1)
+RESETS_PER_EMAIL = Limit(attempts=3, window_seconds=3600)
+RESETS_PER_ADDRESS = Limit(attempts=10, window_seconds=3600)
+Translate = Callable[[str], str]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def request_reset(
+    *,
+    email: str,
+    address: str,
+    counter: Counter,
+    link_base: str,
+    now: datetime,
+    _: Translate,
+) -> None:
+    """Mail a reset link to the account with this email, if there is one (in the reader's
+    language, `_`). Raises RateLimited past the limits, whether or not the account exists."""
+    wanted = normalize_email(email)[:320]
+    for key, limit in ((f"reset-email:{wanted}", RESETS_PER_EMAIL),
+                       (f"reset-addr:{address}", RESETS_PER_ADDRESS)):  # fmt: skip
+        if await counter.hit(key, limit) > limit.attempts:
+            raise RateLimited(seconds_left(limit), "Too many reset requests; try again later.")
+    user = await User.get_or_none(email=wanted)
+    if user is None:
+        return
+    token = secrets.token_urlsafe(32)
+    link = f"{link_base.rstrip('/')}/account/reset/{token}"
+    async with in_transaction():
+        reset = await PasswordReset.create(
+            user_id=user.id, token_hash=_digest(token), expires_at=now + RESET_FOR, created_at=now
+        )
+        intro = _("Someone asked to set a new password for your Shuyuan account.")
+        action = _("Open this link within an hour to choose a new password:")
+        ignore = _("If it was not you, ignore this mail; your password stays as it is.")
+        await outbox.enqueue(
+            channel="mail",
+            recipient=user.email,
+            subject=_("Set a new Shuyuan password"),
+            text=f"{intro}\n\n{action}\n{link}\n\n{ignore}\n",
+            html=(f'<p>{intro}</p><p>{action}<br><a href="{link}">{link}</a></p><p>{ignore}</p>'),
+            key=f"password-reset:{reset.id}",
+            now=now,
+        )
+
+
+async def reset_for(token: str, *, now: datetime) -> PasswordReset:
+    """The live reset of this token. Raises ResetExpired (used, expired or unknown)."""
+    if not 20 <= len(token) <= 100:
+        raise ResetExpired()
+    reset = await PasswordReset.get_or_none(
+        token_hash=_digest(token), used_at=None, expires_at__gt=now
+    ).select_related("user")
+    if reset is None:
+        raise ResetExpired()
+    return reset
+
+
+async def reset_password(*, token: str, password: str, now: datetime) -> User:
+    """Set the account's new password through its reset link, once. Raises ResetExpired,
+    WeakPassword. Every session and API token of the account ends."""
+    reset = await reset_for(token, now=now)
+    user = reset.user
+    validate_password(password, field="password", user_inputs=[user.email])
+    password_hash = await hash_password(password)
+    async with in_transaction():
+        # Invariant "a link works once": only the request that marks it used goes on.
+        if not await PasswordReset.filter(id=reset.id, used_at=None).update(used_at=now):
+            raise ResetExpired()
+        await User.filter(id=user.id).update(password_hash=password_hash)
+        await PasswordReset.filter(user_id=user.id, used_at=None).update(used_at=now)
+        await sessions.end_all_but(user.id, keep_session_id=None, now=now)
+    user.password_hash = password_hash
+    return user
