@@ -200,7 +200,7 @@ async def request_password_reset(request: Request) -> Response:
     status=204,
     auth=None,
     tag="accounts",
-    errors={410: "reset_expired", 422: "weak_password"},
+    errors={404: "reset_not_found", 410: "reset_expired", 422: "weak_password"},
 )
 async def reset_password(request: Request) -> Response:
     data = await read_json(request, schemas.NewPassword)

@@ -16,6 +16,7 @@ class AccountsErrorCode(StrEnum):
     SESSION_ENDED = "session_ended"
     WEAK_PASSWORD = "weak_password"  # nosec B105  # an error code
     RESET_EXPIRED = "reset_expired"
+    RESET_NOT_FOUND = "reset_not_found"
 
 
 class EmailTaken(DomainError):
@@ -74,3 +75,11 @@ class ResetExpired(DomainError):
     code = AccountsErrorCode.RESET_EXPIRED
     status = 410
     default_message = "This reset link was used already or has expired; ask for a new one."
+
+
+class ResetNotFound(DomainError):
+    """A password-reset link that never existed (a mistyped or made-up token)."""
+
+    code = AccountsErrorCode.RESET_NOT_FOUND
+    status = 404
+    default_message = "This reset link is not one of ours; ask for a new one."

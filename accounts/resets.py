@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from accounts import outbox, sessions
-from accounts.errors import ResetExpired
+from accounts.errors import ResetExpired, ResetNotFound
 from accounts.models import PasswordReset, User
 from accounts.services import hash_password, normalize_email, validate_password
 from errors import RateLimited
@@ -72,20 +72,21 @@ async def request_reset(
 
 
 async def reset_for(token: str, *, now: datetime) -> PasswordReset:
-    """The live reset of this token. Raises ResetExpired (used, expired or unknown)."""
+    """The live reset of this token. Raises ResetNotFound (no such link), ResetExpired (used
+    or expired)."""
     if not 20 <= len(token) <= 100:
-        raise ResetExpired()
-    reset = await PasswordReset.get_or_none(
-        token_hash=_digest(token), used_at=None, expires_at__gt=now
-    ).select_related("user")
+        raise ResetNotFound()
+    reset = await PasswordReset.get_or_none(token_hash=_digest(token)).select_related("user")
     if reset is None:
+        raise ResetNotFound()
+    if reset.used_at is not None or reset.expires_at <= now:
         raise ResetExpired()
     return reset
 
 
 async def reset_password(*, token: str, password: str, now: datetime) -> User:
-    """Set the account's new password through its reset link, once. Raises ResetExpired,
-    WeakPassword. Every session and API token of the account ends."""
+    """Set the account's new password through its reset link, once. Raises ResetNotFound,
+    ResetExpired, WeakPassword. Every session and API token of the account ends."""
     reset = await reset_for(token, now=now)
     user = reset.user
     validate_password(password, field="password", user_inputs=[user.email])
