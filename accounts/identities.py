@@ -24,7 +24,8 @@ RESERVED_NAMES = (
 
 
 def invisible_characters(text: str) -> list[str]:
-    """The characters of `text` a reader would not see (named as U+XXXX)."""
+    """The characters of `text` a reader would not see, each named by its code point
+    ("U+200B")."""
     found = []
     for char in text:
         category = unicodedata.category(char)

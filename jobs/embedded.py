@@ -6,30 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from jobs.schedule import PERIODIC, Job, JobContext, utc_now
-from metrics import JOB_SECONDS
+from jobs.schedule import PERIODIC, Job, JobContext, run_timed
 
 log = logging.getLogger(__name__)
 
 
 async def run_once(job: Job, context: JobContext) -> None:
-    """One run of `job`, timed and logged; an error is logged and the next period tries again
-    (embedded jobs have no queue to park a failure in)."""
-    started = time.perf_counter()
-    outcome = "succeeded"
+    """One run of `job`; an error is logged and the next period tries again (embedded jobs
+    have no queue to park a failure in)."""
     try:
-        done = await job.run(context, utc_now())
-        if done:
-            log.info("job done", extra={"job": job.name, "result": str(done)})
+        await run_timed(job, context)
     except Exception:
-        outcome = "failed"
         log.exception("job failed", extra={"job": job.name})
-    finally:
-        JOB_SECONDS.labels(job=job.name, outcome=outcome).observe(time.perf_counter() - started)
 
 
 async def _every(job: Job, context: JobContext) -> None:

@@ -12,15 +12,12 @@ stopped beating (killed mid-job) to another.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
-from typing import Any
 
 import procrastinate
 from procrastinate import PsycopgConnector, RetryStrategy
 
-from jobs.schedule import PERIODIC, Job, JobContext, utc_now
-from metrics import JOB_SECONDS
+from jobs.schedule import PERIODIC, Job, JobContext, run_timed
 
 log = logging.getLogger(__name__)
 RETRY = RetryStrategy(max_attempts=3, exponential_wait=2)  # then parked as failed
@@ -67,19 +64,10 @@ def make_engine(
 
 
 def _periodic(engine: procrastinate.App, job: Job, context: JobContext | None) -> None:
-    async def run(timestamp: int) -> Any:
+    async def run(timestamp: int) -> None:
         if context is None:
             raise RuntimeError(f"{job.name} needs a worker's context")
-        started = time.perf_counter()
-        outcome = "failed"
-        try:
-            done = await job.run(context, utc_now())
-            outcome = "succeeded"
-            if done:
-                log.info("job done", extra={"job": job.name, "result": str(done)})
-            return None
-        finally:
-            JOB_SECONDS.labels(job=job.name, outcome=outcome).observe(time.perf_counter() - started)
+        await run_timed(job, context)  # an error makes procrastinate retry, then park it
 
     run.__name__ = run.__qualname__ = job.name.replace(".", "_")
     task = engine.task(name=job.name, retry=RETRY, pass_context=False)(run)

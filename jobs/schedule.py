@@ -3,6 +3,8 @@ guarded moves in the database), so a run repeated after a crash changes nothing 
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,10 +13,13 @@ from typing import Any
 from accounts import outbox
 from accounts.mail import Mailer
 from membership import tasks as membership_tasks
+from metrics import JOB_SECONDS
 from payments import services as payments
 from payments.provider import StripeProvider
 from store import services as store
 from web.worker import WorkerMemory
+
+log = logging.getLogger("jobs")
 
 
 @dataclass(frozen=True)
@@ -79,3 +84,18 @@ PERIODIC: tuple[Job, ...] = (
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+async def run_timed(job: Job, context: JobContext) -> None:
+    """One run of `job` (the engine's and the embedded scheduler's alike): its time in
+    shuyuan_job_seconds by outcome, a log line when it did something. Errors go on to the
+    caller, which retries (engine) or logs and waits for the next period (embedded)."""
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        done = await job.run(context, utc_now())
+        outcome = "succeeded"
+        if done:
+            log.info("job done", extra={"job": job.name, "result": str(done)})
+    finally:
+        JOB_SECONDS.labels(job=job.name, outcome=outcome).observe(time.perf_counter() - started)
