@@ -4,8 +4,9 @@ seat claim.
 Starts the real app under uvicorn (2 workers) on a fresh PostgreSQL database, opens a window of
 SEATS seats for ATTEMPTS signed-in people, and sends their enrollments with wrk (CONCURRENCY
 connections, each person once) until the window answers "full". The bare side is a Starlette
-endpoint on its own copy of the same data that runs the app's own seat claim
-(membership/sql/hold_seat.sql) through asyncpg: no token, no session, no rules but the SQL.
+endpoint on its own copy of the same data that calls the app's own seat statement
+(membership_hold_seat, membership/sql/hold_seat.sql) through asyncpg, once per request: a user
+id instead of a token, no session, no rules but the SQL's, no batches.
 Accepted/s is counted by the database (enrollments / time from the first to the last). Each
 side runs ROUNDS rounds on a fresh window; the median counts.
 
@@ -31,7 +32,6 @@ from pathlib import Path
 import asyncpg
 
 from bench.common import (
-    ROOT,
     WORKERS,
     fresh_app_database,
     orm,
@@ -53,7 +53,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-SQL = open(os.environ["SEAT_SQL"], encoding="utf-8").read()
+# The seat statement the app runs (membership/sql/hold_seat.sql, installed by the app's
+# migrations), one call per request, for a user id known in advance.
+SQL = "SELECT * FROM membership_hold_seat($1, NULL, $2, $3, $4, $5, $6, $7)"
 pool = None
 
 @asynccontextmanager
@@ -67,16 +69,14 @@ async def seat(request):
     window_id = int(request.path_params["window_id"])
     user_id = int(request.path_params["user_id"])
     now = datetime.now(UTC)
-    try:
-        row = await pool.fetchrow(
-            SQL, window_id, now, user_id, f"{window_id}:{user_id}", 19900,
-            now + timedelta(minutes=15),
-        )
-    except asyncpg.UniqueViolationError:
-        return JSONResponse({"error": {"code": "already_enrolled"}}, status_code=409)
-    if row is None:
-        return JSONResponse({"error": {"code": "window_full"}}, status_code=409)
-    return JSONResponse({"id": row["id"]}, status_code=201)
+    row = await pool.fetchrow(
+        SQL, user_id, now - timedelta(minutes=5), window_id, now, 19900,
+        now + timedelta(minutes=15), now + timedelta(days=30),
+    )
+    if row["outcome"] == "held":
+        return JSONResponse({"id": row["held_enrollment_id"]}, status_code=201)
+    return JSONResponse({"error": {"code": row["outcome"]}}, status_code=409)
+
 
 app = Starlette(
     routes=[Route("/seat/{window_id:int}/{user_id:int}", seat, methods=["POST"])],
@@ -142,7 +142,6 @@ def serving_bare(dsn: str) -> Iterator[str]:
     env = {
         **os.environ,
         "BARE_DSN": dsn.replace("postgres://", "postgresql://", 1),
-        "SEAT_SQL": str(ROOT / "membership" / "sql" / "hold_seat.sql"),
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bare_seat:app", "--port", str(port),

@@ -13,7 +13,7 @@ from accounts.models import User
 from membership import grants, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
 from web.api import iso, json_response, operation, read_json
-from web.auth import api_admin, api_user
+from web.auth import api_admin, api_user, bearer_token
 
 
 def window_json(window: EnrollmentWindow) -> dict[str, Any]:
@@ -122,10 +122,9 @@ async def current_window(request: Request) -> Response:
     },
 )
 async def enroll(request: Request) -> Response:
-    user = await api_user(request)
     enrollment = await services.enroll(
         window_id=request.path_params["id"],
-        user=user,
+        user=bearer_token(request),
         now=datetime.now(UTC),
         memory=request.app.state.memory.seats,
     )

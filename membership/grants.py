@@ -29,7 +29,13 @@ def renewal_due(user: User, *, at: datetime) -> bool:
     """Whether `user` may renew now: a member whose membership ends within RENEWAL_REMINDER
     (the new term starts where theirs ends), or anyone whose membership has ended. The
     reminders, the pages' "renew" notice and enrollment all ask this."""
-    return user.member_until is not None and user.member_until <= at + RENEWAL_REMINDER
+    return user.member_until is not None and user.member_until <= renewal_from(at)
+
+
+def renewal_from(at: datetime) -> datetime:
+    """A membership that ends no later than this may be renewed at `at` (renewal_due; the
+    seat statement membership/sql/hold_seat.sql is given this instant and asks the same)."""
+    return at + RENEWAL_REMINDER
 
 
 def may_enroll(user: User, *, at: datetime) -> bool:

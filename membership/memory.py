@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from batches import StatementBatch
 from membership.models import EnrollmentWindow
+from membership.seats import seat_batch
 
 # In a rush most requests come after the last seat went: a window seen full is answered from
 # memory for this long. A seat that comes back in another worker is seen here at most this
@@ -25,6 +27,7 @@ class SeatMemory:
     # Windows read in the last FULL_SECONDS (a rush reads one window thousands of times a
     # second; an admin's change is seen here at most this much later).
     windows: dict[int, tuple[float, EnrollmentWindow]] = field(default_factory=dict)
+    batch: StatementBatch = field(default_factory=seat_batch)  # seat holds waiting to go
 
     async def window(self, window_id: int) -> EnrollmentWindow:
         """The window, as read at most FULL_SECONDS ago. Raises WindowNotFound."""

@@ -10,6 +10,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from accounts import services as accounts
+from accounts.errors import Unauthorized
 from accounts.models import User
 from errors import DomainError
 from membership import grants, seats
@@ -57,39 +58,66 @@ OFFER_FOR = timedelta(minutes=10)  # a returned seat waits this long for the nex
 
 
 async def enroll(
-    *, window_id: int, user: User, now: datetime, memory: SeatMemory | None = None
+    *,
+    window_id: int,
+    user: User | str | None,
+    now: datetime,
+    memory: SeatMemory | None = None,
+    engine: str | None = None,
 ) -> Enrollment:
     """Hold a seat in an open window for `user` for HOLD_FOR while they pay.
 
-    One person holds at most one seat per window (Enrollment.active_key). A seat offered to the
-    person from the waitlist is theirs first. A window this worker saw full within the last
-    second is answered from `memory`. Raises WindowNotFound, NotOpen, Closed, AlreadyMember,
-    AlreadyEnrolled, SoldOut.
+    `user` is a user, or a bearer token (the API): on PostgreSQL the seat statement finds its
+    owner in the same round trip. One person holds at most one seat per window
+    (Enrollment.active_key). A seat offered to the person from the waitlist is theirs first. A
+    window this worker saw full within the last second is answered from `memory`. `engine`
+    names the seat engine (membership.seats). Raises Unauthorized/SessionEnded, WindowNotFound,
+    NotOpen, Closed, AlreadyMember, AlreadyEnrolled, SoldOut.
     """
+    if user is None:
+        raise Unauthorized()
+    holder: User | str = accounts.token_digest(user) if isinstance(user, str) else user
     memory = memory if memory is not None else SeatMemory()
-    window = await memory.window(window_id)
-    state = window_state(window, now)
-    if state == WindowState.UPCOMING:
-        raise NotOpen()
-    if state == WindowState.CLOSED:
-        raise Closed()
-    if not grants.may_enroll(user, at=now):
-        raise AlreadyMember()
-    enrollment = None if memory.known_full(window) else await seats.hold_seat(window, user, now)
+    try:
+        window = await memory.window(window_id)
+        state = window_state(window, now)
+        if state == WindowState.UPCOMING:
+            raise NotOpen()
+        if state == WindowState.CLOSED:
+            raise Closed()
+    except DomainError:
+        await _person(holder, now)  # a caller who is nobody hears that first
+        raise
+    enrollment = None
+    if not memory.known_full(window):
+        enrollment = await seats.hold_seat(window, holder, now, batch=memory.batch, engine=engine)
     if enrollment is None:
-        if await Enrollment.filter(active_key=seats.active_key(window, user)).exists():
+        person = await _person(holder, now)
+        if not grants.may_enroll(person, at=now):
+            raise AlreadyMember()
+        if await Enrollment.filter(active_key=seats.active_key(window, person)).exists():
             raise AlreadyEnrolled()  # their own seat is the last one taken
         if memory.known_full(window):
             raise SoldOut()
         # Lazily give back holds that ran out (those with no payment under way), then try
         # once more.
         if await release_expired_holds(provider=None, now=now, window_id=window.id, memory=memory):
-            enrollment = await seats.hold_seat(window, user, now)
+            enrollment = await seats.hold_seat(window, person, now, engine=engine)
         if enrollment is None:
             if not await Seat.filter(window_id=window.id, enrollment_id__isnull=True).exists():
                 memory.remember_full(window)
             raise SoldOut()
     return enrollment
+
+
+async def _person(holder: User | str, now: datetime) -> User:
+    """The user, or the owner of the token digest. Raises Unauthorized, SessionEnded."""
+    if isinstance(holder, User):
+        return holder
+    user = await accounts.user_for_token_digest(holder, now=now)  # or raises SessionEnded
+    if user is None:
+        raise Unauthorized()
+    return user
 
 
 async def enrollment_for_user(enrollment_id: int, user: User) -> Enrollment:

@@ -3,7 +3,8 @@ the SQL of a hold. Everything else calls hold().
 
 PostgreSQL is the reference: an order of one product is held by the function store_hold
 (store/sql/hold.sql) in one round trip, the token's owner found by the same statement, and
-holds waiting in a worker go to the database in batches (store_hold_many). Anything else (an
+holds waiting in a worker go to the database in batches (store_hold_many, through the
+worker's batches.StatementBatch). Anything else (an
 order of several products, SQLite) is held portably, by store/sql/take_allowance.sql and
 claim_units.sql inside one transaction. Both keep the same invariants, named where the SQL
 enforces them; tests/store/test_hold_engines.py runs the same buying story through both and
@@ -12,15 +13,12 @@ demands the same answers.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -32,21 +30,14 @@ from accounts.models import User
 from db import AsyncpgClient, for_dialect, from_row, read_sql
 from errors import DomainError
 from store.errors import LimitExceeded, SoldOut
-from store.memory import StoreMemory, product_key
+from store.memory import HOLD_ONE_SQL, StoreMemory, product_key
 from store.models import Allowance, Order, OrderEvent, OrderItem, OrderStatus, Product, StockUnit
 
-log = logging.getLogger(__name__)
 HOLD_FOR = timedelta(minutes=10)
 SQL = Path(__file__).resolve().parent / "sql"
 _TAKE_ALLOWANCE = read_sql(SQL / "take_allowance.sql")
 _CLAIM_UNITS = read_sql(SQL / "claim_units.sql")
-_HOLD_ONE = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
-_HOLD_MANY = "SELECT * FROM store_hold_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
-# Under a crowd, holds waiting in a worker go in batches of up to HOLD_BATCH (one statement,
-# one commit), with at most HOLD_BATCHES_AT_ONCE batches in the database per worker (the
-# admission bound: the rest of a crowd waits here, cheaply). Alone, a hold goes at once.
-HOLD_BATCH = 16
-HOLD_BATCHES_AT_ONCE = 2
+_HOLD_ONE = HOLD_ONE_SQL
 
 Shipping = tuple[str, str, str, str, str, str]  # name, phone, province, city, district, address
 
@@ -254,7 +245,7 @@ async def _hold_single(
     ]
     connection = connections.get("default")
     if isinstance(connection, AsyncpgClient):
-        row = await _hold_in_a_batch(memory, connection, params)
+        row = await memory.hold_batch.run(connection, params)
     else:  # inside a caller's transaction
         [row] = await connection.execute_query_dict(_HOLD_ONE, params)
     outcome = row["outcome"]
@@ -290,60 +281,3 @@ async def _hold_single(
         paid_at=None,
     )
     return Held(order, row["buyer_id"])
-
-
-async def _hold_in_a_batch(
-    memory: StoreMemory, connection: AsyncpgClient, params: list[Any]
-) -> Mapping[str, Any]:
-    """store_hold's answer row for `params`, held alone or in a batch with others waiting."""
-    loop = asyncio.get_running_loop()
-    answer: asyncio.Future[Mapping[str, Any]] = loop.create_future()
-    memory.waiting_holds.append((params, answer))
-    # A runner is done the moment it has found nothing waiting (no await between its last look
-    # and its end), so counting the ones not done never misses a hold.
-    running = sum(1 for r in memory.batch_runners if r.get_loop() is loop and not r.done())
-    if running < HOLD_BATCHES_AT_ONCE:
-        runner = loop.create_task(_run_hold_batches(memory, connection))
-        memory.batch_runners.add(runner)  # a reference, so the running task is not collected
-        runner.add_done_callback(memory.batch_runners.discard)
-    return await answer
-
-
-async def _run_hold_batches(memory: StoreMemory, connection: AsyncpgClient) -> None:
-    waiting = memory.waiting_holds
-    while waiting:
-        batch = [(params, answer) for params, answer in waiting[:HOLD_BATCH] if not answer.done()]
-        del waiting[:HOLD_BATCH]
-        if not batch:
-            continue  # every caller of these went away before their turn
-        # By product, then buyer (user id, or token digest): params [3], [0] and [1]. Two
-        # batches take allowance rows in the same order.
-        batch.sort(key=lambda held: (held[0][3], held[0][0] or 0, held[0][1] or ""))
-        try:
-            rows = await _hold_batch(connection, [params for params, _ in batch])
-        except Exception as exc:
-            for _, answer in batch:
-                if not answer.done():
-                    answer.set_exception(exc)
-            continue
-        for (_, answer), row in zip(batch, rows, strict=True):
-            if not answer.done():
-                answer.set_result(row)
-
-
-async def _hold_batch(connection: AsyncpgClient, batch: list[list[Any]]) -> list[Mapping[str, Any]]:
-    if len(batch) > 1:
-        try:
-            columns = [list(column) for column in zip(*batch, strict=True)]
-            return await connection.fetch_rows(_HOLD_MANY, columns)
-        except asyncpg.DeadlockDetectedError:
-            # Rolled back whole (one account ordering through two tokens in two workers at
-            # once); each of its holds is tried alone below.
-            log.warning("a batch of %d holds deadlocked; holding them one by one", len(batch))
-    rows = []
-    for params in batch:
-        row = await connection.fetch_row(_HOLD_ONE, params)
-        if row is None:
-            raise RuntimeError("store_hold answered no row")  # it always answers one
-        rows.append(row)
-    return rows

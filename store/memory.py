@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batches import StatementBatch
 from store.models import Product
 
 SOLD_OUT_SECONDS = 1.0
@@ -21,6 +22,17 @@ PRODUCT_SECONDS = 1.0
 # The portable hold lets at most this many orders per worker into the database at once: the
 # rest of a crowd waits here, cheaply, instead of piling up on the database's locks.
 ADMISSION = 8
+
+_ARGS = ", ".join(f"${n}" for n in range(1, 17))
+HOLD_ONE_SQL = f"SELECT * FROM store_hold({_ARGS})"  # store/sql/hold.sql
+HOLD_MANY_SQL = f"SELECT * FROM store_hold_many({_ARGS})"
+
+
+def _hold_order(params: Sequence[Any]) -> tuple[int, int, str]:
+    """By product, then buyer (user id, or token digest): two batches take allowance rows in
+    the same order."""
+    return (params[3], params[0] or 0, params[1] or "")
+
 
 ProductKey = tuple[int, float]  # (id, created_at): a product made again under a reused id is new
 
@@ -38,11 +50,10 @@ class StoreMemory:
     reading: set[int] = field(default_factory=set)  # products an order is reading right now
     sold_out_until: dict[ProductKey, float] = field(default_factory=dict)
     claimed_up_to: dict[ProductKey, int] = field(default_factory=dict)  # the last unit claimed
-    # Holds waiting to go to the database together (store.holds batches them).
-    waiting_holds: list[tuple[list[Any], asyncio.Future[Mapping[str, Any]]]] = field(
-        default_factory=list
-    )
-    batch_runners: set[asyncio.Task[None]] = field(default_factory=set)
+    # Holds of one product waiting to go to the database together (store.holds).
+    hold_batch: StatementBatch = field(default_factory=lambda: StatementBatch(
+        HOLD_ONE_SQL, HOLD_MANY_SQL, order=_hold_order
+    ))  # fmt: skip
     admission: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(ADMISSION))
 
     async def products_for_order(self, product_ids: list[int]) -> dict[int, Product]:
