@@ -33,9 +33,10 @@ from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow, Wa
 HOLD_FOR = timedelta(minutes=15)  # a seat is held this long while its holder pays
 SQL = Path(__file__).resolve().parent / "sql"
 _CLAIM_SEAT = read_sql(SQL / "claim_seat.sql")
-_ARGS = ", ".join(f"${n}" for n in range(1, 9))
-HOLD_ONE_SQL = f"SELECT * FROM membership_hold_seat({_ARGS})"  # sql/hold_seat.sql
-HOLD_MANY_SQL = f"SELECT * FROM membership_hold_seat_many({_ARGS})"
+HOLD_ONE_SQL = (
+    "SELECT * FROM membership_hold_seat($1, $2, $3, $4, $5, $6, $7, $8)"  # sql/hold_seat.sql
+)
+HOLD_MANY_SQL = "SELECT * FROM membership_hold_seat_many($1, $2, $3, $4, $5, $6, $7, $8)"
 
 
 def _batch_order(params: Sequence[Any]) -> tuple[int, int, str]:

@@ -23,9 +23,9 @@ PRODUCT_SECONDS = 1.0
 # rest of a crowd waits here, cheaply, instead of piling up on the database's locks.
 ADMISSION = 8
 
-_ARGS = ", ".join(f"${n}" for n in range(1, 17))
-HOLD_ONE_SQL = f"SELECT * FROM store_hold({_ARGS})"  # store/sql/hold.sql
-HOLD_MANY_SQL = f"SELECT * FROM store_hold_many({_ARGS})"
+# store/sql/hold.sql
+HOLD_ONE_SQL = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
+HOLD_MANY_SQL = "SELECT * FROM store_hold_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
 
 
 def _hold_order(params: Sequence[Any]) -> tuple[int, int, str]:
