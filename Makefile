@@ -18,16 +18,18 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED)
 
 # Migrate, load the demo community (once: it is idempotent), serve on http://$(HOST):$(PORT)
-# with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420).
+# with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420), and a mail
+# catcher on 127.0.0.1:1025 that keeps every mail sent in var/mail/new/.
 run: install
 	$(BIN)/shuyuan migrate
 	$(BIN)/shuyuan demo-data
-	$(BIN)/shuyuan serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-localstripe
+	$(BIN)/shuyuan serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-localstripe \
+		--with-mail-catcher
 
 # bandit reads the application's code (not tests, benchmarks or migrations); each finding it
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.
 BANDIT_PATHS = accounts community membership payments store web jobs app.py cli.py db.py errors.py \
-	ratelimit.py settings.py demo.py metrics.py batches.py
+	ratelimit.py settings.py demo.py metrics.py batches.py translation.py pictures.py
 
 lint: install
 	$(BIN)/ruff check .

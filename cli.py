@@ -53,6 +53,7 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     module in `also`) on the job engine until SIGTERM or SIGINT; jobs under way finish first."""
     import importlib
 
+    from accounts import notices
     from accounts.mail import Mailer
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
@@ -62,6 +63,7 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     if settings.jobs != "worker":
         raise SystemExit("shuyuan worker needs PostgreSQL (SQLite runs its jobs inside serve)")
     register_payment_purposes()
+    notices.configure(notices.Letterhead(settings.public_url, settings.secret_key))
     provider = services.make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
@@ -189,6 +191,38 @@ def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[N
         process.wait(timeout=10)
 
 
+MAIL_CATCHER_PORT = 1025
+
+
+@contextmanager
+def mail_catcher(settings: Settings) -> Iterator[None]:
+    """A local SMTP server (aiosmtpd) that keeps every mail the app sends as a file in
+    var/mail/new/, for development: the app sends to it unless SMTP_URL is set."""
+    if settings.smtp_url:
+        print(f"mail goes to SMTP_URL ({urlsplit(settings.smtp_url).hostname})", flush=True)
+        yield
+        return
+    folder = (settings.var_dir / "mail").resolve()
+    process = subprocess.Popen(  # nosec B603  # aiosmtpd, fixed arguments
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{MAIL_CATCHER_PORT}",
+         "-c", "aiosmtpd.handlers.Mailbox", str(folder)],
+    )  # fmt: skip
+    time.sleep(0.5)
+    if process.poll() is not None:
+        port = MAIL_CATCHER_PORT
+        print(f"shuyuan: no mail catcher (is port {port} taken?); mail waits in the outbox")
+        yield
+        return
+    os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{MAIL_CATCHER_PORT}"  # read by the app's workers
+    print(f"mail catcher: every mail sent is kept as a file in {folder}/new/", flush=True)
+    try:
+        yield
+    finally:
+        os.environ.pop("SMTP_URL", None)
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -197,6 +231,7 @@ def serve(
     reload: bool,
     with_localstripe: bool,
     access_log: bool = True,
+    with_mail_catcher: bool = False,
 ) -> None:
     ensure_sqlite_dir(settings.database_url)
     if workers > 1 and not reload:
@@ -206,7 +241,10 @@ def serve(
         shutil.rmtree(shared, ignore_errors=True)
         shared.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
-    with local_stripe(settings, host, port) if with_localstripe else nullcontext():
+    with (
+        local_stripe(settings, host, port) if with_localstripe else nullcontext(),
+        mail_catcher(settings) if with_mail_catcher else nullcontext(),
+    ):
         _run_uvicorn(host, port, workers, reload, access_log)
 
 
@@ -272,6 +310,11 @@ def _parser() -> argparse.ArgumentParser:
         help="start localstripe (the fake Stripe) at STRIPE_API_BASE and register our webhook",
     )
     serve_cmd.add_argument(
+        "--with-mail-catcher",
+        action="store_true",
+        help="keep every mail sent in var/mail/new/ (a local SMTP server) unless SMTP_URL is set",
+    )
+    serve_cmd.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (behind a proxy)"
     )
     return parser
@@ -306,6 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.reload,
                 args.with_localstripe,
                 access_log=not args.no_access_log,
+                with_mail_catcher=args.with_mail_catcher,
             )
     except DomainError as exc:
         print(f"shuyuan: {exc.message}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 
@@ -41,3 +42,22 @@ async def test_several_workers_serve_pages_and_the_api(settings: Settings) -> No
             missing = await http.get("/api/v1/me")
             assert missing.status_code == 401
             assert missing.json()["error"]["code"] == "unauthorized"
+
+
+async def test_the_mail_catcher_keeps_what_the_app_sends(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`make run`'s mail catcher: a real SMTP server that keeps each mail in var/mail/new/."""
+    from dataclasses import replace
+
+    from accounts.mail import Mailer
+    from cli import MAIL_CATCHER_PORT, mail_catcher
+
+    local = replace(settings, smtp_url=None, var_dir=tmp_path)
+    with mail_catcher(local):
+        await Mailer(f"smtp://127.0.0.1:{MAIL_CATCHER_PORT}", "书院 <noreply@shuyuan.test>").send(
+            to="reader@example.cn", subject="你好", text="正文", html=None, message_id="<t@x>"
+        )
+        kept = list((tmp_path / "mail" / "new").iterdir())
+    assert len(kept) == 1
+    assert "reader@example.cn" in kept[0].read_text()
