@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from tortoise.contrib.starlette import RegisterTortoise
 
 from accounts import api as accounts_api
+from accounts import notices
 from accounts import routes as accounts_routes
 from accounts.mail import Mailer
 from accounts.sessions import Lifetimes
@@ -64,6 +65,8 @@ def create_app(
     """
 
     register_payment_purposes()
+    # Mails written by this process link to the public address, signed with the secret key.
+    notices.configure(notices.Letterhead(settings.public_url, settings.secret_key))
     memory = WorkerMemory()
     # Attempt counters (failed sign-ins, the buy button): shared through Redis when set.
     counter = make_counter(settings.redis_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from accounts import notices
 from accounts import services as accounts
 from accounts.models import User
 from community.board import services as board
@@ -49,10 +50,10 @@ async def _people() -> bool:
     )
     for email, name in PEOPLE:
         user = await accounts.register(email=email, password=DEMO_PASSWORD, display_name=name)
-        await accounts.notify(
+        await notices.notify(
             user.id,
             kind="welcome",
-            message=f"{name}，欢迎来到书院。每天早上六点半，一段六十秒语音等你。",
+            params={"name": name},
             link="/",
         )
     return True

@@ -5,26 +5,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from tortoise.transactions import in_transaction
 
-from accounts import resets, schemas, services, sessions
+from accounts import notices, profiles, resets, schemas, services, sessions, verification
+from accounts.errors import NotificationNotFound
 from accounts.models import ApiToken, Notification, User
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
-from web.i18n import choose_locale, translations
+from web.i18n import api_locale, choose_locale, translations
+from web.limits import FORM_FIELDS
 
 
 def user_json(user: User) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "display_name": user.display_name}
 
 
-def notification_json(notification: Notification) -> dict[str, Any]:
+def notification_json(notification: Notification, locale: str) -> dict[str, Any]:
+    text = notices.text_of(notification, locale)
     return {
         "id": notification.id,
         "kind": notification.kind,
-        "message": notification.message,
+        "text": text,
+        "message": text,
         "link": notification.link,
         "created_at": iso(notification.created_at),
         "read": notification.read_at is not None,
@@ -43,7 +49,10 @@ def notification_json(notification: Notification) -> dict[str, Any]:
 async def create_account(request: Request) -> Response:
     data = await read_json(request, schemas.Registration)
     user = await services.register(
-        email=data.email, password=data.password, display_name=data.display_name
+        email=data.email,
+        password=data.password,
+        display_name=data.display_name,
+        locale=api_locale(request),
     )
     return json_response(user_json(user), 201)
 
@@ -80,10 +89,107 @@ async def revoke_current_token(request: Request) -> Response:
 
 @operation("The caller's account", answer=schemas.Me, tag="accounts")
 async def me(request: Request) -> Response:
+    return json_response(me_json(await api_user(request)))
+
+
+def me_json(user: User) -> dict[str, Any]:
+    return {
+        **user_json(user),
+        "is_admin": user.is_admin,
+        "member_until": iso(user.member_until),
+        "email_verified": user.email_verified_at is not None,
+        "locale": user.locale,
+        "bio": user.bio,
+        "avatar_url": profiles.avatar_url(user, "large"),
+    }
+
+
+@operation(
+    "Change the caller's profile (display name, bio, language); only what is given changes",
+    body=schemas.ProfileChange,
+    answer=schemas.Me,
+    tag="accounts",
+    errors={422: "invalid_field"},
+)
+async def change_profile(request: Request) -> Response:
     user = await api_user(request)
-    return json_response(
-        {**user_json(user), "is_admin": user.is_admin, "member_until": iso(user.member_until)}
+    data = await read_json(request, schemas.ProfileChange)
+    await profiles.update_profile(
+        user, display_name=data.display_name, bio=data.bio, locale=data.locale
     )
+    return json_response(me_json(user))
+
+
+@operation(
+    "Upload the caller's avatar as multipart field `avatar`; it is cut square and resized",
+    form=schemas.AVATAR_UPLOAD,
+    answer=schemas.Me,
+    tag="accounts",
+    errors={422: "invalid_field"},
+)
+async def upload_avatar(request: Request) -> Response:
+    user = await api_user(request)
+    async with request.form(max_fields=FORM_FIELDS) as form:  # closes the file after
+        upload = form.get("avatar")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    await profiles.set_avatar(user, data, media_dir=request.app.state.settings.var_dir / "media")
+    return json_response(me_json(user))
+
+
+@operation(
+    "Mail the caller a new link to verify their address (at most one an hour)",
+    status=202,
+    tag="accounts",
+)
+async def send_verification(request: Request) -> Response:
+    user = await api_user(request)
+    async with in_transaction():
+        await verification.send_verification(user, now=datetime.now(UTC))
+    return Response(status_code=202)
+
+
+@operation(
+    "Verify an address with the token of a verification mail",
+    status=204,
+    auth=None,
+    tag="accounts",
+    errors={404: "verification_not_found", 410: "verification_expired"},
+)
+async def verify_email(request: Request) -> Response:
+    await verification.verify(request.path_params["token"], now=datetime.now(UTC))
+    return Response(status_code=204)
+
+
+@operation(
+    "How the caller is told of each kind of notice",
+    answer=schemas.NoticeChoices,
+    tag="accounts",
+)
+async def notice_choices(request: Request) -> Response:
+    user = await api_user(request)
+    chosen = {name: channel for name, _kind, channel in await notices.choices(user)}
+    items = []
+    for name, kind in notices.KINDS.items():
+        # Kinds sharing a label are chosen together: each shows its group's choice.
+        group = next(n for n, k in notices.KINDS.items() if k.label == kind.label)
+        items.append({"kind": name, "channel": chosen[group].value})
+    return json_response({"items": items})
+
+
+@operation(
+    "Choose how the caller is told of one kind of notice (and of kinds chosen with it)",
+    body=schemas.NoticeChoiceChange,
+    answer=schemas.NoticeChoices,
+    tag="accounts",
+    errors={404: "not_found"},
+)
+async def change_notice_choice(request: Request) -> Response:
+    user = await api_user(request)
+    data = await read_json(request, schemas.NoticeChoiceChange)
+    if request.path_params["kind"] not in notices.KINDS:
+        raise NotificationNotFound("No such kind of notice.")
+    await notices.choose(user, request.path_params["kind"], data.channel)
+    return await notice_choices(request)
 
 
 @operation(
@@ -118,7 +224,7 @@ async def notifications(request: Request) -> Response:
     page = await services.list_notifications(user, limit=30, before_id=before_id)
     return json_response(
         {
-            "items": [notification_json(n) for n in page],
+            "items": [notification_json(n, api_locale(request, user)) for n in page],
             "unread": await services.unread_count(user),
             "next_cursor": str(page[-1].id) if len(page) == 30 else None,
         }
@@ -217,6 +323,12 @@ routes = [
     Route("/tokens", create_token, methods=["POST"]),
     Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
     Route("/me", me, methods=["GET"]),
+    Route("/me", change_profile, methods=["PATCH"]),
+    Route("/me/avatar", upload_avatar, methods=["POST"]),
+    Route("/me/email-verification", send_verification, methods=["POST"]),
+    Route("/email-verifications/{token:str}", verify_email, methods=["POST"]),
+    Route("/me/notices", notice_choices, methods=["GET"]),
+    Route("/me/notices/{kind:str}", change_notice_choice, methods=["PUT"]),
     Route("/me/password", change_password, methods=["POST"]),
     Route("/me/sessions", open_sessions, methods=["GET"]),
     Route("/me/sessions/{id:str}", end_session, methods=["DELETE"]),

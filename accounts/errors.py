@@ -17,6 +17,8 @@ class AccountsErrorCode(StrEnum):
     WEAK_PASSWORD = "weak_password"  # nosec B105  # an error code
     RESET_EXPIRED = "reset_expired"
     RESET_NOT_FOUND = "reset_not_found"
+    VERIFICATION_EXPIRED = "verification_expired"
+    VERIFICATION_NOT_FOUND = "verification_not_found"
 
 
 class EmailTaken(DomainError):
@@ -83,3 +85,17 @@ class ResetNotFound(DomainError):
     code = AccountsErrorCode.RESET_NOT_FOUND
     status = 404
     default_message = "This reset link is not one of ours; ask for a new one."
+
+
+class VerificationExpired(DomainError):
+    code = AccountsErrorCode.VERIFICATION_EXPIRED
+    status = 410
+    default_message = (
+        "This verification link has expired or is for another address; ask for a new one."
+    )
+
+
+class VerificationNotFound(DomainError):
+    code = AccountsErrorCode.VERIFICATION_NOT_FOUND
+    status = 404
+    default_message = "This is not a verification link of ours."

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import email.policy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
 TIMEOUT_SECONDS = 20.0
+# Lines up to RFC 5322's 998 characters: under the default 78, a long unbreakable header (a
+# List-Unsubscribe link) is folded into encoded words that mail clients do not read as a URL.
+# aiosmtplib would flatten a message with the 78-character SMTP policy: it is sent flattened.
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class MailUnavailable(Exception):
@@ -23,22 +30,33 @@ class Mailer:
     sender: str
 
     async def send(
-        self, *, to: str, subject: str, text: str, html: str | None, message_id: str
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         """Send one message (plain text, and HTML when given). `message_id` is stable for a
         message, so a receiving side can tell a copy. Raises MailUnavailable."""
-        message = EmailMessage()
+        message = EmailMessage(policy=_POLICY)
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
         message["Message-ID"] = message_id
+        for name, value in (headers or {}).items():
+            message[name] = value
         message.set_content(text)
         if html is not None:
             message.add_alternative(html, subtype="html")
         parts = urlsplit(self.url)
         try:
             await aiosmtplib.send(
-                message,
+                message.as_bytes(),
+                sender=parseaddr(self.sender)[1],
+                recipients=[to],
                 hostname=parts.hostname,
                 port=parts.port or {"smtps": 465, "smtp+starttls": 587}.get(parts.scheme, 25),
                 username=unquote(parts.username) if parts.username else None,

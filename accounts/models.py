@@ -20,6 +20,14 @@ class User(Model):
     # Written only by membership/ (grant, renewal, refund); accounts merely shows it.
     member_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The language pages and mails speak to this person in (web.i18n.SUPPORTED_LOCALES), as
+    # last chosen; None: not chosen yet (the browser's Accept-Language decides).
+    locale = fields.CharField(max_length=10, null=True)
+    # When the address was shown to be theirs (a link mailed to it was opened); mail other
+    # than the verification and password reset themselves goes only to verified addresses.
+    email_verified_at = fields.DatetimeField(null=True)
+    bio = fields.CharField(max_length=280, default="")
+    avatar_version = fields.IntField(default=0)  # 0: none; else the version of its file
 
     class Meta:
         table = "accounts_user"
@@ -71,6 +79,10 @@ class Notification(Model):
         "accounts.User", related_name="notifications", on_delete=fields.CASCADE
     )
     kind = fields.CharField(max_length=40)
+    # What happened, as the parameters of its kind's sentence (accounts.notices), rendered in
+    # the reader's language when shown. `message` is the text of rows written before kinds had
+    # sentences (kept as they were) and the Chinese text of new ones, for older readers.
+    params: Any = fields.JSONField(null=True)
     message = fields.CharField(max_length=500)
     link = fields.CharField(max_length=300, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -99,6 +111,7 @@ class OutboxMessage(Model):
     subject = fields.CharField(max_length=200)
     text = fields.TextField()
     html = fields.TextField(null=True)
+    headers: Any = fields.JSONField(null=True)  # extra mail headers (List-Unsubscribe...)
     # One message per key ("receipt:order:12"): a change retried enqueues nothing more.
     dedupe_key = fields.CharField(max_length=120, unique=True)
     state = fields.CharEnumField(OutboxState, max_length=10, default=OutboxState.PENDING)
@@ -128,3 +141,24 @@ class PasswordReset(Model):
 
     class Meta:
         table = "accounts_password_reset"
+
+
+class NoticeChannel(StrEnum):
+    INBOX = "inbox"  # in the inbox only
+    INBOX_AND_MAIL = "inbox_mail"  # in the inbox and by mail (to a verified address)
+    NOTHING = "nothing"
+
+
+class NoticeChoice(Model):
+    """How one person wants to be told of one kind of notice (no row: the kind's default)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="notice_choices", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=40)
+    channel = fields.CharEnumField(NoticeChannel, max_length=12)
+
+    class Meta:
+        table = "accounts_notice_choice"
+        unique_together = (("user", "kind"),)

@@ -11,6 +11,7 @@ sent, so it is never sent twice: a run that dies mid-send leaves it `sending`, a
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,6 +50,7 @@ async def enqueue(
     subject: str,
     text: str,
     html: str | None = None,
+    headers: dict[str, str] | None = None,
     key: str,
     now: datetime,
 ) -> None:
@@ -60,7 +62,18 @@ async def enqueue(
         raise ValidationError("key", "key, subject and recipient must be bounded")
     connection = connections.get("default")
     sql = for_dialect(_ENQUEUE, connection.capabilities.dialect)
-    await connection.execute_query(sql, [channel, recipient, subject, text, html, key, now, now])
+    extra = json.dumps(headers) if headers else None
+    await connection.execute_query(
+        sql, [channel, recipient, subject, text, html, extra, key, now, now]
+    )
+
+
+def _headers(stored: object) -> dict[str, str]:
+    """The extra headers as stored (JSON text; asyncpg may hand back text or a dict)."""
+    if stored is None:
+        return {}
+    value = json.loads(stored) if isinstance(stored, str | bytes) else stored
+    return {str(k): str(v) for k, v in dict(value).items()}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -88,6 +101,7 @@ async def deliver_due(mailer: Mailer | None, *, now: datetime, limit: int = BATC
                 subject=row["subject"],
                 text=row["text"],
                 html=row["html"],
+                headers=_headers(row["headers"]),
                 message_id=message_id(row["id"], mailer.sender),
             )
         except MailUnavailable as exc:

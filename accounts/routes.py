@@ -1,22 +1,34 @@
-"""Accounts' pages: register, sign in and out, password, notifications inbox, language."""
+"""Accounts' pages: register, sign in and out, password, email verification, the inbox and
+what a person is told (notices, unsubscribe), language."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from tortoise.transactions import in_transaction
 
-from accounts import resets, schemas, services, sessions
+from accounts import notices, profiles, resets, schemas, services, sessions, verification
 from accounts.models import User
 from errors import DomainError, ValidationError
 from web.api import read_fields, read_query
-from web.auth import client_address, current_session_id, require_user, sign_in, sign_out
+from web.auth import (
+    client_address,
+    current_session_id,
+    current_user,
+    require_user,
+    sign_in,
+    sign_out,
+)
 from web.csrf import read_form
+from web.errors import in_reader_language
 from web.forms import field_errors
-from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES
+from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, choose_locale
 from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
 
 
@@ -42,6 +54,7 @@ async def register_page(request: Request) -> Response:
             email=values["email"],
             password=str(form.get("password", "")),
             display_name=values["display_name"],
+            locale=choose_locale(request),
         )
     except DomainError as exc:
         return await render(
@@ -82,7 +95,24 @@ async def login_page(request: Request) -> Response:
             response.headers["Retry-After"] = str(exc.details["retry_after"])
         return response
     sign_in(request, user)
-    return redirect_after_post(request, next_url)
+    signed_in = redirect_after_post(request, next_url)
+    await _remember_language(request, user, signed_in)
+    return signed_in
+
+
+async def _remember_language(request: Request, user: User, response: Response) -> None:
+    """Signing in brings the account's language to this browser; an account that has none
+    yet keeps the one this browser chose."""
+    if user.locale in SUPPORTED_LOCALES:
+        _set_language_cookie(response, user.locale)
+    elif request.cookies.get(LOCALE_COOKIE) in SUPPORTED_LOCALES:
+        await User.filter(id=user.id).update(locale=request.cookies[LOCALE_COOKIE])
+
+
+def _set_language_cookie(response: Response, locale: str) -> None:
+    response.set_cookie(
+        LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True
+    )
 
 
 async def logout(request: Request) -> Response:
@@ -184,14 +214,141 @@ async def unread_badge(request: Request) -> Response:
 
 
 async def choose_language(request: Request) -> Response:
+    """The language switch: kept in a cookie, and on the account of whoever is signed in."""
     locale = request.path_params["locale"]
     back = _safe_next(request.query_params.get("next"))
     response = RedirectResponse(back, status_code=303)
     if locale in SUPPORTED_LOCALES:
-        response.set_cookie(
-            LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True
-        )
+        _set_language_cookie(response, locale)
+        user = await current_user(request)
+        if user is not None and user.locale != locale:
+            await User.filter(id=user.id).update(locale=locale)
     return response
+
+
+async def verify_email(request: Request) -> Response:
+    """A verification link from a mail (GET: opened from a mail client)."""
+    _ = gettext_for(request)
+    try:
+        await verification.verify(request.path_params["token"], now=datetime.now(UTC))
+    except DomainError as exc:
+        return await render(
+            request,
+            "accounts/verified.html",
+            {"ok": False, "message": in_reader_language(request, exc)},
+            status_code=exc.status,
+        )
+    return await render(
+        request,
+        "accounts/verified.html",
+        {"ok": True, "message": _("Your email address is verified.")},
+    )
+
+
+async def resend_verification(request: Request) -> Response:
+    await read_form(request)
+    user = await require_user(request)
+    async with in_transaction():
+        await verification.send_verification(user, now=datetime.now(UTC))
+    flash(request, gettext_for(request)("A new link is on its way to your inbox."), "success")
+    return redirect_after_post(request, "/account")
+
+
+async def notices_page(request: Request) -> Response:
+    """What a person is told, and how: per kind, inbox only, inbox and mail, or nothing."""
+    user = await require_user(request)
+    if request.method == "POST":
+        form = await read_form(request)
+        for name, _kind, _channel in await notices.choices(user):
+            wanted = form.get(f"kind-{name}")
+            if isinstance(wanted, str) and wanted:
+                await notices.choose(user, name, wanted)
+        flash(request, gettext_for(request)("Saved."), "success")
+        return redirect_after_post(request, "/account/notices")
+    return await render(
+        request,
+        "accounts/notices.html",
+        {"user": user, "choices": await notices.choices(user)},
+    )
+
+
+async def unsubscribe(request: Request) -> Response:
+    """A mail's one-click unsubscribe (RFC 8058). GET shows what the link stops and a button;
+    POST (the button, or a mail client's "List-Unsubscribe=One-Click") stops it: that kind
+    comes to the inbox only. No CSRF token: the link's signature proves where it came from,
+    and all it can do is stop mail."""
+    token = request.path_params["token"]
+    _ = gettext_for(request)
+    try:
+        _user_id, kind = notices.read_unsubscribe(token)
+    except DomainError as exc:
+        return await render(
+            request,
+            "accounts/unsubscribe.html",
+            {"ok": False, "message": in_reader_language(request, exc, with_field=False)},
+            status_code=exc.status,
+        )
+    label = _(notices.KINDS[kind].label)
+    if request.method == "POST":
+        await request.body()  # the one-click body, or the button's form: nothing in it counts
+        await notices.unsubscribe(token)
+        return await render(
+            request, "accounts/unsubscribe.html", {"ok": True, "done": True, "label": label}
+        )
+    return await render(
+        request,
+        "accounts/unsubscribe.html",
+        {"ok": True, "done": False, "label": label, "token": token},
+    )
+
+
+async def profile_page(request: Request) -> Response:
+    """A person's public page: avatar, name, bio."""
+    person = await User.get_or_none(id=request.path_params["id"])
+    if person is None:
+        raise HTTPException(status_code=404)
+    return await render(request, "accounts/profile.html", {"person": person})
+
+
+async def profile_by_name(request: Request) -> Response:
+    """Where an @mention links: the page of the person with that display name."""
+    person = await User.filter(display_name=request.path_params["name"][:40]).order_by("id").first()
+    if person is None:
+        raise HTTPException(status_code=404)
+    return RedirectResponse(f"/people/{person.id}", status_code=302)
+
+
+async def edit_profile(request: Request) -> Response:
+    user = await require_user(request)
+    values = {"display_name": user.display_name, "bio": user.bio}
+    if request.method in ("GET", "HEAD"):
+        return await render(
+            request, "accounts/profile_edit.html", {"user": user, "values": values, "errors": {}}
+        )
+    form = await read_form(request)
+    values = {key: str(form.get(key, "")) for key in ("display_name", "bio")}
+    upload = form.get("avatar")
+    try:
+        picture = await upload.read() if isinstance(upload, UploadFile) else b""
+        await form.close()
+        await profiles.update_profile(user, display_name=values["display_name"], bio=values["bio"])
+        if picture:
+            await profiles.set_avatar(
+                user, picture, media_dir=request.app.state.settings.var_dir / "media"
+            )
+    except DomainError as exc:
+        return await render(
+            request,
+            "accounts/profile_edit.html",
+            {"user": user, "values": values, "errors": field_errors(exc)},
+            status_code=exc.status,
+        )
+    flash(request, gettext_for(request)("Saved."), "success")
+    return redirect_after_post(request, f"/people/{user.id}")
+
+
+# POST routes that take no CSRF token, and why: see each handler.
+CSRF_EXEMPT = frozenset({"/mail/unsubscribe/{token:str}"})
 
 
 async def forgot_page(request: Request) -> Response:
@@ -243,4 +400,11 @@ routes = [
     Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),
     Route("/account/unread", unread_badge, methods=["GET"]),
     Route("/lang/{locale}", choose_language, methods=["GET"]),
+    Route("/account/verify", resend_verification, methods=["POST"]),
+    Route("/account/verify/{token:str}", verify_email, methods=["GET"]),
+    Route("/account/notices", notices_page, methods=["GET", "POST"]),
+    Route("/mail/unsubscribe/{token:str}", unsubscribe, methods=["GET", "POST"]),
+    Route("/account/profile", edit_profile, methods=["GET", "POST"]),
+    Route("/people/{id:id}", profile_page, methods=["GET"]),
+    Route("/people/@{name:str}", profile_by_name, methods=["GET"]),
 ]

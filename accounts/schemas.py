@@ -87,6 +87,38 @@ class Account(Answer):
 class Me(Account):
     is_admin: bool
     member_until: str | None
+    email_verified: bool
+    locale: str | None
+    bio: str
+    avatar_url: str | None
+
+
+class ProfileChange(Body):
+    """Only what is given changes."""
+
+    display_name: DisplayName | None = None
+    bio: Annotated[str, msgspec.Meta(max_length=600)] | None = None  # checked: 280 characters
+    locale: Literal["zh_CN", "en"] | None = None
+
+
+class NoticeChoiceItem(Answer):
+    kind: str
+    channel: Literal["inbox", "inbox_mail", "nothing"]
+
+
+class NoticeChoices(Answer):
+    items: list[NoticeChoiceItem]
+
+
+class NoticeChoiceChange(Body):
+    channel: Literal["inbox", "inbox_mail", "nothing"]
+
+
+AVATAR_UPLOAD = {
+    "type": "object",
+    "properties": {"avatar": {"type": "string", "format": "binary"}},
+    "required": ["avatar"],
+}
 
 
 class Token(Answer):
@@ -96,7 +128,8 @@ class Token(Answer):
 class NotificationItem(Answer):
     id: int
     kind: str
-    message: str
+    text: str  # in the caller's language (explicit Accept-Language, else the account's)
+    message: str  # the same as text (kept for older clients)
     link: str | None
     created_at: str
     read: bool

@@ -14,8 +14,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
-from accounts import identities, passwords, sessions
+from accounts import identities, passwords, sessions, verification
 from accounts.errors import (
     BadCredentials,
     EmailTaken,
@@ -27,6 +28,7 @@ from accounts.models import ApiToken, Notification, User
 from db import for_dialect, from_row, python_value, read_sql
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
+from translation import SUPPORTED_LOCALES
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -135,8 +137,16 @@ async def _password_matches(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(verify)
 
 
-async def register(*, email: str, password: str, display_name: str) -> User:
-    """Create an account. Raises ValidationError (email, password, display_name) or EmailTaken.
+async def register(
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    locale: str | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Create an account (speaking `locale`) and mail a link to verify its address. Raises
+    ValidationError (email, password, display_name) or EmailTaken.
 
     The email's uniqueness is enforced by the database, so two registrations racing for one
     address end with one account and one EmailTaken.
@@ -148,9 +158,17 @@ async def register(*, email: str, password: str, display_name: str) -> User:
         raise EmailTaken()
     password_hash = await hash_password(password)
     try:
-        return await User.create(email=normalized, display_name=name, password_hash=password_hash)
+        async with in_transaction():
+            user = await User.create(
+                email=normalized,
+                display_name=name,
+                password_hash=password_hash,
+                locale=locale if locale in SUPPORTED_LOCALES else None,
+            )
+            await verification.send_verification(user, now=now or datetime.now(UTC))
     except IntegrityError:
         raise EmailTaken() from None
+    return user
 
 
 def allowed_failures(account_failures: int) -> int:
@@ -301,16 +319,6 @@ async def revoke_token(token: str, *, now: datetime) -> bool:
         revoked_at=now
     )
     return revoked > 0
-
-
-async def notify(user_id: int, *, kind: str, message: str, link: str | None = None) -> Notification:
-    """Put a notification in a user's inbox. The one call every package uses to tell someone.
-
-    `kind` is a short machine name (`order_paid`, `mention`); `message` is shown as is.
-    """
-    return await Notification.create(
-        user_id=user_id, kind=kind[:40], message=message[:500], link=link
-    )
 
 
 async def list_notifications(

@@ -10,10 +10,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accounts.models import User
-from membership import grants, schemas, services, windows
+from membership import grants, reminders, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
 from web.api import iso, json_response, operation, read_json
 from web.auth import api_admin, api_user, bearer_token
+from web.i18n import api_locale, translations
 
 
 def window_json(window: EnrollmentWindow) -> dict[str, Any]:
@@ -164,7 +165,7 @@ async def pay(request: Request) -> Response:
         payment_method=data.payment_method,
         now=datetime.now(UTC),
     )
-    return json_response(result.answer())
+    return json_response(result.answer(translations(api_locale(request, user)).gettext))
 
 
 @operation(
@@ -206,6 +207,21 @@ async def join_waitlist(request: Request) -> Response:
         window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
     )
     return json_response({"position": position}, 201)
+
+
+@operation(
+    "Ask to be told (inbox, and mail if chosen) when an upcoming window opens",
+    answer=schemas.Reminder,
+    status=201,
+    tag="membership",
+    errors={404: "window_not_found", 409: "closed"},
+)
+async def remind_me(request: Request) -> Response:
+    user = await api_user(request)
+    waiting = await reminders.remind_me(
+        window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+    )
+    return json_response({"waiting": waiting}, 201 if waiting else 200)
 
 
 @operation(
@@ -268,6 +284,7 @@ routes = [
     Route("/enrollment-windows/current", current_window, methods=["GET"]),
     Route("/enrollment-windows/{id:id}/enrollments", enroll, methods=["POST"]),
     Route("/enrollment-windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
+    Route("/enrollment-windows/{id:id}/reminders", remind_me, methods=["POST"]),
     Route("/enrollments/{id:id}", get_enrollment, methods=["GET"]),
     Route("/enrollments/{id:id}/payment", pay, methods=["POST"]),
     Route("/enrollments/{id:id}/cancel", cancel, methods=["POST"]),

@@ -10,7 +10,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from accounts import services as accounts
+from accounts import notices
 from accounts.models import User
 from membership import grants, seats
 from membership.models import (
@@ -66,12 +66,10 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
         now=now,
     )
     if late:
-        await accounts.notify(
+        await notices.notify(
             enrollment.user_id,  # type: ignore[attr-defined]
             kind="enrollment_paid_late",
-            message=f"你为“{window.name}”的付款在席位释放后才到账；仍有空位，席位已为你保留，"
-            f"会员资格已生效。 Your payment for “{window.name}” arrived after the seat was"
-            " released; a seat was still free, so it is yours and your membership is active.",
+            params={"window": window.name},
             link="/membership/card",
         )
     return payments.Fulfilment.FULFILLED
@@ -108,12 +106,10 @@ async def on_refused(payment: Payment) -> None:
     if enrollment is None:
         return
     window = await EnrollmentWindow.get(id=enrollment.window_id)  # type: ignore[attr-defined]
-    await accounts.notify(
+    await notices.notify(
         enrollment.user_id,  # type: ignore[attr-defined]
         kind="enrollment_refunded_late",
-        message=f"你为“{window.name}”的付款在席位释放后才到账，已无空位，款项已全额退回。"
-        f" Your payment for “{window.name}” arrived after the seat was released and no seat"
-        " was left; the money has been refunded in full.",
+        params={"window": window.name},
         link="/membership",
     )
 

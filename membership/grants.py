@@ -9,6 +9,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from accounts import notices
 from accounts import services as accounts
 from accounts.models import User
 from errors import ValidationError
@@ -68,11 +69,10 @@ async def extend_membership(
     )
     await User.filter(id=user_id).update(member_until=new_until)
     await Member.get_or_create(user_id=user_id, defaults={"since": now})
-    await accounts.notify(
+    await notices.notify(
         user_id,
         kind="membership_granted",
-        message=f"书院会员有效期至 {_shanghai_date(new_until)}。"
-        f" Your membership is valid until {_shanghai_date(new_until)}.",
+        params={"date": _shanghai_date(new_until)},
         link="/membership/card",
     )
     return grant
@@ -154,11 +154,10 @@ async def send_renewal_reminders(*, now: datetime) -> int:
         member.reminded_for_until = user.member_until
         await member.save(update_fields=["reminded_for_until"])
         assert user.member_until is not None
-        await accounts.notify(
+        await notices.notify(
             user.id,
             kind="renewal_reminder",
-            message=f"你的会员将于 {_shanghai_date(user.member_until)} 到期，记得续费。"
-            f" Your membership ends on {_shanghai_date(user.member_until)}: renew it.",
+            params={"date": _shanghai_date(user.member_until)},
             link="/membership",
         )
         sent += 1

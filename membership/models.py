@@ -87,6 +87,23 @@ class Enrollment(Model):
         indexes = (("status", "hold_expires_at"),)
 
 
+class WindowReminder(Model):
+    """Someone who asked to be told when an upcoming window opens (membership.reminders)."""
+
+    id = fields.IntField(primary_key=True)
+    window: fields.ForeignKeyRelation[EnrollmentWindow] = fields.ForeignKeyField(
+        "membership.EnrollmentWindow", related_name="reminders", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="window_reminders", on_delete=fields.CASCADE
+    )
+    notified_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "membership_window_reminder"
+        unique_together = (("window", "user"),)
+
+
 class WaitlistEntry(Model):
     id = fields.IntField(primary_key=True)
     window: fields.ForeignKeyRelation[EnrollmentWindow] = fields.ForeignKeyField(

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from membership import grants, services, windows
+from membership import grants, reminders, services, windows
 from membership.models import Enrollment, EnrollmentStatus
+from payments import reasons
 from payments import services as payments
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -35,6 +36,9 @@ async def window_page(request: Request) -> Response:
             "seats_left": view.seats_left,
             "is_member": view.is_member,
             "renewal_due": view.renewal_due,
+            "reminded": await reminders.waiting_for(view.window.id, user)
+            if view.window is not None
+            else False,
         },
     )
 
@@ -79,6 +83,19 @@ async def join_waitlist(request: Request) -> Response:
     return redirect_after_post(request, "/membership")
 
 
+async def remind_me(request: Request) -> Response:
+    """ "Tell me when enrollment opens" on an upcoming window."""
+    user = await require_user(request)
+    await read_form(request)
+    on_error_back(request, "/membership")
+    _ = gettext_for(request)
+    if await reminders.remind_me(
+        window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
+    ):
+        flash(request, _("We will tell you when enrollment opens."), "success")
+    return redirect_after_post(request, "/membership")
+
+
 async def checkout_page(request: Request) -> Response:
     user = await require_user(request)
     enrollment = await services.enrollment_for_user(request.path_params["id"], user)
@@ -120,8 +137,8 @@ async def pay(request: Request) -> Response:
     if result.outcome == payments.Outcome.PAID:
         return _payment_answer("paid", redirect="/membership/card")
     if result.outcome == payments.Outcome.FAILED:
-        message = result.reason or gettext_for(request)("The payment failed.")
-        return _payment_answer("failed", message=message)
+        message = gettext_for(request)(result.reason or reasons.GENERIC)
+        return _payment_answer("failed", message=message, code=result.code)
     return _payment_answer("requires_action", client_secret=result.client_secret)
 
 
@@ -199,6 +216,7 @@ routes = [
     Route("/membership/windows/{id:id}/seats", seats_partial, methods=["GET"]),
     Route("/membership/windows/{id:id}/enroll", enroll, methods=["POST"]),
     Route("/membership/windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
+    Route("/membership/windows/{id:id}/remind", remind_me, methods=["POST"]),
     Route("/membership/enrollments/{id:id}/pay", checkout_page, methods=["GET"]),
     Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"]),
     Route("/membership/enrollments/{id:id}/status", payment_status, methods=["GET"]),

@@ -82,3 +82,7 @@ class Position(Answer):
 class Membership(Answer):
     user_id: int
     member_until: str | None
+
+
+class Reminder(Answer):
+    waiting: bool  # false: the window is open already (201 when asked, 200 when open)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from accounts import notices
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
@@ -275,11 +276,10 @@ async def _offer_to_waitlist(seat: Seat, window: EnrollmentWindow, *, now: datet
     seat.offer_until = now + OFFER_FOR
     entry.offered_at = now
     await entry.save(update_fields=["offered_at"])
-    await accounts.notify(
+    await notices.notify(
         entry.user_id,  # type: ignore[attr-defined]
         kind="seat_offered",
-        message=f"“{window.name}”有一个席位为你保留 10 分钟，请尽快报名。"
-        f" A seat in “{window.name}” is yours for 10 minutes: enroll now.",
+        params={"window": window.name},
         link="/membership",
     )
 

@@ -1,11 +1,12 @@
-"""Background work of membership: holds and waitlist offers that ran out, renewal reminders."""
+"""Background work of membership: holds and waitlist offers that ran out, renewal reminders,
+notices that a window opened."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
-from membership import grants, services
+from membership import grants, reminders, services
 from membership.memory import SeatMemory
 from payments.provider import StripeProvider
 
@@ -23,4 +24,5 @@ async def maintain(
         ),
         "offers_expired": await services.expire_offers(now=now),
         "reminders_sent": await grants.send_renewal_reminders(now=now),
+        "opening_notices": await reminders.send_window_reminders(now=now),
     }

@@ -30,7 +30,8 @@ class PaymentAnswer(Answer):
     status: Literal["paid", "requires_action", "failed"]
     payment_id: int
     client_secret: str | None
-    reason: str | None
+    reason: str | None  # why it failed, in the caller's language
+    reason_code: str | None  # the same as a code (card_declined, insufficient_funds, ...)
 
 
 class Refund(Body):

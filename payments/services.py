@@ -163,7 +163,7 @@ async def _charge(
         raise PaymentUnavailable() from exc
     except ProviderDeclined as exc:
         await settle_failed(payment.id, code=exc.code, message=exc.message)
-        return PaymentResult(Outcome.FAILED, await _reload(payment), reason=exc.message)
+        return PaymentResult(Outcome.FAILED, await _reload(payment), code=exc.code)
     except ProviderError as exc:
         # Amount and currency are ours and valid: what the provider refuses is the method.
         await settle_failed(payment.id, code=exc.code, message=exc.message)
@@ -176,7 +176,7 @@ async def _charge(
         )
     except ProviderError as exc:  # a decline, or the intent refused (canceled meanwhile)
         await settle_failed(payment.id, code=exc.code, message=exc.message)
-        return PaymentResult(Outcome.FAILED, await _reload(payment), reason=exc.message)
+        return PaymentResult(Outcome.FAILED, await _reload(payment), code=exc.code)
     except ProviderUnavailable as exc:
         # The confirm may or may not have reached the provider: ask once; if the provider
         # cannot say either, the payment stays pending and is settled by a retry or later.

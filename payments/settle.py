@@ -8,6 +8,7 @@ order and number of the reports.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from payments import reasons
 from payments.errors import PaymentInProgress, PaymentUnavailable
 from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement
 from payments.provider import (
@@ -41,17 +43,24 @@ class PaymentResult:
     outcome: Outcome
     payment: Payment
     client_secret: str | None = None  # for the browser's 3-D Secure step
-    reason: str | None = None  # the provider's words when it failed
+    code: str | None = None  # why it failed, as the provider's error code
 
-    def answer(self) -> dict[str, object]:
+    @property
+    def reason(self) -> str | None:
+        """Why it failed, as a message id in our words (payments.reasons); None unless failed."""
+        return reasons.sentence(self.code) if self.outcome == Outcome.FAILED else None
+
+    def answer(self, translate: Callable[[str], str] = str) -> dict[str, object]:
         """The API answer to "pay for this": status paid|requires_action|failed (a payment the
-        provider is still processing reads as requires_action: the client looks again)."""
+        provider is still processing reads as requires_action: the client looks again); the
+        reason of a failure in the caller's language (`translate`) and as `reason_code`."""
         status = Outcome.REQUIRES_ACTION if self.outcome == Outcome.PENDING else self.outcome
         return {
             "status": status.value,
             "payment_id": self.payment.id,
             "client_secret": self.client_secret,
-            "reason": self.reason,
+            "reason": translate(self.reason) if self.reason else None,
+            "reason_code": self.code if self.outcome == Outcome.FAILED else None,
         }
 
 
@@ -217,7 +226,7 @@ async def apply_intent(
         code = intent.error_code or ("canceled" if intent.status == "canceled" else "failed")
         message = intent.error_message or "The payment did not go through."
         await settle_failed(payment_id, code=code, message=message)
-        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment_id), reason=message)
+        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment_id), code=code)
     return PaymentResult(Outcome.PENDING, await Payment.get(id=payment_id))
 
 
@@ -241,7 +250,7 @@ async def settle_from_provider(
         intent = await provider.retrieve_intent(payment.provider_intent_id)
     except ProviderError as exc:  # the provider does not know the intent
         await settle_failed(payment.id, code=exc.code, message=exc.message)
-        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id), reason=exc.message)
+        return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id), code=exc.code)
     unconfirmed = intent.status in ("requires_confirmation", "requires_payment_method")
     if abandon and (unconfirmed or intent.status == "requires_action"):
         try:

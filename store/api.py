@@ -16,6 +16,7 @@ from store.images import image_url
 from store.models import Order, Product
 from web.api import decode_json, iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user, bearer_token
+from web.i18n import api_locale, translations
 from web.limits import FORM_FIELDS
 
 
@@ -210,7 +211,7 @@ async def pay_order(request: Request) -> Response:
         now=datetime.now(UTC),
         shipping=data.shipping.checked() if data.shipping is not None else None,
     )
-    return json_response(result.answer())
+    return json_response(result.answer(translations(api_locale(request, user)).gettext))
 
 
 @operation(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from accounts import services as accounts
+from accounts import notices
 from accounts.models import User
 from store.catalog import get_product
 from store.models import DropReminder
@@ -34,11 +34,10 @@ async def send_drop_reminders(*, now: datetime) -> int:
             notified_at=now
         )
         if claimed:
-            await accounts.notify(
+            await notices.notify(
                 reminder.user.id,
                 kind="drop_open",
-                message=f"“{reminder.product.title}”开售了。"
-                f" “{reminder.product.title}” is on sale now.",
+                params={"title": reminder.product.title},
                 link=f"/store/products/{reminder.product.id}",
             )
             sent += 1

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from accounts import services as accounts
+from accounts import notices
 from accounts.models import User
 from errors import DomainError
 from payments import services as payments
@@ -19,6 +19,7 @@ from store.errors import BadOrderState
 from store.models import Order, OrderEvent, OrderItem, OrderStatus, RaffleEntry
 from store.orders import PAYMENT_PURPOSE, SOLD_STATUSES, move
 from store.sale import check_can_buy
+from translation import yuan
 
 
 def register() -> None:
@@ -45,11 +46,10 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
         order.id, OrderStatus.PAID, frm=[OrderStatus.PENDING_PAYMENT]
     ):
         await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
-        await accounts.notify(
+        await notices.notify(
             order.user_id,  # type: ignore[attr-defined]
             kind="order_paid",
-            message=f"订单 #{order.id} 已支付，我们会尽快发货。"
-            f" Order #{order.id} is paid; it ships soon.",
+            params={"order": order.id, "amount": yuan(order.total_fen)},
             link=f"/store/orders/{order.id}",
         )
         return payments.Fulfilment.FULFILLED
@@ -60,12 +60,10 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
     if not await _take_again(order, now=now):
         return payments.Fulfilment.REFUSED
     await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
-    await accounts.notify(
+    await notices.notify(
         order.user_id,  # type: ignore[attr-defined]
         kind="order_paid_late",
-        message=f"订单 #{order.id} 的付款在订单取消后才到账；商品仍有货，订单已恢复并支付。"
-        f" The payment for order #{order.id} arrived after it was cancelled; the items were"
-        " still there, so the order is back and paid.",
+        params={"order": order.id},
         link=f"/store/orders/{order.id}",
     )
     return payments.Fulfilment.FULFILLED
@@ -101,12 +99,10 @@ async def on_refused(payment: Payment) -> None:
     order = await Order.get_or_none(id=int(payment.subject_id))
     if order is None:
         return
-    await accounts.notify(
+    await notices.notify(
         order.user_id,  # type: ignore[attr-defined]
         kind="order_refunded_late",
-        message=f"订单 #{order.id} 的付款在订单取消后才到账，商品已无法保留，款项已全额退回。"
-        f" The payment for order #{order.id} arrived after it was cancelled and the items"
-        " could not be kept; the money has been refunded in full.",
+        params={"order": order.id},
         link=f"/store/orders/{order.id}",
     )
 

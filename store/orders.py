@@ -13,6 +13,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 import metrics
+from accounts import notices
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
@@ -370,12 +371,27 @@ async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
                 raise OrderNotFound()
             raise BadOrderState("Only a paid order can be shipped.")
         await Order.filter(id=order_id).update(tracking_number=tracking)
-    return await Order.get(id=order_id)
+        order = await Order.get(id=order_id)
+        await notices.notify(
+            order.user_id,  # type: ignore[attr-defined]
+            kind="order_shipped",
+            params={"order": order.id, "tracking": tracking},
+            link=f"/store/orders/{order.id}",
+        )
+    return order
 
 
 async def mark_delivered(*, order_id: int) -> Order:
-    if not await move(order_id, OrderStatus.DELIVERED, frm=[OrderStatus.SHIPPED]):
-        if not await Order.exists(id=order_id):
-            raise OrderNotFound()
-        raise BadOrderState("Only a shipped order can be delivered.")
-    return await Order.get(id=order_id)
+    async with in_transaction():
+        if not await move(order_id, OrderStatus.DELIVERED, frm=[OrderStatus.SHIPPED]):
+            if not await Order.exists(id=order_id):
+                raise OrderNotFound()
+            raise BadOrderState("Only a shipped order can be delivered.")
+        order = await Order.get(id=order_id)
+        await notices.notify(
+            order.user_id,  # type: ignore[attr-defined]
+            kind="order_delivered",
+            params={"order": order.id},
+            link=f"/store/orders/{order.id}",
+        )
+    return order

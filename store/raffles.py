@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from accounts import services as accounts
+from accounts import notices
 from accounts.models import User
 from store.catalog import get_product
 from store.errors import MembersOnly, NotARaffle, NotStarted, RaffleClosed
@@ -79,12 +79,10 @@ async def draw_raffle(
     await RaffleEntry.filter(product_id=product.id, user_id__in=winners).update(won=True)
     until = now + timedelta(minutes=product.raffle_purchase_minutes)
     for user_id in winners:
-        await accounts.notify(
+        await notices.notify(
             user_id,
             kind="raffle_won",
-            message=f"恭喜中签“{product.title}”！请在 {until.astimezone(SHANGHAI):%H:%M} 前购买。"
-            f" You won the raffle for “{product.title}”: buy before"
-            f" {until.astimezone(SHANGHAI):%H:%M} (Beijing time).",
+            params={"title": product.title, "time": f"{until.astimezone(SHANGHAI):%H:%M}"},
             link=f"/store/products/{product.id}",
         )
     return Draw(seed=seed, entries=len(entrants), winners=winners)

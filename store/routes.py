@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from payments import reasons
 from payments import services as payments
 from store import schemas, services
 from store.models import Category, Order, OrderEvent, OrderStatus
@@ -160,7 +161,8 @@ async def pay(request: Request) -> Response:
     if result.outcome == payments.Outcome.PAID:
         return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order_id}"})
     if result.outcome == payments.Outcome.FAILED:
-        return JSONResponse({"status": "failed", "message": result.reason})
+        message = gettext_for(request)(result.reason or reasons.GENERIC)
+        return JSONResponse({"status": "failed", "message": message, "code": result.code})
     return JSONResponse({"status": "requires_action", "client_secret": result.client_secret})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.header
 import mailbox
 import socket
 import subprocess
@@ -44,3 +45,21 @@ class SmtpServer:
 
     def received(self) -> list[mailbox.MaildirMessage]:
         return list(mailbox.Maildir(self.folder, create=True))
+
+
+def text_of(mail: mailbox.MaildirMessage) -> str:
+    """The plain-text part of a received mail."""
+    for part in mail.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode()
+    raise AssertionError("no text/plain part")
+
+
+def subject_of(mail: mailbox.MaildirMessage) -> str:
+    return str(email.header.make_header(email.header.decode_header(mail["Subject"])))
+
+
+def to_of(mail: mailbox.MaildirMessage) -> str:
+    return str(mail["To"])

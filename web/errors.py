@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,7 +17,9 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from tortoise.exceptions import DBConnectionError, OperationalError
 
 from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError, fill
+from translation import N_, reason_in
 from web.api import error_body, json_response
+from web.i18n import api_locale, translations
 from web.limits import PayloadTooLarge
 from web.rendering import flash, gettext_for, redirect_after_post, render
 
@@ -56,14 +60,92 @@ def wants_json(request: Request) -> bool:
 FORM_REFUSALS = (403, 409, 422, 429)
 
 
-def in_reader_language(request: Request, exc: DomainError, *, with_field: bool = True) -> str:
-    """The error's message in the reader's language: the template translated, then filled
-    ("“%(title)s” is sold out." -> "“限量版”已售罄。"). A bad field's reason is prefixed by the
-    field's name unless `with_field` is false (a page marks the field itself)."""
-    _ = gettext_for(request)
+# What people call the fields the services name in a ValidationError (the last part of a
+# nested name: "shipping.phone" -> "phone"); a field not listed is shown by its name.
+FIELD_LABELS = {
+    "email": N_("Email"),
+    "password": N_("Password"),
+    "current_password": N_("Current password"),
+    "new_password": N_("New password"),
+    "display_name": N_("Display name"),
+    "bio": N_("Short bio"),
+    "avatar": N_("Avatar"),
+    "locale": N_("Language"),
+    "title": N_("Title"),
+    "body": N_("Text"),
+    "teaser": N_("Teaser"),
+    "keyword": N_("Keyword"),
+    "category": N_("Category"),
+    "reason": N_("Reason"),
+    "audio": N_("Audio"),
+    "image": N_("Picture"),
+    "description": N_("Description"),
+    "name": N_("Name"),
+    "slug": N_("Short name"),
+    "amount_fen": N_("Amount"),
+    "price_fen": N_("Price"),
+    "price": N_("Price"),
+    "stock": N_("Stock"),
+    "quantity": N_("Quantity"),
+    "items": N_("Items"),
+    "payment_method": N_("Payment method"),
+    "tracking_number": N_("Tracking number"),
+    "seats": N_("Seats"),
+    "opens_at": N_("Opens"),
+    "closes_at": N_("Closes"),
+    "sale_starts_at": N_("Sale starts"),
+    "sale_ends_at": N_("Sale ends"),
+    "days": N_("Days"),
+    "term_days": N_("Term (days)"),
+    "ship_name": N_("Recipient"),
+    "recipient": N_("Recipient"),
+    "ship_phone": N_("Mobile number"),
+    "phone": N_("Mobile number"),
+    "ship_province": N_("Province"),
+    "province": N_("Province"),
+    "ship_city": N_("City"),
+    "city": N_("City"),
+    "ship_district": N_("District"),
+    "district": N_("District"),
+    "ship_address": N_("Street address"),
+    "address": N_("Street address"),
+    "channel": N_("How to be told"),
+    "kind": N_("Kind of notice"),
+    "token": N_("Link"),
+    "cursor": N_("Page"),
+    "body_": N_("Request body"),
+}
+
+
+def field_label(field: str, _: Callable[[str], str]) -> str:
+    last = re.split(r"[.\[]", field.rstrip("]"))[-1].rstrip("]")
+    label = FIELD_LABELS.get(last)
+    return _(label) if label else field
+
+
+def in_reader_language(
+    request: Request,
+    exc: DomainError,
+    *,
+    with_field: bool = True,
+    gettext: Callable[[str], str] | None = None,
+) -> str:
+    """The error's message in the reader's language (`gettext`, else the page's): the
+    template translated, then filled ("“%(title)s” is sold out." -> "“限量版”已售罄。"). A bad
+    field's reason is prefixed by the field's label unless `with_field` is false (a page
+    marks the field itself)."""
+    _ = gettext or gettext_for(request)
     if isinstance(exc, ValidationError):
-        return f"{exc.field}: {_(exc.reason)}" if with_field else _(exc.reason)
+        reason = reason_in(exc.reason, _)
+        if not with_field:
+            return reason
+        return _("%(field)s: %(reason)s") % {"field": field_label(exc.field, _), "reason": reason}
     return fill(_(exc.template), exc.details)
+
+
+def api_gettext(request: Request) -> Callable[[str], str]:
+    """The API's language for this request (web.i18n.api_locale, with the caller if known)."""
+    return translations(api_locale(request, getattr(request.state, "api_user", None))).gettext
 
 
 def back_to(request: Request) -> str:
@@ -104,7 +186,11 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         api = request.url.path.startswith(JSON_PATH_PREFIXES)
         # A page's script marks the field named in "field" and shows the reason beside it.
-        message = exc.message if api else in_reader_language(request, exc, with_field=False)
+        message = (
+            in_reader_language(request, exc, gettext=api_gettext(request))
+            if api
+            else in_reader_language(request, exc, with_field=False)
+        )
         return json_response(
             error_body(str(exc.code), message, **extra), exc.status, headers=headers
         )

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import gettext
-from functools import cache
-from io import BytesIO
-from pathlib import Path
+from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
 from starlette.requests import HTTPConnection
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
-DEFAULT_LOCALE = "zh_CN"
-SUPPORTED_LOCALES = ("zh_CN", "en")
+from translation import DEFAULT_LOCALE, SUPPORTED_LOCALES, translations
+
+__all__ = ["DEFAULT_LOCALE", "SUPPORTED_LOCALES", "choose_locale", "translations"]
+
 LOCALE_COOKIE = "lang"
 # <html lang> values for each locale.
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
-
-
-@cache
-def translations(locale: str) -> gettext.NullTranslations:
-    """The catalog for a locale, compiled from its .po file once per process.
-
-    Keys are the English text, so English needs no catalog entries and a missing Chinese entry
-    shows English rather than nothing.
-    """
-    po_path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
-        return gettext.NullTranslations()
-    with po_path.open("rb") as po_file:
-        catalog = read_po(po_file, locale=locale)
-    buffer = BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
 
 
 def _accept_language(header: str) -> list[str]:
@@ -67,8 +44,18 @@ def choose_locale(connection: HTTPConnection) -> str:
     cookie = connection.cookies.get(LOCALE_COOKIE, "")
     if cookie in SUPPORTED_LOCALES:
         return cookie
+    return _from_header(connection) or DEFAULT_LOCALE
+
+
+def _from_header(connection: HTTPConnection) -> str | None:
     for tag in _accept_language(connection.headers.get("accept-language", "")):
         locale = locale_for_tag(tag)
         if locale is not None:
             return locale
-    return DEFAULT_LOCALE
+    return None
+
+
+def api_locale(connection: HTTPConnection, user: Any = None) -> str:
+    """The API's language: an explicit Accept-Language we speak, else the caller's account's
+    choice (User.locale), else the default."""
+    return _from_header(connection) or getattr(user, "locale", None) or DEFAULT_LOCALE

@@ -12,22 +12,16 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from accounts import notices, profiles
 from accounts import services as accounts
+from translation import N_, reason_in
+from translation import yuan as yuan
 from web.auth import current_user
 from web.csrf import csrf_token
 from web.i18n import HTML_LANG, choose_locale, translations
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def yuan(price_fen: int | None) -> str:
-    """12345 -> ¥123.45. Money is integer fen everywhere and is formatted only here."""
-    if price_fen is None:
-        return ""
-    sign = "-" if price_fen < 0 else ""
-    whole, fen = divmod(abs(price_fen), 100)
-    return f"{sign}¥{whole:,}.{fen:02d}"
 
 
 def shanghai_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -38,6 +32,30 @@ def shanghai_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return moment.astimezone(SHANGHAI).strftime(fmt)
     except (OverflowError, ValueError):  # a stored time at the edge of the calendar
         return moment.strftime(fmt) + " UTC"
+
+
+# Every state a person may see (orders, enrollments, windows, payments, outbox messages), as
+# a message id: pages show status_label(value), never the stored value. tests/web/test_i18n.py
+# checks that every value of those enums is here and translated.
+STATUS_LABELS = {
+    "pending_payment": N_("Pending payment"),
+    "paid": N_("Paid"),
+    "shipped": N_("Shipped"),
+    "delivered": N_("Delivered"),
+    "cancelled": N_("Cancelled"),
+    "refunded": N_("Refunded"),
+    "expired": N_("Expired"),
+    "failed": N_("Failed"),
+    "upcoming": N_("Upcoming"),
+    "open": N_("Open"),
+    "closed": N_("Closed"),
+    "pending": N_("Pending"),
+    "requires_action": N_("Waiting for the bank's check"),
+    "succeeded": N_("Succeeded"),
+    "sending": N_("Sending"),
+    "sent": N_("Sent"),
+    "unknown": N_("Unknown (maybe sent)"),
+}
 
 
 def _environment() -> jinja2.Environment:
@@ -90,6 +108,10 @@ async def render(
         "html_lang": HTML_LANG[locale],
         "current_user": user,
         "unread_count": await accounts.unread_count(user) if user else 0,
+        "notice_text": lambda notification: notices.text_of(notification, locale),
+        "avatar_url": profiles.avatar_url,
+        "reason": lambda text: reason_in(text, catalog.gettext),
+        "status_label": lambda value: catalog.gettext(STATUS_LABELS.get(str(value), str(value))),
         "csrf_token": csrf_token(request),
         "flashes": _take_flashes(request) if name == template else [],
         **(context or {}),

@@ -19,7 +19,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from accounts import services as accounts
+from accounts import notices, profiles
 from accounts.models import User
 from community import cursors, search
 from community.board.errors import (
@@ -60,7 +60,6 @@ REPLIES_PER_MEMBER = Limit(attempts=30, window_seconds=10 * 60)
 MENTIONS_PER_TEXT = 10
 PAGE_SIZE = 20
 SEARCH_KIND = "post"
-_MENTION = re.compile(r"@([\w\u4e00-\u9fff·.-]{1,40})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,8 +161,13 @@ def _dedupe_key(author: User, token: str | None, *parts: str) -> str:
 # Mentions and notifications
 
 
+def _html(body: str) -> str:
+    """A post's or reply's Markdown as safe HTML, its @mentions linking to profiles."""
+    return render_markdown(profiles.link_mentions(body))
+
+
 async def _mentioned(text: str, *, exclude: set[int]) -> list[User]:
-    names = list(dict.fromkeys(_MENTION.findall(text)))[:MENTIONS_PER_TEXT]
+    names = list(dict.fromkeys(profiles.MENTION.findall(text)))[:MENTIONS_PER_TEXT]
     if not names:
         return []
     users = await User.filter(display_name__in=names)
@@ -177,10 +181,10 @@ async def _notify_mentions(text: str, author: User, post: Post, *, skip: set[int
             await check_can_read(user, now)
         except DomainError:
             continue  # a members-only board: its titles are not told to those who cannot read
-        await accounts.notify(
+        await notices.notify(
             user.id,
             kind="mention",
-            message=f"{author.display_name} 在“{post.title}”中提到了你",
+            params={"author": author.display_name, "title": post.title},
             link=f"/board/posts/{post.id}",
         )
 
@@ -215,7 +219,7 @@ async def create_post(
             category=category,
             title=title,
             body=body,
-            body_html=render_markdown(body),
+            body_html=_html(body),
             last_activity_at=now,
             dedupe_key=key,
         )
@@ -266,7 +270,7 @@ async def edit_post(
             body=post.body,
             written_at=post.edited_at or post.created_at,
         )
-        post.title, post.body, post.body_html = title, body, render_markdown(body)
+        post.title, post.body, post.body_html = title, body, _html(body)
         post.edited_at = now
         await post.save()
     await _index(post)
@@ -385,7 +389,7 @@ async def reply(
     try:
         async with in_transaction():
             created = await Reply.create(
-                post=post, author=author, body=body, body_html=render_markdown(body), dedupe_key=key
+                post=post, author=author, body=body, body_html=_html(body), dedupe_key=key
             )
             await Post.filter(id=post.id).update(
                 reply_count=F("reply_count") + 1, last_activity_at=now
@@ -393,10 +397,10 @@ async def reply(
     except IntegrityError:
         return await Reply.get(dedupe_key=key), False
     if post.author.id != author.id:
-        await accounts.notify(
+        await notices.notify(
             post.author.id,
             kind="reply",
-            message=f"{author.display_name} 回复了你的帖子“{post.title}”",
+            params={"author": author.display_name, "title": post.title},
             link=f"/board/posts/{post.id}#reply-{created.id}",
         )
     await _notify_mentions(body, author, post, skip={post.author.id})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from accounts import services as accounts
+from accounts import notices
 from community.board import services as board
 from community.feed import services as feed
 from membership import services as membership
@@ -72,7 +72,8 @@ async def seed(provider: StripeProvider) -> dict[str, str]:
         counter=MemoryCounter(),
         now=now,
     )
-    note = await accounts.notify(member.id, kind="test", message="你好")
+    note = await notices.notify(member.id, kind="welcome", params={"name": "你好"})
+    assert note is not None
     return {
         "ADMIN_TOKEN": await token_for(admin),
         "MEMBER_TOKEN": await token_for(member),

@@ -157,11 +157,18 @@ async def test_a_declined_card_keeps_the_seat_and_another_card_pays_it(
     response = await client.post(
         f"/api/v1/enrollments/{held['id']}/payment",
         json={"payment_method": "pm_card_chargeCustomerFail"},
-        headers=headers,
+        headers={**headers, "Accept-Language": "en"},
     )
     assert response.status_code == 200
     assert response.json()["status"] == "failed"
-    assert response.json()["reason"] == "Your card was declined."
+    assert response.json()["reason"] == "Your card was declined."  # our words, not Stripe's
+    assert response.json()["reason_code"] == "card_declined"
+    again = await client.post(
+        f"/api/v1/enrollments/{held['id']}/payment",
+        json={"payment_method": "pm_card_chargeCustomerFail"},
+        headers={**headers, "Accept-Language": "zh-CN,zh;q=0.9"},
+    )
+    assert again.json()["reason"] == "你的银行卡被拒绝。"
     assert (await client.get("/api/v1/enrollment-windows/current")).json()["seats_left"] == 0
     assert (await client.get(f"/api/v1/enrollments/{held['id']}", headers=headers)).json()[
         "status"

@@ -1,0 +1,105 @@
+"""A person's profile: display name, short bio, avatar, and the language they read in.
+
+Shown on their page (/people/<id>) and beside their posts and replies; an @mention of their
+display name links to it. The avatar is an uploaded picture (pictures.read_upload), cut to a
+square and stored as JPEG under media/avatars/ with a version in its name, so a new one is
+never hidden by a cached old one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from accounts.models import User
+from accounts.services import check_display_name
+from errors import ValidationError
+from pictures import jpeg, read_upload
+from translation import SUPPORTED_LOCALES
+
+MAX_BIO = 280
+MAX_AVATAR_BYTES = 4 * 1024 * 1024
+AVATAR_SIZES = {"large": 256, "small": 64}
+_BIO_REFUSED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_bio(bio: str) -> str:
+    """The bio as kept: NFC, trimmed, no control or direction-override characters, at most
+    MAX_BIO characters. Raises ValidationError("bio")."""
+    text = unicodedata.normalize("NFC", bio).strip().replace("\r\n", "\n")
+    if len(text) > MAX_BIO:
+        raise ValidationError("bio", f"must be at most {MAX_BIO} characters")
+    if _BIO_REFUSED.search(text):
+        raise ValidationError("bio", "must not contain control characters")
+    return text
+
+
+async def update_profile(
+    user: User,
+    *,
+    display_name: str | None = None,
+    bio: str | None = None,
+    locale: str | None = None,
+) -> User:
+    """Change what is given (None: unchanged), every field checked before anything is saved.
+    Raises ValidationError listing every bad field."""
+    changes: dict[str, object] = {}
+    errors: list[tuple[str, str]] = []
+    if display_name is not None:
+        try:
+            changes["display_name"] = await check_display_name(display_name, user_id=user.id)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    if bio is not None:
+        try:
+            changes["bio"] = clean_bio(bio)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    if locale is not None:
+        if locale not in SUPPORTED_LOCALES:
+            errors.append(("locale", "must be zh_CN or en"))
+        else:
+            changes["locale"] = locale
+    if errors:
+        field, reason = errors[0]
+        raise ValidationError(field, reason, others=errors)
+    if changes:
+        await User.filter(id=user.id).update(**changes)
+        for name, value in changes.items():
+            setattr(user, name, value)
+    return user
+
+
+async def set_avatar(user: User, data: bytes, *, media_dir: Path) -> User:
+    """A new avatar from an uploaded picture. Raises ValidationError("avatar")."""
+    picture = read_upload(data, field="avatar", max_bytes=MAX_AVATAR_BYTES)
+    version = user.avatar_version + 1
+    folder = media_dir / "avatars"
+    folder.mkdir(parents=True, exist_ok=True)
+    for size, width in AVATAR_SIZES.items():
+        content = jpeg(picture, width=width, square=True)
+        (folder / f"user-{user.id}-v{version}-{size}.jpg").write_bytes(content)
+    await User.filter(id=user.id).update(avatar_version=version)
+    for size in AVATAR_SIZES:  # the previous version's files
+        (folder / f"user-{user.id}-v{user.avatar_version}-{size}.jpg").unlink(missing_ok=True)
+    user.avatar_version = version
+    return user
+
+
+def avatar_url(user: User | None, size: str = "small") -> str | None:
+    if user is None or not user.avatar_version:
+        return None
+    return f"/media/avatars/user-{user.id}-v{user.avatar_version}-{size}.jpg"
+
+
+# An @mention: "@" not inside a word or an address, then a display name's characters.
+MENTION = re.compile(r"(?<![\w@/.])@([\w\u4e00-\u9fff·.-]{1,40})")
+
+
+def link_mentions(markdown: str) -> str:
+    """Markdown with each @name (outside code) as a link to that person's page."""
+    parts = re.split(r"(`+[^`]*`+)", markdown)
+    return "".join(
+        part if part.startswith("`") else MENTION.sub(r"[@\1](/people/@\1)", part) for part in parts
+    )
