@@ -10,12 +10,19 @@ WORKERS ?= 1
 .PHONY: install run test lint test-sqlite test-postgres migrations messages bench clean
 
 $(INSTALLED): pyproject.toml
+	@echo "== installing Shuyuan and what it needs into $(VENV) (the first time takes a minute or two)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar off -e '.[dev]'
 	touch $@
 
 install: $(INSTALLED)
+
+# axe-core (npm) for the browser tests' accessibility walk, into var/npm (not committed).
+AXE := var/npm/node_modules/axe-core/axe.min.js
+$(AXE):
+	@command -v npm >/dev/null 2>&1 && npm install --no-audit --no-fund --silent --prefix var/npm axe-core@4.14.1 \
+		|| echo "== npm is missing: the accessibility walk is skipped (CI requires it)"
 
 # Migrate, load the demo community (once: it is idempotent), serve on http://$(HOST):$(PORT)
 # with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420), and a mail
@@ -43,11 +50,11 @@ lint: install
 # PostgreSQL run when there is one, else in the SQLite run.
 HAVE_POSTGRES = [ -n "$$TEST_POSTGRES_URL" ] || $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null
 
-test-sqlite: install
+test-sqlite: install $(AXE)
 	@if $(HAVE_POSTGRES); then contract=0; else contract=1; fi; \
 		echo "== pytest on SQLite"; TEST_DATABASE=sqlite TEST_CONTRACT=$$contract $(BIN)/pytest
 
-test-postgres: install
+test-postgres: install $(AXE)
 	@if $(HAVE_POSTGRES); then \
 		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres TEST_CONTRACT=1 $(BIN)/pytest; \
 	elif [ "$$TEST_REQUIRE_POSTGRES" = 1 ]; then \

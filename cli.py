@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import socket
 import subprocess  # nosec B404  # starts localstripe with fixed arguments
 import sys
 import time
@@ -153,6 +154,15 @@ async def reconcile_payments(settings: Settings) -> None:
         await provider.aclose()
 
 
+def _answers(host: str, port: int) -> bool:
+    """Whether something already listens at host:port."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 @contextmanager
 def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[None]:
     """Run localstripe at STRIPE_API_BASE (a local address) and point its webhooks at the app."""
@@ -162,6 +172,12 @@ def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[N
             f"shuyuan: --with-localstripe needs STRIPE_API_BASE on 127.0.0.1 with a port, "
             f"not {settings.stripe_api_base}"
         )
+    if _answers(parts.hostname or "127.0.0.1", parts.port):
+        raise SystemExit(
+            f"shuyuan: port {parts.port} (STRIPE_API_BASE) is taken, maybe by a localstripe "
+            f"left behind; stop it (fuser -k {parts.port}/tcp) and run again"
+        )
+    print(f"starting localstripe (fake Stripe) on port {parts.port}", flush=True)
     process = subprocess.Popen(  # nosec B603  # our own module, fixed arguments
         [sys.executable, "-m", "payments.localstripe_server", "--port", str(parts.port), "--quiet"]
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from accounts import services
-from web.api import Answer, Body, Query, line
+from web.api import Answer, Body, Query, line, text
 from web.paths import ID_PATTERN
 
 Email = Annotated[
@@ -97,7 +97,7 @@ class ProfileChange(Body):
     """Only what is given changes."""
 
     display_name: DisplayName | None = None
-    bio: Annotated[str, msgspec.Meta(max_length=600)] | None = None  # checked: 280 characters
+    bio: Annotated[str, text(280)] | None = None
     locale: Literal["zh_CN", "en"] | None = None
 
 

@@ -212,7 +212,7 @@ async def join_waitlist(request: Request) -> Response:
 @operation(
     "Ask to be told (inbox, and mail if chosen) when an upcoming window opens",
     answer=schemas.Reminder,
-    status=201,
+    status=200,
     tag="membership",
     errors={404: "window_not_found", 409: "closed"},
 )
@@ -221,7 +221,7 @@ async def remind_me(request: Request) -> Response:
     waiting = await reminders.remind_me(
         window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
     )
-    return json_response({"waiting": waiting}, 201 if waiting else 200)
+    return json_response({"waiting": waiting})
 
 
 @operation(

@@ -36,6 +36,7 @@ async def window_page(request: Request) -> Response:
             "seats_left": view.seats_left,
             "is_member": view.is_member,
             "renewal_due": view.renewal_due,
+            "waitlist_place": view.waitlist_place,
             "reminded": await reminders.waiting_for(view.window.id, user)
             if view.window is not None
             else False,

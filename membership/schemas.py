@@ -85,4 +85,4 @@ class Membership(Answer):
 
 
 class Reminder(Answer):
-    waiting: bool  # false: the window is open already (201 when asked, 200 when open)
+    waiting: bool  # false: the window is open already (nothing to wait for)

@@ -319,9 +319,26 @@ async def join_waitlist(*, window_id: int, user: User, now: datetime) -> int:
             entry = await WaitlistEntry.create(window_id=window.id, user_id=user.id)
         except IntegrityError:
             entry = await WaitlistEntry.get(window_id=window.id, user_id=user.id)
+    return await _place(entry)
+
+
+async def _place(entry: WaitlistEntry) -> int:
+    """An entry's 1-based place among those still waiting."""
     return await WaitlistEntry.filter(
-        window_id=window.id, offered_at__isnull=True, id__lte=entry.id
+        window_id=entry.window_id,  # type: ignore[attr-defined]
+        offered_at__isnull=True,
+        id__lte=entry.id,
     ).count()
+
+
+async def waitlist_place(window_id: int, user: User | None) -> int | None:
+    """Where `user` waits on the window's waitlist (1-based), or None if not waiting."""
+    if user is None:
+        return None
+    entry = await WaitlistEntry.get_or_none(
+        window_id=window_id, user_id=user.id, offered_at__isnull=True
+    )
+    return await _place(entry) if entry is not None else None
 
 
 async def refund_enrollment(
@@ -350,6 +367,7 @@ class WindowView:
     enrollment: Enrollment | None  # their latest in this window
     is_member: bool
     renewal_due: bool  # a member who may renew now
+    waitlist_place: int | None  # where they wait for a seat that comes back, if they do
 
 
 async def window_view(
@@ -379,4 +397,5 @@ async def window_view(
         enrollment=enrollment,
         is_member=member,
         renewal_due=member and user is not None and grants.renewal_due(user, at=now),
+        waitlist_place=await waitlist_place(window.id, user) if window is not None else None,
     )

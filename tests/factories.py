@@ -62,14 +62,14 @@ def csrf_from(html: str) -> str:
 
 
 async def sign_in(
-    client: httpx.AsyncClient, email: str, password: str = PASSWORD
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, *, next_url: str = ""
 ) -> httpx.Response:
-    """Sign in through the real login form, CSRF token and all."""
-    page = await client.get("/account/login")
-    return await client.post(
-        "/account/login",
-        data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
-    )
+    """Sign in through the real login form, CSRF token and all (from ?next=next_url)."""
+    page = await client.get("/account/login", params={"next": next_url} if next_url else None)
+    data = {"email": email, "password": password, "csrf_token": csrf_from(page.text)}
+    if next_url:
+        data["next"] = next_url
+    return await client.post("/account/login", data=data)
 
 
 async def make_users(count: int, *, prefix: str = "crowd") -> list[User]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -48,10 +48,27 @@ class SignInRequired(HTTPException):
         )
 
 
+def same_site_referer(request: Request) -> str | None:
+    """The page (path and query) of this site the request came from, if its Referer says so."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return urlunsplit(("", "", referer.path, referer.query, ""))
+    return None
+
+
+def page_to_return_to(request: Request) -> str:
+    """Where signing in should bring a person back: this page (with its query) when it is one
+    (GET), else the page the form or button was on (a POST-only URL answers 405 to a GET)."""
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    return same_site_referer(request) or "/"
+
+
 async def require_user(request: Request) -> User:
     user = await current_user(request)
     if user is None:
-        raise SignInRequired(request.url.path)
+        raise SignInRequired(page_to_return_to(request))
     return user
 
 

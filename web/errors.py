@@ -7,7 +7,6 @@ import re
 import sqlite3
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from starlette.exceptions import HTTPException
@@ -19,6 +18,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError, fill
 from translation import N_, reason_in
 from web.api import error_body, json_response
+from web.auth import same_site_referer
 from web.i18n import api_locale, translations
 from web.limits import PayloadTooLarge
 from web.rendering import flash, gettext_for, redirect_after_post, render
@@ -154,10 +154,7 @@ def back_to(request: Request) -> str:
     named = getattr(request.state, "back", None)
     if isinstance(named, str) and named.startswith("/"):
         return named
-    referer = urlsplit(request.headers.get("referer", ""))
-    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
-        return urlunsplit(("", "", referer.path, referer.query, ""))
-    return "/"
+    return same_site_referer(request) or "/"
 
 
 async def _error_page(request: Request, status: int, message: str) -> Response:

@@ -1,9 +1,11 @@
-"""The front page, the health check and the API's OpenAPI document."""
+"""The front page, the health check, the favicon and the API's OpenAPI document."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
@@ -30,6 +32,18 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+ICONS = Path(__file__).resolve().parent.parent / "static" / "icons"
+
+
+async def favicon(request: Request) -> Response:
+    """/favicon.ico, which browsers ask for on every site whatever the page links."""
+    return FileResponse(
+        ICONS / "favicon.ico",
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=604800"},
+    )
+
+
 async def openapi(request: Request) -> Response:
     api_mount = next(
         route for route in request.app.routes if getattr(route, "path", "") == "/api/v1"
@@ -41,5 +55,6 @@ async def openapi(request: Request) -> Response:
 routes = [
     Route("/", home, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/favicon.ico", favicon, methods=["GET"]),
 ]
 api_routes = [Route("/openapi.json", openapi, methods=["GET"])]

@@ -123,14 +123,34 @@ async def create_reply(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     now = datetime.now(UTC)
-    created, _ = await board.reply(
-        _post_id(request),
-        author=user,
-        body=str(form.get("body", "")),
-        counter=request.app.state.counter,
-        now=now,
-        token=str(form.get("submission", "")) or None,
-    )
+    body = str(form.get("body", ""))
+    try:
+        created, _ = await board.reply(
+            _post_id(request),
+            author=user,
+            body=body,
+            counter=request.app.state.counter,
+            now=now,
+            token=str(form.get("submission", "")) or None,
+        )
+    except ValidationError as exc:
+        if not is_htmx(request):
+            raise  # a plain form: back to the post with the reason (web.errors)
+        # The form alone, in place of itself, with the reason beside the text and the text kept.
+        response = await render(
+            request,
+            "community/_reply_form.html",
+            {
+                "post": {"id": _post_id(request)},
+                "submission": str(form.get("submission", "")) or secrets.token_urlsafe(16),
+                "reply_errors": field_errors(exc),
+                "reply_body": body,
+            },
+            status_code=exc.status,
+        )
+        response.headers["HX-Retarget"] = "#reply-form"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
     if is_htmx(request):
         await created.fetch_related("author")
         return await render(

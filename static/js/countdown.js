@@ -8,7 +8,7 @@
     var left = Math.max(0, Math.floor((until - Date.now()) / 1000));
     var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600);
     var m = Math.floor(left % 3600 / 60), s = left % 60;
-    out.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
+    out.textContent = (d ? box.dataset.days.replace("%d", d) + " " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
     if (left === 0) { out.textContent = box.dataset.done; clearInterval(timer); window.location.reload(); }
   }
   var timer = setInterval(tick, 1000);

@@ -243,7 +243,7 @@ async def test_a_window_opening_is_told_to_whoever_asked(
     asked = await client.post(
         f"/api/v1/enrollment-windows/{window.id}/reminders", headers=bearer(token)
     )
-    assert asked.status_code == 201 and asked.json() == {"waiting": True}
+    assert asked.status_code == 200 and asked.json() == {"waiting": True}
     await sign_in(client, "waiting@example.cn")
     page = await client.get("/membership")
     assert "data-reminded" in page.text  # the page says they will be told

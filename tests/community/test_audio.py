@@ -136,3 +136,18 @@ def test_a_cut_m4a_is_told_apart_by_its_boxes() -> None:
     mdat = (1000).to_bytes(4, "big") + b"mdat" + bytes(992)
     assert _mp4_boxes_whole(box + mdat)
     assert not _mp4_boxes_whole(box + mdat[:300])
+
+
+async def test_a_members_only_voice_tells_others_who_can_listen_instead_of_a_dead_player(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    made = await write_item(
+        client, admin_headers, audio=mp3_with_frame_count(60), members_only=True, keyword="会员声音"
+    )
+    assert made.status_code == 201
+    await make_user(email="visitor@example.cn")
+    await sign_in(client, "visitor@example.cn")
+    page = await client.get(f"/feed/items/{made.json()['id']}")
+    assert page.status_code == 200
+    assert "<audio" not in page.text
+    assert "会员可以收听这段语音" in page.text and 'href="/membership"' in page.text

@@ -109,6 +109,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/board/posts/": str(post.id),
         "/feed/items/": str(item.id),
         "/feed/admin/": str(item.id),
+        "/people/": str(admin.id),
     }
     return admin, ids
 

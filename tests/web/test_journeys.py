@@ -1,0 +1,130 @@
+"""Journeys a new person walks (issue "Finished journeys"), over the real app: signing in from
+a buy button comes back to the product, a reply of only spaces is refused beside the form, the
+language switch keeps the page and its query, the nav marks the section, each empty list says
+what is missing, the waitlist says where one stands, the site has an icon."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
+
+from store import services as store
+from tests.factories import (
+    bearer,
+    csrf_from,
+    make_member,
+    make_user,
+    make_window,
+    sign_in,
+    token_for,
+)
+
+
+async def test_signing_in_from_a_buy_button_comes_back_to_the_product_page(
+    client: httpx.AsyncClient,
+) -> None:
+    product = await store.create_product(
+        title="书院帆布袋", description="", category="逼格工场", price_fen=9_900, stock=5
+    )
+    page = f"http://testserver/store/products/{product.id}"
+    anonymous = await client.post(
+        f"/store/products/{product.id}/buy", data={"quantity": "1"}, headers={"Referer": page}
+    )
+    assert anonymous.status_code == 303
+    location = urlsplit(anonymous.headers["location"])
+    assert location.path == "/account/login"
+    [back] = parse_qs(location.query)["next"]
+    assert back == f"/store/products/{product.id}"  # a page, never the POST-only /buy
+    await make_user(email="buyer@example.cn")
+    signed_in = await sign_in(client, "buyer@example.cn", next_url=back)
+    assert signed_in.headers["location"] == back
+    assert (await client.get(back)).status_code == 200
+
+    # A page that needs signing in keeps its query too.
+    account = await client.get("/account")
+    await client.post("/account/logout", data={"csrf_token": csrf_from(account.text)})
+    board = await client.get("/board?q=读书", follow_redirects=False)
+    [back] = parse_qs(urlsplit(board.headers["location"]).query)["next"]
+    assert unquote(back) == "/board?q=读书"
+
+
+async def test_a_reply_of_only_spaces_is_refused_beside_the_form_with_nothing_else(
+    client: httpx.AsyncClient,
+) -> None:
+    author = await make_member(email="author@example.cn")
+    post = await client.post(
+        "/api/v1/board/posts",
+        json={"category": "knowledge", "title": "读书会", "body": "来聊聊。"},
+        headers=bearer(await token_for(author)),
+    )
+    await sign_in(client, "author@example.cn")
+    page = await client.get(f"/board/posts/{post.json()['id']}")
+    refused = await client.post(
+        f"/board/posts/{post.json()['id']}/replies",
+        data={"body": "   \n  ", "csrf_token": csrf_from(page.text), "submission": "s1"},
+        headers={"HX-Request": "true"},
+    )
+    assert refused.status_code == 422
+    assert refused.headers["HX-Retarget"] == "#reply-form"
+    assert refused.headers["HX-Reswap"] == "outerHTML"
+    assert 'id="reply-form"' in refused.text and 'role="alert"' in refused.text
+    assert "<header" not in refused.text and "<nav" not in refused.text
+
+
+async def test_the_language_switch_keeps_the_page_and_its_query(client: httpx.AsyncClient) -> None:
+    await make_member(email="reader@example.cn")
+    await sign_in(client, "reader@example.cn")
+    board = await client.get("/board?q=读书")
+    [link] = re.findall(r'href="(/lang/en\?next=[^"]+)"', board.text)
+    switched = await client.get(html.unescape(link))
+    assert switched.status_code == 303
+    assert unquote(switched.headers["location"]) == "/board?q=读书"
+    again = await client.get(switched.headers["location"])
+    assert 'value="读书"' in again.text and 'lang="en"' in again.text
+
+
+async def test_the_nav_marks_the_current_section_and_empty_lists_say_what_is_missing(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_member(email="reader@example.cn")
+    await sign_in(client, "reader@example.cn")
+    board = await client.get("/board?q=无此内容", headers={"Accept-Language": "en"})
+    assert '<a href="/board" aria-current="page">' in board.text
+    assert '<a href="/store" aria-current="page">' not in board.text
+    assert "No posts match “无此内容”." in board.text
+    store_page = await client.get("/store")
+    assert '<a href="/store" aria-current="page">' in store_page.text
+    assert "这里还没有在售的商品。" in store_page.text  # not the board's words
+    assert "这里还没有商品" not in board.text
+
+
+async def test_the_waitlist_says_where_one_stands(client: httpx.AsyncClient) -> None:
+    window = await make_window(now=datetime.now(UTC), seats=1)
+    holder, waiting = await make_user(), await make_user(email="waiting@example.cn")
+    await client.post(
+        f"/api/v1/enrollment-windows/{window.id}/enrollments",
+        headers=bearer(await token_for(holder)),
+    )
+    joined = await client.post(
+        f"/api/v1/enrollment-windows/{window.id}/waitlist",
+        headers=bearer(await token_for(waiting)),
+    )
+    assert joined.json() == {"position": 1}
+    await sign_in(client, "waiting@example.cn")
+    page = await client.get("/membership")
+    assert 'data-waitlist-place="1"' in page.text
+    assert "你是候补名单上的第 1 位" in page.text
+    assert "加入候补名单" not in page.text
+
+
+async def test_the_site_has_a_favicon_and_touch_icons(client: httpx.AsyncClient) -> None:
+    icon = await client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    home = await client.get("/")
+    for href in ("/static/icons/favicon.svg", "/static/icons/apple-touch-icon.png"):
+        assert href in home.text
+        assert (await client.get(href)).status_code == 200
