@@ -360,6 +360,16 @@ async def refund_order(*, provider: StripeProvider, order_id: int, now: datetime
     return await Order.get(id=order.id)
 
 
+async def orders_of(user: User, *, limit: int = 50) -> list[Order]:
+    """A buyer's newest orders, each with its items and their products (for the orders list)."""
+    return await (
+        Order.filter(user_id=user.id)
+        .order_by("-id")
+        .limit(limit)
+        .prefetch_related("items__product")
+    )
+
+
 async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
     tracking = " ".join(tracking_number.split())
     if not 4 <= len(tracking) <= 40:

@@ -218,7 +218,7 @@ async def order_page(request: Request) -> Response:
 
 async def my_orders(request: Request) -> Response:
     user = await require_user(request)
-    orders = await Order.filter(user_id=user.id).order_by("-id").limit(50)
+    orders = await services.orders_of(user)
     return await render(request, "store/orders.html", {"orders": orders})
 
 

@@ -12,8 +12,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
+from ratelimit import MemoryCounter
 from store import services as store
 from tests.factories import (
+    address,
     bearer,
     csrf_from,
     make_member,
@@ -128,3 +130,41 @@ async def test_the_site_has_a_favicon_and_touch_icons(client: httpx.AsyncClient)
     for href in ("/static/icons/favicon.svg", "/static/icons/apple-touch-icon.png"):
         assert href in home.text
         assert (await client.get(href)).status_code == 200
+
+
+async def test_destructive_actions_ask_first_without_javascript(client: httpx.AsyncClient) -> None:
+    author = await make_member(email="author@example.cn")
+    post = await client.post(
+        "/api/v1/board/posts",
+        json={"category": "knowledge", "title": "要删的帖子", "body": "正文"},
+        headers=bearer(await token_for(author)),
+    )
+    await sign_in(client, "author@example.cn")
+    page = (await client.get(f"/board/posts/{post.json()['id']}")).text
+    # The delete button is inside a closed <details>: one click opens the question, a second
+    # (on "Yes, delete it") deletes. Native HTML, no script.
+    confirm = re.search(
+        r'<details class="confirm"><summary>删除</summary>(.*?)</details>', page, re.S
+    )
+    assert confirm, page
+    assert f'action="/board/posts/{post.json()["id"]}/delete"' in confirm.group(1)
+    assert "确定删除" in confirm.group(1)
+    assert page.count("/delete") == 1  # no other, unasked, way to it
+
+
+async def test_the_orders_list_names_what_was_bought(client: httpx.AsyncClient) -> None:
+    buyer = await make_user(email="buyer@example.cn")
+    product = await store.create_product(
+        title="书院帆布袋", description="", category="逼格工场", price_fen=9_900, stock=5
+    )
+    await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product_id=product.id, quantity=2)],
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+        shipping=address(),
+    )
+    await sign_in(client, "buyer@example.cn")
+    page = await client.get("/store/orders")
+    assert "书院帆布袋 × 2" in page.text
+    assert "¥198.00" in page.text
