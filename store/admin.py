@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -33,7 +35,11 @@ def _orders_query(status: str | None):  # type: ignore[no-untyped-def]
     return query
 
 
-async def dashboard(request: Request, errors: dict[str, str] | None = None) -> Response:
+async def dashboard(
+    request: Request,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
     await require_admin(request)
     status = read_query(request, schemas.OrdersQuery).status or None
     products = await Product.all().select_related("category").order_by("-id").limit(100)
@@ -47,6 +53,7 @@ async def dashboard(request: Request, errors: dict[str, str] | None = None) -> R
             "status": status or "",
             "statuses": [s.value for s in OrderStatus],
             "errors": errors or {},
+            "values": values or {},
         },
         status_code=422 if errors else 200,
     )
@@ -57,25 +64,46 @@ async def create_product(request: Request) -> Response:
     form = await read_form(request)
     text = {key: str(form.get(key, "")) for key in form if isinstance(form.get(key), str)}
     upload = form.get("image")
+    picture = await upload.read() if isinstance(upload, UploadFile) else b""
+    await form.close()
+    # Every field is read before anything is refused, so the form shows all its problems at
+    # once and keeps what was typed.
+    problems: dict[str, str] = {}
+
+    def read(parse: Callable[[], Any]) -> Any:
+        try:
+            return parse()
+        except ValidationError as exc:
+            problems.setdefault(exc.field, exc.reason)
+            return None
+
+    resized = read(lambda: resize_upload(picture)) if picture else None
+    price_fen = read(lambda: yuan_to_fen("price_yuan", text.get("price_yuan", "")))
+    stock = read(lambda: whole_number("stock", text.get("stock", ""), default=0))
+    limit = read(
+        lambda: optional_whole_number("per_customer_limit", text.get("per_customer_limit", ""))
+    )
+    head_start = read(
+        lambda: whole_number(
+            "member_head_start_minutes", text.get("member_head_start_minutes", ""), default=0
+        )
+    )
+    starts = read(lambda: optional_beijing_time("sale_starts_at", text.get("sale_starts_at", "")))
+    ends = read(lambda: optional_beijing_time("sale_ends_at", text.get("sale_ends_at", "")))
     try:
-        picture = await upload.read() if isinstance(upload, UploadFile) else b""
-        await form.close()
-        resized = resize_upload(picture) if picture else None  # checked before creating
+        if problems:
+            raise ValidationError(*next(iter(problems.items())))
         product = await services.create_product(
             title=text.get("title", ""),
             description=text.get("description", ""),
             category=text.get("category", ""),
-            price_fen=yuan_to_fen("price_yuan", text.get("price_yuan", "")),
-            stock=whole_number("stock", text.get("stock", ""), default=0),
-            per_customer_limit=optional_whole_number(
-                "per_customer_limit", text.get("per_customer_limit", "")
-            ),
+            price_fen=price_fen,
+            stock=stock,
+            per_customer_limit=limit,
             members_only=text.get("members_only") == "on",
-            member_head_start_minutes=whole_number(
-                "member_head_start_minutes", text.get("member_head_start_minutes", ""), default=0
-            ),
-            sale_starts_at=optional_beijing_time("sale_starts_at", text.get("sale_starts_at", "")),
-            sale_ends_at=optional_beijing_time("sale_ends_at", text.get("sale_ends_at", "")),
+            member_head_start_minutes=head_start,
+            sale_starts_at=starts,
+            sale_ends_at=ends,
             # A checkbox sends nothing when unticked: the form sends "digital" for goods
             # that do not ship.
             requires_shipping=text.get("digital") != "on",
@@ -85,7 +113,8 @@ async def create_product(request: Request) -> Response:
             product.image = store_product_image(media, product.id, resized)
             await product.save(update_fields=["image"])
     except ValidationError as exc:
-        return await dashboard(request, errors={exc.field: exc.reason})
+        errors = problems or {name: reason for name, reason in reversed(exc.errors)}
+        return await dashboard(request, errors=errors, values=text)
     flash(request, gettext_for(request)("The product was created."), "success")
     return redirect_after_post(request, "/store/admin")
 

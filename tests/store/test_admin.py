@@ -104,3 +104,28 @@ async def test_an_admin_form_with_a_bad_picture_creates_nothing(client: httpx.As
     assert response.status_code == 422
     assert 'id="image-error"' in response.text
     assert await Product.all().count() == 0
+
+
+async def test_an_admin_form_shows_every_problem_at_once_and_keeps_what_was_typed(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_user(email="boss@example.cn", admin=True)
+    await sign_in(client, "boss@example.cn")
+    page = await client.get("/store/admin")
+    response = await client.post(
+        "/store/admin/products",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "title": "限量书签",
+            "category": "逼格工场",
+            "price_yuan": "九十九",
+            "stock": "-3",
+            "description": "手工制作",
+            "members_only": "on",
+        },
+    )
+    assert response.status_code == 422
+    assert 'id="price_yuan-error"' in response.text and 'id="stock-error"' in response.text
+    assert 'value="限量书签"' in response.text and "手工制作</textarea>" in response.text
+    assert 'name="members_only" class="check" checked' in response.text
+    assert await Product.all().count() == 0
