@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from PIL import Image, ImageColor, ImageDraw, ImageFilter
 
 from accounts import notices
 from accounts import services as accounts
@@ -35,7 +38,7 @@ async def load(var_dir: Path = Path("var")) -> bool:
     loaded = [
         await _people(),
         await _membership(),
-        await _store(),
+        await _store(var_dir),
         await _feed(var_dir),
         await _board(),
     ]
@@ -84,19 +87,68 @@ STORE = [
     ("《生存处方》", "生存处方", 4_900, 150, "给职场人的生存手册。"),
     ("书院笔记本（牛皮纸）", "文具精选", 3_900, 500, "适合手写读书笔记。"),
 ]
+STORE_PICTURES = [("book", "#8c3b2a"), ("book", "#3f6b4f"), ("notebook", "#c8a47a")]
 
 
-async def _store() -> bool:
+def picture(kind: str, colour: str) -> bytes:
+    """A product photo drawn with Pillow (a book, a notebook, a bookmark) on a soft backdrop
+    with a shadow: the demo's goods look like goods, and no image is bundled."""
+    size = 800
+    image = Image.new("RGB", (size, size), "#f3eee4")
+    draw = ImageDraw.Draw(image)
+    for y in range(size):  # a backdrop lit from above
+        shade = 243 - y // 40
+        draw.line([(0, y), (size, y)], fill=(shade, shade - 5, shade - 16))
+    shadow = Image.new("L", (size, size), 0)
+    shadow_draw = ImageDraw.Draw(shadow)
+    if kind == "bookmark":
+        box = (330, 120, 470, 690)
+    elif kind == "notebook":
+        box = (200, 140, 600, 680)
+    else:
+        box = (210, 130, 590, 690)
+    shadow_draw.rounded_rectangle(
+        (box[0] + 24, box[1] + 30, box[2] + 24, box[3] + 30), radius=18, fill=120
+    )
+    image.paste((90, 80, 70), mask=shadow.filter(ImageFilter.GaussianBlur(22)))
+    draw.rounded_rectangle(box, radius=14 if kind != "bookmark" else 10, fill=colour)
+    x0, y0, x1, y1 = box
+    dark = tuple(int(c * 0.62) for c in ImageColor.getrgb(colour))
+    if kind == "book":
+        draw.rectangle((x0, y0, x0 + 34, y1), fill=dark)  # the spine
+        draw.rectangle((x0 + 70, y0 + 90, x1 - 50, y0 + 130), fill="#f6e7c1")
+        draw.rectangle((x0 + 70, y0 + 150, x1 - 110, y0 + 170), fill="#f6e7c1")
+        draw.rectangle((x0 + 70, y1 - 90, x0 + 190, y1 - 74), fill="#f6e7c1")
+    elif kind == "notebook":
+        draw.rectangle((x1 - 70, y0, x1 - 52, y1), fill="#3b2f25")  # the elastic band
+        draw.ellipse((x0 + 120, y0 + 200, x0 + 250, y0 + 330), outline="#6b4f33", width=6)
+    elif kind == "bookmark":
+        draw.ellipse((x0 + 50, y0 + 40, x1 - 50, y0 + 80), fill="#f3eee4")  # the hole
+        draw.line((x0 + 70, y0 + 60, x0 + 40, y0 - 60), fill="#a33", width=6)  # the ribbon
+        for y in range(y0 + 140, y1 - 40, 60):
+            draw.line((x0 + 30, y, x1 - 30, y), fill=dark, width=3)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+async def _store(var_dir: Path) -> bool:
     """A few curated things, a drop opening in an hour (members 30 minutes earlier) and a
-    members-only one."""
+    members-only one, each with a picture."""
     if await Product.exists():
         return False
-    for title, category, price, stock, description in STORE:
-        await store.create_product(
+    media = var_dir / "media"
+    for (title, category, price, stock, description), (kind, colour) in zip(
+        STORE, STORE_PICTURES, strict=True
+    ):
+        product = await store.create_product(
             title=title, description=description, category=category, price_fen=price, stock=stock
         )
+        await store.set_product_image(
+            product_id=product.id, data=picture(kind, colour), media_dir=media
+        )
     now = datetime.now(UTC)
-    await store.create_product(
+    drop = await store.create_product(
         title="逼格工场 · 黄铜书签（限量 100）",
         description="每人限购 1 枚。",
         category="逼格工场",
@@ -106,7 +158,10 @@ async def _store() -> bool:
         member_head_start_minutes=30,
         sale_starts_at=now + timedelta(hours=1),
     )
-    await store.create_product(
+    await store.set_product_image(
+        product_id=drop.id, data=picture("bookmark", "#c9a227"), media_dir=media
+    )
+    signed = await store.create_product(
         title="会员专享 · 罗胖签名本",
         description="仅限会员。",
         category="精神粮食",
@@ -114,6 +169,9 @@ async def _store() -> bool:
         stock=50,
         per_customer_limit=1,
         members_only=True,
+    )
+    await store.set_product_image(
+        product_id=signed.id, data=picture("book", "#2f4858"), media_dir=media
     )
     return True
 

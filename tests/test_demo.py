@@ -28,6 +28,10 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Pat
     assert membership.is_member(luoji, at=now)
     assert await Product.all().count() == len(demo.STORE) + 2
     assert await Product.filter(members_only=True).count() == 1
+    for product in await Product.all():  # each with a picture, drawn, in every size
+        assert product.image, product.title
+        for size in ("large", "thumb"):
+            assert (tmp_path / "media" / "products" / f"{product.image}-{size}.jpg").stat().st_size
     page = await feed.feed_page(now=now, full_access=False, memory=FeedMemory())
     assert page.items[0].title == demo.FEED[0][1]
     assert len(page.items) == len(demo.FEED)
