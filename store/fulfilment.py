@@ -50,7 +50,7 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
             order.user_id,  # type: ignore[attr-defined]
             kind="order_paid",
             params={"order": order.id, "amount": yuan(order.total_fen)},
-            link=f"/store/orders/{order.id}",
+            link=f"/store/orders/{order.id}/receipt",
         )
         return payments.Fulfilment.FULFILLED
     order = await Order.get(id=order.id)

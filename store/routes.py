@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -216,6 +217,20 @@ async def order_page(request: Request) -> Response:
     )
 
 
+async def receipt_page(request: Request) -> Response:
+    """A paid order's receipt: what was bought, for how much, when, paid how, shipped where.
+    Printable; an order not paid (yet, or any more) has none."""
+    user = await require_user(request)
+    order = await services.order_for_user(request.path_params["id"], user)
+    if order.status not in services.SOLD_STATUSES and order.status != OrderStatus.REFUNDED:
+        raise HTTPException(status_code=404, detail="This order has no receipt: it is not paid.")
+    return await render(
+        request,
+        "store/receipt.html",
+        {"order": order, "items": await services.order_items(order)},
+    )
+
+
 async def my_orders(request: Request) -> Response:
     user = await require_user(request)
     orders = await services.orders_of(user)
@@ -231,6 +246,7 @@ routes = [
     Route("/store/products/{id:id}/raffle", enter_raffle, methods=["POST"]),
     Route("/store/orders", my_orders, methods=["GET"]),
     Route("/store/orders/{id:id}", order_page, methods=["GET"]),
+    Route("/store/orders/{id:id}/receipt", receipt_page, methods=["GET"]),
     Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
     Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
     Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+from starlette.applications import Starlette
 
 from ratelimit import MemoryCounter
+from settings import Settings
 from store import services as store
 from tests.factories import (
     address,
     bearer,
+    card_payment_method,
     csrf_from,
     make_member,
     make_user,
@@ -168,3 +171,43 @@ async def test_the_orders_list_names_what_was_bought(client: httpx.AsyncClient) 
     page = await client.get("/store/orders")
     assert "书院帆布袋 × 2" in page.text
     assert "¥198.00" in page.text
+
+
+async def test_a_paid_order_has_a_printable_receipt_and_an_unpaid_one_none(
+    app: Starlette, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    buyer = await make_user(email="buyer@example.cn")
+    product = await store.create_product(
+        title="书院笔记本", description="", category="文具", price_fen=3_900, stock=5
+    )
+    orders = []
+    for _ in range(2):
+        orders.append(
+            await store.place_order(
+                buyer=buyer,
+                items=[store.Wanted(product_id=product.id, quantity=1)],
+                now=datetime.now(UTC),
+                counter=MemoryCounter(),
+                shipping=address(),
+            )
+        )
+    await store.pay_order(
+        provider=app.state.payments_provider,
+        order_id=orders[0].id,
+        user=buyer,
+        payment_method=await card_payment_method(settings, "4242424242424242"),
+        now=datetime.now(UTC),
+    )
+    await sign_in(client, "buyer@example.cn")
+    receipt = await client.get(f"/store/orders/{orders[0].id}/receipt")
+    assert receipt.status_code == 200
+    assert "书院笔记本" in receipt.text and "¥39.00" in receipt.text and "支付方式" in receipt.text
+    assert (
+        f'href="/store/orders/{orders[0].id}/receipt"'
+        in (await client.get(f"/store/orders/{orders[0].id}")).text
+    )
+    assert (await client.get(f"/store/orders/{orders[1].id}/receipt")).status_code == 404
+    stranger = await make_user(email="stranger@example.cn")
+    assert stranger
+    await sign_in(client, "stranger@example.cn")
+    assert (await client.get(f"/store/orders/{orders[0].id}/receipt")).status_code == 404
