@@ -76,6 +76,18 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX_AND_MAIL,
         label=N_("Delivery"),
     ),
+    "refund_approved": Kind(
+        N_("Your refund for order #%(order)s is approved; the money is on its way back."),
+        N_("Order #%(order)s: refund approved"),
+        NoticeChannel.INBOX_AND_MAIL,
+        label=N_("Refunds"),
+    ),
+    "refund_refused": Kind(
+        N_("Your refund request for order #%(order)s was refused: %(note)s"),
+        N_("Order #%(order)s: refund refused"),
+        NoticeChannel.INBOX_AND_MAIL,
+        label=N_("Refunds"),
+    ),
     "order_paid_late": Kind(
         N_(
             "The payment for order #%(order)s arrived after it was cancelled; the items were still there, so the order is back and paid."

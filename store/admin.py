@@ -54,6 +54,7 @@ async def dashboard(
             "statuses": [s.value for s in OrderStatus],
             "errors": errors or {},
             "values": values or {},
+            "refund_requests": await services.refunds.open_requests(),
         },
         status_code=422 if errors else 200,
     )
@@ -142,6 +143,32 @@ async def refund(request: Request) -> Response:
     return redirect_after_post(request, "/store/admin")
 
 
+async def approve_refund(request: Request) -> Response:
+    admin = await require_admin(request)
+    await read_form(request)
+    await services.refunds.approve(
+        provider=request.app.state.payments_provider,
+        request_id=request.path_params["id"],
+        admin=admin,
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("Refunded."), "success")
+    return redirect_after_post(request, "/store/admin")
+
+
+async def refuse_refund(request: Request) -> Response:
+    admin = await require_admin(request)
+    form = await read_form(request)
+    await services.refunds.refuse(
+        request_id=request.path_params["id"],
+        admin=admin,
+        note=str(form.get("note", "")),
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("Refused; the buyer is told why."), "success")
+    return redirect_after_post(request, "/store/admin")
+
+
 async def orders_csv(request: Request) -> Response:
     await require_admin(request)
     orders = await _orders_query(read_query(request, schemas.OrdersQuery).status or None)
@@ -186,5 +213,7 @@ routes = [
     Route("/store/admin/products", create_product, methods=["POST"]),
     Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"]),
     Route("/store/admin/orders/{id:id}/refund", refund, methods=["POST"]),
+    Route("/store/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
+    Route("/store/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
     Route("/store/admin/orders.csv", orders_csv, methods=["GET"]),
 ]

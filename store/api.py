@@ -13,7 +13,7 @@ from starlette.routing import Route
 from errors import DomainError
 from store import schemas, services
 from store.images import image_url
-from store.models import Order, Product
+from store.models import Order, Product, RefundRequest
 from web.api import decode_json, iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user, bearer_token
 from web.i18n import api_locale, translations
@@ -237,6 +237,82 @@ async def cancel_order(request: Request) -> Response:
     return json_response({"id": order.id, "status": order.status.value})
 
 
+def refund_request_json(request: RefundRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "order_id": request.order_id,  # type: ignore[attr-defined]
+        "status": request.status.value,
+        "reason": request.reason,
+        "note": request.note,
+        "created_at": iso(request.created_at),
+        "decided_at": iso(request.decided_at),
+    }
+
+
+@operation(
+    "Ask for a refund of one's own paid order, saying why; an admin decides",
+    body=schemas.RefundAsk,
+    answer=schemas.RefundRequestAnswer,
+    status=201,
+    tag="store",
+    errors={404: "order_not_found", 409: "bad_order_state, refund_requested"},
+)
+async def ask_refund(request: Request) -> Response:
+    user = await api_user(request)
+    data = await read_json(request, schemas.RefundAsk)
+    asked = await services.refunds.ask(
+        order_id=request.path_params["id"], user=user, reason=data.reason, now=datetime.now(UTC)
+    )
+    return json_response(refund_request_json(asked), 201)
+
+
+@operation(
+    "Refund requests waiting for a decision, oldest first (admins)",
+    answer=schemas.RefundRequests,
+    auth="admin",
+    tag="store",
+)
+async def list_refund_requests(request: Request) -> Response:
+    await api_admin(request)
+    waiting = await services.refunds.open_requests()
+    return json_response({"items": [refund_request_json(r) for r in waiting]})
+
+
+@operation(
+    "Approve a refund request: the order is refunded in full (admins)",
+    answer=schemas.RefundRequestAnswer,
+    auth="admin",
+    tag="store",
+    errors={404: "refund_request_not_found", 409: "bad_order_state", 503: "payment_unavailable"},
+)
+async def approve_refund(request: Request) -> Response:
+    admin = await api_admin(request)
+    decided = await services.refunds.approve(
+        provider=request.app.state.payments_provider,
+        request_id=request.path_params["id"],
+        admin=admin,
+        now=datetime.now(UTC),
+    )
+    return json_response(refund_request_json(decided))
+
+
+@operation(
+    "Refuse a refund request, with a note the buyer reads (admins)",
+    body=schemas.RefundDecisionNote,
+    answer=schemas.RefundRequestAnswer,
+    auth="admin",
+    tag="store",
+    errors={404: "refund_request_not_found"},
+)
+async def refuse_refund(request: Request) -> Response:
+    admin = await api_admin(request)
+    data = await read_json(request, schemas.RefundDecisionNote)
+    decided = await services.refunds.refuse(
+        request_id=request.path_params["id"], admin=admin, note=data.note, now=datetime.now(UTC)
+    )
+    return json_response(refund_request_json(decided))
+
+
 @operation(
     "Refund a paid order: money back, stock back if the drop is live (admins)",
     answer=schemas.Order,
@@ -328,4 +404,8 @@ routes = [
     Route("/orders/{id:id}/payment", pay_order, methods=["POST"]),
     Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"]),
     Route("/admin/orders/{id:id}/refund", refund_order, methods=["POST"]),
+    Route("/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
+    Route("/admin/refund-requests", list_refund_requests, methods=["GET"]),
+    Route("/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
+    Route("/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
 ]

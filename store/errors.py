@@ -23,6 +23,8 @@ class StoreErrorCode(StrEnum):
     NOT_A_RAFFLE = "not_a_raffle"
     RAFFLE_CLOSED = "raffle_closed"
     ADDRESS_REQUIRED = "address_required"
+    REFUND_REQUESTED = "refund_requested"
+    REFUND_REQUEST_NOT_FOUND = "refund_request_not_found"
 
 
 class SoldOut(DomainError):
@@ -119,3 +121,15 @@ class AddressRequired(DomainError):
     code = StoreErrorCode.ADDRESS_REQUIRED
     status = 422
     default_message = "This order ships: give a shipping address to pay for it."
+
+
+class RefundRequested(DomainError):
+    code = StoreErrorCode.REFUND_REQUESTED
+    status = 409
+    default_message = "A refund for this order has been asked for already."
+
+
+class RefundRequestNotFound(DomainError):
+    code = StoreErrorCode.REFUND_REQUEST_NOT_FOUND
+    status = 404
+    default_message = "No such refund request, or it has been decided already."

@@ -207,3 +207,34 @@ class RaffleEntry(Model):
     class Meta:
         table = "store_raffle_entry"
         unique_together = (("product", "user"),)
+
+
+class RefundRequestStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"  # the refund was made (store.refunds.approve)
+    REFUSED = "refused"
+
+
+class RefundRequest(Model):
+    """A buyer asking for their money back on a paid order. An admin approves (the order is
+    refunded) or refuses (with a note the buyer reads). At most one open request per order
+    (open_key, NULL once decided)."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "store.Order", related_name="refund_requests", on_delete=fields.CASCADE
+    )
+    reason = fields.CharField(max_length=500)
+    status = fields.CharEnumField(
+        RefundRequestStatus, max_length=10, default=RefundRequestStatus.REQUESTED
+    )
+    open_key = fields.IntField(null=True, unique=True)  # the order id while undecided
+    note = fields.CharField(max_length=300, default="")  # the admin's, when refused
+    decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="refund_decisions", null=True, on_delete=fields.SET_NULL
+    )
+    decided_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "store_refund_request"

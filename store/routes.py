@@ -213,8 +213,27 @@ async def order_page(request: Request) -> Response:
             "order": order,
             "items": await services.order_items(order),
             "events": await OrderEvent.filter(order_id=order.id).order_by("id"),
+            "refund_request": await services.refunds.latest_for(order),
+            "can_ask_refund": order.status in services.SOLD_STATUSES,
         },
     )
+
+
+async def ask_refund(request: Request) -> Response:
+    """The buyer's "ask for a refund" on the order page."""
+    user = await require_user(request)
+    form = await read_form(request)
+    order_id = request.path_params["id"]
+    on_error_back(request, f"/store/orders/{order_id}")
+    await services.refunds.ask(
+        order_id=order_id, user=user, reason=str(form.get("reason", "")), now=datetime.now(UTC)
+    )
+    flash(
+        request,
+        gettext_for(request)("Your refund request is sent; we tell you the answer."),
+        "success",
+    )
+    return redirect_after_post(request, f"/store/orders/{order_id}")
 
 
 async def receipt_page(request: Request) -> Response:
@@ -247,6 +266,7 @@ routes = [
     Route("/store/orders", my_orders, methods=["GET"]),
     Route("/store/orders/{id:id}", order_page, methods=["GET"]),
     Route("/store/orders/{id:id}/receipt", receipt_page, methods=["GET"]),
+    Route("/store/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
     Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
     Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
     Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),

@@ -215,3 +215,25 @@ IMAGE_UPLOAD = {
     "properties": {"image": {"type": "string", "format": "binary"}},
     "required": ["image"],
 }
+
+
+class RefundAsk(Body):
+    reason: Annotated[str, text(500, min_length=1)]
+
+
+class RefundDecisionNote(Body):
+    note: Annotated[str, text(300, min_length=1)]
+
+
+class RefundRequestAnswer(Answer):
+    id: int
+    order_id: int
+    status: Literal["requested", "approved", "refused"]
+    reason: str
+    note: str
+    created_at: str
+    decided_at: str | None
+
+
+class RefundRequests(Answer):
+    items: list[RefundRequestAnswer]
