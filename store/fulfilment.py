@@ -14,7 +14,7 @@ from accounts.models import User
 from errors import DomainError
 from payments import services as payments
 from payments.models import Payment, PaymentStatus
-from store import holds
+from store import addresses, holds
 from store.errors import BadOrderState
 from store.models import Order, OrderEvent, OrderItem, OrderStatus, RaffleEntry
 from store.orders import PAYMENT_PURPOSE, SOLD_STATUSES, move
@@ -46,6 +46,7 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
         order.id, OrderStatus.PAID, frm=[OrderStatus.PENDING_PAYMENT]
     ):
         await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
+        await addresses.remember(order, now=now)
         await notices.notify(
             order.user_id,  # type: ignore[attr-defined]
             kind="order_paid",
@@ -60,6 +61,7 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
     if not await _take_again(order, now=now):
         return payments.Fulfilment.REFUSED
     await Order.filter(id=order.id).update(paid_at=now, payment_id=payment.id)
+    await addresses.remember(order, now=now)
     await notices.notify(
         order.user_id,  # type: ignore[attr-defined]
         kind="order_paid_late",

@@ -238,3 +238,25 @@ class RefundRequest(Model):
 
     class Meta:
         table = "store_refund_request"
+
+
+class SavedAddress(Model):
+    """An address a buyer has shipped a paid order to, offered again at checkout (newest used
+    first). One row per distinct address and buyer (key: a digest of its fields)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="saved_addresses", on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=40)
+    phone = fields.CharField(max_length=20)
+    province = fields.CharField(max_length=20)
+    city = fields.CharField(max_length=40)
+    district = fields.CharField(max_length=40)
+    address = fields.CharField(max_length=200)
+    used_at = fields.DatetimeField()
+
+    class Meta:
+        table = "store_saved_address"
+        unique_together = (("user", "key"),)

@@ -124,6 +124,7 @@ async def checkout_page(request: Request) -> Response:
             "items": await services.order_items(order),
             "ships": await services.ships(order),
             "provinces": services.PROVINCES,
+            "saved": await services.addresses.addresses_of(user),
             "expired": order.hold_expires_at <= datetime.now(UTC),
             "stripe_js": settings.stripe_js_url,
             "publishable_key": settings.stripe_publishable_key,

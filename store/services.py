@@ -8,6 +8,7 @@ hold), orders and their payment (store.orders), what a settled payment does
 
 from __future__ import annotations
 
+from store import addresses as addresses
 from store import refunds as refunds
 from store.catalog import (
     HOT_WINDOW,

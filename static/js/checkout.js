@@ -1,6 +1,16 @@
 // Card checkout: Stripe.js turns the card into a PaymentMethod, the server charges it, and a
 // 3-D Secure challenge comes back here for the browser to complete.
 (function () {
+  // The address book: choosing a saved address fills the address fields ("a new address"
+  // empties them).
+  var saved = document.getElementById("saved-address");
+  if (saved) saved.addEventListener("change", function () {
+    var chosen = saved.options[saved.selectedIndex].dataset;
+    ["name", "phone", "province", "city", "district", "address"].forEach(function (part) {
+      var input = document.querySelector('[name="shipping.' + part + '"]');
+      if (input) input.value = chosen[part] || "";
+    });
+  });
   var form = document.getElementById("checkout");
   if (!form || typeof Stripe === "undefined") return;
   var stripe = Stripe(form.dataset.key);

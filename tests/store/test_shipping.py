@@ -7,13 +7,24 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from accounts.models import User
 from ratelimit import MemoryCounter
+from settings import Settings
 from store import services as store
 from store.errors import BadOrderState, OrderNotFound
 from store.models import Allowance, Order, OrderStatus, Product
-from tests.factories import SHIPPING, address, bearer, csrf_from, make_user, sign_in, token_for
+from tests.factories import (
+    SHIPPING,
+    address,
+    bearer,
+    card_payment_method,
+    csrf_from,
+    make_user,
+    sign_in,
+    token_for,
+)
 
 
 async def goods(*, digital: bool = False, **fields: object) -> Product:
@@ -260,3 +271,50 @@ async def test_returns_running_at_once_lose_no_update(client: httpx.AsyncClient)
             )
         )
         assert (await Allowance.get(product_id=product.id, user_id=buyer.id)).units == 0
+
+
+async def test_a_paid_orders_address_is_offered_at_the_next_checkout(
+    app: Starlette, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """The address book: remembered when an order is paid (once per distinct address), and the
+    next checkout is filled with it and lists it."""
+    from store.models import SavedAddress
+
+    buyer = await make_user(email="repeat@example.cn")
+    product = await store.create_product(
+        title="书院帆布袋", description="", category="逼格工场", price_fen=9_900, stock=5
+    )
+    unpaid = await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product_id=product.id, quantity=1)],
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+        shipping=address(),
+    )
+    assert await SavedAddress.filter(user_id=buyer.id).count() == 0  # typed, not yet paid
+    for order in (unpaid, await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product_id=product.id, quantity=1)],
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+        shipping=address(),
+    )):  # fmt: skip
+        await store.pay_order(
+            provider=app.state.payments_provider,
+            order_id=order.id,
+            user=buyer,
+            payment_method=await card_payment_method(settings, "4242424242424242"),
+            now=datetime.now(UTC),
+        )
+    assert await SavedAddress.filter(user_id=buyer.id).count() == 1  # the same address once
+    fresh = await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product_id=product.id, quantity=1)],
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+    )
+    await sign_in(client, "repeat@example.cn")
+    page = await client.get(f"/store/orders/{fresh.id}/pay")
+    assert 'id="saved-address"' in page.text
+    assert f'value="{SHIPPING["name"]}"' in page.text  # the form is filled with it
+    assert f'value="{SHIPPING["address"]}"' in page.text
