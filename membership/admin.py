@@ -14,11 +14,22 @@ from membership.models import Enrollment, EnrollmentWindow
 from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
-from web.forms import beijing_time, csv_download, whole_number, yuan_to_fen
+from web.forms import (
+    Fields,
+    beijing_time,
+    csv_download,
+    field_errors,
+    whole_number,
+    yuan_to_fen,
+)
 from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
 
 
-async def dashboard(request: Request, errors: dict[str, str] | None = None) -> Response:
+async def dashboard(
+    request: Request,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
     await require_admin(request)
     now = datetime.now(UTC)
     all_windows = await EnrollmentWindow.all().order_by("-opens_at")
@@ -40,6 +51,7 @@ async def dashboard(request: Request, errors: dict[str, str] | None = None) -> R
             "members": await grants.search_members(query=query, now=now),
             "q": query,
             "errors": errors or {},
+            "values": values or {},
         },
         status_code=422 if errors else 200,
     )
@@ -48,20 +60,29 @@ async def dashboard(request: Request, errors: dict[str, str] | None = None) -> R
 async def create_window(request: Request) -> Response:
     await require_admin(request)
     form = await read_form(request)
+    text = {key: str(form.get(key, "")) for key in ("name", "price_yuan", "seats", "opens_at",
+                                                     "closes_at", "term_days")}  # fmt: skip
+    fields = Fields()  # every field read before anything is refused
+    price_fen = fields.read(lambda: yuan_to_fen("price_yuan", text["price_yuan"]))
+    seats = fields.read(lambda: whole_number("seats", text["seats"]))
+    opens_at = fields.read(lambda: beijing_time("opens_at", text["opens_at"]))
+    closes_at = fields.read(lambda: beijing_time("closes_at", text["closes_at"]))
+    term = fields.read(lambda: whole_number("term_days", text["term_days"], default=365))
     try:
+        fields.check()
         await windows.create_window(
-            name=str(form.get("name", "")),
-            price_fen=yuan_to_fen("price_yuan", str(form.get("price_yuan", ""))),
-            seats=whole_number("seats", str(form.get("seats", ""))),
-            opens_at=beijing_time("opens_at", str(form.get("opens_at", ""))),
-            closes_at=beijing_time("closes_at", str(form.get("closes_at", ""))),
-            term_days=whole_number("term_days", str(form.get("term_days", "")), default=365),
+            name=text["name"],
+            price_fen=price_fen,  # type: ignore[arg-type]  # checked above
+            seats=seats,  # type: ignore[arg-type]
+            opens_at=opens_at,  # type: ignore[arg-type]
+            closes_at=closes_at,  # type: ignore[arg-type]
+            term_days=term,  # type: ignore[arg-type]
             now=datetime.now(UTC),
         )
     except ValidationError as exc:
-        return await dashboard(request, errors={exc.field: exc.reason})
+        return await dashboard(request, errors=field_errors(exc), values=text)
     except DomainError as exc:
-        return await dashboard(request, errors={"form": exc.message})
+        return await dashboard(request, errors={"form": exc.message}, values=text)
     flash(request, gettext_for(request)("The window was created."), "success")
     return redirect_after_post(request, "/membership/admin")
 

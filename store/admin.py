@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -19,7 +17,9 @@ from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
 from web.forms import (
+    Fields,
     csv_download,
+    field_errors,
     optional_beijing_time,
     optional_whole_number,
     whole_number,
@@ -67,42 +67,34 @@ async def create_product(request: Request) -> Response:
     upload = form.get("image")
     picture = await upload.read() if isinstance(upload, UploadFile) else b""
     await form.close()
-    # Every field is read before anything is refused, so the form shows all its problems at
-    # once and keeps what was typed.
-    problems: dict[str, str] = {}
-
-    def read(parse: Callable[[], Any]) -> Any:
-        try:
-            return parse()
-        except ValidationError as exc:
-            problems.setdefault(exc.field, exc.reason)
-            return None
-
-    resized = read(lambda: resize_upload(picture)) if picture else None
-    price_fen = read(lambda: yuan_to_fen("price_yuan", text.get("price_yuan", "")))
-    stock = read(lambda: whole_number("stock", text.get("stock", ""), default=0))
-    limit = read(
+    # Every field is read before anything is refused (web.forms.Fields).
+    fields = Fields()
+    resized = fields.read(lambda: resize_upload(picture)) if picture else None
+    price_fen = fields.read(lambda: yuan_to_fen("price_yuan", text.get("price_yuan", "")))
+    stock = fields.read(lambda: whole_number("stock", text.get("stock", ""), default=0))
+    limit = fields.read(
         lambda: optional_whole_number("per_customer_limit", text.get("per_customer_limit", ""))
     )
-    head_start = read(
+    head_start = fields.read(
         lambda: whole_number(
             "member_head_start_minutes", text.get("member_head_start_minutes", ""), default=0
         )
     )
-    starts = read(lambda: optional_beijing_time("sale_starts_at", text.get("sale_starts_at", "")))
-    ends = read(lambda: optional_beijing_time("sale_ends_at", text.get("sale_ends_at", "")))
+    starts = fields.read(
+        lambda: optional_beijing_time("sale_starts_at", text.get("sale_starts_at", ""))
+    )
+    ends = fields.read(lambda: optional_beijing_time("sale_ends_at", text.get("sale_ends_at", "")))
     try:
-        if problems:
-            raise ValidationError(*next(iter(problems.items())))
+        fields.check()
         product = await services.create_product(
             title=text.get("title", ""),
             description=text.get("description", ""),
             category=text.get("category", ""),
-            price_fen=price_fen,
-            stock=stock,
+            price_fen=price_fen,  # type: ignore[arg-type]  # checked above
+            stock=stock,  # type: ignore[arg-type]
             per_customer_limit=limit,
             members_only=text.get("members_only") == "on",
-            member_head_start_minutes=head_start,
+            member_head_start_minutes=head_start,  # type: ignore[arg-type]
             sale_starts_at=starts,
             sale_ends_at=ends,
             # A checkbox sends nothing when unticked: the form sends "digital" for goods
@@ -114,8 +106,7 @@ async def create_product(request: Request) -> Response:
             product.image = store_product_image(media, product.id, resized)
             await product.save(update_fields=["image"])
     except ValidationError as exc:
-        errors = problems or {name: reason for name, reason in reversed(exc.errors)}
-        return await dashboard(request, errors=errors, values=text)
+        return await dashboard(request, errors=field_errors(exc), values=text)
     flash(request, gettext_for(request)("The product was created."), "success")
     return redirect_after_post(request, "/store/admin")
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from starlette.responses import Response
 
 from errors import DomainError, ValidationError
 from web.rendering import SHANGHAI
+
+T = TypeVar("T")
 
 
 def field_errors(exc: DomainError) -> dict[str, str]:
@@ -67,3 +70,30 @@ def csv_download(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+class Fields:
+    """Read a form's fields one by one, keeping every problem instead of stopping at the first,
+    so the page shows them all at once beside their fields (and keeps what was typed).
+
+        fields = Fields()
+        price = fields.read(lambda: yuan_to_fen("price_yuan", text))
+        ...
+        fields.check()  # raises a ValidationError listing every problem, if any
+    """
+
+    def __init__(self) -> None:
+        self.problems: dict[str, str] = {}
+
+    def read(self, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except ValidationError as exc:
+            for name, reason in exc.errors:
+                self.problems.setdefault(name, reason)
+            return None
+
+    def check(self) -> None:
+        if self.problems:
+            (field, reason), *_ = self.problems.items()
+            raise ValidationError(field, reason, others=list(self.problems.items()))

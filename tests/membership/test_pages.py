@@ -176,3 +176,27 @@ async def test_non_admins_cannot_open_the_admin_pages(client: httpx.AsyncClient)
     assert (await client.get("/membership/admin")).status_code == 403
     assert (await client.get("/membership/admin/members.csv")).status_code == 403
     assert await User.filter(is_admin=True).count() == 0
+
+
+async def test_the_new_window_form_shows_every_problem_and_keeps_what_was_typed(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_user(email="boss@example.cn", admin=True)
+    await sign_in(client, "boss@example.cn")
+    page = await client.get("/membership/admin")
+    refused = await client.post(
+        "/membership/admin/windows",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "name": "2028 年度会员",
+            "price_yuan": "很多钱",
+            "seats": "0.5",
+            "opens_at": "",
+            "closes_at": "明天",
+            "term_days": "365",
+        },
+    )
+    assert refused.status_code == 422
+    for field in ("price_yuan", "seats", "opens_at", "closes_at"):
+        assert f'id="{field}-error"' in refused.text, field
+    assert 'value="2028 年度会员"' in refused.text and 'value="很多钱"' in refused.text
