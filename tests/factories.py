@@ -12,7 +12,9 @@ from accounts import services as accounts
 from accounts.models import User
 from membership import windows
 from membership.models import EnrollmentWindow
+from payments.provider import StripeProvider
 from settings import Settings
+from store.models import Order
 from store.shipping import Address, check_address
 
 PASSWORD = "correct horse battery"
@@ -141,3 +143,28 @@ SHIPPING = {
 def address() -> Address:
     """SHIPPING, as the store's services take it."""
     return check_address(**SHIPPING)
+
+
+async def paid_order(
+    provider: StripeProvider, settings: Settings, buyer: User, product_id: int, quantity: int = 1
+) -> Order:
+    """An order of `quantity` of a product, shipped to SHIPPING, held and paid through the
+    real provider with the test card that succeeds."""
+    from ratelimit import MemoryCounter
+    from store import services as store
+
+    order = await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product_id=product_id, quantity=quantity)],
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+        shipping=address(),
+    )
+    await store.pay_order(
+        provider=provider,
+        order_id=order.id,
+        user=buyer,
+        payment_method=await card_payment_method(settings, "4242424242424242"),
+        now=datetime.now(UTC),
+    )
+    return await Order.get(id=order.id)

@@ -19,34 +19,20 @@ from store.models import Order, OrderStatus, RefundRequest
 from tests.factories import (
     address,
     bearer,
-    card_payment_method,
     csrf_from,
     make_user,
     sign_in,
     token_for,
 )
+from tests.factories import paid_order as pay
 
 
 async def paid_order(app: Starlette, settings: Settings, email: str) -> Order:
-    buyer = await make_user(email=email)
     product = await store.create_product(
         title="书院帆布袋", description="", category="逼格工场", price_fen=9_900, stock=5
     )
-    order = await store.place_order(
-        buyer=buyer,
-        items=[store.Wanted(product_id=product.id, quantity=1)],
-        now=datetime.now(UTC),
-        counter=MemoryCounter(),
-        shipping=address(),
-    )
-    await store.pay_order(
-        provider=app.state.payments_provider,
-        order_id=order.id,
-        user=buyer,
-        payment_method=await card_payment_method(settings, "4242424242424242"),
-        now=datetime.now(UTC),
-    )
-    return await Order.get(id=order.id)
+    buyer = await make_user(email=email)
+    return await pay(app.state.payments_provider, settings, buyer, product.id)
 
 
 async def test_a_buyer_asks_on_the_order_page_and_an_admin_approves_once(

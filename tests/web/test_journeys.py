@@ -19,11 +19,11 @@ from store import services as store
 from tests.factories import (
     address,
     bearer,
-    card_payment_method,
     csrf_from,
     make_member,
     make_user,
     make_window,
+    paid_order,
     sign_in,
     token_for,
 )
@@ -180,24 +180,15 @@ async def test_a_paid_order_has_a_printable_receipt_and_an_unpaid_one_none(
     product = await store.create_product(
         title="书院笔记本", description="", category="文具", price_fen=3_900, stock=5
     )
-    orders = []
-    for _ in range(2):
-        orders.append(
-            await store.place_order(
-                buyer=buyer,
-                items=[store.Wanted(product_id=product.id, quantity=1)],
-                now=datetime.now(UTC),
-                counter=MemoryCounter(),
-                shipping=address(),
-            )
-        )
-    await store.pay_order(
-        provider=app.state.payments_provider,
-        order_id=orders[0].id,
-        user=buyer,
-        payment_method=await card_payment_method(settings, "4242424242424242"),
+    paid = await paid_order(app.state.payments_provider, settings, buyer, product.id)
+    unpaid = await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product_id=product.id, quantity=1)],
         now=datetime.now(UTC),
+        counter=MemoryCounter(),
+        shipping=address(),
     )
+    orders = [paid, unpaid]
     await sign_in(client, "buyer@example.cn")
     receipt = await client.get(f"/store/orders/{orders[0].id}/receipt")
     assert receipt.status_code == 200
