@@ -20,6 +20,7 @@ import httpx
 from tortoise import Tortoise
 from tortoise.migrations.api.migrate import migrate as run_migrations
 
+from accounts import notices
 from db import tortoise_config
 from errors import DomainError
 from settings import Settings, SettingsError
@@ -54,7 +55,6 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     module in `also`) on the job engine until SIGTERM or SIGINT; jobs under way finish first."""
     import importlib
 
-    from accounts import notices
     from accounts.mail import Mailer
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
@@ -64,7 +64,6 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     if settings.jobs != "worker":
         raise SystemExit("shuyuan worker needs PostgreSQL (SQLite runs its jobs inside serve)")
     register_payment_purposes()
-    notices.configure(notices.Letterhead(settings.public_url, settings.secret_key))
     provider = services.make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
@@ -343,6 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"shuyuan: {exc}", file=sys.stderr)
         return 2
+    # Mails any command writes (demo-data, create-admin, the worker's) link to the public
+    # address, signed with the secret key.
+    notices.configure(notices.Letterhead(settings.public_url, settings.secret_key))
     try:
         if args.command == "migrate":
             asyncio.run(migrate(settings))
