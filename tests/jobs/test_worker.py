@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -52,11 +53,17 @@ async def connect(settings: Settings) -> asyncpg.Connection:
     return await asyncpg.connect(settings.database_url.replace("postgres://", "postgresql://", 1))
 
 
-async def wait_for(check, seconds: float) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(check, seconds: float, *, logs: tuple[Path, ...] = ()) -> None:  # type: ignore[no-untyped-def]
+    """Until check() is true; failing after `seconds`, with the end of each worker's log."""
     deadline = time.monotonic() + seconds
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds} s")
+            tails = "\n".join(
+                f"--- {log.name}:\n" + "\n".join(log.read_text().splitlines()[-40:])
+                for log in logs
+                if log.exists()
+            )
+            raise AssertionError(f"not within {seconds} s\n{tails}")
         await asyncio.sleep(0.25)
 
 
@@ -134,6 +141,10 @@ async def test_a_job_whose_worker_is_killed_is_finished_by_the_other(settings: S
                 )
                 return status == "succeeded"
 
-            await wait_for(finished, 45)
+            # The killed worker's heartbeat goes stale (STALLED_AFTER_SECONDS), the next
+            # jobs.retry_stalled period gives the job back, and it runs again (SLOW_SECONDS):
+            # about 20 s here, given more on a loaded CI machine.
+            logs = tuple(settings.var_dir / f"worker-{name}.log" for name in ("first", "second"))
+            await wait_for(finished, 90, logs=logs)
     finally:
         await db.close()
