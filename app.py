@@ -75,6 +75,7 @@ def create_app(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,
+        methods=settings.payment_methods,
     )
 
     @asynccontextmanager

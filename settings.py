@@ -31,6 +31,7 @@ KNOWN_VARIABLES = frozenset(
         "SMTP_URL",
         "MAIL_FROM",
         "SHUYUAN_PUBLIC_URL",
+        "SHUYUAN_PAYMENT_METHODS",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -38,6 +39,7 @@ CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 PROD_STRIPE_API_BASE = "https://api.stripe.com"
 MIN_SECRET_KEY_LENGTH = 32
+PAYMENT_METHODS = ("card", "wechat_pay", "alipay")  # payments.provider.Method
 
 
 class SettingsError(Exception):
@@ -71,6 +73,9 @@ class Settings:
     # which a client chooses). Required in production.
     public_url: str = "http://127.0.0.1:8000"
     mail_from: str = "书院 Shuyuan <noreply@shuyuan.local>"
+    # How buyers may pay, in the order checkout offers them; an operator whose Stripe account
+    # lacks WeChat Pay or Alipay leaves it out: SHUYUAN_PAYMENT_METHODS="card,alipay".
+    payment_methods: tuple[str, ...] = PAYMENT_METHODS
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -95,6 +100,16 @@ class Settings:
                 )
         if "@" not in self.mail_from or len(self.mail_from) > 200:
             raise SettingsError("MAIL_FROM must be an address, e.g. 书院 <noreply@example.cn>")
+        unknown = [m for m in self.payment_methods if m not in PAYMENT_METHODS]
+        if (
+            unknown
+            or not self.payment_methods
+            or len(set(self.payment_methods)) != len(self.payment_methods)
+        ):
+            raise SettingsError(
+                "SHUYUAN_PAYMENT_METHODS must list some of "
+                f"{', '.join(PAYMENT_METHODS)}, each once, comma-separated"
+            )
         if self.jobs_where not in (None, "embedded", "worker"):
             raise SettingsError(f"SHUYUAN_JOBS must be embedded or worker, not {self.jobs_where!r}")
         if self.jobs_where == "worker" and not self.is_postgres:
@@ -188,6 +203,13 @@ class Settings:
             smtp_url=environ.get("SMTP_URL", "").strip() or None,
             mail_from=environ.get("MAIL_FROM", "").strip() or Settings.mail_from,
             public_url=environ.get("SHUYUAN_PUBLIC_URL", "").strip() or Settings.public_url,
+            payment_methods=tuple(
+                part.strip()
+                for part in environ.get("SHUYUAN_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)).split(
+                    ","
+                )
+                if part.strip()
+            ),
         )
 
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from accounts.models import User
 from membership import grants, reminders, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
+from payments.api import paid_with, site_origins
 from web.api import iso, json_response, operation, read_json
 from web.auth import api_admin, api_user, bearer_token
 from web.i18n import api_locale, translations
@@ -29,7 +30,7 @@ def window_json(window: EnrollmentWindow) -> dict[str, Any]:
     }
 
 
-def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
+async def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
     return {
         "id": enrollment.id,
         "window_id": enrollment.window_id,  # type: ignore[attr-defined]
@@ -37,6 +38,7 @@ def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
         "amount_fen": enrollment.amount_fen,
         "hold_expires_at": iso(enrollment.hold_expires_at),
         "payment_id": enrollment.payment_id,
+        **await paid_with(enrollment.payment_id),
     }
 
 
@@ -129,7 +131,7 @@ async def enroll(request: Request) -> Response:
         now=datetime.now(UTC),
         memory=request.app.state.memory.seats,
     )
-    return json_response(enrollment_json(enrollment), 201)
+    return json_response(await enrollment_json(enrollment), 201)
 
 
 @operation(
@@ -141,11 +143,13 @@ async def enroll(request: Request) -> Response:
 async def get_enrollment(request: Request) -> Response:
     user = await api_user(request)
     enrollment = await services.enrollment_for_user(request.path_params["id"], user)
-    return json_response(enrollment_json(enrollment))
+    return json_response(await enrollment_json(enrollment))
 
 
 @operation(
-    "Pay for a held seat with a Stripe PaymentMethod",
+    "Pay for a held seat: by card ({payment_method}), WeChat Pay ({method: wechat_pay}: a QR "
+    "code) or Alipay ({method: alipay, return_url}: a redirect). The final status comes from "
+    "GET on the enrollment",
     body=schemas.PaymentChoice,
     answer=schemas.PaymentAnswer,
     tag="membership",
@@ -162,7 +166,7 @@ async def pay(request: Request) -> Response:
         provider=request.app.state.payments_provider,
         enrollment_id=request.path_params["id"],
         user=user,
-        payment_method=data.payment_method,
+        choice=data.choice(site_origins(request)),
         now=datetime.now(UTC),
     )
     return json_response(result.answer(translations(api_locale(request, user)).gettext))
@@ -275,7 +279,7 @@ async def refund(request: Request) -> Response:
         enrollment_id=request.path_params["id"],
         now=datetime.now(UTC),
     )
-    return json_response(enrollment_json(enrollment))
+    return json_response(await enrollment_json(enrollment))
 
 
 routes = [

@@ -7,13 +7,18 @@ from io import BytesIO
 
 import segno
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from membership import grants, reminders, services, windows
 from membership.models import Enrollment, EnrollmentStatus
 from payments import reasons
+from payments import routes as payment_pages
 from payments import services as payments
+from payments.api import site_origins
+from payments.models import PayMethod
+from payments.schemas import PayForm
+from web.api import read_fields
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
@@ -115,6 +120,8 @@ async def checkout_page(request: Request) -> Response:
             or enrollment.hold_expires_at <= now,
             "stripe_js": settings.stripe_js_url,
             "publishable_key": settings.stripe_publishable_key,
+            "methods": payment_pages.offered_methods(request),
+            "device": payment_pages.device_of(request),
         },
     )
 
@@ -127,20 +134,72 @@ async def pay(request: Request) -> Response:
     """Called by the checkout page's script with the PaymentMethod Stripe.js made; JSON back
     (errors too, in the API's shape: the script asks for JSON)."""
     user = await require_user(request)
-    form = await read_form(request)
+    form = read_fields(await read_form(request), PayForm)
+    enrollment_id = request.path_params["id"]
+    paying = f"/membership/enrollments/{enrollment_id}/paying"
     result = await services.pay_enrollment(
         provider=request.app.state.payments_provider,
-        enrollment_id=request.path_params["id"],
+        enrollment_id=enrollment_id,
         user=user,
-        payment_method=str(form.get("payment_method", "")),
+        choice=payments.PaymentChoice(
+            payment_method=form.payment_method if form.method == "card" else None,
+            method=form.method,
+            return_url=payment_pages.return_url(request, paying)
+            if form.method == "alipay"
+            else None,
+            site_origins=site_origins(request),
+        ),
         now=datetime.now(UTC),
     )
+    if form.method != "card" and result.outcome == payments.Outcome.REQUIRES_ACTION:
+        return payment_pages.wallet_next(request, result, paying)
     if result.outcome == payments.Outcome.PAID:
         return _payment_answer("paid", redirect="/membership/card")
     if result.outcome == payments.Outcome.FAILED:
         message = gettext_for(request)(result.reason or reasons.GENERIC)
         return _payment_answer("failed", message=message, code=result.code)
     return _payment_answer("requires_action", client_secret=result.client_secret)
+
+
+async def paying_page(request: Request) -> Response:
+    """Waiting for WeChat Pay or Alipay (see store.routes.paying_page): paid, on to the
+    membership card; failed or over, back to checkout."""
+    user = await require_user(request)
+    enrollment = await services.enrollment_for_user(request.path_params["id"], user)
+    payment = None
+    if enrollment.payment_id is not None:
+        payment = await payments.refresh_payment(
+            request.app.state.payments_provider, enrollment.payment_id, now=datetime.now(UTC)
+        )
+        enrollment = await Enrollment.get(id=enrollment.id)
+    if enrollment.status == EnrollmentStatus.PAID:
+        return RedirectResponse("/membership/card", status_code=303)
+    checkout = f"/membership/enrollments/{enrollment.id}/pay"
+    if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
+        return RedirectResponse(checkout, status_code=303)
+    failure = payment_pages.failure_sentence(payment)
+    if failure is not None or payment is None or payment.method == PayMethod.CARD:
+        if failure is not None:
+            flash(request, gettext_for(request)(failure), "error")
+        return RedirectResponse(checkout, status_code=303)
+    window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
+    context = await payment_pages.paying_context(
+        request,
+        payment,
+        status_url=f"/membership/enrollments/{enrollment.id}/status",
+        checkout_url=checkout,
+    )
+    return await render(
+        request,
+        "payments/paying.html",
+        {
+            **context,
+            "amount_fen": enrollment.amount_fen,
+            "what": window.name,
+            "done_url": "/membership/card",
+            "cancel_url": f"/membership/enrollments/{enrollment.id}/cancel",
+        },
+    )
 
 
 async def payment_status(request: Request) -> Response:
@@ -221,6 +280,7 @@ routes = [
     Route("/membership/enrollments/{id:id}/pay", checkout_page, methods=["GET"]),
     Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"]),
     Route("/membership/enrollments/{id:id}/status", payment_status, methods=["GET"]),
+    Route("/membership/enrollments/{id:id}/paying", paying_page, methods=["GET"]),
     Route("/membership/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
     Route("/membership/card", card_page, methods=["GET"]),
     Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),

@@ -7,7 +7,8 @@ from typing import Annotated
 from membership import windows
 from membership.models import EnrollmentStatus
 from membership.windows import WindowState
-from payments.schemas import PaymentAnswer, PaymentChoice
+from payments.models import PayMethod
+from payments.schemas import PaymentAnswer, PaymentChoice, QrCodeAction, RedirectAction
 from web.api import Answer, Body, Id, Moment, Query, line, whole
 
 __all__ = ["PaymentAnswer", "PaymentChoice"]
@@ -68,6 +69,8 @@ class EnrollmentAnswer(Answer):
     amount_fen: int
     hold_expires_at: str
     payment_id: int | None
+    payment_method: PayMethod | None  # of its latest payment
+    next_action: QrCodeAction | RedirectAction | None  # while a wallet waits for the buyer
 
 
 class Cancelled(Answer):

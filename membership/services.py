@@ -47,6 +47,7 @@ from membership.windows import (
     seats_left,
     window_state,
 )
+from payments import reasons
 from payments import services as payments
 from payments.errors import NotRefundable
 from payments.models import OPEN_STATUSES, Payment, PaymentStatus
@@ -135,7 +136,7 @@ async def last_payment_failure(enrollment: Enrollment) -> str | None:
     payment = await Payment.get_or_none(id=enrollment.payment_id)
     if payment is None or payment.status != PaymentStatus.FAILED:
         return None
-    return payment.failure_message or "The payment failed."
+    return reasons.sentence(payment.failure_code)  # a message id, in our words
 
 
 async def pay_enrollment(
@@ -143,8 +144,9 @@ async def pay_enrollment(
     provider: StripeProvider,
     enrollment_id: int,
     user: User,
-    payment_method: str,
     now: datetime,
+    payment_method: str | None = None,
+    choice: payments.PaymentChoice | None = None,
 ) -> payments.PaymentResult:
     """Pay for a held seat. Raises EnrollmentNotFound, EnrollmentPaid, HoldExpired, and what
     payments.pay raises (ValidationError, PaymentInProgress, PaymentUnavailable)."""
@@ -160,6 +162,8 @@ async def pay_enrollment(
         subject_id=str(enrollment.id),
         amount_fen=enrollment.amount_fen,
         payment_method=payment_method,
+        choice=choice,
+        pay_until=enrollment.hold_expires_at,
         now=now,
     )
     await Enrollment.filter(id=enrollment.id).update(payment_id=result.payment.id)

@@ -11,8 +11,29 @@ from starlette.routing import Route
 
 from payments import schemas, services
 from payments.models import Payment, PaymentStatus
-from web.api import iso, json_response, operation, read_json
+from payments.settle import wallet_action
+from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user
+
+
+def site_origins(request: Request) -> tuple[str, ...]:
+    """Our own origins, where an Alipay buyer may be sent back to: the public address, and the
+    one this request came to (a development port, a second host name)."""
+    settings = request.app.state.settings
+    return (
+        services.origin_of(settings.public_url),
+        services.origin_of(str(request.base_url)),
+    )
+
+
+async def paid_with(payment_id: int | None) -> dict[str, Any]:
+    """The fields an order or enrollment shows of its latest payment: how it was paid, and
+    the wallet's next step while it waits (the same as the pay call answered)."""
+    payment = await Payment.get_or_none(id=payment_id) if payment_id is not None else None
+    return {
+        "payment_method": payment.method.value if payment is not None else None,
+        "next_action": wallet_action(payment) if payment is not None else None,
+    }
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
@@ -23,6 +44,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "amount_fen": payment.amount_fen,
         "currency": payment.currency,
         "status": payment.status.value,
+        "method": payment.method.value,
         "refunded_fen": payment.refunded_fen,
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
@@ -75,7 +97,24 @@ async def refund_payment(request: Request) -> Response:
     return json_response(payment_json(payment))
 
 
+@operation(
+    "The latest payments, with how each was paid (admins)",
+    query=schemas.PaymentsQuery,
+    answer=schemas.PaymentList,
+    auth="admin",
+    tag="payments",
+)
+async def list_payments(request: Request) -> Response:
+    await api_admin(request)
+    query = read_query(request, schemas.PaymentsQuery)
+    found = await services.latest_payments(
+        method=query.method or None, status=query.status or None, limit=query.limit
+    )
+    return json_response({"payments": [payment_json(payment) for payment in found]})
+
+
 routes = [
+    Route("/admin/payments", list_payments, methods=["GET"]),
     Route("/payments/{id:id}", get_payment, methods=["GET"]),
     Route("/payments/{id:id}/refund", refund_payment, methods=["POST"]),
 ]

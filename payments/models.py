@@ -29,6 +29,14 @@ HOLDING_STATUSES = (
 OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 
 
+class PayMethod(StrEnum):
+    """How the buyer pays (payments.provider.Method): a card, or a wallet."""
+
+    CARD = "card"
+    WECHAT_PAY = "wechat_pay"
+    ALIPAY = "alipay"
+
+
 class Settlement(StrEnum):
     """What became of a succeeded payment. Invariant "every succeeded payment ends fulfilled
     once or refunded, never neither, never both": it is set in the transaction that records
@@ -59,6 +67,13 @@ class Payment(Model):
     active_key = fields.CharField(max_length=120, null=True, unique=True)
     provider_intent_id = fields.CharField(max_length=100, null=True, unique=True)
     client_secret = fields.CharField(max_length=200, null=True)
+    method = fields.CharEnumField(PayMethod, max_length=20, default=PayMethod.CARD)
+    # While a wallet payment waits for the buyer (requires_action): WeChat Pay's QR code data
+    # or Alipay's redirect URL, the hosted instructions page (WeChat Pay), and when we stop
+    # offering it (never after the hold of the thing paid for). Cleared once it settles.
+    action_url = fields.CharField(max_length=2000, null=True)
+    action_help_url = fields.CharField(max_length=2000, null=True)
+    action_expires_at = fields.DatetimeField(null=True)
     failure_code = fields.CharField(max_length=60, null=True)
     failure_message = fields.CharField(max_length=300, null=True)
     refunded_fen = fields.IntField(default=0)

@@ -4,14 +4,37 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import stripe
+from stripe.params import (
+    PaymentIntentConfirmParams,
+    PaymentIntentCreateParams,
+    RefundCreateParams,
+)
 
 # Every provider call answers within this time, so a buyer hears "try again" within seconds.
 PROVIDER_TIMEOUT = httpx.Timeout(6.0, connect=2.0)
 WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+# How a buyer pays: a card (a PaymentMethod made by Stripe.js), or a wallet whose PaymentMethod
+# Stripe makes from `payment_method_data` (nothing to collect in our page).
+Method = Literal["card", "wechat_pay", "alipay"]
+WALLETS: tuple[Method, ...] = ("wechat_pay", "alipay")
+MAX_URL_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class WalletAction:
+    """What the buyer must do next in a wallet: scan a QR code (WeChat Pay, `qr_data` and the
+    hosted instructions page) or be redirected (Alipay, `url`)."""
+
+    type: Literal["wechat_pay_display_qr_code", "alipay_handle_redirect"]
+    qr_data: str | None = None
+    hosted_instructions_url: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +49,7 @@ class Intent:
     metadata: dict[str, str] = field(default_factory=dict)
     error_code: str | None = None
     error_message: str | None = None
+    wallet_action: WalletAction | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +124,7 @@ def _intent(obj: Any) -> Intent:
         error = {}
     client_secret = data.get("client_secret")
     return Intent(
+        wallet_action=_wallet_action(data.get("next_action")),
         id=_text(data, "id", required=True, limit=MAX_ID_LENGTH),
         status=_text(data, "status", required=True, limit=40),
         amount=amount,
@@ -109,6 +134,41 @@ def _intent(obj: Any) -> Intent:
         error_code=_text(error, "code", required=False, limit=60) or None,
         error_message=_text(error, "message", required=False, limit=300) or None,
     )
+
+
+def _url(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > MAX_URL_LENGTH or not value.startswith(("https://", "http://")):
+        raise ProviderEventError(f"{key} must be an http(s) URL of at most {MAX_URL_LENGTH}")
+    return value
+
+
+def _wallet_action(next_action: Any) -> WalletAction | None:
+    """A wallet's next action (WeChat Pay's QR code, Alipay's redirect); None for any other
+    (3-D Secure's is handled by Stripe.js with the client secret)."""
+    if not isinstance(next_action, dict):
+        return None
+    kind = next_action.get("type")
+    details = next_action.get(kind) if isinstance(kind, str) else None
+    if not isinstance(details, dict):
+        return None
+    if kind == "wechat_pay_display_qr_code":
+        data = details.get("data")
+        if not isinstance(data, str) or not 0 < len(data) <= MAX_URL_LENGTH:
+            raise ProviderEventError("the QR code's data must be a string")
+        return WalletAction(
+            type=kind,
+            qr_data=data,
+            hosted_instructions_url=_url(details, "hosted_instructions_url"),
+        )
+    if kind == "alipay_handle_redirect":
+        url = _url(details, "url")
+        if url is None:
+            raise ProviderEventError("Alipay's redirect needs a url")
+        return WalletAction(type=kind, url=url)
+    return None
 
 
 def _translate(exc: stripe.StripeError) -> Exception:
@@ -137,8 +197,16 @@ def _translate(exc: stripe.StripeError) -> Exception:
 class StripeProvider:
     """A Stripe-compatible API reached over httpx, asynchronously."""
 
-    def __init__(self, *, api_base: str, secret_key: str, webhook_secret: str) -> None:
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        secret_key: str,
+        webhook_secret: str,
+        methods: tuple[Method, ...] = ("card", *WALLETS),
+    ) -> None:
         self.api_base = api_base
+        self.methods = methods  # what the account takes, in the order checkout offers them
         self._webhook_secret = webhook_secret
         self._http = stripe.HTTPXClient(timeout=PROVIDER_TIMEOUT)
         self._client = stripe.StripeClient(
@@ -162,17 +230,27 @@ class StripeProvider:
         *,
         amount: int,
         currency: str,
-        payment_method: str,
+        method: Method = "card",
+        payment_method: str | None = None,
         metadata: dict[str, str],
         idempotency_key: str,
     ) -> Intent:
-        """An unconfirmed PaymentIntent: nothing is charged until confirm_intent."""
-        params: Any = {
+        """An unconfirmed PaymentIntent: nothing is charged until confirm_intent. A card pays
+        with `payment_method` (pm_...); a wallet's PaymentMethod is made by Stripe."""
+        params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": currency,
-            "payment_method": payment_method,
             "metadata": metadata,
+            "allowed_payment_method_types": [method],
         }
+        if method == "card":
+            if payment_method is None:
+                raise ValueError("a card payment needs its PaymentMethod id")
+            params["payment_method"] = payment_method
+        elif method == "wechat_pay":
+            params["payment_method_data"] = {"type": "wechat_pay", "wechat_pay": {}}
+        else:
+            params["payment_method_data"] = {"type": "alipay", "alipay": {}}
         obj = await self._call(
             self._client.v1.payment_intents.create_async,
             params=params,
@@ -180,10 +258,27 @@ class StripeProvider:
         )
         return _intent(obj)
 
-    async def confirm_intent(self, intent_id: str, *, idempotency_key: str) -> Intent:
+    async def confirm_intent(
+        self,
+        intent_id: str,
+        *,
+        idempotency_key: str,
+        method: Method = "card",
+        return_url: str | None = None,
+    ) -> Intent:
+        """Confirm an intent. WeChat Pay's answer carries the QR code to show on a web page;
+        Alipay's the redirect, which comes back to `return_url`."""
+        params: PaymentIntentConfirmParams = {}
+        if method == "wechat_pay":
+            params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+        elif method == "alipay":
+            if return_url is None:
+                raise ValueError("an Alipay payment needs its return_url")
+            params["return_url"] = return_url
         obj = await self._call(
             self._client.v1.payment_intents.confirm_async,
             intent_id,
+            params=params,
             options={"idempotency_key": idempotency_key},
         )
         return _intent(obj)
@@ -196,7 +291,7 @@ class StripeProvider:
 
     async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> str:
         """Refund part or all of a succeeded intent; returns the refund's status."""
-        params: Any = {"payment_intent": intent_id, "amount": amount}
+        params: RefundCreateParams = {"payment_intent": intent_id, "amount": amount}
         obj = await self._call(
             self._client.v1.refunds.create_async,
             params=params,

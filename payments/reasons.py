@@ -28,6 +28,9 @@ SENTENCES = {
     ),
     "payment_intent_authentication_failure": N_("The payment was not confirmed with your bank."),
     "canceled": N_("The payment was cancelled."),
+    "payment_intent_payment_attempt_failed": N_(
+        "The payment was declined, or not finished, in WeChat Pay or Alipay."
+    ),
     "abandoned": N_("The payment never started."),
 }
 

@@ -6,9 +6,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from payments.models import PaymentStatus
+from payments.models import PaymentStatus, PayMethod
+from payments.provider import MAX_URL_LENGTH
 from payments.services import MAX_AMOUNT_FEN, PAYMENT_METHOD_PATTERN
-from web.api import Answer, Body, whole
+from payments.services import PaymentChoice as PaymentsChoice
+from web.api import Answer, Body, Query, whole
 
 PaymentMethodId = Annotated[
     str,
@@ -21,7 +23,58 @@ PaymentMethodId = Annotated[
 
 
 class PaymentChoice(Body):
-    payment_method: PaymentMethodId
+    """One of two forms: {payment_method} to pay by card, or {method: "wechat_pay"} or
+    {method: "alipay", return_url} for a wallet (checked by payments.services.check_choice)."""
+
+    payment_method: PaymentMethodId | None = None
+    method: (
+        Annotated[
+            Literal["card", "wechat_pay", "alipay"],
+            msgspec.Meta(description="how to pay; card when left out (then payment_method)"),
+        ]
+        | None
+    ) = None
+    return_url: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=MAX_URL_LENGTH,
+                description="Alipay only: the page of this site Alipay sends the buyer back to",
+            ),
+        ]
+        | None
+    ) = None
+
+    def choice(self, site_origins: tuple[str, ...]) -> PaymentsChoice:
+        return PaymentsChoice(
+            payment_method=self.payment_method,
+            method=self.method,
+            return_url=self.return_url,
+            site_origins=site_origins,
+        )
+
+
+class PayForm(Body):
+    """A checkout page's form: the method, and for a card its PaymentMethod from Stripe.js."""
+
+    payment_method: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    method: Literal["card", "wechat_pay", "alipay"] = "card"
+
+
+class QrCodeAction(Answer, tag_field="type", tag="wechat_pay_display_qr_code"):
+    """WeChat Pay: show the QR code; the buyer scans it with WeChat."""
+
+    qr_data: str  # what the QR code holds: WeChat opens it
+    qr_image_url: str  # our picture of the code (SVG), on this site
+    hosted_instructions_url: str | None  # Stripe's page showing the code, for another device
+    expires_at: str | None  # when the code stops being payable: never after the hold
+
+
+class RedirectAction(Answer, tag_field="type", tag="redirect"):
+    """Alipay: send the buyer to `url`."""
+
+    url: str  # send the buyer here (Alipay); they come back to the return_url
+    expires_at: str | None
 
 
 class PaymentAnswer(Answer):
@@ -32,6 +85,7 @@ class PaymentAnswer(Answer):
     client_secret: str | None
     reason: str | None  # why it failed, in the caller's language
     reason_code: str | None  # the same as a code (card_declined, insufficient_funds, ...)
+    next_action: QrCodeAction | RedirectAction | None  # a wallet's next step, when it waits
 
 
 class Refund(Body):
@@ -48,8 +102,21 @@ class PaymentRecord(Answer):
     amount_fen: int
     currency: str
     status: PaymentStatus
+    method: PayMethod
     refunded_fen: int
     failure_code: str | None
     failure_message: str | None
     client_secret: str | None
     created_at: str
+
+
+class PaymentsQuery(Query):
+    """The admin's payments: all, or of one method or status."""
+
+    method: Literal["", "card", "wechat_pay", "alipay"] = ""
+    status: Literal["", "pending", "requires_action", "succeeded", "failed", "refunded"] = ""
+    limit: Annotated[int, whole(1, 500)] = 100
+
+
+class PaymentList(Answer):
+    payments: list[PaymentRecord]

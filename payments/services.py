@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
+from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
@@ -22,9 +26,19 @@ from payments.errors import (
     PaymentUnavailable,
     RefundTooLarge,
 )
-from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement, WebhookEvent
+from payments.models import (
+    OPEN_STATUSES,
+    Payment,
+    PaymentStatus,
+    PayMethod,
+    Settlement,
+    WebhookEvent,
+)
 from payments.provider import (
+    MAX_URL_LENGTH,
+    WALLETS,
     Intent,
+    Method,
     ProviderDeclined,
     ProviderError,
     ProviderEventError,
@@ -48,6 +62,7 @@ from payments.settle import (
 __all__ = [
     "Fulfilment",
     "Outcome",
+    "PaymentChoice",
     "PaymentResult",
     "PurposeHandlers",
     "close_before_release",
@@ -67,8 +82,81 @@ PAYMENT_METHOD_PATTERN = r"^pm_[A-Za-z0-9_]{1,96}$"
 _PAYMENT_METHOD = re.compile(PAYMENT_METHOD_PATTERN)
 
 
-def make_provider(*, api_base: str, secret_key: str, webhook_secret: str) -> StripeProvider:
-    return StripeProvider(api_base=api_base, secret_key=secret_key, webhook_secret=webhook_secret)
+def make_provider(
+    *,
+    api_base: str,
+    secret_key: str,
+    webhook_secret: str,
+    methods: Sequence[str] = ("card", *WALLETS),
+) -> StripeProvider:
+    """The provider, taking `methods` (Settings.payment_methods) for new payments."""
+    return StripeProvider(
+        api_base=api_base,
+        secret_key=secret_key,
+        webhook_secret=webhook_secret,
+        methods=tuple(cast(Method, method) for method in methods),
+    )
+
+
+@dataclass(frozen=True)
+class PaymentChoice:
+    """How a buyer asked to pay, as sent: a card's PaymentMethod id (`payment_method`), or a
+    wallet (`method` wechat_pay, or alipay with the `return_url` its redirect comes back to).
+    `site_origins` are the scheme://host[:port] of our own pages: a return_url elsewhere is
+    refused (it would make us an open redirect). pay() checks all of it (check_choice)."""
+
+    payment_method: str | None = None
+    method: str | None = None
+    return_url: str | None = None
+    site_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckedChoice:
+    method: Method
+    payment_method: str | None
+    return_url: str | None
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_choice(choice: PaymentChoice, offered: Sequence[str]) -> CheckedChoice:
+    """The choice if it is one of the two forms and a method `offered`; else ValidationError
+    (one form: {payment_method} for a card, or {method} for a wallet; card may be named too)."""
+    method = choice.method if choice.method is not None else "card"
+    if method not in ("card", *WALLETS):
+        raise ValidationError("method", "must be card, wechat_pay or alipay")
+    if method not in offered:
+        raise ValidationError("method", "is not offered here; pay another way")
+    if method == "card":
+        if choice.payment_method is None:
+            raise ValidationError("payment_method", "is required to pay by card")
+        if choice.return_url is not None:
+            raise ValidationError("return_url", "is only for Alipay")
+        if not isinstance(choice.payment_method, str) or not _PAYMENT_METHOD.match(
+            choice.payment_method
+        ):
+            raise ValidationError("payment_method", "must be a payment method id (pm_...)")
+        return CheckedChoice("card", choice.payment_method, None)
+    if choice.payment_method is not None:
+        raise ValidationError("payment_method", "is only for cards; send method alone")
+    if method == "wechat_pay":
+        if choice.return_url is not None:
+            raise ValidationError("return_url", "is only for Alipay")
+        return CheckedChoice("wechat_pay", None, None)
+    url = choice.return_url
+    if url is None:
+        raise ValidationError("return_url", "is required to pay with Alipay")
+    if (
+        len(url) > MAX_URL_LENGTH
+        or urlsplit(url).scheme not in ("http", "https")
+        or origin_of(url) not in {origin_of(o) for o in choice.site_origins}
+    ):
+        raise ValidationError("return_url", "must be a page of this site")
+    return CheckedChoice("alipay", None, url)
 
 
 async def pay(
@@ -78,27 +166,35 @@ async def pay(
     purpose: str,
     subject_id: str,
     amount_fen: int,
-    payment_method: str,
     now: datetime,
+    payment_method: str | None = None,
+    choice: PaymentChoice | None = None,
+    pay_until: datetime | None = None,
 ) -> PaymentResult:
-    """Charge `amount_fen` for one thing (purpose + subject_id) with a Stripe PaymentMethod id.
+    """Charge `amount_fen` for one thing (purpose + subject_id): with a card's Stripe
+    PaymentMethod id (`payment_method`), or as `choice` says (a card, WeChat Pay, Alipay).
 
     At most one payment per thing is open or paid at a time (Payment.active_key). Returns PAID,
-    REQUIRES_ACTION (with the client secret for 3-D Secure), FAILED (with the provider's reason)
-    or PENDING (the provider's answer is still to come). A failure leaves the thing as it was:
-    the buyer may pay again. Raises ValidationError, AlreadyPaid, PaymentInProgress, or
+    REQUIRES_ACTION (with the client secret for 3-D Secure, or a wallet's QR code or redirect,
+    offered until `pay_until` at the latest: the thing's hold), FAILED (with the provider's
+    reason) or PENDING (the provider's answer is still to come). A failure leaves the thing as
+    it was: the buyer may pay again. Raises ValidationError, AlreadyPaid, PaymentInProgress, or
     PaymentUnavailable when the provider cannot be reached (then nothing was charged, or the
     payment stays pending until a retry or reconciliation asks the provider again).
     """
     try:
+        checked = check_choice(
+            choice or PaymentChoice(payment_method=payment_method), provider.methods
+        )
         result = await _pay(
             provider=provider,
             user_id=user_id,
             purpose=purpose,
             subject_id=subject_id,
             amount_fen=amount_fen,
-            payment_method=payment_method,
+            choice=checked,
             now=now,
+            pay_until=pay_until,
         )
     except DomainError as exc:
         metrics.PAYMENTS.labels(outcome=str(exc.code)).inc()
@@ -114,16 +210,15 @@ async def _pay(
     purpose: str,
     subject_id: str,
     amount_fen: int,
-    payment_method: str,
+    choice: CheckedChoice,
     now: datetime,
+    pay_until: datetime | None,
 ) -> PaymentResult:
     handlers_for(purpose)
     if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
         raise ValidationError("amount_fen", "must be a positive whole number of fen")
     if amount_fen > MAX_AMOUNT_FEN:
         raise ValidationError("amount_fen", f"must be at most {MAX_AMOUNT_FEN}")
-    if not isinstance(payment_method, str) or not _PAYMENT_METHOD.match(payment_method):
-        raise ValidationError("payment_method", "must be a payment method id (pm_...)")
 
     payment = await _open_payment(
         provider=provider,
@@ -131,10 +226,16 @@ async def _pay(
         purpose=purpose,
         subject_id=str(subject_id),
         amount_fen=amount_fen,
+        method=PayMethod(choice.method),
         now=now,
     )
+    # A wallet's code or redirect is offered while the thing is held, and no longer than
+    # reconciliation lets a payment wait for its buyer.
+    offer_until = now + REQUIRES_ACTION_EXPIRES_AFTER
+    if pay_until is not None:
+        offer_until = min(offer_until, pay_until)
     try:
-        return await _charge(provider, payment, payment_method, now=now)
+        return await _charge(provider, payment, choice, now=now, offer_until=offer_until)
     finally:
         # This request is done with the provider: a retry may now settle what it left open.
         await Payment.filter(id=payment.id, in_flight_until__isnull=False).update(
@@ -143,13 +244,19 @@ async def _pay(
 
 
 async def _charge(
-    provider: StripeProvider, payment: Payment, payment_method: str, *, now: datetime
+    provider: StripeProvider,
+    payment: Payment,
+    choice: CheckedChoice,
+    *,
+    now: datetime,
+    offer_until: datetime,
 ) -> PaymentResult:
     try:
         intent = await provider.create_intent(
             amount=payment.amount_fen,
             currency=CURRENCY,
-            payment_method=payment_method,
+            method=choice.method,
+            payment_method=choice.payment_method,
             metadata={
                 "payment_id": str(payment.id),
                 "purpose": payment.purpose,
@@ -169,10 +276,15 @@ async def _charge(
         await settle_failed(payment.id, code=exc.code, message=exc.message)
         raise ValidationError("payment_method", "is not a usable payment method") from exc
 
-    await Payment.filter(id=payment.id).update(provider_intent_id=intent.id)
+    await Payment.filter(id=payment.id).update(
+        provider_intent_id=intent.id, action_expires_at=offer_until
+    )
     try:
         confirmed = await provider.confirm_intent(
-            intent.id, idempotency_key=f"shuyuan-confirm-{payment.id}"
+            intent.id,
+            idempotency_key=f"shuyuan-confirm-{payment.id}",
+            method=choice.method,
+            return_url=choice.return_url,
         )
     except ProviderError as exc:  # a decline, or the intent refused (canceled meanwhile)
         await settle_failed(payment.id, code=exc.code, message=exc.message)
@@ -197,6 +309,7 @@ async def _open_payment(
     purpose: str,
     subject_id: str,
     amount_fen: int,
+    method: PayMethod,
     now: datetime,
 ) -> Payment:
     key = f"{purpose}:{subject_id}"
@@ -207,6 +320,7 @@ async def _open_payment(
                 purpose=purpose,
                 subject_id=subject_id,
                 amount_fen=amount_fen,
+                method=method,
                 currency=CURRENCY,
                 status=PaymentStatus.PENDING,
                 active_key=key,
@@ -258,6 +372,18 @@ async def payment_for_user(payment_id: int, *, user_id: int, is_admin: bool = Fa
     if payment is None or (payment.user_id != user_id and not is_admin):  # type: ignore[attr-defined]
         raise PaymentNotFound()
     return payment
+
+
+async def latest_payments(
+    *, method: str | None = None, status: str | None = None, limit: int = 100
+) -> list[Payment]:
+    """The latest payments first (with their payer), of one method or status if given."""
+    query = Payment.all().select_related("user").order_by("-id").limit(min(limit, 500))
+    if method is not None:
+        query = query.filter(method=PayMethod(method))
+    if status is not None:
+        query = query.filter(status=PaymentStatus(status))
+    return await query
 
 
 async def refund(
@@ -414,13 +540,16 @@ async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int
         counts[key] = counts.get(key, 0) + 1
 
     open_payments = await Payment.filter(status__in=list(OPEN_STATUSES)).only(
-        "id", "status", "updated_at", "in_flight_until"
+        "id", "status", "updated_at", "in_flight_until", "action_expires_at"
     )
     for payment in open_payments:
         if payment.in_flight_until is not None and payment.in_flight_until > now:
             continue  # a request is still waiting for the provider's answer
-        abandon = payment.status == PaymentStatus.PENDING or (
-            now - payment.updated_at >= REQUIRES_ACTION_EXPIRES_AFTER
+        # A QR code or redirect no longer offered is canceled like a 3-D Secure left undone.
+        abandon = (
+            payment.status == PaymentStatus.PENDING
+            or now - payment.updated_at >= REQUIRES_ACTION_EXPIRES_AFTER
+            or (payment.action_expires_at is not None and payment.action_expires_at <= now)
         )
         try:
             result = await settle_from_provider(provider, payment.id, now=now, abandon=abandon)

@@ -19,12 +19,13 @@ from tortoise.transactions import in_transaction
 
 from payments import reasons
 from payments.errors import PaymentInProgress, PaymentUnavailable
-from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement
+from payments.models import OPEN_STATUSES, Payment, PaymentStatus, PayMethod, Settlement
 from payments.provider import (
     Intent,
     ProviderError,
     ProviderUnavailable,
     StripeProvider,
+    WalletAction,
 )
 from payments.purposes import Fulfilment, handlers_for
 
@@ -46,6 +47,13 @@ class PaymentResult:
     code: str | None = None  # why it failed, as the provider's error code
 
     @property
+    def next_action(self) -> dict[str, object] | None:
+        """What a wallet payment waits for, in the API's words (see wallet_action)."""
+        if self.outcome != Outcome.REQUIRES_ACTION:
+            return None
+        return wallet_action(self.payment)
+
+    @property
     def reason(self) -> str | None:
         """Why it failed, as a message id in our words (payments.reasons); None unless failed."""
         return reasons.sentence(self.code) if self.outcome == Outcome.FAILED else None
@@ -61,7 +69,31 @@ class PaymentResult:
             "client_secret": self.client_secret,
             "reason": translate(self.reason) if self.reason else None,
             "reason_code": self.code if self.outcome == Outcome.FAILED else None,
+            "next_action": self.next_action,
         }
+
+
+def qr_image_path(payment_id: int) -> str:
+    """Our own picture of a WeChat Pay payment's QR code (payments.routes draws it)."""
+    return f"/payments/{payment_id}/qr.svg"
+
+
+def wallet_action(payment: Payment) -> dict[str, object] | None:
+    """The next step of a wallet payment still waiting for its buyer: scan the QR code
+    (`qr_data`, our picture of it at `qr_image_url`, Stripe's hosted page for another device)
+    or follow the redirect (`url`); each offered until `expires_at`. None for anything else."""
+    if payment.status != PaymentStatus.REQUIRES_ACTION or payment.action_url is None:
+        return None
+    expires = payment.action_expires_at.isoformat() if payment.action_expires_at else None
+    if payment.method == PayMethod.WECHAT_PAY:
+        return {
+            "type": "wechat_pay_display_qr_code",
+            "qr_data": payment.action_url,
+            "qr_image_url": qr_image_path(payment.id),
+            "hosted_instructions_url": payment.action_help_url,
+            "expires_at": expires,
+        }
+    return {"type": "redirect", "url": payment.action_url, "expires_at": expires}
 
 
 async def settle_succeeded(
@@ -122,6 +154,8 @@ async def _record_success(payment: Payment, intent_id: str, *, now: datetime) ->
             failure_code=None,
             failure_message=None,
             client_secret=None,
+            action_url=None,
+            action_help_url=None,
             in_flight_until=None,
         )
         if moved != 1:
@@ -199,6 +233,8 @@ async def settle_failed(payment_id: int, *, code: str, message: str) -> bool:
             failure_code=code[:60],
             failure_message=message[:300],
             client_secret=None,
+            action_url=None,
+            action_help_url=None,
             in_flight_until=None,
         )
         if moved != 1:
@@ -217,17 +253,35 @@ async def apply_intent(
         payment = await Payment.get(id=payment_id)
         return PaymentResult(Outcome.PAID, payment)
     if intent.status == "requires_action":
-        await Payment.filter(id=payment_id, status=PaymentStatus.PENDING).update(
-            status=PaymentStatus.REQUIRES_ACTION, client_secret=intent.client_secret
-        )
+        await _wait_for_buyer(payment_id, intent)
         payment = await Payment.get(id=payment_id)
-        return PaymentResult(Outcome.REQUIRES_ACTION, payment, client_secret=intent.client_secret)
+        secret = None if payment.method in WALLET_METHODS else intent.client_secret
+        return PaymentResult(Outcome.REQUIRES_ACTION, payment, client_secret=secret)
     if intent.status in ("requires_payment_method", "canceled"):
         code = intent.error_code or ("canceled" if intent.status == "canceled" else "failed")
         message = intent.error_message or "The payment did not go through."
         await settle_failed(payment_id, code=code, message=message)
         return PaymentResult(Outcome.FAILED, await Payment.get(id=payment_id), code=code)
     return PaymentResult(Outcome.PENDING, await Payment.get(id=payment_id))
+
+
+WALLET_METHODS = (PayMethod.WECHAT_PAY, PayMethod.ALIPAY)
+
+
+async def _wait_for_buyer(payment_id: int, intent: Intent) -> None:
+    """The payment waits for its buyer: 3-D Secure in the browser (the client secret), or a
+    wallet's QR code or redirect (kept on the payment to show again until it settles)."""
+    action: WalletAction | None = intent.wallet_action
+    if action is None:
+        await Payment.filter(id=payment_id, status=PaymentStatus.PENDING).update(
+            status=PaymentStatus.REQUIRES_ACTION, client_secret=intent.client_secret
+        )
+        return
+    await Payment.filter(id=payment_id, status__in=list(OPEN_STATUSES)).update(
+        status=PaymentStatus.REQUIRES_ACTION,
+        action_url=action.qr_data or action.url,
+        action_help_url=action.hosted_instructions_url,
+    )
 
 
 async def settle_from_provider(

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from errors import DomainError
+from payments.api import paid_with, site_origins
 from store import schemas, services
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
@@ -61,6 +62,7 @@ async def order_json(order: Order) -> dict[str, Any]:
         "tracking_number": order.tracking_number,
         "requires_shipping": any(item.product.requires_shipping for item in items),
         "shipping": services.shipping_json(order),
+        **await paid_with(order.payment_id),
     }
 
 
@@ -188,8 +190,9 @@ async def get_order(request: Request) -> Response:
 
 
 @operation(
-    "Pay for a held order with a Stripe PaymentMethod; an order that ships needs its address "
-    "(given here or with the order)",
+    "Pay for a held order: by card ({payment_method}), WeChat Pay ({method: wechat_pay}: a QR "
+    "code) or Alipay ({method: alipay, return_url}: a redirect); an order that ships needs its "
+    "address (given here or with the order). The final status comes from GET on the order",
     body=schemas.PayOrder,
     answer=schemas.PaymentAnswer,
     tag="store",
@@ -207,7 +210,7 @@ async def pay_order(request: Request) -> Response:
         provider=request.app.state.payments_provider,
         order_id=request.path_params["id"],
         user=user,
-        payment_method=data.payment_method,
+        choice=data.choice(site_origins(request)),
         now=datetime.now(UTC),
         shipping=data.shipping.checked() if data.shipping is not None else None,
     )

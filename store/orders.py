@@ -18,6 +18,7 @@ from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
 from errors import DomainError, RateLimited, ValidationError
+from payments import reasons
 from payments import services as payments
 from payments.models import Payment, PaymentStatus
 from payments.provider import StripeProvider
@@ -240,8 +241,9 @@ async def pay_order(
     provider: StripeProvider,
     order_id: int,
     user: User,
-    payment_method: str,
     now: datetime,
+    payment_method: str | None = None,
+    choice: payments.PaymentChoice | None = None,
     shipping: Address | None = None,
 ) -> payments.PaymentResult:
     """Pay for a held order, with its shipping address when it ships (given here, or with
@@ -265,6 +267,8 @@ async def pay_order(
         subject_id=str(order.id),
         amount_fen=order.total_fen,
         payment_method=payment_method,
+        choice=choice,
+        pay_until=order.hold_expires_at,
         now=now,
     )
     await Order.filter(id=order.id).update(payment_id=result.payment.id)
@@ -278,7 +282,7 @@ async def last_payment_failure(order: Order) -> str | None:
     payment = await Payment.get_or_none(id=order.payment_id)
     if payment is None or payment.status != PaymentStatus.FAILED:
         return None
-    return payment.failure_message or "The payment failed."
+    return reasons.sentence(payment.failure_code)  # a message id, in our words
 
 
 async def move(order_id: int, to: OrderStatus, *, frm: list[OrderStatus], note: str = "") -> bool:

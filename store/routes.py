@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from payments import reasons
+from payments import routes as payment_pages
 from payments import services as payments
+from payments.api import site_origins
+from payments.models import Payment, PayMethod
 from store import schemas, services
 from store.models import Category, Order, OrderEvent, OrderStatus
 from web.api import read_fields, read_query
@@ -128,6 +131,8 @@ async def checkout_page(request: Request) -> Response:
             "expired": order.hold_expires_at <= datetime.now(UTC),
             "stripe_js": settings.stripe_js_url,
             "publishable_key": settings.stripe_publishable_key,
+            "methods": payment_pages.offered_methods(request),
+            "device": payment_pages.device_of(request),
         },
     )
 
@@ -148,24 +153,75 @@ def _address(form: schemas.CheckoutForm) -> services.Address | None:
 
 async def pay(request: Request) -> Response:
     """Called by the checkout script: the shipping address, then the card; JSON back (errors
-    too, in the API's shape: the script asks for JSON)."""
+    too, in the API's shape: the script asks for JSON). A wallet goes on to the page that
+    waits for it (WeChat Pay's QR code) or to Alipay: a redirect, or its URL for the script."""
     user = await require_user(request)
     form = read_fields(await read_form(request), schemas.CheckoutForm)
     order_id = request.path_params["id"]
+    paying = f"/store/orders/{order_id}/paying"
     result = await services.pay_order(
         provider=request.app.state.payments_provider,
         order_id=order_id,
         user=user,
-        payment_method=form.payment_method,
+        choice=payments.PaymentChoice(
+            payment_method=form.payment_method if form.method == "card" else None,
+            method=form.method,
+            return_url=payment_pages.return_url(request, paying)
+            if form.method == "alipay"
+            else None,
+            site_origins=site_origins(request),
+        ),
         now=datetime.now(UTC),
         shipping=_address(form),
     )
+    if form.method != "card" and result.outcome == payments.Outcome.REQUIRES_ACTION:
+        return payment_pages.wallet_next(request, result, paying)
     if result.outcome == payments.Outcome.PAID:
         return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order_id}"})
     if result.outcome == payments.Outcome.FAILED:
         message = gettext_for(request)(result.reason or reasons.GENERIC)
         return JSONResponse({"status": "failed", "message": message, "code": result.code})
     return JSONResponse({"status": "requires_action", "client_secret": result.client_secret})
+
+
+async def paying_page(request: Request) -> Response:
+    """Waiting for WeChat Pay or Alipay: the QR code and the time left, or, back from
+    Alipay, the payment settled with the provider first (the webhook may come first or last).
+    Paid: on to the receipt. Failed or over: back to checkout, saying why."""
+    user = await require_user(request)
+    order = await services.order_for_user(request.path_params["id"], user)
+    payment = None
+    if order.payment_id is not None:
+        payment = await payments.refresh_payment(
+            request.app.state.payments_provider, order.payment_id, now=datetime.now(UTC)
+        )
+        order = await Order.get(id=order.id)
+    if order.status in services.SOLD_STATUSES:
+        return RedirectResponse(f"/store/orders/{order.id}/receipt", status_code=303)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return RedirectResponse(f"/store/orders/{order.id}", status_code=303)
+    failure = payment_pages.failure_sentence(payment)
+    if failure is not None or payment is None or payment.method == PayMethod.CARD:
+        if failure is not None:
+            flash(request, gettext_for(request)(failure), "error")
+        return RedirectResponse(f"/store/orders/{order.id}/pay", status_code=303)
+    context = await payment_pages.paying_context(
+        request,
+        payment,
+        status_url=f"/store/orders/{order.id}/status",
+        checkout_url=f"/store/orders/{order.id}/pay",
+    )
+    return await render(
+        request,
+        "payments/paying.html",
+        {
+            **context,
+            "amount_fen": order.total_fen,
+            "what": gettext_for(request)("Order #%(id)s") % {"id": order.id},
+            "done_url": f"/store/orders/{order.id}/receipt",
+            "cancel_url": f"/store/orders/{order.id}/cancel",
+        },
+    )
 
 
 async def payment_status(request: Request) -> Response:
@@ -215,6 +271,7 @@ async def order_page(request: Request) -> Response:
             "items": await services.order_items(order),
             "events": await OrderEvent.filter(order_id=order.id).order_by("id"),
             "refund_request": await services.refunds.latest_for(order),
+            "payment": await Payment.get_or_none(id=order.payment_id) if order.payment_id else None,
             "can_ask_refund": order.status in services.SOLD_STATUSES,
         },
     )
@@ -247,7 +304,11 @@ async def receipt_page(request: Request) -> Response:
     return await render(
         request,
         "store/receipt.html",
-        {"order": order, "items": await services.order_items(order)},
+        {
+            "order": order,
+            "items": await services.order_items(order),
+            "payment": await Payment.get_or_none(id=order.payment_id) if order.payment_id else None,
+        },
     )
 
 
@@ -271,5 +332,6 @@ routes = [
     Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
     Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
     Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),
+    Route("/store/orders/{id:id}/paying", paying_page, methods=["GET"]),
     Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"]),
 ]

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from payments.schemas import PaymentAnswer, PaymentChoice
+from payments.models import PayMethod
+from payments.schemas import PayForm, PaymentAnswer, PaymentChoice, QrCodeAction, RedirectAction
 from store import services
 from store.models import OrderStatus
 from store.shipping import ADDRESS_CHARS, MOBILE, NAME_CHARS, PLACE_CHARS, PROVINCES
@@ -98,11 +99,10 @@ class BuyForm(Body):
 Field = Annotated[str, msgspec.Meta(max_length=400)]  # checked by store.shipping
 
 
-class CheckoutForm(Body):
-    """The checkout page: the card's PaymentMethod (from Stripe.js) and, for an order that
-    ships, the address (fields named as the API's: shipping.name...)."""
+class CheckoutForm(PayForm):
+    """The checkout page: the method (and a card's PaymentMethod from Stripe.js) and, for an
+    order that ships, the address (fields named as the API's: shipping.name...)."""
 
-    payment_method: Annotated[str, msgspec.Meta(max_length=255)] = ""
     name: Field | None = msgspec.field(default=None, name="shipping.name")
     phone: Field | None = msgspec.field(default=None, name="shipping.phone")
     province: Field | None = msgspec.field(default=None, name="shipping.province")
@@ -193,6 +193,8 @@ class Order(HeldOrder):
     tracking_number: str | None
     requires_shipping: bool
     shipping: ShippedTo | None
+    payment_method: PayMethod | None  # of its latest payment
+    next_action: QrCodeAction | RedirectAction | None  # while a wallet waits for the buyer
 
 
 class Cancelled(Answer):

@@ -50,11 +50,15 @@ STATUS_LABELS = {
     "open": N_("Open"),
     "closed": N_("Closed"),
     "pending": N_("Pending"),
-    "requires_action": N_("Waiting for the bank's check"),
+    "requires_action": N_("Waiting for the buyer to confirm"),
     "succeeded": N_("Succeeded"),
     "sending": N_("Sending"),
     "sent": N_("Sent"),
     "unknown": N_("Unknown (maybe sent)"),
+    # How a payment was made (payments.models.PayMethod).
+    "card": N_("Bank card"),
+    "wechat_pay": N_("WeChat Pay"),
+    "alipay": N_("Alipay"),
 }
 
 

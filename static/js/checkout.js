@@ -1,5 +1,6 @@
-// Card checkout: Stripe.js turns the card into a PaymentMethod, the server charges it, and a
-// 3-D Secure challenge comes back here for the browser to complete.
+// Checkout. A card: Stripe.js turns it into a PaymentMethod, the server charges it, and a 3-D
+// Secure challenge comes back here for the browser to complete. WeChat Pay or Alipay: the
+// server answers where to go (our page with the QR code, or Alipay's page).
 (function () {
   // The address book: choosing a saved address fills the address fields ("a new address"
   // empties them).
@@ -12,12 +13,27 @@
     });
   });
   var form = document.getElementById("checkout");
-  if (!form || typeof Stripe === "undefined") return;
-  var stripe = Stripe(form.dataset.key);
-  var card = stripe.elements().create("card");
-  card.mount("#card-element");
+  if (!form) return;
+  var cardField = document.getElementById("card-field");
+  var stripe = null, card = null;
+  if (cardField && typeof Stripe !== "undefined") {
+    stripe = Stripe(form.dataset.key);
+    card = stripe.elements().create("card");
+    card.mount("#card-element");
+  }
   var message = document.getElementById("payment-message");
   var button = document.getElementById("pay-button");
+
+  function method() {
+    var chosen = form.querySelector('input[name="method"]:checked');
+    return chosen ? chosen.value : "card";
+  }
+  // The card's field only while a card is chosen.
+  function showCard() { if (cardField) cardField.hidden = method() !== "card"; }
+  form.querySelectorAll('input[name="method"]').forEach(function (radio) {
+    radio.addEventListener("change", showCard);
+  });
+  showCard();
 
   function fail(text) { message.textContent = text; button.disabled = false; }
 
@@ -36,7 +52,7 @@
 
   function post(paymentMethod) {
     var body = new URLSearchParams(new FormData(form));
-    body.set("payment_method", paymentMethod);
+    if (paymentMethod) body.set("payment_method", paymentMethod);
     return fetch(form.action, {method: "POST", body: body, headers: {"Accept": "application/json"}})
       .then(function (response) {
         return response.json().then(function (answer) { return response.ok ? answer : refused(answer); });
@@ -49,7 +65,7 @@
   }
 
   function follow(answer) {
-    if (answer.status === "paid") { window.location.assign(answer.redirect); return; }
+    if (answer.status === "paid" || answer.status === "redirect") { window.location.assign(answer.redirect); return; }
     if (answer.status === "requires_action") {
       return stripe.confirmCardPayment(answer.client_secret).then(function (result) {
         if (result.error) { fail(result.error.message || "3-D Secure failed."); return; }
@@ -64,6 +80,11 @@
     event.preventDefault();
     button.disabled = true;
     message.textContent = "";
+    if (method() !== "card") {
+      post(null).then(follow).catch(function () { fail("Network error; please try again."); });
+      return;
+    }
+    if (!stripe) { fail("The card form did not load; reload the page."); return; }
     stripe.createPaymentMethod({type: "card", card: card}).then(function (result) {
       if (result.error) { fail(result.error.message || "Check the card details."); return; }
       return post(result.paymentMethod.id).then(follow);
