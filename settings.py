@@ -39,7 +39,8 @@ CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 PROD_STRIPE_API_BASE = "https://api.stripe.com"
 MIN_SECRET_KEY_LENGTH = 32
-PAYMENT_METHODS = ("card", "wechat_pay", "alipay")  # payments.provider.Method
+# payments.provider.Method, in the order checkout offers them: most members pay with WeChat.
+PAYMENT_METHODS = ("wechat_pay", "alipay", "card")
 
 
 class SettingsError(Exception):

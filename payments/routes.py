@@ -20,7 +20,7 @@ from payments.models import Payment, PaymentStatus, PayMethod
 from payments.schemas import PaymentsQuery
 from payments.settle import wallet_action
 from web.api import read_query
-from web.auth import require_admin, require_user
+from web.auth import api_user, bearer_token, current_user, require_admin
 from web.rendering import redirect_after_post, render
 
 
@@ -85,8 +85,11 @@ def failure_sentence(payment: Payment | None) -> str | None:
 
 async def qr_code(request: Request) -> Response:
     """The QR code of the buyer's own WeChat Pay payment, drawn here from its data (an SVG on
-    our own origin: the page's CSP needs nothing more)."""
-    user = await require_user(request)
+    our own origin: the page's CSP needs nothing more). The buyer's browser session, or an
+    API client's bearer token (its qr_image_url)."""
+    user = await current_user(request) if bearer_token(request) is None else None
+    if user is None:
+        user = await api_user(request)
     payment = await services.payment_for_user(
         request.path_params["id"], user_id=user.id, is_admin=user.is_admin
     )

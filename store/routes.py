@@ -217,7 +217,7 @@ async def paying_page(request: Request) -> Response:
         {
             **context,
             "amount_fen": order.total_fen,
-            "what": gettext_for(request)("Order #%(id)s") % {"id": order.id},
+            "what": gettext_for(request)("Order #%(n)d") % {"n": order.id},
             "done_url": f"/store/orders/{order.id}/receipt",
             "cancel_url": f"/store/orders/{order.id}/cancel",
         },
