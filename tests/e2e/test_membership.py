@@ -41,6 +41,7 @@ async def test_a_reader_enrolls_when_the_window_opens_and_pays_by_card(
 
         # localstripe's Stripe.js draws plain inputs for the card; this one asks for 3-D
         # Secure, which localstripe's stand-in shows as a box to confirm (under the CSP).
+        await page.get_by_role("radio", name="银行卡").check()  # WeChat Pay comes first
         await page.fill("#card-element input[placeholder=number]", "4000002500003155")
         await page.fill("#card-element input[placeholder=exp_month]", "12")
         await page.fill("#card-element input[placeholder=exp_year]", "31")

@@ -56,6 +56,7 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
         await page.fill("input[name='shipping.city']", "北京市")
         await page.fill("input[name='shipping.district']", "海淀区")
         await page.fill("input[name='shipping.address']", "中关村大街 1 号")
+        await page.get_by_role("radio", name="银行卡").check()  # WeChat Pay comes first
         await page.fill("#card-element input[placeholder=number]", "4242424242424242")
         await page.fill("#card-element input[placeholder=exp_month]", "12")
         await page.fill("#card-element input[placeholder=exp_year]", "31")
