@@ -469,3 +469,20 @@ async def test_a_method_the_operator_turned_off_is_refused_and_not_offered(
     finally:
         await only_cards.state.counter.aclose()
         await only_cards.state.payments_provider.aclose()
+
+
+async def test_a_scan_paid_just_before_the_hold_ran_out_is_delivered_not_released(
+    client: httpx.AsyncClient, provider: StripeProvider
+) -> None:
+    """The buyer pays in WeChat; its webhook is lost; then the release job comes for the
+    expired hold. It asks the provider before releasing, finds the payment succeeded, and the
+    order is paid instead of cancelled."""
+    buyer = await make_user()
+    token = await token_for(buyer)
+    order = await held_order(buyer, stock=1)
+    body = await pay_with(client, f"/api/v1/orders/{order.id}/payment", token, "wechat_pay")
+    await press(body["next_action"]["qr_data"], "pay")
+    later = order.hold_expires_at + timedelta(seconds=1)
+    assert await store.release_expired_orders(provider=provider, now=later) == 0
+    assert (await Order.get(id=order.id)).status == OrderStatus.PAID
+    assert await StockUnit.filter(order_id__isnull=True).count() == 0
