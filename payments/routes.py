@@ -62,6 +62,9 @@ async def paying_context(
         "status_url": status_url,
         "checkout_url": checkout_url,
         "card_offered": "card" in request.app.state.payments_provider.methods,
+        # In development the code's page is on this machine (localstripe_server): a link to
+        # it stands in for a phone that scans the code. Never in production.
+        "scan_link": not request.app.state.settings.is_production,
     }
 
 
