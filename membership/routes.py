@@ -208,7 +208,10 @@ async def payment_status(request: Request) -> Response:
     enrollment = await services.enrollment_for_user(request.path_params["id"], user)
     if enrollment.payment_id is not None:
         await payments.refresh_payment(
-            request.app.state.payments_provider, enrollment.payment_id, now=datetime.now(UTC)
+            request.app.state.payments_provider,
+            enrollment.payment_id,
+            now=datetime.now(UTC),
+            eager=False,
         )
         enrollment = await Enrollment.get(id=enrollment.id)
     if enrollment.status == EnrollmentStatus.PAID:

@@ -74,6 +74,10 @@ class Payment(Model):
     action_url = fields.CharField(max_length=2000, null=True)
     action_help_url = fields.CharField(max_length=2000, null=True)
     action_expires_at = fields.DatetimeField(null=True)
+    # When the provider was last asked about this open payment for a page that polls it: a
+    # wallet's waiting page asks at most every WALLET_ASK_EVERY (its webhook usually comes
+    # first), so a crowd waiting on QR codes does not become a crowd of provider calls.
+    asked_at = fields.DatetimeField(null=True)
     failure_code = fields.CharField(max_length=60, null=True)
     failure_message = fields.CharField(max_length=300, null=True)
     refunded_fen = fields.IntField(default=0)

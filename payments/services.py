@@ -11,7 +11,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import metrics
@@ -78,6 +78,8 @@ MAX_AMOUNT_FEN = 100_000_000  # one million yuan: anything above is a mistake
 IN_FLIGHT_FOR = timedelta(seconds=30)
 # A payment waiting for 3-D Secure this long is abandoned: canceled, and its thing released.
 REQUIRES_ACTION_EXPIRES_AFTER = timedelta(minutes=15)
+# A wallet payment's waiting page polls every 2 s; the provider is asked at most this often.
+WALLET_ASK_EVERY = timedelta(seconds=10)
 PAYMENT_METHOD_PATTERN = r"^pm_[A-Za-z0-9_]{1,96}$"
 _PAYMENT_METHOD = re.compile(PAYMENT_METHOD_PATTERN)
 
@@ -352,14 +354,28 @@ async def _reload(payment: Payment) -> Payment:
 
 
 async def refresh_payment(
-    provider: StripeProvider, payment_id: int, *, now: datetime, abandon: bool = False
+    provider: StripeProvider,
+    payment_id: int,
+    *,
+    now: datetime,
+    abandon: bool = False,
+    eager: bool = True,
 ) -> Payment:
     """The payment, settled with the provider first if it is still open and the provider
     answers (after 3-D Secure the provider knows before our webhook arrives); as stored if not.
+
+    Not `eager` (a waiting page's poll), a wallet payment is asked about at most once every
+    WALLET_ASK_EVERY across all workers (a guarded UPDATE of asked_at picks who asks): its
+    webhook settles it first, reconciliation if the webhook is lost.
     """
     payment = await Payment.get(id=payment_id)
     if payment.status not in OPEN_STATUSES:
         return payment
+    if payment.method != PayMethod.CARD:
+        due = Q(asked_at__isnull=True) | Q(asked_at__lte=now - WALLET_ASK_EVERY)
+        query = Payment.filter(id=payment_id) if eager else Payment.filter(due, id=payment_id)
+        if not await query.update(asked_at=now):
+            return payment
     try:
         return (await settle_from_provider(provider, payment_id, now=now, abandon=abandon)).payment
     except ProviderUnavailable:

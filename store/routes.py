@@ -229,7 +229,10 @@ async def payment_status(request: Request) -> Response:
     order = await services.order_for_user(request.path_params["id"], user)
     if order.payment_id is not None:
         await payments.refresh_payment(
-            request.app.state.payments_provider, order.payment_id, now=datetime.now(UTC)
+            request.app.state.payments_provider,
+            order.payment_id,
+            now=datetime.now(UTC),
+            eager=False,
         )
         order = await Order.get(id=order.id)
     if order.status in services.SOLD_STATUSES:

@@ -6,6 +6,8 @@ With Alipay the shopper is redirected to Alipay's page, pays, and comes back to 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.e2e.conftest import WatchedBrowser, sign_in_page
 from tests.e2e.test_csp import FAILING, _axe_source
 from tests.factories import PASSWORD, address, make_user
 from tests.live import running_server
+from tests.payments.conftest import webhook_endpoint
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "wallets"
@@ -28,6 +31,14 @@ WORDS = {
     "zh-CN": {"wechat": "微信支付", "alipay": "支付宝", "scan": "扫一扫", "pay": "确认支付"},
     "en-US": {"wechat": "WeChat Pay", "alipay": "Alipay", "scan": "Scan", "pay": "Pay"},
 }
+
+
+@asynccontextmanager
+async def serving_with_webhooks(settings: Settings) -> AsyncIterator[str]:
+    """`shuyuan serve`, with the provider's webhooks reaching it (as `make run` arranges)."""
+    with running_server(settings) as base_url:
+        async with webhook_endpoint(settings, base_url):
+            yield base_url
 
 
 async def _held_order(email: str) -> Order:
@@ -69,7 +80,7 @@ async def test_a_shopper_pays_with_wechat_pay_scanned_by_a_second_device(
     axe = _axe_source()
     words = WORDS[locale]
     order = await _held_order("qian@example.cn")
-    with running_server(settings) as base_url:
+    async with serving_with_webhooks(settings) as base_url:
         page = await browser.new_page(locale=locale, viewport={"width": 1280, "height": 900})
         await sign_in_page(page, base_url, "qian@example.cn", PASSWORD)
         await page.goto(f"{base_url}/store/orders/{order.id}/pay")
@@ -114,7 +125,7 @@ async def test_a_shopper_pays_with_alipay_and_comes_back_to_the_receipt(
 ) -> None:
     words = WORDS[locale]
     order = await _held_order("zhao@example.cn")
-    with running_server(settings) as base_url:
+    async with serving_with_webhooks(settings) as base_url:
         page = await browser.new_page(locale=locale, viewport={"width": 390, "height": 844})
         await sign_in_page(page, base_url, "zhao@example.cn", PASSWORD)
         await page.goto(f"{base_url}/store/orders/{order.id}/pay")

@@ -95,27 +95,30 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
+async def webhook_endpoint(settings: Settings, base_url: str) -> AsyncIterator[str]:
+    """localstripe's webhooks go to the app at `base_url` (a real port) while this lasts."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{settings.stripe_api_base}/_config/webhooks/shuyuan",
+            data={"url": f"{base_url}/payments/webhook", "secret": settings.stripe_webhook_secret},
+        )
+        response.raise_for_status()
+    try:
+        yield base_url
+    finally:
+        async with httpx.AsyncClient() as http:
+            # localstripe cannot delete a webhook: point it at a port nobody listens on.
+            await http.post(
+                f"{settings.stripe_api_base}/_config/webhooks/shuyuan",
+                data={"url": "http://127.0.0.1:9/", "secret": "unused"},
+            )
+
+
+@asynccontextmanager
 async def webhooks_to(app: Starlette, settings: Settings) -> AsyncIterator[str]:
     """Our app on a real port, registered as localstripe's webhook endpoint."""
-    async with serving(app) as base_url:
-        async with httpx.AsyncClient() as http:
-            response = await http.post(
-                f"{settings.stripe_api_base}/_config/webhooks/shuyuan",
-                data={
-                    "url": f"{base_url}/payments/webhook",
-                    "secret": settings.stripe_webhook_secret,
-                },
-            )
-            response.raise_for_status()
-        try:
-            yield base_url
-        finally:
-            async with httpx.AsyncClient() as http:
-                # localstripe cannot delete a webhook: point it at a port nobody listens on.
-                await http.post(
-                    f"{settings.stripe_api_base}/_config/webhooks/shuyuan",
-                    data={"url": "http://127.0.0.1:9/", "secret": "unused"},
-                )
+    async with serving(app) as base_url, webhook_endpoint(settings, base_url):
+        yield base_url
 
 
 Interceptor = Callable[[Request, Callable[[], Awaitable[Response]]], Awaitable[Response]]

@@ -192,3 +192,42 @@ def _address_fields() -> dict[str, str]:
     from tests.factories import SHIPPING
 
     return SHIPPING
+
+
+async def test_the_waiting_pages_poll_asks_the_provider_at_most_every_few_seconds(
+    client: httpx.AsyncClient,
+) -> None:
+    """Thousands waiting on QR codes must not become thousands of provider calls: the poll
+    reads our own record, which the webhook settles; the provider is asked once per
+    WALLET_ASK_EVERY at most (here the webhook is lost, so that question settles it)."""
+    from datetime import timedelta
+
+    from payments.services import WALLET_ASK_EVERY
+    from tests.payments.test_wallets import press
+
+    buyer = await make_user()
+    order = await _held_order(buyer)
+    await sign_in(client, buyer.email)
+    checkout = await _checkout(client, f"/store/orders/{order.id}/pay", DESKTOP)
+    await client.post(
+        f"/store/orders/{order.id}/pay",
+        data={
+            "csrf_token": csrf_from(checkout.text),
+            "method": "wechat_pay",
+            **{f"shipping.{key}": value for key, value in _address_fields().items()},
+        },
+    )
+    assert (await client.get(f"/store/orders/{order.id}/paying")).status_code == 200  # asks
+    payment = await Payment.get(id=(await Order.get(id=order.id)).payment_id)
+    assert payment.action_url is not None
+    await press(payment.action_url, "pay")  # paid at the provider; no webhook comes
+    status = f"/store/orders/{order.id}/status"
+    for _ in range(3):
+        assert (await client.get(status)).json() == {"status": "pending"}  # not asked again
+    asked = (await Payment.get(id=payment.id)).asked_at
+    assert asked is not None
+    # WALLET_ASK_EVERY later (the clock moved on): the next poll asks, and the order is paid.
+    await Payment.filter(id=payment.id).update(
+        asked_at=asked - WALLET_ASK_EVERY - timedelta(seconds=1)
+    )
+    assert (await client.get(status)).json()["status"] == "paid"
