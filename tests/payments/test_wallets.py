@@ -486,3 +486,64 @@ async def test_a_scan_paid_just_before_the_hold_ran_out_is_delivered_not_release
     assert await store.release_expired_orders(provider=provider, now=later) == 0
     assert (await Order.get(id=order.id)).status == OrderStatus.PAID
     assert await StockUnit.filter(order_id__isnull=True).count() == 0
+
+
+async def _held_seat(client: httpx.AsyncClient, seats: int = 3) -> tuple[Any, str, int]:
+    window = await make_window(now=datetime.now(UTC), seats=seats)
+    person = await make_user()
+    token = await token_for(person)
+    held = await client.post(
+        f"/api/v1/enrollment-windows/{window.id}/enrollments", headers=bearer(token)
+    )
+    assert held.status_code == 201, held.text
+    return person, token, int(held.json()["id"])
+
+
+async def test_a_seat_declined_in_alipay_stays_held_then_a_lost_wechat_webhook_is_reconciled(
+    app: Starlette, client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+) -> None:
+    _, token, enrollment_id = await _held_seat(client)
+    path = f"/api/v1/enrollments/{enrollment_id}/payment"
+    back = f"{PUBLIC}/membership/enrollments/{enrollment_id}/paying"
+    async with webhooks_to(app, settings):
+        first = await pay_with(client, path, token, "alipay", return_url=back)
+        await press(first["next_action"]["url"], "decline")
+
+        async def failed() -> bool:
+            return (await Payment.get(id=first["payment_id"])).status == PaymentStatus.FAILED
+
+        await eventually(failed)
+    assert (await Enrollment.get(id=enrollment_id)).status == EnrollmentStatus.PENDING_PAYMENT
+    # Webhooks lost from here on: the WeChat payment is settled by reconciliation.
+    second = await pay_with(client, path, token, "wechat_pay")
+    await press(second["next_action"]["qr_data"], "pay")
+    await asyncio.sleep(1.5)
+    assert (await Enrollment.get(id=enrollment_id)).status == EnrollmentStatus.PENDING_PAYMENT
+    assert (await payments.reconcile(provider, now=datetime.now(UTC))).get("paid") == 1
+    assert (await Enrollment.get(id=enrollment_id)).status == EnrollmentStatus.PAID
+
+
+async def test_a_seat_paid_with_alipay_returns_before_its_webhook_and_is_refunded(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    person, token, enrollment_id = await _held_seat(client)
+    await sign_in(client, person.email)
+    body = await pay_with(
+        client,
+        f"/api/v1/enrollments/{enrollment_id}/payment",
+        token,
+        "alipay",
+        return_url=f"{PUBLIC}/membership/enrollments/{enrollment_id}/paying",
+    )
+    returned = await press(body["next_action"]["url"], "pay")
+    page = await client.get(returned.headers["location"].removeprefix(PUBLIC))
+    assert page.status_code == 303 and page.headers["location"] == "/membership/card"
+    assert (await Enrollment.get(id=enrollment_id)).status == EnrollmentStatus.PAID
+    admin = bearer(await token_for(await make_user(admin=True)))
+    refunded = await client.post(f"/api/v1/admin/enrollments/{enrollment_id}/refund", headers=admin)
+    assert refunded.status_code == 200, refunded.text
+    assert refunded.json()["payment_method"] == "alipay"
+    payment = await Payment.get(id=body["payment_id"])
+    assert payment.status == PaymentStatus.REFUNDED and payment.refunded_fen == payment.amount_fen
+    intent = await intent_json(settings, payment.provider_intent_id or "")
+    assert intent["status"] == "succeeded"  # refunded through its charge, as Stripe does
