@@ -15,8 +15,6 @@ from membership.models import Enrollment, EnrollmentStatus
 from payments import reasons
 from payments import routes as payment_pages
 from payments import services as payments
-from payments.api import site_origins
-from payments.models import PayMethod
 from payments.schemas import PayForm
 from web.api import read_fields
 from web.auth import current_user, require_user
@@ -141,14 +139,7 @@ async def pay(request: Request) -> Response:
         provider=request.app.state.payments_provider,
         enrollment_id=enrollment_id,
         user=user,
-        choice=payments.PaymentChoice(
-            payment_method=form.payment_method if form.method == "card" else None,
-            method=form.method,
-            return_url=payment_pages.return_url(request, paying)
-            if form.method == "alipay"
-            else None,
-            site_origins=site_origins(request),
-        ),
+        choice=payment_pages.form_choice(request, form, paying),
         now=datetime.now(UTC),
     )
     if form.method != "card" and result.outcome == payments.Outcome.REQUIRES_ACTION:
@@ -177,28 +168,15 @@ async def paying_page(request: Request) -> Response:
     checkout = f"/membership/enrollments/{enrollment.id}/pay"
     if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
         return RedirectResponse(checkout, status_code=303)
-    failure = payment_pages.failure_sentence(payment)
-    if failure is not None or payment is None or payment.method == PayMethod.CARD:
-        if failure is not None:
-            flash(request, gettext_for(request)(failure), "error")
-        return RedirectResponse(checkout, status_code=303)
     window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
-    context = await payment_pages.paying_context(
+    return await payment_pages.waiting_page(
         request,
         payment,
-        status_url=f"/membership/enrollments/{enrollment.id}/status",
         checkout_url=checkout,
-    )
-    return await render(
-        request,
-        "payments/paying.html",
-        {
-            **context,
-            "amount_fen": enrollment.amount_fen,
-            "what": window.name,
-            "done_url": "/membership/card",
-            "cancel_url": f"/membership/enrollments/{enrollment.id}/cancel",
-        },
+        status_url=f"/membership/enrollments/{enrollment.id}/status",
+        done_url="/membership/card",
+        amount_fen=enrollment.amount_fen,
+        what=window.name,
     )
 
 

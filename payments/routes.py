@@ -7,21 +7,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from io import BytesIO
-from typing import Any
 
 import segno
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from payments import reasons, services
+from payments.api import site_origins
 from payments.models import Payment, PaymentStatus, PayMethod
-from payments.schemas import PaymentsQuery
+from payments.schemas import PayForm, PaymentsQuery
 from payments.settle import wallet_action
 from web.api import read_query
 from web.auth import api_user, bearer_token, current_user, require_admin
-from web.rendering import redirect_after_post, render
+from web.rendering import flash, gettext_for, redirect_after_post, render
 
 
 def device_of(request: Request) -> str:
@@ -49,23 +49,53 @@ def return_url(request: Request, path: str) -> str:
     return f"{services.origin_of(str(request.base_url))}{path}"
 
 
-async def paying_context(
-    request: Request, payment: Payment | None, *, status_url: str, checkout_url: str
-) -> dict[str, Any]:
-    """What payments/paying.html shows for an open wallet payment: the QR code large (or the
-    way to pay from another device), or Alipay's link, with the time it stays payable."""
-    action = wallet_action(payment) if payment is not None else None
-    return {
-        "payment": payment,
-        "action": action,
-        "device": device_of(request),
-        "status_url": status_url,
-        "checkout_url": checkout_url,
-        "card_offered": "card" in request.app.state.payments_provider.methods,
-        # In development the code's page is on this machine (localstripe_server): a link to
-        # it stands in for a phone that scans the code. Never in production.
-        "scan_link": not request.app.state.settings.is_production,
-    }
+def form_choice(request: Request, form: PayForm, paying: str) -> services.PaymentChoice:
+    """A checkout form's choice: a card's PaymentMethod, or a wallet (Alipay returning to the
+    waiting page `paying` on the origin this buyer uses)."""
+    return services.PaymentChoice(
+        payment_method=form.payment_method if form.method == "card" else None,
+        method=form.method,
+        return_url=return_url(request, paying) if form.method == "alipay" else None,
+        site_origins=site_origins(request),
+    )
+
+
+async def waiting_page(
+    request: Request,
+    payment: Payment | None,
+    *,
+    checkout_url: str,
+    status_url: str,
+    done_url: str,
+    amount_fen: int,
+    what: str,
+) -> Response:
+    """payments/paying.html for a held thing's open wallet payment: the QR code large (or the
+    way to pay from another device), or Alipay's link, with the time it stays payable. A
+    failed payment, a card's or none: back to checkout, saying why."""
+    failure = failure_sentence(payment)
+    if failure is not None or payment is None or payment.method == PayMethod.CARD:
+        if failure is not None:
+            flash(request, gettext_for(request)(failure), "error")
+        return RedirectResponse(checkout_url, status_code=303)
+    return await render(
+        request,
+        "payments/paying.html",
+        {
+            "payment": payment,
+            "action": wallet_action(payment),
+            "device": device_of(request),
+            "status_url": status_url,
+            "checkout_url": checkout_url,
+            "done_url": done_url,
+            "amount_fen": amount_fen,
+            "what": what,
+            "card_offered": "card" in request.app.state.payments_provider.methods,
+            # In development the code's page is on this machine (localstripe_server): a link
+            # to it stands in for a phone that scans the code. Never in production.
+            "scan_link": not request.app.state.settings.is_production,
+        },
+    )
 
 
 def wallet_next(request: Request, result: services.PaymentResult, paying: str) -> Response:

@@ -12,8 +12,7 @@ from starlette.routing import Route
 from payments import reasons
 from payments import routes as payment_pages
 from payments import services as payments
-from payments.api import site_origins
-from payments.models import Payment, PayMethod
+from payments.models import Payment
 from store import schemas, services
 from store.models import Category, Order, OrderEvent, OrderStatus
 from web.api import read_fields, read_query
@@ -163,14 +162,7 @@ async def pay(request: Request) -> Response:
         provider=request.app.state.payments_provider,
         order_id=order_id,
         user=user,
-        choice=payments.PaymentChoice(
-            payment_method=form.payment_method if form.method == "card" else None,
-            method=form.method,
-            return_url=payment_pages.return_url(request, paying)
-            if form.method == "alipay"
-            else None,
-            site_origins=site_origins(request),
-        ),
+        choice=payment_pages.form_choice(request, form, paying),
         now=datetime.now(UTC),
         shipping=_address(form),
     )
@@ -200,27 +192,14 @@ async def paying_page(request: Request) -> Response:
         return RedirectResponse(f"/store/orders/{order.id}/receipt", status_code=303)
     if order.status != OrderStatus.PENDING_PAYMENT:
         return RedirectResponse(f"/store/orders/{order.id}", status_code=303)
-    failure = payment_pages.failure_sentence(payment)
-    if failure is not None or payment is None or payment.method == PayMethod.CARD:
-        if failure is not None:
-            flash(request, gettext_for(request)(failure), "error")
-        return RedirectResponse(f"/store/orders/{order.id}/pay", status_code=303)
-    context = await payment_pages.paying_context(
+    return await payment_pages.waiting_page(
         request,
         payment,
-        status_url=f"/store/orders/{order.id}/status",
         checkout_url=f"/store/orders/{order.id}/pay",
-    )
-    return await render(
-        request,
-        "payments/paying.html",
-        {
-            **context,
-            "amount_fen": order.total_fen,
-            "what": gettext_for(request)("Order #%(n)d") % {"n": order.id},
-            "done_url": f"/store/orders/{order.id}/receipt",
-            "cancel_url": f"/store/orders/{order.id}/cancel",
-        },
+        status_url=f"/store/orders/{order.id}/status",
+        done_url=f"/store/orders/{order.id}/receipt",
+        amount_fen=order.total_fen,
+        what=gettext_for(request)("Order #%(n)d") % {"n": order.id},
     )
 
 
