@@ -13,7 +13,7 @@ from payments.models import Payment, PaymentStatus
 from ratelimit import MemoryCounter
 from store import services as store
 from store.models import Order, OrderStatus
-from tests.factories import address, csrf_from, make_user, make_window, sign_in
+from tests.factories import SHIPPING, address, csrf_from, make_user, make_window, sign_in
 
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -37,6 +37,22 @@ async def _checkout(client: httpx.AsyncClient, path: str, agent: str) -> httpx.R
     page = await client.get(path, headers={"User-Agent": agent, "Accept-Language": "zh-CN"})
     assert page.status_code == 200
     return page
+
+
+async def _choose_wechat_pay(
+    client: httpx.AsyncClient, order: Order, agent: str, *, script: bool = False
+) -> httpx.Response:
+    """The checkout form posted with WeChat Pay chosen: by its script (JSON back) or without."""
+    checkout = await _checkout(client, f"/store/orders/{order.id}/pay", agent)
+    return await client.post(
+        f"/store/orders/{order.id}/pay",
+        data={
+            "csrf_token": csrf_from(checkout.text),
+            "method": "wechat_pay",
+            **{f"shipping.{key}": value for key, value in SHIPPING.items()},
+        },
+        headers={"User-Agent": agent, **({"Accept": "application/json"} if script else {})},
+    )
 
 
 def _methods(html: str) -> list[str]:
@@ -63,17 +79,8 @@ async def test_wechat_pay_from_a_computer_shows_the_code_large_until_paid(
     buyer = await make_user()
     order = await _held_order(buyer)
     await sign_in(client, buyer.email)
-    checkout = await _checkout(client, f"/store/orders/{order.id}/pay", DESKTOP)
     # The checkout form without its script: the post goes on to the waiting page.
-    posted = await client.post(
-        f"/store/orders/{order.id}/pay",
-        data={
-            "csrf_token": csrf_from(checkout.text),
-            "method": "wechat_pay",
-            **{f"shipping.{key}": value for key, value in _address_fields().items()},
-        },
-        headers={"User-Agent": DESKTOP},
-    )
+    posted = await _choose_wechat_pay(client, order, DESKTOP)
     assert posted.status_code == 303
     assert posted.headers["location"] == f"/store/orders/{order.id}/paying"
     payment = await Payment.get(id=(await Order.get(id=order.id)).payment_id)
@@ -103,16 +110,7 @@ async def test_wechat_pay_on_a_phone_offers_the_hosted_page_and_inside_wechat_sa
     buyer = await make_user()
     order = await _held_order(buyer)
     await sign_in(client, buyer.email)
-    checkout = await _checkout(client, f"/store/orders/{order.id}/pay", PHONE)
-    answer = await client.post(
-        f"/store/orders/{order.id}/pay",
-        data={
-            "csrf_token": csrf_from(checkout.text),
-            "method": "wechat_pay",
-            **{f"shipping.{key}": value for key, value in _address_fields().items()},
-        },
-        headers={"User-Agent": PHONE, "Accept": "application/json"},
-    )
+    answer = await _choose_wechat_pay(client, order, PHONE, script=True)
     assert answer.json() == {"status": "redirect", "redirect": f"/store/orders/{order.id}/paying"}
     phone = await client.get(
         f"/store/orders/{order.id}/paying",
@@ -188,12 +186,6 @@ async def test_the_admin_payments_list_shows_each_method(client: httpx.AsyncClie
     assert (await Order.get(id=order.id)).status == OrderStatus.PENDING_PAYMENT
 
 
-def _address_fields() -> dict[str, str]:
-    from tests.factories import SHIPPING
-
-    return SHIPPING
-
-
 async def test_the_waiting_pages_poll_asks_the_provider_at_most_every_few_seconds(
     client: httpx.AsyncClient,
 ) -> None:
@@ -208,15 +200,7 @@ async def test_the_waiting_pages_poll_asks_the_provider_at_most_every_few_second
     buyer = await make_user()
     order = await _held_order(buyer)
     await sign_in(client, buyer.email)
-    checkout = await _checkout(client, f"/store/orders/{order.id}/pay", DESKTOP)
-    await client.post(
-        f"/store/orders/{order.id}/pay",
-        data={
-            "csrf_token": csrf_from(checkout.text),
-            "method": "wechat_pay",
-            **{f"shipping.{key}": value for key, value in _address_fields().items()},
-        },
-    )
+    await _choose_wechat_pay(client, order, DESKTOP)
     assert (await client.get(f"/store/orders/{order.id}/paying")).status_code == 200  # asks
     payment = await Payment.get(id=(await Order.get(id=order.id)).payment_id)
     assert payment.action_url is not None
