@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 import segno
 from starlette.applications import Starlette
 
@@ -547,3 +548,50 @@ async def test_a_seat_paid_with_alipay_returns_before_its_webhook_and_is_refunde
     assert payment.status == PaymentStatus.REFUNDED and payment.refunded_fen == payment.amount_fen
     intent = await intent_json(settings, payment.provider_intent_id or "")
     assert intent["status"] == "succeeded"  # refunded through its charge, as Stripe does
+
+
+async def test_a_qr_code_whose_confirm_times_out_is_canceled_and_a_new_one_is_paid(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+) -> None:
+    """The provider made the code but its answer to our confirm is lost (a 503 after
+    forwarding): the code is canceled at once, nothing can be charged, the hold stays, and the
+    buyer's next try gets a new code that pays."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    from payments.errors import PaymentUnavailable
+    from tests.payments.conftest import provider_at, proxy_to
+
+    async def lose_the_answer(request: Request, forward):  # type: ignore[no-untyped-def]
+        response = await forward()
+        if request.url.path.endswith("/confirm"):
+            return JSONResponse({"error": {"message": "upstream down"}}, status_code=503)
+        return response
+
+    buyer = await make_user()
+    order = await held_order(buyer)
+    async with proxy_to(settings.stripe_api_base, lose_the_answer) as url:
+        flaky = provider_at(settings, url)
+        try:
+            with pytest.raises(PaymentUnavailable):  # what the buyer hears: try again
+                await store.pay_order(
+                    provider=flaky,
+                    order_id=order.id,
+                    user=buyer,
+                    choice=payments.PaymentChoice(method="wechat_pay"),
+                    now=datetime.now(UTC),
+                )
+        finally:
+            await flaky.aclose()
+    lost = await Payment.get(purpose="order")
+    assert lost.status == PaymentStatus.FAILED and lost.action_url is None
+    assert (await intent_json(settings, lost.provider_intent_id or ""))["status"] == "canceled"
+    assert (await Order.get(id=order.id)).status == OrderStatus.PENDING_PAYMENT  # still held
+
+    body = await pay_with(
+        client, f"/api/v1/orders/{order.id}/payment", await token_for(buyer), "wechat_pay"
+    )
+    assert body["payment_id"] != lost.id
+    await press(body["next_action"]["qr_data"], "pay")
+    await payments.reconcile(provider, now=datetime.now(UTC))
+    assert (await Order.get(id=order.id)).status == OrderStatus.PAID
