@@ -233,7 +233,7 @@ def _moderation(action: str):  # type: ignore[no-untyped-def]
     answer=schemas.Banned,
     auth="admin",
     tag="board",
-    errors={404: "user_not_found"},
+    errors={404: "user_not_found", 409: "cannot_ban_admin"},
 )
 async def ban_member(request: Request) -> Response:
     await api_admin(request)

@@ -14,6 +14,7 @@ class BoardErrorCode(StrEnum):
     POST_NOT_FOUND = "post_not_found"
     NOT_THE_AUTHOR = "not_the_author"
     USER_NOT_FOUND = "user_not_found"
+    CANNOT_BAN_ADMIN = "cannot_ban_admin"
 
 
 class BoardMembersOnly(DomainError):
@@ -50,3 +51,12 @@ class UserNotFound(DomainError):
     code = BoardErrorCode.USER_NOT_FOUND
     status = 404
     default_message = "No such person."
+
+
+class CannotBanAdmin(DomainError):
+    """Admins moderate the board; one admin cannot silence themselves or another (a mistaken
+    or hijacked admin account would otherwise lock the others out of moderation)."""
+
+    code = BoardErrorCode.CANNOT_BAN_ADMIN
+    status = 409
+    default_message = "Admins cannot be banned from the board."

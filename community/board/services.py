@@ -25,6 +25,7 @@ from community import cursors, search
 from community.board.errors import (
     Banned,
     BoardMembersOnly,
+    CannotBanAdmin,
     Locked,
     NotTheAuthor,
     PostNotFound,
@@ -490,11 +491,15 @@ async def moderate(post_id: int, action: str) -> Post:
 
 
 async def ban(user_id: int, *, days: int, reason: str, now: datetime) -> BoardBan:
-    """Stop a member posting, replying and liking for `days` days (0 lifts a ban)."""
+    """Stop a member posting, replying and liking for `days` days (0 lifts a ban). Raises
+    ValidationError (days), UserNotFound, CannotBanAdmin (an admin, the one banning included)."""
     if not 0 <= days <= 3650:
         raise ValidationError("days", "must be between 0 and 3650")
-    if not await User.exists(id=user_id):
+    target = await User.get_or_none(id=user_id).only("id", "is_admin")
+    if target is None:
         raise UserNotFound()
+    if target.is_admin:
+        raise CannotBanAdmin()
     until = now + timedelta(days=days)
     ban, _ = await BoardBan.update_or_create(
         user_id=user_id, defaults={"until": until, "reason": reason.strip()[:200]}

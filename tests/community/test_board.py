@@ -13,7 +13,7 @@ import pytest
 from accounts.models import Notification, User
 from community.board import services as board
 from community.board.errors import Banned
-from community.board.models import Post, PostRevision
+from community.board.models import BoardBan, Post, PostRevision
 from tests.factories import (
     bearer,
     csrf_from,
@@ -432,3 +432,22 @@ async def test_a_post_id_that_is_not_a_database_id_is_not_found(
         )
         assert response.status_code == 404, url
         assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_no_admin_can_ban_themselves_or_another_admin(client: httpx.AsyncClient) -> None:
+    first, second = await make_user(admin=True), await make_user(admin=True)
+    headers = bearer(await token_for(first))
+    for target in (first, second):
+        refused = await client.post(
+            "/api/v1/admin/board/bans", json={"user_id": target.id, "days": 7}, headers=headers
+        )
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "cannot_ban_admin"
+    assert not await BoardBan.exists()
+    # A member is still banned as before.
+    member = await make_member()
+    banned = await client.post(
+        "/api/v1/admin/board/bans", json={"user_id": member.id, "days": 1}, headers=headers
+    )
+    assert banned.status_code == 200
+    assert await BoardBan.filter(user_id=member.id).exists()
