@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from tortoise.contrib.starlette import RegisterTortoise
@@ -159,6 +160,8 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(Observed),
+            # Any Host not served gets 400 before a route runs (SHUYUAN_ALLOWED_HOSTS).
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_host_names)),
             Middleware(BrowserProtections, settings=settings),
             Middleware(BoundedBodies),
             Middleware(

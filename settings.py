@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,16 +32,20 @@ KNOWN_VARIABLES = frozenset(
         "SMTP_URL",
         "MAIL_FROM",
         "SHUYUAN_PUBLIC_URL",
+        "SHUYUAN_ALLOWED_HOSTS",
         "SHUYUAN_PAYMENT_METHODS",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
 
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
+DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 PROD_STRIPE_API_BASE = "https://api.stripe.com"
 MIN_SECRET_KEY_LENGTH = 32
 # payments.provider.Method, in the order checkout offers them: most members pay with WeChat.
 PAYMENT_METHODS = ("wechat_pay", "alipay", "card")
+# Served outside production whatever SHUYUAN_ALLOWED_HOSTS says nothing of: `make run`, tests.
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
 
 class SettingsError(Exception):
@@ -72,7 +77,10 @@ class Settings:
     smtp_url: str | None = None
     # Where people reach the site: links in mail point here (never at a request's Host header,
     # which a client chooses). Required in production.
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = DEV_PUBLIC_URL
+    # Host header values served (SHUYUAN_ALLOWED_HOSTS); any other gets 400. Empty: the host
+    # of public_url, and outside production localhost too (allowed_host_names).
+    allowed_hosts: tuple[str, ...] = ()
     mail_from: str = "书院 Shuyuan <noreply@shuyuan.local>"
     # How buyers may pay, in the order checkout offers them; an operator whose Stripe account
     # lacks WeChat Pay or Alipay leaves it out: SHUYUAN_PAYMENT_METHODS="card,alipay".
@@ -128,6 +136,30 @@ class Settings:
             ):
                 if not value or "shuyuan_dev" in value:
                     raise SettingsError(f"{name} must be set in production")
+            if self.public_url == DEV_PUBLIC_URL:
+                # Links in mail, return URLs and the hosts served all come from it.
+                raise SettingsError("SHUYUAN_PUBLIC_URL is required in production (https://...)")
+
+    @property
+    def allowed_host_names(self) -> tuple[str, ...]:
+        """The Host values served: SHUYUAN_ALLOWED_HOSTS, else the public URL's host (and
+        localhost outside production). "*.example.cn" allows every subdomain."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        public = urlsplit(self.public_url).hostname or ""
+        local = () if self.is_production else LOCAL_HOSTS
+        return tuple(dict.fromkeys((public, *local)))
+
+    @property
+    def public_origin(self) -> str:
+        """scheme://host[:port] of public_url: the one origin links and return URLs use."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def absolute_url(self, path: str) -> str:
+        """`path` (starting with "/") on the public address: what the outside world is sent
+        to (links in mail, return URLs, feeds), never built from a request's Host header."""
+        return f"{self.public_url.rstrip('/')}{path}"
 
     @property
     def jobs(self) -> str:
@@ -204,6 +236,7 @@ class Settings:
             smtp_url=environ.get("SMTP_URL", "").strip() or None,
             mail_from=environ.get("MAIL_FROM", "").strip() or Settings.mail_from,
             public_url=environ.get("SHUYUAN_PUBLIC_URL", "").strip() or Settings.public_url,
+            allowed_hosts=_host_names(environ.get("SHUYUAN_ALLOWED_HOSTS", "")),
             payment_methods=tuple(
                 part.strip()
                 for part in environ.get("SHUYUAN_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)).split(
@@ -227,6 +260,20 @@ def _networks(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -
                 f"{name} must list addresses or networks (127.0.0.1,10.0.0.0/8), not {part!r}"
             ) from None
     return tuple(networks)
+
+
+# A host name, an IPv4 address or a bracketless IPv6 one, optionally "*." in front.
+_HOST_NAME = re.compile(r"^(\*\.)?[A-Za-z0-9.\-:]{1,253}$")
+
+
+def _host_names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+    for name in names:
+        if not _HOST_NAME.match(name) or name == "*":
+            raise SettingsError(
+                f"SHUYUAN_ALLOWED_HOSTS must list host names (shuyuan.cn,*.shuyuan.cn), not {name!r}"
+            )
+    return names
 
 
 def _whole_days(environ: Mapping[str, str], name: str, default: int) -> int:

@@ -7,9 +7,11 @@ asyncpg, served by uvicorn with the same workers as the app.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -27,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.live import free_port  # noqa: E402
+from tests.live import free_port, wait_until_answering  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 WORKERS = 2
@@ -373,3 +375,67 @@ def summary(title: str, rows: dict[str, str]) -> None:
     with SUMMARY.open("a", encoding="utf-8") as out:
         for name, value in rows.items():
             out.write(f"| {title} | {name} | {value} |\n")
+
+
+def add_root_option(parser: argparse.ArgumentParser) -> None:
+    """`--root DIR`: the checkout whose code the server runs (BENCH_ROOT, else this one), so
+    one benchmark script can measure an older checkout (a `git worktree` of it)."""
+    parser.add_argument(
+        "--root",
+        type=lambda value: Path(value).resolve(),
+        default=Path(os.environ.get("BENCH_ROOT", ROOT)).resolve(),
+        help="the checkout whose code to serve (default: BENCH_ROOT, else this repository)",
+    )
+
+
+@contextmanager
+def serving_checkout(root: Path, var_dir: Path) -> Iterator[tuple[str, int]]:
+    """`shuyuan serve` (one uvicorn worker, no access log) of the checkout at `root` on the
+    SQLite file var_dir/bench.sqlite3, migrated by that checkout first when the file is new.
+    Yields (base URL, the server's pid). The server runs from `root` with `root` first on
+    PYTHONPATH, so `root`'s modules are imported (this venv's packages serve both); its log
+    is var_dir/serve-<port>.log."""
+    root = root.resolve()
+    database = var_dir / "bench.sqlite3"
+    env = app_environment(f"sqlite://{database}")
+    env.update(SHUYUAN_VAR_DIR=str(var_dir), PYTHONPATH=str(root))
+    if not database.exists():
+        subprocess.run(
+            [sys.executable, "-m", "cli", "migrate"],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    port = free_port()
+    with (var_dir / f"serve-{port}.log").open("w+") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", "1",
+             "--no-access-log"],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_answering(f"{base}/healthz", server, log)
+            yield base, server.pid
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+
+
+async def register_account(http: httpx.AsyncClient, email: str, password: str) -> None:
+    """An account made through the JSON API (POST /api/v1/accounts), as a person makes one."""
+    response = await http.post(
+        "/api/v1/accounts",
+        json={"email": email, "password": password, "display_name": email.partition("@")[0]},
+    )
+    if response.status_code != 201:
+        raise SystemExit(f"registering {email}: {response.status_code} {response.text[:300]}")

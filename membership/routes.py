@@ -226,7 +226,9 @@ async def card_page(request: Request) -> Response:
         flash(request, gettext_for(request)("You are not a member yet."), "info")
         return redirect_after_post(request, "/membership")
     token = grants.card_token(member, secret_key=request.app.state.settings.secret_key)
-    verify_url = str(request.url_for("verify_card", token=token))
+    verify_url = request.app.state.settings.absolute_url(
+        request.app.url_path_for("verify_card", token=token)
+    )
     svg = BytesIO()
     segno.make(verify_url, error="m").save(svg, kind="svg", scale=5, border=2, xmldecl=False)
     return await render(

@@ -17,13 +17,9 @@ from web.auth import api_admin, api_user
 
 
 def site_origins(request: Request) -> tuple[str, ...]:
-    """Our own origins, where an Alipay buyer may be sent back to: the public address, and the
-    one this request came to (a development port, a second host name)."""
-    settings = request.app.state.settings
-    return (
-        services.origin_of(settings.public_url),
-        services.origin_of(str(request.base_url)),
-    )
+    """Our own origin, where an Alipay buyer may be sent back to: the public address only,
+    never the request's Host (a client chooses that header; SHUYUAN_PUBLIC_URL)."""
+    return (request.app.state.settings.public_origin,)
 
 
 async def paid_with(payment_id: int | None) -> dict[str, Any]:

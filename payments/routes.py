@@ -45,8 +45,8 @@ def offered_methods(request: Request) -> list[str]:
 
 
 def return_url(request: Request, path: str) -> str:
-    """`path` on the origin this buyer is using: where Alipay sends them back to."""
-    return f"{services.origin_of(str(request.base_url))}{path}"
+    """`path` on the public address: where Alipay sends the buyer back to."""
+    return str(request.app.state.settings.absolute_url(path))
 
 
 def form_choice(request: Request, form: PayForm, paying: str) -> services.PaymentChoice:

@@ -126,6 +126,8 @@ async def settings(
         secret_key=TEST_SECRET_KEY,
         var_dir=tmp_path_factory.mktemp("var"),
         stripe_api_base=localstripe_url,
+        # The in-process client's address (httpx's base_url): links and return URLs use it.
+        public_url="http://testserver",
     )
 
 

@@ -78,15 +78,15 @@ def running_server_process(
     """running_server, yielding the process too (with one worker, it is the worker)."""
     port = free_port()
     log = (settings.var_dir / f"serve-{port}.log").open("w+")
+    base_url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,
-        env={**server_environment(settings), **(env or {})},
+        env={**server_environment(settings), "SHUYUAN_PUBLIC_URL": base_url, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(f"{base_url}/healthz", process, log)
         yield base_url, process

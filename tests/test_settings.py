@@ -88,6 +88,7 @@ def test_production_requires_a_secret_key_and_real_stripe_keys(tmp_path: Path) -
         SECRET_KEY=KEY,
         STRIPE_SECRET_KEY="sk_live_abc",
         STRIPE_WEBHOOK_SECRET="whsec_abc",
+        SHUYUAN_PUBLIC_URL="https://shuyuan.example.cn",
     )
     assert settings.stripe_api_base == "https://api.stripe.com"
     assert not (tmp_path / "var" / "secret_key").exists()  # never generated in production
@@ -124,5 +125,6 @@ def test_checkout_pages_load_stripe_js_from_stripe_only_in_production(tmp_path: 
         SECRET_KEY=KEY,
         STRIPE_SECRET_KEY="sk_live_abc",
         STRIPE_WEBHOOK_SECRET="whsec_abc",
+        SHUYUAN_PUBLIC_URL="https://shuyuan.example.cn",
     )
     assert production.stripe_js_url == "https://js.stripe.com/v3/"

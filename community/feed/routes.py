@@ -152,7 +152,9 @@ async def audio(request: Request) -> Response:
 async def podcast_page(request: Request) -> Response:
     user = await require_user(request)
     token = await podcast.podcast_token(user, request.app.state.settings.secret_key)
-    url = str(request.url_for("podcast_rss", token=token))
+    url = request.app.state.settings.absolute_url(
+        request.app.url_path_for("podcast_rss", token=token)
+    )
     now = datetime.now(UTC)
     return await render(
         request,
@@ -207,7 +209,7 @@ async def podcast_rss(request: Request) -> Response:
     page = await services.feed_page(
         now=now, full_access=access, limit=50, memory=request.app.state.memory.feed
     )
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_url.rstrip("/")
     items = "".join(_rss_item(item, base, token, item.body_html) for item in page.items)
     updated = page.items[0].publish_at if page.items else now
     xml = (
