@@ -271,7 +271,8 @@ def _host_names(text: str) -> tuple[str, ...]:
     for name in names:
         if not _HOST_NAME.match(name) or name == "*":
             raise SettingsError(
-                f"SHUYUAN_ALLOWED_HOSTS must list host names (shuyuan.cn,*.shuyuan.cn), not {name!r}"
+                "SHUYUAN_ALLOWED_HOSTS must list host names (shuyuan.cn,*.shuyuan.cn), "
+                f"not {name!r}"
             )
     return names
 

@@ -92,9 +92,7 @@ async def test_pages_on_a_second_host_send_people_to_the_public_address(
         assert SECOND_HOST not in podcast.text
 
 
-def test_allowed_hosts_default_to_the_public_address_and_localhost_outside_production() -> (
-    None
-):
+def test_allowed_hosts_default_to_the_public_address_and_localhost_outside_production() -> None:
     key = "k" * 40
     development = Settings(secret_key=key, public_url="https://shuyuan.example.cn")
     assert development.allowed_host_names == ("shuyuan.example.cn", "localhost", "127.0.0.1")
