@@ -66,8 +66,8 @@ class RateLimited(DomainError):
     status = 429
     default_message = "Too many attempts; please wait and try again."
 
-    def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, retry_after: int, message: str | None = None, **details: Any) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
         self.retry_after = retry_after
 
 

@@ -11,12 +11,21 @@ from starlette.responses import Response
 from starlette.routing import Route
 from tortoise.transactions import in_transaction
 
-from accounts import notices, profiles, resets, schemas, services, sessions, verification
+from accounts import (
+    devices,
+    notices,
+    profiles,
+    resets,
+    schemas,
+    services,
+    sessions,
+    verification,
+)
 from accounts.errors import NotificationNotFound
 from accounts.models import ApiToken, Notification, User
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
-from web.i18n import api_locale, choose_locale, translations
+from web.i18n import api_locale, choose_locale
 from web.limits import FORM_FIELDS
 
 
@@ -44,7 +53,7 @@ def notification_json(notification: Notification, locale: str) -> dict[str, Any]
     status=201,
     auth=None,
     tag="accounts",
-    errors={409: "email_taken", 422: "weak_password"},
+    errors={409: "email_taken", 422: "weak_password", 429: "rate_limited"},
 )
 async def create_account(request: Request) -> Response:
     data = await read_json(request, schemas.Registration)
@@ -53,6 +62,8 @@ async def create_account(request: Request) -> Response:
         password=data.password,
         display_name=data.display_name,
         locale=api_locale(request),
+        address=client_address(request),
+        counter=request.app.state.counter,
     )
     return json_response(user_json(user), 201)
 
@@ -68,14 +79,38 @@ async def create_account(request: Request) -> Response:
 )
 async def create_token(request: Request) -> Response:
     data = await read_json(request, schemas.Credentials)
-    user = await services.authenticate(
+    signed_in = await services.authenticate(
         email=data.email,
         password=data.password,
         address=client_address(request),
         counter=request.app.state.counter,
+        secret_key=request.app.state.settings.secret_key,
+        device_token=data.device_token,
+        login_code=data.code,
     )
-    token = await services.issue_token(user, name=data.name or "api")
-    return json_response({"token": token}, 201)
+    token = await services.issue_token(signed_in.user, name=data.name or "api")
+    return json_response({"token": token, "device_token": signed_in.device_token}, 201)
+
+
+@operation(
+    "Mail a one-time sign-in code to the account (202 whether or not it exists): with it, "
+    "`POST /tokens` takes the password from an address whose failures are limited",
+    body=schemas.ResetRequest,
+    status=202,
+    auth=None,
+    tag="accounts",
+    errors={429: "rate_limited"},
+)
+async def request_login_code(request: Request) -> Response:
+    data = await read_json(request, schemas.ResetRequest)
+    await devices.request_login_code(
+        normalized_email=services.normalize_email(data.email),
+        address=client_address(request),
+        counter=request.app.state.counter,
+        locale=api_locale(request),
+        now=datetime.now(UTC),
+    )
+    return Response(status_code=202)
 
 
 @operation("Revoke the bearer token this request carries", status=204, tag="accounts")
@@ -293,9 +328,8 @@ async def request_password_reset(request: Request) -> Response:
         email=data.email,
         address=client_address(request),
         counter=request.app.state.counter,
-        link_base=request.app.state.settings.public_url,
+        locale=choose_locale(request),
         now=datetime.now(UTC),
-        _=translations(choose_locale(request)).gettext,
     )
     return Response(status_code=202)
 
@@ -321,6 +355,7 @@ routes = [
     Route("/password-resets", request_password_reset, methods=["POST"]),
     Route("/password-resets/{token:str}", reset_password, methods=["POST"]),
     Route("/tokens", create_token, methods=["POST"]),
+    Route("/login-codes", request_login_code, methods=["POST"]),
     Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
     Route("/me", me, methods=["GET"]),
     Route("/me", change_profile, methods=["PATCH"]),

@@ -162,3 +162,37 @@ class NoticeChoice(Model):
     class Meta:
         table = "accounts_notice_choice"
         unique_together = (("user", "kind"),)
+
+
+class LoginCode(Model):
+    """A one-time sign-in code mailed to the account: it lets a browser that the throttle on
+    its address would refuse try the password anyway (accounts.devices). Only its digest is
+    kept; it works once, for a few minutes."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="login_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_login_code"
+        indexes = (("user_id", "code_hash"),)
+
+
+class MailRequest(Model):
+    """A mail asked for by someone who is not signed in (a reset link, a sign-in code), kept
+    until a job looks the address up: the request itself writes this row whether or not an
+    account has the address, so its answer takes the same time either way."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=20)  # "reset" or "login_code"
+    email = fields.CharField(max_length=320)
+    locale = fields.CharField(max_length=10)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_mail_request"

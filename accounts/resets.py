@@ -1,31 +1,32 @@
 """A forgotten password: a single-use, expiring link sent by mail, and the new password.
 
-Asking never says whether an account exists (the same answer either way; limits per email and
-per address count both). The link carries a random token of which only the digest is kept; it
-works once, for RESET_FOR. Setting the new password ends every session and API token of the
-account: whoever had the old password keeps no way in.
+Asking never says whether an account exists: the same answer either way, limits per email and
+per address count both, and the request only records the ask, so it takes the same time; a
+job looks the account up and mails the link (accounts.requested_mail). The link carries a
+random token of which only the digest is kept; it works once, for RESET_FOR. Setting the new
+password ends every session and API token of the account: whoever had the old password keeps
+no way in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from accounts import outbox, sessions
+from accounts import notices, outbox, sessions
 from accounts.errors import ResetExpired, ResetNotFound
-from accounts.models import PasswordReset, User
+from accounts.models import MailRequest, PasswordReset, User
 from accounts.services import hash_password, normalize_email, validate_password
 from errors import RateLimited
 from ratelimit import Counter, Limit, seconds_left
+from translation import supported, translations
 
 RESET_FOR = timedelta(hours=1)
 RESETS_PER_EMAIL = Limit(attempts=3, window_seconds=3600)
 RESETS_PER_ADDRESS = Limit(attempts=10, window_seconds=3600)
-Translate = Callable[[str], str]
 
 
 def _digest(token: str) -> str:
@@ -33,26 +34,25 @@ def _digest(token: str) -> str:
 
 
 async def request_reset(
-    *,
-    email: str,
-    address: str,
-    counter: Counter,
-    link_base: str,
-    now: datetime,
-    _: Translate,
+    *, email: str, address: str, counter: Counter, locale: str, now: datetime
 ) -> None:
-    """Mail a reset link to the account with this email, if there is one (in the reader's
-    language, `_`). Raises RateLimited past the limits, whether or not the account exists."""
+    """Ask for a reset link by mail (in `locale`). Raises RateLimited past the limits, whether
+    or not the account exists. The request only records the ask: a job looks the account up
+    and mails it (send_reset_link, through accounts.requested_mail), so the answer takes the
+    same time whether or not an account has this email."""
     wanted = normalize_email(email)[:320]
     for key, limit in ((f"reset-email:{wanted}", RESETS_PER_EMAIL),
                        (f"reset-addr:{address}", RESETS_PER_ADDRESS)):  # fmt: skip
         if await counter.hit(key, limit) > limit.attempts:
             raise RateLimited(seconds_left(limit), "Too many reset requests; try again later.")
-    user = await User.get_or_none(email=wanted)
-    if user is None:
-        return
+    await MailRequest.create(kind="reset", email=wanted, locale=locale, created_at=now)
+
+
+async def send_reset_link(user: User, locale: str, now: datetime) -> None:
+    """Mail `user` a new reset link (the job's half of request_reset)."""
     token = secrets.token_urlsafe(32)
-    link = f"{link_base.rstrip('/')}/account/reset/{token}"
+    link = f"{notices.letterhead().public_url.rstrip('/')}/account/reset/{token}"
+    _ = translations(supported(locale)).gettext
     async with in_transaction():
         reset = await PasswordReset.create(
             user_id=user.id, token_hash=_digest(token), expires_at=now + RESET_FOR, created_at=now

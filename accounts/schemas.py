@@ -39,6 +39,12 @@ class Credentials(Body):
     name: Annotated[str, line(80, description="a label for the token, e.g. the device")] | None = (
         None
     )
+    device_token: (
+        Annotated[str, line(300, description="the device_token an earlier sign-in answered")] | None
+    ) = None
+    code: (
+        Annotated[str, line(6, description="a one-time code mailed by POST /login-codes")] | None
+    ) = None
 
 
 class PasswordChange(Body):
@@ -123,6 +129,9 @@ AVATAR_UPLOAD = {
 
 class Token(Answer):
     token: str
+    # Keep it and send it back as `device_token` when signing in again: this client's
+    # failures are then counted apart from its address (accounts.devices).
+    device_token: str
 
 
 class NotificationItem(Answer):

@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from accounts import identities, passwords, sessions, verification
+from accounts import devices, identities, passwords, sessions, verification
 from accounts.errors import (
     BadCredentials,
     EmailTaken,
@@ -49,6 +50,9 @@ FAILED_LOGINS_PER_ACCOUNT = Limit(attempts=5, window_seconds=15 * 60)  # per acc
 # (the account's failures from every address, up to) -> failures one address may make
 ACCOUNT_FAILURE_STEPS = ((10, 5), (30, 3), (100, 2))
 FAILED_LOGINS_PER_ADDRESS = Limit(attempts=100, window_seconds=15 * 60)
+# Sign-ups that reach the question "is this email taken?", per address: learning who has an
+# account costs what guessing a password costs. High, for a campus or carrier NAT address.
+SIGNUPS_PER_ADDRESS = Limit(attempts=20, window_seconds=15 * 60)
 
 # Touching last_used_at on every API call would turn each read into a write.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -144,16 +148,27 @@ async def register(
     display_name: str,
     locale: str | None = None,
     now: datetime | None = None,
+    address: str | None = None,
+    counter: Counter | None = None,
 ) -> User:
     """Create an account (speaking `locale`) and mail a link to verify its address. Raises
-    ValidationError (email, password, display_name) or EmailTaken.
+    ValidationError (email, password, display_name), RateLimited, or EmailTaken.
 
+    A sign-up from the web (`address` and `counter` given) is limited per address once its
+    fields are valid (SIGNUPS_PER_ADDRESS), so asking whether emails are taken is slow.
     The email's uniqueness is enforced by the database, so two registrations racing for one
     address end with one account and one EmailTaken.
     """
     normalized = validate_email(email)
     name = await check_display_name(display_name)
     validate_password(password, user_inputs=[normalized, normalized.partition("@")[0], name])
+    if address is not None and counter is not None:
+        key = f"signup:address:{address}"
+        if await counter.hit(key, SIGNUPS_PER_ADDRESS) > SIGNUPS_PER_ADDRESS.attempts:
+            raise RateLimited(
+                seconds_left(SIGNUPS_PER_ADDRESS),
+                "Too many sign-ups from this address; try again later.",
+            )
     if await User.filter(email=normalized).exists():
         raise EmailTaken()
     password_hash = await hash_password(password)
@@ -181,18 +196,88 @@ def allowed_failures(account_failures: int) -> int:
     return 1
 
 
-async def authenticate(*, email: str, password: str, address: str, counter: Counter) -> User:
-    """Return the user whose email and password these are.
+@dataclass(frozen=True)
+class SignedIn:
+    """Who signed in, and the device token their client keeps for next time."""
 
-    Failures slow guessers down without locking the owner out: counted per account and address
-    (allowed_failures, which shrinks as the account's failures from every address grow) and per
-    address (across accounts). Successes are never counted, so a carrier NAT address of many
-    people signing in is never refused. Raises RateLimited (checked before the password, so a
-    throttled pair cannot probe) or BadCredentials.
+    user: User
+    device_token: str
+
+
+async def authenticate(
+    *,
+    email: str,
+    password: str,
+    address: str,
+    counter: Counter,
+    secret_key: str,
+    device_token: str | None = None,
+    login_code: str | None = None,
+    now: datetime | None = None,
+) -> SignedIn:
+    """The user whose email and password these are, and a device token for their client.
+
+    Failures slow guessers down without locking the owner out (accounts.devices):
+    - a client with a valid device token for the account is counted by that device only
+      (FAILED_LOGINS_PER_DEVICE), never by its address;
+    - a client without one is counted per account and address (allowed_failures, which
+      shrinks as the account's failures from every address grow) and per address (across
+      accounts); with a live one-time code mailed to the account it skips those two.
+    Successes are never counted, so a carrier NAT address of many people signing in is never
+    refused. Raises RateLimited (checked before the password, so a throttled client cannot
+    probe) or BadCredentials.
     """
+    now = now or datetime.now(UTC)
     normalized = normalize_email(email)
+    device = devices.device_nonce(device_token, normalized, secret_key=secret_key)
+    device_key = f"login:device:{device}"
     pair_key = f"login:pair:{normalized}:{address}"
     account_key = f"login:account:{normalized}"
+    address_key = f"login:address:{address}"
+    user = await User.get_or_none(email=normalized)
+    with_code = bool(login_code) and await devices.code_is_live(
+        user, login_code or "", counter=counter, now=now
+    )
+    if device is not None:
+        if await counter.count(device_key, devices.FAILED_LOGINS_PER_DEVICE) >= (
+            devices.FAILED_LOGINS_PER_DEVICE.attempts
+        ):
+            raise RateLimited(
+                seconds_left(devices.FAILED_LOGINS_PER_DEVICE),
+                "Too many failed sign-ins from this device; try again later.",
+            )
+    elif not with_code:
+        await _check_untrusted(normalized, address, counter)
+
+    matches = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not matches:
+        await counter.hit(account_key, FAILED_LOGINS_PER_ACCOUNT)
+        if device is not None:
+            await counter.hit(device_key, devices.FAILED_LOGINS_PER_DEVICE)
+        else:
+            await counter.hit(pair_key, FAILED_LOGINS_PER_ACCOUNT)
+            await counter.hit(address_key, FAILED_LOGINS_PER_ADDRESS)
+        raise BadCredentials()
+    if with_code and not await devices.use_code(user, login_code or "", now=now):
+        raise BadCredentials("This code was used already; ask for a new one.")
+    # A success forgives the failures of the client that succeeded, and only those: a known
+    # device's own, or this address's when nothing else got it past the address's limit (a
+    # code does not lift the throttle for whoever else is behind the address).
+    if device is not None:
+        await counter.reset(device_key)
+    elif not with_code:
+        await counter.reset(pair_key)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = await hash_password(password)
+        await user.save(update_fields=["password_hash"])
+    token = device_token if device is not None and device_token else None
+    return SignedIn(user, token or devices.issue_device_token(normalized, secret_key=secret_key))
+
+
+async def _check_untrusted(normalized: str, address: str, counter: Counter) -> None:
+    """The limits of a sign-in from a client that is not a known device of the account."""
+    account_key = f"login:account:{normalized}"
+    pair_key = f"login:pair:{normalized}:{address}"
     address_key = f"login:address:{address}"
     if await counter.count(address_key, FAILED_LOGINS_PER_ADDRESS) >= (
         FAILED_LOGINS_PER_ADDRESS.attempts
@@ -208,20 +293,8 @@ async def authenticate(*, email: str, password: str, address: str, counter: Coun
         raise RateLimited(
             seconds_left(FAILED_LOGINS_PER_ACCOUNT),
             "Too many failed sign-ins for this account from here; try again later.",
+            code_by_mail=True,
         )
-
-    user = await User.get_or_none(email=normalized)
-    matches = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not matches:
-        await counter.hit(pair_key, FAILED_LOGINS_PER_ACCOUNT)
-        await counter.hit(account_key, FAILED_LOGINS_PER_ACCOUNT)
-        await counter.hit(address_key, FAILED_LOGINS_PER_ADDRESS)
-        raise BadCredentials()
-    await counter.reset(pair_key)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = await hash_password(password)
-        await user.save(update_fields=["password_hash"])
-    return user
 
 
 async def change_password(

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from bench.common import add_root_option, register_account, serving_checkout, summary
+from bench.common import ROOT, add_root_option, register_account, serving_checkout, summary
 
 HEALTH_EVERY = 0.010
 RSS_EVERY = 0.050
@@ -250,7 +250,7 @@ async def main(args: argparse.Namespace) -> None:
     )
     print("memory: server + descendants VmRSS, MB; healthz: latencies during the uploads")
     summary(
-        f"avatars {args.uploads}x {args.side}px",
+        f"avatars {args.uploads}x {args.side}px" + ("" if args.root == ROOT else f" [{args.root}]"),
         {
             "RSS before / peak / after MB": (
                 f"{median['before']:.0f} / {median['peak']:.0f} / {median['after']:.0f}"

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import add_root_option, register_account, serving_checkout, summary
+from bench.common import ROOT, add_root_option, register_account, serving_checkout, summary
 
 WARM_UP = 10  # untimed pairs first: the first requests pay for imports and cold caches
 REGISTERING_AT_ONCE = 2  # argon2 hashes in parallel while registering (one per CPU here)
@@ -113,7 +113,8 @@ async def main(args: argparse.Namespace) -> None:
     p90_ratio = ms(times["existing"], 90) / (ms(times["unknown"], 90) or float("nan"))
     print(f"existing / unknown: median {median_ratio:.2f}x, p90 {p90_ratio:.2f}x")
     summary(
-        "password reset (existing / unknown email)",
+        "password reset (existing / unknown email)"
+        + ("" if args.root == ROOT else f" [{args.root}]"),
         {
             "median ms": f"{ms(times['existing'], 50):.2f} / {ms(times['unknown'], 50):.2f}",
             "ratio of medians": f"{median_ratio:.2f}",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from accounts import outbox
+from accounts import outbox, requested_mail
 from accounts.mail import Mailer
 from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
@@ -43,6 +43,8 @@ class Job:
 
 
 async def deliver_outbox(context: JobContext, now: datetime) -> Any:
+    # Mail asked for without signing in (reset links, sign-in codes) first joins the outbox.
+    await requested_mail.send_due(now=now)
     stuck = await outbox.settle_stuck(now=now)
     delivered = await outbox.deliver_due(context.mailer, now=now)
     return {"stuck": stuck, **vars(delivered)} if stuck or any(vars(delivered).values()) else None

@@ -16,6 +16,9 @@ class PaymentStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # declined, canceled, expired, or never reached the provider
     REFUNDED = "refunded"  # succeeded, then refunded in full
+    # Recorded as succeeded, but the provider, asked again by reconciliation, does not say so.
+    # Shown to admins; nothing is reversed automatically (the thing stays delivered).
+    DISPUTED = "disputed"
 
 
 # Statuses that hold the thing's `active_key`: while one of these exists, no other payment for the
@@ -25,6 +28,7 @@ HOLDING_STATUSES = (
     PaymentStatus.REQUIRES_ACTION,
     PaymentStatus.SUCCEEDED,
     PaymentStatus.REFUNDED,
+    PaymentStatus.DISPUTED,
 )
 OPEN_STATUSES = (PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION)
 
@@ -83,6 +87,9 @@ class Payment(Model):
     refunded_fen = fields.IntField(default=0)
     # Set in the same transaction that runs the purpose's fulfil: at most one fulfilment.
     fulfilled_at = fields.DatetimeField(null=True)
+    # When the provider's own answer to a read (retrieve, confirm) last said this payment
+    # succeeded; a success never so confirmed is read back by reconciliation (the first day).
+    confirmed_at = fields.DatetimeField(null=True)
     settlement = fields.CharEnumField(Settlement, max_length=20, null=True)
     # While a request is between asking the provider and recording its answer: until then a
     # second request for the same thing is told to wait (a double click), after it the open

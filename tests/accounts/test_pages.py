@@ -105,7 +105,7 @@ async def test_login_follows_next_only_within_the_site(client: httpx.AsyncClient
 async def test_session_cookie_is_httponly_and_samesite_lax(client: httpx.AsyncClient) -> None:
     await make_user(email="zhao@example.cn")
     response = await sign_in(client, "zhao@example.cn")
-    cookie = response.headers["set-cookie"]
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if "shuyuan_session=" in c]
     assert cookie.startswith("shuyuan_session=")
     assert "httponly" in cookie.lower()
     assert "samesite=lax" in cookie.lower()
@@ -220,6 +220,7 @@ async def test_changing_the_password_signs_out_other_browsers(app: object) -> No
         password="a brand new passphrase",
         address="127.0.0.1",
         counter=app.state.counter,  # type: ignore[attr-defined]
+        secret_key=app.state.settings.secret_key,  # type: ignore[attr-defined]
     )
 
 
