@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from community.feed import routes as feed_routes
 from community.feed.tasks import flush_forever
 from db import tortoise_config
 from jobs import admin as jobs_admin
+from jobs import queue as job_queue
 from jobs.embedded import embedded_jobs
 from jobs.schedule import JobContext
 from membership import admin as membership_admin
@@ -40,7 +42,7 @@ from payments import api as payments_api
 from payments import routes as payments_routes
 from payments.services import make_provider
 from ratelimit import make_counter
-from settings import Settings
+from settings import Settings, SettingsError
 from store import admin as store_admin
 from store import api as store_api
 from store import routes as store_routes
@@ -103,6 +105,14 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    async def check_job_queue() -> None:
+        # A configuration the pages could only answer with 500s stops start-up instead.
+        if settings.jobs == "worker" and not await job_queue.installed():
+            raise SettingsError(
+                "SHUYUAN_JOBS=worker, but the job queue's tables are missing: "
+                "run `shuyuan migrate` first"
+            )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
@@ -115,9 +125,10 @@ def create_app(
                         config=tortoise_config(settings.database_url),
                         _enable_global_fallback=True,
                     ),
-                    background(),
                 ):
-                    yield
+                    await check_job_queue()
+                    async with background():
+                        yield
             else:
                 async with background():
                     yield
@@ -180,6 +191,7 @@ def create_app(
     app.state.counter = counter
     app.state.memory = memory
     app.state.payments_provider = payments_provider
+    app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
     return app
 
 

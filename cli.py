@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess  # nosec B404  # starts localstripe with fixed arguments
 import sys
@@ -14,10 +17,11 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as run_migrations
 
 from accounts import notices
@@ -43,14 +47,18 @@ async def migrate(settings: Settings) -> None:
     finally:
         await Tortoise.close_connections()
     await _with_database(settings, rebuild_search_index)
-    if settings.jobs == "worker":
+    if settings.is_postgres:
+        # Whatever SHUYUAN_JOBS says today: a later switch to `shuyuan worker` then needs no
+        # second migrate, and the queue's pages never meet a missing table.
         from jobs.engine import install_schema
 
         if await install_schema(settings.database_url):
             print("installed the job queue's tables (procrastinate)")
 
 
-async def work(settings: Settings, also: Sequence[str], concurrency: int) -> None:
+async def work(
+    settings: Settings, also: Sequence[str], concurrency: int, reconnect_for: float = 300
+) -> int:
     """`shuyuan worker`: run every periodic job (jobs.schedule.PERIODIC, and the JOBS of each
     module in `also`) on the job engine until SIGTERM or SIGINT; jobs under way finish first."""
     import importlib
@@ -76,14 +84,80 @@ async def work(settings: Settings, also: Sequence[str], concurrency: int) -> Non
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         async with engine.open_async():
-            await engine.run_worker_async(
-                concurrency=concurrency,
-                update_heartbeat_interval=HEARTBEAT_SECONDS,
-                stalled_worker_timeout=STALLED_AFTER_SECONDS,
+            return await supervise(
+                lambda: engine.run_worker_async(
+                    concurrency=concurrency,
+                    update_heartbeat_interval=HEARTBEAT_SECONDS,
+                    stalled_worker_timeout=STALLED_AFTER_SECONDS,
+                    install_signal_handlers=False,  # supervise() owns SIGTERM and SIGINT
+                ),
+                database_answers=lambda: database_answers(engine),
+                reconnect_for=reconnect_for,
             )
     finally:
         await Tortoise.close_connections()
         await provider.aclose()
+
+
+async def database_answers(engine: Any) -> bool:
+    """Whether both of the worker's ways to the database (the job engine's pool, the ORM's)
+    answer a query now."""
+    try:
+        async with asyncio.timeout(5):  # a pool waiting for a connection waits 30 s
+            await engine.connector.execute_query_one_async("SELECT 1 AS one")
+            await connections.get("default").execute_query("SELECT 1")
+    except Exception:
+        return False
+    return True
+
+
+async def supervise(
+    run_worker: Callable[[], Awaitable[None]],
+    *,
+    database_answers: Callable[[], Awaitable[bool]],
+    reconnect_for: float,
+) -> int:
+    """Run the worker until SIGTERM or SIGINT (then 0, once the jobs under way finish).
+
+    procrastinate stops its worker, without an error, when a side task (the LISTEN
+    connection, the heartbeat) loses the database: a PostgreSQL restart would end every
+    background job for good. Here a worker that stops on its own is started again once the
+    database answers; if it does not answer within `reconnect_for` seconds the command exits
+    1, so a supervisor (systemd's Restart=on-failure) sees the failure and an operator is told.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log = logging.getLogger("jobs.worker")
+    try:
+        while True:
+            worker = asyncio.create_task(run_worker(), name="worker")
+            stopping = asyncio.create_task(stop.wait(), name="stop")
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                worker.cancel()  # procrastinate's graceful stop: running jobs finish first
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+                return 0
+            stopping.cancel()
+            error = worker.exception()
+            log.error("the worker stopped on its own (%r); waiting for the database", error)
+            deadline = loop.time() + reconnect_for
+            pause = 0.5
+            while not await database_answers():
+                if loop.time() >= deadline or stop.is_set():
+                    if stop.is_set():
+                        return 0
+                    log.critical("the database did not answer for %.0f s: exiting", reconnect_for)
+                    return 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+                pause = min(pause * 2, 5.0)
+            log.warning("the database answers again: the worker starts again")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 async def rebuild_search_index() -> None:
@@ -314,6 +388,13 @@ def _parser() -> argparse.ArgumentParser:
         "--also", action="append", default=[], metavar="MODULE", help="also run MODULE.JOBS"
     )
     worker_cmd.add_argument("--concurrency", type=int, default=4)
+    worker_cmd.add_argument(
+        "--reconnect-for",
+        type=float,
+        default=300,
+        metavar="SECONDS",
+        help="how long to wait for a lost database before exiting 1 (default 300)",
+    )
     serve_cmd = commands.add_parser("serve", help="serve the app with uvicorn")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
@@ -357,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(reconcile_payments(settings))
         elif args.command == "worker":
             _json_logs()
-            asyncio.run(work(settings, args.also, args.concurrency))
+            return asyncio.run(work(settings, args.also, args.concurrency, args.reconnect_for))
         elif args.command == "serve":
             serve(
                 settings,

@@ -77,3 +77,15 @@ JOBS = Gauge(
     ["status"],
     multiprocess_mode="mostrecent",
 )
+JOB_OVERDUE = Gauge(
+    "shuyuan_job_overdue",
+    "1 when a periodic job's last success is more than three periods old (or it never ran)",
+    ["job"],
+    multiprocess_mode="mostrecent",
+)
+JOB_SINCE_SUCCESS = Gauge(
+    "shuyuan_job_seconds_since_success",
+    "Seconds since a periodic job last succeeded, as of the scrape (absent: never)",
+    ["job"],
+    multiprocess_mode="mostrecent",
+)

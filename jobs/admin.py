@@ -1,15 +1,19 @@
-"""Admins see the job queue: where jobs run, how deep the queue is, and the parked jobs (every
-retry failed) with their attempts. Page and API are twins over jobs.queue."""
+"""Admins see the background jobs: where they run, when each periodic job last ran (an overdue
+one flagged), how deep the queue is, and the parked jobs (every retry failed) with their
+attempts. Page and API are twins over jobs.queue and jobs.runs; refresh_gauges is the same
+for /metrics."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from jobs import queue
+import metrics
+from jobs import queue, runs
 from jobs.schedule import PERIODIC
 from web.api import Answer, iso, json_response, operation
 from web.auth import api_admin, require_admin
@@ -23,18 +27,37 @@ class ParkedJob(Answer):
     scheduled_at: str | None
 
 
+class PeriodicJob(Answer):
+    name: str
+    every_seconds: int
+    last_started_at: str | None
+    last_succeeded_at: str | None
+    last_failed_at: str | None
+    overdue: bool  # last success more than three periods ago, or never
+
+
 class JobQueue(Answer):
     runs_in: str
     periodic: list[str]
     depth: dict[str, int]
     parked: list[ParkedJob]
+    jobs: list[PeriodicJob]
+
+
+def _when(moment: datetime | None) -> str | None:
+    return iso(moment) if moment else None
+
+
+async def _health(now: datetime) -> list[runs.JobHealth]:
+    return await runs.periodic_health([(job.name, job.every_seconds) for job in PERIODIC], now=now)
 
 
 async def _queue(request: Request) -> dict[str, Any]:
+    runs_in = request.app.state.settings.jobs
     return {
-        "runs_in": request.app.state.settings.jobs,
+        "runs_in": runs_in,
         "periodic": [f"{job.name} ({job.every_seconds} s)" for job in PERIODIC],
-        "depth": await queue.depth(),
+        "depth": await queue.depth(runs_in),
         "parked": [
             {
                 "id": row["id"],
@@ -42,26 +65,51 @@ async def _queue(request: Request) -> dict[str, Any]:
                 "attempts": row["attempts"],
                 "scheduled_at": iso(row["scheduled_at"]) if row["scheduled_at"] else None,
             }
-            for row in await queue.parked()
+            for row in await queue.parked(runs_in)
         ],
+        "jobs": await _health(datetime.now(UTC)),
     }
+
+
+def _job_json(job: runs.JobHealth) -> dict[str, Any]:
+    return {
+        "name": job.name,
+        "every_seconds": job.every_seconds,
+        "last_started_at": _when(job.last_started_at),
+        "last_succeeded_at": _when(job.last_succeeded_at),
+        "last_failed_at": _when(job.last_failed_at),
+        "overdue": job.overdue,
+    }
+
+
+async def refresh_gauges(runs_in: str) -> None:
+    """The queue's depth and each periodic job's lateness, for a /metrics scrape."""
+    for status, count in (await queue.depth(runs_in)).items():
+        metrics.JOBS.labels(status=status).set(count)
+    now = datetime.now(UTC)
+    for job in await _health(now):
+        metrics.JOB_OVERDUE.labels(job=job.name).set(1 if job.overdue else 0)
+        since = job.seconds_since_success(now)
+        if since is not None:
+            metrics.JOB_SINCE_SUCCESS.labels(job=job.name).set(since)
 
 
 async def admin_page(request: Request) -> Response:
     await require_admin(request)
-    schedule = [(job.name, job.every_seconds) for job in PERIODIC]
-    return await render(request, "jobs/admin.html", {**await _queue(request), "schedule": schedule})
+    return await render(request, "jobs/admin.html", await _queue(request))
 
 
 @operation(
-    "The background job queue: where jobs run, its depth, and parked jobs (admins)",
+    "The background jobs: where they run, when each periodic job last ran (overdue flagged), "
+    "the queue's depth, and parked jobs (admins)",
     answer=JobQueue,
     auth="admin",
     tag="jobs",
 )
 async def admin_api(request: Request) -> Response:
     await api_admin(request)
-    return json_response(await _queue(request))
+    answer = await _queue(request)
+    return json_response({**answer, "jobs": [_job_json(job) for job in answer["jobs"]]})
 
 
 routes = [Route("/jobs/admin", admin_page, methods=["GET"])]

@@ -12,6 +12,7 @@ from typing import Any
 
 from accounts import outbox, requested_mail
 from accounts.mail import Mailer
+from jobs import runs
 from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
 from payments import services as payments
@@ -93,11 +94,13 @@ async def run_timed(job: Job, context: JobContext) -> None:
     shuyuan_job_seconds by outcome, a log line when it did something. Errors go on to the
     caller, which retries (engine) or logs and waits for the next period (embedded)."""
     started = time.perf_counter()
+    started_at = utc_now()
     outcome = "failed"
     try:
-        done = await job.run(context, utc_now())
+        done = await job.run(context, started_at)
         outcome = "succeeded"
         if done:
             log.info("job done", extra={"job": job.name, "result": str(done)})
     finally:
         JOB_SECONDS.labels(job=job.name, outcome=outcome).observe(time.perf_counter() - started)
+        await runs.record_run(job.name, started_at=started_at, succeeded=outcome == "succeeded")

@@ -25,7 +25,6 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import metrics
-from jobs import queue
 
 log = logging.getLogger("shuyuan.request")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -126,9 +125,10 @@ def allowed(request: Request) -> bool:
 async def metrics_page(request: Request) -> Response:
     if not allowed(request):
         return PlainTextResponse("Not Found", status_code=404)
-    depth = await queue.depth()
-    for status, count in depth.items():
-        metrics.JOBS.labels(status=status).set(count)
+    # Gauges read at scrape time (the job queue's), refreshed by what the app factory gave.
+    before_scrape = getattr(request.app.state, "before_scrape", None)
+    if before_scrape is not None:
+        await before_scrape()
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
 

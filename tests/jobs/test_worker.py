@@ -10,7 +10,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -18,6 +20,8 @@ import pytest
 
 from jobs.engine import RETRY, make_engine
 from settings import Settings
+from tests.cable import Cable, through
+from tests.conftest import postgres_admin_url
 from tests.factories import bearer, make_user, token_for
 from tests.jobs.for_tests import JOBS as TEST_JOBS
 from tests.live import ROOT, server_environment
@@ -26,10 +30,10 @@ pytestmark = pytest.mark.postgres_only
 
 
 @contextmanager
-def worker(settings: Settings, name: str) -> Iterator[subprocess.Popen[bytes]]:
+def worker(settings: Settings, name: str, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
     log = (settings.var_dir / f"worker-{name}.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "worker", "--also", "tests.jobs.for_tests"],
+        [sys.executable, "-m", "cli", "worker", "--also", "tests.jobs.for_tests", *extra],
         cwd=ROOT,
         env=server_environment(settings),
         stdout=log,
@@ -148,3 +152,71 @@ async def test_a_job_whose_worker_is_killed_is_finished_by_the_other(settings: S
             await wait_for(finished, 90, logs=logs)
     finally:
         await db.close()
+
+
+async def tick_runs(db: asyncpg.Connection) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM procrastinate_jobs "
+            "WHERE task_name = 'tests.tick' AND status = 'succeeded'"
+        )
+    )
+
+
+async def test_the_worker_goes_on_after_its_database_connections_are_cut(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """A PostgreSQL restart, played by a proxy that cuts every connection and refuses new
+    ones for a few seconds: the worker's next job runs after it, and the jobs page says when
+    each periodic job last ran."""
+    cable = Cable(urlsplit(postgres_admin_url()).port or 5432)
+    cable.plug()
+    proxied = replace(settings, database_url=through(cable, settings.database_url))
+    db = await connect(settings)
+    log = settings.var_dir / "worker-restart.log"
+    try:
+        first = await tick_runs(db)  # the queue's tables outlive each test's clean-up
+        with worker(proxied, "restart") as process:
+            await wait_for(lambda: _more_than(db, first), 30, logs=(log,))
+            cable.unplug()
+            await asyncio.sleep(4)  # the database is away: connections cut, new ones refused
+            before = await tick_runs(db)
+            cable.plug()
+            await wait_for(lambda: _more_than(db, before), 60, logs=(log,))
+            assert process.poll() is None  # still running
+            headers = bearer(await token_for(await make_user(admin=True)))
+            seen = (await client.get("/api/v1/admin/jobs", headers=headers)).json()
+            [tick] = [job for job in seen["jobs"] if job["name"] == "store.release_expired_orders"]
+            assert tick["last_succeeded_at"] is not None
+            os.killpg(process.pid, signal.SIGTERM)
+            assert process.wait(timeout=30) == 0  # asked to stop: a clean exit
+    finally:
+        await db.close()
+        cable.close()
+
+
+async def _more_than(db: asyncpg.Connection, count: int) -> bool:
+    return await tick_runs(db) > count
+
+
+async def test_a_worker_whose_database_stays_away_exits_non_zero(settings: Settings) -> None:
+    cable = Cable(urlsplit(postgres_admin_url()).port or 5432)
+    cable.plug()
+    proxied = replace(settings, database_url=through(cable, settings.database_url))
+    db = await connect(settings)
+    log = settings.var_dir / "worker-gone.log"
+    try:
+        first = await tick_runs(db)
+        with worker(proxied, "gone", "--reconnect-for", "3") as process:
+            await wait_for(lambda: _more_than(db, first), 30, logs=(log,))
+            cable.unplug()
+            started = time.monotonic()
+            while process.poll() is None:
+                # The stopped worker's jobs wait out their pool's 30 s first.
+                assert time.monotonic() - started < 120, log.read_text()[-3000:]
+                await asyncio.sleep(0.25)
+            assert process.returncode == 1  # a supervisor restarting on failure restarts it
+            assert "did not answer" in log.read_text()
+    finally:
+        await db.close()
+        cable.close()

@@ -5,13 +5,10 @@ after any 4xx the connection goes on serving."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,9 +17,10 @@ import pytest
 from settings import Settings
 from store import services as store
 from store.models import Product
+from tests.cable import Cable
 from tests.conftest import postgres_admin_url
 from tests.factories import bearer, make_user, token_for
-from tests.live import free_port, running_server
+from tests.live import running_server
 
 
 async def admin_headers() -> dict[str, str]:
@@ -192,70 +190,6 @@ async def test_after_a_4xx_the_connection_stays_usable(settings: Settings) -> No
         ]
         statuses = await asyncio.to_thread(_answers_on_one_connection, port, requests)
         assert statuses == [400, 200, 404, 422, 422, 200]
-
-
-class Cable:
-    """A TCP proxy to PostgreSQL, on its own thread and event loop, that a test can unplug
-    (every connection cut, no new ones taken) and plug in again."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-
-    def _run(self, work: Coroutine[Any, Any, None]) -> None:
-        asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=10)
-
-    def plug(self) -> None:
-        async def start() -> None:
-            self.server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
-
-        self._run(start())
-
-    def unplug(self) -> None:
-        async def stop() -> None:
-            assert self.server is not None
-            self.server.close()
-            for writer in list(self.writers):
-                writer.transport.abort()
-            self.writers.clear()
-            await self.server.wait_closed()
-
-        self._run(stop())
-
-    def close(self) -> None:
-        if self.server is not None and self.server.is_serving():
-            self.unplug()
-
-        async def finish() -> None:
-            pipes = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-            for task in pipes:
-                task.cancel()
-            await asyncio.gather(*pipes, return_exceptions=True)
-
-        self._run(finish())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        # A loop left unclosed leaks its self-pipe (a socketpair), which the garbage collector
-        # later reports as an unclosed socket in whatever test happens to be running.
-        self.loop.close()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers.update((writer, up_writer))
-
-        async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(ConnectionError, OSError):
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            sink.transport.abort()
-
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
 
 
 @pytest.fixture
