@@ -65,9 +65,11 @@ def wait_until_answering(
 
 
 @contextmanager
-def running_server(settings: Settings, *, workers: int = 1) -> Iterator[str]:
+def running_server(
+    settings: Settings, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Start `shuyuan serve` on a free port; yield its base URL once /healthz answers 200."""
-    with running_server_process(settings, workers=workers) as (base_url, _):
+    with running_server_process(settings, workers=workers, env=env) as (base_url, _):
         yield base_url
 
 
