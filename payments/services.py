@@ -80,6 +80,8 @@ IN_FLIGHT_FOR = timedelta(seconds=30)
 REQUIRES_ACTION_EXPIRES_AFTER = timedelta(minutes=15)
 # A wallet payment's waiting page polls every 2 s; the provider is asked at most this often.
 WALLET_ASK_EVERY = timedelta(seconds=10)
+# Successes the provider's own answer never confirmed are read back this long after they began.
+CONFIRM_WITHIN = timedelta(days=1)
 PAYMENT_METHOD_PATTERN = r"^pm_[A-Za-z0-9_]{1,96}$"
 _PAYMENT_METHOD = re.compile(PAYMENT_METHOD_PATTERN)
 
@@ -464,9 +466,11 @@ async def handle_webhook(
     Each event id is recorded once, in the transaction that applies it, so a redelivered event
     is acknowledged and ignored. Events may arrive in any order and before or after our own
     confirm call returns: settle_succeeded/settle_failed make the outcome the same. An event
-    about an intent we do not know is acknowledged (it is not ours to retry). Raises
-    InvalidSignature, and InvalidEvent for a signed event whose content we cannot use (the
-    provider would retry a 500 for days; a 400 tells it the event itself is wrong).
+    about an intent we do not know is acknowledged (it is not ours to retry). Nothing in the
+    event is believed: the intent is read back from the provider and only what it confirms is
+    applied ("unconfirmed" otherwise). Raises InvalidSignature, InvalidEvent for a signed
+    event whose content we cannot use (the provider would retry a 500 for days; a 400 tells it
+    the event itself is wrong), and PaymentUnavailable (503, retried) when the read fails.
     """
     try:
         done = await _handle_webhook(
@@ -495,16 +499,37 @@ async def _handle_webhook(
     payment = await _payment_for_intent(intent)
     if payment is None:
         return "unknown_payment"
+    # Invariant "money moves only on the provider's word": a signed event is a prompt to look,
+    # not the answer. The intent is read back, and only what the provider says of it now is
+    # applied: a success only if it says succeeded, a failure only if it says the intent
+    # failed or was canceled. A provider that cannot be asked gets 503, so it retries.
+    try:
+        confirmed = await provider.retrieve_intent(intent.id)
+    except ProviderUnavailable as exc:
+        raise PaymentUnavailable() from exc
+    except ProviderError:
+        return "unknown_payment"  # not an intent of this provider account
+    if payment.provider_intent_id != confirmed.id and not _metadata_names(confirmed, payment):
+        return "unknown_payment"  # the event's metadata named our payment; the provider's not
+    failure = message.type in ("payment_intent.payment_failed", "payment_intent.canceled")
+    if confirmed.status != "succeeded" and not (failure and confirmed.status in FAILED_INTENTS):
+        log.warning(
+            "webhook %s says %s; the provider says %s: nothing applied",
+            _event_id_for_log(payload),
+            message.type,
+            confirmed.status,
+        )
+        return "unconfirmed"
     try:
         async with in_transaction():
             await WebhookEvent.create(event_id=message.id, type=message.type, payment_id=payment.id)
-            if message.type == "payment_intent.succeeded":
-                await settle_succeeded(provider, payment.id, intent, now=now, refund_now=False)
-            elif message.type in ("payment_intent.payment_failed", "payment_intent.canceled"):
+            if confirmed.status == "succeeded":
+                await settle_succeeded(provider, payment.id, confirmed, now=now, refund_now=False)
+            else:
                 await settle_failed(
                     payment.id,
-                    code=intent.error_code or message.type.rpartition(".")[2],
-                    message=intent.error_message or "The payment did not go through.",
+                    code=confirmed.error_code or message.type.rpartition(".")[2],
+                    message=confirmed.error_message or "The payment did not go through.",
                 )
     except IntegrityError:
         return "duplicate"
@@ -512,6 +537,10 @@ async def _handle_webhook(
     # provider call is outside the transaction (reconciliation retries a refund not made).
     await refund_refused(provider, payment.id)
     return "applied"
+
+
+# What an intent that did not go through says of itself at the provider.
+FAILED_INTENTS = ("requires_payment_method", "canceled")
 
 
 def _event_id_for_log(payload: bytes) -> str:
@@ -531,12 +560,18 @@ async def _payment_for_intent(intent: Intent) -> Payment | None:
     if not payment_id.isdigit():
         return None
     payment = await Payment.get_or_none(id=int(payment_id), provider_intent_id__isnull=True)
-    if payment is None or (
-        intent.metadata.get("purpose") != payment.purpose
-        or intent.metadata.get("subject_id") != payment.subject_id
-    ):
+    if payment is None or not _metadata_names(intent, payment):
         return None
     return payment
+
+
+def _metadata_names(intent: Intent, payment: Payment) -> bool:
+    """Whether the metadata we sent with an intent names this payment, all of it."""
+    return (
+        intent.metadata.get("payment_id") == str(payment.id)
+        and intent.metadata.get("purpose") == payment.purpose
+        and intent.metadata.get("subject_id") == payment.subject_id
+    )
 
 
 async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int]:
@@ -588,7 +623,9 @@ async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int
             currency=payment.currency,
         )
         try:
-            if await settle_succeeded(provider, payment.id, intent, now=now, refund_now=False):
+            if await settle_succeeded(
+                provider, payment.id, intent, now=now, refund_now=False, confirmed=False
+            ):
                 settled = await Payment.get(id=payment.id)
                 count(f"repaired_{settled.settlement}")
         except LookupError:
@@ -599,4 +636,46 @@ async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int
         "id", flat=True
     ):
         count("refunded" if await refund_refused(provider, int(payment_id)) else "refund_pending")  # type: ignore[call-overload]
+
+    for outcome in await confirm_recent_successes(provider, now=now):
+        count(outcome)
     return counts
+
+
+async def confirm_recent_successes(provider: StripeProvider, *, now: datetime) -> list[str]:
+    """Read back each succeeded payment of the last CONFIRM_WITHIN that the provider's own
+    answer never confirmed (recorded from an older webhook, say): confirmed if the provider
+    says it succeeded for its amount, else marked DISPUTED for an admin to look at. Nothing is
+    reversed automatically: the thing stays delivered, no refund is made. Returns an outcome
+    per payment read ("confirmed", "disputed", "unreachable")."""
+    outcomes = []
+    unconfirmed = await Payment.filter(
+        status=PaymentStatus.SUCCEEDED,
+        confirmed_at__isnull=True,
+        provider_intent_id__isnull=False,
+        created_at__gte=now - CONFIRM_WITHIN,
+    ).only("id", "provider_intent_id", "amount_fen", "currency")
+    for payment in unconfirmed:
+        assert payment.provider_intent_id is not None
+        try:
+            intent = await provider.retrieve_intent(payment.provider_intent_id)
+            agrees = (
+                intent.status == "succeeded"
+                and intent.amount == payment.amount_fen
+                and intent.currency.lower() == payment.currency
+            )
+        except ProviderUnavailable:
+            outcomes.append("unreachable")
+            continue
+        except ProviderError:  # the provider does not know the intent at all
+            agrees = False
+        if agrees:
+            await Payment.filter(id=payment.id).update(confirmed_at=now)
+            outcomes.append("confirmed")
+        else:
+            await Payment.filter(id=payment.id, status=PaymentStatus.SUCCEEDED).update(
+                status=PaymentStatus.DISPUTED
+            )
+            log.error("payment %s: the provider does not confirm its success", payment.id)
+            outcomes.append("disputed")
+    return outcomes

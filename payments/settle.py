@@ -103,9 +103,12 @@ async def settle_succeeded(
     *,
     now: datetime,
     refund_now: bool = True,
+    confirmed: bool = True,
 ) -> bool:
     """Record a payment as succeeded and settle it: fulfilled, waiting, or refunded. True if
-    this call did the settling.
+    this call did the settling. `intent` is the provider's own answer (a confirm, a read);
+    `confirmed` is False only when it is our record of an earlier success (reconciliation
+    settling a success it never settled), which must not count as the provider's word.
 
     Safe to call any number of times, concurrently, in any order with settle_failed: exactly
     one caller's conditional UPDATE records the success, and that caller asks the purpose to
@@ -126,7 +129,7 @@ async def settle_succeeded(
     outcome: Fulfilment | None = None
     for _ in range(2):
         try:
-            outcome = await _record_success(payment, intent.id, now=now)
+            outcome = await _record_success(payment, intent.id, now=now, confirmed=confirmed)
             break
         except IntegrityError:
             # Another payment took the thing's active key between our look and our write:
@@ -139,8 +142,11 @@ async def settle_succeeded(
     return True
 
 
-async def _record_success(payment: Payment, intent_id: str, *, now: datetime) -> Fulfilment | None:
+async def _record_success(
+    payment: Payment, intent_id: str, *, now: datetime, confirmed: bool
+) -> Fulfilment | None:
     handlers = handlers_for(payment.purpose)
+    provider_said = {"confirmed_at": now} if confirmed else {}
     async with in_transaction():
         # One caller moves the payment: an open or failed one, or a succeeded one that has no
         # settlement yet (written before settlements were recorded, or never settled).
@@ -157,6 +163,7 @@ async def _record_success(payment: Payment, intent_id: str, *, now: datetime) ->
             action_url=None,
             action_help_url=None,
             in_flight_until=None,
+            **provider_said,
         )
         if moved != 1:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -12,11 +13,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app import create_app
 from payments import services
 from payments.models import Payment, PaymentStatus, WebhookEvent
-from payments.provider import StripeProvider
+from payments.provider import ProviderDeclined, StripeProvider
 from settings import Settings
 from tests.factories import make_user
+from tests.live import free_port
 from tests.payments.conftest import (
     PURPOSE,
     Ledger,
@@ -95,19 +98,151 @@ async def test_the_same_webhook_delivered_three_times_fulfils_once(
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.SUCCEEDED
 
 
-async def test_a_success_after_a_failure_still_fulfils_once(
+async def test_a_failure_event_the_provider_does_not_confirm_never_fails_a_paid_payment(
     client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
 ) -> None:
+    """A failure event arriving after the intent succeeded (the buyer's first card was
+    declined, the second paid, the events crossed): the provider's word, succeeded, is what
+    is applied, and the success event after it fulfils nothing twice."""
     payment, intent = await open_payment_with_intent(provider, settings)
     failed = {**intent, "status": "requires_payment_method"}
     secret = settings.stripe_webhook_secret
     await post_event(client, *signed_event(secret, "payment_intent.payment_failed", failed))
-    assert (await Payment.get(id=payment.id)).status == PaymentStatus.FAILED
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.SUCCEEDED
     await post_event(client, *signed_event(secret, "payment_intent.succeeded", intent))
     paid = await Payment.get(id=payment.id)
     assert paid.status == PaymentStatus.SUCCEEDED
     assert paid.active_key == f"{PURPOSE}:order-1"
     assert ledger.succeeded == [payment.id]
+    assert ledger.failed == []
+
+
+async def test_a_declined_payments_failure_event_is_applied_once_the_provider_confirms_it(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    buyer = await make_user()
+    payment = await Payment.create(
+        user_id=buyer.id,
+        purpose=PURPOSE,
+        subject_id="order-2",
+        amount_fen=9_900,
+        active_key=f"{PURPOSE}:order-2",
+    )
+    created = await provider.create_intent(
+        amount=9_900,
+        currency="cny",
+        payment_method=await declining_card(settings),
+        metadata={"payment_id": str(payment.id), "purpose": PURPOSE, "subject_id": "order-2"},
+        idempotency_key=f"test-{payment.id}",
+    )
+    with pytest.raises(ProviderDeclined):
+        await provider.confirm_intent(created.id, idempotency_key=f"test-confirm-{payment.id}")
+    intent = await intent_json(settings, created.id)
+    assert intent["status"] == "requires_payment_method"
+    secret = settings.stripe_webhook_secret
+    answer = await post_event(
+        client, *signed_event(secret, "payment_intent.payment_failed", intent)
+    )
+    assert answer.json()["result"] == "applied"
+    failed = await Payment.get(id=payment.id)
+    assert failed.status == PaymentStatus.FAILED
+    assert ledger.failed == [payment.id]
+
+
+async def test_a_signed_but_false_success_changes_nothing(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    """Signed with our secret (a leaked key, a replay from a test account): the event says
+    succeeded, the provider says the intent was never paid. Nothing moves."""
+    buyer = await make_user()
+    payment = await Payment.create(
+        user_id=buyer.id,
+        purpose=PURPOSE,
+        subject_id="order-3",
+        amount_fen=9_900,
+        active_key=f"{PURPOSE}:order-3",
+    )
+    created = await provider.create_intent(
+        amount=9_900,
+        currency="cny",
+        payment_method="pm_card_visa",
+        metadata={"payment_id": str(payment.id), "purpose": PURPOSE, "subject_id": "order-3"},
+        idempotency_key=f"test-{payment.id}",
+    )  # never confirmed: not paid
+    lie = {**await intent_json(settings, created.id), "status": "succeeded"}
+    payload, signature = signed_event(
+        settings.stripe_webhook_secret, "payment_intent.succeeded", lie
+    )
+    answer = await post_event(client, payload, signature)
+    assert answer.status_code == 200
+    assert answer.json()["result"] == "unconfirmed"
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
+    assert ledger.succeeded == []
+    assert await WebhookEvent.all().count() == 0  # a true delivery later is not a duplicate
+
+
+async def test_a_webhook_the_provider_cannot_confirm_now_is_503_and_retried(
+    provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    payment, intent = await open_payment_with_intent(provider, settings)
+    unreachable = create_app(
+        replace(settings, stripe_api_base=f"http://127.0.0.1:{free_port()}"),
+        manage_database=False,
+        background_tasks=False,
+    )
+    payload, signature = signed_event(
+        settings.stripe_webhook_secret, "payment_intent.succeeded", intent
+    )
+    try:
+        transport = httpx.ASGITransport(app=unreachable)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            answer = await post_event(http, payload, signature)
+    finally:
+        await unreachable.state.counter.aclose()
+        await unreachable.state.payments_provider.aclose()
+    assert answer.status_code == 503  # the provider delivers it again later
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
+    assert await WebhookEvent.all().count() == 0
+    assert ledger.succeeded == []
+
+
+async def test_reconciliation_marks_a_success_the_provider_does_not_confirm_disputed(
+    provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    """A success recorded without the provider's own word (by code before read-backs, say):
+    reconciliation asks again; an agreeing one is confirmed, one the provider does not confirm
+    is marked disputed for an admin, and nothing is reversed."""
+    truthful, intent = await open_payment_with_intent(provider, settings, subject="order-4")
+    buyer = await make_user()
+    never_paid = await provider.create_intent(
+        amount=9_900,
+        currency="cny",
+        payment_method="pm_card_visa",
+        metadata={},
+        idempotency_key="test-never-paid",
+    )
+    false = await Payment.create(
+        user_id=buyer.id,
+        purpose=PURPOSE,
+        subject_id="order-5",
+        amount_fen=9_900,
+        active_key=f"{PURPOSE}:order-5",
+        status=PaymentStatus.SUCCEEDED,
+        provider_intent_id=never_paid.id,
+        settlement="fulfilled",
+    )
+    await Payment.filter(id=truthful.id).update(
+        status=PaymentStatus.SUCCEEDED, provider_intent_id=str(intent["id"]), settlement="fulfilled"
+    )
+    counts = await services.reconcile(provider, now=datetime.now(UTC))
+    assert counts.get("disputed") == 1 and counts.get("confirmed") == 1
+    disputed = await Payment.get(id=false.id)
+    assert disputed.status == PaymentStatus.DISPUTED
+    assert disputed.settlement == "fulfilled" and disputed.refunded_fen == 0  # not reversed
+    assert (await Payment.get(id=truthful.id)).confirmed_at is not None
+    assert ledger.refunded == []
+    again = await services.reconcile(provider, now=datetime.now(UTC))
+    assert "disputed" not in again and "confirmed" not in again  # each is read back once
 
 
 async def test_a_failure_after_a_success_changes_nothing(
@@ -258,3 +393,21 @@ async def test_a_signed_event_about_an_unknown_intent_is_acknowledged(
     response = await post_event(client, payload, sign(settings.stripe_webhook_secret, payload))
     assert response.status_code == 200
     assert response.json()["result"] == "unknown_payment"
+
+
+async def declining_card(settings: Settings) -> str:
+    """A PaymentMethod of the card number localstripe declines (4000 0000 0000 0341)."""
+    async with httpx.AsyncClient() as http:
+        made = await http.post(
+            f"{settings.stripe_api_base}/v1/payment_methods",
+            data={
+                "type": "card",
+                "card[number]": "4000000000000341",
+                "card[exp_month]": "12",
+                "card[exp_year]": "2040",
+                "card[cvc]": "123",
+            },
+            headers={"Authorization": f"Bearer {settings.stripe_secret_key}"},
+        )
+        made.raise_for_status()
+        return str(made.json()["id"])
