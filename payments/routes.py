@@ -166,6 +166,7 @@ async def admin_payments(request: Request) -> Response:
             "status": query.status,
             "methods": [m.value for m in PayMethod],
             "statuses": [s.value for s in PaymentStatus],
+            "disputed": await services.count_disputed(),
         },
     )
 

@@ -114,7 +114,9 @@ class PaymentsQuery(Query):
     """The admin's payments: all, or of one method or status."""
 
     method: Literal["", "card", "wechat_pay", "alipay"] = ""
-    status: Literal["", "pending", "requires_action", "succeeded", "failed", "refunded"] = ""
+    status: Literal[
+        "", "pending", "requires_action", "succeeded", "failed", "refunded", "disputed"
+    ] = ""
     limit: Annotated[int, whole(1, 500)] = 100
 
 

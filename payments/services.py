@@ -404,6 +404,11 @@ async def latest_payments(
     return await query
 
 
+async def count_disputed() -> int:
+    """Payments recorded as paid that the provider does not confirm (for an admin to check)."""
+    return await Payment.filter(status=PaymentStatus.DISPUTED).count()
+
+
 async def refund(
     *,
     provider: StripeProvider,

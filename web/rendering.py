@@ -52,6 +52,7 @@ STATUS_LABELS = {
     "pending": N_("Pending"),
     "requires_action": N_("Waiting for the buyer to confirm"),
     "succeeded": N_("Succeeded"),
+    "disputed": N_("Disputed: the provider does not confirm it"),
     "sending": N_("Sending"),
     "sent": N_("Sent"),
     "unknown": N_("Unknown (maybe sent)"),

@@ -18,7 +18,7 @@ from payments import services
 from payments.models import Payment, PaymentStatus, WebhookEvent
 from payments.provider import ProviderDeclined, StripeProvider
 from settings import Settings
-from tests.factories import make_user
+from tests.factories import bearer, make_user, sign_in, token_for
 from tests.live import free_port
 from tests.payments.conftest import (
     PURPOSE,
@@ -207,7 +207,7 @@ async def test_a_webhook_the_provider_cannot_confirm_now_is_503_and_retried(
 
 
 async def test_reconciliation_marks_a_success_the_provider_does_not_confirm_disputed(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """A success recorded without the provider's own word (by code before read-backs, say):
     reconciliation asks again; an agreeing one is confirmed, one the provider does not confirm
@@ -243,6 +243,16 @@ async def test_reconciliation_marks_a_success_the_provider_does_not_confirm_disp
     assert ledger.refunded == []
     again = await services.reconcile(provider, now=datetime.now(UTC))
     assert "disputed" not in again and "confirmed" not in again  # each is read back once
+    admin = await make_user(admin=True)
+    await sign_in(client, admin.email)
+    page = await client.get("/payments/admin", headers={"Accept-Language": "en"})
+    assert "1 payments recorded as paid are not confirmed by the provider" in page.text
+    listed = await client.get(
+        "/api/v1/admin/payments",
+        params={"status": "disputed"},
+        headers=bearer(await token_for(admin)),
+    )
+    assert [p["id"] for p in listed.json()["payments"]] == [false.id]
 
 
 async def test_a_failure_after_a_success_changes_nothing(
