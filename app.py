@@ -41,6 +41,7 @@ from membership import routes as membership_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
 from payments.services import make_provider
+from pictures import PicturePool
 from ratelimit import make_counter
 from settings import Settings, SettingsError
 from store import admin as store_admin
@@ -74,6 +75,8 @@ def create_app(
     # Attempt counters (failed sign-ins, the buy button): shared through Redis when set.
     counter = make_counter(settings.redis_url)
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
+    # Uploaded pictures are decoded and resized in processes of their own, off the event loop.
+    pictures = PicturePool()
     payments_provider = make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
@@ -135,6 +138,7 @@ def create_app(
         finally:
             await counter.aclose()
             await payments_provider.aclose()
+            await asyncio.to_thread(pictures.close)
 
     media_dir = settings.var_dir / "media"
     media_dir.mkdir(parents=True, exist_ok=True)  # before any upload, /media answers 404s
@@ -191,6 +195,7 @@ def create_app(
     app.state.counter = counter
     app.state.memory = memory
     app.state.payments_provider = payments_provider
+    app.state.pictures = pictures
     app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
     return app
 

@@ -1,37 +1,108 @@
-"""Pictures people upload (product images, avatars): read safely with Pillow, then resized.
+"""Pictures people upload (product images, avatars): checked cheaply, decoded off the event loop.
 
-The one place that decides what an upload must be to be read at all: not empty, at most the
-caller's byte limit, at most MAX_PIXELS (a decompression bomb is refused before it is
-decoded), and a picture Pillow can read (JPEG, PNG, WebP...). Every refusal is a
-ValidationError on the caller's field.
+The one place that decides what an upload must be to be read at all, in two steps:
+- on the event loop, only the file's header is read (Pillow opens lazily): not empty, at most
+  the caller's byte limit, at most MAX_PIXELS, and at most MAX_DECODED_BYTES once decoded (a
+  JPEG counts at the reduced scale its decoder is asked for; a PNG of 6300 x 6300 pixels is
+  119 MB decoded however small its file is). What would cost too much is refused here, before
+  a byte is decoded;
+- the decode, the resizes and the JPEG encoding run in a PicturePool: a few worker processes
+  of their own, so a picture never blocks the event loop, never holds the GIL against
+  requests, and the memory a decode takes is the pool's, given back when its process ends.
+
+Every refusal is a ValidationError on the caller's field.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import multiprocessing
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from errors import ValidationError
+from errors import ServiceUnavailable, ValidationError
 
 MAX_PIXELS = 40_000_000
+MAX_DECODED_BYTES = 64 * 1024 * 1024  # one picture's pixels in memory, as decoded
+UNREADABLE = "is not a picture we can read (JPEG, PNG, WebP)"
 
 
-def read_upload(data: bytes, *, field: str, max_bytes: int) -> Image.Image:
-    """The upload decoded as RGB. Raises ValidationError(field)."""
+@dataclass(frozen=True)
+class Sizes:
+    """What to make of an upload: JPEGs of these widths (name -> pixels), cut to centred
+    squares when `square`. `field` names the upload in errors; `max_bytes` bounds its file."""
+
+    field: str
+    max_bytes: int
+    widths: Mapping[str, int] = field(default_factory=dict)
+    square: bool = False
+
+    @property
+    def largest(self) -> int:
+        return max(self.widths.values())
+
+
+def _decoded_bytes(picture: Image.Image) -> int:
+    bands = len(picture.getbands())
+    bits = 16 if picture.mode in ("I;16", "I;16B", "I;16L") else 8
+    if picture.mode in ("I", "F"):
+        bits = 32
+    return picture.width * picture.height * bands * bits // 8
+
+
+def check_header(data: bytes, sizes: Sizes) -> None:
+    """Refuse, from its header alone, an upload that is empty, too big a file, not a picture,
+    or too costly to decode. Raises ValidationError(sizes.field)."""
     if not data:
-        raise ValidationError(field, "choose a picture to upload")
-    if len(data) > max_bytes:
-        raise ValidationError(field, f"must be at most {max_bytes // (1024 * 1024)} MB")
+        raise ValidationError(sizes.field, "choose a picture to upload")
+    if len(data) > sizes.max_bytes:
+        raise ValidationError(sizes.field, f"must be at most {sizes.max_bytes // (1024 * 1024)} MB")
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.width * probe.height > MAX_PIXELS:
-                raise ValidationError(field, "has too many pixels")
+                raise ValidationError(sizes.field, "has too many pixels")
+            # A JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still covers the largest
+            # size wanted: draft() says which, from the header, before any pixel is read.
+            probe.draft("RGB", (sizes.largest * 2, sizes.largest * 2))
+            if _decoded_bytes(probe) > MAX_DECODED_BYTES:
+                raise ValidationError(
+                    sizes.field, "is too large to read: at most about 20 megapixels"
+                )
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValidationError(sizes.field, UNREADABLE) from exc
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A pool process's answer (exceptions do not cross processes whole): the JPEGs by size
+    name, or why the picture was refused."""
+
+    jpegs: dict[str, bytes] | None = None
+    refusal: str | None = None
+
+
+def render(data: bytes, sizes: Sizes) -> Rendered:
+    """Decode `data` and make its JPEGs (runs in a pool process)."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
         with Image.open(io.BytesIO(data)) as opened:
-            return ImageOps.exif_transpose(opened).convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValidationError(field, "is not a picture we can read (JPEG, PNG, WebP)") from exc
+            opened.draft("RGB", (sizes.largest * 2, sizes.largest * 2))
+            if _decoded_bytes(opened) > MAX_DECODED_BYTES:
+                return Rendered(refusal="is too large to read: at most about 20 megapixels")
+            picture = ImageOps.exif_transpose(opened).convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        return Rendered(refusal=UNREADABLE)
+    return Rendered(
+        jpegs={
+            name: jpeg(picture, width=width, square=sizes.square)
+            for name, width in sizes.widths.items()
+        }
+    )
 
 
 def jpeg(picture: Image.Image, *, width: int, square: bool = False) -> bytes:
@@ -44,3 +115,57 @@ def jpeg(picture: Image.Image, *, width: int, square: bool = False) -> bytes:
     out = io.BytesIO()
     copy.save(out, "JPEG", quality=85, optimize=True)
     return out.getvalue()
+
+
+class PicturePool:
+    """A few processes that decode and resize pictures, and a bound on how many may wait.
+
+    Built by the app factory (one per uvicorn worker, started on the first upload) and closed
+    with the app. A process is replaced after TASKS_PER_PROCESS pictures, so memory a decode
+    left behind goes back to the system. More than `waiting` pictures at once get 503 with
+    Retry-After rather than a queue that grows with an attacker's uploads.
+    """
+
+    TASKS_PER_PROCESS = 20
+
+    def __init__(self, *, processes: int = 2, waiting: int = 8) -> None:
+        self.processes = processes
+        self._free = processes + waiting  # pictures admitted beyond this many get 503
+        self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["pictures"])
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=context,
+                max_tasks_per_child=self.TASKS_PER_PROCESS,
+            )
+        return self._executor
+
+    async def jpegs(self, data: bytes, sizes: Sizes) -> dict[str, bytes]:
+        """The upload's JPEGs (sizes.widths). Raises ValidationError(sizes.field) for what
+        check_header or the decode refuses, ServiceUnavailable when too many wait already."""
+        check_header(data, sizes)
+        if self._free <= 0:
+            raise ServiceUnavailable("Too many pictures are being processed; try again shortly.")
+        self._free -= 1
+        try:
+            loop = asyncio.get_running_loop()
+            rendered = await loop.run_in_executor(self._pool(), render, data, sizes)
+        finally:
+            self._free += 1
+        if rendered.jpegs is None:
+            raise ValidationError(sizes.field, rendered.refusal or UNREADABLE)
+        return rendered.jpegs
+
+    async def run(self, work: object, *args: object) -> object:
+        """Run a picklable function in the pool (what the tests hold the pool with)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool(), work, *args)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

@@ -160,14 +160,20 @@ async def change_profile(request: Request) -> Response:
     form=schemas.AVATAR_UPLOAD,
     answer=schemas.Me,
     tag="accounts",
-    errors={422: "invalid_field"},
+    errors={422: "invalid_field", 429: "rate_limited"},
 )
 async def upload_avatar(request: Request) -> Response:
     user = await api_user(request)
     async with request.form(max_fields=FORM_FIELDS) as form:  # closes the file after
         upload = form.get("avatar")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
-    await profiles.set_avatar(user, data, media_dir=request.app.state.settings.var_dir / "media")
+    await profiles.set_avatar(
+        user,
+        data,
+        media_dir=request.app.state.settings.var_dir / "media",
+        pictures=request.app.state.pictures,
+        counter=request.app.state.counter,
+    )
     return json_response(me_json(user))
 
 

@@ -1,7 +1,7 @@
 """A person's profile: display name, short bio, avatar, and the language they read in.
 
 Shown on their page (/people/<id>) and beside their posts and replies; an @mention of their
-display name links to it. The avatar is an uploaded picture (pictures.read_upload), cut to a
+display name links to it. The avatar is an uploaded picture (pictures.PicturePool), cut to a
 square and stored as JPEG under media/avatars/ with a version in its name, so a new one is
 never hidden by a cached old one.
 """
@@ -14,13 +14,17 @@ from pathlib import Path
 
 from accounts.models import User
 from accounts.services import check_display_name
-from errors import ValidationError
-from pictures import jpeg, read_upload
+from errors import RateLimited, ValidationError
+from pictures import PicturePool, Sizes
+from ratelimit import Counter, Limit, seconds_left
 from translation import SUPPORTED_LOCALES
 
 MAX_BIO = 280
 MAX_AVATAR_BYTES = 4 * 1024 * 1024
 AVATAR_SIZES = {"large": 256, "small": 64}
+AVATAR = Sizes(field="avatar", max_bytes=MAX_AVATAR_BYTES, widths=AVATAR_SIZES, square=True)
+# New avatars per account: each costs a decode, and accounts are free to make.
+AVATAR_CHANGES = Limit(attempts=10, window_seconds=3600)
 _BIO_REFUSED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -71,14 +75,20 @@ async def update_profile(
     return user
 
 
-async def set_avatar(user: User, data: bytes, *, media_dir: Path) -> User:
-    """A new avatar from an uploaded picture. Raises ValidationError("avatar")."""
-    picture = read_upload(data, field="avatar", max_bytes=MAX_AVATAR_BYTES)
+async def set_avatar(
+    user: User, data: bytes, *, media_dir: Path, pictures: PicturePool, counter: Counter
+) -> User:
+    """A new avatar from an uploaded picture, decoded in the picture pool. At most
+    AVATAR_CHANGES per account an hour (every upload counts, refused or not: each one costs a
+    decode). Raises RateLimited, ValidationError("avatar"), ServiceUnavailable (pool busy)."""
+    key = f"avatar:{user.id}"
+    if await counter.hit(key, AVATAR_CHANGES) > AVATAR_CHANGES.attempts:
+        raise RateLimited(seconds_left(AVATAR_CHANGES), "Too many avatar changes; try again later.")
+    sizes = await pictures.jpegs(data, AVATAR)
     version = user.avatar_version + 1
     folder = media_dir / "avatars"
     folder.mkdir(parents=True, exist_ok=True)
-    for size, width in AVATAR_SIZES.items():
-        content = jpeg(picture, width=width, square=True)
+    for size, content in sizes.items():
         (folder / f"user-{user.id}-v{version}-{size}.jpg").write_bytes(content)
     await User.filter(id=user.id).update(avatar_version=version)
     for size in AVATAR_SIZES:  # the previous version's files

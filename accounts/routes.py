@@ -390,7 +390,11 @@ async def edit_profile(request: Request) -> Response:
         await profiles.update_profile(user, display_name=values["display_name"], bio=values["bio"])
         if picture:
             await profiles.set_avatar(
-                user, picture, media_dir=request.app.state.settings.var_dir / "media"
+                user,
+                picture,
+                media_dir=request.app.state.settings.var_dir / "media",
+                pictures=request.app.state.pictures,
+                counter=request.app.state.counter,
             )
     except DomainError as exc:
         return await render(

@@ -69,7 +69,11 @@ async def create_product(request: Request) -> Response:
     await form.close()
     # Every field is read before anything is refused (web.forms.Fields).
     fields = Fields()
-    resized = fields.read(lambda: resize_upload(picture)) if picture else None
+    resized = (
+        await fields.read_async(resize_upload(picture, request.app.state.pictures))
+        if picture
+        else None
+    )
     price_fen = fields.read(lambda: yuan_to_fen("price_yuan", text.get("price_yuan", "")))
     stock = fields.read(lambda: whole_number("stock", text.get("stock", ""), default=0))
     limit = fields.read(

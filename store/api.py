@@ -354,6 +354,7 @@ async def upload_image(request: Request) -> Response:
         product_id=request.path_params["id"],
         data=data,
         media_dir=request.app.state.settings.var_dir / "media",
+        pictures=request.app.state.pictures,
         memory=request.app.state.memory.store,
     )
     return json_response(await product_json(await services.get_product(product.id)))

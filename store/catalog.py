@@ -9,6 +9,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from errors import ValidationError
+from pictures import PicturePool
 from store.errors import ProductNotFound
 from store.images import resize_upload, store_product_image
 from store.memory import StoreMemory
@@ -146,10 +147,16 @@ async def list_products(
 
 
 async def set_product_image(
-    *, product_id: int, data: bytes, media_dir: Path, memory: StoreMemory | None = None
+    *,
+    product_id: int,
+    data: bytes,
+    media_dir: Path,
+    pictures: PicturePool,
+    memory: StoreMemory | None = None,
 ) -> Product:
-    """Store an uploaded picture for a product (resized); raises ValidationError("image")."""
-    resized = resize_upload(data)  # checked before anything is written
+    """Store an uploaded picture for a product (resized in the picture pool); raises
+    ValidationError("image"), ProductNotFound, ServiceUnavailable (the pool is full)."""
+    resized = await resize_upload(data, pictures)  # checked before anything is written
     product = await get_product(product_id)
     product.image = store_product_image(media_dir, product.id, resized)
     await product.save(update_fields=["image"])

@@ -1,20 +1,22 @@
-"""Product images: uploaded files checked by Pillow, resized, and stored as JPEG under media/."""
+"""Product images: uploaded files checked and resized in the picture pool, stored as JPEG under
+media/."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pictures import jpeg, read_upload
+from pictures import PicturePool, Sizes
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 SIZES = {"large": 1200, "thumb": 400}
+PRODUCT = Sizes(field="image", max_bytes=MAX_UPLOAD_BYTES, widths=SIZES)
 
 
-def resize_upload(data: bytes) -> dict[str, bytes]:
+async def resize_upload(data: bytes, pictures: PicturePool) -> dict[str, bytes]:
     """The upload as JPEGs, one per size. Raises ValidationError("image") for a file that is
-    empty, too big, or not a picture (pictures.read_upload)."""
-    picture = read_upload(data, field="image", max_bytes=MAX_UPLOAD_BYTES)
-    return {size: jpeg(picture, width=width) for size, width in SIZES.items()}
+    empty, too big, too costly to decode or not a picture (pictures.check_header), and
+    ServiceUnavailable when the pool is full."""
+    return await pictures.jpegs(data, PRODUCT)
 
 
 def store_product_image(media_dir: Path, product_id: int, resized: dict[str, bytes]) -> str:

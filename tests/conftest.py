@@ -209,6 +209,7 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     yield app
     await app.state.counter.aclose()
     await app.state.payments_provider.aclose()
+    app.state.pictures.close()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -88,6 +88,15 @@ class Fields:
     def read(self, parse: Callable[[], T]) -> T | None:
         try:
             return parse()
+        except ValidationError as exc:
+            for name, reason in exc.errors:
+                self.problems.setdefault(name, reason)
+            return None
+
+    async def read_async(self, parse: Awaitable[T]) -> T | None:
+        """read(), for a parse that is awaited (a picture decoded in the pool)."""
+        try:
+            return await parse
         except ValidationError as exc:
             for name, reason in exc.errors:
                 self.problems.setdefault(name, reason)
