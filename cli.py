@@ -13,7 +13,7 @@ import socket
 import subprocess  # nosec B404  # starts localstripe with fixed arguments
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,7 +112,7 @@ async def database_answers(engine: Any) -> bool:
 
 
 async def supervise(
-    run_worker: Callable[[], Awaitable[None]],
+    run_worker: Callable[[], Coroutine[Any, Any, None]],
     *,
     database_answers: Callable[[], Awaitable[bool]],
     reconnect_for: float,

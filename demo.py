@@ -18,6 +18,7 @@ from community.feed.audio import check_audio, silent_mp3
 from community.feed.models import FeedItem
 from membership import grants, windows
 from membership.models import EnrollmentWindow
+from pictures import PicturePool
 from ratelimit import MemoryCounter
 from store import services as store
 from store.models import Product
@@ -137,7 +138,15 @@ async def _store(var_dir: Path) -> bool:
     members-only one, each with a picture."""
     if await Product.exists():
         return False
-    media = var_dir / "media"
+    pictures = PicturePool(processes=1)
+    try:
+        await _products(var_dir / "media", pictures)
+    finally:
+        pictures.close()
+    return True
+
+
+async def _products(media: Path, pictures: PicturePool) -> None:
     for (title, category, price, stock, description), (kind, colour) in zip(
         STORE, STORE_PICTURES, strict=True
     ):
@@ -145,7 +154,7 @@ async def _store(var_dir: Path) -> bool:
             title=title, description=description, category=category, price_fen=price, stock=stock
         )
         await store.set_product_image(
-            product_id=product.id, data=picture(kind, colour), media_dir=media
+            product_id=product.id, data=picture(kind, colour), media_dir=media, pictures=pictures
         )
     now = datetime.now(UTC)
     drop = await store.create_product(
@@ -159,7 +168,7 @@ async def _store(var_dir: Path) -> bool:
         sale_starts_at=now + timedelta(hours=1),
     )
     await store.set_product_image(
-        product_id=drop.id, data=picture("bookmark", "#c9a227"), media_dir=media
+        product_id=drop.id, data=picture("bookmark", "#c9a227"), media_dir=media, pictures=pictures
     )
     signed = await store.create_product(
         title="会员专享 · 罗胖签名本",
@@ -171,9 +180,8 @@ async def _store(var_dir: Path) -> bool:
         members_only=True,
     )
     await store.set_product_image(
-        product_id=signed.id, data=picture("book", "#2f4858"), media_dir=media
+        product_id=signed.id, data=picture("book", "#2f4858"), media_dir=media, pictures=pictures
     )
-    return True
 
 
 FEED = [

@@ -20,7 +20,7 @@ import io
 import multiprocessing
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -38,7 +38,7 @@ class Sizes:
 
     field: str
     max_bytes: int
-    widths: Mapping[str, int] = field(default_factory=dict)
+    widths: Mapping[str, int]
     square: bool = False
 
     @property

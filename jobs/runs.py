@@ -26,7 +26,7 @@ async def record_run(name: str, *, started_at: datetime, succeeded: bool) -> Non
     try:
         if not await JobRun.filter(name=name).update(**changes):
             try:
-                await JobRun.create(name=name, **changes)
+                await JobRun(name=name, **changes).save(force_create=True)
             except IntegrityError:  # another worker wrote the first row meanwhile
                 await JobRun.filter(name=name).update(**changes)
     except Exception:
