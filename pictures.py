@@ -94,7 +94,15 @@ def render(data: bytes, sizes: Sizes) -> Rendered:
             opened.draft("RGB", (sizes.largest * 2, sizes.largest * 2))
             if _decoded_bytes(opened) > MAX_DECODED_BYTES:
                 return Rendered(refusal="is too large to read: at most about 20 megapixels")
-            picture = ImageOps.exif_transpose(opened).convert("RGB")
+            # Shrunk by a whole factor first, while still at least twice the largest size
+            # wanted: the copies below (turned upright, made RGB) are then small.
+            short_side = min(opened.size) if sizes.square else opened.width
+            factor = max(1, short_side // (sizes.largest * 2))
+            smaller = opened.reduce(factor) if factor > 1 else opened
+            smaller.info = dict(opened.info)  # the EXIF orientation goes along
+            picture = ImageOps.exif_transpose(smaller)
+            if picture.mode != "RGB":
+                picture = picture.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
         return Rendered(refusal=UNREADABLE)
     return Rendered(
@@ -126,7 +134,7 @@ class PicturePool:
     Retry-After rather than a queue that grows with an attacker's uploads.
     """
 
-    TASKS_PER_PROCESS = 20
+    TASKS_PER_PROCESS = 8
 
     def __init__(self, *, processes: int = 2, waiting: int = 8) -> None:
         self.processes = processes

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from accounts.profiles import AVATAR_CHANGES
 from pictures import PicturePool
+from store.images import resize_upload
 from tests.factories import bearer, make_user, token_for
 
 
@@ -130,3 +131,15 @@ async def test_product_pictures_take_the_same_path(client: httpx.AsyncClient, si
         headers=admin,
     )
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "image"
+
+
+async def test_a_phone_photo_taken_sideways_is_turned_upright(app: Starlette) -> None:
+    """A phone writes its sensor's pixels and an EXIF orientation (6: turn 90 degrees)."""
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (3000, 1500), (10, 120, 200)).save(out, "JPEG", exif=exif.tobytes())
+    jpegs = await resize_upload(out.getvalue(), app.state.pictures)
+    large = Image.open(io.BytesIO(jpegs["large"]))
+    assert large.height > large.width  # upright: taller than wide
+    assert large.size == (1200, 2400)  # 1500 x 3000 upright, then at most 1200 wide
