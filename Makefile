@@ -83,6 +83,8 @@ bench: install
 	$(BIN)/python -m bench.enrollment_rush
 	$(BIN)/python -m bench.drop_rush --sweep
 	$(BIN)/python -m bench.feed_page
+	$(BIN)/python -m bench.avatar_uploads
+	$(BIN)/python -m bench.reset_timing
 	@echo; cat var/bench-summary.md
 
 clean:

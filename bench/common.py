@@ -431,11 +431,15 @@ def serving_checkout(root: Path, var_dir: Path) -> Iterator[tuple[str, int]]:
                 server.wait()
 
 
-async def register_account(http: httpx.AsyncClient, email: str, password: str) -> None:
-    """An account made through the JSON API (POST /api/v1/accounts), as a person makes one."""
+async def register_account(
+    http: httpx.AsyncClient, email: str, password: str, *, address: str | None = None
+) -> None:
+    """An account made through the JSON API (POST /api/v1/accounts), as a person makes one;
+    from `address` (X-Forwarded-For) if given, since sign-ups are limited per address."""
     response = await http.post(
         "/api/v1/accounts",
         json={"email": email, "password": password, "display_name": email.partition("@")[0]},
+        headers={"X-Forwarded-For": address} if address else None,
     )
     if response.status_code != 201:
         raise SystemExit(f"registering {email}: {response.status_code} {response.text[:300]}")
