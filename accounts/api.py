@@ -95,14 +95,14 @@ async def create_token(request: Request) -> Response:
 @operation(
     "Mail a one-time sign-in code to the account (202 whether or not it exists): with it, "
     "`POST /tokens` takes the password from an address whose failures are limited",
-    body=schemas.ResetRequest,
+    body=schemas.LoginCodeRequest,
     status=202,
     auth=None,
     tag="accounts",
     errors={429: "rate_limited"},
 )
 async def request_login_code(request: Request) -> Response:
-    data = await read_json(request, schemas.ResetRequest)
+    data = await read_json(request, schemas.LoginCodeRequest)
     await devices.request_login_code(
         normalized_email=services.normalize_email(data.email),
         address=client_address(request),

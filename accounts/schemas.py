@@ -56,6 +56,10 @@ class ResetRequest(Body):
     email: Annotated[str, line(254)]
 
 
+class LoginCodeRequest(Body):
+    email: Annotated[str, line(254)]
+
+
 class NewPassword(Body):
     password: Password
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import expect
+import re
+from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from accounts import requested_mail
+from accounts.models import OutboxMessage
+from accounts.services import FAILED_LOGINS_PER_ACCOUNT
 from settings import Settings
 from tests.e2e.conftest import WatchedBrowser
 from tests.factories import PASSWORD, make_user
@@ -41,3 +49,49 @@ async def test_a_member_signs_in_and_out_through_the_real_form(
         await expect(page).to_have_url(f"{base_url}/")
         await expect(page.locator("nav")).to_contain_text("登录")
         await page.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "login"
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+async def test_a_browser_on_a_throttled_address_signs_in_with_a_mailed_code(
+    browser: WatchedBrowser, settings: Settings, locale: str
+) -> None:
+    """A stranger on the same address failed five times: the owner's new browser is refused,
+    asks for a code, and signs in with the code and the password."""
+    await make_user(email="owner@example.cn", name="主人")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with running_server(settings) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as stranger:
+            for _ in range(FAILED_LOGINS_PER_ACCOUNT.attempts):
+                guess = {"email": "owner@example.cn", "password": "a wrong guess"}
+                assert (await stranger.post("/api/v1/tokens", json=guess)).status_code == 401
+        page = await browser.new_page(locale=locale)
+        await page.goto(f"{base_url}/account/login")
+        await page.fill("input[name=email]", "owner@example.cn")
+        await page.fill("input[name=password]", PASSWORD)
+        await page.click("form[action='/account/login'] button[type=submit]")
+        offer = page.locator("form[action='/account/login/code'] button")
+        await expect(offer).to_be_visible()
+        await shoot(page, "refused", locale)
+        await offer.click()
+        await expect(page.locator("input[name=code]")).to_be_visible()
+        await shoot(page, "code", locale)
+        await requested_mail.send_due(now=datetime.now(UTC))  # the outbox job's first step
+        mail = await OutboxMessage.get(recipient="owner@example.cn", dedupe_key__startswith="login-code:")
+        code = re.search(r"\b(\d{6})\b", mail.text)
+        assert code, mail.text
+        await page.fill("input[name=password]", PASSWORD)
+        await page.fill("input[name=code]", code.group(1))
+        await page.click("form[action='/account/login'] button[type=submit]")
+        await expect(page.locator("nav")).to_contain_text("主人")
+        cookies = {cookie["name"]: cookie for cookie in await page.context.cookies()}
+        assert cookies["sy_device"]["httpOnly"] is True  # a known device from now on
+        await page.close()
+
+
+async def shoot(page: Page, name: str, locale: str) -> None:
+    for width in (390, 1280):  # looked at by eye: var/screenshots/login/
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=SCREENSHOTS / f"{name}-{locale}-{width}.png", full_page=True)
