@@ -14,7 +14,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from tortoise.contrib.starlette import RegisterTortoise
@@ -50,6 +49,7 @@ from store import routes as store_routes
 from web import home, observe
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
+from web.hosts import ServedHosts
 from web.limits import BoundedBodies
 from web.observe import Observed
 from web.sessions import ServerSessions
@@ -176,7 +176,7 @@ def create_app(
         middleware=[
             Middleware(Observed),
             # Any Host not served gets 400 before a route runs (SHUYUAN_ALLOWED_HOSTS).
-            Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_host_names)),
+            Middleware(ServedHosts, allowed_hosts=list(settings.allowed_host_names)),
             Middleware(BrowserProtections, settings=settings),
             Middleware(BoundedBodies),
             Middleware(

@@ -64,6 +64,7 @@ async def work(
     import importlib
 
     from accounts.mail import Mailer
+    from jobs import queue as job_queue
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
     from payments import services
@@ -83,6 +84,9 @@ async def work(
     engine = make_engine(settings.database_url, context, jobs)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
+        if not await job_queue.installed():
+            print("shuyuan: the job queue's tables are missing: run `shuyuan migrate` first")
+            return 2
         async with engine.open_async():
             return await supervise(
                 lambda: engine.run_worker_async(
@@ -90,6 +94,7 @@ async def work(
                     update_heartbeat_interval=HEARTBEAT_SECONDS,
                     stalled_worker_timeout=STALLED_AFTER_SECONDS,
                     install_signal_handlers=False,  # supervise() owns SIGTERM and SIGINT
+                    shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
                 ),
                 database_answers=lambda: database_answers(engine),
                 reconnect_for=reconnect_for,
@@ -111,25 +116,36 @@ async def database_answers(engine: Any) -> bool:
     return True
 
 
+# Jobs under way get this long to finish after SIGTERM; then they are cancelled (and retried).
+SHUTDOWN_GRACE_SECONDS = 30
+# A worker that keeps stopping on its own while the database answers is broken otherwise.
+MAX_RESTARTS = 5
+
+
 async def supervise(
     run_worker: Callable[[], Coroutine[Any, Any, None]],
     *,
     database_answers: Callable[[], Awaitable[bool]],
     reconnect_for: float,
+    first_pause: float = 0.5,
 ) -> int:
     """Run the worker until SIGTERM or SIGINT (then 0, once the jobs under way finish).
 
     procrastinate stops its worker, without an error, when a side task (the LISTEN
     connection, the heartbeat) loses the database: a PostgreSQL restart would end every
-    background job for good. Here a worker that stops on its own is started again once the
-    database answers; if it does not answer within `reconnect_for` seconds the command exits
-    1, so a supervisor (systemd's Restart=on-failure) sees the failure and an operator is told.
+    background job for good. Here a worker that stops on its own is started again, after a
+    pause that doubles each time, once the database answers. It exits 1 (so a supervisor's
+    Restart=on-failure sees it and an operator is told) when the database does not answer
+    within `reconnect_for` seconds, or when the worker stopped MAX_RESTARTS times within that
+    while the database answered (something else is wrong).
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log = logging.getLogger("jobs.worker")
+    stops: list[float] = []
+    pause = first_pause
     try:
         while True:
             worker = asyncio.create_task(run_worker(), name="worker")
@@ -143,17 +159,27 @@ async def supervise(
             stopping.cancel()
             error = worker.exception()
             log.error("the worker stopped on its own (%r); waiting for the database", error)
+            stops = [moment for moment in stops if loop.time() - moment < reconnect_for]
+            if not stops:
+                pause = first_pause  # the last stop was long ago: start the pauses afresh
+            stops.append(loop.time())
+            if len(stops) > MAX_RESTARTS:
+                log.critical(
+                    "the worker stopped %d times in %.0f s: exiting", len(stops), reconnect_for
+                )
+                return 1
             deadline = loop.time() + reconnect_for
-            pause = 0.5
-            while not await database_answers():
-                if loop.time() >= deadline or stop.is_set():
-                    if stop.is_set():
-                        return 0
-                    log.critical("the database did not answer for %.0f s: exiting", reconnect_for)
-                    return 1
+            while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=pause)
-                pause = min(pause * 2, 5.0)
+                pause = min(pause * 2, 10.0)
+                if stop.is_set():
+                    return 0
+                if await database_answers():
+                    break
+                if loop.time() >= deadline:
+                    log.critical("the database did not answer for %.0f s: exiting", reconnect_for)
+                    return 1
             log.warning("the database answers again: the worker starts again")
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -100,6 +100,14 @@ class Settings:
                 "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
             )
         _check_http_url("SHUYUAN_PUBLIC_URL", self.public_url)
+        public_host = (urlsplit(self.public_url).hostname or "").lower()
+        if self.allowed_hosts and not any(
+            public_host == name or (name.startswith("*.") and public_host.endswith(name[1:]))
+            for name in self.allowed_hosts
+        ):
+            raise SettingsError(
+                f"SHUYUAN_ALLOWED_HOSTS must include the host of SHUYUAN_PUBLIC_URL ({public_host})"
+            )
         if self.smtp_url is not None:
             parts = urlsplit(self.smtp_url)
             if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
@@ -262,8 +270,9 @@ def _networks(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -
     return tuple(networks)
 
 
-# A host name, an IPv4 address or a bracketless IPv6 one, optionally "*." in front.
-_HOST_NAME = re.compile(r"^(\*\.)?[A-Za-z0-9.\-:]{1,253}$")
+# A host name or an IPv4 address, optionally "*." in front; no port (the Host header's port is
+# not compared).
+_HOST_NAME = re.compile(r"^(\*\.)?[A-Za-z0-9.\-]{1,253}$")
 
 
 def _host_names(text: str) -> tuple[str, ...]:

@@ -11,7 +11,11 @@ throttled address may still sign in: it asks for a one-time code, mailed to the 
 signs in with the code and the password.
 
 The token is not a session: it proves only that this client once knew the password, so it
-buys a separate counter, never access. docs: the security part of the README.
+buys a separate counter, never access; a new password (a change, a reset) voids every token
+made before it. A code and the password are one credential: a wrong code or a wrong password
+get the same answer, a code has CODE_TRIES, and codes are guessed by nobody at scale (wrong
+codes are limited per account and address; past WRONG_CODES_PER_ACCOUNT from everywhere, the
+account's live codes are cancelled). The reasoning: the security part of the README.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from accounts import outbox
@@ -36,34 +41,55 @@ _SALT = "device-token"
 
 CODE_FOR = timedelta(minutes=15)
 CODE_DIGITS = 6
-CODES_PER_EMAIL = Limit(attempts=3, window_seconds=3600)
+CODE_TRIES = 3  # attempts that present one live code, right password or not
+# Code requests: per account and address (a stranger elsewhere cannot use up the owner's), a
+# generous cap per account from everywhere, and per address across accounts.
+CODES_PER_PAIR = Limit(attempts=3, window_seconds=3600)
+CODES_PER_EMAIL = Limit(attempts=20, window_seconds=3600)
 CODES_PER_ADDRESS = Limit(attempts=10, window_seconds=3600)
-# Wrong codes for one account, from anywhere: a million codes, five tries a quarter hour.
-WRONG_CODES_PER_ACCOUNT = Limit(attempts=5, window_seconds=15 * 60)
+# Wrong codes: per account and address; from everywhere, past this many the account's live
+# codes are cancelled (a million codes, at most a few live: guessing one stays hopeless).
+WRONG_CODES_PER_PAIR = Limit(attempts=10, window_seconds=15 * 60)
+WRONG_CODES_PER_ACCOUNT = Limit(attempts=50, window_seconds=15 * 60)
+WRONG_CODES_PER_ADDRESS = Limit(attempts=100, window_seconds=15 * 60)  # across accounts
 
 
 def _account_digest(normalized_email: str) -> str:
     return hashlib.sha256(normalized_email.encode()).hexdigest()[:32]
 
 
+def _password_epoch(password_hash: str) -> str:
+    """Changes with the password: a token made before a new password is void."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def _signer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt=_SALT)
 
 
-def issue_device_token(normalized_email: str, *, secret_key: str) -> str:
-    """A new device token for the account with this (normalized) email."""
-    return _signer(secret_key).dumps([_account_digest(normalized_email), secrets.token_hex(16)])
+def issue_device_token(user: User, *, secret_key: str) -> str:
+    """A new device token for `user`, valid until their password changes."""
+    return _signer(secret_key).dumps(
+        [_account_digest(user.email), secrets.token_hex(16), _password_epoch(user.password_hash)]
+    )
 
 
-def device_nonce(token: str | None, normalized_email: str, *, secret_key: str) -> str | None:
-    """The device's nonce if `token` is a genuine, unexpired device token of this account."""
-    if not token or len(token) > 300:
+def device_nonce(token: str | None, user: User | None, *, secret_key: str) -> str | None:
+    """The device's nonce if `token` is a genuine, unexpired device token of `user` made since
+    their password was last set; None otherwise."""
+    if not token or len(token) > 300 or user is None:
         return None
     try:
-        account, nonce = _signer(secret_key).loads(token, max_age=int(DEVICE_FOR.total_seconds()))
+        account, nonce, epoch = _signer(secret_key).loads(
+            token, max_age=int(DEVICE_FOR.total_seconds())
+        )
     except (BadSignature, ValueError, TypeError):
         return None
-    if account != _account_digest(normalized_email) or not isinstance(nonce, str):
+    if (
+        account != _account_digest(user.email)
+        or epoch != _password_epoch(user.password_hash)
+        or not isinstance(nonce, str)
+    ):
         return None
     return nonce
 
@@ -78,7 +104,8 @@ async def request_login_code(
     """Ask for a one-time sign-in code by mail. The same answer, and the same work, whether or
     not an account has this email: the request only records it, and a job looks the account
     up (accounts.requested_mail). Raises RateLimited past the limits per email and address."""
-    for key, limit in ((f"code-email:{normalized_email}", CODES_PER_EMAIL),
+    for key, limit in ((f"code-pair:{normalized_email}:{address}", CODES_PER_PAIR),
+                       (f"code-email:{normalized_email}", CODES_PER_EMAIL),
                        (f"code-addr:{address}", CODES_PER_ADDRESS)):  # fmt: skip
         if await counter.hit(key, limit) > limit.attempts:
             raise RateLimited(seconds_left(limit), "Too many code requests; try again later.")
@@ -111,26 +138,41 @@ async def send_login_code(user: User, locale: str, now: datetime) -> None:
         )
 
 
-async def code_is_live(user: User | None, code: str, *, counter: Counter, now: datetime) -> bool:
-    """Whether `code` is a live one-time code of `user` (not used, not expired). Wrong codes
-    are counted per account; past WRONG_CODES_PER_ACCOUNT every code is refused for a while."""
-    key = f"login:wrong-code:{user.id if user else 'none'}"
-    if await counter.count(key, WRONG_CODES_PER_ACCOUNT) >= WRONG_CODES_PER_ACCOUNT.attempts:
-        raise RateLimited(seconds_left(WRONG_CODES_PER_ACCOUNT), "Too many wrong codes.")
-    live = (
-        user is not None
-        and code.isdigit()
-        and len(code) == CODE_DIGITS
-        and await LoginCode.filter(
-            user_id=user.id,
-            code_hash=_code_digest(user.id, code),
-            used_at=None,
-            expires_at__gt=now,
-        ).exists()
-    )
-    if not live:
-        await counter.hit(key, WRONG_CODES_PER_ACCOUNT)
-    return live
+async def code_is_live(
+    user: User | None,
+    code: str,
+    *,
+    normalized_email: str,
+    address: str,
+    counter: Counter,
+    now: datetime,
+) -> bool:
+    """Whether `code` is a live one-time code of `user` (not used, not expired, tries left),
+    counting this try. Raises RateLimited past WRONG_CODES_PER_PAIR for this account and
+    address; past WRONG_CODES_PER_ACCOUNT from everywhere the account's codes are cancelled.
+    Counted by email, so an email without an account is answered as one with an account."""
+    pair_key = f"login:wrong-code-pair:{normalized_email}:{address}"
+    address_key = f"login:wrong-code-address:{address}"
+    for key, limit in ((pair_key, WRONG_CODES_PER_PAIR), (address_key, WRONG_CODES_PER_ADDRESS)):
+        if await counter.count(key, limit) >= limit.attempts:
+            raise RateLimited(seconds_left(limit), "Too many wrong codes.")
+    row = None
+    if user is not None and code.isdigit() and len(code) == CODE_DIGITS:
+        row = await LoginCode.get_or_none(
+            user_id=user.id, code_hash=_code_digest(user.id, code), used_at=None, expires_at__gt=now
+        )
+    if row is not None:
+        # Invariant "a code has CODE_TRIES": each try spends one, the right password or not.
+        tried = await LoginCode.filter(id=row.id, used_at=None, tries__lt=CODE_TRIES).update(
+            tries=F("tries") + 1
+        )
+        return tried == 1
+    await counter.hit(pair_key, WRONG_CODES_PER_PAIR)
+    await counter.hit(address_key, WRONG_CODES_PER_ADDRESS)
+    wrong = await counter.hit(f"login:wrong-code:{normalized_email}", WRONG_CODES_PER_ACCOUNT)
+    if wrong > WRONG_CODES_PER_ACCOUNT.attempts and user is not None:
+        await LoginCode.filter(user_id=user.id, used_at=None).update(used_at=now)
+    return False
 
 
 async def use_code(user: User, code: str, *, now: datetime) -> bool:

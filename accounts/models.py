@@ -174,6 +174,7 @@ class LoginCode(Model):
         "accounts.User", related_name="login_codes", on_delete=fields.CASCADE
     )
     code_hash = fields.CharField(max_length=64)
+    tries = fields.IntField(default=0)  # sign-in attempts that presented it
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()

@@ -8,6 +8,7 @@ to the outbox; a row for an email nobody has is dropped, as is one too old to be
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ SENDERS: dict[str, Callable[[User, str, datetime], Awaitable[None]]] = {
     "login_code": devices.send_login_code,
 }
 STALE_AFTER = timedelta(minutes=30)
+log = logging.getLogger(__name__)
 
 
 async def send_due(*, now: datetime, limit: int = 200) -> int:
@@ -28,14 +30,22 @@ async def send_due(*, now: datetime, limit: int = 200) -> int:
     were mailed. Each ask is taken by the one worker whose DELETE removes its row."""
     sent = 0
     for ask in await MailRequest.all().order_by("id").limit(limit):
-        async with in_transaction():
-            if not await MailRequest.filter(id=ask.id).delete():
-                continue  # another worker took it
-            sender = SENDERS.get(ask.kind)
-            if sender is None or now - ask.created_at > STALE_AFTER:
-                continue
-            user = await User.get_or_none(email=ask.email)
-            if user is not None:
-                await sender(user, ask.locale, now)
-                sent += 1
+        try:
+            sent += await _send(ask, now)
+        except Exception:  # one ask that fails (rolled back, tried again) stops no other mail
+            log.exception("mail request %s (%s) failed", ask.id, ask.kind)
     return sent
+
+
+async def _send(ask: MailRequest, now: datetime) -> int:
+    async with in_transaction():
+        if not await MailRequest.filter(id=ask.id).delete():
+            return 0  # another worker took it
+        sender = SENDERS.get(ask.kind)
+        if sender is None or now - ask.created_at > STALE_AFTER:
+            return 0
+        user = await User.get_or_none(email=ask.email)
+        if user is None:
+            return 0
+        await sender(user, ask.locale, now)
+        return 1

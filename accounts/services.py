@@ -222,23 +222,22 @@ async def authenticate(
       (FAILED_LOGINS_PER_DEVICE), never by its address;
     - a client without one is counted per account and address (allowed_failures, which
       shrinks as the account's failures from every address grow) and per address (across
-      accounts); with a live one-time code mailed to the account it skips those two.
+      accounts);
+    - with a one-time code mailed to the account, the code and the password are one
+      credential, checked past those two limits: a wrong code and a wrong password get the
+      same answer (BadCredentials), and the code has a few tries (devices.code_is_live).
     Successes are never counted, so a carrier NAT address of many people signing in is never
     refused. Raises RateLimited (checked before the password, so a throttled client cannot
     probe) or BadCredentials.
     """
     now = now or datetime.now(UTC)
     normalized = normalize_email(email)
-    device = devices.device_nonce(device_token, normalized, secret_key=secret_key)
-    device_key = f"login:device:{device}"
-    pair_key = f"login:pair:{normalized}:{address}"
-    account_key = f"login:account:{normalized}"
-    address_key = f"login:address:{address}"
+    keys = _LoginKeys.of(normalized, address)
     user = await User.get_or_none(email=normalized)
-    with_code = bool(login_code) and await devices.code_is_live(
-        user, login_code or "", counter=counter, now=now
-    )
+    device = devices.device_nonce(device_token, user, secret_key=secret_key)
+    code = (login_code or "").strip() or None
     if device is not None:
+        device_key = f"login:device:{device}"
         if await counter.count(device_key, devices.FAILED_LOGINS_PER_DEVICE) >= (
             devices.FAILED_LOGINS_PER_DEVICE.attempts
         ):
@@ -246,48 +245,74 @@ async def authenticate(
                 seconds_left(devices.FAILED_LOGINS_PER_DEVICE),
                 "Too many failed sign-ins from this device; try again later.",
             )
-    elif not with_code:
-        await _check_untrusted(normalized, address, counter)
+    elif code is None:
+        await _check_untrusted(keys, counter)
 
+    # The password is always checked, so a code's answer takes the same time either way.
     matches = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not matches:
-        await counter.hit(account_key, FAILED_LOGINS_PER_ACCOUNT)
+    code_live = (
+        code is not None
+        and device is None
+        and await devices.code_is_live(
+            user, code, normalized_email=normalized, address=address, counter=counter, now=now
+        )
+    )
+    if user is None or not matches or (code is not None and device is None and not code_live):
+        await counter.hit(keys.account, FAILED_LOGINS_PER_ACCOUNT)
         if device is not None:
-            await counter.hit(device_key, devices.FAILED_LOGINS_PER_DEVICE)
+            await counter.hit(f"login:device:{device}", devices.FAILED_LOGINS_PER_DEVICE)
         else:
-            await counter.hit(pair_key, FAILED_LOGINS_PER_ACCOUNT)
-            await counter.hit(address_key, FAILED_LOGINS_PER_ADDRESS)
+            await counter.hit(keys.pair, FAILED_LOGINS_PER_ACCOUNT)
+            await counter.hit(keys.address, FAILED_LOGINS_PER_ADDRESS)
+        if code is not None and device is None:
+            raise BadCredentials("Wrong code or password.")
         raise BadCredentials()
-    if with_code and not await devices.use_code(user, login_code or "", now=now):
-        raise BadCredentials("This code was used already; ask for a new one.")
+    if code_live:
+        await devices.use_code(user, code or "", now=now)
     # A success forgives the failures of the client that succeeded, and only those: a known
     # device's own, or this address's when nothing else got it past the address's limit (a
     # code does not lift the throttle for whoever else is behind the address).
     if device is not None:
-        await counter.reset(device_key)
-    elif not with_code:
-        await counter.reset(pair_key)
+        await counter.reset(f"login:device:{device}")
+    elif code is None:
+        await counter.reset(keys.pair)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
         await user.save(update_fields=["password_hash"])
     token = device_token if device is not None and device_token else None
-    return SignedIn(user, token or devices.issue_device_token(normalized, secret_key=secret_key))
+    return SignedIn(user, token or devices.issue_device_token(user, secret_key=secret_key))
 
 
-async def _check_untrusted(normalized: str, address: str, counter: Counter) -> None:
-    """The limits of a sign-in from a client that is not a known device of the account."""
-    account_key = f"login:account:{normalized}"
-    pair_key = f"login:pair:{normalized}:{address}"
-    address_key = f"login:address:{address}"
-    if await counter.count(address_key, FAILED_LOGINS_PER_ADDRESS) >= (
+@dataclass(frozen=True)
+class _LoginKeys:
+    """The counters a sign-in attempt from an untrusted client is held to."""
+
+    account: str
+    pair: str
+    address: str
+
+    @classmethod
+    def of(cls, normalized_email: str, address: str) -> _LoginKeys:
+        return cls(
+            account=f"login:account:{normalized_email}",
+            pair=f"login:pair:{normalized_email}:{address}",
+            address=f"login:address:{address}",
+        )
+
+
+async def _check_untrusted(keys: _LoginKeys, counter: Counter) -> None:
+    """The limits of a sign-in from a client that is not a known device of the account. Both
+    refusals offer a code by mail (`code_by_mail`): with one, the owner gets past them."""
+    if await counter.count(keys.address, FAILED_LOGINS_PER_ADDRESS) >= (
         FAILED_LOGINS_PER_ADDRESS.attempts
     ):
         raise RateLimited(
             seconds_left(FAILED_LOGINS_PER_ADDRESS),
             "Too many failed sign-ins from this address; try again later.",
+            code_by_mail=True,
         )
-    account_failures = await counter.count(account_key, FAILED_LOGINS_PER_ACCOUNT)
-    if await counter.count(pair_key, FAILED_LOGINS_PER_ACCOUNT) >= allowed_failures(
+    account_failures = await counter.count(keys.account, FAILED_LOGINS_PER_ACCOUNT)
+    if await counter.count(keys.pair, FAILED_LOGINS_PER_ACCOUNT) >= allowed_failures(
         account_failures
     ):
         raise RateLimited(

@@ -64,11 +64,20 @@ class WebhookMessage:
 class ProviderError(Exception):
     """The provider refused the request (a bad payment method id, a missing intent, ...)."""
 
-    def __init__(self, code: str, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, param: str | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.param = param
+        self.status = status
+
+    @property
+    def missing(self) -> bool:
+        """Whether the provider says the object asked for does not exist (not a refusal of
+        our key or of the request: those say nothing of the object)."""
+        return self.code == "resource_missing" or self.status == 404
 
 
 class ProviderDeclined(ProviderError):
@@ -191,6 +200,7 @@ def _translate(exc: stripe.StripeError) -> Exception:
         exc.code or "provider_error",
         str(exc.user_message or "The payment was refused."),
         param=param,
+        status=exc.http_status,
     )
 
 

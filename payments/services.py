@@ -334,7 +334,11 @@ async def _open_payment(
             existing = await Payment.get_or_none(active_key=key)
             if existing is None:
                 continue  # it failed meanwhile, releasing the key: try once more
-        if existing.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED):
+        if existing.status in (
+            PaymentStatus.SUCCEEDED,
+            PaymentStatus.REFUNDED,
+            PaymentStatus.DISPUTED,  # recorded as paid: an admin decides, not a second charge
+        ):
             raise AlreadyPaid()
         if existing.in_flight_until is not None and existing.in_flight_until > now:
             raise PaymentInProgress()  # another request (a double click) is still at it
@@ -493,8 +497,8 @@ async def _handle_webhook(
 ) -> str:
     try:
         message = provider.verify_webhook(payload, signature)
-        if not message.type.startswith("payment_intent."):
-            return "ignored"
+        if message.type not in APPLIED_EVENTS:
+            return "ignored"  # nothing of ours moves on it: not worth a read-back
         intent = intent_from_webhook(message)
     except ProviderSignatureError as exc:
         raise InvalidSignature(str(exc)[:200]) from exc
@@ -512,8 +516,12 @@ async def _handle_webhook(
         confirmed = await provider.retrieve_intent(intent.id)
     except ProviderUnavailable as exc:
         raise PaymentUnavailable() from exc
-    except ProviderError:
-        return "unknown_payment"  # not an intent of this provider account
+    except ProviderError as exc:
+        if exc.missing:
+            return "unknown_payment"  # not an intent of this provider account
+        # Our key refused (rotated, restricted): the provider is asked again when it retries.
+        log.error("webhook read-back refused: %s %s", exc.code, exc.message)
+        raise PaymentUnavailable() from exc
     if payment.provider_intent_id != confirmed.id and not _metadata_names(confirmed, payment):
         return "unknown_payment"  # the event's metadata named our payment; the provider's not
     failure = message.type in ("payment_intent.payment_failed", "payment_intent.canceled")
@@ -546,6 +554,11 @@ async def _handle_webhook(
 
 # What an intent that did not go through says of itself at the provider.
 FAILED_INTENTS = ("requires_payment_method", "canceled")
+APPLIED_EVENTS = (
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+)
 
 
 def _event_id_for_log(payload: bytes) -> str:
@@ -655,11 +668,11 @@ async def confirm_recent_successes(provider: StripeProvider, *, now: datetime) -
     per payment read ("confirmed", "disputed", "unreachable")."""
     outcomes = []
     unconfirmed = await Payment.filter(
-        status=PaymentStatus.SUCCEEDED,
-        confirmed_at__isnull=True,
+        Q(status=PaymentStatus.SUCCEEDED, confirmed_at__isnull=True)
+        | Q(status=PaymentStatus.DISPUTED),
         provider_intent_id__isnull=False,
         created_at__gte=now - CONFIRM_WITHIN,
-    ).only("id", "provider_intent_id", "amount_fen", "currency")
+    ).only("id", "status", "provider_intent_id", "amount_fen", "currency")
     for payment in unconfirmed:
         assert payment.provider_intent_id is not None
         try:
@@ -672,11 +685,19 @@ async def confirm_recent_successes(provider: StripeProvider, *, now: datetime) -
         except ProviderUnavailable:
             outcomes.append("unreachable")
             continue
-        except ProviderError:  # the provider does not know the intent at all
-            agrees = False
+        except ProviderError as exc:
+            if not exc.missing:  # our key refused: that says nothing of the payment
+                outcomes.append("unreachable")
+                continue
+            agrees = False  # the provider does not know the intent at all
         if agrees:
-            await Payment.filter(id=payment.id).update(confirmed_at=now)
+            # A disputed payment the provider now confirms is succeeded again.
+            await Payment.filter(id=payment.id).update(
+                confirmed_at=now, status=PaymentStatus.SUCCEEDED
+            )
             outcomes.append("confirmed")
+        elif payment.status == PaymentStatus.DISPUTED:
+            outcomes.append("still_disputed")
         else:
             await Payment.filter(id=payment.id, status=PaymentStatus.SUCCEEDED).update(
                 status=PaymentStatus.DISPUTED

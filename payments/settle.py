@@ -345,5 +345,9 @@ async def close_before_release(
         if result.outcome in (Outcome.PENDING, Outcome.REQUIRES_ACTION):
             raise PaymentInProgress()
         payment = result.payment
-    # A payment that holds the key and succeeded delivered the thing (or will: WAITING).
-    return payment.status == PaymentStatus.SUCCEEDED and payment.settlement != Settlement.REFUND_DUE
+    # A payment that holds the key and succeeded delivered the thing (or will: WAITING); a
+    # disputed one did too, and stays so until an admin decides.
+    return (
+        payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.DISPUTED)
+        and payment.settlement != Settlement.REFUND_DUE
+    )

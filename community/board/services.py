@@ -498,7 +498,7 @@ async def ban(user_id: int, *, days: int, reason: str, now: datetime) -> BoardBa
     target = await User.get_or_none(id=user_id).only("id", "is_admin")
     if target is None:
         raise UserNotFound()
-    if target.is_admin:
+    if target.is_admin and days > 0:  # lifting a ban (0 days) is always allowed
         raise CannotBanAdmin()
     until = now + timedelta(days=days)
     ban, _ = await BoardBan.update_or_create(

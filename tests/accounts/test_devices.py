@@ -14,14 +14,18 @@ import pytest
 from starlette.applications import Starlette
 
 from accounts import outbox, requested_mail
-from accounts.devices import FAILED_LOGINS_PER_DEVICE
+from accounts import services as accounts
+from accounts.devices import CODE_TRIES, FAILED_LOGINS_PER_DEVICE, WRONG_CODES_PER_PAIR
 from accounts.mail import Mailer
 from accounts.models import MailRequest, PasswordReset
 from accounts.services import FAILED_LOGINS_PER_ACCOUNT, SIGNUPS_PER_ADDRESS
 from tests.factories import PASSWORD, csrf_from, make_user
 from tests.smtp import SmtpServer, text_of
 
-NAT = "203.0.113.50"  # one carrier address shared by the owner and a stranger
+NAT = "203.0.113.50"
+NEW_PASSWORD = (
+    "a brand new and long passphrase"  # one carrier address shared by the owner and a stranger
+)
 
 
 def from_address(app: Starlette, address: str) -> httpx.AsyncClient:
@@ -153,18 +157,15 @@ async def test_an_untrusted_browser_on_a_throttled_address_signs_in_with_a_maile
         ]
         code = re.search(r"\b(\d{6})\b", mail)
         assert code, mail
-        wrong = {
-            **form,
-            "csrf_token": csrf_from(asked.text),
-            "code": "000000" if code.group(1) != "000000" else "111111",
-        }
-        assert (await browser.post("/account/login", data=wrong)).status_code == 429
+        wrong = {**form, "csrf_token": csrf_from(asked.text), "code": other_than(code.group(1))}
+        refused_code = await browser.post("/account/login", data=wrong)
+        assert refused_code.status_code == 401  # a wrong code is answered as a wrong password
         right = {**form, "csrf_token": csrf_from(asked.text), "code": code.group(1)}
         assert (await browser.post("/account/login", data=right)).status_code == 303
     async with from_address(app, NAT) as replay:
         page = await replay.get("/account/login")
         reused = {**form, "csrf_token": csrf_from(page.text), "code": code.group(1)}
-        assert (await replay.post("/account/login", data=reused)).status_code == 429  # once
+        assert (await replay.post("/account/login", data=reused)).status_code == 401  # once
 
 
 async def test_sign_ups_are_limited_per_address_with_retry_after(app: Starlette) -> None:
@@ -217,3 +218,73 @@ async def test_a_reset_request_does_the_same_work_for_a_known_and_an_unknown_ema
     resets = [text for text in texts if "/account/reset/" in text]
     assert len(resets) == 1
     assert not [mail for mail in smtp.received() if "unknown@example.cn" in str(mail["To"])]
+
+
+def other_than(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+async def mailed_code(smtp: SmtpServer) -> str:
+    codes = [re.search(r"^(\d{6})$", text, re.M) for text in await deliver(smtp)]
+    [found] = [code for code in codes if code]  # the code stands on a line of its own
+    return found.group(1)
+
+
+async def throttle(app: Starlette, email: str) -> None:
+    async with from_address(app, NAT) as stranger:
+        for _ in range(FAILED_LOGINS_PER_ACCOUNT.attempts):
+            await get_token(stranger, email, "a guess")
+
+
+async def test_a_code_and_the_password_are_one_credential_with_a_few_tries(
+    app: Starlette, smtp: SmtpServer
+) -> None:
+    """Holding a live code buys no free password guesses: every attempt that presents it
+    spends one of its tries, and a wrong code and a wrong password look the same."""
+    await make_user(email="owner@example.cn")
+    await throttle(app, "owner@example.cn")
+    async with from_address(app, NAT) as client:
+        asked = await client.post("/api/v1/login-codes", json={"email": "owner@example.cn"})
+        assert asked.status_code == 202
+        code = await mailed_code(smtp)
+        wrong_code = await get_token(client, "owner@example.cn", PASSWORD, code=other_than(code))
+        wrong_password = await get_token(client, "owner@example.cn", "a guess", code=code)
+        assert wrong_code.status_code == wrong_password.status_code == 401
+        assert wrong_code.json()["error"] == wrong_password.json()["error"]
+        for _ in range(CODE_TRIES - 1):
+            await get_token(client, "owner@example.cn", "another guess", code=code)
+        spent = await get_token(client, "owner@example.cn", PASSWORD, code=code)
+        assert spent.status_code == 401  # its tries are used up, even with the right password
+
+
+async def test_wrong_codes_say_nothing_of_whether_an_account_exists(app: Starlette) -> None:
+    await make_user(email="real@example.cn")
+    answers = {}
+    for email in ("real@example.cn", "nobody@example.cn"):
+        async with from_address(app, "198.51.100.20") as client:
+            seen = [
+                (answer.status_code, answer.json()["error"]["code"])
+                for answer in [
+                    await get_token(client, email, "a guess", code="123456")
+                    for _ in range(WRONG_CODES_PER_PAIR.attempts + 1)
+                ]
+            ]
+        answers[email] = seen
+    assert answers["real@example.cn"] == answers["nobody@example.cn"]
+    assert answers["real@example.cn"][-1] == (429, "rate_limited")
+
+
+async def test_a_new_password_voids_every_device_token_made_before_it(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    user = await make_user(email="owner@example.cn")
+    async with from_address(app, NAT) as owner:
+        old = (await get_token(owner, "owner@example.cn", PASSWORD)).json()["device_token"]
+    await accounts.change_password(
+        user, current_password=PASSWORD, new_password=NEW_PASSWORD, now=datetime.now(UTC)
+    )
+    await throttle(app, "owner@example.cn")
+    async with from_address(app, NAT) as thief:
+        # Whoever kept the old device token is back among the untrusted, held by the throttle.
+        held = await get_token(thief, "owner@example.cn", NEW_PASSWORD, device_token=old)
+        assert held.status_code == 429

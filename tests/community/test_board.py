@@ -444,6 +444,13 @@ async def test_no_admin_can_ban_themselves_or_another_admin(client: httpx.AsyncC
         assert refused.status_code == 409
         assert refused.json()["error"]["code"] == "cannot_ban_admin"
     assert not await BoardBan.exists()
+    # A ban placed before this rule (or on a member made admin since) can still be lifted.
+    await BoardBan.create(user_id=second.id, until=datetime.now(UTC) + timedelta(days=30))
+    lifted = await client.post(
+        "/api/v1/admin/board/bans", json={"user_id": second.id, "days": 0}, headers=headers
+    )
+    assert lifted.status_code == 200
+    await board.check_can_write(second, datetime.now(UTC))
     # A member is still banned as before.
     member = await make_member()
     banned = await client.post(

@@ -79,7 +79,9 @@ async def test_a_browser_on_a_throttled_address_signs_in_with_a_mailed_code(
         await expect(page.locator("input[name=code]")).to_be_visible()
         await shoot(page, "code", locale)
         await requested_mail.send_due(now=datetime.now(UTC))  # the outbox job's first step
-        mail = await OutboxMessage.get(recipient="owner@example.cn", dedupe_key__startswith="login-code:")
+        mail = await OutboxMessage.get(
+            recipient="owner@example.cn", dedupe_key__startswith="login-code:"
+        )
         code = re.search(r"\b(\d{6})\b", mail.text)
         assert code, mail.text
         await page.fill("input[name=password]", PASSWORD)

@@ -184,6 +184,7 @@ async def test_the_worker_goes_on_after_its_database_connections_are_cut(
             cable.plug()
             await wait_for(lambda: _more_than(db, before), 60, logs=(log,))
             assert process.poll() is None  # still running
+            assert "the worker starts again" in log.read_text()  # ours, not procrastinate's
             headers = bearer(await token_for(await make_user(admin=True)))
             seen = (await client.get("/api/v1/admin/jobs", headers=headers)).json()
             [tick] = [job for job in seen["jobs"] if job["name"] == "store.release_expired_orders"]
