@@ -158,12 +158,6 @@ class Settings:
         local = () if self.is_production else LOCAL_HOSTS
         return tuple(dict.fromkeys((public, *local)))
 
-    @property
-    def public_origin(self) -> str:
-        """scheme://host[:port] of public_url: the one origin links and return URLs use."""
-        parts = urlsplit(self.public_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
     def absolute_url(self, path: str) -> str:
         """`path` (starting with "/") on the public address: what the outside world is sent
         to (links in mail, return URLs, feeds), never built from a request's Host header."""

@@ -19,7 +19,7 @@ from web.auth import api_admin, api_user
 def site_origins(request: Request) -> tuple[str, ...]:
     """Our own origin, where an Alipay buyer may be sent back to: the public address only,
     never the request's Host (a client chooses that header; SHUYUAN_PUBLIC_URL)."""
-    return (request.app.state.settings.public_origin,)
+    return (services.origin_of(request.app.state.settings.public_url),)
 
 
 async def paid_with(payment_id: int | None) -> dict[str, Any]:
