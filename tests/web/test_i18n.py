@@ -25,7 +25,16 @@ from web.rendering import STATUS_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGES = ("accounts", "community", "membership", "payments", "store", "web", "jobs")
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ValidationError": (2,)}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "gettext": None,
+    "ValidationError": (2,),
+    # Errors raised with a message of their own, shown to people as it is translated.
+    "RateLimited": (2,),
+    "ServiceUnavailable": (1,),
+    "BadCredentials": (1,),
+}
 
 
 def _ids(found: object) -> set[str]:
@@ -62,7 +71,11 @@ def code_messages() -> set[str]:
         found |= _ids(
             extract_from_dir(
                 str(ROOT),
-                method_map=[("translation.py", "python"), ("errors.py", "python")],
+                method_map=[
+                    ("translation.py", "python"),
+                    ("errors.py", "python"),
+                    ("pictures.py", "python"),
+                ],
                 keywords=KEYWORDS,
             )
         )
