@@ -62,8 +62,12 @@ class BrowserSession:
         return digest.hexdigest()
 
     def sign_in(self, user: User) -> None:
+        """Begin a session for `user` under a new key, chosen now: a page rendered in this
+        same request (the first after a change of rights) carries the CSRF token of the key
+        the browser is about to hold, not of the one it is about to lose."""
         self.begin_for = user
         self.ended = False
+        self.key, self.new_key = sessions.new_key(), True
 
     def sign_out(self) -> None:
         self.begin_for = None
@@ -150,8 +154,13 @@ class ServerSessions:
                 await sessions.end(state.row.id)
             if state.ended and not data:
                 return ""  # signed out, nothing to keep: the browser forgets the key
-            key, state.row = await sessions.begin(
-                state.begin_for, now=now, user_agent=user_agent, address=address, data=data
+            key, state.row = await sessions.begin_with_key(
+                state.ensure_key() if state.begin_for is not None else sessions.new_key(),
+                state.begin_for,
+                now=now,
+                user_agent=user_agent,
+                address=address,
+                data=data,
             )
             return key
         if state.row is not None:

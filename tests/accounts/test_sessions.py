@@ -9,7 +9,17 @@ from starlette.applications import Starlette
 
 from accounts.models import Session, User
 from accounts.sessions import TOUCH_EVERY
-from tests.factories import PASSWORD, bearer, csrf_from, make_user, sign_in, token_for
+from community.board import services as board
+from community.board.models import Reply
+from tests.factories import (
+    PASSWORD,
+    bearer,
+    csrf_from,
+    make_member,
+    make_user,
+    sign_in,
+    token_for,
+)
 from web.sessions import SESSION_COOKIE
 
 NEW_PASSWORD = "a much longer secret of mine"
@@ -176,3 +186,29 @@ async def test_a_session_unused_past_its_idle_lifetime_is_ended(app: Starlette) 
         await Session.filter(user_id=user.id).update(last_seen_at=long_ago)
         assert (await http.get("/account")).status_code == 303
     assert await Session.filter(user_id=user.id).count() == 0
+
+
+async def test_a_new_members_first_reply_from_the_first_page_after_joining_is_accepted(
+    app: Starlette,
+) -> None:
+    """Becoming a member renews the session on the next page; the form on that very page
+    carries the renewed session's CSRF token, so its first post is accepted (not 403)."""
+    author = await make_member()
+    post, _ = await board.create_post(
+        author=author, category="knowledge", title="读书方法", body="先读目录。",
+        counter=app.state.counter, now=datetime.now(UTC),
+    )  # fmt: skip
+    reader = await make_user()
+    async with browser(app) as http:
+        await sign_in(http, reader.email)
+        before = http.cookies[SESSION_COOKIE]
+        await User.filter(id=reader.id).update(member_until=datetime.now(UTC) + timedelta(days=365))
+        page = await http.get(f"/board/posts/{post.id}")  # the first page after joining
+        assert page.status_code == 200
+        assert http.cookies[SESSION_COOKIE] != before  # rights changed: a new session
+        reply = await http.post(
+            f"/board/posts/{post.id}/replies",
+            data={"body": "谢谢分享", "csrf_token": csrf_from(page.text)},
+        )
+        assert reply.status_code in (200, 303), reply.text
+        assert await Reply.filter(post_id=post.id, author_id=reader.id).exists()
