@@ -356,11 +356,22 @@ def serve(
         shutil.rmtree(shared, ignore_errors=True)
         shared.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
-    with (
-        local_stripe(settings, host, port) if with_localstripe else nullcontext(),
-        mail_catcher(settings) if with_mail_catcher else nullcontext(),
-    ):
-        _run_uvicorn(host, port, workers, reload, access_log)
+    # uvicorn stops on SIGTERM, then raises the signal again once its own handler is gone:
+    # with the default action the process would end right there, before the blocks below
+    # stop localstripe and the mail catcher. Exiting this way runs them, as Ctrl+C does.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        with (
+            local_stripe(settings, host, port) if with_localstripe else nullcontext(),
+            mail_catcher(settings) if with_mail_catcher else nullcontext(),
+        ):
+            _run_uvicorn(host, port, workers, reload, access_log)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:

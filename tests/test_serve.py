@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 
 from settings import Settings
 from tests.factories import PASSWORD
-from tests.live import running_server
+from tests.live import ROOT, free_port, running_server, server_environment, wait_until_answering
 
 
 async def test_several_workers_serve_pages_and_the_api(settings: Settings) -> None:
@@ -61,3 +66,60 @@ async def test_the_mail_catcher_keeps_what_the_app_sends(
         kept = list((tmp_path / "mail" / "new").iterdir())
     assert len(kept) == 1
     assert "reader@example.cn" in kept[0].read_text()
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found |= {int(child) for child in text}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_to_serve_stops_localstripe_and_the_mail_catcher(settings: Settings) -> None:
+    """A process manager (or `kill`) stops `shuyuan serve` with SIGTERM: the provider and the
+    mail catcher it started stop with it, so the next `make run` finds their ports free."""
+    port, stripe_port = free_port(), free_port()
+    log = (settings.var_dir / f"serve-children-{port}.log").open("w+")
+    env = {
+        **server_environment(settings),
+        "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+        "SHUYUAN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port),
+         "--with-localstripe", "--with-mail-catcher"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/healthz", process, log)
+        children = _children(process.pid)
+        commands = {
+            child: Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            for child in children
+        }
+        started = [
+            c
+            for c, line in commands.items()
+            if b"localstripe_server" in line or b"aiosmtpd" in line
+        ]
+        assert len(started) == 2, commands
+        os.kill(process.pid, signal.SIGTERM)  # the server alone, as systemd's KillMode=mixed
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(child) for child in started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [child for child in started if _alive(child)], "children left running"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
