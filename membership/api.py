@@ -12,7 +12,7 @@ from starlette.routing import Route
 from accounts.models import User
 from membership import grants, reminders, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
-from payments.api import paid_with, site_origins
+from payments.checkout import paid_with, site_origins
 from web.api import iso, json_response, operation, read_json
 from web.auth import api_admin, api_user, bearer_token
 from web.i18n import api_locale, translations

@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from membership import grants, reminders, services, windows
 from membership.models import Enrollment, EnrollmentStatus
+from payments import checkout as payment_pages
 from payments import reasons
-from payments import routes as payment_pages
 from payments import services as payments
 from payments.schemas import PayForm
 from web.api import read_fields

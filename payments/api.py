@@ -11,25 +11,8 @@ from starlette.routing import Route
 
 from payments import schemas, services
 from payments.models import Payment, PaymentStatus
-from payments.settle import wallet_action
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user
-
-
-def site_origins(request: Request) -> tuple[str, ...]:
-    """Our own origin, where an Alipay buyer may be sent back to: the public address only,
-    never the request's Host (a client chooses that header; SHUYUAN_PUBLIC_URL)."""
-    return (services.origin_of(request.app.state.settings.public_url),)
-
-
-async def paid_with(payment_id: int | None) -> dict[str, Any]:
-    """The fields an order or enrollment shows of its latest payment: how it was paid, and
-    the wallet's next step while it waits (the same as the pay call answered)."""
-    payment = await Payment.get_or_none(id=payment_id) if payment_id is not None else None
-    return {
-        "payment_method": payment.method.value if payment is not None else None,
-        "next_action": wallet_action(payment) if payment is not None else None,
-    }
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from errors import DomainError
-from payments.api import paid_with, site_origins
+from payments.checkout import paid_with, site_origins
 from store import schemas, services
 from store.images import image_url
 from store.models import Order, Product, RefundRequest

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from payments import checkout as payment_pages
 from payments import reasons
-from payments import routes as payment_pages
 from payments import services as payments
 from payments.models import Payment
 from store import schemas, services

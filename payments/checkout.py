@@ -1,0 +1,127 @@
+"""What payments offers the checkouts of the things it is paid for (the store's orders,
+membership's enrollments): which methods a browser is offered, a checkout form's choice, the
+page a buyer waits on while WeChat Pay or Alipay is paid, where a wallet sends them next, and
+the fields an order or enrollment shows of its payment. Store and membership import this
+module, never payments' routes or API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from payments import reasons, services
+from payments.models import Payment, PaymentStatus, PayMethod
+from payments.schemas import PayForm
+from payments.settle import wallet_action
+from web.rendering import flash, gettext_for, redirect_after_post, render
+
+
+def site_origins(request: Request) -> tuple[str, ...]:
+    """Our own origin, where an Alipay buyer may be sent back to: the public address only,
+    never the request's Host (a client chooses that header; SHUYUAN_PUBLIC_URL)."""
+    return (services.origin_of(request.app.state.settings.public_url),)
+
+
+async def paid_with(payment_id: int | None) -> dict[str, Any]:
+    """The fields an order or enrollment shows of its latest payment: how it was paid, and
+    the wallet's next step while it waits (the same as the pay call answered)."""
+    payment = await Payment.get_or_none(id=payment_id) if payment_id is not None else None
+    return {
+        "payment_method": payment.method.value if payment is not None else None,
+        "next_action": wallet_action(payment) if payment is not None else None,
+    }
+
+
+def device_of(request: Request) -> str:
+    """ "wechat" inside WeChat's own browser (links shared in WeChat open there), "phone" on
+    another phone browser, else "desktop": each is shown WeChat Pay differently."""
+    agent = request.headers.get("user-agent", "")[:500]
+    if "MicroMessenger" in agent:
+        return "wechat"
+    if any(word in agent for word in ("Mobi", "Android", "iPhone", "iPad")):
+        return "phone"
+    return "desktop"
+
+
+def offered_methods(request: Request) -> list[str]:
+    """The methods checkout offers this browser, in the operator's order: all the provider
+    account takes, except Alipay inside WeChat's browser (WeChat blocks its links)."""
+    methods = list(request.app.state.payments_provider.methods)
+    if device_of(request) == "wechat":
+        methods = [method for method in methods if method != "alipay"]
+    return methods
+
+
+def return_url(request: Request, path: str) -> str:
+    """`path` on the public address: where Alipay sends the buyer back to."""
+    return str(request.app.state.settings.absolute_url(path))
+
+
+def form_choice(request: Request, form: PayForm, paying: str) -> services.PaymentChoice:
+    """A checkout form's choice: a card's PaymentMethod, or a wallet (Alipay returning to the
+    waiting page `paying` on the origin this buyer uses)."""
+    return services.PaymentChoice(
+        payment_method=form.payment_method if form.method == "card" else None,
+        method=form.method,
+        return_url=return_url(request, paying) if form.method == "alipay" else None,
+        site_origins=site_origins(request),
+    )
+
+
+async def waiting_page(
+    request: Request,
+    payment: Payment | None,
+    *,
+    checkout_url: str,
+    status_url: str,
+    done_url: str,
+    amount_fen: int,
+    what: str,
+) -> Response:
+    """payments/paying.html for a held thing's open wallet payment: the QR code large (or the
+    way to pay from another device), or Alipay's link, with the time it stays payable. A
+    failed payment, a card's or none: back to checkout, saying why."""
+    failure = failure_sentence(payment)
+    if failure is not None or payment is None or payment.method == PayMethod.CARD:
+        if failure is not None:
+            flash(request, gettext_for(request)(failure), "error")
+        return RedirectResponse(checkout_url, status_code=303)
+    return await render(
+        request,
+        "payments/paying.html",
+        {
+            "payment": payment,
+            "action": wallet_action(payment),
+            "device": device_of(request),
+            "status_url": status_url,
+            "checkout_url": checkout_url,
+            "done_url": done_url,
+            "amount_fen": amount_fen,
+            "what": what,
+            "card_offered": "card" in request.app.state.payments_provider.methods,
+            # In development the code's page is on this machine (localstripe_server): a link
+            # to it stands in for a phone that scans the code. Never in production.
+            "scan_link": not request.app.state.settings.is_production,
+        },
+    )
+
+
+def wallet_next(request: Request, result: services.PaymentResult, paying: str) -> Response:
+    """Where a buyer goes once a wallet payment waits for them: the waiting page (WeChat Pay's
+    code), or Alipay. The script is told in JSON; a form post without it is redirected (to
+    our page even for Alipay: the CSP's form-action keeps a form on this site)."""
+    action = result.next_action or {}
+    target = str(action["url"]) if action.get("type") == "redirect" else paying
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"status": "redirect", "redirect": target})
+    return redirect_after_post(request, paying)
+
+
+def failure_sentence(payment: Payment | None) -> str | None:
+    """Why the payment failed, as a message id (translated where it is shown)."""
+    if payment is None or payment.status != PaymentStatus.FAILED:
+        return None
+    return reasons.sentence(payment.failure_code)
