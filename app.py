@@ -34,6 +34,7 @@ from jobs import admin as jobs_admin
 from jobs import queue as job_queue
 from jobs.embedded import embedded_jobs
 from jobs.schedule import JobContext
+from jobs.worker import WorkerMemory, register_payment_purposes
 from membership import admin as membership_admin
 from membership import api as membership_api
 from membership import routes as membership_routes
@@ -53,7 +54,6 @@ from web.hosts import ServedHosts
 from web.limits import BoundedBodies
 from web.observe import Observed
 from web.sessions import ServerSessions
-from web.worker import WorkerMemory, register_payment_purposes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

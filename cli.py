@@ -67,8 +67,8 @@ async def work(
     from jobs import queue as job_queue
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
+    from jobs.worker import register_payment_purposes
     from payments import services
-    from web.worker import register_payment_purposes
 
     if settings.jobs != "worker":
         raise SystemExit("shuyuan worker needs PostgreSQL (SQLite runs its jobs inside serve)")
@@ -230,8 +230,8 @@ async def demo_data(settings: Settings) -> None:
 
 
 async def reconcile_payments(settings: Settings) -> None:
+    from jobs.worker import register_payment_purposes
     from payments import services
-    from web.worker import register_payment_purposes
 
     register_payment_purposes()
 

@@ -13,12 +13,12 @@ from typing import Any
 from accounts import outbox, requested_mail
 from accounts.mail import Mailer
 from jobs import runs
+from jobs.worker import WorkerMemory
 from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
 from payments import services as payments
 from payments.provider import StripeProvider
 from store import services as store
-from web.worker import WorkerMemory
 
 log = logging.getLogger("jobs")
 

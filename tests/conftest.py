@@ -25,13 +25,13 @@ from tortoise import Tortoise, connections
 from app import create_app
 from cli import migrate
 from db import table_name, tortoise_config
+from jobs.worker import register_payment_purposes
 from payments.provider import StripeProvider
 from payments.services import make_provider
 from settings import Settings
 from tests.factories import PASSWORD
 from tests.live import ROOT, free_port, wait_until_answering
 from web.logs import JsonLines
-from web.worker import register_payment_purposes
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32

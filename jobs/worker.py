@@ -1,4 +1,5 @@
-"""What one worker process holds beside its requests: its memories, and the payment wiring."""
+"""What one worker process (a web worker, or `shuyuan worker`) holds beside its work: its
+memories, and the payment wiring. Here, above every package, because it names theirs."""
 
 from __future__ import annotations
 
