@@ -21,7 +21,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 from accounts import api as accounts_api
 from accounts import notices
 from accounts import routes as accounts_routes
+from accounts import services as accounts_services
+from accounts import sessions as account_sessions
 from accounts.mail import Mailer
+from accounts.page_context import page_context
 from accounts.sessions import Lifetimes
 from community.board import api as board_api
 from community.board import routes as board_routes
@@ -182,6 +185,7 @@ def create_app(
             Middleware(
                 ServerSessions,
                 secret_key=settings.secret_key,
+                store=account_sessions,
                 lifetimes=Lifetimes(
                     idle=timedelta(days=settings.session_idle_days),
                     absolute=timedelta(days=settings.session_max_days),
@@ -197,6 +201,9 @@ def create_app(
     app.state.payments_provider = payments_provider
     app.state.pictures = pictures
     app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
+    # What web/ (the floor under every package) needs from accounts, handed over here.
+    app.state.token_owner = accounts_services.user_for_token
+    app.state.page_context = page_context
     return app
 
 

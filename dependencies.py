@@ -35,9 +35,5 @@ PRIVATE_MODULES = frozenset({"routes", "api", "admin"})
 
 # Arrows that still run against the table, each named with the modules that draw it, until
 # the work that removes it lands (the test fails on any other, and on one listed here that
-# is gone, so this list only shrinks).
-NOT_YET: dict[tuple[str, str], frozenset[str]] = {
-    # web loads the signed-in user and keeps sessions through accounts; the app factory is to
-    # hand web what it needs instead.
-    ("web", "accounts"): frozenset({"web/auth.py", "web/rendering.py", "web/sessions.py"}),
-}
+# is gone, so this list only shrinks). None left.
+NOT_YET: dict[tuple[str, str], frozenset[str]] = {}

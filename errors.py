@@ -11,6 +11,8 @@ class CommonErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     INVALID_JSON = "invalid_json"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
 
 
 class DomainError(Exception):
@@ -86,3 +88,17 @@ class ServiceUnavailable(DomainError):
     status = 503
     default_message = "The service is busy or unreachable right now; please try again shortly."
     retry_after = 5
+
+
+class Unauthorized(DomainError):
+    """No one is signed in: the API's bearer token is missing, unknown or ended."""
+
+    code = CommonErrorCode.UNAUTHORIZED
+    status = 401
+    default_message = "Sign in first (a valid bearer token is required)."
+
+
+class Forbidden(DomainError):
+    code = CommonErrorCode.FORBIDDEN
+    status = 403
+    default_message = "You are not allowed to do this."

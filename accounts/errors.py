@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from errors import DomainError, ValidationError
+from errors import DomainError, Forbidden, Unauthorized, ValidationError
+
+# Who is asking is settled below every package (web/ raises them too): kept importable here.
+__all__ = ["Forbidden", "Unauthorized"]
 
 
 class AccountsErrorCode(StrEnum):
     EMAIL_TAKEN = "email_taken"
     BAD_CREDENTIALS = "bad_credentials"
-    UNAUTHORIZED = "unauthorized"
-    FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     SESSION_ENDED = "session_ended"
     WEAK_PASSWORD = "weak_password"  # nosec B105  # an error code
@@ -31,18 +32,6 @@ class BadCredentials(DomainError):
     code = AccountsErrorCode.BAD_CREDENTIALS
     status = 401
     default_message = "Wrong email or password."
-
-
-class Unauthorized(DomainError):
-    code = AccountsErrorCode.UNAUTHORIZED
-    status = 401
-    default_message = "Sign in first (a valid bearer token is required)."
-
-
-class Forbidden(DomainError):
-    code = AccountsErrorCode.FORBIDDEN
-    status = 403
-    default_message = "You are not allowed to do this."
 
 
 class NotificationNotFound(DomainError):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,10 +31,6 @@ class Lifetimes:
 
     idle: timedelta
     absolute: timedelta
-
-
-def new_key() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def key_digest(key: str) -> str:
@@ -74,15 +69,6 @@ async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | No
     return session
 
 
-async def begin(
-    user: User | None, *, now: datetime, user_agent: str, address: str, data: dict[str, Any]
-) -> tuple[str, Session]:
-    """A new session (and its key, shown once to the browser) for `user`, or for a visitor."""
-    return await begin_with_key(
-        new_key(), user, now=now, user_agent=user_agent, address=address, data=data
-    )
-
-
 async def begin_with_key(
     key: str,
     user: User | None,
@@ -92,8 +78,8 @@ async def begin_with_key(
     address: str,
     data: dict[str, Any],
 ) -> tuple[str, Session]:
-    """A new session under a key the browser already holds (a visitor's, whose CSRF token
-    is bound to it)."""
+    """A new session under `key` (chosen by web.sessions: a visitor's key whose CSRF token is
+    bound to it, or a new one)."""
     session = await Session.create(
         user=user,
         key_hash=key_digest(key),

@@ -1,19 +1,26 @@
-"""Who is asking: the signed-in person of an HTML session, or the owner of an API bearer token."""
+"""Who is asking: the signed-in person of an HTML session, or the owner of an API bearer token.
+
+web/ imports no package: a person is whatever the session store (web.sessions) and the token
+owner the app factory hands over (`app.state.token_owner`, accounts' user_for_token) give,
+an accounts User in the app. Routes read it as one."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from accounts import services as accounts
-from accounts.errors import Forbidden, Unauthorized
-from accounts.models import User
+from errors import Forbidden, Unauthorized
 from web.sessions import browser_session
 
 _UNSET = object()
+# What the app factory hands over as app.state.token_owner: the person a bearer token names.
+TokenOwner = Callable[..., Awaitable[Any]]
+User = Any  # an accounts User, as the session store and the token owner give it
 
 
 async def current_user(request: Request) -> User | None:
@@ -97,9 +104,10 @@ async def api_user(request: Request) -> User:
 async def optional_api_user(request: Request) -> User | None:
     cached = getattr(request.state, "api_user", _UNSET)
     if cached is not _UNSET:
-        return cached  # type: ignore[return-value]
+        return cached
     token = bearer_token(request)
-    user = await accounts.user_for_token(token, now=datetime.now(UTC)) if token else None
+    owner: TokenOwner = request.app.state.token_owner
+    user = await owner(token, now=datetime.now(UTC)) if token else None
     request.state.api_user = user
     return user
 

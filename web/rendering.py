@@ -12,8 +12,6 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from accounts import notices, profiles
-from accounts import services as accounts
 from translation import N_, reason_in
 from translation import yuan as yuan
 from web.auth import current_user
@@ -112,9 +110,8 @@ async def render(
         "locale": locale,
         "html_lang": HTML_LANG[locale],
         "current_user": user,
-        "unread_count": await accounts.unread_count(user) if user else 0,
-        "notice_text": lambda notification: notices.text_of(notification, locale),
-        "avatar_url": profiles.avatar_url,
+        # What the app factory adds to every page (accounts.page_context: the unread badge...).
+        **await request.app.state.page_context(user, locale),
         "reason": lambda text: reason_in(text, catalog.gettext),
         "status_label": lambda value: catalog.gettext(STATUS_LABELS.get(str(value), str(value))),
         "csrf_token": csrf_token(request),

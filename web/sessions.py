@@ -12,16 +12,45 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from accounts import sessions
-from accounts.models import Session, User
+
+class SessionStore(Protocol):
+    """Where sessions are kept: accounts.sessions, handed over by the app factory (web/ is
+    the floor under every package and imports none of them). A session row has `id`, `data`
+    and `user` (the signed-in person, or None for a visitor)."""
+
+    async def load(self, key: str, *, now: datetime, lifetimes: Any) -> Any: ...
+
+    def privileges_changed(self, session: Any, now: datetime) -> bool: ...
+
+    async def begin_with_key(
+        self,
+        key: str,
+        user: Any,
+        *,
+        now: datetime,
+        user_agent: str,
+        address: str,
+        data: dict[str, Any],
+    ) -> tuple[str, Any]: ...
+
+    async def save(self, session: Any, *, data: dict[str, Any], now: datetime) -> None: ...
+
+    async def end(self, session_id: int) -> None: ...
+
+
+def new_key() -> str:
+    """A session key: random, shown once to the browser (only its digest is stored)."""
+    return secrets.token_urlsafe(32)
+
 
 SESSION_COOKIE = "shuyuan_session"
 _KEY = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -35,15 +64,15 @@ class BrowserSession:
     the route asked for (sign in, sign out)."""
 
     key: str | None
-    row: Session | None
+    row: Any  # the store's session row, or None
     secret: str
     new_key: bool = False
-    begin_for: User | None = None
+    begin_for: Any = None  # the person a new session is to begin for
     ended: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def user(self) -> User | None:
+    def user(self) -> Any:
         if self.ended:
             return None
         if self.begin_for is not None:
@@ -52,7 +81,7 @@ class BrowserSession:
 
     def ensure_key(self) -> str:
         if self.key is None:
-            self.key, self.new_key = sessions.new_key(), True
+            self.key, self.new_key = new_key(), True
         return self.key
 
     def csrf_token(self) -> str:
@@ -61,13 +90,13 @@ class BrowserSession:
         digest = hmac.new(self.secret.encode(), f"csrf:{key}".encode(), "sha256")
         return digest.hexdigest()
 
-    def sign_in(self, user: User) -> None:
+    def sign_in(self, user: Any) -> None:
         """Begin a session for `user` under a new key, chosen now: a page rendered in this
         same request (the first after a change of rights) carries the CSRF token of the key
         the browser is about to hold, not of the one it is about to lose."""
         self.begin_for = user
         self.ended = False
-        self.key, self.new_key = sessions.new_key(), True
+        self.key, self.new_key = new_key(), True
 
     def sign_out(self) -> None:
         self.begin_for = None
@@ -104,8 +133,11 @@ def _cookie_key(scope: Scope) -> str | None:
 class ServerSessions:
     """ASGI middleware keeping HTML sessions in the database (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, secret_key: str, lifetimes: sessions.Lifetimes) -> None:
+    def __init__(
+        self, app: ASGIApp, *, secret_key: str, store: SessionStore, lifetimes: Any
+    ) -> None:
         self.app = app
+        self.store = store
         self.secret_key = secret_key
         self.lifetimes = lifetimes
 
@@ -121,11 +153,11 @@ class ServerSessions:
             return
         now = datetime.now(UTC)
         key = _cookie_key(scope)
-        row = await sessions.load(key, now=now, lifetimes=self.lifetimes) if key else None
+        row = await self.store.load(key, now=now, lifetimes=self.lifetimes) if key else None
         # A key without a row is a visitor's (its CSRF token is bound to it): kept as it is.
         visitor_key = key if key and _KEY.match(key) else None
         state = BrowserSession(key=visitor_key, row=row, secret=self.secret_key)
-        if row is not None and row.user is not None and sessions.privileges_changed(row, now):
+        if row is not None and row.user is not None and self.store.privileges_changed(row, now):
             state.sign_in(row.user)  # the same person, with new rights: a new key
         data = dict(row.data) if row is not None else {}
         scope["session"] = data
@@ -151,11 +183,11 @@ class ServerSessions:
         address = client[0] if client else ""
         if state.ended or state.begin_for is not None:
             if state.row is not None:
-                await sessions.end(state.row.id)
+                await self.store.end(state.row.id)
             if state.ended and not data:
                 return ""  # signed out, nothing to keep: the browser forgets the key
-            key, state.row = await sessions.begin_with_key(
-                state.ensure_key() if state.begin_for is not None else sessions.new_key(),
+            key, state.row = await self.store.begin_with_key(
+                state.ensure_key() if state.begin_for is not None else new_key(),
                 state.begin_for,
                 now=now,
                 user_agent=user_agent,
@@ -164,11 +196,11 @@ class ServerSessions:
             )
             return key
         if state.row is not None:
-            await sessions.save(state.row, data=data, now=now)
+            await self.store.save(state.row, data=data, now=now)
             return None
         if data:  # a visitor's flash message: keep it under the key it may already have
-            key = state.key or sessions.new_key()
-            _, state.row = await sessions.begin_with_key(
+            key = state.key or new_key()
+            _, state.row = await self.store.begin_with_key(
                 key, None, now=now, user_agent=user_agent, address=address, data=data
             )
             return key if key != _cookie_key(scope) else None

@@ -1,0 +1,21 @@
+"""What every page shows of the signed-in person: the unread notices badge, a notice's text in
+the reader's language, avatars. Handed to web's render by the app factory (web/ imports no
+package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts import notices, profiles, services
+from accounts.models import Notification, User
+
+
+async def page_context(user: User | None, locale: str) -> dict[str, Any]:
+    def notice_text(notification: Notification) -> str:
+        return notices.text_of(notification, locale)
+
+    return {
+        "unread_count": await services.unread_count(user) if user else 0,
+        "notice_text": notice_text,
+        "avatar_url": profiles.avatar_url,
+    }
