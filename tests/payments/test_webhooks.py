@@ -40,10 +40,10 @@ async def post_event(client: httpx.AsyncClient, payload: bytes, signature: str) 
     )
 
 
-async def open_payment_with_intent(
-    provider: StripeProvider, settings: Settings, *, subject: str = "order-1"
-) -> tuple[Payment, dict[str, object]]:
-    """A payment whose intent exists at the provider, confirmed there but not yet told to us."""
+async def payment_with_intent(
+    provider: StripeProvider, *, subject: str, payment_method: str = "pm_card_visa"
+) -> tuple[Payment, str]:
+    """A payment and its intent at the provider, not confirmed yet (the intent's id)."""
     buyer = await make_user()
     payment = await Payment.create(
         user_id=buyer.id,
@@ -55,12 +55,20 @@ async def open_payment_with_intent(
     intent = await provider.create_intent(
         amount=9_900,
         currency="cny",
-        payment_method="pm_card_visa",
+        payment_method=payment_method,
         metadata={"payment_id": str(payment.id), "purpose": PURPOSE, "subject_id": subject},
         idempotency_key=f"test-{payment.id}",
     )
-    await provider.confirm_intent(intent.id, idempotency_key=f"test-confirm-{payment.id}")
-    return payment, await intent_json(settings, intent.id)
+    return payment, intent.id
+
+
+async def open_payment_with_intent(
+    provider: StripeProvider, settings: Settings, *, subject: str = "order-1"
+) -> tuple[Payment, dict[str, object]]:
+    """A payment whose intent exists at the provider, confirmed there but not yet told to us."""
+    payment, intent_id = await payment_with_intent(provider, subject=subject)
+    await provider.confirm_intent(intent_id, idempotency_key=f"test-confirm-{payment.id}")
+    return payment, await intent_json(settings, intent_id)
 
 
 async def test_a_webhook_with_a_bad_or_missing_signature_is_rejected(
@@ -120,24 +128,12 @@ async def test_a_failure_event_the_provider_does_not_confirm_never_fails_a_paid_
 async def test_a_declined_payments_failure_event_is_applied_once_the_provider_confirms_it(
     client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
 ) -> None:
-    buyer = await make_user()
-    payment = await Payment.create(
-        user_id=buyer.id,
-        purpose=PURPOSE,
-        subject_id="order-2",
-        amount_fen=9_900,
-        active_key=f"{PURPOSE}:order-2",
-    )
-    created = await provider.create_intent(
-        amount=9_900,
-        currency="cny",
-        payment_method=await declining_card(settings),
-        metadata={"payment_id": str(payment.id), "purpose": PURPOSE, "subject_id": "order-2"},
-        idempotency_key=f"test-{payment.id}",
+    payment, intent_id = await payment_with_intent(
+        provider, subject="order-2", payment_method=await declining_card(settings)
     )
     with pytest.raises(ProviderDeclined):
-        await provider.confirm_intent(created.id, idempotency_key=f"test-confirm-{payment.id}")
-    intent = await intent_json(settings, created.id)
+        await provider.confirm_intent(intent_id, idempotency_key=f"test-confirm-{payment.id}")
+    intent = await intent_json(settings, intent_id)
     assert intent["status"] == "requires_payment_method"
     secret = settings.stripe_webhook_secret
     answer = await post_event(
@@ -154,22 +150,8 @@ async def test_a_signed_but_false_success_changes_nothing(
 ) -> None:
     """Signed with our secret (a leaked key, a replay from a test account): the event says
     succeeded, the provider says the intent was never paid. Nothing moves."""
-    buyer = await make_user()
-    payment = await Payment.create(
-        user_id=buyer.id,
-        purpose=PURPOSE,
-        subject_id="order-3",
-        amount_fen=9_900,
-        active_key=f"{PURPOSE}:order-3",
-    )
-    created = await provider.create_intent(
-        amount=9_900,
-        currency="cny",
-        payment_method="pm_card_visa",
-        metadata={"payment_id": str(payment.id), "purpose": PURPOSE, "subject_id": "order-3"},
-        idempotency_key=f"test-{payment.id}",
-    )  # never confirmed: not paid
-    lie = {**await intent_json(settings, created.id), "status": "succeeded"}
+    payment, intent_id = await payment_with_intent(provider, subject="order-3")  # not paid
+    lie = {**await intent_json(settings, intent_id), "status": "succeeded"}
     payload, signature = signed_event(
         settings.stripe_webhook_secret, "payment_intent.succeeded", lie
     )
