@@ -79,12 +79,18 @@ async def set_avatar(
     user: User, data: bytes, *, media_dir: Path, pictures: PicturePool, counter: Counter
 ) -> User:
     """A new avatar from an uploaded picture, decoded in the picture pool. At most
-    AVATAR_CHANGES per account an hour (every upload counts, refused or not: each one costs a
-    decode). Raises RateLimited, ValidationError("avatar"), ServiceUnavailable (pool busy)."""
+    AVATAR_CHANGES per account an hour: every upload the pool took counts, refused or not
+    (each cost a read); one the full pool turned away (503) does not. Raises RateLimited,
+    ValidationError("avatar"), ServiceUnavailable (pool busy)."""
     key = f"avatar:{user.id}"
-    if await counter.hit(key, AVATAR_CHANGES) > AVATAR_CHANGES.attempts:
+    if await counter.count(key, AVATAR_CHANGES) >= AVATAR_CHANGES.attempts:
         raise RateLimited(seconds_left(AVATAR_CHANGES), "Too many avatar changes; try again later.")
-    sizes = await pictures.jpegs(data, AVATAR)
+    try:
+        sizes = await pictures.jpegs(data, AVATAR)
+    except ValidationError:
+        await counter.hit(key, AVATAR_CHANGES)
+        raise
+    await counter.hit(key, AVATAR_CHANGES)
     version = user.avatar_version + 1
     folder = media_dir / "avatars"
     folder.mkdir(parents=True, exist_ok=True)

@@ -152,7 +152,8 @@ async def test_a_full_pool_answers_503_instead_of_queueing_without_end(
     app.state.pictures.close()
     app.state.pictures = PicturePool(processes=1, waiting=0)  # one picture admitted at a time
     release = tmp_path / "release"
-    tokens = [await token_for(await make_user()) for _ in range(2)]
+    users = [await make_user() for _ in range(2)]
+    tokens = [await token_for(user) for user in users]
     hold = asyncio.create_task(app.state.pictures.run(wait_for_file, str(release)))
     first = asyncio.create_task(upload(client, tokens[0], png(400, 400)))
     try:
@@ -161,6 +162,8 @@ async def test_a_full_pool_answers_503_instead_of_queueing_without_end(
         busy = await upload(client, tokens[1], png(400, 400))
         assert busy.status_code == 503, busy.text
         assert "Retry-After" in busy.headers
+        # Turned away before anything was read: it does not count against the avatar limit.
+        assert await app.state.counter.count(f"avatar:{users[1].id}", AVATAR_CHANGES) == 0
     finally:
         release.touch()
         await hold
