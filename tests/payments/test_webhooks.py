@@ -145,6 +145,26 @@ async def test_a_declined_payments_failure_event_is_applied_once_the_provider_co
     assert ledger.failed == [payment.id]
 
 
+async def test_a_canceled_event_is_applied_once_the_provider_confirms_it(
+    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+) -> None:
+    """The hold ran out and the intent was canceled at the provider: its event fails the
+    payment (the provider says canceled); the same event for a paid intent changes nothing."""
+    payment, intent_id = await payment_with_intent(provider, subject="order-6")
+    await provider.cancel_intent(intent_id)
+    canceled = await intent_json(settings, intent_id)
+    secret = settings.stripe_webhook_secret
+    answer = await post_event(client, *signed_event(secret, "payment_intent.canceled", canceled))
+    assert answer.json()["result"] == "applied"
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.FAILED
+    assert ledger.failed == [payment.id]
+    paid, intent = await open_payment_with_intent(provider, settings, subject="order-7")
+    lie = {**intent, "status": "canceled"}
+    await post_event(client, *signed_event(secret, "payment_intent.canceled", lie))
+    assert (await Payment.get(id=paid.id)).status == PaymentStatus.SUCCEEDED  # the provider's word
+    assert ledger.failed == [payment.id]
+
+
 async def test_a_signed_but_false_success_changes_nothing(
     client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
 ) -> None:
