@@ -104,7 +104,7 @@ async def create_token(request: Request) -> Response:
 async def request_login_code(request: Request) -> Response:
     data = await read_json(request, schemas.LoginCodeRequest)
     await devices.request_login_code(
-        normalized_email=services.normalize_email(data.email),
+        email=data.email,
         address=client_address(request),
         counter=request.app.state.counter,
         locale=api_locale(request),

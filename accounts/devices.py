@@ -29,6 +29,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from accounts import outbox
+from accounts.identities import normalize_email
 from accounts.models import LoginCode, MailRequest, User
 from errors import RateLimited
 from ratelimit import Counter, Limit, seconds_left
@@ -99,18 +100,19 @@ def _code_digest(user_id: int, code: str) -> str:
 
 
 async def request_login_code(
-    *, normalized_email: str, address: str, counter: Counter, locale: str, now: datetime
+    *, email: str, address: str, counter: Counter, locale: str, now: datetime
 ) -> None:
     """Ask for a one-time sign-in code by mail. The same answer, and the same work, whether or
     not an account has this email: the request only records it, and a job looks the account
     up (accounts.requested_mail). Raises RateLimited past the limits per email and address."""
+    normalized_email = normalize_email(email)[:320]
     for key, limit in ((f"code-pair:{normalized_email}:{address}", CODES_PER_PAIR),
                        (f"code-email:{normalized_email}", CODES_PER_EMAIL),
                        (f"code-addr:{address}", CODES_PER_ADDRESS)):  # fmt: skip
         if await counter.hit(key, limit) > limit.attempts:
             raise RateLimited(seconds_left(limit), "Too many code requests; try again later.")
     await MailRequest.create(
-        kind="login_code", email=normalized_email[:320], locale=locale, created_at=now
+        kind="login_code", email=normalized_email, locale=locale, created_at=now
     )
 
 

@@ -14,6 +14,13 @@ from functools import cache
 
 from confusable_homoglyphs import confusables
 
+
+def normalize_email(email: str) -> str:
+    """How emails are stored and compared: NFKC (full-width letters are the plain ones),
+    lower-cased, without surrounding spaces."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
 # Letters that render as nothing or as a blank although Unicode calls them letters or symbols.
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u17b4\u17b5\u034f\u061c\u00ad")
 # Names nobody may take: they would read as the site speaking, or as its staff.

@@ -137,7 +137,7 @@ async def login_code_page(request: Request) -> Response:
     form = await read_form(request)
     email = str(form.get("email", ""))[:320]
     await devices.request_login_code(
-        normalized_email=services.normalize_email(email),
+        email=email,
         address=client_address(request),
         counter=request.app.state.counter,
         locale=choose_locale(request),

@@ -62,10 +62,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 
-def normalize_email(email: str) -> str:
-    """How emails are stored and compared: NFKC (full-width letters are the plain ones),
-    lower-cased, without surrounding spaces."""
-    return unicodedata.normalize("NFKC", email).strip().lower()
+normalize_email = identities.normalize_email
 
 
 def validate_email(email: str) -> str:
