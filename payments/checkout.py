@@ -102,7 +102,7 @@ async def waiting_page(
             "amount_fen": amount_fen,
             "what": what,
             "card_offered": "card" in request.app.state.payments_provider.methods,
-            # In development the code's page is on this machine (localstripe_server): a link
+            # In development the code's page is on this machine (devserver.localstripe): a link
             # to it stands in for a phone that scans the code. Never in production.
             "scan_link": not request.app.state.settings.is_production,
         },

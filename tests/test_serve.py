@@ -109,7 +109,7 @@ def test_sigterm_to_serve_stops_localstripe_and_the_mail_catcher(settings: Setti
         started = [
             c
             for c, line in commands.items()
-            if b"localstripe_server" in line or b"aiosmtpd" in line
+            if b"devserver.localstripe" in line or b"devserver.mail_catcher" in line
         ]
         assert len(started) == 2, commands
         os.kill(process.pid, signal.SIGTERM)  # the server alone, as systemd's KillMode=mixed

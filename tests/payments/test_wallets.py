@@ -1,4 +1,4 @@
-"""WeChat Pay and Alipay against the provider process (localstripe_server's imitation of them):
+"""WeChat Pay and Alipay against the provider process (devserver.localstripe imitates them):
 real HTTP to it, the buyer's scan or redirect played on its pages, its webhooks to our app.
 
 Orders of events covered, for an order and for an enrollment: paid with the webhook; declined;

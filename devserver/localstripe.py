@@ -29,7 +29,12 @@ Not imitated: the real apps, a QR that expires on its own or intents Stripe canc
 while (our app cancels an abandoned one when its hold runs out), `native_url`/`native_data`
 opening an app, mini-program and in-app clients, delayed or asynchronous settlement.
 
-    python -m payments.localstripe_server --port 8420
+Which fakes work: this module over localstripe 1.15.10 (pinned in pyproject.toml's dev extra).
+Upstream localstripe alone (1.15.x) refuses our card payments: the stripe SDK 16 sends
+`allowed_payment_method_types`, which real Stripe takes and upstream localstripe does not know;
+this module teaches it that name. stripe-mock answers with fixtures and settles nothing.
+
+    python -m devserver.localstripe --port 8420   (from a checkout: devserver/ is not shipped)
 """
 
 from __future__ import annotations
@@ -441,7 +446,7 @@ def _imitate_wallets() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="localstripe_server", description=__doc__)
+    parser = argparse.ArgumentParser(prog="devserver.localstripe", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--quiet", action="store_true", help="no access log")

@@ -1,0 +1,29 @@
+"""The wheel built from pyproject.toml: every part of the application, and no development
+stand-in (devserver/ is run from a checkout, never shipped)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from dependencies import MAY_IMPORT
+from tests.live import ROOT
+
+
+def test_the_wheel_holds_the_application_and_not_the_development_stand_ins(
+    tmp_path: Path,
+) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("shuyuan-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0].removesuffix(".py") for name in names}
+    assert not [name for name in names if name.startswith("devserver")]
+    shipped = set(MAY_IMPORT) - {"devserver"}
+    assert shipped <= tops, f"missing from the wheel: {shipped - tops}"
