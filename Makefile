@@ -36,7 +36,8 @@ run: install
 # bandit reads the application's code (not tests, benchmarks or migrations); each finding it
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.
 BANDIT_PATHS = accounts community membership payments store web jobs app.py cli.py db.py errors.py \
-	ratelimit.py settings.py demo.py metrics.py batches.py translation.py pictures.py dependencies.py
+	ratelimit.py settings.py demo.py metrics.py batches.py translation.py pictures.py dependencies.py \
+	composition.py wiring.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,7 +19,6 @@ from starlette.staticfiles import StaticFiles
 from tortoise.contrib.starlette import RegisterTortoise
 
 from accounts import api as accounts_api
-from accounts import notices
 from accounts import routes as accounts_routes
 from accounts import services as accounts_services
 from accounts import sessions as account_sessions
@@ -32,12 +31,12 @@ from community.feed import admin as feed_admin
 from community.feed import api as feed_api
 from community.feed import routes as feed_routes
 from community.feed.tasks import flush_forever
+from composition import AppWiring, wire
 from db import tortoise_config
 from jobs import admin as jobs_admin
 from jobs import queue as job_queue
 from jobs.embedded import embedded_jobs
 from jobs.schedule import JobContext
-from jobs.worker import WorkerMemory, register_payment_purposes
 from membership import admin as membership_admin
 from membership import api as membership_api
 from membership import routes as membership_routes
@@ -51,30 +50,39 @@ from store import admin as store_admin
 from store import api as store_api
 from store import routes as store_routes
 from web import home, observe
+from web import paths as web_paths
+from web.api import Decoders
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
 from web.hosts import ServedHosts
 from web.limits import BoundedBodies
 from web.observe import Observed
 from web.sessions import ServerSessions
+from web.wiring import Wired
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
-    settings: Settings, *, manage_database: bool = True, background_tasks: bool = True
+    settings: Settings,
+    *,
+    manage_database: bool = True,
+    background_tasks: bool = True,
+    wired: AppWiring | None = None,
 ) -> Starlette:
-    """Build the app for `settings`.
+    """Build the app for `settings`, wired with `wired` (by default what composition.wire
+    builds for the settings: a test passes its own to register a purpose of its own).
 
     With `manage_database` (the default) the lifespan opens Tortoise's connections; tests that
     own the database themselves pass False. `background_tasks` writes the feed's counters and,
     when jobs are embedded (SQLite), runs every periodic job (jobs.schedule) while the app is up.
     """
 
-    register_payment_purposes()
-    # Mails written by this process link to the public address, signed with the secret key.
-    notices.configure(notices.Letterhead(settings.public_url, settings.secret_key))
-    memory = WorkerMemory()
+    # Held by this app and bound for its requests and lifespan (web.wiring.Wired): its payment
+    # purposes, notice kinds, mail letterhead and memories; no module holds any of them.
+    wired = wired if wired is not None else wire(settings)
+    memory = wired.memory
+    web_paths.register()  # `{id:id}`: Starlette's convertors are one table per process
     # Attempt counters (failed sign-ins, the buy button): shared through Redis when set.
     counter = make_counter(settings.redis_url)
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
@@ -147,13 +155,13 @@ def create_app(
     media_dir.mkdir(parents=True, exist_ok=True)  # before any upload, /media answers 404s
     # Starlette tries routes in order: the busiest paths (a drop's orders) are found first.
     api_routes = [
-        *store_api.routes,
+        *store_api.routes(),
         *home.api_routes,
-        *accounts_api.routes,
-        *payments_api.routes,
-        *membership_api.routes,
-        *feed_api.routes,
-        *board_api.routes,
+        *accounts_api.routes(),
+        *payments_api.routes(),
+        *membership_api.routes(),
+        *feed_api.routes(),
+        *board_api.routes(),
         *jobs_admin.api_routes,
     ]
     routes = [
@@ -161,15 +169,15 @@ def create_app(
         *home.routes,
         *observe.routes,
         *jobs_admin.routes,
-        *accounts_routes.routes,
-        *payments_routes.routes,
-        *membership_routes.routes,
-        *membership_admin.routes,
-        *store_routes.routes,
-        *store_admin.routes,
-        *feed_admin.routes,
-        *feed_routes.routes,
-        *board_routes.routes,
+        *accounts_routes.routes(),
+        *payments_routes.routes(),
+        *membership_routes.routes(),
+        *membership_admin.routes(),
+        *store_routes.routes(),
+        *store_admin.routes(),
+        *feed_admin.routes(),
+        *feed_routes.routes(),
+        *board_routes.routes(),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path.
         Mount("/media", StaticFiles(directory=media_dir), name="media"),
@@ -177,6 +185,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(Wired, wiring=wired.wiring()),
             Middleware(Observed),
             # Any Host not served gets 400 before a route runs (SHUYUAN_ALLOWED_HOSTS).
             Middleware(ServedHosts, allowed_hosts=list(settings.allowed_host_names)),
@@ -197,6 +206,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.counter = counter
+    app.state.wiring = wired
+    app.state.decoders = Decoders()
     app.state.memory = memory
     app.state.payments_provider = payments_provider
     app.state.pictures = pictures

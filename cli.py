@@ -24,7 +24,7 @@ import httpx
 from tortoise import Tortoise, connections
 from tortoise.migrations.api.migrate import migrate as run_migrations
 
-from accounts import notices
+import composition
 from db import tortoise_config
 from errors import DomainError
 from settings import Settings, SettingsError
@@ -67,12 +67,10 @@ async def work(
     from jobs import queue as job_queue
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
-    from jobs.worker import register_payment_purposes
     from payments import services
 
     if settings.jobs != "worker":
         raise SystemExit("shuyuan worker needs PostgreSQL (SQLite runs its jobs inside serve)")
-    register_payment_purposes()
     provider = services.make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
@@ -230,10 +228,7 @@ async def demo_data(settings: Settings) -> None:
 
 
 async def reconcile_payments(settings: Settings) -> None:
-    from jobs.worker import register_payment_purposes
     from payments import services
-
-    register_payment_purposes()
 
     provider = services.make_provider(
         api_base=settings.stripe_api_base,
@@ -262,6 +257,17 @@ def _answers(host: str, port: int) -> bool:
     return True
 
 
+def _checkout() -> Path:
+    """The checkout whose devserver/ (the development stand-ins, not shipped) is started."""
+    here = Path(__file__).resolve().parent
+    if not (here / "devserver").is_dir():
+        raise SystemExit(
+            "shuyuan: --with-localstripe and --with-mail-catcher run devserver/, which only a "
+            "checkout of Shuyuan has (it is not installed with the package)"
+        )
+    return here
+
+
 @contextmanager
 def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[None]:
     """Run localstripe at STRIPE_API_BASE (a local address) and point its webhooks at the app."""
@@ -278,7 +284,8 @@ def local_stripe(settings: Settings, app_host: str, app_port: int) -> Iterator[N
         )
     print(f"starting localstripe (fake Stripe) on port {parts.port}", flush=True)
     process = subprocess.Popen(  # nosec B603  # our own module, fixed arguments
-        [sys.executable, "-m", "payments.localstripe_server", "--port", str(parts.port), "--quiet"]
+        [sys.executable, "-m", "devserver.localstripe", "--port", str(parts.port), "--quiet"],
+        cwd=_checkout(),
     )
     try:
         deadline = time.monotonic() + 20
@@ -311,16 +318,17 @@ MAIL_CATCHER_PORT = 1025
 
 @contextmanager
 def mail_catcher(settings: Settings) -> Iterator[None]:
-    """A local SMTP server (aiosmtpd) that keeps every mail the app sends as a file in
-    var/mail/new/, for development: the app sends to it unless SMTP_URL is set."""
+    """A local SMTP server (devserver.mail_catcher) that keeps every mail the app sends as a
+    file in var/mail/new/, for development: the app sends to it unless SMTP_URL is set."""
     if settings.smtp_url:
         print(f"mail goes to SMTP_URL ({urlsplit(settings.smtp_url).hostname})", flush=True)
         yield
         return
     folder = (settings.var_dir / "mail").resolve()
-    process = subprocess.Popen(  # nosec B603  # aiosmtpd, fixed arguments
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{MAIL_CATCHER_PORT}",
-         "-c", "aiosmtpd.handlers.Mailbox", str(folder)],
+    process = subprocess.Popen(  # nosec B603  # our own module, fixed arguments
+        [sys.executable, "-m", "devserver.mail_catcher", "--port", str(MAIL_CATCHER_PORT),
+         str(folder)],
+        cwd=_checkout(),
     )  # fmt: skip
     time.sleep(0.5)
     if process.poll() is not None:
@@ -460,9 +468,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"shuyuan: {exc}", file=sys.stderr)
         return 2
-    # Mails any command writes (demo-data, create-admin, the worker's) link to the public
-    # address, signed with the secret key.
-    notices.configure(notices.Letterhead(settings.public_url, settings.secret_key))
+    # What any command settles or sends (demo-data, create-admin, the worker's jobs) is wired
+    # as the app is: its purposes, its notice kinds, mails linking to the public address.
+    with composition.wire(settings).wiring().bound():
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "migrate":
             asyncio.run(migrate(settings))

@@ -2,16 +2,26 @@
 tests/test_dependencies.py, which fails on any import (function-local ones too) against it.
 
 Bottom floor: the top-level helpers and web/ (the HTTP toolkit), which import no package. Then
-accounts <- payments <- membership <- community, store; jobs above every package; app, cli
-and demo at the top, and nothing imports app or cli. No package imports another's routes,
-api or admin modules: it calls the other's services, or a module made public for it
-(payments.checkout). A new package adds its row here.
+accounts <- payments <- membership <- community, store; jobs above every package; the
+composition root (composition.py) above them; app, cli and demo at the top, and nothing imports
+app or cli. No package imports another's routes, api or admin modules: it calls the other's
+services, or a module made public for it (payments.checkout). A new package adds its row here.
 """
 
 from __future__ import annotations
 
 HELPERS = frozenset(
-    {"settings", "db", "errors", "batches", "ratelimit", "metrics", "translation", "pictures"}
+    {
+        "settings",
+        "db",
+        "errors",
+        "batches",
+        "ratelimit",
+        "metrics",
+        "translation",
+        "pictures",
+        "wiring",
+    }
 )
 _FLOOR = HELPERS | {"web"}
 
@@ -24,9 +34,15 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "community": _FLOOR | {"accounts", "payments", "membership"},
     "store": _FLOOR | {"accounts", "payments", "membership"},
     "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
+    # The composition root: each package's purposes, notice kinds and memories, wired.
+    "composition": _FLOOR | {"accounts", "payments", "membership", "community", "store", "jobs"},
     "demo": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
-    "app": _FLOOR | {"accounts", "payments", "membership", "community", "store", "jobs"},
-    "cli": _FLOOR | {"accounts", "payments", "membership", "community", "store", "jobs", "demo"},
+    "app": _FLOOR
+    | {"accounts", "payments", "membership", "community", "store", "jobs", "composition"},
+    # Development stand-ins (not shipped): run as processes, imported by nothing.
+    "devserver": frozenset(),
+    "cli": _FLOOR
+    | {"accounts", "payments", "membership", "community", "store", "jobs", "demo", "composition"},
 }
 
 # Modules no other package may import: each domain package's transport (web/, the toolkit,

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from tortoise.transactions import in_transaction
 
 from accounts import (
@@ -210,9 +210,10 @@ async def notice_choices(request: Request) -> Response:
     user = await api_user(request)
     chosen = {name: channel for name, _kind, channel in await notices.choices(user)}
     items = []
-    for name, kind in notices.KINDS.items():
+    known = notices.kinds()
+    for name, kind in known.items():
         # Kinds sharing a label are chosen together: each shows its group's choice.
-        group = next(n for n, k in notices.KINDS.items() if k.label == kind.label)
+        group = next(n for n, k in known.items() if k.label == kind.label)
         items.append({"kind": name, "channel": chosen[group].value})
     return json_response({"items": items})
 
@@ -227,7 +228,7 @@ async def notice_choices(request: Request) -> Response:
 async def change_notice_choice(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, schemas.NoticeChoiceChange)
-    if request.path_params["kind"] not in notices.KINDS:
+    if request.path_params["kind"] not in notices.kinds():
         raise NotificationNotFound("No such kind of notice.")
     await notices.choose(user, request.path_params["kind"], data.channel)
     return await notice_choices(request)
@@ -356,23 +357,25 @@ async def reset_password(request: Request) -> Response:
     return Response(status_code=204)
 
 
-routes = [
-    Route("/accounts", create_account, methods=["POST"]),
-    Route("/password-resets", request_password_reset, methods=["POST"]),
-    Route("/password-resets/{token:str}", reset_password, methods=["POST"]),
-    Route("/tokens", create_token, methods=["POST"]),
-    Route("/login-codes", request_login_code, methods=["POST"]),
-    Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
-    Route("/me", me, methods=["GET"]),
-    Route("/me", change_profile, methods=["PATCH"]),
-    Route("/me/avatar", upload_avatar, methods=["POST"]),
-    Route("/me/email-verification", send_verification, methods=["POST"]),
-    Route("/email-verifications/{token:str}", verify_email, methods=["POST"]),
-    Route("/me/notices", notice_choices, methods=["GET"]),
-    Route("/me/notices/{kind:str}", change_notice_choice, methods=["PUT"]),
-    Route("/me/password", change_password, methods=["POST"]),
-    Route("/me/sessions", open_sessions, methods=["GET"]),
-    Route("/me/sessions/{id:str}", end_session, methods=["DELETE"]),
-    Route("/notifications", notifications, methods=["GET"]),
-    Route("/notifications/{id:id}/read", read_notification, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/accounts", create_account, methods=["POST"]),
+        Route("/password-resets", request_password_reset, methods=["POST"]),
+        Route("/password-resets/{token:str}", reset_password, methods=["POST"]),
+        Route("/tokens", create_token, methods=["POST"]),
+        Route("/login-codes", request_login_code, methods=["POST"]),
+        Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
+        Route("/me", me, methods=["GET"]),
+        Route("/me", change_profile, methods=["PATCH"]),
+        Route("/me/avatar", upload_avatar, methods=["POST"]),
+        Route("/me/email-verification", send_verification, methods=["POST"]),
+        Route("/email-verifications/{token:str}", verify_email, methods=["POST"]),
+        Route("/me/notices", notice_choices, methods=["GET"]),
+        Route("/me/notices/{kind:str}", change_notice_choice, methods=["PUT"]),
+        Route("/me/password", change_password, methods=["POST"]),
+        Route("/me/sessions", open_sessions, methods=["GET"]),
+        Route("/me/sessions/{id:str}", end_session, methods=["DELETE"]),
+        Route("/notifications", notifications, methods=["GET"]),
+        Route("/notifications/{id:id}/read", read_notification, methods=["POST"]),
+    ]

@@ -24,6 +24,7 @@ from accounts import outbox
 from accounts.models import NoticeChannel, NoticeChoice, Notification, User
 from errors import ValidationError
 from translation import DEFAULT_LOCALE, N_, supported, translations
+from wiring import Wire
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Kind:
     label: str = ""  # what the choice is called on the notices page
 
 
+# accounts' own kinds; each package above declares its own (its notices.py), and the
+# composition root registers them all in the app's NoticeKinds.
 KINDS: dict[str, Kind] = {
     "welcome": Kind(
         N_(
@@ -43,123 +46,6 @@ KINDS: dict[str, Kind] = {
         N_("Welcome to Shuyuan"),
         NoticeChannel.INBOX,
         label=N_("Welcome"),
-    ),
-    "mention": Kind(
-        N_("%(author)s mentioned you in “%(title)s”"),
-        N_("%(author)s mentioned you"),
-        NoticeChannel.INBOX,
-        reminder=True,
-        label=N_("Mentions"),
-    ),
-    "reply": Kind(
-        N_("%(author)s replied to your post “%(title)s”"),
-        N_("A reply to “%(title)s”"),
-        NoticeChannel.INBOX,
-        reminder=True,
-        label=N_("Replies to my posts"),
-    ),
-    "order_paid": Kind(
-        N_("Order #%(order)s is paid (%(amount)s); it ships soon."),
-        N_("Receipt for order #%(order)s"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Receipts"),
-    ),
-    "order_shipped": Kind(
-        N_("Order #%(order)s has shipped; tracking number %(tracking)s."),
-        N_("Order #%(order)s has shipped"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Shipping"),
-    ),
-    "order_delivered": Kind(
-        N_("Order #%(order)s was delivered."),
-        N_("Order #%(order)s was delivered"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Delivery"),
-    ),
-    "refund_approved": Kind(
-        N_("Your refund for order #%(order)s is approved; the money is on its way back."),
-        N_("Order #%(order)s: refund approved"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Refunds"),
-    ),
-    "refund_refused": Kind(
-        N_("Your refund request for order #%(order)s was refused: %(note)s"),
-        N_("Order #%(order)s: refund refused"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Refunds"),
-    ),
-    "order_paid_late": Kind(
-        N_(
-            "The payment for order #%(order)s arrived after it was cancelled; the items were still there, so the order is back and paid."
-        ),
-        N_("Order #%(order)s is paid after all"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Late payments"),
-    ),
-    "order_refunded_late": Kind(
-        N_(
-            "The payment for order #%(order)s arrived after it was cancelled and the items could not be kept; the money has been refunded in full."
-        ),
-        N_("Order #%(order)s: your money is refunded"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Late payments"),
-    ),
-    "membership_granted": Kind(
-        N_("Your membership is valid until %(date)s."),
-        N_("Your Shuyuan membership"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Receipts"),
-    ),
-    "renewal_reminder": Kind(
-        N_("Your membership ends on %(date)s: renew it."),
-        N_("Your membership ends on %(date)s"),
-        NoticeChannel.INBOX_AND_MAIL,
-        reminder=True,
-        label=N_("Renewal reminders"),
-    ),
-    "seat_offered": Kind(
-        N_("A seat in “%(window)s” is yours for 10 minutes: enroll now."),
-        N_("A seat is waiting for you"),
-        NoticeChannel.INBOX_AND_MAIL,
-        reminder=True,
-        label=N_("Waitlist seats"),
-    ),
-    "window_open": Kind(
-        N_("Enrollment for “%(window)s” is open."),
-        N_("Enrollment for “%(window)s” is open"),
-        NoticeChannel.INBOX_AND_MAIL,
-        reminder=True,
-        label=N_("Enrollment opening"),
-    ),
-    "enrollment_paid_late": Kind(
-        N_(
-            "Your payment for “%(window)s” arrived after the seat was released; a seat was still free, so it is yours and your membership is active."
-        ),
-        N_("Your seat in “%(window)s” is yours after all"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Late payments"),
-    ),
-    "enrollment_refunded_late": Kind(
-        N_(
-            "Your payment for “%(window)s” arrived after the seat was released and no seat was left; the money has been refunded in full."
-        ),
-        N_("“%(window)s”: your money is refunded"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("Late payments"),
-    ),
-    "drop_open": Kind(
-        N_("“%(title)s” is on sale now."),
-        N_("“%(title)s” is on sale now"),
-        NoticeChannel.INBOX_AND_MAIL,
-        reminder=True,
-        label=N_("Drop reminders"),
-    ),
-    "raffle_won": Kind(
-        N_("You won the raffle for “%(title)s”: buy before %(time)s (Beijing time)."),
-        N_("You won the raffle for “%(title)s”"),
-        NoticeChannel.INBOX_AND_MAIL,
-        reminder=True,
-        label=N_("Raffle results"),
     ),
 }
 MAX_PARAM = 200  # characters of one parameter (a post title, a name)
@@ -173,23 +59,34 @@ class Letterhead:
     secret: str
 
 
-_letterhead = Letterhead("http://127.0.0.1:8000", "")
+class NoticeKinds(dict[str, Kind]):
+    """Every kind of notice one app sends, in the order the notices page lists them: accounts'
+    own and those each package registered (composition.py)."""
+
+    def register(self, kinds: dict[str, Kind]) -> None:
+        for name, kind in kinds.items():
+            if name in self:
+                raise ValueError(f"two packages declare the notice kind {name!r}")
+            self[name] = kind
 
 
-def configure(letterhead: Letterhead) -> None:
-    """Set where mails' links point and the signing key (app and worker start-up)."""
-    global _letterhead
-    _letterhead = letterhead
+# Where the running app's mails point and the key that signs their links; and its kinds.
+LETTERHEAD: Wire[Letterhead] = Wire("accounts.letterhead")
+NOTICE_KINDS: Wire[NoticeKinds] = Wire("accounts.notice_kinds")
 
 
 def letterhead() -> Letterhead:
-    return _letterhead
+    return LETTERHEAD.get()
+
+
+def kinds() -> NoticeKinds:
+    return NOTICE_KINDS.get()
 
 
 def render(kind: str, params: dict[str, Any] | None, locale: str, fallback: str = "") -> str:
     """The notice's sentence in `locale`; `fallback` (a stored text) for a kind or row that
     has no sentence."""
-    known = KINDS.get(kind)
+    known = kinds().get(kind)
     if known is None or params is None:
         return fallback
     try:
@@ -204,16 +101,16 @@ def text_of(notification: Notification, locale: str) -> str:
 
 async def channel_for(user_id: int, kind: str) -> NoticeChannel:
     choice = await NoticeChoice.get_or_none(user_id=user_id, kind=kind)
-    return choice.channel if choice is not None else KINDS[kind].default
+    return choice.channel if choice is not None else kinds()[kind].default
 
 
 async def choices(user: User) -> list[tuple[str, Kind, NoticeChannel]]:
-    """Every kind a person may choose for, with their current channel, in KINDS' order (kinds
+    """Every kind a person may choose for, with their current channel, in the app's order (kinds
     sharing a label are chosen together)."""
     chosen = {c.kind: c.channel for c in await NoticeChoice.filter(user_id=user.id)}
     seen: set[str] = set()
     listed = []
-    for name, kind in KINDS.items():
+    for name, kind in kinds().items():
         if kind.label in seen:
             continue
         seen.add(kind.label)
@@ -224,36 +121,37 @@ async def choices(user: User) -> list[tuple[str, Kind, NoticeChannel]]:
 async def choose(user: User, kind: str, channel: str) -> None:
     """Set how `user` is told of `kind` (and of the kinds sharing its label). Raises
     ValidationError for an unknown kind or channel."""
-    if kind not in KINDS:
+    known = kinds()
+    if kind not in known:
         raise ValidationError("kind", "is not a kind of notice")
     try:
         wanted = NoticeChannel(channel)
     except ValueError:
         raise ValidationError("channel", "must be inbox, inbox_mail or nothing") from None
-    label = KINDS[kind].label
-    for name in [n for n, k in KINDS.items() if k.label == label]:
+    label = known[kind].label
+    for name in [n for n, k in known.items() if k.label == label]:
         await NoticeChoice.update_or_create(
             user_id=user.id, kind=name, defaults={"channel": wanted}
         )
 
 
 def unsubscribe_token(user_id: int, kind: str) -> str:
-    return str(URLSafeSerializer(_letterhead.secret, salt="unsubscribe").dumps([user_id, kind]))
+    return str(URLSafeSerializer(letterhead().secret, salt="unsubscribe").dumps([user_id, kind]))
 
 
 def unsubscribe_link(user_id: int, kind: str) -> str:
     return (
-        f"{_letterhead.public_url.rstrip('/')}/mail/unsubscribe/{unsubscribe_token(user_id, kind)}"
+        f"{letterhead().public_url.rstrip('/')}/mail/unsubscribe/{unsubscribe_token(user_id, kind)}"
     )
 
 
 def read_unsubscribe(token: str) -> tuple[int, str]:
     """The (user id, kind) a signed unsubscribe link is for. Raises ValidationError."""
     try:
-        user_id, kind = URLSafeSerializer(_letterhead.secret, salt="unsubscribe").loads(token)
+        user_id, kind = URLSafeSerializer(letterhead().secret, salt="unsubscribe").loads(token)
     except (BadSignature, ValueError, TypeError):
         raise ValidationError("token", "is not a valid unsubscribe link") from None
-    if not isinstance(user_id, int) or kind not in KINDS:
+    if not isinstance(user_id, int) or kind not in kinds():
         raise ValidationError("token", "is not a valid unsubscribe link")
     return user_id, kind
 
@@ -285,8 +183,8 @@ async def notify(
 ) -> Notification | None:
     """Tell `user_id` of `kind` with `params`: in their inbox, and by mail if they chose so
     and their address is verified (written to the outbox in the caller's transaction).
-    Nothing when they chose nothing. Raises KeyError for a kind that is not in KINDS."""
-    known = KINDS[kind]
+    Nothing when they chose nothing. Raises KeyError for a kind the app does not know."""
+    known = kinds()[kind]
     params = _bounded(params)
     channel = await channel_for(user_id, kind)
     if channel == NoticeChannel.NOTHING:
@@ -310,7 +208,7 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
     _ = translations(locale).gettext
     params = notification.params or {}
     sentence = render(notification.kind, params, locale, notification.message)
-    base = _letterhead.public_url.rstrip("/")
+    base = letterhead().public_url.rstrip("/")
     link = f"{base}{notification.link}" if notification.link else base
     settings_link = f"{base}/account/notices"
     why = _("You get this mail because you chose to be told by mail. Choose what you are told:")

@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from tortoise.transactions import in_transaction
 
 from accounts import (
@@ -344,7 +344,7 @@ async def unsubscribe(request: Request) -> Response:
             {"ok": False, "message": in_reader_language(request, exc, with_field=False)},
             status_code=exc.status,
         )
-    label = _(notices.KINDS[kind].label)
+    label = _(notices.kinds()[kind].label)
     if request.method == "POST":
         await request.body()  # the one-click body, or the button's form: nothing in it counts
         await notices.unsubscribe(token)
@@ -445,26 +445,28 @@ async def reset_page(request: Request) -> Response:
     return redirect_after_post(request, "/account/login")
 
 
-routes = [
-    Route("/account", account_page, methods=["GET"]),
-    Route("/account/register", register_page, methods=["GET", "POST"]),
-    Route("/account/login", login_page, methods=["GET", "POST"]),
-    Route("/account/login/code", login_code_page, methods=["POST"]),
-    Route("/account/logout", logout, methods=["POST"]),
-    Route("/account/sessions/{session_id:str}/end", end_session, methods=["POST"]),
-    Route("/account/password", password_page, methods=["GET", "POST"]),
-    Route("/account/forgot", forgot_page, methods=["GET", "POST"]),
-    Route("/account/reset/{token:str}", reset_page, methods=["GET", "POST"]),
-    Route("/account/notifications", notifications_page, methods=["GET"]),
-    Route("/account/notifications/{id:id}/read", read_notification, methods=["POST"]),
-    Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),
-    Route("/account/unread", unread_badge, methods=["GET"]),
-    Route("/lang/{locale}", choose_language, methods=["GET"]),
-    Route("/account/verify", resend_verification, methods=["POST"]),
-    Route("/account/verify/{token:str}", verify_email, methods=["GET"]),
-    Route("/account/notices", notices_page, methods=["GET", "POST"]),
-    Route("/mail/unsubscribe/{token:str}", unsubscribe, methods=["GET", "POST"]),
-    Route("/account/profile", edit_profile, methods=["GET", "POST"]),
-    Route("/people/{id:id}", profile_page, methods=["GET"]),
-    Route("/people/@{name:str}", profile_by_name, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/account", account_page, methods=["GET"]),
+        Route("/account/register", register_page, methods=["GET", "POST"]),
+        Route("/account/login", login_page, methods=["GET", "POST"]),
+        Route("/account/login/code", login_code_page, methods=["POST"]),
+        Route("/account/logout", logout, methods=["POST"]),
+        Route("/account/sessions/{session_id:str}/end", end_session, methods=["POST"]),
+        Route("/account/password", password_page, methods=["GET", "POST"]),
+        Route("/account/forgot", forgot_page, methods=["GET", "POST"]),
+        Route("/account/reset/{token:str}", reset_page, methods=["GET", "POST"]),
+        Route("/account/notifications", notifications_page, methods=["GET"]),
+        Route("/account/notifications/{id:id}/read", read_notification, methods=["POST"]),
+        Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),
+        Route("/account/unread", unread_badge, methods=["GET"]),
+        Route("/lang/{locale}", choose_language, methods=["GET"]),
+        Route("/account/verify", resend_verification, methods=["POST"]),
+        Route("/account/verify/{token:str}", verify_email, methods=["GET"]),
+        Route("/account/notices", notices_page, methods=["GET", "POST"]),
+        Route("/mail/unsubscribe/{token:str}", unsubscribe, methods=["GET", "POST"]),
+        Route("/account/profile", edit_profile, methods=["GET", "POST"]),
+        Route("/people/{id:id}", profile_page, methods=["GET"]),
+        Route("/people/@{name:str}", profile_by_name, methods=["GET"]),
+    ]

@@ -1,14 +1,12 @@
-"""What one worker process (a web worker, or `shuyuan worker`) holds beside its work: its
-memories, and the payment wiring. Here, above every package, because it names theirs."""
+"""What one worker process (a web worker, or `shuyuan worker`) remembers beside its database:
+its memories. Here, above every package, because it names theirs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from community.feed.memory import FeedMemory
-from membership import fulfilment as membership_fulfilment
 from membership.memory import SeatMemory
-from store import fulfilment as store_fulfilment
 from store.memory import StoreMemory
 
 
@@ -27,10 +25,3 @@ class WorkerMemory:
         self.seats.full_until.clear()
         self.seats.windows.clear()
         self.feed.forget()
-
-
-def register_payment_purposes() -> None:
-    """Tell payments what an order's and a seat's payments do when they settle (the app
-    factory and the command line call this; nothing registers at import time)."""
-    store_fulfilment.register()
-    membership_fulfilment.register()

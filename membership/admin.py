@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from errors import DomainError, ValidationError
 from membership import grants, schemas, services, windows
@@ -175,13 +175,15 @@ async def members_csv(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/membership/admin", dashboard, methods=["GET"]),
-    Route("/membership/admin/windows", create_window, methods=["POST"]),
-    Route("/membership/admin/windows/{id:id}", window_enrollments, methods=["GET"]),
-    Route("/membership/admin/windows/{id:id}/change", change_window, methods=["POST"]),
-    Route("/membership/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
-    Route("/membership/admin/grants", grant, methods=["POST"]),
-    Route("/membership/admin/members/{user_id:id}/revoke", revoke, methods=["POST"]),
-    Route("/membership/admin/members.csv", members_csv, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/membership/admin", dashboard, methods=["GET"]),
+        Route("/membership/admin/windows", create_window, methods=["POST"]),
+        Route("/membership/admin/windows/{id:id}", window_enrollments, methods=["GET"]),
+        Route("/membership/admin/windows/{id:id}/change", change_window, methods=["POST"]),
+        Route("/membership/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
+        Route("/membership/admin/grants", grant, methods=["POST"]),
+        Route("/membership/admin/members/{user_id:id}/revoke", revoke, methods=["POST"]),
+        Route("/membership/admin/members.csv", members_csv, methods=["GET"]),
+    ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from accounts.models import User
 from membership import grants, reminders, schemas, services, windows
@@ -282,17 +282,19 @@ async def refund(request: Request) -> Response:
     return json_response(await enrollment_json(enrollment))
 
 
-routes = [
-    Route("/admin/enrollment-windows", create_window, methods=["POST"]),
-    Route("/admin/enrollment-windows/{id:id}", change_window, methods=["PATCH"]),
-    Route("/enrollment-windows/current", current_window, methods=["GET"]),
-    Route("/enrollment-windows/{id:id}/enrollments", enroll, methods=["POST"]),
-    Route("/enrollment-windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
-    Route("/enrollment-windows/{id:id}/reminders", remind_me, methods=["POST"]),
-    Route("/enrollments/{id:id}", get_enrollment, methods=["GET"]),
-    Route("/enrollments/{id:id}/payment", pay, methods=["POST"]),
-    Route("/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
-    Route("/admin/members", grant, methods=["POST"]),
-    Route("/admin/members/{user_id:id}", revoke, methods=["DELETE"]),
-    Route("/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/admin/enrollment-windows", create_window, methods=["POST"]),
+        Route("/admin/enrollment-windows/{id:id}", change_window, methods=["PATCH"]),
+        Route("/enrollment-windows/current", current_window, methods=["GET"]),
+        Route("/enrollment-windows/{id:id}/enrollments", enroll, methods=["POST"]),
+        Route("/enrollment-windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
+        Route("/enrollment-windows/{id:id}/reminders", remind_me, methods=["POST"]),
+        Route("/enrollments/{id:id}", get_enrollment, methods=["GET"]),
+        Route("/enrollments/{id:id}/payment", pay, methods=["POST"]),
+        Route("/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
+        Route("/admin/members", grant, methods=["POST"]),
+        Route("/admin/members/{user_id:id}", revoke, methods=["DELETE"]),
+        Route("/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
+    ]

@@ -1,6 +1,6 @@
 """What a membership payment does when it settles: the seat paid for, the membership granted.
 
-register() hands these handlers to payments; the app factory (and the command line) call it.
+register(purposes) hands them to an app's payments (composition.py calls it).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from payments import services as payments
 from payments.models import Payment, PaymentStatus
 
 
-def register() -> None:
-    payments.register_purpose(
+def register(purposes: payments.Purposes) -> None:
+    purposes.register(
         PAYMENT_PURPOSE,
         payments.PurposeHandlers(fulfil=fulfil, on_refused=on_refused, on_refunded=on_refunded),
     )

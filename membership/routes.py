@@ -8,7 +8,7 @@ from io import BytesIO
 import segno
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from membership import grants, reminders, services, windows
 from membership.models import Enrollment, EnrollmentStatus
@@ -254,17 +254,19 @@ async def verify_card(request: Request) -> Response:
     return await render(request, "membership/verify.html", {"valid": valid})
 
 
-routes = [
-    Route("/membership", window_page, methods=["GET"]),
-    Route("/membership/windows/{id:id}/seats", seats_partial, methods=["GET"]),
-    Route("/membership/windows/{id:id}/enroll", enroll, methods=["POST"]),
-    Route("/membership/windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
-    Route("/membership/windows/{id:id}/remind", remind_me, methods=["POST"]),
-    Route("/membership/enrollments/{id:id}/pay", checkout_page, methods=["GET"]),
-    Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"]),
-    Route("/membership/enrollments/{id:id}/status", payment_status, methods=["GET"]),
-    Route("/membership/enrollments/{id:id}/paying", paying_page, methods=["GET"]),
-    Route("/membership/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
-    Route("/membership/card", card_page, methods=["GET"]),
-    Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/membership", window_page, methods=["GET"]),
+        Route("/membership/windows/{id:id}/seats", seats_partial, methods=["GET"]),
+        Route("/membership/windows/{id:id}/enroll", enroll, methods=["POST"]),
+        Route("/membership/windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
+        Route("/membership/windows/{id:id}/remind", remind_me, methods=["POST"]),
+        Route("/membership/enrollments/{id:id}/pay", checkout_page, methods=["GET"]),
+        Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"]),
+        Route("/membership/enrollments/{id:id}/status", payment_status, methods=["GET"]),
+        Route("/membership/enrollments/{id:id}/paying", paying_page, methods=["GET"]),
+        Route("/membership/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
+        Route("/membership/card", card_page, methods=["GET"]),
+        Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),
+    ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from payments import schemas, services
 from payments.models import Payment, PaymentStatus
@@ -92,8 +92,10 @@ async def list_payments(request: Request) -> Response:
     return json_response({"payments": [payment_json(payment) for payment in found]})
 
 
-routes = [
-    Route("/admin/payments", list_payments, methods=["GET"]),
-    Route("/payments/{id:id}", get_payment, methods=["GET"]),
-    Route("/payments/{id:id}/refund", refund_payment, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/admin/payments", list_payments, methods=["GET"]),
+        Route("/payments/{id:id}", get_payment, methods=["GET"]),
+        Route("/payments/{id:id}/refund", refund_payment, methods=["POST"]),
+    ]

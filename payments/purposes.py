@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from payments.models import Payment
+from wiring import Wire
 
 _PURPOSE = re.compile(r"^[a-z][a-z_]{0,39}$")
 
@@ -51,19 +52,34 @@ class PurposeHandlers:
     on_refunded: RefundHook | None = None
 
 
-_purposes: dict[str, PurposeHandlers] = {}
+class Purposes:
+    """The purposes one app settles payments for, each with its handlers. Built by the
+    composition root (each package registers its own) and held by the app: never a module's."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, PurposeHandlers] = {}
+
+    def register(self, name: str, handlers: PurposeHandlers) -> None:
+        """Register (or replace) the handlers of a purpose such as "membership" or "order"."""
+        if not _PURPOSE.match(name):
+            raise ValueError(f"purpose names are lower_snake_case: {name!r}")
+        self._handlers[name] = handlers
+
+    def handlers_for(self, purpose: str) -> PurposeHandlers:
+        """The registered handlers of `purpose`; LookupError if nobody registered it."""
+        try:
+            return self._handlers[purpose]
+        except KeyError:
+            raise LookupError(f"no payment handlers registered for purpose {purpose!r}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
 
 
-def register_purpose(name: str, handlers: PurposeHandlers) -> None:
-    """Register (or replace) the handlers of a purpose such as "membership" or "order"."""
-    if not _PURPOSE.match(name):
-        raise ValueError(f"purpose names are lower_snake_case: {name!r}")
-    _purposes[name] = handlers
+# The purposes of the app (or command, or test) this code runs for.
+PURPOSES: Wire[Purposes] = Wire("payments.purposes")
 
 
 def handlers_for(purpose: str) -> PurposeHandlers:
-    """The registered handlers of `purpose`; LookupError if nobody registered it."""
-    try:
-        return _purposes[purpose]
-    except KeyError:
-        raise LookupError(f"no payment handlers registered for purpose {purpose!r}") from None
+    """The handlers the running app registered for `purpose`; LookupError if none."""
+    return PURPOSES.get().handlers_for(purpose)

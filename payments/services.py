@@ -47,7 +47,7 @@ from payments.provider import (
     StripeProvider,
     intent_from_webhook,
 )
-from payments.purposes import Fulfilment, PurposeHandlers, handlers_for, register_purpose
+from payments.purposes import Fulfilment, PurposeHandlers, Purposes, handlers_for
 from payments.settle import (
     Outcome,
     PaymentResult,
@@ -65,8 +65,8 @@ __all__ = [
     "PaymentChoice",
     "PaymentResult",
     "PurposeHandlers",
+    "Purposes",
     "close_before_release",
-    "register_purpose",
 ]
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from errors import ValidationError
 from store import schemas, services
@@ -203,12 +203,14 @@ async def orders_csv(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/store/admin", dashboard, methods=["GET"]),
-    Route("/store/admin/products", create_product, methods=["POST"]),
-    Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"]),
-    Route("/store/admin/orders/{id:id}/refund", refund, methods=["POST"]),
-    Route("/store/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
-    Route("/store/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
-    Route("/store/admin/orders.csv", orders_csv, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/store/admin", dashboard, methods=["GET"]),
+        Route("/store/admin/products", create_product, methods=["POST"]),
+        Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"]),
+        Route("/store/admin/orders/{id:id}/refund", refund, methods=["POST"]),
+        Route("/store/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
+        Route("/store/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
+        Route("/store/admin/orders.csv", orders_csv, methods=["GET"]),
+    ]

@@ -8,14 +8,14 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from errors import DomainError
 from payments.checkout import paid_with, site_origins
 from store import schemas, services
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
-from web.api import decode_json, iso, json_response, operation, read_json, read_query
+from web.api import decode_json, decoders_of, iso, json_response, operation, read_json, read_query
 from web.auth import api_admin, api_user, bearer_token
 from web.i18n import api_locale, translations
 from web.limits import FORM_FIELDS
@@ -151,7 +151,7 @@ async def create_order(request: Request) -> Response:
     # is answered before anyone is looked up (it is public, and costs no database round trip
     # in a rush), and the token's owner is found by the hold's own statement where it can be.
     try:
-        order = decode_json(await request.body(), schemas.NewOrder)
+        order = decode_json(await request.body(), schemas.NewOrder, decoders_of(request))
     except DomainError:
         await api_user(request)
         raise
@@ -396,20 +396,22 @@ async def draw_raffle(request: Request) -> Response:
     return json_response({"seed": draw.seed, "entries": draw.entries, "winners": draw.winners})
 
 
-routes = [
-    Route("/orders", create_order, methods=["POST"]),  # first: a drop's rush comes here
-    Route("/admin/products", create_product, methods=["POST"]),
-    Route("/products/{id:id}/raffle-entries", enter_raffle, methods=["POST"]),
-    Route("/admin/products/{id:id}/raffle-draw", draw_raffle, methods=["POST"]),
-    Route("/admin/products/{id:id}/image", upload_image, methods=["POST"]),
-    Route("/products", list_products, methods=["GET"]),
-    Route("/products/{id:id}", get_product, methods=["GET"]),
-    Route("/orders/{id:id}", get_order, methods=["GET"]),
-    Route("/orders/{id:id}/payment", pay_order, methods=["POST"]),
-    Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"]),
-    Route("/admin/orders/{id:id}/refund", refund_order, methods=["POST"]),
-    Route("/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
-    Route("/admin/refund-requests", list_refund_requests, methods=["GET"]),
-    Route("/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
-    Route("/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/orders", create_order, methods=["POST"]),  # first: a drop's rush comes here
+        Route("/admin/products", create_product, methods=["POST"]),
+        Route("/products/{id:id}/raffle-entries", enter_raffle, methods=["POST"]),
+        Route("/admin/products/{id:id}/raffle-draw", draw_raffle, methods=["POST"]),
+        Route("/admin/products/{id:id}/image", upload_image, methods=["POST"]),
+        Route("/products", list_products, methods=["GET"]),
+        Route("/products/{id:id}", get_product, methods=["GET"]),
+        Route("/orders/{id:id}", get_order, methods=["GET"]),
+        Route("/orders/{id:id}/payment", pay_order, methods=["POST"]),
+        Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"]),
+        Route("/admin/orders/{id:id}/refund", refund_order, methods=["POST"]),
+        Route("/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
+        Route("/admin/refund-requests", list_refund_requests, methods=["GET"]),
+        Route("/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
+        Route("/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
+    ]

@@ -1,6 +1,6 @@
 """What an order's payment does when it settles: the store's handlers for payments.
 
-register() hands them to payments; the app factory (and the command line) call it.
+register(purposes) hands them to an app's payments (composition.py calls it).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from store.sale import check_can_buy
 from translation import yuan
 
 
-def register() -> None:
-    payments.register_purpose(
+def register(purposes: payments.Purposes) -> None:
+    purposes.register(
         PAYMENT_PURPOSE,
         payments.PurposeHandlers(
             fulfil=fulfil,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from payments import checkout as payment_pages
 from payments import reasons
@@ -300,20 +300,22 @@ async def my_orders(request: Request) -> Response:
     return await render(request, "store/orders.html", {"orders": orders})
 
 
-routes = [
-    Route("/store", listing, methods=["GET"]),
-    Route("/store/products/{id:id}", product_page, methods=["GET"]),
-    Route("/store/products/{id:id}/stock", stock_partial, methods=["GET"]),
-    Route("/store/products/{id:id}/buy", buy, methods=["POST"]),
-    Route("/store/products/{id:id}/remind", remind, methods=["POST"]),
-    Route("/store/products/{id:id}/raffle", enter_raffle, methods=["POST"]),
-    Route("/store/orders", my_orders, methods=["GET"]),
-    Route("/store/orders/{id:id}", order_page, methods=["GET"]),
-    Route("/store/orders/{id:id}/receipt", receipt_page, methods=["GET"]),
-    Route("/store/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
-    Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
-    Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
-    Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),
-    Route("/store/orders/{id:id}/paying", paying_page, methods=["GET"]),
-    Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/store", listing, methods=["GET"]),
+        Route("/store/products/{id:id}", product_page, methods=["GET"]),
+        Route("/store/products/{id:id}/stock", stock_partial, methods=["GET"]),
+        Route("/store/products/{id:id}/buy", buy, methods=["POST"]),
+        Route("/store/products/{id:id}/remind", remind, methods=["POST"]),
+        Route("/store/products/{id:id}/raffle", enter_raffle, methods=["POST"]),
+        Route("/store/orders", my_orders, methods=["GET"]),
+        Route("/store/orders/{id:id}", order_page, methods=["GET"]),
+        Route("/store/orders/{id:id}/receipt", receipt_page, methods=["GET"]),
+        Route("/store/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
+        Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
+        Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
+        Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),
+        Route("/store/orders/{id:id}/paying", paying_page, methods=["GET"]),
+        Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"]),
+    ]

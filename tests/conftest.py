@@ -24,8 +24,8 @@ from tortoise import Tortoise, connections
 
 from app import create_app
 from cli import migrate
+from composition import AppWiring, wire
 from db import table_name, tortoise_config
-from jobs.worker import register_payment_purposes
 from payments.provider import StripeProvider
 from payments.services import make_provider
 from settings import Settings
@@ -102,7 +102,7 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "payments.localstripe_server", "--port", str(port), "--quiet"],
+        [sys.executable, "-m", "devserver.localstripe", "--port", str(port), "--quiet"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -182,7 +182,6 @@ async def orm(settings: Settings) -> AsyncIterator[None]:
     """
     await migrate(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url), _enable_global_fallback=True)
-    register_payment_purposes()  # as the app factory does (tests also settle without an app)
     yield
     await Tortoise.close_connections()
 
@@ -203,9 +202,19 @@ async def clean_tables(orm: None) -> AsyncIterator[None]:
         )
 
 
+@pytest.fixture(autouse=True)
+def wired(settings: Settings) -> Iterator[AppWiring]:
+    """What the test's app is wired with (its purposes, notice kinds, letterhead, memories),
+    also bound for the test itself, which calls services without an app: built fresh for each
+    test, so a purpose one test registers is gone for the next."""
+    wired = wire(settings)
+    with wired.wiring().bound():
+        yield wired
+
+
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    app = create_app(settings, manage_database=False, background_tasks=False)
+async def app(settings: Settings, wired: AppWiring) -> AsyncIterator[Starlette]:
+    app = create_app(settings, manage_database=False, background_tasks=False, wired=wired)
     yield app
     await app.state.counter.aclose()
     await app.state.payments_provider.aclose()

@@ -11,7 +11,7 @@ from dependencies import MAY_IMPORT, NOT_YET, PRIVATE_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = frozenset(MAY_IMPORT)
-NOT_APPLICATION = ("tests", "bench", "migrations", "devserver", ".venv", "var", "build")
+NOT_APPLICATION = ("tests", "bench", "migrations", ".venv", "var", "build")
 
 
 def _part(module: str) -> str | None:
@@ -75,3 +75,10 @@ def test_every_import_runs_along_the_table() -> None:
 def test_nothing_imports_the_top() -> None:
     for file, _, module in imports():
         assert module.split(".")[0] not in ("app", "cli"), f"{file} imports {module}"
+
+
+def test_nothing_imports_the_development_stand_ins() -> None:
+    """devserver/ is not shipped: the application starts it as processes, never imports it."""
+    for file, part, module in imports():
+        if part != "devserver":
+            assert module.split(".")[0] != "devserver", f"{file} imports {module}"

@@ -211,21 +211,34 @@ def _too_deep(body: bytes) -> bool:
     return False
 
 
-_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+class Decoders:
+    """msgspec's decoder for each request model, compiled once: held by the app
+    (app.state.decoders, built by the factory), not by this module."""
+
+    def __init__(self) -> None:
+        self._by_model: dict[type, msgspec.json.Decoder[Any]] = {}
+
+    def of(self, model: type[S]) -> msgspec.json.Decoder[S]:
+        decoder = self._by_model.get(model)
+        if decoder is None:
+            decoder = self._by_model[model] = msgspec.json.Decoder(model)
+        return decoder
 
 
-def decode_json(body: bytes, model: type[S]) -> S:
+def decoders_of(request: Request) -> Decoders:
+    return request.app.state.decoders  # type: ignore[no-any-return]
+
+
+def decode_json(body: bytes, model: type[S], decoders: Decoders) -> S:
     """`body` as a `model`: 400 invalid_json when it is not a JSON object (or nests deeper than
     MAX_JSON_DEPTH, or holds a lone surrogate), 422 naming the first bad field."""
     if not body.strip():
         body = b"{}"  # no body: an empty object
     if _too_deep(body):
         raise InvalidJSON(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
-    decoder = _decoders.get(model)
-    if decoder is None:
-        decoder = _decoders[model] = msgspec.json.Decoder(model)
+    decoder = decoders.of(model)
     try:
-        return decoder.decode(body)  # type: ignore[no-any-return]
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
         if "got `float`" not in str(exc):
             raise _invalid(exc) from None
@@ -251,7 +264,7 @@ def _whole_floats(value: Any) -> Any:
 async def read_json(request: Request, model: type[S]) -> S:
     """The request's JSON body as `model` (see decode_json). Its size is bounded by
     web.limits while it streams in."""
-    return decode_json(await request.body(), model)
+    return decode_json(await request.body(), model, decoders_of(request))
 
 
 def read_query(request: Request, model: type[S]) -> S:

@@ -29,8 +29,6 @@ import metrics
 log = logging.getLogger("shuyuan.request")
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-_route_names: dict[Any, str] = {}
-_latency: dict[tuple[str, str, int], Any] = {}
 
 
 def route_name(scope: Scope) -> str:
@@ -40,11 +38,7 @@ def route_name(scope: Scope) -> str:
         return "unmatched"
     if not inspect.isfunction(endpoint):
         return type(endpoint).__name__  # an ASGI app: StaticFiles for /static and /media
-    name = _route_names.get(endpoint)
-    if name is None:
-        name = f"{getattr(endpoint, '__module__', '?')}.{getattr(endpoint, '__qualname__', '?')}"
-        _route_names[endpoint] = name
-    return name
+    return f"{getattr(endpoint, '__module__', '?')}.{getattr(endpoint, '__qualname__', '?')}"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -62,6 +56,11 @@ class Observed:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # This app's caches: the name of each endpoint, and the histogram child of each
+        # (route, method, status class). The histogram itself lives in the process's one
+        # Prometheus registry (metrics.py), as /metrics serves one process.
+        self._route_names: dict[Any, str] = {}
+        self._latency: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,15 +84,21 @@ class Observed:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = route_name(scope)
+            endpoint = scope.get("endpoint")
+            if inspect.isfunction(endpoint):  # a route's endpoint: named once
+                route = self._route_names.get(endpoint) or self._route_names.setdefault(
+                    endpoint, route_name(scope)
+                )
+            else:
+                route = route_name(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
             key = (route, method, status // 100)
-            latency = _latency.get(key)
+            latency = self._latency.get(key)
             if latency is None:  # one labelled child per route, method and status class
                 latency = metrics.REQUEST_SECONDS.labels(
                     route=route, method=method, status=f"{status // 100}xx"
                 )
-                _latency[key] = latency
+                self._latency[key] = latency
             latency.observe(seconds)
             if log.isEnabledFor(logging.INFO):
                 log.info(

@@ -28,5 +28,6 @@ class IdConvertor(Convertor[int]):
 
 
 def register() -> None:
-    """Make `{name:id}` known to Starlette's router (done once, by importing web)."""
+    """Make `{name:id}` known to Starlette's router. Starlette keeps its convertors in one
+    table per process; create_app calls this (again for each app: it is the same convertor)."""
     register_url_convertor("id", IdConvertor())

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from community.board import schemas
 from community.board import services as board
@@ -262,19 +262,21 @@ async def reports(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/board/posts", create_post, methods=["POST"]),
-    Route("/board/posts", list_posts, methods=["GET"]),
-    Route("/board/posts/{id:id}", get_post, methods=["GET"]),
-    Route("/board/posts/{id:id}", edit_post, methods=["PATCH"]),
-    Route("/board/posts/{id:id}", delete_post, methods=["DELETE"]),
-    Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
-    Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
-    Route("/board/posts/{id:id}/reports", report_post, methods=["POST"]),
-    *[
-        Route(f"/admin/board/posts/{{id:id}}/{action}", _moderation(action), methods=["POST"])
-        for action in ("hide", "unhide", "lock", "unlock", "pin", "unpin")
-    ],
-    Route("/admin/board/bans", ban_member, methods=["POST"]),
-    Route("/admin/board/reports", reports, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/board/posts", create_post, methods=["POST"]),
+        Route("/board/posts", list_posts, methods=["GET"]),
+        Route("/board/posts/{id:id}", get_post, methods=["GET"]),
+        Route("/board/posts/{id:id}", edit_post, methods=["PATCH"]),
+        Route("/board/posts/{id:id}", delete_post, methods=["DELETE"]),
+        Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
+        Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
+        Route("/board/posts/{id:id}/reports", report_post, methods=["POST"]),
+        *[
+            Route(f"/admin/board/posts/{{id:id}}/{action}", _moderation(action), methods=["POST"])
+            for action in ("hide", "unhide", "lock", "unlock", "pin", "unpin")
+        ],
+        Route("/admin/board/bans", ban_member, methods=["POST"]),
+        Route("/admin/board/reports", reports, methods=["GET"]),
+    ]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from accounts.models import User
 from community.board import schemas
@@ -303,20 +303,22 @@ async def admin_category(request: Request) -> Response:
     return redirect_after_post(request, "/board/admin")
 
 
-routes = [
-    Route("/board", board_page, methods=["GET"]),
-    Route("/board/new", new_post_page, methods=["GET"]),
-    Route("/board/posts", create_post, methods=["POST"]),
-    Route("/board/posts/{id:id}", post_page, methods=["GET"]),
-    Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
-    Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
-    Route("/board/posts/{id:id}/edit", edit_page, methods=["GET"]),
-    Route("/board/posts/{id:id}/edit", edit_post, methods=["POST"]),
-    Route("/board/posts/{id:id}/delete", delete_post, methods=["POST"]),
-    Route("/board/posts/{id:id}/report", report_post, methods=["POST"]),
-    Route("/board/admin", admin_page, methods=["GET"]),
-    Route("/board/admin/posts/{id:id}/{action:str}", admin_moderate, methods=["POST"]),
-    Route("/board/admin/ban", admin_ban, methods=["POST"]),
-    Route("/board/admin/settings", admin_settings, methods=["POST"]),
-    Route("/board/admin/categories", admin_category, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/board", board_page, methods=["GET"]),
+        Route("/board/new", new_post_page, methods=["GET"]),
+        Route("/board/posts", create_post, methods=["POST"]),
+        Route("/board/posts/{id:id}", post_page, methods=["GET"]),
+        Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
+        Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
+        Route("/board/posts/{id:id}/edit", edit_page, methods=["GET"]),
+        Route("/board/posts/{id:id}/edit", edit_post, methods=["POST"]),
+        Route("/board/posts/{id:id}/delete", delete_post, methods=["POST"]),
+        Route("/board/posts/{id:id}/report", report_post, methods=["POST"]),
+        Route("/board/admin", admin_page, methods=["GET"]),
+        Route("/board/admin/posts/{id:id}/{action:str}", admin_moderate, methods=["POST"]),
+        Route("/board/admin/ban", admin_ban, methods=["POST"]),
+        Route("/board/admin/settings", admin_settings, methods=["POST"]),
+        Route("/board/admin/categories", admin_category, methods=["POST"]),
+    ]

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from community.feed import analytics, services
 from community.feed.audio import CheckedAudio, check_audio
@@ -153,12 +153,14 @@ async def set_published(request: Request) -> Response:
     return redirect_after_post(request, "/feed/admin")
 
 
-routes = [
-    Route("/feed/admin", dashboard, methods=["GET"]),
-    Route("/feed/admin/new", new_item, methods=["GET"]),
-    Route("/feed/admin/new", save_item, methods=["POST"]),
-    Route("/feed/admin/{id:id}/edit", edit_item, methods=["GET"]),
-    Route("/feed/admin/{id:id}/edit", save_item, methods=["POST"]),
-    Route("/feed/admin/{id:id}/unpublish", set_published, methods=["POST"]),
-    Route("/feed/admin/{id:id}/publish", set_published, methods=["POST"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/feed/admin", dashboard, methods=["GET"]),
+        Route("/feed/admin/new", new_item, methods=["GET"]),
+        Route("/feed/admin/new", save_item, methods=["POST"]),
+        Route("/feed/admin/{id:id}/edit", edit_item, methods=["GET"]),
+        Route("/feed/admin/{id:id}/edit", save_item, methods=["POST"]),
+        Route("/feed/admin/{id:id}/unpublish", set_published, methods=["POST"]),
+        Route("/feed/admin/{id:id}/publish", set_published, methods=["POST"]),
+    ]

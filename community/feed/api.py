@@ -9,7 +9,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from community.feed import analytics, schemas, services
 from community.feed.audio import check_audio
@@ -200,12 +200,14 @@ async def search(request: Request) -> Response:
     return json_response({"items": [item_json(item) for item in items]})
 
 
-routes = [
-    Route("/admin/feed-items", create_item, methods=["POST"]),
-    Route("/admin/feed-items", admin_list, methods=["GET"]),
-    Route("/admin/feed-items/{id:id}/unpublish", unpublish, methods=["POST"]),
-    Route("/admin/feed-items/{id:id}/publish", publish, methods=["POST"]),
-    Route("/feed", feed, methods=["GET"]),
-    Route("/feed/lookup", lookup, methods=["GET"]),
-    Route("/feed/search", search, methods=["GET"]),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/admin/feed-items", create_item, methods=["POST"]),
+        Route("/admin/feed-items", admin_list, methods=["GET"]),
+        Route("/admin/feed-items/{id:id}/unpublish", unpublish, methods=["POST"]),
+        Route("/admin/feed-items/{id:id}/publish", publish, methods=["POST"]),
+        Route("/feed", feed, methods=["GET"]),
+        Route("/feed/lookup", lookup, methods=["GET"]),
+        Route("/feed/search", search, methods=["GET"]),
+    ]

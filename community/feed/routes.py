@@ -12,7 +12,7 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from community.feed import analytics, podcast, schemas, services
 from community.feed.errors import UnknownKeyword
@@ -236,13 +236,15 @@ async def podcast_rss(request: Request) -> Response:
     return Response(xml, media_type="application/rss+xml; charset=utf-8", headers=headers)
 
 
-routes = [
-    Route("/feed", feed, methods=["GET"]),
-    Route("/feed/items/{id:id}", item_page, methods=["GET"]),
-    Route("/feed/lookup", lookup_page, methods=["GET"]),
-    Route("/feed/search", search_page, methods=["GET"]),
-    Route("/feed/audio/{name:str}", audio, methods=["GET"]),
-    Route("/feed/podcast", podcast_page, methods=["GET"]),
-    Route("/feed/podcast/reset", podcast_reset, methods=["POST"]),
-    Route("/feed/{token:str}.rss", podcast_rss, methods=["GET"], name="podcast_rss"),
-]
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/feed", feed, methods=["GET"]),
+        Route("/feed/items/{id:id}", item_page, methods=["GET"]),
+        Route("/feed/lookup", lookup_page, methods=["GET"]),
+        Route("/feed/search", search_page, methods=["GET"]),
+        Route("/feed/audio/{name:str}", audio, methods=["GET"]),
+        Route("/feed/podcast", podcast_page, methods=["GET"]),
+        Route("/feed/podcast/reset", podcast_reset, methods=["POST"]),
+        Route("/feed/{token:str}.rss", podcast_rss, methods=["GET"], name="podcast_rss"),
+    ]

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from composition import AppWiring
 from payments import services
 from payments.models import Payment
 from payments.provider import StripeProvider
@@ -41,7 +42,7 @@ class Ledger:
 
 
 @pytest.fixture
-def ledger() -> Ledger:
+def ledger(wired: AppWiring) -> Ledger:
     record = Ledger()
 
     async def fulfil(payment: Payment, now: datetime) -> services.Fulfilment:
@@ -55,7 +56,7 @@ def ledger() -> Ledger:
     async def on_refunded(payment: Payment, amount_fen: int) -> None:
         record.refunded.append((payment.id, amount_fen))
 
-    services.register_purpose(
+    wired.purposes.register(
         PURPOSE,
         services.PurposeHandlers(fulfil=fulfil, on_failed=on_failed, on_refunded=on_refunded),
     )

@@ -1,0 +1,64 @@
+"""The composition root: what one app (or one `shuyuan` command, or one test) is wired with.
+
+Every package registers its own parts here and nowhere else: the purposes payments settles
+for (store's orders, membership's seats), the notice kinds (accounts', community's, store's,
+membership's), the mail letterhead, the worker's memories. Nothing registers at import time:
+an app holds what `wire(settings)` built, and two apps built in one process with different
+settings see only their own (web.wiring.Wired binds an app's wiring for its requests).
+
+Process-wide by design, and set up elsewhere: Tortoise's database connections (db.py, opened
+by the app's lifespan or the command), the Prometheus registry (metrics.py: one /metrics per
+process) and Starlette's path convertors (web.paths.register: `{id:id}` is the same for every
+app, and Starlette keeps convertors in one table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accounts import notices
+from community import notices as community_notices
+from jobs.worker import WorkerMemory
+from membership import fulfilment as membership_fulfilment
+from membership import notices as membership_notices
+from payments.purposes import PURPOSES, Purposes
+from settings import Settings
+from store import fulfilment as store_fulfilment
+from store import notices as store_notices
+from wiring import Wiring
+
+
+@dataclass
+class AppWiring:
+    """What one app is built with beside its settings."""
+
+    letterhead: notices.Letterhead
+    purposes: Purposes = field(default_factory=Purposes)
+    notice_kinds: notices.NoticeKinds = field(default_factory=notices.NoticeKinds)
+    memory: WorkerMemory = field(default_factory=WorkerMemory)
+
+    def wiring(self) -> Wiring:
+        """The wires the code below reads, bound to this app's values."""
+        return Wiring(
+            (
+                (PURPOSES, self.purposes),
+                (notices.NOTICE_KINDS, self.notice_kinds),
+                (notices.LETTERHEAD, self.letterhead),
+            )
+        )
+
+
+def wire(settings: Settings) -> AppWiring:
+    """Build what an app (or a command) for `settings` is wired with."""
+    # Mails written by this app link to its public address, signed with its secret key.
+    wired = AppWiring(letterhead=notices.Letterhead(settings.public_url, settings.secret_key))
+    store_fulfilment.register(wired.purposes)
+    membership_fulfilment.register(wired.purposes)
+    for kinds in (
+        notices.KINDS,
+        community_notices.KINDS,
+        store_notices.KINDS,
+        membership_notices.KINDS,
+    ):
+        wired.notice_kinds.register(kinds)
+    return wired
