@@ -42,6 +42,7 @@ from membership import api as membership_api
 from membership import routes as membership_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
+from payments.provider import PaymentProvider
 from payments.services import make_provider
 from pictures import PicturePool
 from ratelimit import make_counter
@@ -69,9 +70,12 @@ def create_app(
     manage_database: bool = True,
     background_tasks: bool = True,
     wired: AppWiring | None = None,
+    payments_provider: PaymentProvider | None = None,
 ) -> Starlette:
     """Build the app for `settings`, wired with `wired` (by default what composition.wire
-    builds for the settings: a test passes its own to register a purpose of its own).
+    builds for the settings: a test passes its own to register a purpose of its own), paying
+    through `payments_provider` (by default the one the settings name; a test may pass another
+    implementation of payments.provider.PaymentProvider).
 
     With `manage_database` (the default) the lifespan opens Tortoise's connections; tests that
     own the database themselves pass False. `background_tasks` writes the feed's counters and,
@@ -88,7 +92,7 @@ def create_app(
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     # Uploaded pictures are decoded and resized in processes of their own, off the event loop.
     pictures = PicturePool()
-    payments_provider = make_provider(
+    provider: PaymentProvider = payments_provider or make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,
@@ -105,7 +109,7 @@ def create_app(
         # they are embedded (SQLite); else `shuyuan worker` runs them on the job engine.
         tasks = [asyncio.create_task(flush_forever(memory.feed))]
         jobs = (
-            embedded_jobs(JobContext(provider=payments_provider, memory=memory, mailer=mailer))
+            embedded_jobs(JobContext(provider=provider, memory=memory, mailer=mailer))
             if settings.jobs == "embedded"
             else contextlib.nullcontext()
         )
@@ -148,7 +152,7 @@ def create_app(
                     yield
         finally:
             await counter.aclose()
-            await payments_provider.aclose()
+            await provider.aclose()
             await asyncio.to_thread(pictures.close)
 
     media_dir = settings.var_dir / "media"
@@ -209,7 +213,7 @@ def create_app(
     app.state.wiring = wired
     app.state.decoders = Decoders()
     app.state.memory = memory
-    app.state.payments_provider = payments_provider
+    app.state.payments_provider = provider
     app.state.pictures = pictures
     app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
     # What web/ (the floor under every package) needs from accounts, handed over here.

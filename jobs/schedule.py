@@ -17,7 +17,7 @@ from jobs.worker import WorkerMemory
 from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
 from payments import services as payments
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from store import services as store
 
 log = logging.getLogger("jobs")
@@ -28,7 +28,7 @@ class JobContext:
     """What a job may use: the payment provider, and the web worker's memory when the job
     runs inside it (embedded; a separate worker has none)."""
 
-    provider: StripeProvider
+    provider: PaymentProvider
     memory: WorkerMemory | None = None
     mailer: Mailer | None = None  # None: no SMTP_URL, mail waits in the outbox
 

@@ -7,14 +7,12 @@ from io import BytesIO
 
 import segno
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from membership import grants, reminders, services, windows
 from membership.models import Enrollment, EnrollmentStatus
 from payments import checkout as payment_pages
-from payments import reasons
-from payments import services as payments
 from payments.schemas import PayForm
 from web.api import read_fields
 from web.auth import current_user, require_user
@@ -124,10 +122,6 @@ async def checkout_page(request: Request) -> Response:
     )
 
 
-def _payment_answer(status: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"status": status, **extra})
-
-
 async def pay(request: Request) -> Response:
     """Called by the checkout page's script with the PaymentMethod Stripe.js made; JSON back
     (errors too, in the API's shape: the script asks for JSON)."""
@@ -142,14 +136,9 @@ async def pay(request: Request) -> Response:
         choice=payment_pages.form_choice(request, form, paying),
         now=datetime.now(UTC),
     )
-    if form.method != "card" and result.outcome == payments.Outcome.REQUIRES_ACTION:
-        return payment_pages.wallet_next(request, result, paying)
-    if result.outcome == payments.Outcome.PAID:
-        return _payment_answer("paid", redirect="/membership/card")
-    if result.outcome == payments.Outcome.FAILED:
-        message = gettext_for(request)(result.reason or reasons.GENERIC)
-        return _payment_answer("failed", message=message, code=result.code)
-    return _payment_answer("requires_action", client_secret=result.client_secret)
+    return payment_pages.pay_answer(
+        request, result, method=form.method, paying=paying, done_url="/membership/card"
+    )
 
 
 async def paying_page(request: Request) -> Response:
@@ -157,12 +146,8 @@ async def paying_page(request: Request) -> Response:
     membership card; failed or over, back to checkout."""
     user = await require_user(request)
     enrollment = await services.enrollment_for_user(request.path_params["id"], user)
-    payment = None
-    if enrollment.payment_id is not None:
-        payment = await payments.refresh_payment(
-            request.app.state.payments_provider, enrollment.payment_id, now=datetime.now(UTC)
-        )
-        enrollment = await Enrollment.get(id=enrollment.id)
+    payment = await payment_pages.settled(request, enrollment.payment_id, eager=True)
+    enrollment = await Enrollment.get(id=enrollment.id)
     if enrollment.status == EnrollmentStatus.PAID:
         return RedirectResponse("/membership/card", status_code=303)
     checkout = f"/membership/enrollments/{enrollment.id}/pay"
@@ -184,22 +169,15 @@ async def payment_status(request: Request) -> Response:
     """After 3-D Secure in the browser: settle with the provider and say where to go."""
     user = await require_user(request)
     enrollment = await services.enrollment_for_user(request.path_params["id"], user)
-    if enrollment.payment_id is not None:
-        await payments.refresh_payment(
-            request.app.state.payments_provider,
-            enrollment.payment_id,
-            now=datetime.now(UTC),
-            eager=False,
-        )
-        enrollment = await Enrollment.get(id=enrollment.id)
-    if enrollment.status == EnrollmentStatus.PAID:
-        return _payment_answer("paid", redirect="/membership/card")
-    if enrollment.status == EnrollmentStatus.PENDING_PAYMENT:
-        failure = await services.last_payment_failure(enrollment)
-        if failure is not None:  # the seat is still held: the buyer may try again
-            return _payment_answer("failed", message=gettext_for(request)(failure))
-        return _payment_answer("pending")
-    return _payment_answer("failed", message=gettext_for(request)("The payment failed."))
+    payment = await payment_pages.settled(request, enrollment.payment_id, eager=False)
+    enrollment = await Enrollment.get(id=enrollment.id)
+    return payment_pages.status_answer(
+        request,
+        payment,
+        paid=enrollment.status == EnrollmentStatus.PAID,
+        held=enrollment.status == EnrollmentStatus.PENDING_PAYMENT,
+        done_url="/membership/card",
+    )
 
 
 async def cancel(request: Request) -> Response:

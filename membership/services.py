@@ -47,11 +47,10 @@ from membership.windows import (
     seats_left,
     window_state,
 )
-from payments import reasons
 from payments import services as payments
 from payments.errors import NotRefundable
-from payments.models import OPEN_STATUSES, Payment, PaymentStatus
-from payments.provider import StripeProvider
+from payments.models import OPEN_STATUSES, Payment
+from payments.provider import PaymentProvider
 
 log = logging.getLogger(__name__)
 
@@ -129,24 +128,13 @@ async def enrollment_for_user(enrollment_id: int, user: User) -> Enrollment:
     return enrollment
 
 
-async def last_payment_failure(enrollment: Enrollment) -> str | None:
-    """Why the enrollment's latest payment failed, if it did (the seat stays held meanwhile)."""
-    if enrollment.payment_id is None:
-        return None
-    payment = await Payment.get_or_none(id=enrollment.payment_id)
-    if payment is None or payment.status != PaymentStatus.FAILED:
-        return None
-    return reasons.sentence(payment.failure_code)  # a message id, in our words
-
-
 async def pay_enrollment(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     enrollment_id: int,
     user: User,
     now: datetime,
-    payment_method: str | None = None,
-    choice: payments.PaymentChoice | None = None,
+    choice: payments.PaymentChoice,
 ) -> payments.PaymentResult:
     """Pay for a held seat. Raises EnrollmentNotFound, EnrollmentPaid, HoldExpired, and what
     payments.pay raises (ValidationError, PaymentInProgress, PaymentUnavailable)."""
@@ -161,7 +149,6 @@ async def pay_enrollment(
         purpose=PAYMENT_PURPOSE,
         subject_id=str(enrollment.id),
         amount_fen=enrollment.amount_fen,
-        payment_method=payment_method,
         choice=choice,
         pay_until=enrollment.hold_expires_at,
         now=now,
@@ -172,7 +159,7 @@ async def pay_enrollment(
 
 async def release_expired_holds(
     *,
-    provider: StripeProvider | None,
+    provider: PaymentProvider | None,
     now: datetime,
     window_id: int | None = None,
     memory: SeatMemory | None = None,
@@ -207,7 +194,7 @@ async def release_expired_holds(
 
 async def cancel_enrollment(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     enrollment_id: int,
     user: User,
     now: datetime,
@@ -346,7 +333,7 @@ async def waitlist_place(window_id: int, user: User | None) -> int | None:
 
 
 async def refund_enrollment(
-    *, provider: StripeProvider, enrollment_id: int, now: datetime
+    *, provider: PaymentProvider, enrollment_id: int, now: datetime
 ) -> Enrollment:
     """Refund a paid enrollment in full: the membership it gave ends and, if the window is
     still open, its seat goes back (to the waitlist first). Raises EnrollmentNotFound and what

@@ -8,13 +8,13 @@ from datetime import datetime
 
 from membership import grants, reminders, services
 from membership.memory import SeatMemory
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 
 log = logging.getLogger(__name__)
 
 
 async def maintain(
-    provider: StripeProvider, *, now: datetime, memory: SeatMemory | None = None
+    provider: PaymentProvider, *, now: datetime, memory: SeatMemory | None = None
 ) -> dict[str, int]:
     """One round: release holds that ran out (canceling their unfinished payments first), pass
     on waitlist offers, remind members whose membership ends soon."""

@@ -7,6 +7,7 @@ module, never payments' routes or API.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -121,7 +122,51 @@ def wallet_next(request: Request, result: services.PaymentResult, paying: str) -
 
 
 def failure_sentence(payment: Payment | None) -> str | None:
-    """Why the payment failed, as a message id (translated where it is shown)."""
+    """Why the payment failed, as a message id (translated where it is shown): the one
+    sentence every checkout says of a failed payment."""
     if payment is None or payment.status != PaymentStatus.FAILED:
         return None
     return reasons.sentence(payment.failure_code)
+
+
+def pay_answer(
+    request: Request, result: services.PaymentResult, *, method: str, paying: str, done_url: str
+) -> Response:
+    """What a checkout's pay action answers its script (JSON, errors too in the API's shape):
+    paid and where to go, failed and why (the thing stays held), 3-D Secure's client secret,
+    or for a wallet the way on (wallet_next)."""
+    if method != "card" and result.outcome == services.Outcome.REQUIRES_ACTION:
+        return wallet_next(request, result, paying)
+    if result.outcome == services.Outcome.PAID:
+        return JSONResponse({"status": "paid", "redirect": done_url})
+    if result.outcome == services.Outcome.FAILED:
+        message = gettext_for(request)(result.reason or reasons.GENERIC)
+        return JSONResponse({"status": "failed", "message": message, "code": result.code})
+    return JSONResponse({"status": "requires_action", "client_secret": result.client_secret})
+
+
+async def settled(request: Request, payment_id: int | None, *, eager: bool) -> Payment | None:
+    """The held thing's latest payment, settled with the provider first while it is open (see
+    services.refresh_payment); None when it has none."""
+    if payment_id is None:
+        return None
+    return await services.refresh_payment(
+        request.app.state.payments_provider, payment_id, now=datetime.now(UTC), eager=eager
+    )
+
+
+def status_answer(
+    request: Request, payment: Payment | None, *, paid: bool, held: bool, done_url: str
+) -> Response:
+    """The checkout script's poll after 3-D Secure or while a wallet is paid: paid (and where
+    to go), failed and why while the thing is still held (the buyer may try again), pending,
+    or failed once the thing is no longer held."""
+    _ = gettext_for(request)
+    if paid:
+        return JSONResponse({"status": "paid", "redirect": done_url})
+    if held:
+        failure = failure_sentence(payment)
+        if failure is not None:
+            return JSONResponse({"status": "failed", "message": _(failure)})
+        return JSONResponse({"status": "pending"})
+    return JSONResponse({"status": "failed", "message": _("The payment failed.")})

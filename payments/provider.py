@@ -1,28 +1,39 @@
-"""The thin wrapper around the stripe SDK: its types and exceptions never leave this module."""
+"""What a payment provider is to Shuyuan: our own types in and out, and the PaymentProvider
+protocol every provider implements (stripe_provider.PaymentProvider today; WeChat Pay v3 and
+Alipay next; the tests' in-memory providers). Nothing outside payments/ names an adapter: the
+app factory builds one (payments.services.make_provider) and everything else takes a
+PaymentProvider.
+
+A payment is created for an amount, a method and a flow, then confirmed; its answers (an
+Intent: its status, the wallet's next action) become our next actions (payments.settle). It
+can be read back, canceled and refunded; the provider's notifications are verified and parsed
+by the provider that sent them.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
-import stripe
-from stripe.params import (
-    PaymentIntentConfirmParams,
-    PaymentIntentCreateParams,
-    RefundCreateParams,
-)
 
 # Every provider call answers within this time, so a buyer hears "try again" within seconds.
 PROVIDER_TIMEOUT = httpx.Timeout(6.0, connect=2.0)
-WEBHOOK_TOLERANCE_SECONDS = 300
 
 
-# How a buyer pays: a card (a PaymentMethod made by Stripe.js), or a wallet whose PaymentMethod
-# Stripe makes from `payment_method_data` (nothing to collect in our page).
+# How a buyer pays: a card (a PaymentMethod made by the provider's script), or a wallet.
 Method = Literal["card", "wechat_pay", "alipay"]
 WALLETS: tuple[Method, ...] = ("wechat_pay", "alipay")
+# Where a payment is made: `card` for a card; WeChat Pay `native` (a QR code a phone scans),
+# `h5` (a phone's own browser opens WeChat), `jsapi` (inside WeChat, with the payer's openid);
+# Alipay `page` (a computer's browser) and `wap` (a phone's browser).
+Flow = Literal["card", "native", "h5", "jsapi", "page", "wap"]
+FLOWS: dict[Method, tuple[Flow, ...]] = {
+    "card": ("card",),
+    "wechat_pay": ("native", "h5", "jsapi"),
+    "alipay": ("page", "wap"),
+}
 MAX_URL_LENGTH = 2000
 
 
@@ -93,7 +104,7 @@ class ProviderUnavailable(Exception):
 
 
 class ProviderSignatureError(Exception):
-    """A webhook's Stripe-Signature is missing, malformed, stale or wrong."""
+    """A notification's signature is missing, malformed, stale or wrong."""
 
 
 class ProviderEventError(ValueError):
@@ -101,139 +112,23 @@ class ProviderEventError(ValueError):
     missing field, an oversized id): it cannot be applied."""
 
 
-MAX_ID_LENGTH = 100  # Stripe's ids are far shorter; anything longer is not one of theirs
-MAX_TEXT_LENGTH = 500
+@dataclass(frozen=True)
+class Payer:
+    """What a flow may need to know of who pays: the address their request came from (WeChat
+    Pay's h5 asks for it), and inside WeChat their openid for this site (jsapi)."""
+
+    address: str | None = None
+    openid: str | None = None
 
 
-def _text(data: dict[str, Any], key: str, *, required: bool, limit: int = MAX_TEXT_LENGTH) -> str:
-    value = data.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise ProviderEventError(f"{key} must be a string of 1 to {limit} characters")
-    return value
+class PaymentProvider(Protocol):
+    """A payment provider, as payments uses one. Every call answers within PROVIDER_TIMEOUT;
+    raises ProviderDeclined (the payer's bank said no), ProviderError (the request was refused;
+    `missing` when the payment is unknown) or ProviderUnavailable (no answer, or a server
+    error: nothing can be concluded)."""
 
-
-def _intent(obj: Any) -> Intent:
-    """An Intent from the provider's object (an SDK object, or a webhook's plain dict).
-
-    Raises ProviderEventError when a field has the wrong type or size, so a malformed signed
-    event is refused with a 400 instead of failing somewhere later."""
-    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
-    if not isinstance(data, dict):
-        raise ProviderEventError("the object must be a JSON object")
-    amount = data.get("amount") or 0
-    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount < 2**63:
-        raise ProviderEventError("amount must be a whole number")
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict) or len(metadata) > 50:
-        raise ProviderEventError("metadata must be an object")
-    error = data.get("last_payment_error") or {}
-    if not isinstance(error, dict):
-        error = {}
-    client_secret = data.get("client_secret")
-    return Intent(
-        wallet_action=_wallet_action(data.get("next_action")),
-        id=_text(data, "id", required=True, limit=MAX_ID_LENGTH),
-        status=_text(data, "status", required=True, limit=40),
-        amount=amount,
-        currency=_text(data, "currency", required=False, limit=3),
-        client_secret=client_secret if isinstance(client_secret, str) else None,
-        metadata={str(k)[:40]: str(v)[:MAX_TEXT_LENGTH] for k, v in metadata.items()},
-        error_code=_text(error, "code", required=False, limit=60) or None,
-        error_message=_text(error, "message", required=False, limit=300) or None,
-    )
-
-
-def _url(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        return None
-    if len(value) > MAX_URL_LENGTH or not value.startswith(("https://", "http://")):
-        raise ProviderEventError(f"{key} must be an http(s) URL of at most {MAX_URL_LENGTH}")
-    return value
-
-
-def _wallet_action(next_action: Any) -> WalletAction | None:
-    """A wallet's next action (WeChat Pay's QR code, Alipay's redirect); None for any other
-    (3-D Secure's is handled by Stripe.js with the client secret)."""
-    if not isinstance(next_action, dict):
-        return None
-    kind = next_action.get("type")
-    details = next_action.get(kind) if isinstance(kind, str) else None
-    if not isinstance(details, dict):
-        return None
-    if kind == "wechat_pay_display_qr_code":
-        data = details.get("data")
-        if not isinstance(data, str) or not 0 < len(data) <= MAX_URL_LENGTH:
-            raise ProviderEventError("the QR code's data must be a string")
-        return WalletAction(
-            type=kind,
-            qr_data=data,
-            hosted_instructions_url=_url(details, "hosted_instructions_url"),
-        )
-    if kind == "alipay_handle_redirect":
-        url = _url(details, "url")
-        if url is None:
-            raise ProviderEventError("Alipay's redirect needs a url")
-        return WalletAction(type=kind, url=url)
-    return None
-
-
-def _translate(exc: stripe.StripeError) -> Exception:
-    if isinstance(exc, stripe.CardError):
-        intent_id = None
-        error = getattr(exc, "error", None)
-        if error is not None and getattr(error, "payment_intent", None) is not None:
-            intent_id = error.payment_intent.id
-        return ProviderDeclined(
-            exc.code or "card_declined",
-            exc.user_message or "The card was declined.",
-            intent_id=intent_id,
-        )
-    if isinstance(exc, stripe.APIConnectionError | stripe.APIError | stripe.RateLimitError):
-        return ProviderUnavailable(str(exc.user_message or exc))
-    if exc.http_status is not None and exc.http_status >= 500:
-        return ProviderUnavailable(str(exc.user_message or exc))
-    param = getattr(exc, "param", None)
-    return ProviderError(
-        exc.code or "provider_error",
-        str(exc.user_message or "The payment was refused."),
-        param=param,
-        status=exc.http_status,
-    )
-
-
-class StripeProvider:
-    """A Stripe-compatible API reached over httpx, asynchronously."""
-
-    def __init__(
-        self,
-        *,
-        api_base: str,
-        secret_key: str,
-        webhook_secret: str,
-        methods: tuple[Method, ...] = ("card", *WALLETS),
-    ) -> None:
-        self.api_base = api_base
-        self.methods = methods  # what the account takes, in the order checkout offers them
-        self._webhook_secret = webhook_secret
-        self._http = stripe.HTTPXClient(timeout=PROVIDER_TIMEOUT)
-        self._client = stripe.StripeClient(
-            secret_key,
-            http_client=self._http,
-            base_addresses={"api": api_base},
-            max_network_retries=0,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.close_async()  # type: ignore[no-untyped-call]
-
-    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await method(*args, **kwargs)
-        except stripe.StripeError as exc:
-            raise _translate(exc) from exc
+    # What the account takes, in the order checkout offers them.
+    methods: tuple[Method, ...]
 
     async def create_intent(
         self,
@@ -245,28 +140,9 @@ class StripeProvider:
         metadata: dict[str, str],
         idempotency_key: str,
     ) -> Intent:
-        """An unconfirmed PaymentIntent: nothing is charged until confirm_intent. A card pays
-        with `payment_method` (pm_...); a wallet's PaymentMethod is made by Stripe."""
-        params: PaymentIntentCreateParams = {
-            "amount": amount,
-            "currency": currency,
-            "metadata": metadata,
-            "allowed_payment_method_types": [method],
-        }
-        if method == "card":
-            if payment_method is None:
-                raise ValueError("a card payment needs its PaymentMethod id")
-            params["payment_method"] = payment_method
-        elif method == "wechat_pay":
-            params["payment_method_data"] = {"type": "wechat_pay", "wechat_pay": {}}
-        else:
-            params["payment_method_data"] = {"type": "alipay", "alipay": {}}
-        obj = await self._call(
-            self._client.v1.payment_intents.create_async,
-            params=params,
-            options={"idempotency_key": idempotency_key},
-        )
-        return _intent(obj)
+        """An unconfirmed payment: nothing is charged until confirm_intent. A card pays with
+        `payment_method` (made by the provider's script in the buyer's browser)."""
+        ...
 
     async def confirm_intent(
         self,
@@ -274,73 +150,34 @@ class StripeProvider:
         *,
         idempotency_key: str,
         method: Method = "card",
+        flow: Flow | None = None,
         return_url: str | None = None,
+        payer: Payer | None = None,
     ) -> Intent:
-        """Confirm an intent. WeChat Pay's answer carries the QR code to show on a web page;
-        Alipay's the redirect, which comes back to `return_url`."""
-        params: PaymentIntentConfirmParams = {}
-        if method == "wechat_pay":
-            params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
-        elif method == "alipay":
-            if return_url is None:
-                raise ValueError("an Alipay payment needs its return_url")
-            params["return_url"] = return_url
-        obj = await self._call(
-            self._client.v1.payment_intents.confirm_async,
-            intent_id,
-            params=params,
-            options={"idempotency_key": idempotency_key},
-        )
-        return _intent(obj)
+        """Confirm a payment in `flow` (the method's first when None). A wallet's answer
+        carries its next action (a QR code, a redirect coming back to `return_url`).
+        ProviderError `flow_unsupported` for a flow this provider does not offer."""
+        ...
 
     async def retrieve_intent(self, intent_id: str) -> Intent:
-        return _intent(await self._call(self._client.v1.payment_intents.retrieve_async, intent_id))
+        """The payment as the provider has it now (read back)."""
+        ...
 
     async def cancel_intent(self, intent_id: str) -> Intent:
-        return _intent(await self._call(self._client.v1.payment_intents.cancel_async, intent_id))
+        """Cancel an unpaid payment; ProviderError if it can no longer be canceled."""
+        ...
 
     async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> str:
-        """Refund part or all of a succeeded intent; returns the refund's status."""
-        params: RefundCreateParams = {"payment_intent": intent_id, "amount": amount}
-        obj = await self._call(
-            self._client.v1.refunds.create_async,
-            params=params,
-            options={"idempotency_key": idempotency_key},
-        )
-        return str(obj.to_dict().get("status", "succeeded"))
+        """Refund part or all of a paid payment; returns the refund's status."""
+        ...
 
-    def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookMessage:
-        """The event, if `signature` is a valid Stripe-Signature of `payload` for our secret."""
-        if not signature:
-            raise ProviderSignatureError("missing Stripe-Signature header")
-        try:
-            text = payload.decode("utf-8")
-            stripe.WebhookSignature.verify_header(
-                text, signature, self._webhook_secret, WEBHOOK_TOLERANCE_SECONDS
-            )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
-            raise ProviderSignatureError(str(exc)[:200]) from exc
-        return _webhook_message(text)
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookMessage:
+        """The notification in `payload`, if its signature (in `headers`) is the provider's.
+        Raises ProviderSignatureError, or ProviderEventError when it is not shaped as one."""
+        ...
 
+    def intent_of(self, message: WebhookMessage) -> Intent:
+        """The payment a verified notification is about; ProviderEventError if malformed."""
+        ...
 
-def _webhook_message(text: str) -> WebhookMessage:
-    """A signed event's id, type and object; ProviderEventError if it is not shaped as one."""
-    try:
-        event = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ProviderEventError("the event is not JSON") from exc
-    if not isinstance(event, dict):
-        raise ProviderEventError("the event must be a JSON object")
-    data = event.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise ProviderEventError("data.object must be a JSON object")
-    return WebhookMessage(
-        id=_text(event, "id", required=True, limit=MAX_ID_LENGTH),
-        type=_text(event, "type", required=True, limit=80),
-        object=data["object"],
-    )
-
-
-def intent_from_webhook(message: WebhookMessage) -> Intent:
-    """The PaymentIntent a payment_intent.* event is about; ProviderEventError if malformed."""
-    return _intent(message.object)
+    async def aclose(self) -> None: ...

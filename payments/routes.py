@@ -50,7 +50,7 @@ async def webhook(request: Request) -> Response:
     result = await services.handle_webhook(
         provider=request.app.state.payments_provider,
         payload=payload,
-        signature=request.headers.get("stripe-signature"),
+        headers=request.headers,
         now=datetime.now(UTC),
     )
     return JSONResponse({"received": True, "result": result})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -39,13 +39,12 @@ from payments.provider import (
     WALLETS,
     Intent,
     Method,
+    PaymentProvider,
     ProviderDeclined,
     ProviderError,
     ProviderEventError,
     ProviderSignatureError,
     ProviderUnavailable,
-    StripeProvider,
-    intent_from_webhook,
 )
 from payments.purposes import Fulfilment, PurposeHandlers, Purposes, handlers_for
 from payments.settle import (
@@ -58,6 +57,7 @@ from payments.settle import (
     settle_from_provider,
     settle_succeeded,
 )
+from payments.stripe_provider import StripeProvider
 
 __all__ = [
     "Fulfilment",
@@ -92,8 +92,9 @@ def make_provider(
     secret_key: str,
     webhook_secret: str,
     methods: Sequence[str] = ("card", *WALLETS),
-) -> StripeProvider:
-    """The provider, taking `methods` (Settings.payment_methods) for new payments."""
+) -> PaymentProvider:
+    """The provider the settings name (Stripe's API, or localstripe in development), taking
+    `methods` (Settings.payment_methods) for new payments."""
     return StripeProvider(
         api_base=api_base,
         secret_key=secret_key,
@@ -165,7 +166,7 @@ def check_choice(choice: PaymentChoice, offered: Sequence[str]) -> CheckedChoice
 
 async def pay(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     user_id: int,
     purpose: str,
     subject_id: str,
@@ -209,7 +210,7 @@ async def pay(
 
 async def _pay(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     user_id: int,
     purpose: str,
     subject_id: str,
@@ -248,7 +249,7 @@ async def _pay(
 
 
 async def _charge(
-    provider: StripeProvider,
+    provider: PaymentProvider,
     payment: Payment,
     choice: CheckedChoice,
     *,
@@ -308,7 +309,7 @@ async def _charge(
 
 async def _open_payment(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     user_id: int,
     purpose: str,
     subject_id: str,
@@ -360,7 +361,7 @@ async def _reload(payment: Payment) -> Payment:
 
 
 async def refresh_payment(
-    provider: StripeProvider,
+    provider: PaymentProvider,
     payment_id: int,
     *,
     now: datetime,
@@ -415,7 +416,7 @@ async def count_disputed() -> int:
 
 async def refund(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     payment_id: int,
     amount_fen: int | None = None,
     now: datetime,
@@ -468,7 +469,7 @@ async def refund(
 
 
 async def handle_webhook(
-    *, provider: StripeProvider, payload: bytes, signature: str | None, now: datetime
+    *, provider: PaymentProvider, payload: bytes, headers: Mapping[str, str], now: datetime
 ) -> str:
     """Apply one signed provider event; returns what was done ("applied", "duplicate", ...).
 
@@ -482,9 +483,7 @@ async def handle_webhook(
     the event itself is wrong), and PaymentUnavailable (503, retried) when the read fails.
     """
     try:
-        done = await _handle_webhook(
-            provider=provider, payload=payload, signature=signature, now=now
-        )
+        done = await _handle_webhook(provider=provider, payload=payload, headers=headers, now=now)
     except DomainError as exc:
         metrics.WEBHOOKS.labels(outcome=str(exc.code)).inc()
         raise
@@ -493,13 +492,13 @@ async def handle_webhook(
 
 
 async def _handle_webhook(
-    *, provider: StripeProvider, payload: bytes, signature: str | None, now: datetime
+    *, provider: PaymentProvider, payload: bytes, headers: Mapping[str, str], now: datetime
 ) -> str:
     try:
-        message = provider.verify_webhook(payload, signature)
+        message = provider.verify_webhook(payload, headers)
         if message.type not in APPLIED_EVENTS:
             return "ignored"  # nothing of ours moves on it: not worth a read-back
-        intent = intent_from_webhook(message)
+        intent = provider.intent_of(message)
     except ProviderSignatureError as exc:
         raise InvalidSignature(str(exc)[:200]) from exc
     except ProviderEventError as exc:
@@ -592,7 +591,7 @@ def _metadata_names(intent: Intent, payment: Payment) -> bool:
     )
 
 
-async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int]:
+async def reconcile(provider: PaymentProvider, *, now: datetime) -> dict[str, int]:
     """Settle what was left: open payments whose answer or webhook never came, 3-D Secure never
     finished, and succeeded payments not yet fulfilled nor refunded. Returns counts by outcome
     (also logged by the caller), so an operator can see what it repaired.
@@ -660,7 +659,7 @@ async def reconcile(provider: StripeProvider, *, now: datetime) -> dict[str, int
     return counts
 
 
-async def confirm_recent_successes(provider: StripeProvider, *, now: datetime) -> list[str]:
+async def confirm_recent_successes(provider: PaymentProvider, *, now: datetime) -> list[str]:
     """Read back each succeeded payment of the last CONFIRM_WITHIN that the provider's own
     answer never confirmed (recorded from an older webhook, say): confirmed if the provider
     says it succeeded for its amount, else marked DISPUTED for an admin to look at. Nothing is

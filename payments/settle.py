@@ -22,9 +22,9 @@ from payments.errors import PaymentInProgress, PaymentUnavailable
 from payments.models import OPEN_STATUSES, Payment, PaymentStatus, PayMethod, Settlement
 from payments.provider import (
     Intent,
+    PaymentProvider,
     ProviderError,
     ProviderUnavailable,
-    StripeProvider,
     WalletAction,
 )
 from payments.purposes import Fulfilment, handlers_for
@@ -97,7 +97,7 @@ def wallet_action(payment: Payment) -> dict[str, object] | None:
 
 
 async def settle_succeeded(
-    provider: StripeProvider,
+    provider: PaymentProvider,
     payment_id: int,
     intent: Intent,
     *,
@@ -191,7 +191,7 @@ async def _record_success(
     return outcome
 
 
-async def refund_refused(provider: StripeProvider, payment_id: int) -> bool:
+async def refund_refused(provider: PaymentProvider, payment_id: int) -> bool:
     """Give back the whole of a succeeded payment whose thing could not be delivered (its
     settlement is REFUND_DUE). True once refunded; False if the provider could not be
     reached or refused (reconciliation tries again every round)."""
@@ -252,7 +252,7 @@ async def settle_failed(payment_id: int, *, code: str, message: str) -> bool:
 
 
 async def apply_intent(
-    provider: StripeProvider, payment_id: int, intent: Intent, *, now: datetime
+    provider: PaymentProvider, payment_id: int, intent: Intent, *, now: datetime
 ) -> PaymentResult:
     """Record what the provider says of a payment's intent, and say what it means."""
     if intent.status == "succeeded":
@@ -292,7 +292,7 @@ async def _wait_for_buyer(payment_id: int, intent: Intent) -> None:
 
 
 async def settle_from_provider(
-    provider: StripeProvider, payment_id: int, *, now: datetime, abandon: bool = False
+    provider: PaymentProvider, payment_id: int, *, now: datetime, abandon: bool = False
 ) -> PaymentResult:
     """Ask the provider about an open payment and record its answer.
 
@@ -325,7 +325,7 @@ async def settle_from_provider(
 
 
 async def close_before_release(
-    provider: StripeProvider, *, purpose: str, subject_id: str, now: datetime
+    provider: PaymentProvider, *, purpose: str, subject_id: str, now: datetime
 ) -> bool:
     """Before a held thing is released (its hold expired, or its buyer cancels): a payment
     under way for it is canceled at the provider first, so that a release and a charge cannot

@@ -18,10 +18,8 @@ from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
 from errors import DomainError, RateLimited, ValidationError
-from payments import reasons
 from payments import services as payments
-from payments.models import Payment, PaymentStatus
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from ratelimit import Counter, Limit, seconds_left
 from store import holds
 from store.errors import (
@@ -238,12 +236,11 @@ async def set_shipping(order: Order, address: Address) -> Order:
 
 async def pay_order(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     order_id: int,
     user: User,
     now: datetime,
-    payment_method: str | None = None,
-    choice: payments.PaymentChoice | None = None,
+    choice: payments.PaymentChoice,
     shipping: Address | None = None,
 ) -> payments.PaymentResult:
     """Pay for a held order, with its shipping address when it ships (given here, or with
@@ -266,23 +263,12 @@ async def pay_order(
         purpose=PAYMENT_PURPOSE,
         subject_id=str(order.id),
         amount_fen=order.total_fen,
-        payment_method=payment_method,
         choice=choice,
         pay_until=order.hold_expires_at,
         now=now,
     )
     await Order.filter(id=order.id).update(payment_id=result.payment.id)
     return result
-
-
-async def last_payment_failure(order: Order) -> str | None:
-    """Why the order's latest payment failed, if it did (the order stays held meanwhile)."""
-    if order.payment_id is None:
-        return None
-    payment = await Payment.get_or_none(id=order.payment_id)
-    if payment is None or payment.status != PaymentStatus.FAILED:
-        return None
-    return reasons.sentence(payment.failure_code)  # a message id, in our words
 
 
 async def move(order_id: int, to: OrderStatus, *, frm: list[OrderStatus], note: str = "") -> bool:
@@ -305,7 +291,7 @@ async def _cancel(order: Order, *, now: datetime, note: str, memory: StoreMemory
 
 
 async def release_expired_orders(
-    *, provider: StripeProvider, now: datetime, memory: StoreMemory | None = None
+    *, provider: PaymentProvider, now: datetime, memory: StoreMemory | None = None
 ) -> int:
     """Cancel unpaid orders whose hold ran out, giving their stock back. A payment still under
     way for one is canceled at the provider first; if it turns out paid the order is paid, and
@@ -326,7 +312,7 @@ async def release_expired_orders(
 
 async def cancel_order(
     *,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     order_id: int,
     user: User,
     now: datetime,
@@ -352,7 +338,7 @@ async def cancel_order(
     return order
 
 
-async def refund_order(*, provider: StripeProvider, order_id: int, now: datetime) -> Order:
+async def refund_order(*, provider: PaymentProvider, order_id: int, now: datetime) -> Order:
     """Refund a paid order in full: money back through payments, stock back if the drop is
     live (store.fulfilment, once the provider confirms)."""
     order = await Order.get_or_none(id=order_id)

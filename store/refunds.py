@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 from accounts import notices
 from accounts.models import User
 from errors import ValidationError
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from store.errors import BadOrderState, RefundRequested, RefundRequestNotFound
 from store.models import Order, RefundRequest, RefundRequestStatus
 from store.orders import SOLD_STATUSES, order_for_user, refund_order
@@ -80,7 +80,7 @@ async def _claim(request_id: int, status: RefundRequestStatus, admin: User, now:
 
 
 async def approve(
-    *, provider: StripeProvider, request_id: int, admin: User, now: datetime
+    *, provider: PaymentProvider, request_id: int, admin: User, now: datetime
 ) -> RefundRequest:
     """Refund the order of a request. Raises RefundRequestNotFound (none open by that id) and
     what refund_order raises (then the request is open again, for another try)."""

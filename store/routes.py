@@ -6,12 +6,10 @@ from datetime import UTC, datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from payments import checkout as payment_pages
-from payments import reasons
-from payments import services as payments
 from payments.models import Payment
 from store import schemas, services
 from store.models import Category, Order, OrderEvent, OrderStatus
@@ -166,14 +164,9 @@ async def pay(request: Request) -> Response:
         now=datetime.now(UTC),
         shipping=_address(form),
     )
-    if form.method != "card" and result.outcome == payments.Outcome.REQUIRES_ACTION:
-        return payment_pages.wallet_next(request, result, paying)
-    if result.outcome == payments.Outcome.PAID:
-        return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order_id}"})
-    if result.outcome == payments.Outcome.FAILED:
-        message = gettext_for(request)(result.reason or reasons.GENERIC)
-        return JSONResponse({"status": "failed", "message": message, "code": result.code})
-    return JSONResponse({"status": "requires_action", "client_secret": result.client_secret})
+    return payment_pages.pay_answer(
+        request, result, method=form.method, paying=paying, done_url=f"/store/orders/{order_id}"
+    )
 
 
 async def paying_page(request: Request) -> Response:
@@ -182,12 +175,8 @@ async def paying_page(request: Request) -> Response:
     Paid: on to the receipt. Failed or over: back to checkout, saying why."""
     user = await require_user(request)
     order = await services.order_for_user(request.path_params["id"], user)
-    payment = None
-    if order.payment_id is not None:
-        payment = await payments.refresh_payment(
-            request.app.state.payments_provider, order.payment_id, now=datetime.now(UTC)
-        )
-        order = await Order.get(id=order.id)
+    payment = await payment_pages.settled(request, order.payment_id, eager=True)
+    order = await Order.get(id=order.id)
     if order.status in services.SOLD_STATUSES:
         return RedirectResponse(f"/store/orders/{order.id}/receipt", status_code=303)
     if order.status != OrderStatus.PENDING_PAYMENT:
@@ -206,23 +195,14 @@ async def paying_page(request: Request) -> Response:
 async def payment_status(request: Request) -> Response:
     user = await require_user(request)
     order = await services.order_for_user(request.path_params["id"], user)
-    if order.payment_id is not None:
-        await payments.refresh_payment(
-            request.app.state.payments_provider,
-            order.payment_id,
-            now=datetime.now(UTC),
-            eager=False,
-        )
-        order = await Order.get(id=order.id)
-    if order.status in services.SOLD_STATUSES:
-        return JSONResponse({"status": "paid", "redirect": f"/store/orders/{order.id}"})
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        failure = await services.last_payment_failure(order)
-        if failure is not None:  # the order is still held: the buyer may try again
-            return JSONResponse({"status": "failed", "message": gettext_for(request)(failure)})
-        return JSONResponse({"status": "pending"})
-    return JSONResponse(
-        {"status": "failed", "message": gettext_for(request)("The payment failed.")}
+    payment = await payment_pages.settled(request, order.payment_id, eager=False)
+    order = await Order.get(id=order.id)
+    return payment_pages.status_answer(
+        request,
+        payment,
+        paid=order.status in services.SOLD_STATUSES,
+        held=order.status == OrderStatus.PENDING_PAYMENT,
+        done_url=f"/store/orders/{order.id}",
     )
 
 

@@ -26,7 +26,7 @@ from app import create_app
 from cli import migrate
 from composition import AppWiring, wire
 from db import table_name, tortoise_config
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from payments.services import make_provider
 from settings import Settings
 from tests.factories import PASSWORD
@@ -234,7 +234,7 @@ def project_root() -> Path:
 
 
 @pytest.fixture
-async def provider(settings: Settings) -> AsyncIterator[StripeProvider]:
+async def provider(settings: Settings) -> AsyncIterator[PaymentProvider]:
     """A payments provider talking to this run's localstripe."""
     real = make_provider(
         api_base=settings.stripe_api_base,

@@ -12,7 +12,8 @@ from accounts import services as accounts
 from accounts.models import User
 from membership import windows
 from membership.models import EnrollmentWindow
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
+from payments.services import PaymentChoice
 from settings import Settings
 from store.models import Order
 from store.shipping import Address, check_address
@@ -146,7 +147,7 @@ def address() -> Address:
 
 
 async def paid_order(
-    provider: StripeProvider, settings: Settings, buyer: User, product_id: int, quantity: int = 1
+    provider: PaymentProvider, settings: Settings, buyer: User, product_id: int, quantity: int = 1
 ) -> Order:
     """An order of `quantity` of a product, shipped to SHIPPING, held and paid through the
     real provider with the test card that succeeds."""
@@ -164,7 +165,9 @@ async def paid_order(
         provider=provider,
         order_id=order.id,
         user=buyer,
-        payment_method=await card_payment_method(settings, "4242424242424242"),
+        choice=PaymentChoice(
+            payment_method=await card_payment_method(settings, "4242424242424242")
+        ),
         now=datetime.now(UTC),
     )
     return await Order.get(id=order.id)

@@ -19,6 +19,7 @@ from accounts.mail import Mailer
 from accounts.models import NoticeChannel, Notification, OutboxMessage, OutboxState, User
 from community.board import services as board
 from membership import reminders, windows
+from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
@@ -132,7 +133,9 @@ async def test_a_receipt_a_shipped_and_a_delivered_notice_by_mail(
             provider=app.state.payments_provider,
             order_id=order.id,
             user=person,
-            payment_method=await card_payment_method(settings, "4242424242424242"),
+            choice=PaymentChoice(
+                payment_method=await card_payment_method(settings, "4242424242424242")
+            ),
             now=datetime.now(UTC),
         )
         orders.append(order)
@@ -277,7 +280,9 @@ async def test_a_mail_server_that_is_down_delays_mail_but_not_the_payment(
         provider=app.state.payments_provider,
         order_id=order.id,
         user=buyer,
-        payment_method=await card_payment_method(settings, "4242424242424242"),
+        choice=PaymentChoice(
+            payment_method=await card_payment_method(settings, "4242424242424242")
+        ),
         now=datetime.now(UTC),
     )
     assert result.outcome.value == "paid"

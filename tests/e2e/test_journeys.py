@@ -14,7 +14,7 @@ from community.board import services as board
 from community.feed import services as feed
 from community.feed.audio import check_audio, silent_mp3
 from membership import services as membership
-from payments.services import make_provider
+from payments.services import PaymentChoice, make_provider
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
@@ -166,7 +166,9 @@ async def test_a_member_and_a_shopper_walk_the_finished_journeys(
             provider=provider,
             order_id=order.id,
             user=buyer,
-            payment_method=await card_payment_method(settings, "4242424242424242"),
+            choice=PaymentChoice(
+                payment_method=await card_payment_method(settings, "4242424242424242")
+            ),
             now=now,
         )
         await provider.aclose()

@@ -19,7 +19,8 @@ from membership import windows
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
 from payments import services as payments
 from payments.models import Payment, PaymentStatus, Settlement
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
+from payments.services import PaymentChoice
 from payments.settle import settle_succeeded
 from settings import Settings
 from tests.factories import (
@@ -189,7 +190,7 @@ async def test_the_html_checkout_gives_the_seat_back_without_javascript(
 async def _released_with_a_failed_payment(
     client: httpx.AsyncClient,
     settings: Settings,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     http: httpx.AsyncClient,
     window: EnrollmentWindow,
     buyer: User,
@@ -201,7 +202,7 @@ async def _released_with_a_failed_payment(
         provider=provider,
         enrollment_id=enrollment.id,
         user=buyer,
-        payment_method=await card_payment_method(settings, CARD_3DS),
+        choice=PaymentChoice(payment_method=await card_payment_method(settings, CARD_3DS)),
         now=now,
     )
     assert result.payment.provider_intent_id is not None
@@ -215,7 +216,7 @@ async def _released_with_a_failed_payment(
 
 
 async def test_a_success_after_release_takes_a_free_seat_again(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     window = await make_window(now=datetime.now(UTC), seats=1)
     buyer = await make_user()
@@ -233,7 +234,7 @@ async def test_a_success_after_release_takes_a_free_seat_again(
 
 
 async def test_a_success_after_release_is_refunded_when_no_seat_is_left(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     window = await make_window(now=datetime.now(UTC), seats=1)
     buyer, rival = await make_user(), await make_user()
@@ -252,7 +253,7 @@ async def test_a_success_after_release_is_refunded_when_no_seat_is_left(
 
 
 async def test_a_success_after_the_window_closed_is_refunded(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     now = datetime.now(UTC)
     window = await make_window(now=now, seats=5, lasts=timedelta(minutes=30))
@@ -272,7 +273,7 @@ async def test_a_success_after_the_window_closed_is_refunded(
 
 
 async def test_reconciliation_repairs_a_payment_the_old_code_left_without_a_seat(
-    provider: StripeProvider,
+    provider: PaymentProvider,
 ) -> None:
     """The earlier code could record a payment as fulfilled while its enrollment had expired
     without a seat. Seeded as it left it: the window full, so the repair is a refund."""

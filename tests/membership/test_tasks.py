@@ -11,13 +11,14 @@ from membership.models import Enrollment, EnrollmentStatus
 from membership.tasks import maintain
 from payments import services as payments
 from payments.models import Payment, PaymentStatus
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
+from payments.services import PaymentChoice
 from settings import Settings
 from tests.factories import card_payment_method, make_user, make_window
 
 
 async def test_a_hold_stuck_in_3d_secure_is_canceled_and_its_seat_freed(
-    provider: StripeProvider, settings: Settings
+    provider: PaymentProvider, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
     window = await make_window(now=now, seats=1)
@@ -27,7 +28,9 @@ async def test_a_hold_stuck_in_3d_secure_is_canceled_and_its_seat_freed(
         provider=provider,
         enrollment_id=enrollment.id,
         user=buyer,
-        payment_method=await card_payment_method(settings, "4000002500003155"),
+        choice=PaymentChoice(
+            payment_method=await card_payment_method(settings, "4000002500003155")
+        ),
         now=now,
     )
     assert result.outcome == payments.Outcome.REQUIRES_ACTION
@@ -40,7 +43,7 @@ async def test_a_hold_stuck_in_3d_secure_is_canceled_and_its_seat_freed(
     assert await windows.seats_left(window, now=now + timedelta(minutes=16)) == 1
 
 
-async def test_a_plain_expired_hold_is_released_by_the_task(provider: StripeProvider) -> None:
+async def test_a_plain_expired_hold_is_released_by_the_task(provider: PaymentProvider) -> None:
     now = datetime.now(UTC)
     window = await make_window(now=now, seats=1)
     await membership.enroll(window_id=window.id, user=await make_user(), now=now)
@@ -50,7 +53,7 @@ async def test_a_plain_expired_hold_is_released_by_the_task(provider: StripeProv
 
 
 async def test_renewal_reminders_are_sent_once_in_the_last_30_days(
-    provider: StripeProvider,
+    provider: PaymentProvider,
 ) -> None:
     now = datetime.now(UTC)
     admin = await make_user(admin=True)

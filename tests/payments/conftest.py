@@ -25,7 +25,7 @@ from starlette.routing import Route
 from composition import AppWiring
 from payments import services
 from payments.models import Payment
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from settings import Settings
 from tests.live import free_port
 
@@ -69,7 +69,7 @@ async def empty_localstripe(localstripe_url: str) -> None:
         (await http.delete(f"{localstripe_url}/_config/data")).raise_for_status()
 
 
-def provider_at(settings: Settings, api_base: str) -> StripeProvider:
+def provider_at(settings: Settings, api_base: str) -> PaymentProvider:
     return services.make_provider(
         api_base=api_base,
         secret_key=settings.stripe_secret_key,

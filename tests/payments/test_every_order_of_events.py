@@ -35,7 +35,8 @@ from membership import services as membership
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow, Seat
 from payments import services as payments
 from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
+from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
@@ -82,7 +83,7 @@ class OrderStory:
     purpose = "order"
     hold = timedelta(minutes=10)
 
-    def __init__(self, provider: StripeProvider, world: World) -> None:
+    def __init__(self, provider: PaymentProvider, world: World) -> None:
         self.provider, self.world = provider, world
         self.buyer, self.rival = world.buyer, world.rival
 
@@ -101,7 +102,7 @@ class OrderStory:
             provider=self.provider,
             order_id=order.id,
             user=self.buyer,
-            payment_method=self.world.card_3ds,
+            choice=PaymentChoice(payment_method=self.world.card_3ds),
             now=now,
         )
         assert result.outcome == payments.Outcome.REQUIRES_ACTION
@@ -147,7 +148,7 @@ class EnrollmentStory:
     purpose = "membership"
     hold = timedelta(minutes=15)
 
-    def __init__(self, provider: StripeProvider, world: World) -> None:
+    def __init__(self, provider: PaymentProvider, world: World) -> None:
         self.provider, self.world = provider, world
         self.buyer, self.rival = world.buyer, world.rival
 
@@ -158,7 +159,7 @@ class EnrollmentStory:
             provider=self.provider,
             enrollment_id=enrollment.id,
             user=self.buyer,
-            payment_method=self.world.card_3ds,
+            choice=PaymentChoice(payment_method=self.world.card_3ds),
             now=now,
         )
         assert result.outcome == payments.Outcome.REQUIRES_ACTION
@@ -279,7 +280,7 @@ assert len(ORDERS) == 720
 async def test_money_is_delivered_once_or_refunded_in_every_order_of_events(
     kind: str,
     first: str,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     settings: Settings,
     client: httpx.AsyncClient,
 ) -> None:

@@ -13,14 +13,14 @@ from errors import DomainError
 from payments import services
 from payments.errors import AlreadyPaid, PaymentInProgress, PaymentUnavailable
 from payments.models import Payment, PaymentStatus
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from settings import Settings
 from tests.factories import make_user
 from tests.live import free_port
 from tests.payments.conftest import PURPOSE, Ledger, intents_at_provider, provider_at, proxy_to
 
 
-async def pay_with(provider: StripeProvider, user_id: int, *, when: datetime | None = None):  # type: ignore[no-untyped-def]
+async def pay_with(provider: PaymentProvider, user_id: int, *, when: datetime | None = None):  # type: ignore[no-untyped-def]
     return await services.pay(
         provider=provider,
         user_id=user_id,
@@ -33,7 +33,7 @@ async def pay_with(provider: StripeProvider, user_id: int, *, when: datetime | N
 
 
 async def test_a_provider_that_is_down_gives_a_clear_error_and_charges_nothing(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     buyer = await make_user()
     down = provider_at(settings, f"http://127.0.0.1:{free_port()}")  # nobody listens there
@@ -58,7 +58,7 @@ async def test_a_provider_that_is_down_gives_a_clear_error_and_charges_nothing(
 
 
 async def test_a_provider_that_hangs_on_confirm_times_out_and_charges_nothing(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     released = asyncio.Event()
 
@@ -88,7 +88,7 @@ async def test_a_provider_that_hangs_on_confirm_times_out_and_charges_nothing(
 
 
 async def test_reconciliation_settles_a_payment_whose_answer_and_webhook_were_lost(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """The charge is made, then the provider goes dark for us and no webhook ever comes."""
     dark = False
@@ -125,7 +125,7 @@ async def test_reconciliation_settles_a_payment_whose_answer_and_webhook_were_lo
 
 
 async def test_a_retry_after_a_lost_answer_asks_the_provider_and_never_charges_twice(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """The confirm's answer is lost and the provider goes dark; the buyer's retry comes once
     the first request has given up, and finds the first charge instead of making a second."""
@@ -159,7 +159,7 @@ async def test_a_retry_after_a_lost_answer_asks_the_provider_and_never_charges_t
 
 
 async def test_a_second_request_while_the_first_waits_for_the_provider_is_told_to_wait(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     release = asyncio.Event()
     confirming = asyncio.Event()
@@ -187,7 +187,7 @@ async def test_a_second_request_while_the_first_waits_for_the_provider_is_told_t
 
 
 async def test_twenty_concurrent_payments_for_one_thing_charge_once(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     buyers = [await make_user() for _ in range(4)]
     outcomes = await asyncio.gather(

@@ -11,7 +11,7 @@ from errors import ValidationError
 from payments import services
 from payments.errors import AlreadyPaid, NotRefundable, RefundTooLarge
 from payments.models import Payment, PaymentStatus
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from settings import Settings
 from tests.factories import bearer, card_payment_method, make_user, token_for
 from tests.payments.conftest import (
@@ -24,7 +24,7 @@ CARD_3DS = "4000002500003155"
 CARD_DECLINED = "4000000000000341"
 
 
-async def pay(provider: StripeProvider, user_id: int, method: str, **overrides: object):  # type: ignore[no-untyped-def]
+async def pay(provider: PaymentProvider, user_id: int, method: str, **overrides: object):  # type: ignore[no-untyped-def]
     arguments: dict[str, object] = {
         "provider": provider,
         "user_id": user_id,
@@ -39,7 +39,7 @@ async def pay(provider: StripeProvider, user_id: int, method: str, **overrides: 
 
 
 async def test_a_good_card_pays_and_fulfils_once(
-    provider: StripeProvider, ledger: Ledger, settings: Settings
+    provider: PaymentProvider, ledger: Ledger, settings: Settings
 ) -> None:
     buyer = await make_user()
     result = await pay(provider, buyer.id, "pm_card_visa")
@@ -58,7 +58,7 @@ async def test_a_good_card_pays_and_fulfils_once(
 
 
 async def test_paying_again_for_a_paid_thing_is_refused(
-    provider: StripeProvider, ledger: Ledger
+    provider: PaymentProvider, ledger: Ledger
 ) -> None:
     buyer = await make_user()
     await pay(provider, buyer.id, "pm_card_visa")
@@ -70,7 +70,7 @@ async def test_paying_again_for_a_paid_thing_is_refused(
 
 @pytest.mark.parametrize("card", ["pm_card_chargeCustomerFail", CARD_DECLINED])
 async def test_a_declined_card_fails_with_the_providers_reason_and_frees_the_thing(
-    provider: StripeProvider, ledger: Ledger, settings: Settings, card: str
+    provider: PaymentProvider, ledger: Ledger, settings: Settings, card: str
 ) -> None:
     buyer = await make_user()
     method = card if card.startswith("pm_") else await card_payment_method(settings, card)
@@ -90,7 +90,7 @@ async def test_a_declined_card_fails_with_the_providers_reason_and_frees_the_thi
 
 
 async def test_a_card_needing_3d_secure_waits_for_the_browser_then_pays(
-    provider: StripeProvider, ledger: Ledger, settings: Settings, client: httpx.AsyncClient
+    provider: PaymentProvider, ledger: Ledger, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     buyer = await make_user()
     result = await pay(provider, buyer.id, await card_payment_method(settings, CARD_3DS))
@@ -124,7 +124,7 @@ async def test_a_card_needing_3d_secure_waits_for_the_browser_then_pays(
 
 
 async def test_an_abandoned_3d_secure_payment_expires_and_frees_the_thing(
-    provider: StripeProvider, ledger: Ledger, settings: Settings
+    provider: PaymentProvider, ledger: Ledger, settings: Settings
 ) -> None:
     buyer = await make_user()
     result = await pay(provider, buyer.id, await card_payment_method(settings, CARD_3DS))
@@ -143,7 +143,7 @@ async def test_an_abandoned_3d_secure_payment_expires_and_frees_the_thing(
 
 
 async def test_refunds_partial_then_the_rest_never_more_than_paid(
-    provider: StripeProvider, ledger: Ledger, settings: Settings
+    provider: PaymentProvider, ledger: Ledger, settings: Settings
 ) -> None:
     buyer = await make_user()
     paid = (await pay(provider, buyer.id, "pm_card_visa")).payment
@@ -169,7 +169,7 @@ async def test_refunds_partial_then_the_rest_never_more_than_paid(
 
 
 async def test_admins_refund_through_the_api_and_others_cannot(
-    provider: StripeProvider, ledger: Ledger, client: httpx.AsyncClient
+    provider: PaymentProvider, ledger: Ledger, client: httpx.AsyncClient
 ) -> None:
     buyer = await make_user()
     admin = await make_user(admin=True)
@@ -196,7 +196,7 @@ async def test_admins_refund_through_the_api_and_others_cannot(
 
 
 async def test_a_buyer_sees_only_their_own_payments(
-    provider: StripeProvider, ledger: Ledger, client: httpx.AsyncClient
+    provider: PaymentProvider, ledger: Ledger, client: httpx.AsyncClient
 ) -> None:
     buyer = await make_user()
     other = await make_user()
@@ -220,7 +220,7 @@ async def test_a_buyer_sees_only_their_own_payments(
     ],
 )
 async def test_bad_payment_input_is_refused_naming_the_field(
-    provider: StripeProvider, ledger: Ledger, overrides: dict[str, object], field: str
+    provider: PaymentProvider, ledger: Ledger, overrides: dict[str, object], field: str
 ) -> None:
     buyer = await make_user()
     with pytest.raises(ValidationError) as caught:

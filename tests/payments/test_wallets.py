@@ -27,7 +27,7 @@ from membership import services as membership
 from membership.models import Enrollment, EnrollmentStatus
 from payments import services as payments
 from payments.models import Payment, PaymentStatus, PayMethod, WebhookEvent
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
@@ -173,7 +173,7 @@ async def test_wechat_pay_declined_keeps_the_hold_and_a_new_code_can_be_paid(
 
 
 async def test_a_qr_code_left_unscanned_expires_with_the_hold(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
 ) -> None:
     buyer = await make_user()
     token = await token_for(buyer)
@@ -195,7 +195,7 @@ async def test_a_qr_code_left_unscanned_expires_with_the_hold(
 
 
 async def test_a_scan_whose_webhook_is_lost_is_settled_by_reconciliation(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
 ) -> None:
     buyer = await make_user()
     token = await token_for(buyer)
@@ -329,7 +329,7 @@ async def test_alipay_return_before_its_webhook_settles_with_the_provider(
 
 
 async def test_an_alipay_payment_is_refunded_through_the_same_refund_call(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
 ) -> None:
     buyer = await make_user()
     token = await token_for(buyer)
@@ -387,7 +387,7 @@ async def test_a_seat_is_paid_with_wechat_pay_and_another_with_alipay(
 
 
 async def test_a_seat_whose_qr_code_is_abandoned_goes_back_when_the_hold_expires(
-    client: httpx.AsyncClient, provider: StripeProvider
+    client: httpx.AsyncClient, provider: PaymentProvider
 ) -> None:
     now = datetime.now(UTC)
     window = await make_window(now=now, seats=1)
@@ -473,7 +473,7 @@ async def test_a_method_the_operator_turned_off_is_refused_and_not_offered(
 
 
 async def test_a_scan_paid_just_before_the_hold_ran_out_is_delivered_not_released(
-    client: httpx.AsyncClient, provider: StripeProvider
+    client: httpx.AsyncClient, provider: PaymentProvider
 ) -> None:
     """The buyer pays in WeChat; its webhook is lost; then the release job comes for the
     expired hold. It asks the provider before releasing, finds the payment succeeded, and the
@@ -501,7 +501,7 @@ async def _held_seat(client: httpx.AsyncClient, seats: int = 3) -> tuple[Any, st
 
 
 async def test_a_seat_declined_in_alipay_stays_held_then_a_lost_wechat_webhook_is_reconciled(
-    app: Starlette, client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+    app: Starlette, client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
 ) -> None:
     _, token, enrollment_id = await _held_seat(client)
     path = f"/api/v1/enrollments/{enrollment_id}/payment"
@@ -551,7 +551,7 @@ async def test_a_seat_paid_with_alipay_returns_before_its_webhook_and_is_refunde
 
 
 async def test_a_qr_code_whose_confirm_times_out_is_canceled_and_a_new_one_is_paid(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
 ) -> None:
     """The provider made the code but its answer to our confirm is lost (a 503 after
     forwarding): the code is canceled at once, nothing can be charged, the hold stays, and the

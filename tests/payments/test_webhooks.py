@@ -16,7 +16,7 @@ from starlette.responses import Response
 from app import create_app
 from payments import services
 from payments.models import Payment, PaymentStatus, WebhookEvent
-from payments.provider import ProviderDeclined, StripeProvider
+from payments.provider import PaymentProvider, ProviderDeclined
 from settings import Settings
 from tests.factories import bearer, make_user, sign_in, token_for
 from tests.live import free_port
@@ -41,7 +41,7 @@ async def post_event(client: httpx.AsyncClient, payload: bytes, signature: str) 
 
 
 async def payment_with_intent(
-    provider: StripeProvider, *, subject: str, payment_method: str = "pm_card_visa"
+    provider: PaymentProvider, *, subject: str, payment_method: str = "pm_card_visa"
 ) -> tuple[Payment, str]:
     """A payment and its intent at the provider, not confirmed yet (the intent's id)."""
     buyer = await make_user()
@@ -63,7 +63,7 @@ async def payment_with_intent(
 
 
 async def open_payment_with_intent(
-    provider: StripeProvider, settings: Settings, *, subject: str = "order-1"
+    provider: PaymentProvider, settings: Settings, *, subject: str = "order-1"
 ) -> tuple[Payment, dict[str, object]]:
     """A payment whose intent exists at the provider, confirmed there but not yet told to us."""
     payment, intent_id = await payment_with_intent(provider, subject=subject)
@@ -72,7 +72,7 @@ async def open_payment_with_intent(
 
 
 async def test_a_webhook_with_a_bad_or_missing_signature_is_rejected(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     payment, intent = await open_payment_with_intent(provider, settings)
     payload, _ = signed_event(settings.stripe_webhook_secret, "payment_intent.succeeded", intent)
@@ -88,7 +88,7 @@ async def test_a_webhook_with_a_bad_or_missing_signature_is_rejected(
 
 
 async def test_the_same_webhook_delivered_three_times_fulfils_once(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     payment, intent = await open_payment_with_intent(provider, settings)
     payload, signature = signed_event(
@@ -107,7 +107,7 @@ async def test_the_same_webhook_delivered_three_times_fulfils_once(
 
 
 async def test_a_failure_event_the_provider_does_not_confirm_never_fails_a_paid_payment(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """A failure event arriving after the intent succeeded (the buyer's first card was
     declined, the second paid, the events crossed): the provider's word, succeeded, is what
@@ -126,7 +126,7 @@ async def test_a_failure_event_the_provider_does_not_confirm_never_fails_a_paid_
 
 
 async def test_a_declined_payments_failure_event_is_applied_once_the_provider_confirms_it(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     payment, intent_id = await payment_with_intent(
         provider, subject="order-2", payment_method=await declining_card(settings)
@@ -146,7 +146,7 @@ async def test_a_declined_payments_failure_event_is_applied_once_the_provider_co
 
 
 async def test_a_canceled_event_is_applied_once_the_provider_confirms_it(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """The hold ran out and the intent was canceled at the provider: its event fails the
     payment (the provider says canceled); the same event for a paid intent changes nothing."""
@@ -166,7 +166,7 @@ async def test_a_canceled_event_is_applied_once_the_provider_confirms_it(
 
 
 async def test_a_signed_but_false_success_changes_nothing(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """Signed with our secret (a leaked key, a replay from a test account): the event says
     succeeded, the provider says the intent was never paid. Nothing moves."""
@@ -184,7 +184,7 @@ async def test_a_signed_but_false_success_changes_nothing(
 
 
 async def test_a_webhook_the_provider_cannot_confirm_now_is_503_and_retried(
-    provider: StripeProvider, settings: Settings, ledger: Ledger
+    provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     payment, intent = await open_payment_with_intent(provider, settings)
     unreachable = create_app(
@@ -209,7 +209,7 @@ async def test_a_webhook_the_provider_cannot_confirm_now_is_503_and_retried(
 
 
 async def test_reconciliation_marks_a_success_the_provider_does_not_confirm_disputed(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """A success recorded without the provider's own word (by code before read-backs, say):
     reconciliation asks again; an agreeing one is confirmed, one the provider does not confirm
@@ -258,7 +258,7 @@ async def test_reconciliation_marks_a_success_the_provider_does_not_confirm_disp
 
 
 async def test_a_failure_after_a_success_changes_nothing(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     payment, intent = await open_payment_with_intent(provider, settings)
     secret = settings.stripe_webhook_secret
@@ -271,7 +271,7 @@ async def test_a_failure_after_a_success_changes_nothing(
 
 
 async def test_localstripes_webhook_after_our_confirm_returned_fulfils_once(
-    app: Starlette, provider: StripeProvider, settings: Settings, ledger: Ledger
+    app: Starlette, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     buyer = await make_user()
     async with webhooks_to(app, settings):
@@ -335,7 +335,7 @@ async def test_localstripes_webhook_before_our_confirm_returns_fulfils_once(
 
 
 async def test_an_event_about_someone_elses_intent_is_acknowledged_and_ignored(
-    client: httpx.AsyncClient, provider: StripeProvider, settings: Settings, ledger: Ledger
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings, ledger: Ledger
 ) -> None:
     """Another database sharing the provider account can send metadata naming our ids."""
     payment, intent = await open_payment_with_intent(provider, settings)

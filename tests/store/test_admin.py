@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from payments.services import PaymentChoice
 from store import services as store
 from store.models import Order, OrderStatus, Product
 from tests.factories import address, csrf_from, make_user, sign_in
@@ -64,7 +65,7 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
         provider=provider,
         order_id=order.id,
         user=buyer,  # type: ignore[arg-type]
-        payment_method="pm_card_visa",
+        choice=PaymentChoice(payment_method="pm_card_visa"),
         now=datetime.now(UTC),
     )
     shipped = await client.post(

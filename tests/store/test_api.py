@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from accounts import services as accounts
 from accounts.models import ApiToken, Notification, User
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from store import services as store
 from store.memory import product_key
 from store.models import Allowance, Order, OrderEvent, OrderStatus, Product, StockUnit
@@ -193,7 +193,7 @@ async def test_buying_too_fast_from_one_account_is_429(client: httpx.AsyncClient
 
 
 async def test_expired_holds_return_their_stock(
-    client: httpx.AsyncClient, provider: StripeProvider
+    client: httpx.AsyncClient, provider: PaymentProvider
 ) -> None:
     product = await create(client, stock=1, per_customer_limit=1)
     buyer = await make_user()
@@ -267,7 +267,7 @@ async def test_the_listing_counts_each_products_stock_on_its_own(client: httpx.A
 async def test_units_returned_below_the_claim_mark_are_sold_again(
     app: Starlette,
     client: httpx.AsyncClient,
-    provider: StripeProvider,
+    provider: PaymentProvider,
 ) -> None:
     # Claims look for free units past the last one this worker claimed; a unit returned
     # behind that mark must still be found, and "sold out" only said after a full look.
@@ -299,7 +299,7 @@ async def test_units_returned_below_the_claim_mark_are_sold_again(
 async def test_a_known_sold_out_drop_is_answered_before_the_token_is_checked(
     app: Starlette,
     client: httpx.AsyncClient,
-    provider: StripeProvider,
+    provider: PaymentProvider,
 ) -> None:
     product = await create(client, stock=1)
     assert (

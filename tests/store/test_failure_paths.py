@@ -16,7 +16,8 @@ from accounts.models import Notification, User
 from app import create_app
 from payments import services as payments
 from payments.models import Payment, PaymentStatus, Settlement
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
+from payments.services import PaymentChoice
 from payments.settle import settle_succeeded
 from ratelimit import MemoryCounter
 from settings import Settings
@@ -216,7 +217,7 @@ async def test_the_html_order_page_cancels_without_javascript(client: httpx.Asyn
 async def _released_with_a_failed_payment(
     client: httpx.AsyncClient,
     settings: Settings,
-    provider: StripeProvider,
+    provider: PaymentProvider,
     http: httpx.AsyncClient,
     product: Product,
     buyer: User,
@@ -228,7 +229,7 @@ async def _released_with_a_failed_payment(
         provider=provider,
         order_id=order.id,
         user=buyer,
-        payment_method=await card_payment_method(settings, CARD_3DS),
+        choice=PaymentChoice(payment_method=await card_payment_method(settings, CARD_3DS)),
         now=now,
     )
     assert result.payment.provider_intent_id is not None
@@ -240,7 +241,7 @@ async def _released_with_a_failed_payment(
 
 
 async def test_a_success_after_release_is_fulfilled_when_the_units_are_still_there(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     buyer = await make_user()
     product = await a_product(per_customer_limit=1)
@@ -259,7 +260,7 @@ async def test_a_success_after_release_is_fulfilled_when_the_units_are_still_the
 
 
 async def test_a_success_after_release_is_refunded_when_the_units_are_gone(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     buyer, rival = await make_user(), await make_user()
     product = await a_product()
@@ -278,7 +279,7 @@ async def test_a_success_after_release_is_refunded_when_the_units_are_gone(
 
 
 async def test_a_success_after_the_sale_ended_is_refunded(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     now = datetime.now(UTC)
     buyer = await make_user()
@@ -299,7 +300,7 @@ async def test_a_success_after_the_sale_ended_is_refunded(
 
 
 async def test_a_success_after_release_over_the_buyers_limit_is_refunded(
-    client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     buyer = await make_user()
     product = await a_product(stock=3, per_customer_limit=1)
@@ -315,7 +316,7 @@ async def test_a_success_after_release_over_the_buyers_limit_is_refunded(
 
 
 async def test_reconciliation_repairs_a_paid_order_the_old_code_left_cancelled(
-    provider: StripeProvider,
+    provider: PaymentProvider,
 ) -> None:
     """The earlier code marked such a payment fulfilled while leaving its order cancelled and
     its unit on sale: money kept, nothing delivered. Seeded as it left it."""

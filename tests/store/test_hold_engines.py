@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from accounts import services as accounts
 from accounts.models import User
 from errors import DomainError
+from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
@@ -225,7 +226,9 @@ async def tell(story: Story) -> None:
         provider=provider,
         order_id=order.id,
         user=buyer,
-        payment_method=await card_payment_method(story.settings, "4242424242424242"),
+        choice=PaymentChoice(
+            payment_method=await card_payment_method(story.settings, "4242424242424242")
+        ),
         now=now,
     )
     story.say(f"refund: paid -> {(await Order.get(id=order.id)).status}")

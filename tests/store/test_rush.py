@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from accounts import services as accounts
 from payments.models import Payment, PaymentStatus
-from payments.provider import StripeProvider
+from payments.provider import PaymentProvider
 from settings import Settings
 from store import services as store
 from store.models import Allowance, Order, OrderStatus, StockUnit
@@ -108,7 +108,7 @@ async def test_a_crowd_with_a_limit_of_one_gets_exactly_the_stock_one_unit_each(
 
 @pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
 async def test_a_drop_paid_by_card_wechat_pay_and_alipay_at_once_sells_exactly_its_stock(
-    app: Starlette, client: httpx.AsyncClient, settings: Settings, provider: StripeProvider
+    app: Starlette, client: httpx.AsyncClient, settings: Settings, provider: PaymentProvider
 ) -> None:
     """150 buyers for 30 units; the 30 holders pay at once, a third each by card, WeChat Pay
     and Alipay, through the provider process. Three WeChat payers decline; their holds run out,

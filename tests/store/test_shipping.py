@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from accounts.models import User
+from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
@@ -195,7 +196,7 @@ async def paid_order(client: httpx.AsyncClient) -> Order:
         provider=client._transport.app.state.payments_provider,  # type: ignore[attr-defined]
         order_id=order.id,
         user=buyer,
-        payment_method="pm_card_visa",
+        choice=PaymentChoice(payment_method="pm_card_visa"),
         now=datetime.now(UTC),
     )
     return await Order.get(id=order.id)
@@ -303,7 +304,9 @@ async def test_a_paid_orders_address_is_offered_at_the_next_checkout(
             provider=app.state.payments_provider,
             order_id=order.id,
             user=buyer,
-            payment_method=await card_payment_method(settings, "4242424242424242"),
+            choice=PaymentChoice(
+                payment_method=await card_payment_method(settings, "4242424242424242")
+            ),
             now=datetime.now(UTC),
         )
     assert await SavedAddress.filter(user_id=buyer.id).count() == 1  # the same address once
