@@ -3,6 +3,7 @@ stand-in (devserver/ is run from a checkout, never shipped)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,8 +16,18 @@ from tests.live import ROOT
 def test_the_wheel_holds_the_application_and_not_the_development_stand_ins(
     tmp_path: Path,
 ) -> None:
+    # Built from a copy of the checked-in files: setuptools leaves a build/ directory beside
+    # the sources, and a stale one would be packed into the next wheel.
+    source = tmp_path / "source"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout.decode()
+    for name in filter(None, tracked.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
