@@ -7,14 +7,17 @@ from io import BytesIO
 
 import segno
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from accounts.models import User
 from membership import grants, reminders, services, windows
-from membership.models import Enrollment, EnrollmentStatus
+from membership.models import Enrollment
 from payments import checkout as payment_pages
+from payments import services as payments
+from payments.held import Held
 from payments.schemas import PayForm
-from web.api import read_fields
+from translation import N_
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
@@ -98,86 +101,70 @@ async def remind_me(request: Request) -> Response:
     return redirect_after_post(request, "/membership")
 
 
+class SeatCheckout:
+    """A held seat, as the one checkout (payments.checkout) pays for it."""
+
+    form = PayForm
+
+    def urls(self, subject_id: int) -> payment_pages.CheckoutUrls:
+        # A seat no longer held stays on its checkout, which says so and leads back.
+        return payment_pages.CheckoutUrls(
+            base=f"/membership/enrollments/{subject_id}",
+            paid="/membership/card",
+            receipt="/membership/card",
+        )
+
+    async def held(self, subject_id: int, user: User) -> Held:
+        return services.held_seat(await services.enrollment_for_user(subject_id, user))
+
+    async def view(self, request: Request, held: Held, user: User) -> payment_pages.CheckoutView:
+        enrollment = await Enrollment.get(id=held.subject_id)
+        window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
+        return payment_pages.CheckoutView(
+            title=N_("Pay for your seat"),
+            what=window.name,
+            details="membership/_checkout_details.html",
+            expired_note=N_("Your seat hold has expired; enroll again if seats are left."),
+            back=("/membership", N_("Back to membership")),
+            cancel_label=N_("Give the seat back"),
+            context={"enrollment": enrollment, "window": window},
+        )
+
+    async def pay(
+        self,
+        request: Request,
+        subject_id: int,
+        user: User,
+        form: PayForm,
+        choice: payments.PaymentChoice,
+    ) -> payments.PaymentResult:
+        return await services.pay_enrollment(
+            provider=request.app.state.payments_provider,
+            enrollment_id=subject_id,
+            user=user,
+            choice=choice,
+            now=datetime.now(UTC),
+        )
+
+
+SEATS = SeatCheckout()
+
+
 async def checkout_page(request: Request) -> Response:
-    user = await require_user(request)
-    enrollment = await services.enrollment_for_user(request.path_params["id"], user)
-    if enrollment.status == EnrollmentStatus.PAID:
-        return redirect_after_post(request, "/membership/card")
-    window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
-    settings = request.app.state.settings
-    now = datetime.now(UTC)
-    return await render(
-        request,
-        "membership/checkout.html",
-        {
-            "enrollment": enrollment,
-            "window": window,
-            "expired": enrollment.status != EnrollmentStatus.PENDING_PAYMENT
-            or enrollment.hold_expires_at <= now,
-            "stripe_js": settings.stripe_js_url,
-            "publishable_key": settings.stripe_publishable_key,
-            "methods": payment_pages.offered_methods(request),
-            "device": payment_pages.device_of(request),
-        },
-    )
+    return await payment_pages.checkout_page(request, SEATS)
 
 
 async def pay(request: Request) -> Response:
-    """Called by the checkout page's script with the PaymentMethod Stripe.js made; JSON back
-    (errors too, in the API's shape: the script asks for JSON)."""
-    user = await require_user(request)
-    form = read_fields(await read_form(request), PayForm)
-    enrollment_id = request.path_params["id"]
-    paying = f"/membership/enrollments/{enrollment_id}/paying"
-    result = await services.pay_enrollment(
-        provider=request.app.state.payments_provider,
-        enrollment_id=enrollment_id,
-        user=user,
-        choice=payment_pages.form_choice(request, form, paying),
-        now=datetime.now(UTC),
-    )
-    return payment_pages.pay_answer(
-        request, result, method=form.method, paying=paying, done_url="/membership/card"
-    )
+    """Called by the checkout page's script with the card or a wallet."""
+    return await payment_pages.pay_action(request, SEATS)
 
 
 async def paying_page(request: Request) -> Response:
-    """Waiting for WeChat Pay or Alipay (see store.routes.paying_page): paid, on to the
-    membership card; failed or over, back to checkout."""
-    user = await require_user(request)
-    enrollment = await services.enrollment_for_user(request.path_params["id"], user)
-    payment = await payment_pages.settled(request, enrollment.payment_id, eager=True)
-    enrollment = await Enrollment.get(id=enrollment.id)
-    if enrollment.status == EnrollmentStatus.PAID:
-        return RedirectResponse("/membership/card", status_code=303)
-    checkout = f"/membership/enrollments/{enrollment.id}/pay"
-    if enrollment.status != EnrollmentStatus.PENDING_PAYMENT:
-        return RedirectResponse(checkout, status_code=303)
-    window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
-    return await payment_pages.waiting_page(
-        request,
-        payment,
-        checkout_url=checkout,
-        status_url=f"/membership/enrollments/{enrollment.id}/status",
-        done_url="/membership/card",
-        amount_fen=enrollment.amount_fen,
-        what=window.name,
-    )
+    return await payment_pages.paying_page(request, SEATS)
 
 
 async def payment_status(request: Request) -> Response:
-    """After 3-D Secure in the browser: settle with the provider and say where to go."""
-    user = await require_user(request)
-    enrollment = await services.enrollment_for_user(request.path_params["id"], user)
-    payment = await payment_pages.settled(request, enrollment.payment_id, eager=False)
-    enrollment = await Enrollment.get(id=enrollment.id)
-    return payment_pages.status_answer(
-        request,
-        payment,
-        paid=enrollment.status == EnrollmentStatus.PAID,
-        held=enrollment.status == EnrollmentStatus.PENDING_PAYMENT,
-        done_url="/membership/card",
-    )
+    return await payment_pages.status_poll(request, SEATS)
 
 
 async def cancel(request: Request) -> Response:

@@ -49,6 +49,7 @@ from membership.windows import (
 )
 from payments import services as payments
 from payments.errors import NotRefundable
+from payments.held import Held, HeldState, pay_held
 from payments.models import OPEN_STATUSES, Payment
 from payments.provider import PaymentProvider
 
@@ -139,22 +140,36 @@ async def pay_enrollment(
     """Pay for a held seat. Raises EnrollmentNotFound, EnrollmentPaid, HoldExpired, and what
     payments.pay raises (ValidationError, PaymentInProgress, PaymentUnavailable)."""
     enrollment = await enrollment_for_user(enrollment_id, user)
-    if enrollment.status == EnrollmentStatus.PAID:
-        raise EnrollmentPaid()
-    if enrollment.status != EnrollmentStatus.PENDING_PAYMENT or enrollment.hold_expires_at <= now:
-        raise HoldExpired()
-    result = await payments.pay(
+
+    async def record(payment_id: int) -> None:
+        await Enrollment.filter(id=enrollment.id).update(payment_id=payment_id)
+
+    return await pay_held(
         provider=provider,
-        user_id=user.id,
-        purpose=PAYMENT_PURPOSE,
-        subject_id=str(enrollment.id),
-        amount_fen=enrollment.amount_fen,
+        held=held_seat(enrollment),
         choice=choice,
-        pay_until=enrollment.hold_expires_at,
         now=now,
+        paid=EnrollmentPaid,
+        over=HoldExpired,
+        record=record,
     )
-    await Enrollment.filter(id=enrollment.id).update(payment_id=result.payment.id)
-    return result
+
+
+def held_seat(enrollment: Enrollment) -> Held:
+    """An enrollment, as the one checkout sees it (payments.held)."""
+    state = {
+        EnrollmentStatus.PENDING_PAYMENT: HeldState.PAYABLE,
+        EnrollmentStatus.PAID: HeldState.PAID,
+    }.get(enrollment.status, HeldState.OVER)
+    return Held(
+        purpose=PAYMENT_PURPOSE,
+        subject_id=enrollment.id,
+        buyer_id=enrollment.user_id,  # type: ignore[attr-defined]
+        amount_fen=enrollment.amount_fen,
+        hold_expires_at=enrollment.hold_expires_at,
+        state=state,
+        payment_id=enrollment.payment_id,
+    )
 
 
 async def release_expired_holds(

@@ -1,23 +1,85 @@
-"""What payments offers the checkouts of the things it is paid for (the store's orders,
-membership's enrollments): which methods a browser is offered, a checkout form's choice, the
-page a buyer waits on while WeChat Pay or Alipay is paid, where a wallet sends them next, and
-the fields an order or enrollment shows of its payment. Store and membership import this
+"""The one checkout: the pages through which a held thing (a store order, a membership seat)
+is paid. A purpose hands it a Payable (how its thing is found, shown and paid for, and where
+its pages live); this module owns the rest: the checkout page with its method picker
+(templates/payments/checkout.html), the pay action, the page a buyer waits on while WeChat Pay
+or Alipay is paid, the status poll, and the failure sentence. Store and membership import this
 module, never payments' routes or API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from accounts.models import User
 from payments import reasons, services
+from payments.held import Held, HeldState
 from payments.models import Payment, PaymentStatus, PayMethod
 from payments.schemas import PayForm
 from payments.settle import wallet_action
+from web.api import read_fields
+from web.auth import require_user
+from web.csrf import read_form
 from web.rendering import flash, gettext_for, redirect_after_post, render
+
+
+@dataclass(frozen=True)
+class CheckoutUrls:
+    """Where one held thing's checkout lives (its /pay, /paying, /status and /cancel are under
+    `base`) and where its buyer goes next."""
+
+    base: str
+    paid: str  # where the checkout's script sends a buyer whose payment went through
+    receipt: str  # where the waiting page sends them
+    over: str | None = None  # where a released thing's checkout goes (None: it says so itself)
+
+
+@dataclass(frozen=True)
+class CheckoutView:
+    """What a purpose shows on its checkout page beside what every checkout shows. The texts
+    are message ids (marked N_ where they are written), translated on the page."""
+
+    title: str
+    what: str  # the thing, in the reader's language (the waiting page's heading)
+    details: str  # template: what is paid for, its amount and its hold
+    expired_note: str
+    cancel_label: str
+    form_fields: str | None = None  # template: fields of the purpose's own in the pay form
+    back: tuple[str, str] | None = None  # (url, label) shown with the expired note
+    context: Mapping[str, Any] = field(default_factory=dict)  # for the two templates
+
+
+class Payable(Protocol):
+    """What a purpose hands the one checkout."""
+
+    @property
+    def form(self) -> type[PayForm]:
+        """Its pay form: PayForm, or one with fields of its own."""
+        ...
+
+    def urls(self, subject_id: int) -> CheckoutUrls: ...
+
+    async def held(self, subject_id: int, user: User) -> Held:
+        """The buyer's held thing; the purpose's not-found error for anyone else's."""
+        ...
+
+    async def view(self, request: Request, held: Held, user: User) -> CheckoutView: ...
+
+    async def pay(
+        self,
+        request: Request,
+        subject_id: int,
+        user: User,
+        form: Any,
+        choice: services.PaymentChoice,
+    ) -> services.PaymentResult:
+        """Pay for it with `choice` (the purpose's pay service, which guards it again)."""
+        ...
 
 
 def site_origins(request: Request) -> tuple[str, ...]:
@@ -170,3 +232,87 @@ def status_answer(
             return JSONResponse({"status": "failed", "message": _(failure)})
         return JSONResponse({"status": "pending"})
     return JSONResponse({"status": "failed", "message": _("The payment failed.")})
+
+
+async def checkout_page(request: Request, payable: Payable) -> Response:
+    """The checkout: what is paid for, how to pay (the methods this browser is offered), and
+    the way to give the thing back. A paid thing goes on to where paid things go."""
+    user = await require_user(request)
+    held = await payable.held(request.path_params["id"], user)
+    urls = payable.urls(held.subject_id)
+    if held.state == HeldState.PAID:
+        return redirect_after_post(request, urls.paid)
+    if held.state == HeldState.OVER and urls.over is not None:
+        return redirect_after_post(request, urls.over)
+    view = await payable.view(request, held, user)
+    settings = request.app.state.settings
+    return await render(
+        request,
+        "payments/checkout.html",
+        {
+            **view.context,
+            "held": held,
+            "view": view,
+            "urls": urls,
+            "expired": not held.payable(datetime.now(UTC)),
+            "stripe_js": settings.stripe_js_url,
+            "publishable_key": settings.stripe_publishable_key,
+            "methods": offered_methods(request),
+            "device": device_of(request),
+        },
+    )
+
+
+async def pay_action(request: Request, payable: Payable) -> Response:
+    """Called by the checkout page's script (JSON back, errors too in the API's shape: the
+    script asks for JSON), or posted without it (a wallet is then redirected on)."""
+    user = await require_user(request)
+    form = read_fields(await read_form(request), payable.form)
+    subject_id = request.path_params["id"]
+    urls = payable.urls(subject_id)
+    paying = f"{urls.base}/paying"
+    result = await payable.pay(request, subject_id, user, form, form_choice(request, form, paying))
+    return pay_answer(request, result, method=form.method, paying=paying, done_url=urls.paid)
+
+
+async def paying_page(request: Request, payable: Payable) -> Response:
+    """Waiting for WeChat Pay or Alipay: the QR code and the time left, or, back from Alipay,
+    the payment settled with the provider first (the webhook may come first or last). Paid:
+    on to the receipt. Failed or over: back to checkout, saying why."""
+    user = await require_user(request)
+    subject_id = request.path_params["id"]
+    held = await payable.held(subject_id, user)
+    payment = await settled(request, held.payment_id, eager=True)
+    held = await payable.held(subject_id, user)
+    urls = payable.urls(held.subject_id)
+    if held.state == HeldState.PAID:
+        return RedirectResponse(urls.receipt, status_code=303)
+    if held.state == HeldState.OVER:
+        return RedirectResponse(urls.over or f"{urls.base}/pay", status_code=303)
+    view = await payable.view(request, held, user)
+    return await waiting_page(
+        request,
+        payment,
+        checkout_url=f"{urls.base}/pay",
+        status_url=f"{urls.base}/status",
+        done_url=urls.receipt,
+        amount_fen=held.amount_fen,
+        what=view.what,
+    )
+
+
+async def status_poll(request: Request, payable: Payable) -> Response:
+    """After 3-D Secure in the browser, or while a wallet is paid: settle with the provider
+    (a wallet's at most every few seconds) and say where to go."""
+    user = await require_user(request)
+    subject_id = request.path_params["id"]
+    held = await payable.held(subject_id, user)
+    payment = await settled(request, held.payment_id, eager=False)
+    held = await payable.held(subject_id, user)
+    return status_answer(
+        request,
+        payment,
+        paid=held.state == HeldState.PAID,
+        held=held.state == HeldState.PAYABLE,
+        done_url=payable.urls(held.subject_id).paid,
+    )

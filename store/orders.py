@@ -19,6 +19,7 @@ from accounts.errors import Unauthorized
 from accounts.models import User
 from errors import DomainError, RateLimited, ValidationError
 from payments import services as payments
+from payments.held import Held, HeldState, pay_held
 from payments.provider import PaymentProvider
 from ratelimit import Counter, Limit, seconds_left
 from store import holds
@@ -247,28 +248,48 @@ async def pay_order(
     the order). Raises OrderNotFound, OrderPaid, HoldExpired, AddressRequired and what
     payments.pay raises."""
     order = await order_for_user(order_id, user)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        raise OrderPaid() if order.status in SOLD_STATUSES else HoldExpired()
-    if order.hold_expires_at <= now:
-        raise HoldExpired()
-    # Invariant "nothing paid that cannot be shipped": goods that ship are paid with an address.
-    if await ships(order):
-        if shipping is not None:
-            order = await set_shipping(order, shipping)
-        if not has_address(order):
-            raise AddressRequired()
-    result = await payments.pay(
+
+    async def address_first() -> None:
+        # Invariant "nothing paid that cannot be shipped": goods that ship are paid with an
+        # address.
+        if await ships(order):
+            if shipping is not None:
+                await set_shipping(order, shipping)
+            if not has_address(order):
+                raise AddressRequired()
+
+    async def record(payment_id: int) -> None:
+        await Order.filter(id=order.id).update(payment_id=payment_id)
+
+    return await pay_held(
         provider=provider,
-        user_id=user.id,
-        purpose=PAYMENT_PURPOSE,
-        subject_id=str(order.id),
-        amount_fen=order.total_fen,
+        held=held_order(order),
         choice=choice,
-        pay_until=order.hold_expires_at,
         now=now,
+        paid=OrderPaid,
+        over=HoldExpired,
+        record=record,
+        before=address_first,
     )
-    await Order.filter(id=order.id).update(payment_id=result.payment.id)
-    return result
+
+
+def held_order(order: Order) -> Held:
+    """An order, as the one checkout sees it (payments.held)."""
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        state = HeldState.PAYABLE
+    elif order.status in SOLD_STATUSES:
+        state = HeldState.PAID
+    else:
+        state = HeldState.OVER
+    return Held(
+        purpose=PAYMENT_PURPOSE,
+        subject_id=order.id,
+        buyer_id=order.user_id,  # type: ignore[attr-defined]
+        amount_fen=order.total_fen,
+        hold_expires_at=order.hold_expires_at,
+        state=state,
+        payment_id=order.payment_id,
+    )
 
 
 async def move(order_id: int, to: OrderStatus, *, frm: list[OrderStatus], note: str = "") -> bool:

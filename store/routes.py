@@ -6,13 +6,17 @@ from datetime import UTC, datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from accounts.models import User
 from payments import checkout as payment_pages
+from payments import services as payments
+from payments.held import Held
 from payments.models import Payment
 from store import schemas, services
 from store.models import Category, Order, OrderEvent, OrderStatus
+from translation import N_
 from web.api import read_fields, read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -110,28 +114,59 @@ async def remind(request: Request) -> Response:
     return redirect_after_post(request, f"/store/products/{product_id}")
 
 
-async def checkout_page(request: Request) -> Response:
-    user = await require_user(request)
-    order = await services.order_for_user(request.path_params["id"], user)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        return redirect_after_post(request, f"/store/orders/{order.id}")
-    settings = request.app.state.settings
-    return await render(
-        request,
-        "store/checkout.html",
-        {
-            "order": order,
-            "items": await services.order_items(order),
-            "ships": await services.ships(order),
-            "provinces": services.PROVINCES,
-            "saved": await services.addresses.addresses_of(user),
-            "expired": order.hold_expires_at <= datetime.now(UTC),
-            "stripe_js": settings.stripe_js_url,
-            "publishable_key": settings.stripe_publishable_key,
-            "methods": payment_pages.offered_methods(request),
-            "device": payment_pages.device_of(request),
-        },
-    )
+class OrderCheckout:
+    """An order, as the one checkout (payments.checkout) pays for it."""
+
+    form = schemas.CheckoutForm
+
+    def urls(self, subject_id: int) -> payment_pages.CheckoutUrls:
+        return payment_pages.CheckoutUrls(
+            base=f"/store/orders/{subject_id}",
+            paid=f"/store/orders/{subject_id}",
+            receipt=f"/store/orders/{subject_id}/receipt",
+            over=f"/store/orders/{subject_id}",
+        )
+
+    async def held(self, subject_id: int, user: User) -> Held:
+        return services.held_order(await services.order_for_user(subject_id, user))
+
+    async def view(self, request: Request, held: Held, user: User) -> payment_pages.CheckoutView:
+        order = await Order.get(id=held.subject_id)
+        return payment_pages.CheckoutView(
+            title=N_("Pay for your order"),
+            what=gettext_for(request)("Order #%(n)d") % {"n": order.id},
+            details="store/_checkout_details.html",
+            form_fields="store/_checkout_address.html",
+            expired_note=N_("The order's hold has expired; order again if stock is left."),
+            cancel_label=N_("Cancel this order"),
+            context={
+                "order": order,
+                "items": await services.order_items(order),
+                "ships": await services.ships(order),
+                "provinces": services.PROVINCES,
+                "saved": await services.addresses.addresses_of(user),
+            },
+        )
+
+    async def pay(
+        self,
+        request: Request,
+        subject_id: int,
+        user: User,
+        form: schemas.CheckoutForm,
+        choice: payments.PaymentChoice,
+    ) -> payments.PaymentResult:
+        return await services.pay_order(
+            provider=request.app.state.payments_provider,
+            order_id=subject_id,
+            user=user,
+            choice=choice,
+            now=datetime.now(UTC),
+            shipping=_address(form),
+        )
+
+
+ORDERS = OrderCheckout()
 
 
 def _address(form: schemas.CheckoutForm) -> services.Address | None:
@@ -148,62 +183,21 @@ def _address(form: schemas.CheckoutForm) -> services.Address | None:
     )
 
 
+async def checkout_page(request: Request) -> Response:
+    return await payment_pages.checkout_page(request, ORDERS)
+
+
 async def pay(request: Request) -> Response:
-    """Called by the checkout script: the shipping address, then the card; JSON back (errors
-    too, in the API's shape: the script asks for JSON). A wallet goes on to the page that
-    waits for it (WeChat Pay's QR code) or to Alipay: a redirect, or its URL for the script."""
-    user = await require_user(request)
-    form = read_fields(await read_form(request), schemas.CheckoutForm)
-    order_id = request.path_params["id"]
-    paying = f"/store/orders/{order_id}/paying"
-    result = await services.pay_order(
-        provider=request.app.state.payments_provider,
-        order_id=order_id,
-        user=user,
-        choice=payment_pages.form_choice(request, form, paying),
-        now=datetime.now(UTC),
-        shipping=_address(form),
-    )
-    return payment_pages.pay_answer(
-        request, result, method=form.method, paying=paying, done_url=f"/store/orders/{order_id}"
-    )
+    """Called by the checkout script: the shipping address, then the card or a wallet."""
+    return await payment_pages.pay_action(request, ORDERS)
 
 
 async def paying_page(request: Request) -> Response:
-    """Waiting for WeChat Pay or Alipay: the QR code and the time left, or, back from
-    Alipay, the payment settled with the provider first (the webhook may come first or last).
-    Paid: on to the receipt. Failed or over: back to checkout, saying why."""
-    user = await require_user(request)
-    order = await services.order_for_user(request.path_params["id"], user)
-    payment = await payment_pages.settled(request, order.payment_id, eager=True)
-    order = await Order.get(id=order.id)
-    if order.status in services.SOLD_STATUSES:
-        return RedirectResponse(f"/store/orders/{order.id}/receipt", status_code=303)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        return RedirectResponse(f"/store/orders/{order.id}", status_code=303)
-    return await payment_pages.waiting_page(
-        request,
-        payment,
-        checkout_url=f"/store/orders/{order.id}/pay",
-        status_url=f"/store/orders/{order.id}/status",
-        done_url=f"/store/orders/{order.id}/receipt",
-        amount_fen=order.total_fen,
-        what=gettext_for(request)("Order #%(n)d") % {"n": order.id},
-    )
+    return await payment_pages.paying_page(request, ORDERS)
 
 
 async def payment_status(request: Request) -> Response:
-    user = await require_user(request)
-    order = await services.order_for_user(request.path_params["id"], user)
-    payment = await payment_pages.settled(request, order.payment_id, eager=False)
-    order = await Order.get(id=order.id)
-    return payment_pages.status_answer(
-        request,
-        payment,
-        paid=order.status in services.SOLD_STATUSES,
-        held=order.status == OrderStatus.PENDING_PAYMENT,
-        done_url=f"/store/orders/{order.id}",
-    )
+    return await payment_pages.status_poll(request, ORDERS)
 
 
 async def cancel(request: Request) -> Response:
