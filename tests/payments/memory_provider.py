@@ -1,9 +1,11 @@
 """A second implementation of payments.provider.PaymentProvider, in memory, for the tests.
 
 It keeps its payments in a dict and answers as it is told: `pays` (every payment succeeds when
-confirmed), `declines` (the payer's bank refuses every one) or `late` (the payment succeeds
+confirmed), `declines` (the payer's bank refuses every one), `late` (the payment succeeds
 at the provider, but while `answering` is False no answer reaches us: the confirm and every
-read-back time out, as a provider that is slow or cut off). Its notifications are signed with
+read-back time out, as a provider that is slow or cut off) or `asks` (the payer's bank asks
+for 3-D Secure: the payment waits until a test plays the payer with `authenticate`, `retry`
+or the provider's own `expire`). Its notifications are signed with
 an HMAC of its own (X-Memory-Signature), so a forged one is refused as a real provider's is.
 What it does not imitate: 3-D Secure, wallets' QR codes and redirects (a wallet payment is
 decided at confirm, like a card), partial captures, disputes.
@@ -34,7 +36,7 @@ from payments.provider import (
     WebhookMessage,
 )
 
-Behaviour = Literal["pays", "declines", "late"]
+Behaviour = Literal["pays", "declines", "late", "asks"]
 SIGNATURE_HEADER = "x-memory-signature"
 OPEN = ("requires_payment_method", "requires_confirmation", "requires_action", "processing")
 
@@ -119,6 +121,11 @@ class MemoryProvider:
                 return kept.intent  # the same confirm again (its idempotency key)
             raise ProviderError("payment_intent_unexpected_state", "It cannot be paid now.")
         self.confirmed_flows.append(flow or FLOWS[method][0])
+        if self.behaviour == "asks":
+            kept.intent = replace(
+                kept.intent, status="requires_action", client_secret=f"{intent_id}_secret"
+            )
+            return kept.intent
         if self.behaviour == "declines":
             kept.intent = replace(
                 kept.intent,
@@ -156,6 +163,37 @@ class MemoryProvider:
     def refunded(self, intent_id: str) -> int:
         return self._get(intent_id).refunded
 
+    # The payer and the provider's own moves, played by a test (tests/payments/world.py).
+
+    def status(self, intent_id: str) -> str:
+        return self._get(intent_id).intent.status
+
+    def authenticate(self, intent_id: str, *, success: bool) -> None:
+        """The payer completes 3-D Secure, or fails it (the payment wants another card)."""
+        kept = self._get(intent_id)
+        assert kept.intent.status == "requires_action", kept.intent.status
+        if success:
+            kept.intent = replace(kept.intent, status="succeeded", error_code=None)
+        else:
+            kept.intent = replace(
+                kept.intent,
+                status="requires_payment_method",
+                error_code="payment_intent_authentication_failure",
+                error_message="3-D Secure failed.",
+            )
+
+    def retry(self, intent_id: str) -> None:
+        """The payer pays the same payment again with a card that goes through."""
+        kept = self._get(intent_id)
+        assert kept.intent.status == "requires_payment_method", kept.intent.status
+        kept.intent = replace(kept.intent, status="succeeded", error_code=None)
+
+    def expire(self, intent_id: str) -> None:
+        """The provider cancels an unpaid payment of its own accord."""
+        kept = self._get(intent_id)
+        assert kept.intent.status in OPEN, kept.intent.status
+        kept.intent = replace(kept.intent, status="canceled")
+
     def notification(self, event_type: str, intent_id: str) -> tuple[bytes, dict[str, str]]:
         """What this provider would send about `intent_id` now, signed."""
         intent = self._get(intent_id).intent
@@ -170,6 +208,9 @@ class MemoryProvider:
                         "amount": intent.amount,
                         "currency": intent.currency,
                         "metadata": intent.metadata,
+                        "last_payment_error": {"code": intent.error_code}
+                        if intent.error_code
+                        else None,
                     }
                 },
             }
@@ -201,6 +242,7 @@ class MemoryProvider:
             amount=int(data.get("amount") or 0),
             currency=str(data.get("currency") or ""),
             metadata=dict(data.get("metadata") or {}),
+            error_code=(data.get("last_payment_error") or {}).get("code"),
         )
 
     async def aclose(self) -> None:

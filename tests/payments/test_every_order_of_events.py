@@ -17,6 +17,10 @@ comes after a release can only be refunded. Whatever the order, at the end: mone
 is either delivered once (the order paid by that payment, the member made) or refunded in full,
 never neither and never both, and the person was told; money not taken delivers nothing; units
 and seats are held exactly by the order or enrollment that may have them.
+
+Every story runs twice: through the Stripe adapter over localstripe (a 3-D Secure test card),
+and through the tests' in-memory provider (tests/payments/memory_provider.py, its payer's bank
+asking for 3-D Secure), the same payments.provider.PaymentProvider interface.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import httpx
 import pytest
 
 from accounts.models import Notification, User
+from app import create_app
+from composition import AppWiring
 from errors import DomainError
 from membership import services as membership
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow, Seat
@@ -42,7 +48,8 @@ from settings import Settings
 from store import services as store
 from store.models import Order, OrderStatus, StockUnit
 from tests.factories import address, card_payment_method, make_users, make_window
-from tests.payments.world import Bank
+from tests.payments.memory_provider import MemoryProvider
+from tests.payments.world import Bank, MemoryBank
 
 pytestmark = pytest.mark.postgres_only
 
@@ -60,9 +67,12 @@ class World:
     buyer: User
     rival: User
     card_3ds: str
+    memory: MemoryProvider | None = None  # the in-memory provider the app pays through, if so
 
-    def bank(self, payment: Payment) -> Bank:
+    def bank(self, payment: Payment) -> Bank | MemoryBank:
         assert payment.provider_intent_id is not None
+        if self.memory is not None:
+            return MemoryBank(self.memory, self.client, payment.provider_intent_id)
         return Bank(self.settings, self.http, self.client, payment.provider_intent_id)
 
 
@@ -72,7 +82,7 @@ class Case:
 
     subject_id: int
     payment_id: int
-    bank: Bank
+    bank: Bank | MemoryBank
     now: datetime
     released: bool = False
 
@@ -277,18 +287,43 @@ assert len(ORDERS) == 720
 
 @pytest.mark.parametrize("first", EVENTS)
 @pytest.mark.parametrize("kind", ["order", "enrollment"])
+@pytest.mark.parametrize("provider_kind", ["stripe", "memory"])
 async def test_money_is_delivered_once_or_refunded_in_every_order_of_events(
+    provider_kind: str,
     kind: str,
     first: str,
     provider: PaymentProvider,
     settings: Settings,
     client: httpx.AsyncClient,
+    wired: AppWiring,
 ) -> None:
-    buyer, rival = await make_users(2, prefix=f"story-{kind}-{first}")
-    async with httpx.AsyncClient(base_url=settings.stripe_api_base) as http:
-        world = World(
-            settings, http, client, buyer, rival, await card_payment_method(settings, CARD_3DS)
-        )
+    """Through the Stripe adapter (over localstripe), and through the tests' in-memory
+    provider (whose payer's bank asks for 3-D Secure): the same stories, the same rules."""
+    buyer, rival = await make_users(2, prefix=f"story-{provider_kind}-{kind}-{first}")
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=settings.stripe_api_base))
+        if provider_kind == "memory":
+            memory = MemoryProvider("asks")
+            provider = memory
+            app = create_app(
+                settings,
+                manage_database=False,
+                background_tasks=False,
+                wired=wired,
+                payments_provider=memory,
+            )
+            stack.push_async_callback(app.state.counter.aclose)
+            stack.callback(app.state.pictures.close)
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+                )
+            )
+            world = World(settings, http, client, buyer, rival, "pm_memory_3ds", memory)
+        else:
+            world = World(
+                settings, http, client, buyer, rival, await card_payment_method(settings, CARD_3DS)
+            )
         for order_of_events in ORDERS:
             if order_of_events[0] == first:
                 story = (

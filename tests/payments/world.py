@@ -1,7 +1,8 @@
-"""The world outside us, driven by tests: a shopper's bank at localstripe, and its webhooks.
+"""The world outside us, driven by tests: a shopper's bank at localstripe (Bank) or at the
+tests' in-memory provider (MemoryBank), and its webhooks.
 
-Each event changes the intent at the real localstripe first, the way a bank or a browser would,
-and then delivers the webhook Stripe would send for it, signed, to our app. An event the
+Each event changes the intent at the provider first, the way a bank or a browser would, and
+then delivers the webhook the provider would send for it, signed, to our app. An event the
 provider would not allow (a success after a cancel) changes nothing and sends nothing.
 """
 
@@ -14,6 +15,7 @@ import httpx
 
 from settings import Settings
 from tests.payments.conftest import signed_event
+from tests.payments.memory_provider import MemoryProvider
 
 _event_numbers = itertools.count(1)
 
@@ -111,5 +113,52 @@ class Bank:
         if status not in ("requires_action", "requires_payment_method", "requires_confirmation"):
             return False
         await self._call("POST", f"/v1/payment_intents/{self.intent_id}/cancel")
+        assert (await self.deliver("payment_intent.canceled")).status_code == 200
+        return True
+
+
+class MemoryBank:
+    """One payment at the tests' in-memory provider, moved by hand; its notifications go to
+    `app_client` (an app paying through that provider). The same moves as Bank's."""
+
+    def __init__(self, provider: MemoryProvider, app_client: httpx.AsyncClient, intent_id: str):
+        self.provider = provider
+        self.app_client = app_client
+        self.intent_id = intent_id
+
+    async def intent(self) -> dict[str, Any]:
+        return {"id": self.intent_id, "status": self.provider.status(self.intent_id)}
+
+    async def amount_refunded(self) -> int:
+        return self.provider.refunded(self.intent_id)
+
+    async def deliver(self, event_type: str) -> httpx.Response:
+        payload, headers = self.provider.notification(event_type, self.intent_id)
+        return await self.app_client.post("/payments/webhook", content=payload, headers=headers)
+
+    async def succeed(self, *, tell: bool = True) -> bool:
+        status = self.provider.status(self.intent_id)
+        if status == "requires_action":
+            self.provider.authenticate(self.intent_id, success=True)
+        elif status == "requires_payment_method":
+            self.provider.retry(self.intent_id)
+        else:
+            return False
+        if tell:
+            assert (await self.deliver("payment_intent.succeeded")).status_code == 200
+        return True
+
+    async def fail(self) -> bool:
+        if self.provider.status(self.intent_id) != "requires_action":
+            return False
+        self.provider.authenticate(self.intent_id, success=False)
+        assert (await self.deliver("payment_intent.payment_failed")).status_code == 200
+        return True
+
+    async def cancel(self) -> bool:
+        status = self.provider.status(self.intent_id)
+        if status not in ("requires_action", "requires_payment_method", "requires_confirmation"):
+            return False
+        self.provider.expire(self.intent_id)
         assert (await self.deliver("payment_intent.canceled")).status_code == 200
         return True
