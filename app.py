@@ -53,6 +53,7 @@ from store import routes as store_routes
 from web import home, observe
 from web import paths as web_paths
 from web.api import Decoders
+from web.compression import compression
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
 from web.hosts import ServedHosts
@@ -193,6 +194,7 @@ def create_app(
             Middleware(Observed),
             # Any Host not served gets 400 before a route runs (SHUYUAN_ALLOWED_HOSTS).
             Middleware(ServedHosts, allowed_hosts=list(settings.allowed_host_names)),
+            compression(),  # zstd, brotli or gzip for text answers (web.compression)
             Middleware(BrowserProtections, settings=settings),
             Middleware(BoundedBodies),
             Middleware(

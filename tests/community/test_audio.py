@@ -151,3 +151,19 @@ async def test_a_members_only_voice_tells_others_who_can_listen_instead_of_a_dea
     assert page.status_code == 200
     assert "<audio" not in page.text
     assert "会员可以收听这段语音" in page.text and 'href="/membership"' in page.text
+
+
+async def test_audio_is_never_compressed_whole_or_in_ranges(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes
+) -> None:
+    """A player seeking by Range, or fetching the whole voice, gets the file's own bytes even
+    when it accepts gzip or brotli (web.compression: audio is not on the list)."""
+    item = (await write_item(client, admin_headers, audio=mp3)).json()
+    for headers in (
+        {"Accept-Encoding": "gzip, br"},
+        {"Accept-Encoding": "gzip, br", "Range": "bytes=0-99"},
+    ):
+        answer = await client.get(item["audio_url"], headers=headers)
+        assert answer.status_code in (200, 206)
+        assert "content-encoding" not in answer.headers, headers
+    assert answer.status_code == 206 and answer.content == mp3[:100]
