@@ -25,7 +25,6 @@ from accounts import (
 )
 from accounts.models import User
 from errors import DomainError, ValidationError
-from web.api import read_fields, read_query
 from web.auth import (
     client_address,
     current_session_id,
@@ -35,6 +34,7 @@ from web.auth import (
     sign_out,
 )
 from web.csrf import read_form
+from web.decoding import read_fields, read_query
 from web.errors import in_reader_language
 from web.forms import field_errors
 from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, choose_locale

@@ -11,9 +11,9 @@ from starlette.routing import BaseRoute, Route
 from errors import DomainError, ValidationError
 from membership import grants, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
-from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
+from web.decoding import read_query
 from web.forms import (
     Fields,
     beijing_time,

@@ -22,9 +22,9 @@ from payments.held import Held, HeldState
 from payments.models import Payment, PaymentStatus, PayMethod
 from payments.schemas import PayForm
 from payments.settle import wallet_action
-from web.api import read_fields
 from web.auth import require_user
 from web.csrf import read_form
+from web.decoding import read_fields
 from web.rendering import flash, gettext_for, redirect_after_post, render
 
 

@@ -16,8 +16,8 @@ from starlette.routing import BaseRoute, Route
 from payments import services
 from payments.models import PaymentStatus, PayMethod
 from payments.schemas import PaymentsQuery
-from web.api import read_query
 from web.auth import api_user, bearer_token, current_user, require_admin
+from web.decoding import read_query
 from web.rendering import render
 
 

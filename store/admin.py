@@ -13,9 +13,9 @@ from errors import ValidationError
 from store import schemas, services
 from store.images import resize_upload, store_product_image
 from store.models import Order, OrderStatus, Product
-from web.api import read_query
 from web.auth import require_admin
 from web.csrf import read_form
+from web.decoding import read_query
 from web.forms import (
     Fields,
     csv_download,

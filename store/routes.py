@@ -17,9 +17,9 @@ from payments.models import Payment
 from store import schemas, services
 from store.models import Category, Order, OrderEvent, OrderStatus
 from translation import N_
-from web.api import read_fields, read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
+from web.decoding import read_fields, read_query
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from community.board import schemas
+from community.board import moderation, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
@@ -203,7 +203,7 @@ async def like_post(request: Request) -> Response:
 async def report_post(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, schemas.NewReport)
-    report = await board.report(
+    report = await moderation.report(
         request.path_params["id"], reporter=user, reason=data.reason, now=datetime.now(UTC)
     )
     return json_response({"id": report.id}, 201)
@@ -219,7 +219,7 @@ def _moderation(action: str):  # type: ignore[no-untyped-def]
     )
     async def endpoint(request: Request) -> Response:
         await api_admin(request)
-        post = await board.moderate(request.path_params["id"], action)
+        post = await moderation.moderate(request.path_params["id"], action)
         await post.fetch_related("author")
         return json_response(post_json(post))
 
@@ -238,7 +238,9 @@ def _moderation(action: str):  # type: ignore[no-untyped-def]
 async def ban_member(request: Request) -> Response:
     await api_admin(request)
     data = await read_json(request, schemas.Ban)
-    ban = await board.ban(data.user_id, days=data.days, reason=data.reason, now=datetime.now(UTC))
+    ban = await moderation.ban(
+        data.user_id, days=data.days, reason=data.reason, now=datetime.now(UTC)
+    )
     return json_response({"user_id": data.user_id, "until": iso(ban.until)})
 
 
@@ -256,7 +258,7 @@ async def reports(request: Request) -> Response:
                     "reason": r.reason,
                     "created_at": iso(r.created_at),
                 }
-                for r in await board.open_reports()
+                for r in await moderation.open_reports()
             ]
         }
     )

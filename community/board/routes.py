@@ -11,13 +11,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.models import User
-from community.board import schemas
+from community.board import moderation, schemas
 from community.board import services as board
 from community.board.errors import NotTheAuthor
 from errors import DomainError, ValidationError
-from web.api import read_fields, read_query
 from web.auth import require_admin, require_user
 from web.csrf import read_form
+from web.decoding import read_fields, read_query
 from web.forms import field_errors
 from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
 
@@ -223,7 +223,7 @@ async def report_post(request: Request) -> Response:
     form = await read_form(request)
     _ = gettext_for(request)
     try:
-        await board.report(
+        await moderation.report(
             _post_id(request),
             reporter=user,
             reason=str(form.get("reason", "")),
@@ -242,7 +242,7 @@ async def admin_page(request: Request) -> Response:
         request,
         "community/board_admin.html",
         {
-            "reports": await board.open_reports(),
+            "reports": await moderation.open_reports(),
             "members_only_read": await board.members_only_read(),
             "categories": await board.categories(),
         },
@@ -253,9 +253,9 @@ async def admin_moderate(request: Request) -> Response:
     await require_admin(request)
     await read_form(request)
     action = request.path_params["action"]
-    post = await board.moderate(_post_id(request), action)
+    post = await moderation.moderate(_post_id(request), action)
     if action in ("hide", "unhide"):
-        await board.resolve_reports(post.id)
+        await moderation.resolve_reports(post.id)
     flash(request, gettext_for(request)("Done."), "success")
     back = request.headers.get("referer", "")
     return redirect_after_post(
@@ -272,7 +272,7 @@ async def admin_ban(request: Request) -> Response:
         days = str(form.get("days", ""))
         if not user_id.isdigit() or not days.isdigit():
             raise ValidationError("days", "must be a whole number")
-        await board.ban(
+        await moderation.ban(
             int(user_id), days=int(days), reason=str(form.get("reason", "")), now=datetime.now(UTC)
         )
     except ValidationError as exc:

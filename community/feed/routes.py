@@ -16,9 +16,9 @@ from starlette.routing import BaseRoute, Route
 
 from community.feed import analytics, podcast, schemas, services
 from community.feed.errors import UnknownKeyword
-from web.api import read_query
 from web.auth import current_user, require_user
 from web.csrf import read_form
+from web.decoding import read_query
 from web.i18n import choose_locale
 from web.rendering import (
     flash,

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from accounts.models import Notification, User
+from community.board import moderation
 from community.board import services as board
 from community.board.errors import Banned
 from community.board.models import BoardBan, Post, PostRevision
@@ -59,7 +60,7 @@ async def test_permissions_on_every_board_action(client: httpx.AsyncClient) -> N
     post_id = (await write(client, author)).json()["id"]
     outsider = bearer(await token_for(await make_user()))
     banned_user = await make_member()
-    await board.ban(banned_user.id, days=3, reason="刷屏", now=datetime.now(UTC))
+    await moderation.ban(banned_user.id, days=3, reason="刷屏", now=datetime.now(UTC))
     banned = bearer(await token_for(banned_user))
     admin = bearer(await token_for(await make_user(admin=True)))
     member = await member_headers()

@@ -8,7 +8,7 @@ import asyncio
 import os
 import signal
 
-from cli import MAX_RESTARTS, supervise
+from jobs.supervisor import MAX_RESTARTS, supervise
 
 
 async def test_a_worker_that_keeps_stopping_while_the_database_answers_exits_1() -> None:
