@@ -176,7 +176,7 @@ async def pay(request: Request) -> Response:
     "Give back a held seat: it returns at once, to the waitlist first (a payment under way is "
     "canceled at the provider first)",
     tag="membership",
-    answer=schemas.Cancelled,
+    answer=schemas.EnrollmentCancelled,
     errors={
         404: "enrollment_not_found",
         409: "already_paid, hold_expired, payment_in_progress",

@@ -73,7 +73,9 @@ class EnrollmentAnswer(Answer):
     next_action: QrCodeAction | RedirectAction | None  # while a wallet waits for the buyer
 
 
-class Cancelled(Answer):
+class EnrollmentCancelled(Answer):
+    """A seat given back: the enrollment's id and its status now."""
+
     id: int
     status: EnrollmentStatus
 

@@ -221,7 +221,7 @@ async def pay_order(request: Request) -> Response:
     "Give back an order waiting for payment: its units return at once (a payment under way is "
     "canceled at the provider first)",
     tag="store",
-    answer=schemas.Cancelled,
+    answer=schemas.OrderCancelled,
     errors={
         404: "order_not_found",
         409: "already_paid, payment_in_progress",

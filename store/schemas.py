@@ -197,7 +197,9 @@ class Order(HeldOrder):
     next_action: QrCodeAction | RedirectAction | None  # while a wallet waits for the buyer
 
 
-class Cancelled(Answer):
+class OrderCancelled(Answer):
+    """An order given back: its id and its status now."""
+
     id: int
     status: OrderStatus
 

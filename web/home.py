@@ -1,4 +1,5 @@
-"""The front page, the health check, the favicon and the API's OpenAPI document."""
+"""The front page, the health check, the favicon, and the API's OpenAPI document with its page
+for people (/api/docs)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ async def favicon(request: Request) -> Response:
     )
 
 
+async def api_docs(request: Request) -> Response:
+    """The API's document for people, drawn by the vendored swagger-ui."""
+    return await render(request, "api_docs.html")
+
+
 async def openapi(request: Request) -> Response:
     api_mount = next(
         route for route in request.app.routes if getattr(route, "path", "") == "/api/v1"
@@ -56,5 +62,6 @@ routes = [
     Route("/", home, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/favicon.ico", favicon, methods=["GET"]),
+    Route("/api/docs", api_docs, methods=["GET"]),
 ]
 api_routes = [Route("/openapi.json", openapi, methods=["GET"])]

@@ -167,7 +167,7 @@ class _Generator(BaseSchemaGenerator):
             "servers": [{"url": "/"}],
             "paths": paths,
             "components": {
-                "schemas": dict(sorted(components.items())),
+                "schemas": dict(sorted({**components, **ERROR_COMPONENTS}.items())),
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             },
         }
@@ -206,24 +206,59 @@ def _fill_refs(node: Any, refs: Mapping[type, dict[str, Any]]) -> None:
             _fill_refs(value, refs)
 
 
-def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
-    error: dict[str, Any] = {
+# The one shape of every error answer (web.errors), once in the document; each answer refers to
+# it and narrows its code to the codes that answer can carry.
+ERROR_COMPONENTS: dict[str, Any] = {
+    "Error": {
+        "title": "Error",
+        "description": 'Every error answer: {"error": {"code", "message", ...}}.',
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"$ref": "#/components/schemas/ErrorDetail"}},
+    },
+    "ErrorDetail": {
+        "title": "ErrorDetail",
         "type": "object",
         "required": ["code", "message"],
         "properties": {
-            "code": {"type": "string", "enum": codes},
-            "message": {"type": "string"},
-            "field": {"type": "string"},
+            "code": {"type": "string", "description": "What went wrong, in snake_case."},
+            "message": {"type": "string", "description": "The same, in the reader's language."},
+            "field": {"type": "string", "description": "The field a 422 is about."},
+            "errors": {
+                "type": "array",
+                "description": "Every bad field, when a 422 has more than one.",
+                "items": {"$ref": "#/components/schemas/FieldError"},
+            },
         },
-    }
+    },
+    "FieldError": {
+        "title": "FieldError",
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+    },
+}
+
+
+def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
+    """An error answer: the Error component, its code one of `codes`."""
     return {
         "description": ", ".join(codes),
         "content": {
             "application/json": {
                 "schema": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": error},
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Error"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "error": {
+                                    "type": "object",
+                                    "properties": {"code": {"type": "string", "enum": codes}},
+                                }
+                            },
+                        },
+                    ]
                 }
             }
         },
