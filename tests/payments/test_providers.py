@@ -195,7 +195,8 @@ async def test_the_in_memory_providers_notifications_are_verified_by_it(
     settings: Settings, wired: AppWiring
 ) -> None:
     """A notification reaches the app's webhook through the provider's own verification: a
-    signed one is applied (read back first), a forged one is 400."""
+    signed one is applied (read back first), the same one repeated is a duplicate, a forged
+    one is 400."""
     async with checkout(settings, wired, "memory", "late") as paying:
         order_id, headers = await _held_order(paying.client, await make_user())
         await paying.client.post(
@@ -215,4 +216,7 @@ async def test_the_in_memory_providers_notifications_are_verified_by_it(
         applied = await paying.client.post("/payments/webhook", content=payload, headers=signed)
         assert applied.status_code == 200, applied.text
         assert applied.json()["result"] == "applied"
+        # The same notification again (a provider's retry) is acknowledged and changes nothing.
+        again = await paying.client.post("/payments/webhook", content=payload, headers=signed)
+        assert again.status_code == 200 and again.json()["result"] == "duplicate", again.text
     assert (await Order.get(id=order_id)).status == OrderStatus.PAID
