@@ -9,27 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
 from tortoise.contrib.starlette import RegisterTortoise
 
-from accounts import api as accounts_api
-from accounts import routes as accounts_routes
 from accounts import services as accounts_services
 from accounts import sessions as account_sessions
 from accounts.mail import Mailer
 from accounts.page_context import page_context
 from accounts.sessions import Lifetimes
-from community.board import api as board_api
-from community.board import routes as board_routes
-from community.feed import admin as feed_admin
-from community.feed import api as feed_api
-from community.feed import routes as feed_routes
 from community.feed.tasks import flush_forever
 from composition import AppWiring, wire
 from db import tortoise_config
@@ -37,21 +27,11 @@ from jobs import admin as jobs_admin
 from jobs import queue as job_queue
 from jobs.embedded import embedded_jobs
 from jobs.schedule import JobContext
-from membership import admin as membership_admin
-from membership import api as membership_api
-from membership import routes as membership_routes
-from payments import api as payments_api
-from payments import routes as payments_routes
 from payments.provider import PaymentProvider
 from payments.services import make_provider
 from pictures import PicturePool
 from ratelimit import make_counter
 from settings import Settings, SettingsError
-from store import admin as store_admin
-from store import api as store_api
-from store import routes as store_routes
-from web import home, observe
-from web import paths as web_paths
 from web.api import Decoders
 from web.compression import compression
 from web.errors import EXCEPTION_HANDLERS
@@ -61,8 +41,6 @@ from web.limits import BoundedBodies
 from web.observe import Observed
 from web.sessions import ServerSessions
 from web.wiring import Wired
-
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
@@ -87,7 +65,6 @@ def create_app(
     # purposes, notice kinds, mail letterhead and memories; no module holds any of them.
     wired = wired if wired is not None else wire(settings)
     memory = wired.memory
-    web_paths.register()  # `{id:id}`: Starlette's convertors are one table per process
     # Attempt counters (failed sign-ins, the buy button): shared through Redis when set.
     counter = make_counter(settings.redis_url)
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
@@ -156,39 +133,10 @@ def create_app(
             await provider.aclose()
             await asyncio.to_thread(pictures.close)
 
-    media_dir = settings.var_dir / "media"
-    media_dir.mkdir(parents=True, exist_ok=True)  # before any upload, /media answers 404s
-    # Starlette tries routes in order: the busiest paths (a drop's orders) are found first.
-    api_routes = [
-        *store_api.routes(),
-        *home.api_routes,
-        *accounts_api.routes(),
-        *payments_api.routes(),
-        *membership_api.routes(),
-        *feed_api.routes(),
-        *board_api.routes(),
-        *jobs_admin.api_routes,
-    ]
-    routes = [
-        Mount("/api/v1", routes=api_routes),
-        *home.routes,
-        *observe.routes,
-        *jobs_admin.routes,
-        *accounts_routes.routes(),
-        *payments_routes.routes(),
-        *membership_routes.routes(),
-        *membership_admin.routes(),
-        *store_routes.routes(),
-        *store_admin.routes(),
-        *feed_admin.routes(),
-        *feed_routes.routes(),
-        *board_routes.routes(),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-        # Uploaded product pictures (resized by the store); a CDN can front this path.
-        Mount("/media", StaticFiles(directory=media_dir), name="media"),
-    ]
+    # Uploaded product pictures are served from here (routing.py); make it before any upload.
+    (settings.var_dir / "media").mkdir(parents=True, exist_ok=True)
     app = Starlette(
-        routes=routes,
+        routes=wired.routes,
         middleware=[
             Middleware(Wired, wiring=wired.wiring()),
             Middleware(Observed),

@@ -2,9 +2,10 @@
 
 Every package registers its own parts here and nowhere else: the purposes payments settles
 for (store's orders, membership's seats), the notice kinds (accounts', community's, store's,
-membership's), the mail letterhead, the worker's memories. Nothing registers at import time:
-an app holds what `wire(settings)` built, and two apps built in one process with different
-settings see only their own (web.wiring.Wired binds an app's wiring for its requests).
+membership's), the mail letterhead, the route table and the links built from its names
+(routing.py, links.py), the worker's memories. Nothing registers at import time: an app holds
+what `wire(settings)` built, and two apps built in one process with different settings see
+only their own (web.wiring.Wired binds an app's wiring for its requests).
 
 Process-wide by design, and set up elsewhere: Tortoise's database connections (db.py, opened
 by the app's lifespan or the command), the Prometheus registry (metrics.py: one /metrics per
@@ -16,12 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from starlette.routing import BaseRoute, Router
+
 from accounts import notices
 from community import notices as community_notices
 from jobs.worker import WorkerMemory
+from links import LINKS, Links
 from membership import fulfilment as membership_fulfilment
 from membership import notices as membership_notices
 from payments.purposes import PURPOSES, Purposes
+from routing import route_table
 from settings import Settings
 from store import fulfilment as store_fulfilment
 from store import notices as store_notices
@@ -33,6 +38,9 @@ class AppWiring:
     """What one app is built with beside its settings."""
 
     letterhead: notices.Letterhead
+    # The route table, and the paths and public URLs built from its names (links.py).
+    routes: list[BaseRoute]
+    links: Links
     purposes: Purposes = field(default_factory=Purposes)
     notice_kinds: notices.NoticeKinds = field(default_factory=notices.NoticeKinds)
     memory: WorkerMemory = field(default_factory=WorkerMemory)
@@ -44,6 +52,7 @@ class AppWiring:
                 (PURPOSES, self.purposes),
                 (notices.NOTICE_KINDS, self.notice_kinds),
                 (notices.LETTERHEAD, self.letterhead),
+                (LINKS, self.links),
             )
         )
 
@@ -51,7 +60,12 @@ class AppWiring:
 def wire(settings: Settings) -> AppWiring:
     """Build what an app (or a command) for `settings` is wired with."""
     # Mails written by this app link to its public address, signed with its secret key.
-    wired = AppWiring(letterhead=notices.Letterhead(settings.public_url, settings.secret_key))
+    table = route_table(settings.var_dir / "media")
+    wired = AppWiring(
+        letterhead=notices.Letterhead(settings.secret_key),
+        routes=table,
+        links=Links(Router(routes=table), settings.public_url),
+    )
     store_fulfilment.register(wired.purposes)
     membership_fulfilment.register(wired.purposes)
     for kinds in (

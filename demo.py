@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFilter
 
+import links
 from accounts import notices
 from accounts import services as accounts
 from accounts.models import User
@@ -58,7 +59,7 @@ async def _people() -> bool:
             user.id,
             kind="welcome",
             params={"name": name},
-            link="/",
+            link=links.path("site.home"),
         )
     return True
 

@@ -158,11 +158,6 @@ class Settings:
         local = () if self.is_production else LOCAL_HOSTS
         return tuple(dict.fromkeys((public, *local)))
 
-    def absolute_url(self, path: str) -> str:
-        """`path` (starting with "/") on the public address: what the outside world is sent
-        to (links in mail, return URLs, feeds), never built from a request's Host header."""
-        return f"{self.public_url.rstrip('/')}{path}"
-
     @property
     def jobs(self) -> str:
         """Where background jobs run: SHUYUAN_JOBS, else by the database (jobs/__init__.py)."""

@@ -360,22 +360,61 @@ async def reset_password(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/accounts", create_account, methods=["POST"]),
-        Route("/password-resets", request_password_reset, methods=["POST"]),
-        Route("/password-resets/{token:str}", reset_password, methods=["POST"]),
-        Route("/tokens", create_token, methods=["POST"]),
-        Route("/login-codes", request_login_code, methods=["POST"]),
-        Route("/tokens/current", revoke_current_token, methods=["DELETE"]),
-        Route("/me", me, methods=["GET"]),
-        Route("/me", change_profile, methods=["PATCH"]),
-        Route("/me/avatar", upload_avatar, methods=["POST"]),
-        Route("/me/email-verification", send_verification, methods=["POST"]),
-        Route("/email-verifications/{token:str}", verify_email, methods=["POST"]),
-        Route("/me/notices", notice_choices, methods=["GET"]),
-        Route("/me/notices/{kind:str}", change_notice_choice, methods=["PUT"]),
-        Route("/me/password", change_password, methods=["POST"]),
-        Route("/me/sessions", open_sessions, methods=["GET"]),
-        Route("/me/sessions/{id:str}", end_session, methods=["DELETE"]),
-        Route("/notifications", notifications, methods=["GET"]),
-        Route("/notifications/{id:id}/read", read_notification, methods=["POST"]),
+        Route("/accounts", create_account, methods=["POST"], name="accounts.create_account"),
+        Route(
+            "/password-resets",
+            request_password_reset,
+            methods=["POST"],
+            name="accounts.request_password_reset",
+        ),
+        Route(
+            "/password-resets/{token:str}",
+            reset_password,
+            methods=["POST"],
+            name="accounts.reset_password",
+        ),
+        Route("/tokens", create_token, methods=["POST"], name="accounts.create_token"),
+        Route(
+            "/login-codes", request_login_code, methods=["POST"], name="accounts.request_login_code"
+        ),
+        Route(
+            "/tokens/current",
+            revoke_current_token,
+            methods=["DELETE"],
+            name="accounts.revoke_current_token",
+        ),
+        Route("/me", me, methods=["GET"], name="accounts.me"),
+        Route("/me", change_profile, methods=["PATCH"], name="accounts.change_profile"),
+        Route("/me/avatar", upload_avatar, methods=["POST"], name="accounts.upload_avatar"),
+        Route(
+            "/me/email-verification",
+            send_verification,
+            methods=["POST"],
+            name="accounts.send_verification",
+        ),
+        Route(
+            "/email-verifications/{token:str}",
+            verify_email,
+            methods=["POST"],
+            name="accounts.verify_email",
+        ),
+        Route("/me/notices", notice_choices, methods=["GET"], name="accounts.notice_choices"),
+        Route(
+            "/me/notices/{kind:str}",
+            change_notice_choice,
+            methods=["PUT"],
+            name="accounts.change_notice_choice",
+        ),
+        Route("/me/password", change_password, methods=["POST"], name="accounts.change_password"),
+        Route("/me/sessions", open_sessions, methods=["GET"], name="accounts.open_sessions"),
+        Route(
+            "/me/sessions/{id:str}", end_session, methods=["DELETE"], name="accounts.end_session"
+        ),
+        Route("/notifications", notifications, methods=["GET"], name="accounts.notifications"),
+        Route(
+            "/notifications/{id:id}/read",
+            read_notification,
+            methods=["POST"],
+            name="accounts.read_notification",
+        ),
     ]

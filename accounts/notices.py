@@ -20,6 +20,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+import links
 from accounts import outbox
 from accounts.models import NoticeChannel, NoticeChoice, Notification, User
 from errors import ValidationError
@@ -53,9 +54,9 @@ MAX_PARAM = 200  # characters of one parameter (a post title, a name)
 
 @dataclass(frozen=True)
 class Letterhead:
-    """What a mail needs from the settings: where links point and the key that signs them."""
+    """What a mail needs from the settings: the key that signs its links (links.py builds
+    them, on the public address)."""
 
-    public_url: str
     secret: str
 
 
@@ -140,9 +141,7 @@ def unsubscribe_token(user_id: int, kind: str) -> str:
 
 
 def unsubscribe_link(user_id: int, kind: str) -> str:
-    return (
-        f"{letterhead().public_url.rstrip('/')}/mail/unsubscribe/{unsubscribe_token(user_id, kind)}"
-    )
+    return links.absolute("accounts.unsubscribe", token=unsubscribe_token(user_id, kind))
 
 
 def read_unsubscribe(token: str) -> tuple[int, str]:
@@ -208,9 +207,8 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
     _ = translations(locale).gettext
     params = notification.params or {}
     sentence = render(notification.kind, params, locale, notification.message)
-    base = letterhead().public_url.rstrip("/")
-    link = f"{base}{notification.link}" if notification.link else base
-    settings_link = f"{base}/account/notices"
+    link = links.join(notification.link) if notification.link else links.absolute("site.home")
+    settings_link = links.absolute("accounts.notices_page")
     why = _("You get this mail because you chose to be told by mail. Choose what you are told:")
     text = f"{sentence}\n\n{link}\n\n--\n{why}\n{settings_link}\n"
     body = (

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import links
 from accounts.models import User
 from accounts.services import check_display_name
 from errors import RateLimited, ValidationError
@@ -106,7 +107,7 @@ async def set_avatar(
 def avatar_url(user: User | None, size: str = "small") -> str | None:
     if user is None or not user.avatar_version:
         return None
-    return f"/media/avatars/user-{user.id}-v{user.avatar_version}-{size}.jpg"
+    return links.path("media", path=f"/avatars/user-{user.id}-v{user.avatar_version}-{size}.jpg")
 
 
 # An @mention: "@" not inside a word or an address, then a display name's characters.

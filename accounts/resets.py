@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from accounts import notices, outbox, sessions
+import links
+from accounts import outbox, sessions
 from accounts.errors import ResetExpired, ResetNotFound
 from accounts.models import MailRequest, PasswordReset, User
 from accounts.services import hash_password, normalize_email, validate_password
@@ -51,7 +52,7 @@ async def request_reset(
 async def send_reset_link(user: User, locale: str, now: datetime) -> None:
     """Mail `user` a new reset link (the job's half of request_reset)."""
     token = secrets.token_urlsafe(32)
-    link = f"{notices.letterhead().public_url.rstrip('/')}/account/reset/{token}"
+    link = links.absolute("accounts.reset_page", token=token)
     _ = translations(supported(locale)).gettext
     async with in_transaction():
         reset = await PasswordReset.create(

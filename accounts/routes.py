@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import (
     devices,
     notices,
@@ -45,10 +46,10 @@ def _safe_next(url: str | None) -> str:
     """Only same-site paths are followed after sign-in (no open redirect), and only ones a
     Location header can carry (printable, bounded)."""
     if not url or len(url) > 500 or not url.isprintable():
-        return "/"
+        return links.path("site.home")
     parts = urlsplit(url)
     if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
-        return "/"
+        return links.path("site.home")
     return url
 
 
@@ -76,7 +77,7 @@ async def register_page(request: Request) -> Response:
         )
     sign_in(request, user)
     flash(request, gettext_for(request)("Welcome to Shuyuan!"), "success")
-    return redirect_after_post(request, "/")
+    return redirect_after_post(request, links.path("site.home"))
 
 
 async def login_page(request: Request) -> Response:
@@ -122,7 +123,7 @@ async def login_page(request: Request) -> Response:
         devices.DEVICE_COOKIE,
         result.device_token,
         max_age=int(devices.DEVICE_FOR.total_seconds()),
-        path="/account/login",
+        path=links.path("accounts.login_page"),
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",  # as the session cookie
@@ -174,7 +175,7 @@ def _set_language_cookie(response: Response, locale: str) -> None:
 async def logout(request: Request) -> Response:
     await read_form(request)
     sign_out(request)
-    return redirect_after_post(request, "/")
+    return redirect_after_post(request, links.path("site.home"))
 
 
 async def account_page(request: Request) -> Response:
@@ -196,9 +197,9 @@ async def end_session(request: Request) -> Response:
     _ = gettext_for(request)
     if session_id == f"s{current_session_id(request)}":
         sign_out(request)
-        return redirect_after_post(request, "/")
+        return redirect_after_post(request, links.path("site.home"))
     flash(request, _("That session has been ended."), "success")
-    return redirect_after_post(request, "/account")
+    return redirect_after_post(request, links.path("accounts.account_page"))
 
 
 async def password_page(request: Request) -> Response:
@@ -222,7 +223,7 @@ async def password_page(request: Request) -> Response:
             request, "accounts/password.html", {"errors": errors}, status_code=exc.status
         )
     flash(request, gettext_for(request)("Your password has been changed."), "success")
-    return redirect_after_post(request, "/account")
+    return redirect_after_post(request, links.path("accounts.account_page"))
 
 
 async def notifications_page(request: Request) -> Response:
@@ -254,7 +255,7 @@ async def read_all_notifications(request: Request) -> Response:
 async def _after_inbox_change(request: Request, user: User) -> Response:
     """htmx swaps the refreshed inbox (and the nav badge) in place; a plain form goes back."""
     if not is_htmx(request):
-        return redirect_after_post(request, "/account/notifications")
+        return redirect_after_post(request, links.path("accounts.notifications_page"))
     page = await services.list_notifications(user, limit=30)
     return await render(
         request,
@@ -307,7 +308,7 @@ async def resend_verification(request: Request) -> Response:
     async with in_transaction():
         await verification.send_verification(user, now=datetime.now(UTC))
     flash(request, gettext_for(request)("A new link is on its way to your inbox."), "success")
-    return redirect_after_post(request, "/account")
+    return redirect_after_post(request, links.path("accounts.account_page"))
 
 
 async def notices_page(request: Request) -> Response:
@@ -320,7 +321,7 @@ async def notices_page(request: Request) -> Response:
             if isinstance(wanted, str) and wanted:
                 await notices.choose(user, name, wanted)
         flash(request, gettext_for(request)("Saved."), "success")
-        return redirect_after_post(request, "/account/notices")
+        return redirect_after_post(request, links.path("accounts.notices_page"))
     return await render(
         request,
         "accounts/notices.html",
@@ -371,7 +372,7 @@ async def profile_by_name(request: Request) -> Response:
     person = await User.filter(display_name=request.path_params["name"][:40]).order_by("id").first()
     if person is None:
         raise HTTPException(status_code=404)
-    return RedirectResponse(f"/people/{person.id}", status_code=302)
+    return RedirectResponse(links.path("accounts.profile_page", id=person.id), status_code=302)
 
 
 async def edit_profile(request: Request) -> Response:
@@ -404,11 +405,11 @@ async def edit_profile(request: Request) -> Response:
             status_code=exc.status,
         )
     flash(request, gettext_for(request)("Saved."), "success")
-    return redirect_after_post(request, f"/people/{user.id}")
+    return redirect_after_post(request, links.path("accounts.profile_page", id=user.id))
 
 
 # POST routes that take no CSRF token, and why: see each handler.
-CSRF_EXEMPT = frozenset({"/mail/unsubscribe/{token:str}"})
+CSRF_EXEMPT = frozenset({"accounts.unsubscribe"})
 
 
 async def forgot_page(request: Request) -> Response:
@@ -442,31 +443,92 @@ async def reset_page(request: Request) -> Response:
             status_code=exc.status,
         )
     flash(request, gettext_for(request)("Your new password is set; sign in with it."), "success")
-    return redirect_after_post(request, "/account/login")
+    return redirect_after_post(request, links.path("accounts.login_page"))
 
 
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/account", account_page, methods=["GET"]),
-        Route("/account/register", register_page, methods=["GET", "POST"]),
-        Route("/account/login", login_page, methods=["GET", "POST"]),
-        Route("/account/login/code", login_code_page, methods=["POST"]),
-        Route("/account/logout", logout, methods=["POST"]),
-        Route("/account/sessions/{session_id:str}/end", end_session, methods=["POST"]),
-        Route("/account/password", password_page, methods=["GET", "POST"]),
-        Route("/account/forgot", forgot_page, methods=["GET", "POST"]),
-        Route("/account/reset/{token:str}", reset_page, methods=["GET", "POST"]),
-        Route("/account/notifications", notifications_page, methods=["GET"]),
-        Route("/account/notifications/{id:id}/read", read_notification, methods=["POST"]),
-        Route("/account/notifications/read-all", read_all_notifications, methods=["POST"]),
-        Route("/account/unread", unread_badge, methods=["GET"]),
-        Route("/lang/{locale}", choose_language, methods=["GET"]),
-        Route("/account/verify", resend_verification, methods=["POST"]),
-        Route("/account/verify/{token:str}", verify_email, methods=["GET"]),
-        Route("/account/notices", notices_page, methods=["GET", "POST"]),
-        Route("/mail/unsubscribe/{token:str}", unsubscribe, methods=["GET", "POST"]),
-        Route("/account/profile", edit_profile, methods=["GET", "POST"]),
-        Route("/people/{id:id}", profile_page, methods=["GET"]),
-        Route("/people/@{name:str}", profile_by_name, methods=["GET"]),
+        Route("/account", account_page, methods=["GET"], name="accounts.account_page"),
+        Route(
+            "/account/register",
+            register_page,
+            methods=["GET", "POST"],
+            name="accounts.register_page",
+        ),
+        Route("/account/login", login_page, methods=["GET", "POST"], name="accounts.login_page"),
+        Route(
+            "/account/login/code",
+            login_code_page,
+            methods=["POST"],
+            name="accounts.login_code_page",
+        ),
+        Route("/account/logout", logout, methods=["POST"], name="accounts.logout"),
+        Route(
+            "/account/sessions/{session_id:str}/end",
+            end_session,
+            methods=["POST"],
+            name="accounts.end_session",
+        ),
+        Route(
+            "/account/password",
+            password_page,
+            methods=["GET", "POST"],
+            name="accounts.password_page",
+        ),
+        Route("/account/forgot", forgot_page, methods=["GET", "POST"], name="accounts.forgot_page"),
+        Route(
+            "/account/reset/{token:str}",
+            reset_page,
+            methods=["GET", "POST"],
+            name="accounts.reset_page",
+        ),
+        Route(
+            "/account/notifications",
+            notifications_page,
+            methods=["GET"],
+            name="accounts.notifications_page",
+        ),
+        Route(
+            "/account/notifications/{id:id}/read",
+            read_notification,
+            methods=["POST"],
+            name="accounts.read_notification",
+        ),
+        Route(
+            "/account/notifications/read-all",
+            read_all_notifications,
+            methods=["POST"],
+            name="accounts.read_all_notifications",
+        ),
+        Route("/account/unread", unread_badge, methods=["GET"], name="accounts.unread_badge"),
+        Route("/lang/{locale}", choose_language, methods=["GET"], name="accounts.choose_language"),
+        Route(
+            "/account/verify",
+            resend_verification,
+            methods=["POST"],
+            name="accounts.resend_verification",
+        ),
+        Route(
+            "/account/verify/{token:str}",
+            verify_email,
+            methods=["GET"],
+            name="accounts.verify_email",
+        ),
+        Route(
+            "/account/notices", notices_page, methods=["GET", "POST"], name="accounts.notices_page"
+        ),
+        Route(
+            "/mail/unsubscribe/{token:str}",
+            unsubscribe,
+            methods=["GET", "POST"],
+            name="accounts.unsubscribe",
+        ),
+        Route(
+            "/account/profile", edit_profile, methods=["GET", "POST"], name="accounts.edit_profile"
+        ),
+        Route("/people/{id:id}", profile_page, methods=["GET"], name="accounts.profile_page"),
+        Route(
+            "/people/@{name:str}", profile_by_name, methods=["GET"], name="accounts.profile_by_name"
+        ),
     ]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+import links
 from accounts import notices, outbox
 from accounts.errors import VerificationExpired, VerificationNotFound
 from accounts.models import User
@@ -31,7 +32,7 @@ async def send_verification(user: User, *, now: datetime) -> None:
     if user.email_verified_at is not None:
         return
     token = _signer().dumps([user.id, user.email])
-    link = f"{notices.letterhead().public_url.rstrip('/')}/account/verify/{token}"
+    link = links.absolute("accounts.verify_email", token=token)
     _ = translations(supported(user.locale)).gettext
     intro = _("Welcome to Shuyuan. Open this link to show that this address is yours:")
     later = _("The link works for three days. If you did not make an account, ignore this mail.")

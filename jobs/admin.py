@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 import metrics
 from jobs import queue, runs
@@ -112,5 +112,9 @@ async def admin_api(request: Request) -> Response:
     return json_response({**answer, "jobs": [_job_json(job) for job in answer["jobs"]]})
 
 
-routes = [Route("/jobs/admin", admin_page, methods=["GET"])]
-api_routes = [Route("/admin/jobs", admin_api, methods=["GET"])]
+def routes() -> list[BaseRoute]:
+    return [Route("/jobs/admin", admin_page, methods=["GET"], name="jobs.admin_page")]
+
+
+def api_routes() -> list[BaseRoute]:
+    return [Route("/admin/jobs", admin_api, methods=["GET"], name="jobs.admin_api")]

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from errors import DomainError, ValidationError
 from membership import grants, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
@@ -84,7 +85,7 @@ async def create_window(request: Request) -> Response:
     except DomainError as exc:
         return await dashboard(request, errors={"form": exc.message}, values=text)
     flash(request, gettext_for(request)("The window was created."), "success")
-    return redirect_after_post(request, "/membership/admin")
+    return redirect_after_post(request, links.path("membership.admin.dashboard"))
 
 
 async def change_window(request: Request) -> Response:
@@ -99,7 +100,7 @@ async def change_window(request: Request) -> Response:
             window_id, now=now, closes_at=beijing_time("closes_at", str(form.get("closes_at")))
         )
     flash(request, gettext_for(request)("The window was changed."), "success")
-    return redirect_after_post(request, "/membership/admin")
+    return redirect_after_post(request, links.path("membership.admin.dashboard"))
 
 
 async def window_enrollments(request: Request) -> Response:
@@ -139,7 +140,7 @@ async def grant(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Membership granted."), "success")
-    return redirect_after_post(request, "/membership/admin")
+    return redirect_after_post(request, links.path("membership.admin.dashboard"))
 
 
 async def revoke(request: Request) -> Response:
@@ -147,7 +148,7 @@ async def revoke(request: Request) -> Response:
     await read_form(request)
     await grants.revoke_membership(user_id=request.path_params["user_id"], now=datetime.now(UTC))
     flash(request, gettext_for(request)("Membership revoked."), "success")
-    return redirect_after_post(request, "/membership/admin")
+    return redirect_after_post(request, links.path("membership.admin.dashboard"))
 
 
 async def members_csv(request: Request) -> Response:
@@ -178,12 +179,42 @@ async def members_csv(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/membership/admin", dashboard, methods=["GET"]),
-        Route("/membership/admin/windows", create_window, methods=["POST"]),
-        Route("/membership/admin/windows/{id:id}", window_enrollments, methods=["GET"]),
-        Route("/membership/admin/windows/{id:id}/change", change_window, methods=["POST"]),
-        Route("/membership/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
-        Route("/membership/admin/grants", grant, methods=["POST"]),
-        Route("/membership/admin/members/{user_id:id}/revoke", revoke, methods=["POST"]),
-        Route("/membership/admin/members.csv", members_csv, methods=["GET"]),
+        Route("/membership/admin", dashboard, methods=["GET"], name="membership.admin.dashboard"),
+        Route(
+            "/membership/admin/windows",
+            create_window,
+            methods=["POST"],
+            name="membership.admin.create_window",
+        ),
+        Route(
+            "/membership/admin/windows/{id:id}",
+            window_enrollments,
+            methods=["GET"],
+            name="membership.admin.window_enrollments",
+        ),
+        Route(
+            "/membership/admin/windows/{id:id}/change",
+            change_window,
+            methods=["POST"],
+            name="membership.admin.change_window",
+        ),
+        Route(
+            "/membership/admin/enrollments/{id:id}/refund",
+            refund,
+            methods=["POST"],
+            name="membership.admin.refund",
+        ),
+        Route("/membership/admin/grants", grant, methods=["POST"], name="membership.admin.grant"),
+        Route(
+            "/membership/admin/members/{user_id:id}/revoke",
+            revoke,
+            methods=["POST"],
+            name="membership.admin.revoke",
+        ),
+        Route(
+            "/membership/admin/members.csv",
+            members_csv,
+            methods=["GET"],
+            name="membership.admin.members_csv",
+        ),
     ]

@@ -285,16 +285,53 @@ async def refund(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/admin/enrollment-windows", create_window, methods=["POST"]),
-        Route("/admin/enrollment-windows/{id:id}", change_window, methods=["PATCH"]),
-        Route("/enrollment-windows/current", current_window, methods=["GET"]),
-        Route("/enrollment-windows/{id:id}/enrollments", enroll, methods=["POST"]),
-        Route("/enrollment-windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
-        Route("/enrollment-windows/{id:id}/reminders", remind_me, methods=["POST"]),
-        Route("/enrollments/{id:id}", get_enrollment, methods=["GET"]),
-        Route("/enrollments/{id:id}/payment", pay, methods=["POST"]),
-        Route("/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
-        Route("/admin/members", grant, methods=["POST"]),
-        Route("/admin/members/{user_id:id}", revoke, methods=["DELETE"]),
-        Route("/admin/enrollments/{id:id}/refund", refund, methods=["POST"]),
+        Route(
+            "/admin/enrollment-windows",
+            create_window,
+            methods=["POST"],
+            name="membership.create_window",
+        ),
+        Route(
+            "/admin/enrollment-windows/{id:id}",
+            change_window,
+            methods=["PATCH"],
+            name="membership.change_window",
+        ),
+        Route(
+            "/enrollment-windows/current",
+            current_window,
+            methods=["GET"],
+            name="membership.current_window",
+        ),
+        Route(
+            "/enrollment-windows/{id:id}/enrollments",
+            enroll,
+            methods=["POST"],
+            name="membership.enroll",
+        ),
+        Route(
+            "/enrollment-windows/{id:id}/waitlist",
+            join_waitlist,
+            methods=["POST"],
+            name="membership.join_waitlist",
+        ),
+        Route(
+            "/enrollment-windows/{id:id}/reminders",
+            remind_me,
+            methods=["POST"],
+            name="membership.remind_me",
+        ),
+        Route(
+            "/enrollments/{id:id}",
+            get_enrollment,
+            methods=["GET"],
+            name="membership.get_enrollment",
+        ),
+        Route("/enrollments/{id:id}/payment", pay, methods=["POST"], name="membership.pay"),
+        Route("/enrollments/{id:id}/cancel", cancel, methods=["POST"], name="membership.cancel"),
+        Route("/admin/members", grant, methods=["POST"], name="membership.grant"),
+        Route("/admin/members/{user_id:id}", revoke, methods=["DELETE"], name="membership.revoke"),
+        Route(
+            "/admin/enrollments/{id:id}/refund", refund, methods=["POST"], name="membership.refund"
+        ),
     ]

@@ -10,6 +10,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import notices
 from accounts.models import User
 from membership import grants, seats
@@ -70,7 +71,7 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
             enrollment.user_id,  # type: ignore[attr-defined]
             kind="enrollment_paid_late",
             params={"window": window.name},
-            link="/membership/card",
+            link=links.path("membership.card_page"),
         )
     return payments.Fulfilment.FULFILLED
 
@@ -110,7 +111,7 @@ async def on_refused(payment: Payment) -> None:
         enrollment.user_id,  # type: ignore[attr-defined]
         kind="enrollment_refunded_late",
         params={"window": window.name},
-        link="/membership",
+        link=links.path("membership.window_page"),
     )
 
 

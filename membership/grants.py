@@ -9,6 +9,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import notices
 from accounts import services as accounts
 from accounts.models import User
@@ -73,7 +74,7 @@ async def extend_membership(
         user_id,
         kind="membership_granted",
         params={"date": _shanghai_date(new_until)},
-        link="/membership/card",
+        link=links.path("membership.card_page"),
     )
     return grant
 
@@ -158,7 +159,7 @@ async def send_renewal_reminders(*, now: datetime) -> int:
             user.id,
             kind="renewal_reminder",
             params={"date": _shanghai_date(user.member_until)},
-            link="/membership",
+            link=links.path("membership.window_page"),
         )
         sent += 1
     return sent

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import links
 from accounts import notices
 from accounts.models import User
 from membership.errors import Closed
@@ -54,7 +55,7 @@ async def send_window_reminders(*, now: datetime) -> int:
             reminder.user_id,  # type: ignore[attr-defined]
             kind="window_open",
             params={"window": reminder.window.name},
-            link="/membership",
+            link=links.path("membership.window_page"),
             now=now,
         )
         sent += 1

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from accounts.models import User
 from membership import grants, reminders, services, windows
 from membership.models import Enrollment
@@ -66,39 +67,39 @@ async def seats_partial(request: Request) -> Response:
 async def enroll(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
-    on_error_back(request, "/membership")
+    on_error_back(request, links.path("membership.window_page"))
     enrollment = await services.enroll(
         window_id=request.path_params["id"],
         user=user,
         now=datetime.now(UTC),
         memory=request.app.state.memory.seats,
     )
-    return redirect_after_post(request, f"/membership/enrollments/{enrollment.id}/pay")
+    return redirect_after_post(request, links.path("membership.checkout_page", id=enrollment.id))
 
 
 async def join_waitlist(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
-    on_error_back(request, "/membership")
+    on_error_back(request, links.path("membership.window_page"))
     position = await services.join_waitlist(
         window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
     )
     _ = gettext_for(request)
     flash(request, _("You are number %(n)d on the waitlist.") % {"n": position}, "success")
-    return redirect_after_post(request, "/membership")
+    return redirect_after_post(request, links.path("membership.window_page"))
 
 
 async def remind_me(request: Request) -> Response:
     """ "Tell me when enrollment opens" on an upcoming window."""
     user = await require_user(request)
     await read_form(request)
-    on_error_back(request, "/membership")
+    on_error_back(request, links.path("membership.window_page"))
     _ = gettext_for(request)
     if await reminders.remind_me(
         window_id=request.path_params["id"], user=user, now=datetime.now(UTC)
     ):
         flash(request, _("We will tell you when enrollment opens."), "success")
-    return redirect_after_post(request, "/membership")
+    return redirect_after_post(request, links.path("membership.window_page"))
 
 
 class SeatCheckout:
@@ -109,9 +110,10 @@ class SeatCheckout:
     def urls(self, subject_id: int) -> payment_pages.CheckoutUrls:
         # A seat no longer held stays on its checkout, which says so and leads back.
         return payment_pages.CheckoutUrls(
-            base=f"/membership/enrollments/{subject_id}",
-            paid="/membership/card",
-            receipt="/membership/card",
+            area="membership",
+            subject_id=subject_id,
+            paid=links.path("membership.card_page"),
+            receipt=links.path("membership.card_page"),
         )
 
     async def held(self, subject_id: int, user: User) -> Held:
@@ -125,7 +127,7 @@ class SeatCheckout:
             what=window.name,
             details="membership/_checkout_details.html",
             expired_note=N_("Your seat hold has expired; enroll again if seats are left."),
-            back=("/membership", N_("Back to membership")),
+            back=(links.path("membership.window_page"), N_("Back to membership")),
             cancel_label=N_("Give the seat back"),
             context={"enrollment": enrollment, "window": window},
         )
@@ -180,7 +182,7 @@ async def cancel(request: Request) -> Response:
     )
     _ = gettext_for(request)
     flash(request, _("Your seat is given back."))
-    return redirect_after_post(request, "/membership")
+    return redirect_after_post(request, links.path("membership.window_page"))
 
 
 async def card_page(request: Request) -> Response:
@@ -189,11 +191,9 @@ async def card_page(request: Request) -> Response:
     member = await grants.member_for(user)
     if member is None or not services.is_member(user, at=now):
         flash(request, gettext_for(request)("You are not a member yet."), "info")
-        return redirect_after_post(request, "/membership")
+        return redirect_after_post(request, links.path("membership.window_page"))
     token = grants.card_token(member, secret_key=request.app.state.settings.secret_key)
-    verify_url = request.app.state.settings.absolute_url(
-        request.app.url_path_for("verify_card", token=token)
-    )
+    verify_url = links.absolute("membership.verify_card", token=token)
     svg = BytesIO()
     segno.make(verify_url, error="m").save(svg, kind="svg", scale=5, border=2, xmldecl=False)
     return await render(
@@ -222,16 +222,58 @@ async def verify_card(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/membership", window_page, methods=["GET"]),
-        Route("/membership/windows/{id:id}/seats", seats_partial, methods=["GET"]),
-        Route("/membership/windows/{id:id}/enroll", enroll, methods=["POST"]),
-        Route("/membership/windows/{id:id}/waitlist", join_waitlist, methods=["POST"]),
-        Route("/membership/windows/{id:id}/remind", remind_me, methods=["POST"]),
-        Route("/membership/enrollments/{id:id}/pay", checkout_page, methods=["GET"]),
-        Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"]),
-        Route("/membership/enrollments/{id:id}/status", payment_status, methods=["GET"]),
-        Route("/membership/enrollments/{id:id}/paying", paying_page, methods=["GET"]),
-        Route("/membership/enrollments/{id:id}/cancel", cancel, methods=["POST"]),
-        Route("/membership/card", card_page, methods=["GET"]),
-        Route("/membership/verify/{token}", verify_card, methods=["GET"], name="verify_card"),
+        Route("/membership", window_page, methods=["GET"], name="membership.window_page"),
+        Route(
+            "/membership/windows/{id:id}/seats",
+            seats_partial,
+            methods=["GET"],
+            name="membership.seats_partial",
+        ),
+        Route(
+            "/membership/windows/{id:id}/enroll", enroll, methods=["POST"], name="membership.enroll"
+        ),
+        Route(
+            "/membership/windows/{id:id}/waitlist",
+            join_waitlist,
+            methods=["POST"],
+            name="membership.join_waitlist",
+        ),
+        Route(
+            "/membership/windows/{id:id}/remind",
+            remind_me,
+            methods=["POST"],
+            name="membership.remind_me",
+        ),
+        Route(
+            "/membership/enrollments/{id:id}/pay",
+            checkout_page,
+            methods=["GET"],
+            name="membership.checkout_page",
+        ),
+        Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"], name="membership.pay"),
+        Route(
+            "/membership/enrollments/{id:id}/status",
+            payment_status,
+            methods=["GET"],
+            name="membership.payment_status",
+        ),
+        Route(
+            "/membership/enrollments/{id:id}/paying",
+            paying_page,
+            methods=["GET"],
+            name="membership.paying_page",
+        ),
+        Route(
+            "/membership/enrollments/{id:id}/cancel",
+            cancel,
+            methods=["POST"],
+            name="membership.cancel",
+        ),
+        Route("/membership/card", card_page, methods=["GET"], name="membership.card_page"),
+        Route(
+            "/membership/verify/{token}",
+            verify_card,
+            methods=["GET"],
+            name="membership.verify_card",
+        ),
     ]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import notices
 from accounts import services as accounts
 from accounts.errors import Unauthorized
@@ -286,7 +287,7 @@ async def _offer_to_waitlist(seat: Seat, window: EnrollmentWindow, *, now: datet
         entry.user_id,  # type: ignore[attr-defined]
         kind="seat_offered",
         params={"window": window.name},
-        link="/membership",
+        link=links.path("membership.window_page"),
     )
 
 

@@ -95,7 +95,12 @@ async def list_payments(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/admin/payments", list_payments, methods=["GET"]),
-        Route("/payments/{id:id}", get_payment, methods=["GET"]),
-        Route("/payments/{id:id}/refund", refund_payment, methods=["POST"]),
+        Route("/admin/payments", list_payments, methods=["GET"], name="payments.list_payments"),
+        Route("/payments/{id:id}", get_payment, methods=["GET"], name="payments.get_payment"),
+        Route(
+            "/payments/{id:id}/refund",
+            refund_payment,
+            methods=["POST"],
+            name="payments.refund_payment",
+        ),
     ]

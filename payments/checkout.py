@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+import links
 from accounts.models import User
 from payments import reasons, services
 from payments.held import Held, HeldState
@@ -30,13 +31,38 @@ from web.rendering import flash, gettext_for, redirect_after_post, render
 
 @dataclass(frozen=True)
 class CheckoutUrls:
-    """Where one held thing's checkout lives (its /pay, /paying, /status and /cancel are under
-    `base`) and where its buyer goes next."""
+    """Where one held thing's checkout lives: the routes "<area>.checkout_page", ".pay",
+    ".paying_page", ".payment_status" and ".cancel" of its package, for the thing's id; and
+    where its buyer goes next."""
 
-    base: str
+    area: str
+    subject_id: int
     paid: str  # where the checkout's script sends a buyer whose payment went through
     receipt: str  # where the waiting page sends them
     over: str | None = None  # where a released thing's checkout goes (None: it says so itself)
+
+    def _path(self, action: str) -> str:
+        return links.path(f"{self.area}.{action}", id=self.subject_id)
+
+    @property
+    def checkout(self) -> str:
+        return self._path("checkout_page")
+
+    @property
+    def pay(self) -> str:
+        return self._path("pay")
+
+    @property
+    def paying(self) -> str:
+        return self._path("paying_page")
+
+    @property
+    def status(self) -> str:
+        return self._path("payment_status")
+
+    @property
+    def cancel(self) -> str:
+        return self._path("cancel")
 
 
 @dataclass(frozen=True)
@@ -120,7 +146,7 @@ def offered_methods(request: Request) -> list[str]:
 
 def return_url(request: Request, path: str) -> str:
     """`path` on the public address: where Alipay sends the buyer back to."""
-    return str(request.app.state.settings.absolute_url(path))
+    return links.join(path)
 
 
 def form_choice(request: Request, form: PayForm, paying: str) -> services.PaymentChoice:
@@ -270,7 +296,7 @@ async def pay_action(request: Request, payable: Payable) -> Response:
     form = read_fields(await read_form(request), payable.form)
     subject_id = request.path_params["id"]
     urls = payable.urls(subject_id)
-    paying = f"{urls.base}/paying"
+    paying = urls.paying
     result = await payable.pay(request, subject_id, user, form, form_choice(request, form, paying))
     return pay_answer(request, result, method=form.method, paying=paying, done_url=urls.paid)
 
@@ -288,13 +314,13 @@ async def paying_page(request: Request, payable: Payable) -> Response:
     if held.state == HeldState.PAID:
         return RedirectResponse(urls.receipt, status_code=303)
     if held.state == HeldState.OVER:
-        return RedirectResponse(urls.over or f"{urls.base}/pay", status_code=303)
+        return RedirectResponse(urls.over or urls.checkout, status_code=303)
     view = await payable.view(request, held, user)
     return await waiting_page(
         request,
         payment,
-        checkout_url=f"{urls.base}/pay",
-        status_url=f"{urls.base}/status",
+        checkout_url=urls.checkout,
+        status_url=urls.status,
         done_url=urls.receipt,
         amount_fen=held.amount_fen,
         what=view.what,

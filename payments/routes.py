@@ -79,11 +79,11 @@ async def admin_payments(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/payments/admin", admin_payments, methods=["GET"]),
-        Route("/payments/webhook", webhook, methods=["POST"]),
-        Route("/payments/{id:id}/qr.svg", qr_code, methods=["GET"]),
+        Route("/payments/admin", admin_payments, methods=["GET"], name="payments.admin_payments"),
+        Route("/payments/webhook", webhook, methods=["POST"], name="payments.webhook"),
+        Route("/payments/{id:id}/qr.svg", qr_code, methods=["GET"], name="payments.qr_code"),
     ]
 
 
 # HTML POST routes that are not forms; the CSRF route-walk test skips exactly these.
-CSRF_EXEMPT = frozenset({"/payments/webhook"})
+CSRF_EXEMPT = frozenset({"payments.webhook"})

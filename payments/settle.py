@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+import links
 from payments import reasons
 from payments.errors import PaymentInProgress, PaymentUnavailable
 from payments.models import OPEN_STATUSES, Payment, PaymentStatus, PayMethod, Settlement
@@ -75,7 +76,7 @@ class PaymentResult:
 
 def qr_image_path(payment_id: int) -> str:
     """Our own picture of a WeChat Pay payment's QR code (payments.routes draws it)."""
-    return f"/payments/{payment_id}/qr.svg"
+    return links.path("payments.qr_code", id=payment_id)
 
 
 def wallet_action(payment: Payment) -> dict[str, object] | None:

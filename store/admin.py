@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from errors import ValidationError
 from store import schemas, services
 from store.images import resize_upload, store_product_image
@@ -112,7 +113,7 @@ async def create_product(request: Request) -> Response:
     except ValidationError as exc:
         return await dashboard(request, errors=field_errors(exc), values=text)
     flash(request, gettext_for(request)("The product was created."), "success")
-    return redirect_after_post(request, "/store/admin")
+    return redirect_after_post(request, links.path("store.admin.dashboard"))
 
 
 async def ship(request: Request) -> Response:
@@ -123,7 +124,7 @@ async def ship(request: Request) -> Response:
         tracking_number=str(form.get("tracking_number", "")),
     )
     flash(request, gettext_for(request)("Marked shipped."), "success")
-    return redirect_after_post(request, "/store/admin")
+    return redirect_after_post(request, links.path("store.admin.dashboard"))
 
 
 async def refund(request: Request) -> Response:
@@ -135,7 +136,7 @@ async def refund(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Refunded."), "success")
-    return redirect_after_post(request, "/store/admin")
+    return redirect_after_post(request, links.path("store.admin.dashboard"))
 
 
 async def approve_refund(request: Request) -> Response:
@@ -148,7 +149,7 @@ async def approve_refund(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Refunded."), "success")
-    return redirect_after_post(request, "/store/admin")
+    return redirect_after_post(request, links.path("store.admin.dashboard"))
 
 
 async def refuse_refund(request: Request) -> Response:
@@ -161,7 +162,7 @@ async def refuse_refund(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Refused; the buyer is told why."), "success")
-    return redirect_after_post(request, "/store/admin")
+    return redirect_after_post(request, links.path("store.admin.dashboard"))
 
 
 async def orders_csv(request: Request) -> Response:
@@ -206,11 +207,33 @@ async def orders_csv(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/store/admin", dashboard, methods=["GET"]),
-        Route("/store/admin/products", create_product, methods=["POST"]),
-        Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"]),
-        Route("/store/admin/orders/{id:id}/refund", refund, methods=["POST"]),
-        Route("/store/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
-        Route("/store/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
-        Route("/store/admin/orders.csv", orders_csv, methods=["GET"]),
+        Route("/store/admin", dashboard, methods=["GET"], name="store.admin.dashboard"),
+        Route(
+            "/store/admin/products",
+            create_product,
+            methods=["POST"],
+            name="store.admin.create_product",
+        ),
+        Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"], name="store.admin.ship"),
+        Route(
+            "/store/admin/orders/{id:id}/refund",
+            refund,
+            methods=["POST"],
+            name="store.admin.refund",
+        ),
+        Route(
+            "/store/admin/refund-requests/{id:id}/approve",
+            approve_refund,
+            methods=["POST"],
+            name="store.admin.approve_refund",
+        ),
+        Route(
+            "/store/admin/refund-requests/{id:id}/refuse",
+            refuse_refund,
+            methods=["POST"],
+            name="store.admin.refuse_refund",
+        ),
+        Route(
+            "/store/admin/orders.csv", orders_csv, methods=["GET"], name="store.admin.orders_csv"
+        ),
     ]

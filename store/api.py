@@ -399,19 +399,58 @@ async def draw_raffle(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/orders", create_order, methods=["POST"]),  # first: a drop's rush comes here
-        Route("/admin/products", create_product, methods=["POST"]),
-        Route("/products/{id:id}/raffle-entries", enter_raffle, methods=["POST"]),
-        Route("/admin/products/{id:id}/raffle-draw", draw_raffle, methods=["POST"]),
-        Route("/admin/products/{id:id}/image", upload_image, methods=["POST"]),
-        Route("/products", list_products, methods=["GET"]),
-        Route("/products/{id:id}", get_product, methods=["GET"]),
-        Route("/orders/{id:id}", get_order, methods=["GET"]),
-        Route("/orders/{id:id}/payment", pay_order, methods=["POST"]),
-        Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"]),
-        Route("/admin/orders/{id:id}/refund", refund_order, methods=["POST"]),
-        Route("/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
-        Route("/admin/refund-requests", list_refund_requests, methods=["GET"]),
-        Route("/admin/refund-requests/{id:id}/approve", approve_refund, methods=["POST"]),
-        Route("/admin/refund-requests/{id:id}/refuse", refuse_refund, methods=["POST"]),
+        Route(
+            "/orders", create_order, methods=["POST"], name="store.create_order"
+        ),  # first: a drop's rush comes here
+        Route("/admin/products", create_product, methods=["POST"], name="store.create_product"),
+        Route(
+            "/products/{id:id}/raffle-entries",
+            enter_raffle,
+            methods=["POST"],
+            name="store.enter_raffle",
+        ),
+        Route(
+            "/admin/products/{id:id}/raffle-draw",
+            draw_raffle,
+            methods=["POST"],
+            name="store.draw_raffle",
+        ),
+        Route(
+            "/admin/products/{id:id}/image",
+            upload_image,
+            methods=["POST"],
+            name="store.upload_image",
+        ),
+        Route("/products", list_products, methods=["GET"], name="store.list_products"),
+        Route("/products/{id:id}", get_product, methods=["GET"], name="store.get_product"),
+        Route("/orders/{id:id}", get_order, methods=["GET"], name="store.get_order"),
+        Route("/orders/{id:id}/payment", pay_order, methods=["POST"], name="store.pay_order"),
+        Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"], name="store.cancel_order"),
+        Route(
+            "/admin/orders/{id:id}/refund",
+            refund_order,
+            methods=["POST"],
+            name="store.refund_order",
+        ),
+        Route(
+            "/orders/{id:id}/refund-request", ask_refund, methods=["POST"], name="store.ask_refund"
+        ),
+        Route(
+            "/admin/refund-requests",
+            list_refund_requests,
+            methods=["GET"],
+            name="store.list_refund_requests",
+        ),
+        Route(
+            "/admin/refund-requests/{id:id}/approve",
+            approve_refund,
+            methods=["POST"],
+            name="store.approve_refund",
+        ),
+        Route(
+            "/admin/refund-requests/{id:id}/refuse",
+            refuse_refund,
+            methods=["POST"],
+            name="store.refuse_refund",
+        ),
     ]

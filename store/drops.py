@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import links
 from accounts import notices
 from accounts.models import User
 from store.catalog import get_product
@@ -38,7 +39,7 @@ async def send_drop_reminders(*, now: datetime) -> int:
                 reminder.user.id,
                 kind="drop_open",
                 params={"title": reminder.product.title},
-                link=f"/store/products/{reminder.product.id}",
+                link=links.path("store.product_page", id=reminder.product.id),
             )
             sent += 1
     return sent

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import notices
 from accounts.models import User
 from errors import DomainError
@@ -51,7 +52,7 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
             order.user_id,  # type: ignore[attr-defined]
             kind="order_paid",
             params={"order": order.id, "amount": yuan(order.total_fen)},
-            link=f"/store/orders/{order.id}/receipt",
+            link=links.path("store.receipt_page", id=order.id),
         )
         return payments.Fulfilment.FULFILLED
     order = await Order.get(id=order.id)
@@ -66,7 +67,7 @@ async def fulfil(payment: Payment, now: datetime) -> payments.Fulfilment:
         order.user_id,  # type: ignore[attr-defined]
         kind="order_paid_late",
         params={"order": order.id},
-        link=f"/store/orders/{order.id}",
+        link=links.path("store.order_page", id=order.id),
     )
     return payments.Fulfilment.FULFILLED
 
@@ -105,7 +106,7 @@ async def on_refused(payment: Payment) -> None:
         order.user_id,  # type: ignore[attr-defined]
         kind="order_refunded_late",
         params={"order": order.id},
-        link=f"/store/orders/{order.id}",
+        link=links.path("store.order_page", id=order.id),
     )
 
 

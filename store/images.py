@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import links
 from pictures import PicturePool, Sizes
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
@@ -30,4 +31,4 @@ def store_product_image(media_dir: Path, product_id: int, resized: dict[str, byt
 
 
 def image_url(name: str | None, size: str = "large") -> str | None:
-    return f"/media/products/{name}-{size}.jpg" if name else None
+    return links.path("media", path=f"/products/{name}-{size}.jpg") if name else None

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
+import links
 import metrics
 from accounts import notices
 from accounts import services as accounts
@@ -397,7 +398,7 @@ async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
             order.user_id,  # type: ignore[attr-defined]
             kind="order_shipped",
             params={"order": order.id, "tracking": tracking},
-            link=f"/store/orders/{order.id}",
+            link=links.path("store.order_page", id=order.id),
         )
     return order
 
@@ -413,6 +414,6 @@ async def mark_delivered(*, order_id: int) -> Order:
             order.user_id,  # type: ignore[attr-defined]
             kind="order_delivered",
             params={"order": order.id},
-            link=f"/store/orders/{order.id}",
+            link=links.path("store.order_page", id=order.id),
         )
     return order

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import links
 from accounts import notices
 from accounts.models import User
 from store.catalog import get_product
@@ -83,7 +84,7 @@ async def draw_raffle(
             user_id,
             kind="raffle_won",
             params={"title": product.title, "time": f"{until.astimezone(SHANGHAI):%H:%M}"},
-            link=f"/store/products/{product.id}",
+            link=links.path("store.product_page", id=product.id),
         )
     return Draw(seed=seed, entries=len(entrants), winners=winners)
 

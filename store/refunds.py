@@ -17,6 +17,7 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import notices
 from accounts.models import User
 from errors import ValidationError
@@ -98,7 +99,7 @@ async def approve(
         order.user_id,  # type: ignore[attr-defined]
         kind="refund_approved",
         params={"order": order.id},
-        link=f"/store/orders/{order.id}",
+        link=links.path("store.order_page", id=order.id),
         now=now,
     )
     return request
@@ -113,7 +114,7 @@ async def refuse(*, request_id: int, admin: User, note: str, now: datetime) -> R
             request.order.user_id,  # type: ignore[attr-defined]
             kind="refund_refused",
             params={"order": request.order.id, "note": why},
-            link=f"/store/orders/{request.order.id}",
+            link=links.path("store.order_page", id=request.order.id),
             now=now,
         )
     return request

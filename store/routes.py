@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
@@ -78,7 +79,7 @@ async def stock_partial(request: Request) -> Response:
 async def buy(request: Request) -> Response:
     user = await require_user(request)
     product_id = request.path_params["id"]
-    on_error_back(request, f"/store/products/{product_id}")
+    on_error_back(request, links.path("store.product_page", id=product_id))
     form = read_fields(await read_form(request), schemas.BuyForm)
     order = await services.place_order(
         buyer=user,
@@ -87,21 +88,21 @@ async def buy(request: Request) -> Response:
         counter=request.app.state.counter,
         memory=request.app.state.memory.store,
     )
-    return redirect_after_post(request, f"/store/orders/{order.id}/pay")
+    return redirect_after_post(request, links.path("store.checkout_page", id=order.id))
 
 
 async def enter_raffle(request: Request) -> Response:
     user = await require_user(request)
     await read_form(request)
     product_id = request.path_params["id"]
-    on_error_back(request, f"/store/products/{product_id}")
+    on_error_back(request, links.path("store.product_page", id=product_id))
     await services.enter_raffle(product_id=product_id, user=user, now=datetime.now(UTC))
     flash(
         request,
         gettext_for(request)("You are in the raffle; winners are told in their inbox."),
         "success",
     )
-    return redirect_after_post(request, f"/store/products/{product_id}")
+    return redirect_after_post(request, links.path("store.product_page", id=product_id))
 
 
 async def remind(request: Request) -> Response:
@@ -111,7 +112,7 @@ async def remind(request: Request) -> Response:
     _ = gettext_for(request)
     if await services.remind_me(product_id=product_id, user=user, now=datetime.now(UTC)):
         flash(request, _("We will tell you in your inbox when it goes on sale."), "success")
-    return redirect_after_post(request, f"/store/products/{product_id}")
+    return redirect_after_post(request, links.path("store.product_page", id=product_id))
 
 
 class OrderCheckout:
@@ -121,10 +122,11 @@ class OrderCheckout:
 
     def urls(self, subject_id: int) -> payment_pages.CheckoutUrls:
         return payment_pages.CheckoutUrls(
-            base=f"/store/orders/{subject_id}",
-            paid=f"/store/orders/{subject_id}",
-            receipt=f"/store/orders/{subject_id}/receipt",
-            over=f"/store/orders/{subject_id}",
+            area="store",
+            subject_id=subject_id,
+            paid=links.path("store.order_page", id=subject_id),
+            receipt=links.path("store.receipt_page", id=subject_id),
+            over=links.path("store.order_page", id=subject_id),
         )
 
     async def held(self, subject_id: int, user: User) -> Held:
@@ -213,7 +215,7 @@ async def cancel(request: Request) -> Response:
     )
     _ = gettext_for(request)
     flash(request, _("The order is cancelled; its items are back on sale."))
-    return redirect_after_post(request, f"/store/orders/{order.id}")
+    return redirect_after_post(request, links.path("store.order_page", id=order.id))
 
 
 async def order_page(request: Request) -> Response:
@@ -238,7 +240,7 @@ async def ask_refund(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     order_id = request.path_params["id"]
-    on_error_back(request, f"/store/orders/{order_id}")
+    on_error_back(request, links.path("store.order_page", id=order_id))
     await services.refunds.ask(
         order_id=order_id, user=user, reason=str(form.get("reason", "")), now=datetime.now(UTC)
     )
@@ -247,7 +249,7 @@ async def ask_refund(request: Request) -> Response:
         gettext_for(request)("Your refund request is sent; we tell you the answer."),
         "success",
     )
-    return redirect_after_post(request, f"/store/orders/{order_id}")
+    return redirect_after_post(request, links.path("store.order_page", id=order_id))
 
 
 async def receipt_page(request: Request) -> Response:
@@ -277,19 +279,48 @@ async def my_orders(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/store", listing, methods=["GET"]),
-        Route("/store/products/{id:id}", product_page, methods=["GET"]),
-        Route("/store/products/{id:id}/stock", stock_partial, methods=["GET"]),
-        Route("/store/products/{id:id}/buy", buy, methods=["POST"]),
-        Route("/store/products/{id:id}/remind", remind, methods=["POST"]),
-        Route("/store/products/{id:id}/raffle", enter_raffle, methods=["POST"]),
-        Route("/store/orders", my_orders, methods=["GET"]),
-        Route("/store/orders/{id:id}", order_page, methods=["GET"]),
-        Route("/store/orders/{id:id}/receipt", receipt_page, methods=["GET"]),
-        Route("/store/orders/{id:id}/refund-request", ask_refund, methods=["POST"]),
-        Route("/store/orders/{id:id}/pay", checkout_page, methods=["GET"]),
-        Route("/store/orders/{id:id}/pay", pay, methods=["POST"]),
-        Route("/store/orders/{id:id}/status", payment_status, methods=["GET"]),
-        Route("/store/orders/{id:id}/paying", paying_page, methods=["GET"]),
-        Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"]),
+        Route("/store", listing, methods=["GET"], name="store.listing"),
+        Route("/store/products/{id:id}", product_page, methods=["GET"], name="store.product_page"),
+        Route(
+            "/store/products/{id:id}/stock",
+            stock_partial,
+            methods=["GET"],
+            name="store.stock_partial",
+        ),
+        Route("/store/products/{id:id}/buy", buy, methods=["POST"], name="store.buy"),
+        Route("/store/products/{id:id}/remind", remind, methods=["POST"], name="store.remind"),
+        Route(
+            "/store/products/{id:id}/raffle",
+            enter_raffle,
+            methods=["POST"],
+            name="store.enter_raffle",
+        ),
+        Route("/store/orders", my_orders, methods=["GET"], name="store.my_orders"),
+        Route("/store/orders/{id:id}", order_page, methods=["GET"], name="store.order_page"),
+        Route(
+            "/store/orders/{id:id}/receipt",
+            receipt_page,
+            methods=["GET"],
+            name="store.receipt_page",
+        ),
+        Route(
+            "/store/orders/{id:id}/refund-request",
+            ask_refund,
+            methods=["POST"],
+            name="store.ask_refund",
+        ),
+        Route(
+            "/store/orders/{id:id}/pay", checkout_page, methods=["GET"], name="store.checkout_page"
+        ),
+        Route("/store/orders/{id:id}/pay", pay, methods=["POST"], name="store.pay"),
+        Route(
+            "/store/orders/{id:id}/status",
+            payment_status,
+            methods=["GET"],
+            name="store.payment_status",
+        ),
+        Route(
+            "/store/orders/{id:id}/paying", paying_page, methods=["GET"], name="store.paying_page"
+        ),
+        Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"], name="store.cancel"),
     ]

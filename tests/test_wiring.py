@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import links
 from accounts import notices
 from accounts.models import OutboxMessage
 from app import create_app
@@ -42,7 +43,7 @@ async def _what_this_request_sees(request: Request) -> Response:
     await asyncio.sleep(0)  # let the other app's requests interleave with this one
     return JSONResponse(
         {
-            "public_url": notices.letterhead().public_url,
+            "public_url": links.LINKS.get().public_url,
             "purposes": PURPOSES.get().names(),
             "kinds": len(notices.kinds()),
             "memory": id(request.app.state.memory),

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+import links
 from errors import Forbidden, Unauthorized
 from web.sessions import browser_session
 
@@ -50,9 +51,8 @@ class SignInRequired(HTTPException):
     """Raised by HTML routes for anonymous visitors; the error handler redirects to the login."""
 
     def __init__(self, next_url: str) -> None:
-        super().__init__(
-            status_code=303, headers={"Location": f"/account/login?next={quote(next_url)}"}
-        )
+        login = links.path("accounts.login_page", _query={"next": next_url})
+        super().__init__(status_code=303, headers={"Location": login})
 
 
 def same_site_referer(request: Request) -> str | None:
@@ -69,7 +69,7 @@ def page_to_return_to(request: Request) -> str:
     if request.method in ("GET", "HEAD"):
         query = request.url.query
         return request.url.path + (f"?{query}" if query else "")
-    return same_site_referer(request) or "/"
+    return same_site_referer(request) or links.path("site.home")
 
 
 async def require_user(request: Request) -> User:

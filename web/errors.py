@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from tortoise.exceptions import DBConnectionError, OperationalError
 
+import links
 from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError, fill
 from translation import N_, reason_in
 from web.api import error_body, json_response
@@ -154,7 +155,7 @@ def back_to(request: Request) -> str:
     named = getattr(request.state, "back", None)
     if isinstance(named, str) and named.startswith("/"):
         return named
-    return same_site_referer(request) or "/"
+    return same_site_referer(request) or links.path("site.home")
 
 
 async def _error_page(request: Request, status: int, message: str) -> Response:

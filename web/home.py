@@ -7,7 +7,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from tortoise import connections
 
 from web.api import json_response, openapi_document
@@ -58,10 +58,14 @@ async def openapi(request: Request) -> Response:
     return json_response(document)
 
 
-routes = [
-    Route("/", home, methods=["GET"]),
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/favicon.ico", favicon, methods=["GET"]),
-    Route("/api/docs", api_docs, methods=["GET"]),
-]
-api_routes = [Route("/openapi.json", openapi, methods=["GET"])]
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET"], name="site.home"),
+        Route("/healthz", healthz, methods=["GET"], name="site.healthz"),
+        Route("/favicon.ico", favicon, methods=["GET"], name="site.favicon"),
+        Route("/api/docs", api_docs, methods=["GET"], name="site.api_docs"),
+    ]
+
+
+def api_routes() -> list[BaseRoute]:
+    return [Route("/openapi.json", openapi, methods=["GET"], name="site.openapi")]

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route, Router
+from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import metrics
@@ -137,4 +137,5 @@ async def metrics_page(request: Request) -> Response:
     return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
 
-routes = [Route("/metrics", metrics_page, methods=["GET"])]
+def routes() -> list[BaseRoute]:
+    return [Route("/metrics", metrics_page, methods=["GET"], name="site.metrics")]

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+import links
 from translation import N_, reason_in
 from translation import yuan as yuan
 from web.auth import current_user
@@ -61,6 +62,32 @@ STATUS_LABELS = {
 }
 
 
+# The main navigation's sections: a page belongs to its route's area ("store.order_page" to
+# the store), except the admin pages and these pages of accounts, which are no one's section.
+NAV_AREAS = frozenset({"feed", "board", "membership", "store", "accounts"})
+OUTSIDE_SECTIONS = frozenset(
+    {
+        "accounts.notifications_page",
+        "accounts.profile_page",
+        "accounts.profile_by_name",
+        "accounts.unsubscribe",
+    }
+)
+
+
+def route_name(request: Request) -> str:
+    """The name of the route that answers this request ("" for none: a 404, say)."""
+    return str(getattr(request.scope.get("route"), "name", "") or "")
+
+
+def nav_section(name: str) -> str:
+    """The section of the main navigation the page of route `name` belongs to, or ""."""
+    area, _, action = name.partition(".")
+    if area not in NAV_AREAS or action.startswith("admin") or name in OUTSIDE_SECTIONS:
+        return ""
+    return area
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -71,6 +98,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["yuan"] = yuan
     env.filters["shanghai"] = shanghai_time
+    # Internal paths by route name: url("store.order_page", id=7), url("static", path="/x.css").
+    env.globals["url"] = links.path
     return env
 
 
@@ -104,8 +133,11 @@ async def render(
     catalog = translations(locale)
     user = await current_user(request)
     name = fragment if fragment is not None and is_htmx(request) else template
+    route = route_name(request)
     full_context: dict[str, Any] = {
         "request": request,
+        "route_name": route,
+        "section": nav_section(route),
         "_": catalog.gettext,
         "locale": locale,
         "html_lang": HTML_LANG[locale],

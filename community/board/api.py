@@ -267,18 +267,30 @@ async def reports(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/board/posts", create_post, methods=["POST"]),
-        Route("/board/posts", list_posts, methods=["GET"]),
-        Route("/board/posts/{id:id}", get_post, methods=["GET"]),
-        Route("/board/posts/{id:id}", edit_post, methods=["PATCH"]),
-        Route("/board/posts/{id:id}", delete_post, methods=["DELETE"]),
-        Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
-        Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
-        Route("/board/posts/{id:id}/reports", report_post, methods=["POST"]),
+        Route("/board/posts", create_post, methods=["POST"], name="board.create_post"),
+        Route("/board/posts", list_posts, methods=["GET"], name="board.list_posts"),
+        Route("/board/posts/{id:id}", get_post, methods=["GET"], name="board.get_post"),
+        Route("/board/posts/{id:id}", edit_post, methods=["PATCH"], name="board.edit_post"),
+        Route("/board/posts/{id:id}", delete_post, methods=["DELETE"], name="board.delete_post"),
+        Route(
+            "/board/posts/{id:id}/replies",
+            create_reply,
+            methods=["POST"],
+            name="board.create_reply",
+        ),
+        Route("/board/posts/{id:id}/like", like_post, methods=["POST"], name="board.like_post"),
+        Route(
+            "/board/posts/{id:id}/reports", report_post, methods=["POST"], name="board.report_post"
+        ),
         *[
-            Route(f"/admin/board/posts/{{id:id}}/{action}", _moderation(action), methods=["POST"])
+            Route(
+                f"/admin/board/posts/{{id:id}}/{action}",
+                _moderation(action),
+                methods=["POST"],
+                name=f"board.{action}_post",
+            )
             for action in ("hide", "unhide", "lock", "unlock", "pin", "unpin")
         ],
-        Route("/admin/board/bans", ban_member, methods=["POST"]),
-        Route("/admin/board/reports", reports, methods=["GET"]),
+        Route("/admin/board/bans", ban_member, methods=["POST"], name="board.ban_member"),
+        Route("/admin/board/reports", reports, methods=["GET"], name="board.reports"),
     ]

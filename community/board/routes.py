@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from accounts.models import User
 from community.board import moderation, schemas
 from community.board import services as board
@@ -97,7 +99,7 @@ async def create_post(request: Request) -> Response:
         )
     except ValidationError as exc:
         return await new_post_page(request, field_errors(exc), values)
-    return redirect_after_post(request, f"/board/posts/{post.id}")
+    return redirect_after_post(request, links.path("board.post_page", id=post.id))
 
 
 async def post_page(request: Request) -> Response:
@@ -158,7 +160,9 @@ async def create_reply(request: Request) -> Response:
             "community/_reply.html",
             {"reply": created, "submission": secrets.token_urlsafe(16)},
         )
-    return redirect_after_post(request, f"/board/posts/{_post_id(request)}#reply-{created.id}")
+    return redirect_after_post(
+        request, links.path("board.post_page", id=_post_id(request)) + f"#reply-{created.id}"
+    )
 
 
 async def like_post(request: Request) -> Response:
@@ -173,7 +177,7 @@ async def like_post(request: Request) -> Response:
             "community/_like.html",
             {"post": post, "liked": form.get("liked") != "0", "can_write": True},
         )
-    return redirect_after_post(request, f"/board/posts/{post.id}")
+    return redirect_after_post(request, links.path("board.post_page", id=post.id))
 
 
 async def edit_page(request: Request, errors: dict[str, str] | None = None) -> Response:
@@ -207,7 +211,7 @@ async def edit_post(request: Request) -> Response:
     flash(
         request, gettext_for(request)("Saved; the earlier text is kept in the history."), "success"
     )
-    return redirect_after_post(request, f"/board/posts/{post.id}")
+    return redirect_after_post(request, links.path("board.post_page", id=post.id))
 
 
 async def delete_post(request: Request) -> Response:
@@ -215,7 +219,7 @@ async def delete_post(request: Request) -> Response:
     await read_form(request)
     await board.delete_post(_post_id(request), user=user, now=datetime.now(UTC))
     flash(request, gettext_for(request)("The post was deleted."), "success")
-    return redirect_after_post(request, "/board")
+    return redirect_after_post(request, links.path("board.board_page"))
 
 
 async def report_post(request: Request) -> Response:
@@ -233,7 +237,7 @@ async def report_post(request: Request) -> Response:
         flash(request, _(exc.reason), "error")
     else:
         flash(request, _("Thank you: the admins will look at it."), "success")
-    return redirect_after_post(request, f"/board/posts/{_post_id(request)}")
+    return redirect_after_post(request, links.path("board.post_page", id=_post_id(request)))
 
 
 async def admin_page(request: Request) -> Response:
@@ -257,9 +261,11 @@ async def admin_moderate(request: Request) -> Response:
     if action in ("hide", "unhide"):
         await moderation.resolve_reports(post.id)
     flash(request, gettext_for(request)("Done."), "success")
-    back = request.headers.get("referer", "")
+    # Back where the admin acted: the reports page, or the post itself.
+    admin_page = links.path("board.admin_page")
+    from_admin = urlsplit(request.headers.get("referer", "")).path == admin_page
     return redirect_after_post(
-        request, "/board/admin" if "/board/admin" in back else f"/board/posts/{post.id}"
+        request, admin_page if from_admin else links.path("board.post_page", id=post.id)
     )
 
 
@@ -279,7 +285,7 @@ async def admin_ban(request: Request) -> Response:
         flash(request, _(exc.reason), "error")
     else:
         flash(request, _("Done."), "success")
-    return redirect_after_post(request, "/board/admin")
+    return redirect_after_post(request, links.path("board.admin_page"))
 
 
 async def admin_settings(request: Request) -> Response:
@@ -287,7 +293,7 @@ async def admin_settings(request: Request) -> Response:
     form = await read_form(request)
     await board.set_members_only_read(form.get("members_only_read") == "on")
     flash(request, gettext_for(request)("Done."), "success")
-    return redirect_after_post(request, "/board/admin")
+    return redirect_after_post(request, links.path("board.admin_page"))
 
 
 async def admin_category(request: Request) -> Response:
@@ -300,25 +306,43 @@ async def admin_category(request: Request) -> Response:
         flash(request, _(exc.reason), "error")
     else:
         flash(request, _("Done."), "success")
-    return redirect_after_post(request, "/board/admin")
+    return redirect_after_post(request, links.path("board.admin_page"))
 
 
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/board", board_page, methods=["GET"]),
-        Route("/board/new", new_post_page, methods=["GET"]),
-        Route("/board/posts", create_post, methods=["POST"]),
-        Route("/board/posts/{id:id}", post_page, methods=["GET"]),
-        Route("/board/posts/{id:id}/replies", create_reply, methods=["POST"]),
-        Route("/board/posts/{id:id}/like", like_post, methods=["POST"]),
-        Route("/board/posts/{id:id}/edit", edit_page, methods=["GET"]),
-        Route("/board/posts/{id:id}/edit", edit_post, methods=["POST"]),
-        Route("/board/posts/{id:id}/delete", delete_post, methods=["POST"]),
-        Route("/board/posts/{id:id}/report", report_post, methods=["POST"]),
-        Route("/board/admin", admin_page, methods=["GET"]),
-        Route("/board/admin/posts/{id:id}/{action:str}", admin_moderate, methods=["POST"]),
-        Route("/board/admin/ban", admin_ban, methods=["POST"]),
-        Route("/board/admin/settings", admin_settings, methods=["POST"]),
-        Route("/board/admin/categories", admin_category, methods=["POST"]),
+        Route("/board", board_page, methods=["GET"], name="board.board_page"),
+        Route("/board/new", new_post_page, methods=["GET"], name="board.new_post_page"),
+        Route("/board/posts", create_post, methods=["POST"], name="board.create_post"),
+        Route("/board/posts/{id:id}", post_page, methods=["GET"], name="board.post_page"),
+        Route(
+            "/board/posts/{id:id}/replies",
+            create_reply,
+            methods=["POST"],
+            name="board.create_reply",
+        ),
+        Route("/board/posts/{id:id}/like", like_post, methods=["POST"], name="board.like_post"),
+        Route("/board/posts/{id:id}/edit", edit_page, methods=["GET"], name="board.edit_page"),
+        Route("/board/posts/{id:id}/edit", edit_post, methods=["POST"], name="board.edit_post"),
+        Route(
+            "/board/posts/{id:id}/delete", delete_post, methods=["POST"], name="board.delete_post"
+        ),
+        Route(
+            "/board/posts/{id:id}/report", report_post, methods=["POST"], name="board.report_post"
+        ),
+        Route("/board/admin", admin_page, methods=["GET"], name="board.admin_page"),
+        Route(
+            "/board/admin/posts/{id:id}/{action:str}",
+            admin_moderate,
+            methods=["POST"],
+            name="board.admin_moderate",
+        ),
+        Route("/board/admin/ban", admin_ban, methods=["POST"], name="board.admin_ban"),
+        Route(
+            "/board/admin/settings", admin_settings, methods=["POST"], name="board.admin_settings"
+        ),
+        Route(
+            "/board/admin/categories", admin_category, methods=["POST"], name="board.admin_category"
+        ),
     ]

@@ -19,6 +19,7 @@ from tortoise.expressions import F, Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import notices, profiles
 from accounts.models import User
 from community import cursors, search
@@ -183,7 +184,7 @@ async def _notify_mentions(text: str, author: User, post: Post, *, skip: set[int
             user.id,
             kind="mention",
             params={"author": author.display_name, "title": post.title},
-            link=f"/board/posts/{post.id}",
+            link=links.path("board.post_page", id=post.id),
         )
 
 
@@ -399,7 +400,7 @@ async def reply(
             post.author.id,
             kind="reply",
             params={"author": author.display_name, "title": post.title},
-            link=f"/board/posts/{post.id}#reply-{created.id}",
+            link=links.path("board.post_page", id=post.id) + f"#reply-{created.id}",
         )
     await _notify_mentions(body, author, post, skip={post.author.id})
     return created, True

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from community.feed import analytics, services
 from community.feed.audio import CheckedAudio, check_audio
 from community.feed.errors import KeywordTaken
@@ -134,7 +135,7 @@ async def save_item(request: Request) -> Response:
         return await _form_page(request, item, values or None, {exc.field: _(exc.reason)})
     except KeywordTaken as exc:
         return await _form_page(request, item, values, {"keyword": exc.message})
-    return redirect_after_post(request, "/feed/admin")
+    return redirect_after_post(request, links.path("feed.admin.dashboard"))
 
 
 async def set_published(request: Request) -> Response:
@@ -150,17 +151,27 @@ async def set_published(request: Request) -> Response:
         flash(request, exc.message, "error")
     else:
         flash(request, _("Published again.") if publish else _("Unpublished."), "success")
-    return redirect_after_post(request, "/feed/admin")
+    return redirect_after_post(request, links.path("feed.admin.dashboard"))
 
 
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/feed/admin", dashboard, methods=["GET"]),
-        Route("/feed/admin/new", new_item, methods=["GET"]),
-        Route("/feed/admin/new", save_item, methods=["POST"]),
-        Route("/feed/admin/{id:id}/edit", edit_item, methods=["GET"]),
-        Route("/feed/admin/{id:id}/edit", save_item, methods=["POST"]),
-        Route("/feed/admin/{id:id}/unpublish", set_published, methods=["POST"]),
-        Route("/feed/admin/{id:id}/publish", set_published, methods=["POST"]),
+        Route("/feed/admin", dashboard, methods=["GET"], name="feed.admin.dashboard"),
+        Route("/feed/admin/new", new_item, methods=["GET"], name="feed.admin.new_item"),
+        Route("/feed/admin/new", save_item, methods=["POST"], name="feed.admin.create_item"),
+        Route("/feed/admin/{id:id}/edit", edit_item, methods=["GET"], name="feed.admin.edit_item"),
+        Route("/feed/admin/{id:id}/edit", save_item, methods=["POST"], name="feed.admin.save_item"),
+        Route(
+            "/feed/admin/{id:id}/unpublish",
+            set_published,
+            methods=["POST"],
+            name="feed.admin.unpublish",
+        ),
+        Route(
+            "/feed/admin/{id:id}/publish",
+            set_published,
+            methods=["POST"],
+            name="feed.admin.publish",
+        ),
     ]

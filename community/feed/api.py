@@ -203,11 +203,16 @@ async def search(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/admin/feed-items", create_item, methods=["POST"]),
-        Route("/admin/feed-items", admin_list, methods=["GET"]),
-        Route("/admin/feed-items/{id:id}/unpublish", unpublish, methods=["POST"]),
-        Route("/admin/feed-items/{id:id}/publish", publish, methods=["POST"]),
-        Route("/feed", feed, methods=["GET"]),
-        Route("/feed/lookup", lookup, methods=["GET"]),
-        Route("/feed/search", search, methods=["GET"]),
+        Route("/admin/feed-items", create_item, methods=["POST"], name="feed.create_item"),
+        Route("/admin/feed-items", admin_list, methods=["GET"], name="feed.admin_list"),
+        Route(
+            "/admin/feed-items/{id:id}/unpublish",
+            unpublish,
+            methods=["POST"],
+            name="feed.unpublish",
+        ),
+        Route("/admin/feed-items/{id:id}/publish", publish, methods=["POST"], name="feed.publish"),
+        Route("/feed", feed, methods=["GET"], name="feed.feed"),
+        Route("/feed/lookup", lookup, methods=["GET"], name="feed.lookup"),
+        Route("/feed/search", search, methods=["GET"], name="feed.search"),
     ]

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+import links
 from community.feed import analytics, podcast, schemas, services
 from community.feed.errors import UnknownKeyword
 from web.auth import current_user, require_user
@@ -152,9 +153,7 @@ async def audio(request: Request) -> Response:
 async def podcast_page(request: Request) -> Response:
     user = await require_user(request)
     token = await podcast.podcast_token(user, request.app.state.settings.secret_key)
-    url = request.app.state.settings.absolute_url(
-        request.app.url_path_for("podcast_rss", token=token)
-    )
+    url = links.absolute("feed.podcast_rss", token=token)
     now = datetime.now(UTC)
     return await render(
         request,
@@ -172,11 +171,11 @@ async def podcast_reset(request: Request) -> Response:
         gettext_for(request)("A new podcast address was made; the old one no longer works."),
         "success",
     )
-    return redirect_after_post(request, "/feed/podcast")
+    return redirect_after_post(request, links.path("feed.podcast_page"))
 
 
-def _rss_item(item: services.ItemView, base: str, token: str, body_html: str | None) -> str:
-    link = f"{base}/feed/items/{item.id}"
+def _rss_item(item: services.ItemView, token: str, body_html: str | None) -> str:
+    link = links.absolute("feed.item_page", id=item.id)
     parts = [
         "<item>",
         f"<title>{escape(item.title)}</title>",
@@ -188,7 +187,7 @@ def _rss_item(item: services.ItemView, base: str, token: str, body_html: str | N
         "<itunes:explicit>false</itunes:explicit>",
     ]
     if item.audio_url and body_html is not None:
-        enclosure = f"{base}{item.audio_url}?token={token}"
+        enclosure = links.join(item.audio_url) + f"?token={token}"
         parts.append(
             f'<enclosure url={quoteattr(enclosure)} length="{item.audio_bytes or 0}" '
             f"type={quoteattr(item.audio_type or 'audio/mpeg')}/>"
@@ -209,15 +208,14 @@ async def podcast_rss(request: Request) -> Response:
     page = await services.feed_page(
         now=now, full_access=access, limit=50, memory=request.app.state.memory.feed
     )
-    base = request.app.state.settings.public_url.rstrip("/")
-    items = "".join(_rss_item(item, base, token, item.body_html) for item in page.items)
+    items = "".join(_rss_item(item, token, item.body_html) for item in page.items)
     updated = page.items[0].publish_at if page.items else now
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
         "<channel>"
         "<title>书院 · 每日六十秒</title>"
-        f"<link>{escape(base)}/feed</link>"
+        f"<link>{escape(links.absolute('feed.feed'))}</link>"
         "<description>书院每天早上的六十秒语音与关键词文章。"
         "Shuyuan's 60-second morning voice.</description>"
         "<language>zh-cn</language>"
@@ -239,12 +237,12 @@ async def podcast_rss(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/feed", feed, methods=["GET"]),
-        Route("/feed/items/{id:id}", item_page, methods=["GET"]),
-        Route("/feed/lookup", lookup_page, methods=["GET"]),
-        Route("/feed/search", search_page, methods=["GET"]),
-        Route("/feed/audio/{name:str}", audio, methods=["GET"]),
-        Route("/feed/podcast", podcast_page, methods=["GET"]),
-        Route("/feed/podcast/reset", podcast_reset, methods=["POST"]),
-        Route("/feed/{token:str}.rss", podcast_rss, methods=["GET"], name="podcast_rss"),
+        Route("/feed", feed, methods=["GET"], name="feed.feed"),
+        Route("/feed/items/{id:id}", item_page, methods=["GET"], name="feed.item_page"),
+        Route("/feed/lookup", lookup_page, methods=["GET"], name="feed.lookup_page"),
+        Route("/feed/search", search_page, methods=["GET"], name="feed.search_page"),
+        Route("/feed/audio/{name:str}", audio, methods=["GET"], name="feed.audio"),
+        Route("/feed/podcast", podcast_page, methods=["GET"], name="feed.podcast_page"),
+        Route("/feed/podcast/reset", podcast_reset, methods=["POST"], name="feed.podcast_reset"),
+        Route("/feed/{token:str}.rss", podcast_rss, methods=["GET"], name="feed.podcast_rss"),
     ]

@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+import links
 from accounts.models import User
 from community import cursors, search
 from community.feed import analytics
@@ -75,7 +76,7 @@ class ItemView:
 
 
 def audio_url(audio_file: str | None) -> str | None:
-    return f"/feed/audio/{audio_file}" if audio_file else None
+    return links.path("feed.audio", name=audio_file) if audio_file else None
 
 
 def _view(row: dict[str, Any], full_access: bool) -> ItemView:

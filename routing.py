@@ -1,0 +1,66 @@
+"""The route table: every page, endpoint and file path of the app, in the order Starlette
+tries them, each with a name (links.py builds paths from the names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from accounts import api as accounts_api
+from accounts import routes as accounts_routes
+from community.board import api as board_api
+from community.board import routes as board_routes
+from community.feed import admin as feed_admin
+from community.feed import api as feed_api
+from community.feed import routes as feed_routes
+from jobs import admin as jobs_admin
+from membership import admin as membership_admin
+from membership import api as membership_api
+from membership import routes as membership_routes
+from payments import api as payments_api
+from payments import routes as payments_routes
+from store import admin as store_admin
+from store import api as store_api
+from store import routes as store_routes
+from web import home, observe
+from web import paths as web_paths
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def route_table(media_dir: Path) -> list[BaseRoute]:
+    """The app's routes; uploaded pictures are served from `media_dir`."""
+    web_paths.register()  # `{id:id}`: Starlette's convertors are one table per process
+    # Starlette tries routes in order: the busiest paths (a drop's orders) are found first.
+    api_routes = [
+        *store_api.routes(),
+        *home.api_routes(),
+        *accounts_api.routes(),
+        *payments_api.routes(),
+        *membership_api.routes(),
+        *feed_api.routes(),
+        *board_api.routes(),
+        *jobs_admin.api_routes(),
+    ]
+    return [
+        # API routes are named "api:<package>.<action>".
+        Mount("/api/v1", routes=api_routes, name="api"),
+        *home.routes(),
+        *observe.routes(),
+        *jobs_admin.routes(),
+        *accounts_routes.routes(),
+        *payments_routes.routes(),
+        *membership_routes.routes(),
+        *membership_admin.routes(),
+        *store_routes.routes(),
+        *store_admin.routes(),
+        *feed_admin.routes(),
+        *feed_routes.routes(),
+        *board_routes.routes(),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        # Uploaded product pictures (resized by the store); a CDN can front this path. The
+        # app makes the folder at start-up (a command that only builds links need not).
+        Mount("/media", StaticFiles(directory=media_dir, check_dir=False), name="media"),
+    ]
