@@ -34,6 +34,9 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_PUBLIC_URL",
         "SHUYUAN_ALLOWED_HOSTS",
         "SHUYUAN_PAYMENT_METHODS",
+        "SHUYUAN_ICP_FILING",
+        "SHUYUAN_PUBLIC_SECURITY_FILING",
+        "SHUYUAN_BUSINESS_LICENCE_URL",
     }
 )
 CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
@@ -85,6 +88,13 @@ class Settings:
     # How buyers may pay, in the order checkout offers them; an operator whose Stripe account
     # lacks WeChat Pay or Alipay leaves it out: SHUYUAN_PAYMENT_METHODS="card,alipay".
     payment_methods: tuple[str, ...] = PAYMENT_METHODS
+    # What a mainland site shows in every page's footer, each with the link its rules ask for
+    # (web.rendering.footer_filings): the ICP filing number ("京ICP备2026000001号-1"), the
+    # public-security filing number ("京公网安备11010502000001号") and, for a business selling
+    # online (电子商务法 art. 15), the address of its licence's public display. None: not shown.
+    icp_filing: str | None = None
+    public_security_filing: str | None = None
+    business_licence_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -100,6 +110,7 @@ class Settings:
                 "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
             )
         _check_http_url("SHUYUAN_PUBLIC_URL", self.public_url)
+        _check_filings(self)
         public_host = (urlsplit(self.public_url).hostname or "").lower()
         if self.allowed_hosts and not any(
             public_host == name or (name.startswith("*.") and public_host.endswith(name[1:]))
@@ -234,6 +245,11 @@ class Settings:
             mail_from=environ.get("MAIL_FROM", "").strip() or Settings.mail_from,
             public_url=environ.get("SHUYUAN_PUBLIC_URL", "").strip() or Settings.public_url,
             allowed_hosts=_host_names(environ.get("SHUYUAN_ALLOWED_HOSTS", "")),
+            icp_filing=environ.get("SHUYUAN_ICP_FILING", "").strip() or None,
+            public_security_filing=(
+                environ.get("SHUYUAN_PUBLIC_SECURITY_FILING", "").strip() or None
+            ),
+            business_licence_url=environ.get("SHUYUAN_BUSINESS_LICENCE_URL", "").strip() or None,
             payment_methods=tuple(
                 part.strip()
                 for part in environ.get("SHUYUAN_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)).split(
@@ -322,6 +338,30 @@ def _check_database_url(url: str) -> None:
     raise SettingsError(
         f"DATABASE_URL must start with sqlite:// or postgres://, not {parts.scheme or url!r}"
     )
+
+
+# 京ICP备2026000001号-1, 沪ICP证080001号: a province's one-character name, ICP备 (a filing) or
+# ICP证 (a licence), the number, 号, and for a filing the site's serial number.
+ICP_FILING = re.compile(r"[\u4e00-\u9fff]ICP[备证]\d{6,12}号(?:-\d{1,3})?")
+# 京公网安备11010502000001号: the province, 公网安备, a 14-digit number (the filing system's
+# query takes it), 号.
+PUBLIC_SECURITY_FILING = re.compile(r"[\u4e00-\u9fff]公网安备(\d{14})号")
+
+
+def _check_filings(settings: Settings) -> None:
+    if settings.icp_filing is not None and not ICP_FILING.fullmatch(settings.icp_filing):
+        raise SettingsError(
+            f"SHUYUAN_ICP_FILING must read like 京ICP备2026000001号-1, not {settings.icp_filing!r}"
+        )
+    if settings.public_security_filing is not None and not PUBLIC_SECURITY_FILING.fullmatch(
+        settings.public_security_filing
+    ):
+        raise SettingsError(
+            "SHUYUAN_PUBLIC_SECURITY_FILING must read like 京公网安备11010502000001号, not "
+            f"{settings.public_security_filing!r}"
+        )
+    if settings.business_licence_url is not None:
+        _check_http_url("SHUYUAN_BUSINESS_LICENCE_URL", settings.business_licence_url)
 
 
 def _check_http_url(name: str, url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 import links
+from settings import PUBLIC_SECURITY_FILING, Settings
 from translation import N_, reason_in
 from translation import yuan as yuan
 from web.auth import current_user
@@ -88,6 +90,35 @@ def nav_section(name: str) -> str:
     return area
 
 
+@dataclass(frozen=True)
+class Filing:
+    """One line of the footer a mainland site must show, and where it links."""
+
+    text: str  # shown as it is (a filing number), or a message id (translated on the page)
+    href: str
+    translate: bool = False
+
+
+# The filing systems the numbers link to, as their rules require.
+ICP_SYSTEM = "https://beian.miit.gov.cn/"
+PUBLIC_SECURITY_SYSTEM = "https://beian.mps.gov.cn/#/query/webSearch?code="
+
+
+def footer_filings(settings: Settings) -> tuple[Filing, ...]:
+    """The ICP filing, the public-security filing and the business licence the settings
+    name, in the order sites show them; none when none is set."""
+    filings = []
+    if settings.icp_filing:
+        filings.append(Filing(settings.icp_filing, ICP_SYSTEM))
+    if settings.public_security_filing:
+        match = PUBLIC_SECURITY_FILING.fullmatch(settings.public_security_filing)
+        code = match.group(1) if match else ""
+        filings.append(Filing(settings.public_security_filing, PUBLIC_SECURITY_SYSTEM + code))
+    if settings.business_licence_url:
+        filings.append(Filing(N_("Business licence"), settings.business_licence_url, True))
+    return tuple(filings)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -147,6 +178,7 @@ async def render(
         "reason": lambda text: reason_in(text, catalog.gettext),
         "status_label": lambda value: catalog.gettext(STATUS_LABELS.get(str(value), str(value))),
         "csrf_token": csrf_token(request),
+        "filings": footer_filings(request.app.state.settings),
         "flashes": _take_flashes(request) if name == template else [],
         **(context or {}),
     }
