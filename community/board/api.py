@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from community.board import moderation, schemas
+from community.board import moderation, replies, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
@@ -111,7 +111,7 @@ async def get_post(request: Request) -> Response:
     post = await board.get_post(request.path_params["id"], viewer=user, now=datetime.now(UTC))
     data = post_json(post)
     data["body"] = post.body
-    data["replies"] = [reply_json(r) for r in await board.replies(post, viewer=user)]
+    data["replies"] = [reply_json(r) for r in await replies.thread(post, viewer=user)]
     return json_response(data)
 
 
@@ -164,7 +164,7 @@ async def delete_post(request: Request) -> Response:
 async def create_reply(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, schemas.NewReply)
-    created, _ = await board.reply(
+    created, _ = await replies.reply(
         request.path_params["id"],
         author=user,
         body=data.body,

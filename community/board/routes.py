@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.models import User
-from community.board import moderation, schemas
+from community.board import moderation, replies, schemas
 from community.board import services as board
 from community.board.errors import NotTheAuthor
 from errors import DomainError, ValidationError
@@ -109,7 +109,7 @@ async def post_page(request: Request) -> Response:
         "community/board_post.html",
         {
             "post": post,
-            "replies": await board.replies(post, viewer=user),
+            "replies": await replies.thread(post, viewer=user),
             "liked": await board.has_liked(post, user),
             "can_write": await _can_write(user, now),
             "revisions": await board.revisions(post),
@@ -125,7 +125,7 @@ async def create_reply(request: Request) -> Response:
     now = datetime.now(UTC)
     body = str(form.get("body", ""))
     try:
-        created, _ = await board.reply(
+        created, _ = await replies.reply(
             _post_id(request),
             author=user,
             body=body,

@@ -1,7 +1,8 @@
-"""The member board's rules: who may read and write, posts, replies, likes, mentions,
-edits with history, moderation (hide, lock, pin, ban, reports) and abuse limits.
+"""The member board's rules: who may read and write, posts, likes, mentions, edits with
+history and abuse limits. Replies are community.board.replies; moderation (hide, lock, pin,
+ban, reports) is community.board.moderation.
 
-Plain async functions with no HTTP in them; community.board_api and community.board_routes
+Plain async functions with no HTTP in them; community.board.api and community.board.routes
 are thin layers over these. Search goes through community.search (kind "post"), the same
 Chinese-aware service the feed uses.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
@@ -25,7 +26,6 @@ from community import cursors, search
 from community.board.errors import (
     Banned,
     BoardMembersOnly,
-    Locked,
     NotTheAuthor,
     PostNotFound,
 )
@@ -101,7 +101,8 @@ async def check_can_write(user: User, now: datetime) -> None:
         )
 
 
-async def _rate_limit(counter: Counter, key: str, limit: Limit) -> None:
+async def rate_limit(counter: Counter, key: str, limit: Limit) -> None:
+    """Count one more post or reply under `key`; raises RateLimited once `limit` is reached."""
     if await counter.count(key, limit) >= limit.attempts:
         raise RateLimited(seconds_left(limit), "You are posting too fast; wait a little.")
     await counter.hit(key, limit)
@@ -147,7 +148,9 @@ def _check_title_body(title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
-def _dedupe_key(author: User, token: str | None, *parts: str) -> str:
+def dedupe_key(author: User, token: str | None, *parts: str) -> str:
+    """What makes a submission the same one again: its token (Idempotency-Key, the form's
+    submission id), or else its text."""
     if token:
         marker = "t" + hashlib.sha256(token.encode()).hexdigest()[:40]
     else:
@@ -159,7 +162,7 @@ def _dedupe_key(author: User, token: str | None, *parts: str) -> str:
 # Mentions and notifications
 
 
-def _html(body: str) -> str:
+def markdown_html(body: str) -> str:
     """A post's or reply's Markdown as safe HTML, its @mentions linking to profiles."""
     return render_markdown(profiles.link_mentions(body))
 
@@ -172,7 +175,8 @@ async def _mentioned(text: str, *, exclude: set[int]) -> list[User]:
     return [user for user in users if user.id not in exclude]
 
 
-async def _notify_mentions(text: str, author: User, post: Post, *, skip: set[int]) -> None:
+async def notify_mentions(text: str, author: User, post: Post, *, skip: set[int]) -> None:
+    """Tell those @mentioned in `text` (not the author, not `skip`) who may read the board."""
     now = datetime.now(UTC)
     for user in await _mentioned(text, exclude={author.id, *skip}):
         try:
@@ -206,25 +210,25 @@ async def create_post(
     await check_can_write(author, now)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
-    key = _dedupe_key(author, token, category, title, body)
+    key = dedupe_key(author, token, category, title, body)
     existing = await Post.get_or_none(dedupe_key=key)
     if existing is not None:
         return existing, False
-    await _rate_limit(counter, f"board:post:{author.id}", POSTS_PER_MEMBER)
+    await rate_limit(counter, f"board:post:{author.id}", POSTS_PER_MEMBER)
     try:
         post = await Post.create(
             author=author,
             category=category,
             title=title,
             body=body,
-            body_html=_html(body),
+            body_html=markdown_html(body),
             last_activity_at=now,
             dedupe_key=key,
         )
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
     await _index(post)
-    await _notify_mentions(body, author, post, skip=set())
+    await notify_mentions(body, author, post, skip=set())
     return post, True
 
 
@@ -268,7 +272,7 @@ async def edit_post(
             body=post.body,
             written_at=post.edited_at or post.created_at,
         )
-        post.title, post.body, post.body_html = title, body, _html(body)
+        post.title, post.body, post.body_html = title, body, markdown_html(body)
         post.edited_at = now
         await post.save()
     await _index(post)
@@ -358,58 +362,7 @@ async def list_posts(
 
 
 # ---------------------------------------------------------------------------------------------
-# Replies and likes
-
-
-async def reply(
-    post_id: int,
-    *,
-    author: User,
-    body: str,
-    counter: Counter,
-    now: datetime,
-    token: str | None = None,
-) -> tuple[Reply, bool]:
-    """A reply in the post's thread; the post's author and anyone @mentioned are notified."""
-    post = await get_post(post_id, viewer=author, now=now)
-    await check_can_write(author, now)
-    if post.locked:
-        raise Locked()
-    if not body.strip():
-        raise ValidationError("body", "is required")
-    if len(body) > REPLY_MAX:
-        raise ValidationError("body", f"must be at most {REPLY_MAX:,} characters")
-    key = _dedupe_key(author, token, str(post.id), body)
-    existing = await Reply.get_or_none(dedupe_key=key)
-    if existing is not None:
-        return existing, False
-    await _rate_limit(counter, f"board:reply:{author.id}", REPLIES_PER_MEMBER)
-    try:
-        async with in_transaction():
-            created = await Reply.create(
-                post=post, author=author, body=body, body_html=_html(body), dedupe_key=key
-            )
-            await Post.filter(id=post.id).update(
-                reply_count=F("reply_count") + 1, last_activity_at=now
-            )
-    except IntegrityError:
-        return await Reply.get(dedupe_key=key), False
-    if post.author.id != author.id:
-        await notices.notify(
-            post.author.id,
-            kind="reply",
-            params={"author": author.display_name, "title": post.title},
-            link=f"/board/posts/{post.id}#reply-{created.id}",
-        )
-    await _notify_mentions(body, author, post, skip={post.author.id})
-    return created, True
-
-
-async def replies(post: Post, *, viewer: User) -> list[Reply]:
-    query = Reply.filter(post_id=post.id)
-    if not viewer.is_admin:
-        query = query.filter(hidden=False)
-    return await query.select_related("author").order_by("id")
+# Likes (replies are community.board.replies)
 
 
 async def like(post_id: int, *, user: User, now: datetime, liked: bool = True) -> Post:
