@@ -87,10 +87,10 @@ async def create_post(request: Request) -> Response:
 async def list_posts(request: Request) -> Response:
     user = await api_user(request)
     query = read_query(request, schemas.PostsQuery)
-    page = await board.list_posts(
+    listing = board.active_posts if query.sort == "active" else board.newest_posts
+    page = await listing(
         viewer=user,
         now=datetime.now(UTC),
-        sort=query.sort,
         category=query.category or None,
         query=query.q or None,
         cursor=query.cursor or None,

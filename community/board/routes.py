@@ -33,10 +33,10 @@ async def board_page(request: Request) -> Response:
     sort = params.sort
     category = params.category or None
     query = params.q or ""
-    page = await board.list_posts(
+    listing = board.active_posts if sort == "active" else board.newest_posts
+    page = await listing(
         viewer=user,
         now=now,
-        sort=sort,
         category=category,
         query=query or None,
         cursor=params.cursor or None,

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from accounts import notices, profiles
@@ -298,59 +299,26 @@ class PostPage:
     next_cursor: str | None
 
 
-async def list_posts(
+async def newest_posts(
     *,
     viewer: User,
     now: datetime,
-    sort: str = "new",
     category: str | None = None,
     query: str | None = None,
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> PostPage:
-    """Newest first (pinned on top of the first page), or most active (replies in the last
-    7 days), by category, or matching a Chinese-aware search."""
-    await check_can_read(viewer, now)
-    visible = Post.filter(deleted=False)
-    if not viewer.is_admin:
-        visible = visible.filter(hidden=False)
-    if category:  # a category that does not exist (any more) lists nothing
-        visible = visible.filter(category=category)
-    if query and query.strip():
-        ids = await search.search(SEARCH_KIND, query)
-        visible = visible.filter(id__in=list(ids) or [0])
-    # Each listing gives out its own kind of cursor; one of the other kind (a link kept from
-    # the other listing) starts this one from the top.
-    if cursor and not cursors.is_offset_cursor(cursor):
-        cursors.read_moment_cursor(cursor)  # refused unless it is one or the other
-    if sort == "active":
-        offset = (
-            cursors.read_offset_cursor(cursor) if cursor and cursors.is_offset_cursor(cursor) else 0
-        )
-        week_ago = now - timedelta(days=7)
-        active = (
-            await Reply.filter(created_at__gte=week_ago, hidden=False)
-            .annotate(n=Count("id"))
-            .group_by("post_id")
-            .order_by("-n", "-post_id")
-            .values_list("post_id", "n")
-        )
-        ranked = [post_id for post_id, _ in active]
-        posts_by_id = {
-            p.id: p for p in await visible.filter(id__in=ranked).select_related("author")
-        }
-        ordered = [posts_by_id[i] for i in ranked if i in posts_by_id]
-        window = ordered[offset : offset + limit]
-        more = len(ordered) > offset + limit
-        return PostPage(window, cursors.offset_cursor(offset + limit) if more else None)
-    if cursor and cursors.is_offset_cursor(cursor):
-        cursor = None
-    if cursor:
-        at, post_id = cursors.read_moment_cursor(cursor)
+    """Newest first, by category or matching a Chinese-aware search; pinned posts head the
+    first page (not a search's). Continues from a moment cursor; an offset cursor (kept from
+    the active listing) starts from the top. Raises BoardMembersOnly, ValidationError (cursor)."""
+    visible = await _visible_posts(viewer=viewer, now=now, category=category, query=query)
+    after = _moment_from(cursor)
+    if after is not None:
+        at, post_id = after
         visible = visible.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=post_id))
     pinned: list[Post] = []
-    if not (query and query.strip()):  # pinned posts head the first page of every listing
-        if not cursor:
+    if not _searching(query):  # pinned posts head the first page, unless searching
+        if after is None:
             pinned = await visible.filter(pinned=True).select_related("author").order_by("-id")
         visible = visible.filter(pinned=False)
     rows = await visible.select_related("author").order_by("-created_at", "-id").limit(limit + 1)
@@ -359,6 +327,77 @@ async def list_posts(
         cursors.moment_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     )
     return PostPage([*pinned, *page], next_cursor)
+
+
+async def active_posts(
+    *,
+    viewer: User,
+    now: datetime,
+    category: str | None = None,
+    query: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> PostPage:
+    """Most active first: the most replies shown in the last 7 days (ties: the newer post), by
+    category or matching a search; posts without such replies are not listed. Continues from an
+    offset cursor; a moment cursor (kept from the newest listing) starts from the top. Raises
+    BoardMembersOnly, ValidationError (cursor)."""
+    visible = await _visible_posts(viewer=viewer, now=now, category=category, query=query)
+    offset = _offset_from(cursor)
+    active = (
+        await Reply.filter(created_at__gte=now - timedelta(days=7), hidden=False)
+        .annotate(n=Count("id"))
+        .group_by("post_id")
+        .order_by("-n", "-post_id")
+        .values_list("post_id", "n")
+    )
+    ranked = [post_id for post_id, _ in active]
+    posts_by_id = {p.id: p for p in await visible.filter(id__in=ranked).select_related("author")}
+    ordered = [posts_by_id[i] for i in ranked if i in posts_by_id]
+    more = len(ordered) > offset + limit
+    return PostPage(
+        ordered[offset : offset + limit], cursors.offset_cursor(offset + limit) if more else None
+    )
+
+
+def _searching(query: str | None) -> bool:
+    return bool(query and query.strip())
+
+
+async def _visible_posts(
+    *, viewer: User, now: datetime, category: str | None, query: str | None
+) -> QuerySet[Post]:
+    """The posts the viewer may see in a listing: not deleted, not hidden (but for admins), in
+    the category and matching the search when given. Raises BoardMembersOnly."""
+    await check_can_read(viewer, now)
+    visible = Post.filter(deleted=False)
+    if not viewer.is_admin:
+        visible = visible.filter(hidden=False)
+    if category:  # a category that does not exist (any more) lists nothing
+        visible = visible.filter(category=category)
+    if _searching(query):
+        ids = await search.search(SEARCH_KIND, query or "")
+        visible = visible.filter(id__in=list(ids) or [0])
+    return visible
+
+
+# Each listing gives out its own kind of cursor; one of the other kind (a link kept from the
+# other listing) starts this one from the top. Anything else is refused.
+
+
+def _moment_from(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor or cursors.is_offset_cursor(cursor):
+        return None
+    return cursors.read_moment_cursor(cursor)
+
+
+def _offset_from(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if cursors.is_offset_cursor(cursor):
+        return cursors.read_offset_cursor(cursor)
+    cursors.read_moment_cursor(cursor)  # refused unless it is a moment cursor
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
