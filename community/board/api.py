@@ -198,7 +198,7 @@ async def like_post(request: Request) -> Response:
     answer=schemas.Reported,
     status=201,
     tag="board",
-    errors={403: "members_only", 404: "post_not_found"},
+    errors={403: "members_only, banned", 404: "post_not_found"},
 )
 async def report_post(request: Request) -> Response:
     user = await api_user(request)
