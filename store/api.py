@@ -346,6 +346,7 @@ async def refund_order(request: Request) -> Response:
 @operation(
     "Upload a product's picture as multipart field `image` (admins); it is resized",
     form=schemas.IMAGE_UPLOAD,
+    encoding=schemas.IMAGE_ENCODING,
     answer=schemas.Product,
     auth="admin",
     tag="store",

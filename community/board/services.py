@@ -50,6 +50,8 @@ BUILT_IN_CATEGORIES = {
     "knowledge": "知识分享",
     "question": "提问",
 }
+# A category's slug: what admins may name one (add_category), so every category matches it.
+CATEGORY_PATTERN = r"^[a-z][a-z0-9-]{1,29}$"
 TITLE_MAX = 120
 BODY_MAX = 20_000
 REPLY_MAX = 5_000
@@ -121,7 +123,7 @@ async def categories() -> dict[str, str]:
 
 async def add_category(slug: str, name: str) -> BoardCategory:
     slug = slug.strip().lower()
-    if not re.fullmatch(r"[a-z][a-z0-9-]{1,29}", slug):
+    if not re.fullmatch(CATEGORY_PATTERN, slug):
         raise ValidationError("slug", "must be 2-30 lowercase letters, digits or dashes")
     if not name.strip() or len(name.strip()) > 30:
         raise ValidationError("name", "must be 1-30 characters")
