@@ -12,6 +12,7 @@ import links
 from accounts import notices
 from accounts import services as accounts
 from accounts.models import User
+from community.board import replies
 from community.board import services as board
 from community.board.models import Post
 from community.feed import services as feed
@@ -265,12 +266,12 @@ async def _board() -> bool:
         return False
     counter = MemoryCounter()  # demo writers are not rate-limited across runs
     now = datetime.now(UTC)
-    for email, category, title, body, replies in BOARD:
+    for email, category, title, body, answers in BOARD:
         author = await User.get(email=email)
         post, _ = await board.create_post(
             author=author, category=category, title=title, body=body, counter=counter, now=now
         )
-        for replier_email, text in replies:
+        for replier_email, text in answers:
             replier = await User.get(email=replier_email)
-            await board.reply(post.id, author=replier, body=text, counter=counter, now=now)
+            await replies.reply(post.id, author=replier, body=text, counter=counter, now=now)
     return True

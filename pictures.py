@@ -37,6 +37,8 @@ UNREADABLE = "is not a picture we can read (JPEG, PNG, WebP)"
 TOO_LARGE = "is too large to read: at most about 20 megapixels"
 # The formats read at all: no TIFF, PSD or EPS decoder (EPS would start Ghostscript) is reached.
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+# The same as media types, for the API's contract (the content type of an upload's part).
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 # What a malformed file makes Pillow raise while it reads headers or pixels.
 MALFORMED = (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError,
              EOFError, struct.error)  # fmt: skip

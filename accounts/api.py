@@ -158,6 +158,7 @@ async def change_profile(request: Request) -> Response:
 @operation(
     "Upload the caller's avatar as multipart field `avatar`; it is cut square and resized",
     form=schemas.AVATAR_UPLOAD,
+    encoding=schemas.AVATAR_ENCODING,
     answer=schemas.Me,
     tag="accounts",
     errors={422: "invalid_field", 429: "rate_limited"},

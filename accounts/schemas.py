@@ -6,15 +6,28 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from accounts import services
+from accounts import passwords, profiles, services
+from pictures import MEDIA_TYPES
 from web.api import Answer, Body, Query, line, text
+from web.limits import FORM_BYTES
 from web.paths import ID_PATTERN
 
 Email = Annotated[
     str, msgspec.Meta(min_length=3, max_length=254, pattern=services.EMAIL_INPUT_PATTERN)
 ]
 Password = Annotated[
-    str, line(services.MAX_PASSWORD_LENGTH, min_length=services.MIN_PASSWORD_LENGTH)
+    str,
+    line(
+        services.MAX_PASSWORD_LENGTH,
+        min_length=services.MIN_PASSWORD_LENGTH,
+        description=(
+            f"{services.MIN_PASSWORD_LENGTH} to {services.MAX_PASSWORD_LENGTH} characters, and "
+            "hard to guess: not one of the most common (Chinese) passwords, and rated at least "
+            f"{passwords.MIN_SCORE} of 4 by the zxcvbn strength estimator (on its first "
+            f"{passwords.ESTIMATE_CHARS} characters, knowing the email, and at registration the "
+            "name); else 422 weak_password, with the reason"
+        ),
+    ),
 ]
 DisplayName = Annotated[
     str,
@@ -126,9 +139,23 @@ class NoticeChoiceChange(Body):
 
 AVATAR_UPLOAD = {
     "type": "object",
-    "properties": {"avatar": {"type": "string", "format": "binary"}},
+    "properties": {
+        "avatar": {
+            "type": "string",
+            "format": "binary",
+            # The whole request's limit (web.limits) comes before the avatar's own, larger one.
+            "maxLength": min(FORM_BYTES, profiles.MAX_AVATAR_BYTES),
+            "description": (
+                "A JPEG, PNG, WebP or GIF picture; the whole request may be at most "
+                f"{min(FORM_BYTES, profiles.MAX_AVATAR_BYTES) // 1024} KiB (else 413 "
+                "payload_too_large); one that cannot be read as a picture is 422 invalid_field "
+                "(avatar)"
+            ),
+        }
+    },
     "required": ["avatar"],
 }
+AVATAR_ENCODING = {"avatar": {"contentType": ", ".join(MEDIA_TYPES)}}
 
 
 class Token(Answer):

@@ -125,7 +125,10 @@ async def refund(request: Request) -> Response:
     flash(request, gettext_for(request)("Refunded; the membership has ended."), "success")
     return redirect_after_post(
         request,
-        f"/membership/admin/windows/{enrollment.window_id}",  # type: ignore[attr-defined]
+        links.path(
+            "membership.admin.window_enrollments",
+            id=enrollment.window_id,  # type: ignore[attr-defined]
+        ),
     )
 
 

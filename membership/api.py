@@ -269,6 +269,7 @@ async def revoke(request: Request) -> Response:
     errors={
         404: "enrollment_not_found, payment_not_found",
         409: "not_refundable",
+        422: "refund_too_large",
         503: "payment_unavailable",
     },
 )

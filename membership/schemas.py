@@ -20,6 +20,10 @@ TermDays = Annotated[int, whole(1, 3660)]
 
 
 class NewWindow(Body):
+    """A window sells seats from opens_at until closes_at. closes_at must be after opens_at and
+    in the future (a schema cannot compare two times: else 422 invalid_field, naming
+    closes_at); at most one window sells at any moment (else 409 window_overlap)."""
+
     name: WindowName
     price_fen: Price
     seats: Seats
@@ -29,6 +33,11 @@ class NewWindow(Body):
 
 
 class WindowChange(Body):
+    """What to change; a field left out keeps its value. Before the window opens anything may
+    change; once open, only closes_at, and only later (else 409 window_started); a closed
+    window no more (409 closed). closes_at must stay after opens_at (a schema cannot compare
+    two times: else 422 invalid_field, naming closes_at). close_now stops selling now."""
+
     name: WindowName | None = None
     price_fen: Price | None = None
     seats: Seats | None = None

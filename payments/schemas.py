@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -22,9 +23,38 @@ PaymentMethodId = Annotated[
 ]
 
 
+# For PaymentChoice's rules: a property's schema applies only when it is sent, so _NULL is
+# "left out or null" and _GIVEN, with "required", is "sent and not null".
+_NULL: dict[str, Any] = {"type": "null"}
+_GIVEN: dict[str, Any] = {"type": "string"}
+
+
+def _method_is(method: str) -> dict[str, Any]:
+    return {"required": ["method"], "properties": {"method": {"const": method}}}
+
+
 class PaymentChoice(Body):
-    """One of two forms: {payment_method} to pay by card, or {method: "wechat_pay"} or
-    {method: "alipay", return_url} for a wallet (checked by payments.services.check_choice)."""
+    """One of three forms: {payment_method} to pay by card (method may be "card"), {method:
+    "wechat_pay"}, or {method: "alipay", return_url}; a field another form needs is left out
+    or null (the schema's if/then/else says so; payments.services.check_choice decides). The
+    server checks what no schema can: the payment_method must be one the provider made, the
+    method one offered here, and return_url a page of this site; else 422 invalid_field."""
+
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "if": _method_is("wechat_pay"),
+        "then": {"properties": {"payment_method": _NULL, "return_url": _NULL}},
+        "else": {
+            "if": _method_is("alipay"),
+            "then": {
+                "required": ["return_url"],
+                "properties": {"payment_method": _NULL, "return_url": _GIVEN},
+            },
+            "else": {  # a card: method left out, null or "card"
+                "required": ["payment_method"],
+                "properties": {"payment_method": _GIVEN, "return_url": _NULL},
+            },
+        },
+    }
 
     payment_method: PaymentMethodId | None = None
     method: (

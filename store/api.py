@@ -286,7 +286,12 @@ async def list_refund_requests(request: Request) -> Response:
     answer=schemas.RefundRequestAnswer,
     auth="admin",
     tag="store",
-    errors={404: "refund_request_not_found", 409: "bad_order_state", 503: "payment_unavailable"},
+    errors={
+        404: "refund_request_not_found, payment_not_found",
+        409: "bad_order_state, not_refundable",
+        422: "refund_too_large",
+        503: "payment_unavailable",
+    },
 )
 async def approve_refund(request: Request) -> Response:
     admin = await api_admin(request)
@@ -322,8 +327,9 @@ async def refuse_refund(request: Request) -> Response:
     auth="admin",
     tag="store",
     errors={
-        404: "order_not_found",
+        404: "order_not_found, payment_not_found",
         409: "bad_order_state, not_refundable",
+        422: "refund_too_large",
         503: "payment_unavailable",
     },
 )
@@ -340,6 +346,7 @@ async def refund_order(request: Request) -> Response:
 @operation(
     "Upload a product's picture as multipart field `image` (admins); it is resized",
     form=schemas.IMAGE_UPLOAD,
+    encoding=schemas.IMAGE_ENCODING,
     answer=schemas.Product,
     auth="admin",
     tag="store",

@@ -8,7 +8,8 @@ import msgspec
 
 from payments.models import PayMethod
 from payments.schemas import PayForm, PaymentAnswer, PaymentChoice, QrCodeAction, RedirectAction
-from store import services
+from pictures import MEDIA_TYPES
+from store import images, services
 from store.models import OrderStatus
 from store.shipping import ADDRESS_CHARS, MOBILE, NAME_CHARS, PLACE_CHARS, PROVINCES
 from web.api import Answer, Body, Id, Moment, Query, line, text, whole
@@ -19,6 +20,9 @@ Minutes = Annotated[int, whole(0, 7 * 24 * 60)]
 
 
 class NewProduct(Body):
+    """A product and its stock. When both are given, sale_ends_at must be after sale_starts_at
+    (a schema cannot compare two times: else 422 invalid_field, naming sale_ends_at)."""
+
     title: Annotated[str, line(120, min_length=1)]
     description: Annotated[str, text(5000)]
     category: Annotated[str, line(40, min_length=1)]
@@ -85,6 +89,9 @@ class NewOrder(Body):
 
 
 class PayOrder(PaymentChoice):
+    """A PaymentChoice (one of its three forms: see it), and for an order that ships, where
+    to (else 422 address_required)."""
+
     shipping: Annotated[
         Shipping | None, msgspec.Meta(description="required to pay an order that ships")
     ] = None
@@ -216,9 +223,21 @@ class Draw(Answer):
 
 IMAGE_UPLOAD = {
     "type": "object",
-    "properties": {"image": {"type": "string", "format": "binary"}},
+    "properties": {
+        "image": {
+            "type": "string",
+            "format": "binary",
+            "maxLength": images.MAX_UPLOAD_BYTES,
+            "description": (
+                "A JPEG, PNG, WebP or GIF picture of at most "
+                f"{images.MAX_UPLOAD_BYTES // (1024 * 1024)} MiB and about 20 megapixels; one "
+                "that cannot be read as a picture, or is larger, is 422 invalid_field (image)"
+            ),
+        }
+    },
     "required": ["image"],
 }
+IMAGE_ENCODING = {"image": {"contentType": ", ".join(MEDIA_TYPES)}}
 
 
 class RefundAsk(Body):

@@ -27,6 +27,7 @@ class Operation:
     tag: str
     headers: Mapping[str, str] = field(default_factory=dict)
     path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    encoding: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def operation(
@@ -42,12 +43,14 @@ def operation(
     tag: str = "",
     headers: Mapping[str, str] | None = None,
     path: Mapping[str, Mapping[str, Any]] | None = None,
+    encoding: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     """Declare an API endpoint: its answer (`status` and `answer` model; None for no content),
-    its JSON `body` or multipart `form` (a JSON schema), its `query`, and the errors its rules
-    can give (status -> comma-separated codes). `auth` is "bearer", "admin", "optional" or None. The
-    errors every endpoint of its kind can give (401, 403, 404 for a path id, 400/413/422 for a
-    body, 503) are added to the document by the generator."""
+    its JSON `body` or multipart `form` (a JSON schema, with the `encoding` of its parts: part
+    -> OpenAPI Encoding Object, e.g. the file types it reads), its `query`, and the errors its
+    rules can give (status -> comma-separated codes). `auth` is "bearer", "admin", "optional"
+    or None. The errors every endpoint of its kind can give (401, 403, 404 for a path id,
+    400/413/422 for a body, 503) are added to the document by the generator."""
 
     def attach(endpoint: Endpoint) -> Endpoint:
         endpoint.__dict__["openapi_operation"] = Operation(
@@ -65,6 +68,7 @@ def operation(
             tag=tag,
             headers=headers or {},
             path=path or {},
+            encoding=encoding or {},
         )
         return endpoint
 
@@ -144,16 +148,22 @@ class _Generator(BaseSchemaGenerator):
             if parameters:
                 item["parameters"] = parameters
             if spec.body is not None:
-                # No body is read as {}: it may be left out when every field may.
-                needed = any(part.required for part in msgspec.structs.fields(spec.body))
+                # No body is read as {}: it may be left out when every field may, and no rule
+                # across fields asks for one (PaymentChoice's rules each ask for some field).
+                needed = bool(getattr(spec.body, "schema_rules", None)) or any(
+                    part.required for part in msgspec.structs.fields(spec.body)
+                )
                 item["requestBody"] = {
                     "required": needed,
                     "content": {"application/json": {"schema": self._schema(spec.body)}},
                 }
             elif spec.form is not None:
+                multipart: dict[str, Any] = {"schema": dict(spec.form)}
+                if spec.encoding:
+                    multipart["encoding"] = {part: dict(e) for part, e in spec.encoding.items()}
                 item["requestBody"] = {
                     "required": True,
-                    "content": {"multipart/form-data": {"schema": dict(spec.form)}},
+                    "content": {"multipart/form-data": multipart},
                 }
             paths.setdefault(path, {})[endpoint.http_method] = item
         models = sorted(self.models, key=lambda model: (model.__name__, model.__module__))
@@ -161,6 +171,10 @@ class _Generator(BaseSchemaGenerator):
             models, ref_template="#/components/schemas/{name}"
         )
         _fill_refs(paths, dict(zip(models, refs, strict=True)))
+        for model, ref in zip(models, refs, strict=True):
+            rules = getattr(model, "schema_rules", None)
+            if rules:  # a Body's rules across fields (web.schemas.Body)
+                components[ref["$ref"].rpartition("/")[2]].update(rules)
         return {
             "openapi": "3.1.0",
             "info": {"title": "Shuyuan API", "version": "1"},

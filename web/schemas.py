@@ -4,7 +4,7 @@ contract (the OpenAPI document) says them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeVar, get_type_hints
 
@@ -85,9 +85,14 @@ def _datetime_fields(cls: type) -> tuple[str, ...]:
 
 
 class Body(msgspec.Struct, kw_only=True):
-    """A JSON request body: types as declared (no "5" for 5), undeclared fields ignored."""
+    """A JSON request body: types as declared (no "5" for 5), undeclared fields ignored.
+
+    `schema_rules` are JSON Schema keywords (if/then/else) for a rule across fields that a
+    schema can state, added to the body's component by web.openapi; a rule it cannot state
+    (one time after another) goes in the docstring, which is the component's description."""
 
     _moments: ClassVar[tuple[str, ...]] = ()
+    schema_rules: ClassVar[Mapping[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from community.board import moderation, schemas
+from community.board import moderation, replies, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
@@ -87,10 +87,10 @@ async def create_post(request: Request) -> Response:
 async def list_posts(request: Request) -> Response:
     user = await api_user(request)
     query = read_query(request, schemas.PostsQuery)
-    page = await board.list_posts(
+    listing = board.active_posts if query.sort == "active" else board.newest_posts
+    page = await listing(
         viewer=user,
         now=datetime.now(UTC),
-        sort=query.sort,
         category=query.category or None,
         query=query.q or None,
         cursor=query.cursor or None,
@@ -111,7 +111,7 @@ async def get_post(request: Request) -> Response:
     post = await board.get_post(request.path_params["id"], viewer=user, now=datetime.now(UTC))
     data = post_json(post)
     data["body"] = post.body
-    data["replies"] = [reply_json(r) for r in await board.replies(post, viewer=user)]
+    data["replies"] = [reply_json(r) for r in await replies.thread(post, viewer=user)]
     return json_response(data)
 
 
@@ -164,7 +164,7 @@ async def delete_post(request: Request) -> Response:
 async def create_reply(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, schemas.NewReply)
-    created, _ = await board.reply(
+    created, _ = await replies.reply(
         request.path_params["id"],
         author=user,
         body=data.body,
@@ -198,7 +198,7 @@ async def like_post(request: Request) -> Response:
     answer=schemas.Reported,
     status=201,
     tag="board",
-    errors={403: "members_only", 404: "post_not_found"},
+    errors={403: "members_only, banned", 404: "post_not_found"},
 )
 async def report_post(request: Request) -> Response:
     user = await api_user(request)

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.models import User
-from community.board import moderation, schemas
+from community.board import moderation, replies, schemas
 from community.board import services as board
 from community.board.errors import NotTheAuthor
 from errors import DomainError, ValidationError
@@ -35,10 +35,10 @@ async def board_page(request: Request) -> Response:
     sort = params.sort
     category = params.category or None
     query = params.q or ""
-    page = await board.list_posts(
+    listing = board.active_posts if sort == "active" else board.newest_posts
+    page = await listing(
         viewer=user,
         now=now,
-        sort=sort,
         category=category,
         query=query or None,
         cursor=params.cursor or None,
@@ -111,7 +111,7 @@ async def post_page(request: Request) -> Response:
         "community/board_post.html",
         {
             "post": post,
-            "replies": await board.replies(post, viewer=user),
+            "replies": await replies.thread(post, viewer=user),
             "liked": await board.has_liked(post, user),
             "can_write": await _can_write(user, now),
             "revisions": await board.revisions(post),
@@ -127,7 +127,7 @@ async def create_reply(request: Request) -> Response:
     now = datetime.now(UTC)
     body = str(form.get("body", ""))
     try:
-        created, _ = await board.reply(
+        created, _ = await replies.reply(
             _post_id(request),
             author=user,
             body=body,

@@ -13,7 +13,19 @@ from web.api import Answer, Body, Id, Query, line, text, whole
 Cursor = Annotated[str, msgspec.Meta(pattern=cursors.CURSOR_PATTERN)]
 Search = Annotated[str, line(100)]
 
-Category = Annotated[str, line(30, min_length=1)]
+Category = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=2,
+        max_length=30,
+        pattern=board.CATEGORY_PATTERN,
+        description=(
+            "The slug of one of the board's categories: the built-in "
+            f"{', '.join(board.BUILT_IN_CATEGORIES)}, and those admins add on the board's admin "
+            "page. The API has no endpoint that lists them; another slug is 422 invalid_field"
+        ),
+    ),
+]
 
 
 class NewPost(Body):

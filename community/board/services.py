@@ -1,7 +1,8 @@
-"""The member board's rules: who may read and write, posts, replies, likes, mentions,
-edits with history, moderation (hide, lock, pin, ban, reports) and abuse limits.
+"""The member board's rules: who may read and write, posts, likes, mentions, edits with
+history and abuse limits. Replies are community.board.replies; moderation (hide, lock, pin,
+ban, reports) is community.board.moderation.
 
-Plain async functions with no HTTP in them; community.board_api and community.board_routes
+Plain async functions with no HTTP in them; community.board.api and community.board.routes
 are thin layers over these. Search goes through community.search (kind "post"), the same
 Chinese-aware service the feed uses.
 """
@@ -15,8 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import links
@@ -26,7 +28,6 @@ from community import cursors, search
 from community.board.errors import (
     Banned,
     BoardMembersOnly,
-    Locked,
     NotTheAuthor,
     PostNotFound,
 )
@@ -50,6 +51,8 @@ BUILT_IN_CATEGORIES = {
     "knowledge": "知识分享",
     "question": "提问",
 }
+# A category's slug: what admins may name one (add_category), so every category matches it.
+CATEGORY_PATTERN = r"^[a-z][a-z0-9-]{1,29}$"
 TITLE_MAX = 120
 BODY_MAX = 20_000
 REPLY_MAX = 5_000
@@ -102,7 +105,8 @@ async def check_can_write(user: User, now: datetime) -> None:
         )
 
 
-async def _rate_limit(counter: Counter, key: str, limit: Limit) -> None:
+async def rate_limit(counter: Counter, key: str, limit: Limit) -> None:
+    """Count one more post or reply under `key`; raises RateLimited once `limit` is reached."""
     if await counter.count(key, limit) >= limit.attempts:
         raise RateLimited(seconds_left(limit), "You are posting too fast; wait a little.")
     await counter.hit(key, limit)
@@ -120,7 +124,7 @@ async def categories() -> dict[str, str]:
 
 async def add_category(slug: str, name: str) -> BoardCategory:
     slug = slug.strip().lower()
-    if not re.fullmatch(r"[a-z][a-z0-9-]{1,29}", slug):
+    if not re.fullmatch(CATEGORY_PATTERN, slug):
         raise ValidationError("slug", "must be 2-30 lowercase letters, digits or dashes")
     if not name.strip() or len(name.strip()) > 30:
         raise ValidationError("name", "must be 1-30 characters")
@@ -148,7 +152,9 @@ def _check_title_body(title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
-def _dedupe_key(author: User, token: str | None, *parts: str) -> str:
+def dedupe_key(author: User, token: str | None, *parts: str) -> str:
+    """What makes a submission the same one again: its token (Idempotency-Key, the form's
+    submission id), or else its text."""
     if token:
         marker = "t" + hashlib.sha256(token.encode()).hexdigest()[:40]
     else:
@@ -160,7 +166,7 @@ def _dedupe_key(author: User, token: str | None, *parts: str) -> str:
 # Mentions and notifications
 
 
-def _html(body: str) -> str:
+def markdown_html(body: str) -> str:
     """A post's or reply's Markdown as safe HTML, its @mentions linking to profiles."""
     return render_markdown(profiles.link_mentions(body))
 
@@ -173,7 +179,8 @@ async def _mentioned(text: str, *, exclude: set[int]) -> list[User]:
     return [user for user in users if user.id not in exclude]
 
 
-async def _notify_mentions(text: str, author: User, post: Post, *, skip: set[int]) -> None:
+async def notify_mentions(text: str, author: User, post: Post, *, skip: set[int]) -> None:
+    """Tell those @mentioned in `text` (not the author, not `skip`) who may read the board."""
     now = datetime.now(UTC)
     for user in await _mentioned(text, exclude={author.id, *skip}):
         try:
@@ -207,25 +214,25 @@ async def create_post(
     await check_can_write(author, now)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
-    key = _dedupe_key(author, token, category, title, body)
+    key = dedupe_key(author, token, category, title, body)
     existing = await Post.get_or_none(dedupe_key=key)
     if existing is not None:
         return existing, False
-    await _rate_limit(counter, f"board:post:{author.id}", POSTS_PER_MEMBER)
+    await rate_limit(counter, f"board:post:{author.id}", POSTS_PER_MEMBER)
     try:
         post = await Post.create(
             author=author,
             category=category,
             title=title,
             body=body,
-            body_html=_html(body),
+            body_html=markdown_html(body),
             last_activity_at=now,
             dedupe_key=key,
         )
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
     await _index(post)
-    await _notify_mentions(body, author, post, skip=set())
+    await notify_mentions(body, author, post, skip=set())
     return post, True
 
 
@@ -269,7 +276,7 @@ async def edit_post(
             body=post.body,
             written_at=post.edited_at or post.created_at,
         )
-        post.title, post.body, post.body_html = title, body, _html(body)
+        post.title, post.body, post.body_html = title, body, markdown_html(body)
         post.edited_at = now
         await post.save()
     await _index(post)
@@ -295,59 +302,26 @@ class PostPage:
     next_cursor: str | None
 
 
-async def list_posts(
+async def newest_posts(
     *,
     viewer: User,
     now: datetime,
-    sort: str = "new",
     category: str | None = None,
     query: str | None = None,
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> PostPage:
-    """Newest first (pinned on top of the first page), or most active (replies in the last
-    7 days), by category, or matching a Chinese-aware search."""
-    await check_can_read(viewer, now)
-    visible = Post.filter(deleted=False)
-    if not viewer.is_admin:
-        visible = visible.filter(hidden=False)
-    if category:  # a category that does not exist (any more) lists nothing
-        visible = visible.filter(category=category)
-    if query and query.strip():
-        ids = await search.search(SEARCH_KIND, query)
-        visible = visible.filter(id__in=list(ids) or [0])
-    # Each listing gives out its own kind of cursor; one of the other kind (a link kept from
-    # the other listing) starts this one from the top.
-    if cursor and not cursors.is_offset_cursor(cursor):
-        cursors.read_moment_cursor(cursor)  # refused unless it is one or the other
-    if sort == "active":
-        offset = (
-            cursors.read_offset_cursor(cursor) if cursor and cursors.is_offset_cursor(cursor) else 0
-        )
-        week_ago = now - timedelta(days=7)
-        active = (
-            await Reply.filter(created_at__gte=week_ago, hidden=False)
-            .annotate(n=Count("id"))
-            .group_by("post_id")
-            .order_by("-n", "-post_id")
-            .values_list("post_id", "n")
-        )
-        ranked = [post_id for post_id, _ in active]
-        posts_by_id = {
-            p.id: p for p in await visible.filter(id__in=ranked).select_related("author")
-        }
-        ordered = [posts_by_id[i] for i in ranked if i in posts_by_id]
-        window = ordered[offset : offset + limit]
-        more = len(ordered) > offset + limit
-        return PostPage(window, cursors.offset_cursor(offset + limit) if more else None)
-    if cursor and cursors.is_offset_cursor(cursor):
-        cursor = None
-    if cursor:
-        at, post_id = cursors.read_moment_cursor(cursor)
+    """Newest first, by category or matching a Chinese-aware search; pinned posts head the
+    first page (not a search's). Continues from a moment cursor; an offset cursor (kept from
+    the active listing) starts from the top. Raises BoardMembersOnly, ValidationError (cursor)."""
+    visible = await _visible_posts(viewer=viewer, now=now, category=category, query=query)
+    after = _moment_from(cursor)
+    if after is not None:
+        at, post_id = after
         visible = visible.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=post_id))
     pinned: list[Post] = []
-    if not (query and query.strip()):  # pinned posts head the first page of every listing
-        if not cursor:
+    if not _searching(query):  # pinned posts head the first page, unless searching
+        if after is None:
             pinned = await visible.filter(pinned=True).select_related("author").order_by("-id")
         visible = visible.filter(pinned=False)
     rows = await visible.select_related("author").order_by("-created_at", "-id").limit(limit + 1)
@@ -358,59 +332,79 @@ async def list_posts(
     return PostPage([*pinned, *page], next_cursor)
 
 
-# ---------------------------------------------------------------------------------------------
-# Replies and likes
-
-
-async def reply(
-    post_id: int,
+async def active_posts(
     *,
-    author: User,
-    body: str,
-    counter: Counter,
+    viewer: User,
     now: datetime,
-    token: str | None = None,
-) -> tuple[Reply, bool]:
-    """A reply in the post's thread; the post's author and anyone @mentioned are notified."""
-    post = await get_post(post_id, viewer=author, now=now)
-    await check_can_write(author, now)
-    if post.locked:
-        raise Locked()
-    if not body.strip():
-        raise ValidationError("body", "is required")
-    if len(body) > REPLY_MAX:
-        raise ValidationError("body", f"must be at most {REPLY_MAX:,} characters")
-    key = _dedupe_key(author, token, str(post.id), body)
-    existing = await Reply.get_or_none(dedupe_key=key)
-    if existing is not None:
-        return existing, False
-    await _rate_limit(counter, f"board:reply:{author.id}", REPLIES_PER_MEMBER)
-    try:
-        async with in_transaction():
-            created = await Reply.create(
-                post=post, author=author, body=body, body_html=_html(body), dedupe_key=key
-            )
-            await Post.filter(id=post.id).update(
-                reply_count=F("reply_count") + 1, last_activity_at=now
-            )
-    except IntegrityError:
-        return await Reply.get(dedupe_key=key), False
-    if post.author.id != author.id:
-        await notices.notify(
-            post.author.id,
-            kind="reply",
-            params={"author": author.display_name, "title": post.title},
-            link=links.path("board.post_page", id=post.id) + f"#reply-{created.id}",
-        )
-    await _notify_mentions(body, author, post, skip={post.author.id})
-    return created, True
+    category: str | None = None,
+    query: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> PostPage:
+    """Most active first: the most replies shown in the last 7 days (ties: the newer post), by
+    category or matching a search; posts without such replies are not listed. Continues from an
+    offset cursor; a moment cursor (kept from the newest listing) starts from the top. Raises
+    BoardMembersOnly, ValidationError (cursor)."""
+    visible = await _visible_posts(viewer=viewer, now=now, category=category, query=query)
+    offset = _offset_from(cursor)
+    active = (
+        await Reply.filter(created_at__gte=now - timedelta(days=7), hidden=False)
+        .annotate(n=Count("id"))
+        .group_by("post_id")
+        .order_by("-n", "-post_id")
+        .values_list("post_id", "n")
+    )
+    ranked = [post_id for post_id, _ in active]
+    posts_by_id = {p.id: p for p in await visible.filter(id__in=ranked).select_related("author")}
+    ordered = [posts_by_id[i] for i in ranked if i in posts_by_id]
+    more = len(ordered) > offset + limit
+    return PostPage(
+        ordered[offset : offset + limit], cursors.offset_cursor(offset + limit) if more else None
+    )
 
 
-async def replies(post: Post, *, viewer: User) -> list[Reply]:
-    query = Reply.filter(post_id=post.id)
+def _searching(query: str | None) -> bool:
+    return bool(query and query.strip())
+
+
+async def _visible_posts(
+    *, viewer: User, now: datetime, category: str | None, query: str | None
+) -> QuerySet[Post]:
+    """The posts the viewer may see in a listing: not deleted, not hidden (but for admins), in
+    the category and matching the search when given. Raises BoardMembersOnly."""
+    await check_can_read(viewer, now)
+    visible = Post.filter(deleted=False)
     if not viewer.is_admin:
-        query = query.filter(hidden=False)
-    return await query.select_related("author").order_by("id")
+        visible = visible.filter(hidden=False)
+    if category:  # a category that does not exist (any more) lists nothing
+        visible = visible.filter(category=category)
+    if _searching(query):
+        ids = await search.search(SEARCH_KIND, query or "")
+        visible = visible.filter(id__in=list(ids) or [0])
+    return visible
+
+
+# Each listing gives out its own kind of cursor; one of the other kind (a link kept from the
+# other listing) starts this one from the top. Anything else is refused.
+
+
+def _moment_from(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor or cursors.is_offset_cursor(cursor):
+        return None
+    return cursors.read_moment_cursor(cursor)
+
+
+def _offset_from(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if cursors.is_offset_cursor(cursor):
+        return cursors.read_offset_cursor(cursor)
+    cursors.read_moment_cursor(cursor)  # refused unless it is a moment cursor
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Likes (replies are community.board.replies)
 
 
 async def like(post_id: int, *, user: User, now: datetime, liked: bool = True) -> Post:

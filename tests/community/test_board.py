@@ -11,10 +11,12 @@ import httpx
 import pytest
 
 from accounts.models import Notification, User
-from community.board import moderation
+from community.board import moderation, replies
 from community.board import services as board
 from community.board.errors import Banned
 from community.board.models import BoardBan, Post, PostRevision
+from errors import ValidationError
+from ratelimit import MemoryCounter
 from tests.factories import (
     bearer,
     csrf_from,
@@ -459,3 +461,68 @@ async def test_no_admin_can_ban_themselves_or_another_admin(client: httpx.AsyncC
     )
     assert banned.status_code == 200
     assert await BoardBan.filter(user_id=member.id).exists()
+
+
+async def make_posts(count: int) -> tuple[User, list[int]]:
+    """`count` posts by one member, oldest first (each its own counter: no rate limit here)."""
+    author = await make_member()
+    ids = []
+    for n in range(count):
+        post, _ = await board.create_post(
+            author=author,
+            category="knowledge",
+            title=f"第{n}帖",
+            body=f"正文{n}",
+            counter=MemoryCounter(),
+            now=datetime.now(UTC),
+        )
+        ids.append(post.id)
+    return author, ids
+
+
+async def test_newest_pages_through_every_post_with_pinned_ones_on_the_first_page() -> None:
+    reader, ids = await make_posts(6)
+    await moderation.moderate(ids[0], "pin")
+    now = datetime.now(UTC)
+    first = await board.newest_posts(viewer=reader, now=now, limit=2)
+    assert [p.id for p in first.posts] == [ids[0], ids[5], ids[4]]
+    second = await board.newest_posts(viewer=reader, now=now, cursor=first.next_cursor, limit=2)
+    assert [p.id for p in second.posts] == [ids[3], ids[2]]
+    third = await board.newest_posts(viewer=reader, now=now, cursor=second.next_cursor, limit=2)
+    assert [p.id for p in third.posts] == [ids[1]] and third.next_cursor is None
+
+
+async def test_most_active_pages_through_by_offset() -> None:
+    reader, ids = await make_posts(4)
+    now = datetime.now(UTC)
+    for post_id, count in zip(ids[:3], (1, 3, 2), strict=True):
+        for n in range(count):
+            await replies.reply(
+                post_id, author=reader, body=f"顶{n}", counter=MemoryCounter(), now=now
+            )
+    first = await board.active_posts(viewer=reader, now=now, limit=2)
+    assert [p.id for p in first.posts] == [ids[1], ids[2]]
+    assert first.next_cursor == "o2"
+    second = await board.active_posts(viewer=reader, now=now, cursor=first.next_cursor, limit=2)
+    assert [p.id for p in second.posts] == [ids[0]] and second.next_cursor is None
+
+
+async def test_a_cursor_from_the_other_listing_starts_from_the_top() -> None:
+    reader, ids = await make_posts(3)
+    now = datetime.now(UTC)
+    await replies.reply(ids[0], author=reader, body="顶", counter=MemoryCounter(), now=now)
+    newest = await board.newest_posts(viewer=reader, now=now, limit=1)
+    assert newest.next_cursor is not None
+    active = await board.active_posts(viewer=reader, now=now, cursor=newest.next_cursor)
+    assert [p.id for p in active.posts] == [ids[0]]
+    again = await board.newest_posts(viewer=reader, now=now, cursor="o1", limit=1)
+    assert [p.id for p in again.posts] == [ids[2]]
+
+
+async def test_a_cursor_no_listing_gave_out_is_refused() -> None:
+    reader, _ = await make_posts(1)
+    now = datetime.now(UTC)
+    with pytest.raises(ValidationError):
+        await board.newest_posts(viewer=reader, now=now, cursor="x1")
+    with pytest.raises(ValidationError):
+        await board.active_posts(viewer=reader, now=now, cursor="x1")

@@ -1,0 +1,82 @@
+"""Replies in a post's thread: who may reply, the limits, and who is told (the post's author
+and anyone @mentioned). The rules of posting are community.board.services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+import links
+from accounts import notices
+from accounts.models import User
+from community.board.errors import Locked
+from community.board.models import Post, Reply
+from community.board.services import (
+    REPLIES_PER_MEMBER,
+    REPLY_MAX,
+    check_can_write,
+    dedupe_key,
+    get_post,
+    markdown_html,
+    notify_mentions,
+    rate_limit,
+)
+from errors import ValidationError
+from ratelimit import Counter
+
+
+async def reply(
+    post_id: int,
+    *,
+    author: User,
+    body: str,
+    counter: Counter,
+    now: datetime,
+    token: str | None = None,
+) -> tuple[Reply, bool]:
+    """A reply in the post's thread, or the one this same submission already made (returns
+    (reply, created)); the post's author and anyone @mentioned are notified. Raises
+    BoardMembersOnly, PostNotFound, Banned, Locked, ValidationError (body), RateLimited."""
+    post = await get_post(post_id, viewer=author, now=now)
+    await check_can_write(author, now)
+    if post.locked:
+        raise Locked()
+    if not body.strip():
+        raise ValidationError("body", "is required")
+    if len(body) > REPLY_MAX:
+        raise ValidationError("body", f"must be at most {REPLY_MAX:,} characters")
+    key = dedupe_key(author, token, str(post.id), body)
+    existing = await Reply.get_or_none(dedupe_key=key)
+    if existing is not None:
+        return existing, False
+    await rate_limit(counter, f"board:reply:{author.id}", REPLIES_PER_MEMBER)
+    try:
+        async with in_transaction():
+            created = await Reply.create(
+                post=post, author=author, body=body, body_html=markdown_html(body), dedupe_key=key
+            )
+            await Post.filter(id=post.id).update(
+                reply_count=F("reply_count") + 1, last_activity_at=now
+            )
+    except IntegrityError:
+        return await Reply.get(dedupe_key=key), False
+    if post.author.id != author.id:
+        await notices.notify(
+            post.author.id,
+            kind="reply",
+            params={"author": author.display_name, "title": post.title},
+            link=links.path("board.post_page", id=post.id) + f"#reply-{created.id}",
+        )
+    await notify_mentions(body, author, post, skip={post.author.id})
+    return created, True
+
+
+async def thread(post: Post, *, viewer: User) -> list[Reply]:
+    """The post's replies, oldest first; hidden ones only for admins."""
+    query = Reply.filter(post_id=post.id)
+    if not viewer.is_admin:
+        query = query.filter(hidden=False)
+    return await query.select_related("author").order_by("id")
