@@ -118,5 +118,10 @@ def link_mentions(markdown: str) -> str:
     """Markdown with each @name (outside code) as a link to that person's page."""
     parts = re.split(r"(`+[^`]*`+)", markdown)
     return "".join(
-        part if part.startswith("`") else MENTION.sub(r"[@\1](/people/@\1)", part) for part in parts
+        part if part.startswith("`") else MENTION.sub(_mention_link, part) for part in parts
     )
+
+
+def _mention_link(mention: re.Match[str]) -> str:
+    name = mention.group(1)
+    return f"[@{name}]({links.path('accounts.profile_by_name', name=name)})"

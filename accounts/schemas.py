@@ -9,7 +9,7 @@ import msgspec
 from accounts import passwords, profiles, services
 from pictures import MEDIA_TYPES
 from web.api import Answer, Body, Query, line, text
-from web.limits import FORM_BYTES
+from web.limits import MIB
 from web.paths import ID_PATTERN
 
 Email = Annotated[
@@ -143,11 +143,10 @@ AVATAR_UPLOAD = {
         "avatar": {
             "type": "string",
             "format": "binary",
-            # The whole request's limit (web.limits) comes before the avatar's own, larger one.
-            "maxLength": min(FORM_BYTES, profiles.MAX_AVATAR_BYTES),
+            "maxLength": profiles.MAX_AVATAR_BYTES,
             "description": (
-                "A JPEG, PNG, WebP or GIF picture; the whole request may be at most "
-                f"{min(FORM_BYTES, profiles.MAX_AVATAR_BYTES) // 1024} KiB (else 413 "
+                "A JPEG, PNG, WebP or GIF picture of at most "
+                f"{profiles.MAX_AVATAR_BYTES // MIB} MiB (a larger request is 413 "
                 "payload_too_large); one that cannot be read as a picture is 422 invalid_field "
                 "(avatar)"
             ),

@@ -4,6 +4,7 @@ page and beside their board posts and replies; an @mention links to the person."
 from __future__ import annotations
 
 import io
+import random
 from urllib.parse import quote
 
 import httpx
@@ -83,3 +84,28 @@ async def test_a_bad_avatar_or_bio_is_refused_and_nothing_is_kept(
     assert {e["field"] for e in both.json()["error"]["errors"]} == {"bio", "display_name"}
     me = (await client.get("/api/v1/me", headers=token)).json()
     assert me["bio"] == "" and me["avatar_url"] is None
+
+
+async def test_an_avatar_larger_than_a_form_is_taken_up_to_its_own_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    """A phone's picture is often over the 512 KiB a form may send: the avatar's own limit
+    (4 MiB) applies, on the API and on the profile page."""
+    member = await make_member()
+    noisy = Image.frombytes("RGB", (640, 640), random.Random(7).randbytes(640 * 640 * 3))
+    out = io.BytesIO()
+    noisy.save(out, "PNG")
+    large = out.getvalue()
+    assert 512 * 1024 < len(large) < 4 * 1024 * 1024
+    uploaded = await client.post(
+        "/api/v1/me/avatar",
+        files={"avatar": ("me.png", large, "image/png")},
+        headers=bearer(await token_for(member)),
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    too_large = await client.post(
+        "/api/v1/me/avatar",
+        files={"avatar": ("me.png", large * 5, "image/png")},
+        headers=bearer(await token_for(member)),
+    )
+    assert too_large.status_code == 413
