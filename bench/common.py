@@ -304,8 +304,8 @@ def serving_app(dsn: str, workers: int = WORKERS) -> Iterator[str]:
         ],
         cwd=ROOT,
         env=app_environment(dsn),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=open(os.environ.get("BENCH_APP_LOG", os.devnull), "w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"

@@ -55,10 +55,18 @@ async def feed(request: Request) -> Response:
         # The same for every anonymous reader: browsers and proxies revalidate cheaply.
         return Response(status_code=304, headers={"ETag": etag, "Vary": "HX-Request, Cookie"})
     template = "community/_items.html" if fragment else "community/_feed_content.html"
-    key = f"{choose_locale(request)}:{template}"
+    # A locked voice asks a visitor to sign in and a signed-in reader to become a member.
+    signed_in = user is not None
+    key = f"{choose_locale(request)}:{template}:{int(signed_in)}"
     content = page.rendered.get(key)
     if content is None:
-        content = render_fragment(request, template, {"page": page, "first_page": cursor is None})
+        context = {
+            "page": page,
+            "first_page": cursor is None,
+            "signed_in": signed_in,
+            "come_back_to": links.path("feed.feed"),
+        }
+        content = render_fragment(request, template, context)
         page.rendered[key] = content
     if fragment:
         response: Response = HTMLResponse(content)

@@ -167,3 +167,26 @@ async def test_audio_is_never_compressed_whole_or_in_ranges(
         assert answer.status_code in (200, 206)
         assert "content-encoding" not in answer.headers, headers
     assert answer.status_code == 206 and answer.content == mp3[:100]
+
+
+async def test_the_feed_opens_on_a_members_only_voice_for_visitors_and_non_members(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    """Today's item, a members-only voice, heads the feed page, which renders it into a
+    fragment shared by every reader with the same access: a visitor is asked to sign in, a
+    signed-in non-member to become one (this page once failed with 500 for both)."""
+    made = await write_item(
+        client, admin_headers, audio=mp3_with_frame_count(60), members_only=True, keyword="早安"
+    )
+    assert made.status_code == 201
+    visitor = await client.get("/feed")
+    assert visitor.status_code == 200
+    assert "<audio" not in visitor.text
+    assert 'href="/account/login?next=/feed"' in visitor.text
+    await make_user(email="reader@example.cn")
+    await sign_in(client, "reader@example.cn")
+    reader = await client.get("/feed")
+    assert reader.status_code == 200
+    assert "会员可以收听这段语音" in reader.text
+    assert 'href="/account/login?next=/feed"' not in reader.text
+    assert 'href="/membership"' in reader.text
