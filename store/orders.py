@@ -371,6 +371,20 @@ async def refund_order(*, provider: PaymentProvider, order_id: int, now: datetim
     return await Order.get(id=order.id)
 
 
+async def orders_for_admin(status: str | None = None, *, limit: int | None = None) -> list[Order]:
+    """Orders with their buyers, newest first, of one status when `status` names one (the
+    admin's list and its CSV)."""
+    query = Order.all().select_related("user").order_by("-id")
+    if status in {s.value for s in OrderStatus}:
+        query = query.filter(status=status)
+    return await (query.limit(limit) if limit is not None else query)
+
+
+async def order_events(order: Order) -> list[OrderEvent]:
+    """What happened to an order, oldest first (its page's history)."""
+    return await OrderEvent.filter(order_id=order.id).order_by("id")
+
+
 async def orders_of(user: User, *, limit: int = 50) -> list[Order]:
     """A buyer's newest orders, each with its items and their products (for the orders list)."""
     return await (
