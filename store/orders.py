@@ -20,6 +20,7 @@ from accounts.models import User
 from errors import DomainError, RateLimited, ValidationError
 from payments import services as payments
 from payments.held import Held, HeldState, pay_held
+from payments.models import Payment
 from payments.provider import PaymentProvider
 from ratelimit import Counter, Limit, seconds_left
 from store import holds
@@ -383,6 +384,11 @@ async def orders_for_admin(status: str | None = None, *, limit: int | None = Non
 async def order_events(order: Order) -> list[OrderEvent]:
     """What happened to an order, oldest first (its page's history)."""
     return await OrderEvent.filter(order_id=order.id).order_by("id")
+
+
+async def order_payment(order: Order) -> Payment | None:
+    """The order's latest payment, if one was begun (its page and receipt say how it was paid)."""
+    return await Payment.get_or_none(id=order.payment_id) if order.payment_id else None
 
 
 async def orders_of(user: User, *, limit: int = 50) -> list[Order]:

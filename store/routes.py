@@ -13,9 +13,8 @@ from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from payments.models import Payment
 from store import schemas, services
-from store.models import Order, OrderStatus
+from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -122,7 +121,7 @@ class OrderCheckout:
         return services.held_order(await services.order_for_user(subject_id, user))
 
     async def view(self, request: Request, held: Held, user: User) -> payment_pages.CheckoutView:
-        order = await Order.get(id=held.subject_id)
+        order = await services.order_for_user(held.subject_id, user)
         return payment_pages.CheckoutView(
             title=N_("Pay for your order"),
             what=gettext_for(request)("Order #%(n)d") % {"n": order.id},
@@ -218,7 +217,7 @@ async def order_page(request: Request) -> Response:
             "items": await services.order_items(order),
             "events": await services.order_events(order),
             "refund_request": await services.refunds.latest_for(order),
-            "payment": await Payment.get_or_none(id=order.payment_id) if order.payment_id else None,
+            "payment": await services.order_payment(order),
             "can_ask_refund": order.status in services.SOLD_STATUSES,
         },
     )
@@ -254,7 +253,7 @@ async def receipt_page(request: Request) -> Response:
         {
             "order": order,
             "items": await services.order_items(order),
-            "payment": await Payment.get_or_none(id=order.payment_id) if order.payment_id else None,
+            "payment": await services.order_payment(order),
         },
     )
 
