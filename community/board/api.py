@@ -127,7 +127,8 @@ async def get_post(request: Request) -> Response:
 async def edit_post(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
+    # A refusal (403, or 404 for no such post) before a bad body (422).
+    await board.check_can_edit(request.path_params["id"], editor=user, now=now)
     data = await read_json(request, schemas.PostEdit)
     post = await board.edit_post(
         request.path_params["id"],

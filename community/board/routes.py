@@ -12,7 +12,6 @@ from starlette.routing import BaseRoute, Route
 
 from community.board import moderation, schemas
 from community.board import services as board
-from community.board.errors import NotTheAuthor
 from errors import ValidationError
 from web.auth import require_admin, require_user
 from web.csrf import read_form
@@ -181,9 +180,7 @@ async def like_post(request: Request) -> Response:
 
 async def edit_page(request: Request, errors: dict[str, str] | None = None) -> Response:
     user = await require_user(request)
-    post = await board.get_post(_post_id(request), viewer=user, now=datetime.now(UTC))
-    if post.author.id != user.id:
-        raise NotTheAuthor()
+    post = await board.check_can_edit(_post_id(request), editor=user, now=datetime.now(UTC))
     return await render(
         request,
         "community/board_edit.html",
@@ -196,14 +193,20 @@ async def edit_page(request: Request, errors: dict[str, str] | None = None) -> R
 async def edit_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
+    now = datetime.now(UTC)
+    await board.check_can_edit(_post_id(request), editor=user, now=now)  # before the text
     try:
+        # The API's declared edit (schemas.PostEdit): the same limits on both.
+        data = read_fields(
+            {key: str(form.get(key, "")) for key in ("title", "body")}, schemas.PostEdit
+        )
         post = await board.edit_post(
             _post_id(request),
             editor=user,
-            title=str(form.get("title", "")),
-            body=str(form.get("body", "")),
+            title=data.title,
+            body=data.body,
             category=None,
-            now=datetime.now(UTC),
+            now=now,
         )
     except ValidationError as exc:
         return await edit_page(request, {exc.field: exc.reason})

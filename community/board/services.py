@@ -265,14 +265,23 @@ async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
     return post
 
 
-async def edit_post(
-    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
-) -> Post:
-    """The author edits; the text before the edit is kept as a revision."""
+async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
+    """The guard of an edit, before its text is read: the post as the editor may see it
+    (PostNotFound, BoardMembersOnly), written by them (NotTheAuthor), and they may write
+    (BoardMembersOnly, Banned)."""
     post = await get_post(post_id, viewer=editor, now=now)
     if post.author_id != editor.id:  # type: ignore[attr-defined]
         raise NotTheAuthor()
     await check_can_write(editor, now)
+    return post
+
+
+async def edit_post(
+    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
+) -> Post:
+    """The author edits; the text before the edit is kept as a revision. Raises what
+    check_can_edit raises, then ValidationError."""
+    post = await check_can_edit(post_id, editor=editor, now=now)
     title, body = _check_title_body(title, body)
     if category is not None:
         post.category = await _check_category(category)

@@ -510,3 +510,23 @@ async def test_a_refusal_comes_before_a_bad_text_on_the_page_and_in_the_api_alik
         assert from_api.status_code == from_page.status_code == 403, page_url
         assert from_api.json()["error"]["code"] == from_page.json()["error"]["code"]
         assert from_page.json()["error"]["code"] == "members_only"
+
+
+async def test_an_edit_by_someone_else_is_refused_before_its_text_is_read_in_both(
+    client: httpx.AsyncClient,
+) -> None:
+    post_id = (await write(client, await member_headers())).json()["id"]
+    other = await make_member()
+    bad = {"title": "", "body": ""}
+    from_api = await client.patch(
+        f"{POSTS}/{post_id}", json=bad, headers=bearer(await token_for(other))
+    )
+    await sign_in(client, other.email)
+    token = csrf_from((await client.get(f"/board/posts/{post_id}")).text)
+    from_page = await client.post(
+        f"/board/posts/{post_id}/edit",
+        data=bad,
+        headers={"Accept": "application/json", "X-CSRF-Token": token},
+    )
+    assert from_api.status_code == from_page.status_code == 403
+    assert from_api.json()["error"]["code"] == from_page.json()["error"]["code"] == "not_the_author"
