@@ -9,7 +9,6 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from tortoise.transactions import in_transaction
 
 from accounts import (
     devices,
@@ -185,8 +184,7 @@ async def upload_avatar(request: Request) -> Response:
 )
 async def send_verification(request: Request) -> Response:
     user = await api_user(request)
-    async with in_transaction():
-        await verification.send_verification(user, now=datetime.now(UTC))
+    await verification.resend_verification(user, now=datetime.now(UTC))
     return Response(status_code=202)
 
 

@@ -14,6 +14,7 @@ sent by a job), and reminder-like kinds carry a one-click unsubscribe (RFC 8058)
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -134,6 +135,15 @@ async def choose(user: User, kind: str, channel: str) -> None:
         await NoticeChoice.update_or_create(
             user_id=user.id, kind=name, defaults={"channel": wanted}
         )
+
+
+async def choose_each(user: User, wanted: Mapping[str, str]) -> None:
+    """The notices page's form: a channel for each kind offered (see choices); a kind not
+    given, or given empty, stays as it is. Raises ValidationError for an unknown channel."""
+    for name, _kind, _channel in await choices(user):
+        channel = wanted.get(name)
+        if channel:
+            await choose(user, name, channel)
 
 
 def unsubscribe_token(user_id: int, kind: str) -> str:

@@ -76,6 +76,39 @@ async def update_profile(
     return user
 
 
+async def language_on_sign_in(user: User, browser_locale: str | None) -> str | None:
+    """Signing in brings the account's language to the browser: it is returned (for the
+    browser to keep). An account that has none yet takes the one the browser chose (saved on
+    the account; None is returned, the browser keeps its own)."""
+    if user.locale in SUPPORTED_LOCALES:
+        return user.locale
+    if browser_locale in SUPPORTED_LOCALES:
+        await User.filter(id=user.id).update(locale=browser_locale)
+        user.locale = browser_locale
+    return None
+
+
+async def choose_language(user: User | None, locale: str) -> bool:
+    """The language switch: `locale` is kept on the account of whoever is signed in (None:
+    nobody). False, and nothing kept, for a language Shuyuan does not speak."""
+    if locale not in SUPPORTED_LOCALES:
+        return False
+    if user is not None and user.locale != locale:
+        await User.filter(id=user.id).update(locale=locale)
+        user.locale = locale
+    return True
+
+
+async def person(user_id: int) -> User | None:
+    """The person whose public page this is, or None."""
+    return await User.get_or_none(id=user_id)
+
+
+async def person_named(display_name: str) -> User | None:
+    """The person an @mention of `display_name` names (the first to take it), or None."""
+    return await User.filter(display_name=display_name[:40]).order_by("id").first()
+
+
 async def set_avatar(
     user: User, data: bytes, *, media_dir: Path, pictures: PicturePool, counter: Counter
 ) -> User:

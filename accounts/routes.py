@@ -1,5 +1,6 @@
-"""Accounts' pages: register, sign in and out, password, email verification, the inbox and
-what a person is told (notices, unsubscribe), language."""
+"""Accounts' pages: register, sign in and out, sessions, password, email verification,
+profiles, language. What a person is told (the inbox, notices, unsubscribe) has its pages in
+accounts.notice_pages."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from tortoise.transactions import in_transaction
 
 import links
 from accounts import (
     devices,
-    notices,
+    notice_pages,
     profiles,
     resets,
     schemas,
@@ -24,7 +24,6 @@ from accounts import (
     sessions,
     verification,
 )
-from accounts.models import User
 from errors import DomainError, ValidationError
 from web.auth import (
     client_address,
@@ -35,11 +34,11 @@ from web.auth import (
     sign_out,
 )
 from web.csrf import read_form
-from web.decoding import read_fields, read_query
-from web.errors import in_reader_language
+from web.decoding import read_fields
+from web.errors import form_refused
 from web.forms import field_errors
-from web.i18n import LOCALE_COOKIE, SUPPORTED_LOCALES, choose_locale
-from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
+from web.i18n import LOCALE_COOKIE, choose_locale
+from web.rendering import flash, gettext_for, redirect_after_post, render
 
 
 def _safe_next(url: str | None) -> str:
@@ -69,12 +68,8 @@ async def register_page(request: Request) -> Response:
             counter=request.app.state.counter,
         )
     except DomainError as exc:
-        return await render(
-            request,
-            "accounts/register.html",
-            {"errors": field_errors(exc), "values": values},
-            status_code=exc.status,
-        )
+        context = {"errors": field_errors(exc), "values": values}
+        return await form_refused(request, "accounts/register.html", context, exc)
     sign_in(request, user)
     flash(request, gettext_for(request)("Welcome to Shuyuan!"), "success")
     return redirect_after_post(request, links.path("site.home"))
@@ -101,22 +96,15 @@ async def login_page(request: Request) -> Response:
             login_code=code or None,
         )
     except DomainError as exc:
-        response = await render(
-            request,
-            "accounts/login.html",
-            {
-                "errors": field_errors(exc),
-                "values": {"email": email},
-                "next": next_url,
-                # Refused on this address: a code mailed to the account gets past it.
-                "offer_code": bool(exc.details.get("code_by_mail")),
-                "with_code": bool(code),
-            },
-            status_code=exc.status,
-        )
-        if "retry_after" in exc.details:
-            response.headers["Retry-After"] = str(exc.details["retry_after"])
-        return response
+        context = {
+            "errors": field_errors(exc),
+            "values": {"email": email},
+            "next": next_url,
+            # Refused on this address: a code mailed to the account gets past it.
+            "offer_code": bool(exc.details.get("code_by_mail")),
+            "with_code": bool(code),
+        }
+        return await form_refused(request, "accounts/login.html", context, exc)
     sign_in(request, result.user)
     signed_in = redirect_after_post(request, next_url)
     signed_in.set_cookie(
@@ -128,7 +116,9 @@ async def login_page(request: Request) -> Response:
         samesite="lax",
         secure=request.url.scheme == "https",  # as the session cookie
     )
-    await _remember_language(request, result.user, signed_in)
+    locale = await profiles.language_on_sign_in(result.user, request.cookies.get(LOCALE_COOKIE))
+    if locale is not None:
+        _set_language_cookie(signed_in, locale)
     return signed_in
 
 
@@ -155,15 +145,6 @@ async def login_code_page(request: Request) -> Response:
             "code_sent": True,
         },
     )
-
-
-async def _remember_language(request: Request, user: User, response: Response) -> None:
-    """Signing in brings the account's language to this browser; an account that has none
-    yet keeps the one this browser chose."""
-    if user.locale in SUPPORTED_LOCALES:
-        _set_language_cookie(response, user.locale)
-    elif request.cookies.get(LOCALE_COOKIE) in SUPPORTED_LOCALES:
-        await User.filter(id=user.id).update(locale=request.cookies[LOCALE_COOKIE])
 
 
 def _set_language_cookie(response: Response, locale: str) -> None:
@@ -219,55 +200,9 @@ async def password_page(request: Request) -> Response:
         errors = field_errors(exc)
         if exc.status == 401:
             errors = {"current_password": exc.message}
-        return await render(
-            request, "accounts/password.html", {"errors": errors}, status_code=exc.status
-        )
+        return await form_refused(request, "accounts/password.html", {"errors": errors}, exc)
     flash(request, gettext_for(request)("Your password has been changed."), "success")
     return redirect_after_post(request, links.path("accounts.account_page"))
-
-
-async def notifications_page(request: Request) -> Response:
-    user = await require_user(request)
-    cursor = read_query(request, schemas.InboxQuery).before
-    before_id = int(cursor) if cursor else None
-    page = await services.list_notifications(user, limit=30, before_id=before_id)
-    return await render(
-        request,
-        "accounts/notifications.html",
-        {"notifications": page, "next_before": page[-1].id if len(page) == 30 else None},
-    )
-
-
-async def read_notification(request: Request) -> Response:
-    user = await require_user(request)
-    await read_form(request)
-    await services.mark_read(user, request.path_params["id"], now=datetime.now(UTC))
-    return await _after_inbox_change(request, user)
-
-
-async def read_all_notifications(request: Request) -> Response:
-    user = await require_user(request)
-    await read_form(request)
-    await services.mark_all_read(user, now=datetime.now(UTC))
-    return await _after_inbox_change(request, user)
-
-
-async def _after_inbox_change(request: Request, user: User) -> Response:
-    """htmx swaps the refreshed inbox (and the nav badge) in place; a plain form goes back."""
-    if not is_htmx(request):
-        return redirect_after_post(request, links.path("accounts.notifications_page"))
-    page = await services.list_notifications(user, limit=30)
-    return await render(
-        request,
-        "accounts/notifications.html",
-        {"notifications": page, "next_before": page[-1].id if len(page) == 30 else None},
-        fragment="accounts/_inbox.html",
-    )
-
-
-async def unread_badge(request: Request) -> Response:
-    """The nav's unread count, polled by htmx."""
-    return await render(request, "accounts/_unread_badge.html")
 
 
 async def choose_language(request: Request) -> Response:
@@ -275,26 +210,16 @@ async def choose_language(request: Request) -> Response:
     locale = request.path_params["locale"]
     back = _safe_next(request.query_params.get("next"))
     response = RedirectResponse(back, status_code=303)
-    if locale in SUPPORTED_LOCALES:
+    if await profiles.choose_language(await current_user(request), locale):
         _set_language_cookie(response, locale)
-        user = await current_user(request)
-        if user is not None and user.locale != locale:
-            await User.filter(id=user.id).update(locale=locale)
     return response
 
 
 async def verify_email(request: Request) -> Response:
     """A verification link from a mail (GET: opened from a mail client)."""
+    # A link that is not ours or ran out: the one handler's page says why.
+    await verification.verify(request.path_params["token"], now=datetime.now(UTC))
     _ = gettext_for(request)
-    try:
-        await verification.verify(request.path_params["token"], now=datetime.now(UTC))
-    except DomainError as exc:
-        return await render(
-            request,
-            "accounts/verified.html",
-            {"ok": False, "message": in_reader_language(request, exc)},
-            status_code=exc.status,
-        )
     return await render(
         request,
         "accounts/verified.html",
@@ -305,63 +230,14 @@ async def verify_email(request: Request) -> Response:
 async def resend_verification(request: Request) -> Response:
     await read_form(request)
     user = await require_user(request)
-    async with in_transaction():
-        await verification.send_verification(user, now=datetime.now(UTC))
+    await verification.resend_verification(user, now=datetime.now(UTC))
     flash(request, gettext_for(request)("A new link is on its way to your inbox."), "success")
     return redirect_after_post(request, links.path("accounts.account_page"))
 
 
-async def notices_page(request: Request) -> Response:
-    """What a person is told, and how: per kind, inbox only, inbox and mail, or nothing."""
-    user = await require_user(request)
-    if request.method == "POST":
-        form = await read_form(request)
-        for name, _kind, _channel in await notices.choices(user):
-            wanted = form.get(f"kind-{name}")
-            if isinstance(wanted, str) and wanted:
-                await notices.choose(user, name, wanted)
-        flash(request, gettext_for(request)("Saved."), "success")
-        return redirect_after_post(request, links.path("accounts.notices_page"))
-    return await render(
-        request,
-        "accounts/notices.html",
-        {"user": user, "choices": await notices.choices(user)},
-    )
-
-
-async def unsubscribe(request: Request) -> Response:
-    """A mail's one-click unsubscribe (RFC 8058). GET shows what the link stops and a button;
-    POST (the button, or a mail client's "List-Unsubscribe=One-Click") stops it: that kind
-    comes to the inbox only. No CSRF token: the link's signature proves where it came from,
-    and all it can do is stop mail."""
-    token = request.path_params["token"]
-    _ = gettext_for(request)
-    try:
-        _user_id, kind = notices.read_unsubscribe(token)
-    except DomainError as exc:
-        return await render(
-            request,
-            "accounts/unsubscribe.html",
-            {"ok": False, "message": in_reader_language(request, exc, with_field=False)},
-            status_code=exc.status,
-        )
-    label = _(notices.kinds()[kind].label)
-    if request.method == "POST":
-        await request.body()  # the one-click body, or the button's form: nothing in it counts
-        await notices.unsubscribe(token)
-        return await render(
-            request, "accounts/unsubscribe.html", {"ok": True, "done": True, "label": label}
-        )
-    return await render(
-        request,
-        "accounts/unsubscribe.html",
-        {"ok": True, "done": False, "label": label, "token": token},
-    )
-
-
 async def profile_page(request: Request) -> Response:
     """A person's public page: avatar, name, bio."""
-    person = await User.get_or_none(id=request.path_params["id"])
+    person = await profiles.person(request.path_params["id"])
     if person is None:
         raise HTTPException(status_code=404)
     return await render(request, "accounts/profile.html", {"person": person})
@@ -369,7 +245,7 @@ async def profile_page(request: Request) -> Response:
 
 async def profile_by_name(request: Request) -> Response:
     """Where an @mention links: the page of the person with that display name."""
-    person = await User.filter(display_name=request.path_params["name"][:40]).order_by("id").first()
+    person = await profiles.person_named(request.path_params["name"])
     if person is None:
         raise HTTPException(status_code=404)
     return RedirectResponse(links.path("accounts.profile_page", id=person.id), status_code=302)
@@ -398,18 +274,14 @@ async def edit_profile(request: Request) -> Response:
                 counter=request.app.state.counter,
             )
     except DomainError as exc:
-        return await render(
-            request,
-            "accounts/profile_edit.html",
-            {"user": user, "values": values, "errors": field_errors(exc)},
-            status_code=exc.status,
-        )
+        context = {"user": user, "values": values, "errors": field_errors(exc)}
+        return await form_refused(request, "accounts/profile_edit.html", context, exc)
     flash(request, gettext_for(request)("Saved."), "success")
     return redirect_after_post(request, links.path("accounts.profile_page", id=user.id))
 
 
 # POST routes that take no CSRF token, and why: see each handler.
-CSRF_EXEMPT = frozenset({"accounts.unsubscribe"})
+CSRF_EXEMPT = notice_pages.CSRF_EXEMPT
 
 
 async def forgot_page(request: Request) -> Response:
@@ -436,12 +308,8 @@ async def reset_page(request: Request) -> Response:
     try:
         await resets.reset_password(token=token, password=str(form.get("password", "")), now=now)
     except ValidationError as exc:
-        return await render(
-            request,
-            "accounts/reset.html",
-            {"token": token, "errors": field_errors(exc)},
-            status_code=exc.status,
-        )
+        context = {"token": token, "errors": field_errors(exc)}
+        return await form_refused(request, "accounts/reset.html", context, exc)
     flash(request, gettext_for(request)("Your new password is set; sign in with it."), "success")
     return redirect_after_post(request, links.path("accounts.login_page"))
 
@@ -483,25 +351,7 @@ def routes() -> list[BaseRoute]:
             methods=["GET", "POST"],
             name="accounts.reset_page",
         ),
-        Route(
-            "/account/notifications",
-            notifications_page,
-            methods=["GET"],
-            name="accounts.notifications_page",
-        ),
-        Route(
-            "/account/notifications/{id:id}/read",
-            read_notification,
-            methods=["POST"],
-            name="accounts.read_notification",
-        ),
-        Route(
-            "/account/notifications/read-all",
-            read_all_notifications,
-            methods=["POST"],
-            name="accounts.read_all_notifications",
-        ),
-        Route("/account/unread", unread_badge, methods=["GET"], name="accounts.unread_badge"),
+        *notice_pages.routes(),
         Route("/lang/{locale}", choose_language, methods=["GET"], name="accounts.choose_language"),
         Route(
             "/account/verify",
@@ -514,15 +364,6 @@ def routes() -> list[BaseRoute]:
             verify_email,
             methods=["GET"],
             name="accounts.verify_email",
-        ),
-        Route(
-            "/account/notices", notices_page, methods=["GET", "POST"], name="accounts.notices_page"
-        ),
-        Route(
-            "/mail/unsubscribe/{token:str}",
-            unsubscribe,
-            methods=["GET", "POST"],
-            name="accounts.unsubscribe",
         ),
         Route(
             "/account/profile", edit_profile, methods=["GET", "POST"], name="accounts.edit_profile"

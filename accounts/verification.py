@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from tortoise.transactions import in_transaction
 
 import links
 from accounts import notices, outbox
@@ -45,6 +46,13 @@ async def send_verification(user: User, *, now: datetime) -> None:
         key=f"verify:{user.id}:{now:%Y%m%d%H}",
         now=now,
     )
+
+
+async def resend_verification(user: User, *, now: datetime) -> None:
+    """send_verification in a transaction of its own: the "send a new link" of the account
+    page and of the API."""
+    async with in_transaction():
+        await send_verification(user, now=now)
 
 
 async def verify(token: str, *, now: datetime) -> User:

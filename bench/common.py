@@ -288,32 +288,34 @@ async def fresh_app_database(prefix: str) -> AsyncIterator[str]:
 
 @contextmanager
 def serving_app(dsn: str, workers: int = WORKERS) -> Iterator[str]:
-    """`shuyuan serve` with `workers` workers and no access log; yields its base URL."""
+    """`shuyuan serve` with `workers` workers and no access log; yields its base URL. Its log
+    goes to the file BENCH_APP_LOG names (an error the load met is told there), else nowhere."""
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=app_environment(dsn),
-        stdout=open(os.environ.get("BENCH_APP_LOG", os.devnull), "w"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/healthz", server)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with open(os.environ.get("BENCH_APP_LOG", os.devnull), "w") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=app_environment(dsn),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(f"{base}/healthz", server)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
 
 
 @asynccontextmanager

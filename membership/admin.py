@@ -11,7 +11,6 @@ from starlette.routing import BaseRoute, Route
 import links
 from errors import DomainError, ValidationError
 from membership import grants, schemas, services, windows
-from membership.models import Enrollment, EnrollmentWindow
 from web.auth import require_admin
 from web.csrf import read_form
 from web.decoding import read_query
@@ -33,7 +32,7 @@ async def dashboard(
 ) -> Response:
     await require_admin(request)
     now = datetime.now(UTC)
-    all_windows = await EnrollmentWindow.all().order_by("-opens_at")
+    all_windows = await windows.all_windows()
     rows = [
         {
             "window": window,
@@ -106,9 +105,7 @@ async def change_window(request: Request) -> Response:
 async def window_enrollments(request: Request) -> Response:
     await require_admin(request)
     window = await windows.get_window(request.path_params["id"])
-    enrollments = (
-        await Enrollment.filter(window_id=window.id).select_related("user").order_by("-id")
-    )
+    enrollments = await services.enrollments_in(window)
     return await render(
         request, "membership/admin_window.html", {"window": window, "enrollments": enrollments}
     )

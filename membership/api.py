@@ -104,7 +104,7 @@ async def change_window(request: Request) -> Response:
 )
 async def current_window(request: Request) -> Response:
     now = datetime.now(UTC)
-    window = await windows.current_window(now=now)
+    window = await services.current_window(now=now, memory=request.app.state.memory.seats)
     return json_response(
         {
             **window_json(window),

@@ -13,7 +13,6 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts.models import User
 from membership import grants, reminders, services, windows
-from membership.models import Enrollment
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
@@ -120,7 +119,7 @@ class SeatCheckout:
         return services.held_seat(await services.enrollment_for_user(subject_id, user))
 
     async def view(self, request: Request, held: Held, user: User) -> payment_pages.CheckoutView:
-        enrollment = await Enrollment.get(id=held.subject_id)
+        enrollment = await services.enrollment_for_user(held.subject_id, user)
         window = await windows.get_window(enrollment.window_id)  # type: ignore[attr-defined]
         return payment_pages.CheckoutView(
             title=N_("Pay for your seat"),

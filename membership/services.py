@@ -15,7 +15,7 @@ from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
 from errors import DomainError
-from membership import grants, seats
+from membership import grants, seats, windows
 from membership.errors import (
     AlreadyEnrolled,
     AlreadyMember,
@@ -43,7 +43,6 @@ from membership.seats import HOLD_FOR as HOLD_FOR
 from membership.windows import (
     WindowState,
     closing_time,
-    current_window,
     get_window,
     seats_left,
     window_state,
@@ -377,24 +376,33 @@ class WindowView:
     waitlist_place: int | None  # where they wait for a seat that comes back, if they do
 
 
+async def current_window(*, now: datetime, memory: SeatMemory | None = None) -> EnrollmentWindow:
+    """The window that is open, else the next one, else the last one, after giving back its
+    holds that ran out (those with no payment under way), so that its seats left are true for
+    pages and API alike. Raises NoWindow."""
+    window = await windows.current_window(now=now)
+    await release_expired_holds(provider=None, now=now, window_id=window.id, memory=memory)
+    return window
+
+
+async def enrollments_in(window: EnrollmentWindow) -> list[Enrollment]:
+    """Every enrollment of a window with its person, the newest first (the admin's list)."""
+    return await Enrollment.filter(window_id=window.id).select_related("user").order_by("-id")
+
+
 async def window_view(
     *, user: User | None, now: datetime, memory: SeatMemory | None = None
 ) -> WindowView:
-    """The current window (the open one, else the next, else the last) for `user` (None: a
-    visitor), after giving back the holds of this window that ran out."""
+    """The current window (see current_window) for `user` (None: a visitor)."""
     try:
-        window: EnrollmentWindow | None = await current_window(now=now)
+        window: EnrollmentWindow | None = await current_window(now=now, memory=memory)
     except NoWindow:
         window = None
     enrollment = None
-    if window is not None:
-        await release_expired_holds(provider=None, now=now, window_id=window.id, memory=memory)
-        if user is not None:
-            enrollment = (
-                await Enrollment.filter(window_id=window.id, user_id=user.id)
-                .order_by("-id")
-                .first()
-            )
+    if window is not None and user is not None:
+        enrollment = (
+            await Enrollment.filter(window_id=window.id, user_id=user.id).order_by("-id").first()
+        )
     member = user is not None and is_member(user, at=now)
     return WindowView(
         window=window,

@@ -199,6 +199,11 @@ async def close_window(window_id: int, *, now: datetime) -> EnrollmentWindow:
     return window
 
 
+async def all_windows() -> list[EnrollmentWindow]:
+    """Every window, the latest to open first (the admin's list)."""
+    return await EnrollmentWindow.all().order_by("-opens_at")
+
+
 async def current_window(*, now: datetime) -> EnrollmentWindow:
     """The open window; else the next upcoming one; else the last closed one. Raises NoWindow."""
     candidates = await EnrollmentWindow.filter(opens_at__lte=now, closes_at__gt=now)

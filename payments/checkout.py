@@ -280,7 +280,7 @@ async def checkout_page(request: Request, payable: Payable) -> Response:
             "held": held,
             "view": view,
             "urls": urls,
-            "expired": not held.payable(datetime.now(UTC)),
+            "expired": held.standing(datetime.now(UTC)) != HeldState.PAYABLE,
             "stripe_js": settings.stripe_js_url,
             "publishable_key": settings.stripe_publishable_key,
             "methods": offered_methods(request),

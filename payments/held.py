@@ -35,8 +35,16 @@ class Held:
     state: HeldState
     payment_id: int | None  # its latest payment, if one was begun
 
+    def standing(self, now: datetime) -> HeldState:
+        """Where its checkout stands at `now`, the one answer the pay guard (pay_held) and the
+        checkout page (payments.checkout) both take: PAID; PAYABLE while held and before its
+        deadline (half-open: over at hold_expires_at); else OVER, released or not yet."""
+        if self.state == HeldState.PAYABLE and now >= self.hold_expires_at:
+            return HeldState.OVER  # ran out: the release job gives it back soon
+        return self.state
+
     def payable(self, now: datetime) -> bool:
-        return self.state == HeldState.PAYABLE and now < self.hold_expires_at
+        return self.standing(now) == HeldState.PAYABLE
 
 
 async def pay_held(
@@ -55,9 +63,10 @@ async def pay_held(
     check, run once the guard passed: the store's shipping address), and what payments.pay
     raises. The payment is offered no longer than the hold, and recorded on the thing
     (`record(payment_id)`) whatever its outcome, so its pages can follow it."""
-    if held.state == HeldState.PAID:
+    standing = held.standing(now)
+    if standing == HeldState.PAID:
         raise paid()
-    if not held.payable(now):
+    if standing == HeldState.OVER:
         raise over()
     if before is not None:
         await before()

@@ -13,7 +13,7 @@ import links
 from errors import ValidationError
 from store import schemas, services
 from store.images import resize_upload, store_product_image
-from store.models import Order, OrderStatus, Product
+from store.models import OrderStatus
 from web.auth import require_admin
 from web.csrf import read_form
 from web.decoding import read_query
@@ -29,13 +29,6 @@ from web.forms import (
 from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
 
 
-def _orders_query(status: str | None):  # type: ignore[no-untyped-def]
-    query = Order.all().select_related("user").order_by("-id")
-    if status in {s.value for s in OrderStatus}:
-        query = query.filter(status=status)
-    return query
-
-
 async def dashboard(
     request: Request,
     errors: dict[str, str] | None = None,
@@ -43,14 +36,14 @@ async def dashboard(
 ) -> Response:
     await require_admin(request)
     status = read_query(request, schemas.OrdersQuery).status or None
-    products = await Product.all().select_related("category").order_by("-id").limit(100)
+    products = await services.newest_products(limit=100)
     left = await services.stock_left_of(products)
     return await render(
         request,
         "store/admin.html",
         {
             "products": [(p, left[p.id]) for p in products],
-            "orders": await _orders_query(status).limit(200),
+            "orders": await services.orders_for_admin(status, limit=200),
             "status": status or "",
             "statuses": [s.value for s in OrderStatus],
             "errors": errors or {},
@@ -167,7 +160,9 @@ async def refuse_refund(request: Request) -> Response:
 
 async def orders_csv(request: Request) -> Response:
     await require_admin(request)
-    orders = await _orders_query(read_query(request, schemas.OrdersQuery).status or None)
+    orders = await services.orders_for_admin(
+        read_query(request, schemas.OrdersQuery).status or None
+    )
     return csv_download(
         "orders.csv",
         [

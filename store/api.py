@@ -21,7 +21,11 @@ from web.i18n import api_locale, translations
 from web.limits import FORM_FIELDS
 
 
-async def product_json(product: Product, *, left: int | None = None) -> dict[str, Any]:
+async def product_json(
+    product: Product, *, left: int | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    # This API reads no caller: the sale is the one a visitor sees (the page's own rule).
+    sale = await services.sale_for(product, None, now or datetime.now(UTC))
     return {
         "id": product.id,
         "title": product.title,
@@ -40,6 +44,7 @@ async def product_json(product: Product, *, left: int | None = None) -> dict[str
         "image_url": image_url(product.image),
         "thumbnail_url": image_url(product.image, "thumb"),
         "requires_shipping": product.requires_shipping,
+        "sale_state": sale.state.value,
     }
 
 
@@ -105,8 +110,9 @@ async def create_product(request: Request) -> Response:
 )
 async def list_products(request: Request) -> Response:
     query = read_query(request, schemas.ProductsQuery)
+    now = datetime.now(UTC)
     products, next_cursor = await services.list_products(
-        now=datetime.now(UTC),
+        now=now,
         category=query.category or None,
         sort=query.sort,
         new_within_days=query.new_within_days,
@@ -115,7 +121,7 @@ async def list_products(request: Request) -> Response:
     stock = await services.stock_left_of(products)
     return json_response(
         {
-            "items": [await product_json(p, left=stock[p.id]) for p in products],
+            "items": [await product_json(p, left=stock[p.id], now=now) for p in products],
             "next_cursor": str(next_cursor) if next_cursor is not None else None,
         }
     )

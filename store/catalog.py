@@ -146,6 +146,31 @@ async def list_products(
     return page, next_cursor
 
 
+async def listing(
+    *, now: datetime, view: str = "new", category: str | None = None, limit: int = 60
+) -> list[Product]:
+    """The store page: "new" is what was added this week, newest first, unless a category is
+    chosen (then everything in it, newest first); "hot" ranks by units paid in the last week."""
+    products, _ = await list_products(
+        now=now,
+        category=category,
+        sort="hot" if view == "hot" else "new",
+        new_within_days=NEW_THIS_WEEK_DAYS if view == "new" and not category else None,
+        limit=limit,
+    )
+    return products
+
+
+async def categories() -> list[Category]:
+    """The store's categories in the order they are shown."""
+    return await Category.all().order_by("position", "name")
+
+
+async def newest_products(*, limit: int = 100) -> list[Product]:
+    """The latest products with their categories, newest first (the admin's list)."""
+    return await Product.all().select_related("category").order_by("-id").limit(limit)
+
+
 async def set_product_image(
     *,
     product_id: int,

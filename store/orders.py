@@ -21,6 +21,7 @@ from accounts.models import User
 from errors import DomainError, RateLimited, ValidationError
 from payments import services as payments
 from payments.held import Held, HeldState, pay_held
+from payments.models import Payment
 from payments.provider import PaymentProvider
 from ratelimit import Counter, Limit, seconds_left
 from store import holds
@@ -370,6 +371,25 @@ async def refund_order(*, provider: PaymentProvider, order_id: int, now: datetim
         raise BadOrderState("Only a paid order can be refunded.")
     await payments.refund(provider=provider, payment_id=order.payment_id, now=now)
     return await Order.get(id=order.id)
+
+
+async def orders_for_admin(status: str | None = None, *, limit: int | None = None) -> list[Order]:
+    """Orders with their buyers, newest first, of one status when `status` names one (the
+    admin's list and its CSV)."""
+    query = Order.all().select_related("user").order_by("-id")
+    if status in {s.value for s in OrderStatus}:
+        query = query.filter(status=status)
+    return await (query.limit(limit) if limit is not None else query)
+
+
+async def order_events(order: Order) -> list[OrderEvent]:
+    """What happened to an order, oldest first (its page's history)."""
+    return await OrderEvent.filter(order_id=order.id).order_by("id")
+
+
+async def order_payment(order: Order) -> Payment | None:
+    """The order's latest payment, if one was begun (its page and receipt say how it was paid)."""
+    return await Payment.get_or_none(id=order.payment_id) if order.payment_id else None
 
 
 async def orders_of(user: User, *, limit: int = 50) -> list[Order]:

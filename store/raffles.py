@@ -36,10 +36,6 @@ async def enter_raffle(*, product_id: int, user: User, now: datetime) -> int:
     return await RaffleEntry.filter(product_id=product.id).count()
 
 
-async def is_winner(product: Product, user: User) -> bool:
-    return await RaffleEntry.exists(product_id=product.id, user_id=user.id, won=True)
-
-
 @dataclass(frozen=True)
 class Draw:
     seed: str

@@ -14,9 +14,8 @@ from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from payments.models import Payment
 from store import schemas, services
-from store.models import Category, Order, OrderEvent, OrderStatus
+from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -26,23 +25,16 @@ from web.rendering import flash, gettext_for, on_error_back, redirect_after_post
 
 async def listing(request: Request) -> Response:
     """New this week (the default), hottest, or one category."""
-    now = datetime.now(UTC)
     query = read_query(request, schemas.ListingQuery)
     view, category = query.view, query.category or None
-    products, _ = await services.list_products(
-        now=now,
-        category=category,
-        sort="hot" if view == "hot" else "new",
-        new_within_days=services.NEW_THIS_WEEK_DAYS if view == "new" and not category else None,
-        limit=60,
-    )
+    products = await services.listing(now=datetime.now(UTC), view=view, category=category)
     left = await services.stock_left_of(products)
     return await render(
         request,
         "store/listing.html",
         {
             "products": [(p, left[p.id]) for p in products],
-            "categories": await Category.all().order_by("position", "name"),
+            "categories": await services.categories(),
             "view": view,
             "category": category,
         },
@@ -52,9 +44,7 @@ async def listing(request: Request) -> Response:
 async def product_page(request: Request) -> Response:
     now = datetime.now(UTC)
     product = await services.get_product(request.path_params["id"])
-    user = await current_user(request)
-    winner = user is not None and await services.is_winner(product, user)
-    sale = services.sale_state(product, user, now, winner=winner)
+    sale = await services.sale_for(product, await current_user(request), now)
     return await render(
         request,
         "store/product.html",
@@ -133,7 +123,7 @@ class OrderCheckout:
         return services.held_order(await services.order_for_user(subject_id, user))
 
     async def view(self, request: Request, held: Held, user: User) -> payment_pages.CheckoutView:
-        order = await Order.get(id=held.subject_id)
+        order = await services.order_for_user(held.subject_id, user)
         return payment_pages.CheckoutView(
             title=N_("Pay for your order"),
             what=gettext_for(request)("Order #%(n)d") % {"n": order.id},
@@ -227,9 +217,9 @@ async def order_page(request: Request) -> Response:
         {
             "order": order,
             "items": await services.order_items(order),
-            "events": await OrderEvent.filter(order_id=order.id).order_by("id"),
+            "events": await services.order_events(order),
             "refund_request": await services.refunds.latest_for(order),
-            "payment": await Payment.get_or_none(id=order.payment_id) if order.payment_id else None,
+            "payment": await services.order_payment(order),
             "can_ask_refund": order.status in services.SOLD_STATUSES,
         },
     )
@@ -265,7 +255,7 @@ async def receipt_page(request: Request) -> Response:
         {
             "order": order,
             "items": await services.order_items(order),
-            "payment": await Payment.get_or_none(id=order.payment_id) if order.payment_id else None,
+            "payment": await services.order_payment(order),
         },
     )
 

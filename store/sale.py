@@ -9,7 +9,7 @@ from enum import StrEnum
 from accounts.models import User
 from membership.services import is_member
 from store.errors import Ended, MembersOnly, NotAWinner, NotStarted
-from store.models import Product
+from store.models import Product, RaffleEntry
 
 
 class SaleState(StrEnum):
@@ -59,6 +59,20 @@ def sale_state(product: Product, user: User | None, now: datetime, *, winner: bo
     if product.sale_ends_at is not None and now >= product.sale_ends_at:
         return Sale(SaleState.ENDED, opens)
     return Sale(SaleState.OPEN, opens)
+
+
+async def is_winner(product: Product, user: User) -> bool:
+    """Whether `user` was drawn in the product's raffle."""
+    return await RaffleEntry.exists(product_id=product.id, user_id=user.id, won=True)
+
+
+async def sale_for(product: Product, user: User | None, now: datetime) -> Sale:
+    """sale_state for `user` (None: a visitor), with whether they won the product's raffle
+    looked up (a drawn raffle only): what the product page and the API's product show."""
+    winner = (
+        user is not None and product.raffle_drawn_at is not None and await is_winner(product, user)
+    )
+    return sale_state(product, user, now, winner=winner)
 
 
 def open_to_everyone(product: Product, now: datetime) -> bool:

@@ -163,6 +163,14 @@ class Product(Answer):
     image_url: str | None
     thumbnail_url: str | None
     requires_shipping: bool
+    sale_state: Annotated[
+        services.SaleState,
+        msgspec.Meta(
+            description="the sale now, as a visitor sees it (store.sale.sale_state): members "
+            "start member_head_start_minutes early; members_only, raffle, drawing and "
+            "winners_only name who may buy"
+        ),
+    ]
 
 
 class Products(Answer):

@@ -15,10 +15,13 @@ from store.catalog import (
     MAX_PRICE_FEN,
     MAX_STOCK,
     NEW_THIS_WEEK_DAYS,
+    categories,
     category_named,
     create_product,
     get_product,
     list_products,
+    listing,
+    newest_products,
     set_product_image,
     stock_left,
     stock_left_of,
@@ -37,8 +40,11 @@ from store.orders import (
     held_order,
     mark_delivered,
     mark_shipped,
+    order_events,
     order_for_user,
     order_items,
+    order_payment,
+    orders_for_admin,
     orders_of,
     pay_order,
     place_order,
@@ -48,8 +54,17 @@ from store.orders import (
     shipping_json,
     ships,
 )
-from store.raffles import Draw, draw_due_raffles, draw_raffle, enter_raffle, is_winner, pick_winners
-from store.sale import Sale, SaleState, check_can_buy, open_to_everyone, sale_opens_for, sale_state
+from store.raffles import Draw, draw_due_raffles, draw_raffle, enter_raffle, pick_winners
+from store.sale import (
+    Sale,
+    SaleState,
+    check_can_buy,
+    is_winner,
+    open_to_everyone,
+    sale_for,
+    sale_opens_for,
+    sale_state,
+)
 from store.shipping import PROVINCES, Address, check_address, tidy_phone
 
 __all__ = [
@@ -70,6 +85,7 @@ __all__ = [
     "StoreMemory",
     "Wanted",
     "cancel_order",
+    "categories",
     "category_named",
     "check_address",
     "check_can_buy",
@@ -82,11 +98,16 @@ __all__ = [
     "held_order",
     "is_winner",
     "list_products",
+    "listing",
     "mark_delivered",
     "mark_shipped",
+    "newest_products",
     "open_to_everyone",
+    "order_events",
     "order_for_user",
     "order_items",
+    "order_payment",
+    "orders_for_admin",
     "orders_of",
     "pay_order",
     "pick_winners",
@@ -94,6 +115,7 @@ __all__ = [
     "refund_order",
     "release_expired_orders",
     "remind_me",
+    "sale_for",
     "sale_opens_for",
     "sale_state",
     "send_drop_reminders",

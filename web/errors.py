@@ -165,14 +165,32 @@ async def _error_page(request: Request, status: int, message: str) -> Response:
     )
 
 
-async def domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
+def error_headers(exc: DomainError) -> dict[str, str]:
+    """The headers an answer refusing with `exc` carries (Retry-After when to come back):
+    the handler's, and a page's that shows the refusal in its own form."""
     headers: dict[str, str] = {}
-    extra: dict[str, Any] = {}
     if isinstance(exc, RateLimited | ServiceUnavailable):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, PayloadTooLarge):
         headers["Connection"] = "close"  # the rest of the body is not read
+    return headers
+
+
+async def form_refused(
+    request: Request, template: str, context: dict[str, Any], exc: DomainError
+) -> Response:
+    """A form page shown again with its refusal beside its fields (the one exception to
+    letting a DomainError reach domain_error): the error's status and headers, as the
+    handler would send them."""
+    response = await render(request, template, context, status_code=exc.status)
+    response.headers.update(error_headers(exc))
+    return response
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    headers = error_headers(exc)
+    extra: dict[str, Any] = {}
     if isinstance(exc, ValidationError):
         extra["field"] = exc.field
         if len(exc.errors) > 1:

@@ -63,6 +63,8 @@ def _token(request: Request) -> str | None:
 )
 async def create_post(request: Request) -> Response:
     user = await api_user(request)
+    now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
     data = await read_json(request, schemas.NewPost)
     post, _ = await board.create_post(
         author=user,
@@ -70,7 +72,7 @@ async def create_post(request: Request) -> Response:
         title=data.title,
         body=data.body,
         counter=request.app.state.counter,
-        now=datetime.now(UTC),
+        now=now,
         token=_token(request),
     )
     await post.fetch_related("author")
@@ -124,6 +126,9 @@ async def get_post(request: Request) -> Response:
 )
 async def edit_post(request: Request) -> Response:
     user = await api_user(request)
+    now = datetime.now(UTC)
+    # A refusal (403, or 404 for no such post) before a bad body (422).
+    await board.check_can_edit(request.path_params["id"], editor=user, now=now)
     data = await read_json(request, schemas.PostEdit)
     post = await board.edit_post(
         request.path_params["id"],
@@ -131,7 +136,7 @@ async def edit_post(request: Request) -> Response:
         title=data.title,
         body=data.body,
         category=data.category,
-        now=datetime.now(UTC),
+        now=now,
     )
     return json_response(post_json(post))
 
@@ -163,13 +168,15 @@ async def delete_post(request: Request) -> Response:
 )
 async def create_reply(request: Request) -> Response:
     user = await api_user(request)
+    now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
     data = await read_json(request, schemas.NewReply)
     created, _ = await replies.reply(
         request.path_params["id"],
         author=user,
         body=data.body,
         counter=request.app.state.counter,
-        now=datetime.now(UTC),
+        now=now,
         token=_token(request),
     )
     await created.fetch_related("author")
@@ -185,10 +192,10 @@ async def create_reply(request: Request) -> Response:
 )
 async def like_post(request: Request) -> Response:
     user = await api_user(request)
+    now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
     data = await read_json(request, schemas.Like)
-    post = await board.like(
-        request.path_params["id"], user=user, now=datetime.now(UTC), liked=data.liked
-    )
+    post = await board.like(request.path_params["id"], user=user, now=now, liked=data.liked)
     return json_response({"id": post.id, "like_count": post.like_count})
 
 
@@ -202,9 +209,11 @@ async def like_post(request: Request) -> Response:
 )
 async def report_post(request: Request) -> Response:
     user = await api_user(request)
+    now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
     data = await read_json(request, schemas.NewReport)
     report = await moderation.report(
-        request.path_params["id"], reporter=user, reason=data.reason, now=datetime.now(UTC)
+        request.path_params["id"], reporter=user, reason=data.reason, now=now
     )
     return json_response({"id": report.id}, 201)
 

@@ -12,16 +12,21 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
-from accounts.models import User
 from community.board import moderation, replies, schemas
 from community.board import services as board
-from community.board.errors import NotTheAuthor
-from errors import DomainError, ValidationError
+from errors import ValidationError
 from web.auth import require_admin, require_user
 from web.csrf import read_form
 from web.decoding import read_fields, read_query
 from web.forms import field_errors
-from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
+from web.rendering import (
+    flash,
+    gettext_for,
+    is_htmx,
+    on_error_back,
+    redirect_after_post,
+    render,
+)
 
 
 def _post_id(request: Request) -> int:
@@ -49,17 +54,9 @@ async def board_page(request: Request) -> Response:
         "category": category or "",
         "q": query,
         "categories": await board.categories(),
-        "can_write": await _can_write(user, now),
+        "can_write": await board.may_write(user, now),
     }
     return await render(request, "community/board.html", context, fragment="community/_posts.html")
-
-
-async def _can_write(user: User, now: datetime) -> bool:
-    try:
-        await board.check_can_write(user, now)
-    except DomainError:
-        return False
-    return True
 
 
 async def new_post_page(
@@ -76,7 +73,7 @@ async def new_post_page(
             "errors": errors or {},
             "values": values or {"category": "knowledge", "title": "", "body": ""},
             "submission": secrets.token_urlsafe(16),
-            "can_write": await _can_write(user, now),
+            "can_write": await board.may_write(user, now),
         },
         status_code=422 if errors else 200,
     )
@@ -85,16 +82,18 @@ async def new_post_page(
 async def create_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
+    now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal before the text's problems, as the API
     values = {key: str(form.get(key, "")) for key in ("category", "title", "body", "submission")}
     try:
-        read_fields(values, schemas.NewPost)  # every problem of the form at once
+        data = read_fields(values, schemas.NewPost)  # every problem of the form at once
         post, _ = await board.create_post(
             author=user,
-            category=values["category"],
-            title=values["title"],
-            body=values["body"],
+            category=data.category,
+            title=data.title,
+            body=data.body,
             counter=request.app.state.counter,
-            now=datetime.now(UTC),
+            now=now,
             token=values["submission"] or None,
         )
     except ValidationError as exc:
@@ -113,7 +112,7 @@ async def post_page(request: Request) -> Response:
             "post": post,
             "replies": await replies.thread(post, viewer=user),
             "liked": await board.has_liked(post, user),
-            "can_write": await _can_write(user, now),
+            "can_write": await board.may_write(user, now),
             "revisions": await board.revisions(post),
             "submission": secrets.token_urlsafe(16),
             "categories": await board.categories(),
@@ -125,12 +124,15 @@ async def create_reply(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal before the text's problems, as the API
     body = str(form.get("body", ""))
     try:
+        # The API's declared reply (schemas.NewReply): the same limits on both.
+        data = read_fields({"body": body}, schemas.NewReply)
         created, _ = await replies.reply(
             _post_id(request),
             author=user,
-            body=body,
+            body=data.body,
             counter=request.app.state.counter,
             now=now,
             token=str(form.get("submission", "")) or None,
@@ -182,9 +184,7 @@ async def like_post(request: Request) -> Response:
 
 async def edit_page(request: Request, errors: dict[str, str] | None = None) -> Response:
     user = await require_user(request)
-    post = await board.get_post(_post_id(request), viewer=user, now=datetime.now(UTC))
-    if post.author.id != user.id:
-        raise NotTheAuthor()
+    post = await board.check_can_edit(_post_id(request), editor=user, now=datetime.now(UTC))
     return await render(
         request,
         "community/board_edit.html",
@@ -197,14 +197,20 @@ async def edit_page(request: Request, errors: dict[str, str] | None = None) -> R
 async def edit_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
+    now = datetime.now(UTC)
+    await board.check_can_edit(_post_id(request), editor=user, now=now)  # before the text
     try:
+        # The API's declared edit (schemas.PostEdit): the same limits on both.
+        data = read_fields(
+            {key: str(form.get(key, "")) for key in ("title", "body")}, schemas.PostEdit
+        )
         post = await board.edit_post(
             _post_id(request),
             editor=user,
-            title=str(form.get("title", "")),
-            body=str(form.get("body", "")),
+            title=data.title,
+            body=data.body,
             category=None,
-            now=datetime.now(UTC),
+            now=now,
         )
     except ValidationError as exc:
         return await edit_page(request, {exc.field: exc.reason})
@@ -225,18 +231,12 @@ async def delete_post(request: Request) -> Response:
 async def report_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
-    _ = gettext_for(request)
-    try:
-        await moderation.report(
-            _post_id(request),
-            reporter=user,
-            reason=str(form.get("reason", "")),
-            now=datetime.now(UTC),
-        )
-    except ValidationError as exc:
-        flash(request, _(exc.reason), "error")
-    else:
-        flash(request, _("Thank you: the admins will look at it."), "success")
+    on_error_back(request, links.path("board.post_page", id=_post_id(request)))
+    now = datetime.now(UTC)
+    await board.check_can_write(user, now)  # a refusal before the reason's problems, as the API
+    data = read_fields({"reason": str(form.get("reason", ""))}, schemas.NewReport)
+    await moderation.report(_post_id(request), reporter=user, reason=data.reason, now=now)
+    flash(request, gettext_for(request)("Thank you: the admins will look at it."), "success")
     return redirect_after_post(request, links.path("board.post_page", id=_post_id(request)))
 
 
@@ -272,19 +272,11 @@ async def admin_moderate(request: Request) -> Response:
 async def admin_ban(request: Request) -> Response:
     await require_admin(request)
     form = await read_form(request)
-    _ = gettext_for(request)
-    try:
-        user_id = str(form.get("user_id", ""))
-        days = str(form.get("days", ""))
-        if not user_id.isdigit() or not days.isdigit():
-            raise ValidationError("days", "must be a whole number")
-        await moderation.ban(
-            int(user_id), days=int(days), reason=str(form.get("reason", "")), now=datetime.now(UTC)
-        )
-    except ValidationError as exc:
-        flash(request, _(exc.reason), "error")
-    else:
-        flash(request, _("Done."), "success")
+    on_error_back(request, links.path("board.admin_page"))
+    fields = {key: str(form.get(key, "")) for key in ("user_id", "days", "reason")}
+    data = read_fields(fields, schemas.Ban)  # the API's declared ban: the same limits
+    await moderation.ban(data.user_id, days=data.days, reason=data.reason, now=datetime.now(UTC))
+    flash(request, gettext_for(request)("Done."), "success")
     return redirect_after_post(request, links.path("board.admin_page"))
 
 
@@ -299,13 +291,9 @@ async def admin_settings(request: Request) -> Response:
 async def admin_category(request: Request) -> Response:
     await require_admin(request)
     form = await read_form(request)
-    _ = gettext_for(request)
-    try:
-        await board.add_category(str(form.get("slug", "")), str(form.get("name", "")))
-    except ValidationError as exc:
-        flash(request, _(exc.reason), "error")
-    else:
-        flash(request, _("Done."), "success")
+    on_error_back(request, links.path("board.admin_page"))
+    await board.add_category(str(form.get("slug", "")), str(form.get("name", "")))
+    flash(request, gettext_for(request)("Done."), "success")
     return redirect_after_post(request, links.path("board.admin_page"))
 
 

@@ -94,15 +94,30 @@ async def banned_until(user: User, now: datetime) -> datetime | None:
     return ban.until if ban and ban.until > now else None
 
 
-async def check_can_write(user: User, now: datetime) -> None:
-    """Only active members (and admins) post, reply and like; a ban stops them for a while."""
+async def why_may_not_write(user: User, now: datetime) -> DomainError | None:
+    """Why `user` may not post, reply, like or report now, or None when they may: only active
+    members (and admins) write (else BoardMembersOnly); a ban stops them for a while (Banned)."""
     if not _active_member(user, now):
-        raise BoardMembersOnly()
+        return BoardMembersOnly()
     until = await banned_until(user, now)
     if until is not None:
-        raise Banned(
+        return Banned(
             f"You may not post on the board until {until.isoformat()}.", until=until.isoformat()
         )
+    return None
+
+
+async def may_write(user: User, now: datetime) -> bool:
+    """Whether `user` may write on the board now (pages show or hide their forms by it)."""
+    return await why_may_not_write(user, now) is None
+
+
+async def check_can_write(user: User, now: datetime) -> None:
+    """The guard of every writing action: raises what why_may_not_write names. Pages and the
+    API call it before they read the text, so a refusal (403) comes before a bad field (422)."""
+    refusal = await why_may_not_write(user, now)
+    if refusal is not None:
+        raise refusal
 
 
 async def rate_limit(counter: Counter, key: str, limit: Limit) -> None:
@@ -258,14 +273,23 @@ async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
     return post
 
 
-async def edit_post(
-    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
-) -> Post:
-    """The author edits; the text before the edit is kept as a revision."""
+async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
+    """The guard of an edit, before its text is read: the post as the editor may see it
+    (PostNotFound, BoardMembersOnly), written by them (NotTheAuthor), and they may write
+    (BoardMembersOnly, Banned)."""
     post = await get_post(post_id, viewer=editor, now=now)
     if post.author_id != editor.id:  # type: ignore[attr-defined]
         raise NotTheAuthor()
     await check_can_write(editor, now)
+    return post
+
+
+async def edit_post(
+    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
+) -> Post:
+    """The author edits; the text before the edit is kept as a revision. Raises what
+    check_can_edit raises, then ValidationError."""
+    post = await check_can_edit(post_id, editor=editor, now=now)
     title, body = _check_title_body(title, body)
     if category is not None:
         post.category = await _check_category(category)

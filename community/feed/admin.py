@@ -20,7 +20,7 @@ from errors import ValidationError
 from web.auth import require_admin
 from web.csrf import read_form
 from web.forms import optional_beijing_time
-from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+from web.rendering import SHANGHAI, flash, gettext_for, on_error_back, redirect_after_post, render
 
 
 async def dashboard(request: Request) -> Response:
@@ -141,16 +141,15 @@ async def save_item(request: Request) -> Response:
 async def set_published(request: Request) -> Response:
     await require_admin(request)
     await read_form(request)
+    on_error_back(
+        request, links.path("feed.admin.dashboard")
+    )  # a keyword taken meanwhile: said there (web.errors)
     _ = gettext_for(request)
     publish = request.url.path.endswith("/publish")
-    try:
-        await services.set_published(
-            request.path_params["id"], publish, memory=request.app.state.memory.feed
-        )
-    except KeywordTaken as exc:
-        flash(request, exc.message, "error")
-    else:
-        flash(request, _("Published again.") if publish else _("Unpublished."), "success")
+    await services.set_published(
+        request.path_params["id"], publish, memory=request.app.state.memory.feed
+    )
+    flash(request, _("Published again.") if publish else _("Unpublished."), "success")
     return redirect_after_post(request, links.path("feed.admin.dashboard"))
 
 

@@ -16,6 +16,25 @@ def record(memory: FeedMemory, item_id: int, what: str) -> None:
     memory.pending[(item_id, what)] += 1
 
 
+def count_feed_view(memory: FeedMemory, item_ids: list[int], *, first_page: bool) -> None:
+    """Today's item is shown in full at the top of the feed's first page: it counts as
+    viewed (a later page shows nothing new at its top)."""
+    if first_page and item_ids:
+        record(memory, item_ids[0], "views")
+
+
+def count_item_view(memory: FeedMemory, item_id: int) -> None:
+    """An item's own page counts as one view."""
+    record(memory, item_id, "views")
+
+
+def count_play(memory: FeedMemory, item_id: int, *, byte_range: str) -> None:
+    """A player starting from the beginning (no Range, or one from byte 0) counts as a play;
+    a seek does not."""
+    if not byte_range or byte_range.replace(" ", "").startswith("bytes=0-"):
+        record(memory, item_id, "plays")
+
+
 async def flush_analytics(memory: FeedMemory) -> int:
     """Write the counted events; returns how many. Runs every few seconds and at shutdown."""
     if not memory.pending:

@@ -161,6 +161,9 @@ async def feed(request: Request) -> Response:
         cursor=cursor,
         memory=request.app.state.memory.feed,
     )
+    analytics.count_feed_view(
+        request.app.state.memory.feed, [item.id for item in page.items], first_page=not cursor
+    )
     return json_response(
         {"items": [item_json(item) for item in page.items], "next_cursor": page.next_cursor}
     )

@@ -44,9 +44,9 @@ async def feed(request: Request) -> Response:
     page = await services.feed_page(
         now=now, full_access=access, cursor=cursor, memory=request.app.state.memory.feed
     )
-    if page.items and cursor is None:
-        # Today's item is shown in full: it counts as viewed.
-        analytics.record(request.app.state.memory.feed, page.items[0].id, "views")
+    analytics.count_feed_view(
+        request.app.state.memory.feed, [item.id for item in page.items], first_page=cursor is None
+    )
     # The list is the same for every reader with the same access and language: it is rendered
     # once per cached page (see services.feed_page) and reused until the page is refilled.
     fragment = is_htmx(request) and cursor is not None
@@ -88,7 +88,7 @@ async def item_page(request: Request) -> Response:
         full_access=services.full_access(user, now),
         admin=bool(user and user.is_admin),
     )
-    analytics.record(request.app.state.memory.feed, item.id, "views")
+    analytics.count_item_view(request.app.state.memory.feed, item.id)
     return await render(request, "community/item.html", {"item": item})
 
 
@@ -135,12 +135,7 @@ async def audio(request: Request) -> Response:
     if token:
         settings = request.app.state.settings
         user = await podcast.user_for_podcast_token(token, settings.secret_key) or user
-    item = await services.audio_item(name, now=now, admin=bool(user and user.is_admin))
-    if item.members_only and not services.full_access(user, now):
-        raise HTTPException(
-            status_code=403 if user else 401,
-            detail="This audio is for members only." if user else "Sign in as a member to listen.",
-        )
+    item = await services.audio_for_listener(name, user=user, now=now)
     path = audio_dir(request) / name
     if not path.is_file():
         raise HTTPException(status_code=404, detail="The audio file is missing.")
@@ -151,10 +146,9 @@ async def audio(request: Request) -> Response:
     headers = {"ETag": etag, "Cache-Control": cache, "Vary": "Cookie"}
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    wanted = request.headers.get("range", "")
-    if not wanted or wanted.replace(" ", "").startswith("bytes=0-"):
-        # A player starting from the beginning counts as a play.
-        analytics.record(request.app.state.memory.feed, item.id, "plays")
+    analytics.count_play(
+        request.app.state.memory.feed, item.id, byte_range=request.headers.get("range", "")
+    )
     return FileResponse(path, media_type=item.audio_type, headers=headers)
 
 

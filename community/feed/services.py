@@ -21,11 +21,11 @@ from accounts.models import User
 from community import cursors, search
 from community.feed import analytics
 from community.feed.audio import CheckedAudio, store_audio
-from community.feed.errors import ItemNotFound, KeywordTaken, UnknownKeyword
+from community.feed.errors import ItemNotFound, KeywordTaken, MembersOnly, UnknownKeyword
 from community.feed.memory import FeedMemory
 from community.feed.models import FeedItem
 from community.text import normalise_keyword, plain_text, render_markdown, teaser_of
-from errors import ValidationError
+from errors import Unauthorized, ValidationError
 from membership.services import is_member
 
 PAGE_SIZE = 10
@@ -438,12 +438,18 @@ async def admin_items(limit: int = 200) -> list[FeedItem]:
 # Audio
 
 
-async def audio_item(name: str, *, now: datetime, admin: bool = False) -> FeedItem:
-    """The item an audio file belongs to, if it is live (admins: any)."""
+async def audio_for_listener(name: str, *, user: User | None, now: datetime) -> FeedItem:
+    """The item a live audio file belongs to (admins: any), if this listener may hear it:
+    members-only audio goes to members (and admins) only. Raises ItemNotFound, Unauthorized
+    (nobody signed in) or MembersOnly (signed in, not a member)."""
     query = FeedItem.filter(audio_file=name)
-    if not admin:
+    if not (user is not None and user.is_admin):
         query = query.filter(_live(now))
     item = await query.first()
     if item is None:
         raise ItemNotFound("No such audio.")
+    if item.members_only and not full_access(user, now):
+        if user is None:
+            raise Unauthorized("Sign in as a member to listen.")
+        raise MembersOnly("This audio is for members only.")
     return item

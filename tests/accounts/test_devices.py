@@ -288,3 +288,20 @@ async def test_a_new_password_voids_every_device_token_made_before_it(
         # Whoever kept the old device token is back among the untrusted, held by the throttle.
         held = await get_token(thief, "owner@example.cn", NEW_PASSWORD, device_token=old)
         assert held.status_code == 429
+
+
+async def test_the_sign_in_page_refused_for_too_many_failures_says_when_to_come_back(
+    app: Starlette,
+) -> None:
+    # The form is shown again in place (web.errors.form_refused), with the handler's headers.
+    await make_user(email="owner@example.cn")
+    async with from_address(app, NAT) as stranger:
+        for _ in range(FAILED_LOGINS_PER_ACCOUNT.attempts):
+            await get_token(stranger, "owner@example.cn", "a guess")
+    async with from_address(app, NAT) as browser:
+        page = await browser.get("/account/login")
+        form = {"email": "owner@example.cn", "password": "x", "csrf_token": csrf_from(page.text)}
+        refused = await browser.post("/account/login", data=form)
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert 'name="email"' in refused.text  # the form, not a redirect

@@ -9,6 +9,7 @@ import pytest
 
 from accounts import notices
 from accounts import services as accounts
+from accounts.models import User
 from tests.factories import PASSWORD, csrf_from, make_user, sign_in
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
@@ -351,3 +352,42 @@ async def test_the_registration_form_shows_every_problem_at_once_and_keeps_the_i
     assert 'id="password-error"' in html
     assert 'value="not-an-email"' in html
     assert 'value="王小波"' in html
+
+
+async def test_the_language_is_kept_on_the_account_by_the_switch_and_by_signing_in(
+    client: httpx.AsyncClient,
+) -> None:
+    # accounts.profiles.choose_language and language_on_sign_in.
+    chooser = await make_user(email="chooser@example.cn")
+    await sign_in(client, chooser.email)
+    await client.get("/lang/en")
+    assert (await User.get(id=chooser.id)).locale == "en"
+    await client.get("/lang/xx")  # not a language we speak: nothing kept
+    assert (await User.get(id=chooser.id)).locale == "en"
+
+    client.cookies.clear()
+    newcomer = await make_user(email="newcomer@example.cn")
+    await User.filter(id=newcomer.id).update(locale=None)
+    client.cookies.set("lang", "en")
+    await sign_in(client, newcomer.email)
+    assert (await User.get(id=newcomer.id)).locale == "en"  # the browser's choice is saved
+
+    client.cookies.clear()
+    await User.filter(id=chooser.id).update(locale="zh_CN")
+    client.cookies.set("lang", "en")
+    page = await client.get("/account/login")
+    signed_in = await client.post(
+        "/account/login",
+        data={"email": chooser.email, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+    )
+    assert "lang=zh_CN" in signed_in.headers["set-cookie"]  # the account's language wins
+    assert (await User.get(id=chooser.id)).locale == "zh_CN"
+
+
+async def test_a_verification_link_that_is_not_ours_is_refused_by_the_one_handler(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/account/verify/not-a-link", headers={"Accept-Language": "en"})
+    assert page.status_code == 404
+    as_json = await client.get("/account/verify/not-a-link", headers={"Accept": "application/json"})
+    assert as_json.json()["error"]["code"] == "verification_not_found"

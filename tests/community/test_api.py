@@ -189,6 +189,17 @@ async def test_analytics_count_views_plays_and_lookups(
     assert (stats["views"], stats["plays"], stats["lookups"]) == (2, 1, 3)
 
 
+async def test_the_feeds_first_page_counts_todays_item_as_viewed_in_the_api_as_on_the_page(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    item = (await write_item(client, admin_headers)).json()
+    await client.get("/feed")
+    first = (await client.get("/api/v1/feed")).json()
+    assert first["items"][0]["id"] == item["id"]
+    stats = (await client.get("/api/v1/admin/feed-items", headers=admin_headers)).json()["items"][0]
+    assert stats["views"] == 2
+
+
 async def test_a_keyword_made_only_of_symbols_still_finds_its_item(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:

@@ -190,3 +190,20 @@ async def test_the_feed_opens_on_a_members_only_voice_for_visitors_and_non_membe
     assert "会员可以收听这段语音" in reader.text
     assert 'href="/account/login?next=/feed"' not in reader.text
     assert 'href="/membership"' in reader.text
+
+
+async def test_members_only_audio_is_refused_with_the_feeds_own_codes(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes
+) -> None:
+    # The rule lives in community.feed.services.audio_for_listener: a script asking for JSON
+    # hears the same refusal as the page, by its code.
+    item = (await write_item(client, admin_headers, audio=mp3, members_only=True)).json()
+    json = {"Accept": "application/json"}
+    anonymous = await client.get(item["audio_url"], headers=json)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+
+    await sign_in(client, (await make_user()).email)
+    refused = await client.get(item["audio_url"], headers=json)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "members_only"

@@ -526,3 +526,74 @@ async def test_a_cursor_no_listing_gave_out_is_refused() -> None:
         await board.newest_posts(viewer=reader, now=now, cursor="x1")
     with pytest.raises(ValidationError):
         await board.active_posts(viewer=reader, now=now, cursor="x1")
+
+
+async def test_a_reply_on_the_page_is_held_to_the_same_declared_limits_as_the_apis(
+    client: httpx.AsyncClient,
+) -> None:
+    # The page reads its form through schemas.NewReply, the API's declared reply.
+    author = await make_member()
+    headers = bearer(await token_for(author))
+    post_id = (await write(client, headers)).json()["id"]
+    too_long = "字" * (board.REPLY_MAX + 1)
+    with_a_bell = "好文\x07"
+    for body in (too_long, with_a_bell):
+        api = await client.post(f"{POSTS}/{post_id}/replies", json={"body": body}, headers=headers)
+        assert api.status_code == 422 and api.json()["error"]["field"] == "body"
+
+    await sign_in(client, author.email)
+    page = await client.get(f"/board/posts/{post_id}")
+    htmx = {"HX-Request": "true", "X-CSRF-Token": csrf_from(page.text)}
+    for body in (too_long, with_a_bell):
+        refused = await client.post(
+            f"/board/posts/{post_id}/replies", data={"body": body}, headers=htmx
+        )
+        assert refused.status_code == 422, body[:10]
+    assert await Post.get(id=post_id).values_list("reply_count", flat=True) == 0
+    fits = "字" * board.REPLY_MAX
+    accepted = await client.post(
+        f"/board/posts/{post_id}/replies", data={"body": fits}, headers=htmx
+    )
+    assert accepted.status_code == 200
+
+
+async def test_a_refusal_comes_before_a_bad_text_on_the_page_and_in_the_api_alike(
+    client: httpx.AsyncClient,
+) -> None:
+    post_id = (await write(client, await member_headers())).json()["id"]
+    outsider = await make_user()
+    api = bearer(await token_for(outsider))
+    bad = [
+        (POSTS, "/board/posts", {"category": "knowledge", "title": "", "body": ""}),
+        (f"{POSTS}/{post_id}/replies", f"/board/posts/{post_id}/replies", {"body": ""}),
+        (f"{POSTS}/{post_id}/reports", f"/board/posts/{post_id}/report", {"reason": " "}),
+    ]
+    await sign_in(client, outsider.email)
+    token = csrf_from((await client.get(f"/board/posts/{post_id}")).text)
+    as_json = {"Accept": "application/json", "X-CSRF-Token": token}
+    for api_url, page_url, body in bad:
+        from_api = await client.post(api_url, json=body, headers=api)
+        from_page = await client.post(page_url, data=body, headers=as_json)
+        assert from_api.status_code == from_page.status_code == 403, page_url
+        assert from_api.json()["error"]["code"] == from_page.json()["error"]["code"]
+        assert from_page.json()["error"]["code"] == "members_only"
+
+
+async def test_an_edit_by_someone_else_is_refused_before_its_text_is_read_in_both(
+    client: httpx.AsyncClient,
+) -> None:
+    post_id = (await write(client, await member_headers())).json()["id"]
+    other = await make_member()
+    bad = {"title": "", "body": ""}
+    from_api = await client.patch(
+        f"{POSTS}/{post_id}", json=bad, headers=bearer(await token_for(other))
+    )
+    await sign_in(client, other.email)
+    token = csrf_from((await client.get(f"/board/posts/{post_id}")).text)
+    from_page = await client.post(
+        f"/board/posts/{post_id}/edit",
+        data=bad,
+        headers={"Accept": "application/json", "X-CSRF-Token": token},
+    )
+    assert from_api.status_code == from_page.status_code == 403
+    assert from_api.json()["error"]["code"] == from_page.json()["error"]["code"] == "not_the_author"

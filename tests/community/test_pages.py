@@ -222,3 +222,26 @@ async def services_update_title(item_id: int, title: str, memory: FeedMemory) ->
         publish_at=None,
         memory=memory,
     )
+
+
+async def test_publishing_again_when_the_keyword_was_taken_says_so_on_the_dashboard(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    # The refusal reaches the one handler (a flash, back to the dashboard), in the reader's
+    # language.
+    first = (await write_item(client, admin_headers, keyword="重名")).json()
+    await client.post(f"/api/v1/admin/feed-items/{first['id']}/unpublish", headers=admin_headers)
+    await write_item(client, admin_headers, keyword="重名")
+    admin = await make_user(admin=True)
+    await sign_in(client, admin.email)
+    dashboard = await client.get("/feed/admin")
+    refused = await client.post(
+        f"/feed/admin/{first['id']}/publish",
+        data={"csrf_token": csrf_from(dashboard.text)},
+        headers={"Accept-Language": "en"},
+    )
+    assert refused.status_code == 303
+    assert refused.headers["location"] == "/feed/admin"
+    shown = await client.get("/feed/admin", headers={"Accept-Language": "en"})
+    assert "already" in shown.text
+    assert (await FeedItem.get(id=first["id"])).unpublished

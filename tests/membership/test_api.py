@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import User
 from membership import services as membership
-from membership.models import EnrollmentStatus, MembershipGrant
+from membership.models import Enrollment, EnrollmentStatus, MembershipGrant
 from tests.factories import bearer, make_user, make_window, token_for
 
 NOW = datetime.now(UTC)
@@ -346,3 +346,19 @@ async def test_an_admin_extends_and_closes_an_open_window(client: httpx.AsyncCli
     assert closed.status_code == 200
     current = (await client.get("/api/v1/enrollment-windows/current")).json()
     assert current["state"] == "closed"
+
+
+async def test_the_current_window_gives_back_holds_that_ran_out_as_the_page_does(
+    client: httpx.AsyncClient,
+) -> None:
+    # One service (membership.services.current_window) for the page and the API.
+    window = await make_window(now=datetime.now(UTC), seats=1)
+    holder = bearer(await token_for(await make_user()))
+    held = await client.post(f"/api/v1/enrollment-windows/{window.id}/enrollments", headers=holder)
+    assert held.status_code == 201
+    assert (await client.get("/api/v1/enrollment-windows/current")).json()["seats_left"] == 0
+    ran_out = datetime.now(UTC) - timedelta(seconds=1)
+    await Enrollment.filter(id=held.json()["id"]).update(hold_expires_at=ran_out)
+    current = await client.get("/api/v1/enrollment-windows/current")
+    assert current.json()["seats_left"] == 1
+    assert (await Enrollment.get(id=held.json()["id"])).status == EnrollmentStatus.EXPIRED

@@ -417,3 +417,52 @@ async def test_a_just_lapsed_sold_out_memory_lets_one_order_look_again(
     memory.sold_out_until[product_key(row)] = time.monotonic() - 0.5
     assert memory.known_sold_out([product["id"]]) is None  # this caller looks again
     assert memory.known_sold_out([product["id"]]) == row.title  # everyone else: from memory
+
+
+async def test_products_say_their_sale_state_as_a_visitor_sees_it(
+    client: httpx.AsyncClient,
+) -> None:
+    # The product page's rule (store.sale.sale_for), for a caller the API does not know.
+    now = datetime.now(UTC)
+    cases = {
+        "open": await create(client),
+        "upcoming": await create(client, sale_starts_at=(now + timedelta(hours=2)).isoformat()),
+        "ended": await create(
+            client,
+            sale_starts_at=(now - timedelta(hours=2)).isoformat(),
+            sale_ends_at=(now - timedelta(hours=1)).isoformat(),
+        ),
+        "members_only": await create(client, members_only=True),
+        "raffle": await create(client, raffle_entries_until=(now + timedelta(hours=1)).isoformat()),
+    }
+    listed = (await client.get("/api/v1/products")).json()["items"]
+    by_id = {item["id"]: item["sale_state"] for item in listed}
+    for state, product in cases.items():
+        assert product["sale_state"] == state
+        assert by_id[product["id"]] == state
+        one = (await client.get(f"/api/v1/products/{product['id']}")).json()
+        assert one["sale_state"] == state
+
+
+async def test_the_openapi_document_lists_the_sale_states(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/v1/openapi.json")).json()
+    product = document["components"]["schemas"]["Product"]
+    assert "sale_state" in product["required"]
+    declared = product["properties"]["sale_state"]
+    target = document["components"]["schemas"][declared["$ref"].rsplit("/", 1)[1]]
+    assert set(target["enum"]) == {state.value for state in store.SaleState}
+
+
+async def test_new_this_week_holds_only_without_a_category(client: httpx.AsyncClient) -> None:
+    # store.catalog.listing: the store page's rule.
+    old = await create(client, title="旧书", category="书")
+    fresh = await create(client, title="新书", category="书")
+    await Product.filter(id=old["id"]).update(created_at=datetime.now(UTC) - timedelta(days=8))
+    now = datetime.now(UTC)
+    assert [p.id for p in await store.listing(now=now, view="new")] == [fresh["id"]]
+    in_category = await store.listing(now=now, view="new", category="书")
+    assert [p.id for p in in_category] == [fresh["id"], old["id"]]
+    assert {p.id for p in await store.listing(now=now, view="hot")} == {old["id"], fresh["id"]}
+    page = await client.get("/store", params={"category": "书"})
+    assert "旧书" in page.text and "新书" in page.text
+    assert "旧书" not in (await client.get("/store")).text

@@ -122,3 +122,29 @@ async def test_checkout_validates_the_mainland_phone_number(client: httpx.AsyncC
     saved = await Order.get(id=order.id)
     assert saved.ship_phone == "13812345678"
     assert (saved.ship_province, saved.ship_district) == ("上海市", "徐汇区")
+
+
+async def test_a_hold_that_ran_out_is_over_on_its_checkout_page_and_for_the_pay_guard_alike(
+    client: httpx.AsyncClient,
+) -> None:
+    # payments.held.Held.standing decides for both, before the release job has run.
+    product = await make_product()
+    buyer = await make_user(email="late@example.cn")
+    order = await store.place_order(
+        buyer=buyer,
+        items=[store.Wanted(product.id, 1)],
+        now=datetime.now(UTC),
+        counter=client._transport.app.state.counter,  # type: ignore[attr-defined]
+    )
+    await Order.filter(id=order.id).update(hold_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    await sign_in(client, "late@example.cn")
+    page = await client.get(f"/store/orders/{order.id}/pay", headers={"Accept-Language": "en"})
+    assert "hold has expired" in page.text
+    token = csrf_from((await client.get("/account")).text)  # the expired checkout has no form
+    answer = await client.post(
+        f"/store/orders/{order.id}/pay",
+        data={"csrf_token": token, "payment_method": "pm_card_visa"},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "hold_expired"
