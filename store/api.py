@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from errors import DomainError
 from payments.checkout import paid_with, site_origins
 from store import schemas, services
+from store.covers import cover_url
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
 from web.api import decode_json, decoders_of, iso, json_response, operation, read_json, read_query
@@ -43,6 +44,9 @@ async def product_json(
         "raffle_seed": product.raffle_seed,
         "image_url": image_url(product.image),
         "thumbnail_url": image_url(product.image, "thumb"),
+        # Drawn from the title, for every product: what to show while image_url is null.
+        "cover_url": cover_url(product.id),
+        "cover_thumbnail_url": cover_url(product.id, "thumb"),
         "requires_shipping": product.requires_shipping,
         "sale_state": sale.state.value,
     }

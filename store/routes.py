@@ -14,7 +14,7 @@ from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from store import schemas, services
+from store import covers, schemas, services
 from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
@@ -55,6 +55,20 @@ async def product_page(request: Request) -> Response:
             "opens": sale.opens_at,
         },
     )
+
+
+async def cover(request: Request) -> Response:
+    """A product's drawn cover (PNG, at a picture size), shown while it has no picture. Its
+    ETag is what it shows: a browser asks again after an hour and keeps it while that holds."""
+    size = request.path_params["size"]
+    if size not in covers.SIZES:
+        raise HTTPException(status_code=404)
+    product = await services.get_product(request.path_params["id"])
+    shown = covers.cover_of(product.title, product.category.name, size)
+    headers = {"ETag": shown.etag, "Cache-Control": "public, max-age=3600"}
+    if shown.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(await covers.draw(shown), media_type="image/png", headers=headers)
 
 
 async def stock_partial(request: Request) -> Response:
@@ -271,6 +285,12 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/store", listing, methods=["GET"], name="store.listing"),
         Route("/store/products/{id:id}", product_page, methods=["GET"], name="store.product_page"),
+        Route(
+            "/store/products/{id:id}/cover-{size}.png",
+            cover,
+            methods=["GET"],
+            name="store.cover",
+        ),
         Route(
             "/store/products/{id:id}/stock",
             stock_partial,

@@ -145,6 +145,12 @@ class ProductsQuery(Query):
     cursor: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,6}$")] | None = None
 
 
+COVER = (
+    "a PNG square drawn from the title (1200 or 400 pixels), for every product: what to show "
+    "while image_url is null"
+)
+
+
 class Product(Answer):
     id: int
     title: str
@@ -162,6 +168,8 @@ class Product(Answer):
     raffle_seed: str | None
     image_url: str | None
     thumbnail_url: str | None
+    cover_url: Annotated[str, msgspec.Meta(description=COVER)]
+    cover_thumbnail_url: Annotated[str, msgspec.Meta(description=COVER)]
     requires_shipping: bool
     sale_state: Annotated[
         services.SaleState,

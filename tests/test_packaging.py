@@ -1,5 +1,5 @@
-"""The wheel built from pyproject.toml: every part of the application, and no development
-stand-in (devserver/ is run from a checkout, never shipped)."""
+"""The wheel built from pyproject.toml: every part of the application with the files it reads,
+and no development stand-in (devserver/ is run from a checkout, never shipped)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,5 @@ def test_the_wheel_holds_the_application_and_not_the_development_stand_ins(
     assert not [name for name in names if name.startswith("devserver")]
     shipped = set(MAY_IMPORT) - {"devserver"}
     assert shipped <= tops, f"missing from the wheel: {shipped - tops}"
+    # Read at run time: the covers' font and its licence (package data, not modules).
+    assert {"store/fonts/NotoSansSC-Shuyuan-subset.otf", "store/fonts/OFL.txt"} <= set(names)
