@@ -105,8 +105,8 @@ async def rebuild_search_index() -> None:
     changed how words are folded empties it; the index is made by the services' own code)."""
     from community.board.models import Post
     from community.board.services import reindex_all as reindex_posts
+    from community.feed.editing import reindex_all as reindex_items
     from community.feed.models import FeedItem
-    from community.feed.services import reindex_all as reindex_items
     from community.models import SearchTerm
 
     if await SearchTerm.exists() or not (await FeedItem.exists() or await Post.exists()):

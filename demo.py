@@ -15,7 +15,7 @@ from accounts.models import User
 from community.board import replies
 from community.board import services as board
 from community.board.models import Post
-from community.feed import services as feed
+from community.feed import editing as feed_editing
 from community.feed.audio import check_audio, silent_mp3
 from community.feed.models import FeedItem
 from membership import grants, windows
@@ -223,7 +223,7 @@ async def _feed(var_dir: Path) -> bool:
     admin = await User.get(email=DEMO_ADMIN_EMAIL)
     now = datetime.now(UTC)
     for days_ago, title, keyword, members_only, body in FEED:
-        await feed.create_item(
+        await feed_editing.create_item(
             title=title,
             body=body,
             keyword=keyword,

@@ -22,6 +22,7 @@ from membership import routes as membership_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
 from store import admin as store_admin
+from store import admin_api as store_admin_api
 from store import api as store_api
 from store import routes as store_routes
 from web import home, observe
@@ -36,6 +37,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
     # Starlette tries routes in order: the busiest paths (a drop's orders) are found first.
     api_routes = [
         *store_api.routes(),
+        *store_admin_api.routes(),
         *home.api_routes(),
         *accounts_api.routes(),
         *payments_api.routes(),

@@ -87,7 +87,7 @@ app = Starlette(routes=[Route("/feed", feed), Route("/api/v1/feed/lookup", looku
 async def seed(dsn: str, var_dir: Path) -> list[str]:
     """200 items, one a day, every fifth members-only, each with a 60 s voice."""
     async with orm(dsn):
-        from community.feed import services
+        from community.feed import editing as feed_editing
         from community.feed.audio import check_audio, silent_mp3
 
         audio = check_audio(silent_mp3(60))
@@ -95,7 +95,7 @@ async def seed(dsn: str, var_dir: Path) -> list[str]:
         keywords = []
         for day in range(ITEMS):
             keyword = f"关键词{day}"
-            await services.create_item(
+            await feed_editing.create_item(
                 title=f"第{ITEMS - day}期：认知升级的{day}个方法",
                 body=("今天我们聊聊**终身学习**与时间的朋友。" * 8) + f"\n\n关键词：{keyword}",
                 keyword=keyword,

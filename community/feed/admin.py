@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
-from community.feed import analytics, services
+from community.feed import analytics, editing
 from community.feed.audio import CheckedAudio, check_audio
 from community.feed.errors import KeywordTaken
 from community.feed.models import FeedItem
@@ -27,7 +27,7 @@ async def dashboard(request: Request) -> Response:
     await require_admin(request)
     # Show the counts up to this moment.
     await analytics.flush_analytics(request.app.state.memory.feed)
-    items = await services.admin_items()
+    items = await editing.admin_items()
     return await render(request, "community/admin.html", {"items": items, "now": datetime.now(UTC)})
 
 
@@ -72,7 +72,7 @@ async def new_item(request: Request) -> Response:
 
 async def edit_item(request: Request) -> Response:
     await require_admin(request)
-    return await _form_page(request, await services.get_item(request.path_params["id"]))
+    return await _form_page(request, await editing.get_item(request.path_params["id"]))
 
 
 async def _read(form: FormData) -> tuple[dict[str, Any], CheckedAudio | None]:
@@ -95,14 +95,14 @@ async def save_item(request: Request) -> Response:
     admin = await require_admin(request)
     form = await read_form(request)
     item_id = request.path_params.get("id")
-    item = await services.get_item(item_id) if item_id is not None else None
+    item = await editing.get_item(item_id) if item_id is not None else None
     values: dict[str, Any] = {}
     _ = gettext_for(request)
     try:
         values, audio = await _read(form)
         publish_at = optional_beijing_time("publish_at", values["publish_at"])
         if item is None:
-            item = await services.create_item(
+            item = await editing.create_item(
                 title=values["title"],
                 body=values["body"],
                 keyword=values["keyword"],
@@ -117,7 +117,7 @@ async def save_item(request: Request) -> Response:
             )
             flash(request, _("The item was saved."), "success")
         else:
-            await services.update_item(
+            await editing.update_item(
                 item.id,
                 title=values["title"],
                 body=values["body"],
@@ -146,7 +146,7 @@ async def set_published(request: Request) -> Response:
     )  # a keyword taken meanwhile: said there (web.errors)
     _ = gettext_for(request)
     publish = request.url.path.endswith("/publish")
-    await services.set_published(
+    await editing.set_published(
         request.path_params["id"], publish, memory=request.app.state.memory.feed
     )
     flash(request, _("Published again.") if publish else _("Unpublished."), "success")

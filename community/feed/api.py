@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from community.feed import analytics, schemas, services
+from community.feed import analytics, editing, schemas, services
 from community.feed.audio import check_audio
 from community.feed.models import FeedItem
 from community.feed.routes import audio_dir
@@ -86,7 +86,7 @@ async def create_item(request: Request) -> Response:
     else:
         data = await read_json(request, schemas.NewFeedItem)
     now = datetime.now(UTC)
-    item = await services.create_item(
+    item = await editing.create_item(
         title=data.title,
         body=data.body,
         keyword=data.keyword,
@@ -111,7 +111,7 @@ async def create_item(request: Request) -> Response:
 async def admin_list(request: Request) -> Response:
     await api_admin(request)
     await analytics.flush_analytics(request.app.state.memory.feed)
-    return json_response({"items": [admin_item_json(i) for i in await services.admin_items()]})
+    return json_response({"items": [admin_item_json(i) for i in await editing.admin_items()]})
 
 
 @operation(
@@ -123,7 +123,7 @@ async def admin_list(request: Request) -> Response:
 )
 async def unpublish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(
+    item = await editing.set_published(
         request.path_params["id"], False, memory=request.app.state.memory.feed
     )
     return json_response(admin_item_json(item))
@@ -138,7 +138,7 @@ async def unpublish(request: Request) -> Response:
 )
 async def publish(request: Request) -> Response:
     await api_admin(request)
-    item = await services.set_published(
+    item = await editing.set_published(
         request.path_params["id"], True, memory=request.app.state.memory.feed
     )
     return json_response(admin_item_json(item))

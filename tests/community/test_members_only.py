@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import Notification
 from community.board import services as board
+from community.feed import editing as feed_editing
 from community.feed import services as feed
 from community.text import teaser_of
 from ratelimit import MemoryCounter
@@ -21,7 +22,7 @@ SHORT_WORD = "青铜鼎密语"  # in a short members-only item: a note under a v
 async def plant() -> tuple[feed.FeedItem, feed.FeedItem]:
     admin = await make_user(admin=True)
     now = datetime.now(UTC)
-    long_item = await feed.create_item(
+    long_item = await feed_editing.create_item(
         title="长文",
         body="开头是公开的导读部分。" * 12 + f"后半段才说到{LATE_WORD}。",
         keyword="长文",
@@ -29,7 +30,7 @@ async def plant() -> tuple[feed.FeedItem, feed.FeedItem]:
         author=admin,
         now=now,
     )
-    short_item = await feed.create_item(
+    short_item = await feed_editing.create_item(
         title="短札",
         body=f"今天的{SHORT_WORD}。",
         keyword="短札",

@@ -210,10 +210,10 @@ async def test_anonymous_readers_revalidate_with_an_etag_and_edits_show_at_once(
 
 
 async def services_update_title(item_id: int, title: str, memory: FeedMemory) -> None:
-    from community.feed import services
+    from community.feed import editing as feed_editing
 
-    item = await services.get_item(item_id)
-    await services.update_item(
+    item = await feed_editing.get_item(item_id)
+    await feed_editing.update_item(
         item_id,
         title=title,
         body=item.body,

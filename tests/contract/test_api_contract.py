@@ -19,7 +19,7 @@ import pytest
 
 from accounts import notices
 from community.board import services as board
-from community.feed import services as feed
+from community.feed import editing as feed_editing
 from membership import services as membership
 from payments import services as payments
 from payments.provider import PaymentProvider
@@ -68,7 +68,9 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
     )
     assert payment.outcome == payments.Outcome.PAID
     enrollment = await membership.enroll(window_id=window.id, user=member, now=now)
-    item = await feed.create_item(title="今日", body="正文", keyword="契约", author=admin, now=now)
+    item = await feed_editing.create_item(
+        title="今日", body="正文", keyword="契约", author=admin, now=now
+    )
     post, _ = await board.create_post(
         author=member,
         category="knowledge",

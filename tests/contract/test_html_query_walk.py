@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 
 from accounts.models import User
 from community.board import services as board
-from community.feed import services as feed
+from community.feed import editing as feed_editing
 from membership import services as membership
 from ratelimit import MemoryCounter
 from store import services as store
@@ -91,7 +91,9 @@ async def seed() -> tuple[User, dict[str, str]]:
         counter=MemoryCounter(),
     )
     enrollment = await membership.enroll(window_id=window.id, user=admin, now=now)
-    item = await feed.create_item(title="今日", body="正文", keyword="走查", author=admin, now=now)
+    item = await feed_editing.create_item(
+        title="今日", body="正文", keyword="走查", author=admin, now=now
+    )
     post, _ = await board.create_post(
         author=admin,
         category="knowledge",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import expect
 
-from community.feed import services as feed
+from community.feed import editing as feed_editing
 from community.feed.audio import check_audio, silent_mp3
 from settings import Settings
 from tests.e2e.conftest import WatchedBrowser
@@ -21,7 +21,7 @@ async def test_listen_change_speed_resume_and_reply_with_the_keyword(
     browser: WatchedBrowser, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
-    await feed.create_item(
+    await feed_editing.create_item(
         title="做时间的朋友",
         body="时间是最好的朋友，也是最大的敌人。",
         keyword="时间",

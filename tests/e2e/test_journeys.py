@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from community.board import services as board
-from community.feed import services as feed
+from community.feed import editing as feed_editing
 from community.feed.audio import check_audio, silent_mp3
 from membership import services as membership
 from payments.services import PaymentChoice, make_provider
@@ -129,7 +129,7 @@ async def test_a_member_and_a_shopper_walk_the_finished_journeys(
     await membership.join_waitlist(window_id=window.id, user=buyer, now=now)
 
     audio = check_audio(silent_mp3(60))
-    item = await feed.create_item(
+    item = await feed_editing.create_item(
         title="会员语音",
         body="正文",
         keyword="会员语音",

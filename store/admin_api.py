@@ -1,0 +1,205 @@
+"""Store's JSON API for admins: products (with pictures and raffle draws), refunds and the
+requests for them. Shoppers' endpoints are in store.api; both answer with its shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from store import schemas, services
+from store.api import order_json, product_json, refund_request_json
+from web.api import json_response, operation, read_json
+from web.auth import api_admin
+from web.limits import FORM_FIELDS
+
+
+@operation(
+    "Create a product, limited drops included (admins)",
+    body=schemas.NewProduct,
+    answer=schemas.Product,
+    status=201,
+    auth="admin",
+    tag="store",
+)
+async def create_product(request: Request) -> Response:
+    await api_admin(request)
+    data = await read_json(request, schemas.NewProduct)
+    product = await services.create_product(
+        title=data.title,
+        description=data.description,
+        category=data.category,
+        price_fen=data.price_fen,
+        stock=data.stock,
+        per_customer_limit=data.per_customer_limit,
+        members_only=data.members_only,
+        member_head_start_minutes=data.member_head_start_minutes,
+        sale_starts_at=data.sale_starts_at,
+        sale_ends_at=data.sale_ends_at,
+        raffle_entries_until=data.raffle_entries_until,
+        raffle_purchase_minutes=data.raffle_purchase_minutes,
+        requires_shipping=data.requires_shipping,
+    )
+    product = await services.get_product(product.id)
+    return json_response(await product_json(product), 201)
+
+
+@operation(
+    "Refund a paid order: money back, stock back if the drop is live (admins)",
+    answer=schemas.Order,
+    auth="admin",
+    tag="store",
+    errors={
+        404: "order_not_found, payment_not_found",
+        409: "bad_order_state, not_refundable",
+        422: "refund_too_large",
+        503: "payment_unavailable",
+    },
+)
+async def refund_order(request: Request) -> Response:
+    await api_admin(request)
+    order = await services.refund_order(
+        provider=request.app.state.payments_provider,
+        order_id=request.path_params["id"],
+        now=datetime.now(UTC),
+    )
+    return json_response(await order_json(order))
+
+
+@operation(
+    "Refund requests waiting for a decision, oldest first (admins)",
+    answer=schemas.RefundRequests,
+    auth="admin",
+    tag="store",
+)
+async def list_refund_requests(request: Request) -> Response:
+    await api_admin(request)
+    waiting = await services.refunds.open_requests()
+    return json_response({"items": [refund_request_json(r) for r in waiting]})
+
+
+@operation(
+    "Approve a refund request: the order is refunded in full (admins)",
+    answer=schemas.RefundRequestAnswer,
+    auth="admin",
+    tag="store",
+    errors={
+        404: "refund_request_not_found, payment_not_found",
+        409: "bad_order_state, not_refundable",
+        422: "refund_too_large",
+        503: "payment_unavailable",
+    },
+)
+async def approve_refund(request: Request) -> Response:
+    admin = await api_admin(request)
+    decided = await services.refunds.approve(
+        provider=request.app.state.payments_provider,
+        request_id=request.path_params["id"],
+        admin=admin,
+        now=datetime.now(UTC),
+    )
+    return json_response(refund_request_json(decided))
+
+
+@operation(
+    "Refuse a refund request, with a note the buyer reads (admins)",
+    body=schemas.RefundDecisionNote,
+    answer=schemas.RefundRequestAnswer,
+    auth="admin",
+    tag="store",
+    errors={404: "refund_request_not_found"},
+)
+async def refuse_refund(request: Request) -> Response:
+    admin = await api_admin(request)
+    data = await read_json(request, schemas.RefundDecisionNote)
+    decided = await services.refunds.refuse(
+        request_id=request.path_params["id"], admin=admin, note=data.note, now=datetime.now(UTC)
+    )
+    return json_response(refund_request_json(decided))
+
+
+@operation(
+    "Upload a product's picture as multipart field `image` (admins); it is resized",
+    form=schemas.IMAGE_UPLOAD,
+    encoding=schemas.IMAGE_ENCODING,
+    answer=schemas.Product,
+    auth="admin",
+    tag="store",
+    errors={404: "product_not_found"},
+)
+async def upload_image(request: Request) -> Response:
+    await api_admin(request)
+    async with request.form(max_fields=FORM_FIELDS) as form:  # closes the file after
+        upload = form.get("image")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    product = await services.set_product_image(
+        product_id=request.path_params["id"],
+        data=data,
+        media_dir=request.app.state.settings.var_dir / "media",
+        pictures=request.app.state.pictures,
+        memory=request.app.state.memory.store,
+    )
+    return json_response(await product_json(await services.get_product(product.id)))
+
+
+@operation(
+    "Draw a raffle now that its entries closed (admins; the app also draws by itself)",
+    answer=schemas.Draw,
+    auth="admin",
+    tag="store",
+    errors={404: "product_not_found", 409: "not_a_raffle, not_started, raffle_closed"},
+)
+async def draw_raffle(request: Request) -> Response:
+    await api_admin(request)
+    draw = await services.draw_raffle(
+        product_id=request.path_params["id"],
+        now=datetime.now(UTC),
+        memory=request.app.state.memory.store,
+    )
+    return json_response({"seed": draw.seed, "entries": draw.entries, "winners": draw.winners})
+
+
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/admin/products", create_product, methods=["POST"], name="store.create_product"),
+        Route(
+            "/admin/products/{id:id}/raffle-draw",
+            draw_raffle,
+            methods=["POST"],
+            name="store.draw_raffle",
+        ),
+        Route(
+            "/admin/products/{id:id}/image",
+            upload_image,
+            methods=["POST"],
+            name="store.upload_image",
+        ),
+        Route(
+            "/admin/orders/{id:id}/refund",
+            refund_order,
+            methods=["POST"],
+            name="store.refund_order",
+        ),
+        Route(
+            "/admin/refund-requests",
+            list_refund_requests,
+            methods=["GET"],
+            name="store.list_refund_requests",
+        ),
+        Route(
+            "/admin/refund-requests/{id:id}/approve",
+            approve_refund,
+            methods=["POST"],
+            name="store.approve_refund",
+        ),
+        Route(
+            "/admin/refund-requests/{id:id}/refuse",
+            refuse_refund,
+            methods=["POST"],
+            name="store.refuse_refund",
+        ),
+    ]
