@@ -24,6 +24,15 @@ $(AXE):
 	@command -v npm >/dev/null 2>&1 && npm install --no-audit --no-fund --silent --prefix var/npm axe-core@4.14.1 \
 		|| echo "== npm is missing: the accessibility walk is skipped (CI requires it)"
 
+# The Nu HTML checker (npm vnu-jar: a vnu.jar that java runs) for the browser walk's pages, into
+# var/npm. --ignore-scripts: its install script would fetch a Java runtime where java is missing;
+# .ci/run installs Debian's instead.
+VNU := var/npm/node_modules/vnu-jar/build/dist/vnu.jar
+$(VNU):
+	@command -v npm >/dev/null 2>&1 && npm install --no-audit --no-fund --silent --ignore-scripts \
+		--prefix var/npm vnu-jar@26.9.27 \
+		|| echo "== npm is missing: the HTML check of the browser walk is skipped (CI requires it)"
+
 # Migrate, load the demo community (once: it is idempotent), serve on http://$(HOST):$(PORT)
 # with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420), and a mail
 # catcher on 127.0.0.1:1025 that keeps every mail sent in var/mail/new/.
@@ -47,15 +56,16 @@ lint: install
 
 # PostgreSQL runs when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432; with
 # TEST_REQUIRE_POSTGRES=1 (CI) its absence fails the run instead of skipping it. The
-# contract walks (schemathesis over the API, hostile queries over the pages) run once: in the
-# PostgreSQL run when there is one, else in the SQLite run.
+# contract walks (schemathesis over the API, hostile queries over the pages, the Nu HTML check of
+# the browser walk's pages) run once: in the PostgreSQL run when there is one, else in the SQLite
+# run.
 HAVE_POSTGRES = [ -n "$$TEST_POSTGRES_URL" ] || $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null
 
-test-sqlite: install $(AXE)
+test-sqlite: install $(AXE) $(VNU)
 	@if $(HAVE_POSTGRES); then contract=0; else contract=1; fi; \
 		echo "== pytest on SQLite"; TEST_DATABASE=sqlite TEST_CONTRACT=$$contract $(BIN)/pytest
 
-test-postgres: install $(AXE)
+test-postgres: install $(AXE) $(VNU)
 	@if $(HAVE_POSTGRES); then \
 		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres TEST_CONTRACT=1 $(BIN)/pytest; \
 	elif [ "$$TEST_REQUIRE_POSTGRES" = 1 ]; then \

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +33,12 @@ def shanghai_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return moment.astimezone(SHANGHAI).strftime(fmt)
     except (OverflowError, ValueError):  # a stored time at the edge of the calendar
         return moment.strftime(fmt) + " UTC"
+
+
+def datetime_attribute(moment: datetime) -> str:
+    """A stored time as <time datetime="..."> takes it: whole seconds, UTC, with its offset
+    (HTML allows at most three digits of a second; isoformat() writes six)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 # Every state a person may see (orders, enrollments, windows, payments, outbox messages), as
@@ -129,6 +135,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["yuan"] = yuan
     env.filters["shanghai"] = shanghai_time
+    env.filters["datetime_attribute"] = datetime_attribute
     # Internal paths by route name: url("store.order_page", id=7), url("static", path="/x.css").
     env.globals["url"] = links.path
     return env

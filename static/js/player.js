@@ -31,5 +31,5 @@
   function setUpAll() { document.querySelectorAll("[data-player]").forEach(setUp); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUpAll);
   else setUpAll();
-  document.addEventListener("htmx:after:swap", setUpAll);
+  document.addEventListener("htmx-after-swap", setUpAll); // metaCharacter "-": base.html
 })();

@@ -18,7 +18,8 @@
 
   // <form data-reset-after-send>: after htmx sent it successfully, it is emptied and its
   // `submission` field gets a new value (so a second reply is not taken for a double click).
-  document.addEventListener("htmx:after:request", function (event) {
+  // htmx:after:request, spelled with "-" as base.html's htmx-config (metaCharacter) asks.
+  document.addEventListener("htmx-after-request", function (event) {
     var form = event.target;
     if (!form.matches || !form.matches("form[data-reset-after-send]")) return;
     var ctx = event.detail && event.detail.ctx;

@@ -32,7 +32,7 @@ async def test_the_seats_partial_is_polled_and_counts_holds(client: httpx.AsyncC
     window = await make_window(now=now, seats=3)
     await membership.enroll(window_id=window.id, user=await make_user(), now=now)
     page = await client.get("/membership", headers=ZH)
-    assert f'hx-get="/membership/windows/{window.id}/seats"' in page.text
+    assert f'data-hx-get="/membership/windows/{window.id}/seats"' in page.text
     partial = await client.get(f"/membership/windows/{window.id}/seats", headers=ZH)
     assert "剩余 2 个席位" in partial.text
     assert "<html" not in partial.text

@@ -64,7 +64,7 @@ async def test_buying_by_form_leads_to_checkout_and_limits_show_as_a_message(
     await make_user(email="qian@example.cn")
     await sign_in(client, "qian@example.cn")
     page = await client.get(f"/store/products/{product.id}", headers=ZH)
-    assert 'hx-get="/store/products/' in page.text
+    assert 'data-hx-get="/store/products/' in page.text
     response = await client.post(
         f"/store/products/{product.id}/buy",
         data={"csrf_token": csrf_from(page.text), "quantity": "1"},
