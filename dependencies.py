@@ -35,12 +35,15 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "membership": _FLOOR | {"accounts", "payments"},
     "community": _FLOOR | {"accounts", "payments", "membership"},
     "store": _FLOOR | {"accounts", "payments", "membership"},
-    "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
+    # The front page: today across the feed, the store, membership and the board.
+    "front": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
+    "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store", "front"},
     # The route table: every package's routes, api and admin modules, in one list.
-    "routing": _FLOOR | {"accounts", "payments", "membership", "community", "store", "jobs"},
+    "routing": _FLOOR
+    | {"accounts", "payments", "membership", "community", "store", "front", "jobs"},
     # The composition root: each package's purposes, notice kinds and memories, wired.
     "composition": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "jobs", "routing"},
+    | {"accounts", "payments", "membership", "community", "store", "front", "jobs", "routing"},
     "demo": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
     "app": _FLOOR
     | {"accounts", "payments", "membership", "community", "store", "jobs", "composition"},

@@ -15,6 +15,7 @@ from community.board import routes as board_routes
 from community.feed import admin as feed_admin
 from community.feed import api as feed_api
 from community.feed import routes as feed_routes
+from front import routes as front_routes
 from jobs import admin as jobs_admin
 from membership import admin as membership_admin
 from membership import api as membership_api
@@ -49,6 +50,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
     return [
         # API routes are named "api:<package>.<action>".
         Mount("/api/v1", routes=api_routes, name="api"),
+        *front_routes.routes(),
         *home.routes(),
         *observe.routes(),
         *jobs_admin.routes(),

@@ -1,10 +1,11 @@
-"""The feed page and the keyword lookup against a bare Starlette + asyncpg + Jinja2 baseline.
+"""The feed page and the keyword lookup against a bare Starlette + asyncpg + Jinja2 baseline,
+and the front page (the one everyone opens at 07:00) beside the feed page.
 
 Both servers run under uvicorn with one worker on the same PostgreSQL database holding 200
 feed items; wrk loads each over 127.0.0.1 (2 threads, 32 connections, three runs of 10 s after
 a 2 s warm-up) and this prints the median requests/s and p99 for both and their ratio.
 Targets (issue 6): the app's page at least 0.8 of the bare page's requests/s, with p99 no
-worse than 1.2x.
+worse than 1.2x. The front page also shows 8 products, an open enrollment window and a drop.
 
     python -m bench.feed_page            (BENCH_POSTGRES_URL to use another server)
 """
@@ -106,7 +107,39 @@ async def seed(dsn: str, var_dir: Path) -> list[str]:
                 now=now,
             )
             keywords.append(keyword)
+        await seed_front(now)
         return keywords
+
+
+async def seed_front(now: datetime) -> None:
+    """What the front page shows beside the voice: products, an open window, a coming drop."""
+    from membership import windows
+    from store import services as store
+
+    for n in range(8):
+        await store.create_product(
+            title=f"第{n}本书：时间的朋友",
+            description="",
+            category="书",
+            price_fen=6_800,
+            stock=500,
+        )
+    await store.create_product(
+        title="限量帆布袋",
+        description="",
+        category="周边",
+        price_fen=9_900,
+        stock=100,
+        sale_starts_at=now + timedelta(days=2),
+    )
+    await windows.create_window(
+        name="2027 年度会员",
+        price_fen=19_900,
+        seats=10_000,
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(days=3),
+        now=now,
+    )
 
 
 def lookup_script(keywords: list[str], folder: Path) -> Path:
@@ -175,6 +208,7 @@ async def main() -> None:
             with serving_app(dsn, workers=1) as base:
                 app_page = wrk(f"{base}/feed")
                 app_lookup = wrk(f"{base}/api/v1/feed/lookup", script)
+                app_home = wrk(f"{base}/")
     print(
         f"{ITEMS} items on PostgreSQL, one uvicorn worker each, "
         f"wrk -t2 -c{CONNECTIONS} -d{DURATION}, median of {REPEATS} runs"
@@ -192,10 +226,16 @@ async def main() -> None:
             f"{b_p99:>7.1f}ms {a_p99:>7.1f}ms {a_p99 / b_p99:>6.2f}"
         )
     print("targets: ratio >= 0.80, p99 x <= 1.20")
+    print(
+        f"front page (app)  {app_home[0]:>10.0f} req/s  p99 {app_home[1]:.1f}ms   "
+        f"beside the feed page: {app_home[0] / app_page[0]:.2f}x req/s, "
+        f"{app_home[1] / app_page[1]:.2f}x p99"
+    )
     summary(
         "feed (app/bare req/s)",
         {"feed page": f"{app_page[0] / bare_page[0]:.2f}",
-         "keyword lookup": f"{app_lookup[0] / bare_lookup[0]:.2f}"},
+         "keyword lookup": f"{app_lookup[0] / bare_lookup[0]:.2f}",
+         "front page / feed page (app)": f"{app_home[0] / app_page[0]:.2f}"},
     )  # fmt: skip
 
 

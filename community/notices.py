@@ -17,6 +17,25 @@ KINDS: dict[str, Kind] = {
         reminder=True,
         label=N_("Mentions"),
     ),
+    # A post hidden by a moderator: with what members reported, or without when none did.
+    "post_hidden": Kind(
+        N_(
+            "A moderator hid your post “%(title)s”. Members reported: %(reasons)s. "
+            "You can still read it; others cannot."
+        ),
+        N_("Your post “%(title)s” was hidden"),
+        NoticeChannel.INBOX,
+        label=N_("My posts hidden by a moderator"),
+    ),
+    "post_hidden_by_moderator": Kind(
+        N_(
+            "A moderator hid your post “%(title)s” for breaking the board's rules. "
+            "You can still read it; others cannot."
+        ),
+        N_("Your post “%(title)s” was hidden"),
+        NoticeChannel.INBOX,
+        label=N_("My posts hidden by a moderator"),
+    ),
     "reply": Kind(
         N_("%(author)s replied to your post “%(title)s”"),
         N_("A reply to “%(title)s”"),

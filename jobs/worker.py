@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from community.feed.memory import FeedMemory
+from front.memory import FrontMemory
 from membership.memory import SeatMemory
 from store.memory import StoreMemory
 
@@ -18,6 +19,7 @@ class WorkerMemory:
     store: StoreMemory = field(default_factory=StoreMemory)
     seats: SeatMemory = field(default_factory=SeatMemory)
     feed: FeedMemory = field(default_factory=FeedMemory)
+    front: FrontMemory = field(default_factory=FrontMemory)
 
     def forget(self) -> None:
         """Forget everything (a test emptied the database under a running app)."""
@@ -25,3 +27,4 @@ class WorkerMemory:
         self.seats.full_until.clear()
         self.seats.windows.clear()
         self.feed.forget()
+        self.front.forget()

@@ -161,6 +161,16 @@ async def listing(
     return products
 
 
+async def next_drop(now: datetime) -> Product | None:
+    """The drop whose sale opens soonest after `now` (a raffle's entries count as its sale)."""
+    return await (
+        Product.filter(sale_starts_at__gt=now)
+        .select_related("category")
+        .order_by("sale_starts_at", "id")
+        .first()
+    )
+
+
 async def categories() -> list[Category]:
     """The store's categories in the order they are shown."""
     return await Category.all().order_by("position", "name")

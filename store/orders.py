@@ -402,6 +402,15 @@ async def orders_of(user: User, *, limit: int = 50) -> list[Order]:
     )
 
 
+async def order_to_pay(user: User, now: datetime) -> Order | None:
+    """The buyer's newest order still held for them and not paid yet, if any."""
+    return await (
+        Order.filter(user_id=user.id, status=OrderStatus.PENDING_PAYMENT, hold_expires_at__gt=now)
+        .order_by("-id")
+        .first()
+    )
+
+
 async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
     tracking = " ".join(tracking_number.split())
     if not 4 <= len(tracking) <= 40:

@@ -1,4 +1,4 @@
-"""The front page, the health check, the favicon, and the API's OpenAPI document with its page
+"""The health check, the favicon, and the API's OpenAPI document with its page
 for people (/api/docs)."""
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from tortoise import connections
 
 from web.api import json_response, openapi_document
 from web.rendering import render
-
-
-async def home(request: Request) -> Response:
-    return await render(request, "home.html")
 
 
 async def healthz(request: Request) -> Response:
@@ -60,7 +56,6 @@ async def openapi(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/", home, methods=["GET"], name="site.home"),
         Route("/healthz", healthz, methods=["GET"], name="site.healthz"),
         Route("/favicon.ico", favicon, methods=["GET"], name="site.favicon"),
         Route("/api/docs", api_docs, methods=["GET"], name="site.api_docs"),

@@ -138,6 +138,8 @@ def _environment() -> jinja2.Environment:
     env.filters["datetime_attribute"] = datetime_attribute
     # Internal paths by route name: url("store.order_page", id=7), url("static", path="/x.css").
     env.globals["url"] = links.path
+    # What leaves the site (link previews, feeds) on SHUYUAN_PUBLIC_URL: absolute("site.home").
+    env.globals["absolute"] = links.absolute
     return env
 
 

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
+import links
+from accounts import notices
 from accounts.models import User
 from community.board.errors import (
     CannotBanAdmin,
@@ -68,11 +70,31 @@ async def moderate(post_id: int, action: str) -> Post:
     if post is None:
         raise PostNotFound()
     field, value = flags[action]
+    newly_hidden = action == "hide" and not post.hidden
     setattr(post, field, value)
     await post.save(update_fields=[field])
     if action == "hide":
+        reasons = await PostReport.filter(post_id=post.id, resolved=False).values_list(
+            "reason", flat=True
+        )
         await resolve_reports(post.id)
+        if newly_hidden:
+            await _tell_author_hidden(post, [str(reason) for reason in reasons])
     return post
+
+
+async def _tell_author_hidden(post: Post, reasons: list[str]) -> None:
+    """The author learns (inbox) that their post was hidden and why: what members reported,
+    when it was reported; and that they can still read it."""
+    link = links.path("board.post_page", id=post.id)
+    author_id: int = post.author_id  # type: ignore[attr-defined]
+    if reasons:  # each reason once, in the order they came (notify shortens a long text)
+        why = "；".join(dict.fromkeys(reason.strip() for reason in reasons))
+        params = {"title": post.title, "reasons": why}
+        await notices.notify(author_id, kind="post_hidden", params=params, link=link)
+    else:
+        params = {"title": post.title}
+        await notices.notify(author_id, kind="post_hidden_by_moderator", params=params, link=link)
 
 
 async def ban(user_id: int, *, days: int, reason: str, now: datetime) -> BoardBan:

@@ -42,7 +42,7 @@ async def reply(
     BoardMembersOnly, PostNotFound, Banned, Locked, ValidationError (body), RateLimited."""
     post = await get_post(post_id, viewer=author, now=now)
     await check_can_write(author, now)
-    if post.locked:
+    if post.locked or post.hidden:  # a hidden post, which its author still sees, takes none
         raise Locked()
     if not body.strip():
         raise ValidationError("body", "is required")

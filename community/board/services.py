@@ -26,23 +26,26 @@ from accounts import notices, profiles
 from accounts.models import User
 from community import cursors, search
 from community.board.errors import (
-    Banned,
-    BoardMembersOnly,
     NotTheAuthor,
     PostNotFound,
 )
 from community.board.models import (
-    BoardBan,
     BoardCategory,
-    BoardSettings,
     Post,
     PostLike,
     PostRevision,
     Reply,
 )
+from community.board.permissions import banned_until as banned_until
+from community.board.permissions import check_can_read as check_can_read
+from community.board.permissions import check_can_write as check_can_write
+from community.board.permissions import may_read as may_read
+from community.board.permissions import may_write as may_write
+from community.board.permissions import members_only_read as members_only_read
+from community.board.permissions import set_members_only_read as set_members_only_read
+from community.board.permissions import why_may_not_write as why_may_not_write
 from community.text import plain_text, render_markdown
 from errors import DomainError, RateLimited, ValidationError
-from membership.services import is_member
 from ratelimit import Counter, Limit, seconds_left
 
 BUILT_IN_CATEGORIES = {
@@ -65,59 +68,7 @@ SEARCH_KIND = "post"
 
 
 # ---------------------------------------------------------------------------------------------
-# Who may do what
-
-
-async def members_only_read() -> bool:
-    settings = await BoardSettings.get_or_none(id=1)
-    return bool(settings and settings.members_only_read)
-
-
-async def set_members_only_read(value: bool) -> None:
-    settings, _ = await BoardSettings.get_or_create(id=1)
-    settings.members_only_read = value
-    await settings.save(update_fields=["members_only_read"])
-
-
-def _active_member(user: User, now: datetime) -> bool:
-    return user.is_admin or is_member(user, at=now)
-
-
-async def check_can_read(user: User, now: datetime) -> None:
-    """Everyone signed in reads the board, unless an admin made it members-only."""
-    if await members_only_read() and not _active_member(user, now):
-        raise BoardMembersOnly("The board is open to members only.")
-
-
-async def banned_until(user: User, now: datetime) -> datetime | None:
-    ban = await BoardBan.get_or_none(user_id=user.id)
-    return ban.until if ban and ban.until > now else None
-
-
-async def why_may_not_write(user: User, now: datetime) -> DomainError | None:
-    """Why `user` may not post, reply, like or report now, or None when they may: only active
-    members (and admins) write (else BoardMembersOnly); a ban stops them for a while (Banned)."""
-    if not _active_member(user, now):
-        return BoardMembersOnly()
-    until = await banned_until(user, now)
-    if until is not None:
-        return Banned(
-            f"You may not post on the board until {until.isoformat()}.", until=until.isoformat()
-        )
-    return None
-
-
-async def may_write(user: User, now: datetime) -> bool:
-    """Whether `user` may write on the board now (pages show or hide their forms by it)."""
-    return await why_may_not_write(user, now) is None
-
-
-async def check_can_write(user: User, now: datetime) -> None:
-    """The guard of every writing action: raises what why_may_not_write names. Pages and the
-    API call it before they read the text, so a refusal (403) comes before a bad field (422)."""
-    refusal = await why_may_not_write(user, now)
-    if refusal is not None:
-        raise refusal
+# How often (who may do what: community.board.permissions)
 
 
 async def rate_limit(counter: Counter, key: str, limit: Limit) -> None:
@@ -264,11 +215,11 @@ async def reindex_all() -> int:
 
 
 async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
-    """A post the viewer may read; hidden and deleted posts are 404 except hidden ones for
-    admins."""
+    """A post the viewer may read; hidden and deleted posts are 404, except hidden ones for
+    admins and for their author (who was told why it was hidden)."""
     await check_can_read(viewer, now)
     post = await Post.get_or_none(id=post_id, deleted=False).select_related("author")
-    if post is None or (post.hidden and not viewer.is_admin):
+    if post is None or (post.hidden and not viewer.is_admin and post.author_id != viewer.id):  # type: ignore[attr-defined]
         raise PostNotFound()
     return post
 

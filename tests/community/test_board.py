@@ -114,8 +114,9 @@ async def test_bad_category_and_empty_title_are_422(client: httpx.AsyncClient) -
 async def test_hidden_posts_vanish_from_lists_and_are_404_for_non_admins(
     client: httpx.AsyncClient,
 ) -> None:
+    author = await member_headers()
     member = await member_headers()
-    post_id = (await write(client, member)).json()["id"]
+    post_id = (await write(client, author)).json()["id"]
     admin = bearer(await token_for(await make_user(admin=True)))
     hidden = await client.post(f"/api/v1/admin/board/posts/{post_id}/hide", headers=admin)
     assert hidden.status_code == 200
@@ -124,6 +125,52 @@ async def test_hidden_posts_vanish_from_lists_and_are_404_for_non_admins(
     reply = await client.post(f"{POSTS}/{post_id}/replies", json={"body": "x"}, headers=member)
     assert reply.status_code == 404
     assert [p["id"] for p in (await client.get(POSTS, headers=admin)).json()["items"]] == [post_id]
+    # Its author still reads it (and was told why), but it takes no replies.
+    assert (await client.get(f"{POSTS}/{post_id}", headers=author)).status_code == 200
+    own = await client.post(f"{POSTS}/{post_id}/replies", json={"body": "x"}, headers=author)
+    assert own.status_code == 423
+
+
+async def test_a_hidden_posts_author_is_told_why_and_can_still_read_it(
+    client: httpx.AsyncClient,
+) -> None:
+    author = await make_member(name="林夕")
+    post, _ = await board.create_post(
+        author=author,
+        category="knowledge",
+        title="读书会招募",
+        body="加我微信。",
+        counter=MemoryCounter(),
+        now=datetime.now(UTC),
+    )
+    for name, reason in (("甲", "广告"), ("乙", "广告"), ("丙", "留了联系方式")):
+        reporter = await make_member(name=name)
+        await moderation.report(post.id, reporter=reporter, reason=reason, now=datetime.now(UTC))
+    await moderation.moderate(post.id, "hide")
+    await moderation.moderate(post.id, "hide")  # hiding twice tells once
+    told = await Notification.filter(user_id=author.id, kind="post_hidden")
+    assert len(told) == 1
+    assert told[0].params == {"title": "读书会招募", "reasons": "广告；留了联系方式"}
+    assert told[0].link == f"/board/posts/{post.id}"
+    await sign_in(client, author.email)
+    inbox = await client.get("/account/notifications", headers={"Accept-Language": "zh-CN"})
+    assert "管理员隐藏了你的帖子《读书会招募》。成员举报的理由：广告；留了联系方式。" in inbox.text
+    page = await client.get(f"/board/posts/{post.id}", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    assert "这篇帖子已被管理员隐藏：只有你和管理员能看到。" in page.text
+
+    quiet = await make_member(name="阿青")
+    other, _ = await board.create_post(
+        author=quiet,
+        category="knowledge",
+        title="无人举报",
+        body="正文",
+        counter=MemoryCounter(),
+        now=datetime.now(UTC),
+    )
+    await moderation.moderate(other.id, "hide")
+    plain = await Notification.filter(user_id=quiet.id, kind="post_hidden_by_moderator")
+    assert [n.params for n in plain] == [{"title": "无人举报"}]
 
 
 async def test_a_locked_post_takes_no_replies(client: httpx.AsyncClient) -> None:

@@ -26,7 +26,7 @@ async def test_a_reader_enrolls_when_the_window_opens_and_pays_by_card(
         # Opened only now, so a slow start or sign-in cannot eat the countdown we watch.
         await make_window(now=datetime.now(UTC), opens_in=timedelta(seconds=6), seats=2)
         await page.goto(f"{base_url}/membership")
-        countdown = page.locator("#countdown")
+        countdown = page.locator(".countdown [data-countdown]")
         await expect(countdown).to_contain_text(":")
         first = await countdown.inner_text()
         await page.wait_for_timeout(1200)

@@ -38,7 +38,7 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
             sale_starts_at=datetime.now(UTC) + timedelta(seconds=6),
         )
         await page.goto(f"{base_url}/store/products/{drop.id}")
-        countdown = page.locator("#countdown")
+        countdown = page.locator(".countdown [data-countdown]")
         await expect(countdown).to_contain_text(":")
         first = await countdown.inner_text()
         await page.wait_for_timeout(1200)

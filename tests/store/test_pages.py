@@ -30,7 +30,7 @@ async def test_the_listing_shows_new_hot_and_categories(client: httpx.AsyncClien
     await make_product()
     await make_product(title="《精神粮食》", category="精神粮食", price_fen=6_800)
     page = await client.get("/store", headers=ZH)
-    assert "本周新品" in page.text
+    assert "本周上新" in page.text
     assert "¥39.00" in page.text
     assert "《精神粮食》" in page.text
     only = await client.get("/store", params={"category": "精神粮食"}, headers=ZH)

@@ -1,0 +1,70 @@
+"""Who may do what on the board: read it (everyone signed in, unless an admin made it
+members-only), write on it (active members and admins, unless banned for a while). Each rule
+has a predicate for pages that only show or hide, and a guard that raises for actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from accounts.models import User
+from community.board.errors import Banned, BoardMembersOnly
+from community.board.models import BoardBan, BoardSettings
+from errors import DomainError
+from membership.services import is_member
+
+
+async def members_only_read() -> bool:
+    settings = await BoardSettings.get_or_none(id=1)
+    return bool(settings and settings.members_only_read)
+
+
+async def set_members_only_read(value: bool) -> None:
+    settings, _ = await BoardSettings.get_or_create(id=1)
+    settings.members_only_read = value
+    await settings.save(update_fields=["members_only_read"])
+
+
+def _active_member(user: User, now: datetime) -> bool:
+    return user.is_admin or is_member(user, at=now)
+
+
+async def may_read(user: User, now: datetime) -> bool:
+    """Everyone signed in reads the board, unless an admin made it members-only."""
+    return _active_member(user, now) or not await members_only_read()
+
+
+async def check_can_read(user: User, now: datetime) -> None:
+    """The guard of every reading action: raises BoardMembersOnly where may_read says no."""
+    if not await may_read(user, now):
+        raise BoardMembersOnly("The board is open to members only.")
+
+
+async def banned_until(user: User, now: datetime) -> datetime | None:
+    ban = await BoardBan.get_or_none(user_id=user.id)
+    return ban.until if ban and ban.until > now else None
+
+
+async def why_may_not_write(user: User, now: datetime) -> DomainError | None:
+    """Why `user` may not post, reply, like or report now, or None when they may: only active
+    members (and admins) write (else BoardMembersOnly); a ban stops them for a while (Banned)."""
+    if not _active_member(user, now):
+        return BoardMembersOnly()
+    until = await banned_until(user, now)
+    if until is not None:
+        return Banned(
+            f"You may not post on the board until {until.isoformat()}.", until=until.isoformat()
+        )
+    return None
+
+
+async def may_write(user: User, now: datetime) -> bool:
+    """Whether `user` may write on the board now (pages show or hide their forms by it)."""
+    return await why_may_not_write(user, now) is None
+
+
+async def check_can_write(user: User, now: datetime) -> None:
+    """The guard of every writing action: raises what why_may_not_write names. Pages and the
+    API call it before they read the text, so a refusal (403) comes before a bad field (422)."""
+    refusal = await why_may_not_write(user, now)
+    if refusal is not None:
+        raise refusal
