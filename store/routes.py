@@ -14,7 +14,7 @@ from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from store import covers, schemas, services
+from store import covers, history, schemas, services
 from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
@@ -225,13 +225,15 @@ async def cancel(request: Request) -> Response:
 async def order_page(request: Request) -> Response:
     user = await require_user(request)
     order = await services.order_for_user(request.path_params["id"], user)
+    _ = gettext_for(request)
+    events = await services.order_events(order)
     return await render(
         request,
         "store/order.html",
         {
             "order": order,
             "items": await services.order_items(order),
-            "events": await services.order_events(order),
+            "events": [(event, history.read_note(event.note, _)) for event in events],
             "refund_request": await services.refunds.latest_for(order),
             "payment": await services.order_payment(order),
             "can_ask_refund": order.status in services.SOLD_STATUSES,
