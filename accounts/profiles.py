@@ -76,11 +76,14 @@ async def update_profile(
     return user
 
 
-async def language_on_sign_in(user: User, browser_locale: str | None) -> str | None:
+async def language_on_sign_in(
+    user: User, browser_locale: str | None, *, switched: bool = False
+) -> str | None:
     """Signing in brings the account's language to the browser: it is returned (for the
-    browser to keep). An account that has none yet takes the one the browser chose (saved on
-    the account; None is returned, the browser keeps its own)."""
-    if user.locale in SUPPORTED_LOCALES:
+    browser to keep). But a language chosen with the switch in this browser since it last
+    signed out (`switched`) wins, and an account that has none yet takes the browser's: either
+    is saved on the account, and None is returned (the browser keeps its own)."""
+    if user.locale in SUPPORTED_LOCALES and not (switched and browser_locale in SUPPORTED_LOCALES):
         return user.locale
     if browser_locale in SUPPORTED_LOCALES:
         await User.filter(id=user.id).update(locale=browser_locale)

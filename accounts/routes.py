@@ -105,6 +105,8 @@ async def login_page(request: Request) -> Response:
             "with_code": bool(code),
         }
         return await form_refused(request, "accounts/login.html", context, exc)
+    # A language chosen with the switch in this browser since its last sign-out wins.
+    switched = request.session.get(SWITCHED) == request.cookies.get(LOCALE_COOKIE)
     sign_in(request, result.user)
     signed_in = redirect_after_post(request, next_url)
     signed_in.set_cookie(
@@ -116,7 +118,9 @@ async def login_page(request: Request) -> Response:
         samesite="lax",
         secure=request.url.scheme == "https",  # as the session cookie
     )
-    locale = await profiles.language_on_sign_in(result.user, request.cookies.get(LOCALE_COOKIE))
+    locale = await profiles.language_on_sign_in(
+        result.user, request.cookies.get(LOCALE_COOKIE), switched=switched
+    )
     if locale is not None:
         _set_language_cookie(signed_in, locale)
     return signed_in
@@ -145,6 +149,10 @@ async def login_code_page(request: Request) -> Response:
             "code_sent": True,
         },
     )
+
+
+# The language this browser chose with the switch, kept in its session until it signs out.
+SWITCHED = "switched_language"
 
 
 def _set_language_cookie(response: Response, locale: str) -> None:
@@ -212,6 +220,7 @@ async def choose_language(request: Request) -> Response:
     response = RedirectResponse(back, status_code=303)
     if await profiles.choose_language(await current_user(request), locale):
         _set_language_cookie(response, locale)
+        request.session[SWITCHED] = locale
     return response
 
 

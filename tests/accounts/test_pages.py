@@ -384,6 +384,34 @@ async def test_the_language_is_kept_on_the_account_by_the_switch_and_by_signing_
     assert (await User.get(id=chooser.id)).locale == "zh_CN"
 
 
+async def test_the_language_switch_used_before_signing_in_wins_and_is_saved(
+    client: httpx.AsyncClient,
+) -> None:
+    reader = await make_user(email="reader@example.cn")
+    await User.filter(id=reader.id).update(locale="zh_CN")
+    await client.get("/lang/en")  # chosen with the switch in this browser, signed out
+    page = await client.get("/account/login")
+    signed_in = await client.post(
+        "/account/login",
+        data={"email": reader.email, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+    )
+    assert signed_in.status_code == 303
+    assert "lang=zh_CN" not in signed_in.headers.get("set-cookie", "")
+    assert (await User.get(id=reader.id)).locale == "en"  # saved to the account
+    assert 'lang="en"' in (await client.get("/account")).text
+
+    # Signing out forgets the choice: the next sign-in brings the account's language again.
+    account = await client.get("/account")
+    await client.post("/account/logout", data={"csrf_token": csrf_from(account.text)})
+    await User.filter(id=reader.id).update(locale="zh_CN")
+    page = await client.get("/account/login")
+    again = await client.post(
+        "/account/login",
+        data={"email": reader.email, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+    )
+    assert "lang=zh_CN" in again.headers["set-cookie"]
+
+
 async def test_a_verification_link_that_is_not_ours_is_refused_by_the_one_handler(
     client: httpx.AsyncClient,
 ) -> None:
