@@ -24,7 +24,7 @@ from web.errors import FIELD_LABELS, in_reader_language
 from web.rendering import STATUS_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PACKAGES = ("accounts", "community", "membership", "payments", "store", "web", "jobs")
+PACKAGES = ("accounts", "community", "membership", "payments", "store", "web", "jobs", "front")
 KEYWORDS = {
     "_": None,
     "N_": None,
@@ -149,3 +149,34 @@ def test_a_reason_with_a_number_in_it_is_translated_by_its_shape() -> None:
     chinese = translations("zh_CN").gettext
     text = in_reader_language(None, error, gettext=chinese)  # type: ignore[arg-type]
     assert text == "简介：最多 281 个字符"
+
+
+# What may stand in a Chinese sentence with ASCII punctuation: placeholders, addresses, times
+# of day, ISO examples, numbers with thousands separators.
+NOT_PROSE = re.compile(
+    r"%\([a-z_]+\)[sd]|%[sd]|https?://\S+|\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}T\S+|\d,\d{3}"
+)
+
+
+def test_chinese_sentences_use_full_width_punctuation() -> None:
+    """，。：？！；（） in Chinese text, not ASCII "!" "?" ":" (issue: front of house)."""
+    with (ROOT / "locales/zh_CN/LC_MESSAGES/messages.po").open("rb") as po_file:
+        catalog = read_po(po_file, locale="zh_CN")
+    ascii_in_chinese = []
+    for message in catalog:
+        text = message.string if isinstance(message.string, str) else ""
+        if not re.search(r"[\u4e00-\u9fff]", text):
+            continue
+        if re.search(r"[!?:;,()]", NOT_PROSE.sub("", text)):
+            ascii_in_chinese.append(text)
+    assert ascii_in_chinese == []
+
+
+def test_templates_put_no_ascii_colon_after_a_translated_label() -> None:
+    """`{{ _("Label") }}: value` reads "标签: 值" in Chinese: the colon belongs in the message."""
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in (ROOT / "templates").rglob("*.html")
+        for match in re.finditer(r"_\([\"'][^\"']+[\"']\)\s*\}\}\s?[:!?]", path.read_text("utf-8"))
+    ]
+    assert found == []
