@@ -15,6 +15,7 @@ from settings import Settings
 from tests.contract.test_html_query_walk import page_paths, seed
 from tests.e2e.conftest import WatchedBrowser, sign_in_page
 from tests.e2e.nu_checker import html_errors
+from tests.e2e.raw_codes import raw_codes
 from tests.factories import PASSWORD
 from tests.live import running_server
 
@@ -120,6 +121,13 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
                             print("axe (not failing):", line)
                 await context.close()
     assert findings == [], "axe-core found:\n" + "\n".join(findings)
+    # No code where a Chinese reader expects a sentence (a state, a failure code).
+    codes = {
+        page.name: found
+        for page in sorted(PAGES_HTML.glob("*-zh-*.html"))
+        if (found := raw_codes(page.read_text(encoding="utf-8")))
+    }
+    assert codes == {}, f"raw codes on Chinese pages: {codes}"
     # The browser fixture fails the test on any policy violation reported on the way.
     if os.environ.get("TEST_CONTRACT") == "1":  # the walk runs once per database; this once
         pages = sorted(PAGES_HTML.glob("*.html"))
