@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts import (
+    browsers,
     devices,
     notices,
     profiles,
@@ -22,6 +23,7 @@ from accounts import (
 )
 from accounts.errors import NotificationNotFound
 from accounts.models import ApiToken, Notification, User
+from translation import translations
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
 from web.i18n import api_locale, choose_locale
@@ -289,6 +291,7 @@ async def open_sessions(request: Request) -> Response:
     token = bearer_token(request)
     current = await ApiToken.get_or_none(token_hash=services.token_digest(token or ""))
     found = await sessions.open_sessions(user, current_token_id=current.id if current else None)
+    gettext = translations(api_locale(request, user)).gettext
     return json_response(
         {
             "items": [
@@ -300,11 +303,30 @@ async def open_sessions(request: Request) -> Response:
                     "user_agent": s.user_agent,
                     "address": s.address,
                     "current": s.current,
+                    "device": browsers.device_name(s, gettext),
                 }
                 for s in found
             ]
         }
     )
+
+
+@operation(
+    "Sign out everywhere else: end every browser session and API token of the account but "
+    "the bearer token this request carries",
+    status=204,
+    tag="accounts",
+)
+async def end_other_sessions(request: Request) -> Response:
+    user = await api_user(request)
+    # The API reads no session cookie (web.sessions.SESSIONLESS_PREFIXES): the caller is
+    # always a bearer token, and that token stays.
+    token = bearer_token(request)
+    assert token is not None
+    await sessions.sign_out_everywhere_else(
+        user, now=datetime.now(UTC), current_token_digest=services.token_digest(token)
+    )
+    return Response(status_code=204)
 
 
 @operation(
@@ -406,6 +428,12 @@ def routes() -> list[BaseRoute]:
         ),
         Route("/me/password", change_password, methods=["POST"], name="accounts.change_password"),
         Route("/me/sessions", open_sessions, methods=["GET"], name="accounts.open_sessions"),
+        Route(
+            "/me/sessions",
+            end_other_sessions,
+            methods=["DELETE"],
+            name="accounts.end_other_sessions",
+        ),
         Route(
             "/me/sessions/{id:str}", end_session, methods=["DELETE"], name="accounts.end_session"
         ),

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts import (
+    browsers,
     devices,
     notice_pages,
     profiles,
@@ -168,13 +169,30 @@ async def logout(request: Request) -> Response:
 
 
 async def account_page(request: Request) -> Response:
+    """The account's hub: who you are, links to what is yours elsewhere on the site (by route
+    name: accounts imports no package above it), and where you are signed in."""
     user = await require_user(request)
     open_sessions = await sessions.open_sessions(
         user, current_session_id=current_session_id(request)
     )
+    _ = gettext_for(request)
+    named = [(s, browsers.device_name(s, _)) for s in open_sessions]
     return await render(
-        request, "accounts/account.html", {"user": user, "open_sessions": open_sessions}
+        request,
+        "accounts/account.html",
+        {"user": user, "open_sessions": named, "now": datetime.now(UTC)},
     )
+
+
+async def sign_out_elsewhere(request: Request) -> Response:
+    """End every other session and every API token; this browser stays signed in."""
+    user = await require_user(request)
+    await read_form(request)
+    await sessions.sign_out_everywhere_else(
+        user, now=datetime.now(UTC), current_session_id=current_session_id(request)
+    )
+    flash(request, gettext_for(request)("You are signed out everywhere else."), "success")
+    return redirect_after_post(request, links.path("accounts.account_page"))
 
 
 async def end_session(request: Request) -> Response:
@@ -341,6 +359,12 @@ def routes() -> list[BaseRoute]:
             name="accounts.login_code_page",
         ),
         Route("/account/logout", logout, methods=["POST"], name="accounts.logout"),
+        Route(
+            "/account/sessions/end-others",
+            sign_out_elsewhere,
+            methods=["POST"],
+            name="accounts.sign_out_elsewhere",
+        ),
         Route(
             "/account/sessions/{session_id:str}/end",
             end_session,

@@ -95,6 +95,8 @@ class OpenSession(Answer):
     user_agent: str
     address: str  # masked: the network, not the device
     current: bool
+    # Readable, in the caller's language: "Chrome 131 on Windows 10", "API token: phone".
+    device: str
 
 
 class OpenSessions(Answer):

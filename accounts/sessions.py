@@ -112,13 +112,42 @@ async def end(session_id: int) -> None:
     await Session.filter(id=session_id).delete()
 
 
-async def end_all_but(user_id: int, *, keep_session_id: int | None, now: datetime) -> None:
-    """End every session of the account but one, and every API token (a password change)."""
+async def end_all_but(
+    user_id: int,
+    *,
+    keep_session_id: int | None,
+    now: datetime,
+    keep_token_digest: str | None = None,
+) -> None:
+    """End every session of the account but one, and every API token but one (a password
+    change keeps the browser changing it, and no token)."""
     others = Session.filter(user_id=user_id)
     if keep_session_id is not None:
         others = others.exclude(id=keep_session_id)
     await others.delete()
-    await ApiToken.filter(user_id=user_id, revoked_at=None).update(revoked_at=now)
+    tokens = ApiToken.filter(user_id=user_id, revoked_at=None)
+    if keep_token_digest is not None:
+        tokens = tokens.exclude(token_hash=keep_token_digest)
+    await tokens.update(revoked_at=now)
+
+
+async def sign_out_everywhere_else(
+    user: User,
+    *,
+    now: datetime,
+    current_session_id: int | None = None,
+    current_token_digest: str | None = None,
+) -> None:
+    """End every browser session and API token of the account but the caller's own: the
+    browser session it asks from (`current_session_id`, the account page) or the bearer token
+    it carries (`current_token_digest`, the API). Raises nothing: with no other way in, it
+    ends nothing."""
+    await end_all_but(
+        user.id,
+        keep_session_id=current_session_id,
+        keep_token_digest=current_token_digest,
+        now=now,
+    )
 
 
 @dataclass(frozen=True)

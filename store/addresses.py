@@ -10,9 +10,11 @@ from datetime import datetime
 from tortoise.exceptions import IntegrityError
 
 from accounts.models import User
+from store.errors import AddressNotFound
 from store.models import Order, SavedAddress
 
 KEPT = 5  # addresses offered at checkout
+LISTED = 100  # addresses shown on the buyer's page of them
 
 
 def _key(fields: tuple[str, ...]) -> str:
@@ -56,3 +58,15 @@ async def remember(order: Order, *, now: datetime) -> None:
 
 async def addresses_of(user: User) -> list[SavedAddress]:
     return await SavedAddress.filter(user_id=user.id).order_by("-used_at").limit(KEPT)
+
+
+async def saved_addresses(user: User) -> list[SavedAddress]:
+    """Every address the buyer has kept, newest used first (checkout offers the first KEPT)."""
+    return await SavedAddress.filter(user_id=user.id).order_by("-used_at").limit(LISTED)
+
+
+async def forget(user: User, address_id: int) -> None:
+    """Forget one of the buyer's saved addresses (orders keep the address they shipped to).
+    Raises AddressNotFound for one that is not the buyer's, or is gone."""
+    if not await SavedAddress.filter(id=address_id, user_id=user.id).delete():
+        raise AddressNotFound()

@@ -25,6 +25,7 @@ class StoreErrorCode(StrEnum):
     ADDRESS_REQUIRED = "address_required"
     REFUND_REQUESTED = "refund_requested"
     REFUND_REQUEST_NOT_FOUND = "refund_request_not_found"
+    ADDRESS_NOT_FOUND = "address_not_found"
 
 
 class SoldOut(DomainError):
@@ -133,3 +134,9 @@ class RefundRequestNotFound(DomainError):
     code = StoreErrorCode.REFUND_REQUEST_NOT_FOUND
     status = 404
     default_message = "No such refund request, or it has been decided already."
+
+
+class AddressNotFound(DomainError):
+    code = StoreErrorCode.ADDRESS_NOT_FOUND
+    status = 404
+    default_message = "No such saved address."

@@ -282,6 +282,20 @@ async def my_orders(request: Request) -> Response:
     return await render(request, "store/orders.html", {"orders": orders})
 
 
+async def my_addresses(request: Request) -> Response:
+    user = await require_user(request)
+    saved = await services.addresses.saved_addresses(user)
+    return await render(request, "store/addresses.html", {"saved": saved})
+
+
+async def forget_address(request: Request) -> Response:
+    user = await require_user(request)
+    await read_form(request)
+    await services.addresses.forget(user, request.path_params["id"])
+    flash(request, gettext_for(request)("The address is forgotten."), "success")
+    return redirect_after_post(request, links.path("store.my_addresses"))
+
+
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
@@ -308,6 +322,13 @@ def routes() -> list[BaseRoute]:
             name="store.enter_raffle",
         ),
         Route("/store/orders", my_orders, methods=["GET"], name="store.my_orders"),
+        Route("/store/addresses", my_addresses, methods=["GET"], name="store.my_addresses"),
+        Route(
+            "/store/addresses/{id:id}/forget",
+            forget_address,
+            methods=["POST"],
+            name="store.forget_address",
+        ),
         Route("/store/orders/{id:id}", order_page, methods=["GET"], name="store.order_page"),
         Route(
             "/store/orders/{id:id}/receipt",

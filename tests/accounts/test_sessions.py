@@ -110,7 +110,7 @@ async def test_the_owner_lists_sessions_and_tokens_and_ends_one(app: Starlette) 
     session = next(item for item in items if item["kind"] == "session")
     assert session["address"].endswith(".x") or session["address"] == ""
     assert set(session) == {
-        "id", "kind", "created_at", "last_seen_at", "user_agent", "address", "current"
+        "id", "kind", "created_at", "last_seen_at", "user_agent", "address", "current", "device"
     }  # fmt: skip
     other = next(item for item in items if item["kind"] == "token" and not item["current"])
     ended = await app_client_delete(app, other["id"], token)

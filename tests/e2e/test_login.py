@@ -14,8 +14,8 @@ from accounts import requested_mail
 from accounts.models import OutboxMessage
 from accounts.services import FAILED_LOGINS_PER_ACCOUNT
 from settings import Settings
-from tests.e2e.conftest import WatchedBrowser
-from tests.factories import PASSWORD, make_user
+from tests.e2e.conftest import WatchedBrowser, sign_in_page
+from tests.factories import PASSWORD, bearer, make_member, make_user, sign_in, token_for
 from tests.live import running_server
 
 pytestmark = pytest.mark.e2e
@@ -99,3 +99,40 @@ async def shoot(page: Page, name: str, locale: str) -> None:
     for width in (390, 1280):  # looked at by eye: var/screenshots/login/
         await page.set_viewport_size({"width": width, "height": 900})
         await page.screenshot(path=SCREENSHOTS / f"{name}-{locale}-{width}.png", full_page=True)
+
+
+WECHAT_ON_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
+)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+async def test_a_member_signs_out_everywhere_else_from_the_account_page(
+    browser: WatchedBrowser, settings: Settings, locale: str
+) -> None:
+    """The account page names the phone's WeChat session and the API token beside this
+    browser; its button ends them both and keeps this browser signed in."""
+    member = await make_member(email="hub@example.cn", name="林会员")
+    token = await token_for(member)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with running_server(settings) as base_url:
+        async with httpx.AsyncClient(
+            base_url=base_url, headers={"user-agent": WECHAT_ON_IOS}
+        ) as phone:
+            await sign_in(phone, member.email)
+            assert (await phone.get("/account")).status_code == 200
+            page = await browser.new_page(locale=locale)
+            await sign_in_page(page, base_url, member.email, PASSWORD)
+            await page.goto(f"{base_url}/account")
+            sessions = page.locator("ul.sessions")
+            await expect(sessions).to_contain_text("WeChat 8.0")
+            await expect(sessions.locator("li")).to_have_count(3)
+            await shoot(page, "account", locale)
+            await page.click("form[action='/account/sessions/end-others'] button")
+            await expect(page).to_have_url(f"{base_url}/account")
+            await expect(sessions.locator("li")).to_have_count(1)
+            await shoot(page, "account-alone", locale)
+            assert (await phone.get("/account")).status_code == 303
+            assert (await phone.get("/api/v1/me", headers=bearer(token))).status_code == 401
+        await page.close()
