@@ -19,6 +19,7 @@ from community.feed import editing as feed_editing
 from community.feed.audio import check_audio, silent_mp3
 from community.feed.models import FeedItem
 from membership import grants, windows
+from membership.benefits import Question
 from membership.models import EnrollmentWindow
 from pictures import PicturePool
 from ratelimit import MemoryCounter
@@ -65,6 +66,36 @@ async def _people() -> bool:
     return True
 
 
+MEMBER_BENEFITS = [
+    "每天早上一条六十秒语音，回复关键词即得当天文章",
+    "会员专属文章全文，以及可在任意播客应用收听的私人播客地址",
+    "会员社区：求职、招聘、知识分享与提问，只对会员开放",
+    "书院小店限量商品提前 30 分钟购买",
+    "每季度一次线下读书会（北京、上海、深圳），凭会员卡入场",
+]
+MEMBER_FAQ = [
+    (
+        "会员有效期怎么算？",
+        "从付款成功那一刻起算 365 天。到期前 30 天我们会提醒你续费，"
+        "续费从原到期日接着算，一天也不浪费。",
+    ),
+    (
+        "可以退款吗？",
+        "开通后 7 天内，如果觉得不合适，写信到 help@shuyuan.test 即可全额退款，会员资格随之结束。",
+    ),
+    (
+        "名额为什么有限？",
+        "每期会员都会进入会员社区交流，我们希望社区保持小而精，所以每期只开放固定名额。"
+        "名额满后可以排队候补，有人退出时按顺序通知。",
+    ),
+    (
+        "可以开发票吗？",
+        "可以。付款后写信到 help@shuyuan.test，附上抬头和税号，"
+        "我们会在 3 个工作日内开具电子普通发票。",
+    ),
+]
+
+
 async def _membership() -> bool:
     """This year's window, open for a month, and two members already in (one complimentary)."""
     if await EnrollmentWindow.exists():
@@ -76,6 +107,8 @@ async def _membership() -> bool:
         seats=500,
         opens_at=now - timedelta(hours=1),
         closes_at=now + timedelta(days=30),
+        benefits=MEMBER_BENEFITS,
+        faq=[Question(question, answer) for question, answer in MEMBER_FAQ],
         now=now,
     )
     admin = await User.get(email=DEMO_ADMIN_EMAIL)

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from errors import DomainError, ValidationError
-from membership import grants, schemas, services, windows
+from membership import benefits, grants, schemas, services, windows
 from web.auth import require_admin
 from web.csrf import read_form
 from web.decoding import read_query
@@ -61,13 +61,15 @@ async def create_window(request: Request) -> Response:
     await require_admin(request)
     form = await read_form(request)
     text = {key: str(form.get(key, "")) for key in ("name", "price_yuan", "seats", "opens_at",
-                                                     "closes_at", "term_days")}  # fmt: skip
+                                                     "closes_at", "term_days", "benefits",
+                                                     "faq")}  # fmt: skip
     fields = Fields()  # every field read before anything is refused
     price_fen = fields.read(lambda: yuan_to_fen("price_yuan", text["price_yuan"]))
     seats = fields.read(lambda: whole_number("seats", text["seats"]))
     opens_at = fields.read(lambda: beijing_time("opens_at", text["opens_at"]))
     closes_at = fields.read(lambda: beijing_time("closes_at", text["closes_at"]))
     term = fields.read(lambda: whole_number("term_days", text["term_days"], default=365))
+    faq = fields.read(lambda: benefits.faq_from_text(text["faq"]))
     try:
         fields.check()
         await windows.create_window(
@@ -77,6 +79,8 @@ async def create_window(request: Request) -> Response:
             opens_at=opens_at,  # type: ignore[arg-type]
             closes_at=closes_at,  # type: ignore[arg-type]
             term_days=term,  # type: ignore[arg-type]
+            benefits=benefits.benefits_from_text(text["benefits"]),
+            faq=faq,  # type: ignore[arg-type]
             now=datetime.now(UTC),
         )
     except ValidationError as exc:
@@ -102,12 +106,52 @@ async def change_window(request: Request) -> Response:
     return redirect_after_post(request, links.path("membership.admin.dashboard"))
 
 
-async def window_enrollments(request: Request) -> Response:
+async def window_enrollments(
+    request: Request,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    """A window's enrollments, and the form for its benefits and FAQ."""
     await require_admin(request)
     window = await windows.get_window(request.path_params["id"])
     enrollments = await services.enrollments_in(window)
+    written = {
+        "benefits": "\n".join(window.benefits),
+        "faq": benefits.faq_to_text(benefits.faq_of(window.faq)),
+    }
     return await render(
-        request, "membership/admin_window.html", {"window": window, "enrollments": enrollments}
+        request,
+        "membership/admin_window.html",
+        {
+            "window": window,
+            "enrollments": enrollments,
+            "errors": errors or {},
+            "values": values or written,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+async def describe_window(request: Request) -> Response:
+    """The window's benefits and FAQ, written as text (membership.benefits reads it)."""
+    await require_admin(request)
+    form = await read_form(request)
+    text = {key: str(form.get(key, "")) for key in ("benefits", "faq")}
+    window_id = request.path_params["id"]
+    try:
+        await windows.update_window(
+            window_id,
+            now=datetime.now(UTC),
+            benefits=benefits.benefits_from_text(text["benefits"]),
+            faq=benefits.faq_from_text(text["faq"]),
+        )
+    except ValidationError as exc:
+        return await window_enrollments(request, errors=field_errors(exc), values=text)
+    flash(
+        request, gettext_for(request)("The window's benefits and questions were saved."), "success"
+    )
+    return redirect_after_post(
+        request, links.path("membership.admin.window_enrollments", id=window_id)
     )
 
 
@@ -191,6 +235,12 @@ def routes() -> list[BaseRoute]:
             window_enrollments,
             methods=["GET"],
             name="membership.admin.window_enrollments",
+        ),
+        Route(
+            "/membership/admin/windows/{id:id}/benefits",
+            describe_window,
+            methods=["POST"],
+            name="membership.admin.describe_window",
         ),
         Route(
             "/membership/admin/windows/{id:id}/change",

@@ -61,6 +61,8 @@ async def create_window(request: Request) -> Response:
         opens_at=data.opens_at,
         closes_at=data.closes_at,
         term_days=data.term_days or windows.DEFAULT_TERM_DAYS,
+        benefits=data.benefits,
+        faq=[entry.checked() for entry in data.faq],
         now=datetime.now(UTC),
     )
     return json_response(window_json(window), 201)
@@ -91,6 +93,8 @@ async def change_window(request: Request) -> Response:
             opens_at=data.opens_at,
             closes_at=data.closes_at,
             term_days=data.term_days,
+            benefits=data.benefits,
+            faq=None if data.faq is None else [entry.checked() for entry in data.faq],
         )
     return json_response(window_json(window))
 
@@ -110,6 +114,8 @@ async def current_window(request: Request) -> Response:
             **window_json(window),
             "seats_left": await windows.seats_left(window, now=now),
             "state": windows.window_state(window, now).value,
+            "benefits": window.benefits,
+            "faq": window.faq,
         }
     )
 

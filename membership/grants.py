@@ -210,3 +210,8 @@ async def search_members(*, query: str = "", now: datetime, limit: int = 200) ->
 def is_member(user: User, *, at: datetime) -> bool:
     """The one membership check every package uses: valid until strictly after `at`."""
     return user.member_until is not None and user.member_until > at
+
+
+async def member_count(*, at: datetime) -> int:
+    """How many people are members at `at` (is_member's rule, counted in the database)."""
+    return await User.filter(member_until__gt=at).count()

@@ -21,6 +21,10 @@ class EnrollmentWindow(Model):
     closes_at = fields.DatetimeField()
     closed_at = fields.DatetimeField(null=True)
     term_days = fields.IntField(default=365)
+    # What the window's page promises (membership.benefits checks the limits): short lines,
+    # and [{"question", "answer"}] pairs, in the order the admin wrote them.
+    benefits: list[str] = fields.JSONField(default=list, db_default=[])
+    faq: list[dict[str, str]] = fields.JSONField(default=list, db_default=[])
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

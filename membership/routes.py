@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.models import User
-from membership import grants, reminders, services, windows
+from membership import grants, reminders, services, welcome, windows
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
@@ -41,6 +41,7 @@ async def window_page(request: Request) -> Response:
             "is_member": view.is_member,
             "renewal_due": view.renewal_due,
             "waitlist_place": view.waitlist_place,
+            "members": view.members,
             "reminded": await reminders.waiting_for(view.window.id, user)
             if view.window is not None
             else False,
@@ -107,12 +108,13 @@ class SeatCheckout:
     form = PayForm
 
     def urls(self, subject_id: int) -> payment_pages.CheckoutUrls:
-        # A seat no longer held stays on its checkout, which says so and leads back.
+        # A seat no longer held stays on its checkout, which says so and leads back. A paid
+        # one leads to the new member's welcome.
         return payment_pages.CheckoutUrls(
             area="membership",
             subject_id=subject_id,
-            paid=links.path("membership.card_page"),
-            receipt=links.path("membership.card_page"),
+            paid=links.path("membership.welcome_page"),
+            receipt=links.path("membership.welcome_page"),
         )
 
     async def held(self, subject_id: int, user: User) -> Held:
@@ -208,6 +210,16 @@ async def card_page(request: Request) -> Response:
     )
 
 
+async def welcome_page(request: Request) -> Response:
+    """Where a buyer lands once paid, and may come back to: what their membership gives."""
+    user = await require_user(request)
+    greeting = await welcome.welcome_for(user, now=datetime.now(UTC))
+    if greeting is None:
+        flash(request, gettext_for(request)("You are not a member yet."), "info")
+        return redirect_after_post(request, links.path("membership.window_page"))
+    return await render(request, "membership/welcome.html", {"welcome": greeting, "user": user})
+
+
 async def verify_card(request: Request) -> Response:
     """For staff scanning a card: valid or not, and nothing about the person."""
     valid = await grants.verify_card(
@@ -269,6 +281,7 @@ def routes() -> list[BaseRoute]:
             name="membership.cancel",
         ),
         Route("/membership/card", card_page, methods=["GET"], name="membership.card_page"),
+        Route("/membership/welcome", welcome_page, methods=["GET"], name="membership.welcome_page"),
         Route(
             "/membership/verify/{token}",
             verify_card,

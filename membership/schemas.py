@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from membership import windows
+import msgspec
+
+from membership import benefits, windows
 from membership.models import EnrollmentStatus
 from membership.windows import WindowState
 from payments.models import PayMethod
 from payments.schemas import PaymentAnswer, PaymentChoice, QrCodeAction, RedirectAction
-from web.api import Answer, Body, Id, Moment, Query, line, whole
+from web.api import Answer, Body, Id, Moment, Query, line, text, whole
 
 __all__ = ["PaymentAnswer", "PaymentChoice"]
 
@@ -17,6 +19,33 @@ WindowName = Annotated[str, line(80, min_length=1)]
 Price = Annotated[int, whole(1, windows.MAX_PRICE_FEN)]
 Seats = Annotated[int, whole(1, windows.MAX_SEATS)]
 TermDays = Annotated[int, whole(1, 3660)]
+
+
+class Question(Body):
+    question: Annotated[str, line(benefits.MAX_QUESTION_LENGTH, min_length=1)]
+    answer: Annotated[str, text(benefits.MAX_ANSWER_LENGTH, min_length=1)]
+
+    def checked(self) -> benefits.Question:
+        return benefits.Question(self.question, self.answer)
+
+
+Benefits = Annotated[
+    list[Annotated[str, line(benefits.MAX_BENEFIT_LENGTH, min_length=1)]],
+    msgspec.Meta(
+        max_length=benefits.MAX_BENEFITS,
+        description=f"what a member gets, one short line each (at most {benefits.MAX_BENEFITS} "
+        f"lines of {benefits.MAX_BENEFIT_LENGTH} characters), in the order shown",
+    ),
+]
+Faq = Annotated[
+    list[Question],
+    msgspec.Meta(
+        max_length=benefits.MAX_QUESTIONS,
+        description=f"questions and answers shown on the window's page (at most "
+        f"{benefits.MAX_QUESTIONS}; a question of at most {benefits.MAX_QUESTION_LENGTH} "
+        f"characters, an answer of at most {benefits.MAX_ANSWER_LENGTH}, newlines allowed)",
+    ),
+]
 
 
 class NewWindow(Body):
@@ -30,13 +59,17 @@ class NewWindow(Body):
     opens_at: Moment
     closes_at: Moment
     term_days: TermDays | None = None
+    benefits: Benefits = msgspec.field(default_factory=list)
+    faq: Faq = msgspec.field(default_factory=list)
 
 
 class WindowChange(Body):
     """What to change; a field left out keeps its value. Before the window opens anything may
     change; once open, only closes_at, and only later (else 409 window_started); a closed
-    window no more (409 closed). closes_at must stay after opens_at (a schema cannot compare
-    two times: else 422 invalid_field, naming closes_at). close_now stops selling now."""
+    window no more (409 closed). benefits and faq may change at any time, even once closed
+    (a change of those alone is never 409). closes_at must stay after opens_at (a schema
+    cannot compare two times: else 422 invalid_field, naming closes_at). close_now stops
+    selling now."""
 
     name: WindowName | None = None
     price_fen: Price | None = None
@@ -44,6 +77,8 @@ class WindowChange(Body):
     opens_at: Moment | None = None
     closes_at: Moment | None = None
     term_days: TermDays | None = None
+    benefits: Benefits | None = None  # may change at any time, even once open or closed
+    faq: Faq | None = None  # as benefits
     close_now: bool = False  # close the window now
 
 
@@ -66,9 +101,16 @@ class Window(Answer):
     term_days: int
 
 
+class QuestionAnswer(Answer):
+    question: str
+    answer: str
+
+
 class CurrentWindow(Window):
     seats_left: int
     state: WindowState
+    benefits: list[str]
+    faq: list[QuestionAnswer]
 
 
 class EnrollmentAnswer(Answer):

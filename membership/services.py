@@ -31,6 +31,7 @@ from membership.errors import (
 
 # The one membership check community/ and store/ use, offered here with the other services.
 from membership.grants import is_member as is_member
+from membership.grants import member_count as member_count
 from membership.memory import SeatMemory
 from membership.models import (
     Enrollment,
@@ -374,6 +375,7 @@ class WindowView:
     is_member: bool
     renewal_due: bool  # a member who may renew now
     waitlist_place: int | None  # where they wait for a seat that comes back, if they do
+    members: int  # how many people are members now (the page's social proof)
 
 
 async def current_window(*, now: datetime, memory: SeatMemory | None = None) -> EnrollmentWindow:
@@ -413,4 +415,5 @@ async def window_view(
         is_member=member,
         renewal_due=member and user is not None and grants.renewal_due(user, at=now),
         waitlist_place=await waitlist_place(window.id, user) if window is not None else None,
+        members=await member_count(at=now),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -10,6 +11,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from errors import ValidationError
+from membership.benefits import Question, check_benefits, check_faq
 from membership.errors import (
     Closed,
     NoWindow,
@@ -87,9 +89,12 @@ async def create_window(
     opens_at: datetime,
     closes_at: datetime,
     term_days: int = DEFAULT_TERM_DAYS,
+    benefits: Sequence[str] = (),
+    faq: Sequence[Question] = (),
     now: datetime,
 ) -> EnrollmentWindow:
-    """Create a window and its seats. Raises ValidationError or WindowOverlap."""
+    """Create a window and its seats, with what its page promises (membership.benefits has
+    the limits). Raises ValidationError or WindowOverlap."""
     clean = _check_window_fields(
         name=name,
         price_fen=price_fen,
@@ -100,6 +105,8 @@ async def create_window(
     )
     if closes_at <= now:
         raise ValidationError("closes_at", "must be in the future")
+    clean_benefits = check_benefits(benefits)
+    clean_faq = check_faq(faq)
     await _check_no_overlap(opens_at, closes_at)
     async with in_transaction():
         window = await EnrollmentWindow.create(
@@ -109,6 +116,8 @@ async def create_window(
             opens_at=opens_at,
             closes_at=closes_at,
             term_days=term_days,
+            benefits=clean_benefits,
+            faq=[entry.as_json() for entry in clean_faq],
         )
         await Seat.bulk_create(
             [Seat(window_id=window.id, number=n) for n in range(1, seats + 1)], batch_size=1000
@@ -133,12 +142,24 @@ async def update_window(
     opens_at: datetime | None = None,
     closes_at: datetime | None = None,
     term_days: int | None = None,
+    benefits: Sequence[str] | None = None,
+    faq: Sequence[Question] | None = None,
 ) -> EnrollmentWindow:
-    """Edit a window before it opens; once open, only extend its closing time.
+    """Edit a window before it opens; once open, only extend its closing time. Its benefits
+    and FAQ (None: unchanged) may change at any time, even once closed: they are what its
+    page and its members' welcome say, not what it sells.
 
     Raises WindowNotFound, WindowStarted, Closed, ValidationError, WindowOverlap.
     """
     window = await get_window(window_id)
+    if benefits is not None:
+        window.benefits = check_benefits(benefits)
+    if faq is not None:
+        window.faq = [entry.as_json() for entry in check_faq(faq)]
+    schedule = (name, price_fen, seats, opens_at, closes_at, term_days)
+    if all(value is None for value in schedule) and (benefits, faq) != (None, None):
+        await window.save(update_fields=["benefits", "faq"])
+        return window
     state = window_state(window, now)
     if state == WindowState.CLOSED:
         raise Closed("The window has closed; it can no longer be changed.")

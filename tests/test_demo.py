@@ -24,6 +24,8 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Pat
     window = await EnrollmentWindow.get()
     now = datetime.now(UTC)
     assert windows.window_state(window, now) == windows.WindowState.OPEN
+    assert window.benefits == demo.MEMBER_BENEFITS
+    assert len(window.faq) == len(demo.MEMBER_FAQ)
     luoji = await User.get(email="luoji@shuyuan.test")
     assert membership.is_member(luoji, at=now)
     assert await Product.all().count() == len(demo.STORE) + 2

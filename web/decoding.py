@@ -200,7 +200,10 @@ def read_fields(data: Mapping[str, Any], model: type[S]) -> S:
                 data[spec.encode_name], spec.type, strict=False
             )
         except msgspec.ValidationError as exc:
-            problems.append((spec.encode_name, _problem(exc)[1]))
+            raw = data[spec.encode_name]
+            # A form's field left blank is "required", as a person reads it.
+            blank = isinstance(raw, str) and not raw.strip()
+            problems.append((spec.encode_name, "is required" if blank else _problem(exc)[1]))
     if not problems:
         try:
             return msgspec.convert(values, model, strict=False)

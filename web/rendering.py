@@ -179,6 +179,8 @@ async def render(
         "route_name": route,
         "section": nav_section(route),
         "_": catalog.gettext,
+        # ngettext("%(n)s member", "%(n)s members", n): English has two forms, Chinese one.
+        "ngettext": catalog.ngettext,
         "locale": locale,
         "html_lang": HTML_LANG[locale],
         "current_user": user,

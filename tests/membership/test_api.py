@@ -362,3 +362,88 @@ async def test_the_current_window_gives_back_holds_that_ran_out_as_the_page_does
     current = await client.get("/api/v1/enrollment-windows/current")
     assert current.json()["seats_left"] == 1
     assert (await Enrollment.get(id=held.json()["id"])).status == EnrollmentStatus.EXPIRED
+
+
+BENEFITS = ["每天一条六十秒语音", "会员专属文章与播客", "会员广场：求职、招聘、问答"]
+FAQ = [
+    {"question": "可以退款吗？", "answer": "开通后七天内可全额退款。"},
+    {"question": "会员到期后怎样？", "answer": "到期前三十天提醒你续费。\n续费从原到期日算起。"},
+]
+
+
+async def test_benefits_and_faq_are_written_changed_and_shown_with_the_current_window(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = await admin_headers()
+    created = await client.post(
+        "/api/v1/admin/enrollment-windows",
+        json=window_body(benefits=BENEFITS, faq=FAQ),
+        headers=headers,
+    )
+    assert created.status_code == 201
+    current = (await client.get("/api/v1/enrollment-windows/current")).json()
+    assert current["benefits"] == BENEFITS
+    assert current["faq"] == FAQ
+
+    # The window is open: its schedule is fixed, what its page says is not.
+    url = f"/api/v1/admin/enrollment-windows/{created.json()['id']}"
+    changed = await client.patch(
+        url, json={"benefits": ["  每天一条语音  ", *BENEFITS[1:]], "faq": FAQ[:1]}, headers=headers
+    )
+    assert changed.status_code == 200
+    current = (await client.get("/api/v1/enrollment-windows/current")).json()
+    assert current["benefits"] == ["每天一条语音", *BENEFITS[1:]]
+    assert current["faq"] == FAQ[:1]
+    untouched = await client.patch(
+        url, json={"closes_at": window_body()["closes_at"]}, headers=headers
+    )
+    assert untouched.status_code == 200
+    assert (await client.get("/api/v1/enrollment-windows/current")).json()["faq"] == FAQ[:1]
+    cleared = await client.patch(url, json={"benefits": [], "faq": []}, headers=headers)
+    assert cleared.status_code == 200
+    current = (await client.get("/api/v1/enrollment-windows/current")).json()
+    assert (current["benefits"], current["faq"]) == ([], [])
+
+
+async def test_a_window_made_without_benefits_shows_empty_lists(client: httpx.AsyncClient) -> None:
+    await make_window(now=datetime.now(UTC))
+    current = (await client.get("/api/v1/enrollment-windows/current")).json()
+    assert (current["benefits"], current["faq"]) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"benefits": ["权益"] * 13}, "benefits", "must have at most 12 entries"),
+        ({"benefits": ["长" * 121]}, "benefits[0]", "must be at most 120 characters"),
+        ({"benefits": ["  "]}, "benefits[0]", "must not be blank or hold control characters"),
+        ({"faq": [FAQ[0]] * 13}, "faq", "must have at most 12 entries"),
+        (
+            {"faq": [{"question": "问" * 121, "answer": "答"}]},
+            "faq[0].question",
+            "must be at most 120 characters",
+        ),
+        (
+            {"faq": [FAQ[0], {"question": "问", "answer": "答" * 1001}]},
+            "faq[1].answer",
+            "must be at most 1000 characters",
+        ),
+        ({"faq": [{"question": "只有问题"}]}, "faq[0].answer", "is required"),
+    ],
+)
+async def test_benefits_and_faq_beyond_their_limits_are_422_saying_which(
+    client: httpx.AsyncClient, overrides: dict[str, object], field: str, message: str
+) -> None:
+    headers = {**await admin_headers(), "Accept-Language": "en"}
+    created = await client.post(
+        "/api/v1/admin/enrollment-windows", json=window_body(**overrides), headers=headers
+    )
+    assert created.status_code == 422
+    assert created.json()["error"]["field"] == field
+    assert created.json()["error"]["message"] == f"{field}: {message}"
+    window = await make_window(now=datetime.now(UTC), opens_in=timedelta(days=30))
+    changed = await client.patch(
+        f"/api/v1/admin/enrollment-windows/{window.id}", json=overrides, headers=headers
+    )
+    assert changed.status_code == 422
+    assert changed.json()["error"]["field"] == field
