@@ -34,7 +34,12 @@ pytestmark = [pytest.mark.contract, pytest.mark.timeout(1200)]
 
 RULES = Path(__file__).with_name("schemathesis.toml")
 IDS = Path(__file__).with_name("ids.toml")
-ENDS_CREDENTIALS = ("delete_revoke_current_token", "post_change_password", "delete_end_session")
+ENDS_CREDENTIALS = (
+    "delete_revoke_current_token",
+    "post_change_password",
+    "delete_end_session",
+    "delete_end_other_sessions",
+)
 
 
 async def seed(provider: PaymentProvider) -> dict[str, str]:
