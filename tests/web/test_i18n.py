@@ -157,9 +157,10 @@ def test_a_reason_with_a_number_in_it_is_translated_by_its_shape() -> None:
 
 
 # What may stand in a Chinese sentence with ASCII punctuation: placeholders, addresses, times
-# of day, ISO examples, numbers with thousands separators.
+# of day, ISO examples, numbers with thousands separators, what a person types (in “quotes”).
 NOT_PROSE = re.compile(
-    r"%\([a-z_]+\)[sd]|%[sd]|https?://\S+|\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}T\S+|\d,\d{3}"
+    r"%\([a-z_]+\)[sd]|%[sd]|https?://\S+|\d{1,2}:\d{2}(?::\d{2})?|\d{4}-\d{2}-\d{2}T\S+"
+    r"|\d,\d{3}|“[^”]*”"
 )
 
 
