@@ -538,7 +538,9 @@ async def test_a_seat_paid_with_alipay_returns_before_its_webhook_and_is_refunde
     )
     returned = await press(body["next_action"]["url"], "pay")
     page = await client.get(returned.headers["location"].removeprefix(PUBLIC))
-    assert page.status_code == 303 and page.headers["location"] == "/membership/card"
+    assert (
+        page.status_code == 303 and page.headers["location"] == "/membership/welcome"
+    )  # the welcome (issue 27)
     assert (await Enrollment.get(id=enrollment_id)).status == EnrollmentStatus.PAID
     admin = bearer(await token_for(await make_user(admin=True)))
     refunded = await client.post(f"/api/v1/admin/enrollments/{enrollment_id}/refund", headers=admin)
