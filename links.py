@@ -13,7 +13,7 @@ services that store a notification's link call `path` too, without knowing any H
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -26,23 +26,41 @@ class PathsByName(Protocol):
     def url_path_for(self, name: str, /, **path_params: Any) -> Any: ...
 
 
+MAX_PATHS = 50_000  # paths remembered per app (ids make them many; emptied when full)
+
+
 @dataclass(frozen=True)
 class Links:
     """One app's routes and its public address."""
 
     router: PathsByName
     public_url: str
+    _paths: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def path(self, name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -> str:
         """The path of route `name` ("/store/orders/7"), with `_query` as its query string
         (values of None are left out)."""
-        built = str(self.router.url_path_for(name, **params))
+        built = self._path(name, tuple(sorted(params.items())))
         if _query:
             present = {key: value for key, value in _query.items() if value is not None}
             if present:
                 # As Jinja's urlencode filter: "/" stays readable ("?next=/store/orders/7").
                 built = f"{built}?{urlencode(present, safe='/', quote_via=quote)}"
         return built
+
+    def _path(self, name: str, params: tuple[tuple[str, Any], ...]) -> str:
+        # Starlette looks a name up route by route (180 of them, mounts inside): a page asks
+        # for dozens of paths, so each (name, parameters) is looked up once per app.
+        try:
+            return self._paths[(name, params)]
+        except KeyError:
+            built = str(self.router.url_path_for(name, **dict(params)))
+            if len(self._paths) >= MAX_PATHS:
+                self._paths.clear()
+            self._paths[(name, params)] = built
+            return built
 
     def absolute(self, name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -> str:
         """The same, on the public address: for what leaves the site."""

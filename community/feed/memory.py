@@ -47,14 +47,26 @@ class Answers:
         return await self._fill(key, now, compute, until)
 
     def _start_fill(self, key: Any, now: datetime, compute: Compute, until: Until) -> None:
-        task = asyncio.create_task(self._fill(key, now, compute, until))
+        # The refill is registered before its task first runs: a second reader of the stale
+        # entry in between sees it under way and starts no other.
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._filling[key] = future
+        task = asyncio.create_task(self._fill(key, now, compute, until, future))
         self._background.add(task)  # a reference, so the running task is not collected
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
-    async def _fill(self, key: Any, now: datetime, compute: Compute, until: Until) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._filling[key] = future
+    async def _fill(
+        self,
+        key: Any,
+        now: datetime,
+        compute: Compute,
+        until: Until,
+        future: asyncio.Future[Any] | None = None,
+    ) -> Any:
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._filling[key] = future
         try:
             value = await compute()
             self.put(key, now, await until(now), value)
@@ -65,7 +77,8 @@ class Answers:
             future.exception()  # retrieved: no "never retrieved" warning without waiters
             raise
         finally:
-            del self._filling[key]
+            if self._filling.get(key) is future:  # only its own: never another fill's
+                del self._filling[key]
 
     def put(self, key: Any, now: datetime, valid_until: datetime, value: Any) -> None:
         if len(self._entries) > MAX_ANSWERS:
