@@ -153,23 +153,6 @@ class SeatCheckout:
 SEATS = SeatCheckout()
 
 
-async def checkout_page(request: Request) -> Response:
-    return await payment_pages.checkout_page(request, SEATS)
-
-
-async def pay(request: Request) -> Response:
-    """Called by the checkout page's script with the card or a wallet."""
-    return await payment_pages.pay_action(request, SEATS)
-
-
-async def paying_page(request: Request) -> Response:
-    return await payment_pages.paying_page(request, SEATS)
-
-
-async def payment_status(request: Request) -> Response:
-    return await payment_pages.status_poll(request, SEATS)
-
-
 async def cancel(request: Request) -> Response:
     """The holder gives a held seat back."""
     user = await require_user(request)
@@ -255,25 +238,7 @@ def routes() -> list[BaseRoute]:
             methods=["POST"],
             name="membership.remind_me",
         ),
-        Route(
-            "/membership/enrollments/{id:id}/pay",
-            checkout_page,
-            methods=["GET"],
-            name="membership.checkout_page",
-        ),
-        Route("/membership/enrollments/{id:id}/pay", pay, methods=["POST"], name="membership.pay"),
-        Route(
-            "/membership/enrollments/{id:id}/status",
-            payment_status,
-            methods=["GET"],
-            name="membership.payment_status",
-        ),
-        Route(
-            "/membership/enrollments/{id:id}/paying",
-            paying_page,
-            methods=["GET"],
-            name="membership.paying_page",
-        ),
+        *payment_pages.checkout_routes("membership", "/membership/enrollments/{id:id}", SEATS),
         Route(
             "/membership/enrollments/{id:id}/cancel",
             cancel,

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.models import User
@@ -342,3 +343,28 @@ async def status_poll(request: Request, payable: Payable) -> Response:
         held=held.state == HeldState.PAYABLE,
         done_url=payable.urls(held.subject_id).paid,
     )
+
+
+def checkout_routes(area: str, base: str, payable: Payable) -> list[BaseRoute]:
+    """The one checkout's four routes for a purpose, under `base` (e.g. "/store/orders/{id:id}"),
+    named as CheckoutUrls finds them: "<area>.checkout_page", ".pay", ".paying_page",
+    ".payment_status". (".cancel" is the purpose's own: giving a thing back is its rule.)"""
+
+    async def checkout(request: Request) -> Response:
+        return await checkout_page(request, payable)
+
+    async def pay(request: Request) -> Response:
+        return await pay_action(request, payable)
+
+    async def paying(request: Request) -> Response:
+        return await paying_page(request, payable)
+
+    async def status(request: Request) -> Response:
+        return await status_poll(request, payable)
+
+    return [
+        Route(f"{base}/pay", checkout, methods=["GET"], name=f"{area}.checkout_page"),
+        Route(f"{base}/pay", pay, methods=["POST"], name=f"{area}.pay"),
+        Route(f"{base}/status", status, methods=["GET"], name=f"{area}.payment_status"),
+        Route(f"{base}/paying", paying, methods=["GET"], name=f"{area}.paying_page"),
+    ]

@@ -189,23 +189,6 @@ def _address(form: schemas.CheckoutForm) -> services.Address | None:
     )
 
 
-async def checkout_page(request: Request) -> Response:
-    return await payment_pages.checkout_page(request, ORDERS)
-
-
-async def pay(request: Request) -> Response:
-    """Called by the checkout script: the shipping address, then the card or a wallet."""
-    return await payment_pages.pay_action(request, ORDERS)
-
-
-async def paying_page(request: Request) -> Response:
-    return await payment_pages.paying_page(request, ORDERS)
-
-
-async def payment_status(request: Request) -> Response:
-    return await payment_pages.status_poll(request, ORDERS)
-
-
 async def cancel(request: Request) -> Response:
     """The buyer gives back an order waiting for payment."""
     user = await require_user(request)
@@ -342,18 +325,6 @@ def routes() -> list[BaseRoute]:
             methods=["POST"],
             name="store.ask_refund",
         ),
-        Route(
-            "/store/orders/{id:id}/pay", checkout_page, methods=["GET"], name="store.checkout_page"
-        ),
-        Route("/store/orders/{id:id}/pay", pay, methods=["POST"], name="store.pay"),
-        Route(
-            "/store/orders/{id:id}/status",
-            payment_status,
-            methods=["GET"],
-            name="store.payment_status",
-        ),
-        Route(
-            "/store/orders/{id:id}/paying", paying_page, methods=["GET"], name="store.paying_page"
-        ),
+        *payment_pages.checkout_routes("store", "/store/orders/{id:id}", ORDERS),
         Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"], name="store.cancel"),
     ]
