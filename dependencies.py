@@ -38,12 +38,26 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # The front page: today across the feed, the store, membership and the board.
     "front": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
     "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store", "front"},
+    # The back office's frame (/admin): its overview across every package, the audit log,
+    # the staff.
+    "console": _FLOOR
+    | {"accounts", "payments", "membership", "community", "store", "front", "jobs"},
     # The route table: every package's routes, api and admin modules, in one list.
     "routing": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "front", "jobs"},
+    | {"accounts", "payments", "membership", "community", "store", "front", "jobs", "console"},
     # The composition root: each package's purposes, notice kinds and memories, wired.
     "composition": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "front", "jobs", "routing"},
+    | {
+        "accounts",
+        "payments",
+        "membership",
+        "community",
+        "store",
+        "front",
+        "jobs",
+        "console",
+        "routing",
+    },
     "demo": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
     "app": _FLOOR
     | {"accounts", "payments", "membership", "community", "store", "jobs", "composition"},

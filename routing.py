@@ -15,6 +15,8 @@ from community.board import routes as board_routes
 from community.feed import admin as feed_admin
 from community.feed import api as feed_api
 from community.feed import routes as feed_routes
+from console import api as console_api
+from console import routes as console_routes
 from front import routes as front_routes
 from jobs import admin as jobs_admin
 from membership import admin as membership_admin
@@ -46,6 +48,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *feed_api.routes(),
         *board_api.routes(),
         *jobs_admin.api_routes(),
+        *console_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
@@ -63,6 +66,9 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *feed_admin.routes(),
         *feed_routes.routes(),
         *board_routes.routes(),
+        # The console's own pages, then the old admin addresses' redirects (after every
+        # package's routes: only what nothing else answers is redirected).
+        *console_routes.routes(),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path. The
         # app makes the folder at start-up (a command that only builds links need not).

@@ -132,6 +132,7 @@ def me_json(user: User) -> dict[str, Any]:
     return {
         **user_json(user),
         "is_admin": user.is_admin,
+        "staff_role": user.staff_role,
         "member_until": iso(user.member_until),
         "email_verified": user.email_verified_at is not None,
         "locale": user.locale,

@@ -20,6 +20,7 @@ class AccountsErrorCode(StrEnum):
     RESET_NOT_FOUND = "reset_not_found"
     VERIFICATION_EXPIRED = "verification_expired"
     VERIFICATION_NOT_FOUND = "verification_not_found"
+    LAST_OWNER = "last_owner"
 
 
 class EmailTaken(DomainError):
@@ -88,3 +89,17 @@ class VerificationNotFound(DomainError):
     code = AccountsErrorCode.VERIFICATION_NOT_FOUND
     status = 404
     default_message = "This is not a verification link of ours."
+
+
+class UserNotFound(DomainError):
+    code = AccountsErrorCode.NOT_FOUND
+    status = 404
+    default_message = "No such person."
+
+
+class LastOwner(DomainError):
+    """The only owner cannot stop being one: somebody must be able to give roles."""
+
+    code = AccountsErrorCode.LAST_OWNER
+    status = 409
+    default_message = "The last owner cannot be removed; make someone else an owner first."

@@ -8,6 +8,8 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+from accounts.roles import role_may
+
 
 class User(Model):
     id = fields.IntField(primary_key=True)
@@ -16,7 +18,13 @@ class User(Model):
     email = fields.CharField(max_length=254, unique=True)
     display_name = fields.CharField(max_length=40)
     password_hash = fields.CharField(max_length=200)
-    is_admin = fields.BooleanField(default=False)
+    # The back office's role (accounts.roles.StaffRole: owner, admin, support, moderator), None
+    # for everyone else; what each role may do is accounts.roles.CAPABILITIES.
+    staff_role = fields.CharField(max_length=12, null=True)
+    # The previous release's flag, still written in step with staff_role (owner or admin) while
+    # hosts of that release may run beside this one; read by nothing here, dropped a release
+    # later (expand, then contract).
+    admin_flag = fields.BooleanField(default=False, source_field="is_admin")
     # Written only by membership/ (grant, renewal, refund); accounts merely shows it.
     member_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -34,6 +42,39 @@ class User(Model):
 
     def __str__(self) -> str:
         return self.email
+
+    def may(self, capability: str) -> bool:
+        """Whether this person's staff role grants `capability` (accounts.roles.Capability)."""
+        return role_may(self.staff_role, capability)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.staff_role is not None
+
+    @property
+    def is_admin(self) -> bool:
+        """An owner or an admin: everything in the back office (owners also manage roles)."""
+        return self.staff_role in ("owner", "admin")
+
+
+class AuditEntry(Model):
+    """One staff action (accounts.audit): who, what, on which object, the object's fields
+    before and after, when. Written in the same transaction as the action itself."""
+
+    id = fields.IntField(primary_key=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
+    )  # None: the command line or the app itself
+    action = fields.CharField(max_length=40)  # "product.update", "member.grant"...
+    object_type = fields.CharField(max_length=30)
+    object_id = fields.CharField(max_length=40, null=True)
+    before: Any = fields.JSONField(null=True)
+    after: Any = fields.JSONField(null=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_audit"
+        indexes = (("actor_id", "id"), ("action", "id"), ("object_type", "object_id", "id"))
 
 
 class Session(Model):

@@ -110,7 +110,8 @@ class Account(Answer):
 
 
 class Me(Account):
-    is_admin: bool
+    is_admin: bool  # an owner or an admin
+    staff_role: str | None  # "owner", "admin", "support", "moderator" or None
     member_until: str | None
     email_verified: bool
     locale: str | None

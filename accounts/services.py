@@ -17,7 +17,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from accounts import devices, identities, passwords, sessions, verification
+from accounts import devices, identities, passwords, sessions, staff, verification
 from accounts.errors import (
     BadCredentials,
     EmailTaken,
@@ -26,6 +26,7 @@ from accounts.errors import (
     WeakPassword,
 )
 from accounts.models import ApiToken, Notification, User
+from accounts.roles import StaffRole
 from db import for_dialect, from_row, python_value, read_sql
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
@@ -112,7 +113,7 @@ async def check_display_name(display_name: str, *, user_id: int | None = None) -
     or a reserved word (by its confusable skeleton: "аdmin" in Cyrillic is "admin")."""
     name = validate_display_name(display_name)
     admins = (
-        await User.filter(is_admin=True)
+        await User.filter(staff_role__isnull=False)
         .exclude(id=user_id or 0)
         .values_list("display_name", flat=True)
     )
@@ -342,23 +343,23 @@ async def change_password(
 
 
 async def create_admin(*, email: str, password: str, display_name: str = "管理员") -> User:
-    """Create an admin account, or make an existing account an admin and set its password."""
+    """Create an owner's account (the command line's first staff member), or make an existing
+    account an owner and set its password; the audit log records it, actor None."""
     normalized = validate_email(email)
     validate_password(password)
     user = await User.get_or_none(email=normalized)
     password_hash = await hash_password(password)
     if user is None:
-        return await User.create(
+        user = await User.create(
             email=normalized,
             display_name=validate_display_name(display_name),
             password_hash=password_hash,
-            is_admin=True,
         )
-    user.is_admin = True
-    user.password_hash = password_hash
-    await user.save(update_fields=["is_admin", "password_hash"])
-    await sessions.end_all_but(user.id, keep_session_id=None, now=datetime.now(UTC))
-    return user
+    else:
+        user.password_hash = password_hash
+        await user.save(update_fields=["password_hash"])
+        await sessions.end_all_but(user.id, keep_session_id=None, now=datetime.now(UTC))
+    return await staff.set_role(actor=None, user_id=user.id, role=StaffRole.OWNER)
 
 
 def token_digest(token: str) -> str:

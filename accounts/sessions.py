@@ -52,7 +52,7 @@ def mask_address(address: str) -> str:
 def _privileges(user: User, now: datetime) -> str:
     """What the session's rights were when it began (changes rotate its key)."""
     member = user.member_until is not None and user.member_until > now
-    return f"{'admin' if user.is_admin else 'person'}:{'member' if member else 'reader'}"
+    return f"{user.staff_role or 'person'}:{'member' if member else 'reader'}"
 
 
 async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | None:

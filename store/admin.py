@@ -203,6 +203,10 @@ def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
         Route("/store/admin", dashboard, methods=["GET"], name="store.admin.dashboard"),
+        # Placeholders until the catalogue's own pages land (the console's menu names them).
+        Route("/admin/catalogue", dashboard, methods=["GET"], name="store.admin.catalogue"),
+        Route("/admin/drops", dashboard, methods=["GET"], name="store.admin.drops"),
+        Route("/admin/orders", dashboard, methods=["GET"], name="store.admin.orders"),
         Route(
             "/store/admin/products",
             create_product,

@@ -29,16 +29,19 @@ async def make_user(
     password: str = PASSWORD,
     name: str | None = None,
     admin: bool = False,
+    role: str | None = None,
 ) -> User:
+    """A registered person; `admin` makes them an admin, `role` gives any staff role."""
     number = next(_numbers)
     user = await accounts.register(
         email=email or f"reader{number}@example.cn",
         password=password,
         display_name=name or f"读者{number}",
     )
-    if admin:
-        user.is_admin = True
-        await user.save(update_fields=["is_admin"])
+    if admin or role:
+        user.staff_role = role or "admin"
+        user.admin_flag = user.staff_role in ("owner", "admin")
+        await user.save(update_fields=["staff_role", "admin_flag"])
     return user
 
 

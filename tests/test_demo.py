@@ -19,7 +19,7 @@ from store.models import Product
 async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Path) -> None:
     assert await demo.load(tmp_path) is True
     assert await demo.load(tmp_path) is False
-    assert await User.filter(is_admin=True).count() == 1
+    assert await User.filter(staff_role="owner").count() == 1
     assert await User.all().count() == 1 + len(demo.PEOPLE)
     window = await EnrollmentWindow.get()
     now = datetime.now(UTC)

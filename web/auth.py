@@ -6,6 +6,7 @@ an accounts User in the app. Routes read it as one."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ _UNSET = object()
 # What the app factory hands over as app.state.token_owner: the person a bearer token names.
 TokenOwner = Callable[..., Awaitable[Any]]
 User = Any  # an accounts User, as the session store and the token owner give it
+Endpoint = Callable[[Request], Awaitable[Any]]
 
 
 async def current_user(request: Request) -> User | None:
@@ -80,10 +82,54 @@ async def require_user(request: Request) -> User:
 
 
 async def require_admin(request: Request) -> User:
+    """Transitional: the console's guard is staff_only; removed once every page uses it."""
     user = await require_user(request)
     if not user.is_admin:
         raise HTTPException(status_code=403, detail="Only admins may open this page.")
     return user
+
+
+async def api_admin(request: Request) -> User:
+    """Transitional: the console's guard is staff_only; removed once every endpoint uses it."""
+    user = await api_user(request)
+    if not user.is_admin:
+        raise Forbidden("Only admins may do this.")
+    return user
+
+
+def staff_only(capability: str) -> Callable[[Endpoint], Endpoint]:
+    """Guard a console endpoint: only staff whose role grants `capability` (a value of
+    accounts.roles.Capability; the person's `may` answers) get past. Anonymous callers get
+    401 on the API (a path under the `api` mount) and a 303 to the sign-in page otherwise;
+    signed-in people without the capability get 403. The endpoint reads the person with
+    `staff_member(request)`. The capability is kept on the endpoint (`staff_capability`):
+    tests/console/test_guards.py checks every console route from the routing table by it."""
+
+    def guard(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Any:
+            if request.scope.get("root_path", "").endswith("/api/v1"):
+                user = await api_user(request)
+                if not user.may(capability):
+                    raise Forbidden("Your staff role does not allow this.")
+            else:
+                user = await require_user(request)
+                if not user.may(capability):
+                    raise HTTPException(
+                        status_code=403, detail="Your staff role does not allow this page."
+                    )
+            request.state.staff_member = user
+            return await endpoint(request)
+
+        guarded.__dict__["staff_capability"] = capability
+        return guarded  # type: ignore[return-value]
+
+    return guard
+
+
+def staff_member(request: Request) -> User:
+    """The staff member a `staff_only` guard let in."""
+    return request.state.staff_member
 
 
 def bearer_token(request: Request) -> str | None:
@@ -109,14 +155,6 @@ async def optional_api_user(request: Request) -> User | None:
     owner: TokenOwner = request.app.state.token_owner
     user = await owner(token, now=datetime.now(UTC)) if token else None
     request.state.api_user = user
-    return user
-
-
-async def api_admin(request: Request) -> User:
-    """The admin owner of the bearer token. Raises Unauthorized (401) or Forbidden (403)."""
-    user = await api_user(request)
-    if not user.is_admin:
-        raise Forbidden("Only admins may do this.")
     return user
 
 

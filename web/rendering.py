@@ -96,6 +96,14 @@ def nav_section(name: str) -> str:
     return area
 
 
+def console_section(path: str) -> str:
+    """The console's section a page under /admin belongs to (its first segment after /admin,
+    "console" for /admin itself), or "" outside the console."""
+    if path != "/admin" and not path.startswith("/admin/"):
+        return ""
+    return path.removeprefix("/admin").strip("/").split("/", 1)[0].split(".", 1)[0] or "console"
+
+
 @dataclass(frozen=True)
 class Filing:
     """One line of the footer a mainland site must show, and where it links."""
@@ -174,10 +182,12 @@ async def render(
     user = await current_user(request)
     name = fragment if fragment is not None and is_htmx(request) else template
     route = route_name(request)
+    console = console_section(request.url.path)
     full_context: dict[str, Any] = {
         "request": request,
         "route_name": route,
-        "section": nav_section(route),
+        "section": "console" if console else nav_section(route),
+        "console_section": console,
         "_": catalog.gettext,
         # ngettext("%(n)s member", "%(n)s members", n): English has two forms, Chinese one.
         "ngettext": catalog.ngettext,

@@ -94,6 +94,7 @@ async def test_token_for_right_credentials_opens_me(client: httpx.AsyncClient) -
         "email": "li@example.cn",
         "display_name": "李白",
         "is_admin": False,
+        "staff_role": None,
         "member_until": None,
         "email_verified": False,
         "locale": None,

@@ -1,0 +1,56 @@
+"""The back office's roles and what each may do: one table, read by every guard.
+
+Owner: everything, roles included. Admin: everything but roles. Support: reads people, orders
+and payments and answers members; no refunds, no exports, no changes to the catalogue or the
+community. Moderator: the board (reports, hiding, bans) and finding the people it concerns.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StaffRole(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    SUPPORT = "support"
+    MODERATOR = "moderator"
+
+
+class Capability(StrEnum):
+    CONSOLE = "console"  # open the console at all
+    FEED = "feed"  # write, edit and publish the daily feed
+    MODERATE = "moderate"  # the board's reports, hiding and locking posts, bans
+    MEMBERSHIP = "membership"  # enrollment windows, grants, revocations, the benefits page
+    CATALOGUE = "catalogue"  # products, stock, drops, raffles
+    ORDERS = "orders"  # read orders, people and their payments
+    FULFIL = "fulfil"  # mark orders shipped
+    REFUND = "refund"  # refund orders and enrollments, decide refund requests
+    PAYMENTS = "payments"  # read payments
+    JOBS = "jobs"  # the job queue
+    AUDIT = "audit"  # read the audit log
+    EXPORT = "export"  # CSV exports of members, orders, payments and the audit log
+    STAFF = "staff"  # give and take roles
+
+
+_EVERYTHING = frozenset(Capability)
+CAPABILITIES: dict[StaffRole, frozenset[Capability]] = {
+    StaffRole.OWNER: _EVERYTHING,
+    StaffRole.ADMIN: _EVERYTHING - {Capability.STAFF},
+    StaffRole.SUPPORT: frozenset({Capability.CONSOLE, Capability.ORDERS, Capability.PAYMENTS}),
+    StaffRole.MODERATOR: frozenset({Capability.CONSOLE, Capability.MODERATE}),
+}
+
+
+def role_may(role: str | None, capability: str) -> bool:
+    """Whether `role` (a StaffRole value, or None for everyone else) grants `capability`."""
+    if role is None:
+        return False
+    try:
+        return Capability(capability) in CAPABILITIES[StaffRole(role)]
+    except ValueError:
+        return False
+
+
+def roles_that_may(capability: Capability) -> list[StaffRole]:
+    return [role for role in StaffRole if capability in CAPABILITIES[role]]

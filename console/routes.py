@@ -1,0 +1,185 @@
+"""The console's own pages: the overview, the audit log (and its CSV), the staff and their
+roles; and the redirects from the admin pages' old addresses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+import links
+from accounts import audit, staff
+from accounts.roles import Capability, StaffRole
+from console.schemas import AuditQuery
+from errors import ValidationError
+from web.auth import staff_member, staff_only
+from web.csrf import read_form
+from web.decoding import read_query
+from web.forms import csv_download
+from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+
+
+def audit_filter(query: AuditQuery) -> audit.AuditFilter:
+    """The query's filters; days are Asia/Shanghai days, `until` included."""
+
+    def day_start(day: str) -> datetime:
+        return datetime.combine(datetime.fromisoformat(day).date(), time(), tzinfo=SHANGHAI)
+
+    return audit.AuditFilter(
+        actor_id=query.actor,
+        action=query.action.strip() or None,
+        object_type=query.object_type.strip() or None,
+        object_id=query.object_id.strip() or None,
+        since=day_start(query.since) if query.since else None,
+        until=day_start(query.until) + timedelta(days=1) if query.until else None,
+    )
+
+
+@staff_only(Capability.CONSOLE)
+async def home(request: Request) -> Response:
+    return await render(request, "console/home.html", {})
+
+
+@staff_only(Capability.AUDIT)
+async def audit_page(request: Request) -> Response:
+    query = read_query(request, AuditQuery)
+    page = await audit.entries(
+        audit_filter(query), cursor=int(query.cursor) if query.cursor else None
+    )
+    filters = {
+        key: value
+        for key, value in {
+            "actor": query.actor or "",
+            "action": query.action,
+            "object_type": query.object_type,
+            "object_id": query.object_id,
+            "since": query.since or "",
+            "until": query.until or "",
+        }.items()
+        if value
+    }
+    return await render(
+        request,
+        "console/audit.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query,
+            "actions": await audit.actions_seen(),
+            "staff": await staff.staff(),
+        },
+    )
+
+
+AUDIT_COLUMNS: Sequence[str] = (
+    "id", "at", "actor_id", "actor_email", "action", "object_type", "object_id", "before", "after"
+)  # fmt: skip
+
+
+async def _audit_rows(where: audit.AuditFilter) -> AsyncIterator[list[Any]]:
+    async for entry in audit.all_entries(where):
+        yield [
+            entry.id,
+            entry.at.astimezone(SHANGHAI).isoformat(),
+            entry.actor_id or "",
+            entry.actor.email if entry.actor else "",
+            entry.action,
+            entry.object_type,
+            entry.object_id or "",
+            json.dumps(entry.before, ensure_ascii=False) if entry.before is not None else "",
+            json.dumps(entry.after, ensure_ascii=False) if entry.after is not None else "",
+        ]
+
+
+@staff_only(Capability.EXPORT)
+async def audit_csv(request: Request) -> Response:
+    """The audit log (filtered as the page is) as CSV; the export is itself an entry."""
+    query = read_query(request, AuditQuery)
+    where = audit_filter(query)
+    await audit.record(
+        actor=staff_member(request),
+        action="export.audit",
+        object_type="audit",
+        after={"filters": {k: v for k, v in vars(where).items() if v is not None}},
+    )
+    return csv_download("audit.csv", AUDIT_COLUMNS, _audit_rows(where))
+
+
+@staff_only(Capability.STAFF)
+async def staff_page(request: Request) -> Response:
+    found_text = str(request.query_params.get("q", ""))[:100]
+    return await render(
+        request,
+        "console/staff.html",
+        {
+            "staff": await staff.staff(),
+            "q": found_text,
+            "found": await staff.find_people(found_text) if found_text.strip() else [],
+            "roles": [role.value for role in StaffRole],
+        },
+    )
+
+
+@staff_only(Capability.STAFF)
+async def set_role(request: Request) -> Response:
+    form = await read_form(request)
+    chosen = str(form.get("role", ""))
+    if chosen and chosen not in {role.value for role in StaffRole}:
+        raise ValidationError("role", "must be owner, admin, support, moderator or none")
+    await staff.set_role(
+        actor=staff_member(request),
+        user_id=request.path_params["id"],
+        role=StaffRole(chosen) if chosen else None,
+    )
+    flash(request, gettext_for(request)("The role was saved."), "success")
+    return redirect_after_post(request, links.path("console.staff"))
+
+
+# The admin pages' addresses before the console (GET only: forms post to the new ones).
+LEGACY_PREFIXES = (
+    ("/feed/admin", "/admin/feed"),
+    ("/board/admin", "/admin/board"),
+    ("/membership/admin", "/admin/membership"),
+    ("/store/admin", "/admin/catalogue"),
+    ("/payments/admin", "/admin/payments"),
+    ("/jobs/admin", "/admin/jobs"),
+)
+
+
+def _legacy(new_prefix: str) -> Any:
+    async def moved(request: Request) -> Response:
+        # Only the path's remainder is carried over, under our own prefix: a same-site path.
+        rest = request.path_params.get("rest", "")
+        if new_prefix == "/admin/catalogue" and rest.startswith("/orders"):
+            target = "/admin/orders" + rest.removeprefix("/orders")
+        else:
+            target = new_prefix + rest if rest.startswith("/") or not rest else new_prefix
+        query = request.url.query
+        return RedirectResponse(target + (f"?{query}" if query else ""), status_code=301)
+
+    return moved
+
+
+def routes() -> list[BaseRoute]:
+    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    return [
+        Route("/admin", home, methods=["GET"], name="console.home"),
+        Route("/admin/audit", audit_page, methods=["GET"], name="console.audit"),
+        Route("/admin/audit.csv", audit_csv, methods=["GET"], name="console.audit_csv"),
+        Route("/admin/staff", staff_page, methods=["GET"], name="console.staff"),
+        Route("/admin/staff/{id:id}", set_role, methods=["POST"], name="console.set_role"),
+        *(
+            Route(
+                f"{old}{{rest:path}}",
+                _legacy(new),
+                methods=["GET"],
+                name=f"console.moved{old.replace('/', '.')}",
+            )
+            for old, new in LEGACY_PREFIXES
+        ),
+    ]

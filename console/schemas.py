@@ -1,0 +1,54 @@
+"""The console API's declared shapes: the audit log and staff roles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from web.api import Answer, Body, Id, Query, line
+from web.paths import ID_PATTERN
+
+AuditCursor = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
+Day = Annotated[str, msgspec.Meta(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
+class AuditQuery(Query):
+    """Filters of the audit log, every one optional: `actor` is the acting person's user id;
+    `since` and `until` are days in Asia/Shanghai, both included; `cursor` is a page's
+    `next_cursor`."""
+
+    actor: Id | None = None
+    action: Annotated[str, line(40)] = ""
+    object_type: Annotated[str, line(30)] = ""
+    object_id: Annotated[str, line(40)] = ""
+    since: Day | None = None
+    until: Day | None = None
+    cursor: AuditCursor | None = None
+
+
+class AuditEntry(Answer):
+    id: int
+    actor_id: int | None  # None: the command line or the app itself
+    action: str
+    object_type: str
+    object_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    at: str
+
+
+class AuditPage(Answer):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class StaffRoleChange(Body):
+    role: Literal["owner", "admin", "support", "moderator"] | None
+
+
+class StaffMember(Answer):
+    user_id: int
+    email: str
+    display_name: str
+    role: str | None
