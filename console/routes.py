@@ -82,17 +82,27 @@ AUDIT_COLUMNS: Sequence[str] = (
 
 
 async def _audit_rows(where: audit.AuditFilter) -> AsyncIterator[list[Any]]:
-    async for entry in audit.all_entries(where):
+    async for (
+        entry_id,
+        at,
+        actor_id,
+        email,
+        action,
+        kind,
+        object_id,
+        before,
+        after,
+    ) in audit.export_rows(where):
         yield [
-            entry.id,
-            entry.at.astimezone(SHANGHAI).isoformat(),
-            entry.actor_id or "",
-            entry.actor.email if entry.actor else "",
-            entry.action,
-            entry.object_type,
-            entry.object_id or "",
-            json.dumps(entry.before, ensure_ascii=False) if entry.before is not None else "",
-            json.dumps(entry.after, ensure_ascii=False) if entry.after is not None else "",
+            entry_id,
+            at.astimezone(SHANGHAI).isoformat(),
+            actor_id or "",
+            email or "",
+            action,
+            kind,
+            object_id or "",
+            json.dumps(before, ensure_ascii=False) if before is not None else "",
+            json.dumps(after, ensure_ascii=False) if after is not None else "",
         ]
 
 
