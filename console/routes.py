@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts import audit, staff
 from accounts.roles import Capability, StaffRole
-from console.schemas import AuditQuery
+from console.schemas import AuditQuery, PeopleQuery
 from errors import ValidationError
 from web.auth import staff_member, staff_only
 from web.csrf import read_form
@@ -122,7 +122,7 @@ async def audit_csv(request: Request) -> Response:
 
 @staff_only(Capability.STAFF)
 async def staff_page(request: Request) -> Response:
-    found_text = str(request.query_params.get("q", ""))[:100]
+    found_text = read_query(request, PeopleQuery).q
     return await render(
         request,
         "console/staff.html",

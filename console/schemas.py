@@ -27,6 +27,12 @@ class AuditQuery(Query):
     cursor: AuditCursor | None = None
 
 
+class PeopleQuery(Query):
+    """The staff page's person finder: an email's start, part of a name, or a number."""
+
+    q: Annotated[str, line(100)] = ""
+
+
 class AuditEntry(Answer):
     id: int
     actor_id: int | None  # None: the command line or the app itself
