@@ -41,7 +41,9 @@ def snapshot(obj: Model, fields: Iterable[str]) -> dict[str, Any]:
     return {name: plain(getattr(obj, name)) for name in fields}
 
 
-def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[dict, dict]:
+def changed(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the fields whose value changed, before and after (an edit's entry)."""
     keys = [key for key in after if plain(before.get(key)) != plain(after[key])]
     return {key: plain(before.get(key)) for key in keys}, {key: plain(after[key]) for key in keys}

@@ -28,7 +28,7 @@ async def set_role(
     moment = now or datetime.now(UTC)
     async with in_transaction():
         owners = await User.filter(staff_role=StaffRole.OWNER).order_by("id").select_for_update()
-        user = await User.get_or_none(id=user_id).select_for_update()
+        user = await User.filter(id=user_id).select_for_update().first()
         if user is None:
             raise UserNotFound()
         before = user.staff_role

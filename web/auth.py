@@ -122,7 +122,7 @@ def staff_only(capability: str) -> Callable[[Endpoint], Endpoint]:
             return await endpoint(request)
 
         guarded.__dict__["staff_capability"] = capability
-        return guarded  # type: ignore[return-value]
+        return guarded
 
     return guard
 
