@@ -103,7 +103,7 @@ async def moderate(post_id: int, action: str, *, actor: User | None, now: dateti
         raise ValidationError("action", f"must be one of {', '.join(FLAGS)}")
     field, value = FLAGS[action]
     async with in_transaction():
-        post = await Post.get_or_none(id=post_id, deleted=False).select_for_update()
+        post = await Post.filter(id=post_id, deleted=False).select_for_update().first()
         if post is None:
             raise PostNotFound()
         was = getattr(post, field)
@@ -159,7 +159,7 @@ async def ban(
     until = now + timedelta(days=days)
     reason = reason.strip()[:200]
     async with in_transaction():
-        earlier = await BoardBan.get_or_none(user_id=user_id).select_for_update()
+        earlier = await BoardBan.filter(user_id=user_id).select_for_update().first()
         still_on = earlier is not None and earlier.until > now
         ban, _ = await BoardBan.update_or_create(
             user_id=user_id, defaults={"until": until, "reason": reason}
