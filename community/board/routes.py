@@ -248,7 +248,7 @@ async def admin_page(request: Request) -> Response:
     """Reports, hidden posts, bans (find a person with `?q=`: an email, a name or a number),
     the board's settings and categories."""
     now = datetime.now(UTC)
-    looked_for = str(request.query_params.get("q", ""))[:100].strip()
+    looked_for = (read_query(request, schemas.PersonQuery).q or "").strip()
     found = await staff.find_people(looked_for) if looked_for else []
     return await render(
         request,
