@@ -30,7 +30,7 @@ FORM_FIELDS = 100
 
 # Routes that take a file, and the kind of file: the only bodies allowed past FORM_BYTES.
 UPLOADS = (
-    (re.compile(r"^/feed/admin/(new|[0-9]+/edit)$"), AUDIO_UPLOAD_BYTES),
+    (re.compile(r"^/admin/feed/(new|[0-9]+/edit)$"), AUDIO_UPLOAD_BYTES),
     (re.compile(r"^/api/v1/admin/feed-items$"), AUDIO_UPLOAD_BYTES),
     (re.compile(r"^/store/admin/products$"), IMAGE_UPLOAD_BYTES),
     (re.compile(r"^/api/v1/admin/products/[0-9]+/image$"), IMAGE_UPLOAD_BYTES),

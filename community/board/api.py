@@ -1,4 +1,4 @@
-"""The board's JSON API: posts, replies, likes, reports; admins moderate."""
+"""The board's JSON API: posts, replies, likes, reports; moderators moderate."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from accounts.roles import Capability
 from community.board import moderation, replies, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
-from web.auth import api_admin, api_user
+from web.auth import api_user, staff_member, staff_only
 
 
 def author_json(post_or_reply: Post | Reply) -> dict[str, Any]:
@@ -200,7 +201,7 @@ async def like_post(request: Request) -> Response:
 
 
 @operation(
-    "Report a post to the admins",
+    "Report a post to the moderators",
     body=schemas.NewReport,
     answer=schemas.Reported,
     status=201,
@@ -220,15 +221,20 @@ async def report_post(request: Request) -> Response:
 
 def _moderation(action: str):  # type: ignore[no-untyped-def]
     @operation(
-        f"{action.capitalize()} a post (admins)",
+        f"{action.capitalize()} a post (moderators)",
         answer=schemas.Post,
         auth="admin",
         tag="board",
         errors={404: "post_not_found"},
     )
+    @staff_only(Capability.MODERATE)
     async def endpoint(request: Request) -> Response:
-        await api_admin(request)
-        post = await moderation.moderate(request.path_params["id"], action)
+        post = await moderation.moderate(
+            request.path_params["id"],
+            action,
+            actor=staff_member(request),
+            now=datetime.now(UTC),
+        )
         await post.fetch_related("author")
         return json_response(post_json(post))
 
@@ -237,25 +243,32 @@ def _moderation(action: str):  # type: ignore[no-untyped-def]
 
 
 @operation(
-    "Ban a member from posting for `days` days (admins); 0 lifts it",
+    "Ban a member from posting for `days` days (moderators); 0 lifts it. Staff cannot be "
+    "banned (409 cannot_ban_admin)",
     body=schemas.Ban,
     answer=schemas.Banned,
     auth="admin",
     tag="board",
     errors={404: "user_not_found", 409: "cannot_ban_admin"},
 )
+@staff_only(Capability.MODERATE)
 async def ban_member(request: Request) -> Response:
-    await api_admin(request)
     data = await read_json(request, schemas.Ban)
     ban = await moderation.ban(
-        data.user_id, days=data.days, reason=data.reason, now=datetime.now(UTC)
+        data.user_id,
+        days=data.days,
+        reason=data.reason,
+        now=datetime.now(UTC),
+        actor=staff_member(request),
     )
     return json_response({"user_id": data.user_id, "until": iso(ban.until)})
 
 
-@operation("Open reports, oldest first (admins)", answer=schemas.Reports, auth="admin", tag="board")
+@operation(
+    "Open reports, oldest first (moderators)", answer=schemas.Reports, auth="admin", tag="board"
+)
+@staff_only(Capability.MODERATE)
 async def reports(request: Request) -> Response:
-    await api_admin(request)
     return json_response(
         {
             "items": [

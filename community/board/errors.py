@@ -14,7 +14,7 @@ class BoardErrorCode(StrEnum):
     POST_NOT_FOUND = "post_not_found"
     NOT_THE_AUTHOR = "not_the_author"
     USER_NOT_FOUND = "user_not_found"
-    CANNOT_BAN_ADMIN = "cannot_ban_admin"
+    CANNOT_BAN_ADMIN = "cannot_ban_admin"  # said of all staff now; the API keeps the code
 
 
 class BoardMembersOnly(DomainError):
@@ -53,10 +53,10 @@ class UserNotFound(DomainError):
     default_message = "No such person."
 
 
-class CannotBanAdmin(DomainError):
-    """Admins moderate the board; one admin cannot silence themselves or another (a mistaken
-    or hijacked admin account would otherwise lock the others out of moderation)."""
+class CannotBanStaff(DomainError):
+    """Staff look after the board; one cannot silence themselves or another staff member (a
+    mistaken or hijacked account would otherwise lock the others out of moderation)."""
 
     code = BoardErrorCode.CANNOT_BAN_ADMIN
     status = 409
-    default_message = "Admins cannot be banned from the board."
+    default_message = "Staff cannot be banned from the board."

@@ -1,12 +1,16 @@
-"""Who may do what on the board: read it (everyone signed in, unless an admin made it
-members-only), write on it (active members and admins, unless banned for a while). Each rule
-has a predicate for pages that only show or hide, and a guard that raises for actions."""
+"""Who may do what on the board: read it (everyone signed in, unless a moderator made it
+members-only), write on it (active members and moderators, unless banned for a while). Each
+rule has a predicate for pages that only show or hide, and a guard that raises for actions."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.transactions import in_transaction
+
+from accounts import audit
 from accounts.models import User
+from accounts.roles import Capability
 from community.board.errors import Banned, BoardMembersOnly
 from community.board.models import BoardBan, BoardSettings
 from errors import DomainError
@@ -18,18 +22,39 @@ async def members_only_read() -> bool:
     return bool(settings and settings.members_only_read)
 
 
-async def set_members_only_read(value: bool) -> None:
-    settings, _ = await BoardSettings.get_or_create(id=1)
-    settings.members_only_read = value
-    await settings.save(update_fields=["members_only_read"])
+async def set_members_only_read(
+    value: bool, *, actor: User | None, now: datetime | None = None
+) -> None:
+    """Open the board to members only, or to everyone signed in (moderators); a change is an
+    audit entry ("board_settings.update")."""
+    async with in_transaction():
+        settings, _ = await BoardSettings.get_or_create(id=1)
+        was = settings.members_only_read
+        settings.members_only_read = value
+        await settings.save(update_fields=["members_only_read"])
+        if was != value:
+            await audit.record(
+                actor=actor,
+                action="board_settings.update",
+                object_type="board_settings",
+                object_id=settings.id,
+                before={"members_only_read": was},
+                after={"members_only_read": value},
+                now=now,
+            )
+
+
+def moderates(user: User) -> bool:
+    """Whether `user` looks after the board (their staff role grants moderation)."""
+    return user.may(Capability.MODERATE)
 
 
 def _active_member(user: User, now: datetime) -> bool:
-    return user.is_admin or is_member(user, at=now)
+    return moderates(user) or is_member(user, at=now)
 
 
 async def may_read(user: User, now: datetime) -> bool:
-    """Everyone signed in reads the board, unless an admin made it members-only."""
+    """Everyone signed in reads the board, unless a moderator made it members-only."""
     return _active_member(user, now) or not await members_only_read()
 
 
@@ -46,7 +71,8 @@ async def banned_until(user: User, now: datetime) -> datetime | None:
 
 async def why_may_not_write(user: User, now: datetime) -> DomainError | None:
     """Why `user` may not post, reply, like or report now, or None when they may: only active
-    members (and admins) write (else BoardMembersOnly); a ban stops them for a while (Banned)."""
+    members (and moderators) write (else BoardMembersOnly); a ban stops them for a while
+    (Banned)."""
     if not _active_member(user, now):
         return BoardMembersOnly()
     until = await banned_until(user, now)

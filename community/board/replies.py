@@ -21,6 +21,7 @@ from community.board.services import (
     dedupe_key,
     get_post,
     markdown_html,
+    moderates,
     notify_mentions,
     rate_limit,
 )
@@ -75,8 +76,8 @@ async def reply(
 
 
 async def thread(post: Post, *, viewer: User) -> list[Reply]:
-    """The post's replies, oldest first; hidden ones only for admins."""
+    """The post's replies, oldest first; hidden ones only for moderators."""
     query = Reply.filter(post_id=post.id)
-    if not viewer.is_admin:
+    if not moderates(viewer):
         query = query.filter(hidden=False)
     return await query.select_related("author").order_by("id")

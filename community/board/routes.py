@@ -1,5 +1,6 @@
 """The board's pages: lists, a post with its thread, writing, replying and liking with htmx
-(each form also works as a plain post without JavaScript), editing, reports; admin tools."""
+(each form also works as a plain post without JavaScript), editing, reports; the console's
+board section (/admin/board: reports, hidden posts, bans by picking a person, categories)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
+from accounts import staff
+from accounts.roles import Capability
 from community.board import moderation, replies, schemas
 from community.board import services as board
 from errors import ValidationError
-from web.auth import require_admin, require_user
+from web.auth import require_user, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_fields, read_query
 from web.forms import field_errors
@@ -236,32 +239,50 @@ async def report_post(request: Request) -> Response:
     await board.check_can_write(user, now)  # a refusal before the reason's problems, as the API
     data = read_fields({"reason": str(form.get("reason", ""))}, schemas.NewReport)
     await moderation.report(_post_id(request), reporter=user, reason=data.reason, now=now)
-    flash(request, gettext_for(request)("Thank you: the admins will look at it."), "success")
+    flash(request, gettext_for(request)("Thank you: the moderators will look at it."), "success")
     return redirect_after_post(request, links.path("board.post_page", id=_post_id(request)))
 
 
+@staff_only(Capability.MODERATE)
 async def admin_page(request: Request) -> Response:
-    await require_admin(request)
+    """Reports, hidden posts, bans (find a person with `?q=`: an email, a name or a number),
+    the board's settings and categories."""
+    now = datetime.now(UTC)
+    looked_for = (read_query(request, schemas.PersonQuery).q or "").strip()
+    found = await staff.find_people(looked_for) if looked_for else []
     return await render(
         request,
         "community/board_admin.html",
         {
             "reports": await moderation.open_reports(),
+            "hidden_posts": await moderation.hidden_posts(),
+            "q": looked_for,
+            "found": found,
+            "found_bans": await moderation.bans_of([person.id for person in found], now),
+            "bans": await moderation.current_bans(now),
             "members_only_read": await board.members_only_read(),
             "categories": await board.categories(),
         },
     )
 
 
+def _back_to_admin_page(q: str) -> str:
+    """The console's board page, with the person search the form was sent from."""
+    q = q.strip()[:100]
+    return links.path("board.admin_page", _query={"q": q} if q else {})
+
+
+@staff_only(Capability.MODERATE)
 async def admin_moderate(request: Request) -> Response:
-    await require_admin(request)
     await read_form(request)
-    action = request.path_params["action"]
-    post = await moderation.moderate(_post_id(request), action)
-    if action in ("hide", "unhide"):
-        await moderation.resolve_reports(post.id)
+    post = await moderation.moderate(
+        _post_id(request),
+        request.path_params["action"],
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
     flash(request, gettext_for(request)("Done."), "success")
-    # Back where the admin acted: the reports page, or the post itself.
+    # Back where the moderator acted: the console's board page, or the post itself.
     admin_page = links.path("board.admin_page")
     from_admin = urlsplit(request.headers.get("referer", "")).path == admin_page
     return redirect_after_post(
@@ -269,30 +290,45 @@ async def admin_moderate(request: Request) -> Response:
     )
 
 
+@staff_only(Capability.MODERATE)
 async def admin_ban(request: Request) -> Response:
-    await require_admin(request)
     form = await read_form(request)
-    on_error_back(request, links.path("board.admin_page"))
+    back = _back_to_admin_page(str(form.get("q", "")))
+    on_error_back(request, back)
     fields = {key: str(form.get(key, "")) for key in ("user_id", "days", "reason")}
     data = read_fields(fields, schemas.Ban)  # the API's declared ban: the same limits
-    await moderation.ban(data.user_id, days=data.days, reason=data.reason, now=datetime.now(UTC))
-    flash(request, gettext_for(request)("Done."), "success")
-    return redirect_after_post(request, links.path("board.admin_page"))
+    await moderation.ban(
+        data.user_id,
+        days=data.days,
+        reason=data.reason,
+        now=datetime.now(UTC),
+        actor=staff_member(request),
+    )
+    _ = gettext_for(request)
+    flash(request, _("The ban was lifted.") if data.days == 0 else _("Banned."), "success")
+    return redirect_after_post(request, back)
 
 
+@staff_only(Capability.MODERATE)
 async def admin_settings(request: Request) -> Response:
-    await require_admin(request)
     form = await read_form(request)
-    await board.set_members_only_read(form.get("members_only_read") == "on")
+    await board.set_members_only_read(
+        form.get("members_only_read") == "on", actor=staff_member(request), now=datetime.now(UTC)
+    )
     flash(request, gettext_for(request)("Done."), "success")
     return redirect_after_post(request, links.path("board.admin_page"))
 
 
+@staff_only(Capability.MODERATE)
 async def admin_category(request: Request) -> Response:
-    await require_admin(request)
     form = await read_form(request)
     on_error_back(request, links.path("board.admin_page"))
-    await board.add_category(str(form.get("slug", "")), str(form.get("name", "")))
+    await board.add_category(
+        str(form.get("slug", "")),
+        str(form.get("name", "")),
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
     flash(request, gettext_for(request)("Done."), "success")
     return redirect_after_post(request, links.path("board.admin_page"))
 
@@ -319,18 +355,18 @@ def routes() -> list[BaseRoute]:
         Route(
             "/board/posts/{id:id}/report", report_post, methods=["POST"], name="board.report_post"
         ),
-        Route("/board/admin", admin_page, methods=["GET"], name="board.admin_page"),
+        Route("/admin/board", admin_page, methods=["GET"], name="board.admin_page"),
         Route(
-            "/board/admin/posts/{id:id}/{action:str}",
+            "/admin/board/posts/{id:id}/{action:str}",
             admin_moderate,
             methods=["POST"],
             name="board.admin_moderate",
         ),
-        Route("/board/admin/ban", admin_ban, methods=["POST"], name="board.admin_ban"),
+        Route("/admin/board/ban", admin_ban, methods=["POST"], name="board.admin_ban"),
         Route(
-            "/board/admin/settings", admin_settings, methods=["POST"], name="board.admin_settings"
+            "/admin/board/settings", admin_settings, methods=["POST"], name="board.admin_settings"
         ),
         Route(
-            "/board/admin/categories", admin_category, methods=["POST"], name="board.admin_category"
+            "/admin/board/categories", admin_category, methods=["POST"], name="board.admin_category"
         ),
     ]

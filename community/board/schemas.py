@@ -21,8 +21,9 @@ Category = Annotated[
         pattern=board.CATEGORY_PATTERN,
         description=(
             "The slug of one of the board's categories: the built-in "
-            f"{', '.join(board.BUILT_IN_CATEGORIES)}, and those admins add on the board's admin "
-            "page. The API has no endpoint that lists them; another slug is 422 invalid_field"
+            f"{', '.join(board.BUILT_IN_CATEGORIES)}, and those moderators add in the "
+            "console's board section. The API has no endpoint that lists them; another slug "
+            "is 422 invalid_field"
         ),
     ),
 ]
@@ -52,6 +53,12 @@ class Ban(Body):
     user_id: Id
     days: Annotated[int, whole(0, 3650)]
     reason: Annotated[str, line(200)] = ""
+
+
+class PersonQuery(Query):
+    """The console's board page: `q` finds a person to ban (an email, a name, a number)."""
+
+    q: Search | None = None
 
 
 class Like(Body):

@@ -22,7 +22,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import notices, profiles
+from accounts import audit, notices, profiles
 from accounts.models import User
 from community import cursors, search
 from community.board.errors import (
@@ -42,6 +42,7 @@ from community.board.permissions import check_can_write as check_can_write
 from community.board.permissions import may_read as may_read
 from community.board.permissions import may_write as may_write
 from community.board.permissions import members_only_read as members_only_read
+from community.board.permissions import moderates as moderates
 from community.board.permissions import set_members_only_read as set_members_only_read
 from community.board.permissions import why_may_not_write as why_may_not_write
 from community.text import plain_text, render_markdown
@@ -54,7 +55,7 @@ BUILT_IN_CATEGORIES = {
     "knowledge": "知识分享",
     "question": "提问",
 }
-# A category's slug: what admins may name one (add_category), so every category matches it.
+# A category's slug: what moderators may name one (add_category), so every category matches it.
 CATEGORY_PATTERN = r"^[a-z][a-z0-9-]{1,29}$"
 TITLE_MAX = 120
 BODY_MAX = 20_000
@@ -88,7 +89,11 @@ async def categories() -> dict[str, str]:
     return {**BUILT_IN_CATEGORIES, **{slug: name for slug, name in extra}}
 
 
-async def add_category(slug: str, name: str) -> BoardCategory:
+async def add_category(
+    slug: str, name: str, *, actor: User | None, now: datetime | None = None
+) -> BoardCategory:
+    """A new category (moderators), with an audit entry ("board_category.create"). Raises
+    ValidationError (slug, name; a slug already taken)."""
     slug = slug.strip().lower()
     if not re.fullmatch(CATEGORY_PATTERN, slug):
         raise ValidationError("slug", "must be 2-30 lowercase letters, digits or dashes")
@@ -96,7 +101,20 @@ async def add_category(slug: str, name: str) -> BoardCategory:
         raise ValidationError("name", "must be 1-30 characters")
     if slug in await categories():
         raise ValidationError("slug", "is already a category")
-    return await BoardCategory.create(slug=slug, name=name.strip())
+    try:
+        async with in_transaction():
+            category = await BoardCategory.create(slug=slug, name=name.strip())
+            await audit.record(
+                actor=actor,
+                action="board_category.create",
+                object_type="board_category",
+                object_id=category.id,
+                after={"slug": category.slug, "name": category.name},
+                now=now,
+            )
+    except IntegrityError:  # the same slug added at the same moment by another moderator
+        raise ValidationError("slug", "is already a category") from None
+    return category
 
 
 async def _check_category(category: str) -> str:
@@ -216,10 +234,10 @@ async def reindex_all() -> int:
 
 async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
     """A post the viewer may read; hidden and deleted posts are 404, except hidden ones for
-    admins and for their author (who was told why it was hidden)."""
+    moderators and for their author (who was told why it was hidden)."""
     await check_can_read(viewer, now)
     post = await Post.get_or_none(id=post_id, deleted=False).select_related("author")
-    if post is None or (post.hidden and not viewer.is_admin and post.author_id != viewer.id):  # type: ignore[attr-defined]
+    if post is None or (post.hidden and not moderates(viewer) and post.author_id != viewer.id):  # type: ignore[attr-defined]
         raise PostNotFound()
     return post
 
@@ -259,11 +277,24 @@ async def edit_post(
 
 
 async def delete_post(post_id: int, *, user: User, now: datetime) -> None:
-    """Authors delete their own posts (admins too): gone from every list and page."""
+    """Authors delete their own posts (moderators anyone's, an audit entry "post.delete"):
+    gone from every list and page. Raises PostNotFound, BoardMembersOnly, NotTheAuthor."""
     post = await get_post(post_id, viewer=user, now=now)
-    if post.author_id != user.id and not user.is_admin:  # type: ignore[attr-defined]
+    by_author = post.author_id == user.id  # type: ignore[attr-defined]
+    if not by_author and not moderates(user):
         raise NotTheAuthor()
-    await Post.filter(id=post.id).update(deleted=True, dedupe_key=None)
+    async with in_transaction():
+        await Post.filter(id=post.id).update(deleted=True, dedupe_key=None)
+        if not by_author:
+            await audit.record(
+                actor=user,
+                action="post.delete",
+                object_type="post",
+                object_id=post.id,
+                before={"deleted": False, "title": post.title},
+                after={"deleted": True},
+                now=now,
+            )
     await search.remove_document(SEARCH_KIND, post.id)
 
 
@@ -345,11 +376,11 @@ def _searching(query: str | None) -> bool:
 async def _visible_posts(
     *, viewer: User, now: datetime, category: str | None, query: str | None
 ) -> QuerySet[Post]:
-    """The posts the viewer may see in a listing: not deleted, not hidden (but for admins), in
-    the category and matching the search when given. Raises BoardMembersOnly."""
+    """The posts the viewer may see in a listing: not deleted, not hidden (but for
+    moderators), in the category and matching the search when given. Raises BoardMembersOnly."""
     await check_can_read(viewer, now)
     visible = Post.filter(deleted=False)
-    if not viewer.is_admin:
+    if not moderates(viewer):
         visible = visible.filter(hidden=False)
     if category:  # a category that does not exist (any more) lists nothing
         visible = visible.filter(category=category)

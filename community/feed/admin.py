@@ -1,4 +1,5 @@
-"""The feed's admin pages: write, schedule, edit, unpublish and publish again; analytics."""
+"""The feed's console pages (/admin/feed): write, schedule, edit, unpublish and publish again;
+analytics. Staff whose role grants the feed capability only."""
 
 from __future__ import annotations
 
@@ -11,20 +12,21 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
+from accounts.roles import Capability
 from community.feed import analytics, editing
 from community.feed.audio import CheckedAudio, check_audio
 from community.feed.errors import KeywordTaken
 from community.feed.models import FeedItem
 from community.feed.routes import audio_dir
 from errors import ValidationError
-from web.auth import require_admin
+from web.auth import staff_member, staff_only
 from web.csrf import read_form
 from web.forms import optional_beijing_time
 from web.rendering import SHANGHAI, flash, gettext_for, on_error_back, redirect_after_post, render
 
 
+@staff_only(Capability.FEED)
 async def dashboard(request: Request) -> Response:
-    await require_admin(request)
     # Show the counts up to this moment.
     await analytics.flush_analytics(request.app.state.memory.feed)
     items = await editing.admin_items()
@@ -65,13 +67,13 @@ async def _form_page(
     )
 
 
+@staff_only(Capability.FEED)
 async def new_item(request: Request) -> Response:
-    await require_admin(request)
     return await _form_page(request, None)
 
 
+@staff_only(Capability.FEED)
 async def edit_item(request: Request) -> Response:
-    await require_admin(request)
     return await _form_page(request, await editing.get_item(request.path_params["id"]))
 
 
@@ -91,8 +93,9 @@ async def _read(form: FormData) -> tuple[dict[str, Any], CheckedAudio | None]:
     return values, (check_audio(data) if data else None)
 
 
+@staff_only(Capability.FEED)
 async def save_item(request: Request) -> Response:
-    admin = await require_admin(request)
+    admin = staff_member(request)
     form = await read_form(request)
     item_id = request.path_params.get("id")
     item = await editing.get_item(item_id) if item_id is not None else None
@@ -114,6 +117,7 @@ async def save_item(request: Request) -> Response:
                 audio_dir=audio_dir(request),
                 now=datetime.now(UTC),
                 memory=request.app.state.memory.feed,
+                actor=admin,
             )
             flash(request, _("The item was saved."), "success")
         else:
@@ -129,6 +133,8 @@ async def save_item(request: Request) -> Response:
                 remove_audio=values["remove_audio"],
                 audio_dir=audio_dir(request),
                 memory=request.app.state.memory.feed,
+                actor=admin,
+                now=datetime.now(UTC),
             )
             flash(request, _("The item was updated."), "success")
     except ValidationError as exc:
@@ -138,8 +144,8 @@ async def save_item(request: Request) -> Response:
     return redirect_after_post(request, links.path("feed.admin.dashboard"))
 
 
+@staff_only(Capability.FEED)
 async def set_published(request: Request) -> Response:
-    await require_admin(request)
     await read_form(request)
     on_error_back(
         request, links.path("feed.admin.dashboard")
@@ -147,7 +153,11 @@ async def set_published(request: Request) -> Response:
     _ = gettext_for(request)
     publish = request.url.path.endswith("/publish")
     await editing.set_published(
-        request.path_params["id"], publish, memory=request.app.state.memory.feed
+        request.path_params["id"],
+        publish,
+        memory=request.app.state.memory.feed,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
     )
     flash(request, _("Published again.") if publish else _("Unpublished."), "success")
     return redirect_after_post(request, links.path("feed.admin.dashboard"))
@@ -156,19 +166,19 @@ async def set_published(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
-        Route("/feed/admin", dashboard, methods=["GET"], name="feed.admin.dashboard"),
-        Route("/feed/admin/new", new_item, methods=["GET"], name="feed.admin.new_item"),
-        Route("/feed/admin/new", save_item, methods=["POST"], name="feed.admin.create_item"),
-        Route("/feed/admin/{id:id}/edit", edit_item, methods=["GET"], name="feed.admin.edit_item"),
-        Route("/feed/admin/{id:id}/edit", save_item, methods=["POST"], name="feed.admin.save_item"),
+        Route("/admin/feed", dashboard, methods=["GET"], name="feed.admin.dashboard"),
+        Route("/admin/feed/new", new_item, methods=["GET"], name="feed.admin.new_item"),
+        Route("/admin/feed/new", save_item, methods=["POST"], name="feed.admin.create_item"),
+        Route("/admin/feed/{id:id}/edit", edit_item, methods=["GET"], name="feed.admin.edit_item"),
+        Route("/admin/feed/{id:id}/edit", save_item, methods=["POST"], name="feed.admin.save_item"),
         Route(
-            "/feed/admin/{id:id}/unpublish",
+            "/admin/feed/{id:id}/unpublish",
             set_published,
             methods=["POST"],
             name="feed.admin.unpublish",
         ),
         Route(
-            "/feed/admin/{id:id}/publish",
+            "/admin/feed/{id:id}/publish",
             set_published,
             methods=["POST"],
             name="feed.admin.publish",

@@ -11,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from accounts.roles import Capability
 from community.feed import analytics, editing, schemas, services
 from community.feed.audio import check_audio
 from community.feed.models import FeedItem
 from community.feed.routes import audio_dir
 from errors import ValidationError
 from web.api import iso, json_response, operation, read_fields, read_json, read_query
-from web.auth import api_admin, optional_api_user
+from web.auth import optional_api_user, staff_member, staff_only
 from web.limits import FORM_FIELDS
 
 
@@ -69,8 +70,9 @@ async def _access(request: Request, now: datetime) -> bool:
     tag="feed",
     errors={409: "keyword_taken"},
 )
+@staff_only(Capability.FEED)
 async def create_item(request: Request) -> Response:
-    admin = await api_admin(request)
+    admin = staff_member(request)
     audio = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         async with request.form(max_fields=FORM_FIELDS) as form:
@@ -98,6 +100,7 @@ async def create_item(request: Request) -> Response:
         audio_dir=audio_dir(request),
         now=now,
         memory=request.app.state.memory.feed,
+        actor=admin,
     )
     return json_response(admin_item_json(item), 201)
 
@@ -108,8 +111,8 @@ async def create_item(request: Request) -> Response:
     auth="admin",
     tag="feed",
 )
+@staff_only(Capability.FEED)
 async def admin_list(request: Request) -> Response:
-    await api_admin(request)
     await analytics.flush_analytics(request.app.state.memory.feed)
     return json_response({"items": [admin_item_json(i) for i in await editing.admin_items()]})
 
@@ -121,10 +124,14 @@ async def admin_list(request: Request) -> Response:
     tag="feed",
     errors={404: "item_not_found"},
 )
+@staff_only(Capability.FEED)
 async def unpublish(request: Request) -> Response:
-    await api_admin(request)
     item = await editing.set_published(
-        request.path_params["id"], False, memory=request.app.state.memory.feed
+        request.path_params["id"],
+        False,
+        memory=request.app.state.memory.feed,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
     )
     return json_response(admin_item_json(item))
 
@@ -136,10 +143,14 @@ async def unpublish(request: Request) -> Response:
     tag="feed",
     errors={404: "item_not_found", 409: "keyword_taken"},
 )
+@staff_only(Capability.FEED)
 async def publish(request: Request) -> Response:
-    await api_admin(request)
     item = await editing.set_published(
-        request.path_params["id"], True, memory=request.app.state.memory.feed
+        request.path_params["id"],
+        True,
+        memory=request.app.state.memory.feed,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
     )
     return json_response(admin_item_json(item))
 

@@ -4,11 +4,14 @@ unpublishing and scheduling. What readers see is community.feed.services. No HTT
 from __future__ import annotations
 
 from datetime import datetime
+from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from accounts import audit
 from accounts.models import User
 from community import search
 from community.feed.audio import CheckedAudio, store_audio
@@ -50,6 +53,19 @@ async def _keyword_free(key: str, *, except_id: int | None = None) -> None:
         )
 
 
+# What the audit log keeps of an item (the body by its size and fingerprint: it runs to
+# 50,000 characters, and the item keeps the text itself).
+AUDITED_FIELDS = ("title", "keyword", "members_only", "teaser", "publish_at", "audio_file")
+
+
+def _audited(item: FeedItem) -> dict[str, Any]:
+    digest = sha256(item.body.encode()).hexdigest()[:12]
+    return {
+        **audit.snapshot(item, AUDITED_FIELDS),
+        "body": f"{len(item.body)} characters, sha256 {digest}",
+    }
+
+
 def _check_teaser(text: str) -> str:
     clean = " ".join(text.split())
     if len(clean) > 300:
@@ -89,8 +105,11 @@ async def create_item(
     audio_dir: Path | None = None,
     now: datetime,
     memory: FeedMemory | None = None,
+    actor: User | None = None,
 ) -> FeedItem:
-    """A new item, published at `publish_at` (now when omitted). KeywordTaken on a clash."""
+    """A new item, published at `publish_at` (now when omitted), with an audit entry
+    ("feed_item.create") naming `actor` (None: the command line, the demo). KeywordTaken on
+    a clash."""
     title, body, key = _check_text(title, body, keyword)
     await _keyword_free(key)
     try:
@@ -113,6 +132,14 @@ async def create_item(
                 await item.save(
                     update_fields=["audio_file", "audio_type", "audio_bytes", "audio_seconds"]
                 )
+            await audit.record(
+                actor=actor,
+                action="feed_item.create",
+                object_type="feed_item",
+                object_id=item.id,
+                after=_audited(item),
+                now=now,
+            )
     except IntegrityError:  # a concurrent create took the keyword between check and insert
         raise KeywordTaken() from None
     await _index(item)
@@ -148,12 +175,17 @@ async def update_item(
     remove_audio: bool = False,
     audio_dir: Path | None = None,
     memory: FeedMemory | None = None,
+    actor: User | None,
+    now: datetime | None = None,
 ) -> FeedItem:
-    """Edit an item; a new audio file replaces the old one (the old URL stops working)."""
+    """Edit an item; a new audio file replaces the old one (the old URL stops working). An
+    edit that changes something is an audit entry ("feed_item.update", the changed fields
+    before and after). Raises ItemNotFound, ValidationError, KeywordTaken."""
     item = await get_item(item_id)
     title, body, key = _check_text(title, body, keyword)
     if not item.unpublished:
         await _keyword_free(key, except_id=item.id)
+    before = _audited(item)
     old_audio = item.audio_file
     item.title, item.body, item.body_html = title, body, render_markdown(body)
     item.keyword, item.keyword_key = keyword.strip(), key
@@ -169,8 +201,20 @@ async def update_item(
         item.audio_file = item.audio_type = None
         item.audio_bytes = None
         item.audio_seconds = None
+    changed_before, changed_after = audit.changed(before, _audited(item))
     try:
-        await item.save()
+        async with in_transaction():
+            await item.save()
+            if changed_after:
+                await audit.record(
+                    actor=actor,
+                    action="feed_item.update",
+                    object_type="feed_item",
+                    object_id=item.id,
+                    before=changed_before,
+                    after=changed_after,
+                    now=now,
+                )
     except IntegrityError:
         raise KeywordTaken() from None
     if old_audio and old_audio != item.audio_file and audio_dir is not None:
@@ -182,17 +226,35 @@ async def update_item(
 
 
 async def set_published(
-    item_id: int, published: bool, *, memory: FeedMemory | None = None
+    item_id: int,
+    published: bool,
+    *,
+    memory: FeedMemory | None = None,
+    actor: User | None,
+    now: datetime | None = None,
 ) -> FeedItem:
     """Unpublish (the item leaves the feed and frees its keyword) or publish again (KeywordTaken
-    when another live item has taken the keyword meanwhile)."""
+    when another live item has taken the keyword meanwhile). A change of state is an audit
+    entry ("feed_item.publish" / "feed_item.unpublish"). Raises ItemNotFound, KeywordTaken."""
     item = await get_item(item_id)
     if published:
         await _keyword_free(item.keyword_key, except_id=item.id)
+    was_unpublished = item.unpublished
     item.unpublished = not published
     item.live_keyword = item.keyword_key if published else None
     try:
-        await item.save(update_fields=["unpublished", "live_keyword", "updated_at"])
+        async with in_transaction():
+            await item.save(update_fields=["unpublished", "live_keyword", "updated_at"])
+            if was_unpublished != item.unpublished:
+                await audit.record(
+                    actor=actor,
+                    action="feed_item.publish" if published else "feed_item.unpublish",
+                    object_type="feed_item",
+                    object_id=item.id,
+                    before={"unpublished": was_unpublished},
+                    after={"unpublished": item.unpublished},
+                    now=now,
+                )
     except IntegrityError:
         raise KeywordTaken() from None
     if memory is not None:  # other workers see the change within CACHE_SECONDS

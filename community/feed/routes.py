@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
+from accounts.roles import Capability
 from community.feed import analytics, podcast, schemas, services
 from community.feed.errors import UnknownKeyword
 from web.auth import current_user, require_user
@@ -86,7 +87,7 @@ async def item_page(request: Request) -> Response:
         request.path_params["id"],
         now=now,
         full_access=services.full_access(user, now),
-        admin=bool(user and user.is_admin),
+        admin=bool(user and user.may(Capability.FEED)),
     )
     analytics.count_item_view(request.app.state.memory.feed, item.id)
     return await render(request, "community/item.html", {"item": item})

@@ -15,6 +15,7 @@ from tortoise.expressions import Q
 
 import links
 from accounts.models import User
+from accounts.roles import Capability
 from community import cursors, search
 from community.feed import analytics
 from community.feed.errors import ItemNotFound, MembersOnly, UnknownKeyword
@@ -94,8 +95,9 @@ def _view(row: dict[str, Any], full_access: bool) -> ItemView:
 
 
 def full_access(user: User | None, now: datetime) -> bool:
-    """Members (and admins) read members-only items in full; everyone else sees a teaser."""
-    return user is not None and (user.is_admin or is_member(user, at=now))
+    """Members (and staff who write the feed) read members-only items in full; everyone else
+    sees a teaser."""
+    return user is not None and (user.may(Capability.FEED) or is_member(user, at=now))
 
 
 def _live(now: datetime) -> Q:
@@ -254,7 +256,7 @@ async def audio_for_listener(name: str, *, user: User | None, now: datetime) -> 
     members-only audio goes to members (and admins) only. Raises ItemNotFound, Unauthorized
     (nobody signed in) or MembersOnly (signed in, not a member)."""
     query = FeedItem.filter(audio_file=name)
-    if not (user is not None and user.is_admin):
+    if not (user is not None and user.may(Capability.FEED)):
         query = query.filter(_live(now))
     item = await query.first()
     if item is None:

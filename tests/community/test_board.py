@@ -62,7 +62,7 @@ async def test_permissions_on_every_board_action(client: httpx.AsyncClient) -> N
     post_id = (await write(client, author)).json()["id"]
     outsider = bearer(await token_for(await make_user()))
     banned_user = await make_member()
-    await moderation.ban(banned_user.id, days=3, reason="刷屏", now=datetime.now(UTC))
+    await moderation.ban(banned_user.id, days=3, reason="刷屏", now=datetime.now(UTC), actor=None)
     banned = bearer(await token_for(banned_user))
     admin = bearer(await token_for(await make_user(admin=True)))
     member = await member_headers()
@@ -146,8 +146,9 @@ async def test_a_hidden_posts_author_is_told_why_and_can_still_read_it(
     for name, reason in (("甲", "广告"), ("乙", "广告"), ("丙", "留了联系方式")):
         reporter = await make_member(name=name)
         await moderation.report(post.id, reporter=reporter, reason=reason, now=datetime.now(UTC))
-    await moderation.moderate(post.id, "hide")
-    await moderation.moderate(post.id, "hide")  # hiding twice tells once
+    await moderation.moderate(post.id, "hide", actor=None, now=datetime.now(UTC))
+    # Hiding twice tells once.
+    await moderation.moderate(post.id, "hide", actor=None, now=datetime.now(UTC))
     told = await Notification.filter(user_id=author.id, kind="post_hidden")
     assert len(told) == 1
     assert told[0].params == {"title": "读书会招募", "reasons": "广告；留了联系方式"}
@@ -168,7 +169,7 @@ async def test_a_hidden_posts_author_is_told_why_and_can_still_read_it(
         counter=MemoryCounter(),
         now=datetime.now(UTC),
     )
-    await moderation.moderate(other.id, "hide")
+    await moderation.moderate(other.id, "hide", actor=None, now=datetime.now(UTC))
     plain = await Notification.filter(user_id=quiet.id, kind="post_hidden_by_moderator")
     assert [n.params for n in plain] == [{"title": "无人举报"}]
 
@@ -418,7 +419,7 @@ async def test_most_active_ranks_by_replies_in_the_last_week(client: httpx.Async
 
 async def test_admins_can_make_the_board_members_only_to_read(client: httpx.AsyncClient) -> None:
     await write(client, await member_headers())
-    await board.set_members_only_read(True)
+    await board.set_members_only_read(True, actor=None)
     outsider = bearer(await token_for(await make_user()))
     refused = await client.get(POSTS, headers=outsider)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "members_only"
@@ -529,7 +530,7 @@ async def make_posts(count: int) -> tuple[User, list[int]]:
 
 async def test_newest_pages_through_every_post_with_pinned_ones_on_the_first_page() -> None:
     reader, ids = await make_posts(6)
-    await moderation.moderate(ids[0], "pin")
+    await moderation.moderate(ids[0], "pin", actor=None, now=datetime.now(UTC))
     now = datetime.now(UTC)
     first = await board.newest_posts(viewer=reader, now=now, limit=2)
     assert [p.id for p in first.posts] == [ids[0], ids[5], ids[4]]

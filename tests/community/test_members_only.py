@@ -111,7 +111,7 @@ async def test_a_member_reads_and_finds_every_word(client: httpx.AsyncClient) ->
 async def test_a_members_only_board_tells_no_titles_to_those_who_cannot_read_it(
     client: httpx.AsyncClient,
 ) -> None:
-    await board.set_members_only_read(True)
+    await board.set_members_only_read(True, actor=None)
     author = await make_member(name="作者甲")
     outsider = await make_user(name="路人乙")
     await board.create_post(

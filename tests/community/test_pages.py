@@ -87,11 +87,11 @@ async def test_an_admin_writes_schedules_edits_and_unpublishes_through_the_pages
 ) -> None:
     admin = await make_user(admin=True)
     await sign_in(client, admin.email)
-    form = await client.get("/feed/admin/new")
+    form = await client.get("/admin/feed/new")
     assert form.status_code == 200
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone().strftime("%Y-%m-%dT%H:%M")
     created = await client.post(
-        "/feed/admin/new",
+        "/admin/feed/new",
         data={
             "csrf_token": csrf_from(form.text),
             "title": "明早的语音",
@@ -104,12 +104,12 @@ async def test_an_admin_writes_schedules_edits_and_unpublishes_through_the_pages
     assert created.status_code == 303
     item = await FeedItem.get(keyword="明早")
     assert item.publish_at > datetime.now(UTC) and item.audio_seconds
-    dashboard = await client.get("/feed/admin")
+    dashboard = await client.get("/admin/feed")
     assert "明早的语音" in dashboard.text
 
-    edit = await client.get(f"/feed/admin/{item.id}/edit")
+    edit = await client.get(f"/admin/feed/{item.id}/edit")
     changed = await client.post(
-        f"/feed/admin/{item.id}/edit",
+        f"/admin/feed/{item.id}/edit",
         data={
             "csrf_token": csrf_from(edit.text),
             "title": "改过的标题",
@@ -124,7 +124,7 @@ async def test_an_admin_writes_schedules_edits_and_unpublishes_through_the_pages
     assert item.title == "改过的标题" and item.audio_file is None
 
     await client.post(
-        f"/feed/admin/{item.id}/unpublish", data={"csrf_token": csrf_from(dashboard.text)}
+        f"/admin/feed/{item.id}/unpublish", data={"csrf_token": csrf_from(dashboard.text)}
     )
     await item.refresh_from_db()
     assert item.unpublished and item.live_keyword is None
@@ -136,9 +136,9 @@ async def test_the_admin_form_shows_errors_and_keeps_what_was_typed(
     await write_item(client, admin_headers, keyword="占用")
     admin = await make_user(admin=True)
     await sign_in(client, admin.email)
-    form = await client.get("/feed/admin/new")
+    form = await client.get("/admin/feed/new")
     clash = await client.post(
-        "/feed/admin/new",
+        "/admin/feed/new",
         data={
             "csrf_token": csrf_from(form.text),
             "title": "我的标题",
@@ -149,7 +149,7 @@ async def test_the_admin_form_shows_errors_and_keeps_what_was_typed(
     assert clash.status_code == 422
     assert "我的标题" in clash.text and "already" in clash.text
     bad_audio = await client.post(
-        "/feed/admin/new",
+        "/admin/feed/new",
         data={
             "csrf_token": csrf_from(form.text),
             "title": "我的标题",
@@ -166,8 +166,8 @@ async def test_the_admin_form_shows_errors_and_keeps_what_was_typed(
 async def test_feed_admin_pages_are_for_admins_only(client: httpx.AsyncClient) -> None:
     reader = await make_user()
     await sign_in(client, reader.email)
-    assert (await client.get("/feed/admin")).status_code == 403
-    assert (await client.get("/feed/admin/new")).status_code == 403
+    assert (await client.get("/admin/feed")).status_code == 403
+    assert (await client.get("/admin/feed/new")).status_code == 403
 
 
 async def test_earlier_days_load_with_htmx_or_a_plain_link(
@@ -221,6 +221,7 @@ async def services_update_title(item_id: int, title: str, memory: FeedMemory) ->
         members_only=item.members_only,
         publish_at=None,
         memory=memory,
+        actor=None,
     )
 
 
@@ -234,14 +235,14 @@ async def test_publishing_again_when_the_keyword_was_taken_says_so_on_the_dashbo
     await write_item(client, admin_headers, keyword="重名")
     admin = await make_user(admin=True)
     await sign_in(client, admin.email)
-    dashboard = await client.get("/feed/admin")
+    dashboard = await client.get("/admin/feed")
     refused = await client.post(
-        f"/feed/admin/{first['id']}/publish",
+        f"/admin/feed/{first['id']}/publish",
         data={"csrf_token": csrf_from(dashboard.text)},
         headers={"Accept-Language": "en"},
     )
     assert refused.status_code == 303
-    assert refused.headers["location"] == "/feed/admin"
-    shown = await client.get("/feed/admin", headers={"Accept-Language": "en"})
+    assert refused.headers["location"] == "/admin/feed"
+    shown = await client.get("/admin/feed", headers={"Accept-Language": "en"})
     assert "already" in shown.text
     assert (await FeedItem.get(id=first["id"])).unpublished

@@ -110,7 +110,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/membership/admin/windows/": str(window.id),
         "/board/posts/": str(post.id),
         "/feed/items/": str(item.id),
-        "/feed/admin/": str(item.id),
+        "/admin/feed/": str(item.id),
         "/people/": str(admin.id),
     }
     return admin, ids

@@ -124,7 +124,7 @@ def _eight_big_bodies(base_url: str, pid: int) -> None:
         ("/payments/webhook", "application/json", True),
         ("/board/posts", "application/x-www-form-urlencoded", True),
         ("/account/login", "application/x-www-form-urlencoded", False),
-        ("/feed/admin/new", "multipart/form-data; boundary=x", False),  # anonymous upload
+        ("/admin/feed/new", "multipart/form-data; boundary=x", False),  # anonymous upload
         ("/api/v1/admin/products/1/image", "multipart/form-data; boundary=x", True),
     ]
     heard: list[str] = []
