@@ -86,9 +86,7 @@ async def test_the_member_card_carries_a_qr_code_that_staff_can_verify(
 ) -> None:
     person = await make_user(email="wu@example.cn")
     admin = await make_user(admin=True)
-    await grants.grant_complimentary(
-        user_id=person.id, days=30, actor=admin, now=datetime.now(UTC)
-    )
+    await grants.grant_complimentary(user_id=person.id, days=30, actor=admin, now=datetime.now(UTC))
     await sign_in(client, "wu@example.cn")
     card = await client.get("/membership/card", headers=ZH)
     assert card.status_code == 200
