@@ -227,6 +227,7 @@ async def test_the_members_list_finds_a_member_by_email(client: httpx.AsyncClien
     page = await client.get("/admin/membership", params={"q": "zhuangzi@"})
     assert page.status_code == 200
     assert "庄周" in page.text
+    assert "赠送" in page.text  # how they joined: a complimentary grant
     assert "laozi@example.cn" not in page.text
     assert "zhuangzi.former@example.cn" not in page.text  # current members only, unless asked
     everyone = await client.get("/admin/membership", params={"q": "zhuangzi", "who": "all"})
