@@ -111,10 +111,9 @@ async def _membership() -> bool:
         faq=[Question(question, answer) for question, answer in MEMBER_FAQ],
         now=now,
     )
-    admin = await User.get(email=DEMO_ADMIN_EMAIL)
     for email, days in (("luoji@shuyuan.test", 365), ("chenmo@shuyuan.test", 20)):
         user = await User.get(email=email)
-        await grants.grant_complimentary(user_id=user.id, days=days, granted_by=admin, now=now)
+        await grants.grant_complimentary(user_id=user.id, days=days, now=now)
     return True
 
 

@@ -1,6 +1,6 @@
-"""Admins see the background jobs: where they run, when each periodic job last ran (an overdue
-one flagged), how deep the queue is, and the parked jobs (every retry failed) with their
-attempts. Page and API are twins over jobs.queue and jobs.runs; refresh_gauges is the same
+"""The console's jobs section: where the background jobs run, when each periodic job last ran
+(an overdue one flagged), how deep the queue is, and the parked jobs (every retry failed) with
+their attempts. Page and API are twins over jobs.queue and jobs.runs; refresh_gauges is the same
 for /metrics."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import metrics
+from accounts.roles import Capability
 from jobs import queue, runs
 from jobs.schedule import PERIODIC
 from web.api import Answer, iso, json_response, operation
-from web.auth import api_admin, require_admin
+from web.auth import staff_only
 from web.rendering import render
 
 
@@ -94,8 +95,8 @@ async def refresh_gauges(runs_in: str) -> None:
             metrics.JOB_SINCE_SUCCESS.labels(job=job.name).set(since)
 
 
+@staff_only(Capability.JOBS)
 async def admin_page(request: Request) -> Response:
-    await require_admin(request)
     return await render(request, "jobs/admin.html", await _queue(request))
 
 
@@ -106,14 +107,14 @@ async def admin_page(request: Request) -> Response:
     auth="admin",
     tag="jobs",
 )
+@staff_only(Capability.JOBS)
 async def admin_api(request: Request) -> Response:
-    await api_admin(request)
     answer = await _queue(request)
     return json_response({**answer, "jobs": [_job_json(job) for job in answer["jobs"]]})
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/jobs/admin", admin_page, methods=["GET"], name="jobs.admin_page")]
+    return [Route("/admin/jobs", admin_page, methods=["GET"], name="jobs.admin_page")]
 
 
 def api_routes() -> list[BaseRoute]:

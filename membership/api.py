@@ -10,11 +10,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.models import User
+from accounts.roles import Capability
 from membership import grants, reminders, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
 from payments.checkout import paid_with, site_origins
 from web.api import iso, json_response, operation, read_json
-from web.auth import api_admin, api_user, bearer_token
+from web.auth import api_user, bearer_token, staff_member, staff_only
 from web.i18n import api_locale, translations
 
 
@@ -51,8 +52,8 @@ async def enrollment_json(enrollment: Enrollment) -> dict[str, Any]:
     tag="membership",
     errors={409: "window_overlap"},
 )
+@staff_only(Capability.MEMBERSHIP)
 async def create_window(request: Request) -> Response:
-    await api_admin(request)
     data = await read_json(request, schemas.NewWindow)
     window = await windows.create_window(
         name=data.name,
@@ -64,6 +65,7 @@ async def create_window(request: Request) -> Response:
         benefits=data.benefits,
         faq=[entry.checked() for entry in data.faq],
         now=datetime.now(UTC),
+        actor=staff_member(request),
     )
     return json_response(window_json(window), 201)
 
@@ -76,13 +78,14 @@ async def create_window(request: Request) -> Response:
     tag="membership",
     errors={404: "window_not_found", 409: "window_started, closed, window_overlap"},
 )
+@staff_only(Capability.MEMBERSHIP)
 async def change_window(request: Request) -> Response:
-    await api_admin(request)
     data = await read_json(request, schemas.WindowChange)
     now = datetime.now(UTC)
     window_id = request.path_params["id"]
+    actor = staff_member(request)
     if data.close_now:
-        window = await windows.close_window(window_id, now=now)
+        window = await windows.close_window(window_id, now=now, actor=actor)
     else:
         window = await windows.update_window(
             window_id,
@@ -95,6 +98,7 @@ async def change_window(request: Request) -> Response:
             term_days=data.term_days,
             benefits=data.benefits,
             faq=None if data.faq is None else [entry.checked() for entry in data.faq],
+            actor=actor,
         )
     return json_response(window_json(window))
 
@@ -243,11 +247,11 @@ async def remind_me(request: Request) -> Response:
     tag="membership",
     errors={404: "user_not_found"},
 )
+@staff_only(Capability.MEMBERSHIP)
 async def grant(request: Request) -> Response:
-    admin = await api_admin(request)
     data = await read_json(request, schemas.Grant)
     user: User = await grants.grant_complimentary(
-        user_id=data.user_id, days=data.days, granted_by=admin, now=datetime.now(UTC)
+        user_id=data.user_id, days=data.days, now=datetime.now(UTC), actor=staff_member(request)
     )
     return json_response({"user_id": user.id, "member_until": iso(user.member_until)}, 201)
 
@@ -259,10 +263,10 @@ async def grant(request: Request) -> Response:
     tag="membership",
     errors={404: "user_not_found", 409: "not_a_member"},
 )
+@staff_only(Capability.MEMBERSHIP)
 async def revoke(request: Request) -> Response:
-    await api_admin(request)
     user = await grants.revoke_membership(
-        user_id=request.path_params["user_id"], now=datetime.now(UTC)
+        user_id=request.path_params["user_id"], now=datetime.now(UTC), actor=staff_member(request)
     )
     return json_response({"user_id": user.id, "member_until": iso(user.member_until)})
 
@@ -279,12 +283,13 @@ async def revoke(request: Request) -> Response:
         503: "payment_unavailable",
     },
 )
+@staff_only(Capability.REFUND)
 async def refund(request: Request) -> Response:
-    await api_admin(request)
     enrollment = await services.refund_enrollment(
         provider=request.app.state.payments_provider,
         enrollment_id=request.path_params["id"],
         now=datetime.now(UTC),
+        actor=staff_member(request),
     )
     return json_response(await enrollment_json(enrollment))
 

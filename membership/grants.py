@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import notices
+from accounts import audit, notices
 from accounts import services as accounts
 from accounts.models import User
 from errors import ValidationError
@@ -94,18 +92,32 @@ def _shanghai_date(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
 
 
-async def grant_complimentary(*, user_id: int, days: int, granted_by: User, now: datetime) -> User:
-    """An admin's gift of `days` of membership outside any window, recorded as such."""
+async def grant_complimentary(
+    *, user_id: int, days: int, now: datetime, actor: User | None = None
+) -> User:
+    """A gift of `days` of membership outside any window from `actor` (None: the command
+    line or the demo), recorded as a grant and as the audit entry "member.grant" (the
+    person's member_until before and after) in one transaction. Raises ValidationError
+    ("days"), UserNotFound."""
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3660:
         raise ValidationError("days", "must be a whole number from 1 to 3660")
     if not await User.filter(id=user_id).exists():
         raise UserNotFound()
     async with in_transaction():
-        await extend_membership(
+        grant = await extend_membership(
             user_id=user_id,
             days=days,
             source=GrantSource.COMPLIMENTARY,
-            granted_by_id=granted_by.id,
+            granted_by_id=actor.id if actor is not None else None,
+            now=now,
+        )
+        await audit.record(
+            actor=actor,
+            action="member.grant",
+            object_type="user",
+            object_id=user_id,
+            before={"member_until": grant.previous_until},
+            after={"member_until": grant.new_until, "days": days, "source": grant.source},
             now=now,
         )
     return await User.get(id=user_id)
@@ -124,8 +136,10 @@ async def user_named(who: str) -> User:
     return user
 
 
-async def revoke_membership(*, user_id: int, now: datetime) -> User:
-    """End someone's membership now (their paid enrollments are not refunded by this)."""
+async def revoke_membership(*, user_id: int, now: datetime, actor: User | None = None) -> User:
+    """End someone's membership now (their paid enrollments are not refunded by this), with
+    the audit entry "member.revoke" by `actor` (member_until before and after) in the same
+    transaction. Raises UserNotFound, NotAMember."""
     user = await User.get_or_none(id=user_id)
     if user is None:
         raise UserNotFound()
@@ -135,6 +149,15 @@ async def revoke_membership(*, user_id: int, now: datetime) -> User:
         await User.filter(id=user_id).update(member_until=now)
         await MembershipGrant.filter(user_id=user_id, revoked_at=None, new_until__gt=now).update(
             revoked_at=now
+        )
+        await audit.record(
+            actor=actor,
+            action="member.revoke",
+            object_type="user",
+            object_id=user_id,
+            before={"member_until": user.member_until},
+            after={"member_until": now},
+            now=now,
         )
     return await User.get(id=user_id)
 
@@ -183,28 +206,6 @@ async def verify_card(token: str, *, secret_key: str, now: datetime) -> bool:
         return False
     member = await Member.get_or_none(id=member_id).select_related("user")
     return member is not None and is_member(member.user, at=now)
-
-
-@dataclass(frozen=True)
-class MemberRow:
-    number: int
-    user: User
-    since: datetime
-    valid: bool
-
-
-async def search_members(*, query: str = "", now: datetime, limit: int = 200) -> list[MemberRow]:
-    """Everyone who has been a member, newest first, filtered by email or name."""
-    members = Member.all().select_related("user").order_by("-id")
-    text = query.strip()
-    if text:
-        members = members.filter(
-            Q(user__email__icontains=text) | Q(user__display_name__icontains=text)
-        )
-    return [
-        MemberRow(number=m.id, user=m.user, since=m.since, valid=is_member(m.user, at=now))
-        for m in await members.limit(limit)
-    ]
 
 
 def is_member(user: User, *, at: datetime) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -83,7 +83,12 @@ class WindowChange(Body):
 
 
 class MembersQuery(Query):
+    """The console's members list: part of an email or name; current members or everyone who
+    has been one; `cursor`, the card number a page ends before."""
+
     q: Annotated[str, line(100)] = ""
+    who: Literal["current", "all"] = "current"
+    cursor: Id | None = None
 
 
 class Grant(Body):

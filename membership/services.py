@@ -349,17 +349,35 @@ async def waitlist_place(window_id: int, user: User | None) -> int | None:
 
 
 async def refund_enrollment(
-    *, provider: PaymentProvider, enrollment_id: int, now: datetime
+    *,
+    provider: PaymentProvider,
+    enrollment_id: int,
+    now: datetime,
+    actor: User | None = None,
 ) -> Enrollment:
-    """Refund a paid enrollment in full: the membership it gave ends and, if the window is
-    still open, its seat goes back (to the waitlist first). Raises EnrollmentNotFound and what
-    payments.refund raises."""
+    """Refund a paid enrollment in full, asked by `actor`: the membership it gave ends and, if
+    the window is still open, its seat goes back (to the waitlist first).
+
+    The refund goes through payments.refund, which asks the provider first (outside any
+    transaction) and then, in one transaction, records the payment refunded, ends the
+    enrollment and its membership (membership.fulfilment.on_refunded) and writes the audit
+    entry "enrollment.refund" (the payment's refunded_fen and status before and after). When
+    the provider refuses or cannot be reached nothing changes but the entry
+    "enrollment.refund_failed" with the error's code, and the error is raised.
+
+    Raises EnrollmentNotFound, NotRefundable and what payments.refund raises."""
     enrollment = await Enrollment.get_or_none(id=enrollment_id)
     if enrollment is None:
         raise EnrollmentNotFound()
     if enrollment.status != EnrollmentStatus.PAID or enrollment.payment_id is None:
         raise NotRefundable("Only a paid enrollment can be refunded.")
-    await payments.refund(provider=provider, payment_id=enrollment.payment_id, now=now)
+    await payments.refund(
+        provider=provider,
+        payment_id=enrollment.payment_id,
+        now=now,
+        actor=actor,
+        recorded_as=("enrollment", enrollment.id),
+    )
     return await Enrollment.get(id=enrollment.id)
 
 

@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from accounts import audit
+from accounts.models import User
 from errors import ValidationError
 from membership.benefits import Question, check_benefits, check_faq
 from membership.errors import (
@@ -32,6 +35,12 @@ DEFAULT_TERM_DAYS = 365
 MAX_SEATS = 100_000
 
 MAX_PRICE_FEN = 10_000_000
+
+# What a window's audit entries show of it ("window.create", "window.update", "window.close").
+AUDITED_FIELDS = (
+    "name", "price_fen", "seats", "opens_at", "closes_at", "closed_at", "term_days", "benefits",
+    "faq",
+)  # fmt: skip
 
 
 class WindowState(StrEnum):
@@ -92,9 +101,11 @@ async def create_window(
     benefits: Sequence[str] = (),
     faq: Sequence[Question] = (),
     now: datetime,
+    actor: User | None = None,
 ) -> EnrollmentWindow:
     """Create a window and its seats, with what its page promises (membership.benefits has
-    the limits). Raises ValidationError or WindowOverlap."""
+    the limits), and the audit entry "window.create" by `actor` (None: the command line or
+    the demo) in the same transaction. Raises ValidationError or WindowOverlap."""
     clean = _check_window_fields(
         name=name,
         price_fen=price_fen,
@@ -122,6 +133,14 @@ async def create_window(
         await Seat.bulk_create(
             [Seat(window_id=window.id, number=n) for n in range(1, seats + 1)], batch_size=1000
         )
+        await audit.record(
+            actor=actor,
+            action="window.create",
+            object_type="window",
+            object_id=window.id,
+            after=audit.snapshot(window, AUDITED_FIELDS),
+            now=now,
+        )
     return window
 
 
@@ -144,21 +163,29 @@ async def update_window(
     term_days: int | None = None,
     benefits: Sequence[str] | None = None,
     faq: Sequence[Question] | None = None,
+    actor: User | None = None,
 ) -> EnrollmentWindow:
     """Edit a window before it opens; once open, only extend its closing time. Its benefits
     and FAQ (None: unchanged) may change at any time, even once closed: they are what its
     page and its members' welcome say, not what it sells.
 
+    The audit entry, by `actor` in the same transaction, holds only the fields that changed
+    (none changed: no entry): "window.benefits" when only the benefits and FAQ were given,
+    "window.update" otherwise.
+
     Raises WindowNotFound, WindowStarted, Closed, ValidationError, WindowOverlap.
     """
     window = await get_window(window_id)
+    before = audit.snapshot(window, AUDITED_FIELDS)
     if benefits is not None:
         window.benefits = check_benefits(benefits)
     if faq is not None:
         window.faq = [entry.as_json() for entry in check_faq(faq)]
     schedule = (name, price_fen, seats, opens_at, closes_at, term_days)
     if all(value is None for value in schedule) and (benefits, faq) != (None, None):
-        await window.save(update_fields=["benefits", "faq"])
+        async with in_transaction():
+            await window.save(update_fields=["benefits", "faq"])
+            await _record_change(actor, "window.benefits", before, window, now=now)
         return window
     state = window_state(window, now)
     if state == WindowState.CLOSED:
@@ -207,16 +234,53 @@ async def update_window(
         window.closes_at = new_closes
         window.term_days = new_term
         await window.save()
+        await _record_change(actor, "window.update", before, window, now=now)
     return window
 
 
-async def close_window(window_id: int, *, now: datetime) -> EnrollmentWindow:
-    """Stop selling now (an upcoming window is thereby canceled). Holds already made may pay."""
+async def _record_change(
+    actor: User | None,
+    action: str,
+    before: dict[str, Any],
+    window: EnrollmentWindow,
+    *,
+    now: datetime,
+) -> None:
+    """The audit entry of an edit: the fields that changed, if any did."""
+    was, now_is = audit.changed(before, audit.snapshot(window, AUDITED_FIELDS))
+    if now_is:
+        await audit.record(
+            actor=actor,
+            action=action,
+            object_type="window",
+            object_id=window.id,
+            before=was,
+            after=now_is,
+            now=now,
+        )
+
+
+async def close_window(
+    window_id: int, *, now: datetime, actor: User | None = None
+) -> EnrollmentWindow:
+    """Stop selling now (an upcoming window is thereby canceled), with the audit entry
+    "window.close" by `actor`. Holds already made may pay. Raises WindowNotFound, Closed."""
     window = await get_window(window_id)
     if window_state(window, now) == WindowState.CLOSED:
         raise Closed("The window is already closed.")
+    before = audit.snapshot(window, ("closed_at",))
     window.closed_at = max(now, window.opens_at) if now >= window.opens_at else window.opens_at
-    await window.save(update_fields=["closed_at"])
+    async with in_transaction():
+        await window.save(update_fields=["closed_at"])
+        await audit.record(
+            actor=actor,
+            action="window.close",
+            object_type="window",
+            object_id=window.id,
+            before=before,
+            after=audit.snapshot(window, ("closed_at",)),
+            now=now,
+        )
     return window
 
 

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from accounts.roles import Capability
 from payments import schemas, services
 from payments.models import Payment, PaymentStatus
 from web.api import iso, json_response, operation, read_json, read_query
-from web.auth import api_admin, api_user
+from web.auth import api_user, staff_member, staff_only
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
 async def get_payment(request: Request) -> Response:
     user = await api_user(request)
     payment = await services.payment_for_user(
-        request.path_params["id"], user_id=user.id, is_admin=user.is_admin
+        request.path_params["id"], user_id=user.id, may_read_any=user.may(Capability.PAYMENTS)
     )
     payment = await services.refresh_payment(
         request.app.state.payments_provider, payment.id, now=datetime.now(UTC)
@@ -64,14 +65,15 @@ async def get_payment(request: Request) -> Response:
         503: "payment_unavailable",
     },
 )
+@staff_only(Capability.REFUND)
 async def refund_payment(request: Request) -> Response:
-    await api_admin(request)
     data = await read_json(request, schemas.Refund)
     payment = await services.refund(
         provider=request.app.state.payments_provider,
         payment_id=request.path_params["id"],
         amount_fen=data.amount_fen,
         now=datetime.now(UTC),
+        actor=staff_member(request),
     )
     return json_response(payment_json(payment))
 
@@ -83,8 +85,8 @@ async def refund_payment(request: Request) -> Response:
     auth="admin",
     tag="payments",
 )
+@staff_only(Capability.PAYMENTS)
 async def list_payments(request: Request) -> Response:
-    await api_admin(request)
     query = read_query(request, schemas.PaymentsQuery)
     found = await services.latest_payments(
         method=query.method or None, status=query.status or None, limit=query.limit

@@ -5,12 +5,16 @@ open (payments.reconcile), and read payments back. The provider is built here.""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
 from tortoise.expressions import F, Q
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
+from accounts import audit
+from accounts.models import User
 from errors import ValidationError
 from payments.errors import (
     NotRefundable,
@@ -84,6 +88,7 @@ log = logging.getLogger(__name__)
 
 # A wallet payment's waiting page polls every 2 s; the provider is asked at most this often.
 WALLET_ASK_EVERY = timedelta(seconds=10)
+EXPORT_BATCH = 1000  # payments read at a time for an export
 
 
 def make_provider(
@@ -132,24 +137,52 @@ async def refresh_payment(
         return payment  # reconciliation settles it later
 
 
-async def payment_for_user(payment_id: int, *, user_id: int, is_admin: bool = False) -> Payment:
-    """The payment, if it is the user's (or the user is an admin). Raises PaymentNotFound."""
+async def payment_for_user(payment_id: int, *, user_id: int, may_read_any: bool = False) -> Payment:
+    """The payment, if it is the user's, or any payment for staff who may read payments
+    (`may_read_any`: the caller's `may(Capability.PAYMENTS)`). Raises PaymentNotFound."""
     payment = await Payment.get_or_none(id=payment_id)
-    if payment is None or (payment.user_id != user_id and not is_admin):  # type: ignore[attr-defined]
+    if payment is None or (payment.user_id != user_id and not may_read_any):  # type: ignore[attr-defined]
         raise PaymentNotFound()
     return payment
+
+
+def _payments(method: str | None, status: str | None) -> QuerySet[Payment]:
+    query = Payment.all()
+    if method is not None:
+        query = query.filter(method=PayMethod(method))
+    if status is not None:
+        query = query.filter(status=PaymentStatus(status))
+    return query
 
 
 async def latest_payments(
     *, method: str | None = None, status: str | None = None, limit: int = 100
 ) -> list[Payment]:
     """The latest payments first (with their payer), of one method or status if given."""
-    query = Payment.all().select_related("user").order_by("-id").limit(min(limit, 500))
-    if method is not None:
-        query = query.filter(method=PayMethod(method))
-    if status is not None:
-        query = query.filter(status=PaymentStatus(status))
-    return await query
+    return await (
+        _payments(method, status).select_related("user").order_by("-id").limit(min(limit, 500))
+    )
+
+
+async def all_payments(
+    *, method: str | None = None, status: str | None = None
+) -> AsyncIterator[Payment]:
+    """Every payment (with its payer) of one method or status if given, oldest first, read
+    EXPORT_BATCH at a time by id: an export of 100,000 holds one batch in memory."""
+    last = 0
+    while True:
+        batch = (
+            await _payments(method, status)
+            .filter(id__gt=last)
+            .select_related("user")
+            .order_by("id")
+            .limit(EXPORT_BATCH)
+        )
+        for payment in batch:
+            yield payment
+        if len(batch) < EXPORT_BATCH:
+            return
+        last = batch[-1].id
 
 
 async def count_disputed() -> int:
@@ -163,12 +196,28 @@ async def refund(
     payment_id: int,
     amount_fen: int | None = None,
     now: datetime,
+    actor: User | None = None,
+    recorded_as: tuple[str, object] | None = None,
 ) -> Payment:
-    """Refund part (amount_fen) or the rest of a succeeded payment; tell its purpose.
+    """Refund part (amount_fen) or the rest of a succeeded payment; tell its purpose. Every
+    call is a staff member's refund (`actor`; None: the command line): automatic refunds of
+    refused payments are payments.settle's.
 
     The refunded total can never exceed the amount paid: the amount is reserved with a guarded
-    UPDATE before the provider is asked, and given back if the provider refuses. Raises
-    PaymentNotFound, NotRefundable, RefundTooLarge, ValidationError, PaymentUnavailable.
+    UPDATE before the provider is asked, and given back if the provider refuses.
+
+    The provider's refund and our rows cannot share a transaction (no transaction is held
+    open across the provider's call). What is atomic: once the provider has refunded, the
+    payment's new status, what its purpose does (on_refunded: an order or enrollment ends)
+    and the audit entry "<type>.refund" are one transaction, the entry against `recorded_as`
+    (object type, id; None: the payment itself) with the payment's refunded_fen and status
+    before and after. When the provider refuses or cannot be reached, giving the reservation
+    back and the entry "<type>.refund_failed" (the error's code) are one transaction, and the
+    error is raised: nothing else changed. Should the process die between the provider's
+    answer and that commit, the amount stays reserved (nothing can be refunded twice) and
+    no entry is written.
+
+    Raises PaymentNotFound, NotRefundable, RefundTooLarge, ValidationError, PaymentUnavailable.
     """
     payment = await Payment.get_or_none(id=payment_id)
     if payment is None:
@@ -190,6 +239,12 @@ async def refund(
     if reserved != 1:
         raise RefundTooLarge()
     already = await Payment.get(id=payment.id)
+    object_type, object_id = recorded_as or ("payment", payment.id)
+    before = {
+        "payment_id": payment.id,
+        "status": payment.status,
+        "refunded_fen": already.refunded_fen - amount,
+    }
     try:
         await provider.refund(
             payment.provider_intent_id,
@@ -197,15 +252,43 @@ async def refund(
             idempotency_key=f"shuyuan-refund-{payment.id}-{already.refunded_fen}",
         )
     except (ProviderUnavailable, ProviderError) as exc:
-        await Payment.filter(id=payment.id).update(refunded_fen=F("refunded_fen") - amount)
-        if isinstance(exc, ProviderUnavailable):
-            raise PaymentUnavailable() from exc
-        raise NotRefundable(exc.message) from exc
-    await Payment.filter(
-        id=payment.id, status=PaymentStatus.SUCCEEDED, refunded_fen=F("amount_fen")
-    ).update(status=PaymentStatus.REFUNDED)
-    refunded = await Payment.get(id=payment.id)
-    handlers = handlers_for(payment.purpose)
-    if handlers.on_refunded is not None:
-        await handlers.on_refunded(refunded, amount)
+        failure: PaymentUnavailable | NotRefundable = (
+            PaymentUnavailable()
+            if isinstance(exc, ProviderUnavailable)
+            else NotRefundable(exc.message)
+        )
+        async with in_transaction():
+            await Payment.filter(id=payment.id).update(refunded_fen=F("refunded_fen") - amount)
+            await audit.record(
+                actor=actor,
+                action=f"{object_type}.refund_failed",
+                object_type=object_type,
+                object_id=object_id,
+                before=before,
+                after={**before, "refund_fen": amount, "error": failure.code},
+                now=now,
+            )
+        raise failure from exc
+    async with in_transaction():
+        await Payment.filter(
+            id=payment.id, status=PaymentStatus.SUCCEEDED, refunded_fen=F("amount_fen")
+        ).update(status=PaymentStatus.REFUNDED)
+        refunded = await Payment.get(id=payment.id)
+        handlers = handlers_for(payment.purpose)
+        if handlers.on_refunded is not None:
+            await handlers.on_refunded(refunded, amount)
+        await audit.record(
+            actor=actor,
+            action=f"{object_type}.refund",
+            object_type=object_type,
+            object_id=object_id,
+            before=before,
+            after={
+                "payment_id": payment.id,
+                "status": refunded.status,
+                "refunded_fen": refunded.refunded_fen,
+                "refund_fen": amount,
+            },
+            now=now,
+        )
     return refunded

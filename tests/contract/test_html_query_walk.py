@@ -107,7 +107,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/store/orders/": str(order.id),
         "/membership/enrollments/": str(enrollment.id),
         "/membership/windows/": str(window.id),
-        "/membership/admin/windows/": str(window.id),
+        "/admin/membership/windows/": str(window.id),
         "/board/posts/": str(post.id),
         "/feed/items/": str(item.id),
         "/admin/feed/": str(item.id),

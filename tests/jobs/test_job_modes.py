@@ -101,4 +101,4 @@ async def test_embedded_jobs_on_postgresql_answer_every_jobs_page(
                 "/account/login",
                 data={"email": "ops@example.cn", "password": ADMIN_PASSWORD, "csrf_token": csrf},
             )
-            assert (await http.get("/jobs/admin")).status_code == 200
+            assert (await http.get("/admin/jobs")).status_code == 200

@@ -31,7 +31,7 @@ async def test_a_job_more_than_three_periods_late_is_overdue(client: httpx.Async
     assert 'shuyuan_job_overdue{job="store.release_expired_orders"} 1.0' in scrape
     assert 'shuyuan_job_overdue{job="membership.maintain"} 0.0' in scrape
     await sign_in(client, admin.email)
-    page = await client.get("/jobs/admin", headers={"Accept-Language": "en"})
+    page = await client.get("/admin/jobs", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     assert page.text.count('class="overdue"') == len([j for j in jobs.values() if j["overdue"]])
 

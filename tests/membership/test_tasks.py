@@ -59,8 +59,8 @@ async def test_renewal_reminders_are_sent_once_in_the_last_30_days(
     admin = await make_user(admin=True)
     soon = await make_user()
     later = await make_user()
-    await grants.grant_complimentary(user_id=soon.id, days=20, granted_by=admin, now=now)
-    await grants.grant_complimentary(user_id=later.id, days=200, granted_by=admin, now=now)
+    await grants.grant_complimentary(user_id=soon.id, days=20, actor=admin, now=now)
+    await grants.grant_complimentary(user_id=later.id, days=200, actor=admin, now=now)
     assert (await maintain(provider, now=now))["reminders_sent"] == 1
     assert (await maintain(provider, now=now + timedelta(days=1)))["reminders_sent"] == 0
     assert await Notification.filter(user_id=soon.id, kind="renewal_reminder").count() == 1

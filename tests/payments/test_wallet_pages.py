@@ -173,16 +173,16 @@ async def test_the_admin_payments_list_shows_each_method(client: httpx.AsyncClie
         status=PaymentStatus.FAILED,
     )
     await sign_in(client, admin.email)
-    page = await client.get("/payments/admin?method=alipay", headers={"Accept-Language": "zh-CN"})
+    page = await client.get("/admin/payments?method=alipay", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200
     assert 'class="method-alipay">支付宝' in page.text
     none = await client.get(
-        "/payments/admin?method=wechat_pay", headers={"Accept-Language": "zh-CN"}
+        "/admin/payments?method=wechat_pay", headers={"Accept-Language": "zh-CN"}
     )
     assert "没有符合条件的付款" in none.text
-    assert (await client.get("/payments/admin?method=paypal")).status_code == 422
+    assert (await client.get("/admin/payments?method=paypal")).status_code == 422
     await sign_in(client, buyer.email)
-    assert (await client.get("/payments/admin")).status_code == 403
+    assert (await client.get("/admin/payments")).status_code == 403
     assert (await Order.get(id=order.id)).status == OrderStatus.PENDING_PAYMENT
 
 

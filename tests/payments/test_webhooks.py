@@ -247,7 +247,7 @@ async def test_reconciliation_marks_a_success_the_provider_does_not_confirm_disp
     assert "disputed" not in again and "confirmed" not in again  # each is read back once
     admin = await make_user(admin=True)
     await sign_in(client, admin.email)
-    page = await client.get("/payments/admin", headers={"Accept-Language": "en"})
+    page = await client.get("/admin/payments", headers={"Accept-Language": "en"})
     assert "1 payments recorded as paid are not confirmed by the provider" in page.text
     listed = await client.get(
         "/api/v1/admin/payments",
