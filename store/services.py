@@ -41,7 +41,7 @@ from store.catalogue import (
     set_product_image,
     update_product,
 )
-from store.drops import remind_me, send_drop_reminders
+from store.drops import drops_for_staff, raffle_entries_of, remind_me, send_drop_reminders
 from store.memory import StoreMemory
 from store.orders import (
     BUY_REQUESTS,
@@ -118,6 +118,7 @@ __all__ = [
     "delete_product",
     "draw_due_raffles",
     "draw_raffle",
+    "drops_for_staff",
     "enter_raffle",
     "ever_ordered",
     "get_product",
@@ -143,6 +144,7 @@ __all__ = [
     "pick_winners",
     "place_order",
     "products_for_staff",
+    "raffle_entries_of",
     "record_export",
     "refund_order",
     "release_expired_orders",
