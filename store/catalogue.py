@@ -191,7 +191,7 @@ async def change_stock(
     if isinstance(change, bool) or not isinstance(change, int) or change == 0:
         raise ValidationError("change", "must be a whole number other than 0")
     if abs(change) > MAX_STOCK:
-        raise ValidationError("change", f"must be a whole number from -{MAX_STOCK} to {MAX_STOCK}")
+        raise ValidationError("change", f"must be at most {MAX_STOCK} units either way")
     async with in_transaction() as connection:
         product = await get_product(product_id)
         # Invariant "Product.stock is the number of its StockUnit rows": the stock moves by
@@ -202,7 +202,7 @@ async def change_stock(
             stock=F("stock") + change
         )
         if not moved:
-            raise ValidationError("change", f"the stock may be at most {MAX_STOCK}")
+            raise ValidationError("change", f"would take the stock above {MAX_STOCK}")
         if change > 0:
             numbers = await StockUnit.filter(product_id=product.id).order_by("-number").limit(1)
             top = numbers[0].number if numbers else 0

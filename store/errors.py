@@ -153,4 +153,4 @@ class ProductHasOrders(DomainError):
 class StockBelowCommitted(DomainError):
     code = StoreErrorCode.STOCK_BELOW_COMMITTED
     status = 409
-    default_message = "Only units that are neither sold nor held can be removed."
+    default_message = "Only units neither sold nor held can be removed."
