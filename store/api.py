@@ -39,6 +39,7 @@ async def product_json(
         "member_head_start_minutes": product.member_head_start_minutes,
         "description": product.description,
         "raffle_entries_until": iso(product.raffle_entries_until),
+        "raffle_purchase_minutes": product.raffle_purchase_minutes,
         "raffle_drawn_at": iso(product.raffle_drawn_at),
         "raffle_seed": product.raffle_seed,
         "image_url": image_url(product.image),

@@ -229,6 +229,9 @@ class Product(Answer):
     member_head_start_minutes: int
     description: str
     raffle_entries_until: str | None
+    raffle_purchase_minutes: Annotated[
+        int, msgspec.Meta(description="how long a raffle's winners may buy after the draw")
+    ]
     raffle_drawn_at: str | None
     raffle_seed: str | None
     image_url: str | None
