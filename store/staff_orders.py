@@ -34,9 +34,11 @@ async def orders_for_admin(status: str | None = None, *, limit: int = 200) -> li
     return await query.limit(limit)
 
 
-async def all_orders(status: str | None = None) -> AsyncIterator[Order]:
+async def all_orders(
+    status: str | None = None, *, batch_size: int = EXPORT_BATCH
+) -> AsyncIterator[Order]:
     """Every order (of one status when `status` names one) with its buyer, newest first, read
-    EXPORT_BATCH at a time by id: an export of 100,000 orders holds one batch in memory."""
+    `batch_size` at a time by id: an export of 100,000 orders holds one batch in memory."""
     chosen = _status_filter(status)
     before: int | None = None
     while True:
@@ -45,10 +47,10 @@ async def all_orders(status: str | None = None) -> AsyncIterator[Order]:
             query = query.filter(status=chosen)
         if before is not None:
             query = query.filter(id__lt=before)
-        batch = await query.order_by("-id").limit(EXPORT_BATCH)
+        batch = await query.order_by("-id").limit(batch_size)
         for order in batch:
             yield order
-        if len(batch) < EXPORT_BATCH:
+        if len(batch) < batch_size:
             return
         before = batch[-1].id
 
