@@ -147,7 +147,11 @@ async def update_product(
 
 
 async def _record_update(
-    actor: User | None, product_id: int, before: dict, after: dict, now: datetime
+    actor: User | None,
+    product_id: int,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    now: datetime,
 ) -> None:
     if "published" in after:
         await audit.record(

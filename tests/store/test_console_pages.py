@@ -321,3 +321,27 @@ async def test_the_orders_export_reads_every_order_a_batch_at_a_time(
     ids = [order.id async for order in store.all_orders(batch_size=2)]  # three batches
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 5
     assert [o.id async for o in store.all_orders("paid", batch_size=2)] == []
+
+
+def test_every_store_console_route_is_guarded(app: Starlette) -> None:
+    """The store's routes under /admin and /api/v1/admin each carry staff_only."""
+    from starlette.routing import Mount, Route
+
+    def walk(routes: list, prefix: str = "") -> list[tuple[str, object]]:
+        found = []
+        for route in routes:
+            if isinstance(route, Mount):
+                found += walk(route.routes, prefix + route.path)
+            elif isinstance(route, Route):
+                found.append((prefix + route.path, route.endpoint))
+        return found
+
+    store_routes = [
+        (path, endpoint)
+        for path, endpoint in walk(app.routes)
+        if getattr(endpoint, "__module__", "").startswith("store.")
+        and path.startswith(("/admin", "/api/v1/admin"))
+    ]
+    assert len(store_routes) >= 20
+    unguarded = [path for path, e in store_routes if not hasattr(e, "staff_capability")]
+    assert unguarded == []
