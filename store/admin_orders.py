@@ -42,14 +42,14 @@ async def orders(request: Request) -> Response:
     )
 
 
-def _back(request: Request) -> str:
+def _back() -> str:
     return links.path("store.admin.orders")
 
 
 @staff_only(Capability.FULFIL)
 async def ship(request: Request) -> Response:
     form = await read_form(request)
-    on_error_back(request, _back(request))
+    on_error_back(request, _back())
     await services.mark_shipped(
         order_id=request.path_params["id"],
         tracking_number=str(form.get("tracking_number", "")),
@@ -57,13 +57,13 @@ async def ship(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Marked shipped."), "success")
-    return redirect_after_post(request, _back(request))
+    return redirect_after_post(request, _back())
 
 
 @staff_only(Capability.REFUND)
 async def refund(request: Request) -> Response:
     await read_form(request)
-    on_error_back(request, _back(request))
+    on_error_back(request, _back())
     await services.refund_order(
         provider=request.app.state.payments_provider,
         order_id=request.path_params["id"],
@@ -71,13 +71,13 @@ async def refund(request: Request) -> Response:
         actor=staff_member(request),
     )
     flash(request, gettext_for(request)("Refunded."), "success")
-    return redirect_after_post(request, _back(request))
+    return redirect_after_post(request, _back())
 
 
 @staff_only(Capability.REFUND)
 async def approve_refund(request: Request) -> Response:
     await read_form(request)
-    on_error_back(request, _back(request))
+    on_error_back(request, _back())
     await services.refunds.approve(
         provider=request.app.state.payments_provider,
         request_id=request.path_params["id"],
@@ -85,13 +85,13 @@ async def approve_refund(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Refunded."), "success")
-    return redirect_after_post(request, _back(request))
+    return redirect_after_post(request, _back())
 
 
 @staff_only(Capability.REFUND)
 async def refuse_refund(request: Request) -> Response:
     form = await read_form(request)
-    on_error_back(request, _back(request))
+    on_error_back(request, _back())
     await services.refunds.refuse(
         request_id=request.path_params["id"],
         actor=staff_member(request),
@@ -99,7 +99,7 @@ async def refuse_refund(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Refused; the buyer is told why."), "success")
-    return redirect_after_post(request, _back(request))
+    return redirect_after_post(request, _back())
 
 
 async def _order_rows(status: str | None) -> AsyncIterator[list[object]]:
