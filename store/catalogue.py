@@ -185,15 +185,19 @@ async def change_stock(
     memory: StoreMemory | None = None,
 ) -> tuple[int, int]:
     """Add `change` units (numbered after the highest) or, negative, remove that many free
-    units (neither sold nor held), all or none, in one transaction. Returns (stock, units
-    left). A restock brings the product back from sold out (this worker forgets it at once;
-    others within a second). Audit: "product.stock" with the stock before and after.
+    units (neither sold nor held), all or none, in one transaction (0 changes nothing and
+    records nothing). Returns (stock, units left). A restock brings the product back from
+    sold out (this worker forgets it at once; others within a second). Audit:
+    "product.stock" with the stock before and after.
 
     Raises ProductNotFound, ValidationError("change"), StockBelowCommitted (fewer free units
     than asked to remove: some are sold or held, or being held right now).
     """
-    if isinstance(change, bool) or not isinstance(change, int) or change == 0:
-        raise ValidationError("change", "must be a whole number other than 0")
+    if isinstance(change, bool) or not isinstance(change, int):
+        raise ValidationError("change", "must be a whole number, e.g. 10 or -5")
+    if change == 0:
+        product = await get_product(product_id)
+        return product.stock, await stock_left(product)
     if abs(change) > MAX_STOCK:
         raise ValidationError("change", f"must be at most {MAX_STOCK} units either way")
     async with in_transaction() as connection:

@@ -249,6 +249,10 @@ async def test_stock_is_added_after_the_highest_unit_and_removed_from_free_ones(
     assert removed.json() == {"stock": 2, "stock_left": 0}
     assert await StockUnit.filter(product_id=product.id).count() == 2  # the two held
     assert (await Product.get(id=product.id)).stock == 2
+    nothing = await client.post(
+        f"/api/v1/admin/products/{product.id}/stock", json={"change": 0}, headers=headers
+    )
+    assert nothing.json() == {"stock": 2, "stock_left": 0}
     entries = await AuditEntry.filter(action="product.stock").order_by("id")
     assert [(e.before, e.after) for e in entries] == [
         ({"stock": 3}, {"stock": 7, "change": 4}),
