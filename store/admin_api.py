@@ -59,7 +59,7 @@ async def create_product(request: Request) -> Response:
     tag="store",
 )
 @staff_only(Capability.CATALOGUE)
-async def list_products(request: Request) -> Response:
+async def list_all_products(request: Request) -> Response:
     query = read_query(request, schemas.AdminProductsQuery)
     products, next_cursor = await services.products_for_staff(
         before=int(query.cursor) if query.cursor else None
@@ -260,7 +260,7 @@ def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
         Route("/admin/products", create_product, methods=["POST"], name="store.create_product"),
-        Route("/admin/products", list_products, methods=["GET"], name="store.admin_products"),
+        Route("/admin/products", list_all_products, methods=["GET"], name="store.admin_products"),
         Route(
             "/admin/products/{id:id}",
             change_product,
