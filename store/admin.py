@@ -1,238 +1,254 @@
-"""Store's admin pages: products and drops, orders with filters, shipping, refunds, CSV."""
+"""The console's catalogue (/admin/catalogue): every product, a new one, and each product's page
+to edit it, change its stock and picture, publish or take it down, or delete it. Drops and
+orders have their own modules (store.admin_drops, store.admin_orders); routes() gives all."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
-from errors import ValidationError
-from store import schemas, services
-from store.images import resize_upload, store_product_image
-from store.models import OrderStatus
-from web.auth import require_admin
-from web.csrf import read_form
-from web.decoding import read_query
-from web.forms import (
-    Fields,
-    csv_download,
-    field_errors,
-    optional_beijing_time,
-    optional_whole_number,
-    whole_number,
-    yuan_to_fen,
+from accounts.roles import Capability
+from errors import DomainError, ValidationError
+from store import admin_drops, admin_orders, services
+from store.admin_forms import (
+    create_from_form,
+    form_errors,
+    form_text,
+    product_text,
+    read_changes,
+    read_upload,
 )
-from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+from store.errors import ProductHasOrders, ProductNotFound, StockBelowCommitted
+from web.auth import staff_member, staff_only
+from web.csrf import read_form
+from web.errors import in_reader_language
+from web.rendering import flash, gettext_for, redirect_after_post, render
 
 
-async def dashboard(
-    request: Request,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
+@staff_only(Capability.CATALOGUE)
+async def catalogue(request: Request) -> Response:
+    return await catalogue_page(request)
+
+
+async def catalogue_page(
+    request: Request, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
 ) -> Response:
-    await require_admin(request)
-    status = read_query(request, schemas.OrdersQuery).status or None
-    products = await services.newest_products(limit=100)
+    products = await services.newest_products(limit=200)
     left = await services.stock_left_of(products)
     return await render(
         request,
-        "store/admin.html",
+        "store/admin_catalogue.html",
         {
             "products": [(p, left[p.id]) for p in products],
-            "orders": await services.orders_for_admin(status, limit=200),
-            "status": status or "",
-            "statuses": [s.value for s in OrderStatus],
             "errors": errors or {},
-            "values": values or {},
-            "refund_requests": await services.refunds.open_requests(),
+            "values": values or {"member_head_start_minutes": "0"},
         },
         status_code=422 if errors else 200,
     )
 
 
+@staff_only(Capability.CATALOGUE)
 async def create_product(request: Request) -> Response:
-    await require_admin(request)
-    form = await read_form(request)
-    text = {key: str(form.get(key, "")) for key in form if isinstance(form.get(key), str)}
-    upload = form.get("image")
-    picture = await upload.read() if isinstance(upload, UploadFile) else b""
-    await form.close()
-    # Every field is read before anything is refused (web.forms.Fields).
-    fields = Fields()
-    resized = (
-        await fields.read_async(resize_upload(picture, request.app.state.pictures))
-        if picture
-        else None
-    )
-    price_fen = fields.read(lambda: yuan_to_fen("price_yuan", text.get("price_yuan", "")))
-    stock = fields.read(lambda: whole_number("stock", text.get("stock", ""), default=0))
-    limit = fields.read(
-        lambda: optional_whole_number("per_customer_limit", text.get("per_customer_limit", ""))
-    )
-    head_start = fields.read(
-        lambda: whole_number(
-            "member_head_start_minutes", text.get("member_head_start_minutes", ""), default=0
-        )
-    )
-    starts = fields.read(
-        lambda: optional_beijing_time("sale_starts_at", text.get("sale_starts_at", ""))
-    )
-    ends = fields.read(lambda: optional_beijing_time("sale_ends_at", text.get("sale_ends_at", "")))
+    text, picture = await read_upload(request)
     try:
-        fields.check()
-        product = await services.create_product(
-            title=text.get("title", ""),
-            description=text.get("description", ""),
-            category=text.get("category", ""),
-            price_fen=price_fen,  # type: ignore[arg-type]  # checked above
-            stock=stock,  # type: ignore[arg-type]
-            per_customer_limit=limit,
-            members_only=text.get("members_only") == "on",
-            member_head_start_minutes=head_start,  # type: ignore[arg-type]
-            sale_starts_at=starts,
-            sale_ends_at=ends,
-            # A checkbox sends nothing when unticked: the form sends "digital" for goods
-            # that do not ship.
-            requires_shipping=text.get("digital") != "on",
-        )
-        if resized is not None:
-            media = request.app.state.settings.var_dir / "media"
-            product.image = store_product_image(media, product.id, resized)
-            await product.save(update_fields=["image"])
+        product = await create_from_form(request, text, picture)
     except ValidationError as exc:
-        return await dashboard(request, errors=field_errors(exc), values=text)
+        return await catalogue_page(request, errors=form_errors(exc), values=text)
     flash(request, gettext_for(request)("The product was created."), "success")
-    return redirect_after_post(request, links.path("store.admin.dashboard"))
+    return redirect_after_post(request, links.path("store.admin.product", id=product.id))
 
 
-async def ship(request: Request) -> Response:
-    await require_admin(request)
+async def edit_page(
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    product = await services.get_product(request.path_params["id"])
+    now = datetime.now(UTC)
+    ordered = await services.ever_ordered(product.id)
+    sale = services.sale_state(product, None, now)
+    return await render(
+        request,
+        "store/admin_product.html",
+        {
+            "product": product,
+            "stock_left": await services.stock_left(product),
+            "values": product_text(product) | (values or {}),
+            "errors": errors or {},
+            "ordered": ordered,
+            "times_locked": services.sale_has_opened(product, now),
+            "raffle_locked": ordered or product.raffle_drawn_at is not None,
+            "state": sale.state.value,
+        },
+        status_code=status_code,
+    )
+
+
+@staff_only(Capability.CATALOGUE)
+async def product_page(request: Request) -> Response:
+    return await edit_page(request)
+
+
+def _refused(request: Request, exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationError):
+        return form_errors(exc)
+    return {"form": in_reader_language(request, exc)}
+
+
+async def _change(
+    request: Request, changes: dict[str, Any], *, values: dict[str, str] | None = None
+) -> Response | None:
+    """update_product from a console form: None when done, else the page with the refusal."""
+    try:
+        await services.update_product(
+            request.path_params["id"],
+            changes,
+            actor=staff_member(request),
+            now=datetime.now(UTC),
+            memory=request.app.state.memory.store,
+        )
+    except DomainError as exc:
+        if isinstance(exc, ProductNotFound):
+            raise
+        return await edit_page(
+            request, errors=_refused(request, exc), values=values, status_code=exc.status
+        )
+    return None
+
+
+@staff_only(Capability.CATALOGUE)
+async def save_product(request: Request) -> Response:
+    text = form_text(await read_form(request))
+    product = await services.get_product(request.path_params["id"])
+    try:
+        changes = read_changes(text, product)
+    except ValidationError as exc:
+        return await edit_page(request, errors=form_errors(exc), values=text, status_code=422)
+    refused = await _change(request, changes, values=text)
+    if refused is not None:
+        return refused
+    flash(request, gettext_for(request)("Saved."), "success")
+    return redirect_after_post(request, links.path("store.admin.product", id=product.id))
+
+
+@staff_only(Capability.CATALOGUE)
+async def set_published(request: Request) -> Response:
     form = await read_form(request)
-    await services.mark_shipped(
-        order_id=request.path_params["id"],
-        tracking_number=str(form.get("tracking_number", "")),
+    published = str(form.get("published", "")) == "1"
+    refused = await _change(request, {"published": published})
+    if refused is not None:
+        return refused
+    _ = gettext_for(request)
+    flash(
+        request,
+        _("Published: it is in the store.") if published else _("Taken down from the store."),
+        "success",
     )
-    flash(request, gettext_for(request)("Marked shipped."), "success")
-    return redirect_after_post(request, links.path("store.admin.dashboard"))
+    return redirect_after_post(
+        request, links.path("store.admin.product", id=request.path_params["id"])
+    )
 
 
-async def refund(request: Request) -> Response:
-    await require_admin(request)
+def _back_to_product(request: Request) -> Response:
+    return redirect_after_post(
+        request, links.path("store.admin.product", id=request.path_params["id"])
+    )
+
+
+def _signed_whole(text: str) -> int:
+    cleaned = text.strip()
+    if not cleaned.lstrip("+-").isdigit():
+        raise ValidationError("change", "must be a whole number, e.g. 10 or -5")
+    return int(cleaned)
+
+
+@staff_only(Capability.CATALOGUE)
+async def change_stock(request: Request) -> Response:
+    text = form_text(await read_form(request))
+    try:
+        stock, left = await services.change_stock(
+            request.path_params["id"],
+            _signed_whole(text.get("change", "")),
+            actor=staff_member(request),
+            now=datetime.now(UTC),
+            memory=request.app.state.memory.store,
+        )
+    except (ValidationError, StockBelowCommitted) as exc:
+        errors = {"change": in_reader_language(request, exc, with_field=False)}
+        return await edit_page(
+            request, errors=errors, values={"change": text.get("change", "")},
+            status_code=exc.status,
+        )  # fmt: skip
+    message = gettext_for(request)("Stock is now %(stock)d, %(left)d of them left.")
+    flash(request, message % {"stock": stock, "left": left}, "success")
+    return redirect_after_post(
+        request, links.path("store.admin.product", id=request.path_params["id"])
+    )
+
+
+@staff_only(Capability.CATALOGUE)
+async def set_image(request: Request) -> Response:
+    _text, picture = await read_upload(request)
+    try:
+        await services.set_product_image(
+            product_id=request.path_params["id"],
+            data=picture,
+            media_dir=request.app.state.settings.var_dir / "media",
+            pictures=request.app.state.pictures,
+            actor=staff_member(request),
+            now=datetime.now(UTC),
+            memory=request.app.state.memory.store,
+        )
+    except ValidationError as exc:
+        return await edit_page(request, errors=form_errors(exc), status_code=422)
+    flash(request, gettext_for(request)("The picture was saved."), "success")
+    return redirect_after_post(
+        request, links.path("store.admin.product", id=request.path_params["id"])
+    )
+
+
+@staff_only(Capability.CATALOGUE)
+async def delete_product(request: Request) -> Response:
     await read_form(request)
-    await services.refund_order(
-        provider=request.app.state.payments_provider,
-        order_id=request.path_params["id"],
-        now=datetime.now(UTC),
-    )
-    flash(request, gettext_for(request)("Refunded."), "success")
-    return redirect_after_post(request, links.path("store.admin.dashboard"))
-
-
-async def approve_refund(request: Request) -> Response:
-    admin = await require_admin(request)
-    await read_form(request)
-    await services.refunds.approve(
-        provider=request.app.state.payments_provider,
-        request_id=request.path_params["id"],
-        admin=admin,
-        now=datetime.now(UTC),
-    )
-    flash(request, gettext_for(request)("Refunded."), "success")
-    return redirect_after_post(request, links.path("store.admin.dashboard"))
-
-
-async def refuse_refund(request: Request) -> Response:
-    admin = await require_admin(request)
-    form = await read_form(request)
-    await services.refunds.refuse(
-        request_id=request.path_params["id"],
-        admin=admin,
-        note=str(form.get("note", "")),
-        now=datetime.now(UTC),
-    )
-    flash(request, gettext_for(request)("Refused; the buyer is told why."), "success")
-    return redirect_after_post(request, links.path("store.admin.dashboard"))
-
-
-async def orders_csv(request: Request) -> Response:
-    await require_admin(request)
-    orders = await services.orders_for_admin(
-        read_query(request, schemas.OrdersQuery).status or None
-    )
-    return csv_download(
-        "orders.csv",
-        [
-            "order",
-            "status",
-            "total_yuan",
-            "email",
-            "ship_name",
-            "ship_phone",
-            "ship_province",
-            "ship_city",
-            "ship_district",
-            "ship_address",
-            "tracking_number",
-            "created_at",
-        ],
-        (
-            [
-                order.id,
-                order.status.value,
-                f"{order.total_fen / 100:.2f}",
-                order.user.email,
-                order.ship_name or "",
-                order.ship_phone or "",
-                order.ship_province or "",
-                order.ship_city or "",
-                order.ship_district or "",
-                order.ship_address or "",
-                order.tracking_number or "",
-                order.created_at.astimezone(SHANGHAI).isoformat(),
-            ]
-            for order in orders
-        ),
-    )
+    try:
+        await services.delete_product(
+            request.path_params["id"],
+            actor=staff_member(request),
+            now=datetime.now(UTC),
+            memory=request.app.state.memory.store,
+        )
+    except ProductHasOrders as exc:
+        errors = {"delete": in_reader_language(request, exc)}
+        return await edit_page(request, errors=errors, status_code=exc.status)
+    flash(request, gettext_for(request)("The product was deleted."), "success")
+    return redirect_after_post(request, links.path("store.admin.catalogue"))
 
 
 def routes() -> list[BaseRoute]:
-    """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
+    """The store's console routes, built when the app factory asks (after `{id:id}` is
+    known): the catalogue's, then the drops' and the orders'."""
+    product = "/admin/catalogue/products/{id:id}"
     return [
-        Route("/store/admin", dashboard, methods=["GET"], name="store.admin.dashboard"),
-        # Placeholders until the catalogue's own pages land (the console's menu names them).
-        Route("/admin/catalogue", dashboard, methods=["GET"], name="store.admin.catalogue"),
-        Route("/admin/drops", dashboard, methods=["GET"], name="store.admin.drops"),
-        Route("/admin/orders", dashboard, methods=["GET"], name="store.admin.orders"),
+        Route("/admin/catalogue", catalogue, methods=["GET"], name="store.admin.catalogue"),
         Route(
-            "/store/admin/products",
+            "/admin/catalogue/products",
             create_product,
             methods=["POST"],
             name="store.admin.create_product",
         ),
-        Route("/store/admin/orders/{id:id}/ship", ship, methods=["POST"], name="store.admin.ship"),
-        Route(
-            "/store/admin/orders/{id:id}/refund",
-            refund,
-            methods=["POST"],
-            name="store.admin.refund",
-        ),
-        Route(
-            "/store/admin/refund-requests/{id:id}/approve",
-            approve_refund,
-            methods=["POST"],
-            name="store.admin.approve_refund",
-        ),
-        Route(
-            "/store/admin/refund-requests/{id:id}/refuse",
-            refuse_refund,
-            methods=["POST"],
-            name="store.admin.refuse_refund",
-        ),
-        Route(
-            "/store/admin/orders.csv", orders_csv, methods=["GET"], name="store.admin.orders_csv"
-        ),
+        Route(product, product_page, methods=["GET"], name="store.admin.product"),
+        Route(product, save_product, methods=["POST"], name="store.admin.save_product"),
+        Route(f"{product}/stock", change_stock, methods=["POST"], name="store.admin.stock"),
+        Route(f"{product}/published", set_published, methods=["POST"], name="store.admin.publish"),
+        Route(f"{product}/image", set_image, methods=["POST"], name="store.admin.image"),
+        Route(f"{product}/delete", delete_product, methods=["POST"], name="store.admin.delete"),
+        *admin_drops.routes(),
+        *admin_orders.routes(),
     ]

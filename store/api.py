@@ -17,7 +17,7 @@ from store.covers import cover_url
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
 from web.api import decode_json, decoders_of, iso, json_response, operation, read_json, read_query
-from web.auth import api_user, bearer_token
+from web.auth import api_user, bearer_token, optional_api_user
 from web.i18n import api_locale, translations
 
 
@@ -39,6 +39,7 @@ async def product_json(
         "member_head_start_minutes": product.member_head_start_minutes,
         "description": product.description,
         "raffle_entries_until": iso(product.raffle_entries_until),
+        "raffle_purchase_minutes": product.raffle_purchase_minutes,
         "raffle_drawn_at": iso(product.raffle_drawn_at),
         "raffle_seed": product.raffle_seed,
         "image_url": image_url(product.image),
@@ -47,6 +48,7 @@ async def product_json(
         "cover_url": cover_url(product.id),
         "cover_thumbnail_url": cover_url(product.id, "thumb"),
         "requires_shipping": product.requires_shipping,
+        "published": product.published,
         "sale_state": sale.state.value,
     }
 
@@ -101,14 +103,17 @@ async def list_products(request: Request) -> Response:
 
 
 @operation(
-    "One product",
+    "One product (an unpublished one is 404, except to staff who may change the catalogue)",
     answer=schemas.Product,
-    auth=None,
+    auth="optional",
     tag="store",
     errors={404: "product_not_found"},
 )
 async def get_product(request: Request) -> Response:
-    return json_response(await product_json(await services.get_product(request.path_params["id"])))
+    product = await services.shown_product(
+        request.path_params["id"], await optional_api_user(request)
+    )
+    return json_response(await product_json(product))
 
 
 @operation(

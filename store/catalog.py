@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
+from accounts import audit
+from accounts.models import User
+from accounts.roles import Capability
 from errors import ValidationError
-from pictures import PicturePool
 from store.errors import ProductNotFound
-from store.images import resize_upload, store_product_image
-from store.memory import StoreMemory
 from store.models import Category, OrderItem, OrderStatus, Product, StockUnit
 
 NEW_THIS_WEEK_DAYS = 7  # the store page's "本周新品"
 HOT_WINDOW = timedelta(days=7)
 MAX_STOCK = 100_000
 MAX_PRICE_FEN = 10_000_000
+MAX_MINUTES = 7 * 24 * 60
+# A product's fields as the audit log records them (its category by name, beside these).
+RECORDED_FIELDS = (
+    "title",
+    "description",
+    "price_fen",
+    "stock",
+    "per_customer_limit",
+    "members_only",
+    "member_head_start_minutes",
+    "sale_starts_at",
+    "sale_ends_at",
+    "raffle_entries_until",
+    "raffle_purchase_minutes",
+    "requires_shipping",
+    "published",
+    "image",
+)
 SOLD_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
 
 
@@ -26,6 +45,70 @@ def _whole(field: str, value: object, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValidationError(field, f"must be a whole number from {low} to {high}")
     return value
+
+
+def _moment(field: str, value: object) -> datetime | None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise ValidationError(field, "must be a date and time with its time zone")
+    return value
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(field, "must be true or false")
+    return value
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "title": lambda field, value: _title(value),
+    "description": lambda field, value: _description(value),
+    "category": lambda field, value: value,  # checked by category_named
+    "price_fen": lambda field, value: _whole(field, value, 1, MAX_PRICE_FEN),
+    "stock": lambda field, value: _whole(field, value, 0, MAX_STOCK),
+    "per_customer_limit": lambda field, value: (
+        None if value is None else _whole(field, value, 1, MAX_STOCK)
+    ),
+    "members_only": _flag,
+    "member_head_start_minutes": lambda field, value: _whole(field, value, 0, MAX_MINUTES),
+    "sale_starts_at": _moment,
+    "sale_ends_at": _moment,
+    "raffle_entries_until": _moment,
+    "raffle_purchase_minutes": lambda field, value: _whole(field, value, 1, MAX_MINUTES),
+    "requires_shipping": _flag,
+    "published": _flag,
+}
+
+
+def _title(value: object) -> str:
+    clean = " ".join(str(value).split())
+    if not clean or len(clean) > 120:
+        raise ValidationError("title", "must be 1 to 120 characters")
+    return clean
+
+
+def _description(value: object) -> str:
+    if not isinstance(value, str) or len(value) > 5000:
+        raise ValidationError("description", "must be at most 5000 characters")
+    return value
+
+
+def checked_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` (product fields by name, any of them) checked and tidied as a product keeps
+    them: the one check create_product and update_product share. Raises ValidationError
+    naming the field (an unknown name is one too)."""
+    checked = {}
+    for name, value in values.items():
+        check = _CHECKS.get(name)
+        if check is None:
+            raise ValidationError(name, "is not a field of a product")
+        checked[name] = check(name, value)
+    return checked
+
+
+def check_sale_times(starts: datetime | None, ends: datetime | None) -> None:
+    """A sale's window is half-open and not empty. Raises ValidationError("sale_ends_at")."""
+    if starts and ends and ends <= starts:
+        raise ValidationError("sale_ends_at", "must be after sale_starts_at")
 
 
 async def category_named(name: str) -> Category:
@@ -52,47 +135,76 @@ async def create_product(
     raffle_entries_until: datetime | None = None,
     raffle_purchase_minutes: int = 60,
     requires_shipping: bool = True,
+    published: bool = True,
+    actor: User | None = None,
+    now: datetime | None = None,
 ) -> Product:
-    """A product and its stock units. Raises ValidationError naming the field."""
-    clean_title = " ".join(str(title).split())
-    if not clean_title or len(clean_title) > 120:
-        raise ValidationError("title", "must be 1 to 120 characters")
-    if len(description) > 5000:
-        raise ValidationError("description", "must be at most 5000 characters")
-    _whole("price_fen", price_fen, 1, MAX_PRICE_FEN)
-    _whole("stock", stock, 0, MAX_STOCK)
-    if per_customer_limit is not None:
-        _whole("per_customer_limit", per_customer_limit, 1, MAX_STOCK)
-    _whole("member_head_start_minutes", member_head_start_minutes, 0, 7 * 24 * 60)
-    if sale_starts_at and sale_ends_at and sale_ends_at <= sale_starts_at:
-        raise ValidationError("sale_ends_at", "must be after sale_starts_at")
-    _whole("raffle_purchase_minutes", raffle_purchase_minutes, 1, 7 * 24 * 60)
+    """A product and its stock units (Product.stock of them: the invariant change_stock
+    keeps), recorded in the audit log as "product.create" by `actor` (None: the command
+    line, the demo). Raises ValidationError naming the field."""
+    fields = checked_fields(
+        {
+            "title": title,
+            "description": description,
+            "category": category,
+            "price_fen": price_fen,
+            "stock": stock,
+            "per_customer_limit": per_customer_limit,
+            "members_only": members_only,
+            "member_head_start_minutes": member_head_start_minutes,
+            "sale_starts_at": sale_starts_at,
+            "sale_ends_at": sale_ends_at,
+            "raffle_entries_until": raffle_entries_until,
+            "raffle_purchase_minutes": raffle_purchase_minutes,
+            "requires_shipping": requires_shipping,
+            "published": published,
+        }
+    )
+    check_sale_times(sale_starts_at, sale_ends_at)
     async with in_transaction():
-        product = await Product.create(
-            title=clean_title,
-            description=description,
-            category=await category_named(category),
-            price_fen=price_fen,
-            stock=stock,
-            per_customer_limit=per_customer_limit,
-            members_only=members_only,
-            member_head_start_minutes=member_head_start_minutes,
-            sale_starts_at=sale_starts_at,
-            sale_ends_at=sale_ends_at,
-            raffle_entries_until=raffle_entries_until,
-            raffle_purchase_minutes=raffle_purchase_minutes,
-            requires_shipping=requires_shipping,
-        )
+        fields["category"] = await category_named(category)
+        product = await Product.create(**fields)
         await StockUnit.bulk_create(
             [StockUnit(product_id=product.id, number=n) for n in range(1, stock + 1)],
             batch_size=2000,
         )
+        await audit.record(
+            actor=actor,
+            action="product.create",
+            object_type="product",
+            object_id=product.id,
+            after=product_record(product),
+            now=now,
+        )
     return product
 
 
+def product_record(product: Product) -> dict[str, Any]:
+    """A product as the audit log keeps it (its category loaded or just set)."""
+    return {
+        **audit.snapshot(product, RECORDED_FIELDS),
+        "category": product.category.name,
+    }
+
+
 async def get_product(product_id: int) -> Product:
+    """A product, published or not (staff pages and services). Raises ProductNotFound."""
     product = await Product.get_or_none(id=product_id).select_related("category")
     if product is None:
+        raise ProductNotFound()
+    return product
+
+
+def may_preview(viewer: User | None) -> bool:
+    """Whether `viewer` sees unpublished products: staff who may change the catalogue."""
+    return viewer is not None and viewer.may(Capability.CATALOGUE)
+
+
+async def shown_product(product_id: int, viewer: User | None) -> Product:
+    """A product as the store shows it to `viewer` (None: a visitor): an unpublished one is
+    not there, except for staff who may change the catalogue. Raises ProductNotFound."""
+    product = await get_product(product_id)
+    if not product.published and not may_preview(viewer):
         raise ProductNotFound()
     return product
 
@@ -122,9 +234,10 @@ async def list_products(
     limit: int = 30,
     cursor: int = 0,
 ) -> tuple[list[Product], int | None]:
-    """Products newest first ("new") or by units paid in the last 7 days ("hot"), only those
-    added in the last `new_within_days` when given ("new this week" is 7); offset cursor."""
-    query = Product.all().select_related("category")
+    """Published products newest first ("new") or by units paid in the last 7 days ("hot"),
+    only those added in the last `new_within_days` when given ("new this week" is 7); offset
+    cursor."""
+    query = Product.filter(published=True).select_related("category")
     if category:
         query = query.filter(category__name=category)
     if new_within_days is not None:
@@ -164,7 +277,7 @@ async def listing(
 async def next_drop(now: datetime) -> Product | None:
     """The drop whose sale opens soonest after `now` (a raffle's entries count as its sale)."""
     return await (
-        Product.filter(sale_starts_at__gt=now)
+        Product.filter(sale_starts_at__gt=now, published=True)
         .select_related("category")
         .order_by("sale_starts_at", "id")
         .first()
@@ -177,24 +290,19 @@ async def categories() -> list[Category]:
 
 
 async def newest_products(*, limit: int = 100) -> list[Product]:
-    """The latest products with their categories, newest first (the admin's list)."""
+    """The latest products with their categories, newest first, unpublished ones included
+    (the console's list)."""
     return await Product.all().select_related("category").order_by("-id").limit(limit)
 
 
-async def set_product_image(
-    *,
-    product_id: int,
-    data: bytes,
-    media_dir: Path,
-    pictures: PicturePool,
-    memory: StoreMemory | None = None,
-) -> Product:
-    """Store an uploaded picture for a product (resized in the picture pool); raises
-    ValidationError("image"), ProductNotFound, ServiceUnavailable (the pool is full)."""
-    resized = await resize_upload(data, pictures)  # checked before anything is written
-    product = await get_product(product_id)
-    product.image = store_product_image(media_dir, product.id, resized)
-    await product.save(update_fields=["image"])
-    if memory is not None:
-        memory.forget(product.id)
-    return product
+async def products_for_staff(
+    *, before: int | None = None, limit: int = 50
+) -> tuple[list[Product], int | None]:
+    """Every product, unpublished ones included, newest first, `limit` at a time: the page
+    after the one that ended with id `before`; with the next page's `before`, if any."""
+    query = Product.all().select_related("category")
+    if before is not None:
+        query = query.filter(id__lt=before)
+    found = await query.order_by("-id").limit(limit + 1)
+    page = found[:limit]
+    return page, page[-1].id if len(found) > limit else None

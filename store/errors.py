@@ -26,6 +26,8 @@ class StoreErrorCode(StrEnum):
     REFUND_REQUESTED = "refund_requested"
     REFUND_REQUEST_NOT_FOUND = "refund_request_not_found"
     ADDRESS_NOT_FOUND = "address_not_found"
+    PRODUCT_HAS_ORDERS = "product_has_orders"
+    STOCK_BELOW_COMMITTED = "stock_below_committed"
 
 
 class SoldOut(DomainError):
@@ -140,3 +142,15 @@ class AddressNotFound(DomainError):
     code = StoreErrorCode.ADDRESS_NOT_FOUND
     status = 404
     default_message = "No such saved address."
+
+
+class ProductHasOrders(DomainError):
+    code = StoreErrorCode.PRODUCT_HAS_ORDERS
+    status = 409
+    default_message = "This product has orders (or its sale has opened): that cannot change now."
+
+
+class StockBelowCommitted(DomainError):
+    code = StoreErrorCode.STOCK_BELOW_COMMITTED
+    status = 409
+    default_message = "Only units neither sold nor held can be removed."

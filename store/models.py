@@ -40,6 +40,9 @@ class Product(Model):
     sale_starts_at = fields.DatetimeField(null=True)
     sale_ends_at = fields.DatetimeField(null=True)
     image = fields.CharField(max_length=80, null=True)  # base name under media/products/
+    # Unpublished: hidden from the store (staff with the catalogue may preview it), and no new
+    # order may hold it; orders already held stay payable until their hold runs out.
+    published = fields.BooleanField(default=True)
     # Raffle mode (预约): entries until raffle_entries_until, then winners drawn with a recorded
     # seed may buy during raffle_purchase_minutes after the draw; nobody else may.
     raffle_entries_until = fields.DatetimeField(null=True)
@@ -137,8 +140,9 @@ class OrderItem(Model):
     # hot spot: the rush slowed as it sold) and, through its item and first event, the order
     # row it had just written. Measured with pgbench on the hold statement, 16 clients: 1,300
     # holds/s with those constraints, 2,900 without. Nothing is lost: an order, its item and
-    # its first event are written by one statement, and no path deletes orders or products
-    # (removing either, if ever wanted, must archive instead).
+    # its first event are written by one statement, and no path deletes orders; a product is
+    # deleted only when it never had one (store.catalogue.delete_product, which checks for
+    # items and claimed units after taking its free units away).
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
         "store.Order",
         related_name="items",

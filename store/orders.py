@@ -12,9 +12,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-import links
 import metrics
-from accounts import notices
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
@@ -27,7 +25,6 @@ from ratelimit import Counter, Limit, seconds_left
 from store import holds
 from store.errors import (
     AddressRequired,
-    BadOrderState,
     HoldExpired,
     LimitExceeded,
     OrderNotFound,
@@ -361,27 +358,6 @@ async def cancel_order(
     return order
 
 
-async def refund_order(*, provider: PaymentProvider, order_id: int, now: datetime) -> Order:
-    """Refund a paid order in full: money back through payments, stock back if the drop is
-    live (store.fulfilment, once the provider confirms)."""
-    order = await Order.get_or_none(id=order_id)
-    if order is None:
-        raise OrderNotFound()
-    if order.payment_id is None or order.status not in SOLD_STATUSES:
-        raise BadOrderState("Only a paid order can be refunded.")
-    await payments.refund(provider=provider, payment_id=order.payment_id, now=now)
-    return await Order.get(id=order.id)
-
-
-async def orders_for_admin(status: str | None = None, *, limit: int | None = None) -> list[Order]:
-    """Orders with their buyers, newest first, of one status when `status` names one (the
-    admin's list and its CSV)."""
-    query = Order.all().select_related("user").order_by("-id")
-    if status in {s.value for s in OrderStatus}:
-        query = query.filter(status=status)
-    return await (query.limit(limit) if limit is not None else query)
-
-
 async def order_events(order: Order) -> list[OrderEvent]:
     """What happened to an order, oldest first (its page's history)."""
     return await OrderEvent.filter(order_id=order.id).order_by("id")
@@ -409,40 +385,3 @@ async def order_to_pay(user: User, now: datetime) -> Order | None:
         .order_by("-id")
         .first()
     )
-
-
-async def mark_shipped(*, order_id: int, tracking_number: str) -> Order:
-    tracking = " ".join(tracking_number.split())
-    if not 4 <= len(tracking) <= 40:
-        raise ValidationError("tracking_number", "must be 4 to 40 characters")
-    async with in_transaction():
-        # The order moves first: a refused ship changes nothing, not even the tracking number.
-        if not await move(order_id, OrderStatus.SHIPPED, frm=[OrderStatus.PAID], note=tracking):
-            if not await Order.exists(id=order_id):
-                raise OrderNotFound()
-            raise BadOrderState("Only a paid order can be shipped.")
-        await Order.filter(id=order_id).update(tracking_number=tracking)
-        order = await Order.get(id=order_id)
-        await notices.notify(
-            order.user_id,  # type: ignore[attr-defined]
-            kind="order_shipped",
-            params={"order": order.id, "tracking": tracking},
-            link=links.path("store.order_page", id=order.id),
-        )
-    return order
-
-
-async def mark_delivered(*, order_id: int) -> Order:
-    async with in_transaction():
-        if not await move(order_id, OrderStatus.DELIVERED, frm=[OrderStatus.SHIPPED]):
-            if not await Order.exists(id=order_id):
-                raise OrderNotFound()
-            raise BadOrderState("Only a shipped order can be delivered.")
-        order = await Order.get(id=order_id)
-        await notices.notify(
-            order.user_id,  # type: ignore[attr-defined]
-            kind="order_delivered",
-            params={"order": order.id},
-            link=links.path("store.order_page", id=order.id),
-        )
-    return order

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tortoise.transactions import in_transaction
+
 import links
-from accounts import notices
+from accounts import audit, notices
 from accounts.models import User
 from store.catalog import get_product
-from store.errors import MembersOnly, NotARaffle, NotStarted, RaffleClosed
+from store.errors import MembersOnly, NotARaffle, NotStarted, ProductNotFound, RaffleClosed
 from store.memory import StoreMemory
 from store.models import Product, RaffleEntry
 from store.sale import SaleState, sale_state
@@ -23,14 +25,18 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 async def enter_raffle(*, product_id: int, user: User, now: datetime) -> int:
     """Enter a raffle drop during its entry period; returns how many have entered.
 
-    Entering twice is harmless. Raises ProductNotFound, NotARaffle, RaffleClosed, MembersOnly.
+    Entering twice is harmless. Raises ProductNotFound (also for an unpublished product),
+    NotARaffle, RaffleClosed, MembersOnly.
     """
     product = await get_product(product_id)
     if product.raffle_entries_until is None:
         raise NotARaffle()
     if now >= product.raffle_entries_until or product.raffle_drawn_at is not None:
         raise RaffleClosed()
-    if sale_state(product, user, now).state == SaleState.MEMBERS_ONLY:
+    state = sale_state(product, user, now).state
+    if state == SaleState.UNPUBLISHED:
+        raise ProductNotFound()
+    if state == SaleState.MEMBERS_ONLY:
         raise MembersOnly()
     await RaffleEntry.get_or_create(product_id=product.id, user_id=user.id)
     return await RaffleEntry.filter(product_id=product.id).count()
@@ -50,10 +56,17 @@ def pick_winners(entrant_ids: list[int], *, places: int, seed: str) -> list[int]
 
 
 async def draw_raffle(
-    *, product_id: int, now: datetime, seed: str | None = None, memory: StoreMemory | None = None
+    *,
+    product_id: int,
+    now: datetime,
+    seed: str | None = None,
+    memory: StoreMemory | None = None,
+    actor: User | None = None,
 ) -> Draw:
     """Draw a raffle once its entries closed: as many winners as the stock allows at the
-    per-customer limit, with a recorded seed; winners are told in their inbox.
+    per-customer limit, with a recorded seed; winners are told in their inbox. Audit:
+    "raffle.draw" by `actor` (None: the app's own draw when entries close), with the seed,
+    the number of entries and the winners.
 
     Raises ProductNotFound, NotARaffle, NotStarted (entries still open), RaffleClosed (drawn).
     """
@@ -63,25 +76,40 @@ async def draw_raffle(
     if now < product.raffle_entries_until:
         raise NotStarted("Raffle entries are still open.")
     seed = seed or secrets.token_hex(16)
-    claimed = await Product.filter(id=product.id, raffle_drawn_at__isnull=True).update(
-        raffle_drawn_at=now, raffle_seed=seed
-    )
-    if not claimed:
-        raise RaffleClosed("The raffle has already been drawn.")
+    async with in_transaction():
+        claimed = await Product.filter(id=product.id, raffle_drawn_at__isnull=True).update(
+            raffle_drawn_at=now, raffle_seed=seed
+        )
+        if not claimed:
+            raise RaffleClosed("The raffle has already been drawn.")
+        entrants = await RaffleEntry.filter(product_id=product.id).values_list("user_id", flat=True)
+        places = product.stock // (product.per_customer_limit or 1)
+        winners = pick_winners([int(u) for u in entrants], places=places, seed=seed)  # type: ignore[call-overload]
+        await RaffleEntry.filter(product_id=product.id, user_id__in=winners).update(won=True)
+        until = now + timedelta(minutes=product.raffle_purchase_minutes)
+        for user_id in winners:
+            await notices.notify(
+                user_id,
+                kind="raffle_won",
+                params={"title": product.title, "time": f"{until.astimezone(SHANGHAI):%H:%M}"},
+                link=links.path("store.product_page", id=product.id),
+            )
+        await audit.record(
+            actor=actor,
+            action="raffle.draw",
+            object_type="product",
+            object_id=product.id,
+            before={"raffle_drawn_at": None},
+            after={
+                "raffle_drawn_at": now,
+                "raffle_seed": seed,
+                "entries": len(entrants),
+                "winners": winners,
+            },
+            now=now,
+        )
     if memory is not None:
         memory.forget(product.id)
-    entrants = await RaffleEntry.filter(product_id=product.id).values_list("user_id", flat=True)
-    places = product.stock // (product.per_customer_limit or 1)
-    winners = pick_winners([int(u) for u in entrants], places=places, seed=seed)  # type: ignore[call-overload]
-    await RaffleEntry.filter(product_id=product.id, user_id__in=winners).update(won=True)
-    until = now + timedelta(minutes=product.raffle_purchase_minutes)
-    for user_id in winners:
-        await notices.notify(
-            user_id,
-            kind="raffle_won",
-            params={"title": product.title, "time": f"{until.astimezone(SHANGHAI):%H:%M}"},
-            link=links.path("store.product_page", id=product.id),
-        )
     return Draw(seed=seed, entries=len(entrants), winners=winners)
 
 

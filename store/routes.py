@@ -43,8 +43,9 @@ async def listing(request: Request) -> Response:
 
 async def product_page(request: Request) -> Response:
     now = datetime.now(UTC)
-    product = await services.get_product(request.path_params["id"])
-    sale = await services.sale_for(product, await current_user(request), now)
+    viewer = await current_user(request)
+    product = await services.shown_product(request.path_params["id"], viewer)
+    sale = await services.sale_for(product, viewer, now)
     return await render(
         request,
         "store/product.html",
@@ -63,7 +64,7 @@ async def cover(request: Request) -> Response:
     size = request.path_params["size"]
     if size not in covers.SIZES:
         raise HTTPException(status_code=404)
-    product = await services.get_product(request.path_params["id"])
+    product = await services.shown_product(request.path_params["id"], await current_user(request))
     shown = covers.cover_of(product.title, product.category.name, size)
     headers = {"ETag": shown.etag, "Cache-Control": "public, max-age=3600"}
     if shown.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
@@ -72,7 +73,7 @@ async def cover(request: Request) -> Response:
 
 
 async def stock_partial(request: Request) -> Response:
-    product = await services.get_product(request.path_params["id"])
+    product = await services.shown_product(request.path_params["id"], await current_user(request))
     return await render(
         request,
         "store/_stock_left.html",

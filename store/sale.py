@@ -8,11 +8,12 @@ from enum import StrEnum
 
 from accounts.models import User
 from membership.services import is_member
-from store.errors import Ended, MembersOnly, NotAWinner, NotStarted
+from store.errors import Ended, MembersOnly, NotAWinner, NotStarted, ProductNotFound
 from store.models import Product, RaffleEntry
 
 
 class SaleState(StrEnum):
+    UNPUBLISHED = "unpublished"  # taken down: nobody may buy (staff preview it)
     OPEN = "open"  # this person may buy now
     UPCOMING = "upcoming"  # the sale (or this person's head start) has not begun
     ENDED = "ended"
@@ -41,9 +42,11 @@ def sale_opens_for(product: Product, user: User | None, now: datetime) -> dateti
 
 def sale_state(product: Product, user: User | None, now: datetime, *, winner: bool = False) -> Sale:
     """The state of `product`'s sale for `user` (None: a visitor) at `now`, in this order:
-    members-only, the raffle, not started (members start at their head start), ended (times
-    are half-open: open at the start, ended at the end)."""
+    unpublished, members-only, the raffle, not started (members start at their head start),
+    ended (times are half-open: open at the start, ended at the end)."""
     opens = sale_opens_for(product, user, now)
+    if not product.published:
+        return Sale(SaleState.UNPUBLISHED, opens)
     if product.members_only and (user is None or not is_member(user, at=now)):
         return Sale(SaleState.MEMBERS_ONLY, opens)
     if product.raffle_entries_until is not None:
@@ -84,10 +87,13 @@ def open_to_everyone(product: Product, now: datetime) -> bool:
 
 
 def check_can_buy(product: Product, user: User, now: datetime, *, winner: bool = False) -> None:
-    """Raises MembersOnly, NotStarted, Ended, or NotAWinner unless `user` may buy now."""
+    """Raises ProductNotFound (unpublished: to buyers it is not there), MembersOnly,
+    NotStarted, Ended, or NotAWinner unless `user` may buy now."""
     state = sale_state(product, user, now, winner=winner).state
     if state == SaleState.OPEN:
         return
+    if state == SaleState.UNPUBLISHED:
+        raise ProductNotFound()
     if state == SaleState.MEMBERS_ONLY:
         raise MembersOnly()
     if state == SaleState.WINNERS_ONLY:

@@ -48,6 +48,71 @@ class NewProduct(Body):
 Province = Literal[PROVINCES]  # type: ignore[valid-type]
 
 
+class ProductChanges(Body):
+    """What to change; a field left out keeps its value, and null clears one that may be
+    empty (per_person_limit: no limit; sale times: none). Sale times change only before the
+    sale opened (members' head start included; a product without a start time has been on
+    sale since it was made); requires_shipping and the raffle's fields only while no order
+    ever held the product: else 409 product_has_orders (raffle_closed once its raffle was
+    drawn). sale_ends_at must stay after sale_starts_at (a schema cannot compare two times:
+    else 422 invalid_field, naming sale_ends_at). Orders already held or paid keep their
+    price; workers keep a product for a second, so an order placed within a second of the
+    change may still get the old one."""
+
+    title: Annotated[str, line(120, min_length=1)] | msgspec.UnsetType = msgspec.UNSET
+    description: Annotated[str, text(5000)] | msgspec.UnsetType = msgspec.UNSET
+    category: Annotated[str, line(40, min_length=1)] | msgspec.UnsetType = msgspec.UNSET
+    price_fen: Annotated[int, whole(1, services.MAX_PRICE_FEN)] | msgspec.UnsetType = msgspec.UNSET
+    per_person_limit: Annotated[int, whole(1, services.MAX_STOCK)] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+    member_head_start_minutes: Minutes | msgspec.UnsetType = msgspec.UNSET
+    sale_starts_at: Moment | msgspec.UnsetType | None = msgspec.UNSET
+    sale_ends_at: Moment | msgspec.UnsetType | None = msgspec.UNSET
+    published: bool | msgspec.UnsetType = msgspec.UNSET
+    requires_shipping: bool | msgspec.UnsetType = msgspec.UNSET
+    raffle_entries_until: Moment | msgspec.UnsetType | None = msgspec.UNSET
+    raffle_purchase_minutes: Annotated[int, whole(1, 7 * 24 * 60)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+
+    def __post_init__(self) -> None:
+        # Body checks the times' years; a time left out is not one to check.
+        left_out = [name for name in self._moments if getattr(self, name) is msgspec.UNSET]
+        for name in left_out:
+            setattr(self, name, None)
+        super().__post_init__()
+        for name in left_out:
+            setattr(self, name, msgspec.UNSET)
+
+    def changes(self) -> dict[str, object]:
+        """The fields given, by the names the store's services use."""
+        given = {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if getattr(self, name) is not msgspec.UNSET
+        }
+        if "per_person_limit" in given:
+            given["per_customer_limit"] = given.pop("per_person_limit")
+        return given
+
+
+class StockChange(Body):
+    """Units to add (positive) or remove (negative): only units neither sold nor held are
+    removed, all or none (else 409 stock_below_committed)."""
+
+    change: Annotated[int, whole(-services.MAX_STOCK, services.MAX_STOCK)]
+
+
+class StockNow(Answer):
+    stock: Annotated[int, msgspec.Meta(description="units made for sale, sold and held included")]
+    stock_left: Annotated[int, msgspec.Meta(description="units neither sold nor held")]
+
+
+class AdminProductsQuery(Query):
+    cursor: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,10}$")] | None = None
+
+
 class Shipping(Body):
     """Where an order ships, in mainland China."""
 
@@ -164,6 +229,9 @@ class Product(Answer):
     member_head_start_minutes: int
     description: str
     raffle_entries_until: str | None
+    raffle_purchase_minutes: Annotated[
+        int, msgspec.Meta(description="how long a raffle's winners may buy after the draw")
+    ]
     raffle_drawn_at: str | None
     raffle_seed: str | None
     image_url: str | None
@@ -171,12 +239,13 @@ class Product(Answer):
     cover_url: Annotated[str, msgspec.Meta(description=COVER)]
     cover_thumbnail_url: Annotated[str, msgspec.Meta(description=COVER)]
     requires_shipping: bool
+    published: Annotated[bool, msgspec.Meta(description="false: taken down, shown to staff only")]
     sale_state: Annotated[
         services.SaleState,
         msgspec.Meta(
             description="the sale now, as a visitor sees it (store.sale.sale_state): members "
             "start member_head_start_minutes early; members_only, raffle, drawing and "
-            "winners_only name who may buy"
+            "winners_only name who may buy; unpublished: nobody (staff see it)"
         ),
     ]
 

@@ -1,9 +1,11 @@
 """The store's services, one import for its pages, its API and other packages.
 
-Each rule lives in its own module: the catalog (store.catalog), whether a product is on sale
+Each rule lives in its own module: the catalog (store.catalog), staff's changes to it
+(store.catalogue: edits, publishing, stock, deletion, pictures), whether a product is on sale
 for someone (store.sale), holding stock (store.holds, the only code that knows the SQL of a
-hold), orders and their payment (store.orders), what a settled payment does
-(store.fulfilment), drops' reminders (store.drops) and raffles (store.raffles).
+hold), orders and their payment (store.orders), what staff do with orders (store.staff_orders:
+ship, refund, export), what a settled payment does (store.fulfilment), drops' reminders
+(store.drops) and raffles (store.raffles).
 """
 
 from __future__ import annotations
@@ -21,13 +23,25 @@ from store.catalog import (
     get_product,
     list_products,
     listing,
+    may_preview,
     newest_products,
     next_drop,
-    set_product_image,
+    products_for_staff,
+    shown_product,
     stock_left,
     stock_left_of,
 )
-from store.drops import remind_me, send_drop_reminders
+from store.catalogue import (
+    EDITABLE,
+    change_stock,
+    delete_product,
+    ever_ordered,
+    sale_has_opened,
+    save_product_image,
+    set_product_image,
+    update_product,
+)
+from store.drops import drops_for_staff, raffle_entries_of, remind_me, send_drop_reminders
 from store.memory import StoreMemory
 from store.orders import (
     BUY_REQUESTS,
@@ -39,18 +53,14 @@ from store.orders import (
     cancel_order,
     has_address,
     held_order,
-    mark_delivered,
-    mark_shipped,
     order_events,
     order_for_user,
     order_items,
     order_payment,
     order_to_pay,
-    orders_for_admin,
     orders_of,
     pay_order,
     place_order,
-    refund_order,
     release_expired_orders,
     set_shipping,
     shipping_json,
@@ -68,9 +78,20 @@ from store.sale import (
     sale_state,
 )
 from store.shipping import PROVINCES, Address, check_address, tidy_phone
+from store.staff_orders import (
+    EXPORT_BATCH,
+    all_orders,
+    mark_delivered,
+    mark_shipped,
+    orders_for_admin,
+    record_export,
+    refund_order,
+)
 
 __all__ = [
     "BUY_REQUESTS",
+    "EDITABLE",
+    "EXPORT_BATCH",
     "HOLD_FOR",
     "HOT_WINDOW",
     "MAX_ITEMS",
@@ -86,15 +107,20 @@ __all__ = [
     "SaleState",
     "StoreMemory",
     "Wanted",
+    "all_orders",
     "cancel_order",
     "categories",
     "category_named",
+    "change_stock",
     "check_address",
     "check_can_buy",
     "create_product",
+    "delete_product",
     "draw_due_raffles",
     "draw_raffle",
+    "drops_for_staff",
     "enter_raffle",
+    "ever_ordered",
     "get_product",
     "has_address",
     "held_order",
@@ -103,6 +129,7 @@ __all__ = [
     "listing",
     "mark_delivered",
     "mark_shipped",
+    "may_preview",
     "newest_products",
     "next_drop",
     "open_to_everyone",
@@ -116,18 +143,25 @@ __all__ = [
     "pay_order",
     "pick_winners",
     "place_order",
+    "products_for_staff",
+    "raffle_entries_of",
+    "record_export",
     "refund_order",
     "release_expired_orders",
     "remind_me",
     "sale_for",
+    "sale_has_opened",
     "sale_opens_for",
     "sale_state",
+    "save_product_image",
     "send_drop_reminders",
     "set_product_image",
     "set_shipping",
     "shipping_json",
     "ships",
+    "shown_product",
     "stock_left",
     "stock_left_of",
     "tidy_phone",
+    "update_product",
 ]

@@ -32,7 +32,8 @@ FORM_FIELDS = 100
 UPLOADS = (
     (re.compile(r"^/admin/feed/(new|[0-9]+/edit)$"), AUDIO_UPLOAD_BYTES),
     (re.compile(r"^/api/v1/admin/feed-items$"), AUDIO_UPLOAD_BYTES),
-    (re.compile(r"^/store/admin/products$"), IMAGE_UPLOAD_BYTES),
+    (re.compile(r"^/admin/catalogue/products(/[0-9]+/image)?$"), IMAGE_UPLOAD_BYTES),
+    (re.compile(r"^/admin/drops/raffles$"), IMAGE_UPLOAD_BYTES),
     (re.compile(r"^/api/v1/admin/products/[0-9]+/image$"), IMAGE_UPLOAD_BYTES),
     (re.compile(r"^/account/profile$"), AVATAR_UPLOAD_BYTES),
     (re.compile(r"^/api/v1/me/avatar$"), AVATAR_UPLOAD_BYTES),

@@ -156,10 +156,10 @@ async def test_losing_admin_rights_counts_on_the_next_request_with_a_new_session
     admin = await make_user(admin=True)
     async with browser(app) as http:
         await sign_in(http, admin.email)
-        assert (await http.get("/store/admin")).status_code == 200
+        assert (await http.get("/admin/catalogue")).status_code == 200
         before = http.cookies[SESSION_COOKIE]
         await User.filter(id=admin.id).update(staff_role=None, admin_flag=False)
-        assert (await http.get("/store/admin")).status_code == 403
+        assert (await http.get("/admin/catalogue")).status_code == 403
         assert http.cookies[SESSION_COOKIE] != before  # rights changed: a new session id
         assert (await http.get("/account")).status_code == 200  # still signed in
 

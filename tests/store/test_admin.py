@@ -1,4 +1,4 @@
-"""Store admin pages: create a drop in Beijing time, ship, refund, export orders."""
+"""The store's console pages: create a drop in Beijing time, ship, refund, export orders."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
 ) -> None:
     await make_user(email="boss@example.cn", admin=True)
     await sign_in(client, "boss@example.cn")
-    page = await client.get("/store/admin", headers={"Accept-Language": "zh-CN"})
+    page = await client.get("/admin/catalogue", headers={"Accept-Language": "zh-CN"})
     assert page.status_code == 200
     created = await client.post(
-        "/store/admin/products",
+        "/admin/catalogue/products",
         data={
             "csrf_token": csrf_from(page.text),
             "title": "黄铜书签",
@@ -39,7 +39,7 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
     assert drop.per_customer_limit == 1
 
     bad = await client.post(
-        "/store/admin/products",
+        "/admin/catalogue/products",
         data={
             "csrf_token": csrf_from(page.text),
             "title": "x",
@@ -69,14 +69,14 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
         now=datetime.now(UTC),
     )
     shipped = await client.post(
-        f"/store/admin/orders/{order.id}/ship",
+        f"/admin/orders/{order.id}/ship",
         data={"csrf_token": csrf_from(page.text), "tracking_number": "SF1234567890"},
     )
     assert shipped.status_code == 303
     assert (await Order.get(id=order.id)).status == OrderStatus.SHIPPED
-    paid_only = await client.get("/store/admin", params={"status": "shipped"})
+    paid_only = await client.get("/admin/orders", params={"status": "shipped"})
     assert "SF1234567890" in paid_only.text
-    csv_text = (await client.get("/store/admin/orders.csv")).text.lstrip("\ufeff")
+    csv_text = (await client.get("/admin/orders.csv")).text.lstrip("\ufeff")
     assert csv_text.splitlines()[0].startswith("order,status,total_yuan")
     assert f"{order.id},shipped,39.00" in csv_text
 
@@ -84,15 +84,15 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
 async def test_non_admins_cannot_open_the_store_admin(client: httpx.AsyncClient) -> None:
     await make_user(email="shopper@example.cn")
     await sign_in(client, "shopper@example.cn")
-    assert (await client.get("/store/admin")).status_code == 403
+    assert (await client.get("/admin/catalogue")).status_code == 403
 
 
 async def test_an_admin_form_with_a_bad_picture_creates_nothing(client: httpx.AsyncClient) -> None:
     await make_user(email="boss@example.cn", admin=True)
     await sign_in(client, "boss@example.cn")
-    page = await client.get("/store/admin")
+    page = await client.get("/admin/catalogue")
     response = await client.post(
-        "/store/admin/products",
+        "/admin/catalogue/products",
         data={
             "csrf_token": csrf_from(page.text),
             "title": "书签",
@@ -112,9 +112,9 @@ async def test_an_admin_form_shows_every_problem_at_once_and_keeps_what_was_type
 ) -> None:
     await make_user(email="boss@example.cn", admin=True)
     await sign_in(client, "boss@example.cn")
-    page = await client.get("/store/admin")
+    page = await client.get("/admin/catalogue")
     response = await client.post(
-        "/store/admin/products",
+        "/admin/catalogue/products",
         data={
             "csrf_token": csrf_from(page.text),
             "title": "限量书签",
