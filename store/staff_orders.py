@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import audit, notices
 from accounts.models import User
-from errors import DomainError, ValidationError
+from errors import ValidationError
 from payments import services as payments
 from payments.provider import PaymentProvider
 from store.errors import BadOrderState, OrderNotFound
@@ -128,16 +128,15 @@ async def refund_order(
     """Refund a paid order in full: money back through payments, stock back if the drop is
     live (store.fulfilment, once the provider confirms).
 
-    What is atomic: the amount is reserved on the payment by one guarded UPDATE before the
-    provider is asked (two refunds at once refund once), and the order's move to refunded
-    with its stock back is one transaction, run when the provider confirms. The provider's
-    own refund cannot share a transaction with our database, so the audit entry is written
-    after the outcome is known: "order.refund" (status before and after, the amount) once
-    the provider refunded, or "order.refund_failed" (the error's code) when it refused or
-    could not be reached; then the reservation was given back and the order is as it was.
-    Should the process stop between the provider's refund and the entry, the order's
-    history (its "refunded" event) and the payment still show the refund; only the entry,
-    with who asked, is missing.
+    What is atomic is payments.refund's: the amount is reserved on the payment by one
+    guarded UPDATE before the provider is asked (two refunds at once refund once); once the
+    provider refunded, the payment's new state, the order's move to refunded with its stock
+    back, and the audit entry "order.refund" (the payment's status and refunded amount before
+    and after, who asked) are one transaction. When the provider refuses or cannot be
+    reached, the reservation is given back and "order.refund_failed" (the error's code) is
+    written in one transaction, and the order is as it was. Should the process stop between
+    the provider's refund and that commit, the amount stays reserved and no entry is written
+    (reconciliation settles the payment).
 
     Raises OrderNotFound, BadOrderState (not paid) and what payments.refund raises.
     """
@@ -146,27 +145,11 @@ async def refund_order(
         raise OrderNotFound()
     if order.payment_id is None or order.status not in SOLD_STATUSES:
         raise BadOrderState("Only a paid order can be refunded.")
-    try:
-        payment = await payments.refund(provider=provider, payment_id=order.payment_id, now=now)
-    except DomainError as exc:
-        await audit.record(
-            actor=actor,
-            action="order.refund_failed",
-            object_type="order",
-            object_id=order.id,
-            before={"status": order.status},
-            after={"status": order.status, "error": str(exc.code)},
-            now=now,
-        )
-        raise
-    refunded = await Order.get(id=order.id)
-    await audit.record(
-        actor=actor,
-        action="order.refund",
-        object_type="order",
-        object_id=order.id,
-        before={"status": order.status},
-        after={"status": refunded.status, "refunded_fen": payment.refunded_fen},
+    await payments.refund(
+        provider=provider,
+        payment_id=order.payment_id,
         now=now,
+        actor=actor,
+        recorded_as=("order", order.id),
     )
-    return refunded
+    return await Order.get(id=order.id)

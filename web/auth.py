@@ -81,22 +81,6 @@ async def require_user(request: Request) -> User:
     return user
 
 
-async def require_admin(request: Request) -> User:
-    """Transitional: the console's guard is staff_only; removed once every page uses it."""
-    user = await require_user(request)
-    if not user.is_admin:
-        raise HTTPException(status_code=403, detail="Only admins may open this page.")
-    return user
-
-
-async def api_admin(request: Request) -> User:
-    """Transitional: the console's guard is staff_only; removed once every endpoint uses it."""
-    user = await api_user(request)
-    if not user.is_admin:
-        raise Forbidden("Only admins may do this.")
-    return user
-
-
 def staff_only(capability: str) -> Callable[[Endpoint], Endpoint]:
     """Guard a console endpoint: only staff whose role grants `capability` (a value of
     accounts.roles.Capability; the person's `may` answers) get past. Anonymous callers get

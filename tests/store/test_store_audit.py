@@ -116,8 +116,20 @@ async def test_shipping_and_refunding_an_order_are_recorded(
     assert refunded.status_code == 200, refunded.text
     refund = await entry_of("order.refund")
     assert refund.actor_id == admin.id
-    assert refund.before == {"status": "shipped"}
-    assert refund.after == {"status": "refunded", "refunded_fen": 9_900}
+    # Recorded by payments.refund in the transaction that moves the order to refunded.
+    assert refund.object_id == str(order.id)
+    assert refund.before == {
+        "payment_id": order.payment_id,
+        "status": "succeeded",
+        "refunded_fen": 0,
+    }
+    assert refund.after == {
+        "payment_id": order.payment_id,
+        "status": "refunded",
+        "refunded_fen": 9_900,
+        "refund_fen": 9_900,
+    }
+    assert (await Order.get(id=order.id)).status == OrderStatus.REFUNDED
 
 
 async def test_refund_requests_approved_and_refused_are_recorded(
@@ -204,8 +216,8 @@ async def test_a_refund_the_provider_cannot_make_is_recorded_and_changes_nothing
     failed = await AuditEntry.filter(action="order.refund_failed").order_by("id")
     assert len(failed) == 2
     assert all(e.actor_id == admin.id and e.object_id == str(order_id) for e in failed)
-    assert failed[0].before == {"status": "paid"}
-    assert failed[0].after == {"status": "paid", "error": "payment_unavailable"}
+    assert failed[0].before["status"] == "succeeded" and failed[0].before["refunded_fen"] == 0
+    assert failed[0].after["error"] == "payment_unavailable"
     assert (
         await AuditEntry.filter(action__in=["order.refund", "refund_request.approve"]).count() == 0
     )
