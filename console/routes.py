@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts import audit, staff
 from accounts.roles import Capability, StaffRole
+from console.labels import ACTION_LABELS, OBJECT_LABELS
 from console.schemas import AuditQuery, PeopleQuery
 from errors import ValidationError
 from web.auth import staff_member, staff_only
@@ -38,6 +39,32 @@ def audit_filter(query: AuditQuery) -> audit.AuditFilter:
         since=day_start(query.since) if query.since else None,
         until=day_start(query.until) + timedelta(days=1) if query.until else None,
     )
+
+
+SHOWN_VALUE = 60  # characters of a value shown in the log's table (the CSV has them whole)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_VALUE else text[: SHOWN_VALUE - 1] + "…"
+
+
+def change_rows(entry: Any) -> list[tuple[str, str | None, str | None]]:
+    """An entry's fields as (name, before, after) to show: None where a side lacks it (a
+    creation has no before, a deletion no after)."""
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    names = list(dict.fromkeys([*before, *after]))
+    return [
+        (
+            name,
+            _shown(before[name]) if name in before else None,
+            _shown(after[name]) if name in after else None,
+        )
+        for name in names
+    ]
 
 
 @staff_only(Capability.CONSOLE)
@@ -71,6 +98,9 @@ async def audit_page(request: Request) -> Response:
             "filters": filters,
             "query": query,
             "actions": await audit.actions_seen(),
+            "action_labels": ACTION_LABELS,
+            "change_rows": change_rows,
+            "object_labels": OBJECT_LABELS,
             "staff": await staff.staff(),
         },
     )

@@ -1,5 +1,5 @@
 """What staff do with orders: list and export them, ship, mark delivered, refund. Each action is
-an audit entry ("order.ship", "order.deliver", "order.refund"; an export is "export.orders")."""
+an audit entry when staff do it ("order.ship", "order.refund"; an export is "export.orders")."""
 
 from __future__ import annotations
 
