@@ -8,6 +8,17 @@
     }
   });
 
+  // <nav data-keep-current-in-view>: on a phone the console's menu is one line that scrolls
+  // sideways; the section open now is brought into it.
+  document.addEventListener("DOMContentLoaded", function () {
+    var menu = document.querySelector("[data-keep-current-in-view]");
+    var current = menu && menu.querySelector("[aria-current=page]");
+    if (current && menu.querySelector("ul").scrollWidth > menu.clientWidth) {
+      var list = menu.querySelector("ul");
+      list.scrollLeft = current.offsetLeft - (list.clientWidth - current.offsetWidth) / 2;
+    }
+  });
+
   // <select data-submit-on-change>: choosing an option submits its form.
   document.addEventListener("change", function (event) {
     var select = event.target;
