@@ -139,9 +139,3 @@ async def export_rows(where: AuditFilter) -> AsyncIterator[tuple[Any, ...]]:
         if len(batch) < EXPORT_BATCH:
             return
         cursor = batch[-1][0]
-
-
-async def actions_seen() -> list[str]:
-    """The actions the log holds, for the console's filter."""
-    rows = await AuditEntry.all().distinct().order_by("action").values_list("action", flat=True)
-    return [str(row) for row in rows]

@@ -1,8 +1,8 @@
 """The back office's roles and what each may do: one table, read by every guard.
 
 Owner: everything, roles included. Admin: everything but roles. Support: reads people, orders
-and payments and answers members; no refunds, no exports, no changes to the catalogue or the
-community. Moderator: the board (reports, hiding, bans) and finding the people it concerns.
+and payments; no refunds, no exports, no changes to the catalogue or the community.
+Moderator: the board (reports, hiding, bans) and finding the people it concerns.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ class StaffRole(StrEnum):
 
 class Capability(StrEnum):
     CONSOLE = "console"  # open the console at all
+    PEOPLE = "people"  # find people and read their accounts
     FEED = "feed"  # write, edit and publish the daily feed
     MODERATE = "moderate"  # the board's reports, hiding and locking posts, bans
     MEMBERSHIP = "membership"  # enrollment windows, grants, revocations, the benefits page
@@ -37,8 +38,10 @@ _EVERYTHING = frozenset(Capability)
 CAPABILITIES: dict[StaffRole, frozenset[Capability]] = {
     StaffRole.OWNER: _EVERYTHING,
     StaffRole.ADMIN: _EVERYTHING - {Capability.STAFF},
-    StaffRole.SUPPORT: frozenset({Capability.CONSOLE, Capability.ORDERS, Capability.PAYMENTS}),
-    StaffRole.MODERATOR: frozenset({Capability.CONSOLE, Capability.MODERATE}),
+    StaffRole.SUPPORT: frozenset(
+        {Capability.CONSOLE, Capability.PEOPLE, Capability.ORDERS, Capability.PAYMENTS}
+    ),
+    StaffRole.MODERATOR: frozenset({Capability.CONSOLE, Capability.PEOPLE, Capability.MODERATE}),
 }
 
 

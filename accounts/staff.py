@@ -65,6 +65,6 @@ async def find_people(text: str, *, limit: int = FIND_LIMIT) -> list[User]:
     if not clean:
         return []
     where = Q(email__istartswith=clean) | Q(display_name__icontains=clean)
-    if clean.isdigit() and len(clean) <= 9:
+    if clean.isascii() and clean.isdigit() and len(clean) <= 9:
         where |= Q(id=int(clean))
     return await User.filter(where).order_by("-id").limit(limit)

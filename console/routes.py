@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from accounts.roles import Capability, StaffRole
 from console.labels import ACTION_LABELS, OBJECT_LABELS
 from console.schemas import AuditQuery, PeopleQuery
 from errors import ValidationError
-from web.auth import staff_member, staff_only
+from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_query
 from web.forms import csv_download
@@ -28,16 +28,19 @@ from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, ren
 def audit_filter(query: AuditQuery) -> audit.AuditFilter:
     """The query's filters; days are Asia/Shanghai days, `until` included."""
 
-    def day_start(day: str) -> datetime:
-        return datetime.combine(datetime.fromisoformat(day).date(), time(), tzinfo=SHANGHAI)
+    def day_start(field: str, day: str) -> datetime:
+        try:
+            return datetime.combine(date.fromisoformat(day), time(), tzinfo=SHANGHAI)
+        except ValueError:  # the pattern lets 2026-02-30 through
+            raise ValidationError(field, "is not a day of the calendar") from None
 
     return audit.AuditFilter(
-        actor_id=query.actor,
+        actor_id=int(query.actor) if query.actor else None,
         action=query.action.strip() or None,
         object_type=query.object_type.strip() or None,
         object_id=query.object_id.strip() or None,
-        since=day_start(query.since) if query.since else None,
-        until=day_start(query.until) + timedelta(days=1) if query.until else None,
+        since=day_start("since", query.since) if query.since else None,
+        until=day_start("until", query.until) + timedelta(days=1) if query.until else None,
     )
 
 
@@ -72,6 +75,17 @@ async def home(request: Request) -> Response:
     return await render(request, "console/home.html", {})
 
 
+@staff_only(Capability.PEOPLE)
+async def people_page(request: Request) -> Response:
+    """Find a person by email, name or account number, and read what their account says."""
+    found_text = read_query(request, PeopleQuery).q
+    return await render(
+        request,
+        "console/people.html",
+        {"q": found_text, "found": await staff.find_people(found_text) if found_text else []},
+    )
+
+
 @staff_only(Capability.AUDIT)
 async def audit_page(request: Request) -> Response:
     query = read_query(request, AuditQuery)
@@ -81,12 +95,12 @@ async def audit_page(request: Request) -> Response:
     filters = {
         key: value
         for key, value in {
-            "actor": query.actor or "",
+            "actor": query.actor,
             "action": query.action,
             "object_type": query.object_type,
             "object_id": query.object_id,
-            "since": query.since or "",
-            "until": query.until or "",
+            "since": query.since,
+            "until": query.until,
         }.items()
         if value
     }
@@ -97,7 +111,7 @@ async def audit_page(request: Request) -> Response:
             "page": page,
             "filters": filters,
             "query": query,
-            "actions": await audit.actions_seen(),
+            "actions": list(ACTION_LABELS),
             "action_labels": ACTION_LABELS,
             "change_rows": change_rows,
             "object_labels": OBJECT_LABELS,
@@ -139,6 +153,7 @@ async def _audit_rows(where: audit.AuditFilter) -> AsyncIterator[list[Any]]:
 @staff_only(Capability.EXPORT)
 async def audit_csv(request: Request) -> Response:
     """The audit log (filtered as the page is) as CSV; the export is itself an entry."""
+    refuse_cross_site(request)
     query = read_query(request, AuditQuery)
     where = audit_filter(query)
     await audit.record(
@@ -209,6 +224,7 @@ def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
         Route("/admin", home, methods=["GET"], name="console.home"),
+        Route("/admin/people", people_page, methods=["GET"], name="console.people"),
         Route("/admin/audit", audit_page, methods=["GET"], name="console.audit"),
         Route("/admin/audit.csv", audit_csv, methods=["GET"], name="console.audit_csv"),
         Route("/admin/staff", staff_page, methods=["GET"], name="console.staff"),

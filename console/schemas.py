@@ -6,11 +6,18 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from web.api import Answer, Body, Id, Query, line
+from web.api import Answer, Body, Query, line
 from web.paths import ID_PATTERN
 
-AuditCursor = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
-Day = Annotated[str, msgspec.Meta(pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+# Each filter may be given empty (a form sends every field; "actor=" is "anyone").
+OptionalId = Annotated[str, msgspec.Meta(pattern=f"^(?:{ID_PATTERN})?$")]
+Day = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(?:20[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))?$",
+        description="A day, YYYY-MM-DD (one that exists: 2026-02-30 is 422)",
+    ),
+]
 
 
 class AuditQuery(Query):
@@ -18,13 +25,13 @@ class AuditQuery(Query):
     `since` and `until` are days in Asia/Shanghai, both included; `cursor` is a page's
     `next_cursor`."""
 
-    actor: Id | None = None
+    actor: OptionalId = ""
     action: Annotated[str, line(40)] = ""
     object_type: Annotated[str, line(30)] = ""
     object_id: Annotated[str, line(40)] = ""
-    since: Day | None = None
-    until: Day | None = None
-    cursor: AuditCursor | None = None
+    since: Day = ""
+    until: Day = ""
+    cursor: OptionalId = ""
 
 
 class PeopleQuery(Query):

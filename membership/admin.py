@@ -18,7 +18,7 @@ from accounts.roles import Capability
 from errors import DomainError, ValidationError
 from membership import benefits, grants, members, schemas, services, windows
 from membership.models import Member
-from web.auth import staff_member, staff_only
+from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_query
 from web.forms import (
@@ -247,6 +247,7 @@ async def _member_rows(found: AsyncIterator[Member]) -> AsyncIterator[list[objec
 async def members_csv(request: Request) -> Response:
     """The members the list shows (its filters, every page) as CSV, oldest card first,
     streamed a batch at a time; the export is itself an audit entry, written first."""
+    refuse_cross_site(request)
     query = read_query(request, schemas.MembersQuery)
     now = datetime.now(UTC)
     await audit.record(

@@ -20,7 +20,14 @@ from accounts.roles import Capability
 from payments import services
 from payments.models import Payment, PaymentStatus, PayMethod
 from payments.schemas import PaymentsQuery
-from web.auth import api_user, bearer_token, current_user, staff_member, staff_only
+from web.auth import (
+    api_user,
+    bearer_token,
+    current_user,
+    refuse_cross_site,
+    staff_member,
+    staff_only,
+)
 from web.decoding import read_query
 from web.forms import csv_download
 from web.rendering import SHANGHAI, render
@@ -115,6 +122,7 @@ async def _payment_rows(payments: AsyncIterator[Payment]) -> AsyncIterator[list[
 async def admin_payments_csv(request: Request) -> Response:
     """The payments the page lists (its filters, every row) as CSV, oldest first, streamed a
     batch at a time; the export is itself an audit entry, written before the first row."""
+    refuse_cross_site(request)
     query = read_query(request, PaymentsQuery)
     filters = {"method": query.method or None, "status": query.status or None}
     await audit.record(

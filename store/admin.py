@@ -164,7 +164,8 @@ def _back_to_product(request: Request) -> Response:
 
 def _signed_whole(text: str) -> int:
     cleaned = text.strip()
-    if not cleaned.lstrip("+-").isdigit():
+    digits = cleaned[1:] if cleaned[:1] in ("+", "-") else cleaned
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         raise ValidationError("change", "must be a whole number, e.g. 10 or -5")
     return int(cleaned)
 

@@ -65,8 +65,13 @@ def form_errors(exc: DomainError) -> dict[str, str]:
 
 
 def form_text(form: Mapping[str, Any]) -> dict[str, str]:
-    """The text fields of a posted form (files left out)."""
-    return {key: str(form.get(key, "")) for key in form if isinstance(form.get(key), str)}
+    """The text fields of a posted form (files left out), line breaks as "\n" (a browser sends
+    a textarea's as "\r\n": an unchanged description would read as an edit)."""
+    return {
+        key: str(form.get(key, "")).replace("\r\n", "\n")
+        for key in form
+        if isinstance(form.get(key), str)
+    }
 
 
 def yuan_text(fen: int) -> str:

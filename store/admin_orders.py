@@ -15,7 +15,7 @@ import links
 from accounts.roles import Capability
 from store import schemas, services
 from store.models import OrderStatus
-from web.auth import staff_member, staff_only
+from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_query
 from web.forms import csv_download
@@ -124,6 +124,7 @@ async def _order_rows(status: str | None) -> AsyncIterator[list[object]]:
 async def orders_csv(request: Request) -> Response:
     """Orders (of the status the page shows) as CSV, read a batch at a time; the export is
     itself an audit entry, written before it streams."""
+    refuse_cross_site(request)
     status = read_query(request, schemas.OrdersQuery).status or None
     await services.record_export(actor=staff_member(request), status=status, now=datetime.now(UTC))
     return csv_download("orders.csv", ORDER_COLUMNS, _order_rows(status))

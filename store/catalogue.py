@@ -258,6 +258,9 @@ async def delete_product(
     Raises ProductNotFound, ProductHasOrders.
     """
     async with in_transaction():
+        # The product's row first: a restock (change_stock) takes it too, so no unit can be
+        # added (and claimed) between the look below and the delete.
+        await Product.filter(id=product_id).select_for_update().first()
         product = await get_product(product_id)
         before = product_record(product)
         await StockUnit.filter(product_id=product.id, order_id__isnull=True).delete()

@@ -27,11 +27,12 @@ async def remind_me(*, product_id: int, user: User, now: datetime) -> bool:
 
 
 async def send_drop_reminders(*, now: datetime) -> int:
-    """Tell everyone waiting for a drop that opened (for them: members with a head start first)."""
+    """Tell everyone waiting for a drop that opened (for them: members with a head start first).
+    A drop taken down (unpublished) waits: its reminders go out if it is published again."""
     sent = 0
-    for reminder in await DropReminder.filter(notified_at__isnull=True).select_related(
-        "product", "user"
-    ):
+    for reminder in await DropReminder.filter(
+        notified_at__isnull=True, product__published=True
+    ).select_related("product", "user"):
         opens = sale_opens_for(reminder.product, reminder.user, now)
         if opens is not None and opens > now:
             continue

@@ -42,7 +42,7 @@ class Product(Model):
     image = fields.CharField(max_length=80, null=True)  # base name under media/products/
     # Unpublished: hidden from the store (staff with the catalogue may preview it), and no new
     # order may hold it; orders already held stay payable until their hold runs out.
-    published = fields.BooleanField(default=True)
+    published = fields.BooleanField(default=True, db_default=True)
     # Raffle mode (预约): entries until raffle_entries_until, then winners drawn with a recorded
     # seed may buy during raffle_purchase_minutes after the draw; nobody else may.
     raffle_entries_until = fields.DatetimeField(null=True)

@@ -114,10 +114,12 @@ async def draw_raffle(
 
 
 async def draw_due_raffles(*, now: datetime, memory: StoreMemory | None = None) -> int:
-    """Draw every raffle whose entries have closed (the store's background task calls this)."""
+    """Draw every raffle whose entries have closed (the store's background task calls this).
+    A raffle taken down (unpublished) is not drawn until it is published again: its winners
+    could not buy."""
     drawn = 0
     for product in await Product.filter(
-        raffle_entries_until__lte=now, raffle_drawn_at__isnull=True
+        raffle_entries_until__lte=now, raffle_drawn_at__isnull=True, published=True
     ):
         try:
             await draw_raffle(product_id=product.id, now=now, memory=memory)

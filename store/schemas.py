@@ -13,6 +13,7 @@ from store import images, services
 from store.models import OrderStatus
 from store.shipping import ADDRESS_CHARS, MOBILE, NAME_CHARS, PLACE_CHARS, PROVINCES
 from web.api import Answer, Body, Id, Moment, Query, line, text, whole
+from web.paths import ID_PATTERN
 
 __all__ = ["PaymentAnswer", "PaymentChoice"]
 
@@ -110,7 +111,7 @@ class StockNow(Answer):
 
 
 class AdminProductsQuery(Query):
-    cursor: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,10}$")] | None = None
+    cursor: Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")] | None = None
 
 
 class Shipping(Body):

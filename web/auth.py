@@ -111,6 +111,15 @@ def staff_only(capability: str) -> Callable[[Endpoint], Endpoint]:
     return guard
 
 
+def refuse_cross_site(request: Request) -> None:
+    """Refuse a GET that writes (an export is an audit entry) when another site's page started
+    it: browsers say where a request comes from in Sec-Fetch-Site, and a link or an image on
+    another site would otherwise fill the log in a staff member's name. Typed, bookmarked and
+    same-site requests pass."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        raise HTTPException(status_code=403, detail="Start this download from the console.")
+
+
 def staff_member(request: Request) -> User:
     """The staff member a `staff_only` guard let in."""
     return request.state.staff_member

@@ -22,11 +22,16 @@ def field_errors(exc: DomainError) -> dict[str, str]:
     return {"form": exc.message}
 
 
+def _digits(text: str) -> bool:
+    """Only the digits 0-9 (str.isdigit also takes "²" and "٣", which int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def yuan_to_fen(field: str, text: str) -> int:
     """ "199", "199.5", "¥1,199.50" -> fen. Money is typed in yuan and stored in fen."""
     cleaned = text.strip().replace(",", "").removeprefix("¥")
     whole, _, fraction = cleaned.partition(".")
-    if not whole.isdigit() or (fraction and (not fraction.isdigit() or len(fraction) > 2)):
+    if not _digits(whole) or (fraction and (not _digits(fraction) or len(fraction) > 2)):
         raise ValidationError(field, "must be an amount in yuan, e.g. 199 or 199.50")
     return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
 
@@ -35,7 +40,7 @@ def beijing_time(field: str, text: str) -> datetime:
     """A datetime-local value read as Asia/Shanghai time, as aware UTC."""
     try:
         return datetime.fromisoformat(text.strip()).replace(tzinfo=SHANGHAI).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 in Shanghai is before UTC's
         raise ValidationError(field, "must be a date and time, e.g. 2027-01-01T08:00") from None
 
 
@@ -47,7 +52,7 @@ def whole_number(field: str, text: str, *, default: int | None = None) -> int:
     """A non-negative whole number; an empty field gives `default`, or is an error without one."""
     if not text.strip() and default is not None:
         return default
-    if not text.strip().isdigit():
+    if not _digits(text.strip()) or len(text.strip()) > 12:
         raise ValidationError(field, "must be a whole number")
     return int(text)
 

@@ -261,3 +261,41 @@ async def test_memory_stays_flat_while_100000_entries_are_exported(
     # ...while memory rose by a few batches at most: the CSV alone is over 10 MB, and the
     # entries as model instances were over 100 MB when the export read them all at once.
     assert growth < 8 * 1024 * 1024, growth
+
+
+async def test_a_form_sends_every_filter_and_blank_ones_mean_any(client: httpx.AsyncClient) -> None:
+    await _three_entries()
+    admin = await make_user(role="admin")
+    blank = {"actor": "", "action": "", "object_type": "", "object_id": "", "since": "",
+             "until": "", "cursor": ""}  # fmt: skip
+    answer = await client.get(
+        "/api/v1/admin/audit", params=blank, headers=bearer(await token_for(admin))
+    )
+    assert answer.status_code == 200
+    assert len(answer.json()["items"]) == 3
+    await sign_in(client, admin.email)
+    page = await client.get("/admin/audit", params={**blank, "object_type": "product"})
+    assert page.status_code == 200 and "product.stock" in page.text
+
+
+async def test_a_day_the_calendar_lacks_is_422_not_a_crash(client: httpx.AsyncClient) -> None:
+    admin = await make_user(role="admin")
+    token = await token_for(admin)
+    for day in ("2026-02-30", "2026-04-31"):
+        answer = await client.get(
+            "/api/v1/admin/audit", params={"since": day}, headers=bearer(token)
+        )
+        assert answer.status_code == 422
+        assert answer.json()["error"]["code"] == "invalid_field"
+
+
+async def test_an_export_another_site_starts_is_refused_and_not_logged(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await make_user(role="admin")
+    await sign_in(client, admin.email)
+    refused = await client.get("/admin/audit.csv", headers={"Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403
+    assert not await AuditEntry.filter(action="export.audit").exists()
+    mine = await client.get("/admin/audit.csv", headers={"Sec-Fetch-Site": "same-origin"})
+    assert mine.status_code == 200

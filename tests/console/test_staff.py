@@ -151,12 +151,20 @@ MIGRATE_FROM_PREVIOUS_RELEASE = textwrap.dedent(
 
     async def main(url):
         config = tortoise_config(url)
+        # The previous release's schema, with rows in it (a column added to a table that has
+        # rows needs a default in the database, not only in the model).
         await migrate(config=config, target="accounts.0008_login_codes_and_mail_requests")
+        await migrate(config=config, target="store.0011_saved_addresses")
         db = connections.get("default")
         await db.execute_script(
             "INSERT INTO accounts_user (email, display_name, password_hash, is_admin, created_at,"
             " bio, avatar_version) VALUES ('old@example.cn', 'Old', 'x', 1, '2026-01-01', '', 0),"
-            " ('reader@example.cn', 'R', 'x', 0, '2026-01-01', '', 0)"
+            " ('reader@example.cn', 'R', 'x', 0, '2026-01-01', '', 0);"
+            "INSERT INTO store_category (name, position) VALUES ('书', 0);"
+            "INSERT INTO store_product (title, description, category_id, price_fen, stock,"
+            " requires_shipping, members_only, member_head_start_minutes,"
+            " raffle_purchase_minutes, created_at) VALUES ('旧书', '', 1, 100, 0, 1, 0, 0, 60,"
+            " '2026-01-01')"
         )
         await Tortoise.close_connections()
         await migrate(config=config)
@@ -165,6 +173,8 @@ MIGRATE_FROM_PREVIOUS_RELEASE = textwrap.dedent(
             "SELECT email, staff_role, is_admin FROM accounts_user ORDER BY email"
         )
         print(sorted((r["email"], r["staff_role"], bool(r["is_admin"])) for r in rows))
+        products = await db.execute_query_dict("SELECT title, published FROM store_product")
+        print([(r["title"], bool(r["published"])) for r in products])
         await Tortoise.close_connections()
 
     asyncio.run(main(sys.argv[1]))
@@ -172,7 +182,9 @@ MIGRATE_FROM_PREVIOUS_RELEASE = textwrap.dedent(
 )
 
 
-def test_the_previous_releases_admins_become_owners_and_keep_their_flag(tmp_path: Path) -> None:
+def test_the_previous_release_upgrades_admins_to_owners_and_keeps_products_published(
+    tmp_path: Path,
+) -> None:
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", MIGRATE_FROM_PREVIOUS_RELEASE, f"sqlite://{tmp_path}/old.sqlite3"],
@@ -183,6 +195,22 @@ def test_the_previous_releases_admins_become_owners_and_keep_their_flag(tmp_path
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == (
-        "[('old@example.cn', 'owner', True), ('reader@example.cn', None, False)]"
-    )
+    users, products = done.stdout.strip().splitlines()[-2:]
+    assert users == "[('old@example.cn', 'owner', True), ('reader@example.cn', None, False)]"
+    assert products == "[('旧书', True)]"  # the products already there stay published
+
+
+async def test_support_finds_people_and_a_member_may_not(client: httpx.AsyncClient) -> None:
+    support = await make_user(role="support")
+    person = await make_user(email="lisi@example.cn", name="李四")
+    await sign_in(client, support.email)
+    for query in ("lisi@", "李", str(person.id)):
+        page = await client.get("/admin/people", params={"q": query})
+        assert page.status_code == 200 and "lisi@example.cn" in page.text, query
+    odd = await client.get("/admin/people", params={"q": "²"})  # a digit int() refuses
+    assert odd.status_code == 200
+    member = await make_user()
+    other = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    await sign_in(other, member.email)
+    assert (await other.get("/admin/people", params={"q": "lisi"})).status_code == 403
+    await other.aclose()
