@@ -45,7 +45,8 @@ ENDS_CREDENTIALS = (
 async def seed(provider: PaymentProvider) -> dict[str, str]:
     """Something of every kind, so the run reaches the rules and not only "not found"."""
     now = datetime.now(UTC)
-    admin = await make_user(admin=True)
+    admin = await make_user(role="owner")  # owners reach every console operation, roles too
+    staff_target = await make_user()  # whose role the run changes (never the owner's)
     member = await make_member(days=10)  # a member who may renew: enrolls and posts
     window = await make_window(now=now, seats=1_000)
     product = await store.create_product(
@@ -91,6 +92,7 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
         "MEMBER_TOKEN": await token_for(member),
         "THROWAWAY_TOKEN": await token_for(await make_user()),
         "MEMBER_ID": str(member.id),
+        "STAFF_TARGET_ID": str(staff_target.id),
         "WINDOW_ID": str(window.id),
         "PRODUCT_ID": str(product.id),
         "ORDER_ID": str(held.id),
