@@ -28,6 +28,9 @@ class Operation:
     headers: Mapping[str, str] = field(default_factory=dict)
     path: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     encoding: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # The capability a staff_only guard asks for (web.auth): the document names it, so the
+    # contract says which staff roles may call, from the guard itself.
+    staff_capability: str | None = None
 
 
 def operation(
@@ -53,6 +56,7 @@ def operation(
     400/413/422 for a body, 503) are added to the document by the generator."""
 
     def attach(endpoint: Endpoint) -> Endpoint:
+        capability = endpoint.__dict__.get("staff_capability")
         endpoint.__dict__["openapi_operation"] = Operation(
             summary=summary,
             answer=answer,
@@ -64,11 +68,12 @@ def operation(
                 status: tuple(code.strip() for code in codes.split(",") if code.strip())
                 for status, codes in (errors or {}).items()
             },
-            auth=auth,
+            auth="admin" if capability else auth,  # a guarded endpoint answers 401 and 403
             tag=tag,
             headers=headers or {},
             path=path or {},
             encoding=encoding or {},
+            staff_capability=capability,
         )
         return endpoint
 
@@ -130,6 +135,8 @@ class _Generator(BaseSchemaGenerator):
             }
             if spec.tag:
                 item["tags"] = [spec.tag]
+            if spec.staff_capability:
+                item["x-staff-capability"] = spec.staff_capability
             if spec.auth in ("bearer", "admin"):
                 item["security"] = [{"bearer": []}]
             elif spec.auth == "optional":

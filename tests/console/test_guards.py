@@ -110,3 +110,20 @@ async def test_each_role_gets_exactly_the_console_routes_its_capabilities_open(
     finally:
         for caller in callers:
             await caller.page.aclose()
+
+
+def test_the_api_document_names_each_console_operations_capability(app: Starlette) -> None:
+    """The contract says which capability each staff operation asks for, read from the guard
+    (not written a second time beside it)."""
+    from web.api import openapi_document
+
+    document = openapi_document(app.routes)
+    guarded = {
+        (path, method): operation.get("x-staff-capability")
+        for path, item in document["paths"].items()
+        if path.startswith("/api/v1/admin")
+        for method, operation in item.items()
+    }
+    assert guarded and all(guarded.values()), guarded
+    assert guarded[("/api/v1/admin/staff/{user_id}", "put")] == "staff"
+    assert guarded[("/api/v1/admin/orders/{id}/refund", "post")] == "refund"
