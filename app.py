@@ -85,7 +85,7 @@ def create_app(
         # This worker's counted feed views reach the database every few seconds (they are
         # its own memory, so its own task writes them). Background jobs run here only when
         # they are embedded (SQLite); else `shuyuan worker` runs them on the job engine.
-        tasks = [asyncio.create_task(flush_forever(memory.feed))]
+        tasks = [asyncio.create_task(flush_forever(memory.feed, memory.tally))]
         jobs = (
             embedded_jobs(JobContext(provider=provider, memory=memory, mailer=mailer))
             if settings.jobs == "embedded"

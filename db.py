@@ -14,7 +14,7 @@ from tortoise.models import Model
 
 # One Tortoise app per domain package, listed in dependency order. Each app's migrations live in
 # migrations/<app>/ and are checked in.
-APPS = ("accounts", "payments", "membership", "store", "community", "jobs")
+APPS = ("accounts", "payments", "membership", "store", "community", "jobs", "stats")
 # Where each app's models are (the community's two rooms keep theirs apart).
 MODELS = {
     "community": ["community.models", "community.feed.models", "community.board.models"],
@@ -67,17 +67,20 @@ _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 def for_dialect(sql: str, dialect: str) -> str:
-    """`sql` written with $1, $2... placeholders, as `dialect` takes them ("?" on SQLite).
-    For SQLite each $n must appear once and in order; ValueError otherwise (a statement
-    that would bind the wrong values is refused when it is first used, not run)."""
+    """`sql` written with $1, $2... placeholders, as `dialect` takes them on SQLite: "?" when
+    each $n appears once and in order, else SQLite's numbered "?n" (a value used twice). A
+    number skipped raises ValueError (a statement that would bind the wrong values is refused
+    when it is first used, not run)."""
     if dialect == "postgres":
         return sql
     # Whole-line comments go first: they may name the placeholders ("$1 order, $2 product").
     sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
     numbers = [int(n) for n in _PLACEHOLDER.findall(sql)]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise ValueError(f"placeholders must be $1..$n once each, in order, not {numbers}")
-    return _PLACEHOLDER.sub("?", sql)
+    if numbers == list(range(1, len(numbers) + 1)):
+        return _PLACEHOLDER.sub("?", sql)
+    if sorted(set(numbers)) != list(range(1, max(numbers, default=0) + 1)):
+        raise ValueError(f"placeholders must be $1..$n with none missing, not {numbers}")
+    return _PLACEHOLDER.sub(r"?\1", sql)  # SQLite's numbered ?NNN: one value, used again
 
 
 # The few ORM internals the application needs, kept here so no package reaches into Tortoise.

@@ -23,6 +23,7 @@ HELPERS = frozenset(
         "pictures",
         "wiring",
         "links",
+        "tallies",
     }
 )
 _FLOOR = HELPERS | {"web"}
@@ -35,16 +36,28 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "membership": _FLOOR | {"accounts", "payments"},
     "community": _FLOOR | {"accounts", "payments", "membership"},
     "store": _FLOOR | {"accounts", "payments", "membership"},
+    # The numbers: rollups, funnels and live sales read across the packages below it.
+    "stats": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
     # The front page: today across the feed, the store, membership and the board.
     "front": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
-    "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store", "front"},
+    "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store", "front", "stats"},
     # The back office's frame (/admin): its overview across every package, the audit log,
     # the staff.
     "console": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "front", "jobs"},
+    | {"accounts", "payments", "membership", "community", "store", "front", "stats", "jobs"},
     # The route table: every package's routes, api and admin modules, in one list.
     "routing": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "front", "jobs", "console"},
+    | {
+        "accounts",
+        "payments",
+        "membership",
+        "community",
+        "store",
+        "front",
+        "stats",
+        "jobs",
+        "console",
+    },
     # The composition root: each package's purposes, notice kinds and memories, wired.
     "composition": _FLOOR
     | {
@@ -54,6 +67,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
         "community",
         "store",
         "front",
+        "stats",
         "jobs",
         "console",
         "routing",

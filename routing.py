@@ -24,6 +24,8 @@ from membership import api as membership_api
 from membership import routes as membership_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
+from stats import api as stats_api
+from stats import routes as stats_routes
 from store import admin as store_admin
 from store import admin_api as store_admin_api
 from store import api as store_api
@@ -49,6 +51,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *board_api.routes(),
         *jobs_admin.api_routes(),
         *console_api.routes(),
+        *stats_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
@@ -68,6 +71,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *board_routes.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
+        *stats_routes.routes(),
         *console_routes.routes(),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path. The

@@ -26,8 +26,8 @@ class User(Model):
     # later (expand, then contract).
     admin_flag = fields.BooleanField(default=False, source_field="is_admin")
     # Written only by membership/ (grant, renewal, refund); accounts merely shows it.
-    member_until = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    member_until = fields.DatetimeField(null=True, db_index=True)  # indexed: renewals to come
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)  # indexed: new per day
     # The language pages and mails speak to this person in (web.i18n.SUPPORTED_LOCALES), as
     # last chosen; None: not chosen yet (the browser's Accept-Language decides).
     locale = fields.CharField(max_length=10, null=True)
@@ -238,3 +238,20 @@ class MailRequest(Model):
 
     class Meta:
         table = "accounts_mail_request"
+
+
+class Activity(Model):
+    """How many times one person did one kind of thing on one Asia/Shanghai day: "feed.view",
+    "feed.play", "feed.lookup", "store.view" (accounts.activity). Counted in memory and written
+    in batches; the dashboard's active members are read from it."""
+
+    id = fields.IntField(primary_key=True)
+    user_id = fields.IntField()
+    day = fields.DateField()
+    kind = fields.CharField(max_length=20)
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "accounts_activity"
+        unique_together = (("user_id", "day", "kind"),)
+        indexes = (("day", "user_id"),)

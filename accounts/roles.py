@@ -32,6 +32,7 @@ class Capability(StrEnum):
     AUDIT = "audit"  # read the audit log
     EXPORT = "export"  # CSV exports of members, orders, payments and the audit log
     STAFF = "staff"  # give and take roles
+    STATS = "stats"  # the dashboard: revenue, members, funnels, a sale watched live
 
 
 _EVERYTHING = frozenset(Capability)

@@ -18,6 +18,7 @@ from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
 from payments import services as payments
 from payments.provider import PaymentProvider
+from stats import rollups
 from store import services as store
 
 log = logging.getLogger("jobs")
@@ -75,6 +76,11 @@ async def maintain_membership(context: JobContext, now: datetime) -> Any:
     return counts if any(counts.values()) else None  # logged only when it did something
 
 
+async def refresh_stats(context: JobContext, now: datetime) -> Any:
+    refreshed = await rollups.refresh(now=now)
+    return refreshed if refreshed.days > 2 else None  # logged when it backfilled
+
+
 PERIODIC: tuple[Job, ...] = (
     Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
@@ -82,6 +88,7 @@ PERIODIC: tuple[Job, ...] = (
     Job("store.draw_due_raffles", 10, draw_due_raffles),
     Job("store.send_drop_reminders", 30, send_drop_reminders),
     Job("membership.maintain", 10, maintain_membership),
+    Job("stats.refresh", 60, refresh_stats),
 )
 
 

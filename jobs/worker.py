@@ -9,6 +9,7 @@ from community.feed.memory import FeedMemory
 from front.memory import FrontMemory
 from membership.memory import SeatMemory
 from store.memory import StoreMemory
+from tallies import Tally
 
 
 @dataclass
@@ -20,6 +21,12 @@ class WorkerMemory:
     seats: SeatMemory = field(default_factory=SeatMemory)
     feed: FeedMemory = field(default_factory=FeedMemory)
     front: FrontMemory = field(default_factory=FrontMemory)
+    # Counts of views, plays and lookups per day and minute, not yet written (tallies): one
+    # for the worker, shared with the feed's memory, which records into it too.
+    tally: Tally = field(default_factory=Tally)
+
+    def __post_init__(self) -> None:
+        self.feed.tally = self.tally
 
     def forget(self) -> None:
         """Forget everything (a test emptied the database under a running app)."""
@@ -28,3 +35,4 @@ class WorkerMemory:
         self.seats.windows.clear()
         self.feed.forget()
         self.front.forget()
+        self.tally.forget()

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from accounts.models import User
 from accounts.roles import Capability
-from membership import grants, reminders, schemas, services, windows
+from membership import analytics, grants, reminders, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
 from payments.checkout import paid_with, site_origins
 from web.api import iso, json_response, operation, read_json
@@ -113,6 +113,7 @@ async def change_window(request: Request) -> Response:
 async def current_window(request: Request) -> Response:
     now = datetime.now(UTC)
     window = await services.current_window(now=now, memory=request.app.state.memory.seats)
+    analytics.count_window_view(request.app.state.memory.tally, window, now)
     return json_response(
         {
             **window_json(window),

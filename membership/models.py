@@ -162,3 +162,19 @@ class MembershipGrant(Model):
 
     class Meta:
         table = "membership_grant"
+        # Whether a person was a member on a day (stats): their grants, by how far they reach.
+        indexes = (("user_id", "new_until"),)
+
+
+class WindowMinute(Model):
+    """Views of an enrollment window's page in one minute around its opening: the funnel's
+    first step (membership.analytics; only minutes within tallies.FUNNEL_BEFORE/AFTER)."""
+
+    id = fields.IntField(primary_key=True)
+    window_id = fields.IntField()
+    minute = fields.DatetimeField()
+    views = fields.IntField(default=0)
+
+    class Meta:
+        table = "membership_window_minute"
+        unique_together = (("window_id", "minute"),)

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.models import User
-from membership import grants, reminders, services, welcome, windows
+from membership import analytics, grants, reminders, services, welcome, windows
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
@@ -28,6 +28,7 @@ async def window_page(request: Request) -> Response:
     now = datetime.now(UTC)
     user = await current_user(request)
     view = await services.window_view(user=user, now=now, memory=request.app.state.memory.seats)
+    analytics.count_window_view(request.app.state.memory.tally, view.window, now)
     return await render(
         request,
         "membership/window.html",

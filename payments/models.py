@@ -90,6 +90,8 @@ class Payment(Model):
     # When the provider's own answer to a read (retrieve, confirm) last said this payment
     # succeeded; a success never so confirmed is read back by reconciliation (the first day).
     confirmed_at = fields.DatetimeField(null=True)
+    # When it was first recorded as succeeded (payments.settle): the day its money counts in.
+    succeeded_at = fields.DatetimeField(null=True, db_index=True)
     settlement = fields.CharEnumField(Settlement, max_length=20, null=True)
     # While a request is between asking the provider and recording its answer: until then a
     # second request for the same thing is told to wait (a double click), after it the open
@@ -121,3 +123,18 @@ class WebhookEvent(Model):
 
     class Meta:
         table = "payments_webhook_event"
+
+
+class Refund(Model):
+    """Money given back on a payment, as the provider confirmed it: a staff refund (part or
+    whole) or the automatic refund of a thing that could not be delivered. Written in the
+    transaction that records the refund (payments.services.refund, payments.settle)."""
+
+    id = fields.IntField(primary_key=True)
+    payment_id = fields.IntField(db_index=True)
+    amount_fen = fields.IntField()
+    automatic = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "payments_refund"

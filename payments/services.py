@@ -27,6 +27,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
     PayMethod,
+    Refund,
     Settlement,
 )
 from payments.notifications import APPLIED_EVENTS, handle_webhook
@@ -273,6 +274,7 @@ async def refund(
         await Payment.filter(
             id=payment.id, status=PaymentStatus.SUCCEEDED, refunded_fen=F("amount_fen")
         ).update(status=PaymentStatus.REFUNDED)
+        await Refund.create(payment_id=payment.id, amount_fen=amount, created_at=now)
         refunded = await Payment.get(id=payment.id)
         handlers = handlers_for(payment.purpose)
         if handlers.on_refunded is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from tortoise.exceptions import IntegrityError
@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 import links
 from payments import reasons
 from payments.errors import PaymentInProgress, PaymentUnavailable
-from payments.models import OPEN_STATUSES, Payment, PaymentStatus, PayMethod, Settlement
+from payments.models import OPEN_STATUSES, Payment, PaymentStatus, PayMethod, Refund, Settlement
 from payments.provider import (
     Intent,
     PaymentProvider,
@@ -29,6 +29,11 @@ from payments.provider import (
     WalletAction,
 )
 from payments.purposes import Fulfilment, handlers_for
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +169,7 @@ async def _record_success(
             action_url=None,
             action_help_url=None,
             in_flight_until=None,
+            succeeded_at=now,  # the day its money counts in (stats)
             **provider_said,
         )
         if moved != 1:
@@ -214,11 +220,16 @@ async def refund_refused(provider: PaymentProvider, payment_id: int) -> bool:
         except (ProviderUnavailable, ProviderError) as exc:
             log.warning("payment %s: automatic refund not made yet: %s", payment.id, exc)
             return False
-    moved = await Payment.filter(id=payment.id, settlement=Settlement.REFUND_DUE).update(
-        status=PaymentStatus.REFUNDED,
-        refunded_fen=payment.amount_fen,
-        settlement=Settlement.REFUNDED,
-    )
+    async with in_transaction():
+        moved = await Payment.filter(id=payment.id, settlement=Settlement.REFUND_DUE).update(
+            status=PaymentStatus.REFUNDED,
+            refunded_fen=payment.amount_fen,
+            settlement=Settlement.REFUNDED,
+        )
+        if moved and amount > 0:
+            await Refund.create(
+                payment_id=payment.id, amount_fen=amount, automatic=True, created_at=utc_now()
+            )
     if moved:
         handlers = handlers_for(payment.purpose)
         if handlers.on_refused is not None:

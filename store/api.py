@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from errors import DomainError
 from payments.checkout import paid_with, site_origins
-from store import schemas, services
+from store import analytics, schemas, services
 from store.covers import cover_url
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
@@ -110,8 +110,10 @@ async def list_products(request: Request) -> Response:
     errors={404: "product_not_found"},
 )
 async def get_product(request: Request) -> Response:
-    product = await services.shown_product(
-        request.path_params["id"], await optional_api_user(request)
+    viewer = await optional_api_user(request)
+    product = await services.shown_product(request.path_params["id"], viewer)
+    analytics.count_product_view(
+        request.app.state.memory.tally, product, viewer.id if viewer else None, datetime.now(UTC)
     )
     return json_response(await product_json(product))
 

@@ -129,7 +129,8 @@ class Order(Model):
 
     class Meta:
         table = "store_order"
-        indexes = (("status", "hold_expires_at"),)
+        # created_at and paid_at: a day's units sold and a drop's funnel (stats) read ranges.
+        indexes = (("status", "hold_expires_at"), ("created_at",), ("paid_at",))
 
 
 class OrderItem(Model):
@@ -264,3 +265,30 @@ class SavedAddress(Model):
     class Meta:
         table = "store_saved_address"
         unique_together = (("user", "key"),)
+
+
+class ProductDay(Model):
+    """Views of one product's page on one Asia/Shanghai day (store.analytics)."""
+
+    id = fields.IntField(primary_key=True)
+    product_id = fields.IntField()
+    day = fields.DateField()
+    views = fields.IntField(default=0)
+
+    class Meta:
+        table = "store_product_day"
+        unique_together = (("product_id", "day"),)
+
+
+class ProductMinute(Model):
+    """Views of a drop's page in one minute around its sale's start: the funnel's first step
+    (store.analytics; only minutes within tallies.FUNNEL_BEFORE/AFTER of the start)."""
+
+    id = fields.IntField(primary_key=True)
+    product_id = fields.IntField()
+    minute = fields.DatetimeField()
+    views = fields.IntField(default=0)
+
+    class Meta:
+        table = "store_product_minute"
+        unique_together = (("product_id", "minute"),)

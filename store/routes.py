@@ -14,7 +14,7 @@ from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from store import covers, history, schemas, services
+from store import analytics, covers, history, schemas, services
 from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
@@ -45,6 +45,9 @@ async def product_page(request: Request) -> Response:
     now = datetime.now(UTC)
     viewer = await current_user(request)
     product = await services.shown_product(request.path_params["id"], viewer)
+    analytics.count_product_view(
+        request.app.state.memory.tally, product, viewer.id if viewer else None, now
+    )
     sale = await services.sale_for(product, viewer, now)
     return await render(
         request,

@@ -38,7 +38,7 @@ class Post(Model):
     title = fields.CharField(max_length=120)
     body = fields.TextField()
     body_html = fields.TextField()
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)  # posts per day (stats)
     edited_at = fields.DatetimeField(null=True)
     last_activity_at = fields.DatetimeField(db_index=True)
     reply_count = fields.IntField(default=0)

@@ -166,14 +166,18 @@ async def publish(request: Request) -> Response:
 async def feed(request: Request) -> Response:
     now = datetime.now(UTC)
     cursor = read_query(request, schemas.FeedQuery).cursor
+    reader = await optional_api_user(request)
     page = await services.feed_page(
         now=now,
-        full_access=await _access(request, now),
+        full_access=services.full_access(reader, now),
         cursor=cursor,
         memory=request.app.state.memory.feed,
     )
     analytics.count_feed_view(
-        request.app.state.memory.feed, [item.id for item in page.items], first_page=not cursor
+        request.app.state.memory.feed,
+        [item.id for item in page.items],
+        first_page=not cursor,
+        user_id=reader.id if reader else None,
     )
     return json_response(
         {"items": [item_json(item) for item in page.items], "next_cursor": page.next_cursor}
@@ -191,11 +195,13 @@ async def feed(request: Request) -> Response:
 async def lookup(request: Request) -> Response:
     now = datetime.now(UTC)
     keyword = read_query(request, schemas.LookupQuery).keyword
+    reader = await optional_api_user(request)
     item = await services.lookup(
         keyword,
         now=now,
-        full_access=await _access(request, now),
+        full_access=services.full_access(reader, now),
         memory=request.app.state.memory.feed,
+        user_id=reader.id if reader else None,
     )
     return json_response(item_json(item))
 

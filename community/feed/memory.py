@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tallies import Tally
+
 STALE = timedelta(seconds=1)
 MAX_ANSWERS = 10_000
 
@@ -99,6 +101,8 @@ class FeedMemory:
     # (checked at, the publish time of the next item scheduled soon after, or None)
     horizon: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     pending: Counter[tuple[int, str]] = field(default_factory=Counter)
+    # Per-day counts (tallies): the worker's one Tally, shared with the other packages.
+    tally: Tally = field(default_factory=Tally)
 
     def written(self) -> None:
         """An item changed in this worker: every answer may be wrong now."""

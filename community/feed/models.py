@@ -58,3 +58,20 @@ class PodcastFeed(Model):
 
     class Meta:
         table = "community_podcast_feed"
+
+
+class FeedItemDay(Model):
+    """Views, plays and keyword lookups of one item on one Asia/Shanghai day (counted in
+    memory and written in batches: community.feed.analytics, tallies)."""
+
+    id = fields.IntField(primary_key=True)
+    item_id = fields.IntField()
+    day = fields.DateField()
+    views = fields.IntField(default=0)
+    plays = fields.IntField(default=0)
+    lookups = fields.IntField(default=0)
+
+    class Meta:
+        table = "community_feed_item_day"
+        unique_together = (("item_id", "day"),)
+        indexes = (("day", "item_id"),)

@@ -46,7 +46,10 @@ async def feed(request: Request) -> Response:
         now=now, full_access=access, cursor=cursor, memory=request.app.state.memory.feed
     )
     analytics.count_feed_view(
-        request.app.state.memory.feed, [item.id for item in page.items], first_page=cursor is None
+        request.app.state.memory.feed,
+        [item.id for item in page.items],
+        first_page=cursor is None,
+        user_id=user.id if user else None,
     )
     # The list is the same for every reader with the same access and language: it is rendered
     # once per cached page (see services.feed_page) and reused until the page is refilled.
@@ -89,7 +92,9 @@ async def item_page(request: Request) -> Response:
         full_access=services.full_access(user, now),
         admin=bool(user and user.may(Capability.FEED)),
     )
-    analytics.count_item_view(request.app.state.memory.feed, item.id)
+    analytics.count_item_view(
+        request.app.state.memory.feed, item.id, user_id=user.id if user else None
+    )
     return await render(request, "community/item.html", {"item": item})
 
 
@@ -106,6 +111,7 @@ async def lookup_page(request: Request) -> Response:
                 now=now,
                 full_access=services.full_access(user, now),
                 memory=request.app.state.memory.feed,
+                user_id=user.id if user else None,
             )
         except UnknownKeyword as exc:
             context["hint"] = exc.details.get("hint")
@@ -148,7 +154,10 @@ async def audio(request: Request) -> Response:
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     analytics.count_play(
-        request.app.state.memory.feed, item.id, byte_range=request.headers.get("range", "")
+        request.app.state.memory.feed,
+        item.id,
+        byte_range=request.headers.get("range", ""),
+        user_id=user.id if user else None,
     )
     return FileResponse(path, media_type=item.audio_type, headers=headers)
 

@@ -205,7 +205,14 @@ async def latest_keyword(now: datetime) -> str | None:
     return cast(str | None, keyword)
 
 
-async def lookup(keyword: str, *, now: datetime, full_access: bool, memory: FeedMemory) -> ItemView:
+async def lookup(
+    keyword: str,
+    *,
+    now: datetime,
+    full_access: bool,
+    memory: FeedMemory,
+    user_id: int | None = None,
+) -> ItemView:
     """The live item whose keyword matches (NFKC, case, spaces and punctuation ignored).
     UnknownKeyword carries `hint`, the latest item's keyword."""
     key = normalise_keyword(keyword)
@@ -223,7 +230,7 @@ async def lookup(keyword: str, *, now: datetime, full_access: bool, memory: Feed
     if isinstance(found, tuple):
         raise UnknownKeyword(hint=found[1])
     assert isinstance(found, ItemView)
-    analytics.record(memory, found.id, "lookups")
+    analytics.record(memory, found.id, "lookups", user_id=user_id, now=now)
     return found
 
 

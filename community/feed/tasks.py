@@ -1,4 +1,5 @@
-"""Background work of the community: counted views, plays and lookups reach the database."""
+"""Background work of the community: counted views, plays and lookups reach the database, with
+every other count of the worker's tally (tallies)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,32 @@ import logging
 
 from community.feed import analytics
 from community.feed.memory import FeedMemory
+from tallies import Tally, flush
 
 log = logging.getLogger(__name__)
 FLUSH_EVERY_SECONDS = 5.0
 
 
-async def flush_forever(memory: FeedMemory, *, every_seconds: float = FLUSH_EVERY_SECONDS) -> None:
-    """Write the analytics counters every few seconds, and once more when the app stops."""
+async def flush_counts(memory: FeedMemory, tally: Tally) -> None:
+    """Write the feed's running totals, then every per-day and per-minute count."""
+    await analytics.flush_analytics(memory)
+    await flush(tally)
+
+
+async def flush_forever(
+    memory: FeedMemory, tally: Tally, *, every_seconds: float = FLUSH_EVERY_SECONDS
+) -> None:
+    """Write the counts every few seconds, and once more when the app stops."""
     try:
         while True:
             await asyncio.sleep(every_seconds)
             try:
-                await analytics.flush_analytics(memory)
+                await flush_counts(memory, tally)
             except Exception:  # keep the loop alive; the counts stay for the next round
                 log.exception("writing feed analytics failed")
     except asyncio.CancelledError:
         try:
-            await analytics.flush_analytics(memory)
+            await flush_counts(memory, tally)
         except Exception:
             log.exception("writing feed analytics at shutdown failed")
         raise
