@@ -52,7 +52,7 @@ async def days_between(first: date, last: date) -> list[dict[str, Any]]:
     """Each day's numbers from `first` to `last` (both included); a day with no row (before
     the first refresh, or in the future) is all zeros."""
     rows = {
-        row["day"]: row
+        row.pop("day"): row
         for row in await StatsDay.filter(day__gte=first, day__lte=last).values("day", *NUMBERS)
     }
     zeros = dict.fromkeys(NUMBERS, 0)

@@ -11,7 +11,7 @@ MAX_DAYS_PER_RUN days a run. Each day is recomputed whole, so a run repeated cha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,9 @@ EXPIRY_MONTHS = 13  # this month and the twelve after it
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants a Shanghai day starts and ends (half-open)."""
-    start = datetime.combine(day, time(), tzinfo=SHANGHAI)
+    """The UTC instants a Shanghai day starts and ends (half-open). In UTC, not merely aware:
+    SQLite compares the stored text, which is UTC."""
+    start = datetime.combine(day, time(), tzinfo=SHANGHAI).astimezone(UTC)
     return start, start + timedelta(days=1)
 
 
@@ -89,9 +90,9 @@ async def refresh_expiry_months(*, now: datetime) -> None:
         months.append((last + timedelta(days=32)).replace(day=1))
     counts = []
     for month, following in pairwise(months):
-        start = datetime.combine(month, time(), tzinfo=SHANGHAI)
-        end = datetime.combine(following, time(), tzinfo=SHANGHAI)
-        row = (await _fetch(_EXPIRY_SQL, [now, start, end]))[0]
+        start = datetime.combine(month, time(), tzinfo=SHANGHAI).astimezone(UTC)
+        end = datetime.combine(following, time(), tzinfo=SHANGHAI).astimezone(UTC)
+        row = (await _fetch(_EXPIRY_SQL, [now.astimezone(UTC), start, end]))[0]
         counts.append((month, int(row["members"] or 0)))
     async with in_transaction():
         await ExpiryMonth.all().delete()

@@ -18,7 +18,7 @@ from membership import services as membership
 from membership import windows
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
 from payments import services as payments
-from payments.models import Payment, PaymentStatus, Settlement
+from payments.models import Payment, PaymentStatus, Refund, Settlement
 from payments.provider import PaymentProvider
 from payments.services import PaymentChoice
 from payments.settle import settle_succeeded
@@ -250,6 +250,11 @@ async def test_a_success_after_release_is_refunded_when_no_seat_is_left(
     assert (payment.status, payment.settlement) == (PaymentStatus.REFUNDED, Settlement.REFUNDED)
     assert (await User.get(id=buyer.id)).member_until is None
     assert await Notification.filter(user_id=buyer.id, kind="enrollment_refunded_late").count() == 1
+    # The money came (the day it succeeded) and went back (an automatic refund, one row).
+    assert payment.succeeded_at is not None
+    assert await Refund.filter(payment_id=payment.id).values_list("amount_fen", "automatic") == [
+        (window.price_fen, True)
+    ]
 
 
 async def test_a_success_after_the_window_closed_is_refunded(

@@ -10,7 +10,7 @@ import pytest
 from errors import ValidationError
 from payments import services
 from payments.errors import AlreadyPaid, NotRefundable, RefundTooLarge
-from payments.models import Payment, PaymentStatus
+from payments.models import Payment, PaymentStatus, Refund
 from payments.provider import PaymentProvider
 from settings import Settings
 from tests.factories import bearer, card_payment_method, make_user, token_for
@@ -161,6 +161,11 @@ async def test_refunds_partial_then_the_rest_never_more_than_paid(
     assert rest.status == PaymentStatus.REFUNDED
     assert rest.refunded_fen == 19_900
     assert ledger.refunded == [(paid.id, 4_900), (paid.id, 15_000)]
+    # Each refund is a row of its own, on the day it was made (the numbers' refunds).
+    assert await Refund.filter(payment_id=paid.id).order_by("id").values_list(
+        "amount_fen", "automatic", "created_at"
+    ) == [(4_900, False, now), (15_000, False, now)]
+    assert paid.succeeded_at is not None
     with pytest.raises(NotRefundable):
         await services.refund(provider=provider, payment_id=paid.id, now=now)
     # A refunded thing is still paid for: it cannot be bought twice by accident.
