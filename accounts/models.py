@@ -26,8 +26,8 @@ class User(Model):
     # later (expand, then contract).
     admin_flag = fields.BooleanField(default=False, source_field="is_admin")
     # Written only by membership/ (grant, renewal, refund); accounts merely shows it.
-    member_until = fields.DatetimeField(null=True, db_index=True)  # indexed: renewals to come
-    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)  # indexed: new per day
+    member_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
     # The language pages and mails speak to this person in (web.i18n.SUPPORTED_LOCALES), as
     # last chosen; None: not chosen yet (the browser's Accept-Language decides).
     locale = fields.CharField(max_length=10, null=True)
@@ -39,6 +39,10 @@ class User(Model):
 
     class Meta:
         table = "accounts_user"
+        # The numbers (stats): accounts made per day, memberships ending per month. Indexes of
+        # the table, not of the fields: adding a field's index remakes the table on SQLite,
+        # which the rows of other tables pointing at it refuse.
+        indexes = (("created_at",), ("member_until",))
 
     def __str__(self) -> str:
         return self.email

@@ -38,7 +38,7 @@ class Post(Model):
     title = fields.CharField(max_length=120)
     body = fields.TextField()
     body_html = fields.TextField()
-    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)  # posts per day (stats)
+    created_at = fields.DatetimeField(auto_now_add=True)
     edited_at = fields.DatetimeField(null=True)
     last_activity_at = fields.DatetimeField(db_index=True)
     reply_count = fields.IntField(default=0)
@@ -53,6 +53,7 @@ class Post(Model):
 
     class Meta:
         table = "community_post"
+        indexes = (("created_at",),)  # posts per day (stats)
 
 
 class PostRevision(Model):

@@ -5,7 +5,8 @@ from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     """What each person did each day (for active members), and the indexes the numbers read
-    accounts by: when made, when their membership ends."""
+    accounts by: when made, when their membership ends (indexes of the table: an index added
+    to a field would remake the table on SQLite, which rows pointing at it refuse)."""
 
     dependencies = [('accounts', '0009_staff_roles_and_audit')]
 
@@ -24,14 +25,12 @@ class Migration(migrations.Migration):
             options={'table': 'accounts_activity', 'app': 'accounts', 'unique_together': (('user_id', 'day', 'kind'),), 'indexes': [Index(fields=['day', 'user_id'])], 'pk_attr': 'id', 'table_description': 'How many times one person did one kind of thing on one Asia/Shanghai day: "feed.view",'},
             bases=['Model'],
         ),
-        ops.AlterField(
+        ops.AddIndex(
             model_name='User',
-            name='created_at',
-            field=fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True),
+            index=Index(fields=['created_at']),
         ),
-        ops.AlterField(
+        ops.AddIndex(
             model_name='User',
-            name='member_until',
-            field=fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False),
+            index=Index(fields=['member_until']),
         ),
     ]

@@ -4,8 +4,8 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    """Feed items' views, plays and lookups per day. The totals counted before have no day and
-    stay on the items: the per-day counts start with this release."""
+    """Feed items' views, plays and lookups per day, and posts indexed by when written. The
+    totals counted before have no day and stay on the items: per-day counts start here."""
 
     dependencies = [('accounts', '0009_staff_roles_and_audit'), ('community', '0004_folded_keywords')]
 
@@ -25,9 +25,8 @@ class Migration(migrations.Migration):
             options={'table': 'community_feed_item_day', 'app': 'community', 'unique_together': (('item_id', 'day'),), 'indexes': [Index(fields=['day', 'item_id'])], 'pk_attr': 'id', 'table_description': 'Views, plays and keyword lookups of one item on one Asia/Shanghai day (counted in'},
             bases=['Model'],
         ),
-        ops.AlterField(
+        ops.AddIndex(
             model_name='Post',
-            name='created_at',
-            field=fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=True),
+            index=Index(fields=['created_at']),
         ),
     ]
