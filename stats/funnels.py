@@ -46,6 +46,17 @@ class Funnel:
     minutes: list[FunnelMinute]
 
 
+def window_sale(window: EnrollmentWindow) -> Sale:
+    return Sale(SaleKind.WINDOW, window.id, window.name, window.opens_at, closing_time(window))
+
+
+def drop_sale(product: Product) -> Sale:
+    assert product.sale_starts_at is not None  # a drop has a sale start
+    return Sale(
+        SaleKind.DROP, product.id, product.title, product.sale_starts_at, product.sale_ends_at
+    )
+
+
 async def find_sale(kind: str, sale_id: int) -> Sale:
     """The window or drop. Raises WindowNotFound or ProductNotFound (a product with no sale
     start is no drop)."""
@@ -53,13 +64,11 @@ async def find_sale(kind: str, sale_id: int) -> Sale:
         window = await EnrollmentWindow.get_or_none(id=sale_id)
         if window is None:
             raise WindowNotFound()
-        return Sale(SaleKind.WINDOW, window.id, window.name, window.opens_at, closing_time(window))
+        return window_sale(window)
     product = await Product.get_or_none(id=sale_id) if kind == SaleKind.DROP else None
     if product is None or product.sale_starts_at is None:
         raise ProductNotFound()
-    return Sale(
-        SaleKind.DROP, product.id, product.title, product.sale_starts_at, product.sale_ends_at
-    )
+    return drop_sale(product)
 
 
 def per_minute(times: Iterable[datetime | None]) -> Counter[datetime]:

@@ -10,7 +10,7 @@ from typing import cast
 
 from membership import windows
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
-from stats.funnels import Sale, SaleKind, find_sale, per_minute
+from stats.funnels import Sale, SaleKind, drop_sale, find_sale, per_minute, window_sale
 from store import catalog
 from store.models import Order, OrderStatus, Product
 from tallies import minute_of
@@ -35,17 +35,16 @@ class LiveState:
 async def live_sales(now: datetime) -> list[Sale]:
     """The sales worth watching now: the window that is open (or opens within the hour), and
     drops from an hour before their start to a day after it."""
-    sales = []
-    for window in await EnrollmentWindow.filter(
+    open_windows = await EnrollmentWindow.filter(
         opens_at__lte=now + DROP_BEFORE, closes_at__gt=now
-    ).order_by("opens_at"):
-        if windows.closing_time(window) > now:
-            sales.append(await find_sale(SaleKind.WINDOW, window.id))
-    for product in await Product.filter(
+    ).order_by("opens_at")
+    drops = await Product.filter(
         sale_starts_at__gte=now - DROP_AFTER, sale_starts_at__lte=now + DROP_BEFORE
-    ).order_by("sale_starts_at"):
-        sales.append(await find_sale(SaleKind.DROP, product.id))
-    return sales
+    ).order_by("sale_starts_at")
+    return [
+        *(window_sale(w) for w in open_windows if windows.closing_time(w) > now),
+        *(drop_sale(product) for product in drops),
+    ]
 
 
 async def live_state(kind: str, sale_id: int, now: datetime) -> LiveState:

@@ -56,8 +56,7 @@ async def recent_sales() -> list[funnels.Sale]:
         .order_by("-sale_starts_at")
         .limit(RECENT_SALES)
     )
-    sales = [await funnels.find_sale(funnels.SaleKind.WINDOW, w.id) for w in windows]
-    sales += [await funnels.find_sale(funnels.SaleKind.DROP, p.id) for p in drops]
+    sales = [*map(funnels.window_sale, windows), *map(funnels.drop_sale, drops)]
     return sorted(sales, key=lambda sale: sale.opens_at, reverse=True)
 
 
