@@ -88,8 +88,10 @@ async def flush(tally: Tally) -> int:
     try:
         async with in_transaction() as connection:
             postgres = connection.capabilities.dialect == "postgres"
-            for table, rows in per_table.items():
-                # Keys in order: two workers flushing at once take row locks in one order.
+            # Tables by name and keys in order: two workers flushing at once take their row
+            # locks in one order, so they wait for each other but never deadlock.
+            for table in sorted(per_table, key=lambda t: t.table):
+                rows = per_table[table]
                 keys = sorted(rows)
                 for start in range(0, len(keys), ROWS_PER_STATEMENT):
                     chunk = keys[start : start + ROWS_PER_STATEMENT]

@@ -3,6 +3,7 @@ a failed flush keeps."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -98,3 +99,32 @@ async def test_a_failed_flush_keeps_every_count_for_the_next() -> None:
     del tally.pending[(missing, (1,), "n")]
     assert await flush(tally) == 3
     assert await Activity.filter(user_id=user.id).values_list("count", flat=True) == [3]
+
+
+@pytest.mark.postgres_only
+async def test_workers_flushing_the_same_rows_at_once_add_up_exactly() -> None:
+    """Eight workers' tallies of the same rows, in different orders, written at once: no
+    deadlock (tables by name, keys sorted), and every count is there once."""
+    day = shanghai_day(datetime.now(UTC))
+    users = [await make_user() for _ in range(20)]
+    item_days = TallyTable(
+        "community_feed_item_day", keys=("item_id", "day"), counts=("views", "plays", "lookups")
+    )
+    activity = TallyTable("accounts_activity", keys=("user_id", "day", "kind"), counts=("count",))
+    tallies = []
+    for worker in range(8):
+        tally = Tally()
+        order = users if worker % 2 else list(reversed(users))
+        for user in order:  # half the workers count the other way round, tables swapped
+            if worker % 2:
+                tally.add(activity, (user.id, day, "feed.view"), "count")
+                tally.add(item_days, (user.id % 5, day), "views")
+            else:
+                tally.add(item_days, (user.id % 5, day), "views")
+                tally.add(activity, (user.id, day, "feed.view"), "count")
+        tallies.append(tally)
+    written = await asyncio.gather(*(flush(tally) for tally in tallies))
+    assert written == [40] * 8
+    assert set(await Activity.all().values_list("count", flat=True)) == {8}
+    assert await Activity.all().count() == 20
+    assert sum(await FeedItemDay.all().values_list("views", flat=True)) == 8 * 20
