@@ -90,3 +90,15 @@ async def live_state(kind: str, sale_id: int, now: datetime) -> LiveState:
         holds=holds,
         paid=[(minute, counted[minute]) for minute in minutes],
     )
+
+
+async def worth_streaming(state: LiveState) -> bool:
+    """Whether the sale's page streams its state: while it is open or among the live sales
+    (about to open, a drop on its first day); a sale long over is shown as it stands, with no
+    stream asking the database every second."""
+    if state.opened:
+        return True
+    return any(
+        sale.kind == state.sale.kind and sale.id == state.sale.id
+        for sale in await live_sales(state.at)
+    )

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -23,6 +23,7 @@ from stats.api import chosen_range, funnel_json
 from stats.report import report
 from stats.rollups import NUMBERS
 from store.models import Product
+from tallies import shanghai_day
 from web.api import iso
 from web.auth import staff_only
 from web.decoding import read_query
@@ -34,6 +35,7 @@ LIVE_EVERY = 1.0
 LIVE_SECONDS = 300
 RETRY_MS = 3000
 RECENT_SALES = 8
+QUICK_RANGES = (7, 30, 90)  # the dashboard's links to the last so many days
 
 
 def state_json(state: live.LiveState) -> dict[str, Any]:
@@ -60,6 +62,11 @@ async def recent_sales() -> list[funnels.Sale]:
     return sorted(sales, key=lambda sale: sale.opens_at, reverse=True)
 
 
+def quick_ranges(today: date) -> list[tuple[int, date, date]]:
+    """(days, first, last) for each of QUICK_RANGES, ending today."""
+    return [(days, today - timedelta(days=days - 1), today) for days in QUICK_RANGES]
+
+
 @staff_only(Capability.STATS)
 async def dashboard(request: Request) -> Response:
     now = datetime.now(UTC)
@@ -82,6 +89,7 @@ async def dashboard(request: Request) -> Response:
             "chart_data": chart_data,
             "live_sales": await live.live_sales(now),
             "recent_sales": await recent_sales(),
+            "quick_ranges": quick_ranges(shanghai_day(now)),
             "query": query,
         },
     )
@@ -102,6 +110,7 @@ async def sale_page(request: Request) -> Response:
             "funnel_data": funnel_json(funnel),
             "state": state,
             "state_data": state_json(state),
+            "streams": await live.worth_streaming(state),
         },
     )
 
