@@ -22,11 +22,22 @@ from starlette.routing import Mount, Route
 
 from accounts.models import User
 from community.board import services as board
+from community.feed import analytics as feed_analytics
 from community.feed import editing as feed_editing
+from community.feed.memory import FeedMemory
 from membership import services as membership
+from membership.grants import grant_complimentary
+from membership.models import MembershipGrant
+from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
+from stats import rollups
+from store import analytics as store_analytics
 from store import services as store
-from tests.factories import make_user, make_window, sign_in
+from store import staff_orders
+from store.models import Product
+from tallies import Tally, flush
+from tests.factories import address, make_user, make_users, make_window, sign_in
+from tests.payments.memory_provider import MemoryProvider
 from web.api import Query
 
 pytestmark = [pytest.mark.contract, pytest.mark.timeout(600)]
@@ -126,8 +137,94 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/admin/feed/": str(item.id),
         "/people/": str(admin.id),
         "/admin/catalogue/products/": str(product.id),
+        "/admin/dashboard/sales/": f"drop/{await seed_numbers(admin, item.id, now)}",  # selling
     }
     return admin, ids
+
+
+async def seed_numbers(admin: User, feed_item_id: int, now: datetime) -> int:
+    """Three weeks of history for the dashboard (accounts, memberships, feed reading, a drop
+    sold nine days ago with one order refunded) and a drop selling since a quarter of an hour
+    ago, with views, holds and payments around its opening; the rollups refreshed. Returns
+    the selling drop's id."""
+    people = await make_users(12, prefix="numbers")
+    feed = FeedMemory()
+    for n, person in enumerate(people):
+        joined = now - timedelta(days=20 - n, hours=n % 5)
+        await User.filter(id=person.id).update(created_at=joined)
+        if n % 3:
+            await grant_complimentary(user_id=person.id, days=30 * (1 + n % 4), now=now)
+            await MembershipGrant.filter(user_id=person.id).update(created_at=joined)
+        for day in range(0, 20 - n, 2):
+            what = ("views", "plays", "lookups")[(day + n) % 3]
+            feed_analytics.record(
+                feed, feed_item_id, what, user_id=person.id, now=now - timedelta(days=day)
+            )
+    await flush(feed.tally)
+    provider = MemoryProvider("pays")
+    earlier = await _sold_drop(admin, "上周的周边", people[:6], now - timedelta(days=9), provider)
+    await staff_orders.refund_order(
+        provider=provider, order_id=earlier[0], now=now - timedelta(days=7), actor=admin
+    )
+    selling = now - timedelta(minutes=15)
+    await _sold_drop(admin, "开售中的限定版", people[6:], selling, provider, unpaid=1)
+    drop = await Product.get(title="开售中的限定版")
+    await rollups.refresh(now=now)
+    return drop.id
+
+
+async def _sold_drop(
+    admin: User,
+    title: str,
+    buyers: list[User],
+    opens_at: datetime,
+    provider: MemoryProvider,
+    *,
+    unpaid: int = 0,
+) -> list[int]:
+    """A drop opening at `opens_at`, its page read by the buyers around the opening, each of
+    them holding an order a few minutes after it and paying a minute later (the last `unpaid`
+    do not pay). Returns the orders' ids."""
+    drop = await store.create_product(
+        title=title,
+        description="",
+        category="文具",
+        price_fen=2990,
+        stock=40,
+        per_customer_limit=2,
+        sale_starts_at=opens_at,
+        actor=admin,
+    )
+    tally = Tally()
+    orders = []
+    for n, buyer in enumerate(buyers):
+        for minute in range(-20, 12, 3):
+            store_analytics.count_product_view(
+                tally, drop, buyer.id, opens_at + timedelta(minutes=minute + n % 3)
+            )
+        held_at = opens_at + timedelta(minutes=1 + n % 5)
+        order = await store.place_order(
+            buyer=buyer,
+            items=[store.Wanted(product_id=drop.id, quantity=1 + n % 2)],
+            now=held_at,
+            counter=MemoryCounter(),
+            shipping=address(),
+        )
+        orders.append(order.id)
+        if n < len(buyers) - unpaid:
+            await store.pay_order(
+                provider=provider,
+                order_id=order.id,
+                user=buyer,
+                choice=PaymentChoice(payment_method=f"pm_seed_{order.id}"),
+                now=held_at + timedelta(minutes=1),
+            )
+    await flush(tally)
+    return orders
+
+
+# A stream of server-sent events is no page: it answers for minutes, and a GET of it would wait.
+EVENT_STREAMS = frozenset({"stats.live_events"})
 
 
 def page_paths(app: Starlette, ids: dict[str, str]) -> list[str]:
@@ -138,10 +235,12 @@ def page_paths(app: Starlette, ids: dict[str, str]) -> list[str]:
             continue  # the API (walked by schemathesis), static files, media
         if "GET" not in (route.methods or set()) or route.name.startswith("console.moved"):
             continue  # (the old admin addresses: redirects)
+        if route.name in EVENT_STREAMS:
+            continue
         path = route.path
         for prefix, value in ids.items():
-            if path.startswith(prefix):
-                path = re.sub(r"\{id(:id)?\}", value, path)
+            if path.startswith(prefix):  # (a sale's value is its kind and id: "drop/7")
+                path = re.sub(r"(\{kind:str\}/)?\{id(:id)?\}", value, path)
         path = re.sub(r"\{locale\}", "en", path)
         path = re.sub(r"\{[a-z_]+(:[a-z]+)?\}", "walk", path)
         paths.append(path)
