@@ -64,7 +64,9 @@
     box.removeAttribute("_echarts_instance_");
     var names = (option.series || []).map(function (series) { return series.name; });
     var withLegend = !(option.legend && option.legend.show === false) && names.length > 1;
-    var top = withLegend ? legendRows(names, box.clientWidth - 10, style.fontFamily) * LEGEND.row + 14 : 12;
+    function top() {
+      return withLegend ? legendRows(names, box.clientWidth - 10, style.fontFamily) * LEGEND.row + 14 : 12;
+    }
     var base = {
       color: palette(box),
       animationDuration: 300,
@@ -76,7 +78,7 @@
         itemHeight: LEGEND.itemHeight, itemGap: LEGEND.itemGap,
         textStyle: { fontSize: LEGEND.fontSize, color: ink }
       },
-      grid: { left: 4, right: 12, top: top, bottom: 4, containLabel: true }
+      grid: { left: 4, right: 12, top: top(), bottom: 4, containLabel: true }
     };
     Object.keys(option).forEach(function (key) {
       if (key === "grid") Object.keys(option.grid).forEach(function (k) { base.grid[k] = option.grid[k]; });
@@ -84,7 +86,12 @@
     });
     chart.setOption(base);
     drawn.push(chart);
-    if (window.ResizeObserver) new ResizeObserver(function () { chart.resize(); }).observe(box);
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        chart.setOption({ grid: { top: top() } }); // a narrower box may take more legend rows
+        chart.resize();
+      }).observe(box);
+    }
     return chart;
   }
 
@@ -234,6 +241,7 @@
       put("paid", sum(paid.map(function (m) { return m.paid; })).toLocaleString(lang));
       put("phase", state.opened ? labels.open
         : Date.parse(state.at) < opensAt ? labels.not_open_yet : labels.over);
+      put("at", labels.as_of.replace("%(time)s", seconds.format(new Date(state.at))));
       if (chart) {
         chart.setOption({
           xAxis: { data: paid.map(function (m) { return minute(m.at); }) },
@@ -257,7 +265,9 @@
 
     var url = panel.dataset.liveUrl, source = null;
     if (!url || !window.EventSource) return;
-    function say(text) { if (status) status.textContent = text; }
+    // The status is a live region: it is read out when it changes, so it changes only when
+    // the connection does.
+    function say(text) { if (status && status.textContent !== text) status.textContent = text; }
     function connect() {
       if (source) return;
       say(labels.connecting);
@@ -265,7 +275,7 @@
       source.addEventListener("state", function (event) {
         var next = JSON.parse(event.data);
         show(next);
-        say(labels.live.replace("%(time)s", seconds.format(new Date(next.at))));
+        say(labels.live);
       });
       source.addEventListener("error", function () {
         // CONNECTING: the browser tries again by itself (the server ends each stream after a

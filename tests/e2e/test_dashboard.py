@@ -53,7 +53,9 @@ async def test_the_dashboard_draws_its_charts_and_a_sale_page_follows_an_order_l
 
         await expect(page.locator("h1")).to_have_text("开售中的藏书票")
         await expect(page.locator(".live-panel canvas")).to_have_count(1)
-        await expect(page.locator("[data-live-status]")).to_contain_text("实时", timeout=10_000)
+        await expect(page.locator("[data-live-status]")).to_have_text(
+            "实时，每秒更新。", timeout=10_000
+        )
         left = page.locator("[data-live=left]")
         await expect(left).to_have_text("40")
         await store.place_order(
