@@ -96,6 +96,7 @@ bench: install
 	$(BIN)/python -m bench.feed_page
 	$(BIN)/python -m bench.avatar_uploads
 	$(BIN)/python -m bench.reset_timing
+	$(BIN)/python -m bench.admin_stats
 	@echo; cat var/bench-summary.md
 
 clean:

@@ -268,9 +268,15 @@ async def bench_raw(attempts: int, seats: int, concurrency: int) -> tuple[Run, i
 
 
 @asynccontextmanager
-async def fresh_app_database(prefix: str) -> AsyncIterator[str]:
-    """A new PostgreSQL database with the app's migrations applied; dropped afterwards."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
+async def fresh_app_database(
+    prefix: str, *, exact: bool = False, keep: bool = False
+) -> AsyncIterator[str]:
+    """A new PostgreSQL database with the app's migrations applied; dropped afterwards unless
+    `keep`. With `exact` it is named `prefix` itself (one left by an earlier run is dropped
+    first), so a kept one can be found and looked into."""
+    name = prefix if exact else f"{prefix}_{secrets.token_hex(4)}"
+    if exact:
+        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin_sql(f'CREATE DATABASE "{name}"')
     dsn = dsn_for(name)
     try:
@@ -283,7 +289,8 @@ async def fresh_app_database(prefix: str) -> AsyncIterator[str]:
         )
         yield dsn
     finally:
-        await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not keep:
+            await admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
