@@ -159,6 +159,9 @@ class OrderItem(Model):
 
     class Meta:
         table = "store_order_item"
+        # A drop's orders (its funnel, its live state): without it, every look at one drop
+        # read every item ever sold (bench/admin_stats.py: 38 ms a look at 900,000 items).
+        indexes = (("product_id", "order_id"),)
 
 
 class OrderEvent(Model):
@@ -278,6 +281,7 @@ class ProductDay(Model):
     class Meta:
         table = "store_product_day"
         unique_together = (("product_id", "day"),)
+        indexes = (("day", "product_id"),)  # one day's views of every product (stats)
 
 
 class ProductMinute(Model):
