@@ -95,11 +95,13 @@ async def funnel(kind: str, sale_id: int) -> Funnel:
         views = await ProductMinute.filter(
             product_id=sale.id, minute__gte=start, minute__lt=end
         ).values_list("minute", "views")
-        holds = (
+        # Distinct orders, not distinct times: two orders placed in the same instant are two.
+        orders = (
             await Order.filter(items__product_id=sale.id, created_at__gte=start, created_at__lt=end)
             .distinct()
-            .values_list("created_at", "paid_at")
+            .values_list("id", "created_at", "paid_at")
         )
+        holds = [(created, paid_at) for _, created, paid_at in orders]
     viewed = Counter()
     for minute, n in views:
         viewed[minute_of(minute)] += n

@@ -51,6 +51,7 @@ async def live_state(kind: str, sale_id: int, now: datetime) -> LiveState:
     """The sale as it stands at `now`. Raises as find_sale."""
     sale = await find_sale(kind, sale_id)
     since = minute_of(now) - timedelta(minutes=PAID_MINUTES - 1)
+    until = minute_of(now) + timedelta(minutes=1)  # a `now` in the past sees no later payment
     if sale.kind == SaleKind.WINDOW:
         window = await windows.get_window(sale.id)
         left = await windows.seats_left(window, now=now)
@@ -59,9 +60,9 @@ async def live_state(kind: str, sale_id: int, now: datetime) -> LiveState:
             status=EnrollmentStatus.PENDING_PAYMENT,
             hold_expires_at__gt=now,
         ).count()
-        paid_times = await Enrollment.filter(window_id=sale.id, paid_at__gte=since).values_list(
-            "paid_at", flat=True
-        )
+        paid_times = await Enrollment.filter(
+            window_id=sale.id, paid_at__gte=since, paid_at__lt=until
+        ).values_list("paid_at", flat=True)
     else:
         product = await Product.get(id=sale.id)
         left = await catalog.stock_left(product)
@@ -74,11 +75,14 @@ async def live_state(kind: str, sale_id: int, now: datetime) -> LiveState:
             .distinct()
             .count()
         )
-        paid_times = (
-            await Order.filter(items__product_id=sale.id, paid_at__gte=since)
+        # Distinct orders (an order of two lines of the drop is one), not distinct times: two
+        # orders paid in the same instant are two.
+        paid_orders = (
+            await Order.filter(items__product_id=sale.id, paid_at__gte=since, paid_at__lt=until)
             .distinct()
-            .values_list("paid_at", flat=True)
+            .values_list("id", "paid_at")
         )
+        paid_times = [paid_at for _, paid_at in paid_orders]
     counted = per_minute(cast(list[datetime | None], paid_times))
     minutes = [since + timedelta(minutes=n) for n in range(PAID_MINUTES)]
     opened = sale.opens_at <= now and (sale.closes_at is None or now < sale.closes_at)
