@@ -135,12 +135,23 @@ async def create_admin(settings: Settings, email: str, password: str) -> None:
 
 async def demo_data(settings: Settings) -> None:
     import demo
+    from payments import services
+
+    # The history's payments are recorded as this provider's answers; it is asked nothing.
+    provider = services.make_provider(
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+    )
 
     async def work() -> None:
-        created = await demo.load(settings.var_dir)
+        created = await demo.load(settings.var_dir, provider=provider)
         print("demo data loaded" if created else "demo data already present; nothing changed")
 
-    await _with_database(settings, work)
+    try:
+        await _with_database(settings, work)
+    finally:
+        await provider.aclose()
 
 
 async def reconcile_payments(settings: Settings) -> None:

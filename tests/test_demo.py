@@ -1,8 +1,10 @@
-"""`shuyuan demo-data` loads a believable community once, and is idempotent."""
+"""`shuyuan demo-data` loads a believable community once, and is idempotent; its five weeks of
+history show in the numbers at once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import demo
@@ -10,25 +12,35 @@ from accounts.models import User
 from community.board.models import Post, Reply
 from community.feed import services as feed
 from community.feed.memory import FeedMemory
+from demo import history, sales
 from membership import services as membership
 from membership import windows
 from membership.models import EnrollmentWindow
-from store.models import Product
+from payments.models import Payment, PaymentStatus, Refund, Settlement
+from payments.provider import PaymentProvider
+from stats.report import report
+from store.models import Order, OrderStatus, Product, StockUnit
+from tallies import shanghai_day
 
 
-async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Path) -> None:
-    assert await demo.load(tmp_path) is True
-    assert await demo.load(tmp_path) is False
+async def test_demo_data_loads_once_with_people_and_an_open_window(
+    tmp_path: Path, provider: PaymentProvider
+) -> None:
+    assert await demo.load(tmp_path, provider=provider) is True
+    assert await demo.load(tmp_path, provider=provider) is False
     assert await User.filter(staff_role="owner").count() == 1
-    assert await User.all().count() == 1 + len(demo.PEOPLE)
-    window = await EnrollmentWindow.get()
+    named = [demo.DEMO_ADMIN_EMAIL, *(email for email, _ in demo.PEOPLE)]
+    assert await User.filter(email__in=named).count() == 1 + len(demo.PEOPLE)
     now = datetime.now(UTC)
+    window = await EnrollmentWindow.filter(opens_at__lte=now).order_by("-opens_at").first()
+    assert window is not None
     assert windows.window_state(window, now) == windows.WindowState.OPEN
     assert window.benefits == demo.MEMBER_BENEFITS
     assert len(window.faq) == len(demo.MEMBER_FAQ)
     luoji = await User.get(email="luoji@shuyuan.test")
     assert membership.is_member(luoji, at=now)
-    assert await Product.all().count() == len(demo.STORE) + 2
+    # The store's own products, and the history's drop.
+    assert await Product.all().count() == len(demo.STORE) + 3
     assert await Product.filter(members_only=True).count() == 1
     for product in await Product.all():  # each with a picture, drawn, in every size
         assert product.image, product.title
@@ -36,8 +48,59 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(tmp_path: Pat
             assert (tmp_path / "media" / "products" / f"{product.image}-{size}.jpg").stat().st_size
     page = await feed.feed_page(now=now, full_access=False, memory=FeedMemory())
     assert page.items[0].title == demo.FEED[0][1]
-    assert len(page.items) == len(demo.FEED)
     assert all(item.audio_url for item in page.items)
-    assert len(list((tmp_path / "audio").iterdir())) == len(demo.FEED)
-    assert await Post.all().count() == len(demo.BOARD)
-    assert await Reply.all().count() == sum(len(post[4]) for post in demo.BOARD)
+    assert len(list((tmp_path / "audio").iterdir())) == history.DAYS  # one voice each morning
+    titles = [post[2] for post in demo.BOARD]
+    assert await Post.filter(title__in=titles).count() == len(demo.BOARD)
+    assert await Reply.filter(post__title__in=titles).count() == sum(
+        len(post[4]) for post in demo.BOARD
+    )
+
+
+async def test_the_last_five_weeks_have_numbers_on_most_days(
+    tmp_path: Path, provider: PaymentProvider
+) -> None:
+    await demo.load(tmp_path, provider=provider)
+    today = shanghai_day(datetime.now(UTC))
+    numbers = await report(today - timedelta(days=history.DAYS - 1), today)
+    assert len(numbers.days) == history.DAYS
+    for name in ("revenue_fen", "new_accounts", "feed_views", "active_members"):
+        with_some = [day["date"] for day in numbers.days if day[name] > 0]
+        assert len(with_some) >= history.DAYS - 5, (name, with_some)
+    assert numbers.totals["board_posts"][0] > history.DAYS
+    assert numbers.totals["refunds_fen"][0] > 0
+    assert numbers.refreshed_at is not None
+    # Each day's numbers are the rows' own, counted by their Shanghai day.
+    revenue: Counter[date] = Counter()
+    for at, amount in await Payment.filter(succeeded_at__isnull=False).values_list(
+        "succeeded_at", "amount_fen"
+    ):
+        revenue[shanghai_day(at)] += amount
+    joined = Counter(
+        shanghai_day(at) for at in await User.all().values_list("created_at", flat=True)
+    )
+    assert {day["date"]: day["revenue_fen"] for day in numbers.days} == {
+        day["date"]: revenue[day["date"]] for day in numbers.days
+    }
+    assert {day["date"]: day["new_accounts"] for day in numbers.days} == {
+        day["date"]: joined[day["date"]] for day in numbers.days
+    }
+
+
+async def test_the_historys_payments_are_settled_as_the_services_settle_them(
+    tmp_path: Path, provider: PaymentProvider
+) -> None:
+    await demo.load(tmp_path, provider=provider)
+    paid = await Payment.filter(status=PaymentStatus.SUCCEEDED)
+    assert paid and all(p.settlement == Settlement.FULFILLED and p.succeeded_at for p in paid)
+    for order in await Order.filter(status=OrderStatus.PAID):
+        assert order.paid_at is not None and order.payment_id is not None
+        assert await StockUnit.filter(order_id=order.id).count() >= 1  # its units claimed
+    refunded = await Payment.filter(status=PaymentStatus.REFUNDED)
+    assert len(refunded) == await Refund.all().count() >= 1
+    for payment in refunded:
+        order = await Order.get(id=int(payment.subject_id))
+        assert order.status == OrderStatus.REFUNDED
+        assert await StockUnit.filter(order_id=order.id).count() == 0  # units given back
+    drop = await Product.get(title=sales.DROP_TITLE)
+    assert await StockUnit.filter(product_id=drop.id, order_id__isnull=True).count() == 0

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-from PIL import Image, ImageColor, ImageDraw, ImageFilter
 
 import links
 from accounts import notices
@@ -18,9 +15,12 @@ from community.board.models import Post
 from community.feed import editing as feed_editing
 from community.feed.audio import check_audio, silent_mp3
 from community.feed.models import FeedItem
+from demo import history
+from demo.pictures import picture
 from membership import grants, windows
 from membership.benefits import Question
 from membership.models import EnrollmentWindow
+from payments.provider import PaymentProvider
 from pictures import PicturePool
 from ratelimit import MemoryCounter
 from store import services as store
@@ -37,8 +37,10 @@ PEOPLE = [
 ]
 
 
-async def load(var_dir: Path = Path("var")) -> bool:
-    """Load every part that is missing; False if nothing was. Audio goes under var_dir."""
+async def load(var_dir: Path, *, provider: PaymentProvider) -> bool:
+    """Load every part that is missing; False if nothing was. Audio and pictures go under
+    var_dir; the history's payments were made through `provider` (it is asked nothing: every
+    one of them succeeded and was delivered)."""
     loaded = [
         await _people(),
         await _membership(),
@@ -46,6 +48,8 @@ async def load(var_dir: Path = Path("var")) -> bool:
         await _feed(var_dir),
         await _board(),
     ]
+    admin = await User.get(email=DEMO_ADMIN_EMAIL)
+    loaded.append(await history.load(var_dir, admin=admin, provider=provider))
     return any(loaded)
 
 
@@ -123,48 +127,6 @@ STORE = [
     ("书院笔记本（牛皮纸）", "文具精选", 3_900, 500, "适合手写读书笔记。"),
 ]
 STORE_PICTURES = [("book", "#8c3b2a"), ("book", "#3f6b4f"), ("notebook", "#c8a47a")]
-
-
-def picture(kind: str, colour: str) -> bytes:
-    """A product photo drawn with Pillow (a book, a notebook, a bookmark) on a soft backdrop
-    with a shadow: the demo's goods look like goods, and no image is bundled."""
-    size = 800
-    image = Image.new("RGB", (size, size), "#f3eee4")
-    draw = ImageDraw.Draw(image)
-    for y in range(size):  # a backdrop lit from above
-        shade = 243 - y // 40
-        draw.line([(0, y), (size, y)], fill=(shade, shade - 5, shade - 16))
-    shadow = Image.new("L", (size, size), 0)
-    shadow_draw = ImageDraw.Draw(shadow)
-    if kind == "bookmark":
-        box = (330, 120, 470, 690)
-    elif kind == "notebook":
-        box = (200, 140, 600, 680)
-    else:
-        box = (210, 130, 590, 690)
-    shadow_draw.rounded_rectangle(
-        (box[0] + 24, box[1] + 30, box[2] + 24, box[3] + 30), radius=18, fill=120
-    )
-    image.paste((90, 80, 70), mask=shadow.filter(ImageFilter.GaussianBlur(22)))
-    draw.rounded_rectangle(box, radius=14 if kind != "bookmark" else 10, fill=colour)
-    x0, y0, x1, y1 = box
-    dark = tuple(int(c * 0.62) for c in ImageColor.getrgb(colour))
-    if kind == "book":
-        draw.rectangle((x0, y0, x0 + 34, y1), fill=dark)  # the spine
-        draw.rectangle((x0 + 70, y0 + 90, x1 - 50, y0 + 130), fill="#f6e7c1")
-        draw.rectangle((x0 + 70, y0 + 150, x1 - 110, y0 + 170), fill="#f6e7c1")
-        draw.rectangle((x0 + 70, y1 - 90, x0 + 190, y1 - 74), fill="#f6e7c1")
-    elif kind == "notebook":
-        draw.rectangle((x1 - 70, y0, x1 - 52, y1), fill="#3b2f25")  # the elastic band
-        draw.ellipse((x0 + 120, y0 + 200, x0 + 250, y0 + 330), outline="#6b4f33", width=6)
-    elif kind == "bookmark":
-        draw.ellipse((x0 + 50, y0 + 40, x1 - 50, y0 + 80), fill="#f3eee4")  # the hole
-        draw.line((x0 + 70, y0 + 60, x0 + 40, y0 - 60), fill="#a33", width=6)  # the ribbon
-        for y in range(y0 + 140, y1 - 40, 60):
-            draw.line((x0 + 30, y, x1 - 30, y), fill=dark, width=3)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 async def _store(var_dir: Path) -> bool:
