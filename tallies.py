@@ -115,5 +115,17 @@ FUNNEL_AFTER = timedelta(hours=2)
 
 
 def near_opening(opening: datetime | None, now: datetime) -> bool:
-    """Whether `now` is within a funnel's span around `opening`."""
-    return opening is not None and opening - FUNNEL_BEFORE <= now < opening + FUNNEL_AFTER
+    """Whether `now` is within a funnel's span around `opening` (measured from `now`, so an
+    opening stored at the calendar's edge, year 1 or 9999, overflows nothing)."""
+    return opening is not None and -FUNNEL_BEFORE <= now - opening < FUNNEL_AFTER
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def funnel_minutes(opening: datetime) -> list[datetime]:
+    """The minutes (UTC) of the funnel around `opening`, cut at the calendar's ends."""
+    start = minute_of(opening - min(FUNNEL_BEFORE, opening - _EARLIEST))
+    end = minute_of(opening + min(FUNNEL_AFTER, _LATEST - opening))
+    return [start + timedelta(minutes=n) for n in range((end - start) // timedelta(minutes=1))]

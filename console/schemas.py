@@ -8,16 +8,11 @@ import msgspec
 
 from web.api import Answer, Body, Query, line
 from web.paths import ID_PATTERN
+from web.schemas import OptionalDay
 
 # Each filter may be given empty (a form sends every field; "actor=" is "anyone").
 OptionalId = Annotated[str, msgspec.Meta(pattern=f"^(?:{ID_PATTERN})?$")]
-Day = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^(?:20[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))?$",
-        description="A day, YYYY-MM-DD (one that exists: 2026-02-30 is 422)",
-    ),
-]
+Day = OptionalDay
 
 
 class AuditQuery(Query):

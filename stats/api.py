@@ -52,6 +52,7 @@ def day_json(day: dict[str, Any]) -> dict[str, Any]:
     query=schemas.StatsQuery,
     answer=schemas.Stats,
     tag="console",
+    errors={422: "invalid_field"},
 )
 @staff_only(Capability.STATS)
 async def stats(request: Request) -> Response:

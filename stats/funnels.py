@@ -15,7 +15,7 @@ from membership.models import Enrollment, EnrollmentWindow, WindowMinute
 from membership.windows import closing_time
 from store.errors import ProductNotFound
 from store.models import Order, Product, ProductMinute
-from tallies import FUNNEL_AFTER, FUNNEL_BEFORE, minute_of
+from tallies import funnel_minutes, minute_of
 
 
 class SaleKind(StrEnum):
@@ -81,8 +81,8 @@ async def funnel(kind: str, sale_id: int) -> Funnel:
     holds made (a seat held, an order placed), whatever became of them; paid: holds paid in
     that minute. Raises as find_sale."""
     sale = await find_sale(kind, sale_id)
-    start = minute_of(sale.opens_at - FUNNEL_BEFORE)
-    end = minute_of(sale.opens_at + FUNNEL_AFTER)
+    span = funnel_minutes(sale.opens_at)
+    start, end = span[0], span[-1] + timedelta(minutes=1)
     viewed: Counter[datetime]
     if sale.kind == SaleKind.WINDOW:
         views = await WindowMinute.filter(
@@ -107,9 +107,5 @@ async def funnel(kind: str, sale_id: int) -> Funnel:
         viewed[minute_of(minute)] += n
     held = per_minute(created for created, _ in holds)
     paid = per_minute(paid_at for _, paid_at in holds if paid_at is not None and paid_at < end)
-    minutes = []
-    at = start
-    while at < end:
-        minutes.append(FunnelMinute(at, viewed[at], held[at], paid[at]))
-        at += timedelta(minutes=1)
+    minutes = [FunnelMinute(at, viewed[at], held[at], paid[at]) for at in span]
     return Funnel(sale, minutes)

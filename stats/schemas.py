@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 
-from web.schemas import Answer, Query
+from web.schemas import Answer, OptionalDay, Query
 
-Day = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^(?:20[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]))?$",
-        description="An Asia/Shanghai day, YYYY-MM-DD (one that exists: 2026-02-30 is 422)",
-    ),
-]
+Day = OptionalDay  # an Asia/Shanghai day
 
 
 class StatsQuery(Query):

@@ -78,6 +78,18 @@ Moment = Annotated[
 ]
 Id = Annotated[int, msgspec.Meta(ge=1, le=DB_INT_MAX)]
 
+# A day of the calendar, YYYY-MM-DD in the years 2000 to 2099, or empty (a form's filter left
+# blank): the pattern knows each month's length and the leap years (2000 to 2099: every fourth),
+# so a day the schema accepts is a day (2026-02-30 and 2027-02-29 are refused by it).
+DAY_PATTERN = (
+    r"^(?:20[0-9]{2}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    r"|20(?:[02468][048]|[13579][26])-02-29)?$"
+)
+OptionalDay = Annotated[
+    str, msgspec.Meta(pattern=DAY_PATTERN, description="A day, YYYY-MM-DD, or empty")
+]
+
 
 def _datetime_fields(cls: type) -> tuple[str, ...]:
     hints = get_type_hints(cls, include_extras=True)

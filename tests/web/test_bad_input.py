@@ -19,7 +19,7 @@ from store import services as store
 from store.models import Product
 from tests.cable import Cable
 from tests.conftest import postgres_admin_url
-from tests.factories import bearer, make_user, token_for
+from tests.factories import bearer, make_user, sign_in, token_for
 from tests.live import running_server
 
 
@@ -156,6 +156,21 @@ async def test_a_stored_time_at_the_edge_of_the_calendar_does_not_break_its_page
     )
     assert (await client.get(f"/store/products/{product.id}")).status_code == 200
     assert (await client.get(f"/api/v1/products/{product.id}")).status_code == 200
+    # The console's numbers: the drop's funnel (minutes around an opening in year 1), its page,
+    # and the dashboard that lists it; then an opening at the calendar's other end.
+    owner = await make_user(role="owner")
+    funnel = await client.get(
+        f"/api/v1/admin/funnels/drop/{product.id}", headers=bearer(await token_for(owner))
+    )
+    assert funnel.status_code == 200 and len(funnel.json()["minutes"]) == 120
+    await sign_in(client, owner.email)
+    assert (await client.get(f"/admin/dashboard/sales/drop/{product.id}")).status_code == 200
+    assert (await client.get("/admin/dashboard")).status_code == 200
+    await Product.filter(id=product.id).update(
+        sale_starts_at=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    )
+    assert (await client.get(f"/admin/dashboard/sales/drop/{product.id}")).status_code == 200
+    assert (await client.get(f"/store/products/{product.id}")).status_code == 200
 
 
 def _answers_on_one_connection(port: int, requests: list[tuple[str, str, bytes]]) -> list[int]:
