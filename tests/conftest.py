@@ -195,9 +195,12 @@ async def clean_tables(orm: None) -> AsyncIterator[None]:
         quoted = ", ".join(f'"{table}"' for table in tables)
         await connection.execute_script(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
     else:
+        # Numbering starts again too, as PostgreSQL's RESTART IDENTITY does: a test that reads
+        # the first member's card number must not depend on the tests run before it.
         await connection.execute_script(
             "PRAGMA foreign_keys = OFF;"
             + "".join(f'DELETE FROM "{table}";' for table in tables)
+            + "DELETE FROM sqlite_sequence;"
             + "PRAGMA foreign_keys = ON;"
         )
 
