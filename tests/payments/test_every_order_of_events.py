@@ -40,7 +40,7 @@ from errors import DomainError
 from membership import services as membership
 from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow, Seat
 from payments import services as payments
-from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Settlement
+from payments.models import OPEN_STATUSES, Payment, PaymentStatus, Refund, Settlement
 from payments.provider import PaymentProvider
 from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
@@ -246,6 +246,11 @@ async def check_money(story: Story, case: Case, order_of_events: tuple[str, ...]
     refunded_at_bank = await case.bank.amount_refunded()
     delivered = await story.delivered_by(payment)
     where = f"{story.purpose} after {' > '.join(order_of_events)}: {payment}, {payment.settlement}"
+    # The numbers (stats): money counts on the day it arrived, refunds on the day they left,
+    # each refund a row: what the bank gave back is what the rows say, in every order.
+    refund_rows = await Refund.filter(payment_id=payment.id).values_list("amount_fen", flat=True)
+    assert sum(refund_rows) == refunded_at_bank, where
+    assert (payment.succeeded_at is not None) == charged, where
     if not charged:
         assert payment.status in (PaymentStatus.FAILED, *OPEN_STATUSES), where
         assert not delivered, where
