@@ -28,6 +28,12 @@ HELPERS = frozenset(
 )
 _FLOOR = HELPERS | {"web"}
 
+# The floors above the domain packages, each standing on the one below it.
+_DOMAIN = _FLOOR | {"accounts", "payments", "membership", "community", "store"}
+_JOBS = _DOMAIN | {"front", "stats"}
+_CONSOLE = _JOBS | {"jobs"}
+_ROUTING = _CONSOLE | {"console"}
+
 MAY_IMPORT: dict[str, frozenset[str]] = {
     **{helper: HELPERS for helper in HELPERS},
     "web": _FLOOR,
@@ -37,43 +43,19 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "community": _FLOOR | {"accounts", "payments", "membership"},
     "store": _FLOOR | {"accounts", "payments", "membership"},
     # The numbers: rollups, funnels and live sales read across the packages below it.
-    "stats": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
+    "stats": _DOMAIN,
     # The front page: today across the feed, the store, membership and the board.
-    "front": _FLOOR | {"accounts", "payments", "membership", "community", "store"},
-    "jobs": _FLOOR | {"accounts", "payments", "membership", "community", "store", "front", "stats"},
+    "front": _DOMAIN,
+    "jobs": _JOBS,
     # The back office's frame (/admin): its overview across every package, the audit log,
     # the staff.
-    "console": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "front", "stats", "jobs"},
+    "console": _CONSOLE,
     # The route table: every package's routes, api and admin modules, in one list.
-    "routing": _FLOOR
-    | {
-        "accounts",
-        "payments",
-        "membership",
-        "community",
-        "store",
-        "front",
-        "stats",
-        "jobs",
-        "console",
-    },
+    "routing": _ROUTING,
     # The composition root: each package's purposes, notice kinds and memories, wired.
-    "composition": _FLOOR
-    | {
-        "accounts",
-        "payments",
-        "membership",
-        "community",
-        "store",
-        "front",
-        "stats",
-        "jobs",
-        "console",
-        "routing",
-    },
+    "composition": _ROUTING | {"routing"},
     # The demo community, and its weeks of history rolled up into the numbers.
-    "demo": _FLOOR | {"accounts", "payments", "membership", "community", "store", "stats"},
+    "demo": _DOMAIN | {"stats"},
     "app": _FLOOR
     | {"accounts", "payments", "membership", "community", "store", "jobs", "composition"},
     # Development stand-ins (not shipped): run as processes, imported by nothing.
