@@ -32,6 +32,14 @@ class Migration(migrations.Migration):
             name='succeeded_at',
             field=fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False),
         ),
+        # Tortoise 1.1's AddField writes the column without the index its field asks for
+        # (db_index=True): made here, under the name Tortoise gives a field's index, so a
+        # later change of the field finds it.
+        ops.RunSQL(
+            'CREATE INDEX IF NOT EXISTS "idx_payments_pa_succeed_037e06"'
+            ' ON "payments_payment" ("succeeded_at")',
+            reverse_sql='DROP INDEX IF EXISTS "idx_payments_pa_succeed_037e06"',
+        ),
         ops.RunSQL(
             "UPDATE payments_payment SET succeeded_at = COALESCE(fulfilled_at, confirmed_at, updated_at)"
             " WHERE status IN ('succeeded', 'refunded', 'disputed') AND succeeded_at IS NULL",
