@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Router
 
 from accounts import notices
 from community import notices as community_notices
+from crm import notices as crm_notices
 from jobs.worker import WorkerMemory
 from links import LINKS, Links
 from membership import fulfilment as membership_fulfilment
@@ -73,6 +74,7 @@ def wire(settings: Settings) -> AppWiring:
         community_notices.KINDS,
         store_notices.KINDS,
         membership_notices.KINDS,
+        crm_notices.KINDS,
     ):
         wired.notice_kinds.register(kinds)
     return wired

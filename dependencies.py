@@ -30,7 +30,7 @@ _FLOOR = HELPERS | {"web"}
 
 # The floors above the domain packages, each standing on the one below it.
 _DOMAIN = _FLOOR | {"accounts", "payments", "membership", "community", "store"}
-_JOBS = _DOMAIN | {"front", "stats"}
+_JOBS = _DOMAIN | {"front", "stats", "crm"}
 _CONSOLE = _JOBS | {"jobs"}
 _ROUTING = _CONSOLE | {"console"}
 
@@ -46,6 +46,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "stats": _DOMAIN,
     # The front page: today across the feed, the store, membership and the board.
     "front": _DOMAIN,
+    # Notes, tags, segments and broadcasts: audiences read across the packages below it.
+    "crm": _DOMAIN,
     "jobs": _JOBS,
     # The back office's frame (/admin): its overview across every package, the audit log,
     # the staff.

@@ -17,6 +17,7 @@ from community.feed import api as feed_api
 from community.feed import routes as feed_routes
 from console import api as console_api
 from console import routes as console_routes
+from crm import routes as crm_routes
 from front import routes as front_routes
 from jobs import admin as jobs_admin
 from membership import admin as membership_admin
@@ -69,6 +70,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *feed_admin.routes(),
         *feed_routes.routes(),
         *board_routes.routes(),
+        *crm_routes.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
         *stats_routes.routes(),

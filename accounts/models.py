@@ -259,3 +259,23 @@ class Activity(Model):
         table = "accounts_activity"
         unique_together = (("user_id", "day", "kind"),)
         indexes = (("day", "user_id"),)
+
+
+class Consent(Model):
+    """A person's yes or no to something the law wants asked first (mail with commercial
+    messages: China's Advertising Law, art. 43), as given: when, where, and the words shown.
+    Never updated: the latest row for a purpose is the person's current answer."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="consents", on_delete=fields.CASCADE
+    )
+    purpose = fields.CharField(max_length=40)  # the notice kind it is for ("broadcast")
+    granted = fields.BooleanField()
+    source = fields.CharField(max_length=20)  # "notices_page", "unsubscribe_link", "api"
+    wording = fields.CharField(max_length=500)  # what the person was shown, in their language
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_consent"
+        indexes = (("user_id", "purpose", "id"),)

@@ -16,14 +16,14 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 import links
 from accounts import outbox
-from accounts.models import NoticeChannel, NoticeChoice, Notification, User
+from accounts.models import Consent, NoticeChannel, NoticeChoice, Notification, User
 from errors import ValidationError
 from translation import DEFAULT_LOCALE, N_, supported, translations
 from wiring import Wire
@@ -36,6 +36,9 @@ class Kind:
     default: NoticeChannel
     reminder: bool = False  # a reminder-like mail: one-click unsubscribe
     label: str = ""  # what the choice is called on the notices page
+    # Mail of this kind is commercial (a broadcast): off by default, and choosing it or
+    # leaving it is recorded as consent (accounts.models.Consent) with these words, as shown.
+    consent: str = ""
 
 
 # accounts' own kinds; each package above declares its own (its notices.py), and the
@@ -120,9 +123,18 @@ async def choices(user: User) -> list[tuple[str, Kind, NoticeChannel]]:
     return listed
 
 
-async def choose(user: User, kind: str, channel: str) -> None:
-    """Set how `user` is told of `kind` (and of the kinds sharing its label). Raises
-    ValidationError for an unknown kind or channel."""
+async def choose(
+    user: User,
+    kind: str,
+    channel: str,
+    *,
+    source: str = "notices_page",
+    now: datetime | None = None,
+) -> None:
+    """Set how `user` is told of `kind` (and of the kinds sharing its label); for a kind whose
+    mail needs consent, a change to or from mail is recorded as consent given or withdrawn
+    (`source`: where the person chose). Raises ValidationError for an unknown kind or
+    channel."""
     known = kinds()
     if kind not in known:
         raise ValidationError("kind", "is not a kind of notice")
@@ -132,9 +144,21 @@ async def choose(user: User, kind: str, channel: str) -> None:
         raise ValidationError("channel", "must be inbox, inbox_mail or nothing") from None
     label = known[kind].label
     for name in [n for n, k in known.items() if k.label == label]:
+        before = await channel_for(user.id, name)
         await NoticeChoice.update_or_create(
             user_id=user.id, kind=name, defaults={"channel": wanted}
         )
+        mailed = wanted == NoticeChannel.INBOX_AND_MAIL
+        if known[name].consent and mailed != (before == NoticeChannel.INBOX_AND_MAIL):
+            wording = translations(supported(user.locale or DEFAULT_LOCALE)).gettext
+            await Consent.create(
+                user_id=user.id,
+                purpose=name,
+                granted=mailed,
+                source=source,
+                wording=wording(known[name].consent)[:500],
+                at=now or datetime.now(UTC),
+            )
 
 
 async def choose_each(user: User, wanted: Mapping[str, str]) -> None:
@@ -172,7 +196,7 @@ async def unsubscribe(token: str) -> tuple[User, str]:
     user = await User.get_or_none(id=user_id)
     if user is None:
         raise ValidationError("token", "is not a valid unsubscribe link")
-    await choose(user, kind, NoticeChannel.INBOX.value)
+    await choose(user, kind, NoticeChannel.INBOX.value, source="unsubscribe_link")
     return user, kind
 
 
@@ -212,23 +236,20 @@ async def notify(
     return notification
 
 
-async def _mail(user: User, notification: Notification, kind: Kind, now: datetime) -> None:
-    locale = supported(user.locale)
+def mail_footer(
+    user_id: int, kind_name: str, locale: str
+) -> tuple[str, str, dict[str, str] | None]:
+    """What ends every notice mail to `user_id` in `locale`: why they get it and where to
+    choose, and for reminder-like kinds a one-click unsubscribe (RFC 8058), as (text, HTML,
+    extra headers)."""
     _ = translations(locale).gettext
-    params = notification.params or {}
-    sentence = render(notification.kind, params, locale, notification.message)
-    link = links.join(notification.link) if notification.link else links.absolute("site.home")
     settings_link = links.absolute("accounts.notices_page")
     why = _("You get this mail because you chose to be told by mail. Choose what you are told:")
-    text = f"{sentence}\n\n{link}\n\n--\n{why}\n{settings_link}\n"
-    body = (
-        f"<p>{html.escape(sentence)}</p>"
-        f'<p><a href="{html.escape(link)}">{html.escape(link)}</a></p>'
-        f'<hr><p><small>{html.escape(why)} <a href="{settings_link}">{settings_link}</a>'
-    )
+    text = f"--\n{why}\n{settings_link}\n"
+    body = f'<hr><p><small>{html.escape(why)} <a href="{settings_link}">{settings_link}</a>'
     headers = None
-    if kind.reminder:
-        unsubscribe = unsubscribe_link(user.id, notification.kind)
+    if kinds()[kind_name].reminder:
+        unsubscribe = unsubscribe_link(user_id, kind_name)
         stop = _("Stop these mails (one click):")
         text += f"{stop}\n{unsubscribe}\n"
         body += f'<br>{html.escape(stop)} <a href="{html.escape(unsubscribe)}">{html.escape(unsubscribe)}</a>'
@@ -237,7 +258,21 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
-    body += "</small></p>"
+    return text, body + "</small></p>", headers
+
+
+async def _mail(user: User, notification: Notification, kind: Kind, now: datetime) -> None:
+    locale = supported(user.locale)
+    _ = translations(locale).gettext
+    params = notification.params or {}
+    sentence = render(notification.kind, params, locale, notification.message)
+    link = links.join(notification.link) if notification.link else links.absolute("site.home")
+    footer_text, footer_html, headers = mail_footer(user.id, notification.kind, locale)
+    text = f"{sentence}\n\n{link}\n\n{footer_text}"
+    body = (
+        f"<p>{html.escape(sentence)}</p>"
+        f'<p><a href="{html.escape(link)}">{html.escape(link)}</a></p>{footer_html}'
+    )
     await outbox.enqueue(
         channel="mail",
         recipient=user.email,

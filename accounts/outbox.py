@@ -68,6 +68,49 @@ async def enqueue(
     )
 
 
+@dataclass(frozen=True)
+class Message:
+    """One message for `enqueue_many`."""
+
+    recipient: str
+    subject: str
+    text: str
+    html: str | None
+    headers: dict[str, str] | None
+    key: str
+
+
+async def enqueue_many(messages: list[Message], *, channel: str, now: datetime) -> None:
+    """`enqueue` for many messages at once (a broadcast's batch), one statement run for each
+    row (asyncpg sends them together); the same rules and the same statement."""
+    if channel not in CHANNELS:
+        raise ValidationError("channel", f"must be one of {', '.join(CHANNELS)}")
+    if not messages:
+        return
+    for m in messages:
+        if not 1 <= len(m.key) <= 120 or not 1 <= len(m.subject) <= 200 or len(m.recipient) > 320:
+            raise ValidationError("key", "key, subject and recipient must be bounded")
+    connection = connections.get("default")
+    sql = for_dialect(_ENQUEUE, connection.capabilities.dialect)
+    await connection.execute_many(
+        sql,
+        [
+            [
+                channel,
+                m.recipient,
+                m.subject,
+                m.text,
+                m.html,
+                json.dumps(m.headers) if m.headers else None,
+                m.key,
+                now,
+                now,
+            ]
+            for m in messages
+        ],
+    )
+
+
 def _headers(stored: object) -> dict[str, str]:
     """The extra headers as stored (JSON text; asyncpg may hand back text or a dict)."""
     if stored is None:

@@ -1,8 +1,9 @@
 """The back office's roles and what each may do: one table, read by every guard.
 
 Owner: everything, roles included. Admin: everything but roles. Support: reads people, orders
-and payments; no refunds, no exports, no changes to the catalogue or the community.
-Moderator: the board (reports, hiding, bans) and finding the people it concerns.
+and payments, and writes notes on people; no refunds, no exports, no tags, segments or
+broadcasts, no changes to the catalogue or the community. Moderator: the board (reports,
+hiding, bans), finding the people it concerns and writing notes on them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Capability(StrEnum):
     EXPORT = "export"  # CSV exports of members, orders, payments and the audit log
     STAFF = "staff"  # give and take roles
     STATS = "stats"  # the dashboard: revenue, members, funnels, a sale watched live
+    NOTES = "notes"  # write notes on a person (for staff to read)
+    # Tags on people, notes for admins only and who may read a note, segments, broadcasts.
+    OUTREACH = "outreach"
 
 
 _EVERYTHING = frozenset(Capability)
@@ -40,9 +44,17 @@ CAPABILITIES: dict[StaffRole, frozenset[Capability]] = {
     StaffRole.OWNER: _EVERYTHING,
     StaffRole.ADMIN: _EVERYTHING - {Capability.STAFF},
     StaffRole.SUPPORT: frozenset(
-        {Capability.CONSOLE, Capability.PEOPLE, Capability.ORDERS, Capability.PAYMENTS}
+        {
+            Capability.CONSOLE,
+            Capability.PEOPLE,
+            Capability.ORDERS,
+            Capability.PAYMENTS,
+            Capability.NOTES,
+        }
     ),
-    StaffRole.MODERATOR: frozenset({Capability.CONSOLE, Capability.PEOPLE, Capability.MODERATE}),
+    StaffRole.MODERATOR: frozenset(
+        {Capability.CONSOLE, Capability.PEOPLE, Capability.MODERATE, Capability.NOTES}
+    ),
 }
 
 

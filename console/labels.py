@@ -51,6 +51,15 @@ ACTION_LABELS: dict[str, str] = {
     "order.refund_failed": N_("Order refund failed"),
     "refund_request.approve": N_("Refund request approved"),
     "refund_request.refuse": N_("Refund request refused"),
+    "note.create": N_("Note written"),
+    "note.visibility": N_("Note's readers changed"),
+    "tag.add": N_("Tag added"),
+    "tag.remove": N_("Tag removed"),
+    "segment.create": N_("Segment saved"),
+    "segment.delete": N_("Segment deleted"),
+    "export.segment": N_("Segment exported"),
+    "broadcast.create": N_("Broadcast written"),
+    "broadcast.cancel": N_("Broadcast canceled"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -70,4 +79,6 @@ OBJECT_LABELS: dict[str, str] = {
     "members": N_("Members"),
     "orders": N_("Orders"),
     "payments": N_("Payments"),
+    "segment": N_("Segment"),
+    "broadcast": N_("Broadcast"),
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 from accounts import outbox, requested_mail
 from accounts.mail import Mailer
+from crm import broadcasts
 from jobs import runs
 from jobs.worker import WorkerMemory
 from membership import tasks as membership_tasks
@@ -81,6 +82,11 @@ async def refresh_stats(context: JobContext, now: datetime) -> Any:
     return refreshed if refreshed.days > 2 else None  # logged when it backfilled
 
 
+async def send_broadcasts(context: JobContext, now: datetime) -> Any:
+    sent = await broadcasts.send_due(now=now)
+    return sent if any(vars(sent).values()) else None
+
+
 PERIODIC: tuple[Job, ...] = (
     Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
@@ -89,6 +95,7 @@ PERIODIC: tuple[Job, ...] = (
     Job("store.send_drop_reminders", 30, send_drop_reminders),
     Job("membership.maintain", 10, maintain_membership),
     Job("stats.refresh", 60, refresh_stats),
+    Job("crm.send_broadcasts", 5, send_broadcasts),
 )
 
 

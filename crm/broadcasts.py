@@ -1,0 +1,466 @@
+"""Broadcasts, the one push a day: a message to an audience, as an inbox notice to each and as
+a mail to those who chose broadcast mail, sent in batches by a job.
+
+How a broadcast goes (each step one transaction, so a worker killed anywhere leaves either
+the step done or not begun, never half):
+1. `create` checks the audience (not empty, not everyone already reached that day: 409
+   `daily_limit`) and saves it `scheduled` at `send_at` (now, for "send now").
+2. `start` (at `send_at`, by the job or at once for "send now") moves it to `sending` and
+   writes one pending row per recipient: the audience as it is then.
+3. `deliver_batch` claims up to BATCH pending rows (SKIP LOCKED: two workers take disjoint
+   batches), writes each person's reach of the day, and for those it reached their notice and
+   their mail (through the outbox, in the same transaction), and moves the rows to delivered,
+   skipped or failed with the counters. A batch that dies rolls back whole and is claimed
+   again: nobody gets a broadcast twice.
+4. When no row is pending, the broadcast is `sent`.
+
+Invariant "nobody receives more than one broadcast a Shanghai calendar day, however
+audiences overlap": crm_daily_reach's unique (user_id, day), written in step 3's transaction
+(crm.models.DailyReach). Batches claim in user order, so two batches writing the same people
+lock them in one order.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from tortoise.expressions import F, Q, Subquery
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+import links
+from accounts import audit, notices, outbox
+from accounts.models import NoticeChannel, NoticeChoice, Notification, User
+from community.text import render_markdown
+from crm import segments
+from crm.errors import (
+    BroadcastNotFound,
+    DailyLimit,
+    EmptyAudience,
+    NotScheduled,
+    ProductNotFound,
+    SegmentNotFound,
+)
+from crm.models import (
+    AudienceKind,
+    Broadcast,
+    BroadcastRecipient,
+    BroadcastStatus,
+    DailyReach,
+    RecipientState,
+)
+from db import for_dialect, read_sql
+from errors import ValidationError
+from store.models import Product
+from tallies import shanghai_day
+from translation import supported, translations
+
+KIND = segments.BROADCAST_KIND
+BATCH = 500
+INSERT_CHUNK = 1000  # recipients written per statement when a broadcast starts
+MAX_TITLE = 120
+MAX_BODY = 20_000
+LATEST_SEND = timedelta(days=366)
+SQL = Path(__file__).resolve().parent / "sql"
+_CLAIM = read_sql(SQL / "claim_recipients.sql")
+_HREF = re.compile(r'href="(https?://[^"]*)"')
+
+
+@dataclass(frozen=True)
+class Audience:
+    kind: AudienceKind
+    id: int | None = None
+
+
+def body_html(body: str) -> tuple[str, list[str]]:
+    """The Markdown body as safe HTML, and its web links in order (what a click may reach)."""
+    rendered = render_markdown(body)
+    return rendered, [html.unescape(url) for url in _HREF.findall(rendered)]
+
+
+async def audience_people(audience: Audience, *, now: datetime) -> QuerySet[User]:
+    """Who an audience is at `now`, less those who chose to receive no broadcasts. Raises
+    SegmentNotFound, ProductNotFound, ValidationError (a kind that needs an id without one)."""
+    if audience.kind in (AudienceKind.SEGMENT, AudienceKind.PRODUCT_BUYERS) and not audience.id:
+        raise ValidationError("audience.id", "is needed for a segment or a product's buyers")
+    if audience.kind == AudienceKind.ALL_MEMBERS:
+        people = User.filter(member_until__gt=now)
+    elif audience.kind == AudienceKind.EVERYONE:
+        people = User.all()
+    elif audience.kind == AudienceKind.SEGMENT:
+        segment = await segments.get(int(audience.id or 0))
+        people = await segments.people(segments.rules_of(segment), now=now)
+    else:
+        if not await Product.exists(id=audience.id):
+            raise ProductNotFound()
+        people = User.filter(id__in=Subquery(segments.buyers_of(int(audience.id or 0))))
+    declined = NoticeChoice.filter(kind=KIND, channel=NoticeChannel.NOTHING).values("user_id")
+    return people.filter(~Q(id__in=Subquery(declined)))
+
+
+async def already_reached(people: QuerySet[User], day: Any) -> int:
+    """How many of `people` a broadcast has reached on `day`."""
+    reached = DailyReach.filter(day=day).values("user_id")
+    return await people.filter(id__in=Subquery(reached)).count()
+
+
+def _check_text(title: str, body: str) -> tuple[str, str]:
+    title = " ".join(title.split())
+    if not 1 <= len(title) <= MAX_TITLE:
+        raise ValidationError("title", f"must be 1 to {MAX_TITLE} characters")
+    if not body.strip() or len(body) > MAX_BODY:
+        raise ValidationError("body", f"must be 1 to {MAX_BODY} characters")
+    return title, body
+
+
+async def create(
+    *,
+    actor: User | None,
+    title: str,
+    body: str,
+    audience: Audience,
+    send_at: datetime | None,
+    now: datetime,
+) -> Broadcast:
+    """Save a broadcast to send at `send_at` (None: now, and it starts at once). Raises
+    ValidationError, EmptyAudience, DailyLimit (everyone in the audience already reached on
+    the send's Asia/Shanghai day), SegmentNotFound, ProductNotFound."""
+    title, body = _check_text(title, body)
+    when = now if send_at is None else send_at
+    if when < now - timedelta(minutes=1):
+        raise ValidationError("send_at", "is in the past")
+    if when > now + LATEST_SEND:
+        raise ValidationError("send_at", "is more than a year away")
+    people = await audience_people(audience, now=when)
+    recipients = await people.count()
+    if recipients == 0:
+        raise EmptyAudience()
+    day = shanghai_day(when)
+    if await already_reached(people, day) == recipients:
+        raise DailyLimit(day=day.isoformat())
+    rendered, targets = body_html(body)
+    async with in_transaction():
+        broadcast = await Broadcast.create(
+            title=title,
+            body=body,
+            body_html=rendered,
+            links=targets,
+            audience_kind=audience.kind,
+            audience_id=audience.id,
+            send_at=when,
+            recipients=recipients,
+            created_by_id=actor.id if actor else None,
+            created_at=now,
+        )
+        await audit.record(
+            actor=actor,
+            action="broadcast.create",
+            object_type="broadcast",
+            object_id=broadcast.id,
+            after={
+                "title": title,
+                "audience": {"kind": audience.kind.value, "id": audience.id},
+                "send_at": when.isoformat(),
+                "recipients": recipients,
+            },
+            now=now,
+        )
+    if send_at is None:
+        await start(broadcast.id, now=now)
+        await broadcast.refresh_from_db()
+    return broadcast
+
+
+async def cancel(*, actor: User | None, broadcast_id: int, now: datetime) -> Broadcast:
+    """Withdraw a broadcast that has not started. Raises BroadcastNotFound, NotScheduled."""
+    async with in_transaction():
+        moved = await Broadcast.filter(id=broadcast_id, status=BroadcastStatus.SCHEDULED).update(
+            status=BroadcastStatus.CANCELED, finished_at=now
+        )
+        broadcast = await get(broadcast_id)
+        if not moved:
+            raise NotScheduled()
+        await audit.record(
+            actor=actor,
+            action="broadcast.cancel",
+            object_type="broadcast",
+            object_id=broadcast_id,
+            before={"status": "scheduled"},
+            after={"status": "canceled"},
+            now=now,
+        )
+    return broadcast
+
+
+async def get(broadcast_id: int) -> Broadcast:
+    broadcast = await Broadcast.get_or_none(id=broadcast_id)
+    if broadcast is None:
+        raise BroadcastNotFound()
+    return broadcast
+
+
+async def recent(*, limit: int = 50) -> list[Broadcast]:
+    return await Broadcast.all().order_by("-id").limit(limit)
+
+
+async def start(broadcast_id: int, *, now: datetime) -> bool:
+    """Write a due broadcast's recipients (the audience as it is now) and mark it `sending`,
+    in one transaction; False when it is not scheduled or not yet due (another run started
+    it, or it was canceled)."""
+    async with in_transaction() as connection:
+        broadcast = await (
+            Broadcast.filter(id=broadcast_id, status=BroadcastStatus.SCHEDULED, send_at__lte=now)
+            .select_for_update()
+            .first()
+        )
+        if broadcast is None:
+            return False
+        audience = Audience(broadcast.audience_kind, broadcast.audience_id)
+        try:
+            people = await audience_people(audience, now=now)
+            ids = cast(list[int], await people.order_by("id").values_list("id", flat=True))
+        except (SegmentNotFound, ProductNotFound):
+            ids = []  # its segment was deleted since: nobody is left to send to
+        for at in range(0, len(ids), INSERT_CHUNK):
+            await BroadcastRecipient.bulk_create(
+                [
+                    BroadcastRecipient(broadcast_id=broadcast.id, user_id=user_id)
+                    for user_id in ids[at : at + INSERT_CHUNK]
+                ],
+                using_db=connection,
+            )
+        await Broadcast.filter(id=broadcast.id).update(
+            status=BroadcastStatus.SENDING if ids else BroadcastStatus.SENT,
+            started_at=now,
+            finished_at=None if ids else now,
+            recipients=len(ids),
+        )
+    return True
+
+
+# Clicks: each web link of a mail goes through a signed redirect naming the broadcast, the
+# person and the link's index; the target is read from the broadcast, never from the request.
+def _clicks() -> URLSafeSerializer:
+    return URLSafeSerializer(notices.letterhead().secret, salt="broadcast-click")
+
+
+def click_link(broadcast_id: int, user_id: int, index: int) -> str:
+    return links.absolute("crm.click", token=_clicks().dumps([broadcast_id, user_id, index]))
+
+
+async def record_click(token: str, *, now: datetime) -> str:
+    """Count one click of a mailed link and give where it goes. Raises ValidationError for a
+    link that is not ours, BroadcastNotFound."""
+    try:
+        broadcast_id, user_id, index = _clicks().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        raise ValidationError("token", "is not a link of ours") from None
+    if not all(isinstance(n, int) for n in (broadcast_id, user_id, index)):
+        raise ValidationError("token", "is not a link of ours")
+    broadcast = await get(broadcast_id)
+    targets = broadcast.links or []
+    if not 0 <= index < len(targets):
+        raise ValidationError("token", "is not a link of ours")
+    async with in_transaction():
+        await Broadcast.filter(id=broadcast_id).update(clicks=F("clicks") + 1)
+        await BroadcastRecipient.filter(
+            broadcast_id=broadcast_id, user_id=user_id, clicked_at__isnull=True
+        ).update(clicked_at=now)
+    return str(targets[index])
+
+
+def compose_mail(broadcast: Broadcast, user_id: int, email: str, locale: str) -> outbox.Message:
+    """The mail of `broadcast` to one person: its body with each web link going through a
+    counted redirect, then why they get it and a one-click unsubscribe (RFC 8058)."""
+    locale = supported(locale)
+    counter = iter(range(len(broadcast.links or [])))
+
+    def tracked(match: re.Match[str]) -> str:
+        index = next(counter, None)
+        if index is None:
+            return match.group(0)
+        return f'href="{html.escape(click_link(broadcast.id, user_id, index))}"'
+
+    body = _HREF.sub(tracked, broadcast.body_html)
+    text = broadcast.body
+    for index, url in enumerate(broadcast.links or []):
+        text = text.replace(url, click_link(broadcast.id, user_id, index), 1)
+    footer_text, footer_html, headers = notices.mail_footer(user_id, KIND, locale)
+    page = links.absolute("crm.message", id=broadcast.id)
+    read_online = translations(locale).gettext("Read it on Shuyuan:")
+    return outbox.Message(
+        recipient=email,
+        subject=broadcast.title[:200],
+        text=f"{broadcast.title}\n\n{text}\n\n{read_online} {page}\n\n{footer_text}",
+        html=(
+            f"<h1>{html.escape(broadcast.title)}</h1>{body}"
+            f'<p><a href="{html.escape(page)}">{html.escape(read_online)}</a></p>{footer_html}'
+        ),
+        headers=headers,
+        key=f"broadcast:{broadcast.id}:{user_id}",
+    )
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    delivered: int = 0
+    skipped: int = 0
+    failed: int = 0
+    mailed: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.delivered + self.skipped + self.failed
+
+
+async def deliver_batch(broadcast_id: int, *, now: datetime, size: int = BATCH) -> BatchResult:
+    """Deliver up to `size` of a sending broadcast's pending recipients, in one transaction
+    (see the module's docstring); when none is left, the broadcast is marked sent."""
+    day = shanghai_day(now)
+    async with in_transaction() as connection:
+        dialect = connection.capabilities.dialect
+        sql = _CLAIM.replace(
+            "/* lock */", "FOR UPDATE SKIP LOCKED" if dialect == "postgres" else ""
+        )
+        claimed = await connection.execute_query_dict(
+            for_dialect(sql, dialect), [broadcast_id, size]
+        )
+        if not claimed:
+            await (
+                Broadcast.filter(id=broadcast_id, status=BroadcastStatus.SENDING)
+                .filter(
+                    ~Q(
+                        id__in=Subquery(
+                            BroadcastRecipient.filter(
+                                broadcast_id=broadcast_id, state=RecipientState.PENDING
+                            ).values("broadcast_id")
+                        )
+                    )
+                )
+                .update(status=BroadcastStatus.SENT, finished_at=now)
+            )
+            return BatchResult()
+        broadcast = await Broadcast.get(id=broadcast_id)
+        ids = [int(row["user_id"]) for row in claimed]
+        people: dict[int, dict[str, Any]] = {
+            row["id"]: row
+            for row in await User.filter(id__in=ids).values(
+                "id", "email", "email_verified_at", "locale"
+            )
+        }
+        channels: dict[int, str] = {
+            user_id: channel
+            for user_id, channel in await NoticeChoice.filter(
+                user_id__in=ids, kind=KIND
+            ).values_list("user_id", "channel")
+        }
+        wanting = [
+            user_id
+            for user_id in ids
+            if user_id in people and channels.get(user_id) != NoticeChannel.NOTHING
+        ]
+        await DailyReach.bulk_create(
+            [DailyReach(user_id=u, day=day, broadcast_id=broadcast_id) for u in wanting],
+            ignore_conflicts=True,
+            using_db=connection,
+        )
+        reached: set[int] = {
+            int(user_id)
+            for (user_id,) in await DailyReach.filter(
+                day=day, broadcast_id=broadcast_id, user_id__in=wanting
+            ).values_list("user_id")
+        }
+        params = {"title": broadcast.title}
+        message = notices.render(KIND, params, "zh_CN", broadcast.title)[:500]
+        page = links.path("crm.message", id=broadcast_id)
+        await Notification.bulk_create(
+            [
+                Notification(
+                    user_id=u, kind=KIND, params=params, message=message, link=page, created_at=now
+                )
+                for u in ids
+                if u in reached
+            ],
+            using_db=connection,
+        )
+        mails = [
+            compose_mail(broadcast, u, people[u]["email"], people[u]["locale"] or "")
+            for u in ids
+            if u in reached
+            and channels.get(u) == NoticeChannel.INBOX_AND_MAIL
+            and people[u]["email_verified_at"] is not None
+        ]
+        await outbox.enqueue_many(mails, channel="mail", now=now)
+        missing = [u for u in ids if u not in people]
+        skipped = [u for u in ids if u in people and u not in reached]
+        for state, group in (
+            (RecipientState.DELIVERED, sorted(reached)),
+            (RecipientState.SKIPPED, skipped),
+            (RecipientState.FAILED, missing),
+        ):
+            if group:
+                await BroadcastRecipient.filter(
+                    broadcast_id=broadcast_id, user_id__in=group, state=RecipientState.PENDING
+                ).update(state=state, done_at=now)
+        result = BatchResult(len(reached), len(skipped), len(missing), len(mails))
+        await Broadcast.filter(id=broadcast_id).update(
+            delivered=F("delivered") + result.delivered,
+            skipped=F("skipped") + result.skipped,
+            failed=F("failed") + result.failed,
+            mailed=F("mailed") + result.mailed,
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class SendRun:
+    started: int = 0
+    delivered: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+RUN_SECONDS = 4.0  # a run of the job (every 5 s) stops taking batches after this long
+
+
+async def send_due(*, now: datetime, seconds: float = RUN_SECONDS) -> SendRun:
+    """The job: start the broadcasts that are due, then deliver batches of those sending,
+    oldest first, for about `seconds`."""
+    due = cast(
+        list[int],
+        await Broadcast.filter(status=BroadcastStatus.SCHEDULED, send_at__lte=now)
+        .order_by("send_at", "id")
+        .values_list("id", flat=True),
+    )
+    started = sum([await start(broadcast_id, now=now) for broadcast_id in due])
+    delivered = skipped = failed = 0
+    deadline = time.monotonic() + seconds
+    sending = cast(
+        list[int],
+        await Broadcast.filter(status=BroadcastStatus.SENDING)
+        .order_by("id")
+        .values_list("id", flat=True),
+    )
+    for broadcast_id in sending:
+        while time.monotonic() < deadline:
+            batch = await deliver_batch(broadcast_id, now=now)
+            delivered += batch.delivered
+            skipped += batch.skipped
+            failed += batch.failed
+            if batch.done == 0:
+                break
+    return SendRun(started, delivered, skipped, failed)
+
+
+async def was_recipient(broadcast_id: int, user_id: int) -> bool:
+    """Whether the broadcast reached `user_id` (who may read it on the site)."""
+    return await BroadcastRecipient.exists(
+        broadcast_id=broadcast_id, user_id=user_id, state=RecipientState.DELIVERED
+    )
