@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -163,6 +164,25 @@ async def deliver_due(mailer: Mailer | None, *, now: datetime, limit: int = BATC
         )
         sent += 1
     return Delivered(sent, retrying, failed)
+
+
+RUN_SECONDS = 4.0  # a run of the delivery job (every 5 s) takes no new batch after this long
+
+
+async def deliver_for(
+    mailer: Mailer | None, *, now: datetime, seconds: float = RUN_SECONDS, limit: int = BATCH
+) -> Delivered:
+    """`deliver_due` batch after batch while each batch was full and `seconds` have not
+    passed: a broadcast's thousands of mails go out in minutes, not fifty every run."""
+    deadline = time.monotonic() + seconds
+    total = Delivered()
+    while True:
+        batch = await deliver_due(mailer, now=now, limit=limit)
+        total = Delivered(
+            total.sent + batch.sent, total.retrying + batch.retrying, total.failed + batch.failed
+        )
+        if batch.sent + batch.retrying + batch.failed < limit or time.monotonic() >= deadline:
+            return total
 
 
 async def settle_stuck(*, now: datetime) -> int:

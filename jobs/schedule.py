@@ -49,7 +49,7 @@ async def deliver_outbox(context: JobContext, now: datetime) -> Any:
     # Mail asked for without signing in (reset links, sign-in codes) first joins the outbox.
     await requested_mail.send_due(now=now)
     stuck = await outbox.settle_stuck(now=now)
-    delivered = await outbox.deliver_due(context.mailer, now=now)
+    delivered = await outbox.deliver_for(context.mailer, now=now)
     return {"stuck": stuck, **vars(delivered)} if stuck or any(vars(delivered).values()) else None
 
 

@@ -126,3 +126,17 @@ async def test_the_schedules_outbox_job_delivers(app: Starlette, smtp: SmtpServe
         await write("receipt:order:100", now)
     await run_once(job, JobContext(provider=app.state.payments_provider))
     assert (await OutboxMessage.get(dedupe_key="receipt:order:100")).state == OutboxState.PENDING
+
+
+async def test_a_run_of_the_job_sends_batch_after_batch_until_none_is_full(
+    smtp: SmtpServer,
+) -> None:
+    smtp.start()
+    mailer = Mailer(smtp.url, "书院 <noreply@shuyuan.test>")
+    now = datetime.now(UTC)
+    for n in range(25):
+        await write(f"broadcast:1:{n}", now, to=f"reader{n}@example.cn")
+    delivered = await outbox.deliver_for(mailer, now=now, limit=10)  # batches of 10, 10 and 5
+    assert delivered.sent == 25
+    assert len(smtp.received()) == 25
+    assert await OutboxMessage.filter(state=OutboxState.SENT).count() == 25
