@@ -56,8 +56,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "routing": _ROUTING,
     # The composition root: each package's purposes, notice kinds and memories, wired.
     "composition": _ROUTING | {"routing"},
-    # The demo community, and its weeks of history rolled up into the numbers.
-    "demo": _DOMAIN | {"stats"},
+    # The demo community, its weeks of history rolled up into the numbers, and its notes,
+    # segments and yesterday's broadcast.
+    "demo": _DOMAIN | {"stats", "crm"},
     "app": _FLOOR
     | {"accounts", "payments", "membership", "community", "store", "jobs", "composition"},
     # Development stand-ins (not shipped): run as processes, imported by nothing.

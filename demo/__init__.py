@@ -15,6 +15,9 @@ from community.board.models import Post
 from community.feed import editing as feed_editing
 from community.feed.audio import check_audio, silent_mp3
 from community.feed.models import FeedItem
+from crm import broadcasts, segments
+from crm import notes as crm_notes
+from crm.models import AudienceKind, Tag
 from demo import history
 from demo.pictures import picture
 from membership import grants, windows
@@ -50,7 +53,41 @@ async def load(var_dir: Path, *, provider: PaymentProvider) -> bool:
     ]
     admin = await User.get(email=DEMO_ADMIN_EMAIL)
     loaded.append(await history.load(var_dir, admin=admin, provider=provider))
+    loaded.append(await _outreach(admin))
     return any(loaded)
+
+
+async def _outreach(admin: User) -> bool:
+    """Tags and a note on people, two segments, and yesterday's broadcast to every member
+    (sent then: today's one push is still free)."""
+    if await Tag.exists():
+        return False
+    now = datetime.now(UTC)
+    luoji, xiaoyu, chenmo = [await User.get(email=e) for e, _ in PEOPLE[:3]]
+    await crm_notes.add_tag(actor=admin, user_id=luoji.id, name="讲师", now=now)
+    await crm_notes.add_tag(actor=admin, user_id=xiaoyu.id, name="VIP", now=now)
+    await crm_notes.add_note(
+        author=admin,
+        user_id=chenmo.id,
+        body="会员 20 天后到期。电话里问过续费能否按原价，已答复：到期前续费从原到期日接着算。",
+        now=now,
+    )
+    for name, rules in (
+        ("30 天内到期的会员", {"expires_within_days": 30}),
+        ("从未打开每日一听", {"feed": "never_opened"}),
+    ):
+        await segments.create(actor=admin, name=name, rules=segments.read_filter(rules), now=now)
+    yesterday = now - timedelta(days=1)
+    await broadcasts.create(
+        actor=admin,
+        title="本周六线下读书会报名开始",
+        body="本周六下午两点，北京朝阳书院空间。会员凭会员卡入场，[在这里报名](https://example.com/)。",
+        audience=broadcasts.Audience(AudienceKind.ALL_MEMBERS),
+        send_at=None,
+        now=yesterday,
+    )
+    await broadcasts.send_due(now=yesterday)
+    return True
 
 
 async def _people() -> bool:
