@@ -55,6 +55,7 @@ from crm.models import (
     BroadcastStatus,
     DailyReach,
     RecipientState,
+    Segment,
 )
 from db import for_dialect, read_sql
 from errors import ValidationError
@@ -120,6 +121,16 @@ def _check_text(title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
+def _send_time(send_at: datetime | None, now: datetime) -> datetime:
+    """When a broadcast goes: `send_at`, or now for None; not in the past, within a year."""
+    when = now if send_at is None else send_at
+    if when < now - timedelta(minutes=1):
+        raise ValidationError("send_at", "is in the past")
+    if when > now + LATEST_SEND:
+        raise ValidationError("send_at", "is more than a year away")
+    return when
+
+
 async def create(
     *,
     actor: User | None,
@@ -133,11 +144,7 @@ async def create(
     ValidationError, EmptyAudience, DailyLimit (everyone in the audience already reached on
     the send's Asia/Shanghai day), SegmentNotFound, ProductNotFound."""
     title, body = _check_text(title, body)
-    when = now if send_at is None else send_at
-    if when < now - timedelta(minutes=1):
-        raise ValidationError("send_at", "is in the past")
-    if when > now + LATEST_SEND:
-        raise ValidationError("send_at", "is more than a year away")
+    when = _send_time(send_at, now)
     people = await audience_people(audience, now=when)
     recipients = await people.count()
     if recipients == 0:
@@ -178,6 +185,52 @@ async def create(
     return broadcast
 
 
+@dataclass(frozen=True)
+class Preview:
+    """A broadcast as it would go, before it is saved (the console's preview)."""
+
+    title: str
+    body_html: str  # as members read it on the site
+    send_at: datetime
+    recipients: int  # the audience at send_at
+    already_reached: int  # of them, reached by a broadcast on send_at's Shanghai day
+    mail: outbox.Message  # as the one previewing would receive it
+
+    @property
+    def reachable(self) -> int:
+        return self.recipients - self.already_reached
+
+
+async def preview(
+    *,
+    viewer: User,
+    title: str,
+    body: str,
+    audience: Audience,
+    send_at: datetime | None,
+    now: datetime,
+) -> Preview:
+    """What `create` would send, saving nothing: the message as a member reads it, the mail as
+    `viewer` would receive it, and the audience's count with how many of them a broadcast
+    already reached on the send's Asia/Shanghai day (`create` refuses an audience that is
+    empty or all reached). Raises ValidationError, SegmentNotFound, ProductNotFound."""
+    title, body = _check_text(title, body)
+    when = _send_time(send_at, now)
+    people = await audience_people(audience, now=when)
+    recipients = await people.count()
+    reached = await already_reached(people, shanghai_day(when)) if recipients else 0
+    rendered, targets = body_html(body)
+    draft = Broadcast(id=0, title=title, body=body, body_html=rendered, links=targets)
+    return Preview(
+        title=title,
+        body_html=rendered,
+        send_at=when,
+        recipients=recipients,
+        already_reached=reached,
+        mail=compose_mail(draft, viewer.id, viewer.email, viewer.locale or ""),
+    )
+
+
 async def cancel(*, actor: User | None, broadcast_id: int, now: datetime) -> Broadcast:
     """Withdraw a broadcast that has not started. Raises BroadcastNotFound, NotScheduled."""
     async with in_transaction():
@@ -208,6 +261,31 @@ async def get(broadcast_id: int) -> Broadcast:
 
 async def recent(*, limit: int = 50) -> list[Broadcast]:
     return await Broadcast.all().order_by("-id").limit(limit)
+
+
+async def audience_names(items: list[Broadcast]) -> dict[int, str]:
+    """The name of each broadcast's segment or product (by broadcast id), where it has one
+    that still exists."""
+    segment_ids = {b.audience_id for b in items if b.audience_kind == AudienceKind.SEGMENT}
+    product_ids = {b.audience_id for b in items if b.audience_kind == AudienceKind.PRODUCT_BUYERS}
+    segment_names = dict(
+        await Segment.filter(id__in=segment_ids).values_list("id", "name") if segment_ids else []
+    )
+    product_titles = dict(
+        await Product.filter(id__in=product_ids).values_list("id", "title") if product_ids else []
+    )
+    names: dict[int, str] = {}
+    for b in items:
+        found = (
+            segment_names.get(b.audience_id)
+            if b.audience_kind == AudienceKind.SEGMENT
+            else product_titles.get(b.audience_id)
+            if b.audience_kind == AudienceKind.PRODUCT_BUYERS
+            else None
+        )
+        if found is not None:
+            names[b.id] = str(found)
+    return names
 
 
 async def start(broadcast_id: int, *, now: datetime) -> bool:
