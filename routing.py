@@ -17,6 +17,7 @@ from community.feed import api as feed_api
 from community.feed import routes as feed_routes
 from console import api as console_api
 from console import routes as console_routes
+from crm import api as crm_api
 from crm import routes as crm_routes
 from front import routes as front_routes
 from jobs import admin as jobs_admin
@@ -53,6 +54,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *jobs_admin.api_routes(),
         *console_api.routes(),
         *stats_api.routes(),
+        *crm_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
