@@ -232,7 +232,7 @@ async def change_notice_choice(request: Request) -> Response:
     data = await read_json(request, schemas.NoticeChoiceChange)
     if request.path_params["kind"] not in notices.kinds():
         raise NotificationNotFound("No such kind of notice.")
-    await notices.choose(user, request.path_params["kind"], data.channel)
+    await notices.choose(user, request.path_params["kind"], data.channel, source="api")
     return await notice_choices(request)
 
 

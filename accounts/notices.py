@@ -167,7 +167,7 @@ async def choose_each(user: User, wanted: Mapping[str, str]) -> None:
     for name, _kind, _channel in await choices(user):
         channel = wanted.get(name)
         if channel:
-            await choose(user, name, channel)
+            await choose(user, name, channel, source="notices_page")
 
 
 def unsubscribe_token(user_id: int, kind: str) -> str:
