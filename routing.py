@@ -17,6 +17,7 @@ from community.feed import api as feed_api
 from community.feed import routes as feed_routes
 from console import api as console_api
 from console import routes as console_routes
+from crm import admin as crm_admin
 from crm import api as crm_api
 from crm import routes as crm_routes
 from front import routes as front_routes
@@ -73,6 +74,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *feed_routes.routes(),
         *board_routes.routes(),
         *crm_routes.routes(),
+        *crm_admin.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
         *stats_routes.routes(),

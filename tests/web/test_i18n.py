@@ -24,7 +24,9 @@ from web.errors import FIELD_LABELS, in_reader_language
 from web.rendering import STATUS_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PACKAGES = ("accounts", "community", "membership", "payments", "store", "web", "jobs", "front")
+PACKAGES = (
+    "accounts", "community", "membership", "payments", "store", "web", "jobs", "front", "crm"
+)  # fmt: skip
 KEYWORDS = {
     "_": None,
     "N_": None,
