@@ -25,6 +25,8 @@ from community.board import services as board
 from community.feed import analytics as feed_analytics
 from community.feed import editing as feed_editing
 from community.feed.memory import FeedMemory
+from crm import broadcasts, segments
+from crm.models import AudienceKind, BroadcastStatus
 from membership import services as membership
 from membership.grants import grant_complimentary
 from membership.models import MembershipGrant
@@ -126,7 +128,9 @@ async def seed() -> tuple[User, dict[str, str]]:
         counter=MemoryCounter(),
         now=now,
     )
+    outreach = await seed_outreach(admin, now)
     ids = {
+        **outreach,
         "/store/products/": str(product.id),
         "/store/orders/": str(order.id),
         "/membership/enrollments/": str(enrollment.id),
@@ -140,6 +144,42 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/admin/dashboard/sales/": f"drop/{await seed_numbers(admin, item.id, now)}",  # selling
     }
     return admin, ids
+
+
+async def seed_outreach(admin: User, now: datetime) -> dict[str, str]:
+    """A segment, a broadcast sent to it (read at /messages/{id}), and one scheduled for
+    tomorrow to everyone (its page polls its progress). Returns their pages' ids."""
+    segment, _count = await segments.create(
+        actor=admin,
+        name="本月到期的会员",
+        rules=segments.SegmentFilter(membership="member", expires_within_days=30),
+        now=now,
+    )
+    sent = await broadcasts.create(
+        actor=admin,
+        title="本周书单：三本讲时间的书",
+        body="这周读**三本书**：\n\n1. 《时间简史》\n2. 《追忆似水年华》\n3. 《百年孤独》\n\n"
+        "[书单全文](https://example.cn/books)",
+        audience=broadcasts.Audience(AudienceKind.SEGMENT, segment.id),
+        send_at=None,
+        now=now,
+    )
+    while sent.status == BroadcastStatus.SENDING:
+        await broadcasts.send_due(now=now)
+        await sent.refresh_from_db()
+    scheduled = await broadcasts.create(
+        actor=admin,
+        title="明晚八点：线上读书会",
+        body="明晚八点，我们一起读《百年孤独》的第一章。",
+        audience=broadcasts.Audience(AudienceKind.EVERYONE),
+        send_at=now + timedelta(days=1),
+        now=now,
+    )
+    return {
+        "/admin/segments/": str(segment.id),
+        "/admin/broadcasts/": str(scheduled.id),
+        "/messages/": str(sent.id),
+    }
 
 
 async def seed_numbers(admin: User, feed_item_id: int, now: datetime) -> int:
