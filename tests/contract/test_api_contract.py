@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ import pytest
 from accounts import notices
 from community.board import services as board
 from community.feed import editing as feed_editing
+from crm import broadcasts, segments
+from crm.models import AudienceKind
 from membership import services as membership
 from payments import services as payments
 from payments.provider import PaymentProvider
@@ -87,6 +89,17 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
     )
     note = await notices.notify(member.id, kind="welcome", params={"name": "你好"})
     assert note is not None
+    segment, _count = await segments.create(
+        actor=admin, name="会员", rules=segments.SegmentFilter(membership="member"), now=now
+    )
+    broadcast = await broadcasts.create(  # tomorrow: today's one push is left for the run
+        actor=admin,
+        title="明天见",
+        body="明天的书单",
+        audience=broadcasts.Audience(AudienceKind.EVERYONE),
+        send_at=now + timedelta(days=1),
+        now=now,
+    )
     return {
         "ADMIN_TOKEN": await token_for(admin),
         "MEMBER_TOKEN": await token_for(member),
@@ -101,6 +114,8 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
         "FEED_ITEM_ID": str(item.id),
         "POST_ID": str(post.id),
         "NOTIFICATION_ID": str(note.id),
+        "SEGMENT_ID": str(segment.id),
+        "BROADCAST_ID": str(broadcast.id),
     }
 
 
