@@ -22,7 +22,7 @@ from crm import broadcasts, notes, schemas, segments
 from crm.broadcasts import MAX_BODY, MAX_TITLE, Audience
 from crm.models import AudienceKind, BroadcastStatus
 from errors import DomainError, ValidationError
-from store import catalog
+from store import services as store
 from web.api import line, read_fields, read_query, text
 from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
@@ -71,7 +71,7 @@ def read_segment_form(values: Mapping[str, str]) -> tuple[str, segments.SegmentF
 async def _products() -> dict[str, Any]:
     """The products a segment or an audience may name (the latest 200), as a select's options
     and by id."""
-    products = await catalog.newest_products(limit=200)
+    products = await store.newest_products(limit=200)
     return {
         "product_options": [(str(p.id), p.title) for p in products],
         "product_titles": {p.id: p.title for p in products},
