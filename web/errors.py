@@ -123,6 +123,8 @@ FIELD_LABELS = {
     "requires_shipping": N_("Ships by post"),
     "published": N_("Published"),
     "role": N_("Role"),
+    "visibility": N_("Who may read it"),
+    "tag": N_("Tag"),
     "actor": N_("Done by"),
     "action": N_("Action"),
     "object_type": N_("Object"),
