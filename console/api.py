@@ -18,7 +18,7 @@ from console import schemas
 from console.routes import audit_filter
 from crm import notes, people
 from crm.models import PersonNote
-from web.api import iso, json_response, operation, read_json, read_query
+from web.api import iso, json_response, operation, read_fields, read_json, read_query
 from web.auth import staff_member, staff_only
 from web.i18n import api_locale
 
@@ -218,7 +218,7 @@ async def remove_tag(request: Request) -> Response:
     tags = await notes.remove_tag(
         actor=staff_member(request),
         user_id=request.path_params["user_id"],
-        name=request.path_params["name"],
+        name=read_fields({"name": request.path_params["name"]}, schemas.NewTag).name,
         now=datetime.now(UTC),
     )
     return json_response({"tags": tags})

@@ -18,13 +18,13 @@ from accounts import audit, notices, staff
 from accounts.browsers import browser_of
 from accounts.roles import Capability, StaffRole
 from console.labels import ACTION_LABELS, ACTIVITY_LABELS, OBJECT_LABELS
-from console.schemas import AuditQuery, PeopleQuery
+from console.schemas import AuditQuery, NewNote, NoteVisibilityChange, PeopleQuery, TagField
 from crm import notes, people
 from crm.models import PersonNote
 from errors import ValidationError
 from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
-from web.decoding import read_query
+from web.decoding import read_fields, read_query
 from web.forms import csv_download
 from web.i18n import choose_locale
 from web.rendering import (
@@ -136,11 +136,15 @@ async def add_note(request: Request) -> Response:
     user_id = request.path_params["id"]
     form = await read_form(request)
     on_error_back(request, _person_path(user_id))
+    data = read_fields(
+        {"body": form.get("body", ""), "visibility": form.get("visibility") or "staff"},
+        NewNote,
+    )
     await notes.add_note(
         author=staff_member(request),
         user_id=user_id,
-        body=str(form.get("body", "")),
-        visibility=str(form.get("visibility", "") or "staff"),
+        body=data.body,
+        visibility=data.visibility,
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("The note was saved."), "success")
@@ -154,10 +158,11 @@ async def set_note_visibility(request: Request) -> Response:
     noted = await PersonNote.get_or_none(id=note_id)
     if noted is not None:
         on_error_back(request, _person_path(noted.user_id))  # type: ignore[attr-defined]
+    data = read_fields({"visibility": form.get("visibility", "")}, NoteVisibilityChange)
     note = await notes.set_visibility(
         actor=staff_member(request),
         note_id=note_id,
-        visibility=str(form.get("visibility", "")),
+        visibility=data.visibility,
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("Who may read the note was saved."), "success")
@@ -172,7 +177,7 @@ async def add_tag(request: Request) -> Response:
     await notes.add_tag(
         actor=staff_member(request),
         user_id=user_id,
-        name=str(form.get("tag", "")),
+        name=read_fields({"tag": form.get("tag", "")}, TagField).tag,
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("The tag was added."), "success")
@@ -187,7 +192,7 @@ async def remove_tag(request: Request) -> Response:
     await notes.remove_tag(
         actor=staff_member(request),
         user_id=user_id,
-        name=str(form.get("tag", "")),
+        name=read_fields({"tag": form.get("tag", "")}, TagField).tag,
         now=datetime.now(UTC),
     )
     flash(request, gettext_for(request)("The tag was removed."), "success")

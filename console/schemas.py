@@ -335,8 +335,17 @@ class NoteWritten(Answer):
     created_at: str
 
 
+Tag = Annotated[str, line(notes.MAX_TAG, min_length=1)]
+
+
 class NewTag(Body):
-    name: Annotated[str, line(notes.MAX_TAG, min_length=1)]
+    name: Tag
+
+
+class TagField(Body):
+    """The person page's tag forms (add, remove): the tag's name."""
+
+    tag: Tag
 
 
 class PersonTags(Answer):

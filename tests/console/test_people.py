@@ -325,10 +325,25 @@ async def test_bounds_a_long_note_and_an_unknown_person(client: httpx.AsyncClien
         "/api/v1/admin/people/999999/notes", json={"body": "谁"}, headers=token
     )
     assert unknown_note.status_code == 404
+    too_long_tag = await client.delete(
+        f"/api/v1/admin/people/{seeded.person.id}/tags/{'签' * 31}", headers=token
+    )
+    assert too_long_tag.status_code == 422
     await sign_in(client, seeded.admin.email)
     assert (await client.get("/admin/people/999999")).status_code == 404
     path = f"/admin/people/{seeded.person.id}"
     csrf = csrf_from((await client.get(path)).text)
-    refused = await client.post(f"{path}/notes", data={"body": "长" * 3000, "csrf_token": csrf})
-    assert refused.status_code == 303 and refused.headers["location"] == path
+    for form in (
+        {"body": "长" * 3000},
+        {"body": "a\x00b"},
+        {"body": "好", "visibility": "everyone"},
+    ):
+        refused = await client.post(f"{path}/notes", data={**form, "csrf_token": csrf})
+        assert refused.status_code == 303 and refused.headers["location"] == path
+    odd_tag = await client.post(f"{path}/tags", data={"tag": "x\x00", "csrf_token": csrf})
+    assert odd_tag.status_code == 303
     assert await PersonNote.filter(user_id=seeded.person.id).count() == 1
+    assert await crm_notes.tags_of(seeded.person.id) == ["老读者"]
+    page = await client.get(path)
+    assert "正文：最多 2000 个字符" in page.text  # each reason, in Chinese
+    assert "可见范围：不是允许的取值" in page.text
