@@ -21,6 +21,7 @@ from crm.models import PersonNote
 from web.api import iso, json_response, operation, read_fields, read_json, read_query
 from web.auth import staff_member, staff_only
 from web.i18n import api_locale
+from web.schemas import VISIBLE_LINE_PATTERN
 
 
 def audit_json(entry: AuditEntry) -> dict[str, Any]:
@@ -202,7 +203,12 @@ async def add_tag(request: Request) -> Response:
     return json_response({"tags": tags})
 
 
-TAG_IN_PATH = {"type": "string", "minLength": 1, "maxLength": notes.MAX_TAG}
+TAG_IN_PATH = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": notes.MAX_TAG,
+    "pattern": VISIBLE_LINE_PATTERN,
+}
 
 
 @operation(
