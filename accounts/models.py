@@ -169,7 +169,9 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "accounts_outbox"
-        indexes = (("state", "next_attempt_at"),)
+        # (recipient, id): the mails sent to one address, newest first (a person's page in
+        # the back office).
+        indexes = (("state", "next_attempt_at"), ("recipient", "id"))
 
 
 class PasswordReset(Model):

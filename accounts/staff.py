@@ -3,6 +3,7 @@ operator knows of them (an email, a name, a number)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from tortoise.expressions import Q
@@ -14,6 +15,8 @@ from accounts.models import User
 from accounts.roles import StaffRole
 
 FIND_LIMIT = 20
+MAX_FIND = 100  # characters of what is looked for
+MAX_ALSO = 200  # accounts found by other keys, at most
 
 
 async def set_role(
@@ -58,13 +61,27 @@ async def staff() -> list[User]:
     return sorted(people, key=lambda u: (order.get(u.staff_role or "", 9), u.id))
 
 
-async def find_people(text: str, *, limit: int = FIND_LIMIT) -> list[User]:
+async def find_people(
+    text: str,
+    *,
+    cursor: int | None = None,
+    limit: int = FIND_LIMIT,
+    also_ids: Collection[int] = (),
+) -> tuple[list[User], int | None]:
     """People whose email starts with, or whose name contains, `text`; a number is also
-    looked up as an account number. Newest accounts first."""
-    clean = " ".join(str(text).split())[:100]
+    looked up as an account number; and the accounts `also_ids` names (what the packages above
+    found by their own keys: a delivery phone, a member card; crm.people). Newest accounts
+    first, `limit` a page, with the cursor of the next page (an account id) or None."""
+    clean = " ".join(str(text).split())[:MAX_FIND]
     if not clean:
-        return []
+        return [], None
     where = Q(email__istartswith=clean) | Q(display_name__icontains=clean)
     if clean.isascii() and clean.isdigit() and len(clean) <= 9:
         where |= Q(id=int(clean))
-    return await User.filter(where).order_by("-id").limit(limit)
+    if also_ids:
+        where |= Q(id__in=sorted(set(also_ids))[:MAX_ALSO])
+    query = User.filter(where)
+    if cursor is not None:
+        query = query.filter(id__lt=cursor)
+    found = await query.order_by("-id").limit(limit + 1)
+    return found[:limit], found[limit - 1].id if len(found) > limit else None

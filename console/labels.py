@@ -82,3 +82,11 @@ OBJECT_LABELS: dict[str, str] = {
     "segment": N_("Segment"),
     "broadcast": N_("Broadcast"),
 }
+
+# What accounts.activity's kinds are called on a person's page.
+ACTIVITY_LABELS: dict[str, str] = {
+    "feed.view": N_("Feed items read"),
+    "feed.play": N_("Voice messages played"),
+    "feed.lookup": N_("Keyword lookups"),
+    "store.view": N_("Product pages viewed"),
+}

@@ -1,11 +1,12 @@
-"""The console's own pages: the overview, the audit log (and its CSV), the staff and their
-roles; and the redirects from the admin pages' old addresses."""
+"""The console's own pages: the overview, people (the search, a person's page with staff's
+notes and tags), the audit log (and its CSV), the staff and their roles; and the redirects
+from the admin pages' old addresses."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -13,16 +14,27 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
-from accounts import audit, staff
+from accounts import audit, notices, staff
+from accounts.browsers import browser_of
 from accounts.roles import Capability, StaffRole
-from console.labels import ACTION_LABELS, OBJECT_LABELS
-from console.schemas import AuditQuery, PeopleQuery
+from console.labels import ACTION_LABELS, ACTIVITY_LABELS, OBJECT_LABELS
+from console.schemas import AuditQuery, NewNote, NoteVisibilityChange, PeopleQuery, TagField
+from crm import notes, people
+from crm.models import PersonNote
 from errors import ValidationError
 from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
-from web.decoding import read_query
+from web.decoding import read_fields, read_query
 from web.forms import csv_download
-from web.rendering import SHANGHAI, flash, gettext_for, redirect_after_post, render
+from web.i18n import choose_locale
+from web.rendering import (
+    SHANGHAI,
+    flash,
+    gettext_for,
+    on_error_back,
+    redirect_after_post,
+    render,
+)
 
 
 def audit_filter(query: AuditQuery) -> audit.AuditFilter:
@@ -77,13 +89,114 @@ async def home(request: Request) -> Response:
 
 @staff_only(Capability.PEOPLE)
 async def people_page(request: Request) -> Response:
-    """Find a person by email, name or account number, and read what their account says."""
-    found_text = read_query(request, PeopleQuery).q
+    """Find a person by email, name, delivery phone, member card or account number."""
+    query = read_query(request, PeopleQuery)
+    found, next_cursor = await people.find_people(
+        query.q, cursor=int(query.cursor) if query.cursor else None
+    )
     return await render(
         request,
         "console/people.html",
-        {"q": found_text, "found": await staff.find_people(found_text) if found_text else []},
+        {"q": query.q, "found": found, "next_cursor": next_cursor, "cursor": query.cursor},
     )
+
+
+def _person_path(user_id: int) -> str:
+    return links.path("console.person", id=user_id)
+
+
+@staff_only(Capability.PEOPLE)
+async def person_page(request: Request) -> Response:
+    """Everything the back office knows of one person, as the reader's role may see it."""
+    reader = staff_member(request)
+    page = await people.person_page(
+        reader,
+        request.path_params["id"],
+        now=datetime.now(UTC),
+        locale=choose_locale(request),
+    )
+    return await render(
+        request,
+        "console/person.html",
+        {
+            "page": page,
+            "person": page.profile,
+            "all_tags": await notes.all_tags() if reader.may(Capability.OUTREACH) else [],
+            "browser_of": browser_of,
+            "notice_labels": {name: kind.label for name, kind in notices.kinds().items()},
+            "activity_labels": ACTIVITY_LABELS,
+            "max_note": notes.MAX_NOTE,
+            "max_tag": notes.MAX_TAG,
+        },
+    )
+
+
+@staff_only(Capability.NOTES)
+async def add_note(request: Request) -> Response:
+    user_id = request.path_params["id"]
+    form = await read_form(request)
+    on_error_back(request, _person_path(user_id))
+    data = read_fields(
+        {"body": form.get("body", ""), "visibility": form.get("visibility") or "staff"},
+        NewNote,
+    )
+    await notes.add_note(
+        author=staff_member(request),
+        user_id=user_id,
+        body=data.body,
+        visibility=data.visibility,
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("The note was saved."), "success")
+    return redirect_after_post(request, _person_path(user_id))
+
+
+@staff_only(Capability.OUTREACH)
+async def set_note_visibility(request: Request) -> Response:
+    form = await read_form(request)
+    note_id = request.path_params["id"]
+    noted = await PersonNote.get_or_none(id=note_id)
+    if noted is not None:
+        on_error_back(request, _person_path(noted.user_id))  # type: ignore[attr-defined]
+    data = read_fields({"visibility": form.get("visibility", "")}, NoteVisibilityChange)
+    note = await notes.set_visibility(
+        actor=staff_member(request),
+        note_id=note_id,
+        visibility=data.visibility,
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("Who may read the note was saved."), "success")
+    return redirect_after_post(request, _person_path(note.user_id))  # type: ignore[attr-defined]
+
+
+@staff_only(Capability.OUTREACH)
+async def add_tag(request: Request) -> Response:
+    user_id = request.path_params["id"]
+    form = await read_form(request)
+    on_error_back(request, _person_path(user_id))
+    await notes.add_tag(
+        actor=staff_member(request),
+        user_id=user_id,
+        name=read_fields({"tag": form.get("tag", "")}, TagField).tag,
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("The tag was added."), "success")
+    return redirect_after_post(request, _person_path(user_id))
+
+
+@staff_only(Capability.OUTREACH)
+async def remove_tag(request: Request) -> Response:
+    user_id = request.path_params["id"]
+    form = await read_form(request)
+    on_error_back(request, _person_path(user_id))
+    await notes.remove_tag(
+        actor=staff_member(request),
+        user_id=user_id,
+        name=read_fields({"tag": form.get("tag", "")}, TagField).tag,
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("The tag was removed."), "success")
+    return redirect_after_post(request, _person_path(user_id))
 
 
 @staff_only(Capability.AUDIT)
@@ -174,7 +287,7 @@ async def staff_page(request: Request) -> Response:
         {
             "staff": await staff.staff(),
             "q": found_text,
-            "found": await staff.find_people(found_text) if found_text.strip() else [],
+            "found": (await people.find_people(found_text))[0],
             "roles": [role.value for role in StaffRole],
         },
     )
@@ -225,6 +338,21 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/admin", home, methods=["GET"], name="console.home"),
         Route("/admin/people", people_page, methods=["GET"], name="console.people"),
+        Route("/admin/people/{id:id}", person_page, methods=["GET"], name="console.person"),
+        Route("/admin/people/{id:id}/notes", add_note, methods=["POST"], name="console.add_note"),
+        Route(
+            "/admin/notes/{id:id}/visibility",
+            set_note_visibility,
+            methods=["POST"],
+            name="console.set_note_visibility",
+        ),
+        Route("/admin/people/{id:id}/tags", add_tag, methods=["POST"], name="console.add_tag"),
+        Route(
+            "/admin/people/{id:id}/tags/remove",
+            remove_tag,
+            methods=["POST"],
+            name="console.remove_tag",
+        ),
         Route("/admin/audit", audit_page, methods=["GET"], name="console.audit"),
         Route("/admin/audit.csv", audit_csv, methods=["GET"], name="console.audit_csv"),
         Route("/admin/staff", staff_page, methods=["GET"], name="console.staff"),

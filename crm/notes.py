@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.roles import Capability
 from crm.errors import NoteNotFound, PersonNotFound
 from crm.models import NoteVisibility, PersonNote, PersonTag, Tag
-from errors import ValidationError
+from errors import Forbidden, ValidationError
 
 MAX_NOTE = 2000
 MAX_TAG = 30
@@ -47,8 +47,8 @@ async def notes_for(reader: User, user_id: int) -> list[PersonNote]:
 async def add_note(
     *, author: User, user_id: int, body: str, visibility: str = "staff", now: datetime
 ) -> PersonNote:
-    """Write a note on a person. Raises PersonNotFound, ValidationError (empty, too long, or
-    an admins-only note by someone who is not an admin)."""
+    """Write a note on a person. Raises PersonNotFound, ValidationError (empty, too long),
+    Forbidden (an admins-only note by someone who is not an admin: a right, not a field)."""
     text = body.strip()
     if not 1 <= len(text) <= MAX_NOTE:
         raise ValidationError("body", f"must be 1 to {MAX_NOTE} characters")
@@ -57,7 +57,7 @@ async def add_note(
     except ValueError:
         raise ValidationError("visibility", "must be staff or admins") from None
     if wanted == NoteVisibility.ADMINS and not may_read_admin_notes(author):
-        raise ValidationError("visibility", "only admins write notes for admins")
+        raise Forbidden("Only admins write notes that only admins read.")
     async with in_transaction():
         await _person(user_id)
         note = await PersonNote.create(

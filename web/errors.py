@@ -128,6 +128,8 @@ FIELD_LABELS = {
     "segment_id": N_("Segment"),
     "product_id": N_("Product"),
     "filter": N_("Conditions"),
+    "visibility": N_("Who may read it"),
+    "tag": N_("Tag"),
     "actor": N_("Done by"),
     "action": N_("Action"),
     "object_type": N_("Object"),

@@ -249,7 +249,7 @@ async def admin_page(request: Request) -> Response:
     the board's settings and categories."""
     now = datetime.now(UTC)
     looked_for = (read_query(request, schemas.PersonQuery).q or "").strip()
-    found = await staff.find_people(looked_for) if looked_for else []
+    found, _more = await staff.find_people(looked_for)
     return await render(
         request,
         "community/board_admin.html",

@@ -20,12 +20,17 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
+from accounts import activity, notices
+from accounts import services as accounts
 from accounts.models import User
+from community.board import moderation
 from community.board import services as board
 from community.feed import analytics as feed_analytics
 from community.feed import editing as feed_editing
 from community.feed.memory import FeedMemory
 from crm import broadcasts, segments
+from crm import notes as crm_notes
+from crm.broadcasts import Audience
 from crm.models import AudienceKind, BroadcastStatus
 from membership import services as membership
 from membership.grants import grant_complimentary
@@ -129,6 +134,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         now=now,
     )
     outreach = await seed_outreach(admin, now)
+    provider = MemoryProvider("pays")  # one for the seed: its payment intents are numbered
     ids = {
         **outreach,
         "/store/products/": str(product.id),
@@ -141,7 +147,8 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/admin/feed/": str(item.id),
         "/people/": str(admin.id),
         "/admin/catalogue/products/": str(product.id),
-        "/admin/dashboard/sales/": f"drop/{await seed_numbers(admin, item.id, now)}",  # selling
+        "/admin/dashboard/sales/": f"drop/{await seed_numbers(admin, item.id, now, provider)}",
+        "/admin/people/": str(await seed_customer(admin, product.id, now, provider)),
     }
     return admin, ids
 
@@ -182,7 +189,76 @@ async def seed_outreach(admin: User, now: datetime) -> dict[str, str]:
     }
 
 
-async def seed_numbers(admin: User, feed_item_id: int, now: datetime) -> int:
+async def seed_customer(
+    admin: User, product_id: int, now: datetime, provider: MemoryProvider
+) -> int:
+    """A member who shops and posts, for the console's page of a person: a card, two paid
+    orders (one refunded), an API token, a post reported and a ban, notes for staff and for
+    admins, two tags, broadcast mail chosen (a consent) and a broadcast received. Returns
+    their id."""
+    customer = await make_user(email="zhaoliu@example.cn", name="赵六")
+    customer = await grant_complimentary(user_id=customer.id, days=365, now=now, actor=admin)
+    await accounts.issue_token(customer, name="读书 App")
+    for n in range(2):
+        order = await store.place_order(
+            buyer=customer,
+            items=[store.Wanted(product_id=product_id, quantity=1 + n)],
+            now=now,
+            counter=MemoryCounter(),
+            shipping=address(),
+        )
+        await store.pay_order(
+            provider=provider,
+            order_id=order.id,
+            user=customer,
+            choice=PaymentChoice(payment_method=f"pm_customer_{order.id}"),
+            now=now,
+        )
+    await staff_orders.refund_order(provider=provider, order_id=order.id, now=now, actor=admin)
+    post, _ = await board.create_post(
+        author=customer,
+        category="question",
+        title="有没有一起读《史记》的？",
+        body="每周读两篇。",
+        counter=MemoryCounter(),
+        now=now,
+    )
+    await moderation.report(post.id, reporter=admin, reason="重复发帖", now=now)
+    await moderation.ban(customer.id, days=3, reason="一天内重复发帖五次", now=now, actor=admin)
+    await crm_notes.add_note(
+        author=admin, user_id=customer.id, body="来电说地址写错了，已改为海淀区。", now=now
+    )
+    await crm_notes.add_note(
+        author=admin,
+        user_id=customer.id,
+        body="退款纠纷处理中，先不要回复。",
+        visibility="admins",
+        now=now,
+    )
+    for tag in ("老读者", "线下活动"):
+        await crm_notes.add_tag(actor=admin, user_id=customer.id, name=tag, now=now)
+    await notices.choose(customer, "broadcast", "inbox_mail", now=now)
+    await broadcasts.create(
+        actor=admin,
+        title="本周读书会",
+        body="周六下午三点，[报名](https://example.cn/club)。",
+        audience=Audience(AudienceKind.EVERYONE),
+        send_at=None,
+        now=now,
+    )
+    while (await broadcasts.send_due(now=now)).delivered:
+        pass
+    reading = Tally()
+    for day in range(0, 12, 3):
+        for kind in (activity.FEED_VIEW, activity.FEED_PLAY):
+            activity.record(reading, customer.id, kind, now=now - timedelta(days=day))
+    await flush(reading)
+    return customer.id
+
+
+async def seed_numbers(
+    admin: User, feed_item_id: int, now: datetime, provider: MemoryProvider
+) -> int:
     """Three weeks of history for the dashboard (accounts, memberships, feed reading, a drop
     sold nine days ago with one order refunded) and a drop selling since a quarter of an hour
     ago, with views, holds and payments around its opening; the rollups refreshed. Returns
@@ -201,7 +277,6 @@ async def seed_numbers(admin: User, feed_item_id: int, now: datetime) -> int:
                 feed, feed_item_id, what, user_id=person.id, now=now - timedelta(days=day)
             )
     await flush(feed.tally)
-    provider = MemoryProvider("pays")
     earlier = await _sold_drop(admin, "上周的周边", people[:6], now - timedelta(days=9), provider)
     await staff_orders.refund_order(
         provider=provider, order_id=earlier[0], now=now - timedelta(days=7), actor=admin

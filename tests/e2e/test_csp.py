@@ -91,6 +91,7 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
         and "/verify/" not in path
         and not path.startswith("/lang/")  # not pages: downloads, feeds, media, redirects
     ] + list(AFTER_ACTIONS)
+    paths.append("/admin/people?q=读者")  # the people search, with a page of results and more
     assert len(paths) > 30
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(PAGES_HTML, ignore_errors=True)  # a page gone since the last run is not checked
