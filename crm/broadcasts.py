@@ -65,12 +65,13 @@ from translation import supported, translations
 
 KIND = segments.BROADCAST_KIND
 BATCH = 500
-INSERT_CHUNK = 1000  # recipients written per statement when a broadcast starts
 MAX_TITLE = 120
 MAX_BODY = 20_000
 LATEST_SEND = timedelta(days=366)
 SQL = Path(__file__).resolve().parent / "sql"
 _CLAIM = read_sql(SQL / "claim_recipients.sql")
+_WRITE_RECIPIENTS_PG = read_sql(SQL / "write_recipients_postgres.sql")
+_WRITE_RECIPIENT = read_sql(SQL / "write_recipient.sql")
 _HREF = re.compile(r'href="(https?://[^"]*)"')
 
 
@@ -306,13 +307,12 @@ async def start(broadcast_id: int, *, now: datetime) -> bool:
             ids = cast(list[int], await people.order_by("id").values_list("id", flat=True))
         except (SegmentNotFound, ProductNotFound):
             ids = []  # its segment was deleted since: nobody is left to send to
-        for at in range(0, len(ids), INSERT_CHUNK):
-            await BroadcastRecipient.bulk_create(
-                [
-                    BroadcastRecipient(broadcast_id=broadcast.id, user_id=user_id)
-                    for user_id in ids[at : at + INSERT_CHUNK]
-                ],
-                using_db=connection,
+        dialect = connection.capabilities.dialect
+        if ids and dialect == "postgres":
+            await connection.execute_query(_WRITE_RECIPIENTS_PG, [broadcast.id, ids])
+        elif ids:
+            await connection.execute_many(
+                for_dialect(_WRITE_RECIPIENT, dialect), [[broadcast.id, u] for u in ids]
             )
         await Broadcast.filter(id=broadcast.id).update(
             status=BroadcastStatus.SENDING if ids else BroadcastStatus.SENT,
@@ -330,7 +330,11 @@ def _clicks() -> URLSafeSerializer:
 
 
 def click_link(broadcast_id: int, user_id: int, index: int) -> str:
-    return links.absolute("crm.click", token=_clicks().dumps([broadcast_id, user_id, index]))
+    # The route's address is built once (links caches it) and the token put after it: a
+    # batch makes a link per person and web link, and the router's lookup was most of a
+    # batch's time. The token is URL-safe as it is.
+    prefix = links.absolute("crm.click", token="_").removesuffix("_")
+    return prefix + _clicks().dumps([broadcast_id, user_id, index])
 
 
 async def record_click(token: str, *, now: datetime) -> str:
@@ -449,11 +453,14 @@ async def deliver_batch(broadcast_id: int, *, now: datetime, size: int = BATCH) 
             ignore_conflicts=True,
             using_db=connection,
         )
+        # Read by person (the unique (user_id, day) index), the day and broadcast checked
+        # here: a lookup by day would go through every reach of the day, batch after batch.
         reached: set[int] = {
             int(user_id)
-            for (user_id,) in await DailyReach.filter(
-                day=day, broadcast_id=broadcast_id, user_id__in=wanting
-            ).values_list("user_id")
+            for user_id, on, by in await DailyReach.filter(user_id__in=wanting).values_list(
+                "user_id", "day", "broadcast_id"
+            )
+            if on == day and by == broadcast_id
         }
         params = {"title": broadcast.title}
         message = notices.render(KIND, params, "zh_CN", broadcast.title)[:500]
@@ -478,6 +485,7 @@ async def deliver_batch(broadcast_id: int, *, now: datetime, size: int = BATCH) 
         await outbox.enqueue_many(mails, channel="mail", now=now)
         missing = [u for u in ids if u not in people]
         skipped = [u for u in ids if u in people and u not in reached]
+        row_of = {int(row["user_id"]): int(row["id"]) for row in claimed}
         for state, group in (
             (RecipientState.DELIVERED, sorted(reached)),
             (RecipientState.SKIPPED, skipped),
@@ -485,7 +493,7 @@ async def deliver_batch(broadcast_id: int, *, now: datetime, size: int = BATCH) 
         ):
             if group:
                 await BroadcastRecipient.filter(
-                    broadcast_id=broadcast_id, user_id__in=group, state=RecipientState.PENDING
+                    id__in=[row_of[u] for u in group], state=RecipientState.PENDING
                 ).update(state=state, done_at=now)
         result = BatchResult(len(reached), len(skipped), len(missing), len(mails))
         await Broadcast.filter(id=broadcast_id).update(
@@ -517,6 +525,8 @@ async def send_due(*, now: datetime, seconds: float = RUN_SECONDS) -> SendRun:
         .order_by("send_at", "id")
         .values_list("id", flat=True),
     )
+    # A reach only matters on its own day: the days before yesterday are let go.
+    await DailyReach.filter(day__lt=shanghai_day(now) - timedelta(days=1)).delete()
     started = sum([await start(broadcast_id, now=now) for broadcast_id in due])
     delivered = skipped = failed = 0
     deadline = time.monotonic() + seconds

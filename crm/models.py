@@ -150,7 +150,8 @@ class BroadcastRecipient(Model):
 class DailyReach(Model):
     """The broadcast that reached a person on one Asia/Shanghai day. Invariant "nobody receives
     more than one broadcast a day": the unique (user_id, day), written in the transaction that
-    delivers, so overlapping audiences and concurrent batches cannot reach anyone twice."""
+    delivers, so overlapping audiences and concurrent batches cannot reach anyone twice. Rows
+    older than yesterday are deleted by the sending job: a reach matters only on its day."""
 
     id = fields.IntField(primary_key=True)
     user_id = fields.IntField()
@@ -160,4 +161,4 @@ class DailyReach(Model):
     class Meta:
         table = "crm_daily_reach"
         unique_together = (("user_id", "day"),)
-        indexes = (("day", "broadcast_id"),)
+        indexes = (("day",),)  # a day's reach (the 409), and the days let go

@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('accounts', '0011_consents')]
+    dependencies = [('accounts', '0012_outbox_recipient_index')]
 
     initial = True
 
@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 ('day', fields.DateField()),
                 ('broadcast_id', fields.IntField()),
             ],
-            options={'table': 'crm_daily_reach', 'app': 'crm', 'unique_together': (('user_id', 'day'),), 'indexes': [Index(fields=['day', 'broadcast_id'])], 'pk_attr': 'id', 'table_description': 'The broadcast that reached a person on one Asia/Shanghai day. Invariant "nobody receives'},
+            options={'table': 'crm_daily_reach', 'app': 'crm', 'unique_together': (('user_id', 'day'),), 'indexes': [Index(fields=['day'])], 'pk_attr': 'id', 'table_description': 'The broadcast that reached a person on one Asia/Shanghai day. Invariant "nobody receives'},
             bases=['Model'],
         ),
         ops.CreateModel(

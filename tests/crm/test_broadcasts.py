@@ -4,7 +4,7 @@ once however the sending is interrupted."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -171,3 +171,13 @@ async def test_a_scheduled_broadcast_waits_for_its_time() -> None:
     assert await received() == Counter({member.id: 1})
     assert await BroadcastRecipient.filter(broadcast_id=broadcast.id).count() == 1
     assert await User.all().count() == 2
+
+
+async def test_the_sending_job_lets_go_of_reaches_before_yesterday() -> None:
+    member = await make_member()
+    for days_ago in (0, 1, 2, 30):
+        day = (MORNING + timedelta(hours=8) - timedelta(days=days_ago)).date()
+        await DailyReach.create(user_id=member.id, day=day, broadcast_id=1)
+    await broadcasts.send_due(now=MORNING)
+    kept = sorted(await DailyReach.all().values_list("day", flat=True))
+    assert kept == [date(2026, 5, 31), date(2026, 6, 1)]
