@@ -376,11 +376,13 @@ def compose_mail(broadcast: Broadcast, user_id: int, email: str, locale: str) ->
         text = text.replace(url, click_link(broadcast.id, user_id, index), 1)
     footer_text, footer_html, headers = notices.mail_footer(user_id, KIND, locale)
     page = links.absolute("crm.message", id=broadcast.id)
-    read_online = translations(locale).gettext("Read it on Shuyuan:")
+    gettext = translations(locale).gettext
+    read_online = gettext("Read it on Shuyuan")
+    online_line = f"{gettext('Read it on Shuyuan:')} {page}"
     return outbox.Message(
         recipient=email,
         subject=broadcast.title[:200],
-        text=f"{broadcast.title}\n\n{text}\n\n{read_online} {page}\n\n{footer_text}",
+        text=f"{broadcast.title}\n\n{text}\n\n{online_line}\n\n{footer_text}",
         html=(
             f"<h1>{html.escape(broadcast.title)}</h1>{body}"
             f'<p><a href="{html.escape(page)}">{html.escape(read_online)}</a></p>{footer_html}'
