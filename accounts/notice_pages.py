@@ -17,6 +17,7 @@ from web.auth import require_user
 from web.csrf import read_form
 from web.decoding import read_query
 from web.errors import in_reader_language
+from web.i18n import choose_locale
 from web.rendering import flash, gettext_for, is_htmx, redirect_after_post, render
 
 INBOX_PAGE = 30
@@ -76,7 +77,7 @@ async def notices_page(request: Request) -> Response:
             for key, value in form.items()
             if key.startswith("kind-") and isinstance(value, str)
         }
-        await notices.choose_each(user, wanted)
+        await notices.choose_each(user, wanted, locale=choose_locale(request))
         flash(request, gettext_for(request)("Saved."), "success")
         return redirect_after_post(request, links.path("accounts.notices_page"))
     return await render(

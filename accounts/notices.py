@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from tortoise.transactions import in_transaction
 
 import links
 from accounts import outbox
@@ -129,11 +130,13 @@ async def choose(
     channel: str,
     *,
     source: str = "notices_page",
+    locale: str | None = None,
     now: datetime | None = None,
 ) -> None:
     """Set how `user` is told of `kind` (and of the kinds sharing its label); for a kind whose
-    mail needs consent, a change to or from mail is recorded as consent given or withdrawn
-    (`source`: where the person chose). Raises ValidationError for an unknown kind or
+    mail needs consent, a change to or from mail is recorded as consent given or withdrawn,
+    in the same transaction (`source`: where the person chose; `locale`: the language the
+    words were shown in, else the account's). Raises ValidationError for an unknown kind or
     channel."""
     known = kinds()
     if kind not in known:
@@ -143,31 +146,35 @@ async def choose(
     except ValueError:
         raise ValidationError("channel", "must be inbox, inbox_mail or nothing") from None
     label = known[kind].label
+    wording = translations(supported(locale or user.locale or DEFAULT_LOCALE)).gettext
     for name in [n for n, k in known.items() if k.label == label]:
-        before = await channel_for(user.id, name)
-        await NoticeChoice.update_or_create(
-            user_id=user.id, kind=name, defaults={"channel": wanted}
-        )
-        mailed = wanted == NoticeChannel.INBOX_AND_MAIL
-        if known[name].consent and mailed != (before == NoticeChannel.INBOX_AND_MAIL):
-            wording = translations(supported(user.locale or DEFAULT_LOCALE)).gettext
-            await Consent.create(
-                user_id=user.id,
-                purpose=name,
-                granted=mailed,
-                source=source,
-                wording=wording(known[name].consent)[:500],
-                at=now or datetime.now(UTC),
+        # Invariant "mail that needs consent goes only with consent on record": the choice
+        # and its consent row are written together or not at all.
+        async with in_transaction():
+            before = await channel_for(user.id, name)
+            await NoticeChoice.update_or_create(
+                user_id=user.id, kind=name, defaults={"channel": wanted}
             )
+            mailed = wanted == NoticeChannel.INBOX_AND_MAIL
+            if known[name].consent and mailed != (before == NoticeChannel.INBOX_AND_MAIL):
+                await Consent.create(
+                    user_id=user.id,
+                    purpose=name,
+                    granted=mailed,
+                    source=source,
+                    wording=wording(known[name].consent)[:500],
+                    at=now or datetime.now(UTC),
+                )
 
 
-async def choose_each(user: User, wanted: Mapping[str, str]) -> None:
-    """The notices page's form: a channel for each kind offered (see choices); a kind not
-    given, or given empty, stays as it is. Raises ValidationError for an unknown channel."""
+async def choose_each(user: User, wanted: Mapping[str, str], *, locale: str | None = None) -> None:
+    """The notices page's form (shown in `locale`): a channel for each kind offered (see
+    choices); a kind not given, or given empty, stays as it is. Raises ValidationError for an
+    unknown channel."""
     for name, _kind, _channel in await choices(user):
         channel = wanted.get(name)
         if channel:
-            await choose(user, name, channel, source="notices_page")
+            await choose(user, name, channel, source="notices_page", locale=locale)
 
 
 def unsubscribe_token(user_id: int, kind: str) -> str:

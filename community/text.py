@@ -22,12 +22,12 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "o
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def sanitise_html(html: str) -> str:
+def sanitise_html(html: str, *, pictures: bool = True) -> str:
     """Only harmless tags and attributes: no script, no event handlers, no javascript: links;
-    every link gets rel="nofollow noopener noreferrer"."""
+    every link gets rel="nofollow noopener noreferrer". `pictures` False drops images too."""
     return nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
+        tags=ALLOWED_TAGS if pictures else ALLOWED_TAGS - {"img"},
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
@@ -35,9 +35,9 @@ def sanitise_html(html: str) -> str:
     )
 
 
-def render_markdown(source: str) -> str:
-    """Markdown as safe HTML."""
-    return sanitise_html(_markdown.render(source))
+def render_markdown(source: str, *, pictures: bool = True) -> str:
+    """Markdown as safe HTML (without images when `pictures` is False)."""
+    return sanitise_html(_markdown.render(source), pictures=pictures)
 
 
 def plain_text(html: str) -> str:

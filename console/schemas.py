@@ -148,7 +148,7 @@ class PersonEnrollment(Answer):
     window_id: int
     window_name: str
     status: str
-    amount_fen: int
+    amount_fen: int | None  # null for a caller who may not read payments
     created_at: str
     paid_at: str | None
 

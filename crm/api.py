@@ -79,9 +79,10 @@ async def create_segment(request: Request) -> Response:
 
 
 @operation(
-    "Delete a segment; a broadcast to it that has not started goes to nobody (admins)",
+    "Delete a segment; refused while a broadcast that is not yet sent goes to it (admins)",
     status=204,
     tag="outreach",
+    errors={404: "not_found", 409: "segment_in_use"},
 )
 @staff_only(Capability.OUTREACH)
 async def delete_segment(request: Request) -> Response:

@@ -23,6 +23,7 @@ lock them in one order.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from store.models import Product
 from tallies import shanghai_day
 from translation import supported, translations
 
+log = logging.getLogger(__name__)
 KIND = segments.BROADCAST_KIND
 BATCH = 500
 MAX_TITLE = 120
@@ -82,8 +84,10 @@ class Audience:
 
 
 def body_html(body: str) -> tuple[str, list[str]]:
-    """The Markdown body as safe HTML, and its web links in order (what a click may reach)."""
-    rendered = render_markdown(body)
+    """The Markdown body as safe HTML, and its web links in order (what a click may reach).
+    No pictures: in a mail, a picture from elsewhere is a tracking pixel for whoever serves
+    it."""
+    rendered = render_markdown(body, pictures=False)
     return rendered, [html.unescape(url) for url in _HREF.findall(rendered)]
 
 
@@ -107,10 +111,17 @@ async def audience_people(audience: Audience, *, now: datetime) -> QuerySet[User
     return people.filter(~Q(id__in=Subquery(declined)))
 
 
-async def already_reached(people: QuerySet[User], day: Any) -> int:
-    """How many of `people` a broadcast has reached on `day`."""
-    reached = DailyReach.filter(day=day).values("user_id")
-    return await people.filter(id__in=Subquery(reached)).count()
+async def already_reached(people: QuerySet[User], day: Any, *, now: datetime) -> int:
+    """How many of `people` a broadcast has reached on `day`, or (when `day` is today) will
+    reach first: the pending recipients of a broadcast still sending. Broadcasts scheduled
+    for later that day are not counted: whoever they reach first, the other skips."""
+    reached = Q(id__in=Subquery(DailyReach.filter(day=day).values("user_id")))
+    if day == shanghai_day(now):
+        sending = BroadcastRecipient.filter(
+            state=RecipientState.PENDING, broadcast__status=BroadcastStatus.SENDING
+        ).values("user_id")
+        reached |= Q(id__in=Subquery(sending))
+    return await people.filter(reached).count()
 
 
 def _check_text(title: str, body: str) -> tuple[str, str]:
@@ -151,7 +162,7 @@ async def create(
     if recipients == 0:
         raise EmptyAudience()
     day = shanghai_day(when)
-    if await already_reached(people, day) == recipients:
+    if await already_reached(people, day, now=now) == recipients:
         raise DailyLimit(day=day.isoformat())
     rendered, targets = body_html(body)
     async with in_transaction():
@@ -219,7 +230,7 @@ async def preview(
     when = _send_time(send_at, now)
     people = await audience_people(audience, now=when)
     recipients = await people.count()
-    reached = await already_reached(people, shanghai_day(when)) if recipients else 0
+    reached = await already_reached(people, shanghai_day(when), now=now) if recipients else 0
     rendered, targets = body_html(body)
     draft = Broadcast(id=0, title=title, body=body, body_html=rendered, links=targets)
     return Preview(
@@ -529,7 +540,12 @@ async def send_due(*, now: datetime, seconds: float = RUN_SECONDS) -> SendRun:
     )
     # A reach only matters on its own day: the days before yesterday are let go.
     await DailyReach.filter(day__lt=shanghai_day(now) - timedelta(days=1)).delete()
-    started = sum([await start(broadcast_id, now=now) for broadcast_id in due])
+    started = 0
+    for broadcast_id in due:
+        try:
+            started += await start(broadcast_id, now=now)
+        except Exception:  # one broadcast that cannot start does not hold the others up
+            log.exception("a broadcast could not start", extra={"broadcast": broadcast_id})
     delivered = skipped = failed = 0
     deadline = time.monotonic() + seconds
     sending = cast(
@@ -540,7 +556,11 @@ async def send_due(*, now: datetime, seconds: float = RUN_SECONDS) -> SendRun:
     )
     for broadcast_id in sending:
         while time.monotonic() < deadline:
-            batch = await deliver_batch(broadcast_id, now=now)
+            try:
+                batch = await deliver_batch(broadcast_id, now=now)
+            except Exception:  # rolled back whole: tried again next run, the others go on
+                log.exception("a broadcast's batch failed", extra={"broadcast": broadcast_id})
+                break
             delivered += batch.delivered
             skipped += batch.skipped
             failed += batch.failed

@@ -13,6 +13,7 @@ class CrmErrorCode(StrEnum):
     EMPTY_AUDIENCE = "empty_audience"
     NAME_TAKEN = "name_taken"
     NOT_SCHEDULED = "not_scheduled"
+    SEGMENT_IN_USE = "segment_in_use"
 
 
 class PersonNotFound(DomainError):
@@ -66,6 +67,15 @@ class SegmentNameTaken(DomainError):
     code = CrmErrorCode.NAME_TAKEN
     status = 409
     default_message = "A segment with this name already exists."
+
+
+class SegmentInUse(DomainError):
+    code = CrmErrorCode.SEGMENT_IN_USE
+    status = 409
+    default_message = (
+        "A broadcast that has not been sent yet goes to this segment: cancel it first, "
+        "or wait until it is sent."
+    )
 
 
 class NotScheduled(DomainError):

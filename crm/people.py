@@ -87,7 +87,7 @@ async def person_page(
     return PersonPage(
         profile=_profile(person, member),
         sign_in=await _sign_in(person),
-        membership=await _membership(person, member, with_refunds=may_pay),
+        membership=await _membership(person, member, with_money=may_pay),
         orders=await _orders(user_id) if reader.may(Capability.ORDERS) else None,
         payments=await _payments(user_id) if may_pay else None,
         board=await _board(user_id, now),
@@ -170,7 +170,7 @@ async def _sign_in(person: User) -> SignIn:
 
 
 async def _membership(
-    person: User, member: Member | None, *, with_refunds: bool
+    person: User, member: Member | None, *, with_money: bool
 ) -> MembershipSection:
     grants = await MembershipGrant.filter(user_id=person.id).order_by("-id").limit(SECTION)
     granters = await _names({g.granted_by_id for g in grants if g.granted_by_id})
@@ -205,13 +205,13 @@ async def _membership(
                 e.window_id,  # type: ignore[attr-defined]
                 e.window.name,
                 e.status.value,
-                e.amount_fen,
+                e.amount_fen if with_money else None,
                 e.created_at,
                 e.paid_at,
             )
             for e in enrollments
         ],
-        refunds=await _refunds(person.id) if with_refunds else None,
+        refunds=await _refunds(person.id) if with_money else None,
     )
 
 

@@ -79,7 +79,7 @@ class EnrollmentRow:
     window_id: int
     window_name: str
     status: str  # membership.models.EnrollmentStatus
-    amount_fen: int
+    amount_fen: int | None  # None for a reader who may not read payments (moderators)
     created_at: datetime
     paid_at: datetime | None
 

@@ -17,8 +17,8 @@ from tortoise.transactions import in_transaction
 from accounts import audit
 from accounts.activity import FEED_PLAY, FEED_VIEW
 from accounts.models import Activity, NoticeChannel, NoticeChoice, User
-from crm.errors import SegmentNameTaken, SegmentNotFound
-from crm.models import PersonTag, Segment
+from crm.errors import SegmentInUse, SegmentNameTaken, SegmentNotFound
+from crm.models import AudienceKind, Broadcast, BroadcastStatus, PersonTag, Segment
 from errors import ValidationError
 from store.models import Order, OrderStatus, Product
 
@@ -166,8 +166,16 @@ async def all_counted(*, now: datetime, limit: int = 200) -> list[tuple[Segment,
 
 
 async def delete(*, actor: User | None, segment_id: int, now: datetime) -> None:
+    """Delete a segment. Raises SegmentNotFound, and SegmentInUse while a broadcast that is
+    scheduled or sending goes to it (it would go to nobody)."""
     async with in_transaction():
         segment = await get(segment_id)
+        if await Broadcast.filter(
+            audience_kind=AudienceKind.SEGMENT,
+            audience_id=segment_id,
+            status__in=(BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING),
+        ).exists():
+            raise SegmentInUse()
         await segment.delete()
         await audit.record(
             actor=actor,

@@ -181,3 +181,39 @@ async def test_the_sending_job_lets_go_of_reaches_before_yesterday() -> None:
     await broadcasts.send_due(now=MORNING)
     kept = sorted(await DailyReach.all().values_list("day", flat=True))
     assert kept == [date(2026, 5, 31), date(2026, 6, 1)]
+
+
+async def test_a_broadcast_carries_no_pictures_from_elsewhere() -> None:
+    admin = await make_user(admin=True)
+    await make_member()
+    broadcast = await broadcasts.create(
+        actor=admin,
+        title="图",
+        body="看图 ![像素](https://tracker.example/p.gif)",
+        audience=MEMBERS,
+        send_at=None,
+        now=MORNING,
+    )
+    assert "<img" not in broadcast.body_html and "tracker.example" not in broadcast.body_html
+
+
+async def test_everyone_a_broadcast_still_sending_will_reach_counts_as_reached() -> None:
+    admin = await make_user(admin=True)
+    await make_member()
+    await broadcasts.create(  # started (its recipients written), not one batch delivered yet
+        actor=admin, title="一", body="一", audience=MEMBERS, send_at=None, now=MORNING
+    )
+    with pytest.raises(DailyLimit):
+        await broadcasts.create(
+            actor=admin, title="二", body="二", audience=MEMBERS, send_at=None, now=MORNING
+        )
+    # Tomorrow's is another day: the first one's pending people do not count for it.
+    tomorrow = await broadcasts.create(
+        actor=admin,
+        title="三",
+        body="三",
+        audience=MEMBERS,
+        send_at=MORNING + timedelta(days=1),
+        now=MORNING,
+    )
+    assert tomorrow.status == BroadcastStatus.SCHEDULED

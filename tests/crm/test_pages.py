@@ -9,6 +9,7 @@ import html
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -442,3 +443,109 @@ async def test_a_choice_of_broadcast_mail_through_the_api_is_recorded_as_from_th
     assert answer.status_code == 200
     recorded = await Consent.get(user_id=reader.id)
     assert (recorded.granted, recorded.source) == (True, "api")
+
+
+async def test_consent_is_recorded_in_the_words_the_page_showed(
+    client: httpx.AsyncClient,
+) -> None:
+    reader = await make_user()  # no language chosen on the account: the page's decides
+    await sign_in(client, reader.email)
+    english = {"Accept-Language": "en"}
+    page = await client.get("/account/notices", headers=english)
+    await client.post(
+        "/account/notices",
+        data={"csrf_token": csrf_from(page.text), "kind-broadcast": "inbox_mail"},
+        headers=english,
+    )
+    recorded = await Consent.get(user_id=reader.id)
+    assert recorded.wording == notices.kinds()["broadcast"].consent  # the English words
+
+
+async def test_a_mail_s_one_click_unsubscribe_records_the_consent_withdrawn(
+    client: httpx.AsyncClient,
+) -> None:
+    reader = await make_user()
+    await notices.choose(reader, "broadcast", "inbox_mail")
+    link = notices.unsubscribe_link(reader.id, "broadcast")
+    answer = await client.post(
+        urlsplit(link).path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 200
+    given, withdrawn = await Consent.filter(user_id=reader.id).order_by("id")
+    assert (given.granted, withdrawn.granted, withdrawn.source) == (
+        True,
+        False,
+        "unsubscribe_link",
+    )
+    assert await notices.channel_for(reader.id, "broadcast") == NoticeChannel.INBOX
+
+
+async def test_a_broadcast_is_read_on_the_site_only_by_those_it_reached(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await make_user(admin=True)
+    reached = await make_member()
+    skipped = await make_member()
+    outsider = await make_user()
+    now = datetime.now(UTC)
+    earlier = await broadcasts.create(
+        actor=admin,
+        title="早",
+        body="早",
+        audience=Audience(AudienceKind.SEGMENT, (await segment_of(admin, skipped)).id),
+        send_at=None,
+        now=now,
+    )
+    await send_everything()
+    later = await broadcasts.create(
+        actor=admin,
+        title="晚",
+        body="晚",
+        audience=Audience(AudienceKind.ALL_MEMBERS),
+        send_at=None,
+        now=now,
+    )
+    await send_everything()
+    path = f"/messages/{later.id}"
+    for person, status in ((reached, 200), (skipped, 404), (outsider, 404)):
+        client.cookies.clear()
+        await sign_in(client, person.email)
+        assert (await client.get(path)).status_code == status, person.display_name
+    assert earlier.id != later.id
+
+
+async def segment_of(admin: User, person: User) -> Segment:
+    """A segment of one person (by a tag only they carry)."""
+    from crm import notes
+
+    await notes.add_tag(actor=admin, user_id=person.id, name="早鸟", now=datetime.now(UTC))
+    segment, _count = await segments.create(
+        actor=admin,
+        name="早鸟",
+        rules=segments.read_filter({"tag": "早鸟"}),
+        now=datetime.now(UTC),
+    )
+    return segment
+
+
+async def test_a_segment_a_broadcast_is_waiting_for_cannot_be_deleted(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await make_user(admin=True)
+    segment = await segment_of(admin, await make_member())
+    await broadcasts.create(
+        actor=admin,
+        title="明天见",
+        body="明天见",
+        audience=Audience(AudienceKind.SEGMENT, segment.id),
+        send_at=datetime.now(UTC) + timedelta(days=1),
+        now=datetime.now(UTC),
+    )
+    answer = await client.delete(
+        f"/api/v1/admin/segments/{segment.id}", headers=bearer(await token_for(admin))
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "segment_in_use"
+    assert await Segment.exists(id=segment.id)
