@@ -260,7 +260,8 @@ class Activity(Model):
     class Meta:
         table = "accounts_activity"
         unique_together = (("user_id", "day", "kind"),)
-        indexes = (("day", "user_id"),)
+        # A day's active people (stats); who ever read the feed (crm's segments).
+        indexes = (("day", "user_id"), ("kind", "user_id"))
 
 
 class Consent(Model):

@@ -79,7 +79,7 @@ async def find_people(
     if clean.isascii() and clean.isdigit() and len(clean) <= 9:
         where |= Q(id=int(clean))
     if also_ids:
-        where |= Q(id__in=sorted(set(also_ids))[:MAX_ALSO])
+        where |= Q(id__in=sorted(set(also_ids), reverse=True)[:MAX_ALSO])  # the newest
     query = User.filter(where)
     if cursor is not None:
         query = query.filter(id__lt=cursor)
