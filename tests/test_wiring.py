@@ -25,6 +25,7 @@ from accounts import notices
 from accounts.models import OutboxMessage
 from app import create_app
 from community import notices as community_notices
+from crm import notices as crm_notices
 from membership import notices as membership_notices
 from payments.models import Payment
 from payments.purposes import PURPOSES, Fulfilment, PurposeHandlers
@@ -42,6 +43,7 @@ KINDS = sum(
         community_notices.KINDS,
         store_notices.KINDS,
         membership_notices.KINDS,
+        crm_notices.KINDS,
     )
 )
 VERIFY_LINK = re.compile(r"(https?://[^/\s]+)/account/verify/(\S+)")

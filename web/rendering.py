@@ -67,6 +67,11 @@ STATUS_LABELS = {
     "card": N_("Bank card"),
     "wechat_pay": N_("WeChat Pay"),
     "alipay": N_("Alipay"),
+    # A job's state in the queue (procrastinate's; succeeded, failed, cancelled are above).
+    "todo": N_("Waiting"),
+    "doing": N_("Running"),
+    "aborting": N_("Being stopped"),
+    "aborted": N_("Stopped"),
 }
 
 
