@@ -8,30 +8,15 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from crm.broadcasts import MAX_BODY, MAX_TITLE
-from web.api import Answer, Body, Id, Moment, Query, line, text, whole
+from crm.segments import SegmentFilter
+from web.api import Answer, Body, Id, Moment, Query, line, text
 from web.paths import ID_PATTERN
 
 NEEDS_ID = ["segment", "product_buyers"]  # the audiences that name what they are
 
 
-class Filter(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """Who is in a segment: every condition given must hold; none given: everyone.
-    `membership`: a member now, one whose membership ended, or never one. `expires_within_days`:
-    members whose membership ends within that many days. `joined_within_days`: accounts made
-    within that many days. `bought_product`: paid for this product (not refunded).
-    `bought_in_last_drop`: paid for the latest drop whose sale has opened. `feed`: opened a
-    feed item (read or played) or never did. `tag`: carries this tag. `broadcast_mail`: chose
-    broadcasts by mail (true) or did not (false). An unknown condition is refused, so that a
-    misspelt one does not select everyone. (crm.segments.SegmentFilter, as the API reads it.)"""
-
-    membership: Literal["member", "expired", "never"] | None = None
-    expires_within_days: Annotated[int, whole(1, 366)] | None = None
-    joined_within_days: Annotated[int, whole(1, 3660)] | None = None
-    bought_product: Id | None = None
-    bought_in_last_drop: bool = False
-    feed: Literal["never_opened", "opened"] | None = None
-    tag: Annotated[str, line(30, min_length=1)] | None = None
-    broadcast_mail: bool | None = None
+# A segment's conditions: the domain's own type, declared as it is (one definition).
+Filter = SegmentFilter
 
 
 class NewSegment(Body):

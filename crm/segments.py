@@ -21,6 +21,7 @@ from crm.errors import SegmentInUse, SegmentNameTaken, SegmentNotFound
 from crm.models import AudienceKind, Broadcast, BroadcastStatus, PersonTag, Segment
 from errors import ValidationError
 from store.models import Order, OrderStatus, Product
+from web.schemas import Id, line, whole
 
 # An order that was paid and not refunded: its buyer bought.
 BOUGHT = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
@@ -29,22 +30,22 @@ MAX_ID = 2**31 - 1
 
 
 class SegmentFilter(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """Who is in a segment; every condition given must hold, none given: everyone.
-
-    `membership`: "member" (now), "expired" (was, is not), "never". `expires_within_days`:
+    """Who is in a segment: every condition given must hold; none given: everyone.
+    `membership`: a member now, one whose membership ended, or never one. `expires_within_days`:
     members whose membership ends within that many days. `joined_within_days`: accounts made
-    within that many days. `bought_product`: paid for this product (not refunded);
-    `bought_in_last_drop`: paid for the latest drop whose sale has opened. `feed`:
-    "never_opened" or "opened" a feed item (read or played). `tag`: carries this tag.
-    `broadcast_mail`: chose (true) or did not choose (false) broadcasts by mail."""
+    within that many days. `bought_product`: paid for this product (not refunded).
+    `bought_in_last_drop`: paid for the latest drop whose sale has opened. `feed`: opened a
+    feed item (read or played) or never did. `tag`: carries this tag. `broadcast_mail`: chose
+    broadcasts by mail (true) or did not (false). An unknown condition is refused, so that a
+    misspelt one does not select everyone. The API's body declares this very type."""
 
     membership: Literal["member", "expired", "never"] | None = None
-    expires_within_days: Annotated[int, msgspec.Meta(ge=1, le=366)] | None = None
-    joined_within_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] | None = None
-    bought_product: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)] | None = None
+    expires_within_days: Annotated[int, whole(1, 366)] | None = None
+    joined_within_days: Annotated[int, whole(1, 3660)] | None = None
+    bought_product: Id | None = None
     bought_in_last_drop: bool = False
     feed: Literal["never_opened", "opened"] | None = None
-    tag: Annotated[str, msgspec.Meta(min_length=1, max_length=30)] | None = None
+    tag: Annotated[str, line(30, min_length=1)] | None = None  # visible, no control characters
     broadcast_mail: bool | None = None
 
 

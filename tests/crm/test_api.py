@@ -11,8 +11,6 @@ import pytest
 from accounts.models import AuditEntry
 from crm import broadcasts
 from crm.models import Broadcast, BroadcastStatus, Segment
-from crm.schemas import Filter
-from crm.segments import SegmentFilter
 from tests.factories import bearer, make_member, make_user, token_for
 
 
@@ -26,11 +24,6 @@ async def send_everything() -> None:
         status=BroadcastStatus.SENDING
     ).exists():
         pass
-
-
-def test_the_api_filter_has_the_segment_filter_s_conditions_and_defaults() -> None:
-    assert Filter.__struct_fields__ == SegmentFilter.__struct_fields__
-    assert Filter.__struct_defaults__ == SegmentFilter.__struct_defaults__
 
 
 async def test_a_saved_segment_answers_its_id_and_its_count(client: httpx.AsyncClient) -> None:
