@@ -70,6 +70,16 @@ class Links:
         """An internal path (from `path`, or stored from it) on the public address."""
         return f"{self.public_url.rstrip('/')}{path}"
 
+    def absolute_with_token(self, name: str, /, token: str) -> str:
+        """The absolute URL of a route whose one parameter is a signed, URL-safe `token` (a
+        mail's unsubscribe, a broadcast's counted click). Each token is new, so remembering
+        its path would fill the cache with paths asked for once (a broadcast makes tens of
+        thousands): the route is looked up once with a stand-in, and the token put in."""
+        return self.absolute(name, token=_STAND_IN).replace(_STAND_IN, token)
+
+
+_STAND_IN = "TOKEN-STAND-IN"
+
 
 LINKS: Wire[Links] = Wire("links")
 
@@ -82,6 +92,11 @@ def path(name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -
 def absolute(name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -> str:
     """The absolute URL of route `name` on this app's public address."""
     return LINKS.get().absolute(name, _query, **params)
+
+
+def absolute_with_token(name: str, /, token: str) -> str:
+    """The absolute URL of a route taking one signed, URL-safe token (see Links)."""
+    return LINKS.get().absolute_with_token(name, token)
 
 
 def join(path: str) -> str:

@@ -182,7 +182,7 @@ def unsubscribe_token(user_id: int, kind: str) -> str:
 
 
 def unsubscribe_link(user_id: int, kind: str) -> str:
-    return links.absolute("accounts.unsubscribe", token=unsubscribe_token(user_id, kind))
+    return links.absolute_with_token("accounts.unsubscribe", unsubscribe_token(user_id, kind))
 
 
 def read_unsubscribe(token: str) -> tuple[int, str]:

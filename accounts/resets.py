@@ -52,7 +52,7 @@ async def request_reset(
 async def send_reset_link(user: User, locale: str, now: datetime) -> None:
     """Mail `user` a new reset link (the job's half of request_reset)."""
     token = secrets.token_urlsafe(32)
-    link = links.absolute("accounts.reset_page", token=token)
+    link = links.absolute_with_token("accounts.reset_page", token)
     _ = translations(supported(locale)).gettext
     async with in_transaction():
         reset = await PasswordReset.create(

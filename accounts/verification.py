@@ -33,7 +33,7 @@ async def send_verification(user: User, *, now: datetime) -> None:
     if user.email_verified_at is not None:
         return
     token = _signer().dumps([user.id, user.email])
-    link = links.absolute("accounts.verify_email", token=token)
+    link = links.absolute_with_token("accounts.verify_email", token)
     _ = translations(supported(user.locale)).gettext
     intro = _("Welcome to Shuyuan. Open this link to show that this address is yours:")
     later = _("The link works for three days. If you did not make an account, ignore this mail.")

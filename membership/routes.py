@@ -178,7 +178,7 @@ async def card_page(request: Request) -> Response:
         flash(request, gettext_for(request)("You are not a member yet."), "info")
         return redirect_after_post(request, links.path("membership.window_page"))
     token = grants.card_token(member, secret_key=request.app.state.settings.secret_key)
-    verify_url = links.absolute("membership.verify_card", token=token)
+    verify_url = links.absolute_with_token("membership.verify_card", token)
     svg = BytesIO()
     segno.make(verify_url, error="m").save(svg, kind="svg", scale=5, border=2, xmldecl=False)
     return await render(
