@@ -32,7 +32,7 @@ class SegmentCreated(Answer):
 class Segment(Answer):
     id: int
     name: str
-    filter: dict[str, Any]  # the conditions given (Filter's fields)
+    filter: Filter  # the conditions given (those not given are left out)
     count: int  # counted live
     created_at: str
 
