@@ -29,8 +29,8 @@ HELPERS = frozenset(
 _FLOOR = HELPERS | {"web"}
 
 # The floors above the domain packages, each standing on the one below it.
-_DOMAIN = _FLOOR | {"accounts", "payments", "membership", "community", "store"}
-_JOBS = _DOMAIN | {"front", "stats", "crm"}
+_DOMAIN = _FLOOR | {"accounts", "payments", "membership", "community", "store", "support"}
+_JOBS = _DOMAIN | {"front", "stats", "crm", "keywords"}
 _CONSOLE = _JOBS | {"jobs"}
 _ROUTING = _CONSOLE | {"console"}
 
@@ -42,12 +42,17 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "membership": _FLOOR | {"accounts", "payments"},
     "community": _FLOOR | {"accounts", "payments", "membership"},
     "store": _FLOOR | {"accounts", "payments", "membership"},
+    # Customer service (联系我们): a member's conversations with the staff.
+    "support": _FLOOR | {"accounts"},
     # The numbers: rollups, funnels and live sales read across the packages below it.
     "stats": _DOMAIN,
     # The front page: today across the feed, the store, membership and the board.
     "front": _DOMAIN,
     # Notes, tags, segments and broadcasts: audiences read across the packages below it.
     "crm": _DOMAIN,
+    # The keyword box: the feed's daily keyword, admins' auto-replies (a product, the window, a
+    # post, an item, a text) and the lookups that found nothing.
+    "keywords": _DOMAIN,
     "jobs": _JOBS,
     # The back office's frame (/admin): its overview across every package, the audit log,
     # the staff.
@@ -58,13 +63,32 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "composition": _ROUTING | {"routing"},
     # The demo community, its weeks of history rolled up into the numbers, and its notes,
     # segments and yesterday's broadcast.
-    "demo": _DOMAIN | {"stats", "crm"},
+    "demo": _DOMAIN | {"stats", "crm", "keywords"},
     "app": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "jobs", "composition"},
+    | {
+        "accounts",
+        "payments",
+        "membership",
+        "community",
+        "store",
+        "support",
+        "jobs",
+        "composition",
+    },
     # Development stand-ins (not shipped): run as processes, imported by nothing.
     "devserver": frozenset(),
     "cli": _FLOOR
-    | {"accounts", "payments", "membership", "community", "store", "jobs", "demo", "composition"},
+    | {
+        "accounts",
+        "payments",
+        "membership",
+        "community",
+        "store",
+        "support",
+        "jobs",
+        "demo",
+        "composition",
+    },
 }
 
 # Modules no other package may import: each domain package's transport (web/, the toolkit,
