@@ -57,13 +57,15 @@ lint: install
 # PostgreSQL runs when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432; with
 # TEST_REQUIRE_POSTGRES=1 (CI) its absence fails the run instead of skipping it. The
 # contract walks (schemathesis over the API, hostile queries over the pages, the Nu HTML check of
-# the browser walk's pages) run once: in the PostgreSQL run when there is one, else in the SQLite
-# run.
+# the browser walk's pages) and the browser journeys run once: in the PostgreSQL run when there is
+# one, else in the SQLite run (a page is the same on both; the services under it are tested on
+# both).
 HAVE_POSTGRES = [ -n "$$TEST_POSTGRES_URL" ] || $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null
 
 test-sqlite: install $(AXE) $(VNU)
 	@if $(HAVE_POSTGRES); then contract=0; else contract=1; fi; \
-		echo "== pytest on SQLite"; TEST_DATABASE=sqlite TEST_CONTRACT=$$contract $(BIN)/pytest
+		echo "== pytest on SQLite"; \
+		TEST_DATABASE=sqlite TEST_CONTRACT=$$contract TEST_BROWSER=$$contract $(BIN)/pytest
 
 test-postgres: install $(AXE) $(VNU)
 	@if $(HAVE_POSTGRES); then \
