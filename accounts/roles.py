@@ -1,9 +1,10 @@
 """The back office's roles and what each may do: one table, read by every guard.
 
 Owner: everything, roles included. Admin: everything but roles. Support: reads people, orders
-and payments, writes notes on people and answers members' conversations (联系我们); no refunds,
-no exports, no tags, segments or broadcasts, no changes to the catalogue or the community. Moderator: the board (reports,
-hiding, bans), finding the people it concerns and writing notes on them.
+and payments, writes notes on people and answers members' conversations (联系我们); no
+refunds, no exports, no tags, segments or broadcasts, no changes to the catalogue or the
+community. Moderator: the board (reports, hiding, bans), finding the people it concerns and
+writing notes on them.
 """
 
 from __future__ import annotations
