@@ -4,15 +4,16 @@ the first-response time, closing and opening again, and what a member may send."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from accounts.models import AuditEntry, Notification
+from accounts.models import AuditEntry, Notification, User
 from errors import RateLimited, ValidationError
 from ratelimit import MemoryCounter
 from support import queue, services
 from support.errors import ConversationNotFound
-from support.models import Conversation, ConversationStatus
+from support.models import Conversation, ConversationStatus, Message
 from tests.factories import make_member, make_user
 
 # 10:00 in Shanghai on 1 June 2026.
@@ -23,11 +24,15 @@ def minutes(n: int) -> datetime:
     return MORNING + timedelta(minutes=n)
 
 
-async def ask(member, body: str = "我的会员卡在哪里看？", *, at: datetime = MORNING, **kwargs):  # type: ignore[no-untyped-def]
+async def ask(
+    member: User, body: str = "我的会员卡在哪里看？", *, at: datetime = MORNING, **kwargs: Any
+) -> Conversation:
     return await services.start(member, body=body, now=at, counter=MemoryCounter(), **kwargs)
 
 
-async def answer(staff, conversation_id: int, body: str = "在账户页。", *, at: datetime):  # type: ignore[no-untyped-def]
+async def answer(
+    staff: User, conversation_id: int, body: str = "在账户页。", *, at: datetime
+) -> Message:
     return await services.write(staff, conversation_id, body=body, now=at, counter=MemoryCounter())
 
 
@@ -110,8 +115,8 @@ async def test_the_first_response_time_is_from_the_first_message_to_the_first_st
 async def test_the_median_first_response_counts_the_last_30_days_answered_and_the_waiting() -> None:
     staff = await make_user(role="support")
     now = minutes(0) + timedelta(days=40)
-    for started, took in ((now - timedelta(days=1), 10), (now - timedelta(days=2), 30),
-                          (now - timedelta(days=3), 60), (now - timedelta(days=35), 1)):  # fmt: skip
+    for days_ago, took in ((1, 10), (2, 30), (3, 60), (35, 1)):
+        started = now - timedelta(days=days_ago)
         conversation = await ask(await make_member(), at=started)
         await answer(staff, conversation.id, at=started + timedelta(minutes=took))
     await ask(await make_member(), at=now - timedelta(hours=1))  # still waiting
@@ -182,9 +187,7 @@ async def test_closing_takes_a_conversation_out_of_the_queue_and_a_message_opens
     )
 
 
-async def test_staff_reopening_a_closed_conversation_the_member_wrote_last_puts_it_in_the_queue() -> (
-    None
-):
+async def test_staff_reopening_a_conversation_the_member_wrote_last_puts_it_in_the_queue() -> None:
     staff = await make_user(role="support")
     member = await make_member()
     conversation = await ask(member)

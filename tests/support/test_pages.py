@@ -5,12 +5,12 @@ and sees their conversations on their account page; nobody else sees any of it."
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 from PIL import Image
+from starlette.applications import Starlette
 
 from accounts.models import Notification, User
 from ratelimit import MemoryCounter
@@ -111,8 +111,8 @@ async def test_a_member_writes_with_a_picture_and_reads_the_staff_s_answer(
 
 
 async def test_a_picture_is_shown_to_its_member_and_staff_and_to_nobody_else(
-    client: httpx.AsyncClient, app
-) -> None:  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
     member = await make_member()
     csrf = await signed_in(client, member)
     await write_to_us(client, csrf, "看这张截图", image=picture(1200, 800))
@@ -196,8 +196,8 @@ async def test_the_account_page_lists_the_member_s_conversations(client: httpx.A
 
 
 async def test_staff_answer_from_the_queue_and_the_member_writes_back(
-    client: httpx.AsyncClient, app
-) -> None:  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
     member = await make_member(name="王小明")
     conversation = await services.start(
         member, body="发票怎么开？", now=datetime.now(UTC), counter=MemoryCounter()
