@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from accounts.models import AuditEntry, Notification, User
+from demo import support as support_demo
 from errors import RateLimited, ValidationError
 from ratelimit import MemoryCounter
 from support import queue, services
@@ -241,3 +242,17 @@ async def test_the_page_from_a_contact_link_is_kept_only_when_it_is_a_local_path
     assert services.page_from("https://evil.example/") is None
     assert services.page_from("//evil.example/") is None
     assert services.page_from("") is None
+
+
+async def test_the_demo_has_one_conversation_waiting_and_one_answered() -> None:
+    for email in ("luoji@shuyuan.test", "xiaoyu@shuyuan.test", "chenmo@shuyuan.test"):
+        await make_user(email=email)
+    admin = await make_user(role="owner")
+    assert await support_demo.load(admin) is True
+    assert await support_demo.load(admin) is False
+    counts = await queue.counts()
+    assert counts == {
+        ConversationStatus.WAITING: 1,
+        ConversationStatus.ANSWERED: 1,
+        ConversationStatus.CLOSED: 1,
+    }
