@@ -15,7 +15,7 @@ SHOWN = 10  # the latest conversations on the account page; /contact lists more
 
 async def _conversations(user: User) -> Mapping[str, Any]:
     mine = await services.member_conversations(user, limit=SHOWN)
-    return {"conversations": mine, "last_messages": await services.last_messages(mine)}
+    return {"conversations": mine, "first_messages": await services.first_messages(mine)}
 
 
 CONVERSATIONS = AccountPart("support/_account.html", _conversations)

@@ -30,7 +30,7 @@ async def _contact_context(request: Request, **extra: Any) -> dict[str, Any]:
     mine = await services.member_conversations(user)
     return {
         "conversations": mine,
-        "last_messages": await services.last_messages(mine),
+        "first_messages": await services.first_messages(mine),
         "max_body": services.MAX_BODY,
         "errors": {},
         "values": {},

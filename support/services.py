@@ -18,6 +18,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from tortoise.expressions import Q
+from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 import links
@@ -343,6 +344,20 @@ async def last_messages(conversations: list[Conversation]) -> dict[int, Message]
     """Each conversation's latest message, by conversation id."""
     ids = [c.last_message_id for c in conversations if c.last_message_id is not None]
     found = await Message.filter(id__in=ids) if ids else []
+    return {m.conversation_id: m for m in found}  # type: ignore[attr-defined]
+
+
+async def first_messages(conversations: list[Conversation]) -> dict[int, Message]:
+    """Each conversation's first message (what it is about), by conversation id."""
+    if not conversations:
+        return {}
+    firsts = (
+        await Message.filter(conversation_id__in=[c.id for c in conversations])
+        .annotate(first=Min("id"))
+        .group_by("conversation_id")
+        .values_list("first", flat=True)
+    )
+    found = await Message.filter(id__in=list(firsts))
     return {m.conversation_id: m for m in found}  # type: ignore[attr-defined]
 
 

@@ -62,6 +62,7 @@ async def shots(page: Page, name: str, language: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for width in (390, 1280):
         await page.set_viewport_size({"width": width, "height": 900})
+        await page.evaluate("window.scrollTo(0, 0)")  # the console's menu is sticky
         await page.screenshot(path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True)
 
 
