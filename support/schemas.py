@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from support.services import MAX_BODY, MAX_PAGE
-from web.api import Answer, Body, Query, line, text
+import msgspec
+
+from support.services import LOCAL_PATH_PATTERN, MAX_BODY, MAX_PAGE
+from web.api import Answer, Body, Query, text
 
 Status = Literal["waiting", "answered", "closed"]
 
@@ -16,7 +18,17 @@ class NewConversation(Body):
     from ("/store/products/7"): optional, and refused (422) unless it is a path of this site."""
 
     body: Annotated[str, text(MAX_BODY, min_length=1)]
-    page: Annotated[str, line(MAX_PAGE)] | None = None
+    page: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=MAX_PAGE,
+                pattern=LOCAL_PATH_PATTERN,
+                description="A path of this site, such as /store/products/7",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ConversationCreated(Answer):

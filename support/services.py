@@ -40,9 +40,14 @@ MEMBER_MESSAGES = Limit(attempts=20, window_seconds=3600)
 MEMBER_LIST = 50  # a member's conversations shown: the latest
 THREAD = 200  # messages of a conversation shown: the latest
 EXCERPT = 60  # characters of a reply quoted in its notice
-# Control and direction-override characters (a newline and a tab are text).
-_REFUSED = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
-_PAGE_REFUSED = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+# What a message may not hold: the control characters web.schemas' TEXT_PATTERN refuses (a
+# newline, a tab and a carriage return are text), the same rule as the API's schema says.
+_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# A path of this site: one "/" (not two: "//host" names another site), then no space, control
+# character, backslash or fragment. The API's schema states the same pattern.
+_PATH_CHARACTER = r"[^\x00-\x20\x7f-\x9f\\#\ufffe\uffff]"
+LOCAL_PATH_PATTERN = rf"^/(?:(?!/){_PATH_CHARACTER}{_PATH_CHARACTER}*)?$"
+_LOCAL_PATH = re.compile(LOCAL_PATH_PATTERN)
 
 
 def may_answer(user: User) -> bool:
@@ -51,28 +56,23 @@ def may_answer(user: User) -> bool:
 
 
 def clean_body(body: str) -> str:
-    """A message as kept: NFC, trimmed, newlines as \\n, 1 to MAX_BODY characters, no control
-    characters. Raises ValidationError("body")."""
-    text = unicodedata.normalize("NFC", body).replace("\r\n", "\n").replace("\r", "\n").strip()
+    """A message as kept: trimmed, newlines as \\n, NFC, 1 to MAX_BODY characters (counted
+    as sent), no control characters. Raises ValidationError("body")."""
+    text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not 1 <= len(text) <= MAX_BODY:
         raise ValidationError("body", f"must be 1 to {MAX_BODY} characters")
     if _REFUSED.search(text):
         raise ValidationError("body", "must not contain control characters")
-    return text
+    return unicodedata.normalize("NFC", text)
 
 
 def local_page(page: str) -> str | None:
-    """`page` if it is a path of this site ("/store/products/7?from=feed"): it starts with
-    one "/", names no other site, holds no spaces, backslashes or control characters, and
-    is at most MAX_PAGE characters; else None."""
-    if not page.startswith("/") or page.startswith("//") or len(page) > MAX_PAGE:
+    """`page` if it is a path of this site ("/store/products/7?from=feed", LOCAL_PATH_PATTERN)
+    of at most MAX_PAGE characters; else None."""
+    if len(page) > MAX_PAGE or not _LOCAL_PATH.match(page):
         return None
-    if _PAGE_REFUSED.search(page):
-        return None
-    parts = urlsplit(page)
-    if parts.scheme or parts.netloc or parts.fragment:
-        return None
-    return page
+    # "$" also matches before a final newline (in the schema's check as here): it is dropped.
+    return page.removesuffix("\n")
 
 
 def clean_page(page: str | None) -> str | None:
