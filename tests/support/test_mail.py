@@ -14,7 +14,7 @@ import pytest
 from accounts import notices, outbox
 from accounts.mail import Mailer
 from accounts.models import NoticeChannel, Notification, User
-from tests.factories import bearer, make_user, token_for
+from tests.factories import bearer, make_user, sign_in, token_for
 from tests.smtp import SmtpServer, subject_of, text_of, to_of
 
 
@@ -93,3 +93,15 @@ async def test_a_member_who_chose_the_inbox_only_gets_no_mail(
     assert await Notification.filter(user_id=member.id, kind="support_reply").count() == 1
     await deliver(smtp)
     assert answers_to(smtp, "quiet@example.cn") == []
+
+
+async def test_answers_come_by_mail_unless_the_member_chooses_otherwise_on_the_notices_page(
+    client: httpx.AsyncClient,
+) -> None:
+    member = await verified_member("chooser@example.cn")
+    token = bearer(await token_for(member))
+    choices = (await client.get("/api/v1/me/notices", headers=token)).json()["items"]
+    assert {"kind": "support_reply", "channel": "inbox_mail"} in choices
+    await sign_in(client, member.email)
+    page = await client.get("/account/notices")
+    assert "客服的回复" in page.text

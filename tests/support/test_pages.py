@@ -66,6 +66,16 @@ async def test_a_signed_out_visitor_is_sent_to_sign_in_and_comes_back_to_the_for
     assert 'name="page" value="/store"' in form.text
 
 
+async def test_a_signed_out_visitor_reads_no_conversation(client: httpx.AsyncClient) -> None:
+    conversation = await services.start(
+        await make_member(), body="私事", now=datetime.now(UTC), counter=MemoryCounter()
+    )
+    page = await client.get(f"/contact/{conversation.id}")
+    assert page.status_code == 303
+    assert page.headers["location"].startswith("/account/login?next=")
+    assert "私事" not in page.text
+
+
 async def test_a_contact_link_from_another_site_keeps_no_page(client: httpx.AsyncClient) -> None:
     await signed_in(client, await make_member())
     form = await client.get("/contact", params={"from": "https://evil.example/x"})
