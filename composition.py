@@ -3,9 +3,10 @@
 Every package registers its own parts here and nowhere else: the purposes payments settles
 for (store's orders, membership's seats), the notice kinds (accounts', community's, store's,
 membership's), the mail letterhead, the route table and the links built from its names
-(routing.py, links.py), the worker's memories. Nothing registers at import time: an app holds
-what `wire(settings)` built, and two apps built in one process with different settings see
-only their own (web.wiring.Wired binds an app's wiring for its requests).
+(routing.py, links.py), the worker's memories, the parts of the account page. Nothing
+registers at import time: an app holds what `wire(settings)` built, and two apps built in one
+process with different settings see only their own (web.wiring.Wired binds an app's wiring
+for its requests).
 
 Process-wide by design, and set up elsewhere: Tortoise's database connections (db.py, opened
 by the app's lifespan or the command), the Prometheus registry (metrics.py: one /metrics per
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 
 from starlette.routing import BaseRoute, Router
 
-from accounts import notices
+from accounts import account_parts, notices
 from community import notices as community_notices
 from crm import notices as crm_notices
 from jobs.worker import WorkerMemory
@@ -31,6 +32,8 @@ from routing import route_table
 from settings import Settings
 from store import fulfilment as store_fulfilment
 from store import notices as store_notices
+from support import account as support_parts
+from support import notices as support_notices
 from wiring import Wiring
 
 
@@ -45,6 +48,8 @@ class AppWiring:
     purposes: Purposes = field(default_factory=Purposes)
     notice_kinds: notices.NoticeKinds = field(default_factory=notices.NoticeKinds)
     memory: WorkerMemory = field(default_factory=WorkerMemory)
+    # What the account page shows from the packages above accounts (their conversations).
+    account_parts: account_parts.AccountParts = field(default_factory=account_parts.AccountParts)
 
     def wiring(self) -> Wiring:
         """The wires the code below reads, bound to this app's values."""
@@ -54,6 +59,7 @@ class AppWiring:
                 (notices.NOTICE_KINDS, self.notice_kinds),
                 (notices.LETTERHEAD, self.letterhead),
                 (LINKS, self.links),
+                (account_parts.ACCOUNT_PARTS, self.account_parts),
             )
         )
 
@@ -75,6 +81,8 @@ def wire(settings: Settings) -> AppWiring:
         store_notices.KINDS,
         membership_notices.KINDS,
         crm_notices.KINDS,
+        support_notices.KINDS,
     ):
         wired.notice_kinds.register(kinds)
+    wired.account_parts.append(support_parts.CONVERSATIONS)
     return wired

@@ -33,6 +33,9 @@ from store import admin as store_admin
 from store import admin_api as store_admin_api
 from store import api as store_api
 from store import routes as store_routes
+from support import admin as support_admin
+from support import api as support_api
+from support import routes as support_routes
 from web import home, observe
 from web import paths as web_paths
 
@@ -56,6 +59,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *console_api.routes(),
         *stats_api.routes(),
         *crm_api.routes(),
+        *support_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
@@ -75,6 +79,8 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *board_routes.routes(),
         *crm_routes.routes(),
         *crm_admin.routes(),
+        *support_routes.routes(),
+        *support_admin.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
         *stats_routes.routes(),

@@ -1,9 +1,10 @@
 """The back office's roles and what each may do: one table, read by every guard.
 
 Owner: everything, roles included. Admin: everything but roles. Support: reads people, orders
-and payments, and writes notes on people; no refunds, no exports, no tags, segments or
-broadcasts, no changes to the catalogue or the community. Moderator: the board (reports,
-hiding, bans), finding the people it concerns and writing notes on them.
+and payments, writes notes on people and answers members' conversations (联系我们); no
+refunds, no exports, no tags, segments or broadcasts, no changes to the catalogue or the
+community. Moderator: the board (reports, hiding, bans), finding the people it concerns and
+writing notes on them.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class Capability(StrEnum):
     STAFF = "staff"  # give and take roles
     STATS = "stats"  # the dashboard: revenue, members, funnels, a sale watched live
     NOTES = "notes"  # write notes on a person (for staff to read)
+    # Read and answer members' conversations with customer service (联系我们), the queue.
+    CONVERSATIONS = "conversations"
     # Tags on people, notes for admins only and who may read a note, segments, broadcasts.
     OUTREACH = "outreach"
 
@@ -50,6 +53,7 @@ CAPABILITIES: dict[StaffRole, frozenset[Capability]] = {
             Capability.ORDERS,
             Capability.PAYMENTS,
             Capability.NOTES,
+            Capability.CONVERSATIONS,
         }
     ),
     StaffRole.MODERATOR: frozenset(

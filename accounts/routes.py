@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts import (
+    account_parts,
     browsers,
     devices,
     notice_pages,
@@ -180,7 +181,12 @@ async def account_page(request: Request) -> Response:
     return await render(
         request,
         "accounts/account.html",
-        {"user": user, "open_sessions": named, "now": datetime.now(UTC)},
+        {
+            "user": user,
+            "open_sessions": named,
+            "now": datetime.now(UTC),
+            "parts": await account_parts.parts().shown(user),
+        },
     )
 
 

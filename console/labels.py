@@ -60,6 +60,9 @@ ACTION_LABELS: dict[str, str] = {
     "export.segment": N_("Segment exported"),
     "broadcast.create": N_("Broadcast written"),
     "broadcast.cancel": N_("Broadcast canceled"),
+    "conversation.reply": N_("Customer service answer sent"),
+    "conversation.close": N_("Conversation closed"),
+    "conversation.reopen": N_("Conversation reopened"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -81,6 +84,7 @@ OBJECT_LABELS: dict[str, str] = {
     "payments": N_("Payments"),
     "segment": N_("Segment"),
     "broadcast": N_("Broadcast"),
+    "conversation": N_("Conversation"),
 }
 
 # What accounts.activity's kinds are called on a person's page.

@@ -294,10 +294,22 @@ class PersonNoteShown(Answer):
     created_at: str
 
 
+class PersonConversation(Answer):
+    id: int
+    status: Literal["waiting", "answered", "closed"]
+    first_message_at: str
+    last_message_at: str
+    waiting_since: str | None
+    first_response_at: str | None
+    last_message: str  # the latest message's text, cut short
+    last_from_staff: bool
+
+
 class PersonPage(Answer):
     """Everything the back office knows of a person, each list the latest 50 or so, newest
     first; `orders` and `payments` (and membership's `refunds`) are null for a caller whose
-    role may not read them; `notes` are those the caller may read."""
+    role may not read them; `notes` are those the caller may read; `conversations` (with
+    customer service) are null for a caller who does not answer them."""
 
     profile: PersonProfile
     sign_in: PersonSignIn
@@ -312,6 +324,7 @@ class PersonPage(Answer):
     activity: PersonActivity
     notes: list[PersonNoteShown]
     tags: list[str]
+    conversations: list[PersonConversation] | None
 
 
 class NewNote(Body):

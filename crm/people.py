@@ -1,6 +1,7 @@
 """A person as the back office sees them, whole: one page gathered from every package (their
 account and ways in, membership, orders and payments, the board, what they were told, what
-they did, staff's notes and tags), and the one search that finds them.
+they did, staff's notes and tags, their conversations with customer service), and the one
+search that finds them.
 
 Each section is bounded (the latest SECTION rows, newest first). Orders, payments and refunds
 are shown only to readers whose role may read them (Capability.ORDERS, PAYMENTS): None
@@ -39,6 +40,7 @@ from crm.person_page import (
     BoardSection,
     BroadcastRow,
     ConsentRow,
+    ConversationRow,
     EnrollmentRow,
     GrantRow,
     LoginCodeRow,
@@ -61,6 +63,7 @@ from crm.person_page import (
 from membership.models import Enrollment, Member, MembershipGrant
 from payments.models import Payment, Refund
 from store.models import Order, OrderItem
+from support import services as support
 from tallies import shanghai_day
 from translation import DEFAULT_LOCALE, supported
 
@@ -129,6 +132,7 @@ async def person_page(
             for n in await crm_notes.notes_for(reader, user_id)
         ],
         tags=await crm_notes.tags_of(user_id),
+        conversations=await _conversations(person) if support.may_answer(reader) else None,
     )
 
 
@@ -337,6 +341,28 @@ async def _board(user_id: int, now: datetime) -> BoardSection:
         ],
         ban=BanRow(ban.until, ban.reason, ban.until > now) if ban else None,
     )
+
+
+CONVERSATION_EXCERPT = 120  # characters of a conversation's latest message on the page
+
+
+async def _conversations(person: User) -> list[ConversationRow]:
+    """Their conversations with customer service, the latest message first."""
+    conversations = await support.member_conversations(person, limit=SECTION)
+    last = await support.last_messages(conversations)
+    return [
+        ConversationRow(
+            c.id,
+            c.status.value,
+            c.first_message_at,
+            c.last_message_at,
+            c.waiting_since,
+            c.first_response_at,
+            last[c.id].body[:CONVERSATION_EXCERPT] if c.id in last else "",
+            last[c.id].from_staff if c.id in last else False,
+        )
+        for c in conversations
+    ]
 
 
 async def _notices(user_id: int, locale: str) -> list[NoticeRow]:

@@ -242,6 +242,20 @@ class NoteRow:
 
 
 @dataclass(frozen=True)
+class ConversationRow:
+    """A conversation with customer service (support.models.Conversation)."""
+
+    id: int
+    status: str  # support.models.ConversationStatus
+    first_message_at: datetime
+    last_message_at: datetime
+    waiting_since: datetime | None
+    first_response_at: datetime | None
+    last_message: str  # the latest message's text, cut short
+    last_from_staff: bool
+
+
+@dataclass(frozen=True)
 class PersonPage:
     profile: Profile
     sign_in: SignIn
@@ -256,3 +270,5 @@ class PersonPage:
     activity: ActivitySummary
     notes: list[NoteRow]  # those the reader may read
     tags: list[str]
+    # None: the reader does not answer conversations (moderators)
+    conversations: list[ConversationRow] | None

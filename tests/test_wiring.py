@@ -31,6 +31,7 @@ from payments.models import Payment
 from payments.purposes import PURPOSES, Fulfilment, PurposeHandlers
 from settings import Settings
 from store import notices as store_notices
+from support import notices as support_notices
 from tests.factories import PASSWORD
 from wiring import NotWired
 
@@ -44,6 +45,7 @@ KINDS = sum(
         store_notices.KINDS,
         membership_notices.KINDS,
         crm_notices.KINDS,
+        support_notices.KINDS,
     )
 )
 VERIFY_LINK = re.compile(r"(https?://[^/\s]+)/account/verify/(\S+)")

@@ -23,6 +23,8 @@ FORM_BYTES = 512 * KIB  # a long board post, url-encoded three bytes a character
 WEBHOOK_BYTES = 256 * KIB  # Stripe's events are a few KiB
 IMAGE_UPLOAD_BYTES = 12 * MIB  # a phone photo; resized to a few hundred KiB when stored
 AVATAR_UPLOAD_BYTES = 4 * MIB + 64 * KIB  # an avatar of up to 4 MiB (accounts.profiles), its form
+# A picture of up to 8 MiB sent in a conversation (support.attachments), and its form.
+MESSAGE_PICTURE_BYTES = 8 * MIB + 64 * KIB
 AUDIO_UPLOAD_BYTES = 51 * MIB  # a voice of up to 50 MB (community.feed's limit) and its form
 OTHER_BYTES = 64 * KIB
 # Fields in one form or multipart body; more is a 400 (Starlette's), never a slow parse.
@@ -37,6 +39,8 @@ UPLOADS = (
     (re.compile(r"^/api/v1/admin/products/[0-9]+/image$"), IMAGE_UPLOAD_BYTES),
     (re.compile(r"^/account/profile$"), AVATAR_UPLOAD_BYTES),
     (re.compile(r"^/api/v1/me/avatar$"), AVATAR_UPLOAD_BYTES),
+    (re.compile(r"^/contact(/[0-9]+/messages)?$"), MESSAGE_PICTURE_BYTES),
+    (re.compile(r"^/admin/conversations/[0-9]+/messages$"), MESSAGE_PICTURE_BYTES),
 )
 WEBHOOK_PATH = "/payments/webhook"
 

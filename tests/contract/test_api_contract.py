@@ -29,6 +29,7 @@ from payments.services import PaymentChoice
 from ratelimit import MemoryCounter
 from settings import Settings
 from store import services as store
+from support import services as support
 from tests.factories import address, make_member, make_user, make_window, token_for
 from tests.live import ROOT, running_server
 
@@ -100,6 +101,9 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
         send_at=now + timedelta(days=1),
         now=now,
     )
+    conversation = await support.start(  # the member's, which the admin (staff) answers too
+        member, body="会员卡在哪里看？", page="/membership", now=now, counter=MemoryCounter()
+    )
     return {
         "ADMIN_TOKEN": await token_for(admin),
         "MEMBER_TOKEN": await token_for(member),
@@ -116,6 +120,7 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
         "NOTIFICATION_ID": str(note.id),
         "SEGMENT_ID": str(segment.id),
         "BROADCAST_ID": str(broadcast.id),
+        "CONVERSATION_ID": str(conversation.id),
     }
 
 

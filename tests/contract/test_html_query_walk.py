@@ -42,6 +42,7 @@ from store import analytics as store_analytics
 from store import services as store
 from store import staff_orders
 from store.models import Product
+from support import services as support
 from tallies import Tally, flush
 from tests.factories import address, make_user, make_users, make_window, sign_in
 from tests.payments.memory_provider import MemoryProvider
@@ -50,7 +51,7 @@ from web.api import Query
 pytestmark = [pytest.mark.contract, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SOURCES = ("accounts", "community", "membership", "payments", "store", "web")
+SOURCES = ("accounts", "community", "membership", "payments", "store", "web", "support")
 _READS = re.compile(r"""(?:query_params|params)\.get\(\s*["']([a-z_]+)["']""")
 
 HOSTILE = (
@@ -150,7 +151,27 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/admin/dashboard/sales/": f"drop/{await seed_numbers(admin, item.id, now, provider)}",
         "/admin/people/": str(await seed_customer(admin, product.id, now, provider)),
     }
+    conversation = await seed_support(admin, int(ids["/admin/people/"]), now)
+    ids["/contact/"] = ids["/admin/conversations/"] = str(conversation)
     return admin, ids
+
+
+async def seed_support(admin: User, customer_id: int, now: datetime) -> int:
+    """Customer service: the admin's own question, answered by support (the member's pages),
+    and the customer's, waiting (the queue, and their person page). Returns the admin's."""
+    counter = MemoryCounter()
+    own = await support.start(
+        admin, body="会员卡可以转给家人吗？", page="/membership", now=now, counter=counter
+    )
+    staff = await make_user(role="support", name="客服小李")
+    await support.write(
+        staff, own.id, body="不可以转让，但家人可以陪你参加线下活动。", now=now, counter=counter
+    )
+    customer = await User.get(id=customer_id)
+    await support.start(
+        customer, body="地址写错了，能改吗？", page="/store/orders", now=now, counter=counter
+    )
+    return own.id
 
 
 async def seed_outreach(admin: User, now: datetime) -> dict[str, str]:

@@ -1,0 +1,52 @@
+"""Reading the message forms of the member's pages and of the console: the text, the optional
+picture, and (a new conversation) the page it was written from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+
+from support.attachments import PictureUpload, PrivatePictures
+from support.services import MAX_BODY, MAX_PAGE
+from web.api import line, read_fields, text
+
+
+class MessageFields(msgspec.Struct, kw_only=True):
+    body: Annotated[str, text(MAX_BODY, min_length=1)]
+    page: Annotated[str, line(MAX_PAGE)] = ""
+
+
+@dataclass(frozen=True)
+class MessageForm:
+    body: str
+    page: str
+    picture: PictureUpload | None
+
+
+def shelf(request: Request) -> PrivatePictures:
+    """Where this app makes and keeps conversation pictures: its picture pool, and
+    <var>/support (outside the public /media mount)."""
+    settings = request.app.state.settings
+    return PrivatePictures(request.app.state.pictures, Path(settings.var_dir) / "support")
+
+
+def typed(form: FormData) -> dict[str, str]:
+    """What was typed, to show the form again: the text fields only."""
+    return {key: str(form.get(key, "")) for key in ("body", "page")}
+
+
+async def read_message_form(request: Request, form: FormData) -> MessageForm:
+    """The fields of a message form, bounded (ValidationError naming each bad one), and its
+    picture when one was chosen (an empty file field is none)."""
+    values = typed(form)
+    fields = read_fields({k: v for k, v in values.items() if v or k == "body"}, MessageFields)
+    upload = form.get("picture")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    await form.close()
+    picture = PictureUpload(data, shelf(request)) if data else None
+    return MessageForm(fields.body, fields.page, picture)

@@ -1,0 +1,383 @@
+"""Customer service's rules: a member starts a conversation and writes in it, staff answer,
+either side closes it, and a new message opens a closed one again.
+
+Who reads what: a conversation is its member's, and every staff member's whose role answers
+conversations (Capability.CONVERSATIONS: support, admins, owners). To anyone else it does not
+exist: ConversationNotFound (404), the same answer as for a conversation that is not there.
+
+A member's message puts the conversation in the queue (waiting, since that message unless it
+was waiting already); a staff reply takes it out (answered), sets the first response's time
+once, and tells the member (an inbox notice, and a mail when they chose it: support.notices).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from tortoise.expressions import Q
+from tortoise.functions import Min
+from tortoise.transactions import in_transaction
+
+import links
+from accounts import audit, notices
+from accounts.models import Notification, User
+from accounts.roles import Capability
+from errors import RateLimited, ValidationError
+from ratelimit import Counter, Limit, seconds_left
+from support.attachments import Kept, PictureUpload
+from support.errors import ConversationNotFound, PictureNotFound
+from support.models import Conversation, ConversationStatus, Message
+from support.notices import SUPPORT_REPLY
+
+MAX_BODY = 2000
+MAX_PAGE = 200
+# A member's messages (new conversations and replies): enough for any real question, not a
+# flood of the staff's queue or of the picture pool.
+MEMBER_MESSAGES = Limit(attempts=20, window_seconds=3600)
+MEMBER_LIST = 50  # a member's conversations shown: the latest
+THREAD = 200  # messages of a conversation shown: the latest
+EXCERPT = 60  # characters of a reply quoted in its notice
+# What a message may not hold: the control characters web.schemas' TEXT_PATTERN refuses (a
+# newline, a tab and a carriage return are text), the same rule as the API's schema says.
+_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# A path of this site: one "/" (not two: "//host" names another site), then no space, control
+# character, backslash or fragment. The API's schema states the same pattern.
+_PATH_CHARACTER = r"[^\x00-\x20\x7f-\x9f\\#\ufffe\uffff]"
+LOCAL_PATH_PATTERN = rf"^/(?:(?!/){_PATH_CHARACTER}{_PATH_CHARACTER}*)?$"
+_LOCAL_PATH = re.compile(LOCAL_PATH_PATTERN)
+
+
+def may_answer(user: User) -> bool:
+    """Whether `user` answers members' conversations (support, admins, owners)."""
+    return user.may(Capability.CONVERSATIONS)
+
+
+def clean_body(body: str) -> str:
+    """A message as kept: trimmed, newlines as \\n, NFC, 1 to MAX_BODY characters (counted
+    as sent), no control characters. Raises ValidationError("body")."""
+    text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not 1 <= len(text) <= MAX_BODY:
+        raise ValidationError("body", f"must be 1 to {MAX_BODY} characters")
+    if _REFUSED.search(text):
+        raise ValidationError("body", "must not contain control characters")
+    return unicodedata.normalize("NFC", text)
+
+
+def local_page(page: str) -> str | None:
+    """`page` if it is a path of this site ("/store/products/7?from=feed", LOCAL_PATH_PATTERN)
+    of at most MAX_PAGE characters; else None."""
+    if len(page) > MAX_PAGE or not _LOCAL_PATH.match(page):
+        return None
+    # "$" also matches before a final newline (in the schema's check as here): it is dropped.
+    return page.removesuffix("\n")
+
+
+def clean_page(page: str | None) -> str | None:
+    """The page a member wrote from, as given by a form or the API: empty is none; anything
+    else must be a local path (local_page). Raises ValidationError("page"). It is shown to
+    the staff as a link on this site and never used to redirect anyone."""
+    if not page:
+        return None
+    checked = local_page(page)
+    if checked is None:
+        raise ValidationError("page", "must be a path of this site, such as /store")
+    return checked
+
+
+def page_from(value: str) -> str | None:
+    """The page a "Contact us" link says the member came from, read leniently (a link, not
+    a form): the path and its query when they are a local path, else the path alone, else
+    none."""
+    if not value.startswith("/") or value.startswith("//"):
+        return None
+    return local_page(value) or local_page(urlsplit(value).path)
+
+
+async def _within_limit(counter: Counter, user_id: int) -> None:
+    """Count one of a member's messages. Raises RateLimited past MEMBER_MESSAGES."""
+    key = f"support:{user_id}"
+    if await counter.count(key, MEMBER_MESSAGES) >= MEMBER_MESSAGES.attempts:
+        raise RateLimited(
+            seconds_left(MEMBER_MESSAGES),
+            "You have sent many messages in the last hour; please wait a little before "
+            "writing again.",
+        )
+    await counter.hit(key, MEMBER_MESSAGES)
+
+
+async def _kept(picture: PictureUpload | None) -> Kept | None:
+    return await picture.shelf.keep(picture.data) if picture is not None else None
+
+
+async def start(
+    user: User,
+    *,
+    body: str,
+    picture: PictureUpload | None = None,
+    page: str | None = None,
+    now: datetime,
+    counter: Counter,
+) -> Conversation:
+    """A member's new conversation with customer service: their first message (and
+    picture), written from `page`. It waits in the queue from `now`. Raises ValidationError
+    (body, page, picture), RateLimited (MEMBER_MESSAGES), ServiceUnavailable (the picture
+    pool is full)."""
+    problems: list[tuple[str, str]] = []
+    text = where = None
+    try:
+        text = clean_body(body)
+    except ValidationError as exc:
+        problems += exc.errors
+    try:
+        where = clean_page(page)
+    except ValidationError as exc:
+        problems += exc.errors
+    if problems or text is None:
+        (field, reason), *_ = problems
+        raise ValidationError(field, reason, others=problems)
+    await _within_limit(counter, user.id)
+    kept = await _kept(picture)
+    try:
+        async with in_transaction():
+            conversation = await Conversation.create(
+                user=user,
+                status=ConversationStatus.WAITING,
+                waiting_since=now,
+                first_message_at=now,
+                last_message_at=now,
+                created_at=now,
+            )
+            message = await _message(conversation, user, text, kept, where, False, now)
+            await Conversation.filter(id=conversation.id).update(last_message_id=message.id)
+    except BaseException:
+        if picture is not None and kept is not None:
+            picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
+        raise
+    conversation.last_message_id = message.id
+    return conversation
+
+
+async def _message(
+    conversation: Conversation,
+    author: User,
+    text: str,
+    kept: Kept | None,
+    page: str | None,
+    from_staff: bool,
+    now: datetime,
+) -> Message:
+    return await Message.create(
+        conversation=conversation,
+        author=author,
+        from_staff=from_staff,
+        body=text,
+        picture=kept.stem if kept else None,
+        picture_width=kept.width if kept else None,
+        picture_height=kept.height if kept else None,
+        page=page,
+        created_at=now,
+    )
+
+
+async def conversation_for(reader: User, conversation_id: int) -> Conversation:
+    """The conversation, if `reader` may read it: its member, or staff who answer. Raises
+    ConversationNotFound otherwise, as for one that does not exist."""
+    conversation = await Conversation.filter(id=conversation_id).select_related("user").first()
+    if conversation is None:
+        raise ConversationNotFound()
+    if conversation.user_id != reader.id and not may_answer(reader):  # type: ignore[attr-defined]
+        raise ConversationNotFound()
+    return conversation
+
+
+async def write(
+    actor: User,
+    conversation_id: int,
+    *,
+    body: str,
+    picture: PictureUpload | None = None,
+    now: datetime,
+    counter: Counter,
+) -> Message:
+    """A message in a conversation, by its member or by a staff member who answers.
+
+    The member's puts it in the queue (waiting since `now`, unless it was waiting already);
+    a staff member's answers it (out of the queue), sets the first response's time if none
+    was, is written in the audit log and reaches the member as a notice (support.notices).
+    A closed conversation is opened again by either. Raises ConversationNotFound,
+    ValidationError (body, picture), RateLimited (the member's MEMBER_MESSAGES),
+    ServiceUnavailable (the picture pool is full)."""
+    conversation = await conversation_for(actor, conversation_id)
+    member_id: int = conversation.user_id  # type: ignore[attr-defined]
+    from_staff = actor.id != member_id
+    text = clean_body(body)
+    if not from_staff:
+        await _within_limit(counter, actor.id)
+    kept = await _kept(picture)
+    try:
+        async with in_transaction():
+            message = await _message(conversation, actor, text, kept, None, from_staff, now)
+            if from_staff:
+                await _answered(conversation, actor, message, now)
+            else:
+                # Invariant "waiting_since is when the member's oldest unanswered message
+                # came": only a conversation that is not waiting already gets one (a
+                # conditional UPDATE: two messages at once cannot move it later).
+                await (
+                    Conversation.filter(id=conversation.id)
+                    .exclude(status=ConversationStatus.WAITING)
+                    .update(status=ConversationStatus.WAITING, waiting_since=now)
+                )
+            # Invariant "last_message_* name the newest message": only a newer one moves them.
+            await Conversation.filter(
+                Q(last_message_id__isnull=True) | Q(last_message_id__lt=message.id),
+                id=conversation.id,
+            ).update(last_message_at=now, last_message_id=message.id)
+    except BaseException:
+        if picture is not None and kept is not None:
+            picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
+        raise
+    return message
+
+
+async def _answered(
+    conversation: Conversation, actor: User, message: Message, now: datetime
+) -> None:
+    """A staff reply's effects, in its transaction."""
+    # Invariant "first_response_at is the first staff reply's time": set only while empty.
+    await Conversation.filter(id=conversation.id, first_response_at__isnull=True).update(
+        first_response_at=now
+    )
+    await Conversation.filter(id=conversation.id).update(
+        status=ConversationStatus.ANSWERED, waiting_since=None
+    )
+    await audit.record(
+        actor=actor,
+        action="conversation.reply",
+        object_type="conversation",
+        object_id=conversation.id,
+        after={"message": message.id, "member": conversation.user_id},  # type: ignore[attr-defined]
+        now=now,
+    )
+    excerpt = " ".join(message.body.split())
+    await notices.notify(
+        conversation.user_id,  # type: ignore[attr-defined]
+        kind=SUPPORT_REPLY,
+        params={"excerpt": excerpt if len(excerpt) <= EXCERPT else excerpt[:EXCERPT] + "…"},
+        link=links.path("support.conversation_page", id=conversation.id),
+        now=now,
+    )
+
+
+async def close(actor: User, conversation_id: int, *, now: datetime) -> Conversation:
+    """Close a conversation (its member, or staff): out of the queue, kept to be read. A
+    staff member's close is in the audit log. Raises ConversationNotFound."""
+    conversation = await conversation_for(actor, conversation_id)
+    async with in_transaction():
+        # Closed once: only a conversation that is open is moved (and audited).
+        closed = (
+            await Conversation.filter(id=conversation.id)
+            .exclude(status=ConversationStatus.CLOSED)
+            .update(status=ConversationStatus.CLOSED, waiting_since=None)
+        )
+        if closed and actor.id != conversation.user_id:  # type: ignore[attr-defined]
+            await audit.record(
+                actor=actor,
+                action="conversation.close",
+                object_type="conversation",
+                object_id=conversation.id,
+                before={"status": conversation.status.value},
+                now=now,
+            )
+    await conversation.refresh_from_db()
+    return conversation
+
+
+async def reopen(actor: User, conversation_id: int, *, now: datetime) -> Conversation:
+    """Open a closed conversation again (its member, or staff): waiting from `now` when the
+    member wrote last, answered otherwise. A staff member's reopening is in the audit log.
+    Raises ConversationNotFound."""
+    conversation = await conversation_for(actor, conversation_id)
+    last = await Message.filter(conversation_id=conversation.id).order_by("-id").first()
+    waiting = last is None or not last.from_staff
+    async with in_transaction():
+        reopened = await Conversation.filter(
+            id=conversation.id, status=ConversationStatus.CLOSED
+        ).update(
+            status=ConversationStatus.WAITING if waiting else ConversationStatus.ANSWERED,
+            waiting_since=now if waiting else None,
+        )
+        if reopened and actor.id != conversation.user_id:  # type: ignore[attr-defined]
+            await audit.record(
+                actor=actor,
+                action="conversation.reopen",
+                object_type="conversation",
+                object_id=conversation.id,
+                now=now,
+            )
+    await conversation.refresh_from_db()
+    return conversation
+
+
+async def member_conversations(user: User, *, limit: int = MEMBER_LIST) -> list[Conversation]:
+    """A member's conversations, the latest message first."""
+    return (
+        await Conversation.filter(user_id=user.id).order_by("-last_message_at", "-id").limit(limit)
+    )
+
+
+async def thread(conversation: Conversation, *, limit: int = THREAD) -> list[Message]:
+    """A conversation's messages, oldest first (the latest `limit` of them), with authors."""
+    latest = (
+        await Message.filter(conversation_id=conversation.id)
+        .select_related("author")
+        .order_by("-id")
+        .limit(limit)
+    )
+    return latest[::-1]
+
+
+async def last_messages(conversations: list[Conversation]) -> dict[int, Message]:
+    """Each conversation's latest message, by conversation id."""
+    ids = [c.last_message_id for c in conversations if c.last_message_id is not None]
+    found = await Message.filter(id__in=ids) if ids else []
+    return {m.conversation_id: m for m in found}  # type: ignore[attr-defined]
+
+
+async def first_messages(conversations: list[Conversation]) -> dict[int, Message]:
+    """Each conversation's first message (what it is about), by conversation id."""
+    if not conversations:
+        return {}
+    firsts = (
+        await Message.filter(conversation_id__in=[c.id for c in conversations])
+        .annotate(first=Min("id"))
+        .group_by("conversation_id")
+        .values_list("first", flat=True)
+    )
+    found = await Message.filter(id__in=list(firsts))
+    return {m.conversation_id: m for m in found}  # type: ignore[attr-defined]
+
+
+async def answers_read(user: User, conversation_id: int, *, now: datetime) -> None:
+    """The notices of answers in this conversation, read: the member is reading them."""
+    link = links.path("support.conversation_page", id=conversation_id)
+    await Notification.filter(user_id=user.id, kind=SUPPORT_REPLY, link=link, read_at=None).update(
+        read_at=now
+    )
+
+
+async def picture_of(reader: User | None, message_id: int) -> str:
+    """The stem of a message's picture, if `reader` may see it (the conversation's member,
+    or staff who answer). Raises PictureNotFound for everyone else, as for a message with
+    no picture."""
+    message = await Message.get_or_none(id=message_id)
+    if reader is None or message is None or message.picture is None:
+        raise PictureNotFound()
+    try:
+        await conversation_for(reader, message.conversation_id)  # type: ignore[attr-defined]
+    except ConversationNotFound:
+        raise PictureNotFound() from None
+    return message.picture
