@@ -14,7 +14,17 @@ from tortoise.models import Model
 
 # One Tortoise app per domain package, listed in dependency order. Each app's migrations live in
 # migrations/<app>/ and are checked in.
-APPS = ("accounts", "payments", "membership", "store", "community", "jobs", "stats", "crm")
+APPS = (
+    "accounts",
+    "payments",
+    "membership",
+    "store",
+    "community",
+    "jobs",
+    "stats",
+    "crm",
+    "keywords",
+)
 # Where each app's models are (the community's two rooms keep theirs apart).
 MODELS = {
     "community": ["community.models", "community.feed.models", "community.board.models"],
