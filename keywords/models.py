@@ -9,7 +9,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from accounts.models import User
-from community.feed.services import KEYWORD_MAX
+from community.feed.services import KEYWORD_MAX as KEYWORD_MAX
 
 TEXT_MAX = 1000  # a text reply
 MISS_MAX = 100  # what is kept of a missed lookup (the keyword box takes 100 characters)
