@@ -60,6 +60,9 @@ ACTION_LABELS: dict[str, str] = {
     "export.segment": N_("Segment exported"),
     "broadcast.create": N_("Broadcast written"),
     "broadcast.cancel": N_("Broadcast canceled"),
+    "auto_reply.create": N_("Auto-reply saved"),
+    "auto_reply.update": N_("Auto-reply changed"),
+    "auto_reply.delete": N_("Auto-reply deleted"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -81,6 +84,7 @@ OBJECT_LABELS: dict[str, str] = {
     "payments": N_("Payments"),
     "segment": N_("Segment"),
     "broadcast": N_("Broadcast"),
+    "auto_reply": N_("Auto-reply"),
 }
 
 # What accounts.activity's kinds are called on a person's page.

@@ -25,9 +25,7 @@ KEEP_DAYS = 180
 LISTED = 200  # the most keywords a list shows
 
 
-async def record(
-    key: str, typed: str, *, now: datetime, kept_a_day: int = KEYWORDS_A_DAY
-) -> None:
+async def record(key: str, typed: str, *, now: datetime, kept_a_day: int = KEYWORDS_A_DAY) -> None:
     """Count one lookup of the folded keyword `key` (typed as `typed`) that found nothing; past
     `kept_a_day` different keywords on its day, in the day's OTHER row."""
     if not key:

@@ -39,6 +39,7 @@ from keywords.models import (
     ReplyMode,
 )
 from store.models import Product
+from translation import N_
 from web.api import LINE_PATTERN, TEXT_PATTERN
 
 _LINE = re.compile(LINE_PATTERN)
@@ -47,9 +48,9 @@ MAX_KEYWORDS = 20
 MAX_REPLIES = 10
 NEEDS_ID = {ReplyKind.PRODUCT: Product, ReplyKind.POST: Post, ReplyKind.FEED_ITEM: FeedItem}
 NAMES_NOTHING = {
-    ReplyKind.PRODUCT: "names no product",
-    ReplyKind.POST: "names no board post",
-    ReplyKind.FEED_ITEM: "names no feed item",
+    ReplyKind.PRODUCT: N_("names no product"),
+    ReplyKind.POST: N_("names no board post"),
+    ReplyKind.FEED_ITEM: N_("names no feed item"),
 }
 
 
@@ -215,14 +216,14 @@ async def _keywords_free(keywords: list[CheckedKeyword], *, rule_id: int | None 
     clash = await other.order_by("id").first().values("key", "rule_id")
     if clash:
         raise KeywordTaken(
-            "The keyword “%(keyword)s” already answers with another auto-reply.",
+            N_("The keyword “%(keyword)s” already answers with another auto-reply."),
             keyword=typed[clash["key"]],
             rule_id=clash["rule_id"],
         )
     item = await FeedItem.filter(live_keyword__in=list(typed)).order_by("id").first()
     if item is not None:
         raise KeywordTaken(
-            "The keyword “%(keyword)s” is the keyword of the live feed item “%(title)s”.",
+            N_("The keyword “%(keyword)s” is the keyword of the live feed item “%(title)s”."),
             keyword=typed[item.live_keyword or ""],
             title=item.title,
             item_id=item.id,
@@ -256,7 +257,9 @@ async def _write_parts(
 
 def _taken() -> KeywordTaken:
     # The unique key refused a keyword that another save wrote after the check above.
-    return KeywordTaken("Another auto-reply was given one of these keywords at the same moment.")
+    return KeywordTaken(
+        N_("Another auto-reply was given one of these keywords at the same moment.")
+    )
 
 
 async def create_rule(

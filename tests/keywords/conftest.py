@@ -14,6 +14,7 @@ from community.board.models import Post
 from community.feed import editing
 from community.feed.models import FeedItem
 from keywords import rules
+from keywords.memory import KeywordMemory
 from keywords.models import AutoReply
 from keywords.rules import KeywordInput, ReplyInput
 from ratelimit import MemoryCounter
@@ -37,14 +38,17 @@ async def make_rule(
     replies: list[ReplyInput] | None = None,
     mode: str = "all",
     now: datetime | None = None,
+    memory: KeywordMemory | None = None,
 ) -> AutoReply:
-    """An auto-reply saved as an admin would save it: keywords as (text, match)."""
+    """An auto-reply saved as an admin would save it: keywords as (text, match); an app's
+    worker sees it at once when given its `memory` (else within a few seconds)."""
     return await rules.create_rule(
         actor=None,
         keywords=[KeywordInput(text, match) for text, match in keywords],
         replies=replies or [ReplyInput("text", text="一条回复")],
         mode=mode,
         now=now or datetime.now(UTC),
+        memory=memory,
     )
 
 

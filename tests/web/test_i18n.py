@@ -25,7 +25,8 @@ from web.rendering import STATUS_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGES = (
-    "accounts", "community", "membership", "payments", "store", "web", "jobs", "front", "crm"
+    "accounts", "community", "membership", "payments", "store", "web", "jobs", "front", "crm",
+    "keywords",
 )  # fmt: skip
 KEYWORDS = {
     "_": None,
