@@ -19,6 +19,7 @@ from crm import broadcasts, segments
 from crm import notes as crm_notes
 from crm.models import AudienceKind, Tag
 from demo import history
+from demo import keywords as demo_keywords
 from demo.pictures import picture
 from membership import grants, windows
 from membership.benefits import Question
@@ -54,6 +55,7 @@ async def load(var_dir: Path, *, provider: PaymentProvider) -> bool:
     admin = await User.get(email=DEMO_ADMIN_EMAIL)
     loaded.append(await history.load(var_dir, admin=admin, provider=provider))
     loaded.append(await _outreach(admin))
+    loaded.append(await demo_keywords.load(admin))
     return any(loaded)
 
 
