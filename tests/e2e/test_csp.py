@@ -92,6 +92,9 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
         and not path.startswith("/lang/")  # not pages: downloads, feeds, media, redirects
     ] + list(AFTER_ACTIONS)
     paths.append("/admin/people?q=读者")  # the people search, with a page of results and more
+    paths.append("/feed/lookup?keyword=我要笔记本")  # the keyword box: an auto-reply's cards
+    paths.append("/feed/lookup?keyword=没有的词")  # and a word nothing answers
+    paths.append("/admin/keywords?word=我要笔记本")  # the console's box to try a word
     assert len(paths) > 30
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(PAGES_HTML, ignore_errors=True)  # a page gone since the last run is not checked

@@ -61,7 +61,9 @@ async def test_the_keyword_box_still_shows_the_daily_item_and_the_hint(
 async def test_the_console_lists_rules_and_tries_a_word_without_counting_it(
     client: httpx.AsyncClient,
 ) -> None:
-    rule = await make_rule(("客服", "equal"), ("联系", "contain"), replies=[text("工作日九点到六点")])
+    rule = await make_rule(
+        ("客服", "equal"), ("联系", "contain"), replies=[text("工作日九点到六点")]
+    )
     await admin_client(client)
     page = await client.get("/admin/keywords", params={"word": "联系客服"})
     assert page.status_code == 200
