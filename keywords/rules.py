@@ -345,6 +345,8 @@ async def update_rule(
 ) -> AutoReply:
     """A rule's keywords, replies and mode replaced, with an audit entry
     ("auto_reply.update"). Raises RuleNotFound, and what create_rule raises."""
+    if not await AutoReply.exists(id=rule_id):
+        raise RuleNotFound()
     wanted = _mode(mode)
     checked_keywords, checked_replies = await check_rule(keywords, replies)
     await _keywords_free(checked_keywords, rule_id=rule_id)

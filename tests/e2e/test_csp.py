@@ -92,8 +92,10 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
         and not path.startswith("/lang/")  # not pages: downloads, feeds, media, redirects
     ] + list(AFTER_ACTIONS)
     paths.append("/admin/people?q=读者")  # the people search, with a page of results and more
-    paths.append("/feed/lookup?keyword=我要笔记本")  # the keyword box: an auto-reply's cards
-    paths.append("/feed/lookup?keyword=没有的词")  # and a word nothing answers
+    # The keyword box: an auto-reply's cards, and a word nothing answers (each screenshot is
+    # named by the path's ASCII).
+    paths.append("/feed/lookup?keyword=A5笔记本")
+    paths.append("/feed/lookup?keyword=nothing没有")
     paths.append("/admin/keywords?word=我要笔记本")  # the console's box to try a word
     assert len(paths) > 30
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
