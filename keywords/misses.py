@@ -13,7 +13,7 @@ from tortoise.functions import Max, Sum
 from community.feed.models import FeedItem
 from db import for_dialect, read_sql
 from keywords.matching import RuleBook
-from keywords.models import MISS_MAX, KeywordMiss
+from keywords.models import KEYWORD_MAX, MISS_MAX, KeywordMiss
 from tallies import shanghai_day
 
 SQL = Path(__file__).resolve().parent / "sql"
@@ -66,7 +66,8 @@ async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
         .limit(LISTED)
         .values("key", "total", "last", "typed")
     )
-    keys = [row["key"] for row in rows if row["key"] != OTHER]
+    # Only a keyword a feed item can have (the field refuses a longer value in a query).
+    keys = [row["key"] for row in rows if row["key"] != OTHER and len(row["key"]) <= KEYWORD_MAX]
     live = set(
         await FeedItem.filter(
             live_keyword__in=keys, unpublished=False, publish_at__lte=now

@@ -16,6 +16,7 @@ from errors import DomainError, ValidationError
 from keywords.models import MatchMode, ReplyKind, ReplyMode
 from keywords.rules import MAX_KEYWORDS, MAX_REPLIES, KeywordInput, ReplyInput, RuleRecord
 from store.models import Product
+from web.api import DB_INT_MAX
 
 ROWS = 5  # keyword rows and reply rows shown at least
 LISTED = 200  # products, posts and feed items offered, the newest first
@@ -97,8 +98,7 @@ def _reply_input(row: ReplyRow) -> ReplyInput:
     kind, _, target = row.choice.partition(":")
     if kind == ReplyKind.TEXT.value:
         return ReplyInput(kind, text=row.text)
-    number = int(target) if target.isascii() and target.isdigit() and len(target) <= 10 else None
-    return ReplyInput(kind, id=number)
+    return ReplyInput(kind, id=_number(target))
 
 
 def _text(form: Mapping[str, Any], name: str, default: str = "") -> str:
@@ -155,12 +155,14 @@ class ReplyOptions:
 
 
 def _ids_of(targets: Iterable[str], kind: ReplyKind) -> list[int]:
+    """The ids of `kind` that `targets` name ("product:7"), those an id can be only."""
     prefix = f"{kind.value}:"
-    return [
-        int(t[len(prefix) :])
-        for t in targets
-        if t.startswith(prefix) and t[len(prefix) :].isascii() and t[len(prefix) :].isdigit()
-    ]
+    found = [_number(t[len(prefix) :]) for t in targets if t.startswith(prefix)]
+    return [n for n in found if n is not None and 1 <= n <= DB_INT_MAX]
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else None
 
 
 async def reply_options(targets: Iterable[str] = ()) -> ReplyOptions:

@@ -40,7 +40,7 @@ from keywords.models import (
 )
 from store.models import Product
 from translation import N_
-from web.api import LINE_PATTERN, TEXT_PATTERN
+from web.api import DB_INT_MAX, LINE_PATTERN, TEXT_PATTERN
 
 _LINE = re.compile(LINE_PATTERN)
 _TEXT = re.compile(TEXT_PATTERN)
@@ -179,6 +179,8 @@ async def _check_replies(replies: Sequence[ReplyInput], problems: _Problems) -> 
             checked.append(CheckedReply(kind, None, None))
         elif given.id is None:
             problems.add(f"replies[{n}].id", "is required")
+        elif not 1 <= given.id <= DB_INT_MAX:
+            problems.add(f"replies[{n}].id", "must be an id")
         elif not await NEEDS_ID[kind].exists(id=given.id):
             problems.add(f"replies[{n}].id", NAMES_NOTHING[kind])
         else:

@@ -96,6 +96,8 @@ async def test_a_long_lookup_is_kept_cut_to_its_bound(app: Starlette) -> None:
     await miss(app, "㈜" * 100, MORNING)  # NFKC: three characters each
     kept = await rows()
     assert {len(key) for _day, key, _sample, _count in kept} == {100}
+    listed = await misses.missed(days=1, now=MORNING, book=await read_rule_book())
+    assert [len(m.key) for m in listed] == [100, 100]
 
 
 async def test_the_list_sums_the_days_the_most_typed_first_and_marks_what_answers_now(

@@ -185,3 +185,17 @@ async def test_staff_without_the_feed_may_not_open_the_keyword_pages(
     await sign_in(client, support.email)
     for path in ("/admin/keywords", "/admin/keywords/new", "/admin/keywords/misses"):
         assert (await client.get(path)).status_code == 403, path
+
+
+async def test_a_forged_reply_choice_is_refused_beside_its_row_never_a_server_error(
+    client: httpx.AsyncClient,
+) -> None:
+    await admin_client(client)
+    csrf = csrf_from((await client.get("/admin/keywords/new")).text)
+    for choice in ("product:9999999999", "product:abc", "video:1", "post:", "feed_item:-1"):
+        refused = await client.post(
+            "/admin/keywords", data=form(csrf, **{"keyword-0": "书", "reply-2": choice})
+        )
+        assert refused.status_code == 422, choice
+        assert 'id="reply-2-error"' in refused.text, choice
+    assert await AutoReply.all().count() == 0
