@@ -10,8 +10,8 @@ from accounts.models import User
 from community.board.models import Post
 from community.text import normalise_keyword
 from keywords import misses, rules
+from keywords.checks import KeywordInput, ReplyInput
 from keywords.models import AutoReply
-from keywords.rules import KeywordInput, ReplyInput
 from store.models import Product
 
 # Each rule: (keywords as (text, match), replies, mode). A reply names a product or a post by

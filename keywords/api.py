@@ -15,6 +15,7 @@ import links
 from accounts.roles import Capability
 from community.feed.schemas import LookupQuery, item_json
 from keywords import misses, rules, schemas, services
+from keywords.checks import KeywordInput, ReplyInput
 from keywords.matching import rule_book
 from keywords.replies import (
     FeedItemReply,
@@ -24,7 +25,7 @@ from keywords.replies import (
     TextReply,
     WindowReply,
 )
-from keywords.rules import KeywordInput, ReplyInput, RuleRecord
+from keywords.rules import RuleRecord
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import optional_api_user, staff_member, staff_only
 

@@ -13,8 +13,9 @@ from typing import Any
 from community.board.models import Post
 from community.feed.models import FeedItem
 from errors import DomainError, ValidationError
+from keywords.checks import MAX_KEYWORDS, MAX_REPLIES, KeywordInput, ReplyInput
 from keywords.models import MatchMode, ReplyKind, ReplyMode
-from keywords.rules import MAX_KEYWORDS, MAX_REPLIES, KeywordInput, ReplyInput, RuleRecord
+from keywords.rules import RuleRecord
 from store.models import Product
 from web.api import DB_INT_MAX
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from community.feed.schemas import FeedItem
+from keywords.checks import MAX_KEYWORDS, MAX_REPLIES
 from keywords.misses import KEEP_DAYS
 from keywords.models import KEYWORD_MAX, TEXT_MAX
-from keywords.rules import MAX_KEYWORDS, MAX_REPLIES
 from web.api import Answer, Body, Id, Query, line, text, whole
 
 NEEDS_ID = ["product", "post", "feed_item"]

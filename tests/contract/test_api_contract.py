@@ -23,7 +23,7 @@ from community.feed import editing as feed_editing
 from crm import broadcasts, segments
 from crm.models import AudienceKind
 from keywords import rules as keyword_rules
-from keywords.rules import KeywordInput, ReplyInput
+from keywords.checks import KeywordInput, ReplyInput
 from membership import services as membership
 from payments import services as payments
 from payments.provider import PaymentProvider

@@ -35,7 +35,7 @@ from crm.broadcasts import Audience
 from crm.models import AudienceKind, BroadcastStatus
 from keywords import misses as keyword_misses
 from keywords import rules as keyword_rules
-from keywords.rules import KeywordInput, ReplyInput
+from keywords.checks import KeywordInput, ReplyInput
 from membership import services as membership
 from membership.grants import grant_complimentary
 from membership.models import MembershipGrant

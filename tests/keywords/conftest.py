@@ -14,9 +14,9 @@ from community.board.models import Post
 from community.feed import editing
 from community.feed.models import FeedItem
 from keywords import rules
+from keywords.checks import KeywordInput, ReplyInput
 from keywords.memory import KeywordMemory
 from keywords.models import AutoReply
-from keywords.rules import KeywordInput, ReplyInput
 from ratelimit import MemoryCounter
 from store import services as store
 from store.models import Product

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 from community.board.models import Post
 from community.feed.errors import UnknownKeyword
 from keywords import services
+from keywords.checks import ReplyInput
 from keywords.matching import REFRESH_SECONDS
 from keywords.models import AutoReply
-from keywords.rules import ReplyInput
 from store.models import Product
 from tests.factories import bearer, make_member, make_window, token_for
 from tests.keywords.conftest import ask, make_item, make_post, make_product, make_rule, text

@@ -11,8 +11,8 @@ import httpx
 from starlette.applications import Starlette
 
 from accounts.models import AuditEntry
+from keywords.checks import ReplyInput
 from keywords.models import AutoReply, AutoReplyKeyword, KeywordMiss
-from keywords.rules import ReplyInput
 from tests.factories import csrf_from, make_user, make_window, sign_in
 from tests.keywords.conftest import make_item, make_product, make_rule, text
 
