@@ -24,6 +24,7 @@ APPS = (
     "stats",
     "crm",
     "support",
+    "keywords",
 )
 # Where each app's models are (the community's two rooms keep theirs apart).
 MODELS = {

@@ -22,6 +22,9 @@ from crm import api as crm_api
 from crm import routes as crm_routes
 from front import routes as front_routes
 from jobs import admin as jobs_admin
+from keywords import admin as keywords_admin
+from keywords import api as keywords_api
+from keywords import routes as keywords_routes
 from membership import admin as membership_admin
 from membership import api as membership_api
 from membership import routes as membership_routes
@@ -60,6 +63,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *stats_api.routes(),
         *crm_api.routes(),
         *support_api.routes(),
+        *keywords_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
@@ -76,11 +80,13 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *store_admin.routes(),
         *feed_admin.routes(),
         *feed_routes.routes(),
+        *keywords_routes.routes(),
         *board_routes.routes(),
         *crm_routes.routes(),
         *crm_admin.routes(),
         *support_routes.routes(),
         *support_admin.routes(),
+        *keywords_admin.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
         *stats_routes.routes(),

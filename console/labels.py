@@ -63,6 +63,9 @@ ACTION_LABELS: dict[str, str] = {
     "conversation.reply": N_("Customer service answer sent"),
     "conversation.close": N_("Conversation closed"),
     "conversation.reopen": N_("Conversation reopened"),
+    "auto_reply.create": N_("Auto-reply saved"),
+    "auto_reply.update": N_("Auto-reply changed"),
+    "auto_reply.delete": N_("Auto-reply deleted"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -85,6 +88,7 @@ OBJECT_LABELS: dict[str, str] = {
     "segment": N_("Segment"),
     "broadcast": N_("Broadcast"),
     "conversation": N_("Conversation"),
+    "auto_reply": N_("Auto-reply"),
 }
 
 # What accounts.activity's kinds are called on a person's page.

@@ -19,6 +19,7 @@ from crm import broadcasts, segments
 from crm import notes as crm_notes
 from crm.models import AudienceKind, Tag
 from demo import history
+from demo import keywords as demo_keywords
 from demo import support as support_demo
 from demo.pictures import picture
 from membership import grants, windows
@@ -56,6 +57,7 @@ async def load(var_dir: Path, *, provider: PaymentProvider) -> bool:
     loaded.append(await history.load(var_dir, admin=admin, provider=provider))
     loaded.append(await _outreach(admin))
     loaded.append(await support_demo.load(admin))
+    loaded.append(await demo_keywords.load(admin))
     return any(loaded)
 
 

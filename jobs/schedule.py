@@ -15,6 +15,7 @@ from accounts.mail import Mailer
 from crm import broadcasts
 from jobs import runs
 from jobs.worker import WorkerMemory
+from keywords import misses as keyword_misses
 from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
 from payments import services as payments
@@ -87,6 +88,11 @@ async def send_broadcasts(context: JobContext, now: datetime) -> Any:
     return sent if any(vars(sent).values()) else None
 
 
+async def prune_keyword_misses(context: JobContext, now: datetime) -> Any:
+    pruned = await keyword_misses.prune(now=now)
+    return {"pruned": pruned} if pruned else None
+
+
 PERIODIC: tuple[Job, ...] = (
     Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
@@ -96,6 +102,7 @@ PERIODIC: tuple[Job, ...] = (
     Job("membership.maintain", 10, maintain_membership),
     Job("stats.refresh", 60, refresh_stats),
     Job("crm.send_broadcasts", 5, send_broadcasts),
+    Job("keywords.prune_misses", 1800, prune_keyword_misses),
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from community.feed.memory import FeedMemory
 from front.memory import FrontMemory
+from keywords.memory import KeywordMemory
 from membership.memory import SeatMemory
 from store.memory import StoreMemory
 from tallies import Tally
@@ -21,6 +22,7 @@ class WorkerMemory:
     seats: SeatMemory = field(default_factory=SeatMemory)
     feed: FeedMemory = field(default_factory=FeedMemory)
     front: FrontMemory = field(default_factory=FrontMemory)
+    keywords: KeywordMemory = field(default_factory=KeywordMemory)
     # Counts of views, plays and lookups per day and minute, not yet written (tallies): one
     # for the worker, shared with the feed's memory, which records into it too.
     tally: Tally = field(default_factory=Tally)
@@ -35,4 +37,5 @@ class WorkerMemory:
         self.seats.windows.clear()
         self.feed.forget()
         self.front.forget()
+        self.keywords.forget()
         self.tally.forget()

@@ -13,6 +13,8 @@ from community.board.models import Post, Reply
 from community.feed import services as feed
 from community.feed.memory import FeedMemory
 from demo import history, sales
+from demo import keywords as demo_keywords
+from keywords.models import AutoReply, KeywordMiss
 from membership import services as membership
 from membership import windows
 from membership.models import EnrollmentWindow
@@ -55,6 +57,10 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(
     assert await Reply.filter(post__title__in=titles).count() == sum(
         len(post[4]) for post in demo.BOARD
     )
+    # The keyword box's auto-replies, and the week's words nothing answered.
+    assert await AutoReply.all().count() == len(demo_keywords.RULES)
+    typed = await KeywordMiss.filter(key="电子书").values_list("count", flat=True)
+    assert sum(typed) == 5  # 電子書 and 电子书 folded into one word
 
 
 async def test_the_last_five_weeks_have_numbers_on_most_days(

@@ -140,12 +140,24 @@ FIELD_LABELS = {
     "since": N_("From"),
     "until": N_("To"),
     "body_": N_("Request body"),
+    # An auto-reply's keywords and replies (keywords.rules), by their nested names.
+    "keywords": N_("Keywords"),
+    "keywords.text": N_("Keyword"),
+    "keywords.match": N_("Matches"),
+    "replies": N_("Replies"),
+    "replies.kind": N_("Kind of reply"),
+    "replies.text": N_("Text of the reply"),
+    "replies.id": N_("What the reply names"),
+    "mode": N_("Answer with"),
+    "word": N_("Word"),
 }
 
 
 def field_label(field: str, _: Callable[[str], str]) -> str:
+    """A field's label: its nested name without positions ("replies[0].kind" ->
+    "replies.kind") when one is listed, else its last part's."""
     last = re.split(r"[.\[]", field.rstrip("]"))[-1].rstrip("]")
-    label = FIELD_LABELS.get(last)
+    label = FIELD_LABELS.get(re.sub(r"\[\d+\]", "", field)) or FIELD_LABELS.get(last)
     return _(label) if label else field
 
 

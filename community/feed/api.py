@@ -16,28 +16,11 @@ from community.feed import analytics, editing, schemas, services
 from community.feed.audio import check_audio
 from community.feed.models import FeedItem
 from community.feed.routes import audio_dir
+from community.feed.schemas import item_json
 from errors import ValidationError
 from web.api import iso, json_response, operation, read_fields, read_json, read_query
 from web.auth import optional_api_user, staff_member, staff_only
 from web.limits import FORM_FIELDS
-
-
-def item_json(item: services.ItemView) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": item.id,
-        "title": item.title,
-        "keyword": item.keyword,
-        "members_only": item.members_only,
-        "publish_at": iso(item.publish_at),
-        "audio_url": item.audio_url,
-        "audio_seconds": item.audio_seconds,
-    }
-    if item.locked:
-        data["teaser"] = item.teaser
-    else:
-        data["body"] = item.body
-        data["body_html"] = item.body_html
-    return data
 
 
 def admin_item_json(item: FeedItem) -> dict[str, Any]:

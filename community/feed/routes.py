@@ -1,4 +1,5 @@
-"""The feed's pages: the feed, an item, keyword lookup, search, audio (Range), podcast RSS."""
+"""The feed's pages: the feed, an item, search, audio (Range), podcast RSS. The keyword box's
+page is keywords.routes (it answers more than the feed's keywords)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts.roles import Capability
 from community.feed import analytics, podcast, schemas, services
-from community.feed.errors import UnknownKeyword
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.decoding import read_query
@@ -96,28 +96,6 @@ async def item_page(request: Request) -> Response:
         request.app.state.memory.feed, item.id, user_id=user.id if user else None
     )
     return await render(request, "community/item.html", {"item": item})
-
-
-async def lookup_page(request: Request) -> Response:
-    now = datetime.now(UTC)
-    user = await current_user(request)
-    keyword = read_query(request, schemas.KeywordQuery).keyword
-    context: dict[str, object] = {"keyword": keyword, "item": None, "hint": None}
-    status = 200
-    if keyword.strip():
-        try:
-            context["item"] = await services.lookup(
-                keyword,
-                now=now,
-                full_access=services.full_access(user, now),
-                memory=request.app.state.memory.feed,
-                user_id=user.id if user else None,
-            )
-        except UnknownKeyword as exc:
-            context["hint"] = exc.details.get("hint")
-            context["unknown"] = True
-            status = 404
-    return await render(request, "community/lookup.html", context, status_code=status)
 
 
 async def search_page(request: Request) -> Response:
@@ -251,7 +229,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/feed", feed, methods=["GET"], name="feed.feed"),
         Route("/feed/items/{id:id}", item_page, methods=["GET"], name="feed.item_page"),
-        Route("/feed/lookup", lookup_page, methods=["GET"], name="feed.lookup_page"),
         Route("/feed/search", search_page, methods=["GET"], name="feed.search_page"),
         Route("/feed/audio/{name:str}", audio, methods=["GET"], name="feed.audio"),
         Route("/feed/podcast", podcast_page, methods=["GET"], name="feed.podcast_page"),

@@ -1,13 +1,15 @@
-"""The daily feed API's declared shapes."""
+"""The daily feed API's declared shapes, and the one writer of a feed item's JSON (item_json),
+public for the other packages that answer with a feed item (the keyword box)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from community import cursors
-from web.api import Answer, Body, Moment, Query, line, text
+from community.feed.services import ItemView
+from web.api import Answer, Body, Moment, Query, iso, line, text
 
 FeedCursor = Annotated[str, msgspec.Meta(pattern=cursors.MOMENT_CURSOR_PATTERN)]
 Search = Annotated[str, line(100)]
@@ -69,6 +71,26 @@ class FeedItem(Answer):
     teaser: str | msgspec.UnsetType = msgspec.UNSET
     body: str | msgspec.UnsetType = msgspec.UNSET
     body_html: str | msgspec.UnsetType = msgspec.UNSET
+
+
+def item_json(item: ItemView) -> dict[str, Any]:
+    """An item as a reader may see it, in the shape of FeedItem: its teaser when it is
+    locked to this reader, else its body."""
+    data: dict[str, Any] = {
+        "id": item.id,
+        "title": item.title,
+        "keyword": item.keyword,
+        "members_only": item.members_only,
+        "publish_at": iso(item.publish_at),
+        "audio_url": item.audio_url,
+        "audio_seconds": item.audio_seconds,
+    }
+    if item.locked:
+        data["teaser"] = item.teaser
+    else:
+        data["body"] = item.body
+        data["body_html"] = item.body_html
+    return data
 
 
 class FeedPage(Answer):

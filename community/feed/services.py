@@ -212,8 +212,10 @@ async def lookup(
     full_access: bool,
     memory: FeedMemory,
     user_id: int | None = None,
+    count: bool = True,
 ) -> ItemView:
-    """The live item whose keyword matches (NFKC, case, spaces and punctuation ignored).
+    """The live item whose keyword matches (NFKC, case, spaces and punctuation ignored),
+    its lookup counted unless `count` is false (an admin trying a word).
     UnknownKeyword carries `hint`, the latest item's keyword."""
     key = normalise_keyword(keyword)
 
@@ -230,7 +232,8 @@ async def lookup(
     if isinstance(found, tuple):
         raise UnknownKeyword(hint=found[1])
     assert isinstance(found, ItemView)
-    analytics.record(memory, found.id, "lookups", user_id=user_id, now=now)
+    if count:
+        analytics.record(memory, found.id, "lookups", user_id=user_id, now=now)
     return found
 
 

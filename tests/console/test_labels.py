@@ -9,7 +9,16 @@ from community.board.moderation import FLAGS
 from console.labels import ACTION_LABELS
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("accounts", "community", "console", "membership", "payments", "store", "support")
+PACKAGES = (
+    "accounts",
+    "community",
+    "console",
+    "membership",
+    "payments",
+    "store",
+    "support",
+    "keywords",
+)
 RECORDED = re.compile(r"""["']([a-z_]+\.[a-z_]+)["']""")
 
 

@@ -22,6 +22,8 @@ from community.board import services as board
 from community.feed import editing as feed_editing
 from crm import broadcasts, segments
 from crm.models import AudienceKind
+from keywords import rules as keyword_rules
+from keywords.checks import KeywordInput, ReplyInput
 from membership import services as membership
 from payments import services as payments
 from payments.provider import PaymentProvider
@@ -104,6 +106,12 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
     conversation = await support.start(  # the member's, which the admin (staff) answers too
         member, body="会员卡在哪里看？", page="/membership", now=now, counter=MemoryCounter()
     )
+    auto_reply = await keyword_rules.create_rule(
+        actor=admin,
+        keywords=[KeywordInput("书签", "contain")],
+        replies=[ReplyInput("text", text="书签在店里"), ReplyInput("product", id=product.id)],
+        now=now,
+    )
     return {
         "ADMIN_TOKEN": await token_for(admin),
         "MEMBER_TOKEN": await token_for(member),
@@ -121,6 +129,7 @@ async def seed(provider: PaymentProvider) -> dict[str, str]:
         "SEGMENT_ID": str(segment.id),
         "BROADCAST_ID": str(broadcast.id),
         "CONVERSATION_ID": str(conversation.id),
+        "AUTO_REPLY_ID": str(auto_reply.id),
     }
 
 

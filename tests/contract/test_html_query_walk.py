@@ -28,10 +28,14 @@ from community.board import services as board
 from community.feed import analytics as feed_analytics
 from community.feed import editing as feed_editing
 from community.feed.memory import FeedMemory
+from community.text import normalise_keyword
 from crm import broadcasts, segments
 from crm import notes as crm_notes
 from crm.broadcasts import Audience
 from crm.models import AudienceKind, BroadcastStatus
+from keywords import misses as keyword_misses
+from keywords import rules as keyword_rules
+from keywords.checks import KeywordInput, ReplyInput
 from membership import services as membership
 from membership.grants import grant_complimentary
 from membership.models import MembershipGrant
@@ -135,6 +139,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         now=now,
     )
     outreach = await seed_outreach(admin, now)
+    keyword_rule = await seed_keywords(admin, product.id, post.id, item.id, now)
     provider = MemoryProvider("pays")  # one for the seed: its payment intents are numbered
     ids = {
         **outreach,
@@ -150,6 +155,7 @@ async def seed() -> tuple[User, dict[str, str]]:
         "/admin/catalogue/products/": str(product.id),
         "/admin/dashboard/sales/": f"drop/{await seed_numbers(admin, item.id, now, provider)}",
         "/admin/people/": str(await seed_customer(admin, product.id, now, provider)),
+        "/admin/keywords/": str(keyword_rule),
     }
     conversation = await seed_support(admin, int(ids["/admin/people/"]), now)
     ids["/contact/"] = ids["/admin/conversations/"] = str(conversation)
@@ -172,6 +178,28 @@ async def seed_support(admin: User, customer_id: int, now: datetime) -> int:
         customer, body="地址写错了，能改吗？", page="/store/orders", now=now, counter=counter
     )
     return own.id
+
+
+async def seed_keywords(
+    admin: User, product_id: int, post_id: int, item_id: int, now: datetime
+) -> int:
+    """An auto-reply answering with one reply of each kind (the keyword box's page shows them
+    for "我要笔记本"), and two words nothing answered. Returns the rule's id."""
+    rule = await keyword_rules.create_rule(
+        actor=admin,
+        keywords=[KeywordInput("笔记本", "contain"), KeywordInput("文具", "equal")],
+        replies=[
+            ReplyInput("text", text="手写读书笔记，就用它。\n工作日发货。"),
+            ReplyInput("product", id=product_id),
+            ReplyInput("window"),
+            ReplyInput("post", id=post_id),
+            ReplyInput("feed_item", id=item_id),
+        ],
+        now=now,
+    )
+    for word in ("直播", "直播", "電子書"):
+        await keyword_misses.record(normalise_keyword(word), word, now=now)
+    return rule.id
 
 
 async def seed_outreach(admin: User, now: datetime) -> dict[str, str]:

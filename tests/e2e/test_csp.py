@@ -93,6 +93,11 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
     ] + list(AFTER_ACTIONS)
     paths.append("/admin/people?q=读者")  # the people search, with a page of results and more
     paths.append("/admin/conversations?status=answered")  # the queue's other tab
+    # The keyword box: an auto-reply's cards, and a word nothing answers (each screenshot is
+    # named by the path's ASCII).
+    paths.append("/feed/lookup?keyword=A5笔记本")
+    paths.append("/feed/lookup?keyword=nothing没有")
+    paths.append("/admin/keywords?word=我要笔记本")  # the console's box to try a word
     assert len(paths) > 30
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(PAGES_HTML, ignore_errors=True)  # a page gone since the last run is not checked

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 PACKAGES = (
     "accounts", "community", "membership", "payments", "store", "web", "jobs", "front", "crm",
     "support",
+    "keywords",
 )  # fmt: skip
 KEYWORDS = {
     "_": None,

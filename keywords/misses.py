@@ -1,0 +1,90 @@
+"""What members wanted: lookups that nothing answered, counted per Asia/Shanghai day and folded
+keyword, listed for admins by how often they were typed, and let go after KEEP_DAYS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tortoise import connections
+from tortoise.functions import Max, Sum
+
+from community.feed.models import FeedItem
+from db import for_dialect, read_sql
+from keywords.matching import RuleBook
+from keywords.models import KEYWORD_MAX, MISS_MAX, KeywordMiss
+from tallies import shanghai_day
+
+SQL = Path(__file__).resolve().parent / "sql"
+_RECORD = read_sql(SQL / "record_miss.sql")
+# The most different keywords kept a day; later ones are counted together under OTHER.
+KEYWORDS_A_DAY = 1000
+OTHER = ""  # the key of a day's row of keywords past the limit
+KEEP_DAYS = 180
+LISTED = 200  # the most keywords a list shows
+
+
+async def record(key: str, typed: str, *, now: datetime, kept_a_day: int = KEYWORDS_A_DAY) -> None:
+    """Count one lookup of the folded keyword `key` (typed as `typed`) that found nothing; past
+    `kept_a_day` different keywords on its day, in the day's OTHER row."""
+    if not key:
+        return
+    connection = connections.get("default")
+    await connection.execute_query(
+        for_dialect(_RECORD, connection.capabilities.dialect),
+        [shanghai_day(now), key[:MISS_MAX], typed.strip()[:MISS_MAX], now, kept_a_day],
+    )
+
+
+@dataclass(frozen=True)
+class Missed:
+    """A keyword nothing answered over some days: how often, when last, and whether a rule or
+    a live feed item answers it now."""
+
+    key: str  # folded; OTHER for the keywords past a day's limit
+    sample: str  # as a member typed it
+    count: int
+    last_at: datetime
+    answered: bool
+
+    @property
+    def other(self) -> bool:
+        return self.key == OTHER
+
+
+async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
+    """The keywords nothing answered in the last `days` Shanghai days (today included), summed
+    over the days, the most typed first (then the latest), each marked when a rule (`book`) or
+    a live feed item answers it now."""
+    since = shanghai_day(now) - timedelta(days=days - 1)
+    rows = (
+        await KeywordMiss.filter(day__gte=since)
+        .annotate(total=Sum("count"), last=Max("last_at"), typed=Max("sample"))
+        .group_by("key")
+        .order_by("-total", "-last", "key")
+        .limit(LISTED)
+        .values("key", "total", "last", "typed")
+    )
+    # Only a keyword a feed item can have (the field refuses a longer value in a query).
+    keys = [row["key"] for row in rows if row["key"] != OTHER and len(row["key"]) <= KEYWORD_MAX]
+    live = set(
+        await FeedItem.filter(
+            live_keyword__in=keys, unpublished=False, publish_at__lte=now
+        ).values_list("live_keyword", flat=True)
+    )
+    return [
+        Missed(
+            key=row["key"],
+            sample=row["typed"],
+            count=row["total"],
+            last_at=row["last"],
+            answered=row["key"] != OTHER and (row["key"] in live or book.answers(row["key"])),
+        )
+        for row in rows
+    ]
+
+
+async def prune(*, now: datetime) -> int:
+    """Let go of the days older than KEEP_DAYS; returns how many rows went."""
+    return await KeywordMiss.filter(day__lt=shanghai_day(now) - timedelta(days=KEEP_DAYS)).delete()
