@@ -43,11 +43,40 @@ EXCERPT = 60  # characters of a reply quoted in its notice
 # What a message may not hold: the control characters web.schemas' TEXT_PATTERN refuses (a
 # newline, a tab and a carriage return are text), the same rule as the API's schema says.
 _REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-# A path of this site: one "/" (not two: "//host" names another site), then no space, control
-# character, backslash or fragment. The API's schema states the same pattern.
-_PATH_CHARACTER = r"[^\x00-\x20\x7f-\x9f\\#\ufffe\uffff]"
-LOCAL_PATH_PATTERN = rf"^/(?:(?!/){_PATH_CHARACTER}{_PATH_CHARACTER}*)?$"
-_LOCAL_PATH = re.compile(LOCAL_PATH_PATTERN)
+# The pages a member may say they wrote from (Message.page), by route name. Every staff member
+# reads the page as a link, so it is kept only when its path holds no secret: the site's public
+# pages, and the member's own orders and payments (an id, which only its owner can open). Never
+# a page whose path is a token (a password reset, an address's verification, an unsubscribe, a
+# counted click, a card's check, a podcast feed), nor the account's, the console's or the
+# API's pages. Resolved against the app's routes (links.route_name), not by prefix:
+# "/membership/verify/<token>" is not the enrollment page "/membership".
+MEMBER_PAGES = frozenset(
+    {
+        "site.home",
+        "feed.feed",
+        "feed.item_page",
+        "feed.search_page",
+        "feed.lookup_page",
+        "feed.podcast_page",
+        "board.board_page",
+        "board.post_page",
+        "store.listing",
+        "store.product_page",
+        "store.my_orders",
+        "store.order_page",
+        "store.checkout_page",
+        "membership.window_page",
+        "membership.card_page",
+        "membership.checkout_page",
+        "accounts.profile_page",
+        "accounts.profile_by_name",
+    }
+)
+# A path alone: one "/" (not two: "//host" names another site), then no space, control
+# character, backslash, query or fragment. The API's schema states the same pattern.
+_PATH_CHARACTER = r"[^\x00-\x20\x7f-\x9f\\?#\ufffe\uffff]"
+PAGE_PATTERN = rf"^/(?:(?!/){_PATH_CHARACTER}{_PATH_CHARACTER}*)?$"
+_PAGE = re.compile(PAGE_PATTERN)
 
 
 def may_answer(user: User) -> bool:
@@ -66,34 +95,33 @@ def clean_body(body: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def local_page(page: str) -> str | None:
-    """`page` if it is a path of this site ("/store/products/7?from=feed", LOCAL_PATH_PATTERN)
-    of at most MAX_PAGE characters; else None."""
-    if len(page) > MAX_PAGE or not _LOCAL_PATH.match(page):
+def member_page(path: str) -> str | None:
+    """`path` if it is a path alone (PAGE_PATTERN, at most MAX_PAGE characters) of one of
+    MEMBER_PAGES; else None."""
+    if len(path) > MAX_PAGE or not _PAGE.fullmatch(path):
         return None
-    # "$" also matches before a final newline (in the schema's check as here): it is dropped.
-    return page.removesuffix("\n")
+    return path if links.route_name(path) in MEMBER_PAGES else None
 
 
 def clean_page(page: str | None) -> str | None:
     """The page a member wrote from, as given by a form or the API: empty is none; anything
-    else must be a local path (local_page). Raises ValidationError("page"). It is shown to
-    the staff as a link on this site and never used to redirect anyone."""
+    else must be one of MEMBER_PAGES, a path without query (member_page). Raises
+    ValidationError("page"). It is shown to the staff as a link on this site and never used
+    to redirect anyone."""
     if not page:
         return None
-    checked = local_page(page)
+    checked = member_page(page)
     if checked is None:
-        raise ValidationError("page", "must be a path of this site, such as /store")
+        raise ValidationError("page", "must be a public page of this site, such as /store")
     return checked
 
 
 def page_from(value: str) -> str | None:
     """The page a "Contact us" link says the member came from, read leniently (a link, not
-    a form): the path and its query when they are a local path, else the path alone, else
-    none."""
+    a form): its path, without any query, when it is one of MEMBER_PAGES; else none."""
     if not value.startswith("/") or value.startswith("//"):
         return None
-    return local_page(value) or local_page(urlsplit(value).path)
+    return member_page(urlsplit(value).path)
 
 
 async def _within_limit(counter: Counter, user_id: int) -> None:

@@ -212,6 +212,18 @@ async def test_staff_reopening_a_conversation_the_member_wrote_last_puts_it_in_t
         ("好的", "//evil.example/x", "page"),
         ("好的", "/a\\b", "page"),
         ("好的", "/" + "x" * 200, "page"),
+        # Pages whose path is a secret, or that are no member's public page: never kept.
+        ("好的", "/account/reset/" + "t" * 43, "page"),
+        ("好的", "/account/verify/" + "t" * 43, "page"),
+        ("好的", "/mail/unsubscribe/" + "t" * 43, "page"),
+        ("好的", "/m/" + "t" * 43, "page"),
+        ("好的", "/membership/verify/" + "t" * 43, "page"),
+        ("好的", "/feed/" + "t" * 43 + ".rss", "page"),
+        ("好的", "/account", "page"),
+        ("好的", "/admin/people/1", "page"),
+        ("好的", "/api/v1/conversations", "page"),
+        ("好的", "/store?from=feed", "page"),
+        ("好的", "/no/such/page", "page"),
     ],
 )
 async def test_a_bad_message_is_refused_naming_its_field(
@@ -236,12 +248,28 @@ async def test_a_member_sends_at_most_20_messages_an_hour() -> None:
     await services.write(staff, conversation.id, body="答复不受限", now=MORNING, counter=counter)
 
 
-async def test_the_page_from_a_contact_link_is_kept_only_when_it_is_a_local_path() -> None:
-    assert services.page_from("/store/products/7?from=feed") == "/store/products/7?from=feed"
-    assert services.page_from("/search?q=" + "长" * 300) == "/search"
+async def test_the_page_from_a_contact_link_is_kept_as_a_path_of_a_public_page_only() -> None:
+    assert services.page_from("/store/products/7?from=feed") == "/store/products/7"
+    assert services.page_from("/feed/search?q=" + "长" * 300) == "/feed/search"
+    assert services.page_from("/membership") == "/membership"
+    assert services.page_from("/account/reset/" + "t" * 43) is None
+    assert services.page_from("/membership/verify/" + "t" * 43) is None
+    assert services.page_from("/m/" + "t" * 43) is None
     assert services.page_from("https://evil.example/") is None
     assert services.page_from("//evil.example/") is None
     assert services.page_from("") is None
+
+
+async def test_a_page_holding_a_token_cannot_be_stored() -> None:
+    member = await make_member()
+    for page in ("/account/reset/" + "t" * 43, "/mail/unsubscribe/" + "t" * 43):
+        with pytest.raises(ValidationError):
+            await ask(member, "好的", page=page)
+    conversation = await ask(member, "好的", page="/store/products/7")
+    assert await Message.filter(conversation_id=conversation.id).values_list("page", flat=True) == [
+        "/store/products/7"
+    ]
+    assert not await Message.filter(page__contains="reset").exists()
 
 
 async def test_the_demo_has_one_conversation_waiting_and_one_answered() -> None:

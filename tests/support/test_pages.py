@@ -4,15 +4,16 @@ and sees their conversations on their account page; nobody else sees any of it."
 
 from __future__ import annotations
 
+import hashlib
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from PIL import Image
 from starlette.applications import Starlette
 
-from accounts.models import Notification, User
+from accounts.models import Notification, PasswordReset, User
 from ratelimit import MemoryCounter
 from settings import Settings
 from support import services
@@ -51,6 +52,53 @@ async def test_every_page_links_to_contact_us_with_the_page_it_is_on(
 ) -> None:
     page = await client.get("/store")
     assert 'href="/contact?from=/store"' in page.text
+
+
+async def test_the_contact_link_carries_the_path_without_its_query(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/feed/search", params={"q": "秘密"})
+    assert 'href="/contact?from=/feed/search"' in page.text
+
+
+async def test_the_reset_page_s_contact_link_carries_no_token(client: httpx.AsyncClient) -> None:
+    user = await make_user()
+    token = "t" * 43
+    await PasswordReset.create(
+        user_id=user.id,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        created_at=datetime.now(UTC),
+    )
+    page = await client.get(f"/account/reset/{token}")
+    assert page.status_code == 200
+    footer = page.text.split('class="contact-link"', 1)[1].split("</p>", 1)[0]
+    assert 'href="/contact"' in footer and token not in footer
+
+
+async def test_the_console_links_only_a_page_that_holds_no_secret(
+    client: httpx.AsyncClient,
+) -> None:
+    conversation = await services.start(
+        await make_member(),
+        body="看这里",
+        page="/store",
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+    )
+    # A page stored before pages were checked as today: shown, never as a link.
+    await Message.create(
+        conversation_id=conversation.id,
+        author=None,
+        from_staff=False,
+        body="还有这个",
+        page="/m/" + "t" * 43,
+        created_at=datetime.now(UTC),
+    )
+    await signed_in(client, await make_user(role="support"))
+    thread = (await client.get(f"/admin/conversations/{conversation.id}")).text
+    assert '<a href="/store">/store</a>' in thread
+    assert "/m/" + "t" * 43 in thread and 'href="/m/' not in thread
 
 
 async def test_a_signed_out_visitor_is_sent_to_sign_in_and_comes_back_to_the_form(
