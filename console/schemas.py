@@ -241,7 +241,7 @@ class PersonBoard(Answer):
 class PersonNotice(Answer):
     id: int
     kind: str
-    text: str
+    text: str | None  # null: an answer from customer service, for a caller who does not answer them
     link: str | None
     created_at: str
     read_at: str | None

@@ -182,7 +182,7 @@ class BoardSection:
 class NoticeRow:
     id: int
     kind: str
-    text: str  # in the reader's language
+    text: str | None  # in the reader's language; None: not the reader's to see (crm.people)
     link: str | None
     created_at: datetime
     read_at: datetime | None

@@ -18,7 +18,7 @@ from ratelimit import MemoryCounter
 from settings import Settings
 from support import services
 from support.models import Conversation, ConversationStatus, Message
-from tests.factories import csrf_from, make_member, make_user, sign_in
+from tests.factories import bearer, csrf_from, make_member, make_user, sign_in, token_for
 
 
 def picture(width: int = 900, height: int = 600) -> bytes:
@@ -300,6 +300,33 @@ async def test_a_moderator_has_no_customer_service(client: httpx.AsyncClient) ->
     assert 'href="/admin/conversations"' not in (await client.get("/admin")).text
     person = await client.get(f"/admin/people/{member.id}")
     assert 'id="conversations"' not in person.text
+
+
+async def test_a_moderator_reads_no_answer_through_the_person_s_notices(
+    client: httpx.AsyncClient,
+) -> None:
+    member = await make_member()
+    conversation = await services.start(
+        member, body="问题", now=datetime.now(UTC), counter=MemoryCounter()
+    )
+    await services.write(
+        await make_user(role="support"),
+        conversation.id,
+        body="您的新卡号是 SY-000042",
+        now=datetime.now(UTC),
+        counter=MemoryCounter(),
+    )
+    moderator = await make_user(role="moderator")
+    await signed_in(client, moderator)
+    page = await client.get(f"/admin/people/{member.id}")
+    told = page.text.split('id="told"', 1)[1].split("</section>", 1)[0]
+    assert "SY-000042" not in page.text
+    assert "客服的回复" in told and "仅客服可见" in told  # the kind, not the text
+    person = await client.get(
+        f"/api/v1/admin/people/{member.id}", headers=bearer(await token_for(moderator))
+    )
+    [notice] = [n for n in person.json()["notices"] if n["kind"] == "support_reply"]
+    assert notice["text"] is None and "SY-000042" not in person.text
 
 
 async def test_a_bad_queue_tab_is_refused_not_a_server_error(client: httpx.AsyncClient) -> None:
