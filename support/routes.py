@@ -125,13 +125,23 @@ async def close(request: Request) -> Response:
 
 async def _picture(request: Request, size: Size) -> Response:
     """A conversation's picture, to its member and to staff who answer (signed in, or with
-    an API token); to anyone else it does not exist. Never cached by anyone in between."""
+    an API token); to anyone else it does not exist. Never cached by anyone in between, and
+    by the browser only to be asked again each time (no-cache, then 304 while its ETag holds):
+    a staff member whose role was taken, or a shared device after signing out, keeps no
+    picture to show from its cache."""
     reader = await current_user(request) or await optional_api_user(request)
     stem = await services.picture_of(reader, request.path_params["id"])
     path = shelf(request).path(stem, size)
     if not path.is_file():
         raise PictureNotFound()
-    headers = {"Cache-Control": "private, max-age=86400", "Vary": "Cookie, Authorization"}
+    etag = f'"{stem}-{size}"'  # a picture's files never change: a new one has a new stem
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "ETag": etag,
+        "Vary": "Cookie, Authorization",
+    }
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type="image/jpeg", headers=headers)
 
 

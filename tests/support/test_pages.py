@@ -202,6 +202,24 @@ async def test_a_picture_is_shown_to_its_member_and_staff_and_to_nobody_else(
     assert (await client.get(f"/media/{message.picture}-large.jpg")).status_code == 404
 
 
+async def test_a_picture_is_asked_for_again_each_time_and_not_kept_a_day(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    csrf = await signed_in(client, await make_member())
+    await write_to_us(client, csrf, "看这张截图", image=picture())
+    message = await Message.get()
+    path = f"/contact/messages/{message.id}/thumbnail.jpg"
+    shown = await client.get(path)
+    assert shown.headers["cache-control"] == "private, no-cache"
+    etag = shown.headers["etag"]
+    again = await client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.content
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        await signed_in(other, await make_member())
+        assert (await other.get(path, headers={"If-None-Match": etag})).status_code == 404
+
+
 async def test_a_file_that_is_not_a_picture_is_refused_beside_its_field(
     client: httpx.AsyncClient,
 ) -> None:
