@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from tortoise.expressions import Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
@@ -221,6 +221,17 @@ async def conversation_for(reader: User, conversation_id: int) -> Conversation:
     return conversation
 
 
+async def _locked(conversation_id: int) -> Conversation:
+    """The conversation's row, locked until the transaction ends (SELECT ... FOR UPDATE).
+
+    Every change of a conversation (a message, a close, a reopening) locks its row first, so
+    they follow one order: a message's id is taken after the lock, and the status,
+    waiting_since, first_response_at and the last-message pointers are written from the row as
+    the previous change left it. That order keeps the invariant "a conversation is waiting
+    exactly when its newest message is the member's and it is not closed"."""
+    return await Conversation.filter(id=conversation_id).select_for_update().get()
+
+
 async def write(
     actor: User,
     conversation_id: int,
@@ -247,23 +258,30 @@ async def write(
     kept = await _kept(picture)
     try:
         async with in_transaction():
-            message = await _message(conversation, actor, text, kept, None, from_staff, now)
+            # The row first, then the message: see _locked for the invariant this orders.
+            locked = await _locked(conversation.id)
+            message = await _message(locked, actor, text, kept, None, from_staff, now)
             if from_staff:
-                await _answered(conversation, actor, message, now)
+                # Answered (out of the queue); the first response's time is written once,
+                # by the first staff message.
+                changes: dict[str, Any] = {
+                    "status": ConversationStatus.ANSWERED,
+                    "waiting_since": None,
+                    "first_response_at": locked.first_response_at or now,
+                }
             else:
-                # Invariant "waiting_since is when the member's oldest unanswered message
-                # came": only a conversation that is not waiting already gets one (a
-                # conditional UPDATE: two messages at once cannot move it later).
-                await (
-                    Conversation.filter(id=conversation.id)
-                    .exclude(status=ConversationStatus.WAITING)
-                    .update(status=ConversationStatus.WAITING, waiting_since=now)
-                )
-            # Invariant "last_message_* name the newest message": only a newer one moves them.
-            await Conversation.filter(
-                Q(last_message_id__isnull=True) | Q(last_message_id__lt=message.id),
-                id=conversation.id,
-            ).update(last_message_at=now, last_message_id=message.id)
+                # Waiting since the member's oldest unanswered message: a second message
+                # while waiting does not move it later.
+                already = locked.status == ConversationStatus.WAITING and locked.waiting_since
+                changes = {
+                    "status": ConversationStatus.WAITING,
+                    "waiting_since": locked.waiting_since if already else now,
+                }
+            await Conversation.filter(id=locked.id).update(
+                **changes, last_message_at=now, last_message_id=message.id
+            )
+            if from_staff:
+                await _answered(locked, actor, message, now)
     except BaseException:
         if picture is not None and kept is not None:
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
@@ -274,14 +292,7 @@ async def write(
 async def _answered(
     conversation: Conversation, actor: User, message: Message, now: datetime
 ) -> None:
-    """A staff reply's effects, in its transaction."""
-    # Invariant "first_response_at is the first staff reply's time": set only while empty.
-    await Conversation.filter(id=conversation.id, first_response_at__isnull=True).update(
-        first_response_at=now
-    )
-    await Conversation.filter(id=conversation.id).update(
-        status=ConversationStatus.ANSWERED, waiting_since=None
-    )
+    """A staff reply's audit entry and the member's notice, in its transaction."""
     await audit.record(
         actor=actor,
         action="conversation.reply",
@@ -305,21 +316,20 @@ async def close(actor: User, conversation_id: int, *, now: datetime) -> Conversa
     staff member's close is in the audit log. Raises ConversationNotFound."""
     conversation = await conversation_for(actor, conversation_id)
     async with in_transaction():
-        # Closed once: only a conversation that is open is moved (and audited).
-        closed = (
-            await Conversation.filter(id=conversation.id)
-            .exclude(status=ConversationStatus.CLOSED)
-            .update(status=ConversationStatus.CLOSED, waiting_since=None)
-        )
-        if closed and actor.id != conversation.user_id:  # type: ignore[attr-defined]
-            await audit.record(
-                actor=actor,
-                action="conversation.close",
-                object_type="conversation",
-                object_id=conversation.id,
-                before={"status": conversation.status.value},
-                now=now,
+        locked = await _locked(conversation.id)  # after any message being written now
+        if locked.status != ConversationStatus.CLOSED:  # closed once (and audited once)
+            await Conversation.filter(id=locked.id).update(
+                status=ConversationStatus.CLOSED, waiting_since=None
             )
+            if actor.id != conversation.user_id:  # type: ignore[attr-defined]
+                await audit.record(
+                    actor=actor,
+                    action="conversation.close",
+                    object_type="conversation",
+                    object_id=conversation.id,
+                    before={"status": locked.status.value},
+                    now=now,
+                )
     await conversation.refresh_from_db()
     return conversation
 
@@ -329,23 +339,24 @@ async def reopen(actor: User, conversation_id: int, *, now: datetime) -> Convers
     member wrote last, answered otherwise. A staff member's reopening is in the audit log.
     Raises ConversationNotFound."""
     conversation = await conversation_for(actor, conversation_id)
-    last = await Message.filter(conversation_id=conversation.id).order_by("-id").first()
-    waiting = last is None or not last.from_staff
     async with in_transaction():
-        reopened = await Conversation.filter(
-            id=conversation.id, status=ConversationStatus.CLOSED
-        ).update(
-            status=ConversationStatus.WAITING if waiting else ConversationStatus.ANSWERED,
-            waiting_since=now if waiting else None,
-        )
-        if reopened and actor.id != conversation.user_id:  # type: ignore[attr-defined]
-            await audit.record(
-                actor=actor,
-                action="conversation.reopen",
-                object_type="conversation",
-                object_id=conversation.id,
-                now=now,
+        locked = await _locked(conversation.id)
+        if locked.status == ConversationStatus.CLOSED:
+            # Read under the lock: no message is being written to it meanwhile.
+            last = await Message.filter(conversation_id=locked.id).order_by("-id").first()
+            waiting = last is None or not last.from_staff
+            await Conversation.filter(id=locked.id).update(
+                status=ConversationStatus.WAITING if waiting else ConversationStatus.ANSWERED,
+                waiting_since=now if waiting else None,
             )
+            if actor.id != conversation.user_id:  # type: ignore[attr-defined]
+                await audit.record(
+                    actor=actor,
+                    action="conversation.reopen",
+                    object_type="conversation",
+                    object_id=conversation.id,
+                    now=now,
+                )
     await conversation.refresh_from_db()
     return conversation
 
