@@ -126,14 +126,15 @@ def page_from(value: str) -> str | None:
 
 async def _within_limit(counter: Counter, user_id: int) -> None:
     """Count one of a member's messages. Raises RateLimited past MEMBER_MESSAGES."""
-    key = f"support:{user_id}"
-    if await counter.count(key, MEMBER_MESSAGES) >= MEMBER_MESSAGES.attempts:
+    # Counted, then checked: the count is one atomic step (a Redis INCR), so requests at
+    # once each see their own number and at most MEMBER_MESSAGES pass. (Reading the count
+    # first let every request that read it before the others counted pass.)
+    if await counter.hit(f"support:{user_id}", MEMBER_MESSAGES) > MEMBER_MESSAGES.attempts:
         raise RateLimited(
             seconds_left(MEMBER_MESSAGES),
             "You have sent many messages in the last hour; please wait a little before "
             "writing again.",
         )
-    await counter.hit(key, MEMBER_MESSAGES)
 
 
 async def _kept(picture: PictureUpload | None) -> Kept | None:

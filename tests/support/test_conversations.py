@@ -3,20 +3,25 @@ the first-response time, closing and opening again, and what a member may send."
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from accounts.models import AuditEntry, Notification, User
 from demo import support as support_demo
 from errors import RateLimited, ValidationError
-from ratelimit import MemoryCounter
+from ratelimit import Counter, MemoryCounter, RedisCounter
 from support import queue, services
 from support.errors import ConversationNotFound
 from support.models import Conversation, ConversationStatus, Message
 from tests.factories import make_member, make_user
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
 # 10:00 in Shanghai on 1 June 2026.
 MORNING = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 
@@ -246,6 +251,39 @@ async def test_a_member_sends_at_most_20_messages_an_hour() -> None:
         await services.write(member, conversation.id, body="再一条", now=MORNING, counter=counter)
     staff = await make_user(role="support")
     await services.write(staff, conversation.id, body="答复不受限", now=MORNING, counter=counter)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def counter(request: pytest.FixtureRequest) -> AsyncIterator[Counter]:
+    """The tests' counters in this process, and in the local Redis (each test its own keys)
+    as production keeps them, where a count is a round trip other requests run during."""
+    if request.param == "memory":
+        yield MemoryCounter()
+        return
+    shared = RedisCounter(REDIS_URL, prefix=f"shuyuan-test:{secrets.token_hex(4)}:")
+    try:
+        await shared.count("probe", services.MEMBER_MESSAGES)
+    except (OSError, aioredis.ConnectionError):
+        await shared.aclose()
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    yield shared
+    await shared.aclose()
+
+
+async def test_thirty_messages_at_once_pass_the_hourly_limit_twenty_times(
+    counter: Counter,
+) -> None:
+    member = await make_member()
+    asked = await asyncio.gather(
+        *(
+            services.start(member, body=f"问题 {n}", now=MORNING, counter=counter)
+            for n in range(30)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(a, Conversation) for a in asked) == 20
+    assert sum(isinstance(a, RateLimited) for a in asked) == 10
+    assert await Conversation.filter(user_id=member.id).count() == 20
 
 
 async def test_the_page_from_a_contact_link_is_kept_as_a_path_of_a_public_page_only() -> None:
