@@ -15,9 +15,15 @@ from support.attachments import PictureUpload, PrivatePictures
 from support.services import MAX_BODY, MAX_PAGE
 from web.api import line, read_fields, text
 
+# A textarea sends its text as typed, newlines as CRLF and any spaces around it: the service
+# counts the message (services.clean_body: a newline as one character, the spaces around it
+# dropped, 1 to MAX_BODY), so the form counts nothing tighter. Its own bound only stops a
+# flood, far above any message (and the request's body is bounded before it: web.limits).
+SENT_BODY = 64 * MAX_BODY
+
 
 class MessageFields(msgspec.Struct, kw_only=True):
-    body: Annotated[str, text(MAX_BODY, min_length=1)]
+    body: Annotated[str, text(SENT_BODY)]
     page: Annotated[str, line(MAX_PAGE)] = ""
 
 

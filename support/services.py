@@ -85,8 +85,11 @@ def may_answer(user: User) -> bool:
 
 
 def clean_body(body: str) -> str:
-    """A message as kept: trimmed, newlines as \\n, NFC, 1 to MAX_BODY characters (counted
-    as sent), no control characters. Raises ValidationError("body")."""
+    """A message as kept, the one place its length is counted (the form and the API's
+    schema count nothing tighter): newlines as \\n (a textarea's CRLF is one character),
+    trimmed, then 1 to MAX_BODY characters, no control characters, then NFC (which may make
+    it a little longer: the count is of what the member typed). Raises
+    ValidationError("body")."""
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not 1 <= len(text) <= MAX_BODY:
         raise ValidationError("body", f"must be 1 to {MAX_BODY} characters")

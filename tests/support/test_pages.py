@@ -244,6 +244,21 @@ async def test_an_empty_or_too_long_message_is_refused_beside_its_field(
     assert not await Conversation.exists()
 
 
+async def test_a_textarea_s_2000_characters_with_crlf_newlines_are_taken(
+    client: httpx.AsyncClient,
+) -> None:
+    csrf = await signed_in(client, await make_member())
+    # 2000 characters as typed (a newline is one), sent as a browser does: CRLF, 2019 raw.
+    typed = "长" * 100 + "".join("\r\n" + "长" * 99 for _ in range(19))
+    assert len(typed.replace("\r\n", "\n")) == 2000 and len(typed) == 2019
+    sent = await write_to_us(client, csrf, f"  {typed}\r\n")
+    assert sent.status_code == 303
+    message = await Message.get()
+    assert message.body == typed.replace("\r\n", "\n")
+    refused = await write_to_us(client, csrf, typed + "长")
+    assert refused.status_code == 422 and 'id="body-error"' in refused.text
+
+
 async def test_another_member_s_conversation_is_not_found(client: httpx.AsyncClient) -> None:
     owner = await make_member()
     conversation = await services.start(
