@@ -42,17 +42,21 @@ def shelf(request: Request) -> PrivatePictures:
 
 
 def typed(form: FormData) -> dict[str, str]:
-    """What was typed, to show the form again: the text fields only."""
-    return {key: str(form.get(key, "")) for key in ("body", "page")}
+    """What was typed in the text fields, to read them and to show the form again. A field
+    that is not text (a file part sent under a text field's name) is as if it were missing:
+    never its file object's repr, kept as a message."""
+    return {key: value for key in ("body", "page") if isinstance(value := form.get(key), str)}
 
 
 async def read_message_form(request: Request, form: FormData) -> MessageForm:
     """The fields of a message form, bounded (ValidationError naming each bad one), and its
     picture when one was chosen (an empty file field is none)."""
-    values = typed(form)
-    fields = read_fields({k: v for k, v in values.items() if v or k == "body"}, MessageFields)
-    upload = form.get("picture")
-    data = await upload.read() if isinstance(upload, UploadFile) else b""
-    await form.close()
+    try:
+        values = typed(form)
+        fields = read_fields({k: v for k, v in values.items() if v or k == "body"}, MessageFields)
+        upload = form.get("picture")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+    finally:
+        await form.close()  # every file part, the picture's and any other, refused or not
     picture = PictureUpload(data, shelf(request)) if data else None
     return MessageForm(fields.body, fields.page, picture)

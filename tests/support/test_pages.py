@@ -259,6 +259,28 @@ async def test_a_textarea_s_2000_characters_with_crlf_newlines_are_taken(
     assert refused.status_code == 422 and 'id="body-error"' in refused.text
 
 
+async def test_a_file_sent_as_the_message_s_text_is_a_missing_text(
+    client: httpx.AsyncClient,
+) -> None:
+    csrf = await signed_in(client, await make_member())
+    refused = await client.post(
+        "/contact",
+        data={"csrf_token": csrf},
+        files={"body": ("body.txt", b"not typed", "text/plain")},
+    )
+    assert refused.status_code == 422 and 'id="body-error"' in refused.text
+    assert "UploadFile" not in refused.text
+    assert not await Conversation.exists()
+    sent = await client.post(
+        "/contact",
+        data={"csrf_token": csrf, "body": "你好"},
+        files={"page": ("page.txt", b"/store", "text/plain")},
+    )
+    assert sent.status_code == 303
+    message = await Message.get()
+    assert (message.body, message.page) == ("你好", None)
+
+
 async def test_another_member_s_conversation_is_not_found(client: httpx.AsyncClient) -> None:
     owner = await make_member()
     conversation = await services.start(
