@@ -32,6 +32,7 @@ class MessageForm:
     body: str
     page: str
     picture: PictureUpload | None
+    email_me: bool  # the member's box "also email me the answer" (ticked: "yes")
 
 
 def shelf(request: Request) -> PrivatePictures:
@@ -49,14 +50,16 @@ def typed(form: FormData) -> dict[str, str]:
 
 
 async def read_message_form(request: Request, form: FormData) -> MessageForm:
-    """The fields of a message form, bounded (ValidationError naming each bad one), and its
-    picture when one was chosen (an empty file field is none)."""
+    """The fields of a message form, bounded (ValidationError naming each bad one), its
+    picture when one was chosen (an empty file field is none), and the member's mail box
+    (a box left empty is not sent: False)."""
     try:
         values = typed(form)
         fields = read_fields({k: v for k, v in values.items() if v or k == "body"}, MessageFields)
         upload = form.get("picture")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
+        email_me = form.get("email_me") == "yes"
     finally:
         await form.close()  # every file part, the picture's and any other, refused or not
     picture = PictureUpload(data, shelf(request)) if data else None
-    return MessageForm(fields.body, fields.page, picture)
+    return MessageForm(fields.body, fields.page, picture, email_me)

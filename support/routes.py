@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +35,8 @@ async def _contact_context(request: Request, **extra: Any) -> dict[str, Any]:
         "max_body": services.MAX_BODY,
         "errors": {},
         "values": {},
+        # "Also email me the answer", ticked on a new conversation: they are asking now.
+        "email_me": True,
         **extra,
     }
 
@@ -57,15 +60,23 @@ async def start(request: Request) -> Response:
             body=message.body,
             picture=message.picture,
             page=message.page,
+            email_me=message.email_me,
             now=datetime.now(UTC),
             counter=request.app.state.counter,
         )
     except DomainError as exc:
-        context = await _contact_context(request, values=typed(form), errors=field_errors(exc))
+        context = await _contact_context(
+            request, values=typed(form), errors=field_errors(exc), email_me=_ticked(form)
+        )
         return await form_refused(request, "support/contact.html", context, exc)
     _ = gettext_for(request)
     flash(request, _("Sent. We answer here, and tell you when we do."), "success")
     return redirect_after_post(request, links.path("support.conversation_page", id=conversation.id))
+
+
+def _ticked(form: FormData) -> bool:
+    """The box "also email me the answer" as sent, to show a refused form again."""
+    return form.get("email_me") == "yes"
 
 
 async def _conversation_context(request: Request, conversation_id: int) -> dict[str, Any]:
@@ -78,6 +89,7 @@ async def _conversation_context(request: Request, conversation_id: int) -> dict[
         "closed": conversation.status == ConversationStatus.CLOSED,
         "errors": {},
         "values": {},
+        "email_me": await services.mails_answers(user),  # their choice as it stands
     }
 
 
@@ -100,6 +112,7 @@ async def write(request: Request) -> Response:
             conversation_id,
             body=message.body,
             picture=message.picture,
+            email_me=message.email_me,
             now=datetime.now(UTC),
             counter=request.app.state.counter,
         )
@@ -107,7 +120,7 @@ async def write(request: Request) -> Response:
         if exc.status == 404:
             raise
         context = await _conversation_context(request, conversation_id)
-        context.update(values=typed(form), errors=field_errors(exc))
+        context.update(values=typed(form), errors=field_errors(exc), email_me=_ticked(form))
         return await form_refused(request, "support/conversation.html", context, exc)
     path = links.path("support.conversation_page", id=conversation_id)
     return redirect_after_post(request, f"{path}#latest")

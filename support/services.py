@@ -7,7 +7,8 @@ exist: ConversationNotFound (404), the same answer as for a conversation that is
 
 A member's message puts the conversation in the queue (waiting, since that message unless it
 was waiting already); a staff reply takes it out (answered), sets the first response's time
-once, and tells the member (an inbox notice, and a mail when they chose it: support.notices).
+once, and tells the member (an inbox notice, and a mail when they chose it: support.notices;
+a member chooses with the message form's box, or on the notices page).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tortoise.transactions import in_transaction
 
 import links
 from accounts import audit, notices
-from accounts.models import Notification, User
+from accounts.models import NoticeChannel, Notification, User
 from accounts.roles import Capability
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
@@ -150,13 +151,15 @@ async def start(
     body: str,
     picture: PictureUpload | None = None,
     page: str | None = None,
+    email_me: bool | None = None,
     now: datetime,
     counter: Counter,
 ) -> Conversation:
     """A member's new conversation with customer service: their first message (and
-    picture), written from `page`. It waits in the queue from `now`. Raises ValidationError
-    (body, page, picture), RateLimited (MEMBER_MESSAGES), ServiceUnavailable (the picture
-    pool is full)."""
+    picture), written from `page`. It waits in the queue from `now`. `email_me` is the
+    form's box "also email me the answer" (choose_answer_mail; None keeps their choice).
+    Raises ValidationError (body, page, picture), RateLimited (MEMBER_MESSAGES),
+    ServiceUnavailable (the picture pool is full)."""
     problems: list[tuple[str, str]] = []
     text = where = None
     try:
@@ -189,6 +192,7 @@ async def start(
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
         raise
     conversation.last_message_id = message.id
+    await choose_answer_mail(user, email_me)
     return conversation
 
 
@@ -242,12 +246,14 @@ async def write(
     *,
     body: str,
     picture: PictureUpload | None = None,
+    email_me: bool | None = None,
     now: datetime,
     counter: Counter,
 ) -> Message:
     """A message in a conversation, by its member or by a staff member who answers.
 
-    The member's puts it in the queue (waiting since `now`, unless it was waiting already);
+    The member's puts it in the queue (waiting since `now`, unless it was waiting already),
+    and records their box "also email me the answer" (`email_me`, choose_answer_mail);
     a staff member's answers it (out of the queue), sets the first response's time if none
     was, is written in the audit log and reaches the member as a notice (support.notices).
     A closed conversation is opened again by either. Raises ConversationNotFound,
@@ -290,7 +296,33 @@ async def write(
         if picture is not None and kept is not None:
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
         raise
+    if not from_staff:
+        await choose_answer_mail(actor, email_me)
     return message
+
+
+async def mails_answers(user: User) -> bool:
+    """Whether `user` has chosen to be mailed customer service's answers (support_reply:
+    the inbox only, unless they chose mail too)."""
+    return await notices.channel_for(user.id, SUPPORT_REPLY) == NoticeChannel.INBOX_AND_MAIL
+
+
+async def choose_answer_mail(user: User, email_me: bool | None) -> None:
+    """Record the member's box "also email me the answer" as their choice for the answers'
+    notices (the same choice as on the notices page, accounts.notices.choose): ticked, the
+    inbox and mail; left empty, no mail (the inbox only, or still nothing if they chose
+    nothing). None (the API, which has no box): their choice stands."""
+    if email_me is None:
+        return
+    current = await notices.channel_for(user.id, SUPPORT_REPLY)
+    if email_me:
+        wanted = NoticeChannel.INBOX_AND_MAIL
+    elif current == NoticeChannel.INBOX_AND_MAIL:
+        wanted = NoticeChannel.INBOX
+    else:
+        return
+    if wanted != current:
+        await notices.choose(user, SUPPORT_REPLY, wanted.value, source="contact_form")
 
 
 async def _answered(
