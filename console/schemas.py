@@ -301,6 +301,7 @@ class PersonConversation(Answer):
     last_message_at: str
     waiting_since: str | None
     first_response_at: str | None
+    first_response_seconds: int | None  # from the first message to the first answer
     last_message: str  # the latest message's text, cut short
     last_from_staff: bool
 

@@ -65,6 +65,7 @@ from crm.person_page import (
 from membership.models import Enrollment, Member, MembershipGrant
 from payments.models import Payment, Refund
 from store.models import Order, OrderItem
+from support import queue
 from support import services as support
 from support.notices import SUPPORT_REPLY
 from tallies import shanghai_day
@@ -354,6 +355,10 @@ async def _board(user_id: int, now: datetime) -> BoardSection:
 CONVERSATION_EXCERPT = 120  # characters of a conversation's latest message on the page
 
 
+def _seconds(duration: timedelta | None) -> int | None:
+    return int(duration.total_seconds()) if duration is not None else None
+
+
 async def _conversations(person: User) -> list[ConversationRow]:
     """Their conversations with customer service, the latest message first."""
     conversations = await support.member_conversations(person, limit=SECTION)
@@ -366,6 +371,7 @@ async def _conversations(person: User) -> list[ConversationRow]:
             c.last_message_at,
             c.waiting_since,
             c.first_response_at,
+            _seconds(queue.first_response(c)),
             last[c.id].body[:CONVERSATION_EXCERPT] if c.id in last else "",
             last[c.id].from_staff if c.id in last else False,
         )

@@ -251,6 +251,7 @@ class ConversationRow:
     last_message_at: datetime
     waiting_since: datetime | None
     first_response_at: datetime | None
+    first_response_seconds: int | None  # support.queue.first_response; None: not answered yet
     last_message: str  # the latest message's text, cut short
     last_from_staff: bool
 

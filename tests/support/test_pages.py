@@ -344,6 +344,52 @@ async def test_staff_answer_from_the_queue_and_the_member_writes_back(
     assert "好的，谢谢" in (await client.get("/admin/conversations")).text
 
 
+async def answered_after_an_hour_and_25_minutes() -> tuple[User, Conversation]:
+    """A member's conversation started two hours ago and first answered 85 minutes later."""
+    started_at = datetime.now(UTC) - timedelta(hours=2)
+    member = await make_member()
+    conversation = await services.start(
+        member, body="发票怎么开？", now=started_at, counter=MemoryCounter()
+    )
+    await services.write(
+        await make_user(role="support"),
+        conversation.id,
+        body="付款后写信给我们。",
+        now=started_at + timedelta(minutes=85),
+        counter=MemoryCounter(),
+    )
+    return member, conversation
+
+
+async def test_the_queue_page_shows_each_first_response_time_and_their_median(
+    client: httpx.AsyncClient,
+) -> None:
+    await answered_after_an_hour_and_25_minutes()
+    await signed_in(client, await make_user(role="support"))
+    page = await client.get("/admin/conversations?status=answered")
+    median = page.text.split('class="facts first-responses"', 1)[1].split("</dl>", 1)[0]
+    assert "1 小时 25 分钟" in median
+    row = page.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "1 小时 25 分钟" in row
+
+
+async def test_the_person_page_shows_a_conversation_s_first_response_time(
+    client: httpx.AsyncClient,
+) -> None:
+    member, conversation = await answered_after_an_hour_and_25_minutes()
+    staff = await make_user(role="support")
+    await signed_in(client, staff)
+    page = await client.get(f"/admin/people/{member.id}")
+    section = page.text.split('id="conversations"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/admin/conversations/{conversation.id}"' in section
+    assert "1 小时 25 分钟" in section
+    person = await client.get(
+        f"/api/v1/admin/people/{member.id}", headers=bearer(await token_for(staff))
+    )
+    [row] = person.json()["conversations"]
+    assert row["first_response_seconds"] == 85 * 60
+
+
 async def test_a_moderator_has_no_customer_service(client: httpx.AsyncClient) -> None:
     member = await make_member()
     conversation = await services.start(
