@@ -32,6 +32,7 @@ from support.attachments import Kept, PictureUpload
 from support.errors import ConversationNotFound, PictureNotFound
 from support.models import Conversation, ConversationStatus, Message
 from support.notices import SUPPORT_REPLY
+from web.schemas import TEXT_PATTERN
 
 MAX_BODY = 2000
 MAX_PAGE = 200
@@ -41,9 +42,9 @@ MEMBER_MESSAGES = Limit(attempts=20, window_seconds=3600)
 MEMBER_LIST = 50  # a member's conversations shown: the latest
 THREAD = 200  # messages of a conversation shown: the latest
 EXCERPT = 60  # characters of a reply quoted in its notice
-# What a message may not hold: the control characters web.schemas' TEXT_PATTERN refuses (a
-# newline, a tab and a carriage return are text), the same rule as the API's schema says.
-_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# What a message may hold: text as the API's schema says it (web.schemas.TEXT_PATTERN: no
+# control character but a newline, a tab and a carriage return).
+_TEXT = re.compile(TEXT_PATTERN)
 # The pages a member may say they wrote from (Message.page), by route name. Every staff member
 # reads the page as a link, so it is kept only when its path holds no secret: the site's public
 # pages, and the member's own orders and payments (an id, which only its owner can open). Never
@@ -94,7 +95,7 @@ def clean_body(body: str) -> str:
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not 1 <= len(text) <= MAX_BODY:
         raise ValidationError("body", f"must be 1 to {MAX_BODY} characters")
-    if _REFUSED.search(text):
+    if not _TEXT.fullmatch(text):
         raise ValidationError("body", "must not contain control characters")
     return unicodedata.normalize("NFC", text)
 
