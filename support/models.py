@@ -34,7 +34,6 @@ class Conversation(Model):
     first_response_at = fields.DatetimeField(null=True)
     last_message_at = fields.DatetimeField()
     last_message_id = fields.IntField(null=True)  # the latest message, for the lists
-    created_at = fields.DatetimeField()
 
     class Meta:
         table = "support_conversation"

@@ -184,7 +184,6 @@ async def start(
                 waiting_since=now,
                 first_message_at=now,
                 last_message_at=now,
-                created_at=now,
             )
             message = await _message(conversation, user, text, kept, where, False, now)
             await Conversation.filter(id=conversation.id).update(last_message_id=message.id)
