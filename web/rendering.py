@@ -72,9 +72,6 @@ STATUS_LABELS = {
     "doing": N_("Running"),
     "aborting": N_("Being stopped"),
     "aborted": N_("Stopped"),
-    # A conversation with customer service (support.models.ConversationStatus; closed above).
-    "waiting": N_("Waiting for an answer"),
-    "answered": N_("Answered"),
 }
 
 
