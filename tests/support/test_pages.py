@@ -202,6 +202,47 @@ async def test_a_picture_is_shown_to_its_member_and_staff_and_to_nobody_else(
     assert (await client.get(f"/media/{message.picture}-large.jpg")).status_code == 404
 
 
+async def test_an_admin_sees_a_member_s_picture_and_a_moderator_does_not(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    csrf = await signed_in(client, await make_member())
+    await write_to_us(client, csrf, "看这张截图", image=picture())
+    message = await Message.get()
+    transport = httpx.ASGITransport(app=app)
+    for role, status in (("moderator", 404), ("admin", 200)):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as staff:
+            await signed_in(staff, await make_user(role=role))
+            for size in ("picture", "thumbnail"):
+                shown = await staff.get(f"/contact/messages/{message.id}/{size}.jpg")
+                assert shown.status_code == status, (role, size)
+
+
+async def test_staff_answer_with_a_picture_from_the_console_and_the_member_sees_it(
+    client: httpx.AsyncClient, app: Starlette, settings: Settings
+) -> None:
+    member = await make_member()
+    conversation = await services.start(
+        member, body="这个怎么装？", now=datetime.now(UTC), counter=MemoryCounter()
+    )
+    csrf = await signed_in(client, await make_user(role="support"))
+    answered = await client.post(
+        f"/admin/conversations/{conversation.id}/messages",
+        data={"csrf_token": csrf, "body": "照图上这样装。"},
+        files={"picture": ("guide.png", picture(1600, 1200), "image/png")},
+    )
+    assert answered.status_code == 303
+    reply = await Message.get(conversation_id=conversation.id, from_staff=True)
+    assert reply.picture and (reply.picture_width, reply.picture_height) == (480, 360)
+    assert (Path(settings.var_dir) / "support" / f"{reply.picture}-large.jpg").is_file()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as own:
+        await signed_in(own, member)
+        thread = await own.get(f"/contact/{conversation.id}")
+        assert f'src="/contact/messages/{reply.id}/thumbnail.jpg"' in thread.text
+        shown = await own.get(f"/contact/messages/{reply.id}/picture.jpg")
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+
+
 async def test_a_picture_is_asked_for_again_each_time_and_not_kept_a_day(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
