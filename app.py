@@ -18,10 +18,9 @@ from tortoise.contrib.starlette import RegisterTortoise
 from accounts import services as accounts_services
 from accounts import sessions as account_sessions
 from accounts.mail import Mailer
-from accounts.page_context import page_context
 from accounts.sessions import Lifetimes
 from community.feed.tasks import flush_forever
-from composition import AppWiring, wire
+from composition import AppWiring, page_context, wire
 from db import tortoise_config
 from jobs import admin as jobs_admin
 from jobs import queue as job_queue
@@ -166,7 +165,7 @@ def create_app(
     app.state.payments_provider = provider
     app.state.pictures = pictures
     app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
-    # What web/ (the floor under every package) needs from accounts, handed over here.
+    # What web/ (the floor under every package) needs from the packages, handed over here.
     app.state.token_owner = accounts_services.user_for_token
     app.state.page_context = page_context
     return app

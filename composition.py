@@ -17,10 +17,13 @@ app, and Starlette keeps convertors in one table).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.routing import BaseRoute, Router
 
 from accounts import account_parts, notices
+from accounts.models import User
+from accounts.page_context import page_context as accounts_page_context
 from community import notices as community_notices
 from crm import notices as crm_notices
 from jobs.worker import WorkerMemory
@@ -34,6 +37,7 @@ from store import fulfilment as store_fulfilment
 from store import notices as store_notices
 from support import account as support_parts
 from support import notices as support_notices
+from support import services as support_services
 from wiring import Wiring
 
 
@@ -86,3 +90,14 @@ def wire(settings: Settings) -> AppWiring:
         wired.notice_kinds.register(kinds)
     wired.account_parts.append(support_parts.CONVERSATIONS)
     return wired
+
+
+async def page_context(user: User | None, locale: str) -> dict[str, Any]:
+    """What every page shows beside its own context: accounts' (the unread badge, a notice's
+    text, avatars), and the page the footer's "Contact us" link says it was on
+    (`contact_from(path)`: support.services.page_from, none for a page whose path may hold a
+    secret)."""
+    return {
+        **await accounts_page_context(user, locale),
+        "contact_from": support_services.page_from,
+    }

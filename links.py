@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
+from starlette.routing import BaseRoute, Match, Route
+
 from wiring import Wire
 
 
 class PathsByName(Protocol):
-    """What a Starlette router offers: a path from a route's name and parameters."""
+    """What a Starlette router offers: its routes, and a path from a route's name and
+    parameters."""
+
+    routes: list[BaseRoute]
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any: ...
 
@@ -62,6 +67,17 @@ class Links:
             self._paths[(name, params)] = built
             return built
 
+    def route_name(self, path: str) -> str | None:
+        """The name of the page a GET of `path` reaches ("store.product_page" for
+        "/store/products/7"), as the router would choose it (the first route that matches
+        path and method); None for no page, or for one inside a Mount (the API, /static)."""
+        scope = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        for route in self.router.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return route.name if isinstance(route, Route) else None
+        return None
+
     def absolute(self, name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -> str:
         """The same, on the public address: for what leaves the site."""
         return self.join(self.path(name, _query, **params))
@@ -87,6 +103,11 @@ LINKS: Wire[Links] = Wire("links")
 def path(name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -> str:
     """The path of route `name` in the app this runs for."""
     return LINKS.get().path(name, _query, **params)
+
+
+def route_name(path: str) -> str | None:
+    """The name of the page a GET of `path` reaches in the app this runs for (Links)."""
+    return LINKS.get().route_name(path)
 
 
 def absolute(name: str, /, _query: Mapping[str, Any] | None = None, **params: Any) -> str:

@@ -241,7 +241,7 @@ class PersonBoard(Answer):
 class PersonNotice(Answer):
     id: int
     kind: str
-    text: str
+    text: str | None  # null: an answer from customer service, for a caller who does not answer them
     link: str | None
     created_at: str
     read_at: str | None
@@ -301,6 +301,7 @@ class PersonConversation(Answer):
     last_message_at: str
     waiting_since: str | None
     first_response_at: str | None
+    first_response_seconds: int | None  # from the first message to the first answer
     last_message: str  # the latest message's text, cut short
     last_from_staff: bool
 

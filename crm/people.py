@@ -5,7 +5,9 @@ search that finds them.
 
 Each section is bounded (the latest SECTION rows, newest first). Orders, payments and refunds
 are shown only to readers whose role may read them (Capability.ORDERS, PAYMENTS): None
-otherwise, so a moderator's page says "not yours to see" rather than "none".
+otherwise, so a moderator's page says "not yours to see" rather than "none". So are the
+conversations, and the text of the notices that quote an answer from customer service
+(Capability.CONVERSATIONS): such a notice is listed by its kind alone.
 """
 
 from __future__ import annotations
@@ -63,7 +65,9 @@ from crm.person_page import (
 from membership.models import Enrollment, Member, MembershipGrant
 from payments.models import Payment, Refund
 from store.models import Order, OrderItem
+from support import queue
 from support import services as support
+from support.notices import SUPPORT_REPLY
 from tallies import shanghai_day
 from translation import DEFAULT_LOCALE, supported
 
@@ -94,7 +98,12 @@ async def person_page(
         orders=await _orders(user_id) if reader.may(Capability.ORDERS) else None,
         payments=await _payments(user_id) if may_pay else None,
         board=await _board(user_id, now),
-        notices=await _notices(user_id, supported(locale or reader.locale or DEFAULT_LOCALE)),
+        notices=await _notices(
+            user_id,
+            supported(locale or reader.locale or DEFAULT_LOCALE),
+            # An answer's notice quotes it: only for readers who answer conversations.
+            withheld=set() if support.may_answer(reader) else {SUPPORT_REPLY},
+        ),
         mails=[
             MailRow(m.id, m.subject, m.state.value, m.created_at, m.sent_at)
             for m in await OutboxMessage.filter(recipient=person.email)
@@ -346,6 +355,10 @@ async def _board(user_id: int, now: datetime) -> BoardSection:
 CONVERSATION_EXCERPT = 120  # characters of a conversation's latest message on the page
 
 
+def _seconds(duration: timedelta | None) -> int | None:
+    return int(duration.total_seconds()) if duration is not None else None
+
+
 async def _conversations(person: User) -> list[ConversationRow]:
     """Their conversations with customer service, the latest message first."""
     conversations = await support.member_conversations(person, limit=SECTION)
@@ -358,6 +371,7 @@ async def _conversations(person: User) -> list[ConversationRow]:
             c.last_message_at,
             c.waiting_since,
             c.first_response_at,
+            _seconds(queue.first_response(c)),
             last[c.id].body[:CONVERSATION_EXCERPT] if c.id in last else "",
             last[c.id].from_staff if c.id in last else False,
         )
@@ -365,9 +379,17 @@ async def _conversations(person: User) -> list[ConversationRow]:
     ]
 
 
-async def _notices(user_id: int, locale: str) -> list[NoticeRow]:
+async def _notices(user_id: int, locale: str, *, withheld: set[str]) -> list[NoticeRow]:
+    """Their latest notices; the text of those of the `withheld` kinds is not given."""
     return [
-        NoticeRow(n.id, n.kind, notices.text_of(n, locale), n.link, n.created_at, n.read_at)
+        NoticeRow(
+            n.id,
+            n.kind,
+            None if n.kind in withheld else notices.text_of(n, locale),
+            n.link,
+            n.created_at,
+            n.read_at,
+        )
         for n in await Notification.filter(user_id=user_id).order_by("-id").limit(SECTION)
     ]
 

@@ -182,7 +182,7 @@ class BoardSection:
 class NoticeRow:
     id: int
     kind: str
-    text: str  # in the reader's language
+    text: str | None  # in the reader's language; None: not the reader's to see (crm.people)
     link: str | None
     created_at: datetime
     read_at: datetime | None
@@ -251,6 +251,7 @@ class ConversationRow:
     last_message_at: datetime
     waiting_since: datetime | None
     first_response_at: datetime | None
+    first_response_seconds: int | None  # support.queue.first_response; None: not answered yet
     last_message: str  # the latest message's text, cut short
     last_from_staff: bool
 

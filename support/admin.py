@@ -54,6 +54,7 @@ async def _thread_context(request: Request, conversation_id: int) -> dict[str, A
         "member": conversation.user,
         "messages": await services.thread(conversation),
         "first_response": queue.first_response(conversation),
+        "linked_page": services.member_page,
         "max_body": services.MAX_BODY,
         "closed": conversation.status == ConversationStatus.CLOSED,
         "now": datetime.now(UTC),

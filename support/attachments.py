@@ -8,6 +8,7 @@ serves), named by a random stem. support.routes hands them out, after checking t
 
 from __future__ import annotations
 
+import asyncio
 import io
 import secrets
 from dataclasses import dataclass
@@ -45,12 +46,20 @@ class PrivatePictures:
         not a picture we read, ServiceUnavailable when the pool is full."""
         jpegs = await self.pool.jpegs(data, PICTURE)
         stem = secrets.token_hex(16)
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for size, content in jpegs.items():
-            (self.folder / f"{stem}-{size}.jpg").write_bytes(content)
+        # Files are written in a thread: a slow disk must not hold every request up.
+        await asyncio.to_thread(self._write, stem, jpegs)
         with Image.open(io.BytesIO(jpegs["small"])) as small:  # the header only: our own JPEG
             width, height = small.size
         return Kept(stem, width, height)
+
+    def _write(self, stem: str, jpegs: dict[str, bytes]) -> None:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            for size, content in jpegs.items():
+                (self.folder / f"{stem}-{size}.jpg").write_bytes(content)
+        except BaseException:
+            self.discard(stem)  # a disk that fills up leaves no half of a picture
+            raise
 
     def path(self, stem: str, size: Size) -> Path:
         return self.folder / f"{stem}-{size}.jpg"

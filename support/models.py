@@ -34,7 +34,6 @@ class Conversation(Model):
     first_response_at = fields.DatetimeField(null=True)
     last_message_at = fields.DatetimeField()
     last_message_id = fields.IntField(null=True)  # the latest message, for the lists
-    created_at = fields.DatetimeField()
 
     class Meta:
         table = "support_conversation"
@@ -59,7 +58,9 @@ class Message(Model):
         "accounts.User", related_name="support_messages", null=True, on_delete=fields.SET_NULL
     )
     from_staff = fields.BooleanField()
-    body = fields.TextField()  # at most support.services.MAX_BODY characters
+    # At most support.services.MAX_BODY characters as counted there (a newline as one, the
+    # spaces around it dropped) before NFC, which may lengthen the stored text a little.
+    body = fields.TextField()
     picture = fields.CharField(max_length=40, null=True)  # the stem of its files
     picture_width = fields.IntField(null=True)
     picture_height = fields.IntField(null=True)

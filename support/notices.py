@@ -12,9 +12,9 @@ KINDS: dict[str, Kind] = {
     SUPPORT_REPLY: Kind(
         N_("Customer service answered you: “%(excerpt)s”"),
         N_("Customer service answered you"),
-        # In the inbox and by mail: an answer to a question the member asked and is waiting
-        # for (not a reminder, not an offer). They may choose the inbox only, or nothing.
-        NoticeChannel.INBOX_AND_MAIL,
+        # In the inbox; by mail only when the member chose it: the box "also email me the
+        # answer" on the message forms (ticked for a new conversation), or the notices page.
+        NoticeChannel.INBOX,
         label=N_("Answers from customer service"),
     ),
 }

@@ -35,15 +35,17 @@ class QueueRow:
 
 @dataclass(frozen=True)
 class FirstResponses:
-    """First-response times of the conversations started since `since`."""
+    """First-response times of the conversations started in the last FIRST_RESPONSE_DAYS."""
 
-    since: datetime
     median: timedelta | None  # None: none was answered
     answered: int
     waiting: int  # still waiting for a first answer
 
 
 def first_response(conversation: Conversation) -> timedelta | None:
+    """From the conversation's first message to the first staff answer; None while there
+    is none. The one place it is computed: the queue, the conversation's page, the median
+    and the person's page (crm.people) all take it from here."""
     if conversation.first_response_at is None:
         return None
     return conversation.first_response_at - conversation.first_message_at
@@ -81,20 +83,18 @@ async def counts() -> dict[ConversationStatus, int]:
 async def first_responses(*, now: datetime, days: int = FIRST_RESPONSE_DAYS) -> FirstResponses:
     """The median first-response time of the conversations started in the last `days` days
     that were answered, and how many of those still wait for a first answer."""
-    since = now - timedelta(days=days)
-    started = Conversation.filter(first_message_at__gte=since)
-    pairs = (
+    started = Conversation.filter(first_message_at__gte=now - timedelta(days=days))
+    answered = (
         await started.filter(first_response_at__isnull=False)
         .order_by("-first_message_at")
         .limit(MEDIAN_SAMPLE)
-        .values_list("first_message_at", "first_response_at")
+        .only("id", "first_message_at", "first_response_at")
     )
-    seconds = [(answered - first).total_seconds() for first, answered in pairs]
+    seconds = [time.total_seconds() for c in answered if (time := first_response(c)) is not None]
     waiting = await started.filter(
         first_response_at__isnull=True, status=ConversationStatus.WAITING
     ).count()
     return FirstResponses(
-        since=since,
         median=timedelta(seconds=statistics.median(seconds)) if seconds else None,
         answered=len(seconds),
         waiting=waiting,

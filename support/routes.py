@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +35,8 @@ async def _contact_context(request: Request, **extra: Any) -> dict[str, Any]:
         "max_body": services.MAX_BODY,
         "errors": {},
         "values": {},
+        # "Also email me the answer", ticked on a new conversation: they are asking now.
+        "email_me": True,
         **extra,
     }
 
@@ -57,15 +60,23 @@ async def start(request: Request) -> Response:
             body=message.body,
             picture=message.picture,
             page=message.page,
+            email_me=message.email_me,
             now=datetime.now(UTC),
             counter=request.app.state.counter,
         )
     except DomainError as exc:
-        context = await _contact_context(request, values=typed(form), errors=field_errors(exc))
+        context = await _contact_context(
+            request, values=typed(form), errors=field_errors(exc), email_me=_ticked(form)
+        )
         return await form_refused(request, "support/contact.html", context, exc)
     _ = gettext_for(request)
     flash(request, _("Sent. We answer here, and tell you when we do."), "success")
     return redirect_after_post(request, links.path("support.conversation_page", id=conversation.id))
+
+
+def _ticked(form: FormData) -> bool:
+    """The box "also email me the answer" as sent, to show a refused form again."""
+    return form.get("email_me") == "yes"
 
 
 async def _conversation_context(request: Request, conversation_id: int) -> dict[str, Any]:
@@ -78,6 +89,7 @@ async def _conversation_context(request: Request, conversation_id: int) -> dict[
         "closed": conversation.status == ConversationStatus.CLOSED,
         "errors": {},
         "values": {},
+        "email_me": await services.mails_answers(user),  # their choice as it stands
     }
 
 
@@ -100,6 +112,7 @@ async def write(request: Request) -> Response:
             conversation_id,
             body=message.body,
             picture=message.picture,
+            email_me=message.email_me,
             now=datetime.now(UTC),
             counter=request.app.state.counter,
         )
@@ -107,7 +120,7 @@ async def write(request: Request) -> Response:
         if exc.status == 404:
             raise
         context = await _conversation_context(request, conversation_id)
-        context.update(values=typed(form), errors=field_errors(exc))
+        context.update(values=typed(form), errors=field_errors(exc), email_me=_ticked(form))
         return await form_refused(request, "support/conversation.html", context, exc)
     path = links.path("support.conversation_page", id=conversation_id)
     return redirect_after_post(request, f"{path}#latest")
@@ -125,13 +138,23 @@ async def close(request: Request) -> Response:
 
 async def _picture(request: Request, size: Size) -> Response:
     """A conversation's picture, to its member and to staff who answer (signed in, or with
-    an API token); to anyone else it does not exist. Never cached by anyone in between."""
+    an API token); to anyone else it does not exist. Never cached by anyone in between, and
+    by the browser only to be asked again each time (no-cache, then 304 while its ETag holds):
+    a staff member whose role was taken, or a shared device after signing out, keeps no
+    picture to show from its cache."""
     reader = await current_user(request) or await optional_api_user(request)
     stem = await services.picture_of(reader, request.path_params["id"])
     path = shelf(request).path(stem, size)
     if not path.is_file():
         raise PictureNotFound()
-    headers = {"Cache-Control": "private, max-age=86400", "Vary": "Cookie, Authorization"}
+    etag = f'"{stem}-{size}"'  # a picture's files never change: a new one has a new stem
+    headers = {
+        "Cache-Control": "private, no-cache",
+        "ETag": etag,
+        "Vary": "Cookie, Authorization",
+    }
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type="image/jpeg", headers=headers)
 
 

@@ -7,15 +7,17 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from support.services import LOCAL_PATH_PATTERN, MAX_BODY, MAX_PAGE
+from support.services import MAX_BODY, MAX_PAGE, PAGE_PATTERN
 from web.api import Answer, Body, Query, text
 
 Status = Literal["waiting", "answered", "closed"]
 
 
 class NewConversation(Body):
-    """A member's first message to customer service. `page` is the site's path they wrote
-    from ("/store/products/7"): optional, and refused (422) unless it is a path of this site."""
+    """A member's first message to customer service. `page` is the page of this site they
+    wrote from ("/store/products/7"): optional, a path without query, and refused (422)
+    unless it is one of the site's public pages (never one whose path holds a token, such as
+    a password reset: docs/support.md)."""
 
     body: Annotated[str, text(MAX_BODY, min_length=1)]
     page: (
@@ -23,8 +25,8 @@ class NewConversation(Body):
             str,
             msgspec.Meta(
                 max_length=MAX_PAGE,
-                pattern=LOCAL_PATH_PATTERN,
-                description="A path of this site, such as /store/products/7",
+                pattern=PAGE_PATTERN,
+                description="A public page of this site, such as /store/products/7",
             ),
         ]
         | None

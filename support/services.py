@@ -7,7 +7,8 @@ exist: ConversationNotFound (404), the same answer as for a conversation that is
 
 A member's message puts the conversation in the queue (waiting, since that message unless it
 was waiting already); a staff reply takes it out (answered), sets the first response's time
-once, and tells the member (an inbox notice, and a mail when they chose it: support.notices).
+once, and tells the member (an inbox notice, and a mail when they chose it: support.notices;
+a member chooses with the message form's box, or on the notices page).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from tortoise.expressions import Q
 from tortoise.functions import Min
 from tortoise.transactions import in_transaction
 
 import links
 from accounts import audit, notices
-from accounts.models import Notification, User
+from accounts.models import NoticeChannel, Notification, User
 from accounts.roles import Capability
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
@@ -31,6 +32,7 @@ from support.attachments import Kept, PictureUpload
 from support.errors import ConversationNotFound, PictureNotFound
 from support.models import Conversation, ConversationStatus, Message
 from support.notices import SUPPORT_REPLY
+from web.schemas import TEXT_PATTERN
 
 MAX_BODY = 2000
 MAX_PAGE = 200
@@ -40,14 +42,43 @@ MEMBER_MESSAGES = Limit(attempts=20, window_seconds=3600)
 MEMBER_LIST = 50  # a member's conversations shown: the latest
 THREAD = 200  # messages of a conversation shown: the latest
 EXCERPT = 60  # characters of a reply quoted in its notice
-# What a message may not hold: the control characters web.schemas' TEXT_PATTERN refuses (a
-# newline, a tab and a carriage return are text), the same rule as the API's schema says.
-_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
-# A path of this site: one "/" (not two: "//host" names another site), then no space, control
-# character, backslash or fragment. The API's schema states the same pattern.
-_PATH_CHARACTER = r"[^\x00-\x20\x7f-\x9f\\#\ufffe\uffff]"
-LOCAL_PATH_PATTERN = rf"^/(?:(?!/){_PATH_CHARACTER}{_PATH_CHARACTER}*)?$"
-_LOCAL_PATH = re.compile(LOCAL_PATH_PATTERN)
+# What a message may hold: text as the API's schema says it (web.schemas.TEXT_PATTERN: no
+# control character but a newline, a tab and a carriage return).
+_TEXT = re.compile(TEXT_PATTERN)
+# The pages a member may say they wrote from (Message.page), by route name. Every staff member
+# reads the page as a link, so it is kept only when its path holds no secret: the site's public
+# pages, and the member's own orders and payments (an id, which only its owner can open). Never
+# a page whose path is a token (a password reset, an address's verification, an unsubscribe, a
+# counted click, a card's check, a podcast feed), nor the account's, the console's or the
+# API's pages. Resolved against the app's routes (links.route_name), not by prefix:
+# "/membership/verify/<token>" is not the enrollment page "/membership".
+MEMBER_PAGES = frozenset(
+    {
+        "site.home",
+        "feed.feed",
+        "feed.item_page",
+        "feed.search_page",
+        "feed.lookup_page",
+        "feed.podcast_page",
+        "board.board_page",
+        "board.post_page",
+        "store.listing",
+        "store.product_page",
+        "store.my_orders",
+        "store.order_page",
+        "store.checkout_page",
+        "membership.window_page",
+        "membership.card_page",
+        "membership.checkout_page",
+        "accounts.profile_page",
+        "accounts.profile_by_name",
+    }
+)
+# A path alone: one "/" (not two: "//host" names another site), then no space, control
+# character, backslash, query or fragment. The API's schema states the same pattern.
+_PATH_CHARACTER = r"[^\x00-\x20\x7f-\x9f\\?#\ufffe\uffff]"
+PAGE_PATTERN = rf"^/(?:(?!/){_PATH_CHARACTER}{_PATH_CHARACTER}*)?$"
+_PAGE = re.compile(PAGE_PATTERN)
 
 
 def may_answer(user: User) -> bool:
@@ -56,56 +87,59 @@ def may_answer(user: User) -> bool:
 
 
 def clean_body(body: str) -> str:
-    """A message as kept: trimmed, newlines as \\n, NFC, 1 to MAX_BODY characters (counted
-    as sent), no control characters. Raises ValidationError("body")."""
+    """A message as kept, the one place its length is counted (the form and the API's
+    schema count nothing tighter): newlines as \\n (a textarea's CRLF is one character),
+    trimmed, then 1 to MAX_BODY characters, no control characters, then NFC (which may make
+    it a little longer: the count is of what the member typed). Raises
+    ValidationError("body")."""
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not 1 <= len(text) <= MAX_BODY:
         raise ValidationError("body", f"must be 1 to {MAX_BODY} characters")
-    if _REFUSED.search(text):
+    if not _TEXT.fullmatch(text):
         raise ValidationError("body", "must not contain control characters")
     return unicodedata.normalize("NFC", text)
 
 
-def local_page(page: str) -> str | None:
-    """`page` if it is a path of this site ("/store/products/7?from=feed", LOCAL_PATH_PATTERN)
-    of at most MAX_PAGE characters; else None."""
-    if len(page) > MAX_PAGE or not _LOCAL_PATH.match(page):
+def member_page(path: str) -> str | None:
+    """`path` if it is a path alone (PAGE_PATTERN, at most MAX_PAGE characters) of one of
+    MEMBER_PAGES; else None."""
+    if len(path) > MAX_PAGE or not _PAGE.fullmatch(path):
         return None
-    # "$" also matches before a final newline (in the schema's check as here): it is dropped.
-    return page.removesuffix("\n")
+    return path if links.route_name(path) in MEMBER_PAGES else None
 
 
 def clean_page(page: str | None) -> str | None:
     """The page a member wrote from, as given by a form or the API: empty is none; anything
-    else must be a local path (local_page). Raises ValidationError("page"). It is shown to
-    the staff as a link on this site and never used to redirect anyone."""
+    else must be one of MEMBER_PAGES, a path without query (member_page). Raises
+    ValidationError("page"). It is shown to the staff as a link on this site and never used
+    to redirect anyone."""
     if not page:
         return None
-    checked = local_page(page)
+    checked = member_page(page)
     if checked is None:
-        raise ValidationError("page", "must be a path of this site, such as /store")
+        raise ValidationError("page", "must be a public page of this site, such as /store")
     return checked
 
 
 def page_from(value: str) -> str | None:
     """The page a "Contact us" link says the member came from, read leniently (a link, not
-    a form): the path and its query when they are a local path, else the path alone, else
-    none."""
+    a form): its path, without any query, when it is one of MEMBER_PAGES; else none."""
     if not value.startswith("/") or value.startswith("//"):
         return None
-    return local_page(value) or local_page(urlsplit(value).path)
+    return member_page(urlsplit(value).path)
 
 
 async def _within_limit(counter: Counter, user_id: int) -> None:
     """Count one of a member's messages. Raises RateLimited past MEMBER_MESSAGES."""
-    key = f"support:{user_id}"
-    if await counter.count(key, MEMBER_MESSAGES) >= MEMBER_MESSAGES.attempts:
+    # Counted, then checked: the count is one atomic step (a Redis INCR), so requests at
+    # once each see their own number and at most MEMBER_MESSAGES pass. (Reading the count
+    # first let every request that read it before the others counted pass.)
+    if await counter.hit(f"support:{user_id}", MEMBER_MESSAGES) > MEMBER_MESSAGES.attempts:
         raise RateLimited(
             seconds_left(MEMBER_MESSAGES),
             "You have sent many messages in the last hour; please wait a little before "
             "writing again.",
         )
-    await counter.hit(key, MEMBER_MESSAGES)
 
 
 async def _kept(picture: PictureUpload | None) -> Kept | None:
@@ -118,13 +152,15 @@ async def start(
     body: str,
     picture: PictureUpload | None = None,
     page: str | None = None,
+    email_me: bool | None = None,
     now: datetime,
     counter: Counter,
 ) -> Conversation:
     """A member's new conversation with customer service: their first message (and
-    picture), written from `page`. It waits in the queue from `now`. Raises ValidationError
-    (body, page, picture), RateLimited (MEMBER_MESSAGES), ServiceUnavailable (the picture
-    pool is full)."""
+    picture), written from `page`. It waits in the queue from `now`. `email_me` is the
+    form's box "also email me the answer" (choose_answer_mail; None keeps their choice).
+    Raises ValidationError (body, page, picture), RateLimited (MEMBER_MESSAGES),
+    ServiceUnavailable (the picture pool is full)."""
     problems: list[tuple[str, str]] = []
     text = where = None
     try:
@@ -148,7 +184,6 @@ async def start(
                 waiting_since=now,
                 first_message_at=now,
                 last_message_at=now,
-                created_at=now,
             )
             message = await _message(conversation, user, text, kept, where, False, now)
             await Conversation.filter(id=conversation.id).update(last_message_id=message.id)
@@ -157,6 +192,7 @@ async def start(
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
         raise
     conversation.last_message_id = message.id
+    await choose_answer_mail(user, email_me)
     return conversation
 
 
@@ -193,18 +229,31 @@ async def conversation_for(reader: User, conversation_id: int) -> Conversation:
     return conversation
 
 
+async def _locked(conversation_id: int) -> Conversation:
+    """The conversation's row, locked until the transaction ends (SELECT ... FOR UPDATE).
+
+    Every change of a conversation (a message, a close, a reopening) locks its row first, so
+    they follow one order: a message's id is taken after the lock, and the status,
+    waiting_since, first_response_at and the last-message pointers are written from the row as
+    the previous change left it. That order keeps the invariant "a conversation is waiting
+    exactly when its newest message is the member's and it is not closed"."""
+    return await Conversation.filter(id=conversation_id).select_for_update().get()
+
+
 async def write(
     actor: User,
     conversation_id: int,
     *,
     body: str,
     picture: PictureUpload | None = None,
+    email_me: bool | None = None,
     now: datetime,
     counter: Counter,
 ) -> Message:
     """A message in a conversation, by its member or by a staff member who answers.
 
-    The member's puts it in the queue (waiting since `now`, unless it was waiting already);
+    The member's puts it in the queue (waiting since `now`, unless it was waiting already),
+    and records their box "also email me the answer" (`email_me`, choose_answer_mail);
     a staff member's answers it (out of the queue), sets the first response's time if none
     was, is written in the audit log and reaches the member as a notice (support.notices).
     A closed conversation is opened again by either. Raises ConversationNotFound,
@@ -219,41 +268,67 @@ async def write(
     kept = await _kept(picture)
     try:
         async with in_transaction():
-            message = await _message(conversation, actor, text, kept, None, from_staff, now)
+            # The row first, then the message: see _locked for the invariant this orders.
+            locked = await _locked(conversation.id)
+            message = await _message(locked, actor, text, kept, None, from_staff, now)
             if from_staff:
-                await _answered(conversation, actor, message, now)
+                # Answered (out of the queue); the first response's time is written once,
+                # by the first staff message.
+                changes: dict[str, Any] = {
+                    "status": ConversationStatus.ANSWERED,
+                    "waiting_since": None,
+                    "first_response_at": locked.first_response_at or now,
+                }
             else:
-                # Invariant "waiting_since is when the member's oldest unanswered message
-                # came": only a conversation that is not waiting already gets one (a
-                # conditional UPDATE: two messages at once cannot move it later).
-                await (
-                    Conversation.filter(id=conversation.id)
-                    .exclude(status=ConversationStatus.WAITING)
-                    .update(status=ConversationStatus.WAITING, waiting_since=now)
-                )
-            # Invariant "last_message_* name the newest message": only a newer one moves them.
-            await Conversation.filter(
-                Q(last_message_id__isnull=True) | Q(last_message_id__lt=message.id),
-                id=conversation.id,
-            ).update(last_message_at=now, last_message_id=message.id)
+                # Waiting since the member's oldest unanswered message: a second message
+                # while waiting does not move it later.
+                already = locked.status == ConversationStatus.WAITING and locked.waiting_since
+                changes = {
+                    "status": ConversationStatus.WAITING,
+                    "waiting_since": locked.waiting_since if already else now,
+                }
+            await Conversation.filter(id=locked.id).update(
+                **changes, last_message_at=now, last_message_id=message.id
+            )
+            if from_staff:
+                await _answered(locked, actor, message, now)
     except BaseException:
         if picture is not None and kept is not None:
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
         raise
+    if not from_staff:
+        await choose_answer_mail(actor, email_me)
     return message
+
+
+async def mails_answers(user: User) -> bool:
+    """Whether `user` has chosen to be mailed customer service's answers (support_reply:
+    the inbox only, unless they chose mail too)."""
+    return await notices.channel_for(user.id, SUPPORT_REPLY) == NoticeChannel.INBOX_AND_MAIL
+
+
+async def choose_answer_mail(user: User, email_me: bool | None) -> None:
+    """Record the member's box "also email me the answer" as their choice for the answers'
+    notices (the same choice as on the notices page, accounts.notices.choose): ticked, the
+    inbox and mail; left empty, no mail (the inbox only, or still nothing if they chose
+    nothing). None (the API, which has no box): their choice stands."""
+    if email_me is None:
+        return
+    current = await notices.channel_for(user.id, SUPPORT_REPLY)
+    if email_me:
+        wanted = NoticeChannel.INBOX_AND_MAIL
+    elif current == NoticeChannel.INBOX_AND_MAIL:
+        wanted = NoticeChannel.INBOX
+    else:
+        return
+    if wanted != current:
+        await notices.choose(user, SUPPORT_REPLY, wanted.value, source="contact_form")
 
 
 async def _answered(
     conversation: Conversation, actor: User, message: Message, now: datetime
 ) -> None:
-    """A staff reply's effects, in its transaction."""
-    # Invariant "first_response_at is the first staff reply's time": set only while empty.
-    await Conversation.filter(id=conversation.id, first_response_at__isnull=True).update(
-        first_response_at=now
-    )
-    await Conversation.filter(id=conversation.id).update(
-        status=ConversationStatus.ANSWERED, waiting_since=None
-    )
+    """A staff reply's audit entry and the member's notice, in its transaction."""
     await audit.record(
         actor=actor,
         action="conversation.reply",
@@ -277,21 +352,20 @@ async def close(actor: User, conversation_id: int, *, now: datetime) -> Conversa
     staff member's close is in the audit log. Raises ConversationNotFound."""
     conversation = await conversation_for(actor, conversation_id)
     async with in_transaction():
-        # Closed once: only a conversation that is open is moved (and audited).
-        closed = (
-            await Conversation.filter(id=conversation.id)
-            .exclude(status=ConversationStatus.CLOSED)
-            .update(status=ConversationStatus.CLOSED, waiting_since=None)
-        )
-        if closed and actor.id != conversation.user_id:  # type: ignore[attr-defined]
-            await audit.record(
-                actor=actor,
-                action="conversation.close",
-                object_type="conversation",
-                object_id=conversation.id,
-                before={"status": conversation.status.value},
-                now=now,
+        locked = await _locked(conversation.id)  # after any message being written now
+        if locked.status != ConversationStatus.CLOSED:  # closed once (and audited once)
+            await Conversation.filter(id=locked.id).update(
+                status=ConversationStatus.CLOSED, waiting_since=None
             )
+            if actor.id != conversation.user_id:  # type: ignore[attr-defined]
+                await audit.record(
+                    actor=actor,
+                    action="conversation.close",
+                    object_type="conversation",
+                    object_id=conversation.id,
+                    before={"status": locked.status.value},
+                    now=now,
+                )
     await conversation.refresh_from_db()
     return conversation
 
@@ -301,23 +375,24 @@ async def reopen(actor: User, conversation_id: int, *, now: datetime) -> Convers
     member wrote last, answered otherwise. A staff member's reopening is in the audit log.
     Raises ConversationNotFound."""
     conversation = await conversation_for(actor, conversation_id)
-    last = await Message.filter(conversation_id=conversation.id).order_by("-id").first()
-    waiting = last is None or not last.from_staff
     async with in_transaction():
-        reopened = await Conversation.filter(
-            id=conversation.id, status=ConversationStatus.CLOSED
-        ).update(
-            status=ConversationStatus.WAITING if waiting else ConversationStatus.ANSWERED,
-            waiting_since=now if waiting else None,
-        )
-        if reopened and actor.id != conversation.user_id:  # type: ignore[attr-defined]
-            await audit.record(
-                actor=actor,
-                action="conversation.reopen",
-                object_type="conversation",
-                object_id=conversation.id,
-                now=now,
+        locked = await _locked(conversation.id)
+        if locked.status == ConversationStatus.CLOSED:
+            # Read under the lock: no message is being written to it meanwhile.
+            last = await Message.filter(conversation_id=locked.id).order_by("-id").first()
+            waiting = last is None or not last.from_staff
+            await Conversation.filter(id=locked.id).update(
+                status=ConversationStatus.WAITING if waiting else ConversationStatus.ANSWERED,
+                waiting_since=now if waiting else None,
             )
+            if actor.id != conversation.user_id:  # type: ignore[attr-defined]
+                await audit.record(
+                    actor=actor,
+                    action="conversation.reopen",
+                    object_type="conversation",
+                    object_id=conversation.id,
+                    now=now,
+                )
     await conversation.refresh_from_db()
     return conversation
 

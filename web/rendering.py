@@ -72,9 +72,6 @@ STATUS_LABELS = {
     "doing": N_("Running"),
     "aborting": N_("Being stopped"),
     "aborted": N_("Stopped"),
-    # A conversation with customer service (support.models.ConversationStatus; closed above).
-    "waiting": N_("Waiting for an answer"),
-    "answered": N_("Answered"),
 }
 
 
@@ -202,7 +199,7 @@ async def render(
         "locale": locale,
         "html_lang": HTML_LANG[locale],
         "current_user": user,
-        # What the app factory adds to every page (accounts.page_context: the unread badge...).
+        # What the app factory adds to every page (composition.page_context: the unread badge...).
         **await request.app.state.page_context(user, locale),
         "reason": lambda text: reason_in(text, catalog.gettext),
         "status_label": lambda value: catalog.gettext(STATUS_LABELS.get(str(value), str(value))),

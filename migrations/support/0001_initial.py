@@ -22,7 +22,6 @@ class Migration(migrations.Migration):
                 ('first_response_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('last_message_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('last_message_id', fields.IntField(null=True)),
-                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
             options={'table': 'support_conversation', 'app': 'support', 'indexes': [Index(fields=['status', 'waiting_since']), Index(fields=['user_id', 'last_message_at']), Index(fields=['status', 'last_message_at']), Index(fields=['first_message_at'])], 'pk_attr': 'id', 'table_description': "A member's thread with customer service. `waiting_since` is when the member's oldest"},
             bases=['Model'],

@@ -144,6 +144,8 @@ async def test_another_member_s_conversation_is_404_and_the_signed_out_are_401(
         ({"body": 5}, "body"),
         ({"body": "好", "page": "https://evil.example/"}, "page"),
         ({"body": "好", "page": "/" + "x" * 300}, "page"),
+        ({"body": "好", "page": "/account/reset/" + "t" * 43}, "page"),
+        ({"body": "好", "page": "/store?coupon=secret"}, "page"),
     ],
 )
 async def test_a_bad_message_is_422_naming_its_field(

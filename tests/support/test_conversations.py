@@ -3,20 +3,25 @@ the first-response time, closing and opening again, and what a member may send."
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from accounts.models import AuditEntry, Notification, User
 from demo import support as support_demo
 from errors import RateLimited, ValidationError
-from ratelimit import MemoryCounter
+from ratelimit import Counter, MemoryCounter, RedisCounter
 from support import queue, services
 from support.errors import ConversationNotFound
 from support.models import Conversation, ConversationStatus, Message
 from tests.factories import make_member, make_user
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
 # 10:00 in Shanghai on 1 June 2026.
 MORNING = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 
@@ -212,6 +217,18 @@ async def test_staff_reopening_a_conversation_the_member_wrote_last_puts_it_in_t
         ("好的", "//evil.example/x", "page"),
         ("好的", "/a\\b", "page"),
         ("好的", "/" + "x" * 200, "page"),
+        # Pages whose path is a secret, or that are no member's public page: never kept.
+        ("好的", "/account/reset/" + "t" * 43, "page"),
+        ("好的", "/account/verify/" + "t" * 43, "page"),
+        ("好的", "/mail/unsubscribe/" + "t" * 43, "page"),
+        ("好的", "/m/" + "t" * 43, "page"),
+        ("好的", "/membership/verify/" + "t" * 43, "page"),
+        ("好的", "/feed/" + "t" * 43 + ".rss", "page"),
+        ("好的", "/account", "page"),
+        ("好的", "/admin/people/1", "page"),
+        ("好的", "/api/v1/conversations", "page"),
+        ("好的", "/store?from=feed", "page"),
+        ("好的", "/no/such/page", "page"),
     ],
 )
 async def test_a_bad_message_is_refused_naming_its_field(
@@ -236,12 +253,61 @@ async def test_a_member_sends_at_most_20_messages_an_hour() -> None:
     await services.write(staff, conversation.id, body="答复不受限", now=MORNING, counter=counter)
 
 
-async def test_the_page_from_a_contact_link_is_kept_only_when_it_is_a_local_path() -> None:
-    assert services.page_from("/store/products/7?from=feed") == "/store/products/7?from=feed"
-    assert services.page_from("/search?q=" + "长" * 300) == "/search"
+@pytest.fixture(params=["memory", "redis"])
+async def counter(request: pytest.FixtureRequest) -> AsyncIterator[Counter]:
+    """The tests' counters in this process, and in the local Redis (each test its own keys)
+    as production keeps them, where a count is a round trip other requests run during."""
+    if request.param == "memory":
+        yield MemoryCounter()
+        return
+    shared = RedisCounter(REDIS_URL, prefix=f"shuyuan-test:{secrets.token_hex(4)}:")
+    try:
+        await shared.count("probe", services.MEMBER_MESSAGES)
+    except (OSError, aioredis.ConnectionError):
+        await shared.aclose()
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    yield shared
+    await shared.aclose()
+
+
+async def test_thirty_messages_at_once_pass_the_hourly_limit_twenty_times(
+    counter: Counter,
+) -> None:
+    member = await make_member()
+    asked = await asyncio.gather(
+        *(
+            services.start(member, body=f"问题 {n}", now=MORNING, counter=counter)
+            for n in range(30)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(a, Conversation) for a in asked) == 20
+    assert sum(isinstance(a, RateLimited) for a in asked) == 10
+    assert await Conversation.filter(user_id=member.id).count() == 20
+
+
+async def test_the_page_from_a_contact_link_is_kept_as_a_path_of_a_public_page_only() -> None:
+    assert services.page_from("/store/products/7?from=feed") == "/store/products/7"
+    assert services.page_from("/feed/search?q=" + "长" * 300) == "/feed/search"
+    assert services.page_from("/membership") == "/membership"
+    assert services.page_from("/account/reset/" + "t" * 43) is None
+    assert services.page_from("/membership/verify/" + "t" * 43) is None
+    assert services.page_from("/m/" + "t" * 43) is None
     assert services.page_from("https://evil.example/") is None
     assert services.page_from("//evil.example/") is None
     assert services.page_from("") is None
+
+
+async def test_a_page_holding_a_token_cannot_be_stored() -> None:
+    member = await make_member()
+    for page in ("/account/reset/" + "t" * 43, "/mail/unsubscribe/" + "t" * 43):
+        with pytest.raises(ValidationError):
+            await ask(member, "好的", page=page)
+    conversation = await ask(member, "好的", page="/store/products/7")
+    assert await Message.filter(conversation_id=conversation.id).values_list("page", flat=True) == [
+        "/store/products/7"
+    ]
+    assert not await Message.filter(page__contains="reset").exists()
 
 
 async def test_the_demo_has_one_conversation_waiting_and_one_answered() -> None:
