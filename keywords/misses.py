@@ -79,7 +79,7 @@ async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
             sample=row["typed"],
             count=row["total"],
             last_at=row["last"],
-            answered=row["key"] != OTHER and (row["key"] in live or book.answers(row["key"])),
+            answered=row["key"] != OTHER and (row["key"] in live or book.answers(row["typed"])),
         )
         for row in rows
     ]

@@ -1,12 +1,12 @@
 """The keyword box: what a member gets for a word typed into it. No HTTP in here.
 
-One entry, `answer`: the input is folded as keywords are (community.text.normalise_keyword:
-Traditional -> Simplified, case, full/half width, spaces inside ignored, punctuation around it
-trimmed), then
+One entry, `answer`: the input is folded as keywords are (Traditional -> Simplified, case,
+full/half width, spaces inside ignored), then
 1. the feed's live item whose keyword is the input wins (the daily keyword wins every tie);
-2. else the rule with an `equal` keyword that is the input;
-3. else the rules whose `contain` keywords are in the input, the longest keyword first, then
-   the oldest rule;
+2. else the rule with an `equal` keyword that is the input (both with punctuation around
+   them trimmed: community.text.normalise_keyword);
+3. else the rules whose `contain` keywords are in the input (nothing trimmed:
+   keywords.matching.contain_key), the longest keyword first, then the oldest rule;
 and the first of them that still has a reply to give answers (keywords.replies: a product no
 longer on sale, a post hidden, the window closed are skipped). Else the miss is counted
 (keywords.misses) and UnknownKeyword says so, with today's keyword as a hint.
@@ -86,7 +86,7 @@ async def answer(
     if key:
         book = await rule_book(memories.keywords, now)
         asker = Reader(user=reader, full_access=access)
-        for rule in book.candidates(key):
+        for rule in book.candidates(keyword):
             replies = await replies_of(rule, reader=asker, now=now, seats=memories.seats)
             if replies:
                 if count:

@@ -272,3 +272,28 @@ async def test_a_change_saved_in_this_worker_answers_at_once(
     )
     assert saved.status_code == 201
     assert (await ask(client, "书单")).json()["replies"] == [{"kind": "text", "text": "十二本"}]
+
+
+async def test_a_contain_keyword_keeps_its_symbols_so_c_plus_plus_does_not_answer_cat(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_rule(("C++", "contain"), replies=[text("C++ 入门")])
+    assert (await ask(client, "cat")).status_code == 404
+    found = await ask(client, "我学C++")
+    assert found.json()["replies"] == [{"kind": "text", "text": "C++ 入门"}]
+
+
+async def test_a_contain_keyword_of_an_emoji_answers_an_input_ending_with_it(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_rule(("🎉", "contain"), replies=[text("生日礼物")])
+    found = await ask(client, "生日快乐🎉")
+    assert found.json()["replies"] == [{"kind": "text", "text": "生日礼物"}]
+
+
+async def test_spaces_inside_a_contain_keyword_and_the_input_are_ignored(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_rule(("真丝 女装", "contain"), replies=[text("真丝")])
+    found = await ask(client, "有 真丝 女裝 吗")
+    assert found.json()["replies"] == [{"kind": "text", "text": "真丝"}]

@@ -142,6 +142,14 @@ async def test_a_keyword_of_an_unpublished_feed_item_is_free(
             "mode",
         ),
         ({"keywords": [{"text": "   "}], "replies": [{"kind": "window"}]}, "keywords[0].text"),
+        (
+            {"keywords": [{"text": "Ｃ", "match": "contain"}], "replies": [{"kind": "window"}]},
+            "keywords[0].text",
+        ),
+        (
+            {"keywords": [{"text": " 7 ", "match": "contain"}], "replies": [{"kind": "window"}]},
+            "keywords[0].text",
+        ),
     ],
 )
 async def test_bad_input_is_422_naming_the_field(
