@@ -192,7 +192,10 @@ async def update_rule(
         raise RuleNotFound()
     wanted = _mode(mode)
     checked_keywords, checked_replies = await check_rule(keywords, replies)
-    await _keywords_free(checked_keywords, rule_id=rule_id)
+    # Only the keywords it does not hold yet: a feed item may have been given one of its
+    # keywords since (and answers it first); the rule must stay editable.
+    held = set(await AutoReplyKeyword.filter(rule_id=rule_id).values_list("key", flat=True))
+    await _keywords_free([k for k in checked_keywords if k.key not in held], rule_id=rule_id)
     try:
         async with in_transaction():
             rule = await AutoReply.filter(id=rule_id).select_for_update().first()

@@ -257,3 +257,17 @@ async def test_a_deleted_rule_answers_no_more_and_is_audited(
     assert entry.before["keywords"] == [{"text": "客服", "match": "equal"}]
     gone = await client.delete(f"{URL}/{rule_id}", headers=admin_headers)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+
+
+async def test_a_rule_stays_editable_after_a_feed_item_takes_one_of_its_keywords(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    saved = await client.post(URL, json=rule_body("读书会", "书单"), headers=admin_headers)
+    await make_item("读书会")
+    edited = await client.put(
+        f"{URL}/{saved.json()['id']}",
+        json={**rule_body("读书会", "书单"), "mode": "random_one"},
+        headers=admin_headers,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["mode"] == "random_one"
