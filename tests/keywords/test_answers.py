@@ -11,13 +11,14 @@ import pytest
 from starlette.applications import Starlette
 
 from community.board.models import Post
+from community.board.permissions import set_members_only_read
 from community.feed.errors import UnknownKeyword
 from keywords import services
 from keywords.checks import ReplyInput
 from keywords.matching import REFRESH_SECONDS
 from keywords.models import AutoReply
 from store.models import Product
-from tests.factories import bearer, make_member, make_window, token_for
+from tests.factories import bearer, make_member, make_user, make_window, token_for
 from tests.keywords.conftest import ask, make_item, make_post, make_product, make_rule, text
 
 
@@ -211,14 +212,47 @@ async def test_the_window_reply_is_the_next_window_before_it_opens_and_skipped_w
 async def test_a_post_reply_is_skipped_once_the_post_is_hidden(client: httpx.AsyncClient) -> None:
     post = await make_post("女装穿搭分享")
     await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
-    assert (await ask(client, "穿搭")).json()["replies"][0] == {
+    member = bearer(await token_for(await make_member()))
+    assert (await ask(client, "穿搭", headers=member)).json()["replies"][0] == {
         "kind": "post",
         "id": post.id,
         "title": "女装穿搭分享",
         "url": f"http://testserver/board/posts/{post.id}",
     }
     await Post.filter(id=post.id).update(hidden=True)
-    assert [r["kind"] for r in (await ask(client, "穿搭")).json()["replies"]] == ["text"]
+    kinds = [r["kind"] for r in (await ask(client, "穿搭", headers=member)).json()["replies"]]
+    assert kinds == ["text"]
+
+
+async def test_a_post_reply_is_skipped_once_the_post_is_deleted(client: httpx.AsyncClient) -> None:
+    post = await make_post("女装穿搭分享")
+    await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
+    await Post.filter(id=post.id).update(deleted=True)
+    member = bearer(await token_for(await make_member()))
+    kinds = [r["kind"] for r in (await ask(client, "穿搭", headers=member)).json()["replies"]]
+    assert kinds == ["text"]
+
+
+async def test_a_visitor_gets_no_post_title_since_the_board_needs_signing_in(
+    client: httpx.AsyncClient,
+) -> None:
+    post = await make_post("林夕的私房穿搭")
+    await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
+    answer = await ask(client, "穿搭")
+    assert [r["kind"] for r in answer.json()["replies"]] == ["text"]
+    assert "林夕的私房穿搭" not in answer.text
+
+
+async def test_a_non_member_gets_no_post_title_when_the_board_is_members_only(
+    client: httpx.AsyncClient,
+) -> None:
+    post = await make_post("林夕的私房穿搭")
+    await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
+    await set_members_only_read(True, actor=None)
+    someone = bearer(await token_for(await make_user()))
+    assert "林夕的私房穿搭" not in (await ask(client, "穿搭", headers=someone)).text
+    member = bearer(await token_for(await make_member()))
+    assert "林夕的私房穿搭" in (await ask(client, "穿搭", headers=member)).text
 
 
 async def test_a_members_only_feed_item_reply_shows_non_members_only_its_teaser(
