@@ -1,7 +1,8 @@
 """A rule's replies as a member can use them, looked up at the moment of the answer: a text; a
 product still on sale (its price, whether it is sold out); the enrollment window now open or
-next (its seats left); a board post still shown, to who may read the board; a feed item as this reader may read it (a
-members-only item's teaser for everyone else). A reply whose thing is gone is skipped."""
+next (its seats left); a board post still shown, to who may read the board; a feed item as
+this reader may read it (a members-only item's teaser for everyone else). A reply whose thing
+is gone is skipped."""
 
 from __future__ import annotations
 
