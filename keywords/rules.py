@@ -194,7 +194,7 @@ async def update_rule(
     checked_keywords, checked_replies = await check_rule(keywords, replies)
     # Only the keywords it does not hold yet: a feed item may have been given one of its
     # keywords since (and answers it first); the rule must stay editable.
-    held = set(await AutoReplyKeyword.filter(rule_id=rule_id).values_list("key", flat=True))
+    held = {row["key"] for row in await AutoReplyKeyword.filter(rule_id=rule_id).values("key")}
     await _keywords_free([k for k in checked_keywords if k.key not in held], rule_id=rule_id)
     try:
         async with in_transaction():
