@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.expressions import F
-
 from accounts.models import User
 from community.feed import services as feed
 from community.feed.errors import UnknownKeyword
@@ -28,7 +26,6 @@ from community.text import normalise_keyword
 from keywords import misses
 from keywords.matching import rule_book
 from keywords.memory import KeywordMemory
-from keywords.models import AutoReply
 from keywords.replies import Reader, Reply, replies_of
 from membership.memory import SeatMemory
 
@@ -89,9 +86,9 @@ async def answer(
         for rule in book.candidates(keyword):
             replies = await replies_of(rule, reader=asker, now=now, seats=memories.seats)
             if replies:
-                if count:
-                    await AutoReply.filter(id=rule.id).update(hits=F("hits") + 1)
+                if count:  # written by keywords.tasks, every few seconds
+                    memories.keywords.hits[rule.id] += 1
                 return RuleAnswer(rule_id=rule.id, replies=replies)
         if count:
-            await misses.record(key, keyword, now=now)
+            misses.record(memories.keywords, keyword, now=now)
     raise UnknownKeyword(hint=hint)

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from community.board.models import Post
 from community.board.permissions import set_members_only_read
 from community.feed.errors import UnknownKeyword
-from keywords import services
+from keywords import services, tasks
 from keywords.checks import ReplyInput
 from keywords.matching import REFRESH_SECONDS
 from keywords.models import AutoReply
@@ -268,11 +268,20 @@ async def test_a_members_only_feed_item_reply_shows_non_members_only_its_teaser(
     assert full["locked"] is False and full["teaser"].startswith("秘密正文")
 
 
-async def test_each_answer_counts_a_hit_on_its_rule(client: httpx.AsyncClient) -> None:
+async def test_each_answer_counts_a_hit_on_its_rule_written_by_the_flush(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     rule = await make_rule(("客服", "equal"))
-    for _ in range(3):
-        await ask(client, "客服")
+    other = await make_rule(("售后", "contain"))
+    for word in ("客服", "客服", "我要售后", "客服"):
+        await ask(client, word)
+    assert (await AutoReply.get(id=rule.id)).hits == 0  # nothing written on the request path
+    assert await tasks.flush_hits(app.state.memory.keywords) == 4
     assert (await AutoReply.get(id=rule.id)).hits == 3
+    assert (await AutoReply.get(id=other.id)).hits == 1
+    await ask(client, "客服")
+    await tasks.flush_hits(app.state.memory.keywords)
+    assert (await AutoReply.get(id=rule.id)).hits == 4
 
 
 async def test_another_workers_change_reaches_this_worker_within_a_few_seconds(
