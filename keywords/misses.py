@@ -11,12 +11,12 @@ from pathlib import Path
 from tortoise.functions import Max, Sum
 from tortoise.transactions import in_transaction
 
-from community.feed.models import FeedItem
+from community.feed import services as feed
 from community.text import normalise_keyword
 from db import for_dialect, read_sql
 from keywords.matching import RuleBook
 from keywords.memory import MISSES_HELD, KeywordMemory, MissCount
-from keywords.models import KEYWORD_MAX, MISS_MAX, KeywordMiss
+from keywords.models import MISS_MAX, KeywordMiss
 from tallies import shanghai_day
 
 SQL = Path(__file__).resolve().parent / "sql"
@@ -73,7 +73,7 @@ async def flush(memory: KeywordMemory, *, kept_a_day: int = KEYWORDS_A_DAY) -> i
 @dataclass(frozen=True)
 class Missed:
     """A keyword nothing answered over some days: how often, when last, and whether a rule or
-    a live feed item answers it now."""
+    a feed item (live or scheduled) answers it now."""
 
     key: str  # folded; OTHER for the keywords past a day's limit
     sample: str  # as a member typed it
@@ -89,7 +89,7 @@ class Missed:
 async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
     """The keywords nothing answered in the last `days` Shanghai days (today included), summed
     over the days, the most typed first (then the latest), each marked when a rule (`book`) or
-    a live feed item answers it now."""
+    a feed item (live or scheduled) has it now."""
     since = shanghai_day(now) - timedelta(days=days - 1)
     rows = (
         await KeywordMiss.filter(day__gte=since)
@@ -99,13 +99,8 @@ async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
         .limit(LISTED)
         .values("key", "total", "last", "typed")
     )
-    # Only a keyword a feed item can have (the field refuses a longer value in a query).
-    keys = [row["key"] for row in rows if row["key"] != OTHER and len(row["key"]) <= KEYWORD_MAX]
-    live = set(
-        await FeedItem.filter(
-            live_keyword__in=keys, unpublished=False, publish_at__lte=now
-        ).values_list("live_keyword", flat=True)
-    )
+    # A word a scheduled item has counts too: a rule could not be given it.
+    live = await feed.keywords_taken([row["key"] for row in rows if row["key"] != OTHER])
     return [
         Missed(
             key=row["key"],

@@ -4,6 +4,7 @@ listed, changed and deleted with audit entries; admins only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -82,6 +83,16 @@ async def test_a_keyword_a_live_feed_item_has_is_refused_409(
     assert taken.status_code == 409
     assert taken.json()["error"]["code"] == "keyword_taken"
     assert "周六读书会" in taken.json()["error"]["message"]
+
+
+async def test_a_keyword_a_scheduled_feed_item_has_is_refused_409(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await make_item("读书会", title="下周读书会", publish_at=datetime.now(UTC) + timedelta(days=3))
+    taken = await client.post(URL, json=rule_body("读书会"), headers=admin_headers)
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "keyword_taken"
+    assert "下周读书会" in taken.json()["error"]["message"]
 
 
 async def test_a_keyword_of_an_unpublished_feed_item_is_free(

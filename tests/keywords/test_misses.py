@@ -183,3 +183,13 @@ async def test_past_the_words_a_worker_holds_a_new_word_waits_for_the_next_flush
     assert len(memory.misses) == MISSES_HELD
     assert memory.misses[(date(2027, 3, 1), "词0")].count == 2
     assert (date(2027, 3, 1), "新来的词") not in memory.misses
+
+
+async def test_a_word_a_scheduled_feed_item_has_is_marked_so_no_rule_is_offered(
+    app: Starlette,
+) -> None:
+    await miss(app, "读书会", MORNING)
+    await tasks.flush_counts(app.state.memory.keywords)
+    await make_item("读书会", publish_at=datetime.now(UTC) + timedelta(days=3))
+    listed = await misses.missed(days=1, now=MORNING, book=await read_rule_book())
+    assert [(m.key, m.answered) for m in listed] == [("读书会", True)]
