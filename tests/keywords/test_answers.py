@@ -340,3 +340,24 @@ async def test_spaces_inside_a_contain_keyword_and_the_input_are_ignored(
     await make_rule(("真丝 女装", "contain"), replies=[text("真丝")])
     found = await ask(client, "有 真丝 女裝 吗")
     assert found.json()["replies"] == [{"kind": "text", "text": "真丝"}]
+
+
+async def test_a_feed_item_reply_is_skipped_while_the_item_is_scheduled_or_unpublished(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    later = await make_item(
+        "下周", title="下周的内容", publish_at=datetime.now(UTC) + timedelta(days=2)
+    )
+    gone = await make_item("撤下", title="撤下的内容")
+    await client.post(f"/api/v1/admin/feed-items/{gone.id}/unpublish", headers=admin_headers)
+    await make_rule(
+        ("预告", "equal"),
+        replies=[
+            ReplyInput("feed_item", id=later.id),
+            ReplyInput("feed_item", id=gone.id),
+            text("敬请期待"),
+        ],
+    )
+    answer = await ask(client, "预告")
+    assert [r["kind"] for r in answer.json()["replies"]] == ["text"]
+    assert "下周的内容" not in answer.text and "撤下的内容" not in answer.text
