@@ -41,11 +41,6 @@ class NewRuleQuery(Query):
     keyword: Annotated[str, line(100)] = ""
 
 
-def _memories(request: Request) -> services.Memories:
-    memory = request.app.state.memory
-    return services.Memories(keywords=memory.keywords, feed=memory.feed, seats=memory.seats)
-
-
 @staff_only(Capability.FEED)
 async def rules_page(request: Request) -> Response:
     word = read_query(request, TryQuery).word
@@ -57,7 +52,7 @@ async def rules_page(request: Request) -> Response:
                 word,
                 now=datetime.now(UTC),
                 reader=staff_member(request),
-                memories=_memories(request),
+                memories=services.Memories.of(request.app.state.memory),
                 count=False,
             )
         except UnknownKeyword as exc:

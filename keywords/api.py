@@ -30,11 +30,6 @@ from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import optional_api_user, staff_member, staff_only
 
 
-def memories(request: Request) -> services.Memories:
-    memory = request.app.state.memory
-    return services.Memories(keywords=memory.keywords, feed=memory.feed, seats=memory.seats)
-
-
 def reply_json(reply: Reply) -> dict[str, Any]:
     """A reply as the API writes it (schemas.KeywordReply): links absolute."""
     if isinstance(reply, TextReply):
@@ -94,7 +89,7 @@ async def keyword_reply(request: Request) -> Response:
         keyword,
         now=datetime.now(UTC),
         reader=await optional_api_user(request),
-        memories=memories(request),
+        memories=services.Memories.of(request.app.state.memory),
     )
     if isinstance(found, services.FeedAnswer):
         return json_response({"kind": "feed_item", "item": item_json(found.item)})

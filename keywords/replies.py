@@ -24,8 +24,10 @@ from membership.errors import NoWindow
 from membership.memory import SeatMemory
 from membership.windows import WindowState, closing_time, seats_left, window_state
 from store import services as store
+from store.covers import cover_url
+from store.images import image_url
 from store.models import Product
-from store.sale import SaleState, sale_state
+from store.sale import SaleState, sale_for
 
 # A product in one of these states is no longer on sale to anyone: its reply is skipped.
 GONE = (SaleState.UNPUBLISHED, SaleState.ENDED)
@@ -98,14 +100,10 @@ async def _product(product_id: int, reader: Reader, now: datetime) -> ProductRep
     product = await Product.get_or_none(id=product_id)
     if product is None:
         return None
-    sale = sale_state(product, reader.user, now)
+    sale = await sale_for(product, reader.user, now)  # what the product page shows them
     if sale.state in GONE:
         return None
-    picture = (
-        links.path("media", path=f"/products/{product.image}-thumb.jpg")
-        if product.image
-        else links.path("store.cover", id=product.id, size="thumb")
-    )
+    picture = image_url(product.image, "thumb") or cover_url(product.id, "thumb")
     return ProductReply(
         id=product.id,
         title=product.title,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from accounts.models import User
 from community.feed import services as feed
@@ -37,6 +38,12 @@ class Memories:
     keywords: KeywordMemory
     feed: FeedMemory
     seats: SeatMemory | None = None
+
+    @classmethod
+    def of(cls, worker: Any) -> Memories:
+        """Those of the worker's memory (app.state.memory, a jobs.worker.WorkerMemory: named
+        here by what it holds, since jobs stands above this package)."""
+        return cls(keywords=worker.keywords, feed=worker.feed, seats=worker.seats)
 
 
 @dataclass(frozen=True)
