@@ -17,7 +17,7 @@ from keywords import services, tasks
 from keywords.checks import ReplyInput
 from keywords.matching import REFRESH_SECONDS
 from keywords.models import AutoReply
-from store.models import Product
+from store.models import Product, RaffleEntry
 from tests.factories import bearer, make_member, make_user, make_window, token_for
 from tests.keywords.conftest import ask, make_item, make_post, make_product, make_rule, text
 
@@ -361,3 +361,21 @@ async def test_a_feed_item_reply_is_skipped_while_the_item_is_scheduled_or_unpub
     answer = await ask(client, "预告")
     assert [r["kind"] for r in answer.json()["replies"]] == ["text"]
     assert "下周的内容" not in answer.text and "撤下的内容" not in answer.text
+
+
+async def test_a_drawn_raffles_winner_is_told_the_product_is_open_to_them(
+    client: httpx.AsyncClient,
+) -> None:
+    now = datetime.now(UTC)
+    drop = await make_product("限量帆布包")
+    await Product.filter(id=drop.id).update(
+        raffle_entries_until=now - timedelta(hours=2), raffle_drawn_at=now - timedelta(minutes=5)
+    )
+    winner, other = await make_member(), await make_member()
+    await RaffleEntry.create(product_id=drop.id, user_id=winner.id, won=True)
+    await RaffleEntry.create(product_id=drop.id, user_id=other.id, won=False)
+    await make_rule(("帆布包", "equal"), replies=[ReplyInput("product", id=drop.id)])
+    mine = await ask(client, "帆布包", headers=bearer(await token_for(winner)))
+    theirs = await ask(client, "帆布包", headers=bearer(await token_for(other)))
+    assert mine.json()["replies"][0]["sale"] == "open"
+    assert theirs.json()["replies"][0]["sale"] == "winners_only"
