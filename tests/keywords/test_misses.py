@@ -11,10 +11,11 @@ from starlette.applications import Starlette
 
 from community.feed.errors import UnknownKeyword
 from jobs.schedule import PERIODIC, JobContext
+from jobs.worker import write_counts
 from keywords import misses, services, tasks
 from keywords.matching import read_rule_book
 from keywords.memory import MISSES_HELD
-from keywords.models import KeywordMiss
+from keywords.models import AutoReply, KeywordMiss
 from tests.keywords.conftest import ask, make_item, make_rule
 
 # 10:00 in Shanghai on 1 March, and the next morning.
@@ -193,3 +194,13 @@ async def test_a_word_a_scheduled_feed_item_has_is_marked_so_no_rule_is_offered(
     await make_item("读书会", publish_at=datetime.now(UTC) + timedelta(days=3))
     listed = await misses.missed(days=1, now=MORNING, book=await read_rule_book())
     assert [(m.key, m.answered) for m in listed] == [("读书会", True)]
+
+
+async def test_the_workers_periodic_write_takes_the_keyword_counts_too(app: Starlette) -> None:
+    await make_rule(("客服", "equal"), memory=app.state.memory.keywords)
+    await miss(app, "直播", MORNING)
+    memories = services.Memories.of(app.state.memory)
+    await services.answer("客服", now=MORNING, reader=None, memories=memories)
+    await write_counts(app.state.memory)  # what the app's background task runs every 5 s
+    assert await KeywordMiss.all().values_list("key", "count") == [("直播", 1)]
+    assert await AutoReply.all().values_list("hits", flat=True) == [1]
