@@ -26,6 +26,7 @@ from jobs import admin as jobs_admin
 from jobs import queue as job_queue
 from jobs.embedded import embedded_jobs
 from jobs.schedule import JobContext
+from jobs.worker import write_counts
 from payments.provider import PaymentProvider
 from payments.services import make_provider
 from pictures import PicturePool
@@ -81,10 +82,11 @@ def create_app(
         if not background_tasks:
             yield
             return
-        # This worker's counted feed views reach the database every few seconds (they are
-        # its own memory, so its own task writes them). Background jobs run here only when
-        # they are embedded (SQLite); else `shuyuan worker` runs them on the job engine.
-        tasks = [asyncio.create_task(flush_forever(memory.feed, memory.tally))]
+        # This worker's counted feed views and keyword lookups reach the database every few
+        # seconds (they are its own memory, so its own task writes them). Background jobs run
+        # here only when they are embedded (SQLite); else `shuyuan worker` runs them on the
+        # job engine.
+        tasks = [asyncio.create_task(flush_forever(partial(write_counts, memory)))]
         jobs = (
             embedded_jobs(JobContext(provider=provider, memory=memory, mailer=mailer))
             if settings.jobs == "embedded"

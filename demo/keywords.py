@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from accounts.models import User
 from community.board.models import Post
-from community.text import normalise_keyword
 from keywords import misses, rules
 from keywords.checks import KeywordInput, ReplyInput
+from keywords.memory import KeywordMemory
 from keywords.models import AutoReply
 from store.models import Product
 
@@ -91,8 +91,10 @@ async def load(admin: User) -> bool:
             mode=mode,
             now=now,
         )
+    counted = KeywordMemory()
     for word, times, days_ago in MISSES:
         for n in range(times):
             at = now - timedelta(days=days_ago, minutes=7 * n)
-            await misses.record(normalise_keyword(word), word, now=at)
+            misses.record(counted, word, now=at)
+    await misses.flush(counted)
     return True

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from community.feed import tasks as feed_tasks
 from community.feed.memory import FeedMemory
 from front.memory import FrontMemory
+from keywords import tasks as keyword_tasks
 from keywords.memory import KeywordMemory
 from membership.memory import SeatMemory
 from store.memory import StoreMemory
@@ -39,3 +41,10 @@ class WorkerMemory:
         self.front.forget()
         self.keywords.forget()
         self.tally.forget()
+
+
+async def write_counts(memory: WorkerMemory) -> None:
+    """Write every count the worker holds: the feed's running totals (and the tally, which the
+    feed's flush_counts writes next), the auto-replies' hits and missed words."""
+    await keyword_tasks.flush_counts(memory.keywords)
+    await feed_tasks.flush_counts(memory.feed, memory.tally)

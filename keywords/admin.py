@@ -17,7 +17,7 @@ import links
 from accounts.roles import Capability
 from community.feed.errors import UnknownKeyword
 from errors import DomainError
-from keywords import misses, rules, services
+from keywords import misses, rules, services, tasks
 from keywords.matching import rule_book
 from keywords.models import KEYWORD_MAX
 from keywords.rule_form import RuleForm, form_values, read_rule_form, reply_options
@@ -41,11 +41,6 @@ class NewRuleQuery(Query):
     keyword: Annotated[str, line(100)] = ""
 
 
-def _memories(request: Request) -> services.Memories:
-    memory = request.app.state.memory
-    return services.Memories(keywords=memory.keywords, feed=memory.feed, seats=memory.seats)
-
-
 @staff_only(Capability.FEED)
 async def rules_page(request: Request) -> Response:
     word = read_query(request, TryQuery).word
@@ -57,11 +52,12 @@ async def rules_page(request: Request) -> Response:
                 word,
                 now=datetime.now(UTC),
                 reader=staff_member(request),
-                memories=_memories(request),
+                memories=services.Memories.of(request.app.state.memory),
                 count=False,
             )
         except UnknownKeyword as exc:
             tried["hint"] = exc.details.get("hint")
+    await tasks.flush_counts(request.app.state.memory.keywords)  # this worker's hits, at least
     records = await rules.all_rules()
     named = [f"{r.kind.value}:{r.target_id}" for rec in records for r in rec.replies if r.target_id]
     return await render(
@@ -155,6 +151,7 @@ async def delete_rule(request: Request) -> Response:
 async def misses_page(request: Request) -> Response:
     days = read_query(request, MissesQuery).days
     now = datetime.now(UTC)
+    await tasks.flush_counts(request.app.state.memory.keywords)  # this worker's, at least
     found = await misses.missed(
         days=days, now=now, book=await rule_book(request.app.state.memory.keywords, now)
     )

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts.roles import Capability
 from community.feed.schemas import LookupQuery, item_json
-from keywords import misses, rules, schemas, services
+from keywords import misses, rules, schemas, services, tasks
 from keywords.checks import KeywordInput, ReplyInput
 from keywords.matching import rule_book
 from keywords.replies import (
@@ -28,11 +28,6 @@ from keywords.replies import (
 from keywords.rules import RuleRecord
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import optional_api_user, staff_member, staff_only
-
-
-def memories(request: Request) -> services.Memories:
-    memory = request.app.state.memory
-    return services.Memories(keywords=memory.keywords, feed=memory.feed, seats=memory.seats)
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -94,7 +89,7 @@ async def keyword_reply(request: Request) -> Response:
         keyword,
         now=datetime.now(UTC),
         reader=await optional_api_user(request),
-        memories=memories(request),
+        memories=services.Memories.of(request.app.state.memory),
     )
     if isinstance(found, services.FeedAnswer):
         return json_response({"kind": "feed_item", "item": item_json(found.item)})
@@ -138,6 +133,7 @@ def _inputs(data: schemas.NewAutoReply) -> dict[str, Any]:
 )
 @staff_only(Capability.FEED)
 async def list_auto_replies(request: Request) -> Response:
+    await tasks.flush_counts(request.app.state.memory.keywords)  # this worker's hits, at least
     return json_response({"items": [rule_json(r) for r in await rules.all_rules()]})
 
 
@@ -217,6 +213,7 @@ async def delete_auto_reply(request: Request) -> Response:
 async def list_keyword_misses(request: Request) -> Response:
     days = read_query(request, schemas.MissesQuery).days
     now = datetime.now(UTC)
+    await tasks.flush_counts(request.app.state.memory.keywords)  # this worker's, at least
     found = await misses.missed(
         days=days, now=now, book=await rule_book(request.app.state.memory.keywords, now)
     )

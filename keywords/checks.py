@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from community.board.models import Post
 from community.feed.models import FeedItem
-from community.text import normalise_keyword
 from errors import ValidationError
+from keywords.matching import keyword_key
 from keywords.models import KEYWORD_MAX, TEXT_MAX, MatchMode, ReplyKind
 from store.models import Product
 from translation import N_
@@ -95,16 +95,19 @@ def _check_keywords(keywords: Sequence[KeywordInput], problems: _Problems) -> li
     seen: set[str] = set()
     for n, given in enumerate(keywords):
         text = " ".join(given.text.split())
-        key = normalise_keyword(text)
         try:
             match = MatchMode(given.match)
         except ValueError:
             problems.add(f"keywords[{n}].match", "is not one of the allowed values")
             continue
+        key = keyword_key(text, match)
         if not _shown(given.text, _LINE):
             problems.add(f"keywords[{n}].text", "must not contain control characters")
         elif not key:
             problems.add(f"keywords[{n}].text", "must contain a letter, digit or character")
+        elif match == MatchMode.CONTAIN and len(key) == 1 and key.isascii() and key.isalnum():
+            # One Latin letter or digit is in nearly every input: it would answer them all.
+            problems.add(f"keywords[{n}].text", "must be more than one letter or digit")
         elif len(text) > KEYWORD_MAX or len(key) > KEYWORD_MAX:
             problems.add(f"keywords[{n}].text", f"must be at most {KEYWORD_MAX} characters")
         elif key in seen:

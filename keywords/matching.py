@@ -8,10 +8,12 @@ keyword is the whole input, comes before all of them: keywords.services.answer.)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
+from community.text import folded, normalise_keyword
 from keywords.memory import KeywordMemory
 from keywords.models import (
     AutoReply,
@@ -24,6 +26,21 @@ from keywords.models import (
 
 # How long another worker's change may take to reach this one's lookups.
 REFRESH_SECONDS = 3.0
+
+
+def contain_key(text: str) -> str:
+    """How a `contain` keyword and the input it is looked for in are compared: folded as
+    every keyword is (community.text.folded: NFKC, case, Traditional -> Simplified) with
+    the spaces inside dropped, but nothing trimmed from the ends, so that "C++" stays
+    "c++" (not "c") and "生日快乐🎉" keeps its "🎉". An `equal` keyword is
+    community.text.normalise_keyword: this, then punctuation and symbols trimmed from the
+    ends."""
+    return re.sub(r"\s+", "", folded(text))
+
+
+def keyword_key(text: str, match: MatchMode) -> str:
+    """The folded key a keyword is stored and matched by, as its match mode says."""
+    return contain_key(text) if match == MatchMode.CONTAIN else normalise_keyword(text)
 
 
 @dataclass(frozen=True)
@@ -50,18 +67,21 @@ class RuleBook:
     equal: dict[str, Rule]
     contain: tuple[tuple[str, Rule], ...]
 
-    def candidates(self, key: str) -> list[Rule]:
-        """The rules that match the folded input `key`, best first, each once."""
+    def candidates(self, typed: str) -> list[Rule]:
+        """The rules that match the input `typed`, best first, each once: `equal` keywords
+        against it folded by normalise_keyword, `contain` ones against it by contain_key."""
         found: list[Rule] = []
+        key = normalise_keyword(typed)
         if key in self.equal:
             found.append(self.equal[key])
+        whole = contain_key(typed)
         for keyword, rule in self.contain:
-            if keyword in key and rule not in found:
+            if keyword in whole and rule not in found:
                 found.append(rule)
         return found
 
-    def answers(self, key: str) -> bool:
-        return bool(key) and bool(self.candidates(key))
+    def answers(self, typed: str) -> bool:
+        return bool(normalise_keyword(typed)) and bool(self.candidates(typed))
 
 
 async def read_rule_book() -> RuleBook:

@@ -1,5 +1,6 @@
 """What members wanted: lookups that nothing answered, counted per Asia/Shanghai day and folded
-keyword, listed for admins by how often they were typed, and let go after KEEP_DAYS."""
+keyword (in the worker's memory, written every few seconds by keywords.tasks), listed for
+admins by how often they were typed, and let go after KEEP_DAYS."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tortoise import connections
 from tortoise.functions import Max, Sum
+from tortoise.transactions import in_transaction
 
-from community.feed.models import FeedItem
+from community.feed import services as feed
+from community.text import normalise_keyword
 from db import for_dialect, read_sql
 from keywords.matching import RuleBook
-from keywords.models import KEYWORD_MAX, MISS_MAX, KeywordMiss
+from keywords.memory import MISSES_HELD, KeywordMemory, MissCount
+from keywords.models import MISS_MAX, KeywordMiss
 from tallies import shanghai_day
 
 SQL = Path(__file__).resolve().parent / "sql"
@@ -25,22 +28,52 @@ KEEP_DAYS = 180
 LISTED = 200  # the most keywords a list shows
 
 
-async def record(key: str, typed: str, *, now: datetime, kept_a_day: int = KEYWORDS_A_DAY) -> None:
-    """Count one lookup of the folded keyword `key` (typed as `typed`) that found nothing; past
-    `kept_a_day` different keywords on its day, in the day's OTHER row."""
+def record(memory: KeywordMemory, typed: str, *, now: datetime) -> None:
+    """Count one lookup of `typed` that found nothing, folded (normalise_keyword) and per
+    Shanghai day, in the worker's memory (written by `flush`). Past MISSES_HELD different
+    words held, a new word is not counted until the next flush."""
+    key = normalise_keyword(typed)[:MISS_MAX]
     if not key:
         return
-    connection = connections.get("default")
-    await connection.execute_query(
-        for_dialect(_RECORD, connection.capabilities.dialect),
-        [shanghai_day(now), key[:MISS_MAX], typed.strip()[:MISS_MAX], now, kept_a_day],
-    )
+    held = (shanghai_day(now), key)
+    counted = memory.misses.get(held)
+    if counted is not None:
+        counted.count += 1
+        counted.last_at = max(counted.last_at, now)
+    elif len(memory.misses) < MISSES_HELD:
+        memory.misses[held] = MissCount(typed.strip()[:MISS_MAX], 1, now)
+
+
+async def flush(memory: KeywordMemory, *, kept_a_day: int = KEYWORDS_A_DAY) -> int:
+    """Write the misses counted in `memory`, one upsert per (day, word) in one transaction;
+    past `kept_a_day` different words on a day, a new one goes into the day's OTHER row.
+    Returns how many lookups were written; on failure they stay for the next flush."""
+    if not memory.misses:
+        return 0
+    batch = memory.misses
+    memory.misses = {}
+    try:
+        async with in_transaction() as connection:
+            sql = for_dialect(_RECORD, connection.capabilities.dialect)
+            # In (day, word) order: two workers flushing at once take their row locks in one
+            # order, so they wait for each other but never deadlock.
+            for (day, key), counted in sorted(batch.items()):
+                await connection.execute_query(
+                    sql, [day, key, counted.sample, counted.last_at, kept_a_day, counted.count]
+                )
+    except Exception:
+        for held, counted in batch.items():  # not lost: written by the next flush
+            again = memory.misses.setdefault(held, MissCount(counted.sample, 0, counted.last_at))
+            again.count += counted.count
+            again.last_at = max(again.last_at, counted.last_at)
+        raise
+    return sum(counted.count for counted in batch.values())
 
 
 @dataclass(frozen=True)
 class Missed:
     """A keyword nothing answered over some days: how often, when last, and whether a rule or
-    a live feed item answers it now."""
+    a feed item (live or scheduled) answers it now."""
 
     key: str  # folded; OTHER for the keywords past a day's limit
     sample: str  # as a member typed it
@@ -56,7 +89,7 @@ class Missed:
 async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
     """The keywords nothing answered in the last `days` Shanghai days (today included), summed
     over the days, the most typed first (then the latest), each marked when a rule (`book`) or
-    a live feed item answers it now."""
+    a feed item (live or scheduled) has it now."""
     since = shanghai_day(now) - timedelta(days=days - 1)
     rows = (
         await KeywordMiss.filter(day__gte=since)
@@ -66,20 +99,15 @@ async def missed(*, days: int, now: datetime, book: RuleBook) -> list[Missed]:
         .limit(LISTED)
         .values("key", "total", "last", "typed")
     )
-    # Only a keyword a feed item can have (the field refuses a longer value in a query).
-    keys = [row["key"] for row in rows if row["key"] != OTHER and len(row["key"]) <= KEYWORD_MAX]
-    live = set(
-        await FeedItem.filter(
-            live_keyword__in=keys, unpublished=False, publish_at__lte=now
-        ).values_list("live_keyword", flat=True)
-    )
+    # A word a scheduled item has counts too: a rule could not be given it.
+    live = await feed.keywords_taken([row["key"] for row in rows if row["key"] != OTHER])
     return [
         Missed(
             key=row["key"],
             sample=row["typed"],
             count=row["total"],
             last_at=row["last"],
-            answered=row["key"] != OTHER and (row["key"] in live or book.answers(row["key"])),
+            answered=row["key"] != OTHER and (row["key"] in live or book.answers(row["typed"])),
         )
         for row in rows
     ]

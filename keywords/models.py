@@ -52,8 +52,9 @@ class AutoReply(Model):
 
 class AutoReplyKeyword(Model):
     """One keyword of a rule, as typed and folded. Invariant "one rule per keyword": `key` (the
-    folded keyword, community.text.normalise_keyword) is unique across every rule, so two
-    admins saving the same keyword at once cannot both succeed."""
+    folded keyword, keywords.matching.keyword_key: an `equal` one with its ends trimmed, a
+    `contain` one without) is unique across every rule, so two admins saving the same keyword
+    at once cannot both succeed."""
 
     id = fields.IntField(primary_key=True)
     rule: fields.ForeignKeyRelation[AutoReply] = fields.ForeignKeyField(

@@ -1,7 +1,8 @@
 """A rule's replies as a member can use them, looked up at the moment of the answer: a text; a
 product still on sale (its price, whether it is sold out); the enrollment window now open or
-next (its seats left); a board post still shown; a feed item as this reader may read it (a
-members-only item's teaser for everyone else). A reply whose thing is gone is skipped."""
+next (its seats left); a board post still shown, to who may read the board; a feed item as
+this reader may read it (a members-only item's teaser for everyone else). A reply whose thing
+is gone is skipped."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import ClassVar
 
 import links
 from accounts.models import User
+from community.board import services as board
 from community.board.models import Post
 from community.feed import services as feed
 from community.feed.errors import ItemNotFound
@@ -22,8 +24,10 @@ from membership.errors import NoWindow
 from membership.memory import SeatMemory
 from membership.windows import WindowState, closing_time, seats_left, window_state
 from store import services as store
+from store.covers import cover_url
+from store.images import image_url
 from store.models import Product
-from store.sale import SaleState, sale_state
+from store.sale import SaleState, sale_for
 
 # A product in one of these states is no longer on sale to anyone: its reply is skipped.
 GONE = (SaleState.UNPUBLISHED, SaleState.ENDED)
@@ -96,14 +100,10 @@ async def _product(product_id: int, reader: Reader, now: datetime) -> ProductRep
     product = await Product.get_or_none(id=product_id)
     if product is None:
         return None
-    sale = sale_state(product, reader.user, now)
+    sale = await sale_for(product, reader.user, now)  # what the product page shows them
     if sale.state in GONE:
         return None
-    picture = (
-        links.path("media", path=f"/products/{product.image}-thumb.jpg")
-        if product.image
-        else links.path("store.cover", id=product.id, size="thumb")
-    )
+    picture = image_url(product.image, "thumb") or cover_url(product.id, "thumb")
     return ProductReply(
         id=product.id,
         title=product.title,
@@ -137,7 +137,11 @@ async def _window(now: datetime, seats: SeatMemory | None) -> WindowReply | None
     )
 
 
-async def _post(post_id: int) -> PostReply | None:
+async def _post(post_id: int, reader: Reader, now: datetime) -> PostReply | None:
+    # The board's own read rule: signed in, and a member when it is members-only. A post's
+    # title is a member's words; who may not read the board does not see it here either.
+    if reader.user is None or not await board.may_read(reader.user, now):
+        return None
     post = await Post.get_or_none(id=post_id, deleted=False, hidden=False)
     if post is None:
         return None
@@ -171,7 +175,7 @@ async def resolve(
     if stored.kind == ReplyKind.PRODUCT:
         return await _product(target, reader, now)
     if stored.kind == ReplyKind.POST:
-        return await _post(target)
+        return await _post(target, reader, now)
     return await _feed_item(target, reader, now)
 
 

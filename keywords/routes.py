@@ -23,15 +23,12 @@ async def lookup_page(request: Request) -> Response:
     context: dict[str, object] = {"keyword": keyword, "item": None, "replies": None, "hint": None}
     status = 200
     if keyword.strip():
-        memory = request.app.state.memory
         try:
             found = await services.answer(
                 keyword,
                 now=datetime.now(UTC),
                 reader=await current_user(request),
-                memories=services.Memories(
-                    keywords=memory.keywords, feed=memory.feed, seats=memory.seats
-                ),
+                memories=services.Memories.of(request.app.state.memory),
             )
         except UnknownKeyword as exc:
             context["hint"] = exc.details.get("hint")

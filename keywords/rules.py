@@ -4,8 +4,9 @@ changed and deleted with an audit entry. What a rule answers is keywords.service
 
 Invariant "one rule per keyword": AutoReplyKeyword.key, the folded keyword, is unique across
 every rule (the database refuses the second of two saves racing for one keyword: 409
-keyword_taken). A keyword that is a live feed item's is refused too (the feed's item would
-answer it first); a feed item may still be given a rule's keyword later, and then wins.
+keyword_taken). A keyword that is a feed item's (live or scheduled) is refused too (the
+feed's item would answer it first); a feed item may still be given a rule's keyword later,
+and then wins.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit
 from accounts.models import User
+from community.feed import services as feed
 from community.feed.errors import KeywordTaken
-from community.feed.models import FeedItem
 from errors import ValidationError
 from keywords.checks import CheckedKeyword, CheckedReply, KeywordInput, ReplyInput, check_rule
 from keywords.errors import RuleNotFound
@@ -51,7 +52,8 @@ def _mode(mode: str) -> ReplyMode:
 
 
 async def _keywords_free(keywords: list[CheckedKeyword], *, rule_id: int | None = None) -> None:
-    """KeywordTaken when another rule or a live feed item has one of `keywords` (folded)."""
+    """KeywordTaken when another rule or a feed item (live or scheduled) has one of
+    `keywords` (folded)."""
     typed = {keyword.key: keyword.text for keyword in keywords}
     other = AutoReplyKeyword.filter(key__in=list(typed))
     if rule_id is not None:
@@ -63,13 +65,14 @@ async def _keywords_free(keywords: list[CheckedKeyword], *, rule_id: int | None 
             keyword=typed[clash["key"]],
             rule_id=clash["rule_id"],
         )
-    item = await FeedItem.filter(live_keyword__in=list(typed)).order_by("id").first()
-    if item is not None:
+    taken = await feed.keywords_taken(typed)
+    if taken:
+        key = min(taken, key=lambda key: taken[key].item_id)
         raise KeywordTaken(
-            N_("The keyword “%(keyword)s” is the keyword of the live feed item “%(title)s”."),
-            keyword=typed[item.live_keyword or ""],
-            title=item.title,
-            item_id=item.id,
+            N_("The keyword “%(keyword)s” is the keyword of the feed item “%(title)s”."),
+            keyword=typed[key],
+            title=taken[key].title,
+            item_id=taken[key].item_id,
         )
 
 
@@ -115,7 +118,7 @@ async def create_rule(
     memory: KeywordMemory | None = None,
 ) -> AutoReply:
     """A new auto-reply, with an audit entry ("auto_reply.create"). Raises ValidationError
-    (check_rule, a bad `mode`), KeywordTaken (a keyword another rule or a live feed item
+    (check_rule, a bad `mode`), KeywordTaken (a keyword another rule or a feed item
     has, or one saved by another admin at the same moment)."""
     wanted = _mode(mode)
     checked_keywords, checked_replies = await check_rule(keywords, replies)
@@ -192,7 +195,10 @@ async def update_rule(
         raise RuleNotFound()
     wanted = _mode(mode)
     checked_keywords, checked_replies = await check_rule(keywords, replies)
-    await _keywords_free(checked_keywords, rule_id=rule_id)
+    # Only the keywords it does not hold yet: a feed item may have been given one of its
+    # keywords since (and answers it first); the rule must stay editable.
+    held = {row["key"] for row in await AutoReplyKeyword.filter(rule_id=rule_id).values("key")}
+    await _keywords_free([k for k in checked_keywords if k.key not in held], rule_id=rule_id)
     try:
         async with in_transaction():
             rule = await AutoReply.filter(id=rule_id).select_for_update().first()

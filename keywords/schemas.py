@@ -9,12 +9,13 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from community.feed.schemas import FeedItem
+from keywords import checks
 from keywords.checks import MAX_KEYWORDS, MAX_REPLIES
 from keywords.misses import KEEP_DAYS
 from keywords.models import KEYWORD_MAX, TEXT_MAX
 from web.api import Answer, Body, Id, Query, line, text, whole
 
-NEEDS_ID = ["product", "post", "feed_item"]
+NEEDS_ID = [kind.value for kind in checks.NEEDS_ID]  # the reply kinds that name what they are
 
 
 class RuleKeyword(msgspec.Struct, kw_only=True):

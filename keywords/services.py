@@ -1,12 +1,12 @@
 """The keyword box: what a member gets for a word typed into it. No HTTP in here.
 
-One entry, `answer`: the input is folded as keywords are (community.text.normalise_keyword:
-Traditional -> Simplified, case, full/half width, spaces inside ignored, punctuation around it
-trimmed), then
+One entry, `answer`: the input is folded as keywords are (Traditional -> Simplified, case,
+full/half width, spaces inside ignored), then
 1. the feed's live item whose keyword is the input wins (the daily keyword wins every tie);
-2. else the rule with an `equal` keyword that is the input;
-3. else the rules whose `contain` keywords are in the input, the longest keyword first, then
-   the oldest rule;
+2. else the rule with an `equal` keyword that is the input (both with punctuation around
+   them trimmed: community.text.normalise_keyword);
+3. else the rules whose `contain` keywords are in the input (nothing trimmed:
+   keywords.matching.contain_key), the longest keyword first, then the oldest rule;
 and the first of them that still has a reply to give answers (keywords.replies: a product no
 longer on sale, a post hidden, the window closed are skipped). Else the miss is counted
 (keywords.misses) and UnknownKeyword says so, with today's keyword as a hint.
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from tortoise.expressions import F
+from typing import Any
 
 from accounts.models import User
 from community.feed import services as feed
@@ -28,7 +27,6 @@ from community.text import normalise_keyword
 from keywords import misses
 from keywords.matching import rule_book
 from keywords.memory import KeywordMemory
-from keywords.models import AutoReply
 from keywords.replies import Reader, Reply, replies_of
 from membership.memory import SeatMemory
 
@@ -40,6 +38,12 @@ class Memories:
     keywords: KeywordMemory
     feed: FeedMemory
     seats: SeatMemory | None = None
+
+    @classmethod
+    def of(cls, worker: Any) -> Memories:
+        """Those of the worker's memory (app.state.memory, a jobs.worker.WorkerMemory: named
+        here by what it holds, since jobs stands above this package)."""
+        return cls(keywords=worker.keywords, feed=worker.feed, seats=worker.seats)
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,12 @@ async def answer(
     if key:
         book = await rule_book(memories.keywords, now)
         asker = Reader(user=reader, full_access=access)
-        for rule in book.candidates(key):
+        for rule in book.candidates(keyword):
             replies = await replies_of(rule, reader=asker, now=now, seats=memories.seats)
             if replies:
-                if count:
-                    await AutoReply.filter(id=rule.id).update(hits=F("hits") + 1)
+                if count:  # written by keywords.tasks, every few seconds
+                    memories.keywords.hits[rule.id] += 1
                 return RuleAnswer(rule_id=rule.id, replies=replies)
         if count:
-            await misses.record(key, keyword, now=now)
+            misses.record(memories.keywords, keyword, now=now)
     raise UnknownKeyword(hint=hint)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -192,6 +193,25 @@ async def visible_item(
     if row is None:
         raise ItemNotFound()
     return _view(row, full_access or admin)
+
+
+@dataclass(frozen=True)
+class KeywordHolder:
+    """The feed item that has a keyword: published, or scheduled to be."""
+
+    item_id: int
+    title: str
+
+
+async def keywords_taken(keys: Collection[str]) -> dict[str, KeywordHolder]:
+    """Which of the folded keywords `keys` a feed item has, live or scheduled (an unpublished
+    item frees its keyword; a scheduled one holds it from the moment it is saved), by key.
+    Other packages ask here rather than read FeedItem's columns."""
+    wanted = [key for key in keys if key and len(key) <= KEYWORD_MAX]  # a longer one is no item's
+    if not wanted:
+        return {}
+    rows = await FeedItem.filter(live_keyword__in=wanted).values("id", "title", "live_keyword")
+    return {row["live_keyword"]: KeywordHolder(row["id"], row["title"]) for row in rows}
 
 
 async def latest_keyword(now: datetime) -> str | None:

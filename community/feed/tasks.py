@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from community.feed import analytics
 from community.feed.memory import FeedMemory
@@ -21,19 +22,20 @@ async def flush_counts(memory: FeedMemory, tally: Tally) -> None:
 
 
 async def flush_forever(
-    memory: FeedMemory, tally: Tally, *, every_seconds: float = FLUSH_EVERY_SECONDS
+    write: Callable[[], Awaitable[object]], *, every_seconds: float = FLUSH_EVERY_SECONDS
 ) -> None:
-    """Write the counts every few seconds, and once more when the app stops."""
+    """Write the counts (`write`: the worker's, jobs.worker.write_counts) every few seconds,
+    and once more when the app stops."""
     try:
         while True:
             await asyncio.sleep(every_seconds)
             try:
-                await flush_counts(memory, tally)
+                await write()
             except Exception:  # keep the loop alive; the counts stay for the next round
-                log.exception("writing feed analytics failed")
+                log.exception("writing counts failed")
     except asyncio.CancelledError:
         try:
-            await flush_counts(memory, tally)
+            await write()
         except Exception:
-            log.exception("writing feed analytics at shutdown failed")
+            log.exception("writing counts at shutdown failed")
         raise

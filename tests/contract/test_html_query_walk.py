@@ -28,7 +28,6 @@ from community.board import services as board
 from community.feed import analytics as feed_analytics
 from community.feed import editing as feed_editing
 from community.feed.memory import FeedMemory
-from community.text import normalise_keyword
 from crm import broadcasts, segments
 from crm import notes as crm_notes
 from crm.broadcasts import Audience
@@ -36,6 +35,7 @@ from crm.models import AudienceKind, BroadcastStatus
 from keywords import misses as keyword_misses
 from keywords import rules as keyword_rules
 from keywords.checks import KeywordInput, ReplyInput
+from keywords.memory import KeywordMemory
 from membership import services as membership
 from membership.grants import grant_complimentary
 from membership.models import MembershipGrant
@@ -197,8 +197,10 @@ async def seed_keywords(
         ],
         now=now,
     )
+    counted = KeywordMemory()
     for word in ("直播", "直播", "電子書"):
-        await keyword_misses.record(normalise_keyword(word), word, now=now)
+        keyword_misses.record(counted, word, now=now)
+    await keyword_misses.flush(counted)
     return rule.id
 
 

@@ -11,13 +11,14 @@ import pytest
 from starlette.applications import Starlette
 
 from community.board.models import Post
+from community.board.permissions import set_members_only_read
 from community.feed.errors import UnknownKeyword
-from keywords import services
+from keywords import services, tasks
 from keywords.checks import ReplyInput
 from keywords.matching import REFRESH_SECONDS
 from keywords.models import AutoReply
-from store.models import Product
-from tests.factories import bearer, make_member, make_window, token_for
+from store.models import Product, RaffleEntry
+from tests.factories import bearer, make_member, make_user, make_window, token_for
 from tests.keywords.conftest import ask, make_item, make_post, make_product, make_rule, text
 
 
@@ -211,14 +212,47 @@ async def test_the_window_reply_is_the_next_window_before_it_opens_and_skipped_w
 async def test_a_post_reply_is_skipped_once_the_post_is_hidden(client: httpx.AsyncClient) -> None:
     post = await make_post("女装穿搭分享")
     await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
-    assert (await ask(client, "穿搭")).json()["replies"][0] == {
+    member = bearer(await token_for(await make_member()))
+    assert (await ask(client, "穿搭", headers=member)).json()["replies"][0] == {
         "kind": "post",
         "id": post.id,
         "title": "女装穿搭分享",
         "url": f"http://testserver/board/posts/{post.id}",
     }
     await Post.filter(id=post.id).update(hidden=True)
-    assert [r["kind"] for r in (await ask(client, "穿搭")).json()["replies"]] == ["text"]
+    kinds = [r["kind"] for r in (await ask(client, "穿搭", headers=member)).json()["replies"]]
+    assert kinds == ["text"]
+
+
+async def test_a_post_reply_is_skipped_once_the_post_is_deleted(client: httpx.AsyncClient) -> None:
+    post = await make_post("女装穿搭分享")
+    await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
+    await Post.filter(id=post.id).update(deleted=True)
+    member = bearer(await token_for(await make_member()))
+    kinds = [r["kind"] for r in (await ask(client, "穿搭", headers=member)).json()["replies"]]
+    assert kinds == ["text"]
+
+
+async def test_a_visitor_gets_no_post_title_since_the_board_needs_signing_in(
+    client: httpx.AsyncClient,
+) -> None:
+    post = await make_post("林夕的私房穿搭")
+    await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
+    answer = await ask(client, "穿搭")
+    assert [r["kind"] for r in answer.json()["replies"]] == ["text"]
+    assert "林夕的私房穿搭" not in answer.text
+
+
+async def test_a_non_member_gets_no_post_title_when_the_board_is_members_only(
+    client: httpx.AsyncClient,
+) -> None:
+    post = await make_post("林夕的私房穿搭")
+    await make_rule(("穿搭", "equal"), replies=[ReplyInput("post", id=post.id), text("更多")])
+    await set_members_only_read(True, actor=None)
+    someone = bearer(await token_for(await make_user()))
+    assert "林夕的私房穿搭" not in (await ask(client, "穿搭", headers=someone)).text
+    member = bearer(await token_for(await make_member()))
+    assert "林夕的私房穿搭" in (await ask(client, "穿搭", headers=member)).text
 
 
 async def test_a_members_only_feed_item_reply_shows_non_members_only_its_teaser(
@@ -234,11 +268,20 @@ async def test_a_members_only_feed_item_reply_shows_non_members_only_its_teaser(
     assert full["locked"] is False and full["teaser"].startswith("秘密正文")
 
 
-async def test_each_answer_counts_a_hit_on_its_rule(client: httpx.AsyncClient) -> None:
+async def test_each_answer_counts_a_hit_on_its_rule_written_by_the_flush(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
     rule = await make_rule(("客服", "equal"))
-    for _ in range(3):
-        await ask(client, "客服")
+    other = await make_rule(("售后", "contain"))
+    for word in ("客服", "客服", "我要售后", "客服"):
+        await ask(client, word)
+    assert (await AutoReply.get(id=rule.id)).hits == 0  # nothing written on the request path
+    assert await tasks.flush_hits(app.state.memory.keywords) == 4
     assert (await AutoReply.get(id=rule.id)).hits == 3
+    assert (await AutoReply.get(id=other.id)).hits == 1
+    await ask(client, "客服")
+    await tasks.flush_hits(app.state.memory.keywords)
+    assert (await AutoReply.get(id=rule.id)).hits == 4
 
 
 async def test_another_workers_change_reaches_this_worker_within_a_few_seconds(
@@ -272,3 +315,67 @@ async def test_a_change_saved_in_this_worker_answers_at_once(
     )
     assert saved.status_code == 201
     assert (await ask(client, "书单")).json()["replies"] == [{"kind": "text", "text": "十二本"}]
+
+
+async def test_a_contain_keyword_keeps_its_symbols_so_c_plus_plus_does_not_answer_cat(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_rule(("C++", "contain"), replies=[text("C++ 入门")])
+    assert (await ask(client, "cat")).status_code == 404
+    found = await ask(client, "我学C++")
+    assert found.json()["replies"] == [{"kind": "text", "text": "C++ 入门"}]
+
+
+async def test_a_contain_keyword_of_an_emoji_answers_an_input_ending_with_it(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_rule(("🎉", "contain"), replies=[text("生日礼物")])
+    found = await ask(client, "生日快乐🎉")
+    assert found.json()["replies"] == [{"kind": "text", "text": "生日礼物"}]
+
+
+async def test_spaces_inside_a_contain_keyword_and_the_input_are_ignored(
+    client: httpx.AsyncClient,
+) -> None:
+    await make_rule(("真丝 女装", "contain"), replies=[text("真丝")])
+    found = await ask(client, "有 真丝 女裝 吗")
+    assert found.json()["replies"] == [{"kind": "text", "text": "真丝"}]
+
+
+async def test_a_feed_item_reply_is_skipped_while_the_item_is_scheduled_or_unpublished(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    later = await make_item(
+        "下周", title="下周的内容", publish_at=datetime.now(UTC) + timedelta(days=2)
+    )
+    gone = await make_item("撤下", title="撤下的内容")
+    await client.post(f"/api/v1/admin/feed-items/{gone.id}/unpublish", headers=admin_headers)
+    await make_rule(
+        ("预告", "equal"),
+        replies=[
+            ReplyInput("feed_item", id=later.id),
+            ReplyInput("feed_item", id=gone.id),
+            text("敬请期待"),
+        ],
+    )
+    answer = await ask(client, "预告")
+    assert [r["kind"] for r in answer.json()["replies"]] == ["text"]
+    assert "下周的内容" not in answer.text and "撤下的内容" not in answer.text
+
+
+async def test_a_drawn_raffles_winner_is_told_the_product_is_open_to_them(
+    client: httpx.AsyncClient,
+) -> None:
+    now = datetime.now(UTC)
+    drop = await make_product("限量帆布包")
+    await Product.filter(id=drop.id).update(
+        raffle_entries_until=now - timedelta(hours=2), raffle_drawn_at=now - timedelta(minutes=5)
+    )
+    winner, other = await make_member(), await make_member()
+    await RaffleEntry.create(product_id=drop.id, user_id=winner.id, won=True)
+    await RaffleEntry.create(product_id=drop.id, user_id=other.id, won=False)
+    await make_rule(("帆布包", "equal"), replies=[ReplyInput("product", id=drop.id)])
+    mine = await ask(client, "帆布包", headers=bearer(await token_for(winner)))
+    theirs = await ask(client, "帆布包", headers=bearer(await token_for(other)))
+    assert mine.json()["replies"][0]["sale"] == "open"
+    assert theirs.json()["replies"][0]["sale"] == "winners_only"

@@ -4,6 +4,7 @@ listed, changed and deleted with audit entries; admins only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -84,6 +85,16 @@ async def test_a_keyword_a_live_feed_item_has_is_refused_409(
     assert "周六读书会" in taken.json()["error"]["message"]
 
 
+async def test_a_keyword_a_scheduled_feed_item_has_is_refused_409(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await make_item("读书会", title="下周读书会", publish_at=datetime.now(UTC) + timedelta(days=3))
+    taken = await client.post(URL, json=rule_body("读书会"), headers=admin_headers)
+    assert taken.status_code == 409
+    assert taken.json()["error"]["code"] == "keyword_taken"
+    assert "下周读书会" in taken.json()["error"]["message"]
+
+
 async def test_a_keyword_of_an_unpublished_feed_item_is_free(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
@@ -142,6 +153,14 @@ async def test_a_keyword_of_an_unpublished_feed_item_is_free(
             "mode",
         ),
         ({"keywords": [{"text": "   "}], "replies": [{"kind": "window"}]}, "keywords[0].text"),
+        (
+            {"keywords": [{"text": "Ｃ", "match": "contain"}], "replies": [{"kind": "window"}]},
+            "keywords[0].text",
+        ),
+        (
+            {"keywords": [{"text": " 7 ", "match": "contain"}], "replies": [{"kind": "window"}]},
+            "keywords[0].text",
+        ),
     ],
 )
 async def test_bad_input_is_422_naming_the_field(
@@ -167,11 +186,13 @@ async def test_the_keyword_reply_of_an_unknown_word_is_404_with_the_hint(
     assert answer.json()["error"]["hint"] == "时间"
 
 
-@pytest.mark.parametrize("word", ["", "x" * 101, "a\x00b"])
+@pytest.mark.parametrize(
+    ("word", "status"), [("", 404), ("   ", 404), ("x" * 101, 422), ("a\x00b", 422)]
+)
 async def test_a_bad_keyword_query_is_answered_without_a_server_error(
-    client: httpx.AsyncClient, word: str
+    client: httpx.AsyncClient, word: str, status: int
 ) -> None:
-    assert (await ask(client, word)).status_code in (404, 422)
+    assert (await ask(client, word)).status_code == status
 
 
 async def test_a_member_and_support_staff_may_not_save_or_list_auto_replies(
@@ -249,3 +270,17 @@ async def test_a_deleted_rule_answers_no_more_and_is_audited(
     assert entry.before["keywords"] == [{"text": "客服", "match": "equal"}]
     gone = await client.delete(f"{URL}/{rule_id}", headers=admin_headers)
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+
+
+async def test_a_rule_stays_editable_after_a_feed_item_takes_one_of_its_keywords(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    saved = await client.post(URL, json=rule_body("读书会", "书单"), headers=admin_headers)
+    await make_item("读书会")
+    edited = await client.put(
+        f"{URL}/{saved.json()['id']}",
+        json={**rule_body("读书会", "书单"), "mode": "random_one"},
+        headers=admin_headers,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["mode"] == "random_one"

@@ -43,7 +43,7 @@ async def test_the_keyword_box_shows_an_auto_replys_cards(client: httpx.AsyncCli
     html = page.text.split('class="keyword-replies"', 1)[1]
     assert "春季女装上新啦" in html
     assert f'href="/store/products/{dress.id}"' in html and "¥299.00" in html
-    assert 'href="/membership"' in html and "12" in html
+    assert 'href="/membership"' in html and "剩余 12 个席位" in html
     assert html.index("春季女装上新啦") < html.index("真丝连衣裙") < html.index("/membership")
 
 
@@ -68,7 +68,9 @@ async def test_the_console_lists_rules_and_tries_a_word_without_counting_it(
     page = await client.get("/admin/keywords", params={"word": "联系客服"})
     assert page.status_code == 200
     assert f'id="rule-{rule.id}"' in page.text and "客服" in page.text
-    assert "工作日九点到六点" in page.text.split('id="tried-heading"', 1)[1]
+    tried = page.text.split('id="tried-heading"', 1)[1]
+    assert "工作日九点到六点" in tried
+    assert tried.index("以你自己的身份") < tried.index("工作日九点到六点")  # as the admin
     nothing = await client.get("/admin/keywords", params={"word": "直播"})
     assert "直播" in nothing.text
     assert (await AutoReply.get(id=rule.id)).hits == 0
@@ -199,3 +201,14 @@ async def test_a_forged_reply_choice_is_refused_beside_its_row_never_a_server_er
         assert refused.status_code == 422, choice
         assert 'id="reply-2-error"' in refused.text, choice
     assert await AutoReply.all().count() == 0
+
+
+async def test_a_missed_word_with_html_is_escaped_on_the_misses_page(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.get("/feed/lookup", params={"keyword": "<script>alert(1)</script>"})
+    await admin_client(client)
+    page = await client.get("/admin/keywords/misses")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;script&gt;alert(1)" in page.text

@@ -18,7 +18,7 @@ SAVES = 12
 async def test_of_many_saves_of_one_keyword_at_once_exactly_one_wins(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    spellings = ["女装", "女裝", "女 装", "《女装》"]  # one folded keyword, typed four ways
+    spellings = ["女装", "女裝", "女 装", "女\u3000裝"]  # one folded keyword, typed four ways
 
     async def save(n: int) -> int:
         body = {
