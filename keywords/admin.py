@@ -108,9 +108,10 @@ async def edit_rule(request: Request) -> Response:
 @staff_only(Capability.FEED)
 async def save_rule(request: Request) -> Response:
     rule_id = request.path_params.get("id")
+    values = await read_form(request)  # the CSRF check comes first, as on every form
     if rule_id is not None:
-        await rules.get_rule(rule_id)  # 404 before anything is read
-    form = read_rule_form(await read_form(request))
+        await rules.get_rule(rule_id)  # 404 before the rule's fields are checked
+    form = read_rule_form(values)
     memory = request.app.state.memory.keywords
     try:
         given = form.inputs()
