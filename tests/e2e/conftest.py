@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -85,3 +86,17 @@ async def sign_in_page(page: Page, base_url: str, email: str, password: str) -> 
     await page.fill("input[name=password]", password)
     await page.click("form[action='/account/login'] button[type=submit]")
     await expect(page).to_have_url(f"{base_url}/")
+
+
+async def photograph(page: Page, folder: Path, name: str, language: str) -> None:
+    """The page as it is, at 390 and 1280 px, into folder/{name}-{language}-{width}.png: from
+    the top (a console's menu is sticky), after two frames drawn at the new width (a tall
+    page's tiles too)."""
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    for width in (390, 1280):
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.evaluate("window.scrollTo(0, 0)")
+        await page.evaluate(
+            "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+        )
+        await page.screenshot(path=folder / f"{name}-{language}-{width}.png", full_page=True)

@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 from keywords.models import AutoReply, AutoReplyKeyword
 from settings import Settings
 from store import services as store
-from tests.e2e.conftest import WatchedBrowser, sign_in_page
+from tests.e2e.conftest import WatchedBrowser, photograph, sign_in_page
 from tests.factories import PASSWORD, make_member, make_user
 from tests.live import running_server
 
@@ -47,14 +47,7 @@ WORDS = {
 
 
 async def shots(page: Page, name: str, language: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (390, 1280):
-        await page.set_viewport_size({"width": width, "height": 900})
-        # Two frames drawn at the new width before the picture (a tall page's tiles too).
-        await page.evaluate(
-            "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
-        )
-        await page.screenshot(path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True)
+    await photograph(page, SCREENSHOTS, name, language)
 
 
 async def look_up(page: Page, word: str) -> None:

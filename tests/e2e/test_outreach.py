@@ -16,7 +16,7 @@ from accounts.models import Notification
 from crm import broadcasts
 from crm.models import Broadcast, BroadcastStatus, Segment
 from settings import Settings
-from tests.e2e.conftest import WatchedBrowser, sign_in_page
+from tests.e2e.conftest import WatchedBrowser, photograph, sign_in_page
 from tests.factories import PASSWORD, make_member, make_user
 from tests.live import running_server
 from web.rendering import SHANGHAI
@@ -47,10 +47,7 @@ WORDS = {
 
 
 async def shots(page: Page, name: str, language: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (390, 1280):
-        await page.set_viewport_size({"width": width, "height": 900})
-        await page.screenshot(path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True)
+    await photograph(page, SCREENSHOTS, name, language)
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

@@ -16,7 +16,7 @@ from playwright.async_api import Page, expect
 
 from settings import Settings
 from support.models import Conversation, ConversationStatus
-from tests.e2e.conftest import WatchedBrowser, sign_in_page
+from tests.e2e.conftest import WatchedBrowser, photograph, sign_in_page
 from tests.factories import PASSWORD, make_member, make_user
 from tests.live import running_server
 
@@ -59,11 +59,7 @@ def photo(folder: Path) -> Path:
 
 
 async def shots(page: Page, name: str, language: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (390, 1280):
-        await page.set_viewport_size({"width": width, "height": 900})
-        await page.evaluate("window.scrollTo(0, 0)")  # the console's menu is sticky
-        await page.screenshot(path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True)
+    await photograph(page, SCREENSHOTS, name, language)
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
