@@ -11,8 +11,6 @@ import logging
 import os
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from payments.provider import PaymentProvider
 from payments.services import make_provider
 from settings import Settings
 from tests.factories import PASSWORD
-from tests.live import ROOT, free_port, wait_until_answering
+from tests.live import stand_in
 from web.logs import JsonLines
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -99,22 +97,9 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 @pytest.fixture(scope="session")
 def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real localstripe process for this run, on a free port, its store in memory only."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devserver.localstripe", "--port", str(port), "--quiet"],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{url}/js.stripe.com/v3/", process, log)
+    folder = tmp_path_factory.mktemp("localstripe")
+    with stand_in("localstripe", "--quiet", probe="/js.stripe.com/v3/", log_folder=folder) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="session")

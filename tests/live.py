@@ -100,3 +100,25 @@ def running_server_process(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@contextmanager
+def stand_in(module: str, *args: str, probe: str, log_folder: Path) -> Iterator[str]:
+    """A development stand-in (`python -m devserver.<module>`) on a free port of 127.0.0.1 for
+    as long as the block runs, once `probe` answers 200; yields its base URL. Its output is
+    kept in log_folder/<module>.log and shown if it dies early."""
+    port = free_port()
+    with (log_folder / f"{module}.log").open("w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"devserver.{module}", "--port", str(port), *args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_answering(f"{url}{probe}", process, log)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

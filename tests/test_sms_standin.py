@@ -5,8 +5,6 @@ signatures, signs, templates and numbers as the gateways do, and keeps each mess
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models as tencent_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-from tests.live import free_port, wait_until_answering
+from tests.live import stand_in
 
 ROOT = Path(__file__).resolve().parents[1]
 ALIYUN_KEY = ("LTAI5tDevelopment", "aliyun-dev-secret")
@@ -36,39 +34,16 @@ TENCENT_TEMPLATE = "1000001"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     folder = tmp_path_factory.mktemp("sms")
-    log = (folder.parent / "sms.log").open("w+")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devserver.sms",
-            "--port",
-            str(port),
-            "--folder",
-            str(folder),
-            "--access-key",
-            ":".join(ALIYUN_KEY),
-            "--access-key",
-            ":".join(TENCENT_KEY),
-            "--sign",
-            "书院",
-            "--template",
-            f"{ALIYUN_TEMPLATE}=您的验证码为${{code}}，5分钟内有效。",
-            "--template",
-            f"{TENCENT_TEMPLATE}=您的验证码为{{1}}，{{2}}分钟内有效。",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_answering(f"http://127.0.0.1:{port}/_messages", process, log)
-        yield f"127.0.0.1:{port}", folder
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    arguments = [
+        "--folder", str(folder),
+        "--access-key", ":".join(ALIYUN_KEY),
+        "--access-key", ":".join(TENCENT_KEY),
+        "--sign", "书院",
+        "--template", f"{ALIYUN_TEMPLATE}=您的验证码为${{code}}，5分钟内有效。",
+        "--template", f"{TENCENT_TEMPLATE}=您的验证码为{{1}}，{{2}}分钟内有效。",
+    ]  # fmt: skip
+    with stand_in("sms", *arguments, probe="/_messages", log_folder=folder.parent) as url:
+        yield url.removeprefix("http://"), folder
 
 
 def _aliyun(endpoint: str, secret: str = ALIYUN_KEY[1]) -> AliyunClient:

@@ -3,8 +3,6 @@ the paths, parameters, answers and error codes the app's client will meet in pro
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -12,7 +10,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
-from tests.live import free_port, wait_until_answering
+from tests.live import stand_in
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL = ("wx0fficia1000001", "official-secret")
@@ -24,28 +22,15 @@ CALLBACK = "http://127.0.0.1:8000/account/wechat/callback"
 
 @pytest.fixture(scope="module")
 def wechat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("wechat") / "wechat.log").open("w+")
     apps = [
         f"official:{OFFICIAL[0]}:{OFFICIAL[1]}",
         f"website:{WEBSITE[0]}:{WEBSITE[1]}",
         f"official:{UNBOUND[0]}:{UNBOUND[1]}:unbound",
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devserver.wechat", "--port", str(port)]
-        + [arg for app in apps for arg in ("--app", app)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(f"{url}/avatar/probe/132", process, log)
+    arguments = [arg for app in apps for arg in ("--app", app)]
+    folder = tmp_path_factory.mktemp("wechat")
+    with stand_in("wechat", *arguments, probe="/avatar/probe/132", log_folder=folder) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _authorize(
