@@ -34,13 +34,14 @@ $(VNU):
 		|| echo "== npm is missing: the HTML check of the browser walk is skipped (CI requires it)"
 
 # Migrate, load the demo community (once: it is idempotent), serve on http://$(HOST):$(PORT)
-# with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420), and a mail
-# catcher on 127.0.0.1:1025 that keeps every mail sent in var/mail/new/.
+# with localstripe, the fake Stripe, beside it on STRIPE_API_BASE (127.0.0.1:8420), a mail
+# catcher on 127.0.0.1:1025 that keeps every mail sent in var/mail/new/, and the stand-ins of
+# WeChat's sign-in (127.0.0.1:8031) and of the SMS gateway (127.0.0.1:8032, var/sms/).
 run: install
 	$(BIN)/shuyuan migrate
 	$(BIN)/shuyuan demo-data
 	$(BIN)/shuyuan serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-localstripe \
-		--with-mail-catcher
+		--with-mail-catcher --with-sign-in-stand-ins
 
 # bandit reads the application's code (not tests, benchmarks or migrations); each finding it
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.

@@ -24,7 +24,7 @@ from tortoise.migrations.api.migrate import migrate as run_migrations
 import composition
 from db import tortoise_config
 from errors import DomainError
-from settings import Settings, SettingsError
+from settings import LOCAL_HOSTS, Settings, SettingsError
 
 
 def ensure_sqlite_dir(database_url: str) -> None:
@@ -273,6 +273,56 @@ def mail_catcher(settings: Settings) -> Iterator[None]:
         process.wait(timeout=10)
 
 
+@contextmanager
+def sign_in_stand_ins(settings: Settings) -> Iterator[None]:
+    """The development stand-ins of WeChat's sign-in (devserver.wechat) at WECHAT_OAUTH_BASE
+    and of the SMS gateway (devserver.sms) at SMS_ENDPOINT, with the settings' apps and key;
+    each text message sent is kept as a file in var/sms/. Only local addresses are served:
+    where a setting points elsewhere, that service is the real one and nothing is started."""
+    processes = []
+    oauth = urlsplit(settings.wechat_oauth_base)
+    apps = [
+        ("official", settings.wechat_official),
+        ("website", settings.wechat_website),
+    ]
+    if oauth.hostname in LOCAL_HOSTS and oauth.port and any(app for _, app in apps):
+        arguments = ["--port", str(oauth.port)]
+        for kind, app in apps:
+            if app is not None:
+                arguments += ["--app", f"{kind}:{app.app_id}:{app.secret}"]
+        processes.append(("WeChat sign-in", oauth.port, "devserver.wechat", arguments))
+    sms = settings.sms
+    if sms is not None and sms.endpoint.partition(":")[0] in LOCAL_HOSTS:
+        port = int(sms.endpoint.rpartition(":")[2] or 80)
+        folder = (settings.var_dir / "sms").resolve()
+        arguments = [
+            "--port", str(port), "--folder", str(folder),
+            "--access-key", f"{sms.access_key_id}:{sms.access_key_secret}",
+            "--sign", sms.sign_name,
+            "--template", f"{sms.template}=您的验证码为${{code}}，5分钟内有效。",
+        ]  # fmt: skip
+        processes.append(("SMS gateway", port, "devserver.sms", arguments))
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, port, module, arguments in processes:
+            if _answers("127.0.0.1", port):
+                raise SystemExit(
+                    f"shuyuan: port {port} ({name} stand-in) is taken; stop what holds it "
+                    f"(fuser -k {port}/tcp) and run again"
+                )
+            started.append(
+                subprocess.Popen(  # nosec B603  # our own module, arguments from settings
+                    [sys.executable, "-m", module, *arguments], cwd=_checkout()
+                )
+            )
+            print(f"{name} stand-in on 127.0.0.1:{port} ({module})", flush=True)
+        yield
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -282,6 +332,7 @@ def serve(
     with_localstripe: bool,
     access_log: bool = True,
     with_mail_catcher: bool = False,
+    with_sign_in_stand_ins: bool = False,
 ) -> None:
     ensure_sqlite_dir(settings.database_url)
     if workers > 1 and not reload:
@@ -299,6 +350,7 @@ def serve(
         with (
             local_stripe(settings, host, port) if with_localstripe else nullcontext(),
             mail_catcher(settings) if with_mail_catcher else nullcontext(),
+            sign_in_stand_ins(settings) if with_sign_in_stand_ins else nullcontext(),
         ):
             _run_uvicorn(host, port, workers, reload, access_log)
     finally:
@@ -383,6 +435,11 @@ def _parser() -> argparse.ArgumentParser:
         help="keep every mail sent in var/mail/new/ (a local SMTP server) unless SMTP_URL is set",
     )
     serve_cmd.add_argument(
+        "--with-sign-in-stand-ins",
+        action="store_true",
+        help="start the stand-ins of WeChat's sign-in and of the SMS gateway (var/sms/)",
+    )
+    serve_cmd.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (behind a proxy)"
     )
     return parser
@@ -425,6 +482,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 args.with_localstripe,
                 access_log=not args.no_access_log,
                 with_mail_catcher=args.with_mail_catcher,
+                with_sign_in_stand_ins=args.with_sign_in_stand_ins,
             )
     except DomainError as exc:
         print(f"shuyuan: {exc.message}", file=sys.stderr)

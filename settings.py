@@ -37,9 +37,23 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_ICP_FILING",
         "SHUYUAN_PUBLIC_SECURITY_FILING",
         "SHUYUAN_BUSINESS_LICENCE_URL",
+        "WECHAT_OAUTH_BASE",
+        "WECHAT_API_BASE",
+        "WECHAT_MP_APPID",
+        "WECHAT_MP_SECRET",
+        "WECHAT_WEB_APPID",
+        "WECHAT_WEB_SECRET",
+        "SHUYUAN_SMS_PROVIDER",
+        "SHUYUAN_SMS_DAILY_BUDGET",
+        "SMS_ENDPOINT",
+        "SMS_ACCESS_KEY_ID",
+        "SMS_ACCESS_KEY_SECRET",
+        "SMS_SIGN_NAME",
+        "SMS_TEMPLATE",
+        "SMS_APP_ID",
     }
 )
-CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_")
+CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_")
 
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 DEV_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -49,6 +63,42 @@ MIN_SECRET_KEY_LENGTH = 32
 PAYMENT_METHODS = ("wechat_pay", "alipay", "card")
 # Served outside production whatever SHUYUAN_ALLOWED_HOSTS says nothing of: `make run`, tests.
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+# The development stand-ins of WeChat's sign-in and of the SMS gateways (devserver/wechat.py,
+# devserver/sms.py), which `shuyuan serve --with-stand-ins` starts with these apps and keys.
+DEV_WECHAT_BASE = "http://127.0.0.1:8031"
+DEV_SMS_ENDPOINT = "127.0.0.1:8032"
+PROD_WECHAT_OAUTH_BASE = "https://open.weixin.qq.com"
+PROD_WECHAT_API_BASE = "https://api.weixin.qq.com"
+SMS_PROVIDERS = ("aliyun", "tencent")
+PROD_SMS_ENDPOINTS = {"aliyun": "dysmsapi.aliyuncs.com", "tencent": "sms.tencentcloudapi.com"}
+
+
+@dataclass(frozen=True)
+class WechatApp:
+    """A WeChat app Shuyuan signs people in with: its AppID and AppSecret."""
+
+    app_id: str
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SmsAccount:
+    """The SMS gateway that sends sign-in codes (accounts.sms): which provider, where, with
+    which key, approved signature and template (each gateway sends only an approved pair)."""
+
+    provider: str  # "aliyun" or "tencent"
+    endpoint: str  # host[:port]; http:// only for the development stand-in on 127.0.0.1
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    sign_name: str = "书院"
+    template: str = "SMS_000001"  # Alibaba Cloud's TemplateCode or Tencent Cloud's TemplateId
+    app_id: str = ""  # Tencent Cloud's SmsSdkAppId (unused by Alibaba Cloud)
+
+
+DEV_WECHAT_OFFICIAL = WechatApp("wx0fficia1000001", "official-dev-secret")
+DEV_WECHAT_WEBSITE = WechatApp("wxwebsite00000001", "website-dev-secret")
+DEV_SMS = SmsAccount("aliyun", DEV_SMS_ENDPOINT, "LTAI-dev", "dev-sms-secret")
 
 
 class SettingsError(Exception):
@@ -95,6 +145,18 @@ class Settings:
     icp_filing: str | None = None
     public_security_filing: str | None = None
     business_licence_url: str | None = None
+    # WeChat sign-in (accounts.wechat): where its OAuth pages and its API are (the stand-in in
+    # development), the official account (web authorisation inside WeChat, and its openid for
+    # paying there) and the Open Platform website app (QR login on a computer). None: that way
+    # of signing in is not offered.
+    wechat_oauth_base: str = DEV_WECHAT_BASE
+    wechat_api_base: str = DEV_WECHAT_BASE
+    wechat_official: WechatApp | None = DEV_WECHAT_OFFICIAL
+    wechat_website: WechatApp | None = DEV_WECHAT_WEBSITE
+    # Phone sign-in's SMS gateway; None: phone sign-in is not offered. At most this many text
+    # messages a day (Asia/Shanghai) are sent, whoever asks: the budget against SMS pumping.
+    sms: SmsAccount | None = DEV_SMS
+    sms_daily_budget: int = 1000
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -144,6 +206,14 @@ class Settings:
             raise SettingsError(
                 "SHUYUAN_JOBS=worker needs PostgreSQL (DATABASE_URL=postgres://...)"
             )
+        _check_http_url("WECHAT_OAUTH_BASE", self.wechat_oauth_base)
+        _check_http_url("WECHAT_API_BASE", self.wechat_api_base)
+        if self.sms is not None and self.sms.provider not in SMS_PROVIDERS:
+            raise SettingsError(
+                f"SHUYUAN_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)} or none"
+            )
+        if not 0 <= self.sms_daily_budget <= 10_000_000:
+            raise SettingsError("SHUYUAN_SMS_DAILY_BUDGET must be from 0 to 10000000")
         if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
@@ -250,6 +320,22 @@ class Settings:
                 environ.get("SHUYUAN_PUBLIC_SECURITY_FILING", "").strip() or None
             ),
             business_licence_url=environ.get("SHUYUAN_BUSINESS_LICENCE_URL", "").strip() or None,
+            wechat_oauth_base=(
+                environ.get("WECHAT_OAUTH_BASE", "").strip()
+                or (PROD_WECHAT_OAUTH_BASE if production else DEV_WECHAT_BASE)
+            ).rstrip("/"),
+            wechat_api_base=(
+                environ.get("WECHAT_API_BASE", "").strip()
+                or (PROD_WECHAT_API_BASE if production else DEV_WECHAT_BASE)
+            ).rstrip("/"),
+            wechat_official=_wechat_app(
+                environ, "WECHAT_MP", None if production else DEV_WECHAT_OFFICIAL
+            ),
+            wechat_website=_wechat_app(
+                environ, "WECHAT_WEB", None if production else DEV_WECHAT_WEBSITE
+            ),
+            sms=_sms_account(environ, production),
+            sms_daily_budget=_whole_number(environ, "SHUYUAN_SMS_DAILY_BUDGET", 1000),
             payment_methods=tuple(
                 part.strip()
                 for part in environ.get("SHUYUAN_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)).split(
@@ -298,6 +384,60 @@ def _whole_days(environ: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or len(text) > 4:
         raise SettingsError(f"{name} must be a whole number of days, not {text!r}")
     return int(text)
+
+
+def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 8:
+        raise SettingsError(f"{name} must be a whole number, not {text!r}")
+    return int(text)
+
+
+def _wechat_app(
+    environ: Mapping[str, str], prefix: str, default: WechatApp | None
+) -> WechatApp | None:
+    """{prefix}_APPID and {prefix}_SECRET, both or neither ("none" as the AppID: not offered)."""
+    app_id = environ.get(f"{prefix}_APPID", "").strip()
+    secret = environ.get(f"{prefix}_SECRET", "").strip()
+    if app_id.lower() == "none":
+        return None
+    if not app_id and not secret:
+        return default
+    if not re.fullmatch(r"wx[0-9A-Za-z]{14,30}", app_id) or not secret:
+        raise SettingsError(
+            f"{prefix}_APPID (wx and 16 letters or digits) and {prefix}_SECRET go together"
+        )
+    return WechatApp(app_id, secret)
+
+
+def _sms_account(environ: Mapping[str, str], production: bool) -> SmsAccount | None:
+    """SHUYUAN_SMS_PROVIDER (aliyun, tencent or none) and the gateway's SMS_* settings."""
+    provider = environ.get("SHUYUAN_SMS_PROVIDER", "").strip().lower()
+    if provider == "none" or (production and not provider):
+        return None
+    if not provider:
+        return DEV_SMS
+    if provider not in SMS_PROVIDERS:
+        raise SettingsError(
+            f"SHUYUAN_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)} or none"
+        )
+    values = {
+        name: environ.get(f"SMS_{name.upper()}", "").strip()
+        for name in ("access_key_id", "access_key_secret", "sign_name", "template", "app_id")
+    }
+    missing = [
+        f"SMS_{name.upper()}"
+        for name, value in values.items()
+        if not value and (name != "app_id" or provider == "tencent")
+    ]
+    if missing:
+        raise SettingsError(f"SHUYUAN_SMS_PROVIDER={provider} needs {', '.join(missing)}")
+    endpoint = environ.get("SMS_ENDPOINT", "").strip() or (
+        PROD_SMS_ENDPOINTS[provider] if production else DEV_SMS_ENDPOINT
+    )
+    return SmsAccount(provider=provider, endpoint=endpoint, **values)
 
 
 def _known_list() -> str:

@@ -14,10 +14,13 @@ from accounts.roles import role_may
 class User(Model):
     id = fields.IntField(primary_key=True)
     # Stored lower-cased and stripped; unique so two registrations racing for one address
-    # cannot both succeed.
-    email = fields.CharField(max_length=254, unique=True)
+    # cannot both succeed. None: an account made by signing in with WeChat or a phone number,
+    # which has no address until its owner adds one (accounts.sign_in_methods).
+    email = fields.CharField(max_length=254, unique=True, null=True)
     display_name = fields.CharField(max_length=40)
-    password_hash = fields.CharField(max_length=200)
+    # argon2; "" for an account without a password (made with WeChat or a phone number):
+    # no password matches it.
+    password_hash = fields.CharField(max_length=200, default="")
     # The back office's role (accounts.roles.StaffRole: owner, admin, support, moderator), None
     # for everyone else; what each role may do is accounts.roles.CAPABILITIES.
     staff_role = fields.CharField(max_length=12, null=True)
@@ -45,7 +48,11 @@ class User(Model):
         indexes = (("created_at",), ("member_until",))
 
     def __str__(self) -> str:
-        return self.email
+        return self.email or f"{self.display_name} (#{self.id})"
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
 
     def may(self, capability: str) -> bool:
         """Whether this person's staff role grants `capability` (accounts.roles.Capability)."""
@@ -282,3 +289,103 @@ class Consent(Model):
     class Meta:
         table = "accounts_consent"
         indexes = (("user_id", "purpose", "id"),)
+
+
+class IdentityKind(StrEnum):
+    WECHAT = "wechat"
+    PHONE = "phone"
+
+
+class Identity(Model):
+    """A way into an account other than its email and password (accounts.sign_in_methods):
+    a WeChat person or a mainland mobile number. One subject is one account (unique), so two
+    sign-ins racing to create accounts for one person end with one.
+
+    A WeChat person's subject is their unionid when WeChat gives one (the same person in the
+    official account and the website app, both bound to one Open Platform account), else
+    "openid:<appid>:<openid>". A phone's subject is the number as +86 and 11 digits."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="identities", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(IdentityKind, max_length=10)
+    subject = fields.CharField(max_length=120)
+    # What the account page shows of it: the WeChat nickname, the number with its middle
+    # hidden (138****0000).
+    label = fields.CharField(max_length=60, default="")
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "accounts_identity"
+        unique_together = (("kind", "subject"),)
+        indexes = (("user_id", "kind"),)
+
+
+class WechatOpenid(Model):
+    """One app's openid of a WeChat identity: the official account's is what paying inside
+    WeChat (JSAPI) needs; the website app's is kept so a person without a unionid is found
+    again."""
+
+    id = fields.IntField(primary_key=True)
+    identity: fields.ForeignKeyRelation[Identity] = fields.ForeignKeyField(
+        "accounts.Identity", related_name="openids", on_delete=fields.CASCADE
+    )
+    user_id = fields.IntField()  # the identity's account, for the payment's one lookup
+    app_id = fields.CharField(max_length=40)
+    openid = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_wechat_openid"
+        unique_together = (("app_id", "openid"),)
+        indexes = (("user_id", "app_id"),)
+
+
+class PhoneCode(Model):
+    """A 6-digit code sent by SMS to a mainland mobile number (accounts.phones): only its
+    digest is kept; it works once, for five minutes, and for a few tries."""
+
+    id = fields.IntField(primary_key=True)
+    phone = fields.CharField(max_length=16)  # +86 and 11 digits
+    code_hash = fields.CharField(max_length=64)
+    # Who asked for it: the SHA-256 of their address (only whether two requests came from one
+    # place is ever asked).
+    address_hash = fields.CharField(max_length=64)
+    tries = fields.IntField(default=0)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_phone_code"
+        indexes = (("phone", "id"),)
+
+
+class PhoneAddress(Model):
+    """An address that signed in to a number before: its code requests are not held to the
+    per-(number, address) limit that stops strangers spending the owner's sends."""
+
+    id = fields.IntField(primary_key=True)
+    phone = fields.CharField(max_length=16)
+    address_hash = fields.CharField(max_length=64)  # SHA-256 of the address
+    last_at = fields.DatetimeField()
+
+    class Meta:
+        table = "accounts_phone_address"
+        unique_together = (("phone", "address_hash"),)
+
+
+class SmsDay(Model):
+    """Text messages sent on one Asia/Shanghai day, against the daily budget (accounts.phones):
+    one row a day, counted with one conditional UPDATE so every worker on every host shares it."""
+
+    id = fields.IntField(primary_key=True)
+    day = fields.DateField(unique=True)
+    sent = fields.IntField(default=0)
+    refused = fields.IntField(default=0)  # asked for past the budget
+    alerted_at = fields.DatetimeField(null=True)  # the staff were told the budget ran out
+
+    class Meta:
+        table = "accounts_sms_day"

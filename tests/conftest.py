@@ -26,7 +26,7 @@ from composition import AppWiring, wire
 from db import table_name, tortoise_config
 from payments.provider import PaymentProvider
 from payments.services import make_provider
-from settings import Settings
+from settings import Settings, SmsAccount, WechatApp
 from tests.factories import PASSWORD
 from tests.live import stand_in
 from web.logs import JsonLines
@@ -102,9 +102,52 @@ def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+# The WeChat apps and the SMS gateway's key of the stand-ins every run starts (as `make run`
+# does): the app signs people in through them with its production client code.
+WECHAT_OFFICIAL = WechatApp("wx0fficia1000001", "official-test-secret")
+WECHAT_WEBSITE = WechatApp("wxwebsite00000001", "website-test-secret")
+SMS_KEY = ("LTAI-test", "test-sms-secret")
+SMS_SIGN = "书院"
+SMS_TEMPLATE = "SMS_000001"
+TENCENT_SMS_TEMPLATE = "1000001"
+
+
+@pytest.fixture(scope="session")
+def wechat_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The WeChat sign-in stand-in (devserver/wechat.py) with the official account and the
+    website app, both bound to one Open Platform account (one unionid per person)."""
+    folder = tmp_path_factory.mktemp("wechat")
+    arguments = []
+    for kind, app in (("official", WECHAT_OFFICIAL), ("website", WECHAT_WEBSITE)):
+        arguments += ["--app", f"{kind}:{app.app_id}:{app.secret}"]
+    with stand_in("wechat", *arguments, probe="/avatar/probe/132", log_folder=folder) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sms_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The SMS stand-in (devserver/sms.py) and the folder it writes each message to. Its own
+    per-number limits are off: the app's limits are what the tests look at."""
+    folder = tmp_path_factory.mktemp("sms")
+    arguments = [
+        "--folder", str(folder),
+        "--access-key", ":".join(SMS_KEY),
+        "--sign", SMS_SIGN,
+        "--template", f"{SMS_TEMPLATE}=您的验证码为${{code}}，5分钟内有效。",
+        "--template", f"{TENCENT_SMS_TEMPLATE}=您的验证码为{{1}}，{{2}}分钟内有效。",
+        "--flow-control", "off",
+    ]  # fmt: skip
+    with stand_in("sms", *arguments, probe="/_messages", log_folder=folder.parent) as url:
+        yield url.removeprefix("http://"), folder
+
+
 @pytest.fixture(scope="session")
 async def settings(
-    database_url: str, localstripe_url: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str,
+    localstripe_url: str,
+    wechat_url: str,
+    sms_gateway: tuple[str, Path],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Settings:
     return Settings(
         database_url=database_url,
@@ -113,6 +156,18 @@ async def settings(
         stripe_api_base=localstripe_url,
         # The in-process client's address (httpx's base_url): links and return URLs use it.
         public_url="http://testserver",
+        wechat_oauth_base=wechat_url,
+        wechat_api_base=wechat_url,
+        wechat_official=WECHAT_OFFICIAL,
+        wechat_website=WECHAT_WEBSITE,
+        sms=SmsAccount(
+            provider="aliyun",
+            endpoint=sms_gateway[0],
+            access_key_id=SMS_KEY[0],
+            access_key_secret=SMS_KEY[1],
+            sign_name=SMS_SIGN,
+            template=SMS_TEMPLATE,
+        ),
     )
 
 
@@ -126,6 +181,9 @@ SECRETS_IN_LOGS = re.compile(
             r"\b4[0-9]{15}\b",
             r"whsec_[A-Za-z0-9]+",
             re.escape(TEST_SECRET_KEY),
+            re.escape(WECHAT_OFFICIAL.secret),
+            re.escape(WECHAT_WEBSITE.secret),
+            re.escape(SMS_KEY[1]),
         )
     )
 )

@@ -30,7 +30,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SHUYUAN_", "STRIPE_"))
+        if not key.startswith(("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_"))
         and key not in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL")
     }
     env.update(
@@ -41,6 +41,30 @@ def server_environment(settings: Settings) -> dict[str, str]:
     )
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
+    env.update(
+        WECHAT_OAUTH_BASE=settings.wechat_oauth_base, WECHAT_API_BASE=settings.wechat_api_base
+    )
+    for prefix, app in (
+        ("WECHAT_MP", settings.wechat_official),
+        ("WECHAT_WEB", settings.wechat_website),
+    ):
+        env[f"{prefix}_APPID"] = app.app_id if app else "none"
+        if app:
+            env[f"{prefix}_SECRET"] = app.secret
+    if settings.sms is None:
+        env["SHUYUAN_SMS_PROVIDER"] = "none"
+    else:
+        env.update(
+            SHUYUAN_SMS_PROVIDER=settings.sms.provider,
+            SMS_ENDPOINT=settings.sms.endpoint,
+            SMS_ACCESS_KEY_ID=settings.sms.access_key_id,
+            SMS_ACCESS_KEY_SECRET=settings.sms.access_key_secret,
+            SMS_SIGN_NAME=settings.sms.sign_name,
+            SMS_TEMPLATE=settings.sms.template,
+        )
+        if settings.sms.app_id:
+            env["SMS_APP_ID"] = settings.sms.app_id
+    env["SHUYUAN_SMS_DAILY_BUDGET"] = str(settings.sms_daily_budget)
     return env
 
 
