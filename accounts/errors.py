@@ -24,7 +24,6 @@ class AccountsErrorCode(StrEnum):
     WECHAT_STATE = "wechat_state"
     WECHAT_CODE = "wechat_code"
     WECHAT_NOT_SET_UP = "wechat_not_set_up"
-    WECHAT_UNAVAILABLE = "wechat_unavailable"
     WECHAT_TAKEN = "wechat_taken"
     WECHAT_PENDING = "wechat_pending"
     BAD_CODE = "bad_code"
@@ -129,7 +128,9 @@ class WechatCodeRefused(DomainError):
 
     code = AccountsErrorCode.WECHAT_CODE
     status = 400
-    default_message = "WeChat did not accept this sign-in (it was used or has expired). Start again."
+    default_message = (
+        "WeChat did not accept this sign-in (it was used or has expired). Start again."
+    )
 
 
 class WechatNotSetUp(DomainError):
@@ -141,9 +142,9 @@ class WechatNotSetUp(DomainError):
 
 
 class WechatUnavailable(ServiceUnavailable):
-    """WeChat could not be reached or answered something unexpected."""
+    """WeChat could not be reached or answered something unexpected (code
+    service_unavailable: try again shortly)."""
 
-    code = AccountsErrorCode.WECHAT_UNAVAILABLE
     status = 503
     default_message = "WeChat is not answering right now; please try again shortly."
 
@@ -161,7 +162,9 @@ class WechatPendingMissing(DomainError):
 
     code = AccountsErrorCode.WECHAT_PENDING
     status = 400
-    default_message = "No WeChat sign-in is waiting in this browser (it may have expired). Start again."
+    default_message = (
+        "No WeChat sign-in is waiting in this browser (it may have expired). Start again."
+    )
 
 
 class BadCode(DomainError):

@@ -312,6 +312,7 @@ class Identity(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "accounts.User", related_name="identities", on_delete=fields.CASCADE
     )
+    user_id: int  # the foreign key's column, as Tortoise sets it (typed for mypy)
     kind = fields.CharEnumField(IdentityKind, max_length=10)
     subject = fields.CharField(max_length=120)
     # What the account page shows of it: the WeChat nickname, the number with its middle

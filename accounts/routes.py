@@ -51,7 +51,13 @@ def _safe_next(url: str | None) -> str:
         return links.path("site.home")
     parts = urlsplit(url)
     # Browsers read "/\\host" as "//host": a backslash is refused anywhere in it.
-    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//") or "\\" in url:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not url.startswith("/")
+        or url.startswith("//")
+        or "\\" in url
+    ):
         return links.path("site.home")
     return url
 

@@ -20,6 +20,7 @@ Services take the browser session's data (a plain dict) and plain values; no HTT
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import asdict, dataclass
@@ -345,12 +346,14 @@ async def _keep_openid(identity: Identity, app_id: str, openid: str, now: dateti
     await Identity.filter(id=identity.id).update(last_used_at=now)
     if await WechatOpenid.exists(app_id=app_id, openid=openid):
         return
-    try:
+    with contextlib.suppress(IntegrityError):  # the same person's other tab kept it first
         await WechatOpenid.create(
-            identity=identity, user_id=identity.user_id, app_id=app_id, openid=openid, created_at=now
+            identity=identity,
+            user_id=identity.user_id,
+            app_id=app_id,
+            openid=openid,
+            created_at=now,
         )
-    except IntegrityError:
-        pass  # the same person's other tab kept it first
 
 
 async def _create_identity(user_id: int, pending: Pending, now: datetime) -> Identity:

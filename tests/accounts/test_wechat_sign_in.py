@@ -16,9 +16,9 @@ from starlette.applications import Starlette
 
 from accounts import requested_mail
 from accounts import wechat_sign_in as sign_in_with_wechat
-from accounts.wechat import WechatClient
 from accounts.errors import WechatStateRefused
 from accounts.models import Identity, OutboxMessage, User, WechatOpenid
+from accounts.wechat import WechatClient
 from tests.conftest import WECHAT_OFFICIAL, WECHAT_WEBSITE
 from tests.factories import PASSWORD, csrf_from, make_user, sign_in
 
@@ -369,7 +369,10 @@ async def test_declining_on_the_consent_page_goes_back_to_the_sign_in_page(
         assert "code" not in _params(declined)
         back = await come_back(phone, declined)
         assert back.status_code == 303
-        assert back.headers["location"] in ("/account/login?next=/store", "/account/login?next=%2Fstore")
+        assert back.headers["location"] in (
+            "/account/login?next=/store",
+            "/account/login?next=%2Fstore",
+        )
         login = await phone.get(back.headers["location"])
         assert "微信" in login.text or "WeChat" in login.text
     assert not await User.exists()
@@ -406,7 +409,9 @@ async def test_a_signed_in_person_adds_wechat_and_another_accounts_wechat_is_ref
         assert linked.status_code == 303 and linked.headers["location"] == "/account"
         assert await Identity.exists(user_id=owner.id, kind="wechat")
         account = await web.get("/account")
-        again = await web.post("/account/wechat/start", data={"csrf_token": csrf_from(account.text)})
+        again = await web.post(
+            "/account/wechat/start", data={"csrf_token": csrf_from(account.text)}
+        )
         taken = await come_back(
             web, await on_the_computer(wechat_url, again.headers["location"], "李纨")
         )
