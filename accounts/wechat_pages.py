@@ -120,10 +120,10 @@ async def finish(request: Request) -> Response:
     """The first sign-in page. GET: the two choices. POST: create the new account (display
     name, and WeChat's avatar unless unticked)."""
     now = datetime.now(UTC)
-    pending = sign_in_with_wechat.pending(request.session, now)
     if request.method in ("GET", "HEAD"):
-        return await _finish_page(request, pending)
-    form = await read_form(request)
+        return await _finish_page(request, sign_in_with_wechat.pending(request.session, now))
+    form = await read_form(request)  # the CSRF token first: a forged post is a 403
+    pending = sign_in_with_wechat.pending(request.session, now)
     values = {"display_name": str(form.get("display_name", ""))[:200]}
     try:
         user = await sign_in_with_wechat.create_account(
@@ -149,8 +149,8 @@ async def link_with_password(request: Request) -> Response:
     """Link the waiting WeChat person to the account whose email and password are given
     (services.authenticate, with all its limits)."""
     now = datetime.now(UTC)
-    pending = sign_in_with_wechat.pending(request.session, now)
     form = await read_form(request)
+    pending = sign_in_with_wechat.pending(request.session, now)
     email = str(form.get("email", ""))[:320]
     try:
         result = await services.authenticate(
@@ -171,8 +171,8 @@ async def link_with_password(request: Request) -> Response:
 async def request_link_code(request: Request) -> Response:
     """Mail a code to the account with this email (the same page whether or not it exists)."""
     now = datetime.now(UTC)
-    pending = sign_in_with_wechat.pending(request.session, now)
     form = await read_form(request)
+    pending = sign_in_with_wechat.pending(request.session, now)
     email = str(form.get("email", ""))[:320]
     try:
         await link_codes.request_link_code(
@@ -190,8 +190,8 @@ async def request_link_code(request: Request) -> Response:
 async def link_with_code(request: Request) -> Response:
     """Link the waiting WeChat person to the account the mailed code was sent to."""
     now = datetime.now(UTC)
-    pending = sign_in_with_wechat.pending(request.session, now)
     form = await read_form(request)
+    pending = sign_in_with_wechat.pending(request.session, now)
     email = str(form.get("email", ""))[:320]
     try:
         user = await link_codes.account_with_code(

@@ -415,7 +415,7 @@ async def test_a_signed_in_person_adds_wechat_and_another_accounts_wechat_is_ref
         taken = await come_back(
             web, await on_the_computer(wechat_url, again.headers["location"], "李纨")
         )
-        assert taken.status_code == 409 and "another" in taken.text
+        assert taken.status_code == 409 and "另一个书院账号" in taken.text
     assert await Identity.filter(user_id=owner.id).count() == 1
 
 
