@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -19,6 +20,9 @@ from accounts import wechat_sign_in as sign_in_with_wechat
 from accounts.errors import WechatStateRefused
 from accounts.models import Identity, OutboxMessage, User, WechatOpenid
 from accounts.wechat import WechatClient
+from app import create_app
+from composition import AppWiring
+from settings import Settings
 from tests.conftest import WECHAT_OFFICIAL, WECHAT_WEBSITE
 from tests.factories import PASSWORD, csrf_from, make_user, sign_in
 
@@ -440,3 +444,45 @@ async def test_two_racing_first_sign_ins_of_one_person_end_in_one_account(
     for client in clients:
         assert await who_is_signed_in(client) == "三姐"
         await client.aclose()
+
+
+AppWith = Callable[..., Starlette]
+
+
+@pytest.fixture
+async def app_with(settings: Settings, wired: AppWiring) -> AsyncIterator[AppWith]:
+    """Build apps whose settings differ from the run's in the given fields."""
+    built: list[Starlette] = []
+
+    def build(**changes: object) -> Starlette:
+        app = create_app(
+            replace(settings, **changes),  # type: ignore[arg-type]
+            manage_database=False,
+            background_tasks=False,
+            wired=wired,
+        )
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        await app.state.counter.aclose()
+        await app.state.payments_provider.aclose()
+        app.state.pictures.close()
+
+
+async def test_wechat_unreachable_is_a_503_page_not_a_500(app_with: AppWith) -> None:
+    async with browser(app_with(wechat_api_base="http://127.0.0.1:9")) as web:
+        state = _params(await start(web))["state"]
+        answer = await web.get("/account/wechat/callback", params={"code": "a", "state": state})
+    assert answer.status_code == 503 and answer.headers["retry-after"]
+
+
+async def test_the_sign_in_page_offers_wechat_only_when_an_app_is_set(
+    app: Starlette, app_with: AppWith
+) -> None:
+    async with browser(app) as web:
+        assert "/account/wechat/start" in (await web.get("/account/login")).text
+    async with browser(app_with(wechat_official=None, wechat_website=None)) as web:
+        assert "/account/wechat/start" not in (await web.get("/account/login")).text
+        assert (await web.get("/account/wechat/start")).status_code == 404
