@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 
 from accounts import api as accounts_api
 from accounts import routes as accounts_routes
+from accounts import wechat_pages
 from community.board import api as board_api
 from community.board import routes as board_routes
 from community.feed import admin as feed_admin
@@ -73,6 +74,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *observe.routes(),
         *jobs_admin.routes(),
         *accounts_routes.routes(),
+        *wechat_pages.routes(),
         *payments_routes.routes(),
         *membership_routes.routes(),
         *membership_admin.routes(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from errors import DomainError, Forbidden, Unauthorized, ValidationError
+from errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized, ValidationError
 
 # Who is asking is settled below every package (web/ raises them too): kept importable here.
 __all__ = ["Forbidden", "Unauthorized"]
@@ -21,6 +21,12 @@ class AccountsErrorCode(StrEnum):
     VERIFICATION_EXPIRED = "verification_expired"
     VERIFICATION_NOT_FOUND = "verification_not_found"
     LAST_OWNER = "last_owner"
+    WECHAT_STATE = "wechat_state"
+    WECHAT_CODE = "wechat_code"
+    WECHAT_NOT_SET_UP = "wechat_not_set_up"
+    WECHAT_TAKEN = "wechat_taken"
+    WECHAT_PENDING = "wechat_pending"
+    BAD_CODE = "bad_code"
 
 
 class EmailTaken(DomainError):
@@ -103,3 +109,65 @@ class LastOwner(DomainError):
     code = AccountsErrorCode.LAST_OWNER
     status = 409
     default_message = "The last owner cannot be removed; make someone else an owner first."
+
+
+class WechatStateRefused(DomainError):
+    """A WeChat callback whose `state` this browser did not start, used already or let expire:
+    forged, replayed, from another browser's session, or too old."""
+
+    code = AccountsErrorCode.WECHAT_STATE
+    status = 400
+    default_message = (
+        "This WeChat sign-in was not started in this browser, was used already or has "
+        "expired. Start again."
+    )
+
+
+class WechatCodeRefused(DomainError):
+    """WeChat did not accept the code or token (wrong, used, expired): start again."""
+
+    code = AccountsErrorCode.WECHAT_CODE
+    status = 400
+    default_message = (
+        "WeChat did not accept this sign-in (it was used or has expired). Start again."
+    )
+
+
+class WechatNotSetUp(DomainError):
+    """Sign-in with WeChat is not offered here, or WeChat refused our app's credentials."""
+
+    code = AccountsErrorCode.WECHAT_NOT_SET_UP
+    status = 404
+    default_message = "Signing in with WeChat is not available here."
+
+
+class WechatUnavailable(ServiceUnavailable):
+    """WeChat could not be reached or answered something unexpected (code
+    service_unavailable: try again shortly)."""
+
+    status = 503
+    default_message = "WeChat is not answering right now; please try again shortly."
+
+
+class WechatTaken(DomainError):
+    """This WeChat person already signs in to another account."""
+
+    code = AccountsErrorCode.WECHAT_TAKEN
+    status = 409
+    default_message = "This WeChat account already signs in to another Shuyuan account."
+
+
+class WechatPendingMissing(DomainError):
+    """The first-sign-in page without a WeChat identity waiting in this browser's session."""
+
+    code = AccountsErrorCode.WECHAT_PENDING
+    status = 400
+    default_message = (
+        "No WeChat sign-in is waiting in this browser (it may have expired). Start again."
+    )
+
+
+class BadCode(DomainError):
+    code = AccountsErrorCode.BAD_CODE
+    status = 401
+    default_message = "Wrong or expired code."

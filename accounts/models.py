@@ -228,6 +228,9 @@ class LoginCode(Model):
         "accounts.User", related_name="login_codes", on_delete=fields.CASCADE
     )
     code_hash = fields.CharField(max_length=64)
+    # "sign_in" (accounts.devices) or "link" (accounts.link_codes: proves the mailbox to link
+    # WeChat): a wrong link code spends the tries of the account's link codes only.
+    purpose = fields.CharField(max_length=10, default="sign_in")
     tries = fields.IntField(default=0)  # sign-in attempts that presented it
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -309,6 +312,7 @@ class Identity(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "accounts.User", related_name="identities", on_delete=fields.CASCADE
     )
+    user_id: int  # the foreign key's column, as Tortoise sets it (typed for mypy)
     kind = fields.CharEnumField(IdentityKind, max_length=10)
     subject = fields.CharField(max_length=120)
     # What the account page shows of it: the WeChat nickname, the number with its middle

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from accounts import devices, resets
+from accounts import devices, link_codes, resets
 from accounts.models import MailRequest, User
 
 SENDERS: dict[str, Callable[[User, str, datetime], Awaitable[None]]] = {
     "reset": resets.send_reset_link,
     "login_code": devices.send_login_code,
+    link_codes.MAIL_KIND: link_codes.send_link_code,
 }
 STALE_AFTER = timedelta(minutes=30)
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from accounts import (
     services,
     sessions,
     verification,
+    wechat,
 )
 from errors import DomainError, ValidationError
 from web.auth import (
@@ -49,9 +50,21 @@ def _safe_next(url: str | None) -> str:
     if not url or len(url) > 500 or not url.isprintable():
         return links.path("site.home")
     parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+    # Browsers read "/\\host" as "//host": a backslash is refused anywhere in it.
+    if (
+        parts.scheme
+        or parts.netloc
+        or not url.startswith("/")
+        or url.startswith("//")
+        or "\\" in url
+    ):
         return links.path("site.home")
     return url
+
+
+def _ways_in(request: Request) -> dict[str, bool]:
+    """Which other ways to sign in the sign-in page offers."""
+    return {"wechat_offered": wechat.offered(request.app.state.settings)}
 
 
 async def register_page(request: Request) -> Response:
@@ -81,7 +94,9 @@ async def login_page(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
     if request.method in ("GET", "HEAD"):
         return await render(
-            request, "accounts/login.html", {"errors": {}, "values": {}, "next": next_url}
+            request,
+            "accounts/login.html",
+            {"errors": {}, "values": {}, "next": next_url, **_ways_in(request)},
         )
     form = await read_form(request)
     next_url = _safe_next(str(form.get("next", "")) or next_url)
@@ -105,6 +120,7 @@ async def login_page(request: Request) -> Response:
             # Refused on this address: a code mailed to the account gets past it.
             "offer_code": bool(exc.details.get("code_by_mail")),
             "with_code": bool(code),
+            **_ways_in(request),
         }
         return await form_refused(request, "accounts/login.html", context, exc)
     # A language chosen with the switch in this browser since its last sign-out wins.
@@ -149,6 +165,7 @@ async def login_code_page(request: Request) -> Response:
             "next": _safe_next(str(form.get("next", ""))),
             "with_code": True,
             "code_sent": True,
+            **_ways_in(request),
         },
     )
 
@@ -186,6 +203,7 @@ async def account_page(request: Request) -> Response:
             "open_sessions": named,
             "now": datetime.now(UTC),
             "parts": await account_parts.parts().shown(user),
+            **_ways_in(request),
         },
     )
 

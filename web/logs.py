@@ -29,8 +29,13 @@ _SECRETS = re.compile(
 )
 
 
+# A URL's query parameters that carry a secret (WeChat's API takes its AppSecret, tokens and
+# codes in the query, and httpx logs each request's URL).
+_SECRET_PARAMETERS = re.compile(r"([?&](?:secret|access_token|refresh_token|code)=)[^&\s\"']+")
+
+
 def masked(text: str) -> str:
-    return _SECRETS.sub("[masked]", text)
+    return _SECRET_PARAMETERS.sub(r"\1[masked]", _SECRETS.sub("[masked]", text))
 
 
 class JsonLines(logging.Formatter):
@@ -66,5 +71,7 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+            # httpx logs every outgoing request's URL at INFO: the provider calls are ours.
+            "httpx": {"level": "WARNING"},
         },
     }

@@ -88,6 +88,27 @@ async def sign_in_page(page: Page, base_url: str, email: str, password: str) -> 
     await expect(page).to_have_url(f"{base_url}/")
 
 
+async def fill_shipping(page: Page, *, name: str, phone: str) -> None:
+    """The checkout's shipping address (a Beijing one), on an order's pay page."""
+    await page.fill("input[name='shipping.name']", name)
+    await page.fill("input[name='shipping.phone']", phone)
+    await page.select_option("select[name='shipping.province']", "北京市")
+    await page.fill("input[name='shipping.city']", "北京市")
+    await page.fill("input[name='shipping.district']", "海淀区")
+    await page.fill("input[name='shipping.address']", "中关村大街 1 号")
+
+
+async def pay_by_card(page: Page, number: str = "4242424242424242") -> None:
+    """Choose the card (WeChat Pay comes first), type a test card, press pay."""
+    await page.locator("input[type=radio][value=card]").check()
+    await page.fill("#card-element input[placeholder=number]", number)
+    await page.fill("#card-element input[placeholder=exp_month]", "12")
+    await page.fill("#card-element input[placeholder=exp_year]", "31")
+    await page.fill("#card-element input[placeholder=cvc]", "123")
+    await page.fill("#card-element input[placeholder=postal_code]", "10000")
+    await page.click("#pay-button")
+
+
 async def photograph(page: Page, folder: Path, name: str, language: str) -> None:
     """The page as it is, at 390 and 1280 px, into folder/{name}-{language}-{width}.png: from
     the top (a console's menu is sticky), after two frames drawn at the new width (a tall

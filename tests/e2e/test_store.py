@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from settings import Settings
 from store import services as store
-from tests.e2e.conftest import WatchedBrowser, sign_in_page
+from tests.e2e.conftest import WatchedBrowser, fill_shipping, pay_by_card, sign_in_page
 from tests.factories import PASSWORD, make_user
 from tests.live import running_server
 
@@ -50,19 +50,8 @@ async def test_a_shopper_buys_a_drop_when_it_opens_and_pays_by_card(
         await buy.click()
         await expect(page).to_have_url(re.compile(r".*/store/orders/[0-9]+/pay$"))
 
-        await page.fill("input[name='shipping.name']", "孙同学")
-        await page.fill("input[name='shipping.phone']", "12345")  # not a mainland mobile number
-        await page.select_option("select[name='shipping.province']", "北京市")
-        await page.fill("input[name='shipping.city']", "北京市")
-        await page.fill("input[name='shipping.district']", "海淀区")
-        await page.fill("input[name='shipping.address']", "中关村大街 1 号")
-        await page.get_by_role("radio", name="银行卡").check()  # WeChat Pay comes first
-        await page.fill("#card-element input[placeholder=number]", "4242424242424242")
-        await page.fill("#card-element input[placeholder=exp_month]", "12")
-        await page.fill("#card-element input[placeholder=exp_year]", "31")
-        await page.fill("#card-element input[placeholder=cvc]", "123")
-        await page.fill("#card-element input[placeholder=postal_code]", "10000")
-        await page.click("#pay-button")
+        await fill_shipping(page, name="孙同学", phone="12345")  # not a mainland mobile number
+        await pay_by_card(page)
         await expect(page.locator("#payment-message")).to_contain_text("手机号")
         for width in (1280, 390):  # looked at by eye: var/screenshots/checkout-*.png
             await page.set_viewport_size({"width": width, "height": 900})
