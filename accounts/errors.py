@@ -21,6 +21,8 @@ class AccountsErrorCode(StrEnum):
     VERIFICATION_EXPIRED = "verification_expired"
     VERIFICATION_NOT_FOUND = "verification_not_found"
     LAST_OWNER = "last_owner"
+    LAST_SIGN_IN_METHOD = "last_sign_in_method"
+    HAS_PASSWORD = "has_password"  # nosec B105  # an error code
 
 
 class EmailTaken(DomainError):
@@ -103,3 +105,25 @@ class LastOwner(DomainError):
     code = AccountsErrorCode.LAST_OWNER
     status = 409
     default_message = "The last owner cannot be removed; make someone else an owner first."
+
+
+class LastSignInMethod(DomainError):
+    """The only way into an account cannot be removed: its owner would be locked out."""
+
+    code = AccountsErrorCode.LAST_SIGN_IN_METHOD
+    status = 409
+    default_message = "This is your only way to sign in; add another before removing it."
+
+
+class SignInMethodNotFound(DomainError):
+    code = AccountsErrorCode.NOT_FOUND
+    status = 404
+    default_message = "This account has no such way to sign in."
+
+
+class HasPassword(DomainError):
+    """An email and a password are added only to an account without a password."""
+
+    code = AccountsErrorCode.HAS_PASSWORD
+    status = 409
+    default_message = "This account already has an email and a password."
