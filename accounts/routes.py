@@ -24,6 +24,8 @@ from accounts import (
     schemas,
     services,
     sessions,
+    sign_in_methods,
+    sign_in_pages,
     verification,
 )
 from errors import DomainError, ValidationError
@@ -186,6 +188,7 @@ async def account_page(request: Request) -> Response:
             "open_sessions": named,
             "now": datetime.now(UTC),
             "parts": await account_parts.parts().shown(user),
+            "ways": await sign_in_methods.ways(user),
         },
     )
 
@@ -220,6 +223,9 @@ async def password_page(request: Request) -> Response:
     if request.method in ("GET", "HEAD"):
         return await render(request, "accounts/password.html", {"errors": {}})
     form = await read_form(request)
+    if not user.has_password:
+        # Nothing to change: the page offers to set one (accounts.sign_in_pages).
+        return await render(request, "accounts/password.html", {"errors": {}})
     try:
         await services.change_password(
             user,
@@ -391,6 +397,7 @@ def routes() -> list[BaseRoute]:
             name="accounts.reset_page",
         ),
         *notice_pages.routes(),
+        *sign_in_pages.routes(),
         Route("/lang/{locale}", choose_language, methods=["GET"], name="accounts.choose_language"),
         Route(
             "/account/verify",
