@@ -180,6 +180,7 @@ async def account_page(request: Request) -> Response:
     )
     _ = gettext_for(request)
     named = [(s, browsers.device_name(s, _)) for s in open_sessions]
+    settings = request.app.state.settings
     return await render(
         request,
         "accounts/account.html",
@@ -189,6 +190,9 @@ async def account_page(request: Request) -> Response:
             "now": datetime.now(UTC),
             "parts": await account_parts.parts().shown(user),
             "ways": await sign_in_methods.ways(user),
+            # Ways a person may add: those this site is set up for (docs/configuration.md).
+            "offer_wechat": bool(settings.wechat_official or settings.wechat_website),
+            "offer_phone": settings.sms is not None,
         },
     )
 
