@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from accounts import sign_in_methods
 from accounts.errors import EmailTaken, HasPassword, LastSignInMethod, SignInMethodNotFound
 from accounts.models import Identity, IdentityKind, Notification, OutboxMessage, User
+from errors import ValidationError
 from tests.factories import (
     PASSWORD,
     bearer,
@@ -162,3 +163,13 @@ async def test_the_api_removes_a_way_in_but_not_the_last(client: httpx.AsyncClie
     last = await client.delete("/api/v1/me/sign-in-methods/password", headers=headers)
     assert last.status_code == 409
     assert last.json()["error"]["code"] == "last_sign_in_method"
+
+
+async def test_a_removed_password_is_set_again_for_the_same_address_only() -> None:
+    user = await make_user()
+    await add_wechat(user)
+    await sign_in_methods.remove(user, "password", now=NOW)
+    with pytest.raises(ValidationError):
+        await sign_in_methods.add_email_and_password(user, "other@example.cn", PASSWORD, now=NOW)
+    await sign_in_methods.add_email_and_password(user, user.email or "", PASSWORD, now=NOW)
+    assert await sign_in_methods.methods(await User.get(id=user.id)) == ["password", "wechat"]
