@@ -19,6 +19,7 @@ from accounts import (
     schemas,
     services,
     sessions,
+    sign_in_methods,
     verification,
 )
 from accounts.errors import NotificationNotFound
@@ -125,12 +126,13 @@ async def revoke_current_token(request: Request) -> Response:
 
 @operation("The caller's account", answer=schemas.Me, tag="accounts")
 async def me(request: Request) -> Response:
-    return json_response(me_json(await api_user(request)))
+    return json_response(await me_json(await api_user(request)))
 
 
-def me_json(user: User) -> dict[str, Any]:
+async def me_json(user: User) -> dict[str, Any]:
     return {
         **user_json(user),
+        "sign_in_methods": await sign_in_methods.methods(user),
         "is_admin": user.is_admin,
         "staff_role": user.staff_role,
         "member_until": iso(user.member_until),
@@ -154,7 +156,7 @@ async def change_profile(request: Request) -> Response:
     await profiles.update_profile(
         user, display_name=data.display_name, bio=data.bio, locale=data.locale
     )
-    return json_response(me_json(user))
+    return json_response(await me_json(user))
 
 
 @operation(
@@ -177,7 +179,7 @@ async def upload_avatar(request: Request) -> Response:
         pictures=request.app.state.pictures,
         counter=request.app.state.counter,
     )
-    return json_response(me_json(user))
+    return json_response(await me_json(user))
 
 
 @operation(
@@ -344,6 +346,19 @@ async def end_session(request: Request) -> Response:
 
 
 @operation(
+    "Remove one of the caller's ways to sign in (all of that kind); never the last one",
+    status=204,
+    tag="accounts",
+    errors={404: "not_found", 409: "last_sign_in_method"},
+    path={"kind": {"type": "string", "enum": list(sign_in_methods.KINDS)}},
+)
+async def remove_sign_in_method(request: Request) -> Response:
+    user = await api_user(request)
+    await sign_in_methods.remove(user, request.path_params["kind"], now=datetime.now(UTC))
+    return Response(status_code=204)
+
+
+@operation(
     "Ask for a password-reset mail: 202 whether or not the account exists",
     body=schemas.ResetRequest,
     status=202,
@@ -428,6 +443,12 @@ def routes() -> list[BaseRoute]:
             name="accounts.change_notice_choice",
         ),
         Route("/me/password", change_password, methods=["POST"], name="accounts.change_password"),
+        Route(
+            "/me/sign-in-methods/{kind:str}",
+            remove_sign_in_method,
+            methods=["DELETE"],
+            name="accounts.remove_sign_in_method",
+        ),
         Route("/me/sessions", open_sessions, methods=["GET"], name="accounts.open_sessions"),
         Route(
             "/me/sessions",

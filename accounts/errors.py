@@ -27,6 +27,8 @@ class AccountsErrorCode(StrEnum):
     WECHAT_TAKEN = "wechat_taken"
     WECHAT_PENDING = "wechat_pending"
     BAD_CODE = "bad_code"
+    LAST_SIGN_IN_METHOD = "last_sign_in_method"
+    HAS_PASSWORD = "has_password"  # nosec B105  # an error code
 
 
 class EmailTaken(DomainError):
@@ -171,3 +173,23 @@ class BadCode(DomainError):
     code = AccountsErrorCode.BAD_CODE
     status = 401
     default_message = "Wrong or expired code."
+class LastSignInMethod(DomainError):
+    """The only way into an account cannot be removed: its owner would be locked out."""
+
+    code = AccountsErrorCode.LAST_SIGN_IN_METHOD
+    status = 409
+    default_message = "This is your only way to sign in; add another before removing it."
+
+
+class SignInMethodNotFound(DomainError):
+    code = AccountsErrorCode.NOT_FOUND
+    status = 404
+    default_message = "This account has no such way to sign in."
+
+
+class HasPassword(DomainError):
+    """An email and a password are added only to an account without a password."""
+
+    code = AccountsErrorCode.HAS_PASSWORD
+    status = 409
+    default_message = "This account already has an email and a password."

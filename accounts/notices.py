@@ -53,6 +53,24 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX,
         label=N_("Welcome"),
     ),
+    # A way in added or removed (accounts.sign_in_methods): the owner learns of it in the
+    # inbox, which needs no address, whoever made the change.
+    "sign_in_added": Kind(
+        N_(
+            "A way to sign in was added to your account: %(what)s. If it was not you, remove it on your account page."
+        ),
+        N_("A way to sign in was added to your account"),
+        NoticeChannel.INBOX,
+        label=N_("Ways to sign in"),
+    ),
+    "sign_in_removed": Kind(
+        N_(
+            "A way to sign in was removed from your account: %(what)s. If it was not you, change your password and look at your account page."
+        ),
+        N_("A way to sign in was removed from your account"),
+        NoticeChannel.INBOX,
+        label=N_("Ways to sign in"),
+    ),
 }
 MAX_PARAM = 200  # characters of one parameter (a post title, a name)
 
@@ -238,7 +256,9 @@ async def notify(
     )
     if channel == NoticeChannel.INBOX_AND_MAIL:
         user = await User.get(id=user_id)
-        if user.email_verified_at is not None:
+        # An account without an address (made with WeChat or a phone) is told in the inbox
+        # only; its mail choice takes effect once an address is added and verified.
+        if user.email is not None and user.email_verified_at is not None:
             await _mail(user, notification, known, now or notification.created_at)
     return notification
 
@@ -280,6 +300,7 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
         f"<p>{html.escape(sentence)}</p>"
         f'<p><a href="{html.escape(link)}">{html.escape(link)}</a></p>{footer_html}'
     )
+    assert user.email is not None  # notify mails verified addresses only
     await outbox.enqueue(
         channel="mail",
         recipient=user.email,

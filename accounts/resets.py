@@ -50,7 +50,10 @@ async def request_reset(
 
 
 async def send_reset_link(user: User, locale: str, now: datetime) -> None:
-    """Mail `user` a new reset link (the job's half of request_reset)."""
+    """Mail `user` a new reset link (the job's half of request_reset); nothing for an account
+    without an address (the job finds accounts by their address, so only a race gets here)."""
+    if user.email is None:
+        return
     token = secrets.token_urlsafe(32)
     link = links.absolute_with_token("accounts.reset_page", token)
     _ = translations(supported(locale)).gettext
@@ -90,7 +93,7 @@ async def reset_password(*, token: str, password: str, now: datetime) -> User:
     ResetExpired, WeakPassword. Every session and API token of the account ends."""
     reset = await reset_for(token, now=now)
     user = reset.user
-    validate_password(password, field="password", user_inputs=[user.email])
+    validate_password(password, field="password", user_inputs=[user.email or ""])
     password_hash = await hash_password(password)
     async with in_transaction():
         # Invariant "a link works once": only the request that marks it used goes on.

@@ -24,6 +24,8 @@ from accounts import (
     schemas,
     services,
     sessions,
+    sign_in_methods,
+    sign_in_pages,
     verification,
     wechat,
 )
@@ -63,8 +65,10 @@ def _safe_next(url: str | None) -> str:
 
 
 def _ways_in(request: Request) -> dict[str, bool]:
-    """Which other ways to sign in the sign-in page offers."""
-    return {"wechat_offered": wechat.offered(request.app.state.settings)}
+    """Which other ways to sign in this site is set up for (docs/configuration.md): the
+    sign-in page offers them, the account page offers adding them."""
+    settings = request.app.state.settings
+    return {"wechat_offered": wechat.offered(settings), "phone_offered": settings.sms is not None}
 
 
 async def register_page(request: Request) -> Response:
@@ -204,6 +208,7 @@ async def account_page(request: Request) -> Response:
             "now": datetime.now(UTC),
             "parts": await account_parts.parts().shown(user),
             **_ways_in(request),
+            "ways": await sign_in_methods.ways(user),
         },
     )
 
@@ -238,6 +243,9 @@ async def password_page(request: Request) -> Response:
     if request.method in ("GET", "HEAD"):
         return await render(request, "accounts/password.html", {"errors": {}})
     form = await read_form(request)
+    if not user.has_password:
+        # Nothing to change: the page offers to set one (accounts.sign_in_pages).
+        return await render(request, "accounts/password.html", {"errors": {}})
     try:
         await services.change_password(
             user,
@@ -409,6 +417,7 @@ def routes() -> list[BaseRoute]:
             name="accounts.reset_page",
         ),
         *notice_pages.routes(),
+        *sign_in_pages.routes(),
         Route("/lang/{locale}", choose_language, methods=["GET"], name="accounts.choose_language"),
         Route(
             "/account/verify",

@@ -110,6 +110,10 @@ class Account(Answer):
 
 
 class Me(Account):
+    # None: an account made with WeChat or a phone number, until its owner adds an address.
+    email: str | None  # type: ignore[assignment]
+    # Its ways in, in this order: "password" (an email and a password), "wechat", "phone".
+    sign_in_methods: list[Literal["password", "wechat", "phone"]]
     is_admin: bool  # an owner or an admin
     staff_role: str | None  # "owner", "admin", "support", "moderator" or None
     member_until: str | None

@@ -335,7 +335,7 @@ async def change_password(
     """
     if not await _password_matches(user.password_hash, current_password):
         raise BadCredentials("The current password is wrong.")
-    validate_password(new_password, field="new_password", user_inputs=[user.email])
+    validate_password(new_password, field="new_password", user_inputs=[user.email or ""])
     user.password_hash = await hash_password(new_password)
     await user.save(update_fields=["password_hash"])
     await sessions.end_all_but(user.id, keep_session_id=keep_session_id, now=now)

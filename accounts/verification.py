@@ -30,8 +30,8 @@ def _signer() -> URLSafeTimedSerializer:
 async def send_verification(user: User, *, now: datetime) -> None:
     """Mail `user` a link that verifies their address (in their language), in the caller's
     transaction; at most one per hour (a second ask within the hour adds nothing)."""
-    if user.email_verified_at is not None:
-        return
+    if user.email is None or user.email_verified_at is not None:
+        return  # nothing to verify (an account made with WeChat or a phone has no address)
     token = _signer().dumps([user.id, user.email])
     link = links.absolute_with_token("accounts.verify_email", token)
     _ = translations(supported(user.locale)).gettext

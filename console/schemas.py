@@ -62,14 +62,14 @@ class StaffRoleChange(Body):
 
 class StaffMember(Answer):
     user_id: int
-    email: str
+    email: str | None  # None: an account made with WeChat or a phone number
     display_name: str
     role: str | None
 
 
 class PersonFound(Answer):
     id: int
-    email: str
+    email: str | None  # None: an account made with WeChat or a phone number
     display_name: str
     created_at: str
     member_until: str | None
@@ -88,7 +88,7 @@ class PeopleFound(Answer):
 # YYYY-MM-DD in Asia/Shanghai, money integer fen.
 class PersonProfile(Answer):
     id: int
-    email: str
+    email: str | None  # None: an account made with WeChat or a phone number
     display_name: str
     created_at: str
     locale: str | None
@@ -122,7 +122,7 @@ class PersonLoginCode(Answer):
 
 
 class PersonSignIn(Answer):
-    methods: list[str]
+    methods: list[str]  # accounts.sign_in_methods: "password", "wechat", "phone", in this order
     email_verified: bool
     session_count: int
     sessions: list[PersonSession]

@@ -239,7 +239,8 @@ async def preview(
         send_at=when,
         recipients=recipients,
         already_reached=reached,
-        mail=compose_mail(draft, viewer.id, viewer.email, viewer.locale or ""),
+        # A viewer without an address sees the mail as it would be, addressed to nobody.
+        mail=compose_mail(draft, viewer.id, viewer.email or "", viewer.locale or ""),
     )
 
 
@@ -491,6 +492,9 @@ async def deliver_batch(broadcast_id: int, *, now: datetime, size: int = BATCH) 
             for u in ids
             if u in reached
             and channels.get(u) == NoticeChannel.INBOX_AND_MAIL
+            # Mail only to a verified address; an account without one (WeChat, phone) has
+            # the inbox notice above.
+            and people[u]["email"] is not None
             and people[u]["email_verified_at"] is not None
         ]
         await outbox.enqueue_many(mails, channel="mail", now=now)

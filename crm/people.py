@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from tortoise.functions import Sum
 
-from accounts import notices, staff
+from accounts import notices, sign_in_methods, staff
 from accounts.models import (
     Activity,
     ApiToken,
@@ -106,9 +106,11 @@ async def person_page(
         ),
         mails=[
             MailRow(m.id, m.subject, m.state.value, m.created_at, m.sent_at)
-            for m in await OutboxMessage.filter(recipient=person.email)
-            .order_by("-id")
-            .limit(SECTION)
+            for m in (
+                await OutboxMessage.filter(recipient=person.email).order_by("-id").limit(SECTION)
+                if person.email is not None  # no address, no mail
+                else []
+            )
         ],
         broadcasts=[
             BroadcastRow(
@@ -164,7 +166,7 @@ def _profile(person: User, member: Member | None) -> Profile:
 async def _sign_in(person: User) -> SignIn:
     sessions = Session.filter(user_id=person.id)
     return SignIn(
-        methods=["password"],  # accounts has no other way in yet (no passkeys, no WeChat)
+        methods=await sign_in_methods.methods(person),
         email_verified=person.email_verified_at is not None,
         session_count=await sessions.count(),
         sessions=[

@@ -11,7 +11,7 @@ from datetime import date, datetime
 @dataclass(frozen=True)
 class Profile:
     id: int
-    email: str
+    email: str | None  # None: an account made with WeChat or a phone number
     display_name: str
     created_at: datetime
     locale: str | None  # None: never chosen (the browser decides)
@@ -51,7 +51,7 @@ class LoginCodeRow:
 
 @dataclass(frozen=True)
 class SignIn:
-    methods: list[str]  # "password"
+    methods: list[str]  # accounts.sign_in_methods.methods: "password", "wechat", "phone"
     email_verified: bool
     session_count: int
     sessions: list[SessionRow]  # the most recently seen first

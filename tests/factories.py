@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from accounts import services as accounts
-from accounts.models import User
+from accounts import sessions as account_sessions
+from accounts.models import Identity, IdentityKind, User
 from membership import windows
 from membership.models import EnrollmentWindow
 from payments.provider import PaymentProvider
@@ -17,6 +18,7 @@ from payments.services import PaymentChoice
 from settings import Settings
 from store.models import Order
 from store.shipping import Address, check_address
+from web.sessions import SESSION_COOKIE, new_key
 
 PASSWORD = "correct horse battery"
 _numbers = itertools.count(1)
@@ -51,6 +53,40 @@ async def make_member(*, days: int = 365, **kwargs: object) -> User:
     user.member_until = datetime.now(UTC) + timedelta(days=days)
     await user.save(update_fields=["member_until"])
     return user
+
+
+async def make_user_without_email(*, name: str | None = None) -> User:
+    """An account made by signing in with a phone number: no email, no password, one phone
+    Identity (as accounts.phones makes it)."""
+    number = next(_numbers)
+    digits = f"138{number:08d}"
+    user = await User.create(email=None, display_name=name or f"书友{digits[-4:]}")
+    await Identity.create(
+        user=user,
+        kind=IdentityKind.PHONE,
+        subject=f"+86{digits}",
+        label=f"{digits[:3]}****{digits[-4:]}",
+        created_at=datetime.now(UTC),
+    )
+    return user
+
+
+async def make_member_without_email(*, days: int = 365, name: str | None = None) -> User:
+    """make_user_without_email whose membership is valid for `days` more days."""
+    user = await make_user_without_email(name=name)
+    user.member_until = datetime.now(UTC) + timedelta(days=days)
+    await user.save(update_fields=["member_until"])
+    return user
+
+
+async def session_cookie(user: User) -> tuple[str, str]:
+    """A signed-in browser session for `user` (one without a password too), as the cookie's
+    (name, value): what signing in with WeChat or a phone leaves in the browser."""
+    key = new_key()
+    await account_sessions.begin_with_key(
+        key, user, now=datetime.now(UTC), user_agent="tests", address="127.0.0.1", data={}
+    )
+    return SESSION_COOKIE, key
 
 
 async def token_for(user: User) -> str:

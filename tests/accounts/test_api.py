@@ -93,6 +93,7 @@ async def test_token_for_right_credentials_opens_me(client: httpx.AsyncClient) -
         "id": user.id,
         "email": "li@example.cn",
         "display_name": "李白",
+        "sign_in_methods": ["password"],
         "is_admin": False,
         "staff_role": None,
         "member_until": None,

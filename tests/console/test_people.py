@@ -28,6 +28,7 @@ from tests.factories import (
     bearer,
     csrf_from,
     make_member,
+    make_member_without_email,
     make_user,
     make_users,
     sign_in,
@@ -347,3 +348,23 @@ async def test_bounds_a_long_note_and_an_unknown_person(client: httpx.AsyncClien
     page = await client.get(path)
     assert "正文：最多 2000 个字符" in page.text  # each reason, in Chinese
     assert "可见范围：不是允许的取值" in page.text
+
+
+async def test_the_page_of_a_member_without_email_opens_with_its_ways_in(
+    client: httpx.AsyncClient,
+) -> None:
+    admin = await make_user(role="owner")
+    person = await make_member_without_email()
+    await sign_in(client, admin.email or "")
+    page = await client.get(f"/admin/people/{person.id}")
+    assert page.status_code == 200
+    assert "无邮箱" in page.text and "手机号" in page.text
+    assert ">None<" not in page.text
+    found = await client.get("/admin/people", params={"q": person.display_name})
+    assert found.status_code == 200 and person.display_name in found.text
+    answer = await client.get(
+        f"/api/v1/admin/people/{person.id}", headers=bearer(await token_for(admin))
+    )
+    data = msgspec.convert(answer.json(), schemas.PersonPage)
+    assert data.profile.email is None
+    assert data.sign_in.methods == ["phone"]
