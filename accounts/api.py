@@ -214,6 +214,8 @@ async def notice_choices(request: Request) -> Response:
     items = []
     known = notices.kinds()
     for name, kind in known.items():
+        if not kind.offered_to(user):
+            continue
         # Kinds sharing a label are chosen together: each shows its group's choice.
         group = next(n for n, k in known.items() if k.label == kind.label)
         items.append({"kind": name, "channel": chosen[group].value})

@@ -21,6 +21,8 @@ class AccountsErrorCode(StrEnum):
     VERIFICATION_EXPIRED = "verification_expired"
     VERIFICATION_NOT_FOUND = "verification_not_found"
     LAST_OWNER = "last_owner"
+    BAD_CODE = "bad_code"
+    PHONE_TAKEN = "phone_taken"
 
 
 class EmailTaken(DomainError):
@@ -103,3 +105,22 @@ class LastOwner(DomainError):
     code = AccountsErrorCode.LAST_OWNER
     status = 409
     default_message = "The last owner cannot be removed; make someone else an owner first."
+
+
+class BadCode(DomainError):
+    """A phone sign-in code that is wrong, expired, used already or out of tries: one answer
+    for all four, so a guesser learns nothing."""
+
+    code = AccountsErrorCode.BAD_CODE
+    status = 401
+    default_message = "Wrong or expired code; ask for a new one if it is more than 5 minutes old."
+
+
+class PhoneTaken(DomainError):
+    """A number that signs in to another account cannot be added to this one."""
+
+    code = AccountsErrorCode.PHONE_TAKEN
+    status = 409
+    default_message = (
+        "This number already signs in to another account; remove it there first."
+    )

@@ -40,6 +40,12 @@ class Kind:
     # Mail of this kind is commercial (a broadcast): off by default, and choosing it or
     # leaving it is recorded as consent (accounts.models.Consent) with these words, as shown.
     consent: str = ""
+    # A kind for staff only (a Capability): told only to staff whose role grants it, and
+    # offered on the notices page only to them.
+    staff: str = ""
+
+    def offered_to(self, user: User) -> bool:
+        return not self.staff or user.may(self.staff)
 
 
 # accounts' own kinds; each package above declares its own (its notices.py), and the
@@ -117,7 +123,7 @@ async def choices(user: User) -> list[tuple[str, Kind, NoticeChannel]]:
     seen: set[str] = set()
     listed = []
     for name, kind in kinds().items():
-        if kind.label in seen:
+        if kind.label in seen or not kind.offered_to(user):
             continue
         seen.add(kind.label)
         listed.append((name, kind, chosen.get(name, kind.default)))
