@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from accounts import api as accounts_api
+from accounts import phone_pages as accounts_phone_pages
 from accounts import routes as accounts_routes
 from community.board import api as board_api
 from community.board import routes as board_routes
@@ -73,6 +74,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *observe.routes(),
         *jobs_admin.routes(),
         *accounts_routes.routes(),
+        *accounts_phone_pages.routes(),
         *payments_routes.routes(),
         *membership_routes.routes(),
         *membership_admin.routes(),

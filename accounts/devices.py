@@ -2,13 +2,14 @@
 
 OWASP's "slow down online guessing attacks with device cookies": a browser or API client that
 signed in to an account holds a device token, signed with the secret key, naming the account
-(a digest of its email, or of its number when it has none) and a random nonce. A sign-in attempt that presents a valid one is
-counted by that device, not by its address, so five wrong passwords from a stranger behind the
-owner's carrier NAT, office or campus network do not stop the owner's own browser; a device
-that keeps failing is stopped by its own limit. Attempts without one keep the per-address and
-per-account limits (accounts.services.authenticate). An untrusted browser refused on a
-throttled address may still sign in: it asks for a one-time code, mailed to the account, and
-signs in with the code and the password.
+(a digest of its email, or of its number when it has none) and a random nonce. A sign-in
+attempt that presents a valid one is counted by that device, not by its address, so five
+wrong passwords from a stranger behind the owner's carrier NAT, office or campus network do not
+stop the owner's own browser; a device that keeps failing is stopped by its own limit.
+Attempts without one keep the per-address and per-account limits
+(accounts.services.authenticate). An untrusted browser refused on a throttled address may
+still sign in: it asks for a one-time code, mailed to the account, and signs in with the code
+and the password.
 
 The token is not a session: it proves only that this client once knew the password, so it
 buys a separate counter, never access; a new password (a change, a reset) voids every token

@@ -121,6 +121,4 @@ class PhoneTaken(DomainError):
 
     code = AccountsErrorCode.PHONE_TAKEN
     status = 409
-    default_message = (
-        "This number already signs in to another account; remove it there first."
-    )
+    default_message = "This number already signs in to another account; remove it there first."

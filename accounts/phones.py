@@ -22,12 +22,13 @@ address) only; anyone else per (number, address), per number and per address.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
 import secrets
 import unicodedata
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
@@ -188,10 +189,8 @@ async def _spend_budget(budget: int, now: datetime) -> date:
     """One message of today's budget, or RateLimited (and the staff told once that day)."""
     day = _shanghai_day(now)
     if not await SmsDay.exists(day=day):
-        try:
+        with contextlib.suppress(IntegrityError):  # another request made today's row first
             await SmsDay.create(day=day)
-        except IntegrityError:
-            pass  # another request made today's row first
     # Invariant "at most `budget` messages a day, across every worker": the guard is in SQL.
     if await SmsDay.filter(day=day, sent__lt=budget).update(sent=F("sent") + 1) == 1:
         return day
@@ -238,9 +237,11 @@ async def _spend_code(
         if await counter.count(key, limit) >= limit.attempts:
             raise RateLimited(seconds_left(limit), "Too many wrong codes; please wait.")
     wanted = _code_digest(number, code.strip(), secret_key)
-    live = await PhoneCode.filter(
-        phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES
-    ).order_by("-id").limit(20)
+    live = (
+        await PhoneCode.filter(phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES)
+        .order_by("-id")
+        .limit(20)
+    )
     match = None
     for row in live:  # every live code compared, in constant time each
         if hmac.compare_digest(row.code_hash, wanted):
@@ -266,10 +267,8 @@ async def _remember_address(number: str, address: str, now: datetime) -> None:
     address_hash = _address_digest(address)
     if await PhoneAddress.filter(phone=number, address_hash=address_hash).update(last_at=now):
         return
-    try:
+    with contextlib.suppress(IntegrityError):  # recorded by a sign-in from there just now
         await PhoneAddress.create(phone=number, address_hash=address_hash, last_at=now)
-    except IntegrityError:
-        pass  # a sign-in from the same address a moment ago recorded it
 
 
 async def _new_display_name(number: str) -> str:

@@ -73,6 +73,33 @@ class LoginCodeRequest(Body):
     email: Annotated[str, line(254)]
 
 
+Phone = Annotated[
+    str,
+    line(
+        40,
+        description=(
+            "a mainland China mobile number: 11 digits starting 13 to 19, with or without +86, "
+            "spaces or hyphens; else 422 invalid_field"
+        ),
+    ),
+]
+
+
+class PhoneCodeRequest(Body):
+    phone: Phone
+
+
+class PhoneCredentials(Body):
+    phone: Phone
+    code: Annotated[str, line(20, description="the 6-digit code texted by POST /phone-codes")]
+    name: Annotated[str, line(80, description="a label for the token, e.g. the device")] | None = (
+        None
+    )
+    device_token: (
+        Annotated[str, line(300, description="the device_token an earlier sign-in answered")] | None
+    ) = None
+
+
 class NewPassword(Body):
     password: Password
 
