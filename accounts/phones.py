@@ -96,11 +96,12 @@ def normalize_phone(phone: str) -> str:
     ("13800138000", "+86 138 0013 8000", "86-138...", full-width digits). Raises
     ValidationError("phone") for anything else."""
     text = unicodedata.normalize("NFKC", phone[:40])
-    digits = re.sub(r"[\s\-().]", "", text).removeprefix("+")
-    if digits.startswith("0086"):
-        digits = digits[4:]
+    digits = re.sub(r"[\s\-().]", "", text)
+    if digits.startswith(("+86", "0086")):
+        digits = digits.removeprefix("+86").removeprefix("0086")
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
+    # "+1 415 555 0100" is 11 digits starting 14 once its "+" is gone: a "+" is +86 or refused.
     if not digits.isascii() or not MAINLAND_MOBILE.fullmatch(digits):
         raise ValidationError("phone", "must be a mainland China mobile number (11 digits)")
     return f"+86{digits}"
