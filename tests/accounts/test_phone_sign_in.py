@@ -40,10 +40,18 @@ def from_address(app: Starlette, address: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-def texts_to(folder: Path, phone: str) -> list[str]:
-    """The texts the stand-in delivered to `phone` (11 digits), oldest first."""
+def messages_to(folder: Path, phone: str) -> list[dict[str, str]]:
+    """What the stand-in delivered to `phone` (11 digits), oldest first."""
     found = [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("*.json"))]
-    return [m["text"] for m in found if m["phone"] == phone]
+    return [m for m in found if m["phone"] == phone]
+
+
+def texts_to(folder: Path, phone: str) -> list[str]:
+    return [m["text"] for m in messages_to(folder, phone)]
+
+
+def providers_of(folder: Path, phone: str) -> set[str]:
+    return {m["provider"] for m in messages_to(folder, phone)}
 
 
 def last_code(folder: Path, phone: str) -> str:
@@ -323,8 +331,7 @@ async def test_tencent_clouds_gateway_sends_the_code_too(
         assert text.endswith("分钟内有效。") and "5分钟" in text
         signed_in = await phone_token(client, "13900000012", last_code(folder, "13900000012"))
     assert signed_in.status_code == 201
-    found = [json.loads(p.read_text("utf-8")) for p in folder.glob("*.json")]
-    assert {m["provider"] for m in found if m["phone"] == "13900000012"} == {"tencent"}
+    assert providers_of(folder, "13900000012") == {"tencent"}
 
 
 async def test_the_page_signs_in_by_phone_in_two_steps(app: Starlette, folder: Path) -> None:
