@@ -54,6 +54,9 @@ from translation import N_, SUPPORTED_LOCALES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+# What the API's contract states (ASCII digits, spaces and hyphens): every such number is
+# accepted by normalize_phone, which also reads full-width digits and brackets from forms.
+PHONE_INPUT_PATTERN = r"^ *(\+86|0086|86)?[ -]?1[3-9][0-9]([ -]?[0-9]){8} *$"
 CODE_FOR = timedelta(minutes=5)
 CODE_DIGITS = 6
 CODE_TRIES = 3  # wrong guesses from the address that asked for a code, then it is void

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from accounts import passwords, profiles, services
+from accounts import passwords, phones, profiles, services
 from pictures import MEDIA_TYPES
 from web.api import Answer, Body, Query, line, text
 from web.limits import MIB
@@ -75,11 +75,12 @@ class LoginCodeRequest(Body):
 
 Phone = Annotated[
     str,
-    line(
-        40,
+    msgspec.Meta(
+        max_length=40,
+        pattern=phones.PHONE_INPUT_PATTERN,
         description=(
             "a mainland China mobile number: 11 digits starting 13 to 19, with or without +86, "
-            "spaces or hyphens; else 422 invalid_field"
+            "spaces or hyphens"
         ),
     ),
 ]
