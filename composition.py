@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Router
 
-from accounts import account_parts, notices, phones
+from accounts import account_parts, notices
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from community import notices as community_notices
@@ -81,7 +81,6 @@ def wire(settings: Settings) -> AppWiring:
     membership_fulfilment.register(wired.purposes)
     for kinds in (
         notices.KINDS,
-        phones.KINDS,
         community_notices.KINDS,
         store_notices.KINDS,
         membership_notices.KINDS,

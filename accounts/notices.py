@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import outbox
 from accounts.models import Consent, NoticeChannel, NoticeChoice, Notification, User
+from accounts.roles import Capability
 from errors import ValidationError
 from translation import DEFAULT_LOCALE, N_, supported, translations
 from wiring import Wire
@@ -48,6 +49,11 @@ class Kind:
         return not self.staff or user.may(self.staff)
 
 
+# Phone sign-in's daily SMS budget ran out (accounts.phones): the operators are told, who may
+# raise it.
+SMS_BUDGET_SPENT = "sms_budget_spent"
+SMS_BUDGET_WATCHERS = Capability.JOBS
+
 # accounts' own kinds; each package above declares its own (its notices.py), and the
 # composition root registers them all in the app's NoticeKinds.
 KINDS: dict[str, Kind] = {
@@ -58,6 +64,16 @@ KINDS: dict[str, Kind] = {
         N_("Welcome to Shuyuan"),
         NoticeChannel.INBOX,
         label=N_("Welcome"),
+    ),
+    SMS_BUDGET_SPENT: Kind(
+        N_(
+            "Today's %(budget)s text messages are all sent: phone sign-in codes are refused "
+            "until midnight (Beijing time). Raise SHUYUAN_SMS_DAILY_BUDGET if this is real use."
+        ),
+        N_("The SMS budget for today is spent"),
+        NoticeChannel.INBOX_AND_MAIL,
+        label=N_("The daily SMS budget running out"),
+        staff=SMS_BUDGET_WATCHERS,
     ),
 }
 MAX_PARAM = 200  # characters of one parameter (a post title, a name)

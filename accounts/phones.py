@@ -40,17 +40,16 @@ from accounts.errors import BadCode, PhoneTaken
 from accounts.models import (
     Identity,
     IdentityKind,
-    NoticeChannel,
     PhoneAddress,
     PhoneCode,
     SmsDay,
     User,
 )
-from accounts.roles import Capability, roles_that_may
+from accounts.roles import roles_that_may
 from accounts.sms import SmsSender, SmsUnavailable
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
-from translation import N_, SUPPORTED_LOCALES
+from translation import SUPPORTED_LOCALES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -77,21 +76,9 @@ WRONG_PER_PAIR = Limit(attempts=5, window_seconds=15 * 60)
 WRONG_PER_NUMBER = Limit(attempts=20, window_seconds=15 * 60)
 WRONG_PER_ADDRESS = Limit(attempts=50, window_seconds=15 * 60)
 
-SMS_BUDGET_SPENT = "sms_budget_spent"
+SMS_BUDGET_SPENT = notices.SMS_BUDGET_SPENT
 # Who is told the day's budget ran out: the operators, who may raise it.
-BUDGET_WATCHERS = Capability.JOBS
-KINDS: dict[str, notices.Kind] = {
-    SMS_BUDGET_SPENT: notices.Kind(
-        N_(
-            "Today's %(budget)s text messages are all sent: phone sign-in codes are refused "
-            "until midnight (Beijing time). Raise SHUYUAN_SMS_DAILY_BUDGET if this is real use."
-        ),
-        N_("The SMS budget for today is spent"),
-        NoticeChannel.INBOX_AND_MAIL,
-        label=N_("The daily SMS budget running out"),
-        staff=BUDGET_WATCHERS,
-    ),
-}
+BUDGET_WATCHERS = notices.SMS_BUDGET_WATCHERS
 
 
 def normalize_phone(phone: str) -> str:

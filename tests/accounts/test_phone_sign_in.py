@@ -426,4 +426,4 @@ async def test_a_number_of_another_account_is_not_added(app: Starlette, folder: 
             },
         )
     assert refused.status_code == 409
-    assert "another account" in refused.text
+    assert "已用于登录另一个账户" in refused.text
