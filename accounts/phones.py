@@ -231,7 +231,7 @@ async def _spend_code(
     live = (
         await PhoneCode.filter(phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES)
         .order_by("-id")
-        .limit(20)
+        .limit(50)  # at most ~20 are live: the send limits
     )
     match = None
     for row in live:  # every live code compared, in constant time each
@@ -241,6 +241,8 @@ async def _spend_code(
     if match is not None and await PhoneCode.filter(
         id=match.id, used_at=None, tries__lt=CODE_TRIES, expires_at__gt=now
     ).update(used_at=now):
+        # The number's other live codes (a "send again") are of no more use to anyone.
+        await PhoneCode.filter(phone=number, used_at=None).update(used_at=now)
         for key, _limit in keys[:1]:
             await counter.reset(key)  # the client that succeeded is forgiven its own failures
         return
