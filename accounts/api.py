@@ -161,7 +161,7 @@ async def create_phone_token(request: Request) -> Response:
         device_token=data.device_token,
         locale=api_locale(request),
     )
-    token = await services.issue_token(signed_in.user, name=data.name or "api")
+    token = await services.issue_token(signed_in.user, name="phone")
     return json_response({"token": token, "device_token": signed_in.device_token}, 201)
 
 

@@ -93,9 +93,6 @@ class PhoneCodeRequest(Body):
 class PhoneCredentials(Body):
     phone: Phone
     code: Annotated[str, line(20, description="the 6-digit code texted by POST /phone-codes")]
-    name: Annotated[str, line(80, description="a label for the token, e.g. the device")] | None = (
-        None
-    )
     device_token: (
         Annotated[str, line(300, description="the device_token an earlier sign-in answered")] | None
     ) = None
