@@ -19,6 +19,7 @@ from accounts import services as accounts_services
 from accounts import sessions as account_sessions
 from accounts.mail import Mailer
 from accounts.sessions import Lifetimes
+from accounts.sms import SmsSender, make_sender
 from community.feed.tasks import flush_forever
 from composition import AppWiring, page_context, wire
 from db import tortoise_config
@@ -50,11 +51,13 @@ def create_app(
     background_tasks: bool = True,
     wired: AppWiring | None = None,
     payments_provider: PaymentProvider | None = None,
+    sms_sender: SmsSender | None = None,
 ) -> Starlette:
     """Build the app for `settings`, wired with `wired` (by default what composition.wire
     builds for the settings: a test passes its own to register a purpose of its own), paying
     through `payments_provider` (by default the one the settings name; a test may pass another
-    implementation of payments.provider.PaymentProvider).
+    implementation of payments.provider.PaymentProvider), texting sign-in codes through
+    `sms_sender` (by default the gateway settings.sms names: accounts.sms).
 
     With `manage_database` (the default) the lifespan opens Tortoise's connections; tests that
     own the database themselves pass False. `background_tasks` writes the feed's counters and,
@@ -76,6 +79,7 @@ def create_app(
         webhook_secret=settings.stripe_webhook_secret,
         methods=settings.payment_methods,
     )
+    sms = sms_sender or make_sender(settings.sms)
 
     @asynccontextmanager
     async def background() -> AsyncIterator[None]:
@@ -132,6 +136,7 @@ def create_app(
         finally:
             await counter.aclose()
             await provider.aclose()
+            await sms.aclose()
             await asyncio.to_thread(pictures.close)
 
     # Uploaded product pictures are served from here (routing.py); make it before any upload.
@@ -165,6 +170,7 @@ def create_app(
     app.state.decoders = Decoders()
     app.state.memory = memory
     app.state.payments_provider = provider
+    app.state.sms_sender = sms
     app.state.pictures = pictures
     app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
     # What web/ (the floor under every package) needs from the packages, handed over here.

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from accounts import api as accounts_api
+from accounts import phone_pages as accounts_phone_pages
 from accounts import routes as accounts_routes
 from accounts import wechat_pages
 from community.board import api as board_api
@@ -75,6 +76,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *jobs_admin.routes(),
         *accounts_routes.routes(),
         *wechat_pages.routes(),
+        *accounts_phone_pages.routes(),
         *payments_routes.routes(),
         *membership_routes.routes(),
         *membership_admin.routes(),

@@ -14,6 +14,7 @@ from accounts import (
     browsers,
     devices,
     notices,
+    phones,
     profiles,
     resets,
     schemas,
@@ -113,6 +114,56 @@ async def request_login_code(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     return Response(status_code=202)
+
+
+@operation(
+    "Text a 6-digit sign-in code to a mainland mobile number (202 whether or not an account "
+    "has it); it works once, for 5 minutes, with `POST /tokens/phone`",
+    body=schemas.PhoneCodeRequest,
+    status=202,
+    auth=None,
+    tag="accounts",
+    errors={422: "invalid_field", 429: "rate_limited", 503: "service_unavailable"},
+)
+async def request_phone_code(request: Request) -> Response:
+    data = await read_json(request, schemas.PhoneCodeRequest)
+    settings = request.app.state.settings
+    await phones.request_code(
+        data.phone,
+        address=client_address(request),
+        counter=request.app.state.counter,
+        sender=request.app.state.sms_sender,
+        secret_key=settings.secret_key,
+        now=datetime.now(UTC),
+        budget=settings.sms_daily_budget,
+    )
+    return Response(status_code=202)
+
+
+@operation(
+    "Exchange a mobile number and the code texted to it for a bearer token; a number never "
+    "seen makes a new account (without email or password)",
+    body=schemas.PhoneCredentials,
+    answer=schemas.Token,
+    status=201,
+    auth=None,
+    tag="accounts",
+    errors={401: "bad_code", 422: "invalid_field", 429: "rate_limited"},
+)
+async def create_phone_token(request: Request) -> Response:
+    data = await read_json(request, schemas.PhoneCredentials)
+    signed_in = await phones.sign_in_with_code(
+        data.phone,
+        data.code,
+        address=client_address(request),
+        counter=request.app.state.counter,
+        secret_key=request.app.state.settings.secret_key,
+        now=datetime.now(UTC),
+        device_token=data.device_token,
+        locale=api_locale(request),
+    )
+    token = await services.issue_token(signed_in.user, name="phone")
+    return json_response({"token": token, "device_token": signed_in.device_token}, 201)
 
 
 @operation("Revoke the bearer token this request carries", status=204, tag="accounts")
@@ -216,6 +267,8 @@ async def notice_choices(request: Request) -> Response:
     items = []
     known = notices.kinds()
     for name, kind in known.items():
+        if not kind.offered_to(user):
+            continue
         # Kinds sharing a label are chosen together: each shows its group's choice.
         group = next(n for n, k in known.items() if k.label == kind.label)
         items.append({"kind": name, "channel": chosen[group].value})
@@ -411,6 +464,15 @@ def routes() -> list[BaseRoute]:
             name="accounts.reset_password",
         ),
         Route("/tokens", create_token, methods=["POST"], name="accounts.create_token"),
+        Route(
+            "/tokens/phone",
+            create_phone_token,
+            methods=["POST"],
+            name="accounts.create_phone_token",
+        ),
+        Route(
+            "/phone-codes", request_phone_code, methods=["POST"], name="accounts.request_phone_code"
+        ),
         Route(
             "/login-codes", request_login_code, methods=["POST"], name="accounts.request_login_code"
         ),

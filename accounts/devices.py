@@ -2,13 +2,14 @@
 
 OWASP's "slow down online guessing attacks with device cookies": a browser or API client that
 signed in to an account holds a device token, signed with the secret key, naming the account
-(a digest of its email) and a random nonce. A sign-in attempt that presents a valid one is
-counted by that device, not by its address, so five wrong passwords from a stranger behind the
-owner's carrier NAT, office or campus network do not stop the owner's own browser; a device
-that keeps failing is stopped by its own limit. Attempts without one keep the per-address and
-per-account limits (accounts.services.authenticate). An untrusted browser refused on a
-throttled address may still sign in: it asks for a one-time code, mailed to the account, and
-signs in with the code and the password.
+(a digest of its email, or of its number when it has none) and a random nonce. A sign-in
+attempt that presents a valid one is counted by that device, not by its address, so five
+wrong passwords from a stranger behind the owner's carrier NAT, office or campus network do not
+stop the owner's own browser; a device that keeps failing is stopped by its own limit.
+Attempts without one keep the per-address and per-account limits
+(accounts.services.authenticate). An untrusted browser refused on a throttled address may
+still sign in: it asks for a one-time code, mailed to the account, and signs in with the code
+and the password.
 
 The token is not a session: it proves only that this client once knew the password, so it
 buys a separate counter, never access; a new password (a change, a reset) voids every token
@@ -55,8 +56,11 @@ WRONG_CODES_PER_ACCOUNT = Limit(attempts=50, window_seconds=15 * 60)
 WRONG_CODES_PER_ADDRESS = Limit(attempts=100, window_seconds=15 * 60)  # across accounts
 
 
-def _account_digest(normalized_email: str) -> str:
-    return hashlib.sha256(normalized_email.encode()).hexdigest()[:32]
+def _account_digest(user: User) -> str:
+    """Names the account in a token: by its email (so tokens made before accounts could lack
+    one stay valid), else by its number (an account made with WeChat or a phone)."""
+    name = user.email if user.email is not None else f"user:{user.id}"
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def _password_epoch(password_hash: str) -> str:
@@ -71,7 +75,7 @@ def _signer(secret_key: str) -> URLSafeTimedSerializer:
 def issue_device_token(user: User, *, secret_key: str) -> str:
     """A new device token for `user`, valid until their password changes."""
     return _signer(secret_key).dumps(
-        [_account_digest(user.email), secrets.token_hex(16), _password_epoch(user.password_hash)]
+        [_account_digest(user), secrets.token_hex(16), _password_epoch(user.password_hash)]
     )
 
 
@@ -87,7 +91,7 @@ def device_nonce(token: str | None, user: User | None, *, secret_key: str) -> st
     except (BadSignature, ValueError, TypeError):
         return None
     if (
-        account != _account_digest(user.email)
+        account != _account_digest(user)
         or epoch != _password_epoch(user.password_hash)
         or not isinstance(nonce, str)
     ):

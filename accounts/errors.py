@@ -29,6 +29,7 @@ class AccountsErrorCode(StrEnum):
     BAD_CODE = "bad_code"
     LAST_SIGN_IN_METHOD = "last_sign_in_method"
     HAS_PASSWORD = "has_password"  # nosec B105  # an error code
+    PHONE_TAKEN = "phone_taken"
 
 
 class EmailTaken(DomainError):
@@ -173,6 +174,8 @@ class BadCode(DomainError):
     code = AccountsErrorCode.BAD_CODE
     status = 401
     default_message = "Wrong or expired code."
+
+
 class LastSignInMethod(DomainError):
     """The only way into an account cannot be removed: its owner would be locked out."""
 
@@ -193,3 +196,4 @@ class HasPassword(DomainError):
     code = AccountsErrorCode.HAS_PASSWORD
     status = 409
     default_message = "This account already has an email and a password."
+    PHONE_TAKEN = "phone_taken"

@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import outbox
 from accounts.models import Consent, NoticeChannel, NoticeChoice, Notification, User
+from accounts.roles import Capability
 from errors import ValidationError
 from translation import DEFAULT_LOCALE, N_, supported, translations
 from wiring import Wire
@@ -40,7 +41,18 @@ class Kind:
     # Mail of this kind is commercial (a broadcast): off by default, and choosing it or
     # leaving it is recorded as consent (accounts.models.Consent) with these words, as shown.
     consent: str = ""
+    # A kind for staff only (a Capability): told only to staff whose role grants it, and
+    # offered on the notices page only to them.
+    staff: str = ""
 
+    def offered_to(self, user: User) -> bool:
+        return not self.staff or user.may(self.staff)
+
+
+# Phone sign-in's daily SMS budget ran out (accounts.phones): the operators are told, who may
+# raise it.
+SMS_BUDGET_SPENT = "sms_budget_spent"
+SMS_BUDGET_WATCHERS = Capability.JOBS
 
 # accounts' own kinds; each package above declares its own (its notices.py), and the
 # composition root registers them all in the app's NoticeKinds.
@@ -70,6 +82,16 @@ KINDS: dict[str, Kind] = {
         N_("A way to sign in was removed from your account"),
         NoticeChannel.INBOX,
         label=N_("Ways to sign in"),
+    ),
+    SMS_BUDGET_SPENT: Kind(
+        N_(
+            "Today's %(budget)s text messages are all sent: phone sign-in codes are refused "
+            "until midnight (Beijing time). Raise SHUYUAN_SMS_DAILY_BUDGET if this is real use."
+        ),
+        N_("The SMS budget for today is spent"),
+        NoticeChannel.INBOX_AND_MAIL,
+        label=N_("The daily SMS budget running out"),
+        staff=SMS_BUDGET_WATCHERS,
     ),
 }
 MAX_PARAM = 200  # characters of one parameter (a post title, a name)
@@ -135,7 +157,7 @@ async def choices(user: User) -> list[tuple[str, Kind, NoticeChannel]]:
     seen: set[str] = set()
     listed = []
     for name, kind in kinds().items():
-        if kind.label in seen:
+        if kind.label in seen or not kind.offered_to(user):
             continue
         seen.add(kind.label)
         listed.append((name, kind, chosen.get(name, kind.default)))

@@ -29,6 +29,7 @@ from accounts import (
     verification,
     wechat,
 )
+from accounts.models import User
 from errors import DomainError, ValidationError
 from web.auth import (
     client_address,
@@ -127,25 +128,39 @@ async def login_page(request: Request) -> Response:
             **_ways_in(request),
         }
         return await form_refused(request, "accounts/login.html", context, exc)
+    return await _signed_in_response(request, result.user, next_url, result.device_token)
+
+
+async def _signed_in_response(
+    request: Request, user: User, next_url: str, device_token: str | None = None
+) -> Response:
+    """Sign this browser in as `user` (a new session) and send it on to `next_url`, keeping
+    the device token, if any, in its cookie (accounts.devices) and the account's language:
+    the one end of every way of signing in (password, phone, WeChat)."""
     # A language chosen with the switch in this browser since its last sign-out wins.
     switched = request.session.get(SWITCHED) == request.cookies.get(LOCALE_COOKIE)
-    sign_in(request, result.user)
-    signed_in = redirect_after_post(request, next_url)
-    signed_in.set_cookie(
+    sign_in(request, user)
+    response = redirect_after_post(request, next_url)
+    if device_token:
+        _keep_device_token(request, response, device_token)
+    locale = await profiles.language_on_sign_in(
+        user, request.cookies.get(LOCALE_COOKIE), switched=switched
+    )
+    if locale is not None:
+        _set_language_cookie(response, locale)
+    return response
+
+
+def _keep_device_token(request: Request, response: Response, device_token: str) -> None:
+    response.set_cookie(
         devices.DEVICE_COOKIE,
-        result.device_token,
+        device_token,
         max_age=int(devices.DEVICE_FOR.total_seconds()),
-        path=links.path("accounts.login_page"),
+        path=links.path("accounts.login_page"),  # phone sign-in's page is under it too
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",  # as the session cookie
     )
-    locale = await profiles.language_on_sign_in(
-        result.user, request.cookies.get(LOCALE_COOKIE), switched=switched
-    )
-    if locale is not None:
-        _set_language_cookie(signed_in, locale)
-    return signed_in
 
 
 async def login_code_page(request: Request) -> Response:

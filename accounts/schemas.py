@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from accounts import passwords, profiles, services
+from accounts import passwords, phones, profiles, services
 from pictures import MEDIA_TYPES
 from web.api import Answer, Body, Query, line, text
 from web.limits import MIB
@@ -71,6 +71,31 @@ class ResetRequest(Body):
 
 class LoginCodeRequest(Body):
     email: Annotated[str, line(254)]
+
+
+Phone = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=40,
+        pattern=phones.PHONE_INPUT_PATTERN,
+        description=(
+            "a mainland China mobile number: 11 digits starting 13 to 19, with or without +86, "
+            "spaces or hyphens"
+        ),
+    ),
+]
+
+
+class PhoneCodeRequest(Body):
+    phone: Phone
+
+
+class PhoneCredentials(Body):
+    phone: Phone
+    code: Annotated[str, line(20, description="the 6-digit code texted by POST /phone-codes")]
+    device_token: (
+        Annotated[str, line(300, description="the device_token an earlier sign-in answered")] | None
+    ) = None
 
 
 class NewPassword(Body):

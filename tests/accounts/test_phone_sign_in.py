@@ -1,0 +1,429 @@
+"""Signing in with a mainland mobile number and a texted code, over real HTTP to the SMS
+stand-in (the code is read from its folder, as the phone would show it): codes expire, work
+once and for few guesses; sends and guesses are limited so that a stranger can neither spend
+the owner's sends nor lock the owner out; a daily budget stops SMS pumping and tells the
+staff once; both gateways; the pages and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from accounts import phones
+from accounts.errors import BadCode
+from accounts.models import Identity, Notification, PhoneAddress, PhoneCode, SmsDay, User
+from accounts.sms import make_sender
+from app import create_app
+from composition import AppWiring
+from errors import ValidationError
+from ratelimit import MemoryCounter
+from settings import Settings
+from tests.conftest import TENCENT_SMS_TEMPLATE
+from tests.factories import csrf_from, make_user, sign_in
+
+OWNER_HOME = "198.51.100.7"
+STRANGER = "203.0.113.66"
+
+
+def from_address(app: Starlette, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+def messages_to(folder: Path, phone: str) -> list[dict[str, str]]:
+    """What the stand-in delivered to `phone` (11 digits), oldest first."""
+    found = [json.loads(p.read_text("utf-8")) for p in sorted(folder.glob("*.json"))]
+    return [m for m in found if m["phone"] == phone]
+
+
+def texts_to(folder: Path, phone: str) -> list[str]:
+    return [m["text"] for m in messages_to(folder, phone)]
+
+
+def providers_of(folder: Path, phone: str) -> set[str]:
+    return {m["provider"] for m in messages_to(folder, phone)}
+
+
+def last_code(folder: Path, phone: str) -> str:
+    texts = texts_to(folder, phone)
+    assert texts, f"no text message reached {phone}"
+    found = re.search(r"验证码为(\d{6})", texts[-1])
+    assert found, texts[-1]
+    return found.group(1)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+async def ask_code(client: httpx.AsyncClient, phone: str) -> httpx.Response:
+    return await client.post("/api/v1/phone-codes", json={"phone": phone})
+
+
+async def phone_token(
+    client: httpx.AsyncClient, phone: str, code: str, device_token: str | None = None
+) -> httpx.Response:
+    body = {"phone": phone, "code": code}
+    if device_token:
+        body["device_token"] = device_token
+    return await client.post("/api/v1/tokens/phone", json=body)
+
+
+@asynccontextmanager
+async def app_for(settings: Settings, wired: AppWiring) -> AsyncIterator[Starlette]:
+    """An app built from changed settings (a smaller budget, another gateway)."""
+    app = create_app(settings, manage_database=False, background_tasks=False, wired=wired)
+    try:
+        yield app
+    finally:
+        await app.state.counter.aclose()
+        await app.state.payments_provider.aclose()
+        await app.state.sms_sender.aclose()
+        app.state.pictures.close()
+
+
+@pytest.fixture
+def folder(sms_gateway: tuple[str, Path]) -> Path:
+    return sms_gateway[1]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "13800138000",
+        "+86 138 0013 8000",
+        "86-138-0013-8000",
+        "１３８００１３８０００",
+        "0086 13800138000",
+    ],
+)
+def test_numbers_are_read_as_people_type_them(typed: str) -> None:
+    assert phones.normalize_phone(typed) == "+8613800138000"
+
+
+@pytest.mark.parametrize("typed", ["12800138000", "1380013800", "+1 415 555 0100", "", "abc"])
+def test_a_number_that_is_not_a_mainland_mobile_is_refused(typed: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        phones.normalize_phone(typed)
+    assert refused.value.field == "phone"
+
+
+async def test_a_new_number_signs_in_to_a_new_account_without_email(
+    app: Starlette, folder: Path
+) -> None:
+    async with from_address(app, OWNER_HOME) as client:
+        assert (await ask_code(client, "+86 139 0000 0001")).status_code == 202
+        code = last_code(folder, "13900000001")
+        answer = await phone_token(client, "13900000001", code)
+    assert answer.status_code == 201, answer.text
+    assert set(answer.json()) == {"token", "device_token"}
+    [identity] = await Identity.filter(subject="+8613900000001")
+    user = await User.get(id=identity.user_id)  # type: ignore[attr-defined]
+    assert user.email is None and not user.has_password
+    assert user.display_name == "书友0001"
+    assert identity.label == "139****0001" and identity.last_used_at is not None
+    assert await PhoneAddress.filter(phone="+8613900000001").count() == 1
+    # The stored code is a digest: the code itself is nowhere in the database.
+    [row] = await PhoneCode.filter(phone="+8613900000001")
+    assert code not in row.code_hash and row.used_at is not None
+
+
+async def test_the_api_refuses_a_number_that_is_not_a_mainland_mobile(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await ask_code(client, "+1 415 555 0100")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "phone"
+
+
+async def test_a_code_works_once(app: Starlette, folder: Path) -> None:
+    async with from_address(app, OWNER_HOME) as client:
+        await ask_code(client, "13900000002")
+        code = last_code(folder, "13900000002")
+        assert (await phone_token(client, "13900000002", code)).status_code == 201
+        again = await phone_token(client, "13900000002", code)
+    assert again.status_code == 401
+    assert again.json()["error"]["code"] == "bad_code"
+
+
+async def test_two_racing_uses_of_one_code_sign_in_once(app: Starlette, folder: Path) -> None:
+    async with from_address(app, OWNER_HOME) as client:
+        await ask_code(client, "13900000003")
+        code = last_code(folder, "13900000003")
+        answers = await asyncio.gather(
+            *(phone_token(client, "13900000003", code) for _ in range(5))
+        )
+    assert sorted(a.status_code for a in answers) == [201, 401, 401, 401, 401]
+    assert await Identity.filter(subject="+8613900000003").count() == 1
+
+
+async def test_an_expired_code_is_refused(settings: Settings, folder: Path) -> None:
+    sender = make_sender(settings.sms)
+    asked = datetime.now(UTC) - phones.CODE_FOR - timedelta(seconds=1)
+    common = {"address": OWNER_HOME, "counter": MemoryCounter(), "secret_key": settings.secret_key}
+    await phones.request_code(
+        "13900000004",
+        sender=sender,
+        now=asked,
+        budget=10,
+        **common,  # type: ignore[arg-type]
+    )
+    code = last_code(folder, "13900000004")
+    with pytest.raises(BadCode):
+        await phones.sign_in_with_code(
+            "13900000004",
+            code,
+            now=datetime.now(UTC),
+            **common,  # type: ignore[arg-type]
+        )
+    # The same code a moment before it ran out would have worked.
+    signed_in = await phones.sign_in_with_code(
+        "13900000004",
+        code,
+        now=asked + phones.CODE_FOR - timedelta(seconds=1),
+        **common,  # type: ignore[arg-type]
+    )
+    assert signed_in.user.email is None
+
+
+async def test_a_code_is_void_after_three_wrong_guesses_from_where_it_was_asked(
+    app: Starlette, folder: Path
+) -> None:
+    async with from_address(app, STRANGER) as client:
+        await ask_code(client, "13900000005")
+        code = last_code(folder, "13900000005")
+        for _ in range(phones.CODE_TRIES):
+            assert (await phone_token(client, "13900000005", wrong(code))).status_code == 401
+        assert (await phone_token(client, "13900000005", code)).status_code == 401
+
+
+async def test_sends_are_limited_per_number_and_address(app: Starlette, folder: Path) -> None:
+    async with from_address(app, STRANGER) as client:
+        assert (await ask_code(client, "13900000006")).status_code == 202
+        again = await ask_code(client, "13900000006")
+        assert again.status_code == 429
+        assert again.json()["error"]["code"] == "rate_limited"
+        assert int(again.headers["Retry-After"]) > 0
+        # Another number from the same address is another pair.
+        assert (await ask_code(client, "13900000007")).status_code == 202
+    assert len(texts_to(folder, "13900000006")) == 1
+
+
+async def test_a_stranger_cannot_spend_the_owners_sends(app: Starlette, folder: Path) -> None:
+    phone = "13900000008"
+    async with from_address(app, OWNER_HOME) as owner:
+        await ask_code(owner, phone)
+        assert (await phone_token(owner, phone, last_code(folder, phone))).status_code == 201
+    # Strangers from many addresses ask for codes to the owner's number until refused (the
+    # owner's first code, asked before the address was known, counted against the cap too).
+    refused = 0
+    for n in range(phones.SENDS_PER_NUMBER.attempts):
+        async with from_address(app, f"203.0.113.{100 + n}") as stranger:
+            refused += (await ask_code(stranger, phone)).status_code == 429
+    assert refused == 1
+    async with from_address(app, f"203.0.113.{200}") as stranger:
+        assert (await ask_code(stranger, phone)).status_code == 429
+    before = len(texts_to(folder, phone))
+    async with from_address(app, OWNER_HOME) as owner:
+        assert (await ask_code(owner, phone)).status_code == 202
+        # The known address is not held to the strangers' one-a-minute either.
+        assert (await ask_code(owner, phone)).status_code == 202
+        assert (await phone_token(owner, phone, last_code(folder, phone))).status_code == 201
+    assert len(texts_to(folder, phone)) == before + 2
+
+
+async def test_guessing_is_limited_per_number_and_address(app: Starlette) -> None:
+    phone = "13900000009"
+    async with from_address(app, STRANGER) as stranger:
+        for _ in range(phones.WRONG_PER_PAIR.attempts):
+            assert (await phone_token(stranger, phone, "000000")).status_code == 401
+        assert (await phone_token(stranger, phone, "000000")).status_code == 429
+    # From many addresses: the number's limit for unknown clients stops them.
+    answers = []
+    for n in range(phones.WRONG_PER_NUMBER.attempts):
+        async with from_address(app, f"192.0.2.{n + 1}") as other:
+            answers.append((await phone_token(other, phone, "000001")).status_code)
+    assert answers.count(429) == phones.WRONG_PER_PAIR.attempts
+    async with from_address(app, "192.0.2.250") as fresh:
+        assert (await phone_token(fresh, phone, "000002")).status_code == 429
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(app: Starlette, folder: Path) -> None:
+    phone = "13900000010"
+    async with from_address(app, OWNER_HOME) as owner:
+        await ask_code(owner, phone)
+        first = await phone_token(owner, phone, last_code(folder, phone))
+        device_token = first.json()["device_token"]
+    # Strangers everywhere guess until the number refuses unknown clients.
+    for n in range(phones.WRONG_PER_NUMBER.attempts + 5):
+        async with from_address(app, f"192.0.2.{n + 1}") as stranger:
+            await phone_token(stranger, phone, f"{n:06d}")
+    async with from_address(app, "192.0.2.251") as stranger:
+        assert (await phone_token(stranger, phone, "999999")).status_code == 429
+    # The owner, on a new network (mobile data) with the device token, still signs in ...
+    async with from_address(app, "100.64.0.9") as owner:
+        assert (await ask_code(owner, phone)).status_code == 202
+        again = await phone_token(owner, phone, last_code(folder, phone), device_token)
+        assert again.status_code == 201, again.text
+        assert again.json()["device_token"] == device_token
+    # ... and so does their known address without it.
+    async with from_address(app, OWNER_HOME) as owner:
+        assert (await ask_code(owner, phone)).status_code == 202
+        assert (await phone_token(owner, phone, last_code(folder, phone))).status_code == 201
+
+
+async def test_the_daily_budget_stops_texts_and_tells_the_staff_once(
+    settings: Settings, wired: AppWiring, folder: Path
+) -> None:
+    admin = await make_user(admin=True)
+    moderator = await make_user(role="moderator")
+    async with app_for(replace(settings, sms_daily_budget=2), wired) as app:
+        answers = []
+        for n in range(4):
+            async with from_address(app, f"198.51.100.{n + 20}") as client:
+                answers.append(await ask_code(client, f"1370000000{n}"))
+    assert [a.status_code for a in answers] == [202, 202, 429, 429]
+    assert answers[2].json()["error"]["code"] == "rate_limited"
+    assert texts_to(folder, "13700000002") == []
+    [day] = await SmsDay.all()
+    assert (day.sent, day.refused) == (2, 2) and day.alerted_at is not None
+    [told] = await Notification.filter(kind=phones.SMS_BUDGET_SPENT)
+    assert told.user_id == admin.id  # type: ignore[attr-defined]
+    assert not await Notification.filter(user_id=moderator.id).exists()
+
+
+async def test_a_gateway_that_refuses_answers_503_and_spends_no_budget(
+    settings: Settings, wired: AppWiring
+) -> None:
+    assert settings.sms is not None
+    broken = replace(settings, sms=replace(settings.sms, access_key_secret="not-the-secret"))
+    async with app_for(broken, wired) as app, from_address(app, OWNER_HOME) as client:
+        answer = await ask_code(client, "13900000011")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "service_unavailable"
+    assert [day.sent for day in await SmsDay.all()] == [0]
+    assert not await PhoneCode.filter(phone="+8613900000011").exists()
+
+
+async def test_tencent_clouds_gateway_sends_the_code_too(
+    settings: Settings, wired: AppWiring, folder: Path
+) -> None:
+    assert settings.sms is not None
+    tencent = replace(
+        settings,
+        sms=replace(
+            settings.sms, provider="tencent", template=TENCENT_SMS_TEMPLATE, app_id="1400000000"
+        ),
+    )
+    async with app_for(tencent, wired) as app, from_address(app, OWNER_HOME) as client:
+        assert (await ask_code(client, "13900000012")).status_code == 202
+        [text] = texts_to(folder, "13900000012")
+        assert text.endswith("分钟内有效。") and "5分钟" in text
+        signed_in = await phone_token(client, "13900000012", last_code(folder, "13900000012"))
+    assert signed_in.status_code == 201
+    assert providers_of(folder, "13900000012") == {"tencent"}
+
+
+async def test_the_page_signs_in_by_phone_in_two_steps(app: Starlette, folder: Path) -> None:
+    async with from_address(app, OWNER_HOME) as browser:
+        login = await browser.get("/account/login")
+        assert "/account/login/phone" in login.text
+        page = await browser.get("/account/login/phone", params={"next": "/account"})
+        token = csrf_from(page.text)
+        sent = await browser.post(
+            "/account/login/phone",
+            data={"phone": "139 0000 0013", "next": "/account", "csrf_token": token},
+        )
+        assert sent.status_code == 200
+        assert 'name="code"' in sent.text
+        code = last_code(folder, "13900000013")
+        refused = await browser.post(
+            "/account/login/phone",
+            data={"phone": "139 0000 0013", "code": wrong(code), "csrf_token": token},
+        )
+        assert refused.status_code == 401 and 'aria-invalid="true"' in refused.text
+        signed_in = await browser.post(
+            "/account/login/phone",
+            data={"phone": "139 0000 0013", "code": code, "next": "/account", "csrf_token": token},
+        )
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/account"
+        assert "sy_device" in signed_in.headers["set-cookie"]
+        assert "Path=/account/login" in signed_in.headers["set-cookie"]
+        account = await browser.get("/account")
+    assert account.status_code == 200
+
+
+async def test_the_page_keeps_next_on_this_site(app: Starlette, folder: Path) -> None:
+    async with from_address(app, OWNER_HOME) as browser:
+        token = csrf_from((await browser.get("/account/login/phone")).text)
+        await browser.post(
+            "/account/login/phone", data={"phone": "13900000014", "csrf_token": token}
+        )
+        signed_in = await browser.post(
+            "/account/login/phone",
+            data={
+                "phone": "13900000014",
+                "code": last_code(folder, "13900000014"),
+                "next": "https://evil.example/",
+                "csrf_token": token,
+            },
+        )
+    assert signed_in.headers["location"] == "/"
+
+
+async def test_a_signed_in_person_adds_a_number_that_then_signs_in(
+    app: Starlette, folder: Path
+) -> None:
+    user = await make_user(email="reader@example.cn")
+    async with from_address(app, OWNER_HOME) as browser:
+        await sign_in(browser, "reader@example.cn")
+        token = csrf_from((await browser.get("/account/phone/add")).text)
+        await browser.post("/account/phone/add", data={"phone": "13900000015", "csrf_token": token})
+        added = await browser.post(
+            "/account/phone/add",
+            data={
+                "phone": "13900000015",
+                "code": last_code(folder, "13900000015"),
+                "csrf_token": token,
+            },
+        )
+        assert added.status_code == 303
+    [identity] = await Identity.filter(subject="+8613900000015")
+    assert identity.user_id == user.id  # type: ignore[attr-defined]
+    async with from_address(app, "100.64.0.10") as phone:
+        await ask_code(phone, "13900000015")
+        answer = await phone_token(phone, "13900000015", last_code(folder, "13900000015"))
+        assert answer.status_code == 201
+    assert await User.all().count() == 1
+
+
+async def test_a_number_of_another_account_is_not_added(app: Starlette, folder: Path) -> None:
+    async with from_address(app, "100.64.0.11") as other:
+        await ask_code(other, "13900000016")
+        await phone_token(other, "13900000016", last_code(folder, "13900000016"))
+    await make_user(email="second@example.cn")
+    async with from_address(app, OWNER_HOME) as browser:
+        await sign_in(browser, "second@example.cn")
+        token = csrf_from((await browser.get("/account/phone/add")).text)
+        await browser.post("/account/phone/add", data={"phone": "13900000016", "csrf_token": token})
+        refused = await browser.post(
+            "/account/phone/add",
+            data={
+                "phone": "13900000016",
+                "code": last_code(folder, "13900000016"),
+                "csrf_token": token,
+            },
+        )
+    assert refused.status_code == 409
+    assert "已用于登录另一个账户" in refused.text
