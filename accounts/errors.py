@@ -171,9 +171,12 @@ class WechatPendingMissing(DomainError):
 
 
 class BadCode(DomainError):
+    """A code (sent by SMS to sign in, or mailed to link WeChat) that is wrong, expired, used
+    already or out of tries: one answer for all four, so a guesser learns nothing."""
+
     code = AccountsErrorCode.BAD_CODE
     status = 401
-    default_message = "Wrong or expired code."
+    default_message = "Wrong or expired code; ask for a new one."
 
 
 class LastSignInMethod(DomainError):
@@ -196,4 +199,11 @@ class HasPassword(DomainError):
     code = AccountsErrorCode.HAS_PASSWORD
     status = 409
     default_message = "This account already has an email and a password."
-    PHONE_TAKEN = "phone_taken"
+
+
+class PhoneTaken(DomainError):
+    """A number that signs in to another account cannot be added to this one."""
+
+    code = AccountsErrorCode.PHONE_TAKEN
+    status = 409
+    default_message = "This number already signs in to another account; remove it there first."
