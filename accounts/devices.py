@@ -121,7 +121,10 @@ async def request_login_code(
 
 
 async def send_login_code(user: User, locale: str, now: datetime) -> None:
-    """Mail `user` a new one-time sign-in code (the job's half of request_login_code)."""
+    """Mail `user` a new one-time sign-in code (the job's half of request_login_code, which
+    found the account by its email: one without an address is never asked for)."""
+    if user.email is None:
+        return
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     _ = translations(supported(locale)).gettext
     intro = _("Someone is signing in to your Shuyuan account from a new browser. The code:")

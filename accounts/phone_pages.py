@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts import devices, phones
-from accounts.routes import _safe_next, _signed_in_response
+from accounts.routes import safe_next, signed_in_response
 from errors import DomainError
 from web.auth import client_address, require_user
 from web.csrf import read_form
@@ -58,14 +58,14 @@ async def login_phone_page(request: Request) -> Response:
     """Step 1: the number (POST without a code texts one). Step 2: the code (POST with it signs
     in, and keeps the device token in its cookie as the password's sign-in does)."""
     _offered(request)
-    next_url = _safe_next(request.query_params.get("next"))
+    next_url = safe_next(request.query_params.get("next"))
     context: dict[str, Any] = {"errors": {}, "phone": "", "next": next_url, "with_code": False}
     if request.method in ("GET", "HEAD"):
         return await render(request, LOGIN, context)
     form = await read_form(request)
     phone = str(form.get("phone", ""))[:40].strip()
     code = str(form.get("code", ""))[:20].strip()
-    context.update(phone=phone, next=_safe_next(str(form.get("next", "")) or next_url))
+    context.update(phone=phone, next=safe_next(str(form.get("next", "")) or next_url))
     try:
         if "code" not in form:
             await _send_code(request, phone)
@@ -87,7 +87,7 @@ async def login_phone_page(request: Request) -> Response:
         if "phone" in context["errors"]:
             context["with_code"] = False
         return await form_refused(request, LOGIN, context, exc)
-    return await _signed_in_response(
+    return await signed_in_response(
         request, signed_in.user, context["next"], signed_in.device_token
     )
 

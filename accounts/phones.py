@@ -113,7 +113,7 @@ def _code_digest(phone: str, code: str, secret_key: str) -> str:
 
 async def _phone_owner(phone: str) -> User | None:
     identity = await Identity.get_or_none(kind=IdentityKind.PHONE, subject=phone)
-    return await User.get_or_none(id=identity.user_id) if identity else None  # type: ignore[attr-defined]
+    return await User.get_or_none(id=identity.user_id) if identity else None
 
 
 async def _is_known(phone: str, address_hash: str, device: str | None) -> bool:
@@ -359,7 +359,7 @@ async def add_phone(
         raise PhoneTaken()
     await _remember_address(number, address, now)
     existing = await Identity.get_or_none(kind=IdentityKind.PHONE, subject=number)
-    if existing is not None and existing.user_id == user.id:  # type: ignore[attr-defined]
+    if existing is not None and existing.user_id == user.id:
         return existing
     try:
         return await Identity.create(

@@ -47,7 +47,7 @@ from web.i18n import LOCALE_COOKIE, choose_locale
 from web.rendering import flash, gettext_for, redirect_after_post, render
 
 
-def _safe_next(url: str | None) -> str:
+def safe_next(url: str | None) -> str:
     """Only same-site paths are followed after sign-in (no open redirect), and only ones a
     Location header can carry (printable, bounded)."""
     if not url or len(url) > 500 or not url.isprintable():
@@ -96,7 +96,7 @@ async def register_page(request: Request) -> Response:
 
 
 async def login_page(request: Request) -> Response:
-    next_url = _safe_next(request.query_params.get("next"))
+    next_url = safe_next(request.query_params.get("next"))
     if request.method in ("GET", "HEAD"):
         return await render(
             request,
@@ -104,7 +104,7 @@ async def login_page(request: Request) -> Response:
             {"errors": {}, "values": {}, "next": next_url, **_ways_in(request)},
         )
     form = await read_form(request)
-    next_url = _safe_next(str(form.get("next", "")) or next_url)
+    next_url = safe_next(str(form.get("next", "")) or next_url)
     email = str(form.get("email", ""))
     code = str(form.get("code", ""))[:20].strip()
     try:
@@ -128,10 +128,10 @@ async def login_page(request: Request) -> Response:
             **_ways_in(request),
         }
         return await form_refused(request, "accounts/login.html", context, exc)
-    return await _signed_in_response(request, result.user, next_url, result.device_token)
+    return await signed_in_response(request, result.user, next_url, result.device_token)
 
 
-async def _signed_in_response(
+async def signed_in_response(
     request: Request, user: User, next_url: str, device_token: str | None = None
 ) -> Response:
     """Sign this browser in as `user` (a new session) and send it on to `next_url`, keeping
@@ -181,7 +181,7 @@ async def login_code_page(request: Request) -> Response:
         {
             "errors": {},
             "values": {"email": email},
-            "next": _safe_next(str(form.get("next", ""))),
+            "next": safe_next(str(form.get("next", ""))),
             "with_code": True,
             "code_sent": True,
             **_ways_in(request),
@@ -281,7 +281,7 @@ async def password_page(request: Request) -> Response:
 async def choose_language(request: Request) -> Response:
     """The language switch: kept in a cookie, and on the account of whoever is signed in."""
     locale = request.path_params["locale"]
-    back = _safe_next(request.query_params.get("next"))
+    back = safe_next(request.query_params.get("next"))
     response = RedirectResponse(back, status_code=303)
     if await profiles.choose_language(await current_user(request), locale):
         _set_language_cookie(response, locale)

@@ -14,15 +14,15 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts import devices, link_codes, services
 from accounts import wechat_sign_in as sign_in_with_wechat
-from accounts.routes import _safe_next
+from accounts.routes import safe_next, signed_in_response
 from accounts.wechat import WechatClient
 from errors import DomainError
-from web.auth import client_address, current_user, require_user, sign_in
+from web.auth import client_address, current_user, require_user
 from web.csrf import read_form
 from web.errors import form_refused
 from web.forms import field_errors
 from web.i18n import choose_locale
-from web.rendering import flash, gettext_for, redirect_after_post, render
+from web.rendering import flash, gettext_for, render
 
 FINISH_TEMPLATE = "accounts/wechat_finish.html"
 
@@ -52,7 +52,7 @@ async def start(request: Request) -> Response:
         request.session,
         client_for(request),
         user_agent=user_agent,
-        next_path=_safe_next(request.query_params.get("next")),
+        next_path=safe_next(request.query_params.get("next")),
         now=now,
     )
     return RedirectResponse(url, status_code=302)
@@ -73,10 +73,7 @@ async def callback(request: Request) -> Response:
         case sign_in_with_wechat.GoToWechat(url=url):
             return RedirectResponse(url, status_code=302)
         case sign_in_with_wechat.SignedIn(user=user, next_path=next_path):
-            # TODO(issue 32): the shared "signed in" response of accounts.routes (device
-            # cookie, language) once the phone sign-in's helper is merged.
-            sign_in(request, user)
-            return RedirectResponse(next_path, status_code=303)
+            return await signed_in_response(request, user, next_path)
         case sign_in_with_wechat.Linked(already=already, next_path=next_path):
             message = (
                 _("This WeChat account already signs in to your account.")
@@ -140,9 +137,9 @@ async def finish(request: Request) -> Response:
             pictures=request.app.state.pictures,
             counter=request.app.state.counter,
         )
-    sign_in(request, user)  # TODO(issue 32): the shared "signed in" response (see callback)
+    response = await signed_in_response(request, user, pending.next_path)
     flash(request, gettext_for(request)("Welcome to Shuyuan!"), "success")
-    return redirect_after_post(request, pending.next_path)
+    return response
 
 
 async def link_with_password(request: Request) -> Response:
@@ -165,7 +162,7 @@ async def link_with_password(request: Request) -> Response:
         await sign_in_with_wechat.link_pending(pending, result.user, now=now)
     except DomainError as exc:
         return await _finish_page(request, pending, values={"email": email}, refused=exc)
-    return _linked(request, result.user, pending)
+    return await _linked(request, result.user, pending)
 
 
 async def request_link_code(request: Request) -> Response:
@@ -205,13 +202,13 @@ async def link_with_code(request: Request) -> Response:
     except DomainError as exc:
         values = {"email": email}
         return await _finish_page(request, pending, values=values, refused=exc, code_sent=True)
-    return _linked(request, user, pending)
+    return await _linked(request, user, pending)
 
 
-def _linked(request: Request, user: Any, pending: sign_in_with_wechat.Pending) -> Response:
-    sign_in(request, user)  # TODO(issue 32): the shared "signed in" response (see callback)
+async def _linked(request: Request, user: Any, pending: sign_in_with_wechat.Pending) -> Response:
+    response = await signed_in_response(request, user, pending.next_path)
     flash(request, gettext_for(request)("You can now sign in with WeChat."), "success")
-    return redirect_after_post(request, pending.next_path)
+    return response
 
 
 def routes() -> list[BaseRoute]:
