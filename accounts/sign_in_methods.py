@@ -68,6 +68,32 @@ def _what(way: Way) -> str:
     return f"{name} {way.label}".strip()
 
 
+async def tell_added(user_id: int, kind: str, label: str, *, now: datetime) -> None:
+    """Tell the owner in the inbox that a way in was added to their account (by anyone: a way
+    in the owner did not add is one a thief would keep)."""
+    await notices.notify(
+        user_id,
+        kind="sign_in_added",
+        params={"what": _what(Way(kind=kind, label=label))},
+        link=links.path("accounts.account_page"),
+        now=now,
+    )
+
+
+async def remove_identities(user_id: int, *, now: datetime) -> None:
+    """Remove every WeChat and phone way into the account, each told to the owner (a password
+    reset that first proves the account's address: accounts.resets)."""
+    for identity in await Identity.filter(user_id=user_id):
+        await notices.notify(
+            user_id,
+            kind="sign_in_removed",
+            params={"what": _what(Way(kind=identity.kind.value, label=identity.label))},
+            link=links.path("accounts.account_page"),
+            now=now,
+        )
+    await Identity.filter(user_id=user_id).delete()
+
+
 async def remove(user: User, kind: str, identity_id: int | None = None, *, now: datetime) -> None:
     """Remove one way into the account: the password (the email stays, for mail), or the
     identity `identity_id` of `kind` (every identity of that kind when None). The owner is told
@@ -136,13 +162,7 @@ async def add_email_and_password(user: User, email: str, password: str, *, now: 
                 raise HasPassword()
             user.email, user.password_hash = normalized, password_hash
             await verification.send_verification(user, now=now)
-            await notices.notify(
-                user.id,
-                kind="sign_in_added",
-                params={"what": normalized},
-                link=links.path("accounts.account_page"),
-                now=now,
-            )
+            await tell_added(user.id, PASSWORD, normalized, now=now)
     except IntegrityError:
         raise EmailTaken() from None
     return user

@@ -33,7 +33,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import profiles
+from accounts import profiles, services, sign_in_methods
 from accounts.errors import (
     WechatNotSetUp,
     WechatPendingMissing,
@@ -51,7 +51,7 @@ from accounts.wechat import (
     WechatClient,
     in_wechat,
 )
-from errors import DomainError, ValidationError
+from errors import DomainError
 from pictures import PicturePool
 from ratelimit import Counter
 from translation import SUPPORTED_LOCALES
@@ -61,7 +61,6 @@ PENDING_FOR = timedelta(minutes=15)
 MAX_STATES = 5  # a few tabs may each be on their way through WeChat
 STATES_KEY = "wechat_states"
 PENDING_KEY = "wechat_pending"
-FALLBACK_NAME = "书友"
 log = logging.getLogger(__name__)
 
 
@@ -260,10 +259,7 @@ def pending(session: dict[str, Any], now: datetime) -> Pending:
 async def suggested_name(pending: Pending) -> str:
     """The display name a new account is offered: WeChat's nickname when it may be one
     (services.check_display_name), else "书友" and four random digits."""
-    try:
-        return await check_display_name(pending.nickname)
-    except ValidationError:
-        return f"{FALLBACK_NAME}{secrets.randbelow(10**4):04d}"
+    return await services.new_display_name(pending.nickname)
 
 
 async def create_account(
@@ -390,6 +386,9 @@ async def _attach(
     try:
         async with in_transaction():
             await _create_identity(user_id, person, now)
+            # Told in the inbox, as every way in added: a way in the owner did not add is
+            # one a thief keeps after a password reset.
+            await sign_in_methods.tell_added(user_id, sign_in_methods.WECHAT, label, now=now)
     except IntegrityError:
         raced = await Identity.get_or_none(kind=IdentityKind.WECHAT, subject=person.subject)
         if raced is None or raced.user_id != user_id:
