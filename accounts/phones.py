@@ -49,7 +49,6 @@ from accounts.roles import roles_that_may
 from accounts.sms import SmsSender, SmsUnavailable
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
-from translation import SUPPORTED_LOCALES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -274,29 +273,14 @@ async def _account_for(number: str, *, locale: str | None, now: datetime) -> Use
     if owner is not None:
         await Identity.filter(kind=IdentityKind.PHONE, subject=number).update(last_used_at=now)
         return owner
-    name = await services.new_display_name()  # never part of the number: names are public
-    try:
-        async with in_transaction():
-            user = await User.create(
-                email=None,
-                display_name=name,
-                password_hash="",
-                locale=locale if locale in SUPPORTED_LOCALES else None,
-            )
-            await Identity.create(
-                user=user,
-                kind=IdentityKind.PHONE,
-                subject=number,
-                label=masked(number),
-                created_at=now,
-                last_used_at=now,
-            )
-    except IntegrityError:
-        owner = await _phone_owner(number)
-        if owner is None:
-            raise
-        return owner
-    return user
+    return await sign_in_methods.create_account(
+        IdentityKind.PHONE,
+        number,
+        masked(number),
+        display_name=await services.new_display_name(),  # never the number's digits: public
+        locale=locale,
+        now=now,
+    )
 
 
 async def sign_in_with_code(

@@ -54,7 +54,6 @@ from accounts.wechat import (
 from errors import DomainError
 from pictures import PicturePool
 from ratelimit import Counter
-from translation import SUPPORTED_LOCALES
 
 STATE_FOR = timedelta(minutes=10)
 PENDING_FOR = timedelta(minutes=15)
@@ -268,22 +267,15 @@ async def create_account(
     """A new account, without email or password, that signs in with this WeChat person.
     Raises ValidationError("display_name"). Two first sign-ins of one person racing end in
     one account: the loser of the unique (kind, subject) gets the winner's."""
-    name = await check_display_name(display_name)
-    try:
-        async with in_transaction():
-            user = await User.create(
-                email=None,
-                display_name=name,
-                password_hash="",
-                locale=locale if locale in SUPPORTED_LOCALES else None,
-            )
-            await _create_identity(user.id, pending, now)
-    except IntegrityError:
-        identity = await Identity.get_or_none(kind=IdentityKind.WECHAT, subject=pending.subject)
-        if identity is None:
-            raise
-        return await User.get(id=identity.user_id)
-    return user
+    return await sign_in_methods.create_account(
+        IdentityKind.WECHAT,
+        pending.subject,
+        pending.nickname,
+        display_name=await check_display_name(display_name),
+        locale=locale,
+        now=now,
+        with_identity=lambda identity: _keep_first_openid(identity, pending, now),
+    )
 
 
 async def use_wechat_avatar(
@@ -361,14 +353,18 @@ async def _create_identity(user_id: int, pending: Pending, now: datetime) -> Ide
         created_at=now,
         last_used_at=now,
     )
+    await _keep_first_openid(identity, pending, now)
+    return identity
+
+
+async def _keep_first_openid(identity: Identity, pending: Pending, now: datetime) -> None:
     await WechatOpenid.create(
         identity=identity,
-        user_id=user_id,
+        user_id=identity.user_id,
         app_id=pending.app_id,
         openid=pending.openid,
         created_at=now,
     )
-    return identity
 
 
 async def _attach(
