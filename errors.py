@@ -10,6 +10,7 @@ class CommonErrorCode(StrEnum):
     INVALID_FIELD = "invalid_field"
     RATE_LIMITED = "rate_limited"
     INVALID_JSON = "invalid_json"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     SERVICE_UNAVAILABLE = "service_unavailable"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
@@ -79,6 +80,17 @@ class InvalidJSON(DomainError):
     code = CommonErrorCode.INVALID_JSON
     status = 400
     default_message = "The request body must be a JSON object."
+
+
+class UnsupportedMediaType(DomainError):
+    """A request body that does not say it is JSON. A page on another site can make a browser
+    send a plain-text or form body to any address without asking first (no CORS preflight),
+    but not one labelled application/json: refusing the rest keeps the API's endpoints that
+    need no token (sign-in, SMS codes) out of other sites' reach."""
+
+    code = CommonErrorCode.UNSUPPORTED_MEDIA_TYPE
+    status = 415
+    default_message = "Send the request body as JSON (Content-Type: application/json)."
 
 
 class ServiceUnavailable(DomainError):

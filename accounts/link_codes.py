@@ -5,8 +5,9 @@ Asked for like a sign-in code (accounts.devices.request_login_code): the request
 the ask (accounts.requested_mail mails it), so its answer and its work are the same whether or
 not an account has the email. Only the code's digest is kept,
 salted with its purpose (a sign-in code is never a link code); it works once, for LINK_CODE_FOR,
-and every wrong code presented for the account spends one of its LINK_CODE_TRIES; wrong codes
-are also limited per email and address.
+and every wrong code presented for the account spends one of its LINK_CODE_TRIES; an account
+has one live link code at a time (a new one voids the last), asked for at most
+LINK_CODES_PER_EMAIL times an hour; wrong codes are also limited per email and address.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ LINK_CODE_TRIES = 3
 MAIL_KIND = "link_code"
 LINK_CODES_PER_PAIR = Limit(attempts=3, window_seconds=3600)  # per email and address
 LINK_CODES_PER_ADDRESS = Limit(attempts=10, window_seconds=3600)
+# Per email from everywhere: with one live code at a time and LINK_CODE_TRIES each, at most
+# 30 guesses an hour reach an account's codes, however many addresses a guesser has.
+LINK_CODES_PER_EMAIL = Limit(attempts=10, window_seconds=3600)
 WRONG_LINK_CODES_PER_PAIR = Limit(attempts=10, window_seconds=15 * 60)
 WRONG_LINK_CODES_PER_ADDRESS = Limit(attempts=50, window_seconds=15 * 60)
 
@@ -49,6 +53,7 @@ async def request_link_code(
     normalized = normalize_email(email)[:320]
     for key, limit in (
         (f"link-code-pair:{normalized}:{address}", LINK_CODES_PER_PAIR),
+        (f"link-code-email:{normalized}", LINK_CODES_PER_EMAIL),
         (f"link-code-addr:{address}", LINK_CODES_PER_ADDRESS),
     ):
         if await counter.hit(key, limit) > limit.attempts:
@@ -63,6 +68,9 @@ async def send_link_code(user: User, locale: str, now: datetime) -> None:
     intro = _("Someone is linking a WeChat account to your Shuyuan account. The code:")
     ignore = _("It works once, for 15 minutes. If it was not you, ignore this mail.")
     async with in_transaction():
+        # One live link code per account: a new one voids the ones before, so codes asked for
+        # from many addresses do not multiply a guess's chances.
+        await LoginCode.filter(user_id=user.id, purpose="link", used_at=None).update(used_at=now)
         row = await LoginCode.create(
             user_id=user.id,
             code_hash=_digest(user.id, code),
@@ -89,11 +97,13 @@ async def account_with_code(
     normalized = normalize_email(email)[:320]
     pair_key = f"link:wrong-code:{normalized}:{address}"
     address_key = f"link:wrong-code-addr:{address}"
+    # Counted before the code is looked at (hit, then check): a burst of guesses sent at once
+    # is counted whole. A success forgives this client's own count.
     for key, limit in (
         (pair_key, WRONG_LINK_CODES_PER_PAIR),
         (address_key, WRONG_LINK_CODES_PER_ADDRESS),
     ):
-        if await counter.count(key, limit) >= limit.attempts:
+        if await counter.hit(key, limit) > limit.attempts:
             raise RateLimited(seconds_left(limit), "Too many wrong codes.")
     code = code.strip()
     user = await User.get_or_none(email=normalized)
@@ -109,11 +119,10 @@ async def account_with_code(
                 id=row.id, used_at=None, tries__lt=LINK_CODE_TRIES
             ).update(used_at=now, tries=F("tries") + 1)
             if spent == 1:
+                await counter.reset(pair_key)
                 return user
     if user is not None:  # a wrong code spends a try of each live link code of the account
         await LoginCode.filter(
             user_id=user.id, purpose="link", used_at=None, expires_at__gt=now
         ).update(tries=F("tries") + 1)
-    await counter.hit(pair_key, WRONG_LINK_CODES_PER_PAIR)
-    await counter.hit(address_key, WRONG_LINK_CODES_PER_ADDRESS)
     raise BadCode()

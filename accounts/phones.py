@@ -35,7 +35,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from accounts import devices, notices, services
+from accounts import devices, notices, services, sign_in_methods
 from accounts.errors import BadCode, PhoneTaken
 from accounts.models import (
     Identity,
@@ -49,7 +49,6 @@ from accounts.roles import roles_that_may
 from accounts.sms import SmsSender, SmsUnavailable
 from errors import RateLimited, ValidationError
 from ratelimit import Counter, Limit, seconds_left
-from translation import SUPPORTED_LOCALES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -224,17 +223,23 @@ async def _spend_code(
             (f"phone:wrong-number:{number}", WRONG_PER_NUMBER),
             (f"phone:wrong-address:{address_hash}", WRONG_PER_ADDRESS),
         ]
-    for key, limit in keys:
-        if await counter.count(key, limit) >= limit.attempts:
-            raise RateLimited(seconds_left(limit), "Too many wrong codes; please wait.")
+    # Counted before the code is looked at (hit, then check): guesses sent all at once are
+    # each counted, so a burst cannot pass a limit that a check-then-count would let through.
+    over = [limit for key, limit in keys if await counter.hit(key, limit) > limit.attempts]
+    if over:
+        raise RateLimited(seconds_left(over[0]), "Too many wrong codes; please wait.")
     wanted = _code_digest(number, code.strip(), secret_key)
-    live = (
-        await PhoneCode.filter(phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES)
-        .order_by("-id")
-        .limit(50)  # at most ~20 are live: the send limits
+    # A guess is compared with the codes this address asked for (a device of the account:
+    # with all of the number's), never with a code asked for elsewhere: codes strangers ask
+    # for do not multiply a guess's chances, and their guesses cannot touch the owner's code.
+    live_codes = PhoneCode.filter(
+        phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES
     )
+    if device is None:
+        live_codes = live_codes.filter(address_hash=address_hash)
+    live = await live_codes.order_by("-id").limit(50)  # a handful: the send limits
     match = None
-    for row in live:  # every live code compared, in constant time each
+    for row in live:  # every candidate compared, in constant time each
         if hmac.compare_digest(row.code_hash, wanted):
             match = row
     # Invariant "a code is used once": of two requests racing with it, one UPDATE wins.
@@ -246,10 +251,7 @@ async def _spend_code(
         for key, _limit in keys[:1]:
             await counter.reset(key)  # the client that succeeded is forgiven its own failures
         return
-    for key, limit in keys:
-        await counter.hit(key, limit)
-    # A guess spends a try of the codes this address asked for, never of one asked for
-    # elsewhere: a stranger's guesses cannot void the owner's code.
+    # A wrong guess spends a try of the codes this address asked for (CODE_TRIES each).
     await PhoneCode.filter(
         phone=number, address_hash=address_hash, used_at=None, expires_at__gt=now
     ).update(tries=F("tries") + 1)
@@ -264,13 +266,6 @@ async def _remember_address(number: str, address: str, now: datetime) -> None:
         await PhoneAddress.create(phone=number, address_hash=address_hash, last_at=now)
 
 
-async def _new_display_name(number: str) -> str:
-    try:
-        return await services.check_display_name(f"书友{number[-4:]}")
-    except ValidationError:
-        return f"书友{secrets.randbelow(10000):04d}"
-
-
 async def _account_for(number: str, *, locale: str | None, now: datetime) -> User:
     """The account `number` signs in to, made now (with its Identity, in one transaction) if
     it has none. Two first sign-ins racing end in one account: (kind, subject) is unique."""
@@ -278,29 +273,14 @@ async def _account_for(number: str, *, locale: str | None, now: datetime) -> Use
     if owner is not None:
         await Identity.filter(kind=IdentityKind.PHONE, subject=number).update(last_used_at=now)
         return owner
-    name = await _new_display_name(number)
-    try:
-        async with in_transaction():
-            user = await User.create(
-                email=None,
-                display_name=name,
-                password_hash="",
-                locale=locale if locale in SUPPORTED_LOCALES else None,
-            )
-            await Identity.create(
-                user=user,
-                kind=IdentityKind.PHONE,
-                subject=number,
-                label=masked(number),
-                created_at=now,
-                last_used_at=now,
-            )
-    except IntegrityError:
-        owner = await _phone_owner(number)
-        if owner is None:
-            raise
-        return owner
-    return user
+    return await sign_in_methods.create_account(
+        IdentityKind.PHONE,
+        number,
+        masked(number),
+        display_name=await services.new_display_name(),  # never the number's digits: public
+        locale=locale,
+        now=now,
+    )
 
 
 async def sign_in_with_code(
@@ -362,13 +342,18 @@ async def add_phone(
     if existing is not None and existing.user_id == user.id:
         return existing
     try:
-        return await Identity.create(
-            user=user,
-            kind=IdentityKind.PHONE,
-            subject=number,
-            label=masked(number),
-            created_at=now,
-            last_used_at=now,
-        )
+        async with in_transaction():
+            identity = await Identity.create(
+                user=user,
+                kind=IdentityKind.PHONE,
+                subject=number,
+                label=masked(number),
+                created_at=now,
+                last_used_at=now,
+            )
+            await sign_in_methods.tell_added(
+                user.id, sign_in_methods.PHONE, masked(number), now=now
+            )
     except IntegrityError:
         raise PhoneTaken() from None
+    return identity

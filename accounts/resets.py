@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import outbox, sessions
+from accounts import outbox, sessions, sign_in_methods
 from accounts.errors import ResetExpired, ResetNotFound
 from accounts.models import MailRequest, PasswordReset, User
 from accounts.services import hash_password, normalize_email, validate_password
@@ -102,5 +102,13 @@ async def reset_password(*, token: str, password: str, now: datetime) -> User:
         await User.filter(id=user.id).update(password_hash=password_hash)
         await PasswordReset.filter(user_id=user.id, used_at=None).update(used_at=now)
         await sessions.end_all_but(user.id, keep_session_id=None, now=now)
+        if user.email_verified_at is None:
+            # The link proves the mailbox for the first time: the address's owner takes the
+            # account as it is, without the ways in someone added before the address was
+            # proved (who registered or added an address that was not theirs, then linked
+            # their WeChat or phone, keeps nothing). They are told what went.
+            await sign_in_methods.remove_identities(user.id, now=now)
+            await User.filter(id=user.id).update(email_verified_at=now)
+            user.email_verified_at = now
     user.password_hash = password_hash
     return user

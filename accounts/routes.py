@@ -156,7 +156,9 @@ def _keep_device_token(request: Request, response: Response, device_token: str) 
         devices.DEVICE_COOKIE,
         device_token,
         max_age=int(devices.DEVICE_FOR.total_seconds()),
-        path=links.path("accounts.login_page"),  # phone sign-in's page is under it too
+        # Every page that signs in or proves an account is under /account (the password's,
+        # the phone's, WeChat's linking).
+        path=links.path("accounts.account_page"),
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",  # as the session cookie

@@ -124,6 +124,22 @@ async def check_display_name(display_name: str, *, user_id: int | None = None) -
     return name
 
 
+# A new account made by WeChat or a phone number, whose name is not usable, is "书友" (fellow
+# reader) and four random digits (never part of the number: the name is public).
+FALLBACK_NAME = "书友"
+
+
+async def new_display_name(wanted: str | None = None) -> str:
+    """`wanted` when it may be a display name (check_display_name), else FALLBACK_NAME and four
+    random digits; the person changes it on their profile."""
+    if wanted:
+        try:
+            return await check_display_name(wanted)
+        except ValidationError:
+            pass
+    return f"{FALLBACK_NAME}{secrets.randbelow(10**4):04d}"
+
+
 async def hash_password(password: str) -> str:
     # argon2 takes tens of milliseconds of CPU by design; keep it off the event loop.
     return await asyncio.to_thread(_hasher.hash, password)

@@ -11,6 +11,7 @@ sign_in_removed), which needs no address.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from accounts import notices, services, verification
 from accounts.errors import EmailTaken, HasPassword, LastSignInMethod, SignInMethodNotFound
 from accounts.models import Identity, IdentityKind, User
 from errors import ValidationError
+from translation import SUPPORTED_LOCALES
 
 PASSWORD = "password"  # nosec B105  # the name of a way in
 WECHAT = IdentityKind.WECHAT.value
@@ -66,6 +68,72 @@ def _what(way: Way) -> str:
         return way.label
     name = "WeChat" if way.kind == WECHAT else "Phone"
     return f"{name} {way.label}".strip()
+
+
+async def create_account(
+    kind: IdentityKind,
+    subject: str,
+    label: str,
+    *,
+    display_name: str,
+    locale: str | None,
+    now: datetime,
+    with_identity: Callable[[Identity], Awaitable[object]] | None = None,
+) -> User:
+    """A new account without email or password that signs in with one identity (a WeChat
+    person, a phone number), made in one transaction with `with_identity`'s rows. Two first
+    sign-ins of one person racing end in one account: the loser of the unique (kind, subject)
+    gets the winner's."""
+    try:
+        async with in_transaction():
+            user = await User.create(
+                email=None,
+                display_name=display_name,
+                password_hash="",
+                locale=locale if locale in SUPPORTED_LOCALES else None,
+            )
+            identity = await Identity.create(
+                user_id=user.id,
+                kind=kind,
+                subject=subject,
+                label=label[:60],
+                created_at=now,
+                last_used_at=now,
+            )
+            if with_identity is not None:
+                await with_identity(identity)
+    except IntegrityError:
+        existing = await Identity.get_or_none(kind=kind, subject=subject)
+        if existing is None:
+            raise
+        return await User.get(id=existing.user_id)
+    return user
+
+
+async def tell_added(user_id: int, kind: str, label: str, *, now: datetime) -> None:
+    """Tell the owner in the inbox that a way in was added to their account (by anyone: a way
+    in the owner did not add is one a thief would keep)."""
+    await notices.notify(
+        user_id,
+        kind="sign_in_added",
+        params={"what": _what(Way(kind=kind, label=label))},
+        link=links.path("accounts.account_page"),
+        now=now,
+    )
+
+
+async def remove_identities(user_id: int, *, now: datetime) -> None:
+    """Remove every WeChat and phone way into the account, each told to the owner (a password
+    reset that first proves the account's address: accounts.resets)."""
+    for identity in await Identity.filter(user_id=user_id):
+        await notices.notify(
+            user_id,
+            kind="sign_in_removed",
+            params={"what": _what(Way(kind=identity.kind.value, label=identity.label))},
+            link=links.path("accounts.account_page"),
+            now=now,
+        )
+    await Identity.filter(user_id=user_id).delete()
 
 
 async def remove(user: User, kind: str, identity_id: int | None = None, *, now: datetime) -> None:
@@ -136,13 +204,7 @@ async def add_email_and_password(user: User, email: str, password: str, *, now: 
                 raise HasPassword()
             user.email, user.password_hash = normalized, password_hash
             await verification.send_verification(user, now=now)
-            await notices.notify(
-                user.id,
-                kind="sign_in_added",
-                params={"what": normalized},
-                link=links.path("accounts.account_page"),
-                now=now,
-            )
+            await tell_added(user.id, PASSWORD, normalized, now=now)
     except IntegrityError:
         raise EmailTaken() from None
     return user

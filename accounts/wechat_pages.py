@@ -162,7 +162,7 @@ async def link_with_password(request: Request) -> Response:
         await sign_in_with_wechat.link_pending(pending, result.user, now=now)
     except DomainError as exc:
         return await _finish_page(request, pending, values={"email": email}, refused=exc)
-    return await _linked(request, result.user, pending)
+    return await _linked(request, result.user, pending, result.device_token)
 
 
 async def request_link_code(request: Request) -> Response:
@@ -205,8 +205,13 @@ async def link_with_code(request: Request) -> Response:
     return await _linked(request, user, pending)
 
 
-async def _linked(request: Request, user: Any, pending: sign_in_with_wechat.Pending) -> Response:
-    response = await signed_in_response(request, user, pending.next_path)
+async def _linked(
+    request: Request,
+    user: Any,
+    pending: sign_in_with_wechat.Pending,
+    device_token: str | None = None,
+) -> Response:
+    response = await signed_in_response(request, user, pending.next_path, device_token)
     flash(request, gettext_for(request)("You can now sign in with WeChat."), "success")
     return response
 

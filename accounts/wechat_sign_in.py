@@ -33,7 +33,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import profiles
+from accounts import profiles, services, sign_in_methods
 from accounts.errors import (
     WechatNotSetUp,
     WechatPendingMissing,
@@ -51,17 +51,15 @@ from accounts.wechat import (
     WechatClient,
     in_wechat,
 )
-from errors import DomainError, ValidationError
+from errors import DomainError
 from pictures import PicturePool
 from ratelimit import Counter
-from translation import SUPPORTED_LOCALES
 
 STATE_FOR = timedelta(minutes=10)
 PENDING_FOR = timedelta(minutes=15)
 MAX_STATES = 5  # a few tabs may each be on their way through WeChat
 STATES_KEY = "wechat_states"
 PENDING_KEY = "wechat_pending"
-FALLBACK_NAME = "书友"
 log = logging.getLogger(__name__)
 
 
@@ -260,10 +258,7 @@ def pending(session: dict[str, Any], now: datetime) -> Pending:
 async def suggested_name(pending: Pending) -> str:
     """The display name a new account is offered: WeChat's nickname when it may be one
     (services.check_display_name), else "书友" and four random digits."""
-    try:
-        return await check_display_name(pending.nickname)
-    except ValidationError:
-        return f"{FALLBACK_NAME}{secrets.randbelow(10**4):04d}"
+    return await services.new_display_name(pending.nickname)
 
 
 async def create_account(
@@ -272,22 +267,15 @@ async def create_account(
     """A new account, without email or password, that signs in with this WeChat person.
     Raises ValidationError("display_name"). Two first sign-ins of one person racing end in
     one account: the loser of the unique (kind, subject) gets the winner's."""
-    name = await check_display_name(display_name)
-    try:
-        async with in_transaction():
-            user = await User.create(
-                email=None,
-                display_name=name,
-                password_hash="",
-                locale=locale if locale in SUPPORTED_LOCALES else None,
-            )
-            await _create_identity(user.id, pending, now)
-    except IntegrityError:
-        identity = await Identity.get_or_none(kind=IdentityKind.WECHAT, subject=pending.subject)
-        if identity is None:
-            raise
-        return await User.get(id=identity.user_id)
-    return user
+    return await sign_in_methods.create_account(
+        IdentityKind.WECHAT,
+        pending.subject,
+        pending.nickname,
+        display_name=await check_display_name(display_name),
+        locale=locale,
+        now=now,
+        with_identity=lambda identity: _keep_first_openid(identity, pending, now),
+    )
 
 
 async def use_wechat_avatar(
@@ -365,14 +353,18 @@ async def _create_identity(user_id: int, pending: Pending, now: datetime) -> Ide
         created_at=now,
         last_used_at=now,
     )
+    await _keep_first_openid(identity, pending, now)
+    return identity
+
+
+async def _keep_first_openid(identity: Identity, pending: Pending, now: datetime) -> None:
     await WechatOpenid.create(
         identity=identity,
-        user_id=user_id,
+        user_id=identity.user_id,
         app_id=pending.app_id,
         openid=pending.openid,
         created_at=now,
     )
-    return identity
 
 
 async def _attach(
@@ -390,6 +382,9 @@ async def _attach(
     try:
         async with in_transaction():
             await _create_identity(user_id, person, now)
+            # Told in the inbox, as every way in added: a way in the owner did not add is
+            # one a thief keeps after a password reset.
+            await sign_in_methods.tell_added(user_id, sign_in_methods.WECHAT, label, now=now)
     except IntegrityError:
         raced = await Identity.get_or_none(kind=IdentityKind.WECHAT, subject=person.subject)
         if raced is None or raced.user_id != user_id:

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from starlette.requests import Request
 
-from errors import InvalidJSON, ValidationError
+from errors import InvalidJSON, UnsupportedMediaType, ValidationError
 from web.schemas import MAX_JSON_DEPTH, S
 
 _MISSING = re.compile(r"^Object missing required field `([^`]+)`$")
@@ -158,10 +158,22 @@ def _whole_floats(value: Any) -> Any:
     return value
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """application/json, or a +json type (application/merge-patch+json), parameters aside."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 async def read_json(request: Request, model: type[S]) -> S:
     """The request's JSON body as `model` (see decode_json). Its size is bounded by
-    web.limits while it streams in."""
-    return decode_json(await request.body(), model, decoders_of(request))
+    web.limits while it streams in. A body not labelled JSON is 415 (errors.
+    UnsupportedMediaType: what another site's page can send without asking)."""
+    body = await request.body()
+    if body.strip() and not is_json_media_type(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType()
+    return decode_json(body, model, decoders_of(request))
 
 
 def read_query(request: Request, model: type[S]) -> S:

@@ -18,21 +18,23 @@ SQLITE_EMAIL_AFTER = '"email" VARCHAR(254) UNIQUE'
 
 
 async def _rewrite_sqlite_user(client, before: str, after: str) -> None:
+    # Every statement through execute_query: execute_script would commit the migration's
+    # transaction first (sqlite3's executescript does), leaving it half applied on a failure.
     _, rows = await client.execute_query(
-        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'accounts_user'"
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'accounts_user'"
     )
     sql = rows[0]["sql"]
     if before not in sql:
         raise RuntimeError(f"accounts_user is not as expected: {sql}")
     _, version = await client.execute_query("PRAGMA schema_version")
     number = int(version[0]["schema_version"])
-    await client.execute_script("PRAGMA writable_schema = ON")
+    await client.execute_query("PRAGMA writable_schema = ON")
     await client.execute_query(
-        "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'accounts_user'",
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'accounts_user'",
         [sql.replace(before, after)],
     )
-    await client.execute_script(f"PRAGMA schema_version = {number + 1}")
-    await client.execute_script("PRAGMA writable_schema = OFF")
+    await client.execute_query(f"PRAGMA schema_version = {number + 1}")
+    await client.execute_query("PRAGMA writable_schema = OFF")
     _, check = await client.execute_query("PRAGMA integrity_check")
     if check[0]["integrity_check"] != "ok":
         raise RuntimeError(f"accounts_user after the rewrite: {check}")

@@ -130,7 +130,8 @@ async def test_a_new_number_signs_in_to_a_new_account_without_email(
     [identity] = await Identity.filter(subject="+8613900000001")
     user = await User.get(id=identity.user_id)  # type: ignore[attr-defined]
     assert user.email is None and not user.has_password
-    assert user.display_name == "书友0001"
+    # "书友" and four random digits, never the number's (names are public).
+    assert re.fullmatch(r"书友\d{4}", user.display_name)
     assert identity.label == "139****0001" and identity.last_used_at is not None
     assert await PhoneAddress.filter(phone="+8613900000001").count() == 1
     # The stored code is a digest: the code itself is nowhere in the database.
@@ -253,7 +254,8 @@ async def test_guessing_is_limited_per_number_and_address(app: Starlette) -> Non
     for n in range(phones.WRONG_PER_NUMBER.attempts):
         async with from_address(app, f"192.0.2.{n + 1}") as other:
             answers.append((await phone_token(other, phone, "000001")).status_code)
-    assert answers.count(429) == phones.WRONG_PER_PAIR.attempts
+    # Counted before they are checked, refused guesses count too: the stranger's sixth.
+    assert answers.count(429) == phones.WRONG_PER_PAIR.attempts + 1
     async with from_address(app, "192.0.2.250") as fresh:
         assert (await phone_token(fresh, phone, "000002")).status_code == 429
 
@@ -359,7 +361,7 @@ async def test_the_page_signs_in_by_phone_in_two_steps(app: Starlette, folder: P
         assert signed_in.status_code == 303
         assert signed_in.headers["location"] == "/account"
         assert "sy_device" in signed_in.headers["set-cookie"]
-        assert "Path=/account/login" in signed_in.headers["set-cookie"]
+        assert "Path=/account;" in signed_in.headers["set-cookie"]
         account = await browser.get("/account")
     assert account.status_code == 200
 
@@ -406,6 +408,53 @@ async def test_a_signed_in_person_adds_a_number_that_then_signs_in(
         answer = await phone_token(phone, "13900000015", last_code(folder, "13900000015"))
         assert answer.status_code == 201
     assert await User.all().count() == 1
+    # The owner is told (a way in they did not add is one a thief would keep).
+    told = await Notification.filter(user_id=user.id, kind="sign_in_added").values_list(
+        "params", flat=True
+    )
+    assert told == [{"what": "Phone 139****0015"}]
+
+
+async def test_a_burst_of_guesses_is_counted_whole(app: Starlette) -> None:
+    """Guesses sent at once are each counted before any is checked: a burst of twice the
+    limit gets at most the limit's answers."""
+    async with from_address(app, STRANGER) as stranger:
+        answers = await asyncio.gather(
+            *(phone_token(stranger, "13900000030", f"{n:06d}") for n in range(12))
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(401) <= phones.WRONG_PER_PAIR.attempts
+    assert statuses.count(429) >= 12 - phones.WRONG_PER_PAIR.attempts
+
+
+async def test_codes_asked_for_elsewhere_do_not_answer_a_strangers_guess(
+    app: Starlette, folder: Path
+) -> None:
+    """A guess is compared only with the codes its own address asked for: the owner's code,
+    typed by a stranger elsewhere, signs nobody in (and codes strangers ask for from many
+    addresses do not multiply a guess's chances)."""
+    phone = "13900000031"
+    async with from_address(app, OWNER_HOME) as owner:
+        await ask_code(owner, phone)
+    owners_code = last_code(folder, phone)
+    async with from_address(app, STRANGER) as stranger:
+        assert (await phone_token(stranger, phone, owners_code)).status_code == 401
+    async with from_address(app, OWNER_HOME) as owner:
+        assert (await phone_token(owner, phone, owners_code)).status_code == 201
+
+
+async def test_the_api_refuses_a_body_that_is_not_labelled_json(app: Starlette) -> None:
+    """Another site's page can make a browser post plain text anywhere without asking (no
+    CORS preflight): such a body is 415, and no text message is sent."""
+    async with from_address(app, STRANGER) as other_site:
+        answer = await other_site.post(
+            "/api/v1/phone-codes",
+            content=b'{"phone": "13900000032"}',
+            headers={"content-type": "text/plain;charset=UTF-8"},
+        )
+    assert answer.status_code == 415
+    assert answer.json()["error"]["code"] == "unsupported_media_type"
+    assert not await PhoneCode.filter(phone="+8613900000032").exists()
 
 
 async def test_a_number_of_another_account_is_not_added(app: Starlette, folder: Path) -> None:

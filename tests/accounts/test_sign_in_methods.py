@@ -3,13 +3,14 @@ removed, never the last one; the page and the API are the same rule."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
-from accounts import sign_in_methods
+from accounts import resets, sign_in_methods
 from accounts.errors import EmailTaken, HasPassword, LastSignInMethod, SignInMethodNotFound
 from accounts.models import Identity, IdentityKind, Notification, OutboxMessage, User
 from errors import ValidationError
@@ -173,3 +174,52 @@ async def test_a_removed_password_is_set_again_for_the_same_address_only() -> No
         await sign_in_methods.add_email_and_password(user, "other@example.cn", PASSWORD, now=NOW)
     await sign_in_methods.add_email_and_password(user, user.email or "", PASSWORD, now=NOW)
     assert await sign_in_methods.methods(await User.get(id=user.id)) == ["password", "wechat"]
+
+
+async def _reset_through_the_mailbox(user: User, password: str) -> None:
+    """What the address's owner does: the reset link mailed to it, opened."""
+    now = datetime.now(UTC)
+    await resets.send_reset_link(user, "zh_CN", now)
+    mail = await OutboxMessage.filter(recipient=user.email).order_by("-id").first()
+    assert mail is not None
+    token = re.search(r"/account/reset/([A-Za-z0-9_-]+)", mail.text)
+    assert token is not None
+    await resets.reset_password(token=token.group(1), password=password, now=now)
+
+
+async def test_a_reset_that_first_proves_the_address_drops_the_ways_in_added_before() -> None:
+    """Someone registers (or adds) an address that is not theirs, then links their own WeChat:
+    when the address's owner resets the password through the mailbox, the account is theirs
+    without that WeChat, and they are told what went."""
+    squatted = await make_user(email="victim@example.cn")
+    assert squatted.email_verified_at is None
+    await Identity.create(
+        user=squatted,
+        kind=IdentityKind.WECHAT,
+        subject="o-attackers-unionid",
+        label="attacker",
+        created_at=datetime.now(UTC),
+    )
+    await _reset_through_the_mailbox(squatted, "a-new-and-long-passphrase-42")
+    assert not await Identity.filter(user_id=squatted.id).exists()
+    assert await sign_in_methods.methods(await User.get(id=squatted.id)) == ["password"]
+    assert (await User.get(id=squatted.id)).email_verified_at is not None
+    told = await Notification.filter(user_id=squatted.id, kind="sign_in_removed").values_list(
+        "params", flat=True
+    )
+    assert told == [{"what": "WeChat attacker"}]
+
+
+async def test_a_reset_of_a_proved_address_keeps_the_ways_in() -> None:
+    owner = await make_user(email="owner@example.cn")
+    owner.email_verified_at = datetime.now(UTC)
+    await owner.save(update_fields=["email_verified_at"])
+    await Identity.create(
+        user=owner,
+        kind=IdentityKind.PHONE,
+        subject="+8613900000040",
+        label="139****0040",
+        created_at=datetime.now(UTC),
+    )
+    await _reset_through_the_mailbox(owner, "a-new-and-long-passphrase-43")
+    assert await sign_in_methods.methods(await User.get(id=owner.id)) == ["password", "phone"]

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from accounts import requested_mail
 from accounts import wechat_sign_in as sign_in_with_wechat
 from accounts.errors import WechatStateRefused
-from accounts.models import Identity, OutboxMessage, User, WechatOpenid
+from accounts.models import Identity, LoginCode, Notification, OutboxMessage, User, WechatOpenid
 from accounts.wechat import WechatClient
 from app import create_app
 from composition import AppWiring
@@ -213,6 +213,36 @@ async def test_a_first_sign_in_links_an_existing_account_proved_with_a_mailed_co
     assert await who_is_signed_in(web) == "惜春"
 
 
+async def test_a_new_link_code_voids_the_last_and_the_owner_is_told_of_the_link(
+    web: httpx.AsyncClient, wechat_url: str
+) -> None:
+    """One live link code per account (codes asked for from many places do not multiply a
+    guess's chances); a WeChat linked to an account is told to its owner in the inbox."""
+    owner = await make_user(email="tanchun@example.cn", name="探春")
+    page = await first_sign_in_on_a_computer(web, wechat_url, "贾探春")
+    ask = {"csrf_token": csrf_from(page.text), "email": owner.email}
+    await web.post("/account/wechat/finish/code-request", data=ask)
+    first = await mailed_code("tanchun@example.cn")
+    asked = await web.post("/account/wechat/finish/code-request", data=ask)
+    second = await mailed_code("tanchun@example.cn")
+    assert await LoginCode.filter(user_id=owner.id, purpose="link", used_at=None).count() == 1
+    if first != second:  # one in a million they are the same
+        stale = await web.post(
+            "/account/wechat/finish/code",
+            data={"csrf_token": csrf_from(asked.text), "email": owner.email, "code": first},
+        )
+        assert stale.status_code == 401
+    linked = await web.post(
+        "/account/wechat/finish/code",
+        data={"csrf_token": csrf_from(asked.text), "email": owner.email, "code": second},
+    )
+    assert linked.status_code == 303
+    told = await Notification.filter(user_id=owner.id, kind="sign_in_added").values_list(
+        "params", flat=True
+    )
+    assert told == [{"what": "WeChat 贾探春"}]
+
+
 async def test_asking_a_code_for_an_unknown_email_looks_the_same_and_mails_nothing(
     web: httpx.AsyncClient, wechat_url: str
 ) -> None:
@@ -318,9 +348,15 @@ async def test_a_forged_state_is_refused(web: httpx.AsyncClient, wechat_url: str
 
 
 async def test_a_replayed_state_is_refused(web: httpx.AsyncClient, wechat_url: str) -> None:
-    callback = await on_the_computer(wechat_url, await start(web), "晴雯")
+    going = await start(web)
+    callback = await on_the_computer(wechat_url, going, "晴雯")
     assert (await come_back(web, callback)).status_code == 303
-    assert (await come_back(web, callback)).status_code == 400
+    # The same state again, with a fresh code WeChat would accept: only the state refuses it.
+    replayed = await on_the_computer(wechat_url, going, "晴雯")
+    assert replayed != callback
+    refused = await come_back(web, replayed)
+    assert refused.status_code == 400
+    assert "已使用" in refused.text or "used already" in refused.text
 
 
 async def test_another_browsers_state_is_refused(app: Starlette, wechat_url: str) -> None:
