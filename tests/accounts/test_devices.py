@@ -110,7 +110,7 @@ async def test_the_browser_keeps_its_device_cookie_and_signs_in_on_a_throttled_a
             },
         )
         assert signed_in.status_code == 303
-        assert browser.cookies.get("sy_device", path="/account/login")
+        assert browser.cookies.get("sy_device", path="/account")
         await browser.post(
             "/account/logout", data={"csrf_token": csrf_from((await browser.get("/account")).text)}
         )
