@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -103,58 +104,61 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
     shutil.rmtree(PAGES_HTML, ignore_errors=True)  # a page gone since the last run is not checked
     PAGES_HTML.mkdir(parents=True)
     findings: list[str] = []
-    with running_server(settings) as base_url:
-        for language, locale in LANGUAGES.items():
-            for width in WIDTHS:
-                context = await browser.new_context(
-                    locale=locale, viewport={"width": width, "height": 900}
+
+    async def walk(base_url: str, language: str, locale: str, width: int) -> None:
+        context = await browser.new_context(locale=locale, viewport={"width": width, "height": 900})
+        # seed()'s owner has no email (a phone's account): signed in as a phone's sign-in
+        # leaves the browser, so every page is walked as such an account (a session each).
+        cookie, key = await session_cookie(admin)
+        await context.add_cookies([{"name": cookie, "value": key, "url": base_url}])
+        page = await context.new_page()
+        for path in paths:
+            await page.goto(f"{base_url}{path}")
+            await page.wait_for_load_state("networkidle")
+            if path in AFTER_ACTIONS:
+                await AFTER_ACTIONS[path](page)
+            if not await page.evaluate("() => !!document.querySelector('main')"):
+                continue  # not a page: a fragment htmx polls, JSON, /metrics
+            name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+            await page.screenshot(
+                path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True
+            )
+            html = await (
+                page.evaluate(HTML_WITHOUT_SWAGGER_UI) if path == "/api/docs" else page.content()
+            )
+            (PAGES_HTML / f"{name}-{language}-{width}.html").write_text(html, encoding="utf-8")
+            # Evaluated through the devtools protocol, so the page's policy (no inline
+            # script) does not stop it and nothing is planted in the page.
+            await page.evaluate(axe)
+            # /api/docs: our page is checked, the vendored swagger-ui drawn in it is not (its
+            # own markup nests buttons and has an unlabelled select: upstream's).
+            context_of = "{exclude: [['.swagger-ui']]}" if path == "/api/docs" else "document"
+            result = await page.evaluate(
+                f"() => axe.run({context_of}, {{resultTypes: ['violations']}})"
+            )
+            for violation in result["violations"]:
+                line = (
+                    f"{path} [{language} {width}px] {violation['impact']}: "
+                    f"{violation['id']} ({len(violation['nodes'])}x) "
+                    f"{violation['nodes'][0]['target']}"
                 )
-                # seed()'s owner has no email (a phone's account): signed in as a phone's
-                # sign-in leaves the browser, so every page is walked as such an account.
-                name, key = await session_cookie(admin)
-                await context.add_cookies([{"name": name, "value": key, "url": base_url}])
-                page = await context.new_page()
-                for path in paths:
-                    await page.goto(f"{base_url}{path}")
-                    await page.wait_for_load_state("networkidle")
-                    if path in AFTER_ACTIONS:
-                        await AFTER_ACTIONS[path](page)
-                    if not await page.evaluate("() => !!document.querySelector('main')"):
-                        continue  # not a page: a fragment htmx polls, JSON, /metrics
-                    name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
-                    await page.screenshot(
-                        path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True
-                    )
-                    html = await (
-                        page.evaluate(HTML_WITHOUT_SWAGGER_UI)
-                        if path == "/api/docs"
-                        else page.content()
-                    )
-                    (PAGES_HTML / f"{name}-{language}-{width}.html").write_text(
-                        html, encoding="utf-8"
-                    )
-                    # Evaluated through the devtools protocol, so the page's policy (no
-                    # inline script) does not stop it and nothing is planted in the page.
-                    await page.evaluate(axe)
-                    # /api/docs: our page is checked, the vendored swagger-ui drawn in it is
-                    # not (its own markup nests buttons and has an unlabelled select: upstream's).
-                    context_of = (
-                        "{exclude: [['.swagger-ui']]}" if path == "/api/docs" else "document"
-                    )
-                    result = await page.evaluate(
-                        f"() => axe.run({context_of}, {{resultTypes: ['violations']}})"
-                    )
-                    for violation in result["violations"]:
-                        line = (
-                            f"{path} [{language} {width}px] {violation['impact']}: "
-                            f"{violation['id']} ({len(violation['nodes'])}x) "
-                            f"{violation['nodes'][0]['target']}"
-                        )
-                        if violation["impact"] in FAILING:
-                            findings.append(line)
-                        else:
-                            print("axe (not failing):", line)
-                await context.close()
+                if violation["impact"] in FAILING:
+                    findings.append(line)
+                else:
+                    print("axe (not failing):", line)
+        await context.close()
+
+    with running_server(settings) as base_url:
+        # The four walks at once, each in its own browser context: most of a page's time is
+        # the wait for its network to fall quiet (networkidle: 500 ms without a request),
+        # and the four waits overlap.
+        await asyncio.gather(
+            *(
+                walk(base_url, language, locale, width)
+                for language, locale in LANGUAGES.items()
+                for width in WIDTHS
+            )
+        )
     assert findings == [], "axe-core found:\n" + "\n".join(findings)
     # No code where a Chinese reader expects a sentence (a state, a failure code).
     codes = {
