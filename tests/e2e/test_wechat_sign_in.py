@@ -35,6 +35,7 @@ async def test_a_new_person_signs_in_with_wechat_on_a_computer_and_buys(
     with running_server(settings) as base_url:
         page = await browser.new_page(locale="zh-CN")
         await page.goto(f"{base_url}/account/login")
+        await photograph(page, SCREENSHOTS, "sign-in-page", "zh_CN")  # the ways in it offers
         await page.get_by_role("link", name="微信登录").click()
         # WeChat's QR login page (the stand-in): scanning and confirming on the phone is a button.
         await expect(page).to_have_url(re.compile(rf"^{re.escape(wechat_url)}/connect/qrconnect"))
