@@ -26,6 +26,8 @@ from errors import ValidationError
 from translation import SUPPORTED_LOCALES
 
 PASSWORD = "password"  # nosec B105  # the name of a way in
+# What an account without a password stores in its place: no argon2 hash matches it.
+NO_PASSWORD = ""  # nosec B105  # the absence of a password, not one
 WECHAT = IdentityKind.WECHAT.value
 PHONE = IdentityKind.PHONE.value
 # The order they are listed in, on the account page and in GET /api/v1/me.
@@ -89,7 +91,7 @@ async def create_account(
             user = await User.create(
                 email=None,
                 display_name=display_name,
-                password_hash="",
+                password_hash=NO_PASSWORD,
                 locale=locale if locale in SUPPORTED_LOCALES else None,
             )
             identity = await Identity.create(
@@ -160,8 +162,8 @@ async def remove(user: User, kind: str, identity_id: int | None = None, *, now: 
         if len(going) >= len(present):
             raise LastSignInMethod()
         if kind == PASSWORD:
-            await User.filter(id=user.id).update(password_hash="")
-            user.password_hash = ""
+            await User.filter(id=user.id).update(password_hash=NO_PASSWORD)
+            user.password_hash = NO_PASSWORD
         else:
             await Identity.filter(id__in=[way.identity_id for way in going]).delete()
         for way in going:
@@ -197,7 +199,7 @@ async def add_email_and_password(user: User, email: str, password: str, *, now: 
         async with in_transaction():
             # The guard in SQL: only an account still without a password gets one (two forms
             # sent at once set one, the other is told HasPassword).
-            changed = await User.filter(id=user.id, password_hash="").update(
+            changed = await User.filter(id=user.id, password_hash=NO_PASSWORD).update(
                 email=normalized, password_hash=password_hash
             )
             if not changed:
