@@ -190,3 +190,9 @@ async def use_code(user: User, code: str, *, now: datetime) -> bool:
         user_id=user.id, code_hash=_code_digest(user.id, code), used_at=None, expires_at__gt=now
     ).update(used_at=now)
     return used == 1
+
+
+async def prune_codes(*, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
+    """Delete the mailed codes (sign-in and WeChat link codes) that expired more than `keep`
+    ago; how many went (the accounts.prune_codes job)."""
+    return await LoginCode.filter(expires_at__lt=now - keep).delete()

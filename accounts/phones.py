@@ -357,3 +357,14 @@ async def add_phone(
     except IntegrityError:
         raise PhoneTaken() from None
     return identity
+
+
+# Spent and expired codes are kept a day (what happened to a number's codes stays readable
+# for a while), then deleted by the accounts.prune_codes job: a digest of a dead code is of
+# no use to anyone, and a row per number and address is personal data.
+KEEP_CODES = timedelta(days=1)
+
+
+async def prune_codes(*, now: datetime) -> int:
+    """Delete the phone codes that expired more than KEEP_CODES ago; how many went."""
+    return await PhoneCode.filter(expires_at__lt=now - KEEP_CODES).delete()

@@ -21,11 +21,20 @@ from starlette.applications import Starlette
 
 from accounts import phones
 from accounts.errors import BadCode
-from accounts.models import Identity, Notification, PhoneAddress, PhoneCode, SmsDay, User
+from accounts.models import (
+    Identity,
+    LoginCode,
+    Notification,
+    PhoneAddress,
+    PhoneCode,
+    SmsDay,
+    User,
+)
 from accounts.sms import make_sender
 from app import create_app
 from composition import AppWiring
 from errors import ValidationError
+from jobs.schedule import PERIODIC, JobContext
 from ratelimit import MemoryCounter
 from settings import Settings
 from tests.conftest import TENCENT_SMS_TEMPLATE
@@ -476,3 +485,27 @@ async def test_a_number_of_another_account_is_not_added(app: Starlette, folder: 
         )
     assert refused.status_code == 409
     assert "已用于登录另一个账户" in refused.text
+
+
+async def test_the_job_deletes_codes_a_day_after_they_expire(app: Starlette) -> None:
+    """Dead codes are not kept: a day after they expire (texted or mailed), the
+    accounts.prune_codes job deletes them."""
+    now = datetime.now(UTC)
+    user = await make_user()
+    for minutes_ago in (60 * 25, 60):  # expired a day and an hour ago, and an hour ago
+        expired = now - timedelta(minutes=minutes_ago)
+        await PhoneCode.create(
+            phone="+8613900000050",
+            code_hash="x" * 64,
+            address_hash="y" * 64,
+            expires_at=expired,
+            created_at=expired - timedelta(minutes=5),
+        )
+        await LoginCode.create(
+            user=user, code_hash="z" * 64, expires_at=expired, created_at=expired
+        )
+    [job] = [job for job in PERIODIC if job.name == "accounts.prune_codes"]
+    context = JobContext(provider=app.state.payments_provider)
+    assert await job.run(context, now) == {"pruned": 2}
+    assert await PhoneCode.all().count() == 1 and await LoginCode.all().count() == 1
+    assert await job.run(context, now) is None
