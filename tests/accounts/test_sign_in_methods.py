@@ -12,7 +12,14 @@ from starlette.applications import Starlette
 
 from accounts import resets, sign_in_methods
 from accounts.errors import EmailTaken, HasPassword, LastSignInMethod, SignInMethodNotFound
-from accounts.models import Identity, IdentityKind, Notification, OutboxMessage, User
+from accounts.models import (
+    Identity,
+    IdentityKind,
+    Notification,
+    OutboxMessage,
+    PhoneAddress,
+    User,
+)
 from errors import ValidationError
 from tests.factories import (
     PASSWORD,
@@ -75,6 +82,18 @@ async def test_removing_the_password_keeps_the_email_and_tells_the_inbox() -> No
     assert await sign_in_methods.methods(stored) == ["wechat"]
     told = await Notification.get(user_id=user.id, kind="sign_in_removed")
     assert told.params == {"what": user.email}
+
+
+async def test_a_number_given_up_takes_its_known_addresses_with_it() -> None:
+    """The addresses that signed in to a number are exempt from its send limits; once the
+    number leaves the account (it may be someone else's next year), they are not."""
+    user = await make_user()
+    [identity] = await Identity.filter(user_id=(await make_user_without_email()).id)
+    await Identity.filter(id=identity.id).update(user_id=user.id)
+    await PhoneAddress.create(phone=identity.subject, address_hash="a" * 64, last_at=NOW)
+    await PhoneAddress.create(phone="+8613999999999", address_hash="a" * 64, last_at=NOW)
+    await sign_in_methods.remove(user, "phone", now=NOW)
+    assert await PhoneAddress.all().values_list("phone", flat=True) == ["+8613999999999"]
 
 
 async def test_an_email_and_password_are_added_verified_by_mail_and_told() -> None:

@@ -552,3 +552,12 @@ async def test_an_account_made_without_a_unionid_takes_it_when_wechat_gives_one(
         assert (await come_back(phone, consented)).status_code == 303
         assert await who_is_signed_in(phone) == "颦儿"
     assert await User.all().count() == 1
+
+
+async def test_an_avatar_is_fetched_only_from_wechats_picture_hosts(app: Starlette) -> None:
+    """The server fetches the avatar WeChat names: an address elsewhere (inside our own
+    network, say) is never asked."""
+    client = WechatClient.from_settings(app.state.settings)
+    assert await client.avatar("http://169.254.169.254/latest/meta-data/") is None
+    on_wechat = f"{app.state.settings.wechat_api_base}/avatar/somebody/132"
+    assert (await client.avatar(on_wechat) or b"")[:8] == b"\x89PNG\r\n\x1a\n"
