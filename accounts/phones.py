@@ -106,6 +106,13 @@ def _address_digest(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()
 
 
+def _counted_as(number: str, secret_key: str) -> str:
+    """How the rate counters (in Redis when configured) name a number: keyed with the secret
+    key, so a counter's name does not give the number away."""
+    digest = hmac.new(secret_key.encode(), f"counter:{number}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
 def _code_digest(phone: str, code: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
@@ -143,16 +150,17 @@ async def request_code(
     told the first time that day), or SmsUnavailable when the gateway refuses (nothing spent)."""
     number = normalize_phone(phone)
     address_hash = _address_digest(address)
+    counted = _counted_as(number, secret_key)
     owner = await _phone_owner(number)
     device = devices.device_nonce(device_token, owner, secret_key=secret_key)
     wait = "Too many codes asked for; please wait and try again."
     if await _is_known(number, address_hash, device):
-        await _over(counter, f"sms:known:{number}:{address_hash}", SENDS_PER_KNOWN_PAIR, wait)
+        await _over(counter, f"sms:known:{counted}:{address_hash}", SENDS_PER_KNOWN_PAIR, wait)
     else:
         for limit in SENDS_PER_PAIR:
-            key = f"sms:pair{limit.window_seconds}:{number}:{address_hash}"
+            key = f"sms:pair{limit.window_seconds}:{counted}:{address_hash}"
             await _over(counter, key, limit, wait)
-        await _over(counter, f"sms:number:{number}", SENDS_PER_NUMBER, wait)
+        await _over(counter, f"sms:number:{counted}", SENDS_PER_NUMBER, wait)
     await _over(counter, f"sms:address:{address_hash}", SENDS_PER_ADDRESS, wait)
     day = await _spend_budget(budget, now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -213,14 +221,15 @@ async def _spend_code(
     """Use a live code of `number` once, within the guessing limits. Raises RateLimited
     (checked before the code, so a throttled client cannot probe) or BadCode."""
     address_hash = _address_digest(address)
+    counted = _counted_as(number, secret_key)
     if device is not None:
         keys = [(f"phone:wrong-device:{device}", WRONG_PER_DEVICE)]
     elif await PhoneAddress.exists(phone=number, address_hash=address_hash):
-        keys = [(f"phone:wrong-pair:{number}:{address_hash}", WRONG_PER_PAIR)]
+        keys = [(f"phone:wrong-pair:{counted}:{address_hash}", WRONG_PER_PAIR)]
     else:
         keys = [
-            (f"phone:wrong-pair:{number}:{address_hash}", WRONG_PER_PAIR),
-            (f"phone:wrong-number:{number}", WRONG_PER_NUMBER),
+            (f"phone:wrong-pair:{counted}:{address_hash}", WRONG_PER_PAIR),
+            (f"phone:wrong-number:{counted}", WRONG_PER_NUMBER),
             (f"phone:wrong-address:{address_hash}", WRONG_PER_ADDRESS),
         ]
     # Counted before the code is looked at (hit, then check): guesses sent all at once are

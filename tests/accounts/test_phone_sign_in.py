@@ -509,3 +509,14 @@ async def test_the_job_deletes_codes_a_day_after_they_expire(app: Starlette) -> 
     assert await job.run(context, now) == {"pruned": 2}
     assert await PhoneCode.all().count() == 1 and await LoginCode.all().count() == 1
     assert await job.run(context, now) is None
+
+
+async def test_the_rate_counters_do_not_name_the_number(app: Starlette, folder: Path) -> None:
+    """Counters live in Redis when one is configured: their names carry a keyed digest of
+    the number, never the number."""
+    async with from_address(app, STRANGER) as client:
+        await ask_code(client, "13900000060")
+        await phone_token(client, "13900000060", "000000")
+    names = list(app.state.counter._counts)  # MemoryCounter's, as Redis would hold them
+    assert any(name.startswith(("sms:", "phone:")) for name in names)
+    assert not [name for name in names if "13900000060" in name]
