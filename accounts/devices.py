@@ -147,10 +147,18 @@ async def mail_code(
     ignore: str,
     expires_at: datetime,
     now: datetime,
+    only_live: bool = False,
 ) -> None:
     """Keep the digest of a code mailed to `user` (a LoginCode of `purpose`: "sign_in" here,
-    "link" for accounts.link_codes) and put the mail in the outbox, in one transaction."""
+    "link" for accounts.link_codes) and put the mail in the outbox, in one transaction.
+    `only_live`: the account's earlier live codes of `purpose` are void from now on (its
+    row locked first, so two requests at once leave one live code)."""
     async with in_transaction():
+        if only_live:
+            await User.select_for_update().get(id=user.id)
+            await LoginCode.filter(user_id=user.id, purpose=purpose, used_at=None).update(
+                used_at=now
+            )
         row = await LoginCode.create(
             user_id=user.id, code_hash=code_hash, purpose=purpose, expires_at=expires_at,
             created_at=now,

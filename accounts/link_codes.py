@@ -66,13 +66,12 @@ async def send_link_code(user: User, locale: str, now: datetime) -> None:
     _ = translations(supported(locale)).gettext
     intro = _("Someone is linking a WeChat account to your Shuyuan account. The code:")
     ignore = _("It works once, for 15 minutes. If it was not you, ignore this mail.")
-    # One live link code per account: a new one voids the ones before, so codes asked for
-    # from many addresses do not multiply a guess's chances.
-    await LoginCode.filter(user_id=user.id, purpose="link", used_at=None).update(used_at=now)
     subject = _("Your Shuyuan code to link WeChat: %(code)s") % {"code": code}
+    # One live link code per account (only_live): a new one voids the ones before, so codes
+    # asked for from many addresses do not multiply a guess's chances.
     await devices.mail_code(
         user, code, _digest(user.id, code), purpose="link", subject=subject, intro=intro,
-        ignore=ignore, expires_at=now + LINK_CODE_FOR, now=now,
+        ignore=ignore, expires_at=now + LINK_CODE_FOR, now=now, only_live=True,
     )  # fmt: skip
 
 
@@ -107,6 +106,7 @@ async def account_with_code(
             ).update(used_at=now, tries=F("tries") + 1)
             if spent == 1:
                 await counter.reset(pair_key)
+                await counter.undo(address_key, WRONG_LINK_CODES_PER_ADDRESS)  # not a failure
                 return user
     if user is not None:  # a wrong code spends a try of each live link code of the account
         await LoginCode.filter(

@@ -144,6 +144,7 @@ async def request_code(
     now: datetime,
     device_token: str | None = None,
     budget: int,
+    browser: str | None = None,
 ) -> None:
     """Text a new sign-in code to `phone` (whether or not an account has it). Raises
     ValidationError("phone"), RateLimited past the send limits or the day's budget (the staff
@@ -167,7 +168,7 @@ async def request_code(
     row = await PhoneCode.create(
         phone=number,
         code_hash=_code_digest(number, code, secret_key),
-        address_hash=address_hash,
+        address_hash=_address_digest(browser or address),  # who may use it: _spend_code
         expires_at=now + CODE_FOR,
         created_at=now,
     )
@@ -217,10 +218,18 @@ async def _spend_code(
     secret_key: str,
     device: str | None,
     now: datetime,
+    browser: str | None = None,
 ) -> None:
     """Use a live code of `number` once, within the guessing limits. Raises RateLimited
-    (checked before the code, so a throttled client cannot probe) or BadCode."""
+    (checked before the code, so a throttled client cannot probe) or BadCode.
+
+    A code belongs to who asked for it: the browser (`browser`, its session's token, for the
+    pages: it stays when the phone moves from Wi-Fi to mobile data) or else the address (an
+    app). A guess is compared with the codes its asker asked for (a device of the number's
+    account: with all of the number's), never with a code asked for elsewhere: codes strangers
+    ask for do not multiply a guess's chances, and their guesses cannot touch the owner's."""
     address_hash = _address_digest(address)
+    asker = _address_digest(browser or address)
     counted = _counted_as(number, secret_key)
     if device is not None:
         keys = [(f"phone:wrong-device:{device}", WRONG_PER_DEVICE)]
@@ -234,18 +243,16 @@ async def _spend_code(
         ]
     # Counted before the code is looked at (hit, then check): guesses sent all at once are
     # each counted, so a burst cannot pass a limit that a check-then-count would let through.
+    # A success takes its count back (below): only failures stay counted.
     over = [limit for key, limit in keys if await counter.hit(key, limit) > limit.attempts]
     if over:
         raise RateLimited(seconds_left(over[0]), "Too many wrong codes; please wait.")
     wanted = _code_digest(number, code.strip(), secret_key)
-    # A guess is compared with the codes this address asked for (a device of the account:
-    # with all of the number's), never with a code asked for elsewhere: codes strangers ask
-    # for do not multiply a guess's chances, and their guesses cannot touch the owner's code.
     live_codes = PhoneCode.filter(
         phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES
     )
     if device is None:
-        live_codes = live_codes.filter(address_hash=address_hash)
+        live_codes = live_codes.filter(address_hash=asker)
     live = await live_codes.order_by("-id").limit(50)  # a handful: the send limits
     match = None
     for row in live:  # every candidate compared, in constant time each
@@ -257,12 +264,13 @@ async def _spend_code(
     ).update(used_at=now):
         # The number's other live codes (a "send again") are of no more use to anyone.
         await PhoneCode.filter(phone=number, used_at=None).update(used_at=now)
-        for key, _limit in keys[:1]:
-            await counter.reset(key)  # the client that succeeded is forgiven its own failures
+        await counter.reset(keys[0][0])  # the client that succeeded is forgiven its failures
+        for key, limit in keys[1:]:
+            await counter.undo(key, limit)  # and the others count failures only
         return
-    # A wrong guess spends a try of the codes this address asked for (CODE_TRIES each).
+    # A wrong guess spends a try of the codes its asker asked for (CODE_TRIES each).
     await PhoneCode.filter(
-        phone=number, address_hash=address_hash, used_at=None, expires_at__gt=now
+        phone=number, address_hash=asker, used_at=None, expires_at__gt=now
     ).update(tries=F("tries") + 1)
     raise BadCode()
 
@@ -302,6 +310,7 @@ async def sign_in_with_code(
     now: datetime,
     device_token: str | None = None,
     locale: str | None = None,
+    browser: str | None = None,
 ) -> services.SignedIn:
     """The account `phone` signs in to (a new one, speaking `locale`, for a number never seen)
     once `code` proves it, and a device token for the client. Raises ValidationError("phone"),
@@ -317,6 +326,7 @@ async def sign_in_with_code(
         secret_key=secret_key,
         device=device,
         now=now,
+        browser=browser,
     )
     user = await _account_for(number, locale=locale, now=now)
     await _remember_address(number, address, now)
@@ -333,6 +343,7 @@ async def add_phone(
     counter: Counter,
     secret_key: str,
     now: datetime,
+    browser: str | None = None,
 ) -> Identity:
     """Let `phone` sign in to `user`'s account once `code` proves it is theirs. Raises
     ValidationError("phone"), RateLimited, BadCode, or PhoneTaken when the number signs in
@@ -341,7 +352,7 @@ async def add_phone(
     # The code first: whether a number has an account is told only to whoever holds it.
     await _spend_code(
         number, code, address=address, counter=counter, secret_key=secret_key,
-        device=None, now=now,
+        device=None, now=now, browser=browser,
     )  # fmt: skip
     owner = await _phone_owner(number)
     if owner is not None and owner.id != user.id:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -122,6 +122,14 @@ async def tell_added(user_id: int, kind: str, label: str, *, now: datetime) -> N
         link=links.path("accounts.account_page"),
         now=now,
     )
+
+
+async def made_with_identity(user: User) -> bool:
+    """Whether the account was made by signing in with WeChat or a phone (its first way in,
+    made in the same transaction), not registered with an email."""
+    return await Identity.filter(
+        user_id=user.id, created_at__lte=user.created_at + timedelta(seconds=5)
+    ).exists()
 
 
 async def remove_identities(user_id: int, *, now: datetime) -> None:

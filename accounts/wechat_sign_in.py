@@ -384,7 +384,7 @@ async def _attach(
     if known is not None:
         if known.user_id != user_id:
             raise WechatTaken()
-        await _keep_openid(known, app_id, openid, now)
+        await _keep_openid(known, app_id, openid, now, unionid)
         return
     try:
         async with in_transaction():
