@@ -32,6 +32,10 @@ class Counter(Protocol):
     async def count(self, key: str, limit: Limit) -> int:
         """How many events `key` has in its current window, without counting one."""
 
+    async def undo(self, key: str, limit: Limit) -> None:
+        """Take back one event of `key`'s current window (one counted before it was known to
+        be a failure, which turned out a success)."""
+
     async def reset(self, key: str) -> None:
         """Forget `key`."""
 
@@ -85,6 +89,12 @@ class MemoryCounter:
         current, previous = self._read(key, _window(limit, now))
         return _sliding(limit, now, current, previous)
 
+    async def undo(self, key: str, limit: Limit) -> None:
+        window = _window(limit, self._clock())
+        stored = self._counts.get(key)
+        if stored is not None and stored[0] == window and stored[1] > 0:
+            self._counts[key] = (window, stored[1] - 1, stored[2])
+
     async def reset(self, key: str) -> None:
         self._counts.pop(key, None)
 
@@ -127,6 +137,11 @@ class RedisCounter:
             self._key(key, window), self._key(key, window - 1)
         )
         return _sliding(limit, now, int(current or 0), int(previous or 0))
+
+    async def undo(self, key: str, limit: Limit) -> None:
+        redis_key = self._key(key, _window(limit, self._clock()))
+        if int(await self._redis.get(redis_key) or 0) > 0:
+            await self._redis.decr(redis_key)
 
     async def reset(self, key: str) -> None:
         keys = [k async for k in self._redis.scan_iter(match=f"{self._prefix}{key}:*")]

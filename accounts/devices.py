@@ -129,20 +129,47 @@ async def send_login_code(user: User, locale: str, now: datetime) -> None:
     _ = translations(supported(locale)).gettext
     intro = _("Someone is signing in to your Shuyuan account from a new browser. The code:")
     ignore = _("It works once, for 15 minutes. If it was not you, ignore this mail.")
+    subject = _("Your Shuyuan sign-in code: %(code)s") % {"code": code}
+    await mail_code(
+        user, code, _code_digest(user.id, code), purpose="sign_in", subject=subject,
+        intro=intro, ignore=ignore, expires_at=now + CODE_FOR, now=now,
+    )  # fmt: skip
+
+
+async def mail_code(
+    user: User,
+    code: str,
+    code_hash: str,
+    *,
+    purpose: str,
+    subject: str,
+    intro: str,
+    ignore: str,
+    expires_at: datetime,
+    now: datetime,
+    only_live: bool = False,
+) -> None:
+    """Keep the digest of a code mailed to `user` (a LoginCode of `purpose`: "sign_in" here,
+    "link" for accounts.link_codes) and put the mail in the outbox, in one transaction.
+    `only_live`: the account's earlier live codes of `purpose` are void from now on (its
+    row locked first, so two requests at once leave one live code)."""
     async with in_transaction():
+        if only_live:
+            await User.select_for_update().get(id=user.id)
+            await LoginCode.filter(user_id=user.id, purpose=purpose, used_at=None).update(
+                used_at=now
+            )
         row = await LoginCode.create(
-            user_id=user.id,
-            code_hash=_code_digest(user.id, code),
-            expires_at=now + CODE_FOR,
+            user_id=user.id, code_hash=code_hash, purpose=purpose, expires_at=expires_at,
             created_at=now,
-        )
+        )  # fmt: skip
         await outbox.enqueue(
             channel="mail",
-            recipient=user.email,
-            subject=_("Your Shuyuan sign-in code: %(code)s") % {"code": code},
+            recipient=user.email or "",
+            subject=subject,
             text=f"{intro}\n\n{code}\n\n{ignore}\n",
             html=f"<p>{intro}</p><p><strong>{code}</strong></p><p>{ignore}</p>",
-            key=f"login-code:{row.id}",
+            key=f"{'login' if purpose == 'sign_in' else purpose}-code:{row.id}",
             now=now,
         )
 
@@ -190,3 +217,9 @@ async def use_code(user: User, code: str, *, now: datetime) -> bool:
         user_id=user.id, code_hash=_code_digest(user.id, code), used_at=None, expires_at__gt=now
     ).update(used_at=now)
     return used == 1
+
+
+async def prune_codes(*, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
+    """Delete the mailed codes (sign-in and WeChat link codes) that expired more than `keep`
+    ago; how many went (the accounts.prune_codes job)."""
+    return await LoginCode.filter(expires_at__lt=now - keep).delete()

@@ -18,9 +18,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
-from accounts import outbox
+from accounts import devices
 from accounts.errors import BadCode
 from accounts.identities import normalize_email
 from accounts.models import LoginCode, MailRequest, User
@@ -67,26 +66,13 @@ async def send_link_code(user: User, locale: str, now: datetime) -> None:
     _ = translations(supported(locale)).gettext
     intro = _("Someone is linking a WeChat account to your Shuyuan account. The code:")
     ignore = _("It works once, for 15 minutes. If it was not you, ignore this mail.")
-    async with in_transaction():
-        # One live link code per account: a new one voids the ones before, so codes asked for
-        # from many addresses do not multiply a guess's chances.
-        await LoginCode.filter(user_id=user.id, purpose="link", used_at=None).update(used_at=now)
-        row = await LoginCode.create(
-            user_id=user.id,
-            code_hash=_digest(user.id, code),
-            purpose="link",
-            expires_at=now + LINK_CODE_FOR,
-            created_at=now,
-        )
-        await outbox.enqueue(
-            channel="mail",
-            recipient=user.email or "",
-            subject=_("Your Shuyuan code to link WeChat: %(code)s") % {"code": code},
-            text=f"{intro}\n\n{code}\n\n{ignore}\n",
-            html=f"<p>{intro}</p><p><strong>{code}</strong></p><p>{ignore}</p>",
-            key=f"link-code:{row.id}",
-            now=now,
-        )
+    subject = _("Your Shuyuan code to link WeChat: %(code)s") % {"code": code}
+    # One live link code per account (only_live): a new one voids the ones before, so codes
+    # asked for from many addresses do not multiply a guess's chances.
+    await devices.mail_code(
+        user, code, _digest(user.id, code), purpose="link", subject=subject, intro=intro,
+        ignore=ignore, expires_at=now + LINK_CODE_FOR, now=now, only_live=True,
+    )  # fmt: skip
 
 
 async def account_with_code(
@@ -120,6 +106,7 @@ async def account_with_code(
             ).update(used_at=now, tries=F("tries") + 1)
             if spent == 1:
                 await counter.reset(pair_key)
+                await counter.undo(address_key, WRONG_LINK_CODES_PER_ADDRESS)  # not a failure
                 return user
     if user is not None:  # a wrong code spends a try of each live link code of the account
         await LoginCode.filter(

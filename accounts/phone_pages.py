@@ -22,6 +22,7 @@ from web.errors import form_refused
 from web.forms import field_errors
 from web.i18n import choose_locale
 from web.rendering import flash, gettext_for, redirect_after_post, render
+from web.sessions import browser_session
 
 LOGIN = "accounts/login_phone.html"
 ADD = "accounts/phone_add.html"
@@ -40,6 +41,12 @@ def _errors(exc: DomainError) -> dict[str, str]:
     return field_errors(exc)
 
 
+def _browser(request: Request) -> str:
+    """Who asked for a code, for the pages: this browser (its session's CSRF token, which
+    stays when the phone moves from Wi-Fi to mobile data), not its address."""
+    return "browser:" + browser_session(request.scope).csrf_token()
+
+
 async def _send_code(request: Request, phone: str) -> None:
     settings = request.app.state.settings
     await phones.request_code(
@@ -51,6 +58,7 @@ async def _send_code(request: Request, phone: str) -> None:
         now=datetime.now(UTC),
         device_token=request.cookies.get(devices.DEVICE_COOKIE),
         budget=settings.sms_daily_budget,
+        browser=_browser(request),
     )
 
 
@@ -81,6 +89,7 @@ async def login_phone_page(request: Request) -> Response:
             now=datetime.now(UTC),
             device_token=request.cookies.get(devices.DEVICE_COOKIE),
             locale=choose_locale(request),
+            browser=_browser(request),
         )
     except DomainError as exc:
         context["errors"] = _errors(exc)
@@ -116,6 +125,7 @@ async def add_phone_page(request: Request) -> Response:
             counter=request.app.state.counter,
             secret_key=request.app.state.settings.secret_key,
             now=datetime.now(UTC),
+            browser=_browser(request),
         )
     except DomainError as exc:
         context["errors"] = _errors(exc)

@@ -106,6 +106,13 @@ def _address_digest(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()
 
 
+def _counted_as(number: str, secret_key: str) -> str:
+    """How the rate counters (in Redis when configured) name a number: keyed with the secret
+    key, so a counter's name does not give the number away."""
+    digest = hmac.new(secret_key.encode(), f"counter:{number}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
 def _code_digest(phone: str, code: str, secret_key: str) -> str:
     return hmac.new(secret_key.encode(), f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
@@ -137,29 +144,31 @@ async def request_code(
     now: datetime,
     device_token: str | None = None,
     budget: int,
+    browser: str | None = None,
 ) -> None:
     """Text a new sign-in code to `phone` (whether or not an account has it). Raises
     ValidationError("phone"), RateLimited past the send limits or the day's budget (the staff
     told the first time that day), or SmsUnavailable when the gateway refuses (nothing spent)."""
     number = normalize_phone(phone)
     address_hash = _address_digest(address)
+    counted = _counted_as(number, secret_key)
     owner = await _phone_owner(number)
     device = devices.device_nonce(device_token, owner, secret_key=secret_key)
     wait = "Too many codes asked for; please wait and try again."
     if await _is_known(number, address_hash, device):
-        await _over(counter, f"sms:known:{number}:{address_hash}", SENDS_PER_KNOWN_PAIR, wait)
+        await _over(counter, f"sms:known:{counted}:{address_hash}", SENDS_PER_KNOWN_PAIR, wait)
     else:
         for limit in SENDS_PER_PAIR:
-            key = f"sms:pair{limit.window_seconds}:{number}:{address_hash}"
+            key = f"sms:pair{limit.window_seconds}:{counted}:{address_hash}"
             await _over(counter, key, limit, wait)
-        await _over(counter, f"sms:number:{number}", SENDS_PER_NUMBER, wait)
+        await _over(counter, f"sms:number:{counted}", SENDS_PER_NUMBER, wait)
     await _over(counter, f"sms:address:{address_hash}", SENDS_PER_ADDRESS, wait)
     day = await _spend_budget(budget, now)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     row = await PhoneCode.create(
         phone=number,
         code_hash=_code_digest(number, code, secret_key),
-        address_hash=address_hash,
+        address_hash=_address_digest(browser or address),  # who may use it: _spend_code
         expires_at=now + CODE_FOR,
         created_at=now,
     )
@@ -209,34 +218,41 @@ async def _spend_code(
     secret_key: str,
     device: str | None,
     now: datetime,
+    browser: str | None = None,
 ) -> None:
     """Use a live code of `number` once, within the guessing limits. Raises RateLimited
-    (checked before the code, so a throttled client cannot probe) or BadCode."""
+    (checked before the code, so a throttled client cannot probe) or BadCode.
+
+    A code belongs to who asked for it: the browser (`browser`, its session's token, for the
+    pages: it stays when the phone moves from Wi-Fi to mobile data) or else the address (an
+    app). A guess is compared with the codes its asker asked for (a device of the number's
+    account: with all of the number's), never with a code asked for elsewhere: codes strangers
+    ask for do not multiply a guess's chances, and their guesses cannot touch the owner's."""
     address_hash = _address_digest(address)
+    asker = _address_digest(browser or address)
+    counted = _counted_as(number, secret_key)
     if device is not None:
         keys = [(f"phone:wrong-device:{device}", WRONG_PER_DEVICE)]
     elif await PhoneAddress.exists(phone=number, address_hash=address_hash):
-        keys = [(f"phone:wrong-pair:{number}:{address_hash}", WRONG_PER_PAIR)]
+        keys = [(f"phone:wrong-pair:{counted}:{address_hash}", WRONG_PER_PAIR)]
     else:
         keys = [
-            (f"phone:wrong-pair:{number}:{address_hash}", WRONG_PER_PAIR),
-            (f"phone:wrong-number:{number}", WRONG_PER_NUMBER),
+            (f"phone:wrong-pair:{counted}:{address_hash}", WRONG_PER_PAIR),
+            (f"phone:wrong-number:{counted}", WRONG_PER_NUMBER),
             (f"phone:wrong-address:{address_hash}", WRONG_PER_ADDRESS),
         ]
     # Counted before the code is looked at (hit, then check): guesses sent all at once are
     # each counted, so a burst cannot pass a limit that a check-then-count would let through.
+    # A success takes its count back (below): only failures stay counted.
     over = [limit for key, limit in keys if await counter.hit(key, limit) > limit.attempts]
     if over:
         raise RateLimited(seconds_left(over[0]), "Too many wrong codes; please wait.")
     wanted = _code_digest(number, code.strip(), secret_key)
-    # A guess is compared with the codes this address asked for (a device of the account:
-    # with all of the number's), never with a code asked for elsewhere: codes strangers ask
-    # for do not multiply a guess's chances, and their guesses cannot touch the owner's code.
     live_codes = PhoneCode.filter(
         phone=number, used_at=None, expires_at__gt=now, tries__lt=CODE_TRIES
     )
     if device is None:
-        live_codes = live_codes.filter(address_hash=address_hash)
+        live_codes = live_codes.filter(address_hash=asker)
     live = await live_codes.order_by("-id").limit(50)  # a handful: the send limits
     match = None
     for row in live:  # every candidate compared, in constant time each
@@ -248,12 +264,13 @@ async def _spend_code(
     ).update(used_at=now):
         # The number's other live codes (a "send again") are of no more use to anyone.
         await PhoneCode.filter(phone=number, used_at=None).update(used_at=now)
-        for key, _limit in keys[:1]:
-            await counter.reset(key)  # the client that succeeded is forgiven its own failures
+        await counter.reset(keys[0][0])  # the client that succeeded is forgiven its failures
+        for key, limit in keys[1:]:
+            await counter.undo(key, limit)  # and the others count failures only
         return
-    # A wrong guess spends a try of the codes this address asked for (CODE_TRIES each).
+    # A wrong guess spends a try of the codes its asker asked for (CODE_TRIES each).
     await PhoneCode.filter(
-        phone=number, address_hash=address_hash, used_at=None, expires_at__gt=now
+        phone=number, address_hash=asker, used_at=None, expires_at__gt=now
     ).update(tries=F("tries") + 1)
     raise BadCode()
 
@@ -293,6 +310,7 @@ async def sign_in_with_code(
     now: datetime,
     device_token: str | None = None,
     locale: str | None = None,
+    browser: str | None = None,
 ) -> services.SignedIn:
     """The account `phone` signs in to (a new one, speaking `locale`, for a number never seen)
     once `code` proves it, and a device token for the client. Raises ValidationError("phone"),
@@ -308,6 +326,7 @@ async def sign_in_with_code(
         secret_key=secret_key,
         device=device,
         now=now,
+        browser=browser,
     )
     user = await _account_for(number, locale=locale, now=now)
     await _remember_address(number, address, now)
@@ -324,6 +343,7 @@ async def add_phone(
     counter: Counter,
     secret_key: str,
     now: datetime,
+    browser: str | None = None,
 ) -> Identity:
     """Let `phone` sign in to `user`'s account once `code` proves it is theirs. Raises
     ValidationError("phone"), RateLimited, BadCode, or PhoneTaken when the number signs in
@@ -332,7 +352,7 @@ async def add_phone(
     # The code first: whether a number has an account is told only to whoever holds it.
     await _spend_code(
         number, code, address=address, counter=counter, secret_key=secret_key,
-        device=None, now=now,
+        device=None, now=now, browser=browser,
     )  # fmt: skip
     owner = await _phone_owner(number)
     if owner is not None and owner.id != user.id:
@@ -357,3 +377,14 @@ async def add_phone(
     except IntegrityError:
         raise PhoneTaken() from None
     return identity
+
+
+# Spent and expired codes are kept a day (what happened to a number's codes stays readable
+# for a while), then deleted by the accounts.prune_codes job: a digest of a dead code is of
+# no use to anyone, and a row per number and address is personal data.
+KEEP_CODES = timedelta(days=1)
+
+
+async def prune_codes(*, now: datetime) -> int:
+    """Delete the phone codes that expired more than KEEP_CODES ago; how many went."""
+    return await PhoneCode.filter(expires_at__lt=now - KEEP_CODES).delete()

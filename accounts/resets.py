@@ -51,8 +51,13 @@ async def request_reset(
 
 async def send_reset_link(user: User, locale: str, now: datetime) -> None:
     """Mail `user` a new reset link (the job's half of request_reset); nothing for an account
-    without an address (the job finds accounts by their address, so only a race gets here)."""
+    without an address (the job finds accounts by their address, so only a race gets here),
+    nor for one made with WeChat or a phone whose address is not proved yet: whoever has
+    that address (a typo's owner) must not get a password to it. Its owner signs in the way
+    they made it, and proves the address from the account page."""
     if user.email is None:
+        return
+    if user.email_verified_at is None and await sign_in_methods.made_with_identity(user):
         return
     token = secrets.token_urlsafe(32)
     link = links.absolute_with_token("accounts.reset_page", token)
@@ -102,13 +107,18 @@ async def reset_password(*, token: str, password: str, now: datetime) -> User:
         await User.filter(id=user.id).update(password_hash=password_hash)
         await PasswordReset.filter(user_id=user.id, used_at=None).update(used_at=now)
         await sessions.end_all_but(user.id, keep_session_id=None, now=now)
-        if user.email_verified_at is None:
-            # The link proves the mailbox for the first time: the address's owner takes the
-            # account as it is, without the ways in someone added before the address was
-            # proved (who registered or added an address that was not theirs, then linked
-            # their WeChat or phone, keeps nothing). They are told what went.
+        # The link proves the mailbox. For an account registered with this address and never
+        # proved, it is the first proof: the address's owner takes the account as it is,
+        # without the ways in added before (who registered an address that was not theirs,
+        # then linked their WeChat or phone, keeps nothing); they are told what went. One
+        # conditional UPDATE decides, so a verification opened meanwhile keeps them.
+        first_proof = (
+            user.email_verified_at is None
+            and not await sign_in_methods.made_with_identity(user)
+            and await User.filter(id=user.id, email_verified_at=None).update(email_verified_at=now)
+        )
+        if first_proof:
             await sign_in_methods.remove_identities(user.id, now=now)
-            await User.filter(id=user.id).update(email_verified_at=now)
             user.email_verified_at = now
     user.password_hash = password_hash
     return user

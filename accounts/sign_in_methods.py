@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import notices, services, verification
 from accounts.errors import EmailTaken, HasPassword, LastSignInMethod, SignInMethodNotFound
-from accounts.models import Identity, IdentityKind, User
+from accounts.models import Identity, IdentityKind, PhoneAddress, User
 from errors import ValidationError
 from translation import SUPPORTED_LOCALES
 
@@ -124,10 +124,19 @@ async def tell_added(user_id: int, kind: str, label: str, *, now: datetime) -> N
     )
 
 
+async def made_with_identity(user: User) -> bool:
+    """Whether the account was made by signing in with WeChat or a phone (its first way in,
+    made in the same transaction), not registered with an email."""
+    return await Identity.filter(
+        user_id=user.id, created_at__lte=user.created_at + timedelta(seconds=5)
+    ).exists()
+
+
 async def remove_identities(user_id: int, *, now: datetime) -> None:
     """Remove every WeChat and phone way into the account, each told to the owner (a password
     reset that first proves the account's address: accounts.resets)."""
-    for identity in await Identity.filter(user_id=user_id):
+    identities = await Identity.filter(user_id=user_id)
+    for identity in identities:
         await notices.notify(
             user_id,
             kind="sign_in_removed",
@@ -135,7 +144,18 @@ async def remove_identities(user_id: int, *, now: datetime) -> None:
             link=links.path("accounts.account_page"),
             now=now,
         )
-    await Identity.filter(user_id=user_id).delete()
+    await _delete_identities([identity.id for identity in identities])
+
+
+async def _delete_identities(ids: list[int]) -> None:
+    """Delete these identities, and with a number the addresses that signed in to it (exempt
+    from its send limits): a number given up may be someone else's next year."""
+    numbers = await Identity.filter(id__in=ids, kind=IdentityKind.PHONE).values_list(
+        "subject", flat=True
+    )
+    if numbers:
+        await PhoneAddress.filter(phone__in=numbers).delete()
+    await Identity.filter(id__in=ids).delete()
 
 
 async def remove(user: User, kind: str, identity_id: int | None = None, *, now: datetime) -> None:
@@ -165,7 +185,7 @@ async def remove(user: User, kind: str, identity_id: int | None = None, *, now: 
             await User.filter(id=user.id).update(password_hash=NO_PASSWORD)
             user.password_hash = NO_PASSWORD
         else:
-            await Identity.filter(id__in=[way.identity_id for way in going]).delete()
+            await _delete_identities([way.identity_id for way in going if way.identity_id])
         for way in going:
             await notices.notify(
                 user.id,

@@ -162,7 +162,7 @@ class WechatClient:
     async def avatar(self, url: str) -> bytes | None:
         """The picture at WeChat's avatar URL, or None when it cannot be had (unreachable,
         not a picture's size): an avatar is a nicety, never a reason to refuse a sign-in."""
-        if not _is_http_url(url):
+        if not _is_http_url(url) or not self._avatar_host(url):
             return None
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT) as http:
@@ -170,6 +170,17 @@ class WechatClient:
         except (httpx.HTTPError, _TooLarge):
             log.warning("wechat avatar not fetched")
             return None
+
+    def _avatar_host(self, url: str) -> bool:
+        """Whether the avatar is on WeChat's picture hosts (thirdwx.qlogo.cn and its kin) or
+        where WeChat's API is (the stand-in): the server fetches it, so an answer naming an
+        address inside our network is never followed."""
+        host = (urlsplit(url).hostname or "").lower()
+        return (
+            host == "qlogo.cn"
+            or host.endswith(".qlogo.cn")
+            or host == urlsplit(self.api_base).hostname
+        )
 
     async def _get_json(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:

@@ -222,13 +222,13 @@ async def callback(
         if identity is not None:
             if identity.user_id != signed_in.id:
                 raise WechatTaken()
-            await _keep_openid(identity, token.app_id, token.openid, now)
+            await _keep_openid(identity, token.app_id, token.openid, now, unionid)
             return Linked(signed_in, next_path, already=True)
         label = profile.nickname if profile else ""
         await _attach(signed_in.id, token.app_id, token.openid, unionid, label, now)
         return Linked(signed_in, next_path, already=False)
     if identity is not None:
-        await _keep_openid(identity, token.app_id, token.openid, now)
+        await _keep_openid(identity, token.app_id, token.openid, now, unionid)
         return SignedIn(await User.get(id=identity.user_id), next_path)
     pending = Pending(
         app_id=token.app_id,
@@ -329,9 +329,16 @@ async def _identity_of(app_id: str, openid: str, unionid: str | None) -> Identit
     return None
 
 
-async def _keep_openid(identity: Identity, app_id: str, openid: str, now: datetime) -> None:
-    """Remember this app's openid of the person (once), and that they just signed in."""
+async def _keep_openid(
+    identity: Identity, app_id: str, openid: str, now: datetime, unionid: str | None = None
+) -> None:
+    """Remember this app's openid of the person (once), and that they just signed in. An
+    identity made while WeChat gave no unionid (its app not yet bound to the Open Platform
+    account) takes the unionid once WeChat gives one, so the person's other app finds it."""
     await Identity.filter(id=identity.id).update(last_used_at=now)
+    if unionid and identity.subject.startswith("openid:"):
+        with contextlib.suppress(IntegrityError):  # another account has it: both stay apart
+            await Identity.filter(id=identity.id).update(subject=unionid)
     if await WechatOpenid.exists(app_id=app_id, openid=openid):
         return
     with contextlib.suppress(IntegrityError):  # the same person's other tab kept it first
@@ -377,7 +384,7 @@ async def _attach(
     if known is not None:
         if known.user_id != user_id:
             raise WechatTaken()
-        await _keep_openid(known, app_id, openid, now)
+        await _keep_openid(known, app_id, openid, now, unionid)
         return
     try:
         async with in_transaction():

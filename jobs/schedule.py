@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from accounts import outbox, requested_mail
+from accounts import devices, outbox, phones, requested_mail
 from accounts.mail import Mailer
 from crm import broadcasts
 from jobs import runs
@@ -93,6 +93,11 @@ async def prune_keyword_misses(context: JobContext, now: datetime) -> Any:
     return {"pruned": pruned} if pruned else None
 
 
+async def prune_codes(context: JobContext, now: datetime) -> Any:
+    pruned = await phones.prune_codes(now=now) + await devices.prune_codes(now=now)
+    return {"pruned": pruned} if pruned else None
+
+
 PERIODIC: tuple[Job, ...] = (
     Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
@@ -103,6 +108,7 @@ PERIODIC: tuple[Job, ...] = (
     Job("stats.refresh", 60, refresh_stats),
     Job("crm.send_broadcasts", 5, send_broadcasts),
     Job("keywords.prune_misses", 1800, prune_keyword_misses),
+    Job("accounts.prune_codes", 1800, prune_codes),
 )
 
 

@@ -16,7 +16,16 @@ from store import analytics, schemas, services
 from store.covers import cover_url
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
-from web.api import decode_json, decoders_of, iso, json_response, operation, read_json, read_query
+from web.api import (
+    decode_json,
+    decoders_of,
+    iso,
+    json_body,
+    json_response,
+    operation,
+    read_json,
+    read_query,
+)
 from web.auth import api_user, bearer_token, optional_api_user
 from web.i18n import api_locale, translations
 
@@ -137,7 +146,7 @@ async def create_order(request: Request) -> Response:
     # is answered before anyone is looked up (it is public, and costs no database round trip
     # in a rush), and the token's owner is found by the hold's own statement where it can be.
     try:
-        order = decode_json(await request.body(), schemas.NewOrder, decoders_of(request))
+        order = decode_json(await json_body(request), schemas.NewOrder, decoders_of(request))
     except DomainError:
         await api_user(request)
         raise

@@ -66,7 +66,7 @@ async def make_user_without_email(*, name: str | None = None) -> User:
         kind=IdentityKind.PHONE,
         subject=f"+86{digits}",
         label=f"{digits[:3]}****{digits[-4:]}",
-        created_at=datetime.now(UTC),
+        created_at=user.created_at,  # made with the account, as a first sign-in makes it
     )
     return user
 

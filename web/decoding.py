@@ -166,14 +166,19 @@ def is_json_media_type(content_type: str) -> bool:
     )
 
 
-async def read_json(request: Request, model: type[S]) -> S:
-    """The request's JSON body as `model` (see decode_json). Its size is bounded by
-    web.limits while it streams in. A body not labelled JSON is 415 (errors.
-    UnsupportedMediaType: what another site's page can send without asking)."""
+async def json_body(request: Request) -> bytes:
+    """The request's body, bounded by web.limits while it streams in; 415 when it is not
+    labelled JSON (errors.UnsupportedMediaType: what another site's page can send without
+    asking)."""
     body = await request.body()
     if body.strip() and not is_json_media_type(request.headers.get("content-type", "")):
         raise UnsupportedMediaType()
-    return decode_json(body, model, decoders_of(request))
+    return body
+
+
+async def read_json(request: Request, model: type[S]) -> S:
+    """The request's JSON body (json_body) as `model` (see decode_json)."""
+    return decode_json(await json_body(request), model, decoders_of(request))
 
 
 def read_query(request: Request, model: type[S]) -> S:

@@ -21,11 +21,20 @@ from starlette.applications import Starlette
 
 from accounts import phones
 from accounts.errors import BadCode
-from accounts.models import Identity, Notification, PhoneAddress, PhoneCode, SmsDay, User
+from accounts.models import (
+    Identity,
+    LoginCode,
+    Notification,
+    PhoneAddress,
+    PhoneCode,
+    SmsDay,
+    User,
+)
 from accounts.sms import make_sender
 from app import create_app
 from composition import AppWiring
 from errors import ValidationError
+from jobs.schedule import PERIODIC, JobContext
 from ratelimit import MemoryCounter
 from settings import Settings
 from tests.conftest import TENCENT_SMS_TEMPLATE
@@ -366,6 +375,54 @@ async def test_the_page_signs_in_by_phone_in_two_steps(app: Starlette, folder: P
     assert account.status_code == 200
 
 
+async def test_on_the_page_a_code_belongs_to_the_browser_not_its_address(
+    app: Starlette, folder: Path
+) -> None:
+    """A phone that asks for the code on Wi-Fi and types it on mobile data changes address,
+    not browser: the page's code still signs it in. Another browser at the first address,
+    typing the same code, does not."""
+    async with from_address(app, OWNER_HOME) as on_wifi:
+        token = csrf_from((await on_wifi.get("/account/login/phone")).text)
+        await on_wifi.post(
+            "/account/login/phone", data={"phone": "13900000070", "csrf_token": token}
+        )
+        code = last_code(folder, "13900000070")
+        cookies = on_wifi.cookies
+    async with from_address(app, OWNER_HOME) as other_browser:
+        other = csrf_from((await other_browser.get("/account/login/phone")).text)
+        refused = await other_browser.post(
+            "/account/login/phone",
+            data={"phone": "13900000070", "code": code, "csrf_token": other},
+        )
+        assert refused.status_code == 401
+    async with from_address(app, "100.64.0.70") as on_mobile_data:
+        on_mobile_data.cookies = cookies
+        signed_in = await on_mobile_data.post(
+            "/account/login/phone",
+            data={"phone": "13900000070", "code": code, "csrf_token": token},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+
+
+async def test_successes_do_not_fill_the_limits_on_wrong_codes(app: Starlette) -> None:
+    """Guesses are counted before they are checked; a right one takes its count back, so
+    many people signing in from one carrier NAT address are never refused for it."""
+    now = datetime.now(UTC)
+    secret_key = app.state.settings.secret_key
+    numbers = [f"1390000{n:04d}" for n in range(100, 100 + phones.WRONG_PER_ADDRESS.attempts + 2)]
+    for number in numbers:
+        await PhoneCode.create(
+            phone=f"+86{number}",
+            code_hash=phones._code_digest(f"+86{number}", "123456", secret_key),
+            address_hash=phones._address_digest(STRANGER),
+            expires_at=now + timedelta(minutes=5),
+            created_at=now,
+        )
+    async with from_address(app, STRANGER) as carrier_nat:
+        answers = [(await phone_token(carrier_nat, n, "123456")).status_code for n in numbers]
+    assert answers == [201] * len(numbers)
+
+
 async def test_the_page_keeps_next_on_this_site(app: Starlette, folder: Path) -> None:
     async with from_address(app, OWNER_HOME) as browser:
         token = csrf_from((await browser.get("/account/login/phone")).text)
@@ -476,3 +533,38 @@ async def test_a_number_of_another_account_is_not_added(app: Starlette, folder: 
         )
     assert refused.status_code == 409
     assert "已用于登录另一个账户" in refused.text
+
+
+async def test_the_job_deletes_codes_a_day_after_they_expire(app: Starlette) -> None:
+    """Dead codes are not kept: a day after they expire (texted or mailed), the
+    accounts.prune_codes job deletes them."""
+    now = datetime.now(UTC)
+    user = await make_user()
+    for minutes_ago in (60 * 25, 60):  # expired a day and an hour ago, and an hour ago
+        expired = now - timedelta(minutes=minutes_ago)
+        await PhoneCode.create(
+            phone="+8613900000050",
+            code_hash="x" * 64,
+            address_hash="y" * 64,
+            expires_at=expired,
+            created_at=expired - timedelta(minutes=5),
+        )
+        await LoginCode.create(
+            user=user, code_hash="z" * 64, expires_at=expired, created_at=expired
+        )
+    [job] = [job for job in PERIODIC if job.name == "accounts.prune_codes"]
+    context = JobContext(provider=app.state.payments_provider)
+    assert await job.run(context, now) == {"pruned": 2}
+    assert await PhoneCode.all().count() == 1 and await LoginCode.all().count() == 1
+    assert await job.run(context, now) is None
+
+
+async def test_the_rate_counters_do_not_name_the_number(app: Starlette, folder: Path) -> None:
+    """Counters live in Redis when one is configured: their names carry a keyed digest of
+    the number, never the number."""
+    async with from_address(app, STRANGER) as client:
+        await ask_code(client, "13900000060")
+        await phone_token(client, "13900000060", "000000")
+    names = list(app.state.counter._counts)  # MemoryCounter's, as Redis would hold them
+    assert any(name.startswith(("sms:", "phone:")) for name in names)
+    assert not [name for name in names if "13900000060" in name]

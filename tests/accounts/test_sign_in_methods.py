@@ -4,7 +4,7 @@ removed, never the last one; the page and the API are the same rule."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -12,7 +12,14 @@ from starlette.applications import Starlette
 
 from accounts import resets, sign_in_methods
 from accounts.errors import EmailTaken, HasPassword, LastSignInMethod, SignInMethodNotFound
-from accounts.models import Identity, IdentityKind, Notification, OutboxMessage, User
+from accounts.models import (
+    Identity,
+    IdentityKind,
+    Notification,
+    OutboxMessage,
+    PhoneAddress,
+    User,
+)
 from errors import ValidationError
 from tests.factories import (
     PASSWORD,
@@ -75,6 +82,18 @@ async def test_removing_the_password_keeps_the_email_and_tells_the_inbox() -> No
     assert await sign_in_methods.methods(stored) == ["wechat"]
     told = await Notification.get(user_id=user.id, kind="sign_in_removed")
     assert told.params == {"what": user.email}
+
+
+async def test_a_number_given_up_takes_its_known_addresses_with_it() -> None:
+    """The addresses that signed in to a number are exempt from its send limits; once the
+    number leaves the account (it may be someone else's next year), they are not."""
+    user = await make_user()
+    [identity] = await Identity.filter(user_id=(await make_user_without_email()).id)
+    await Identity.filter(id=identity.id).update(user_id=user.id)
+    await PhoneAddress.create(phone=identity.subject, address_hash="a" * 64, last_at=NOW)
+    await PhoneAddress.create(phone="+8613999999999", address_hash="a" * 64, last_at=NOW)
+    await sign_in_methods.remove(user, "phone", now=NOW)
+    assert await PhoneAddress.all().values_list("phone", flat=True) == ["+8613999999999"]
 
 
 async def test_an_email_and_password_are_added_verified_by_mail_and_told() -> None:
@@ -198,7 +217,7 @@ async def test_a_reset_that_first_proves_the_address_drops_the_ways_in_added_bef
         kind=IdentityKind.WECHAT,
         subject="o-attackers-unionid",
         label="attacker",
-        created_at=datetime.now(UTC),
+        created_at=squatted.created_at + timedelta(hours=1),  # linked after registering
     )
     await _reset_through_the_mailbox(squatted, "a-new-and-long-passphrase-42")
     assert not await Identity.filter(user_id=squatted.id).exists()
@@ -210,6 +229,20 @@ async def test_a_reset_that_first_proves_the_address_drops_the_ways_in_added_bef
     assert told == [{"what": "WeChat attacker"}]
 
 
+async def test_an_unproved_address_of_an_account_made_with_a_phone_gets_no_reset_link() -> None:
+    """An account made with a phone adds an address (a typo: someone else's) that is never
+    proved: its owner must not be able to set a password to the account. No link is mailed;
+    the account's owner signs in with the phone and proves the address from the account page."""
+    made = await make_user_without_email()
+    await sign_in_methods.add_email_and_password(
+        made, "typo@example.cn", "a-long-enough-passphrase-7", now=datetime.now(UTC)
+    )
+    await resets.send_reset_link(await User.get(id=made.id), "zh_CN", datetime.now(UTC))
+    mails = await OutboxMessage.filter(recipient="typo@example.cn").values_list("text", flat=True)
+    assert mails and not [text for text in mails if "/account/reset/" in text]
+    assert await sign_in_methods.methods(await User.get(id=made.id)) == ["password", "phone"]
+
+
 async def test_a_reset_of_a_proved_address_keeps_the_ways_in() -> None:
     owner = await make_user(email="owner@example.cn")
     owner.email_verified_at = datetime.now(UTC)
@@ -219,7 +252,7 @@ async def test_a_reset_of_a_proved_address_keeps_the_ways_in() -> None:
         kind=IdentityKind.PHONE,
         subject="+8613900000040",
         label="139****0040",
-        created_at=datetime.now(UTC),
+        created_at=owner.created_at + timedelta(hours=1),
     )
     await _reset_through_the_mailbox(owner, "a-new-and-long-passphrase-43")
     assert await sign_in_methods.methods(await User.get(id=owner.id)) == ["password", "phone"]

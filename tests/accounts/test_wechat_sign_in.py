@@ -522,3 +522,42 @@ async def test_the_sign_in_page_offers_wechat_only_when_an_app_is_set(
     async with browser(app_with(wechat_official=None, wechat_website=None)) as web:
         assert "/account/wechat/start" not in (await web.get("/account/login")).text
         assert (await web.get("/account/wechat/start")).status_code == 404
+
+
+async def test_an_account_made_without_a_unionid_takes_it_when_wechat_gives_one(
+    app: Starlette, wechat_url: str
+) -> None:
+    """An account made while its app was not yet bound to the Open Platform account is known
+    by its openid; once WeChat gives the person's unionid, the identity takes it, so the
+    person's other app (here the official account) finds the same account."""
+    async with browser(app) as computer:
+        page = await first_sign_in_on_a_computer(computer, wechat_url, "林黛玉")
+        await computer.post(
+            "/account/wechat/finish",
+            data={"csrf_token": csrf_from(page.text), "display_name": "颦儿"},
+        )
+    [identity] = await Identity.filter(kind="wechat")
+    [opened] = await WechatOpenid.filter(identity_id=identity.id)
+    # As if it had been made before the binding: known by its openid only.
+    await Identity.filter(id=identity.id).update(subject=f"openid:{opened.app_id}:{opened.openid}")
+    async with browser(app) as computer:
+        callback = await on_the_computer(wechat_url, await start(computer), "林黛玉")
+        back = await come_back(computer, callback)
+        assert back.status_code == 303
+    assert (await Identity.get(id=identity.id)).subject == identity.subject  # the unionid
+    async with browser(app, user_agent=IN_WECHAT) as phone:
+        silent, _ = await on_the_phone(wechat_url, await start(phone), "林黛玉")
+        upgraded = await come_back(phone, silent)
+        consented, _ = await on_the_phone(wechat_url, upgraded.headers["location"], "林黛玉")
+        assert (await come_back(phone, consented)).status_code == 303
+        assert await who_is_signed_in(phone) == "颦儿"
+    assert await User.all().count() == 1
+
+
+async def test_an_avatar_is_fetched_only_from_wechats_picture_hosts(app: Starlette) -> None:
+    """The server fetches the avatar WeChat names: an address elsewhere (inside our own
+    network, say) is never asked."""
+    client = WechatClient.from_settings(app.state.settings)
+    assert await client.avatar("http://169.254.169.254/latest/meta-data/") is None
+    on_wechat = f"{app.state.settings.wechat_api_base}/avatar/somebody/132"
+    assert (await client.avatar(on_wechat) or b"")[:8] == b"\x89PNG\r\n\x1a\n"
