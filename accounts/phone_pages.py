@@ -34,11 +34,15 @@ def _offered(request: Request) -> None:
         raise HTTPException(status_code=404)
 
 
-def _errors(exc: DomainError) -> dict[str, str]:
-    """A refused code is shown at the code's field; other refusals as the form's."""
-    if exc.status == 401:
-        return {"code": exc.message}
-    return field_errors(exc)
+async def _refused(
+    request: Request, template: str, context: dict[str, Any], exc: DomainError
+) -> Response:
+    """Either page's refusal: a refused code shown at the code's field, a refused number at
+    the number's (back to step 1), others as the form's."""
+    context["errors"] = {"code": exc.message} if exc.status == 401 else field_errors(exc)
+    if "phone" in context["errors"]:
+        context["with_code"] = False
+    return await form_refused(request, template, context, exc)
 
 
 def _browser(request: Request) -> str:
@@ -92,10 +96,7 @@ async def login_phone_page(request: Request) -> Response:
             browser=_browser(request),
         )
     except DomainError as exc:
-        context["errors"] = _errors(exc)
-        if "phone" in context["errors"]:
-            context["with_code"] = False
-        return await form_refused(request, LOGIN, context, exc)
+        return await _refused(request, LOGIN, context, exc)
     return await signed_in_response(
         request, signed_in.user, context["next"], signed_in.device_token
     )
@@ -128,10 +129,7 @@ async def add_phone_page(request: Request) -> Response:
             browser=_browser(request),
         )
     except DomainError as exc:
-        context["errors"] = _errors(exc)
-        if "phone" in context["errors"]:
-            context["with_code"] = False
-        return await form_refused(request, ADD, context, exc)
+        return await _refused(request, ADD, context, exc)
     flash(request, gettext_for(request)("This number now signs you in."), "success")
     return redirect_after_post(request, links.path("accounts.account_page"))
 
