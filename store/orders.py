@@ -42,6 +42,10 @@ PAYMENT_PURPOSE = "order"
 HOLD_FOR = holds.HOLD_FOR
 MAX_ITEMS = 20
 MAX_QUANTITY = 100
+# An order's total in fen, at most: what one payment may be, well inside the 32-bit columns
+# of orders and payments (20 lines of 100 units at the highest price would be 2e10 fen,
+# which PostgreSQL refused with a 500).
+MAX_ORDER_FEN = payments.MAX_AMOUNT_FEN
 # Buy requests per account: generous for a person, tight for a script. Per account, not per
 # address, so a crowd behind one carrier NAT address still gets through.
 BUY_REQUESTS = Limit(attempts=10, window_seconds=10)
@@ -66,7 +70,17 @@ def _merged(items: list[Wanted]) -> dict[int, int]:
         if not 1 <= quantity <= MAX_QUANTITY:
             raise ValidationError("quantity", f"must be a whole number from 1 to {MAX_QUANTITY}")
         merged[item.product_id] = merged.get(item.product_id, 0) + quantity
+    if any(quantity > MAX_QUANTITY for quantity in merged.values()):
+        # Lines of one product add up: 100 of it at most, however the order spells them.
+        raise ValidationError("quantity", f"must be a whole number from 1 to {MAX_QUANTITY}")
     return merged
+
+
+def _check_total(wanted: dict[int, int], products: dict[int, Product]) -> None:
+    """Invariant "an order's total fits what it is paid with": at most MAX_ORDER_FEN."""
+    total = sum(products[id_].price_fen * quantity for id_, quantity in wanted.items())
+    if total > MAX_ORDER_FEN:
+        raise ValidationError("items", f"must total at most {MAX_ORDER_FEN} fen")
 
 
 async def _count_buy(counter: Counter, key: str) -> None:
@@ -114,6 +128,7 @@ async def place_order(
     for product_id in wanted:
         if product_id not in products:
             raise ProductNotFound(f"No product {product_id}.")
+    _check_total(wanted, products)
     if not any(products[product_id].requires_shipping for product_id in wanted):
         shipping = None  # nothing ships: no address is kept
     address = shipping.columns() if shipping is not None else None

@@ -109,6 +109,32 @@ async def test_bad_product_fields_are_422(
     assert response.json()["error"]["field"] == field
 
 
+async def test_an_order_is_bounded_however_its_lines_are_spelled(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by schemathesis on PostgreSQL: 14 lines of one product at the highest price came
+    # to more fen than a 32-bit column holds, and the hold answered 500.
+    dearest = await create(client, price_fen=store.MAX_PRICE_FEN, stock=1_000)
+    headers = bearer(await token_for(await make_user()))
+
+    def lines(*quantities: int) -> dict[str, object]:
+        return {"items": [{"product_id": dearest["id"], "quantity": q} for q in quantities]}
+
+    split = await client.post("/api/v1/orders", json=lines(60, 41), headers=headers)
+    assert split.status_code == 422
+    assert split.json()["error"]["field"] == "quantity"
+    dear = await client.post("/api/v1/orders", json=lines(*[100] * 14), headers=headers)
+    assert dear.status_code == 422
+    dear = await client.post("/api/v1/orders", json=lines(5, 6), headers=headers)
+    assert dear.status_code == 422
+    assert dear.json()["error"]["field"] == "items"
+    assert "100000000" in dear.json()["error"]["message"]
+    assert await Order.all().count() == 0
+    most = await client.post("/api/v1/orders", json=lines(5, 5), headers=headers)
+    assert most.status_code == 201
+    assert most.json()["total_fen"] == 10 * store.MAX_PRICE_FEN
+
+
 async def test_order_pay_and_see_it_with_an_inbox_notice(client: httpx.AsyncClient) -> None:
     product = await create(client)
     buyer = await make_user()
