@@ -10,7 +10,13 @@ from membership import benefits, windows
 from membership.models import EnrollmentStatus
 from membership.windows import WindowState
 from payments.models import PayMethod
-from payments.schemas import PaymentAnswer, PaymentChoice, QrCodeAction, RedirectAction
+from payments.schemas import (
+    JsapiAction,
+    PaymentAnswer,
+    PaymentChoice,
+    QrCodeAction,
+    RedirectAction,
+)
 from web.api import Answer, Body, Id, Moment, Query, line, text, whole
 
 __all__ = ["PaymentAnswer", "PaymentChoice"]
@@ -126,7 +132,7 @@ class EnrollmentAnswer(Answer):
     hold_expires_at: str
     payment_id: int | None
     payment_method: PayMethod | None  # of its latest payment
-    next_action: QrCodeAction | RedirectAction | None  # while a wallet waits for the buyer
+    next_action: QrCodeAction | RedirectAction | JsapiAction | None  # while a wallet waits
 
 
 class EnrollmentCancelled(Answer):

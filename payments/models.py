@@ -72,9 +72,13 @@ class Payment(Model):
     provider_intent_id = fields.CharField(max_length=100, null=True, unique=True)
     client_secret = fields.CharField(max_length=200, null=True)
     method = fields.CharEnumField(PayMethod, max_length=20, default=PayMethod.CARD)
-    # While a wallet payment waits for the buyer (requires_action): WeChat Pay's QR code data
-    # or Alipay's redirect URL, the hosted instructions page (WeChat Pay), and when we stop
-    # offering it (never after the hold of the thing paid for). Cleared once it settles.
+    # Where it is paid (payments.provider.Flow): card; WeChat Pay's native (a QR code), h5 (a
+    # phone's browser opens WeChat) or jsapi (inside WeChat); Alipay's page or wap.
+    flow = fields.CharField(max_length=10, default="card")
+    # While a wallet payment waits for the buyer (requires_action): WeChat Pay's QR code data,
+    # its h5_url, or its JSAPI parameters (JSON), or Alipay's redirect URL, the hosted
+    # instructions page (WeChat Pay through Stripe), and when we stop offering it (never
+    # after the hold of the thing paid for). Cleared once it settles.
     action_url = fields.CharField(max_length=2000, null=True)
     action_help_url = fields.CharField(max_length=2000, null=True)
     action_expires_at = fields.DatetimeField(null=True)

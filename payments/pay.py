@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -25,9 +25,12 @@ from payments.models import (
     PayMethod,
 )
 from payments.provider import (
+    FLOWS,
     MAX_URL_LENGTH,
     WALLETS,
+    Flow,
     Method,
+    Payer,
     PaymentProvider,
     ProviderDeclined,
     ProviderError,
@@ -67,6 +70,10 @@ class PaymentChoice:
     method: str | None = None
     return_url: str | None = None
     site_origins: tuple[str, ...] = ()
+    # WeChat Pay's flow (native, h5 or jsapi; None: the first the provider takes) and what it
+    # needs of the payer (h5: their address; jsapi: their openid).
+    flow: str | None = None
+    payer: Payer | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class CheckedChoice:
     method: Method
     payment_method: str | None
     return_url: str | None
+    flow: Flow = "card"
+    payer: Payer | None = None
 
 
 def origin_of(url: str) -> str:
@@ -81,14 +90,18 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def check_choice(choice: PaymentChoice, offered: Sequence[str]) -> CheckedChoice:
-    """The choice if it is one of the two forms and a method `offered`; else ValidationError
-    (one form: {payment_method} for a card, or {method} for a wallet; card may be named too)."""
+def check_choice(
+    choice: PaymentChoice, offered: Sequence[str], flows: Collection[str] = ()
+) -> CheckedChoice:
+    """The choice if it is one of the two forms, a method `offered` and a flow of it among
+    `flows`; else ValidationError (one form: {payment_method} for a card, or {method} for a
+    wallet; card may be named too)."""
     method = choice.method if choice.method is not None else "card"
     if method not in ("card", *WALLETS):
         raise ValidationError("method", "must be card, wechat_pay or alipay")
     if method not in offered:
         raise ValidationError("method", "is not offered here; pay another way")
+    flow = _checked_flow(method, choice, flows)
     if method == "card":
         if choice.payment_method is None:
             raise ValidationError("payment_method", "is required to pay by card")
@@ -104,7 +117,7 @@ def check_choice(choice: PaymentChoice, offered: Sequence[str]) -> CheckedChoice
     if method == "wechat_pay":
         if choice.return_url is not None:
             raise ValidationError("return_url", "is only for Alipay")
-        return CheckedChoice("wechat_pay", None, None)
+        return CheckedChoice("wechat_pay", None, None, flow, choice.payer)
     url = choice.return_url
     if url is None:
         raise ValidationError("return_url", "is required to pay with Alipay")
@@ -114,7 +127,29 @@ def check_choice(choice: PaymentChoice, offered: Sequence[str]) -> CheckedChoice
         or origin_of(url) not in {origin_of(o) for o in choice.site_origins}
     ):
         raise ValidationError("return_url", "must be a page of this site")
-    return CheckedChoice("alipay", None, url)
+    return CheckedChoice("alipay", None, url, flow)
+
+
+def _checked_flow(method: Method, choice: PaymentChoice, flows: Collection[str]) -> Flow:
+    """The flow asked for, if the method has it and the provider takes it (the method's first
+    the provider takes when none is asked for); what a flow needs of the payer is there."""
+    taken = [flow for flow in FLOWS[method] if not flows or flow in flows]
+    if choice.flow is None:
+        return taken[0] if taken else FLOWS[method][0]
+    if choice.flow not in FLOWS[method]:
+        names = ", ".join(FLOWS[method])
+        raise ValidationError("flow", f"must be one of {names} for {method}")
+    if choice.flow not in taken:
+        raise ValidationError("flow", "is not offered here; pay another way")
+    flow = choice.flow
+    payer = choice.payer or Payer()
+    if flow == "jsapi" and not payer.openid:
+        raise ValidationError(
+            "flow", "needs WeChat: sign in with WeChat inside WeChat, or pay another way"
+        )
+    if flow == "h5" and not payer.address:
+        raise ValidationError("flow", "needs the payer's address")
+    return flow
 
 
 async def pay(
@@ -142,7 +177,9 @@ async def pay(
     """
     try:
         checked = check_choice(
-            choice or PaymentChoice(payment_method=payment_method), provider.methods
+            choice or PaymentChoice(payment_method=payment_method),
+            provider.methods,
+            provider.flows,
         )
         result = await _pay(
             provider=provider,
@@ -185,6 +222,7 @@ async def _pay(
         subject_id=str(subject_id),
         amount_fen=amount_fen,
         method=PayMethod(choice.method),
+        flow=choice.flow,
         now=now,
     )
     # A wallet's code or redirect is offered while the thing is held, and no longer than
@@ -215,12 +253,12 @@ async def _charge(
             currency=CURRENCY,
             method=choice.method,
             payment_method=choice.payment_method,
-            metadata={
-                "payment_id": str(payment.id),
-                "purpose": payment.purpose,
-                "subject_id": payment.subject_id,
-            },
+            metadata=metadata_of(payment),
             idempotency_key=f"shuyuan-intent-{payment.id}",
+            flow=choice.flow,
+            payer=choice.payer,
+            expires_at=offer_until,
+            description=description_of(payment),
         )
     except ProviderUnavailable as exc:
         # Nothing was confirmed, so nothing can have been charged.
@@ -237,6 +275,9 @@ async def _charge(
     await Payment.filter(id=payment.id).update(
         provider_intent_id=intent.id, action_expires_at=offer_until
     )
+    if intent.status != "requires_confirmation":
+        # Placing the order was its start (WeChat Pay): it waits for its buyer already.
+        return await apply_intent(provider, payment.id, intent, now=now)
     try:
         confirmed = await provider.confirm_intent(
             intent.id,
@@ -268,6 +309,7 @@ async def _open_payment(
     subject_id: str,
     amount_fen: int,
     method: PayMethod,
+    flow: Flow,
     now: datetime,
 ) -> Payment:
     key = f"{purpose}:{subject_id}"
@@ -279,6 +321,7 @@ async def _open_payment(
                 subject_id=subject_id,
                 amount_fen=amount_fen,
                 method=method,
+                flow=flow,
                 currency=CURRENCY,
                 status=PaymentStatus.PENDING,
                 active_key=key,
@@ -307,6 +350,23 @@ async def _open_payment(
         if result.outcome != Outcome.FAILED:
             raise PaymentInProgress()
     raise PaymentInProgress()
+
+
+def metadata_of(payment: Payment) -> dict[str, str]:
+    """What the provider keeps with a payment's intent, naming it (see notifications)."""
+    return {
+        "payment_id": str(payment.id),
+        "purpose": payment.purpose,
+        "subject_id": payment.subject_id,
+    }
+
+
+# What the payer's bill says of each purpose (WeChat Pay shows it in the payment record).
+DESCRIPTIONS = {"order": "书院微店订单", "membership": "书院年度会员"}
+
+
+def description_of(payment: Payment) -> str:
+    return f"{DESCRIPTIONS.get(payment.purpose, '书院')} {payment.subject_id}"
 
 
 async def _reload(payment: Payment) -> Payment:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -39,13 +40,22 @@ MAX_URL_LENGTH = 2000
 
 @dataclass(frozen=True)
 class WalletAction:
-    """What the buyer must do next in a wallet: scan a QR code (WeChat Pay, `qr_data` and the
-    hosted instructions page) or be redirected (Alipay, `url`)."""
+    """What the buyer must do next in a wallet: scan a QR code (WeChat Pay's native flow,
+    `qr_data` and the hosted instructions page), be redirected (Alipay, `url`), open WeChat
+    from a phone's browser (WeChat Pay's h5 flow: `url` is its h5_url, valid five minutes),
+    or pay inside WeChat's browser (WeChat Pay's jsapi flow: `jsapi` holds the parameters of
+    WeixinJSBridge's getBrandWCPayRequest, signed by the merchant)."""
 
-    type: Literal["wechat_pay_display_qr_code", "alipay_handle_redirect"]
+    type: Literal[
+        "wechat_pay_display_qr_code",
+        "alipay_handle_redirect",
+        "wechat_pay_h5",
+        "wechat_pay_jsapi",
+    ]
     qr_data: str | None = None
     hosted_instructions_url: str | None = None
     url: str | None = None
+    jsapi: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +137,14 @@ class PaymentProvider(Protocol):
     `missing` when the payment is unknown) or ProviderUnavailable (no answer, or a server
     error: nothing can be concluded)."""
 
-    # What the account takes, in the order checkout offers them.
+    # What the account takes, in the order checkout offers them, and in which flows.
     methods: tuple[Method, ...]
+    flows: frozenset[Flow]
+
+    def owns(self, intent_id: str) -> bool:
+        """Whether `intent_id` is one of this provider's (each provider's ids have their own
+        shape: Stripe's pi_..., ours for WeChat Pay wxp...)."""
+        ...
 
     async def create_intent(
         self,
@@ -139,9 +155,35 @@ class PaymentProvider(Protocol):
         payment_method: str | None = None,
         metadata: dict[str, str],
         idempotency_key: str,
+        flow: Flow | None = None,
+        payer: Payer | None = None,
+        expires_at: datetime | None = None,
+        description: str = "",
     ) -> Intent:
-        """An unconfirmed payment: nothing is charged until confirm_intent. A card pays with
-        `payment_method` (made by the provider's script in the buyer's browser)."""
+        """A payment: an unconfirmed one (status requires_confirmation: nothing is charged
+        until confirm_intent), or, with a provider for which placing the order is its start
+        (WeChat Pay), one already waiting for its buyer (requires_action, with its wallet
+        action): then confirm_intent is not called. A card pays with `payment_method` (made
+        by the provider's script in the buyer's browser). `flow`, `payer`, `expires_at` (when
+        the provider stops taking it) and `description` (what the payer's bill says) are for
+        providers that place the order here."""
+        ...
+
+    async def refresh_action(
+        self,
+        intent_id: str,
+        *,
+        amount: int,
+        currency: str,
+        metadata: dict[str, str],
+        flow: Flow,
+        payer: Payer | None,
+        expires_at: datetime | None,
+        description: str,
+    ) -> WalletAction:
+        """A fresh next action for a payment still waiting for its buyer, placed again with
+        the same parameters (WeChat Pay's h5_url lives five minutes, so each click gets a new
+        one). ProviderError `flow_unsupported` where the provider has nothing to refresh."""
         ...
 
     async def confirm_intent(

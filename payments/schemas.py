@@ -101,9 +101,23 @@ class QrCodeAction(Answer, tag_field="type", tag="wechat_pay_display_qr_code"):
 
 
 class RedirectAction(Answer, tag_field="type", tag="redirect"):
-    """Alipay: send the buyer to `url`."""
+    """Alipay, or WeChat Pay's h5 flow: send the buyer to `url`."""
 
-    url: str  # send the buyer here (Alipay); they come back to the return_url
+    url: str  # Alipay's page (back to the return_url), or ours sending them on to WeChat
+    expires_at: str | None
+
+
+class JsapiAction(Answer, tag_field="type", tag="wechat_pay_jsapi"):
+    """WeChat Pay inside WeChat's browser: call WeixinJSBridge.invoke("getBrandWCPayRequest",
+    {appId: app_id, timeStamp: time_stamp, nonceStr: nonce_str, package, signType: sign_type,
+    paySign: pay_sign}); then read the order or enrollment for the outcome."""
+
+    app_id: str
+    time_stamp: str
+    nonce_str: str
+    package: str  # prepay_id=...
+    sign_type: str  # RSA
+    pay_sign: str
     expires_at: str | None
 
 
@@ -115,7 +129,8 @@ class PaymentAnswer(Answer):
     client_secret: str | None
     reason: str | None  # why it failed, in the caller's language
     reason_code: str | None  # the same as a code (card_declined, insufficient_funds, ...)
-    next_action: QrCodeAction | RedirectAction | None  # a wallet's next step, when it waits
+    # A wallet's next step, when it waits.
+    next_action: QrCodeAction | RedirectAction | JsapiAction | None
 
 
 class Refund(Body):

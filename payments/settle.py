@@ -7,6 +7,7 @@ order and number of the reports.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,13 +85,24 @@ def qr_image_path(payment_id: int) -> str:
     return links.path("payments.qr_code", id=payment_id)
 
 
+def h5_path(payment_id: int) -> str:
+    """Our page that sends a WeChat Pay h5 buyer on to a fresh h5_url (payments.routes)."""
+    return links.path("payments.wechat_h5", id=payment_id)
+
+
 def wallet_action(payment: Payment) -> dict[str, object] | None:
     """The next step of a wallet payment still waiting for its buyer: scan the QR code
-    (`qr_data`, our picture of it at `qr_image_url`, Stripe's hosted page for another device)
-    or follow the redirect (`url`); each offered until `expires_at`. None for anything else."""
+    (`qr_data`, our picture of it at `qr_image_url`, Stripe's hosted page for another device),
+    follow the redirect (`url`: Alipay's page, or for WeChat Pay's h5 flow our page that
+    sends the buyer on to WeChat), or call WeixinJSBridge with the signed parameters (WeChat
+    Pay's jsapi flow); each offered until `expires_at`. None for anything else."""
     if payment.status != PaymentStatus.REQUIRES_ACTION or payment.action_url is None:
         return None
     expires = payment.action_expires_at.isoformat() if payment.action_expires_at else None
+    if payment.flow == "h5":
+        return {"type": "redirect", "url": links.join(h5_path(payment.id)), "expires_at": expires}
+    if payment.flow == "jsapi":
+        return {"type": "wechat_pay_jsapi", **jsapi_parameters(payment), "expires_at": expires}
     if payment.method == PayMethod.WECHAT_PAY:
         return {
             "type": "wechat_pay_display_qr_code",
@@ -287,6 +299,33 @@ async def apply_intent(
 WALLET_METHODS = (PayMethod.WECHAT_PAY, PayMethod.ALIPAY)
 
 
+# WeixinJSBridge's names of the JSAPI parameters, and ours in the API's answer.
+JSAPI_FIELDS = {
+    "appId": "app_id",
+    "timeStamp": "time_stamp",
+    "nonceStr": "nonce_str",
+    "package": "package",
+    "signType": "sign_type",
+    "paySign": "pay_sign",
+}
+
+
+def jsapi_parameters(payment: Payment) -> dict[str, str]:
+    """A jsapi payment's signed parameters, in the API's names (kept as JSON in action_url)."""
+    try:
+        kept = json.loads(payment.action_url or "{}")
+    except ValueError:
+        kept = {}
+    return {ours: str(kept.get(theirs, "")) for theirs, ours in JSAPI_FIELDS.items()}
+
+
+def _action_text(action: WalletAction) -> str | None:
+    """What a payment keeps of its wallet action to show again (Payment.action_url)."""
+    if action.jsapi is not None:
+        return json.dumps({key: action.jsapi.get(key, "") for key in JSAPI_FIELDS})
+    return action.qr_data or action.url
+
+
 async def _wait_for_buyer(payment_id: int, intent: Intent) -> None:
     """The payment waits for its buyer: 3-D Secure in the browser (the client secret), or a
     wallet's QR code or redirect (kept on the payment to show again until it settles)."""
@@ -298,7 +337,7 @@ async def _wait_for_buyer(payment_id: int, intent: Intent) -> None:
         return
     await Payment.filter(id=payment_id, status__in=list(OPEN_STATUSES)).update(
         status=PaymentStatus.REQUIRES_ACTION,
-        action_url=action.qr_data or action.url,
+        action_url=_action_text(action),
         action_help_url=action.hosted_instructions_url,
     )
 

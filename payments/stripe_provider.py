@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -156,6 +157,7 @@ class StripeProvider:
     ) -> None:
         self.api_base = api_base
         self.methods = methods  # what the account takes, in the order checkout offers them
+        self.flows = STRIPE_FLOWS
         self._webhook_secret = webhook_secret
         self._http = stripe.HTTPXClient(timeout=PROVIDER_TIMEOUT)
         self._client = stripe.StripeClient(
@@ -167,6 +169,9 @@ class StripeProvider:
 
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    def owns(self, intent_id: str) -> bool:
+        return intent_id.startswith("pi_")
 
     def intent_of(self, message: WebhookMessage) -> Intent:
         return intent_from_webhook(message)
@@ -186,9 +191,15 @@ class StripeProvider:
         payment_method: str | None = None,
         metadata: dict[str, str],
         idempotency_key: str,
+        flow: Flow | None = None,
+        payer: Payer | None = None,
+        expires_at: datetime | None = None,
+        description: str = "",
     ) -> Intent:
         """An unconfirmed PaymentIntent: nothing is charged until confirm_intent. A card pays
-        with `payment_method` (pm_...); a wallet's PaymentMethod is made by Stripe."""
+        with `payment_method` (pm_...); a wallet's PaymentMethod is made by Stripe. The flow
+        is chosen when it is confirmed; Stripe keeps no expiry of its own (reconciliation
+        cancels what waits too long)."""
         params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": currency,
@@ -241,6 +252,21 @@ class StripeProvider:
             options={"idempotency_key": idempotency_key},
         )
         return _intent(obj)
+
+    async def refresh_action(
+        self,
+        intent_id: str,
+        *,
+        amount: int,
+        currency: str,
+        metadata: dict[str, str],
+        flow: Flow,
+        payer: Payer | None,
+        expires_at: datetime | None,
+        description: str,
+    ) -> WalletAction:
+        """Stripe's next actions last as long as the intent: nothing to refresh."""
+        raise ProviderError("flow_unsupported", "Stripe's next actions need no refreshing.")
 
     async def retrieve_intent(self, intent_id: str) -> Intent:
         return _intent(await self._call(self._client.v1.payment_intents.retrieve_async, intent_id))

@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 import msgspec
 
 from payments.models import PayMethod
-from payments.schemas import PayForm, PaymentAnswer, PaymentChoice, QrCodeAction, RedirectAction
+from payments.schemas import (
+    JsapiAction,
+    PayForm,
+    PaymentAnswer,
+    PaymentChoice,
+    QrCodeAction,
+    RedirectAction,
+)
 from pictures import MEDIA_TYPES
 from store import images, services
 from store.models import OrderStatus
@@ -287,7 +294,7 @@ class Order(HeldOrder):
     requires_shipping: bool
     shipping: ShippedTo | None
     payment_method: PayMethod | None  # of its latest payment
-    next_action: QrCodeAction | RedirectAction | None  # while a wallet waits for the buyer
+    next_action: QrCodeAction | RedirectAction | JsapiAction | None  # while a wallet waits
 
 
 class OrderCancelled(Answer):

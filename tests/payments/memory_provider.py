@@ -33,6 +33,7 @@ from payments.provider import (
     ProviderEventError,
     ProviderSignatureError,
     ProviderUnavailable,
+    WalletAction,
     WebhookMessage,
 )
 
@@ -59,6 +60,7 @@ class MemoryProvider:
     ) -> None:
         self.behaviour = behaviour
         self.methods = methods
+        self.flows: frozenset[Flow] = frozenset(flow for m in methods for flow in FLOWS[m])
         self.answering = behaviour != "late"
         self.confirmed_flows: list[Flow] = []
         self._secret = secret.encode()
@@ -69,6 +71,12 @@ class MemoryProvider:
     def _reachable(self) -> None:
         if not self.answering:
             raise ProviderUnavailable("the provider did not answer in time")
+
+    def owns(self, intent_id: str) -> bool:
+        return intent_id.startswith("mem_")
+
+    async def refresh_action(self, intent_id: str, **_: object) -> WalletAction:
+        raise ProviderError("flow_unsupported", "Nothing to refresh in memory.")
 
     def _get(self, intent_id: str) -> Kept:
         kept = self._kept.get(intent_id)
@@ -85,6 +93,7 @@ class MemoryProvider:
         payment_method: str | None = None,
         metadata: dict[str, str],
         idempotency_key: str,
+        **_: object,  # flow, payer, expires_at, description: a provider placing orders here
     ) -> Intent:
         if method == "card" and payment_method is None:
             raise ValueError("a card payment needs its payment method")

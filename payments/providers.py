@@ -1,0 +1,110 @@
+"""Several providers behind the one PaymentProvider: each method is paid through the provider
+the settings name for it (cards through Stripe; WeChat Pay through Stripe or directly through
+WeChat Pay's API v3), and every later call about a payment goes to the provider whose intent
+it is (each provider's ids have their own shape: PaymentProvider.owns)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from payments.provider import (
+    FLOWS,
+    Flow,
+    Intent,
+    Method,
+    Payer,
+    PaymentProvider,
+    ProviderError,
+    WalletAction,
+    WebhookMessage,
+)
+
+
+class Providers:
+    """The app's providers as one. `by_method` names the provider of each method offered, in
+    checkout's order; `webhooks` is the provider whose notifications arrive at
+    /payments/webhook (Stripe's)."""
+
+    def __init__(
+        self, by_method: Mapping[Method, PaymentProvider], *, webhooks: PaymentProvider
+    ) -> None:
+        self._by_method = dict(by_method)
+        self._webhooks = webhooks
+        self.methods: tuple[Method, ...] = tuple(self._by_method)
+        self.flows: frozenset[Flow] = frozenset(
+            flow
+            for method, provider in self._by_method.items()
+            for flow in FLOWS[method]
+            if flow in provider.flows
+        )
+        self._all = list(dict.fromkeys([webhooks, *self._by_method.values()]))
+
+    def provider_for(self, method: Method) -> PaymentProvider | None:
+        """The provider new payments by `method` go to; None if it is not offered."""
+        return self._by_method.get(method)
+
+    def owns(self, intent_id: str) -> bool:
+        return any(provider.owns(intent_id) for provider in self._all)
+
+    def _owner(self, intent_id: str) -> PaymentProvider:
+        for provider in self._all:
+            if provider.owns(intent_id):
+                return provider
+        raise ProviderError("resource_missing", "No provider knows this payment.", status=404)
+
+    async def create_intent(self, *, method: Method = "card", **arguments: Any) -> Intent:
+        provider = self._by_method.get(method)
+        if provider is None:
+            raise ProviderError("method_unsupported", f"{method} is not offered here.")
+        intent: Intent = await provider.create_intent(method=method, **arguments)
+        return intent
+
+    async def confirm_intent(self, intent_id: str, **arguments: Any) -> Intent:
+        intent: Intent = await self._owner(intent_id).confirm_intent(intent_id, **arguments)
+        return intent
+
+    async def refresh_action(
+        self,
+        intent_id: str,
+        *,
+        amount: int,
+        currency: str,
+        metadata: dict[str, str],
+        flow: Flow,
+        payer: Payer | None,
+        expires_at: datetime | None,
+        description: str,
+    ) -> WalletAction:
+        return await self._owner(intent_id).refresh_action(
+            intent_id,
+            amount=amount,
+            currency=currency,
+            metadata=metadata,
+            flow=flow,
+            payer=payer,
+            expires_at=expires_at,
+            description=description,
+        )
+
+    async def retrieve_intent(self, intent_id: str) -> Intent:
+        return await self._owner(intent_id).retrieve_intent(intent_id)
+
+    async def cancel_intent(self, intent_id: str) -> Intent:
+        return await self._owner(intent_id).cancel_intent(intent_id)
+
+    async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> str:
+        return await self._owner(intent_id).refund(
+            intent_id, amount=amount, idempotency_key=idempotency_key
+        )
+
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookMessage:
+        return self._webhooks.verify_webhook(payload, headers)
+
+    def intent_of(self, message: WebhookMessage) -> Intent:
+        return self._webhooks.intent_of(message)
+
+    async def aclose(self) -> None:
+        for provider in self._all:
+            await provider.aclose()
