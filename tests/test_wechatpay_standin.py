@@ -334,6 +334,14 @@ def test_answers_verify_with_the_public_key_and_with_the_downloaded_certificate(
     _verify(answer, public_key)
 
 
+def test_keys_are_made_once_and_kept(keys_folder: Path) -> None:
+    keys = ensure_keys(keys_folder)
+    before = keys.merchant_key.read_bytes(), keys.platform_cert.read_bytes()
+    assert ensure_keys(keys_folder) == keys
+    assert (keys.merchant_key.read_bytes(), keys.platform_cert.read_bytes()) == before
+    assert b"BEGIN PRIVATE KEY" in before[0]  # PKCS#8
+
+
 def test_in_certificate_mode_answers_name_the_platform_certificate(keys_folder: Path) -> None:
     keys = ensure_keys(keys_folder)
     arguments = ["--keys", str(keys_folder), "--mode", "certificate", "--quiet"]
