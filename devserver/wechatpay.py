@@ -42,8 +42,9 @@ Control endpoints, not WeChat's (wechatpay_control.py; unsigned JSON, for tests 
   notification from now on, repeat sends each twice with the same id.
 - `GET /_control/deliveries`: the attempts, oldest first (the newest 1000): `{id, event_type,
   out_trade_no, attempt, status_code | error}` (a lost one: attempt 0).
-- `POST /_control/orders/{no}/pay` (optional `{"late": true}`: pay after time_expire, the
-  success recorded a second before it, its notification sent now), `.../decline`,
+- `POST /_control/orders/{no}/pay` (optional `{"late": true}`: pay after time_expire or
+  after a close (the payer and the close crossed), the success recorded a second before
+  time_expire, its notification sent now), `.../decline`,
   `GET /_control/orders/{no}` (the order, its prepay handles and its refunds).
 - `POST /_control/close-refusal` `{"seconds": N}`: as --refuse-close-within.
 

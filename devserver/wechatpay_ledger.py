@@ -203,6 +203,8 @@ class Ledger:
         """Why the buyer cannot pay this order now (the wallet's words), or None."""
         if order.trade_state in PAID:
             return "订单已支付"
+        if late and order.trade_state == "CLOSED":
+            return None  # the payer and the merchant's close crossed: WeChat took the money
         if order.trade_state != "NOTPAY":
             return TRADE_STATE_DESC[order.trade_state]
         if now >= order.asked.time_expire and not late:
@@ -218,8 +220,9 @@ class Ledger:
 
     def pay(self, order: Order, now: datetime, *, late: bool = False) -> None:
         """The buyer pays: SUCCESS, and TRANSACTION.SUCCESS is sent. `late` pays after
-        time_expire, recorded at the edge (a second before it), as a payment that WeChat
-        took in time but whose notification comes after the merchant's hold ended."""
+        time_expire, or after the merchant closed the order, recorded at the edge (a second
+        before it), as a payment that WeChat took in time (the payer and the close crossed)
+        but whose notification comes after the merchant's hold ended."""
         reason = self.why_unpayable(order, now, late=late)
         if reason:
             raise ApiError(400, "INVALID_REQUEST", reason)
