@@ -169,15 +169,18 @@ class WechatPayClient:
         }
 
     async def _fetch_certificates(self) -> bool:
-        """Download the platform certificates (certificate mode; at most once a minute, one
-        download at a time); True if fetched now, so an answer may be checked again."""
+        """Download the platform certificates (certificate mode; one download at a time, and
+        once we hold some, at most once a minute: an answer naming a serial nobody issued must
+        not make us fetch on every call); True if fetched now, so an answer may be checked
+        again."""
         if not self._certificate_mode:
             return False
         fetched_before = self._certificates_fetched
         async with self._certificates_lock:
             if self._certificates_fetched != fetched_before:
                 return True  # another call fetched them meanwhile
-            if time.monotonic() - self._certificates_fetched < CERTIFICATES_REFETCH_SECONDS:
+            recently = time.monotonic() - self._certificates_fetched
+            if self._platform_keys() and recently < CERTIFICATES_REFETCH_SECONDS:
                 return False
             self._certificates_fetched = time.monotonic()
             status, headers, raw = await self._send("GET", "/v3/certificates", None)

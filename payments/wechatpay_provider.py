@@ -11,6 +11,7 @@ ProviderUnavailable, as a timeout is.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 from collections.abc import Mapping
@@ -300,8 +301,8 @@ class WechatPayProvider:
             body["time_expire"] = wechat_time(expires_at)
         payer = payer or Payer()
         if flow == "h5":
-            if not payer.address or len(payer.address) > 45:  # an IPv6 address at most
-                raise ValueError("the h5 flow needs the payer's address")
+            # The address the buyer's request came from (ValueError if it is not one).
+            ipaddress.ip_address(payer.address or "")
             body["scene_info"] = {"payer_client_ip": payer.address, "h5_info": {"type": "Wap"}}
         if flow == "jsapi":
             if not payer.openid or len(payer.openid) > 128:

@@ -11,6 +11,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -420,10 +421,11 @@ async def test_native_h5_and_jsapi_orders_wait_for_their_buyer(
         assert await wxpay.confirm_intent(placed.id, idempotency_key="unused") == read
 
 
-async def test_a_paid_order_reads_succeeded_with_its_amount_and_metadata(
+@asynccontextmanager
+async def _notifications_heard(
     wechatpay: tuple[str, str, WechatPayKeys],
-) -> None:
-    url = wechatpay[0]
+) -> AsyncIterator[tuple[WechatPayProvider, list[tuple[bytes, dict[str, str]]]]]:
+    """A provider whose notify_url is a real endpoint here, and what that endpoint heard."""
     heard: list[tuple[bytes, dict[str, str]]] = []
 
     async def notified(request: Request) -> Response:
@@ -434,22 +436,62 @@ async def test_a_paid_order_reads_succeeded_with_its_amount_and_metadata(
     async with serving(receiver) as receiver_url:
         provider = _provider(wechatpay, notify_url=f"{receiver_url}/notify")
         try:
-            intent = await _order(provider, amount=2345)
-            await _control(url, f"/_control/orders/{intent.id}/pay", {})
-            paid = await provider.retrieve_intent(intent.id)
-            assert (paid.status, paid.amount) == ("succeeded", 2345)
-            assert paid.metadata == intent.metadata and paid.error_code is None
-            for _ in range(100):
-                if heard:
-                    break
-                await asyncio.sleep(0.05)
-            # The stand-in's real notification, verified and decrypted by the provider.
-            body, headers = heard[0]
-            message = provider.verify_webhook(body, headers)
-            assert message.type == "payment_intent.succeeded"
-            assert provider.intent_of(message) == paid
+            yield provider, heard
         finally:
             await provider.aclose()
+
+
+async def _first(heard: list[tuple[bytes, dict[str, str]]]) -> tuple[bytes, dict[str, str]]:
+    for _ in range(100):
+        if heard:
+            return heard[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("no notification arrived in 5 s")
+
+
+async def test_a_paid_order_reads_succeeded_and_its_notification_verifies(
+    wechatpay: tuple[str, str, WechatPayKeys],
+) -> None:
+    async with _notifications_heard(wechatpay) as (provider, heard):
+        intent = await _order(provider, amount=2345)
+        await _control(wechatpay[0], f"/_control/orders/{intent.id}/pay", {})
+        paid = await provider.retrieve_intent(intent.id)
+        assert (paid.status, paid.amount) == ("succeeded", 2345)
+        assert paid.metadata == intent.metadata and paid.error_code is None
+        # The stand-in's own notification, verified and decrypted.
+        body, headers = await _first(heard)
+        message = provider.verify_webhook(body, headers)
+        assert message.type == "payment_intent.succeeded"
+        assert provider.intent_of(message) == paid
+
+
+async def test_a_notification_naming_a_certificate_not_fetched_yet_is_refused_until_fetched(
+    wechatpay: tuple[str, str, WechatPayKeys],
+) -> None:
+    if wechatpay[1] == "public_key":
+        pytest.skip("public-key mode fetches no certificates")
+    async with _notifications_heard(wechatpay) as (provider, heard):
+        intent = await _order(provider)
+        await _control(wechatpay[0], f"/_control/orders/{intent.id}/pay", {})
+        body, headers = await _first(heard)
+    # Another worker, which has not called WeChat Pay yet: refused (WeChat delivers it again),
+    # and the certificates are fetched meanwhile.
+    fresh = _provider(wechatpay)
+    try:
+        with pytest.raises(ProviderSignatureError, match="serial"):
+            fresh.verify_webhook(body, headers)
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            try:
+                message = fresh.verify_webhook(body, headers)
+                break
+            except ProviderSignatureError:
+                continue
+        else:
+            raise AssertionError("the certificates were not fetched in 2 s")
+        assert fresh.intent_of(message).id == intent.id
+    finally:
+        await fresh.aclose()
 
 
 async def test_a_declined_order_reads_requires_payment_method_with_its_code(
