@@ -36,12 +36,12 @@ What it imitates:
   拒绝/失败 (PAYERROR) and 放弃 (nothing changes). An order is payable while NOTPAY and
   before its time_expire.
 
-Control endpoints, not WeChat's (unsigned JSON, for tests and for a person in development):
+Control endpoints, not WeChat's (wechatpay_control.py; unsigned JSON, for tests and people):
 - `GET /_control/health`: 200 when up.
 - `POST /_control/notifications` `{"mode": "deliver" | "lose" | "repeat"}`: lose sends no
   notification from now on, repeat sends each twice with the same id.
 - `GET /_control/deliveries`: the attempts, oldest first (the newest 1000): `{id, event_type,
-  out_trade_no, attempt, status_code | error}`.
+  out_trade_no, attempt, status_code | error}` (a lost one: attempt 0).
 - `POST /_control/orders/{no}/pay` (optional `{"late": true}`: pay after time_expire, the
   success recorded a second before it, its notification sent now), `.../decline`,
   `GET /_control/orders/{no}` (the order, its prepay handles and its refunds).
@@ -73,10 +73,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from devserver import wechatpay_keys, wechatpay_pages
+from devserver import wechatpay_control, wechatpay_keys, wechatpay_pages
 from devserver.wechatpay_keys import WechatPayKeys, ensure_keys
 from devserver.wechatpay_ledger import (
     ApiError,
@@ -168,8 +168,8 @@ def _check_signature(request: Request, body: bytes) -> None:
     if (
         fields.get("mchid") != ledger.mchid
         or fields.get("serial_no", "").upper() != request.app.state.merchant_serial
-        or not timestamp.isdigit()
-        or abs(time.time() - int(timestamp[:12])) > 300
+        or not (timestamp.isdigit() and len(timestamp) <= 12)
+        or abs(time.time() - int(timestamp)) > 300
         or not 0 < len(fields.get("nonce_str", "")) <= 64
     ):
         raise _sign_error()
@@ -340,89 +340,6 @@ async def unknown(request: Request, data: Body) -> tuple[int, Body | None]:
     raise ApiError(404, "NOT_FOUND", "请求的资源不存在")
 
 
-# --- Control: not WeChat's ----------------------------------------------------------------------
-
-
-async def _control_body(request: Request) -> Body:
-    try:
-        body = await _bounded_body(request)
-        data = json.loads(body) if body else {}
-    except (ApiError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
-
-
-async def notifications_mode(request: Request) -> Response:
-    mode = (await _control_body(request)).get("mode")
-    if mode not in ("deliver", "lose", "repeat"):
-        return JSONResponse({"error": "mode: deliver, lose or repeat"}, 400)
-    notifier: Notifier = request.app.state.notifier
-    notifier.mode = mode
-    return JSONResponse({"mode": mode})
-
-
-async def deliveries(request: Request) -> Response:
-    notifier: Notifier = request.app.state.notifier
-    return JSONResponse(list(notifier.deliveries))
-
-
-async def control_order(request: Request) -> Response:
-    ledger: Ledger = request.app.state.ledger
-    order = ledger.orders.get(request.path_params["out_trade_no"])
-    if order is None:
-        return JSONResponse({"error": "no such order"}, 404)
-    return JSONResponse(
-        {
-            "transaction": ledger.transaction(order),
-            "trade_type": order.asked.trade_type,
-            "description": order.asked.description,
-            "notify_url": order.asked.notify_url,
-            "created_at": wechat_time(order.created_at),
-            "time_expire": wechat_time(order.asked.time_expire),
-            "prepays": [
-                {
-                    "prepay_id": p.prepay_id,
-                    "token": p.token,
-                    "created_at": wechat_time(p.created_at),
-                }
-                for p in (ledger.prepays[i] for i in order.prepay_ids)
-            ],
-            "refunds": [ledger.refund_record(ledger.refunds[no]) for no in order.refund_nos],
-        }
-    )
-
-
-async def control_settle(request: Request) -> Response:
-    """Pay or decline an order as its buyer would, without the pages."""
-    ledger: Ledger = request.app.state.ledger
-    order = ledger.orders.get(request.path_params["out_trade_no"])
-    if order is None or request.path_params["outcome"] not in ("pay", "decline"):
-        return JSONResponse({"error": "no such order or outcome"}, 404)
-    now = datetime.now(UTC)
-    try:
-        if request.path_params["outcome"] == "pay":
-            late = (await _control_body(request)).get("late") is True
-            ledger.pay(order, now, late=late)
-        else:
-            ledger.decline(order, now)
-    except ApiError as refusal:
-        return JSONResponse({"error": refusal.message}, 409)
-    return JSONResponse(ledger.transaction(order))
-
-
-async def close_refusal(request: Request) -> Response:
-    seconds = (await _control_body(request)).get("seconds")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-        return JSONResponse({"error": "seconds: a number, 0 or more"}, 400)
-    ledger: Ledger = request.app.state.ledger
-    ledger.refuse_close_within = float(seconds)
-    return JSONResponse({"seconds": seconds})
-
-
 def create_app(
     keys: WechatPayKeys,
     *,
@@ -467,16 +384,7 @@ def create_app(
             Route("/v3/certificates", merchant_api(certificates)),
             Route("/v3/{rest:path}", merchant_api(unknown), methods=["GET", "POST", "PUT"]),
             *wechatpay_pages.ROUTES,
-            Route("/_control/health", health),
-            Route("/_control/notifications", notifications_mode, methods=["POST"]),
-            Route("/_control/deliveries", deliveries),
-            Route("/_control/orders/{out_trade_no}", control_order),
-            Route(
-                "/_control/orders/{out_trade_no}/{outcome:str}",
-                control_settle,
-                methods=["POST"],
-            ),
-            Route("/_control/close-refusal", close_refusal, methods=["POST"]),
+            *wechatpay_control.ROUTES,
         ],
         lifespan=lifespan,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
@@ -70,10 +70,17 @@ def _with_query(url: str, **values: str) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    if int(request.headers.get("content-length") or 0) > FORM_LIMIT:
+    """The posted form's fields; {} for anything too big or malformed (the page refuses)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            return {}
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=16)
+    except ValueError:
         return {}
-    form = await request.form(max_files=0, max_fields=16)
-    return {k: str(v)[:4096] for k, v in form.items()}
+    return {k: v[:4096] for k, v in pairs}
 
 
 def _answer(ledger: Ledger, order: Order, answer: str) -> str | None:
