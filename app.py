@@ -29,7 +29,7 @@ from jobs.embedded import embedded_jobs
 from jobs.schedule import JobContext
 from jobs.worker import write_counts
 from payments.provider import PaymentProvider
-from payments.services import make_provider
+from payments.services import providers_for
 from pictures import PicturePool
 from ratelimit import make_counter
 from settings import Settings, SettingsError
@@ -73,12 +73,7 @@ def create_app(
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     # Uploaded pictures are decoded and resized in processes of their own, off the event loop.
     pictures = PicturePool()
-    provider: PaymentProvider = payments_provider or make_provider(
-        api_base=settings.stripe_api_base,
-        secret_key=settings.stripe_secret_key,
-        webhook_secret=settings.stripe_webhook_secret,
-        methods=settings.payment_methods,
-    )
+    provider: PaymentProvider = payments_provider or providers_for(settings)
     sms = sms_sender or make_sender(settings.sms)
 
     @asynccontextmanager

@@ -69,11 +69,7 @@ async def work(
 
     if settings.jobs != "worker":
         raise SystemExit("shuyuan worker needs PostgreSQL (SQLite runs its jobs inside serve)")
-    provider = services.make_provider(
-        api_base=settings.stripe_api_base,
-        secret_key=settings.stripe_secret_key,
-        webhook_secret=settings.stripe_webhook_secret,
-    )
+    provider = services.providers_for(settings)
     jobs = [*PERIODIC, *(job for name in also for job in importlib.import_module(name).JOBS)]
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     context = JobContext(provider=provider, mailer=mailer)
@@ -157,11 +153,7 @@ async def demo_data(settings: Settings) -> None:
 async def reconcile_payments(settings: Settings) -> None:
     from payments import services
 
-    provider = services.make_provider(
-        api_base=settings.stripe_api_base,
-        secret_key=settings.stripe_secret_key,
-        webhook_secret=settings.stripe_webhook_secret,
-    )
+    provider = services.providers_for(settings)
 
     async def work() -> None:
         counts = await services.reconcile(provider, now=datetime.now(UTC))
@@ -323,6 +315,46 @@ def sign_in_stand_ins(settings: Settings) -> Iterator[None]:
             process.wait(timeout=10)
 
 
+@contextmanager
+def wechat_pay_stand_in(settings: Settings) -> Iterator[None]:
+    """The development stand-in of WeChat Pay's API v3 (devserver.wechatpay) at
+    WECHATPAY_API_BASE, with the settings' merchant, when WeChat Pay is paid directly and that
+    address is local. It makes the development keys first (in the folder of the merchant's
+    key: var/wechatpay/), and the app starts once it answers, so the keys are there for it.
+    Elsewhere WeChat Pay is the real one and nothing is started."""
+    account = settings.wechat_pay
+    api = urlsplit(settings.wechatpay_api_base)
+    if account is None or api.hostname not in LOCAL_HOSTS or not api.port:
+        yield
+        return
+    if _answers("127.0.0.1", api.port):
+        raise SystemExit(
+            f"shuyuan: port {api.port} (WeChat Pay stand-in) is taken; stop what holds it "
+            f"(fuser -k {api.port}/tcp) and run again"
+        )
+    arguments = [
+        "--port", str(api.port), "--keys", str(account.private_key.parent.resolve()),
+        "--mchid", account.mchid, "--appid", account.appid,
+        "--apiv3-key", account.apiv3_key,
+        "--mode", "public_key" if account.public_key_id else "certificate",
+        "--h5-domain", urlsplit(settings.public_url).hostname or "127.0.0.1",
+    ]  # fmt: skip
+    process = subprocess.Popen(  # nosec B603  # our own module, arguments from settings
+        [sys.executable, "-m", "devserver.wechatpay", *arguments], cwd=_checkout()
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers("127.0.0.1", api.port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("shuyuan: the WeChat Pay stand-in did not start")
+            time.sleep(0.1)
+        print(f"WeChat Pay stand-in on 127.0.0.1:{api.port} (devserver.wechatpay)", flush=True)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -333,6 +365,7 @@ def serve(
     access_log: bool = True,
     with_mail_catcher: bool = False,
     with_sign_in_stand_ins: bool = False,
+    with_wechat_pay: bool = False,
 ) -> None:
     ensure_sqlite_dir(settings.database_url)
     if workers > 1 and not reload:
@@ -351,6 +384,7 @@ def serve(
             local_stripe(settings, host, port) if with_localstripe else nullcontext(),
             mail_catcher(settings) if with_mail_catcher else nullcontext(),
             sign_in_stand_ins(settings) if with_sign_in_stand_ins else nullcontext(),
+            wechat_pay_stand_in(settings) if with_wechat_pay else nullcontext(),
         ):
             _run_uvicorn(host, port, workers, reload, access_log)
     finally:
@@ -440,6 +474,12 @@ def _parser() -> argparse.ArgumentParser:
         help="start the stand-ins of WeChat's sign-in and of the SMS gateway (var/sms/)",
     )
     serve_cmd.add_argument(
+        "--with-wechat-pay",
+        action="store_true",
+        help="start the stand-in of WeChat Pay's API v3 (keys in var/wechatpay/) when WeChat "
+        "Pay is paid directly at a local WECHATPAY_API_BASE",
+    )
+    serve_cmd.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (behind a proxy)"
     )
     return parser
@@ -483,6 +523,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 access_log=not args.no_access_log,
                 with_mail_catcher=args.with_mail_catcher,
                 with_sign_in_stand_ins=args.with_sign_in_stand_ins,
+                with_wechat_pay=args.with_wechat_pay,
             )
     except DomainError as exc:
         print(f"shuyuan: {exc.message}", file=sys.stderr)

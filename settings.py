@@ -51,9 +51,18 @@ KNOWN_VARIABLES = frozenset(
         "SMS_SIGN_NAME",
         "SMS_TEMPLATE",
         "SMS_APP_ID",
+        "SHUYUAN_WECHAT_PAY",
+        "WECHATPAY_API_BASE",
+        "WECHATPAY_MCHID",
+        "WECHATPAY_APPID",
+        "WECHATPAY_MERCHANT_SERIAL",
+        "WECHATPAY_PRIVATE_KEY",
+        "WECHATPAY_APIV3_KEY",
+        "WECHATPAY_PUBLIC_KEY_ID",
+        "WECHATPAY_PUBLIC_KEY",
     }
 )
-CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_")
+CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_", "WECHATPAY_")
 
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 DEV_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -94,6 +103,43 @@ class SmsAccount:
     sign_name: str = "书院"
     template: str = "SMS_000001"  # Alibaba Cloud's TemplateCode or Tencent Cloud's TemplateId
     app_id: str = ""  # Tencent Cloud's SmsSdkAppId (unused by Alibaba Cloud)
+
+
+@dataclass(frozen=True)
+class WechatPayAccount:
+    """A WeChat Pay merchant, reached through API v3 (payments.wechatpay_provider): its merchant
+    number, the official account bound to it (JSAPI pays with that app's openid), its API
+    certificate's serial and private key (apiclient_key.pem), its APIv3 key, and how WeChat
+    Pay's signatures are checked: with WeChat Pay's public key (its id PUB_KEY_ID_... and the
+    PEM file) or, when none is given, with the platform certificates fetched from the API."""
+
+    mchid: str
+    appid: str
+    merchant_serial: str
+    private_key: Path
+    apiv3_key: str = field(repr=False)
+    public_key_id: str | None = None
+    public_key: Path | None = None
+
+
+# The stand-in's merchant (devserver/wechatpay.py; its keys made in var/wechatpay/ by
+# devserver.wechatpay_keys): development only.
+DEV_WECHATPAY_API_BASE = "http://127.0.0.1:8033"
+PROD_WECHATPAY_API_BASE = "https://api.mch.weixin.qq.com"
+DEV_WECHATPAY_FOLDER = Path("var/wechatpay")
+
+
+def dev_wechat_pay(folder: Path = DEV_WECHATPAY_FOLDER) -> WechatPayAccount:
+    """The development merchant whose keys devserver.wechatpay_keys keeps in `folder`."""
+    return WechatPayAccount(
+        mchid="1230000109",
+        appid="wx0fficia1000001",
+        merchant_serial="5157F09EFDC096DE15EBE81A47057A72",
+        private_key=folder / "apiclient_key.pem",
+        apiv3_key="ShuyuanDevApiV3Key00000000000032",
+        public_key_id="PUB_KEY_ID_01123000010920261206000000000001",
+        public_key=folder / "pub_key.pem",
+    )
 
 
 DEV_WECHAT_OFFICIAL = WechatApp("wx0fficia1000001", "official-dev-secret")
@@ -157,6 +203,10 @@ class Settings:
     # messages a day (Asia/Shanghai) are sent, whoever asks: the budget against SMS pumping.
     sms: SmsAccount | None = DEV_SMS
     sms_daily_budget: int = 1000
+    # WeChat Pay directly (API v3: a QR code on a computer, H5 in a phone's browser, JSAPI
+    # inside WeChat) with this merchant; None: WeChat Pay through Stripe (a QR code only).
+    wechat_pay: WechatPayAccount | None = None
+    wechatpay_api_base: str = DEV_WECHATPAY_API_BASE
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -214,6 +264,16 @@ class Settings:
             )
         if not 0 <= self.sms_daily_budget <= 10_000_000:
             raise SettingsError("SHUYUAN_SMS_DAILY_BUDGET must be from 0 to 10000000")
+        _check_http_url("WECHATPAY_API_BASE", self.wechatpay_api_base)
+        if self.wechat_pay is not None:
+            _check_wechat_pay(self.wechat_pay)
+            official = self.wechat_official
+            if official is not None and official.app_id != self.wechat_pay.appid:
+                # JSAPI pays with the buyer's openid in the AppID bound to the merchant: the
+                # one the official account's sign-in learns.
+                raise SettingsError(
+                    "WECHATPAY_APPID must be the official account's (WECHAT_MP_APPID)"
+                )
         if len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
@@ -336,6 +396,11 @@ class Settings:
             ),
             sms=_sms_account(environ, production),
             sms_daily_budget=_whole_number(environ, "SHUYUAN_SMS_DAILY_BUDGET", 1000),
+            wechat_pay=_wechat_pay(environ, production, var_dir / "wechatpay"),
+            wechatpay_api_base=(
+                environ.get("WECHATPAY_API_BASE", "").strip()
+                or (PROD_WECHATPAY_API_BASE if production else DEV_WECHATPAY_API_BASE)
+            ).rstrip("/"),
             payment_methods=tuple(
                 part.strip()
                 for part in environ.get("SHUYUAN_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)).split(
@@ -410,6 +475,54 @@ def _wechat_app(
             f"{prefix}_APPID (wx and 16 letters or digits) and {prefix}_SECRET go together"
         )
     return WechatApp(app_id, secret)
+
+
+def _wechat_pay(
+    environ: Mapping[str, str], production: bool, dev_folder: Path
+) -> WechatPayAccount | None:
+    """SHUYUAN_WECHAT_PAY=direct (the WECHATPAY_* merchant; in development the stand-in's,
+    unless they are given) or stripe. Unset: direct in development, and in production when
+    WECHATPAY_MCHID is set."""
+    choice = environ.get("SHUYUAN_WECHAT_PAY", "").strip().lower()
+    if choice not in ("", "direct", "stripe"):
+        raise SettingsError(f"SHUYUAN_WECHAT_PAY must be direct or stripe, not {choice!r}")
+    given = environ.get("WECHATPAY_MCHID", "").strip()
+    if choice == "stripe" or (not choice and production and not given):
+        return None
+    if not given:
+        if production:
+            raise SettingsError("SHUYUAN_WECHAT_PAY=direct needs the WECHATPAY_* settings")
+        return dev_wechat_pay(dev_folder)
+    key_id = environ.get("WECHATPAY_PUBLIC_KEY_ID", "").strip() or None
+    public_key = environ.get("WECHATPAY_PUBLIC_KEY", "").strip()
+    return WechatPayAccount(
+        mchid=given,
+        appid=environ.get("WECHATPAY_APPID", "").strip(),
+        merchant_serial=environ.get("WECHATPAY_MERCHANT_SERIAL", "").strip(),
+        private_key=Path(environ.get("WECHATPAY_PRIVATE_KEY", "").strip()),
+        apiv3_key=environ.get("WECHATPAY_APIV3_KEY", "").strip(),
+        public_key_id=key_id,
+        public_key=Path(public_key) if public_key else None,
+    )
+
+
+def _check_wechat_pay(account: WechatPayAccount) -> None:
+    if not re.fullmatch(r"[0-9]{8,12}", account.mchid):
+        raise SettingsError("WECHATPAY_MCHID must be the merchant number (digits)")
+    if not re.fullmatch(r"wx[0-9A-Za-z]{14,30}", account.appid):
+        raise SettingsError("WECHATPAY_APPID must be the AppID bound to the merchant (wx...)")
+    if not re.fullmatch(r"[0-9A-Fa-f]{8,64}", account.merchant_serial):
+        raise SettingsError("WECHATPAY_MERCHANT_SERIAL must be the API certificate's serial (hex)")
+    if not str(account.private_key) or str(account.private_key) == ".":
+        raise SettingsError("WECHATPAY_PRIVATE_KEY must name the file apiclient_key.pem")
+    if len(account.apiv3_key.encode()) != 32:
+        raise SettingsError("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
+    if (account.public_key_id is None) != (account.public_key is None):
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY go together")
+    if account.public_key_id is not None and not re.fullmatch(
+        r"PUB_KEY_ID_[0-9]{16,40}", account.public_key_id
+    ):
+        raise SettingsError("WECHATPAY_PUBLIC_KEY_ID must look like PUB_KEY_ID_0112...")
 
 
 def _sms_account(environ: Mapping[str, str], production: bool) -> SmsAccount | None:

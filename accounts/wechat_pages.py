@@ -82,11 +82,13 @@ async def callback(request: Request) -> Response:
             )
             flash(request, message, "success")
             return RedirectResponse(next_path, status_code=303)
+        case sign_in_with_wechat.PayerKnown(next_path=next_path):
+            return RedirectResponse(next_path, status_code=303)
         case sign_in_with_wechat.FirstSignIn():
             return RedirectResponse(links.path("accounts.wechat_finish"), status_code=303)
         case sign_in_with_wechat.Declined(purpose=purpose, next_path=next_path):
             flash(request, _("You did not allow signing in with WeChat."), "info")
-            if purpose is sign_in_with_wechat.Purpose.LINK:
+            if purpose is not sign_in_with_wechat.Purpose.SIGN_IN:
                 return RedirectResponse(next_path, status_code=303)
             login = links.path("accounts.login_page", _query={"next": next_path})
             return RedirectResponse(login, status_code=303)

@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 class Purpose(StrEnum):
     SIGN_IN = "sign_in"
     LINK = "link"  # to the account signed in when it began
+    PAY = "pay"  # only the official account's openid, to pay inside WeChat (JSAPI)
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,13 @@ class FirstSignIn:
 
 
 @dataclass(frozen=True)
+class PayerKnown:
+    """The signed-in account's openid in the official account is known for paying."""
+
+    next_path: str
+
+
+@dataclass(frozen=True)
 class Declined:
     """The person said no on WeChat's consent page."""
 
@@ -103,7 +111,8 @@ class Declined:
     next_path: str
 
 
-Outcome = GoToWechat | SignedIn | Linked | FirstSignIn | Declined
+Outcome = GoToWechat | SignedIn | Linked | FirstSignIn | PayerKnown | Declined
+PAYING_OPENID_KEY = "wechat_paying_openid"
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,34 @@ def start(
     return _authorisation(session, client, entry, now)
 
 
+def start_for_paying(
+    session: dict[str, Any], client: WechatClient, *, user: User, next_path: str, now: datetime
+) -> str:
+    """The WeChat URL of a silent authorisation (snsapi_base: no consent page) that learns the
+    signed-in account's openid in the official account, only to pay inside WeChat (JSAPI): the
+    account is not linked to WeChat by it. Raises WechatNotSetUp without an official account."""
+    if not client.apps[OFFICIAL]:
+        raise WechatNotSetUp("Paying inside WeChat needs the official account.")
+    entry = {
+        "purpose": Purpose.PAY,
+        "next": next_path,
+        "app": OFFICIAL,
+        "scope": SNSAPI_BASE,
+        "user_id": user.id,
+    }
+    return _authorisation(session, client, entry, now)
+
+
+def paying_openid(session: dict[str, Any], user_id: int, app_id: str) -> str | None:
+    """The openid a silent authorisation in this session learnt for paying (start_for_paying),
+    if it is this account's in `app_id`."""
+    kept = session.get(PAYING_OPENID_KEY)
+    if isinstance(kept, dict) and kept.get("user_id") == user_id and kept.get("app_id") == app_id:
+        openid = kept.get("openid")
+        return openid if isinstance(openid, str) and openid else None
+    return None
+
+
 def _authorisation(
     session: dict[str, Any], client: WechatClient, entry: dict[str, Any], now: datetime
 ) -> str:
@@ -205,11 +242,21 @@ async def callback(
     WechatNotSetUp, WechatTaken (linking a person another account has)."""
     entry = _take_state(session, state, now)
     purpose, next_path = Purpose(entry["purpose"]), str(entry["next"])
-    if purpose is Purpose.LINK and (signed_in is None or signed_in.id != entry["user_id"]):
+    if purpose in (Purpose.LINK, Purpose.PAY) and (
+        signed_in is None or signed_in.id != entry["user_id"]
+    ):
         raise WechatStateRefused()  # signed out, or in as someone else, since it began
     if not code:
         return Declined(purpose, next_path)
     token = await client.exchange_code(str(entry["app"]), code)
+    if purpose is Purpose.PAY:
+        assert signed_in is not None
+        session[PAYING_OPENID_KEY] = {
+            "user_id": signed_in.id,
+            "app_id": token.app_id,
+            "openid": token.openid,
+        }
+        return PayerKnown(next_path)
     profile = await client.profile(token) if token.scope != SNSAPI_BASE else None
     unionid = profile.unionid if profile else token.unionid
     identity = await _identity_of(token.app_id, token.openid, unionid)

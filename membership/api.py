@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.roles import Capability
 from membership import analytics, grants, reminders, schemas, services, windows
 from membership.models import Enrollment, EnrollmentWindow
-from payments.checkout import paid_with, site_origins
+from payments.checkout import api_choice, paid_with, site_origins
 from web.api import iso, json_response, operation, read_json
 from web.auth import api_user, bearer_token, staff_member, staff_only
 from web.i18n import api_locale, translations
@@ -177,7 +177,7 @@ async def pay(request: Request) -> Response:
         provider=request.app.state.payments_provider,
         enrollment_id=request.path_params["id"],
         user=user,
-        choice=data.choice(site_origins(request)),
+        choice=await api_choice(request, user, data.choice(site_origins(request))),
         now=datetime.now(UTC),
     )
     return json_response(result.answer(translations(api_locale(request, user)).gettext))

@@ -30,7 +30,12 @@ from payments.models import Payment, PaymentStatus
 def register(purposes: payments.Purposes) -> None:
     purposes.register(
         PAYMENT_PURPOSE,
-        payments.PurposeHandlers(fulfil=fulfil, on_refused=on_refused, on_refunded=on_refunded),
+        payments.PurposeHandlers(
+            fulfil=fulfil,
+            on_refused=on_refused,
+            on_refunded=on_refunded,
+            paying_page="membership.paying_page",
+        ),
     )
 
 

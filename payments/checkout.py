@@ -9,22 +9,26 @@ module, never payments' routes or API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
+from accounts import wechat_sign_in
 from accounts.models import User
+from accounts.wechat import WechatClient
 from payments import reasons, services
 from payments.held import Held, HeldState
 from payments.models import Payment, PaymentStatus, PayMethod
+from payments.provider import Payer
 from payments.schemas import PayForm
-from payments.settle import wallet_action
-from web.auth import require_user
+from payments.settle import JSAPI_FIELDS, jsapi_parameters, wallet_action
+from web.auth import client_address, require_user
 from web.csrf import read_form
 from web.decoding import read_fields
 from web.rendering import flash, gettext_for, redirect_after_post, render
@@ -150,14 +154,73 @@ def return_url(request: Request, path: str) -> str:
     return links.join(path)
 
 
-def form_choice(request: Request, form: PayForm, paying: str) -> services.PaymentChoice:
+def flow_for(request: Request, method: str | None, asked: str | None = None) -> str | None:
+    """The flow a payment by `method` takes in this browser: the one `asked` for (the API's
+    `flow`), else for WeChat Pay paid directly JSAPI inside WeChat, H5 in another phone's
+    browser and the QR code (native) on a computer; None: the method's first."""
+    if asked is not None or method != "wechat_pay":
+        return asked
+    flows = request.app.state.payments_provider.flows
+    device = device_of(request)
+    if device == "wechat" and "jsapi" in flows:
+        return "jsapi"
+    if device == "phone" and "h5" in flows:
+        return "h5"
+    return None
+
+
+async def payer_of(request: Request, user: User) -> Payer:
+    """What WeChat Pay may need of who pays: the address of the request (the trusted proxy's
+    X-Forwarded-For: web.auth.client_address) for H5, and inside WeChat the account's openid
+    in the official account bound to the merchant (from signing in with WeChat, or from a
+    silent authorisation just for paying, kept in the session) for JSAPI."""
+    account = request.app.state.settings.wechat_pay
+    openid = None
+    if account is not None and device_of(request) == "wechat":
+        openid = await wechat_sign_in.official_openid(user.id, app_id=account.appid)
+        if openid is None and "session" in request.scope:
+            openid = wechat_sign_in.paying_openid(request.session, user.id, account.appid)
+    return Payer(address=client_address(request), openid=openid)
+
+
+async def form_choice(
+    request: Request, user: User, form: PayForm, paying: str
+) -> services.PaymentChoice:
     """A checkout form's choice: a card's PaymentMethod, or a wallet (Alipay returning to the
-    waiting page `paying` on the origin this buyer uses)."""
+    waiting page `paying` on the origin this buyer uses; WeChat Pay in this browser's flow)."""
     return services.PaymentChoice(
         payment_method=form.payment_method if form.method == "card" else None,
         method=form.method,
         return_url=return_url(request, paying) if form.method == "alipay" else None,
         site_origins=site_origins(request),
+        flow=flow_for(request, form.method),
+        payer=await payer_of(request, user),
+    )
+
+
+async def api_choice(
+    request: Request, user: User, choice: services.PaymentChoice
+) -> services.PaymentChoice:
+    """An API pay call's choice with its flow (the server picks by device when `flow` is
+    absent) and what the flow needs of the payer."""
+    return replace(
+        choice,
+        flow=flow_for(request, choice.method, choice.flow),
+        payer=await payer_of(request, user),
+    )
+
+
+def openid_needed(request: Request, user: User) -> bool:
+    """Whether this checkout, inside WeChat with WeChat Pay's JSAPI, must first learn the
+    buyer's openid (a silent authorisation: accounts.wechat_sign_in.start_for_paying)."""
+    settings = request.app.state.settings
+    return (
+        settings.wechat_pay is not None
+        and settings.wechat_official is not None
+        and "wechat_pay" in offered_methods(request)
+        and flow_for(request, "wechat_pay") == "jsapi"
+        and wechat_sign_in.paying_openid(request.session, user.id, settings.wechat_pay.appid)
+        is None
     )
 
 
@@ -192,11 +255,33 @@ async def waiting_page(
             "amount_fen": amount_fen,
             "what": what,
             "card_offered": "card" in request.app.state.payments_provider.methods,
-            # In development the code's page is on this machine (devserver.localstripe): a link
-            # to it stands in for a phone that scans the code. Never in production.
-            "scan_link": not request.app.state.settings.is_production,
+            **_development_links(request, payment),
+            "jsapi": _jsapi_for_bridge(payment),
         },
     )
+
+
+def _development_links(request: Request, payment: Payment) -> dict[str, str | None]:
+    """In development the wallets' pages are on this machine (devserver.localstripe, or
+    devserver.wechatpay): a link to the page a phone that scanned the code would open, and the
+    stand-in's bridge page playing WeixinJSBridge outside WeChat. Never in production."""
+    settings = request.app.state.settings
+    if settings.is_production:
+        return {"scan_link": None, "bridge_link": None}
+    if payment.flow == "native" and services.direct_wechat_pay(request.app.state.payments_provider):
+        scan = f"{settings.wechatpay_api_base}/scan?{urlencode({'code_url': payment.action_url})}"
+        return {"scan_link": scan, "bridge_link": None}
+    if payment.flow == "jsapi":
+        return {"scan_link": None, "bridge_link": f"{settings.wechatpay_api_base}/pay/jsapi"}
+    return {"scan_link": payment.action_url, "bridge_link": None}
+
+
+def _jsapi_for_bridge(payment: Payment) -> dict[str, str] | None:
+    """A jsapi payment's parameters in WeixinJSBridge's own names."""
+    if payment.flow != "jsapi":
+        return None
+    ours = jsapi_parameters(payment)
+    return {theirs: ours[name] for theirs, name in JSAPI_FIELDS.items()}
 
 
 def wallet_next(request: Request, result: services.PaymentResult, paying: str) -> Response:
@@ -271,6 +356,23 @@ async def checkout_page(request: Request, payable: Payable) -> Response:
         return redirect_after_post(request, urls.paid)
     if held.state == HeldState.OVER and urls.over is not None:
         return redirect_after_post(request, urls.over)
+    if (
+        held.state == HeldState.PAYABLE
+        and openid_needed(request, user)
+        and await wechat_sign_in.official_openid(
+            user.id, app_id=request.app.state.settings.wechat_pay.appid
+        )
+        is None
+    ):
+        # Inside WeChat, JSAPI pays with the buyer's openid: learnt silently, then back here.
+        url = wechat_sign_in.start_for_paying(
+            request.session,
+            WechatClient.from_settings(request.app.state.settings),
+            user=user,
+            next_path=urls.checkout,
+            now=datetime.now(UTC),
+        )
+        return RedirectResponse(url, status_code=302)
     view = await payable.view(request, held, user)
     settings = request.app.state.settings
     return await render(
@@ -286,6 +388,7 @@ async def checkout_page(request: Request, payable: Payable) -> Response:
             "publishable_key": settings.stripe_publishable_key,
             "methods": offered_methods(request),
             "device": device_of(request),
+            "wechat_flow": flow_for(request, "wechat_pay"),
         },
     )
 
@@ -298,7 +401,8 @@ async def pay_action(request: Request, payable: Payable) -> Response:
     subject_id = request.path_params["id"]
     urls = payable.urls(subject_id)
     paying = urls.paying
-    result = await payable.pay(request, subject_id, user, form, form_choice(request, form, paying))
+    choice = await form_choice(request, user, form, paying)
+    result = await payable.pay(request, subject_id, user, form, choice)
     return pay_answer(request, result, method=form.method, paying=paying, done_url=urls.paid)
 
 

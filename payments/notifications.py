@@ -66,6 +66,16 @@ async def _handle_webhook(
 ) -> str:
     try:
         message = provider.verify_webhook(payload, headers)
+        if message.type in REFUND_TROUBLE:
+            # WeChat Pay could not send a refund back (the buyer's card closed, say): money
+            # an operator must return by hand. Nothing of ours moves; it is said loudly.
+            log.error(
+                "refund %s (%s) ended %s: return the money by hand",
+                str(message.object.get("out_refund_no", "?"))[:80],
+                str(message.object.get("out_trade_no", "?"))[:80],
+                message.type,
+            )
+            return "refund_trouble"
         if message.type not in APPLIED_EVENTS:
             return "ignored"  # nothing of ours moves on it: not worth a read-back
         intent = provider.intent_of(message)
@@ -123,6 +133,8 @@ async def _handle_webhook(
 
 # What an intent that did not go through says of itself at the provider.
 FAILED_INTENTS = ("requires_payment_method", "canceled")
+# Refunds WeChat Pay reports it could not make (REFUND.ABNORMAL, REFUND.CLOSED).
+REFUND_TROUBLE = ("refund.abnormal", "refund.closed")
 APPLIED_EVENTS = (
     "payment_intent.succeeded",
     "payment_intent.payment_failed",

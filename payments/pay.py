@@ -137,8 +137,9 @@ def _checked_flow(method: Method, choice: PaymentChoice, flows: Collection[str])
     if choice.flow is None:
         return taken[0] if taken else FLOWS[method][0]
     if choice.flow not in FLOWS[method]:
-        names = ", ".join(FLOWS[method])
-        raise ValidationError("flow", f"must be one of {names} for {method}")
+        raise ValidationError(
+            "flow", "must be native, h5 or jsapi for WeChat Pay, and page or wap for Alipay"
+        )
     if choice.flow not in taken:
         raise ValidationError("flow", "is not offered here; pay another way")
     flow = choice.flow

@@ -50,6 +50,9 @@ class PurposeHandlers:
     on_refused: PaymentHook | None = None
     on_failed: PaymentHook | None = None
     on_refunded: RefundHook | None = None
+    # The route (taking the thing's id) where its buyer waits while a wallet is paid: where
+    # WeChat Pay's h5 flow sends them back to from WeChat.
+    paying_page: str | None = None
 
 
 class Purposes:

@@ -5,6 +5,7 @@ What the checkouts of the store and of membership share is payments.checkout."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from io import BytesIO
@@ -12,17 +13,19 @@ from io import BytesIO
 import segno
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accounts import audit
 from accounts.roles import Capability
+from errors import DomainError
 from payments import services
 from payments.models import Payment, PaymentStatus, PayMethod
 from payments.schemas import PaymentsQuery
 from web.auth import (
     api_user,
     bearer_token,
+    client_address,
     current_user,
     refuse_cross_site,
     staff_member,
@@ -66,6 +69,57 @@ async def webhook(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     return JSONResponse({"received": True, "result": result})
+
+
+async def wechatpay_notify(request: Request) -> Response:
+    """WeChat Pay's notifications (a payment succeeded, a refund ended): 204 with an empty body
+    once taken (applied, or known already); else `{"code": "FAIL", "message"}` with 400 for a
+    forged or unusable one and 500 when the provider cannot be asked (WeChat Pay retries
+    anything but a 2xx). 404 where WeChat Pay is not paid directly."""
+    provider = services.direct_wechat_pay(request.app.state.payments_provider)
+    if provider is None:
+        raise HTTPException(status_code=404)
+    payload = await request.body()
+    try:
+        await services.handle_webhook(
+            provider=provider, payload=payload, headers=request.headers, now=datetime.now(UTC)
+        )
+    except DomainError as exc:
+        status = 500 if exc.status >= 500 else 400
+        return JSONResponse({"code": "FAIL", "message": exc.message[:200]}, status_code=status)
+    return Response(status_code=204)
+
+
+async def wechat_h5(request: Request) -> Response:
+    """Where a phone's browser goes to pay with WeChat Pay's h5 flow: the order is placed
+    again for a fresh h5_url (it lives five minutes: each click gets its own) and the buyer
+    sent on to WeChat, coming back to the thing's waiting page. Answered with
+    `Referrer-Policy: origin`: WeChat checks the Referer against the merchant's registered
+    H5 domain, and the site's own policy (same-origin) would send none. Whoever holds the
+    link (its key `k`, given to the buyer with the payment) may use it; a payment no longer
+    waiting goes to its waiting page, which says what became of it (to its buyer only)."""
+    payment = await Payment.get_or_none(id=request.path_params["id"])
+    if payment is None or payment.flow != "h5":
+        raise HTTPException(status_code=404, detail="No such payment to pay with WeChat.")
+    back = services.paying_page_of(payment)
+    if payment.action_help_url is None:
+        # Settled (its key went with it): the waiting page, for its buyer, says what became
+        # of it.
+        return RedirectResponse(back, status_code=303)
+    key = request.query_params.get("k", "")
+    if not hmac.compare_digest(key.encode()[:100], payment.action_help_url.encode()):
+        raise HTTPException(status_code=404, detail="No such payment to pay with WeChat.")
+    url = await services.fresh_h5_url(
+        request.app.state.payments_provider,
+        payment,
+        address=client_address(request),
+        back=back,
+        now=datetime.now(UTC),
+    )
+    response = RedirectResponse(url or back, status_code=303)
+    response.headers["Referrer-Policy"] = "origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @staff_only(Capability.PAYMENTS)
@@ -147,9 +201,16 @@ def routes() -> list[BaseRoute]:
             name="payments.admin_payments_csv",
         ),
         Route("/payments/webhook", webhook, methods=["POST"], name="payments.webhook"),
+        Route(
+            "/payments/notify/wechatpay",
+            wechatpay_notify,
+            methods=["POST"],
+            name="payments.wechatpay_notify",
+        ),
+        Route("/payments/{id:id}/wechat-h5", wechat_h5, methods=["GET"], name="payments.wechat_h5"),
         Route("/payments/{id:id}/qr.svg", qr_code, methods=["GET"], name="payments.qr_code"),
     ]
 
 
 # HTML POST routes that are not forms; the CSRF route-walk test skips exactly these.
-CSRF_EXEMPT = frozenset({"payments.webhook"})
+CSRF_EXEMPT = frozenset({"payments.webhook", "payments.wechatpay_notify"})

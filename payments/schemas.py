@@ -74,6 +74,20 @@ class PaymentChoice(Body):
         ]
         | None
     ) = None
+    flow: (
+        Annotated[
+            Literal["native", "h5", "jsapi", "page", "wap"],
+            msgspec.Meta(
+                description=(
+                    "where a wallet is paid; left out, the server picks by the device (WeChat "
+                    "Pay: jsapi inside WeChat, h5 in another phone's browser, native (a QR "
+                    "code) on a computer). h5 and jsapi need WeChat Pay paid directly; jsapi "
+                    "needs the payer's openid (a WeChat sign-in with the official account)"
+                )
+            ),
+        ]
+        | None
+    ) = None
 
     def choice(self, site_origins: tuple[str, ...]) -> PaymentsChoice:
         return PaymentsChoice(
@@ -81,6 +95,7 @@ class PaymentChoice(Body):
             method=self.method,
             return_url=self.return_url,
             site_origins=site_origins,
+            flow=self.flow,
         )
 
 

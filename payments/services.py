@@ -8,11 +8,13 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import cast
+from urllib.parse import urlencode
 
 from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+import links
 from accounts import audit
 from accounts.models import User
 from errors import ValidationError
@@ -40,16 +42,20 @@ from payments.pay import (
     CheckedChoice,
     PaymentChoice,
     check_choice,
+    description_of,
+    metadata_of,
     origin_of,
     pay,
 )
 from payments.provider import (
     WALLETS,
     Method,
+    Payer,
     PaymentProvider,
     ProviderError,
     ProviderUnavailable,
 )
+from payments.providers import Providers
 from payments.purposes import Fulfilment, PurposeHandlers, Purposes, handlers_for
 from payments.reconcile import CONFIRM_WITHIN, confirm_recent_successes, reconcile
 from payments.settle import (
@@ -59,6 +65,8 @@ from payments.settle import (
     settle_from_provider,
 )
 from payments.stripe_provider import StripeProvider
+from payments.wechatpay_provider import WechatPayProvider
+from settings import Settings
 
 __all__ = [
     "APPLIED_EVENTS",
@@ -107,6 +115,95 @@ def make_provider(
         webhook_secret=webhook_secret,
         methods=tuple(cast(Method, method) for method in methods),
     )
+
+
+NOTIFY_PATH = "/payments/notify/wechatpay"  # payments.routes: WeChat Pay's notifications
+
+
+def providers_for(settings: Settings) -> PaymentProvider:
+    """The providers the settings name, as one: Stripe (localstripe in development) for cards
+    and Alipay, and for WeChat Pay the merchant of settings.wechat_pay directly (API v3), or
+    Stripe when there is none. Only the methods of Settings.payment_methods are offered."""
+    stripe_provider = make_provider(
+        api_base=settings.stripe_api_base,
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+        methods=settings.payment_methods,
+    )
+    account = settings.wechat_pay
+    if account is None:
+        return stripe_provider
+    wechat = WechatPayProvider(
+        api_base=settings.wechatpay_api_base,
+        mchid=account.mchid,
+        appid=account.appid,
+        merchant_serial=account.merchant_serial,
+        private_key_pem=account.private_key.read_bytes(),
+        apiv3_key=account.apiv3_key,
+        notify_url=settings.public_url.rstrip("/") + NOTIFY_PATH,
+        public_key=(
+            (account.public_key_id, account.public_key.read_bytes())
+            if account.public_key_id is not None and account.public_key is not None
+            else None
+        ),
+    )
+    by_method: dict[Method, PaymentProvider] = {
+        cast(Method, method): wechat if method == "wechat_pay" else stripe_provider
+        for method in settings.payment_methods
+    }
+    return Providers(by_method, webhooks=stripe_provider)
+
+
+def direct_wechat_pay(provider: PaymentProvider) -> PaymentProvider | None:
+    """The provider WeChat Pay is paid through directly (API v3: it has the h5 flow), if any."""
+    chosen = provider.provider_for("wechat_pay") if isinstance(provider, Providers) else provider
+    return chosen if chosen is not None and "h5" in chosen.flows else None
+
+
+def paying_page_of(payment: Payment) -> str:
+    """The absolute URL of the page where the buyer of `payment` waits for it (the purpose's
+    paying_page), else the home page."""
+    try:
+        page = handlers_for(payment.purpose).paying_page
+    except LookupError:
+        page = None
+    if page is None or not payment.subject_id.isdigit():
+        return links.join("/")
+    return links.absolute(page, id=int(payment.subject_id))
+
+
+async def fresh_h5_url(
+    provider: PaymentProvider, payment: Payment, *, address: str, back: str, now: datetime
+) -> str | None:
+    """A fresh h5_url for an h5 payment still waiting for its buyer (WeChat's lives five
+    minutes), coming back to `back`; None when the payment no longer waits (it settled, or
+    its time ran out) or WeChat Pay would not place it again: the waiting page says why.
+    Raises PaymentUnavailable when WeChat Pay cannot be reached."""
+    if (
+        payment.status != PaymentStatus.REQUIRES_ACTION
+        or payment.provider_intent_id is None
+        or (payment.action_expires_at is not None and payment.action_expires_at <= now)
+    ):
+        return None
+    try:
+        action = await provider.refresh_action(
+            payment.provider_intent_id,
+            amount=payment.amount_fen,
+            currency=payment.currency,
+            metadata=metadata_of(payment),
+            flow="h5",
+            payer=Payer(address=address),
+            expires_at=payment.action_expires_at,
+            description=description_of(payment),
+        )
+    except ProviderUnavailable as exc:
+        raise PaymentUnavailable() from exc
+    except ProviderError:
+        log.warning("payment %s: WeChat Pay would not place it again", payment.id)
+        return None
+    if not action.url:
+        return None
+    return f"{action.url}&{urlencode({'redirect_url': back})}"
 
 
 async def refresh_payment(

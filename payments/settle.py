@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from urllib.parse import urlencode
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -100,7 +102,10 @@ def wallet_action(payment: Payment) -> dict[str, object] | None:
         return None
     expires = payment.action_expires_at.isoformat() if payment.action_expires_at else None
     if payment.flow == "h5":
-        return {"type": "redirect", "url": links.join(h5_path(payment.id)), "expires_at": expires}
+        # Our page, which places the order again for a fresh h5_url (it lives five minutes);
+        # `k` (kept in action_help_url) lets only whoever was given the link use it.
+        url = links.join(h5_path(payment.id)) + "?" + urlencode({"k": payment.action_help_url})
+        return {"type": "redirect", "url": url, "expires_at": expires}
     if payment.flow == "jsapi":
         return {"type": "wechat_pay_jsapi", **jsapi_parameters(payment), "expires_at": expires}
     if payment.method == PayMethod.WECHAT_PAY:
@@ -335,10 +340,13 @@ async def _wait_for_buyer(payment_id: int, intent: Intent) -> None:
             status=PaymentStatus.REQUIRES_ACTION, client_secret=intent.client_secret
         )
         return
+    help_url = action.hosted_instructions_url
+    if action.type == "wechat_pay_h5":
+        help_url = secrets.token_urlsafe(18)  # the key of our page sending the buyer on
     await Payment.filter(id=payment_id, status__in=list(OPEN_STATUSES)).update(
         status=PaymentStatus.REQUIRES_ACTION,
         action_url=_action_text(action),
-        action_help_url=action.hosted_instructions_url,
+        action_help_url=help_url,
     )
 
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from errors import DomainError
-from payments.checkout import paid_with, site_origins
+from payments.checkout import api_choice, paid_with, site_origins
 from store import analytics, schemas, services
 from store.covers import cover_url
 from store.images import image_url
@@ -205,7 +205,7 @@ async def pay_order(request: Request) -> Response:
         provider=request.app.state.payments_provider,
         order_id=request.path_params["id"],
         user=user,
-        choice=data.choice(site_origins(request)),
+        choice=await api_choice(request, user, data.choice(site_origins(request))),
         now=datetime.now(UTC),
         shipping=data.shipping.checked() if data.shipping is not None else None,
     )

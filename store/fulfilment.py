@@ -31,6 +31,7 @@ def register(purposes: payments.Purposes) -> None:
             on_refused=on_refused,
             on_failed=on_failed,
             on_refunded=on_refunded,
+            paying_page="store.paying_page",
         ),
     )
 

@@ -7,13 +7,16 @@ creates its own database and drops it at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from graphlib import TopologicalSorter
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -26,9 +29,10 @@ from app import create_app
 from cli import migrate
 from composition import AppWiring, wire
 from db import table_name, tortoise_config
+from devserver.wechatpay_keys import WechatPayKeys, ensure_keys
 from payments.provider import PaymentProvider
 from payments.services import make_provider
-from settings import Settings, SmsAccount, WechatApp
+from settings import Settings, SmsAccount, WechatApp, WechatPayAccount, dev_wechat_pay
 from tests.factories import PASSWORD
 from tests.live import stand_in
 from web.logs import JsonLines
@@ -144,6 +148,35 @@ def sms_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     ]  # fmt: skip
     with stand_in("sms", *arguments, probe="/_messages", log_folder=folder.parent) as url:
         yield url.removeprefix("http://"), folder
+
+
+@dataclass(frozen=True)
+class WechatPayStandIn:
+    """This run's WeChat Pay stand-in (devserver/wechatpay.py), its keys, and the merchant the
+    app pays with through it (the development one, keys in `keys.folder`)."""
+
+    url: str
+    keys: WechatPayKeys
+    account: WechatPayAccount
+
+    def settings(self, settings: Settings, **changes: Any) -> Settings:
+        """`settings` paying WeChat Pay directly through the stand-in."""
+        return dataclasses.replace(
+            settings, wechat_pay=self.account, wechatpay_api_base=self.url, **changes
+        )
+
+
+@pytest.fixture(scope="session")
+def wechatpay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WechatPayStandIn]:
+    """The WeChat Pay API v3 stand-in for this run, in public-key mode, taking H5 buyers sent
+    from 127.0.0.1, localhost and testserver."""
+    folder = tmp_path_factory.mktemp("wechatpay")
+    keys = ensure_keys(folder)
+    arguments = ["--keys", str(folder), "--quiet"]
+    for host in ("127.0.0.1", "localhost", "testserver"):
+        arguments += ["--h5-domain", host]
+    with stand_in("wechatpay", *arguments, probe="/_control/health", log_folder=folder) as url:
+        yield WechatPayStandIn(url, keys, dev_wechat_pay(folder))
 
 
 @pytest.fixture(scope="session")

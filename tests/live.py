@@ -30,7 +30,7 @@ def server_environment(settings: Settings) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_"))
+        if not key.startswith(("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_", "WECHATPAY_"))
         and key not in ("DATABASE_URL", "SECRET_KEY", "REDIS_URL")
     }
     env.update(
@@ -65,6 +65,24 @@ def server_environment(settings: Settings) -> dict[str, str]:
         if settings.sms.app_id:
             env["SMS_APP_ID"] = settings.sms.app_id
     env["SHUYUAN_SMS_DAILY_BUDGET"] = str(settings.sms_daily_budget)
+    account = settings.wechat_pay
+    if account is None:
+        env["SHUYUAN_WECHAT_PAY"] = "stripe"
+    else:
+        env.update(
+            SHUYUAN_WECHAT_PAY="direct",
+            WECHATPAY_API_BASE=settings.wechatpay_api_base,
+            WECHATPAY_MCHID=account.mchid,
+            WECHATPAY_APPID=account.appid,
+            WECHATPAY_MERCHANT_SERIAL=account.merchant_serial,
+            WECHATPAY_PRIVATE_KEY=str(account.private_key),
+            WECHATPAY_APIV3_KEY=account.apiv3_key,
+        )
+        if account.public_key_id and account.public_key:
+            env.update(
+                WECHATPAY_PUBLIC_KEY_ID=account.public_key_id,
+                WECHATPAY_PUBLIC_KEY=str(account.public_key),
+            )
     return env
 
 

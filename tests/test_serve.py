@@ -123,3 +123,45 @@ def test_sigterm_to_serve_stops_localstripe_and_the_mail_catcher(settings: Setti
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+def test_serve_with_wechat_pay_starts_its_stand_in_with_keys_made_first(
+    settings: Settings,
+) -> None:
+    """`make run` pays WeChat Pay directly through the stand-in: `--with-wechat-pay` starts it
+    (it makes the development keys before it answers, so the app finds them when it starts),
+    and SIGTERM stops it with the server."""
+    port, wechatpay_port = free_port(), free_port()
+    log = (settings.var_dir / f"serve-wechatpay-{port}.log").open("w+")
+    env = {
+        **server_environment(settings),
+        "SHUYUAN_WECHAT_PAY": "direct",  # the development merchant, keys in var/wechatpay/
+        "WECHATPAY_API_BASE": f"http://127.0.0.1:{wechatpay_port}",
+        "SHUYUAN_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--with-wechat-pay"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until_answering(f"http://127.0.0.1:{port}/healthz", process, log)
+        assert (settings.var_dir / "wechatpay" / "apiclient_key.pem").exists()
+        children = [
+            child
+            for child in _children(process.pid)
+            if b"devserver.wechatpay" in Path(f"/proc/{child}/cmdline").read_bytes()
+        ]
+        assert len(children) == 1
+        health = httpx.get(f"http://127.0.0.1:{wechatpay_port}/_control/health", timeout=5)
+        assert health.status_code == 200
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _alive(children[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(children[0]), "the stand-in was left running"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()

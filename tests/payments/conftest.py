@@ -78,9 +78,10 @@ def provider_at(settings: Settings, api_base: str) -> PaymentProvider:
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with a real uvicorn in this process and event loop."""
-    port = free_port()
+async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app with a real uvicorn in this process and event loop (on `port`, else
+    a free one)."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
