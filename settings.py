@@ -285,6 +285,8 @@ class Settings:
             ):
                 if not value or "shuyuan_dev" in value:
                     raise SettingsError(f"{name} must be set in production")
+            if self.wechat_pay is not None:
+                _check_wechat_pay_in_production(self)
             if self.public_url == DEV_PUBLIC_URL:
                 # Links in mail, return URLs and the hosts served all come from it.
                 raise SettingsError("SHUYUAN_PUBLIC_URL is required in production (https://...)")
@@ -523,6 +525,23 @@ def _check_wechat_pay(account: WechatPayAccount) -> None:
         r"PUB_KEY_ID_[0-9]{16,40}", account.public_key_id
     ):
         raise SettingsError("WECHATPAY_PUBLIC_KEY_ID must look like PUB_KEY_ID_0112...")
+
+
+def _check_wechat_pay_in_production(settings: Settings) -> None:
+    """Never the stand-in's merchant, keys or address in production; WeChat Pay's API and the
+    notification URL it calls (on the public URL) over HTTPS; the official account set, whose
+    openid pays inside WeChat."""
+    account = settings.wechat_pay
+    assert account is not None
+    dev = dev_wechat_pay()
+    if account.mchid == dev.mchid or account.apiv3_key == dev.apiv3_key:
+        raise SettingsError("WECHATPAY_MCHID and WECHATPAY_APIV3_KEY must be the merchant's own")
+    if not settings.wechatpay_api_base.startswith("https://"):
+        raise SettingsError("WECHATPAY_API_BASE must be https:// in production")
+    if not settings.public_url.startswith("https://"):
+        raise SettingsError("SHUYUAN_PUBLIC_URL must be https:// for WeChat Pay's notifications")
+    if settings.wechat_official is None:
+        raise SettingsError("WeChat Pay directly needs the official account (WECHAT_MP_APPID)")
 
 
 def _sms_account(environ: Mapping[str, str], production: bool) -> SmsAccount | None:

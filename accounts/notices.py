@@ -54,6 +54,11 @@ class Kind:
 SMS_BUDGET_SPENT = "sms_budget_spent"
 SMS_BUDGET_WATCHERS = Capability.JOBS
 
+# WeChat Pay could not send a refund back (payments.notifications): money an operator must
+# return by hand. Declared here, with the other kinds the staff are told of.
+REFUND_STUCK = "refund_stuck"
+REFUND_WATCHERS = Capability.PAYMENTS
+
 # accounts' own kinds; each package above declares its own (its notices.py), and the
 # composition root registers them all in the app's NoticeKinds.
 KINDS: dict[str, Kind] = {
@@ -92,6 +97,17 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX_AND_MAIL,
         label=N_("The daily SMS budget running out"),
         staff=SMS_BUDGET_WATCHERS,
+    ),
+    REFUND_STUCK: Kind(
+        N_(
+            "WeChat Pay could not send back refund %(refund)s of payment %(payment)s "
+            "(%(state)s): the money is still with us. Return it by hand, and note it on the "
+            "payment."
+        ),
+        N_("A refund did not go through"),
+        NoticeChannel.INBOX_AND_MAIL,
+        label=N_("A refund that did not go through"),
+        staff=REFUND_WATCHERS,
     ),
 }
 MAX_PARAM = 200  # characters of one parameter (a post title, a name)

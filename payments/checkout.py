@@ -163,7 +163,9 @@ def flow_for(request: Request, method: str | None, asked: str | None = None) -> 
     flows = request.app.state.payments_provider.flows
     device = device_of(request)
     if device == "wechat" and "jsapi" in flows:
-        return "jsapi"
+        # JSAPI pays with the openid the official account's authorisation learns: without the
+        # official account it cannot, and the QR code is what is left.
+        return "jsapi" if request.app.state.settings.wechat_official is not None else None
     if device == "phone" and "h5" in flows:
         return "h5"
     return None

@@ -11,6 +11,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import metrics
+from accounts import notices
+from accounts.models import User
+from accounts.roles import roles_that_may
 from errors import DomainError
 from payments.errors import (
     InvalidEvent,
@@ -28,6 +31,7 @@ from payments.provider import (
     ProviderEventError,
     ProviderSignatureError,
     ProviderUnavailable,
+    WebhookMessage,
 )
 from payments.settle import (
     refund_refused,
@@ -67,15 +71,7 @@ async def _handle_webhook(
     try:
         message = provider.verify_webhook(payload, headers)
         if message.type in REFUND_TROUBLE:
-            # WeChat Pay could not send a refund back (the buyer's card closed, say): money
-            # an operator must return by hand. Nothing of ours moves; it is said loudly.
-            log.error(
-                "refund %s (%s) ended %s: return the money by hand",
-                str(message.object.get("out_refund_no", "?"))[:80],
-                str(message.object.get("out_trade_no", "?"))[:80],
-                message.type,
-            )
-            return "refund_trouble"
+            return await _refund_stuck(message, now)
         if message.type not in APPLIED_EVENTS:
             return "ignored"  # nothing of ours moves on it: not worth a read-back
         intent = provider.intent_of(message)
@@ -129,6 +125,38 @@ async def _handle_webhook(
     # provider call is outside the transaction (reconciliation retries a refund not made).
     await refund_refused(provider, payment.id)
     return "applied"
+
+
+async def _refund_stuck(message: WebhookMessage, now: datetime) -> str:
+    """WeChat Pay could not send a refund back (the buyer's card closed, say): money an
+    operator must return by hand. The payment stays as recorded; the staff who see payments
+    are told, once per notification (WeChat repeats them)."""
+    refund = str(message.object.get("out_refund_no", "?"))[:64]
+    intent_id = str(message.object.get("out_trade_no", ""))[:100]
+    payment = await Payment.get_or_none(provider_intent_id=intent_id) if intent_id else None
+    log.error("refund %s (%s) ended %s: return the money by hand", refund, intent_id, message.type)
+    try:
+        async with in_transaction():
+            await WebhookEvent.create(
+                event_id=message.id,
+                type=message.type,
+                payment_id=payment.id if payment else None,
+            )
+            watchers = await User.filter(staff_role__in=roles_that_may(notices.REFUND_WATCHERS))
+            for person in watchers:
+                await notices.notify(
+                    person.id,
+                    kind=notices.REFUND_STUCK,
+                    params={
+                        "refund": refund,
+                        "payment": payment.id if payment else intent_id,
+                        "state": message.type.rpartition(".")[2],
+                    },
+                    now=now,
+                )
+    except IntegrityError:
+        return "duplicate"
+    return "refund_stuck"
 
 
 # What an intent that did not go through says of itself at the provider.

@@ -3,6 +3,7 @@ or paid per thing), the provider asked to create and confirm it, and its answer 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Collection, Sequence
@@ -148,7 +149,8 @@ def _checked_flow(method: Method, choice: PaymentChoice, flows: Collection[str])
         raise ValidationError(
             "flow", "needs WeChat: sign in with WeChat inside WeChat, or pay another way"
         )
-    if flow == "h5" and not payer.address:
+    if flow == "h5" and not _is_address(payer.address):
+        # WeChat takes the payer's IP address (scene_info); "unknown" behind a socket is none.
         raise ValidationError("flow", "needs the payer's address")
     return flow
 
@@ -351,6 +353,14 @@ async def _open_payment(
         if result.outcome != Outcome.FAILED:
             raise PaymentInProgress()
     raise PaymentInProgress()
+
+
+def _is_address(text: str | None) -> bool:
+    try:
+        ipaddress.ip_address(text or "")
+    except ValueError:
+        return False
+    return True
 
 
 def metadata_of(payment: Payment) -> dict[str, str]:

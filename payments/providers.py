@@ -25,10 +25,14 @@ from payments.provider import (
 class Providers:
     """The app's providers as one. `by_method` names the provider of each method offered, in
     checkout's order; `webhooks` is the provider whose notifications arrive at
-    /payments/webhook (Stripe's)."""
+    /payments/webhook (Stripe's); `also` are providers not offered for new payments."""
 
     def __init__(
-        self, by_method: Mapping[Method, PaymentProvider], *, webhooks: PaymentProvider
+        self,
+        by_method: Mapping[Method, PaymentProvider],
+        *,
+        webhooks: PaymentProvider,
+        also: tuple[PaymentProvider, ...] = (),
     ) -> None:
         self._by_method = dict(by_method)
         self._webhooks = webhooks
@@ -39,11 +43,16 @@ class Providers:
             for flow in FLOWS[method]
             if flow in provider.flows
         )
-        self._all = list(dict.fromkeys([webhooks, *self._by_method.values()]))
+        # Every provider payments may have gone to, offered now or not (`also`: one no longer
+        # offered for new payments still reads, closes and refunds its own).
+        self._all = list(dict.fromkeys([webhooks, *self._by_method.values(), *also]))
 
     def provider_for(self, method: Method) -> PaymentProvider | None:
         """The provider new payments by `method` go to; None if it is not offered."""
         return self._by_method.get(method)
+
+    def every(self) -> tuple[PaymentProvider, ...]:
+        return tuple(self._all)
 
     def owns(self, intent_id: str) -> bool:
         return any(provider.owns(intent_id) for provider in self._all)

@@ -74,19 +74,25 @@ async def webhook(request: Request) -> Response:
 async def wechatpay_notify(request: Request) -> Response:
     """WeChat Pay's notifications (a payment succeeded, a refund ended): 204 with an empty body
     once taken (applied, or known already); else `{"code": "FAIL", "message"}` with 400 for a
-    forged or unusable one and 500 when the provider cannot be asked (WeChat Pay retries
-    anything but a 2xx). 404 where WeChat Pay is not paid directly."""
+    forged or unusable one, and 500 when WeChat cannot be asked or does not confirm what the
+    notification says (WeChat Pay retries anything but a 2xx). 404 where WeChat Pay is not
+    paid directly."""
     provider = services.direct_wechat_pay(request.app.state.payments_provider)
     if provider is None:
         raise HTTPException(status_code=404)
     payload = await request.body()
     try:
-        await services.handle_webhook(
+        done = await services.handle_webhook(
             provider=provider, payload=payload, headers=request.headers, now=datetime.now(UTC)
         )
     except DomainError as exc:
         status = 500 if exc.status >= 500 else 400
         return JSONResponse({"code": "FAIL", "message": exc.message[:200]}, status_code=status)
+    if done == "unconfirmed":
+        # WeChat, asked, does not (yet) say what its notification says: nothing was applied,
+        # and a FAIL makes WeChat send it again later, when the read may agree.
+        message = "WeChat Pay does not confirm it yet."
+        return JSONResponse({"code": "FAIL", "message": message}, status_code=500)
     return Response(status_code=204)
 
 

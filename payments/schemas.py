@@ -42,16 +42,26 @@ class PaymentChoice(Body):
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
         "if": _method_is("wechat_pay"),
-        "then": {"properties": {"payment_method": _NULL, "return_url": _NULL}},
+        "then": {
+            "properties": {
+                "payment_method": _NULL,
+                "return_url": _NULL,
+                "flow": {"enum": ["native", "h5", "jsapi", None]},
+            }
+        },
         "else": {
             "if": _method_is("alipay"),
             "then": {
                 "required": ["return_url"],
-                "properties": {"payment_method": _NULL, "return_url": _GIVEN},
+                "properties": {
+                    "payment_method": _NULL,
+                    "return_url": _GIVEN,
+                    "flow": {"enum": ["page", "wap", None]},
+                },
             },
             "else": {  # a card: method left out, null or "card"
                 "required": ["payment_method"],
-                "properties": {"payment_method": _GIVEN, "return_url": _NULL},
+                "properties": {"payment_method": _GIVEN, "return_url": _NULL, "flow": _NULL},
             },
         },
     }

@@ -4,6 +4,7 @@ open (payments.reconcile), and read payments back. The provider is built here.""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -66,7 +67,7 @@ from payments.settle import (
 )
 from payments.stripe_provider import StripeProvider
 from payments.wechatpay_provider import WechatPayProvider
-from settings import Settings
+from settings import Settings, SettingsError
 
 __all__ = [
     "APPLIED_EVENTS",
@@ -123,41 +124,58 @@ NOTIFY_PATH = "/payments/notify/wechatpay"  # payments.routes: WeChat Pay's noti
 def providers_for(settings: Settings) -> PaymentProvider:
     """The providers the settings name, as one: Stripe (localstripe in development) for cards
     and Alipay, and for WeChat Pay the merchant of settings.wechat_pay directly (API v3), or
-    Stripe when there is none. Only the methods of Settings.payment_methods are offered."""
+    Stripe when there is none. Only the methods of Settings.payment_methods are offered; a
+    WeChat Pay merchant not offered still answers for its payments (reads, closes, refunds,
+    notifications). In development, a merchant whose keys were never made (`make run` makes
+    them) leaves WeChat Pay to Stripe, said once in the log."""
     stripe_provider = make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,
         methods=settings.payment_methods,
     )
-    account = settings.wechat_pay
-    if account is None:
+    wechat = _wechat_pay_provider(settings)
+    if wechat is None:
         return stripe_provider
-    wechat = WechatPayProvider(
-        api_base=settings.wechatpay_api_base,
-        mchid=account.mchid,
-        appid=account.appid,
-        merchant_serial=account.merchant_serial,
-        private_key_pem=account.private_key.read_bytes(),
-        apiv3_key=account.apiv3_key,
-        notify_url=settings.public_url.rstrip("/") + NOTIFY_PATH,
-        public_key=(
-            (account.public_key_id, account.public_key.read_bytes())
-            if account.public_key_id is not None and account.public_key is not None
-            else None
-        ),
-    )
     by_method: dict[Method, PaymentProvider] = {
         cast(Method, method): wechat if method == "wechat_pay" else stripe_provider
         for method in settings.payment_methods
     }
-    return Providers(by_method, webhooks=stripe_provider)
+    return Providers(by_method, webhooks=stripe_provider, also=(wechat,))
+
+
+def _wechat_pay_provider(settings: Settings) -> WechatPayProvider | None:
+    account = settings.wechat_pay
+    if account is None:
+        return None
+    try:
+        private_key = account.private_key.read_bytes()
+        public_key = account.public_key.read_bytes() if account.public_key else None
+    except OSError as exc:
+        if settings.is_production:
+            raise SettingsError(f"WeChat Pay's key cannot be read: {exc}") from exc
+        log.warning("WeChat Pay's development keys are missing (%s): through Stripe", exc)
+        return None
+    return WechatPayProvider(
+        api_base=settings.wechatpay_api_base,
+        mchid=account.mchid,
+        appid=account.appid,
+        merchant_serial=account.merchant_serial,
+        private_key_pem=private_key,
+        apiv3_key=account.apiv3_key,
+        notify_url=settings.public_url.rstrip("/") + NOTIFY_PATH,
+        public_key=(
+            (account.public_key_id, public_key)
+            if account.public_key_id is not None and public_key is not None
+            else None
+        ),
+    )
 
 
 def direct_wechat_pay(provider: PaymentProvider) -> PaymentProvider | None:
-    """The provider WeChat Pay is paid through directly (API v3: it has the h5 flow), if any."""
-    chosen = provider.provider_for("wechat_pay") if isinstance(provider, Providers) else provider
-    return chosen if chosen is not None and "h5" in chosen.flows else None
+    """The provider of WeChat Pay's own API (it has the h5 flow), offered or not, if any."""
+    every = provider.every() if isinstance(provider, Providers) else (provider,)
+    return next((one for one in every if "h5" in one.flows), None)
 
 
 def paying_page_of(payment: Payment) -> str:
@@ -185,6 +203,10 @@ async def fresh_h5_url(
         or (payment.action_expires_at is not None and payment.action_expires_at <= now)
     ):
         return None
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None  # WeChat takes the payer's IP address; "unknown" is none
     try:
         action = await provider.refresh_action(
             payment.provider_intent_id,

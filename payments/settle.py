@@ -368,7 +368,12 @@ async def settle_from_provider(
         return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id))
     try:
         intent = await provider.retrieve_intent(payment.provider_intent_id)
-    except ProviderError as exc:  # the provider does not know the intent
+    except ProviderError as exc:
+        if not exc.missing:
+            # Our key or request refused (rotated, misconfigured): that says nothing of the
+            # payment, which stays open until the provider can be asked.
+            raise ProviderUnavailable(exc.message) from exc
+        # The provider does not know the intent: nothing was ever charged.
         await settle_failed(payment.id, code=exc.code, message=exc.message)
         return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id), code=exc.code)
     unconfirmed = intent.status in ("requires_confirmation", "requires_payment_method")

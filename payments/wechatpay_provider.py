@@ -15,6 +15,7 @@ import ipaddress
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -188,6 +189,31 @@ class WechatPayProvider:
         return await self.retrieve_intent(intent_id)
 
     async def retrieve_intent(self, intent_id: str) -> Intent:
+        """The order as WeChat has it. Invariant "a WeChat Pay order reads as failed only once
+        WeChat closed it": an order past its time_expire, or whose payer's attempt failed
+        (PAYERROR), could still be paid (a payer at the edge of the expiry by WeChat's clock,
+        a payer trying again), so it is closed before it is reported over; a close WeChat
+        refuses (too soon after placing it) leaves it waiting, and a close that finds it paid
+        reads it again."""
+        intent = await self._read(intent_id)
+        if (
+            intent.status not in ("canceled", "requires_payment_method")
+            or intent.error_code is None
+        ):
+            return intent
+        try:
+            await self._close(intent_id)
+        except ProviderError as exc:
+            if exc.code == "ORDERPAID":
+                return await self._read(intent_id)
+            if exc.code == "close_refused":
+                return replace(
+                    intent, status="requires_action", error_code=None, error_message=None
+                )
+            raise
+        return intent
+
+    async def _read(self, intent_id: str) -> Intent:
         self._check_id(intent_id)
         try:
             data = await self._api.call(
@@ -212,24 +238,31 @@ class WechatPayProvider:
         order; it cannot be paid after its time_expire anyway, and then reads canceled)."""
         self._check_id(intent_id)
         try:
+            await self._close(intent_id)
+        except ProviderError as exc:
+            if exc.code == "ORDER_NOT_EXIST":
+                return Intent(id=intent_id, status="canceled", amount=0, currency="cny")
+            raise
+        return await self._read(intent_id)
+
+    async def _close(self, intent_id: str) -> None:
+        """POST close; ProviderError close_refused when WeChat will not close it yet."""
+        try:
             await self._api.call(
                 "POST",
                 f"/v3/pay/transactions/out-trade-no/{intent_id}/close",
                 {"mchid": self.mchid},
             )
         except ProviderError as exc:
-            if exc.code == "ORDER_NOT_EXIST":
-                return Intent(id=intent_id, status="canceled", amount=0, currency="cny")
             if exc.code == "INVALID_REQUEST":
                 raise ProviderError("close_refused", exc.message, status=exc.status) from exc
             raise
-        return await self.retrieve_intent(intent_id)
 
     async def refund(self, intent_id: str, *, amount: int, idempotency_key: str) -> str:
         """Refund `amount` of a paid order; returns the refund's status, lower case
         ("processing", then "success"). The out_refund_no is derived from the intent and
         `idempotency_key`, so a retry is the same refund, never a second one."""
-        order = await self.retrieve_intent(intent_id)
+        order = await self._read(intent_id)
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
         data = await self._api.call(
             "POST",
@@ -259,7 +292,14 @@ class WechatPayProvider:
             self._api.check_notification(payload, headers)
         except BadSignature as exc:
             raise ProviderSignatureError(str(exc)) from exc
-        return notification_of(payload, self._apiv3_key)
+        except (ValueError, UnicodeError) as exc:  # whatever a hostile header holds: no 500
+            raise ProviderSignatureError(f"the signature headers cannot be read: {exc}") from exc
+        try:
+            return notification_of(payload, self._apiv3_key)
+        except ProviderEventError:
+            raise
+        except (ValueError, UnicodeError, RecursionError) as exc:
+            raise ProviderEventError(f"the notification cannot be read: {exc}") from exc
 
     def intent_of(self, message: WebhookMessage) -> Intent:
         return intent_of_transaction(message.object, mchid=self.mchid, now=datetime.now(UTC))

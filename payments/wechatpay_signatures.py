@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import string
 from collections.abc import Mapping
@@ -122,7 +123,7 @@ def check_signature(
     nonce_value = _header(headers, "wechatpay-nonce", MAX_NONCE_LENGTH)
     signature = _header(headers, "wechatpay-signature", MAX_SIGNATURE_LENGTH)
     serial = _header(headers, "wechatpay-serial", MAX_SERIAL_LENGTH)
-    if not timestamp.isdigit():
+    if not re.fullmatch(r"[0-9]{1,12}", timestamp):  # ASCII digits: isdigit() takes "²"
         raise BadSignature("Wechatpay-Timestamp is not a number of seconds")
     if abs(now.timestamp() - int(timestamp)) > TOLERANCE_SECONDS:
         raise BadSignature("Wechatpay-Timestamp is more than 300 s from now (a replay?)")

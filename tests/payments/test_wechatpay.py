@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.applications import Starlette
 
 from accounts import services as accounts
-from accounts.models import Identity, IdentityKind, User, WechatOpenid
+from accounts.models import Identity, IdentityKind, Notification, User, WechatOpenid
 from app import create_app
 from composition import AppWiring, wire
 from payments import services as payments
@@ -325,36 +325,59 @@ async def test_jsapi_without_an_openid_is_refused_and_the_api_may_choose_native(
     assert body["next_action"]["type"] == "wechat_pay_display_qr_code"
 
 
-# ---- failures and their orders ----------------------------------------------------------------
+# ---- failures and their orders, in each flow ----------------------------------------------------
+
+FLOWS = ("native", "h5", "jsapi")
+AGENT = {"native": COMPUTER, "h5": PHONE, "jsapi": IN_WECHAT}
 
 
-async def test_a_decline_keeps_the_hold_and_a_second_order_pays(shop: Shop) -> None:
-    buyer = await make_user()
+async def start_paying(
+    shop: Shop, flow: str, **order_args: Any
+) -> tuple[str, Order, dict[str, Any]]:
+    """A buyer (for JSAPI, one signed in with WeChat) holding an order, paying in `flow` from
+    the device that flow is picked for."""
+    buyer = (await wechat_member())[0] if flow == "jsapi" else await make_user()
     token = await token_for(buyer)
-    order = await held_order(buyer)
-    first = await pay_order(shop, order, token)
-    assert (await shop.control("POST", f"orders/{await intent_id(first)}/decline")).is_success
-    # WeChat tells no one of a failure: the waiting page's poll (or reconciliation) asks.
+    order = await held_order(buyer, **order_args)
+    body = await pay_order(shop, order, token, agent=AGENT[flow])
+    assert (await Payment.get(id=body["payment_id"])).flow == flow
+    return token, order, body
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+async def test_a_decline_keeps_the_hold_and_a_second_order_pays(shop: Shop, flow: str) -> None:
+    token, order, first = await start_paying(shop, flow)
+    out_trade_no = await intent_id(first)
+    assert (await shop.control("POST", f"orders/{out_trade_no}/decline")).is_success
+    # WeChat tells no one of a failure: the waiting page's poll (or reconciliation) asks. A
+    # failed attempt may be tried again in WeChat: the order is over only once WeChat closed
+    # it, so while WeChat will not close it yet, the payment stays open.
+    await shop.control("POST", "close-refusal", seconds=300)
+    payment = await payments.refresh_payment(
+        shop.provider, first["payment_id"], now=datetime.now(UTC)
+    )
+    assert payment.status == PaymentStatus.REQUIRES_ACTION
+    await shop.control("POST", "close-refusal", seconds=0)
     payment = await payments.refresh_payment(
         shop.provider, first["payment_id"], now=datetime.now(UTC)
     )
     assert payment.status == PaymentStatus.FAILED
     assert payment.failure_code == "payment_intent_payment_attempt_failed"
+    held = (await shop.control("GET", f"orders/{out_trade_no}")).json()
+    assert held["transaction"]["trade_state"] == "CLOSED"  # no second try at WeChat
     assert await order_is(order, OrderStatus.PENDING_PAYMENT)  # still held
-    again = await pay_order(shop, order, token)
+    again = await pay_order(shop, order, token, agent=AGENT[flow])
     assert again["payment_id"] != first["payment_id"]
     assert await intent_id(again) != await intent_id(first)
     assert (await shop.pay(await intent_id(again))).status_code == 200
     await paid(order)
 
 
+@pytest.mark.parametrize("flow", FLOWS)
 async def test_an_order_left_unpaid_is_closed_with_the_hold_and_cannot_be_paid_later(
-    shop: Shop,
+    shop: Shop, flow: str
 ) -> None:
-    buyer = await make_user()
-    token = await token_for(buyer)
-    order = await held_order(buyer, stock=1)
-    body = await pay_order(shop, order, token, agent=PHONE)
+    _, order, body = await start_paying(shop, flow, stock=1)
     out_trade_no = await intent_id(body)
     later = order.hold_expires_at + timedelta(seconds=1)
     assert await store.release_expired_orders(provider=shop.provider, now=later) == 1
@@ -364,6 +387,8 @@ async def test_an_order_left_unpaid_is_closed_with_the_hold_and_cannot_be_paid_l
     held = (await shop.control("GET", f"orders/{out_trade_no}")).json()
     assert "CLOSED" in json.dumps(held)
     assert (await shop.pay(out_trade_no)).status_code >= 400  # nothing left to pay
+    if flow != "h5":
+        return
     async with shop.client(PHONE) as phone:  # and the buyer's link leads back to the order
         link = await phone.get(body["next_action"]["url"])
     assert link.status_code == 303
@@ -390,11 +415,9 @@ async def test_a_close_wechat_refuses_keeps_the_payment_open_until_it_can_be_clo
     assert await order_is(order, OrderStatus.CANCELLED)
 
 
-async def test_a_lost_notification_is_settled_by_reconciliation(shop: Shop) -> None:
-    buyer = await make_user()
-    token = await token_for(buyer)
-    order = await held_order(buyer)
-    body = await pay_order(shop, order, token)
+@pytest.mark.parametrize("flow", FLOWS)
+async def test_a_lost_notification_is_settled_by_reconciliation(shop: Shop, flow: str) -> None:
+    _, order, body = await start_paying(shop, flow)
     out_trade_no = await intent_id(body)
     await shop.control("POST", "notifications", mode="lose")
     assert (await shop.pay(out_trade_no)).status_code == 200
@@ -406,11 +429,9 @@ async def test_a_lost_notification_is_settled_by_reconciliation(shop: Shop) -> N
     assert await order_is(order, OrderStatus.PAID)
 
 
-async def test_a_repeated_notification_is_applied_once(shop: Shop) -> None:
-    buyer = await make_user()
-    token = await token_for(buyer)
-    order = await held_order(buyer)
-    body = await pay_order(shop, order, token)
+@pytest.mark.parametrize("flow", FLOWS)
+async def test_a_repeated_notification_is_applied_once(shop: Shop, flow: str) -> None:
+    _, order, body = await start_paying(shop, flow)
     out_trade_no = await intent_id(body)
     await shop.control("POST", "notifications", mode="repeat")
     assert (await shop.pay(out_trade_no)).status_code == 200
@@ -456,16 +477,14 @@ async def csrf(http: httpx.AsyncClient, order: Order) -> str:
     return page.text[start : page.text.index('"', start)]
 
 
+@pytest.mark.parametrize("flow", FLOWS)
 async def test_a_success_after_the_hold_was_released_is_delivered_or_refunded_in_full(
-    shop: Shop,
+    shop: Shop, flow: str
 ) -> None:
     # Two buyers, one unit each time: WeChat records a payment a moment after our release
     # closed the order (their close and the payer crossed).
     for units_left_for_the_late_buyer in (True, False):
-        late_buyer = await make_user()
-        token = await token_for(late_buyer)
-        order = await held_order(late_buyer, stock=1)
-        body = await pay_order(shop, order, token)
+        _, order, body = await start_paying(shop, flow, stock=1)
         out_trade_no = await intent_id(body)
         later = order.hold_expires_at + timedelta(seconds=1)
         assert await store.release_expired_orders(provider=shop.provider, now=later) == 1
@@ -497,14 +516,13 @@ async def test_a_success_after_the_hold_was_released_is_delivered_or_refunded_in
             assert payment.status == PaymentStatus.REFUNDED  # no unit: all money back
             assert payment.refunded_fen == payment.amount_fen
             held = (await shop.control("GET", f"orders/{out_trade_no}")).json()
-            assert "refunds" in json.dumps(held)
+            given_back = [refund["amount"]["refund"] for refund in held["refunds"]]
+            assert given_back == [payment.amount_fen]  # at WeChat too
 
 
-async def test_refunds_in_part_then_in_full_go_back_through_wechat(shop: Shop) -> None:
-    buyer = await make_user()
-    token = await token_for(buyer)
-    order = await held_order(buyer, price_fen=10_000)
-    body = await pay_order(shop, order, token)
+@pytest.mark.parametrize("flow", FLOWS)
+async def test_refunds_in_part_then_in_full_go_back_through_wechat(shop: Shop, flow: str) -> None:
+    _, order, body = await start_paying(shop, flow, price_fen=10_000)
     out_trade_no = await intent_id(body)
     await shop.pay(out_trade_no)
     await paid(order)
@@ -541,25 +559,27 @@ def _notification(
     ciphertext: str | None = None,
     serial: str | None = None,
     signature: str | None = None,
+    event_type: str = "TRANSACTION.SUCCESS",
+    associated: str = "transaction",
 ) -> tuple[bytes, dict[str, str]]:
     """A TRANSACTION.SUCCESS notification as WeChat Pay writes one, signed with the platform
     key (or `key`) at `timestamp`."""
     nonce = secrets.token_hex(6)
     sealed = AESGCM(shop.settings.wechat_pay.apiv3_key.encode()).encrypt(  # type: ignore[union-attr]
-        nonce.encode(), json.dumps(resource).encode(), b"transaction"
+        nonce.encode(), json.dumps(resource).encode(), associated.encode()
     )
     body = json.dumps(
         {
             "id": str(uuid.uuid4()),
             "create_time": datetime.now(UTC).isoformat(),
-            "event_type": "TRANSACTION.SUCCESS",
+            "event_type": event_type,
             "resource_type": "encrypt-resource",
             "summary": "支付成功",
             "resource": {
                 "algorithm": "AEAD_AES_256_GCM",
                 "ciphertext": ciphertext or base64.b64encode(sealed).decode(),
-                "associated_data": "transaction",
-                "original_type": "transaction",
+                "associated_data": associated,
+                "original_type": associated,
                 "nonce": nonce,
             },
         }
@@ -620,13 +640,67 @@ async def test_forged_notifications_are_refused_and_change_nothing(shop: Shop) -
             answer = await http.post("/payments/notify/wechatpay", content=payload, headers=headers)
             assert answer.status_code in (400, 401), name
             assert answer.json()["code"] == "FAIL", name
-        # Well signed, but WeChat, asked, says the order is not paid: nothing is believed.
+        # A digit no clock writes ("²", latin-1 in the header): refused, never a 500.
+        hostile = {k: v.encode() for k, v in forgeries["an old timestamp"][1].items()}
+        hostile["Wechatpay-Timestamp"] = "²".encode("latin-1")
+        answer = await http.post(
+            "/payments/notify/wechatpay", content=forgeries["an old timestamp"][0], headers=hostile
+        )
+        assert answer.status_code == 400 and answer.json()["code"] == "FAIL"
+        # Well signed, but WeChat, asked, says the order is not paid: nothing is believed,
+        # and WeChat is told to send it again later.
         payload, headers = _notification(shop, resource)
         believed = await http.post("/payments/notify/wechatpay", content=payload, headers=headers)
-        assert believed.status_code == 204 and believed.content == b""
+        assert believed.status_code == 500 and believed.json()["code"] == "FAIL"
     assert await WebhookEvent.all().count() == 0
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.REQUIRES_ACTION
     assert await order_is(order, OrderStatus.PENDING_PAYMENT)
+
+
+async def test_a_refund_wechat_could_not_make_tells_the_payments_staff_once(
+    shop: Shop,
+) -> None:
+    _, order, body = await start_paying(shop, "native", price_fen=10_000)
+    out_trade_no = await intent_id(body)
+    await shop.pay(out_trade_no)
+    await paid(order)
+    admin = await make_user(admin=True)
+    async with shop.client() as http:
+        refunded = await http.post(
+            f"/api/v1/payments/{body['payment_id']}/refund",
+            json={},
+            headers=bearer(await token_for(admin)),
+        )
+        assert refunded.status_code == 200
+        held = (await shop.control("GET", f"orders/{out_trade_no}")).json()
+        refund = held["refunds"][0]
+        # WeChat later says the money could not go back (the buyer's card was closed).
+        payload, headers = _notification(
+            shop,
+            {
+                "mchid": shop.settings.wechat_pay.mchid,  # type: ignore[union-attr]
+                "out_trade_no": out_trade_no,
+                "transaction_id": held["transaction"]["transaction_id"],
+                "out_refund_no": refund["out_refund_no"],
+                "refund_id": refund["refund_id"],
+                "refund_status": "ABNORMAL",
+                "user_received_account": "招商银行信用卡0403",
+                "amount": {
+                    "total": 10_000,
+                    "refund": 10_000,
+                    "payer_total": 10_000,
+                    "payer_refund": 10_000,
+                },
+            },
+            event_type="REFUND.ABNORMAL",
+            associated="refund",
+        )
+        for _ in range(2):  # WeChat repeats it
+            told = await http.post("/payments/notify/wechatpay", content=payload, headers=headers)
+            assert told.status_code == 204
+    notes = await Notification.filter(user_id=admin.id, kind="refund_stuck")
+    assert len(notes) == 1
+    assert refund["out_refund_no"] in json.dumps(notes[0].params, ensure_ascii=False)
 
 
 async def test_the_notify_url_is_not_found_when_wechat_pay_goes_through_stripe(
