@@ -94,6 +94,41 @@ def test_production_requires_a_secret_key_and_real_stripe_keys(tmp_path: Path) -
     assert not (tmp_path / "var" / "secret_key").exists()  # never generated in production
 
 
+def test_wechat_pay_directly_in_production_needs_the_merchants_own_values(
+    tmp_path: Path,
+) -> None:
+    base = {
+        "SHUYUAN_ENV": "production",
+        "SECRET_KEY": KEY,
+        "STRIPE_SECRET_KEY": "sk_live_abc",
+        "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+        "SHUYUAN_PUBLIC_URL": "https://shuyuan.example.cn",
+    }
+    assert settings_from(tmp_path, **base).wechat_pay is None  # no merchant: through Stripe
+    with pytest.raises(SettingsError, match="WECHATPAY"):
+        settings_from(tmp_path, **base, SHUYUAN_WECHAT_PAY="direct")
+    merchant = {
+        "WECHATPAY_MCHID": "1900012345",
+        "WECHATPAY_APPID": "wx1234567890abcdef",
+        "WECHATPAY_MERCHANT_SERIAL": "ABCDEF0123456789",
+        "WECHATPAY_PRIVATE_KEY": "/etc/shuyuan/apiclient_key.pem",
+        "WECHATPAY_APIV3_KEY": "m" * 32,
+        "WECHAT_MP_APPID": "wx1234567890abcdef",
+        "WECHAT_MP_SECRET": "secret",
+    }
+    settings = settings_from(tmp_path, **base, **merchant)
+    assert settings.wechat_pay is not None and settings.wechat_pay.mchid == "1900012345"
+    assert settings.wechatpay_api_base == "https://api.mch.weixin.qq.com"
+    for change, named in (
+        ({"WECHATPAY_MCHID": "1230000109"}, "WECHATPAY_MCHID"),  # the stand-in's merchant
+        ({"WECHATPAY_API_BASE": "http://127.0.0.1:8033"}, "WECHATPAY_API_BASE"),
+        ({"WECHAT_MP_APPID": "wx0fficia1000001"}, "WECHATPAY_APPID"),
+        ({"WECHATPAY_APIV3_KEY": "short"}, "WECHATPAY_APIV3_KEY"),
+    ):
+        with pytest.raises(SettingsError, match=named):
+            settings_from(tmp_path, **base, **{**merchant, **change})
+
+
 def test_the_cli_stops_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
     env = {
         key: value
