@@ -70,7 +70,6 @@ REASON_TEMPLATES = (
     N_("must have at most %(n)s entries"),
     N_("must be a whole number from %(n)s to %(m)s"),
     N_("must list %(n)s to %(m)s products"),
-    N_("must total at most %(n)s fen"),
     N_("each line must be at most %(n)s characters"),
     N_("each question must be at most %(n)s characters"),
     N_("each answer must be at most %(n)s characters"),

@@ -136,7 +136,7 @@ async def get_product(request: Request) -> Response:
     errors={
         403: "members_only, not_a_winner",
         404: "product_not_found",
-        409: "sold_out, not_started, ended, limit_exceeded",
+        409: "sold_out, not_started, ended, limit_exceeded, order_too_large",
         429: "rate_limited",
     },
 )

@@ -12,6 +12,7 @@ class StoreErrorCode(StrEnum):
     NOT_STARTED = "not_started"
     ENDED = "ended"
     LIMIT_EXCEEDED = "limit_exceeded"
+    ORDER_TOO_LARGE = "order_too_large"
     MEMBERS_ONLY = "members_only"
     PRODUCT_NOT_FOUND = "product_not_found"
     CATEGORY_NOT_FOUND = "category_not_found"
@@ -58,6 +59,12 @@ class LimitExceeded(DomainError):
     code = StoreErrorCode.LIMIT_EXCEEDED
     status = 409
     default_message = "That is more than one customer may buy."
+
+
+class OrderTooLarge(DomainError):
+    code = StoreErrorCode.ORDER_TOO_LARGE
+    status = 409
+    default_message = "One order comes to ¥1,000,000 at most; split it into several."
 
 
 class MembersOnly(DomainError):

@@ -29,6 +29,7 @@ from store.errors import (
     LimitExceeded,
     OrderNotFound,
     OrderPaid,
+    OrderTooLarge,
     ProductNotFound,
     SoldOut,
 )
@@ -59,7 +60,8 @@ class Wanted:
 
 
 def _merged(items: list[Wanted]) -> dict[int, int]:
-    """Quantities by product; raises ValidationError for an empty or oversized order."""
+    """Quantities by product; raises ValidationError for no lines or too many, and
+    LimitExceeded for more than MAX_QUANTITY of one product."""
     if not items or len(items) > MAX_ITEMS:
         raise ValidationError("items", f"must list 1 to {MAX_ITEMS} products")
     merged: dict[int, int] = {}
@@ -71,8 +73,9 @@ def _merged(items: list[Wanted]) -> dict[int, int]:
             raise ValidationError("quantity", f"must be a whole number from 1 to {MAX_QUANTITY}")
         merged[item.product_id] = merged.get(item.product_id, 0) + quantity
     if any(quantity > MAX_QUANTITY for quantity in merged.values()):
-        # Lines of one product add up: 100 of it at most, however the order spells them.
-        raise ValidationError("quantity", f"must be a whole number from 1 to {MAX_QUANTITY}")
+        # Lines of one product add up: 100 of it at most, however the order spells them
+        # (each line is valid alone, so it is a limit, not a malformed field).
+        raise LimitExceeded()
     return merged
 
 
@@ -80,7 +83,7 @@ def _check_total(wanted: dict[int, int], products: dict[int, Product]) -> None:
     """Invariant "an order's total fits what it is paid with": at most MAX_ORDER_FEN."""
     total = sum(products[id_].price_fen * quantity for id_, quantity in wanted.items())
     if total > MAX_ORDER_FEN:
-        raise ValidationError("items", f"must total at most {MAX_ORDER_FEN} fen")
+        raise OrderTooLarge()
 
 
 async def _count_buy(counter: Counter, key: str) -> None:
