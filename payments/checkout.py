@@ -171,14 +171,15 @@ def flow_for(request: Request, method: str | None, asked: str | None = None) -> 
     return None
 
 
-async def payer_of(request: Request, user: User) -> Payer:
+async def payer_of(request: Request, user: User, flow: str | None) -> Payer:
     """What WeChat Pay may need of who pays: the address of the request (the trusted proxy's
-    X-Forwarded-For: web.auth.client_address) for H5, and inside WeChat the account's openid
-    in the official account bound to the merchant (from signing in with WeChat, or from a
-    silent authorisation just for paying, kept in the session) for JSAPI."""
+    X-Forwarded-For: web.auth.client_address) for H5, and for JSAPI (`flow`, picked inside
+    WeChat or asked for by an API client) the account's openid in the official account bound
+    to the merchant (from signing in with WeChat, or from a silent authorisation just for
+    paying, kept in the session)."""
     account = request.app.state.settings.wechat_pay
     openid = None
-    if account is not None and device_of(request) == "wechat":
+    if account is not None and flow == "jsapi":
         openid = await wechat_sign_in.official_openid(user.id, app_id=account.appid)
         if openid is None and "session" in request.scope:
             openid = wechat_sign_in.paying_openid(request.session, user.id, account.appid)
@@ -195,8 +196,8 @@ async def form_choice(
         method=form.method,
         return_url=return_url(request, paying) if form.method == "alipay" else None,
         site_origins=site_origins(request),
-        flow=flow_for(request, form.method),
-        payer=await payer_of(request, user),
+        flow=(flow := flow_for(request, form.method)),
+        payer=await payer_of(request, user, flow),
     )
 
 
@@ -207,8 +208,8 @@ async def api_choice(
     absent) and what the flow needs of the payer."""
     return replace(
         choice,
-        flow=flow_for(request, choice.method, choice.flow),
-        payer=await payer_of(request, user),
+        flow=(flow := flow_for(request, choice.method, choice.flow)),
+        payer=await payer_of(request, user, flow),
     )
 
 

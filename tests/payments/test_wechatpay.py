@@ -301,6 +301,18 @@ async def test_jsapi_inside_wechat_pays_with_the_openid_and_a_signed_bridge_call
     assert held["transaction"]["payer"]["openid"] == openid  # who WeChat had pay: our buyer
 
 
+async def test_an_app_outside_wechats_browser_may_ask_for_jsapi_for_a_wechat_member(
+    shop: Shop,
+) -> None:
+    # A mini program's or an app's server calls the API with its own user agent: the flow it
+    # asks for decides, and the member's openid from their WeChat sign-in is what pays.
+    buyer, _ = await wechat_member()
+    token = await token_for(buyer)
+    order = await held_order(buyer)
+    body = await pay_order(shop, order, token, agent=COMPUTER, flow="jsapi")
+    assert body["next_action"]["type"] == "wechat_pay_jsapi"
+
+
 async def test_jsapi_without_an_openid_is_refused_and_the_api_may_choose_native(
     shop: Shop,
 ) -> None:
