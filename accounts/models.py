@@ -230,7 +230,8 @@ class LoginCode(Model):
     code_hash = fields.CharField(max_length=64)
     # "sign_in" (accounts.devices) or "link" (accounts.link_codes: proves the mailbox to link
     # WeChat): a wrong link code spends the tries of the account's link codes only.
-    purpose = fields.CharField(max_length=10, default="sign_in")
+    # db_default: the column is added to tables that already hold codes (migration 0015).
+    purpose = fields.CharField(max_length=10, default="sign_in", db_default="sign_in")
     tries = fields.IntField(default=0)  # sign-in attempts that presented it
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)

@@ -74,7 +74,7 @@ class Payment(Model):
     method = fields.CharEnumField(PayMethod, max_length=20, default=PayMethod.CARD)
     # Where it is paid (payments.provider.Flow): card; WeChat Pay's native (a QR code), h5 (a
     # phone's browser opens WeChat) or jsapi (inside WeChat); Alipay's page or wap.
-    flow = fields.CharField(max_length=10, default="card")
+    flow = fields.CharField(max_length=10, default="card", db_default="card")
     # While a wallet payment waits for the buyer (requires_action): WeChat Pay's QR code data,
     # its h5_url, or its JSAPI parameters (JSON), or Alipay's redirect URL, the hosted
     # instructions page (WeChat Pay through Stripe), and when we stop offering it (never

@@ -64,7 +64,7 @@ class LimitExceeded(DomainError):
 class OrderTooLarge(DomainError):
     code = StoreErrorCode.ORDER_TOO_LARGE
     status = 409
-    default_message = "One order comes to ¥1,000,000 at most; split it into several."
+    default_message = "One order comes to 1 million yuan at most; split it into several."
 
 
 class MembersOnly(DomainError):

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='LoginCode',
             name='purpose',
-            field=fields.CharField(default='sign_in', max_length=10),
+            field=fields.CharField(default='sign_in', db_default='sign_in', max_length=10),
         ),
     ]

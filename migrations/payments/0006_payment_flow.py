@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Payment',
             name='flow',
-            field=fields.CharField(default='card', max_length=10),
+            field=fields.CharField(default='card', db_default='card', max_length=10),
         ),
         ops.RunSQL(
             "UPDATE payments_payment SET flow = CASE method"
