@@ -41,7 +41,7 @@ run: install
 	$(BIN)/shuyuan migrate
 	$(BIN)/shuyuan demo-data
 	$(BIN)/shuyuan serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-localstripe \
-		--with-mail-catcher --with-sign-in-stand-ins --with-wechat-pay
+		--with-mail-catcher --with-sign-in-stand-ins --with-wechat-pay --with-alipay
 
 # bandit reads the application's code (not tests, benchmarks or migrations); each finding it
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.

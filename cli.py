@@ -355,6 +355,43 @@ def wechat_pay_stand_in(settings: Settings) -> Iterator[None]:
         process.wait(timeout=10)
 
 
+@contextmanager
+def alipay_stand_in(settings: Settings) -> Iterator[None]:
+    """The development stand-in of Alipay's open API (devserver.alipay) at ALIPAY_GATEWAY,
+    with the settings' application, when that address is local. It makes the development
+    keys first (in the folder of the application's key: var/alipay/), and the app starts once
+    it answers, so the keys are there for it. Elsewhere Alipay is the real one."""
+    account = settings.alipay
+    gateway = urlsplit(settings.alipay_gateway)
+    if account is None or gateway.hostname not in LOCAL_HOSTS or not gateway.port:
+        yield
+        return
+    if _answers("127.0.0.1", gateway.port):
+        raise SystemExit(
+            f"shuyuan: port {gateway.port} (Alipay stand-in) is taken; stop what holds it "
+            f"(fuser -k {gateway.port}/tcp) and run again"
+        )
+    arguments = [
+        "--port", str(gateway.port),
+        "--keys", str(account.app_private_key.parent.resolve()),
+        "--app-id", account.app_id,
+    ]  # fmt: skip
+    process = subprocess.Popen(  # nosec B603  # our own module, arguments from settings
+        [sys.executable, "-m", "devserver.alipay", *arguments], cwd=_checkout()
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _answers("127.0.0.1", gateway.port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("shuyuan: the Alipay stand-in did not start")
+            time.sleep(0.1)
+        print(f"Alipay stand-in on 127.0.0.1:{gateway.port} (devserver.alipay)", flush=True)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -366,6 +403,7 @@ def serve(
     with_mail_catcher: bool = False,
     with_sign_in_stand_ins: bool = False,
     with_wechat_pay: bool = False,
+    with_alipay: bool = False,
 ) -> None:
     ensure_sqlite_dir(settings.database_url)
     if workers > 1 and not reload:
@@ -385,6 +423,7 @@ def serve(
             mail_catcher(settings) if with_mail_catcher else nullcontext(),
             sign_in_stand_ins(settings) if with_sign_in_stand_ins else nullcontext(),
             wechat_pay_stand_in(settings) if with_wechat_pay else nullcontext(),
+            alipay_stand_in(settings) if with_alipay else nullcontext(),
         ):
             _run_uvicorn(host, port, workers, reload, access_log)
     finally:
@@ -480,6 +519,12 @@ def _parser() -> argparse.ArgumentParser:
         "Pay is paid directly at a local WECHATPAY_API_BASE",
     )
     serve_cmd.add_argument(
+        "--with-alipay",
+        action="store_true",
+        help="start the stand-in of Alipay's open API (keys in var/alipay/) at a local "
+        "ALIPAY_GATEWAY",
+    )
+    serve_cmd.add_argument(
         "--no-access-log", action="store_true", help="do not log each request (behind a proxy)"
     )
     return parser
@@ -524,6 +569,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 with_mail_catcher=args.with_mail_catcher,
                 with_sign_in_stand_ins=args.with_sign_in_stand_ins,
                 with_wechat_pay=args.with_wechat_pay,
+                with_alipay=args.with_alipay,
             )
     except DomainError as exc:
         print(f"shuyuan: {exc.message}", file=sys.stderr)

@@ -51,7 +51,7 @@ KNOWN_VARIABLES = frozenset(
         "SMS_SIGN_NAME",
         "SMS_TEMPLATE",
         "SMS_APP_ID",
-        "SHUYUAN_WECHAT_PAY",
+        "SHUYUAN_PROVIDERS",
         "WECHATPAY_API_BASE",
         "WECHATPAY_MCHID",
         "WECHATPAY_APPID",
@@ -60,9 +60,17 @@ KNOWN_VARIABLES = frozenset(
         "WECHATPAY_APIV3_KEY",
         "WECHATPAY_PUBLIC_KEY_ID",
         "WECHATPAY_PUBLIC_KEY",
+        "ALIPAY_GATEWAY",
+        "ALIPAY_APP_ID",
+        "ALIPAY_APP_PRIVATE_KEY",
+        "ALIPAY_PUBLIC_KEY",
     }
 )
-CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_", "WECHATPAY_")
+CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_", "WECHATPAY_", "ALIPAY_")
+# Settings that are gone, and what took their place (start-up says so rather than ignoring one).
+REPLACED_VARIABLES = {
+    "SHUYUAN_WECHAT_PAY": "SHUYUAN_PROVIDERS (wechat_pay:wechatpay for WeChat Pay directly)",
+}
 
 DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 DEV_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -70,6 +78,14 @@ PROD_STRIPE_API_BASE = "https://api.stripe.com"
 MIN_SECRET_KEY_LENGTH = 32
 # payments.provider.Method, in the order checkout offers them: most members pay with WeChat.
 PAYMENT_METHODS = ("wechat_pay", "alipay", "card")
+# Which providers may take each method (SHUYUAN_PROVIDERS): Stripe takes all three; WeChat Pay
+# and Alipay may instead go to their own APIs (payments.wechatpay_provider, alipay_provider).
+PROVIDERS_OF_METHOD = {
+    "card": ("stripe",),
+    "wechat_pay": ("stripe", "wechatpay"),
+    "alipay": ("stripe", "alipay"),
+}
+STRIPE_ALONE = tuple((method, "stripe") for method in PAYMENT_METHODS)
 # Served outside production whatever SHUYUAN_ALLOWED_HOSTS says nothing of: `make run`, tests.
 LOCAL_HOSTS = ("localhost", "127.0.0.1")
 
@@ -142,6 +158,34 @@ def dev_wechat_pay(folder: Path = DEV_WECHATPAY_FOLDER) -> WechatPayAccount:
     )
 
 
+@dataclass(frozen=True)
+class AlipayAccount:
+    """An Alipay open-platform application (payments.alipay_provider): its app id, the
+    application private key it signs requests with (the public half uploaded to Alipay), and
+    Alipay's public key that Alipay's answers, notifications and returns are checked with."""
+
+    app_id: str
+    app_private_key: Path
+    alipay_public_key: Path
+
+
+# The stand-in's application (devserver/alipay.py; its keys made in var/alipay/ by
+# devserver.alipay_keys): development only.
+DEV_ALIPAY_GATEWAY = "http://127.0.0.1:8034/gateway.do"
+PROD_ALIPAY_GATEWAY = "https://openapi.alipay.com/gateway.do"
+DEV_ALIPAY_FOLDER = Path("var/alipay")
+DEV_ALIPAY_APP_ID = "9021000100000001"
+
+
+def dev_alipay(folder: Path = DEV_ALIPAY_FOLDER) -> AlipayAccount:
+    """The development application whose keys devserver.alipay_keys keeps in `folder`."""
+    return AlipayAccount(
+        app_id=DEV_ALIPAY_APP_ID,
+        app_private_key=folder / "app_private_key.pem",
+        alipay_public_key=folder / "alipay_public_key.pem",
+    )
+
+
 DEV_WECHAT_OFFICIAL = WechatApp("wx0fficia1000001", "official-dev-secret")
 DEV_WECHAT_WEBSITE = WechatApp("wxwebsite00000001", "website-dev-secret")
 DEV_SMS = SmsAccount("aliyun", DEV_SMS_ENDPOINT, "LTAI-dev", "dev-sms-secret")
@@ -203,10 +247,16 @@ class Settings:
     # messages a day (Asia/Shanghai) are sent, whoever asks: the budget against SMS pumping.
     sms: SmsAccount | None = DEV_SMS
     sms_daily_budget: int = 1000
-    # WeChat Pay directly (API v3: a QR code on a computer, H5 in a phone's browser, JSAPI
-    # inside WeChat) with this merchant; None: WeChat Pay through Stripe (a QR code only).
+    # Which provider takes each method's new payments (SHUYUAN_PROVIDERS), as (method,
+    # provider) pairs: Stripe alone by default; wechatpay and alipay are their own APIs.
+    providers: tuple[tuple[str, str], ...] = STRIPE_ALONE
+    # WeChat Pay's merchant (API v3: a QR code on a computer, H5 in a phone's browser, JSAPI
+    # inside WeChat) and Alipay's application, when configured: they take new payments when
+    # `providers` says so, and answer for their earlier payments (reads, refunds) either way.
     wechat_pay: WechatPayAccount | None = None
     wechatpay_api_base: str = DEV_WECHATPAY_API_BASE
+    alipay: AlipayAccount | None = None
+    alipay_gateway: str = DEV_ALIPAY_GATEWAY
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -265,10 +315,18 @@ class Settings:
         if not 0 <= self.sms_daily_budget <= 10_000_000:
             raise SettingsError("SHUYUAN_SMS_DAILY_BUDGET must be from 0 to 10000000")
         _check_http_url("WECHATPAY_API_BASE", self.wechatpay_api_base)
+        _check_http_url("ALIPAY_GATEWAY", self.alipay_gateway)
+        _check_providers(self)
+        if self.alipay is not None:
+            _check_alipay(self.alipay)
         if self.wechat_pay is not None:
             _check_wechat_pay(self.wechat_pay)
             official = self.wechat_official
-            if official is not None and official.app_id != self.wechat_pay.appid:
+            if (
+                self.provider_of("wechat_pay") == "wechatpay"
+                and official is not None
+                and official.app_id != self.wechat_pay.appid
+            ):
                 # JSAPI pays with the buyer's openid in the AppID bound to the merchant: the
                 # one the official account's sign-in learns.
                 raise SettingsError(
@@ -287,6 +345,8 @@ class Settings:
                     raise SettingsError(f"{name} must be set in production")
             if self.wechat_pay is not None:
                 _check_wechat_pay_in_production(self)
+            if self.alipay is not None:
+                _check_alipay_in_production(self)
             if self.public_url == DEV_PUBLIC_URL:
                 # Links in mail, return URLs and the hosts served all come from it.
                 raise SettingsError("SHUYUAN_PUBLIC_URL is required in production (https://...)")
@@ -300,6 +360,10 @@ class Settings:
         public = urlsplit(self.public_url).hostname or ""
         local = () if self.is_production else LOCAL_HOSTS
         return tuple(dict.fromkeys((public, *local)))
+
+    def provider_of(self, method: str) -> str:
+        """The provider that takes new payments by `method` (stripe, wechatpay, alipay)."""
+        return dict(self.providers).get(method, "stripe")
 
     @property
     def jobs(self) -> str:
@@ -335,6 +399,9 @@ class Settings:
             for name in environ
             if name.startswith(CHECKED_PREFIXES) and name not in KNOWN_VARIABLES
         )
+        for name, instead in REPLACED_VARIABLES.items():
+            if name in environ:
+                raise SettingsError(f"{name} is gone: use {instead}")
         if unknown:
             raise SettingsError(f"unknown setting {unknown[0]} (known: {_known_list()})")
 
@@ -398,11 +465,17 @@ class Settings:
             ),
             sms=_sms_account(environ, production),
             sms_daily_budget=_whole_number(environ, "SHUYUAN_SMS_DAILY_BUDGET", 1000),
+            providers=_providers(environ.get("SHUYUAN_PROVIDERS", "")),
             wechat_pay=_wechat_pay(environ, production, var_dir / "wechatpay"),
             wechatpay_api_base=(
                 environ.get("WECHATPAY_API_BASE", "").strip()
                 or (PROD_WECHATPAY_API_BASE if production else DEV_WECHATPAY_API_BASE)
             ).rstrip("/"),
+            alipay=_alipay(environ, production, var_dir / "alipay"),
+            alipay_gateway=(
+                environ.get("ALIPAY_GATEWAY", "").strip()
+                or (PROD_ALIPAY_GATEWAY if production else DEV_ALIPAY_GATEWAY)
+            ),
             payment_methods=tuple(
                 part.strip()
                 for part in environ.get("SHUYUAN_PAYMENT_METHODS", ",".join(PAYMENT_METHODS)).split(
@@ -479,22 +552,87 @@ def _wechat_app(
     return WechatApp(app_id, secret)
 
 
+_PROVIDER_PAIR = re.compile(r"^([a-z_]{1,20}):([a-z]{1,20})$")
+
+
+def _providers(text: str) -> tuple[tuple[str, str], ...]:
+    """SHUYUAN_PROVIDERS: method:provider pairs, comma-separated; a method not named is
+    Stripe's. Which pairs may be is checked with the rest (_check_providers)."""
+    chosen = dict(STRIPE_ALONE)
+    named: set[str] = set()
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        match = _PROVIDER_PAIR.match(part)
+        if match is None or match[1] in named:
+            raise SettingsError(
+                "SHUYUAN_PROVIDERS must list method:provider pairs, each method once "
+                f"(card:stripe,wechat_pay:wechatpay,alipay:alipay), not {part[:40]!r}"
+            )
+        named.add(match[1])
+        chosen[match[1]] = match[2]
+    return tuple(chosen.items())
+
+
+def _check_providers(settings: Settings) -> None:
+    for method, provider in settings.providers:
+        if method not in PROVIDERS_OF_METHOD:
+            raise SettingsError(
+                f"SHUYUAN_PROVIDERS names {method!r}: methods are {', '.join(PAYMENT_METHODS)}"
+            )
+        if provider not in PROVIDERS_OF_METHOD[method]:
+            raise SettingsError(
+                f"SHUYUAN_PROVIDERS: {method} goes to "
+                f"{' or '.join(PROVIDERS_OF_METHOD[method])}, not {provider!r}"
+            )
+    if settings.provider_of("wechat_pay") == "wechatpay" and settings.wechat_pay is None:
+        raise SettingsError("SHUYUAN_PROVIDERS=wechat_pay:wechatpay needs the WECHATPAY_* settings")
+    if settings.provider_of("alipay") == "alipay" and settings.alipay is None:
+        raise SettingsError("SHUYUAN_PROVIDERS=alipay:alipay needs the ALIPAY_* settings")
+
+
+def _alipay(environ: Mapping[str, str], production: bool, dev_folder: Path) -> AlipayAccount | None:
+    """The ALIPAY_* application, all three or none; in development the stand-in's unless
+    given (its keys in var/alipay/, made by the stand-in)."""
+    values = [
+        environ.get(name, "").strip()
+        for name in ("ALIPAY_APP_ID", "ALIPAY_APP_PRIVATE_KEY", "ALIPAY_PUBLIC_KEY")
+    ]
+    if not any(values):
+        return None if production else dev_alipay(dev_folder)
+    if not all(values):
+        raise SettingsError(
+            "ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY and ALIPAY_PUBLIC_KEY go together"
+        )
+    return AlipayAccount(values[0], Path(values[1]), Path(values[2]))
+
+
+def _check_alipay(account: AlipayAccount) -> None:
+    if not re.fullmatch(r"[0-9]{16}", account.app_id):
+        raise SettingsError("ALIPAY_APP_ID must be the application's id (16 digits)")
+
+
+def _check_alipay_in_production(settings: Settings) -> None:
+    """Never the stand-in's application or address in production; the gateway and the
+    notification URL Alipay calls (on the public URL) over HTTPS."""
+    account = settings.alipay
+    assert account is not None
+    if account.app_id == DEV_ALIPAY_APP_ID:
+        raise SettingsError("ALIPAY_APP_ID must be the application's own")
+    if not settings.alipay_gateway.startswith("https://"):
+        raise SettingsError("ALIPAY_GATEWAY must be https:// in production")
+    if not settings.public_url.startswith("https://"):
+        raise SettingsError("SHUYUAN_PUBLIC_URL must be https:// for Alipay's notifications")
+
+
 def _wechat_pay(
     environ: Mapping[str, str], production: bool, dev_folder: Path
 ) -> WechatPayAccount | None:
-    """SHUYUAN_WECHAT_PAY=direct (the WECHATPAY_* merchant; in development the stand-in's,
-    unless they are given) or stripe. Unset: direct in development, and in production when
-    WECHATPAY_MCHID is set."""
-    choice = environ.get("SHUYUAN_WECHAT_PAY", "").strip().lower()
-    if choice not in ("", "direct", "stripe"):
-        raise SettingsError(f"SHUYUAN_WECHAT_PAY must be direct or stripe, not {choice!r}")
+    """The WECHATPAY_* merchant; in development the stand-in's unless given (its keys in
+    var/wechatpay/, made by the stand-in). None in production without WECHATPAY_MCHID."""
     given = environ.get("WECHATPAY_MCHID", "").strip()
-    if choice == "stripe" or (not choice and production and not given):
-        return None
     if not given:
-        if production:
-            raise SettingsError("SHUYUAN_WECHAT_PAY=direct needs the WECHATPAY_* settings")
-        return dev_wechat_pay(dev_folder)
+        return None if production else dev_wechat_pay(dev_folder)
     key_id = environ.get("WECHATPAY_PUBLIC_KEY_ID", "").strip() or None
     public_key = environ.get("WECHATPAY_PUBLIC_KEY", "").strip()
     return WechatPayAccount(
@@ -540,7 +678,7 @@ def _check_wechat_pay_in_production(settings: Settings) -> None:
         raise SettingsError("WECHATPAY_API_BASE must be https:// in production")
     if not settings.public_url.startswith("https://"):
         raise SettingsError("SHUYUAN_PUBLIC_URL must be https:// for WeChat Pay's notifications")
-    if settings.wechat_official is None:
+    if settings.provider_of("wechat_pay") == "wechatpay" and settings.wechat_official is None:
         raise SettingsError("WeChat Pay directly needs the official account (WECHAT_MP_APPID)")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 import links
@@ -23,6 +24,8 @@ from membership.models import (
 )
 
 RENEWAL_REMINDER = timedelta(days=30)
+# Renewal reminders go out this many days before a membership ends (send_renewal_reminders).
+REMINDER_DAYS = (30, 7)
 
 
 def renewal_due(user: User, *, at: datetime) -> bool:
@@ -167,22 +170,40 @@ async def member_for(user: User) -> Member | None:
 
 
 async def send_renewal_reminders(*, now: datetime) -> int:
-    """Tell members whose membership ends within RENEWAL_REMINDER, once per valid-until date."""
+    """Tell members whose membership ends soon, in the inbox and by mail, 30 days before its
+    end and again 7 days before (REMINDER_DAYS), each once per valid-until date, with a link
+    to the one-tap renewal page. Nothing renews by itself: WeChat Pay and Alipay take no
+    subscription without a separate deduction contract with each (docs/alipay.md), and a
+    membership is bought in its yearly window like any other. A member first seen inside
+    the last 7 days gets the 7-day reminder alone."""
     sent = 0
     # Members still valid whose renewal is due (renewal_due, as a query).
     soon = await User.filter(member_until__gt=now, member_until__lte=now + RENEWAL_REMINDER)
     for user in soon:
-        member = await Member.get_or_none(user_id=user.id)
-        if member is None or member.reminded_for_until == user.member_until:
-            continue
-        member.reminded_for_until = user.member_until
-        await member.save(update_fields=["reminded_for_until"])
         assert user.member_until is not None
+        days = min(d for d in REMINDER_DAYS if user.member_until <= now + timedelta(days=d))
+        member = await Member.get_or_none(user_id=user.id)
+        if member is None:
+            continue
+        # Invariant "each reminder once per valid-until": the conditional UPDATE takes it, so
+        # two rounds running at once (two workers) send it once.
+        taken = (
+            await Member.filter(id=member.id)
+            .filter(
+                Q(reminded_for_until__isnull=True)
+                | ~Q(reminded_for_until=user.member_until)
+                | Q(reminded_days__isnull=True)
+                | Q(reminded_days__gt=days)
+            )
+            .update(reminded_for_until=user.member_until, reminded_days=days)
+        )
+        if not taken:
+            continue
         await notices.notify(
             user.id,
             kind="renewal_reminder",
             params={"date": _shanghai_date(user.member_until)},
-            link=links.path("membership.window_page"),
+            link=links.path("membership.renew_page"),
         )
         sent += 1
     return sent

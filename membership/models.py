@@ -134,6 +134,9 @@ class Member(Model):
     )
     since = fields.DatetimeField()
     reminded_for_until = fields.DatetimeField(null=True)  # the valid-until last reminded about
+    # Which renewal reminder (membership.grants.REMINDER_DAYS: 30 or 7 days before the end)
+    # was last sent for reminded_for_until.
+    reminded_days = fields.SmallIntField(null=True)
 
     class Meta:
         table = "membership_member"

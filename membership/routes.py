@@ -19,7 +19,9 @@ from payments.held import Held
 from payments.schemas import PayForm
 from translation import N_
 from web.auth import current_user, require_user
+from errors import ValidationError
 from web.csrf import read_form
+from web.decoding import read_fields
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
 
 
@@ -170,6 +172,73 @@ async def cancel(request: Request) -> Response:
     return redirect_after_post(request, links.path("membership.window_page"))
 
 
+async def renew_page(request: Request) -> Response:
+    """One tap to renew (where a renewal reminder leads): the member's end date and, while a
+    window is open, its price and one button, with the way they paid last time chosen first
+    (a wallet renews no other way: membership/grants.send_renewal_reminders)."""
+    user = await require_user(request)
+    now = datetime.now(UTC)
+    renewal = await services.renewal_view(
+        user=user, now=now, memory=request.app.state.memory.seats
+    )
+    offered = payment_pages.offered_methods(request)
+    wallets = [method for method in offered if method != "card"]
+    if renewal.last_method in wallets:
+        wallets.remove(renewal.last_method)
+        wallets.insert(0, renewal.last_method)
+    view = renewal.view
+    return await render(
+        request,
+        "membership/renew.html",
+        {
+            "renewal": renewal,
+            "window": view.window,
+            "state": view.state.value if view.state is not None else None,
+            "enrollment": view.enrollment,
+            "seats_left": view.seats_left,
+            "renewal_due": view.renewal_due or not view.is_member,
+            "methods": wallets,
+            "card_offered": "card" in offered,
+            "device": payment_pages.device_of(request),
+            "wechat_flow": payment_pages.flow_for(request, "wechat_pay"),
+            "reminded": await reminders.waiting_for(view.window.id, user)
+            if view.window is not None
+            else False,
+        },
+    )
+
+
+async def renew(request: Request) -> Response:
+    """The renewal page's one tap: a seat in the open window (the one already held, else one
+    held now) paid at once with the wallet chosen; the script is told where to go (the
+    wallet's page, or our waiting page), as the checkout's is."""
+    user = await require_user(request)
+    form = read_fields(await read_form(request), PayForm)
+    now = datetime.now(UTC)
+    if form.method == "card":
+        raise ValidationError("method", "is a wallet here; pay by card from the checkout")
+    enrollment = await services.renewal_seat(
+        user=user, now=now, memory=request.app.state.memory.seats
+    )
+    urls = SEATS.urls(enrollment.id)
+    if payment_pages.openid_needed(request, user) and form.method == "wechat_pay":
+        # Inside WeChat, JSAPI first learns the buyer's openid: the checkout does that.
+        return payment_pages.redirect_for_script(request, urls.checkout)
+    choice = await payment_pages.form_choice(request, user, form, urls.paying)
+    result = await services.pay_enrollment(
+        provider=request.app.state.payments_provider,
+        enrollment_id=enrollment.id,
+        user=user,
+        choice=choice,
+        now=now,
+    )
+    if result.outcome == payments.Outcome.PENDING:
+        return payment_pages.redirect_for_script(request, urls.paying)
+    return payment_pages.pay_answer(
+        request, result, method=form.method, paying=urls.paying, done_url=urls.paid
+    )
+
+
 async def card_page(request: Request) -> Response:
     user = await require_user(request)
     now = datetime.now(UTC)
@@ -246,6 +315,8 @@ def routes() -> list[BaseRoute]:
             methods=["POST"],
             name="membership.cancel",
         ),
+        Route("/membership/renew", renew_page, methods=["GET"], name="membership.renew_page"),
+        Route("/membership/renew", renew, methods=["POST"], name="membership.renew"),
         Route("/membership/card", card_page, methods=["GET"], name="membership.card_page"),
         Route("/membership/welcome", welcome_page, methods=["GET"], name="membership.welcome_page"),
         Route(

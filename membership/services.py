@@ -435,3 +435,42 @@ async def window_view(
         waitlist_place=await waitlist_place(window.id, user) if window is not None else None,
         members=await member_count(at=now),
     )
+
+
+@dataclass(frozen=True)
+class RenewalView:
+    """The one-tap renewal page (a renewal reminder links to it): the current window as
+    window_view has it, the member's end date, and how they paid last time (offered first)."""
+
+    view: WindowView
+    member_until: datetime | None
+    last_method: str | None
+
+    @property
+    def open(self) -> bool:
+        return self.view.window is not None and self.view.state == WindowState.OPEN
+
+
+async def renewal_view(
+    *, user: User, now: datetime, memory: SeatMemory | None = None
+) -> RenewalView:
+    return RenewalView(
+        view=await window_view(user=user, now=now, memory=memory),
+        member_until=user.member_until,
+        last_method=await payments.last_paid_with(user.id, PAYMENT_PURPOSE),
+    )
+
+
+async def renewal_seat(*, user: User, now: datetime, memory: SeatMemory | None = None) -> Enrollment:
+    """A seat to renew with: the one `user` holds already in the open window (a second tap,
+    or a seat held from the window's page), else one held now (enroll: the window's cap, the
+    one seat per person and renewal only in the last 30 days hold as for anyone). Raises
+    NoWindow, and what enroll raises."""
+    window = await current_window(now=now, memory=memory)
+    held = await Enrollment.get_or_none(
+        window_id=window.id, user_id=user.id, status=EnrollmentStatus.PENDING_PAYMENT
+    )
+    if held is not None and held.hold_expires_at > now:
+        return held
+    return await enroll(window_id=window.id, user=user, now=now, memory=memory)
+

@@ -157,11 +157,14 @@ def return_url(request: Request, path: str) -> str:
 def flow_for(request: Request, method: str | None, asked: str | None = None) -> str | None:
     """The flow a payment by `method` takes in this browser: the one `asked` for (the API's
     `flow`), else for WeChat Pay paid directly JSAPI inside WeChat, H5 in another phone's
-    browser and the QR code (native) on a computer; None: the method's first."""
-    if asked is not None or method != "wechat_pay":
+    browser and the QR code (native) on a computer, and for Alipay paid directly its WAP
+    cashier on a phone and its page cashier on a computer; None: the method's first."""
+    if asked is not None or method not in ("wechat_pay", "alipay"):
         return asked
     flows = request.app.state.payments_provider.flows
     device = device_of(request)
+    if method == "alipay":
+        return "wap" if device == "phone" and "wap" in flows else None
     if device == "wechat" and "jsapi" in flows:
         # JSAPI pays with the openid the official account's authorisation learns: without the
         # official account it cannot, and the QR code is what is left.
@@ -271,7 +274,9 @@ def _development_links(request: Request, payment: Payment) -> dict[str, str | No
     settings = request.app.state.settings
     if settings.is_production:
         return {"scan_link": None, "bridge_link": None}
-    if payment.flow == "native" and services.direct_wechat_pay(request.app.state.payments_provider):
+    if payment.flow == "native" and services.direct_provider(
+        request.app.state.payments_provider, "wechatpay"
+    ):
         scan = f"{settings.wechatpay_api_base}/scan?{urlencode({'code_url': payment.action_url})}"
         return {"scan_link": scan, "bridge_link": None}
     if payment.flow == "jsapi":
@@ -285,6 +290,14 @@ def _jsapi_for_bridge(payment: Payment) -> dict[str, str] | None:
         return None
     ours = jsapi_parameters(payment)
     return {theirs: ours[name] for theirs, name in JSAPI_FIELDS.items()}
+
+
+def redirect_for_script(request: Request, target: str) -> Response:
+    """On to `target` (a page of this site): told to the checkout script in JSON, a redirect
+    after a plain form post."""
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"status": "redirect", "redirect": target})
+    return redirect_after_post(request, target)
 
 
 def wallet_next(request: Request, result: services.PaymentResult, paying: str) -> Response:

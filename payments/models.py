@@ -70,6 +70,9 @@ class Payment(Model):
     # requests racing to pay for the same thing exactly one can insert its row.
     active_key = fields.CharField(max_length=120, null=True, unique=True)
     provider_intent_id = fields.CharField(max_length=100, null=True, unique=True)
+    # The provider that took it (PaymentProvider.name: stripe, wechatpay, alipay): its reads,
+    # closes and refunds go there, whatever the settings name for new payments later.
+    provider = fields.CharField(max_length=20, default="stripe", db_default="stripe")
     client_secret = fields.CharField(max_length=200, null=True)
     method = fields.CharEnumField(PayMethod, max_length=20, default=PayMethod.CARD)
     # Where it is paid (payments.provider.Flow): card; WeChat Pay's native (a QR code), h5 (a

@@ -37,6 +37,7 @@ from payments.provider import (
     ProviderError,
     ProviderUnavailable,
 )
+from payments.providers import name_for
 from payments.purposes import handlers_for
 from payments.settle import (
     Outcome,
@@ -262,6 +263,7 @@ async def _charge(
             payer=choice.payer,
             expires_at=offer_until,
             description=description_of(payment),
+            return_url=choice.return_url,
         )
     except ProviderUnavailable as exc:
         # Nothing was confirmed, so nothing can have been charged.
@@ -279,7 +281,8 @@ async def _charge(
         provider_intent_id=intent.id, action_expires_at=offer_until
     )
     if intent.status != "requires_confirmation":
-        # Placing the order was its start (WeChat Pay): it waits for its buyer already.
+        # Placing the order was its start (WeChat Pay; Alipay's signed page URL): it waits
+        # for its buyer already.
         return await apply_intent(provider, payment.id, intent, now=now)
     try:
         confirmed = await provider.confirm_intent(
@@ -325,6 +328,7 @@ async def _open_payment(
                 amount_fen=amount_fen,
                 method=method,
                 flow=flow,
+                provider=name_for(provider, method.value),
                 currency=CURRENCY,
                 status=PaymentStatus.PENDING,
                 active_key=key,

@@ -137,6 +137,9 @@ class PaymentProvider(Protocol):
     `missing` when the payment is unknown) or ProviderUnavailable (no answer, or a server
     error: nothing can be concluded)."""
 
+    # Its name, kept with each payment it takes (Payment.provider): "stripe", "wechatpay",
+    # "alipay" (payments.services.PROVIDER_NAMES).
+    name: str
     # What the account takes, in the order checkout offers them, and in which flows.
     methods: tuple[Method, ...]
     flows: frozenset[Flow]
@@ -159,14 +162,16 @@ class PaymentProvider(Protocol):
         payer: Payer | None = None,
         expires_at: datetime | None = None,
         description: str = "",
+        return_url: str | None = None,
     ) -> Intent:
         """A payment: an unconfirmed one (status requires_confirmation: nothing is charged
         until confirm_intent), or, with a provider for which placing the order is its start
         (WeChat Pay), one already waiting for its buyer (requires_action, with its wallet
         action): then confirm_intent is not called. A card pays with `payment_method` (made
         by the provider's script in the buyer's browser). `flow`, `payer`, `expires_at` (when
-        the provider stops taking it) and `description` (what the payer's bill says) are for
-        providers that place the order here."""
+        the provider stops taking it), `description` (what the payer's bill says) and
+        `return_url` (where a redirect flow comes back to) are for providers that place the
+        order here (WeChat Pay, Alipay)."""
         ...
 
     async def refresh_action(
@@ -180,10 +185,11 @@ class PaymentProvider(Protocol):
         payer: Payer | None,
         expires_at: datetime | None,
         description: str,
+        return_url: str | None = None,
     ) -> WalletAction:
         """A fresh next action for a payment still waiting for its buyer, placed again with
         the same parameters (WeChat Pay's h5_url lives five minutes, so each click gets a new
-        one). ProviderError `flow_unsupported` where the provider has nothing to refresh."""
+        one; Alipay's signed page URL carries a timestamp). ProviderError `flow_unsupported` where the provider has nothing to refresh."""
         ...
 
     async def confirm_intent(

@@ -1,13 +1,14 @@
 """Several providers behind the one PaymentProvider: each method is paid through the provider
-the settings name for it (cards through Stripe; WeChat Pay through Stripe or directly through
-WeChat Pay's API v3), and every later call about a payment goes to the provider whose intent
-it is (each provider's ids have their own shape: PaymentProvider.owns)."""
+the settings name for it (SHUYUAN_PROVIDERS: cards through Stripe; WeChat Pay and Alipay
+through Stripe or directly through their own APIs), and every later call about a payment goes
+to the provider that took it (Payment.provider, through `of_payment`; by the shape of its
+intent id where only the id is known: PaymentProvider.owns)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from payments.provider import (
     FLOWS,
@@ -17,9 +18,29 @@ from payments.provider import (
     Payer,
     PaymentProvider,
     ProviderError,
+    ProviderUnavailable,
     WalletAction,
     WebhookMessage,
 )
+
+
+def of_payment(provider: PaymentProvider, name: str) -> PaymentProvider:
+    """The provider named `name` (a payment's Payment.provider) among the app's: its reads,
+    closes and refunds go there whatever is offered for new payments now. A lone provider
+    (the tests' in-memory one) answers for all. ProviderUnavailable when no provider of that
+    name is configured any more: nothing can be concluded about the payment until it is."""
+    if isinstance(provider, Providers):
+        return provider.named(name)
+    return provider
+
+
+def name_for(provider: PaymentProvider, method: str) -> str:
+    """The name of the provider new payments by `method` go to (kept in Payment.provider)."""
+    if isinstance(provider, Providers):
+        chosen = provider.provider_for(cast(Method, method))
+        if chosen is not None:
+            return chosen.name
+    return provider.name
 
 
 class Providers:
@@ -46,6 +67,7 @@ class Providers:
         # Every provider payments may have gone to, offered now or not (`also`: one no longer
         # offered for new payments still reads, closes and refunds its own).
         self._all = list(dict.fromkeys([webhooks, *self._by_method.values(), *also]))
+        self.name = webhooks.name
 
     def provider_for(self, method: Method) -> PaymentProvider | None:
         """The provider new payments by `method` go to; None if it is not offered."""
@@ -53,6 +75,12 @@ class Providers:
 
     def every(self) -> tuple[PaymentProvider, ...]:
         return tuple(self._all)
+
+    def named(self, name: str) -> PaymentProvider:
+        for provider in self._all:
+            if provider.name == name:
+                return provider
+        raise ProviderUnavailable(f"No {name} account is configured for its payments.")
 
     def owns(self, intent_id: str) -> bool:
         return any(provider.owns(intent_id) for provider in self._all)
@@ -85,6 +113,7 @@ class Providers:
         payer: Payer | None,
         expires_at: datetime | None,
         description: str,
+        return_url: str | None = None,
     ) -> WalletAction:
         return await self._owner(intent_id).refresh_action(
             intent_id,
@@ -95,6 +124,7 @@ class Providers:
             payer=payer,
             expires_at=expires_at,
             description=description,
+            return_url=return_url,
         )
 
     async def retrieve_intent(self, intent_id: str) -> Intent:

@@ -23,6 +23,7 @@ from payments.provider import (
     ProviderError,
     ProviderUnavailable,
 )
+from payments.providers import of_payment
 from payments.settle import (
     refund_refused,
     settle_from_provider,
@@ -115,11 +116,13 @@ async def confirm_recent_successes(provider: PaymentProvider, *, now: datetime) 
         | Q(status=PaymentStatus.DISPUTED),
         provider_intent_id__isnull=False,
         created_at__gte=now - CONFIRM_WITHIN,
-    ).only("id", "status", "provider_intent_id", "amount_fen", "currency")
+    ).only("id", "status", "provider_intent_id", "provider", "amount_fen", "currency")
     for payment in unconfirmed:
         assert payment.provider_intent_id is not None
         try:
-            intent = await provider.retrieve_intent(payment.provider_intent_id)
+            intent = await of_payment(provider, payment.provider).retrieve_intent(
+                payment.provider_intent_id
+            )
             agrees = (
                 intent.status == "succeeded"
                 and intent.amount == payment.amount_fen

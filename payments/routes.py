@@ -13,7 +13,7 @@ from io import BytesIO
 import segno
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from accounts import audit
@@ -77,7 +77,7 @@ async def wechatpay_notify(request: Request) -> Response:
     forged or unusable one, and 500 when WeChat cannot be asked or does not confirm what the
     notification says (WeChat Pay retries anything but a 2xx). 404 where WeChat Pay is not
     paid directly."""
-    provider = services.direct_wechat_pay(request.app.state.payments_provider)
+    provider = services.direct_provider(request.app.state.payments_provider, "wechatpay")
     if provider is None:
         raise HTTPException(status_code=404)
     payload = await request.body()
@@ -94,6 +94,29 @@ async def wechatpay_notify(request: Request) -> Response:
         message = "WeChat Pay does not confirm it yet."
         return JSONResponse({"code": "FAIL", "message": message}, status_code=500)
     return Response(status_code=204)
+
+
+async def alipay_notify(request: Request) -> Response:
+    """Alipay's asynchronous notifications (a trade paid, closed or refunded), a signed form:
+    the plain text `success` once taken (applied, or known already); anything else makes
+    Alipay send it again (over a day): `fail` with 400 for a forged or unusable one, 500 when
+    Alipay cannot be asked or does not confirm what the notification says. 404 where Alipay
+    is not paid directly."""
+    provider = services.direct_provider(request.app.state.payments_provider, "alipay")
+    if provider is None:
+        raise HTTPException(status_code=404)
+    payload = await request.body()
+    try:
+        done = await services.handle_webhook(
+            provider=provider, payload=payload, headers=request.headers, now=datetime.now(UTC)
+        )
+    except DomainError as exc:
+        return PlainTextResponse("fail", status_code=500 if exc.status >= 500 else 400)
+    if done == "unconfirmed":
+        # Alipay, asked, does not (yet) say what its notification says: nothing was applied;
+        # it sends the notification again later, when the read may agree.
+        return PlainTextResponse("fail", status_code=500)
+    return PlainTextResponse("success")
 
 
 async def wechat_h5(request: Request) -> Response:
@@ -213,10 +236,18 @@ def routes() -> list[BaseRoute]:
             methods=["POST"],
             name="payments.wechatpay_notify",
         ),
+        Route(
+            "/payments/notify/alipay",
+            alipay_notify,
+            methods=["POST"],
+            name="payments.alipay_notify",
+        ),
         Route("/payments/{id:id}/wechat-h5", wechat_h5, methods=["GET"], name="payments.wechat_h5"),
         Route("/payments/{id:id}/qr.svg", qr_code, methods=["GET"], name="payments.qr_code"),
     ]
 
 
 # HTML POST routes that are not forms; the CSRF route-walk test skips exactly these.
-CSRF_EXEMPT = frozenset({"payments.webhook", "payments.wechatpay_notify"})
+CSRF_EXEMPT = frozenset(
+    {"payments.webhook", "payments.wechatpay_notify", "payments.alipay_notify"}
+)

@@ -8,6 +8,7 @@ import ipaddress
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import cast
 from urllib.parse import urlencode
 
@@ -56,7 +57,7 @@ from payments.provider import (
     ProviderError,
     ProviderUnavailable,
 )
-from payments.providers import Providers
+from payments.providers import Providers, of_payment
 from payments.purposes import Fulfilment, PurposeHandlers, Purposes, handlers_for
 from payments.reconcile import CONFIRM_WITHIN, confirm_recent_successes, reconcile
 from payments.settle import (
@@ -65,6 +66,7 @@ from payments.settle import (
     close_before_release,
     settle_from_provider,
 )
+from payments.alipay_provider import AlipayProvider
 from payments.stripe_provider import StripeProvider
 from payments.wechatpay_provider import WechatPayProvider
 from settings import Settings, SettingsError
@@ -118,44 +120,62 @@ def make_provider(
     )
 
 
-NOTIFY_PATH = "/payments/notify/wechatpay"  # payments.routes: WeChat Pay's notifications
+# payments.routes: where WeChat Pay and Alipay send their notifications.
+NOTIFY_PATH = "/payments/notify/wechatpay"
+ALIPAY_NOTIFY_PATH = "/payments/notify/alipay"
 
 
 def providers_for(settings: Settings) -> PaymentProvider:
-    """The providers the settings name, as one: Stripe (localstripe in development) for cards
-    and Alipay, and for WeChat Pay the merchant of settings.wechat_pay directly (API v3), or
-    Stripe when there is none. Only the methods of Settings.payment_methods are offered; a
-    WeChat Pay merchant not offered still answers for its payments (reads, closes, refunds,
-    notifications). In development, a merchant whose keys were never made (`make run` makes
-    them) leaves WeChat Pay to Stripe, said once in the log."""
+    """The providers the settings name, as one: each method's new payments go where
+    Settings.providers says (Stripe, localstripe in development, by default; WeChat Pay's and
+    Alipay's own APIs with their accounts), only the methods of Settings.payment_methods are
+    offered, and every configured provider answers for the payments it took (reads, closes,
+    refunds, notifications) whether it is offered now or not (Payment.provider). In
+    development, a direct provider whose keys were never made (its stand-in makes them: `make
+    run`) is left out, said once in the log, unless it is offered."""
     stripe_provider = make_provider(
         api_base=settings.stripe_api_base,
         secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,
         methods=settings.payment_methods,
     )
-    wechat = _wechat_pay_provider(settings)
-    if wechat is None:
+    direct: dict[str, PaymentProvider] = {}
+    for name, build in (("wechatpay", _wechat_pay_provider), ("alipay", _alipay_provider)):
+        offered = name in dict(settings.providers).values()
+        built = build(settings, required=offered)
+        if built is not None:
+            direct[name] = built
+    if not direct:
         return stripe_provider
     by_method: dict[Method, PaymentProvider] = {
-        cast(Method, method): wechat if method == "wechat_pay" else stripe_provider
+        cast(Method, method): direct.get(settings.provider_of(method), stripe_provider)
         for method in settings.payment_methods
     }
-    return Providers(by_method, webhooks=stripe_provider, also=(wechat,))
+    return Providers(by_method, webhooks=stripe_provider, also=tuple(direct.values()))
 
 
-def _wechat_pay_provider(settings: Settings) -> WechatPayProvider | None:
+def _key_files(settings: Settings, name: str, paths: Sequence[Path], *, required: bool) -> list[bytes] | None:
+    """The key files' contents; None (said in the log) when one cannot be read in development
+    and the provider is not offered, else SettingsError."""
+    try:
+        return [path.read_bytes() for path in paths]
+    except OSError as exc:
+        if settings.is_production or required:
+            raise SettingsError(f"{name}'s key cannot be read: {exc}") from exc
+        log.warning("%s's development keys are missing (%s): left out", name, exc)
+        return None
+
+
+def _wechat_pay_provider(settings: Settings, *, required: bool) -> WechatPayProvider | None:
     account = settings.wechat_pay
     if account is None:
         return None
-    try:
-        private_key = account.private_key.read_bytes()
-        public_key = account.public_key.read_bytes() if account.public_key else None
-    except OSError as exc:
-        if settings.is_production:
-            raise SettingsError(f"WeChat Pay's key cannot be read: {exc}") from exc
-        log.warning("WeChat Pay's development keys are missing (%s): through Stripe", exc)
+    paths = [account.private_key] + ([account.public_key] if account.public_key else [])
+    keys = _key_files(settings, "WeChat Pay", paths, required=required)
+    if keys is None:
         return None
+    private_key = keys[0]
+    public_key = keys[1] if account.public_key else None
     return WechatPayProvider(
         api_base=settings.wechatpay_api_base,
         mchid=account.mchid,
@@ -172,10 +192,29 @@ def _wechat_pay_provider(settings: Settings) -> WechatPayProvider | None:
     )
 
 
-def direct_wechat_pay(provider: PaymentProvider) -> PaymentProvider | None:
-    """The provider of WeChat Pay's own API (it has the h5 flow), offered or not, if any."""
+def _alipay_provider(settings: Settings, *, required: bool) -> AlipayProvider | None:
+    account = settings.alipay
+    if account is None:
+        return None
+    keys = _key_files(
+        settings, "Alipay", [account.app_private_key, account.alipay_public_key], required=required
+    )
+    if keys is None:
+        return None
+    return AlipayProvider(
+        gateway=settings.alipay_gateway,
+        app_id=account.app_id,
+        app_private_key_pem=keys[0],
+        alipay_public_key_pem=keys[1],
+        notify_url=settings.public_url.rstrip("/") + ALIPAY_NOTIFY_PATH,
+    )
+
+
+def direct_provider(provider: PaymentProvider, name: str) -> PaymentProvider | None:
+    """The provider `name` (wechatpay, alipay: a wallet's own API) among the app's, offered
+    for new payments or not, if one is configured."""
     every = provider.every() if isinstance(provider, Providers) else (provider,)
-    return next((one for one in every if "h5" in one.flows), None)
+    return next((one for one in every if one.name == name), None)
 
 
 def paying_page_of(payment: Payment) -> str:
@@ -208,7 +247,7 @@ async def fresh_h5_url(
     except ValueError:
         return None  # WeChat takes the payer's IP address; "unknown" is none
     try:
-        action = await provider.refresh_action(
+        action = await of_payment(provider, payment.provider).refresh_action(
             payment.provider_intent_id,
             amount=payment.amount_fen,
             currency=payment.currency,
@@ -305,6 +344,18 @@ async def all_payments(
         last = batch[-1].id
 
 
+async def last_paid_with(user_id: int, purpose: str) -> str | None:
+    """How `user_id` last paid for a thing of `purpose` (card, wechat_pay, alipay), if ever:
+    what a renewal offers first."""
+    payment = (
+        await Payment.filter(user_id=user_id, purpose=purpose, succeeded_at__isnull=False)
+        .order_by("-succeeded_at", "-id")
+        .only("method")
+        .first()
+    )
+    return payment.method.value if payment is not None else None
+
+
 async def count_disputed() -> int:
     """Payments recorded as paid that the provider does not confirm (for an admin to check)."""
     return await Payment.filter(status=PaymentStatus.DISPUTED).count()
@@ -366,7 +417,7 @@ async def refund(
         "refunded_fen": already.refunded_fen - amount,
     }
     try:
-        await provider.refund(
+        await of_payment(provider, payment.provider).refund(
             payment.provider_intent_id,
             amount=amount,
             idempotency_key=f"shuyuan-refund-{payment.id}-{already.refunded_fen}",

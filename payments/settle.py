@@ -31,6 +31,7 @@ from payments.provider import (
     ProviderUnavailable,
     WalletAction,
 )
+from payments.providers import of_payment
 from payments.purposes import Fulfilment, handlers_for
 
 
@@ -229,7 +230,7 @@ async def refund_refused(provider: PaymentProvider, payment_id: int) -> bool:
     amount = payment.amount_fen - payment.refunded_fen
     if amount > 0:
         try:
-            await provider.refund(
+            await of_payment(provider, payment.provider).refund(
                 payment.provider_intent_id,
                 amount=amount,
                 idempotency_key=f"shuyuan-refund-refused-{payment.id}",
@@ -366,6 +367,7 @@ async def settle_from_provider(
         # The intent was never created (or its creation never returned): nothing confirmed.
         await settle_failed(payment.id, code="abandoned", message="The payment never started.")
         return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id))
+    provider = of_payment(provider, payment.provider)
     try:
         intent = await provider.retrieve_intent(payment.provider_intent_id)
     except ProviderError as exc:

@@ -155,6 +155,7 @@ class StripeProvider:
         webhook_secret: str,
         methods: tuple[Method, ...] = ("card", *WALLETS),
     ) -> None:
+        self.name = "stripe"
         self.api_base = api_base
         self.methods = methods  # what the account takes, in the order checkout offers them
         self.flows = STRIPE_FLOWS
@@ -195,6 +196,7 @@ class StripeProvider:
         payer: Payer | None = None,
         expires_at: datetime | None = None,
         description: str = "",
+        return_url: str | None = None,
     ) -> Intent:
         """An unconfirmed PaymentIntent: nothing is charged until confirm_intent. A card pays
         with `payment_method` (pm_...); a wallet's PaymentMethod is made by Stripe. The flow
@@ -264,6 +266,7 @@ class StripeProvider:
         payer: Payer | None,
         expires_at: datetime | None,
         description: str,
+        return_url: str | None = None,
     ) -> WalletAction:
         """Stripe's next actions last as long as the intent: nothing to refresh."""
         raise ProviderError("flow_unsupported", "Stripe's next actions need no refreshing.")

@@ -82,6 +82,7 @@ class WechatPayProvider:
     ) -> None:
         if len(apiv3_key.encode()) != 32:
             raise ValueError("the APIv3 key is 32 bytes")
+        self.name = "wechatpay"
         self.methods: tuple[Method, ...] = ("wechat_pay",)
         self.flows: frozenset[Flow] = frozenset({"native", "h5", "jsapi"})
         self.mchid = mchid
@@ -119,6 +120,7 @@ class WechatPayProvider:
         payer: Payer | None = None,
         expires_at: datetime | None = None,
         description: str = "",
+        return_url: str | None = None,
     ) -> Intent:
         """Place the order in `flow` (native when None): it waits for its buyer at once
         (requires_action, with the QR code, the h5_url or the JSAPI parameters), payable until
@@ -160,6 +162,7 @@ class WechatPayProvider:
         payer: Payer | None,
         expires_at: datetime | None,
         description: str,
+        return_url: str | None = None,
     ) -> WalletAction:
         """The order placed again with the same out_trade_no and parameters: WeChat answers a
         fresh code_url, h5_url (each lives five minutes) or prepay_id."""

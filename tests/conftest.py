@@ -161,9 +161,17 @@ class WechatPayStandIn:
 
     def settings(self, settings: Settings, **changes: Any) -> Settings:
         """`settings` paying WeChat Pay directly through the stand-in."""
+        changes.setdefault("providers", with_provider(settings.providers, "wechat_pay", "wechatpay"))
         return dataclasses.replace(
             settings, wechat_pay=self.account, wechatpay_api_base=self.url, **changes
         )
+
+
+def with_provider(
+    providers: tuple[tuple[str, str], ...], method: str, provider: str
+) -> tuple[tuple[str, str], ...]:
+    """Settings.providers with `method` going to `provider`."""
+    return tuple({**dict(providers), method: provider}.items())
 
 
 @pytest.fixture(scope="session")

@@ -65,12 +65,17 @@ def server_environment(settings: Settings) -> dict[str, str]:
         if settings.sms.app_id:
             env["SMS_APP_ID"] = settings.sms.app_id
     env["SHUYUAN_SMS_DAILY_BUDGET"] = str(settings.sms_daily_budget)
-    account = settings.wechat_pay
-    if account is None:
-        env["SHUYUAN_WECHAT_PAY"] = "stripe"
-    else:
+    env["SHUYUAN_PROVIDERS"] = ",".join(f"{m}:{p}" for m, p in settings.providers)
+    if settings.alipay is not None:
         env.update(
-            SHUYUAN_WECHAT_PAY="direct",
+            ALIPAY_GATEWAY=settings.alipay_gateway,
+            ALIPAY_APP_ID=settings.alipay.app_id,
+            ALIPAY_APP_PRIVATE_KEY=str(settings.alipay.app_private_key),
+            ALIPAY_PUBLIC_KEY=str(settings.alipay.alipay_public_key),
+        )
+    account = settings.wechat_pay
+    if account is not None:
+        env.update(
             WECHATPAY_API_BASE=settings.wechatpay_api_base,
             WECHATPAY_MCHID=account.mchid,
             WECHATPAY_APPID=account.appid,

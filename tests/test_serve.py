@@ -135,7 +135,8 @@ def test_serve_with_wechat_pay_starts_its_stand_in_with_keys_made_first(
     log = (settings.var_dir / f"serve-wechatpay-{port}.log").open("w+")
     env = {
         **server_environment(settings),
-        "SHUYUAN_WECHAT_PAY": "direct",  # the development merchant, keys in var/wechatpay/
+        # The development merchant, keys in var/wechatpay/.
+        "SHUYUAN_PROVIDERS": "wechat_pay:wechatpay",
         "WECHATPAY_API_BASE": f"http://127.0.0.1:{wechatpay_port}",
         "SHUYUAN_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }

@@ -106,8 +106,9 @@ def test_wechat_pay_directly_in_production_needs_the_merchants_own_values(
     }
     assert settings_from(tmp_path, **base).wechat_pay is None  # no merchant: through Stripe
     with pytest.raises(SettingsError, match="WECHATPAY"):
-        settings_from(tmp_path, **base, SHUYUAN_WECHAT_PAY="direct")
+        settings_from(tmp_path, **base, SHUYUAN_PROVIDERS="wechat_pay:wechatpay")
     merchant = {
+        "SHUYUAN_PROVIDERS": "wechat_pay:wechatpay",
         "WECHATPAY_MCHID": "1900012345",
         "WECHATPAY_APPID": "wx1234567890abcdef",
         "WECHATPAY_MERCHANT_SERIAL": "ABCDEF0123456789",

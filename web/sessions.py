@@ -55,7 +55,14 @@ def new_key() -> str:
 SESSION_COOKIE = "shuyuan_session"
 _KEY = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 # Paths that never read a session: no cookie is looked up for them.
-SESSIONLESS_PREFIXES = ("/static/", "/media/", "/api/", "/payments/webhook", "/healthz")
+SESSIONLESS_PREFIXES = (
+    "/static/",
+    "/media/",
+    "/api/",
+    "/payments/webhook",
+    "/payments/notify/",
+    "/healthz",
+)
 
 
 @dataclass

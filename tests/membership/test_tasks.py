@@ -66,3 +66,32 @@ async def test_renewal_reminders_are_sent_once_in_the_last_30_days(
     assert await Notification.filter(user_id=soon.id, kind="renewal_reminder").count() == 1
     assert await Notification.filter(user_id=later.id, kind="renewal_reminder").count() == 0
     assert (await User.get(id=soon.id)).member_until is not None
+
+
+async def test_a_member_is_reminded_30_then_7_days_before_the_end_each_once(
+    provider: PaymentProvider,
+) -> None:
+    """No wallet renews by itself: 30 days before the end a reminder, 7 days before a second,
+    each once, each linking to the one-tap renewal page; a member first seen inside the last
+    week gets the 7-day one alone, and a renewed membership (a new end) starts over."""
+    now = datetime.now(UTC)
+    admin = await make_user(admin=True)
+    member = await make_user()
+    late = await make_user()
+    await grants.grant_complimentary(user_id=member.id, days=35, actor=admin, now=now)
+    await grants.grant_complimentary(user_id=late.id, days=5, actor=admin, now=now)
+
+    assert (await maintain(provider, now=now))["reminders_sent"] == 1  # late: its 7-day one
+    for day, sent in ((6, 1), (7, 0), (20, 0), (28, 1), (29, 0), (34, 0)):
+        counts = await maintain(provider, now=now + timedelta(days=day))
+        assert counts["reminders_sent"] == sent, day
+    reminders = await Notification.filter(user_id=member.id, kind="renewal_reminder")
+    assert len(reminders) == 2
+    assert {reminder.link for reminder in reminders} == {"/membership/renew"}
+    assert await Notification.filter(user_id=late.id, kind="renewal_reminder").count() == 1
+
+    # Renewed: a new end date, reminded about afresh when it comes near.
+    await grants.grant_complimentary(user_id=member.id, days=365, actor=admin, now=now)
+    assert (await maintain(provider, now=now + timedelta(days=34)))["reminders_sent"] == 0
+    counts = await maintain(provider, now=now + timedelta(days=35 + 365 - 30))
+    assert counts["reminders_sent"] == 1

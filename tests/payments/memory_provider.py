@@ -58,6 +58,7 @@ class MemoryProvider:
         secret: str = "memory-secret",
         methods: tuple[Method, ...] = ("card", *WALLETS),
     ) -> None:
+        self.name = "memory"
         self.behaviour = behaviour
         self.methods = methods
         self.flows: frozenset[Flow] = frozenset(flow for m in methods for flow in FLOWS[m])
