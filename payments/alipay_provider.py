@@ -51,6 +51,7 @@ from payments.provider import (
 )
 
 MAX_SUBJECT_LENGTH = 256
+MAX_RETURN_URL_LENGTH = 256  # Alipay's bound on notify_url and return_url (quit_url: 400)
 # Each flow's gateway method and product code.
 PAGE_METHODS: dict[str, tuple[str, str]] = {
     "page": ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
@@ -364,6 +365,8 @@ class AlipayProvider:
             raise ProviderError("flow_unsupported", f"Alipay has no {flow} flow.")
         if currency.lower() != "cny":
             raise ValueError("Alipay takes cny only")
+        if max(len(return_url), len(self._notify_url)) > MAX_RETURN_URL_LENGTH:
+            raise ValueError("Alipay takes a return_url and a notify_url of 256 at most")
         order = self._order(out_trade_no)
         method, product_code = PAGE_METHODS[flow]
         biz_content = {

@@ -1,0 +1,614 @@
+"""The Alipay open API provider: its signatures, amounts and URLs against keys made here with
+`cryptography` directly (and forgeries), its client against answers made here (unsigned,
+oversized, refusals), then every call over real HTTP against the stand-in
+(devserver/alipay.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from payments.alipay_messages import fen_of, order_number, yuan
+from payments.alipay_provider import AlipayProvider
+from payments.alipay_signatures import (
+    MESSAGE_UNSIGNED,
+    REQUEST_UNSIGNED,
+    BadSignature,
+    content_to_sign,
+    signed_answer,
+    verify_params,
+)
+from payments.provider import (
+    MAX_URL_LENGTH,
+    ProviderError,
+    ProviderEventError,
+    ProviderSignatureError,
+    ProviderUnavailable,
+    WebhookMessage,
+)
+from tests.live import free_port
+from tests.payments.conftest import serving
+
+APP_ID = "9021000100000001"  # devserver.alipay_keys.APP_ID
+SELLER_ID = "2088000000000001"
+NOTIFY_URL = "http://127.0.0.1:9/payments/notify/alipay"
+RETURN_URL = "http://testserver/payments/42/alipay-return"
+
+
+def _pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _public_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _sign(key: rsa.RSAPrivateKey, content: str) -> str:
+    return base64.b64encode(
+        key.sign(content.encode(), padding.PKCS1v15(), hashes.SHA256())
+    ).decode()
+
+
+def _metadata(payment_id: int | str, subject_id: str = "42") -> dict[str, str]:
+    return {"payment_id": str(payment_id), "purpose": "order", "subject_id": subject_id}
+
+
+# --- Unit: signatures, amounts and URLs, with keys made here ------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="module")
+def alipay_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _offline_provider(
+    app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey, gateway: str
+) -> AlipayProvider:
+    return AlipayProvider(
+        gateway=gateway,
+        app_id=APP_ID,
+        app_private_key_pem=_pem(app_key),
+        alipay_public_key_pem=_public_pem(alipay_key),
+        notify_url=NOTIFY_URL,
+    )
+
+
+@pytest.fixture
+async def offline(
+    app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> AsyncIterator[AlipayProvider]:
+    """A provider that knows `alipay_key` as Alipay's; its gateway answers nothing."""
+    provider = _offline_provider(app_key, alipay_key, f"http://127.0.0.1:{free_port()}/gateway.do")
+    yield provider
+    await provider.aclose()
+
+
+def test_the_string_to_sign_is_sorted_raw_and_leaves_out_empty_values_and_the_signature() -> None:
+    params = {
+        "timestamp": "2026-12-07 10:34:56",
+        "app_id": APP_ID,
+        "biz_content": '{"subject":"书院 & 订单","total_amount":"12.34"}',
+        "sign_type": "RSA2",
+        "sign": "c2lnbg==",
+        "notify_url": "",
+        "method": "alipay.trade.query",
+    }
+    assert content_to_sign(params, unsigned=REQUEST_UNSIGNED) == (
+        f"app_id={APP_ID}"
+        '&biz_content={"subject":"书院 & 订单","total_amount":"12.34"}'
+        "&method=alipay.trade.query&sign_type=RSA2&timestamp=2026-12-07 10:34:56"
+    )
+    # A notification's and a return's leave out sign_type too.
+    assert content_to_sign(params, unsigned=MESSAGE_UNSIGNED) == (
+        f"app_id={APP_ID}"
+        '&biz_content={"subject":"书院 & 订单","total_amount":"12.34"}'
+        "&method=alipay.trade.query&timestamp=2026-12-07 10:34:56"
+    )
+
+
+def _signed_message(key: rsa.RSAPrivateKey, params: dict[str, str]) -> dict[str, str]:
+    """Parameters signed the way Alipay signs a notification or a return."""
+    content = content_to_sign(params, unsigned=MESSAGE_UNSIGNED)
+    return {**params, "sign_type": "RSA2", "sign": _sign(key, content)}
+
+
+def test_a_message_verifies_and_a_tampered_value_does_not(alipay_key: rsa.RSAPrivateKey) -> None:
+    params = _signed_message(
+        alipay_key,
+        {"out_trade_no": "ali7e261207031500x0a1b2c3d", "total_amount": "12.34", "subject": "书院"},
+    )
+    verify_params(alipay_key.public_key(), params)
+    with pytest.raises(BadSignature, match="does not verify"):
+        verify_params(alipay_key.public_key(), {**params, "total_amount": "12.35"})
+    with pytest.raises(BadSignature, match="missing"):
+        verify_params(alipay_key.public_key(), {**params, "sign": ""})
+    with pytest.raises(BadSignature, match="base64"):
+        verify_params(alipay_key.public_key(), {**params, "sign": "not base64!"})
+    with pytest.raises(BadSignature, match="RSA2"):
+        verify_params(alipay_key.public_key(), {**params, "sign_type": "RSA"})
+
+
+def test_an_answers_signed_text_is_taken_exactly_as_it_stands_in_the_body() -> None:
+    inner = (
+        '{"code":"10000","msg":"Success","buyer_logon_id":"sho***@example.com",'
+        '"detail":{"items":[{"name":"书院 \\"会员\\"","fen":[1,2]},{}],"note":"}{,"},'
+        '"subject":"支付宝\\u4e2d"}'
+    )
+    body = f'{{"alipay_trade_query_response":{inner},"sign":"c2lnbg=="}}'
+    text, answer, signature = signed_answer(body, "alipay.trade.query")
+    assert text == inner and signature == "c2lnbg=="
+    assert answer["detail"]["items"][0]["name"] == '书院 "会员"'
+    assert answer["subject"] == "支付宝中"
+    # The same object written twice: the first (the text checked) is not what json keeps.
+    twice = f'{{"alipay_trade_query_response":{inner},"alipay_trade_query_response":{{}}}}'
+    with pytest.raises(ValueError, match="twice"):
+        signed_answer(twice, "alipay.trade.query")
+    with pytest.raises(ValueError, match="no alipay_trade_close_response"):
+        signed_answer(body, "alipay.trade.close")
+
+
+def test_amounts_are_exact_yuan_text_both_ways() -> None:
+    assert (yuan(1), yuan(1234), yuan(100000000)) == ("0.01", "12.34", "1000000.00")
+    assert yuan(100_000_000_00) == "100000000.00"
+    for fen in (0, -1, 100_000_000_01):
+        with pytest.raises(ValueError):
+            yuan(fen)
+    with pytest.raises(ValueError):
+        yuan(True)
+    # 0.29 * 100 is 28.999999999999996 as a float: not here.
+    assert (fen_of("0.29"), fen_of("1.13"), fen_of("12.3"), fen_of("7")) == (29, 113, 1230, 700)
+    assert all(fen_of(yuan(fen)) == fen for fen in range(1, 20_000))
+    assert fen_of("100000000.00") == 100_000_000_00
+    for wrong in ("1.234", "-1.00", "1e3", " 1.00", "01.00", "１.00", "", "100000000.01"):
+        with pytest.raises(ProviderEventError):
+            fen_of(wrong)
+
+
+def _url_params(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True, strict_parsing=True))
+
+
+def _intent_arguments(payment_id: int, **changes: Any) -> dict[str, Any]:
+    return {
+        "amount": 1234,
+        "currency": "cny",
+        "method": "alipay",
+        "metadata": _metadata(payment_id, subject_id=f"s{payment_id}"),
+        "idempotency_key": f"shuyuan-intent-{payment_id}",
+        "expires_at": datetime.now(UTC) + timedelta(minutes=10),
+        "description": f"书院微店订单 s{payment_id}",
+        "return_url": RETURN_URL,
+        **changes,
+    }
+
+
+async def test_a_page_url_is_signed_by_the_application_and_says_the_trade(
+    offline: AlipayProvider, app_key: rsa.RSAPrivateKey
+) -> None:
+    expires_at = datetime(2026, 12, 7, 3, 15, 0, 999_999, tzinfo=UTC)
+    intent = await offline.create_intent(**_intent_arguments(42, expires_at=expires_at))
+    assert intent.status == "requires_action" and intent.amount == 1234
+    assert intent.id.startswith("ali42e261207031500x") and offline.owns(intent.id)
+    assert intent.wallet_action is not None and intent.wallet_action.url is not None
+    assert intent.wallet_action.type == "alipay_handle_redirect"
+    params = _url_params(intent.wallet_action.url)
+    assert params["method"] == "alipay.trade.page.pay" and params["app_id"] == APP_ID
+    assert (params["notify_url"], params["return_url"]) == (NOTIFY_URL, RETURN_URL)
+    app_key.public_key().verify(
+        base64.b64decode(params["sign"]),
+        content_to_sign(params, unsigned=REQUEST_UNSIGNED).encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    biz = json.loads(params["biz_content"])
+    assert biz == {
+        "out_trade_no": intent.id,
+        "total_amount": "12.34",
+        "subject": "书院微店订单 s42",
+        "product_code": "FAST_INSTANT_TRADE_PAY",
+        "time_expire": "2026-12-07 11:15:00",  # Asia/Shanghai
+        "passback_params": "payment_id=42&purpose=order&subject_id=s42",
+    }
+    wap = await offline.create_intent(**_intent_arguments(43, flow="wap"))
+    assert wap.wallet_action is not None and wap.wallet_action.url is not None
+    wap_params = _url_params(wap.wallet_action.url)
+    assert wap_params["method"] == "alipay.trade.wap.pay"
+    biz = json.loads(wap_params["biz_content"])
+    assert (biz["product_code"], biz["quit_url"]) == ("QUICK_WAP_WAY", RETURN_URL)
+
+
+async def test_a_long_subject_is_cut_to_fit_the_url_the_same_way_each_time(
+    offline: AlipayProvider,
+) -> None:
+    # Each / is written %2F in the URL, in biz_content's quit_url and in return_url.
+    long_return = (RETURN_URL + "?next=" + "/" * 80)[:256]
+    arguments = _intent_arguments(
+        44, flow="wap", description="书院/会员=年费&" * 40, return_url=long_return
+    )
+    intent = await offline.create_intent(**arguments)
+    assert intent.wallet_action is not None and intent.wallet_action.url is not None
+    url = intent.wallet_action.url
+    assert len(url) <= MAX_URL_LENGTH
+    subject = json.loads(_url_params(url)["biz_content"])["subject"]
+    assert 10 < len(subject) < 256 and subject.startswith("书院／会员＝年费＆书院")
+    fresh = await offline.refresh_action(
+        intent.id,
+        amount=1234,
+        currency="cny",
+        metadata=intent.metadata,
+        flow="wap",
+        payer=None,
+        expires_at=None,
+        description=arguments["description"],
+        return_url=long_return,
+    )
+    assert fresh.url is not None
+    assert json.loads(_url_params(fresh.url)["biz_content"])["subject"] == subject
+    crowded = (RETURN_URL + "?next=" + "/" * 256)[:256]
+    with pytest.raises(ValueError, match="no room"):
+        await offline.create_intent(**{**arguments, "return_url": crowded})
+    with pytest.raises(ValueError, match="256"):
+        await offline.create_intent(**{**arguments, "return_url": RETURN_URL + "x" * 256})
+
+
+async def test_payments_alipay_cannot_describe_are_refused_before_any_call(
+    offline: AlipayProvider,
+) -> None:
+    arguments = _intent_arguments(45)
+    for changes, refusal in (
+        ({"expires_at": None}, "expires_at"),
+        ({"return_url": None}, "return_url"),
+        ({"currency": "usd"}, "cny"),
+        ({"amount": 0}, "fen"),
+        ({"metadata": {"payment_id": "4-5"}}, "payment_id"),
+        ({"expires_at": datetime(2026, 12, 7, 3, 15)}, "timezone"),  # noqa: DTZ001
+    ):
+        with pytest.raises(ValueError, match=refusal):
+            await offline.create_intent(**{**arguments, **changes})
+    for changes, code in (
+        ({"method": "card"}, "method_unsupported"),
+        ({"flow": "native"}, "flow_unsupported"),
+    ):
+        with pytest.raises(ProviderError) as refused:
+            await offline.create_intent(**{**arguments, **changes})
+        assert refused.value.code == code
+    intent = await offline.create_intent(**arguments)
+    with pytest.raises(ProviderError) as refused:
+        await offline.refresh_action(
+            intent.id,
+            amount=1234,
+            currency="cny",
+            metadata=intent.metadata,
+            flow="page",
+            payer=None,
+            expires_at=None,
+            description="",
+        )
+    assert refused.value.code == "flow_unsupported"
+
+
+def test_only_our_order_numbers_are_ours(offline: AlipayProvider) -> None:
+    assert offline.owns("ali42e261207031500x1a2b3c4d")
+    for other in (
+        "pi_123",
+        "wxp42x1a2b3c4d",
+        "ali42e261307031500x1a2b3c4d",
+        "ali42x1a2b3c4d",
+        "ali4-2e261207031500x1a2b3c4d",
+        "ali42e261207031500x1A2B3C4D",
+    ):
+        assert not offline.owns(other)
+    order = order_number("aliabc9e991231235959xffffffff")
+    assert order is not None and order.payment_id == "abc9"
+    assert order.expires_at == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+# --- Unit: notifications and returns, signed here -----------------------------------------
+
+
+def _notification_params(
+    out_trade_no: str = "ali7e991207031500x0a1b2c3d", status: str = "TRADE_SUCCESS", **more: str
+) -> dict[str, str]:
+    params = {
+        "notify_time": "2026-12-07 10:34:56",
+        "notify_type": "trade_status_sync",
+        "notify_id": "2026120700222103456000001",
+        "charset": "utf-8",
+        "version": "1.0",
+        "app_id": APP_ID,
+        "auth_app_id": APP_ID,
+        "trade_no": "2026120722001400000000000001",
+        "out_trade_no": out_trade_no,
+        "buyer_id": "2088000000000123",
+        "seller_id": SELLER_ID,
+        "trade_status": status,
+        "total_amount": "12.34",
+        "receipt_amount": "12.34",
+        "buyer_pay_amount": "12.34",
+        "subject": "书院微店订单 & 会员",
+        "gmt_create": "2026-12-07 10:30:00",
+        "gmt_payment": "2026-12-07 10:34:55",
+        "passback_params": "payment_id=7&purpose=order&subject_id=42",
+    }
+    return {**params, **more}
+
+
+def _body(params: dict[str, str]) -> bytes:
+    return urlencode(params).encode()
+
+
+def test_a_signed_notification_is_verified_and_read(
+    offline: AlipayProvider, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    message = offline.verify_webhook(_body(_signed_message(alipay_key, _notification_params())), {})
+    assert message.id == "alipay:2026120700222103456000001"
+    assert message.type == "payment_intent.succeeded"
+    assert message.object["subject"] == "书院微店订单 & 会员"
+    intent = offline.intent_of(message)
+    assert (intent.id, intent.status, intent.amount, intent.currency) == (
+        "ali7e991207031500x0a1b2c3d",
+        "succeeded",
+        1234,
+        "cny",
+    )
+    assert intent.metadata == _metadata(7)
+
+
+def test_notifications_are_named_by_what_they_report(
+    offline: AlipayProvider, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    unpaid = {"gmt_payment": ""}
+    refund = {"out_biz_no": "ali7e991207031500x0a1b2c3dr0123456789abcdef", "refund_fee": "2.00"}
+    for status, more, ours in (
+        ("TRADE_FINISHED", {}, "payment_intent.succeeded"),
+        ("TRADE_CLOSED", unpaid, "payment_intent.canceled"),
+        ("TRADE_SUCCESS", refund, "refund.succeeded"),
+        ("TRADE_CLOSED", refund, "refund.succeeded"),
+        ("TRADE_CLOSED", {}, "alipay.trade_closed"),
+        ("WAIT_BUYER_PAY", unpaid, "alipay.wait_buyer_pay"),
+    ):
+        params = _signed_message(alipay_key, _notification_params(status=status, **more))
+        assert offline.verify_webhook(_body(params), {}).type == ours
+    closed = _signed_message(
+        alipay_key,
+        _notification_params(
+            "ali7e200101000000x0a1b2c3d", "TRADE_CLOSED", gmt_payment="", passback_params=""
+        ),
+    )
+    intent = offline.intent_of(offline.verify_webhook(_body(closed), {}))
+    assert (intent.status, intent.error_code) == ("canceled", "expired")
+    assert intent.metadata == {"payment_id": "7"}
+
+
+def test_a_notification_signed_by_another_key_is_refused(offline: AlipayProvider) -> None:
+    another = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = _signed_message(another, _notification_params())
+    with pytest.raises(ProviderSignatureError, match="does not verify"):
+        offline.verify_webhook(_body(forged), {})
+
+
+def test_a_tampered_or_unsigned_notification_is_refused(
+    offline: AlipayProvider, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    params = _signed_message(alipay_key, _notification_params())
+    for tampered, refusal in (
+        ({**params, "total_amount": "0.01"}, "does not verify"),
+        ({**params, "refund_fee": "12.34"}, "does not verify"),  # a field added
+        ({key: value for key, value in params.items() if key != "sign"}, "missing"),
+    ):
+        with pytest.raises(ProviderSignatureError, match=refusal):
+            offline.verify_webhook(_body(tampered), {})
+
+
+def test_an_unreadable_notification_is_a_signature_error_and_an_oversized_one_an_event_error(
+    offline: AlipayProvider, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    body = _body(_signed_message(alipay_key, _notification_params()))
+    for unreadable in (
+        b"\xff\xfe" + body,
+        body + b"&total_amount=0.01",
+        body + b"&&",
+        b"a=%FF",
+        b"a=1&" * 61,
+        body + b"&x=" + b"y" * 3000,
+    ):
+        with pytest.raises(ProviderSignatureError, match="cannot be read"):
+            offline.verify_webhook(unreadable, {})
+    with pytest.raises(ProviderEventError, match="bytes"):
+        offline.verify_webhook(b"a=" + b"1" * 17_000, {})
+
+
+def test_a_signed_notification_for_another_application_is_an_event_error(
+    offline: AlipayProvider, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    params = _signed_message(alipay_key, _notification_params(app_id="9021000100000002"))
+    with pytest.raises(ProviderEventError, match="another application"):
+        offline.verify_webhook(_body(params), {})
+
+
+def test_a_malformed_trade_in_a_notification_is_an_event_error(offline: AlipayProvider) -> None:
+    for broken in (
+        _notification_params(status="TRADE_PAID_TWICE"),
+        _notification_params(total_amount="12.345"),
+        _notification_params(out_trade_no="pi_123"),
+        _notification_params(passback_params="payment_id=8&purpose=order&subject_id=42"),
+        {**_notification_params(), "total_amount": 1234},
+    ):
+        message = WebhookMessage(id="n", type="payment_intent.succeeded", object=broken)
+        with pytest.raises(ProviderEventError):
+            offline.intent_of(message)
+
+
+def test_a_signed_return_names_its_trade_and_a_forged_one_is_refused(
+    offline: AlipayProvider, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    params = {
+        "charset": "utf-8",
+        "out_trade_no": "ali7e991207031500x0a1b2c3d",
+        "method": "alipay.trade.page.pay.return",
+        "total_amount": "12.34",
+        "trade_no": "2026120722001400000000000001",
+        "auth_app_id": APP_ID,
+        "version": "1.0",
+        "app_id": APP_ID,
+        "seller_id": SELLER_ID,
+        "timestamp": "2026-12-07 10:34:57",
+    }
+    assert offline.verify_return(_signed_message(alipay_key, params)) == params["out_trade_no"]
+    another = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for refused in (
+        _signed_message(another, params),
+        {**_signed_message(alipay_key, params), "total_amount": "0.01"},
+        params,
+        _signed_message(alipay_key, {**params, "app_id": "9021000100000002"}),
+        _signed_message(alipay_key, {**params, "out_trade_no": "pi_123"}),
+        {**_signed_message(alipay_key, params), "x": "y" * 3000},
+    ):
+        with pytest.raises(ProviderSignatureError):
+            offline.verify_return(refused)
+
+
+# --- Unit: the client against answers made here -------------------------------------------
+
+Answer = Callable[[str, dict[str, str]], Response]
+
+
+@asynccontextmanager
+async def _answered_by(
+    answer: Answer, app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> AsyncIterator[AlipayProvider]:
+    """A provider whose gateway, here, answers each call with `answer(method, params)`."""
+
+    async def gateway(request: Request) -> Response:
+        params = dict(parse_qsl((await request.body()).decode()))
+        return answer(params["method"], params)
+
+    app = Starlette(routes=[Route("/gateway.do", gateway, methods=["POST"])])
+    async with serving(app) as url:
+        provider = _offline_provider(app_key, alipay_key, f"{url}/gateway.do")
+        try:
+            yield provider
+        finally:
+            await provider.aclose()
+
+
+def _answer_body(method: str, inner: dict[str, Any], key: rsa.RSAPrivateKey | None) -> str:
+    """An answer as Alipay writes one: compact, signed over the object's exact text."""
+    text = json.dumps(inner, ensure_ascii=False, separators=(",", ":"))
+    signature = f',"sign":"{_sign(key, text)}"' if key is not None else ""
+    return f'{{"{method.replace(".", "_")}_response":{text}{signature}}}'
+
+
+def _json(body: str | bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json;charset=utf-8")
+
+
+TRADE = {
+    "code": "10000",
+    "msg": "Success",
+    "out_trade_no": "ali7e991207031500x0a1b2c3d",
+    "trade_status": "TRADE_SUCCESS",
+    "total_amount": "12.34",
+}
+
+
+def _answers_that_say_nothing(alipay_key: rsa.RSAPrivateKey) -> list[tuple[Answer, str]]:
+    """Answers to a query, each with what the provider says of it."""
+    another = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    unsigned_refusal = {
+        "error_response": {
+            "code": "40002",
+            "msg": "Invalid Arguments",
+            "sub_code": "isv.invalid-signature",
+            "sub_msg": "验签出错",
+        }
+    }
+    alipays_trouble = {
+        "code": "20000",
+        "msg": "Service Currently Unavailable",
+        "sub_code": "isp.unknow-error",
+        "sub_msg": "系统繁忙",
+    }
+
+    def signed(inner: dict[str, Any], key: rsa.RSAPrivateKey | None = alipay_key) -> Answer:
+        return lambda method, _: _json(_answer_body(method, inner, key))
+
+    return [
+        (signed(TRADE, None), "signature is missing"),
+        (signed(TRADE, another), "does not verify"),
+        (lambda _, __: _json(json.dumps(unsigned_refusal)), "isv.invalid-signature"),
+        (lambda _, __: _json("<html>系统忙</html>"), "not JSON"),
+        (lambda method, _: _json(_answer_body(method, TRADE, alipay_key), 502), "502"),
+        (lambda _, __: _json('{"x":"' + "y" * 70_000 + '"}'), "64 KiB"),
+        (lambda _, __: _json(b'{"\xff":1}'), "UTF-8"),
+        (signed(alipays_trouble), "20000"),
+        (signed({**TRADE, "out_trade_no": "ali8e991207031500x0a1b2c3d"}), "another trade"),
+        (signed({**TRADE, "total_amount": "12.345"}), "amount in yuan"),
+    ]
+
+
+async def test_answers_that_say_nothing_are_unavailable(
+    app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    for answer, reason in _answers_that_say_nothing(alipay_key):
+        async with _answered_by(answer, app_key, alipay_key) as provider:
+            with pytest.raises(ProviderUnavailable, match=reason):
+                await provider.retrieve_intent("ali7e991207031500x0a1b2c3d")
+
+
+async def test_a_signed_refusal_is_a_provider_error_with_alipays_sub_code(
+    app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    refusal = {
+        "code": "40004",
+        "msg": "Business Failed",
+        "sub_code": "ACQ.TRADE_HAS_SUCCESS",
+        "sub_msg": "交易已被支付",
+    }
+    seen: list[dict[str, str]] = []
+
+    def answer(method: str, params: dict[str, str]) -> Response:
+        seen.append(params)
+        return _json(_answer_body(method, refusal, alipay_key))
+
+    async with _answered_by(answer, app_key, alipay_key) as provider:
+        with pytest.raises(ProviderError) as refused:
+            await provider.cancel_intent("ali7e991207031500x0a1b2c3d")
+    assert (refused.value.code, refused.value.message) == ("ACQ.TRADE_HAS_SUCCESS", "交易已被支付")
+    assert not refused.value.missing
+    # The request as Alipay reads it: the common parameters, signed by the application.
+    params = seen[0]
+    assert params["method"] == "alipay.trade.close" and params["charset"] == "utf-8"
+    assert json.loads(params["biz_content"]) == {"out_trade_no": "ali7e991207031500x0a1b2c3d"}
+    app_key.public_key().verify(
+        base64.b64decode(params["sign"]),
+        content_to_sign(params, unsigned=REQUEST_UNSIGNED).encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    stamp = datetime.strptime(params["timestamp"] + "+0800", "%Y-%m-%d %H:%M:%S%z")
+    assert abs((datetime.now(UTC) - stamp).total_seconds()) < 5
