@@ -612,3 +612,51 @@ async def test_a_signed_refusal_is_a_provider_error_with_alipays_sub_code(
     )
     stamp = datetime.strptime(params["timestamp"] + "+0800", "%Y-%m-%d %H:%M:%S%z")
     assert abs((datetime.now(UTC) - stamp).total_seconds()) < 5
+
+
+def _scripted(alipay_key: rsa.RSAPrivateKey, answers: dict[str, list[dict[str, Any]]]) -> Answer:
+    """A gateway answering each method with the next of its signed `answers`."""
+
+    def answer(method: str, params: dict[str, str]) -> Response:
+        return _json(_answer_body(method, answers[method].pop(0), alipay_key))
+
+    return answer
+
+
+async def test_a_waiting_trade_past_its_expiry_is_closed_before_it_reads_canceled(
+    app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    # Alipay still says WAIT_BUYER_PAY a minute after the time_expire in the number.
+    past = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%y%m%d%H%M%S")
+    out_trade_no = f"ali7e{past}x0a1b2c3d"
+    waiting = {**TRADE, "out_trade_no": out_trade_no, "trade_status": "WAIT_BUYER_PAY"}
+    closed = {"code": "10000", "msg": "Success", "out_trade_no": out_trade_no}
+    answers = {"alipay.trade.query": [waiting], "alipay.trade.close": [closed]}
+    async with _answered_by(_scripted(alipay_key, answers), app_key, alipay_key) as provider:
+        expired = await provider.retrieve_intent(out_trade_no)
+    assert (expired.status, expired.error_code) == ("canceled", "expired")
+    assert answers == {"alipay.trade.query": [], "alipay.trade.close": []}
+    # The buyer paid between our read and our close: the close finds it paid, and says so.
+    paid = {**TRADE, "out_trade_no": out_trade_no, "send_pay_date": "2026-12-07 11:14:59"}
+    status_error = {
+        "code": "40004",
+        "msg": "Business Failed",
+        "sub_code": "ACQ.TRADE_STATUS_ERROR",
+        "sub_msg": "交易状态不合法",
+    }
+    answers = {"alipay.trade.query": [waiting, paid], "alipay.trade.close": [status_error]}
+    async with _answered_by(_scripted(alipay_key, answers), app_key, alipay_key) as provider:
+        read = await provider.retrieve_intent(out_trade_no)
+    assert (read.status, read.amount, read.metadata) == ("succeeded", 1234, {"payment_id": "7"})
+
+
+async def test_a_waiting_trade_within_the_clock_slack_is_not_closed(
+    app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey
+) -> None:
+    # Its time_expire is a second ago by our clock: Alipay's may not have reached it yet.
+    just_past = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%y%m%d%H%M%S")
+    out_trade_no = f"ali7e{just_past}x0a1b2c3d"
+    waiting = {**TRADE, "out_trade_no": out_trade_no, "trade_status": "WAIT_BUYER_PAY"}
+    answers: dict[str, list[dict[str, Any]]] = {"alipay.trade.query": [waiting]}
+    async with _answered_by(_scripted(alipay_key, answers), app_key, alipay_key) as provider:
+        assert (await provider.retrieve_intent(out_trade_no)).status == "requires_action"
