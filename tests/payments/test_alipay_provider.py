@@ -5,14 +5,19 @@ oversized, refusals), then every call over real HTTP against the stand-in
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import html
 import json
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -21,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from devserver.alipay_keys import APP_ID, SELLER_ID, AlipayKeys, ensure_keys
 from payments.alipay_messages import fen_of, order_number, yuan
 from payments.alipay_provider import AlipayProvider
 from payments.alipay_signatures import (
@@ -33,17 +39,16 @@ from payments.alipay_signatures import (
 )
 from payments.provider import (
     MAX_URL_LENGTH,
+    Intent,
     ProviderError,
     ProviderEventError,
     ProviderSignatureError,
     ProviderUnavailable,
     WebhookMessage,
 )
-from tests.live import free_port
+from tests.live import free_port, stand_in
 from tests.payments.conftest import serving
 
-APP_ID = "9021000100000001"  # devserver.alipay_keys.APP_ID
-SELLER_ID = "2088000000000001"
 NOTIFY_URL = "http://127.0.0.1:9/payments/notify/alipay"
 RETURN_URL = "http://testserver/payments/42/alipay-return"
 
@@ -660,3 +665,367 @@ async def test_a_waiting_trade_within_the_clock_slack_is_not_closed(
     answers: dict[str, list[dict[str, Any]]] = {"alipay.trade.query": [waiting]}
     async with _answered_by(_scripted(alipay_key, answers), app_key, alipay_key) as provider:
         assert (await provider.retrieve_intent(out_trade_no)).status == "requires_action"
+
+
+# --- Integration: over real HTTP against the stand-in -------------------------------------
+
+
+@dataclass(frozen=True)
+class StandIn:
+    url: str
+    keys: AlipayKeys
+
+    @property
+    def gateway(self) -> str:
+        return f"{self.url}/gateway.do"
+
+    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        async with httpx.AsyncClient(base_url=self.url) as http:
+            response = await (http.post(path, json=body) if body is not None else http.get(path))
+            response.raise_for_status()
+            return response.json()
+
+
+@pytest.fixture(scope="module")
+def alipay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
+    """The Alipay stand-in, and the keys it shares with our application."""
+    folder = tmp_path_factory.mktemp("alipay")
+    keys = ensure_keys(folder)
+    with stand_in(
+        "alipay", "--keys", str(folder), "--quiet", probe="/_control/health", log_folder=folder
+    ) as url:
+        yield StandIn(url, keys)
+
+
+def _provider(
+    alipay: StandIn,
+    *,
+    notify_url: str = NOTIFY_URL,
+    alipay_public_key_pem: bytes | None = None,
+    gateway: str | None = None,
+    app_id: str = APP_ID,
+) -> AlipayProvider:
+    return AlipayProvider(
+        gateway=gateway or alipay.gateway,
+        app_id=app_id,
+        app_private_key_pem=alipay.keys.app_private_key.read_bytes(),
+        alipay_public_key_pem=alipay_public_key_pem or alipay.keys.alipay_public_key.read_bytes(),
+        notify_url=notify_url,
+    )
+
+
+@pytest.fixture
+async def ali(alipay: StandIn) -> AsyncIterator[AlipayProvider]:
+    provider = _provider(alipay)
+    yield provider
+    await provider.aclose()
+
+
+_payment_ids = iter(range(1000, 10**6))
+
+
+async def _trade(
+    provider: AlipayProvider,
+    *,
+    amount: int = 100,
+    expires_in: float = 600,
+    flow: str = "page",
+    return_url: str = RETURN_URL,
+) -> Intent:
+    payment_id = next(_payment_ids)
+    return await provider.create_intent(
+        **_intent_arguments(
+            payment_id,
+            amount=amount,
+            flow=flow,
+            expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+            return_url=return_url,
+        )
+    )
+
+
+def _url(intent: Intent) -> str:
+    assert intent.wallet_action is not None and intent.wallet_action.url is not None
+    return intent.wallet_action.url
+
+
+async def _open(intent: Intent) -> httpx.Response:
+    """The buyer's browser opens the gateway URL: Alipay makes the trade, shows the cashier."""
+    async with httpx.AsyncClient() as browser:
+        return await browser.get(_url(intent))
+
+
+async def _opened(intent: Intent) -> str:
+    """Open the cashier; its form's token."""
+    page = await _open(intent)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert found is not None
+    return html.unescape(found[1])
+
+
+async def test_a_trade_opened_and_paid_reads_succeeded(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    intent = await _trade(ali, amount=2345)
+    assert (await ali.retrieve_intent(intent.id)).status == "requires_action"  # not opened
+    page = await _open(intent)
+    assert page.status_code == 200 and "¥23.45" in page.text and 'id="pay"' in page.text
+    opened = await ali.retrieve_intent(intent.id)
+    assert (opened.status, opened.amount) == ("requires_action", 2345)
+    await alipay.control(f"/_control/trades/{intent.id}/pay", {})
+    paid = await ali.retrieve_intent(intent.id)
+    assert (paid.status, paid.amount, paid.currency, paid.error_code) == (
+        "succeeded",
+        2345,
+        "cny",
+        None,
+    )
+    assert paid.metadata == {"payment_id": intent.metadata["payment_id"]}
+    assert await ali.confirm_intent(intent.id, idempotency_key="unused") == paid
+
+
+async def test_a_wap_trade_opens_and_its_buyer_can_leave_by_the_return_url(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    intent = await _trade(ali, flow="wap")
+    token = await _opened(intent)
+    async with httpx.AsyncClient(base_url=alipay.url) as browser:
+        left = await browser.post("/cashier/abandon", data={"token": token})
+    assert (left.status_code, left.headers["location"]) == (302, RETURN_URL)
+    assert (await ali.retrieve_intent(intent.id)).status == "requires_action"
+
+
+async def test_the_buyers_signed_return_names_the_trade(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    return_url = "http://testserver/payments/alipay/return?payment=7"
+    intent = await _trade(ali, return_url=return_url)
+    token = await _opened(intent)
+    async with httpx.AsyncClient(base_url=alipay.url) as browser:
+        paid = await browser.post("/cashier/pay", data={"token": token})
+    assert paid.status_code == 302
+    location = paid.headers["location"]
+    assert location.startswith(return_url + "&")
+    params = _url_params(location)
+    assert ali.verify_return(params) == intent.id
+    with pytest.raises(ProviderSignatureError):
+        ali.verify_return({**params, "out_trade_no": (await _trade(ali)).id})
+    with pytest.raises(ProviderSignatureError):
+        ali.verify_return({**params, "payment": "8"})
+    assert (await ali.retrieve_intent(intent.id)).status == "succeeded"
+
+
+async def test_a_trade_never_opened_waits_until_its_expiry_then_reads_expired(
+    ali: AlipayProvider,
+) -> None:
+    waiting = await ali.retrieve_intent((await _trade(ali)).id)
+    assert (waiting.status, waiting.error_code) == ("requires_action", None)
+    over = await ali.retrieve_intent((await _trade(ali, expires_in=-10)).id)
+    assert (over.status, over.error_code) == ("canceled", "expired")
+
+
+async def test_an_opened_trade_past_its_expiry_reads_expired(ali: AlipayProvider) -> None:
+    intent = await _trade(ali, expires_in=2.5)  # time_expire is kept to the second
+    await _opened(intent)
+    assert (await ali.retrieve_intent(intent.id)).status == "requires_action"
+    await asyncio.sleep(2.6)
+    expired = await ali.retrieve_intent(intent.id)
+    assert (expired.status, expired.error_code) == ("canceled", "expired")
+    assert (await _open(intent)).status_code == 400  # 交易已关闭
+
+
+async def test_a_closed_trade_reads_canceled_and_a_late_payment_reads_succeeded(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    intent = await _trade(ali)
+    await _opened(intent)
+    closed = await ali.cancel_intent(intent.id)
+    assert (closed.status, closed.error_code, closed.amount) == ("canceled", "canceled", 100)
+    assert (await ali.retrieve_intent(intent.id)).status == "canceled"
+    page = await _open(intent)
+    assert page.status_code == 400 and "TRADE_HAS_CLOSE" in page.text
+    # A payment that crossed the close: Alipay has the money, and says so.
+    await alipay.control(f"/_control/trades/{intent.id}/pay", {"late": True})
+    assert (await ali.retrieve_intent(intent.id)).status == "succeeded"
+
+
+async def test_a_trade_never_opened_is_canceled_already(ali: AlipayProvider) -> None:
+    intent = await _trade(ali)
+    canceled = await ali.cancel_intent(intent.id)
+    assert (canceled.status, canceled.error_code) == ("canceled", "canceled")
+    assert canceled.metadata == {"payment_id": intent.metadata["payment_id"]}
+
+
+async def test_a_paid_trade_cannot_be_closed(ali: AlipayProvider, alipay: StandIn) -> None:
+    intent = await _trade(ali)
+    await _opened(intent)
+    await alipay.control(f"/_control/trades/{intent.id}/pay", {})
+    with pytest.raises(ProviderError) as refused:
+        await ali.cancel_intent(intent.id)
+    assert refused.value.code == "ACQ.TRADE_STATUS_ERROR" and not refused.value.missing
+
+
+async def test_a_declined_payment_leaves_the_trade_waiting(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    intent = await _trade(ali)
+    await _opened(intent)
+    await alipay.control(f"/_control/trades/{intent.id}/decline", {})
+    assert (await ali.retrieve_intent(intent.id)).status == "requires_action"
+
+
+async def test_refunds_in_parts_are_idempotent_and_never_exceed_the_payment(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    intent = await _trade(ali, amount=1000)
+    await _opened(intent)
+    await alipay.control(f"/_control/trades/{intent.id}/pay", {})
+    assert await ali.refund(intent.id, amount=300, idempotency_key="r-1") == "succeeded"
+    assert await ali.refund(intent.id, amount=300, idempotency_key="r-1") == "succeeded"
+    trade = await alipay.control(f"/_control/trades/{intent.id}")
+    assert [refund["refund_fen"] for refund in trade["refunds"]] == [300]
+    assert await ali.refund(intent.id, amount=700, idempotency_key="r-2") == "succeeded"
+    with pytest.raises(ProviderError) as refused:
+        await ali.refund(intent.id, amount=1, idempotency_key="r-3")
+    assert refused.value.code == "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"
+    trade = await alipay.control(f"/_control/trades/{intent.id}")
+    assert (trade["trade_status"], trade["refunded_fen"]) == ("TRADE_CLOSED", 1000)
+    # Refunded in full, Alipay reads it closed: it was paid, so it reads succeeded.
+    assert (await ali.retrieve_intent(intent.id)).status == "succeeded"
+
+
+async def test_a_refund_of_a_trade_alipay_does_not_have_is_missing(
+    ali: AlipayProvider,
+) -> None:
+    intent = await _trade(ali)
+    with pytest.raises(ProviderError) as missing:
+        await ali.refund(intent.id, amount=100, idempotency_key="r-1")
+    assert missing.value.code == "resource_missing" and missing.value.missing
+    await _opened(intent)
+    with pytest.raises(ProviderError) as unpaid:
+        await ali.refund(intent.id, amount=100, idempotency_key="r-1")
+    assert unpaid.value.code == "ACQ.TRADE_STATUS_ERROR"
+
+
+async def test_refresh_action_gives_a_fresh_url_for_the_same_trade(
+    ali: AlipayProvider, alipay: StandIn
+) -> None:
+    intent = await _trade(ali)
+    await _opened(intent)
+    first = await alipay.control(f"/_control/trades/{intent.id}")
+    await asyncio.sleep(1)  # a new timestamp, so a new signature
+    fresh = await ali.refresh_action(
+        intent.id,
+        amount=intent.amount,
+        currency="cny",
+        metadata=intent.metadata,
+        flow="page",
+        payer=None,
+        expires_at=None,
+        description=f"书院微店订单 s{intent.metadata['payment_id']}",
+        return_url=RETURN_URL,
+    )
+    assert fresh.url is not None and fresh.url != _url(intent)
+    async with httpx.AsyncClient() as browser:
+        assert (await browser.get(fresh.url)).status_code == 200
+    assert (await alipay.control(f"/_control/trades/{intent.id}"))["trade_no"] == first["trade_no"]
+
+
+@asynccontextmanager
+async def _notifications_heard(
+    alipay: StandIn,
+) -> AsyncIterator[tuple[AlipayProvider, list[bytes]]]:
+    """A provider whose notify_url is a real endpoint here (answering `success`), and the
+    bodies that endpoint heard."""
+    heard: list[bytes] = []
+
+    async def notified(request: Request) -> Response:
+        heard.append(await request.body())
+        return Response("success", media_type="text/plain")
+
+    receiver = Starlette(routes=[Route("/notify", notified, methods=["POST"])])
+    async with serving(receiver) as receiver_url:
+        provider = _provider(alipay, notify_url=f"{receiver_url}/notify")
+        try:
+            yield provider, heard
+        finally:
+            await provider.aclose()
+
+
+async def _heard(heard: list[bytes], count: int = 1) -> list[bytes]:
+    for _ in range(100):
+        if len(heard) >= count:
+            return heard
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} notifications did not arrive in 5 s")
+
+
+async def test_the_stand_ins_notifications_verify_and_a_forged_one_is_refused(
+    alipay: StandIn,
+) -> None:
+    async with _notifications_heard(alipay) as (provider, heard):
+        intent = await _trade(provider, amount=2345)
+        await _opened(intent)
+        await alipay.control(f"/_control/trades/{intent.id}/pay", {})
+        (body,) = await _heard(heard)
+        message = provider.verify_webhook(
+            body, {"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert message.type == "payment_intent.succeeded"
+        assert message.id.startswith("alipay:") and len(message.id) > len("alipay:")
+        notified = provider.intent_of(message)
+        paid = await provider.retrieve_intent(intent.id)
+        assert (notified.id, notified.status, notified.amount) == (intent.id, "succeeded", 2345)
+        assert notified.metadata["payment_id"] == paid.metadata["payment_id"]
+        # The same notification signed with another key than Alipay's.
+        another = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        params = dict(parse_qsl(body.decode()))
+        forged = _signed_message(another, {k: v for k, v in params.items() if k != "sign"})
+        with pytest.raises(ProviderSignatureError, match="does not verify"):
+            provider.verify_webhook(_body(forged), {})
+        # A refund is notified too, and named as one.
+        assert await provider.refund(intent.id, amount=345, idempotency_key="r-1") == "succeeded"
+        refunded = provider.verify_webhook((await _heard(heard, 2))[1], {})
+        assert refunded.type == "refund.succeeded"
+        assert provider.intent_of(refunded).status == "succeeded"
+
+
+async def test_a_close_is_notified_as_canceled(alipay: StandIn) -> None:
+    async with _notifications_heard(alipay) as (provider, heard):
+        intent = await _trade(provider)
+        await _opened(intent)
+        await provider.cancel_intent(intent.id)
+        message = provider.verify_webhook((await _heard(heard))[0], {})
+        assert message.type == "payment_intent.canceled"
+        canceled = provider.intent_of(message)
+        assert (canceled.status, canceled.error_code) == ("canceled", "canceled")
+
+
+async def test_answers_signed_with_another_key_are_unavailable(alipay: StandIn) -> None:
+    another = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    provider = _provider(alipay, alipay_public_key_pem=_public_pem(another))
+    try:
+        with pytest.raises(ProviderUnavailable, match="does not verify"):
+            await provider.retrieve_intent("ali1e991207031500x00000000")
+    finally:
+        await provider.aclose()
+
+
+async def test_another_application_id_is_refused_not_missing(alipay: StandIn) -> None:
+    provider = _provider(alipay, app_id="9021000100000002")
+    try:
+        with pytest.raises(ProviderError) as refused:
+            await provider.retrieve_intent("ali1e991207031500x00000000")
+        assert refused.value.code == "isv.invalid-app-id" and not refused.value.missing
+    finally:
+        await provider.aclose()
+
+
+async def test_an_unreachable_alipay_is_unavailable(alipay: StandIn) -> None:
+    provider = _provider(alipay, gateway=f"http://127.0.0.1:{free_port()}/gateway.do")
+    try:
+        with pytest.raises(ProviderUnavailable):
+            await provider.retrieve_intent("ali1e991207031500x00000000")
+    finally:
+        await provider.aclose()
