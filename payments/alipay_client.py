@@ -128,7 +128,7 @@ class AlipayClient:
         if (
             code in UNAVAILABLE_CODES
             or sub_code.startswith("isp.")
-            or sub_code in (UNAVAILABLE_SUB_CODES)
+            or sub_code in UNAVAILABLE_SUB_CODES
         ):
             raise ProviderUnavailable(f"Alipay answered {code} {sub_code}: {message}")
         raise ProviderError(sub_code or code or "unknown", message or "Alipay refused.")
