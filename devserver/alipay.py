@@ -115,7 +115,7 @@ class Biz:
         text = values.get("biz_content", "")
         try:
             data = json.loads(text) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
             data = None
         if not isinstance(data, dict):
             raise _invalid("参数biz_content不是合法的JSON对象")

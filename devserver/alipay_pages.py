@@ -64,7 +64,7 @@ def cashier_page(trade: Trade, cashier: Cashier, *, failed: str = "") -> HTMLRes
     body = (
         f"<p>{html.escape(trade.subject)}</p>"
         f'<p class="amount">¥{yuan(trade.total)}</p>'
-        f'<p class="note">商户订单号 {html.escape(trade.out_trade_no)} · 请在{deadline}前付款</p>'
+        f'<p class="note">商户订单号 {html.escape(trade.out_trade_no)}<br>请在{deadline}前付款</p>'
         + (f'<p class="failed">{html.escape(failed)}</p>' if failed else "")
         + forms
     )
@@ -76,7 +76,7 @@ def refusal_page(refusal: AlipayError) -> HTMLResponse:
     code = refusal.sub_code.removeprefix("isv.")
     title = "调试错误，请回到请求来源地，重新发起请求。"
     if refusal.sub_code.startswith("ACQ."):
-        title = refusal.sub_msg
+        title = "抱歉，无法付款"
     body = (
         f"<p>错误代码 <code>{html.escape(code)}</code></p>"
         f"<p>错误原因：{html.escape(refusal.sub_msg)}</p>"

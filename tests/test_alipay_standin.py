@@ -296,10 +296,11 @@ def test_bad_input_is_refused_in_alipays_words_never_a_500(app: App) -> None:
     for amount in ("1.5", "0.00", "100000000.01", "-1.00", "1e3"):
         answer = app.refund("ali1e261207031500x00000000", amount, "r1")
         assert answer["sub_code"] == "isv.invalid-parameter", amount
-    not_json = app.params("alipay.trade.query", {})
-    not_json["biz_content"] = "{not json"
-    not_json["sign"] = _rsa2(app.key, _string_to_sign(not_json))
-    assert app.post(not_json)[1]["sub_code"] == "isv.invalid-parameter"
+    for biz_content in ("{not json", "[" * 5000, '"a string"'):
+        odd = app.params("alipay.trade.query", {})
+        odd["biz_content"] = biz_content
+        odd["sign"] = _rsa2(app.key, _string_to_sign(odd))
+        assert app.post(odd)[1]["sub_code"] == "isv.invalid-parameter"
     gateway = f"{app.base}/gateway.do"
     for response in (
         httpx.post(gateway, content=b"a=" + b"x" * 70_000, headers=FORM),
@@ -311,6 +312,8 @@ def test_bad_input_is_refused_in_alipays_words_never_a_500(app: App) -> None:
         assert response.json()["error_response"]["sub_code"] == "isv.invalid-parameter"
     bare = httpx.get(gateway)
     assert bare.status_code == 200 and bare.json()["error_response"]["code"] == "40002"
+    huge = httpx.get(gateway, params={"method": PAGE_PAY, "subject": "x" * 17_000})
+    assert huge.status_code == 400 and "invalid-parameter" in huge.text
 
 
 # --- The cashier -------------------------------------------------------------------------------
@@ -333,6 +336,8 @@ def test_opening_the_cashier_makes_the_trade_and_opening_it_again_is_the_same_tr
     assert trade["total_amount"] == "12.34" and "send_pay_date" not in trade
     again = httpx.get(url)
     assert again.status_code == 200 and app.query(out_trade_no)["trade_no"] == trade["trade_no"]
+    by_trade_no = app.call("alipay.trade.query", {"trade_no": trade["trade_no"]})
+    assert by_trade_no == trade
     _, dearer = app.pay_url(
         notify_url=f"{receiver.base}/ok/opening", out_trade_no=out_trade_no, total_amount="99.00"
     )
