@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.models import User
+from errors import ValidationError
 from membership import analytics, grants, reminders, services, welcome, windows
 from payments import checkout as payment_pages
 from payments import services as payments
@@ -19,7 +20,6 @@ from payments.held import Held
 from payments.schemas import PayForm
 from translation import N_
 from web.auth import current_user, require_user
-from errors import ValidationError
 from web.csrf import read_form
 from web.decoding import read_fields
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
@@ -178,9 +178,7 @@ async def renew_page(request: Request) -> Response:
     (a wallet renews no other way: membership/grants.send_renewal_reminders)."""
     user = await require_user(request)
     now = datetime.now(UTC)
-    renewal = await services.renewal_view(
-        user=user, now=now, memory=request.app.state.memory.seats
-    )
+    renewal = await services.renewal_view(user=user, now=now, memory=request.app.state.memory.seats)
     offered = payment_pages.offered_methods(request)
     wallets = [method for method in offered if method != "card"]
     if renewal.last_method in wallets:
@@ -225,7 +223,9 @@ async def renew(request: Request) -> Response:
         # Inside WeChat, JSAPI first learns the buyer's openid: the checkout does that.
         return payment_pages.redirect_for_script(request, urls.checkout)
     choice = await payment_pages.form_choice(request, user, form, urls.paying)
-    result = await services.pay_enrollment(
+    result = await payments.still_waiting(
+        enrollment.payment_id, method=form.method, flow=choice.flow, now=now
+    ) or await services.pay_enrollment(
         provider=request.app.state.payments_provider,
         enrollment_id=enrollment.id,
         user=user,

@@ -461,7 +461,9 @@ async def renewal_view(
     )
 
 
-async def renewal_seat(*, user: User, now: datetime, memory: SeatMemory | None = None) -> Enrollment:
+async def renewal_seat(
+    *, user: User, now: datetime, memory: SeatMemory | None = None
+) -> Enrollment:
     """A seat to renew with: the one `user` holds already in the open window (a second tap,
     or a seat held from the window's page), else one held now (enroll: the window's cap, the
     one seat per person and renewal only in the last 30 days hold as for anyone). Raises
@@ -473,4 +475,3 @@ async def renewal_seat(*, user: User, now: datetime, memory: SeatMemory | None =
     if held is not None and held.hold_expires_at > now:
         return held
     return await enroll(window_id=window.id, user=user, now=now, memory=memory)
-

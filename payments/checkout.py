@@ -429,6 +429,8 @@ async def paying_page(request: Request, payable: Payable) -> Response:
     user = await require_user(request)
     subject_id = request.path_params["id"]
     held = await payable.held(subject_id, user)
+    # Back from Alipay: its return is read (a forged one is logged), and Alipay is asked.
+    services.returned_trade(request.app.state.payments_provider, request.query_params)
     payment = await settled(request, held.payment_id, eager=True)
     held = await payable.held(subject_id, user)
     urls = payable.urls(held.subject_id)

@@ -1,6 +1,6 @@
 """What a payment provider is to Shuyuan: our own types in and out, and the PaymentProvider
-protocol every provider implements (stripe_provider.PaymentProvider today; WeChat Pay v3 and
-Alipay next; the tests' in-memory providers). Nothing outside payments/ names an adapter: the
+protocol every provider implements (stripe_provider, wechatpay_provider and alipay_provider;
+the tests' in-memory provider). Nothing outside payments/ names an adapter: the
 app factory builds one (payments.services.make_provider) and everything else takes a
 PaymentProvider.
 
@@ -189,7 +189,8 @@ class PaymentProvider(Protocol):
     ) -> WalletAction:
         """A fresh next action for a payment still waiting for its buyer, placed again with
         the same parameters (WeChat Pay's h5_url lives five minutes, so each click gets a new
-        one; Alipay's signed page URL carries a timestamp). ProviderError `flow_unsupported` where the provider has nothing to refresh."""
+        one; Alipay's signed page URL carries a timestamp). ProviderError
+        `flow_unsupported` where the provider has nothing to refresh."""
         ...
 
     async def confirm_intent(

@@ -248,6 +248,4 @@ def routes() -> list[BaseRoute]:
 
 
 # HTML POST routes that are not forms; the CSRF route-walk test skips exactly these.
-CSRF_EXEMPT = frozenset(
-    {"payments.webhook", "payments.wechatpay_notify", "payments.alipay_notify"}
-)
+CSRF_EXEMPT = frozenset({"payments.webhook", "payments.wechatpay_notify", "payments.alipay_notify"})

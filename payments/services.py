@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
@@ -20,6 +20,7 @@ import links
 from accounts import audit
 from accounts.models import User
 from errors import ValidationError
+from payments.alipay_provider import AlipayProvider
 from payments.errors import (
     NotRefundable,
     PaymentNotFound,
@@ -55,6 +56,7 @@ from payments.provider import (
     Payer,
     PaymentProvider,
     ProviderError,
+    ProviderSignatureError,
     ProviderUnavailable,
 )
 from payments.providers import Providers, of_payment
@@ -66,7 +68,6 @@ from payments.settle import (
     close_before_release,
     settle_from_provider,
 )
-from payments.alipay_provider import AlipayProvider
 from payments.stripe_provider import StripeProvider
 from payments.wechatpay_provider import WechatPayProvider
 from settings import Settings, SettingsError
@@ -154,7 +155,9 @@ def providers_for(settings: Settings) -> PaymentProvider:
     return Providers(by_method, webhooks=stripe_provider, also=tuple(direct.values()))
 
 
-def _key_files(settings: Settings, name: str, paths: Sequence[Path], *, required: bool) -> list[bytes] | None:
+def _key_files(
+    settings: Settings, name: str, paths: Sequence[Path], *, required: bool
+) -> list[bytes] | None:
     """The key files' contents; None (said in the log) when one cannot be read in development
     and the provider is not offered, else SettingsError."""
     try:
@@ -215,6 +218,23 @@ def direct_provider(provider: PaymentProvider, name: str) -> PaymentProvider | N
     for new payments or not, if one is configured."""
     every = provider.every() if isinstance(provider, Providers) else (provider,)
     return next((one for one in every if one.name == name), None)
+
+
+def returned_trade(provider: PaymentProvider, params: Mapping[str, str]) -> str | None:
+    """The out_trade_no of Alipay's synchronous return in `params` (the buyer's browser back
+    on the waiting page) if Alipay signed it for our application; None for none, or a forged
+    one (said in the log). Never proof of payment: the waiting page asks Alipay all the same
+    (refresh_payment), and only Alipay's answer to that query moves money."""
+    if "sign" not in params or "out_trade_no" not in params:
+        return None
+    alipay = direct_provider(provider, "alipay")
+    if not isinstance(alipay, AlipayProvider):
+        return None
+    try:
+        return alipay.verify_return(params)
+    except ProviderSignatureError as exc:
+        log.warning("an Alipay return that Alipay did not sign: %s", str(exc)[:200])
+        return None
 
 
 def paying_page_of(payment: Payment) -> str:
@@ -342,6 +362,28 @@ async def all_payments(
         if len(batch) < EXPORT_BATCH:
             return
         last = batch[-1].id
+
+
+async def still_waiting(
+    payment_id: int | None, *, method: str, flow: str | None, now: datetime
+) -> PaymentResult | None:
+    """The payment `payment_id` if it still waits for its buyer in `method` (and `flow`, when
+    given) with its wallet's next action offered: a second tap resumes it rather than
+    starting another (which would cancel it first). None otherwise."""
+    if payment_id is None:
+        return None
+    payment = await Payment.get_or_none(id=payment_id)
+    if (
+        payment is None
+        or payment.status != PaymentStatus.REQUIRES_ACTION
+        or payment.method.value != method
+        or (flow is not None and payment.flow != flow)
+        or payment.action_url is None
+        or payment.action_expires_at is None
+        or payment.action_expires_at <= now
+    ):
+        return None
+    return PaymentResult(Outcome.REQUIRES_ACTION, payment)
 
 
 async def last_paid_with(user_id: int, purpose: str) -> str | None:

@@ -29,10 +29,20 @@ from app import create_app
 from cli import migrate
 from composition import AppWiring, wire
 from db import table_name, tortoise_config
+from devserver import alipay_keys
+from devserver.alipay_keys import AlipayKeys
 from devserver.wechatpay_keys import WechatPayKeys, ensure_keys
 from payments.provider import PaymentProvider
 from payments.services import make_provider
-from settings import Settings, SmsAccount, WechatApp, WechatPayAccount, dev_wechat_pay
+from settings import (
+    AlipayAccount,
+    Settings,
+    SmsAccount,
+    WechatApp,
+    WechatPayAccount,
+    dev_alipay,
+    dev_wechat_pay,
+)
 from tests.factories import PASSWORD
 from tests.live import stand_in
 from web.logs import JsonLines
@@ -161,7 +171,9 @@ class WechatPayStandIn:
 
     def settings(self, settings: Settings, **changes: Any) -> Settings:
         """`settings` paying WeChat Pay directly through the stand-in."""
-        changes.setdefault("providers", with_provider(settings.providers, "wechat_pay", "wechatpay"))
+        changes.setdefault(
+            "providers", with_provider(settings.providers, "wechat_pay", "wechatpay")
+        )
         return dataclasses.replace(
             settings, wechat_pay=self.account, wechatpay_api_base=self.url, **changes
         )
@@ -185,6 +197,44 @@ def wechatpay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WechatPaySta
         arguments += ["--h5-domain", host]
     with stand_in("wechatpay", *arguments, probe="/_control/health", log_folder=folder) as url:
         yield WechatPayStandIn(url, keys, dev_wechat_pay(folder))
+
+
+@dataclass(frozen=True)
+class AlipayStandIn:
+    """This run's Alipay stand-in (devserver/alipay.py), its keys, and the application the
+    app pays with through it (the development one, keys in `keys` 's folder)."""
+
+    url: str
+    keys: AlipayKeys
+    account: AlipayAccount
+
+    @property
+    def gateway(self) -> str:
+        return f"{self.url}/gateway.do"
+
+    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A control endpoint's JSON (raises for an error status)."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=20) as http:
+            response = await (http.post(path, json=body) if body is not None else http.get(path))
+            response.raise_for_status()
+            return response.json()
+
+    def settings(self, settings: Settings, **changes: Any) -> Settings:
+        """`settings` paying Alipay directly through the stand-in."""
+        changes.setdefault("providers", with_provider(settings.providers, "alipay", "alipay"))
+        return dataclasses.replace(
+            settings, alipay=self.account, alipay_gateway=self.gateway, **changes
+        )
+
+
+@pytest.fixture(scope="session")
+def alipay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AlipayStandIn]:
+    """The Alipay open API stand-in for this run, with the development application."""
+    folder = tmp_path_factory.mktemp("alipay")
+    keys = alipay_keys.ensure_keys(folder)
+    arguments = ["--keys", str(folder), "--quiet"]
+    with stand_in("alipay", *arguments, probe="/_control/health", log_folder=folder) as url:
+        yield AlipayStandIn(url, keys, dev_alipay(folder))
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,8 @@ import base64
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -26,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from devserver.alipay_keys import APP_ID, SELLER_ID, AlipayKeys, ensure_keys
+from devserver.alipay_keys import APP_ID, SELLER_ID
 from payments.alipay_messages import fen_of, order_number, yuan
 from payments.alipay_provider import AlipayProvider
 from payments.alipay_signatures import (
@@ -46,7 +45,8 @@ from payments.provider import (
     ProviderUnavailable,
     WebhookMessage,
 )
-from tests.live import free_port, stand_in
+from tests.conftest import AlipayStandIn
+from tests.live import free_port
 from tests.payments.conftest import serving
 
 NOTIFY_URL = "http://127.0.0.1:9/payments/notify/alipay"
@@ -670,35 +670,8 @@ async def test_a_waiting_trade_within_the_clock_slack_is_not_closed(
 # --- Integration: over real HTTP against the stand-in -------------------------------------
 
 
-@dataclass(frozen=True)
-class StandIn:
-    url: str
-    keys: AlipayKeys
-
-    @property
-    def gateway(self) -> str:
-        return f"{self.url}/gateway.do"
-
-    async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            response = await (http.post(path, json=body) if body is not None else http.get(path))
-            response.raise_for_status()
-            return response.json()
-
-
-@pytest.fixture(scope="module")
-def alipay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
-    """The Alipay stand-in, and the keys it shares with our application."""
-    folder = tmp_path_factory.mktemp("alipay")
-    keys = ensure_keys(folder)
-    with stand_in(
-        "alipay", "--keys", str(folder), "--quiet", probe="/_control/health", log_folder=folder
-    ) as url:
-        yield StandIn(url, keys)
-
-
 def _provider(
-    alipay: StandIn,
+    alipay: AlipayStandIn,
     *,
     notify_url: str = NOTIFY_URL,
     alipay_public_key_pem: bytes | None = None,
@@ -715,7 +688,7 @@ def _provider(
 
 
 @pytest.fixture
-async def ali(alipay: StandIn) -> AsyncIterator[AlipayProvider]:
+async def ali(alipay: AlipayStandIn) -> AsyncIterator[AlipayProvider]:
     provider = _provider(alipay)
     yield provider
     await provider.aclose()
@@ -765,7 +738,7 @@ async def _opened(intent: Intent) -> str:
 
 
 async def test_a_trade_opened_and_paid_reads_succeeded(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     intent = await _trade(ali, amount=2345)
     assert (await ali.retrieve_intent(intent.id)).status == "requires_action"  # not opened
@@ -786,7 +759,7 @@ async def test_a_trade_opened_and_paid_reads_succeeded(
 
 
 async def test_a_wap_trade_opens_and_its_buyer_can_leave_by_the_return_url(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     intent = await _trade(ali, flow="wap")
     token = await _opened(intent)
@@ -797,7 +770,7 @@ async def test_a_wap_trade_opens_and_its_buyer_can_leave_by_the_return_url(
 
 
 async def test_the_buyers_signed_return_names_the_trade(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     return_url = "http://testserver/payments/alipay/return?payment=7"
     intent = await _trade(ali, return_url=return_url)
@@ -836,7 +809,7 @@ async def test_an_opened_trade_past_its_expiry_reads_expired(ali: AlipayProvider
 
 
 async def test_a_closed_trade_reads_canceled_and_a_late_payment_reads_succeeded(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     intent = await _trade(ali)
     await _opened(intent)
@@ -857,7 +830,7 @@ async def test_a_trade_never_opened_is_canceled_already(ali: AlipayProvider) -> 
     assert canceled.metadata == {"payment_id": intent.metadata["payment_id"]}
 
 
-async def test_a_paid_trade_cannot_be_closed(ali: AlipayProvider, alipay: StandIn) -> None:
+async def test_a_paid_trade_cannot_be_closed(ali: AlipayProvider, alipay: AlipayStandIn) -> None:
     intent = await _trade(ali)
     await _opened(intent)
     await alipay.control(f"/_control/trades/{intent.id}/pay", {})
@@ -867,7 +840,7 @@ async def test_a_paid_trade_cannot_be_closed(ali: AlipayProvider, alipay: StandI
 
 
 async def test_a_declined_payment_leaves_the_trade_waiting(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     intent = await _trade(ali)
     await _opened(intent)
@@ -876,7 +849,7 @@ async def test_a_declined_payment_leaves_the_trade_waiting(
 
 
 async def test_refunds_in_parts_are_idempotent_and_never_exceed_the_payment(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     intent = await _trade(ali, amount=1000)
     await _opened(intent)
@@ -909,7 +882,7 @@ async def test_a_refund_of_a_trade_alipay_does_not_have_is_missing(
 
 
 async def test_refresh_action_gives_a_fresh_url_for_the_same_trade(
-    ali: AlipayProvider, alipay: StandIn
+    ali: AlipayProvider, alipay: AlipayStandIn
 ) -> None:
     intent = await _trade(ali)
     await _opened(intent)
@@ -934,7 +907,7 @@ async def test_refresh_action_gives_a_fresh_url_for_the_same_trade(
 
 @asynccontextmanager
 async def _notifications_heard(
-    alipay: StandIn,
+    alipay: AlipayStandIn,
 ) -> AsyncIterator[tuple[AlipayProvider, list[bytes]]]:
     """A provider whose notify_url is a real endpoint here (answering `success`), and the
     bodies that endpoint heard."""
@@ -962,7 +935,7 @@ async def _heard(heard: list[bytes], count: int = 1) -> list[bytes]:
 
 
 async def test_the_stand_ins_notifications_verify_and_a_forged_one_is_refused(
-    alipay: StandIn,
+    alipay: AlipayStandIn,
 ) -> None:
     async with _notifications_heard(alipay) as (provider, heard):
         intent = await _trade(provider, amount=2345)
@@ -991,7 +964,7 @@ async def test_the_stand_ins_notifications_verify_and_a_forged_one_is_refused(
         assert provider.intent_of(refunded).status == "succeeded"
 
 
-async def test_a_close_is_notified_as_canceled(alipay: StandIn) -> None:
+async def test_a_close_is_notified_as_canceled(alipay: AlipayStandIn) -> None:
     async with _notifications_heard(alipay) as (provider, heard):
         intent = await _trade(provider)
         await _opened(intent)
@@ -1002,7 +975,7 @@ async def test_a_close_is_notified_as_canceled(alipay: StandIn) -> None:
         assert (canceled.status, canceled.error_code) == ("canceled", "canceled")
 
 
-async def test_answers_signed_with_another_key_are_unavailable(alipay: StandIn) -> None:
+async def test_answers_signed_with_another_key_are_unavailable(alipay: AlipayStandIn) -> None:
     another = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     provider = _provider(alipay, alipay_public_key_pem=_public_pem(another))
     try:
@@ -1012,7 +985,7 @@ async def test_answers_signed_with_another_key_are_unavailable(alipay: StandIn) 
         await provider.aclose()
 
 
-async def test_another_application_id_is_refused_not_missing(alipay: StandIn) -> None:
+async def test_another_application_id_is_refused_not_missing(alipay: AlipayStandIn) -> None:
     provider = _provider(alipay, app_id="9021000100000002")
     try:
         with pytest.raises(ProviderError) as refused:
@@ -1022,7 +995,7 @@ async def test_another_application_id_is_refused_not_missing(alipay: StandIn) ->
         await provider.aclose()
 
 
-async def test_an_unreachable_alipay_is_unavailable(alipay: StandIn) -> None:
+async def test_an_unreachable_alipay_is_unavailable(alipay: AlipayStandIn) -> None:
     provider = _provider(alipay, gateway=f"http://127.0.0.1:{free_port()}/gateway.do")
     try:
         with pytest.raises(ProviderUnavailable):
