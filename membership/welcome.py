@@ -9,7 +9,7 @@ from accounts.models import User
 from membership import windows
 from membership.errors import NoWindow
 from membership.grants import is_member
-from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow
+from membership.models import Enrollment, EnrollmentStatus, EnrollmentWindow, MembershipGrant
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,7 @@ class Welcome:
     member_until: datetime
     window: EnrollmentWindow | None  # whose benefits they joined for
     benefits: list[str]
+    renewed: bool = False  # a member before this grant: their renewal, not their first year
 
 
 async def welcome_for(user: User, *, now: datetime) -> Welcome | None:
@@ -41,4 +42,5 @@ async def welcome_for(user: User, *, now: datetime) -> Welcome | None:
         member_until=user.member_until,
         window=window,
         benefits=list(window.benefits) if window is not None else [],
+        renewed=await MembershipGrant.filter(user_id=user.id).count() > 1,
     )

@@ -13,7 +13,6 @@ and full; a close WeChat refuses.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -33,7 +32,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from starlette.applications import Starlette
 
-from accounts import services as accounts
 from accounts.models import Identity, IdentityKind, Notification, User, WechatOpenid
 from app import create_app
 from composition import AppWiring, wire
@@ -41,21 +39,18 @@ from payments import services as payments
 from payments.models import Payment, PaymentStatus, WebhookEvent
 from settings import Settings
 from store import services as store
-from store.models import Order, OrderStatus, StockUnit
+from store.models import Order, OrderStatus
 from tests.conftest import WECHAT_OFFICIAL, WechatPayStandIn
 from tests.factories import (
     PASSWORD,
-    SHIPPING,
     address,
     bearer,
-    card_payment_method,
     make_user,
-    make_users,
     sign_in,
     token_for,
 )
 from tests.live import free_port
-from tests.payments.conftest import serving, webhook_endpoint
+from tests.payments.conftest import serving
 from tests.payments.test_wallets import eventually, held_order
 
 PHONE = (
@@ -720,112 +715,3 @@ async def test_the_notify_url_is_not_found_when_wechat_pay_goes_through_stripe(
 ) -> None:
     answer = await client.post("/payments/notify/wechatpay", content=b"{}")
     assert answer.status_code == 404
-
-
-# ---- a drop rush with WeChat Pay direct in the mix --------------------------------------------
-
-
-@pytest.mark.postgres_only  # concurrency means something on PostgreSQL only
-async def test_a_drop_paid_by_card_wechat_pay_direct_and_alipay_at_once_sells_exactly_its_stock(
-    shop: Shop,
-) -> None:
-    """150 buyers for 30 units; the 30 holders pay at once, a third each by card (Stripe),
-    WeChat Pay (directly, through the stand-in) and Alipay (Stripe). Three WeChat payers
-    decline; reconciliation learns it, their holds run out, and three more buyers take the
-    units with WeChat Pay. Exactly 30 units sold, each to one paid order with one succeeded
-    payment."""
-    drop = await store.create_product(
-        title="得到 · 年度限量台历", description="", category="周边",
-        price_fen=12_800, stock=30, per_customer_limit=1,
-    )  # fmt: skip
-    people = await make_users(150, prefix="wxrush")
-    tokens = [await accounts.issue_token(person, name="drop") for person in people]
-    body = {"items": [{"product_id": drop.id, "quantity": 1}], "shipping": SHIPPING}
-    async with shop.client() as http, webhook_endpoint(shop.settings, shop.base):
-        placed = await asyncio.gather(
-            *(http.post("/api/v1/orders", json=body, headers=bearer(t)) for t in tokens)
-        )
-        holders = [
-            (t, r.json()["id"]) for t, r in zip(tokens, placed, strict=True) if r.status_code == 201
-        ]
-        losers = [t for t, r in zip(tokens, placed, strict=True) if r.status_code != 201]
-        assert len(holders) == 30
-
-        async def pay(token: str, order_id: int, method: str) -> dict[str, Any]:
-            choice: dict[str, str] = {"method": method}
-            if method == "card":
-                choice = {
-                    "payment_method": await card_payment_method(shop.settings, "4242424242424242")
-                }
-            elif method == "alipay":
-                choice["return_url"] = f"{shop.base}/store/orders/{order_id}/paying"
-            answer = await http.post(
-                f"/api/v1/orders/{order_id}/payment", json=choice, headers=bearer(token)
-            )
-            assert answer.status_code == 200, answer.text
-            result: dict[str, Any] = answer.json()
-            return result
-
-        async def press(result: dict[str, Any], answer: str) -> None:
-            action = result["next_action"]
-            if action["type"] == "redirect":  # Alipay, on localstripe's page
-                async with httpx.AsyncClient() as wallet:
-                    await wallet.post(f"{action['url']}/{answer}")
-                return
-            payment = await Payment.get(id=result["payment_id"])
-            verb = "pay" if answer == "pay" else "decline"
-            await shop.control("POST", f"orders/{payment.provider_intent_id}/{verb}")
-
-        methods = ["card", "wechat_pay", "alipay"]
-        results = await asyncio.gather(
-            *(pay(t, order_id, methods[i % 3]) for i, (t, order_id) in enumerate(holders))
-        )
-        assert [r["status"] for r in results].count("paid") == 10  # the cards
-        wallets = [r for r in results if r["status"] == "requires_action"]
-        assert len(wallets) == 20
-        wechat = [r for r in wallets if r["next_action"]["type"] == "wechat_pay_display_qr_code"]
-        assert all(r["next_action"]["qr_data"].startswith("weixin://") for r in wechat)
-        declining = wechat[:3]
-        await asyncio.gather(*(press(r, "decline" if r in declining else "pay") for r in wallets))
-
-        async def settled() -> bool:
-            return await Order.filter(status=OrderStatus.PAID).count() == 27
-
-        await eventually(settled, seconds=30)
-        # WeChat tells no one of a decline: reconciliation asks about what is still open.
-        await payments.reconcile(shop.provider, now=datetime.now(UTC))
-        assert await Payment.filter(status=PaymentStatus.FAILED).count() == 3
-
-        later = datetime.now(UTC) + timedelta(minutes=11)
-        assert await store.release_expired_orders(provider=shop.provider, now=later) == 3
-        assert await StockUnit.filter(product_id=drop.id, order_id__isnull=True).count() == 3
-        again = await asyncio.gather(
-            *(http.post("/api/v1/orders", json=body, headers=bearer(t)) for t in losers[:10])
-        )
-        second = [
-            (t, r.json()["id"])
-            for t, r in zip(losers[:10], again, strict=True)
-            if r.status_code == 201
-        ]
-        assert len(second) == 3
-        late = await asyncio.gather(*(pay(t, order_id, "wechat_pay") for t, order_id in second))
-        await asyncio.gather(*(press(r, "pay") for r in late))
-
-        async def all_sold() -> bool:
-            return await Order.filter(status=OrderStatus.PAID).count() == 30
-
-        await eventually(all_sold, seconds=30)
-
-    paid_ids = await Order.filter(status=OrderStatus.PAID).values_list("id", flat=True)
-    assert len(paid_ids) == 30
-    assert await StockUnit.filter(product_id=drop.id, order_id__isnull=True).count() == 0
-    sold_to = await StockUnit.filter(product_id=drop.id).values_list("order_id", flat=True)
-    assert sorted(sold_to) == sorted(paid_ids)  # each unit to one paid order, none elsewhere
-    succeeded = await Payment.filter(status=PaymentStatus.SUCCEEDED).values_list(
-        "subject_id", "method", "flow"
-    )
-    assert sorted(int(subject) for subject, _, _ in succeeded) == sorted(paid_ids)
-    by_method = [(method, flow) for _, method, flow in succeeded]
-    assert by_method.count(("card", "card")) == 10
-    assert by_method.count(("wechat_pay", "native")) == 10
-    assert by_method.count(("alipay", "page")) == 10
