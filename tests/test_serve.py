@@ -125,42 +125,52 @@ def test_sigterm_to_serve_stops_localstripe_and_the_mail_catcher(settings: Setti
         log.close()
 
 
-def test_serve_with_wechat_pay_starts_its_stand_in_with_keys_made_first(
+def test_serve_with_the_wallets_starts_their_stand_ins_with_keys_made_first(
     settings: Settings,
 ) -> None:
-    """`make run` pays WeChat Pay directly through the stand-in: `--with-wechat-pay` starts it
-    (it makes the development keys before it answers, so the app finds them when it starts),
-    and SIGTERM stops it with the server."""
-    port, wechatpay_port = free_port(), free_port()
-    log = (settings.var_dir / f"serve-wechatpay-{port}.log").open("w+")
+    """`make run` starts the stand-ins of WeChat Pay and Alipay (`--with-wechat-pay`,
+    `--with-alipay`); each makes the development keys before it answers, so the app finds
+    them when it starts and pays through them when SHUYUAN_PROVIDERS says so; SIGTERM stops
+    them with the server."""
+    port, wechatpay_port, alipay_port = free_port(), free_port(), free_port()
+    log = (settings.var_dir / f"serve-wallets-{port}.log").open("w+")
     env = {
         **server_environment(settings),
-        # The development merchant, keys in var/wechatpay/.
-        "SHUYUAN_PROVIDERS": "wechat_pay:wechatpay",
+        # The development merchant and application, keys in var/wechatpay/ and var/alipay/.
+        "SHUYUAN_PROVIDERS": "wechat_pay:wechatpay,alipay:alipay",
         "WECHATPAY_API_BASE": f"http://127.0.0.1:{wechatpay_port}",
+        "ALIPAY_GATEWAY": f"http://127.0.0.1:{alipay_port}/gateway.do",
         "SHUYUAN_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
+    command = ["serve", "--port", str(port), "--with-wechat-pay", "--with-alipay"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--with-wechat-pay"],
+        [sys.executable, "-m", "cli", *command],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
         wait_until_answering(f"http://127.0.0.1:{port}/healthz", process, log)
         assert (settings.var_dir / "wechatpay" / "apiclient_key.pem").exists()
+        assert (settings.var_dir / "alipay" / "app_private_key.pem").exists()
         children = [
             child
             for child in _children(process.pid)
-            if b"devserver.wechatpay" in Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"devserver." in Path(f"/proc/{child}/cmdline").read_bytes()
         ]
-        assert len(children) == 1
-        health = httpx.get(f"http://127.0.0.1:{wechatpay_port}/_control/health", timeout=5)
-        assert health.status_code == 200
+        assert len(children) == 2
+        for health in (
+            f"http://127.0.0.1:{wechatpay_port}/_control/health",
+            f"http://127.0.0.1:{alipay_port}/_control/health",
+        ):
+            assert httpx.get(health, timeout=5).status_code == 200
+        # Alipay is paid directly: its notify URL is there (a form it did not sign: refused).
+        notify = httpx.post(f"http://127.0.0.1:{port}/payments/notify/alipay", content=b"a=b")
+        assert (notify.status_code, notify.text) == (400, "fail")
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while _alive(children[0]) and time.monotonic() < deadline:
+        while any(_alive(child) for child in children) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(children[0]), "the stand-in was left running"
+        assert not any(_alive(child) for child in children), "a stand-in was left running"
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
