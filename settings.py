@@ -318,7 +318,7 @@ class Settings:
         _check_http_url("ALIPAY_GATEWAY", self.alipay_gateway)
         _check_providers(self)
         if self.alipay is not None:
-            _check_alipay(self.alipay)
+            _check_alipay(self, self.alipay)
         if self.wechat_pay is not None:
             _check_wechat_pay(self.wechat_pay)
             official = self.wechat_official
@@ -607,9 +607,12 @@ def _alipay(environ: Mapping[str, str], production: bool, dev_folder: Path) -> A
     return AlipayAccount(values[0], Path(values[1]), Path(values[2]))
 
 
-def _check_alipay(account: AlipayAccount) -> None:
+def _check_alipay(settings: Settings, account: AlipayAccount) -> None:
     if not re.fullmatch(r"[0-9]{16}", account.app_id):
         raise SettingsError("ALIPAY_APP_ID must be the application's id (16 digits)")
+    # Alipay takes a notify_url of 256 characters at most: ours is the public URL's.
+    if len(settings.public_url.rstrip("/") + "/payments/notify/alipay") > 256:
+        raise SettingsError("SHUYUAN_PUBLIC_URL is too long for Alipay's notify_url (256)")
 
 
 def _check_alipay_in_production(settings: Settings) -> None:
@@ -621,6 +624,9 @@ def _check_alipay_in_production(settings: Settings) -> None:
         raise SettingsError("ALIPAY_APP_ID must be the application's own")
     if not settings.alipay_gateway.startswith("https://"):
         raise SettingsError("ALIPAY_GATEWAY must be https:// in production")
+    if "alipaydev.com" in (urlsplit(settings.alipay_gateway).hostname or ""):
+        # The sandbox's money is not money: goods must not go out for it.
+        raise SettingsError("ALIPAY_GATEWAY must be Alipay's own in production, not the sandbox")
     if not settings.public_url.startswith("https://"):
         raise SettingsError("SHUYUAN_PUBLIC_URL must be https:// for Alipay's notifications")
 

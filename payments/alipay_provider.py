@@ -365,8 +365,14 @@ class AlipayProvider:
             raise ProviderError("flow_unsupported", f"Alipay has no {flow} flow.")
         if currency.lower() != "cny":
             raise ValueError("Alipay takes cny only")
-        if max(len(return_url), len(self._notify_url)) > MAX_RETURN_URL_LENGTH:
-            raise ValueError("Alipay takes a return_url and a notify_url of 256 at most")
+        if len(self._notify_url) > MAX_RETURN_URL_LENGTH:
+            raise ValueError("Alipay takes a notify_url of 256 at most")
+        if len(return_url) > MAX_RETURN_URL_LENGTH:
+            raise ProviderError(
+                "return_url_too_long",
+                f"must be at most {MAX_RETURN_URL_LENGTH} characters for Alipay",
+                param="return_url",
+            )
         order = self._order(out_trade_no)
         method, product_code = PAGE_METHODS[flow]
         biz_content = {

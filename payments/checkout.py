@@ -429,8 +429,13 @@ async def paying_page(request: Request, payable: Payable) -> Response:
     user = await require_user(request)
     subject_id = request.path_params["id"]
     held = await payable.held(subject_id, user)
-    # Back from Alipay: its return is read (a forged one is logged), and Alipay is asked.
-    services.returned_trade(request.app.state.payments_provider, request.query_params)
+    # Back from Alipay: its return is read (a forged one is logged) and Alipay is asked, about
+    # the payment it names too when that one had been given up on (paid on an old page).
+    returned = services.returned_trade(request.app.state.payments_provider, request.query_params)
+    if returned is not None:
+        await services.settle_returned(
+            request.app.state.payments_provider, returned, user_id=user.id, now=datetime.now(UTC)
+        )
     payment = await settled(request, held.payment_id, eager=True)
     held = await payable.held(subject_id, user)
     urls = payable.urls(held.subject_id)

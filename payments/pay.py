@@ -273,8 +273,11 @@ async def _charge(
         await settle_failed(payment.id, code=exc.code, message=exc.message)
         return PaymentResult(Outcome.FAILED, await _reload(payment), code=exc.code)
     except ProviderError as exc:
-        # Amount and currency are ours and valid: what the provider refuses is the method.
+        # Amount and currency are ours and valid: what the provider refuses is the method,
+        # or where the buyer comes back to (Alipay takes 256 characters of it).
         await settle_failed(payment.id, code=exc.code, message=exc.message)
+        if exc.param == "return_url":
+            raise ValidationError("return_url", exc.message) from exc
         raise ValidationError("payment_method", "is not a usable payment method") from exc
 
     await Payment.filter(id=payment.id).update(

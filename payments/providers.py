@@ -26,11 +26,14 @@ from payments.provider import (
 
 def of_payment(provider: PaymentProvider, name: str) -> PaymentProvider:
     """The provider named `name` (a payment's Payment.provider) among the app's: its reads,
-    closes and refunds go there whatever is offered for new payments now. A lone provider
-    (the tests' in-memory one) answers for all. ProviderUnavailable when no provider of that
-    name is configured any more: nothing can be concluded about the payment until it is."""
+    closes and refunds go there whatever is offered for new payments now (a lone provider
+    answers for its own). ProviderUnavailable when no provider of that
+    name is configured any more (its reads would go to another provider, which does not know
+    it): nothing can be concluded about the payment until it is."""
     if isinstance(provider, Providers):
         return provider.named(name)
+    if provider.name != name:
+        raise ProviderUnavailable(f"No {name} account is configured for its payments.")
     return provider
 
 

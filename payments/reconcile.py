@@ -27,6 +27,7 @@ from payments.providers import of_payment
 from payments.settle import (
     refund_refused,
     settle_from_provider,
+    settle_late_success,
     settle_succeeded,
 )
 
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 
 # Successes the provider's own answer never confirmed are read back this long after they began.
 CONFIRM_WITHIN = timedelta(days=1)
+# Providers whose payments recorded failed may still be paid until their offer ends: Alipay
+# makes a trade only when its page is opened, so a cancel before then closes nothing, and the
+# old page stays payable until its time_expire. Read back once that has passed, with this much
+# slack for the provider's clock.
+LATE_PAYABLE_PROVIDERS = ("alipay",)
+LATE_PAYABLE_SLACK = timedelta(seconds=30)
 
 
 async def reconcile(provider: PaymentProvider, *, now: datetime) -> dict[str, int]:
@@ -101,7 +108,43 @@ async def reconcile(provider: PaymentProvider, *, now: datetime) -> dict[str, in
 
     for outcome in await confirm_recent_successes(provider, now=now):
         count(outcome)
+    for outcome in await read_back_given_up(provider, now=now):
+        count(outcome)
     return counts
+
+
+async def read_back_given_up(provider: PaymentProvider, *, now: datetime) -> list[str]:
+    """Invariant "never keep money without delivering or refunding", for a payment given up on
+    while its buyer could still pay it (LATE_PAYABLE_PROVIDERS): each one failed, whose offer
+    ended within CONFIRM_WITHIN, is read back once after its end (asked_at marks it read); a
+    success is settled late (delivered, or refunded in full). Its notification usually comes
+    first; this is for one lost. Returns an outcome per payment read."""
+    outcomes = []
+    candidates = await Payment.filter(
+        provider__in=LATE_PAYABLE_PROVIDERS,
+        status=PaymentStatus.FAILED,
+        provider_intent_id__isnull=False,
+        action_expires_at__lte=now - LATE_PAYABLE_SLACK,
+        action_expires_at__gt=now - CONFIRM_WITHIN,
+    ).only("id", "action_expires_at", "asked_at")
+    for payment in candidates:
+        assert payment.action_expires_at is not None
+        if payment.asked_at is not None and (
+            payment.asked_at >= payment.action_expires_at + LATE_PAYABLE_SLACK
+        ):
+            continue  # read back after its end already
+        try:
+            paid = await settle_late_success(provider, payment.id, now=now)
+        except ProviderUnavailable:
+            outcomes.append("unreachable")
+            continue
+        except LookupError:
+            log.exception("payment %s: its purpose has no handlers", payment.id)
+            outcomes.append("no_handlers")
+            continue
+        await Payment.filter(id=payment.id).update(asked_at=now)
+        outcomes.append("paid_late" if paid else "given_up")
+    return outcomes
 
 
 async def confirm_recent_successes(provider: PaymentProvider, *, now: datetime) -> list[str]:

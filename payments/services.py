@@ -67,6 +67,7 @@ from payments.settle import (
     PaymentResult,
     close_before_release,
     settle_from_provider,
+    settle_late_success,
 )
 from payments.stripe_provider import StripeProvider
 from payments.wechatpay_provider import WechatPayProvider
@@ -235,6 +236,22 @@ def returned_trade(provider: PaymentProvider, params: Mapping[str, str]) -> str 
     except ProviderSignatureError as exc:
         log.warning("an Alipay return that Alipay did not sign: %s", str(exc)[:200])
         return None
+
+
+async def settle_returned(
+    provider: PaymentProvider, out_trade_no: str, *, user_id: int, now: datetime
+) -> None:
+    """The buyer is back from Alipay naming a payment of theirs (a verified return): if it
+    was given up on (failed) it is read back now, and a success settled late (delivered, or
+    refunded in full). An open one is settled by the waiting page itself. Alipay unreachable:
+    reconciliation reads it back later."""
+    payment = await Payment.get_or_none(provider_intent_id=out_trade_no, user_id=user_id)
+    if payment is None or payment.status != PaymentStatus.FAILED:
+        return
+    try:
+        await settle_late_success(provider, payment.id, now=now)
+    except ProviderUnavailable:
+        log.warning("payment %s: returned from Alipay, which cannot be asked now", payment.id)
 
 
 def paying_page_of(payment: Payment) -> str:

@@ -383,11 +383,46 @@ async def settle_from_provider(
         try:
             intent = await provider.cancel_intent(intent.id)
         except ProviderError:
-            intent = await provider.retrieve_intent(intent.id)  # it moved on meanwhile
+            try:
+                intent = await provider.retrieve_intent(intent.id)  # it moved on meanwhile
+            except ProviderError as exc:
+                # A refusal of our request (a clock the provider disputes, a permission
+                # lost) says nothing of the payment: it stays open until it can be asked.
+                raise ProviderUnavailable(exc.message) from exc
         if intent.status == "canceled":
             await settle_failed(payment.id, code="canceled", message="The payment was canceled.")
             return PaymentResult(Outcome.FAILED, await Payment.get(id=payment.id))
     return await apply_intent(provider, payment.id, intent, now=now)
+
+
+async def settle_late_success(provider: PaymentProvider, payment_id: int, *, now: datetime) -> bool:
+    """Read a failed payment back from the provider that took it: True when the provider says
+    it succeeded after all, then settled like any late success (delivered if its thing is
+    still to be had, else refunded in full). An Alipay page given up on (its trade not made
+    yet, so nothing could be closed) can still be paid until its time_expire: a payment failed
+    before then is read back once after it (payments.reconcile), and at once when the buyer's
+    browser comes back from Alipay naming it. Raises ProviderUnavailable when the provider
+    cannot say."""
+    payment = await Payment.get_or_none(id=payment_id)
+    if (
+        payment is None
+        or payment.status != PaymentStatus.FAILED
+        or payment.provider_intent_id is None
+    ):
+        return False
+    try:
+        intent = await of_payment(provider, payment.provider).retrieve_intent(
+            payment.provider_intent_id
+        )
+    except ProviderError as exc:
+        if exc.missing:
+            return False  # the provider has no such payment: nothing was ever charged
+        raise ProviderUnavailable(exc.message) from exc
+    if intent.status != "succeeded" or intent.id != payment.provider_intent_id:
+        return False
+    log.warning("payment %s: paid after it was given up on: settling it late", payment.id)
+    await settle_succeeded(of_payment(provider, payment.provider), payment.id, intent, now=now)
+    return True
 
 
 async def close_before_release(

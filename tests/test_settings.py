@@ -164,3 +164,64 @@ def test_checkout_pages_load_stripe_js_from_stripe_only_in_production(tmp_path: 
         SHUYUAN_PUBLIC_URL="https://shuyuan.example.cn",
     )
     assert production.stripe_js_url == "https://js.stripe.com/v3/"
+
+
+def test_each_method_goes_to_the_provider_named_and_stripe_alone_by_default(
+    tmp_path: Path,
+) -> None:
+    assert settings_from(tmp_path).providers == (
+        ("wechat_pay", "stripe"),
+        ("alipay", "stripe"),
+        ("card", "stripe"),
+    )
+    chosen = settings_from(tmp_path, SHUYUAN_PROVIDERS="alipay:alipay, wechat_pay:wechatpay")
+    assert (chosen.provider_of("card"), chosen.provider_of("alipay")) == ("stripe", "alipay")
+    assert chosen.provider_of("wechat_pay") == "wechatpay"
+    for text, named in (
+        ("card:alipay", "card goes to stripe"),
+        ("alipay:wechatpay", "alipay goes to stripe or alipay"),
+        ("bitcoin:stripe", "methods are"),
+        ("alipay:alipay,alipay:stripe", "each method once"),
+        ("alipay", "method:provider pairs"),
+    ):
+        with pytest.raises(SettingsError, match=named):
+            settings_from(tmp_path, SHUYUAN_PROVIDERS=text)
+    with pytest.raises(SettingsError, match="SHUYUAN_PROVIDERS"):
+        settings_from(tmp_path, SHUYUAN_WECHAT_PAY="direct")  # gone: says what replaced it
+
+
+def test_alipay_directly_in_production_needs_the_applications_own_values(
+    tmp_path: Path,
+) -> None:
+    base = {
+        "SHUYUAN_ENV": "production",
+        "SECRET_KEY": KEY,
+        "STRIPE_SECRET_KEY": "sk_live_abc",
+        "STRIPE_WEBHOOK_SECRET": "whsec_abc",
+        "SHUYUAN_PUBLIC_URL": "https://shuyuan.example.cn",
+    }
+    assert settings_from(tmp_path, **base).alipay is None  # none set: no Alipay account
+    with pytest.raises(SettingsError, match="ALIPAY"):
+        settings_from(tmp_path, **base, SHUYUAN_PROVIDERS="alipay:alipay")
+    application = {
+        "SHUYUAN_PROVIDERS": "alipay:alipay",
+        "ALIPAY_APP_ID": "2021004100000001",
+        "ALIPAY_APP_PRIVATE_KEY": "/etc/shuyuan/alipay_app_private_key.pem",
+        "ALIPAY_PUBLIC_KEY": "/etc/shuyuan/alipay_public_key.pem",
+    }
+    settings = settings_from(tmp_path, **base, **application)
+    assert settings.alipay is not None and settings.alipay.app_id == "2021004100000001"
+    assert settings.alipay_gateway == "https://openapi.alipay.com/gateway.do"
+    for change, named in (
+        ({"ALIPAY_APP_ID": "9021000100000001"}, "ALIPAY_APP_ID"),  # the stand-in's
+        ({"ALIPAY_APP_ID": "20210041"}, "ALIPAY_APP_ID"),
+        ({"ALIPAY_GATEWAY": "http://127.0.0.1:8034/gateway.do"}, "ALIPAY_GATEWAY"),
+        (
+            {"ALIPAY_GATEWAY": "https://openapi-sandbox.dl.alipaydev.com/gateway.do"},
+            "sandbox",
+        ),
+        ({"ALIPAY_PUBLIC_KEY": ""}, "go together"),
+        ({"SHUYUAN_PUBLIC_URL": "https://shuyuan.example.cn/" + "a" * 240}, "too long"),
+    ):
+        with pytest.raises(SettingsError, match=named):
+            settings_from(tmp_path, **{**base, **application, **change})

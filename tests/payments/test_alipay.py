@@ -618,3 +618,93 @@ async def test_a_drop_paid_through_stripe_wechat_pay_and_alipay_at_once_sells_ex
     )
     assert len({p.subject_id for p in succeeded}) == 30
     assert await Order.filter(status=OrderStatus.PAID).count() == 30
+
+
+# ---- a page given up on, paid after all ------------------------------------------------------
+
+
+@pytest.mark.parametrize("found_by", ["reconciliation", "the return"])
+async def test_a_page_given_up_on_before_it_was_opened_and_paid_later_is_never_kept(
+    shop: Shop, found_by: str
+) -> None:
+    """The buyer leaves Alipay's page unopened and pays another way; Alipay had no trade, so
+    nothing could be closed. They open the old page later (before its time_expire) and pay,
+    and the notification is lost: the money goes back in full, found by reconciliation once
+    the page's time is over, or at once when the buyer's browser comes back from Alipay."""
+    buyer = await make_user()
+    token = await token_for(buyer)
+    order = await held_order(buyer)
+    first = await pay_order(shop, order, token)
+    given_up = await Payment.get(id=first["payment_id"])
+    async with shop.client() as http:  # pays with WeChat instead: the Alipay page is given up
+        second = await http.post(
+            f"/api/v1/orders/{order.id}/payment",
+            json={"method": "wechat_pay"},
+            headers=bearer(token),
+        )
+    assert second.status_code == 200, second.text
+    assert (await Payment.get(id=given_up.id)).status == PaymentStatus.FAILED
+    wechat = await Payment.get(id=second.json()["payment_id"])
+    async with httpx.AsyncClient(timeout=20) as wallet:
+        control = f"{shop.settings.wechatpay_api_base}/_control/orders"
+        assert (await wallet.post(f"{control}/{wechat.provider_intent_id}/pay")).is_success
+    await paid(order)
+
+    await shop.notifications("lose")
+    back = await press(shop, await open_cashier(first["next_action"]["url"]), "pay")
+    out_trade_no = given_up.provider_intent_id or ""
+    assert (await shop.trade(out_trade_no))["trade_status"] == "TRADE_SUCCESS"
+    if found_by == "reconciliation":
+        now = datetime.now(UTC)
+        assert "paid_late" not in await payments.reconcile(shop.provider, now=now)  # not yet
+        over = (given_up.action_expires_at or now) + timedelta(minutes=1)
+        counts = await payments.reconcile(shop.provider, now=over)
+        assert counts.get("paid_late") == 1, counts
+        again = await payments.reconcile(shop.provider, now=over + timedelta(minutes=1))
+        assert "paid_late" not in again and "given_up" not in again  # read back once
+    else:
+        async with shop.client() as browser:
+            await sign_in(browser, buyer.email or "", PASSWORD)
+            await browser.get(back.headers["location"])
+    payment = await Payment.get(id=given_up.id)
+    assert payment.status == PaymentStatus.REFUNDED  # the thing went to the WeChat payment
+    assert payment.refunded_fen == payment.amount_fen
+    trade = await shop.trade(out_trade_no)
+    assert [r["refund_fen"] for r in trade["refunds"]] == [payment.amount_fen]
+
+
+async def test_with_its_provider_gone_an_alipay_payment_stays_open_rather_than_read_elsewhere(
+    shop: Shop,
+) -> None:
+    """Stripe alone configured again (Alipay's settings removed) while an Alipay payment
+    waits: it is not asked of Stripe, which does not know it and would have it failed (and a
+    payment made meanwhile kept); it stays open until Alipay can be asked."""
+    _, order, out_trade_no, _ = await start_paying(shop, "page")
+    alone = dataclasses.replace(shop.settings, providers=(), alipay=None, wechat_pay=None)
+    stripe_only = payments.providers_for(alone)
+    try:
+        counts = await payments.reconcile(
+            stripe_only, now=order.hold_expires_at + timedelta(minutes=1)
+        )
+    finally:
+        await stripe_only.aclose()
+    assert counts.get("unreachable") == 1, counts
+    assert (await Payment.get(provider_intent_id=out_trade_no)).status == (
+        PaymentStatus.REQUIRES_ACTION
+    )
+
+
+async def test_a_return_url_too_long_for_alipay_is_refused_with_its_field(shop: Shop) -> None:
+    buyer = await make_user()
+    token = await token_for(buyer)
+    order = await held_order(buyer)
+    long_url = f"{shop.base}/store/orders/{order.id}/paying?{'x' * 300}"
+    async with shop.client() as http:
+        answer = await http.post(
+            f"/api/v1/orders/{order.id}/payment",
+            json={"method": "alipay", "return_url": long_url},
+            headers=bearer(token),
+        )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "return_url"
+    assert await order_is(order, OrderStatus.PENDING_PAYMENT)  # still held: pay again
