@@ -277,7 +277,9 @@ async def _charge(
         # or where the buyer comes back to (Alipay takes 256 characters of it).
         await settle_failed(payment.id, code=exc.code, message=exc.message)
         if exc.param == "return_url":
-            raise ValidationError("return_url", exc.message) from exc
+            raise ValidationError(
+                "return_url", "must be at most 256 characters for Alipay"
+            ) from exc
         raise ValidationError("payment_method", "is not a usable payment method") from exc
 
     await Payment.filter(id=payment.id).update(

@@ -89,7 +89,7 @@ async def test_head_answers_every_get_page_like_get_without_a_body(app: Starlett
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         await sign_in(client, admin.email)
-        paths = page_paths(app, ids)
+        paths = list(page_paths(app, ids))
         api = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/api/v1")
         paths += [
             "/api/v1" + route.path.replace("{id:id}", ids["/store/products/"])

@@ -276,8 +276,9 @@ async def test_a_long_subject_is_cut_to_fit_the_url_the_same_way_each_time(
     crowded = (RETURN_URL + "?next=" + "/" * 256)[:256]
     with pytest.raises(ValueError, match="no room"):
         await offline.create_intent(**{**arguments, "return_url": crowded})
-    with pytest.raises(ValueError, match="256"):
+    with pytest.raises(ProviderError, match="256") as refused:
         await offline.create_intent(**{**arguments, "return_url": RETURN_URL + "x" * 256})
+    assert refused.value.param == "return_url"  # the caller's 422 names the field
 
 
 async def test_payments_alipay_cannot_describe_are_refused_before_any_call(
