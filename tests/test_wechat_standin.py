@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -178,18 +179,22 @@ def test_outside_wechat_the_authorisation_asks_to_open_wechat(wechat: str) -> No
     assert answer.status_code == 200 and "请在微信客户端打开链接" in answer.text
 
 
-def _official_token(wechat: str, app: tuple[str, str] = OFFICIAL) -> dict[str, object]:
-    return httpx.get(
-        f"{wechat}/cgi-bin/token",
-        params={"grant_type": "client_credential", "appid": app[0], "secret": app[1]},
-    ).json()
+def _official_token(wechat: str, app: tuple[str, str] = OFFICIAL) -> dict[str, Any]:
+    return dict(
+        httpx.get(
+            f"{wechat}/cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": app[0], "secret": app[1]},
+        ).json()
+    )
 
 
-def _jsapi_ticket(wechat: str, access_token: object) -> dict[str, object]:
-    return httpx.get(
-        f"{wechat}/cgi-bin/ticket/getticket",
-        params={"access_token": str(access_token), "type": "jsapi"},
-    ).json()
+def _jsapi_ticket(wechat: str, access_token: str) -> dict[str, Any]:
+    return dict(
+        httpx.get(
+            f"{wechat}/cgi-bin/ticket/getticket",
+            params={"access_token": access_token, "type": "jsapi"},
+        ).json()
+    )
 
 
 def test_a_new_access_token_makes_the_previous_one_invalid(wechat: str) -> None:

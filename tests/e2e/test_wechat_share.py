@@ -5,11 +5,13 @@ browser itself provides to its pages) is played by a recorder."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Route
+from playwright.async_api import Page, Route
 
 from settings import Settings
 from tests.conftest import WECHAT_OFFICIAL
@@ -35,7 +37,7 @@ window.WeixinJSBridge = {
   on: function () {},
 };
 """
-SHARED = {
+SHARED: dict[str, dict[str, Any]] = {
     "config": {
         "appId": WECHAT_OFFICIAL.app_id,
         "timestamp": 1767225600,
@@ -44,11 +46,22 @@ SHARED = {
     },
     "share": {
         "title": "《读书》合订本",
-        "desc": "一年十二期 & 书院的\"推荐\"",
+        "desc": '一年十二期 & 书院的"推荐"',
         "link": "http://testserver/store/products/7",
         "imgUrl": "http://testserver/store/products/7/poster.png",
     },
 }
+
+
+async def bridge_calls(page: Page, count: int) -> list[Any]:
+    """The bridge's calls once there are `count` (asked from outside the page: polling from
+    inside it, as wait_for_function does, is an eval the policy refuses)."""
+    for _ in range(100):
+        calls = await page.evaluate("window.bridgeCalls")
+        if len(calls) >= count:
+            return list(calls)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the bridge was called {calls!r}")
 
 
 async def test_the_page_hands_wechats_bridge_the_signed_config_and_both_shares(
@@ -77,8 +90,7 @@ async def test_the_page_hands_wechats_bridge_the_signed_config_and_both_shares(
     await context.route("http://testserver/**", serve)
     page = await context.new_page()
     await page.goto("http://testserver/store/products/7")
-    await page.wait_for_function("window.bridgeCalls.length >= 3")
-    calls = await page.evaluate("window.bridgeCalls")
+    calls = await bridge_calls(page, 3)
     assert [name for name, _ in calls] == [
         "preVerifyJSAPI",
         "updateAppMessageShareData",
