@@ -20,6 +20,7 @@ from accounts import sessions as account_sessions
 from accounts.mail import Mailer
 from accounts.sessions import Lifetimes
 from accounts.sms import SmsSender, make_sender
+from accounts.wechat import WechatClient
 from community.feed.tasks import flush_forever
 from composition import AppWiring, page_context, wire
 from db import tortoise_config
@@ -87,7 +88,14 @@ def create_app(
         # job engine.
         tasks = [asyncio.create_task(flush_forever(partial(write_counts, memory)))]
         jobs = (
-            embedded_jobs(JobContext(provider=provider, memory=memory, mailer=mailer))
+            embedded_jobs(
+                JobContext(
+                    provider=provider,
+                    memory=memory,
+                    mailer=mailer,
+                    wechat=WechatClient.from_settings(settings),
+                )
+            )
             if settings.jobs == "embedded"
             else contextlib.nullcontext()
         )

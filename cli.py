@@ -61,6 +61,7 @@ async def work(
     import importlib
 
     from accounts.mail import Mailer
+    from accounts.wechat import WechatClient
     from jobs import queue as job_queue
     from jobs.engine import HEARTBEAT_SECONDS, STALLED_AFTER_SECONDS, make_engine
     from jobs.schedule import PERIODIC, JobContext
@@ -72,7 +73,9 @@ async def work(
     provider = services.providers_for(settings)
     jobs = [*PERIODIC, *(job for name in also for job in importlib.import_module(name).JOBS)]
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
-    context = JobContext(provider=provider, mailer=mailer)
+    context = JobContext(
+        provider=provider, mailer=mailer, wechat=WechatClient.from_settings(settings)
+    )
     engine = make_engine(settings.database_url, context, jobs)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:

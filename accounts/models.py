@@ -394,3 +394,24 @@ class SmsDay(Model):
 
     class Meta:
         table = "accounts_sms_day"
+
+
+class WechatCredential(Model):
+    """The official account's access token and JS-SDK ticket (accounts.wechat_jssdk). WeChat
+    keeps one of each per AppID and a new fetch makes the previous one invalid, so they live
+    here, one row per AppID: one job refreshes them for every host, and pages only read."""
+
+    id = fields.IntField(primary_key=True)
+    app_id = fields.CharField(max_length=40, unique=True)
+    # WeChat asks for 512 characters of room; "" until first fetched.
+    access_token = fields.CharField(max_length=1000, default="")
+    access_token_expires_at = fields.DatetimeField(null=True)
+    jsapi_ticket = fields.CharField(max_length=1000, default="")
+    jsapi_ticket_expires_at = fields.DatetimeField(null=True)
+    refreshed_at = fields.DatetimeField(null=True)  # when either was last fetched
+    # When a refresh began: no other host begins one for a while after (fetching twice at once
+    # would leave the row holding whichever token WeChat invalidated).
+    refresh_claimed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "accounts_wechat_credential"

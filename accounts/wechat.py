@@ -1,5 +1,6 @@
 """WeChat's sign-in protocol (网页授权 and 网站应用微信登录): the authorisation URLs and an async
-client for the two API calls, `code -> access_token` and `access_token -> userinfo`.
+client for the two API calls, `code -> access_token` and `access_token -> userinfo`; and the
+official account's own access token and JS-SDK ticket (kept by accounts.wechat_jssdk).
 
 WeChat's types stay here: callers get a Token and a Profile, and WeChat's error answers
 (`{"errcode": ..., "errmsg": ...}`) become accounts' DomainErrors, so a bad or used code is a
@@ -23,6 +24,7 @@ from settings import Settings, WechatApp
 TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0)
 MAX_ANSWER_BYTES = 64 * 1024  # a token or userinfo answer is a few hundred bytes
 MAX_AVATAR_BYTES = 1024 * 1024  # WeChat's avatars are 132 px JPEG or PNG, a few KB
+MAX_CREDENTIAL_LENGTH = 1000  # an official account's access token or ticket (512 documented)
 # Answers meaning the code or token was wrong, used or expired: start again.
 CODE_ERRORS = frozenset({40029, 40163, 40030, 40001, 40003, 42001, 42003, 48001})
 # Answers meaning our own set-up is wrong (AppID, AppSecret, grant type): tell the operator.
@@ -46,6 +48,14 @@ class Token:
     openid: str
     scope: str
     unionid: str | None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """An official account's access token or jsapi_ticket, and for how many seconds it works."""
+
+    value: str
+    expires_in: int
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,27 @@ class WechatClient:
             headimgurl=avatar if isinstance(avatar, str) and _is_http_url(avatar) else "",
         )
 
+    async def official_access_token(self) -> Issued:
+        """A new access token of the official account for its own APIs (`cgi-bin/token`; not a
+        person's): WeChat keeps one per AppID, so the previous one stops working. Raises
+        WechatNotSetUp (no official account, or WeChat refused its AppID or secret),
+        WechatUnavailable."""
+        app = self.app(OFFICIAL)
+        answer = await self._get_json(
+            "/cgi-bin/token",
+            {"grant_type": "client_credential", "appid": app.app_id, "secret": app.secret},
+        )
+        return _issued(answer, "access_token")
+
+    async def jsapi_ticket(self, access_token: str) -> Issued:
+        """A new jsapi_ticket, what the JS-SDK's wx.config is signed with; the previous one
+        stops working. Raises WechatCodeRefused when `access_token` is no longer the latest
+        (40001) or has expired (42001), WechatUnavailable."""
+        answer = await self._get_json(
+            "/cgi-bin/ticket/getticket", {"access_token": access_token, "type": "jsapi"}
+        )
+        return _issued(answer, "ticket")
+
     async def avatar(self, url: str) -> bytes | None:
         """The picture at WeChat's avatar URL, or None when it cannot be had (unreachable,
         not a picture's size): an avatar is a nicety, never a reason to refuse a sign-in."""
@@ -202,6 +233,16 @@ class WechatClient:
         if errcode in SET_UP_ERRORS:
             raise WechatNotSetUp()
         raise WechatUnavailable()
+
+
+def _issued(answer: dict[str, Any], key: str) -> Issued:
+    value, expires_in = answer.get(key), answer.get("expires_in")
+    # WeChat asks for 512 characters of room for a token; anything else is not its answer.
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_CREDENTIAL_LENGTH:
+        raise WechatUnavailable()
+    if not isinstance(expires_in, int) or not 60 <= expires_in <= 86400:
+        raise WechatUnavailable()
+    return Issued(value, expires_in)
 
 
 class _TooLarge(Exception):

@@ -26,11 +26,13 @@ What it imitates:
   The avatar (`headimgurl`) is a PNG this server draws.
 - redirect_uri must be on an authorised domain (`--domain`, by default 127.0.0.1, localhost
   and testserver): WeChat checks the domain set for the app and answers error 10003.
+- An official account's access token (`GET /cgi-bin/token`) and the JS-SDK's jsapi_ticket
+  (`GET /cgi-bin/ticket/getticket`), one of each per AppID: wechat_official.py says how.
 
 Not imitated: WeChat's apps themselves, the QR code's polling page (the button on the same page
-plays the phone), snapshot-page users (is_snapshotuser), the official account's basic
-access_token and its other APIs, rate limits, refresh tokens expiring after 30 days, the
-`#wechat_redirect` fragment's effect (it is accepted and ignored), HTTPS.
+plays the phone), snapshot-page users (is_snapshotuser), the official account's other APIs,
+rate limits, refresh tokens expiring after 30 days, the `#wechat_redirect` fragment's effect
+(it is accepted and ignored), HTTPS.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+
+from devserver import wechat_official
 
 CODE_SECONDS = 300
 TOKEN_SECONDS = 7200
@@ -383,9 +387,13 @@ def create_app(apps: list[App], domains: frozenset[str]) -> Starlette:
             Route("/sns/userinfo", userinfo),
             Route("/sns/auth", auth),
             Route("/avatar/{openid}/132", avatar),
+            *wechat_official.ROUTES,
         ]
     )
     app.state.wechat = WeChat(apps={a.appid: a for a in apps}, domains=domains)
+    app.state.official_accounts = wechat_official.OfficialAccounts(
+        {a.appid: a.secret for a in apps if a.kind == "official"}
+    )
     return app
 
 

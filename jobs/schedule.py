@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from accounts import devices, outbox, phones, requested_mail
+from accounts import devices, outbox, phones, requested_mail, wechat_jssdk
 from accounts.mail import Mailer
+from accounts.wechat import WechatClient
 from crm import broadcasts
 from jobs import runs
 from jobs.worker import WorkerMemory
@@ -34,6 +35,7 @@ class JobContext:
     provider: PaymentProvider
     memory: WorkerMemory | None = None
     mailer: Mailer | None = None  # None: no SMTP_URL, mail waits in the outbox
+    wechat: WechatClient | None = None  # None: the JS-SDK's ticket is not kept here
 
 
 Run = Callable[[JobContext, datetime], Awaitable[Any]]
@@ -98,6 +100,11 @@ async def prune_codes(context: JobContext, now: datetime) -> Any:
     return {"pruned": pruned} if pruned else None
 
 
+async def refresh_wechat_jssdk(context: JobContext, now: datetime) -> Any:
+    # The one place the official account's token and ticket are fetched, for every host.
+    return await wechat_jssdk.refresh(context.wechat, now=now) if context.wechat else None
+
+
 PERIODIC: tuple[Job, ...] = (
     Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
@@ -109,6 +116,7 @@ PERIODIC: tuple[Job, ...] = (
     Job("crm.send_broadcasts", 5, send_broadcasts),
     Job("keywords.prune_misses", 1800, prune_keyword_misses),
     Job("accounts.prune_codes", 1800, prune_codes),
+    Job("accounts.refresh_wechat_jssdk", 300, refresh_wechat_jssdk),
 )
 
 

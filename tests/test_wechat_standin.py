@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -176,3 +177,46 @@ def test_outside_wechat_the_authorisation_asks_to_open_wechat(wechat: str) -> No
         },
     )
     assert answer.status_code == 200 and "请在微信客户端打开链接" in answer.text
+
+
+def _official_token(wechat: str, app: tuple[str, str] = OFFICIAL) -> dict[str, Any]:
+    return dict(
+        httpx.get(
+            f"{wechat}/cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": app[0], "secret": app[1]},
+        ).json()
+    )
+
+
+def _jsapi_ticket(wechat: str, access_token: str) -> dict[str, Any]:
+    return dict(
+        httpx.get(
+            f"{wechat}/cgi-bin/ticket/getticket",
+            params={"access_token": access_token, "type": "jsapi"},
+        ).json()
+    )
+
+
+def test_a_new_access_token_makes_the_previous_one_invalid(wechat: str) -> None:
+    first = _official_token(wechat)
+    assert first["expires_in"] == 7200 and "errcode" not in first
+    second = _official_token(wechat)
+    assert _jsapi_ticket(wechat, first["access_token"])["errcode"] == 40001
+    assert _jsapi_ticket(wechat, second["access_token"])["errcode"] == 0
+    assert _official_token(wechat, (OFFICIAL[0], "wrong"))["errcode"] == 40125
+    assert _official_token(wechat, ("wxnobody000000001", "x"))["errcode"] == 40013
+    assert _official_token(wechat, WEBSITE)["errcode"] == 40013  # not an official account
+
+
+def test_a_new_ticket_makes_the_previous_one_invalid_and_an_expired_token_gets_none(
+    wechat: str,
+) -> None:
+    token = _official_token(wechat, UNBOUND)["access_token"]
+    first, second = _jsapi_ticket(wechat, token), _jsapi_ticket(wechat, token)
+    assert first["errcode"] == 0 and first["errmsg"] == "ok" and first["expires_in"] == 7200
+    held = httpx.get(f"{wechat}/_control/official/{UNBOUND[0]}").json()
+    assert held["jsapi_ticket"] == second["ticket"] != first["ticket"]
+    assert held["access_token"] == token and held["tickets_issued"] == 2
+    assert httpx.post(f"{wechat}/_control/official/{UNBOUND[0]}", json={"expire": True}).is_success
+    assert _jsapi_ticket(wechat, token)["errcode"] == 42001
+    assert _jsapi_ticket(wechat, "forged")["errcode"] == 40001
