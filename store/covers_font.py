@@ -1,17 +1,18 @@
-"""The cover font: remakes store/fonts/NotoSansSC-Shuyuan-subset.otf, the subset of Noto Sans CJK
-SC Bold that store/covers.py draws product covers with.
+"""The shipped font: remakes store/fonts/NotoSansSC-Shuyuan-subset.otf, the subset of Noto Sans CJK
+SC Bold that store/covers.py draws product covers with and referrals/posters.py share posters.
 
 Run from a checkout, on a Debian-like system with fonts-noto-cjk installed:
 
     python -m store.covers_font [--source /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc]
 
 It keeps every character of GB 2312 (each valid two-byte code, decoded with Python's `gb2312`
-codec), the first level of the 通用规范汉字表 (store/fonts/tongyong-guifan-level1.txt, 3,500
-characters), printable ASCII, ¥ and the full-width forms and CJK punctuation the source has. It
-drops what drawing a horizontal title does not use (hinting, layout features, vertical metrics)
-and leaves .notdef without an outline, so a character outside the font is never drawn as a box.
-The font is under the SIL Open Font License 1.1 (store/fonts/OFL.txt), which the subset keeps in
-its name table too.
+codec), the whole 通用规范汉字表 (its three levels, store/fonts/tongyong-guifan-level{1,2,3}.txt:
+3,500 + 3,000 + 1,605 = 8,105 characters; the third holds the rarer ones of names, 䶮 and 镕;
+196 are beyond the BMP), printable ASCII, ¥ and the full-width forms and CJK punctuation the
+source has. It drops what drawing a horizontal title does not use (hinting, layout features,
+vertical metrics) and leaves .notdef without an outline, so a character outside the font is
+never drawn as a box. The font is under the SIL Open Font License 1.1 (store/fonts/OFL.txt),
+which the subset keeps in its name table too.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from fontTools.ttLib import TTCollection, TTFont
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT_FILE = FONTS / "NotoSansSC-Shuyuan-subset.otf"
-LEVEL_ONE_FILE = FONTS / "tongyong-guifan-level1.txt"
+# The table's levels and their sizes: 一级 (常用字), 二级, 三级 (names, places, classics).
+LEVEL_SIZES = {1: 3500, 2: 3000, 3: 1605}
 SOURCE = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
 SOURCE_FACE = "NotoSansCJKsc-Bold"  # the PostScript name of the Simplified Chinese face
-LEVEL_ONE_SIZE = 3500
 
 # Printable ASCII; ¥ (U+00A5) and its full-width form; CJK symbols and punctuation (、。「」〇…);
 # the full-width forms (！，：；？（）０-９Ａ-Ｚ...); the punctuation a Chinese title uses
@@ -50,10 +51,34 @@ def gb2312_characters() -> set[str]:
     return found
 
 
-def level_one_characters(path: Path = LEVEL_ONE_FILE) -> list[str]:
-    """The 3,500 characters of the table's first level, in its order (comment lines skipped)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+def level_file(level: int) -> Path:
+    return FONTS / f"tongyong-guifan-level{level}.txt"
+
+
+def level_characters(level: int) -> list[str]:
+    """The characters of one level of the table, in its order (comment lines skipped)."""
+    lines = level_file(level).read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def level_one_characters() -> list[str]:
+    """The 3,500 characters of the table's first level, in its order."""
+    return level_characters(1)
+
+
+def table_characters() -> list[str]:
+    """The whole table, levels one to three in order. Raises unless each level holds its
+    count of distinct characters and no character is in two levels (8,105 in all)."""
+    found: list[str] = []
+    for level, size in LEVEL_SIZES.items():
+        characters = level_characters(level)
+        if len(characters) != size or len(set(characters)) != size:
+            name = level_file(level).name
+            raise ValueError(f"{name} holds {len(characters)} characters, not {size:,}")
+        found += characters
+    if len(set(found)) != sum(LEVEL_SIZES.values()):
+        raise ValueError("a character of the 通用规范汉字表 is listed in two levels")
+    return found
 
 
 def extra_characters() -> set[str]:
@@ -62,11 +87,8 @@ def extra_characters() -> set[str]:
 
 
 def required_characters() -> set[str]:
-    """What the font must hold: GB 2312 and the first level. Raises when the list is not 3,500."""
-    level_one = level_one_characters()
-    if len(level_one) != LEVEL_ONE_SIZE or len(set(level_one)) != LEVEL_ONE_SIZE:
-        raise ValueError(f"{LEVEL_ONE_FILE.name} holds {len(level_one)} characters, not 3,500")
-    return gb2312_characters() | set(level_one)
+    """What the font must hold: GB 2312 and the whole 通用规范汉字表 (see table_characters)."""
+    return gb2312_characters() | set(table_characters())
 
 
 def open_face(source: Path, name: str = SOURCE_FACE) -> TTFont:
