@@ -165,6 +165,7 @@ def tesseract() -> str:
     return found
 
 
+@pytest.mark.contract  # an expensive check: once per make test, not once per database
 @pytest.mark.parametrize(
     ("name", "title", "language"),
     [("ocr-zh", RARE_TITLE, "zh"), ("ocr-en", "Reading the Analects: twenty evenings", "en")],
