@@ -30,7 +30,7 @@ _FLOOR = HELPERS | {"web"}
 
 # The floors above the domain packages, each standing on the one below it.
 _DOMAIN = _FLOOR | {"accounts", "payments", "membership", "community", "store", "support"}
-_JOBS = _DOMAIN | {"front", "stats", "crm", "keywords"}
+_JOBS = _DOMAIN | {"front", "stats", "crm", "keywords", "referrals"}
 _CONSOLE = _JOBS | {"jobs"}
 _ROUTING = _CONSOLE | {"console"}
 
@@ -53,6 +53,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # The keyword box: the feed's daily keyword, admins' auto-replies (a product, the window, a
     # post, an item, a text) and the lookups that found nothing.
     "keywords": _DOMAIN,
+    # Growth through friends: share links, attribution, one level of referral rewards (their
+    # rules, the append-only ledger, payouts), posters.
+    "referrals": _DOMAIN,
     "jobs": _JOBS,
     # The back office's frame (/admin): its overview across every package, the audit log,
     # the staff.

@@ -1,0 +1,1 @@
+"""Growth through friends: share links, attribution, one level of referral rewards, posters."""
