@@ -28,6 +28,7 @@ PACKAGES = (
     "accounts", "community", "membership", "payments", "store", "web", "jobs", "front", "crm",
     "support",
     "keywords",
+    "referrals",
 )  # fmt: skip
 KEYWORDS = {
     "_": None,
