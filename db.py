@@ -25,6 +25,7 @@ APPS = (
     "crm",
     "support",
     "keywords",
+    "referrals",
 )
 # Where each app's models are (the community's two rooms keep theirs apart).
 MODELS = {

@@ -53,7 +53,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # The keyword box: the feed's daily keyword, admins' auto-replies (a product, the window, a
     # post, an item, a text) and the lookups that found nothing.
     "keywords": _DOMAIN,
-    # Growth through friends: share links, attribution, referral rewards, posters.
+    # Growth through friends: share links, attribution, one level of referral rewards (their
+    # rules, the append-only ledger, payouts), posters.
     "referrals": _DOMAIN,
     "jobs": _JOBS,
     # The back office's frame (/admin): its overview across every package, the audit log,
