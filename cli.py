@@ -321,74 +321,61 @@ def sign_in_stand_ins(settings: Settings) -> Iterator[None]:
 @contextmanager
 def wechat_pay_stand_in(settings: Settings) -> Iterator[None]:
     """The development stand-in of WeChat Pay's API v3 (devserver.wechatpay) at
-    WECHATPAY_API_BASE, with the settings' merchant, when WeChat Pay is paid directly and that
-    address is local. It makes the development keys first (in the folder of the merchant's
-    key: var/wechatpay/), and the app starts once it answers, so the keys are there for it.
-    Elsewhere WeChat Pay is the real one and nothing is started."""
+    WECHATPAY_API_BASE, with the settings' merchant, when that address is local (see
+    _wallet_stand_in). Elsewhere WeChat Pay is the real one and nothing is started."""
     account = settings.wechat_pay
     api = urlsplit(settings.wechatpay_api_base)
     if account is None or api.hostname not in LOCAL_HOSTS or not api.port:
         yield
         return
-    if _answers("127.0.0.1", api.port):
-        raise SystemExit(
-            f"shuyuan: port {api.port} (WeChat Pay stand-in) is taken; stop what holds it "
-            f"(fuser -k {api.port}/tcp) and run again"
-        )
     arguments = [
-        "--port", str(api.port), "--keys", str(account.private_key.parent.resolve()),
+        "--keys", str(account.private_key.parent.resolve()),
         "--mchid", account.mchid, "--appid", account.appid,
         "--apiv3-key", account.apiv3_key,
         "--mode", "public_key" if account.public_key_id else "certificate",
         "--h5-domain", urlsplit(settings.public_url).hostname or "127.0.0.1",
     ]  # fmt: skip
-    process = subprocess.Popen(  # nosec B603  # our own module, arguments from settings
-        [sys.executable, "-m", "devserver.wechatpay", *arguments], cwd=_checkout()
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers("127.0.0.1", api.port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("shuyuan: the WeChat Pay stand-in did not start")
-            time.sleep(0.1)
-        print(f"WeChat Pay stand-in on 127.0.0.1:{api.port} (devserver.wechatpay)", flush=True)
+    with _wallet_stand_in("WeChat Pay", "devserver.wechatpay", api.port, arguments):
         yield
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager
 def alipay_stand_in(settings: Settings) -> Iterator[None]:
     """The development stand-in of Alipay's open API (devserver.alipay) at ALIPAY_GATEWAY,
-    with the settings' application, when that address is local. It makes the development
-    keys first (in the folder of the application's key: var/alipay/), and the app starts once
-    it answers, so the keys are there for it. Elsewhere Alipay is the real one."""
+    with the settings' application, when that address is local (see _wallet_stand_in).
+    Elsewhere Alipay is the real one and nothing is started."""
     account = settings.alipay
     gateway = urlsplit(settings.alipay_gateway)
     if account is None or gateway.hostname not in LOCAL_HOSTS or not gateway.port:
         yield
         return
-    if _answers("127.0.0.1", gateway.port):
-        raise SystemExit(
-            f"shuyuan: port {gateway.port} (Alipay stand-in) is taken; stop what holds it "
-            f"(fuser -k {gateway.port}/tcp) and run again"
-        )
     arguments = [
-        "--port", str(gateway.port),
-        "--keys", str(account.app_private_key.parent.resolve()),
-        "--app-id", account.app_id,
+        "--keys", str(account.app_private_key.parent.resolve()), "--app-id", account.app_id,
     ]  # fmt: skip
+    with _wallet_stand_in("Alipay", "devserver.alipay", gateway.port, arguments):
+        yield
+
+
+@contextmanager
+def _wallet_stand_in(name: str, module: str, port: int, arguments: list[str]) -> Iterator[None]:
+    """A wallet's stand-in on 127.0.0.1:`port`, stopped with the server. It makes the
+    development keys first (in the folder named by --keys), and the app starts only once it
+    answers, so the keys are there for the app."""
+    if _answers("127.0.0.1", port):
+        raise SystemExit(
+            f"shuyuan: port {port} ({name} stand-in) is taken; stop what holds it "
+            f"(fuser -k {port}/tcp) and run again"
+        )
     process = subprocess.Popen(  # nosec B603  # our own module, arguments from settings
-        [sys.executable, "-m", "devserver.alipay", *arguments], cwd=_checkout()
+        [sys.executable, "-m", module, "--port", str(port), *arguments], cwd=_checkout()
     )
     try:
         deadline = time.monotonic() + 20
-        while not _answers("127.0.0.1", gateway.port):
+        while not _answers("127.0.0.1", port):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("shuyuan: the Alipay stand-in did not start")
+                raise SystemExit(f"shuyuan: the {name} stand-in did not start")
             time.sleep(0.1)
-        print(f"Alipay stand-in on 127.0.0.1:{gateway.port} (devserver.alipay)", flush=True)
+        print(f"{name} stand-in on 127.0.0.1:{port} ({module})", flush=True)
         yield
     finally:
         process.terminate()
