@@ -80,6 +80,19 @@ async def browser() -> AsyncIterator[WatchedBrowser]:
         )
 
 
+async def phone_page(browser: WatchedBrowser, locale: str, agent: str) -> Page:
+    """A new page in a phone's browser (390 px, touch) saying it is `agent`: a phone's own
+    browser, or WeChat's."""
+    context = await browser.new_context(
+        locale=locale,
+        user_agent=agent,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    )
+    return await context.new_page()
+
+
 async def sign_in_page(page: Page, base_url: str, email: str, password: str) -> None:
     await page.goto(f"{base_url}/account/login")
     await page.fill("input[name=email]", email)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from accounts.models import User
 from membership import grants
@@ -27,7 +27,7 @@ from settings import Settings
 from store import services as store
 from store.models import Order
 from tests.conftest import AlipayStandIn
-from tests.e2e.conftest import WatchedBrowser, photograph, sign_in_page
+from tests.e2e.conftest import WatchedBrowser, phone_page, photograph, sign_in_page
 from tests.factories import PASSWORD, address, make_user, make_window
 from tests.live import running_server
 from tests.payments.test_alipay import PHONE
@@ -38,17 +38,6 @@ WORDS = {
     "zh-CN": {"alipay": "支付宝", "renew": "续费", "renewed": "续费成功"},
     "en-US": {"alipay": "Alipay", "renew": "Renew for", "renewed": "Renewed"},
 }
-
-
-async def _phone_page(browser: WatchedBrowser, locale: str) -> Page:
-    context = await browser.new_context(
-        locale=locale,
-        user_agent=PHONE,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-    )
-    return await context.new_page()
 
 
 @pytest.mark.parametrize("locale", list(WORDS))
@@ -69,7 +58,7 @@ async def test_wap_pay_in_a_phone_browser_ends_on_the_receipt(
         shipping=address(),
     )
     with running_server(alipay.settings(settings)) as base_url:
-        page = await _phone_page(browser, locale)
+        page = await phone_page(browser, locale, PHONE)
         await sign_in_page(page, base_url, email, PASSWORD)
         await page.goto(f"{base_url}/store/orders/{order.id}/pay")
         await page.get_by_role("radio", name=words["alipay"]).check()
@@ -118,7 +107,7 @@ async def test_a_renewal_is_paid_from_its_reminder(
     assert await grants.send_renewal_reminders(now=now) == 1
 
     with running_server(alipay.settings(settings)) as base_url:
-        page = await _phone_page(browser, locale)
+        page = await phone_page(browser, locale, PHONE)
         await sign_in_page(page, base_url, email, PASSWORD)
         await page.goto(f"{base_url}/account/notifications")
         reminder = page.locator("ul.inbox li").first

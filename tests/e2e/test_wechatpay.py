@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from payments.models import Payment
 from ratelimit import MemoryCounter
@@ -25,7 +25,7 @@ from settings import Settings
 from store import services as store
 from store.models import Order
 from tests.conftest import WechatPayStandIn
-from tests.e2e.conftest import WatchedBrowser, photograph, sign_in_page
+from tests.e2e.conftest import WatchedBrowser, phone_page, photograph, sign_in_page
 from tests.factories import PASSWORD, address, make_user
 from tests.live import running_server
 from tests.payments.test_wechatpay import IN_WECHAT, PHONE
@@ -52,17 +52,6 @@ async def _held_order(email: str) -> Order:
     )
 
 
-async def _phone_page(browser: WatchedBrowser, locale: str, agent: str) -> Page:
-    context = await browser.new_context(
-        locale=locale,
-        user_agent=agent,
-        viewport={"width": 390, "height": 844},
-        is_mobile=True,
-        has_touch=True,
-    )
-    return await context.new_page()
-
-
 @pytest.mark.parametrize("locale", list(WORDS))
 async def test_in_a_phone_browser_h5_pay_ends_on_the_receipt(
     browser: WatchedBrowser, settings: Settings, wechatpay: WechatPayStandIn, locale: str
@@ -71,7 +60,7 @@ async def test_in_a_phone_browser_h5_pay_ends_on_the_receipt(
     email = f"sun-h5-{locale}@example.cn"
     order = await _held_order(email)
     with running_server(wechatpay.settings(settings)) as base_url:
-        page = await _phone_page(browser, locale, PHONE)
+        page = await phone_page(browser, locale, PHONE)
         await sign_in_page(page, base_url, email, PASSWORD)
         await page.goto(f"{base_url}/store/orders/{order.id}/pay")
         await expect(page.get_by_role("radio", name=words["wechat"])).to_be_checked()
@@ -107,7 +96,7 @@ async def test_inside_wechat_jsapi_gets_the_parameters_and_the_bridge_completes_
     email = f"sun-jsapi-{locale}@example.cn"
     order = await _held_order(email)
     with running_server(wechatpay.settings(settings)) as base_url:
-        page = await _phone_page(browser, locale, IN_WECHAT)
+        page = await phone_page(browser, locale, IN_WECHAT)
         await sign_in_page(page, base_url, email, PASSWORD)
         await page.goto(f"{base_url}/store/orders/{order.id}/pay")
         # A silent authorisation learns the openid for paying: the WeChat stand-in asks who
