@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Router
 
-from accounts import account_parts, notices
+from accounts import account_parts, notices, sign_in_hooks
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from community import notices as community_notices
@@ -31,6 +31,7 @@ from links import LINKS, Links
 from membership import fulfilment as membership_fulfilment
 from membership import notices as membership_notices
 from payments.purposes import PURPOSES, Purposes
+from referrals import attribution, rewards
 from routing import route_table
 from settings import Settings
 from store import fulfilment as store_fulfilment
@@ -54,6 +55,8 @@ class AppWiring:
     memory: WorkerMemory = field(default_factory=WorkerMemory)
     # What the account page shows from the packages above accounts (their conversations).
     account_parts: account_parts.AccountParts = field(default_factory=account_parts.AccountParts)
+    # What happens when a browser signs in, from the packages above accounts (referrals).
+    sign_in_hooks: sign_in_hooks.SignInHooks = field(default_factory=sign_in_hooks.SignInHooks)
 
     def wiring(self) -> Wiring:
         """The wires the code below reads, bound to this app's values."""
@@ -64,6 +67,7 @@ class AppWiring:
                 (notices.LETTERHEAD, self.letterhead),
                 (LINKS, self.links),
                 (account_parts.ACCOUNT_PARTS, self.account_parts),
+                (sign_in_hooks.SIGN_IN_HOOKS, self.sign_in_hooks),
             )
         )
 
@@ -89,6 +93,12 @@ def wire(settings: Settings) -> AppWiring:
     ):
         wired.notice_kinds.register(kinds)
     wired.account_parts.append(support_parts.CONVERSATIONS)
+    # Growth through friends: referred purchases earn their referrer's reward, and a
+    # browser's visit through a share link follows it into the account it signs in to.
+    rewards.register(
+        wired.purposes, refund_days=settings.refund_days, referral_days=settings.referral_days
+    )
+    wired.sign_in_hooks.append(attribution.signed_in)
     return wired
 
 

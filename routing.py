@@ -32,6 +32,8 @@ from membership import api as membership_api
 from membership import routes as membership_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
+from referrals import api as referrals_api
+from referrals import routes as referrals_routes
 from stats import api as stats_api
 from stats import routes as stats_routes
 from store import admin as store_admin
@@ -66,6 +68,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *crm_api.routes(),
         *support_api.routes(),
         *keywords_api.routes(),
+        *referrals_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
@@ -85,6 +88,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *feed_admin.routes(),
         *feed_routes.routes(),
         *keywords_routes.routes(),
+        *referrals_routes.routes(),
         *board_routes.routes(),
         *crm_routes.routes(),
         *crm_admin.routes(),

@@ -209,6 +209,11 @@ class Settings:
     # A browser session ends after this many days unused, and after this many days at most.
     session_idle_days: int = 14
     session_max_days: int = 90
+    # Growth through friends (referrals): a visit through a share link names its sharer as the
+    # visitor's referrer for this many days (the last one wins); a referred purchase's reward
+    # becomes withdrawable this many days after it was paid (the no-reason returns period).
+    referral_days: int = 7
+    refund_days: int = 7
     # Addresses (or networks) /metrics answers; anyone else gets 404. Prometheus on the host
     # by default; SHUYUAN_METRICS_FROM="10.0.0.0/8,127.0.0.1" for a scraper elsewhere.
     metrics_from: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
@@ -271,6 +276,10 @@ class Settings:
             raise SettingsError(
                 "SHUYUAN_SESSION_IDLE_DAYS must be from 1 to SHUYUAN_SESSION_MAX_DAYS (<= 3650)"
             )
+        if not 1 <= self.referral_days <= 90:
+            raise SettingsError("SHUYUAN_REFERRAL_DAYS must be from 1 to 90")
+        if not 0 <= self.refund_days <= 90:
+            raise SettingsError("SHUYUAN_REFUND_DAYS must be from 0 to 90")
         _check_http_url("SHUYUAN_PUBLIC_URL", self.public_url)
         _check_filings(self)
         public_host = (urlsplit(self.public_url).hostname or "").lower()
@@ -438,6 +447,8 @@ class Settings:
             var_dir=var_dir,
             session_idle_days=_whole_days(environ, "SHUYUAN_SESSION_IDLE_DAYS", 14),
             session_max_days=_whole_days(environ, "SHUYUAN_SESSION_MAX_DAYS", 90),
+            referral_days=_whole_days(environ, "SHUYUAN_REFERRAL_DAYS", 7),
+            refund_days=_whole_days(environ, "SHUYUAN_REFUND_DAYS", 7),
             metrics_from=_networks(environ, "SHUYUAN_METRICS_FROM", ("127.0.0.1/32", "::1/128")),
             jobs_where=environ.get("SHUYUAN_JOBS", "").strip() or None,
             smtp_url=environ.get("SMTP_URL", "").strip() or None,

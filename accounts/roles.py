@@ -40,6 +40,9 @@ class Capability(StrEnum):
     CONVERSATIONS = "conversations"
     # Tags on people, notes for admins only and who may read a note, segments, broadcasts.
     OUTREACH = "outreach"
+    # Referral rewards: their rules, payouts approved or rejected, the ledger's export, the
+    # referral numbers.
+    REWARDS = "rewards"
 
 
 _EVERYTHING = frozenset(Capability)

@@ -24,6 +24,7 @@ from accounts import (
     schemas,
     services,
     sessions,
+    sign_in_hooks,
     sign_in_methods,
     sign_in_pages,
     verification,
@@ -91,6 +92,7 @@ async def register_page(request: Request) -> Response:
         context = {"errors": field_errors(exc), "values": values}
         return await form_refused(request, "accounts/register.html", context, exc)
     sign_in(request, user)
+    await sign_in_hooks.signed_in(request, user)
     flash(request, gettext_for(request)("Welcome to Shuyuan!"), "success")
     return redirect_after_post(request, links.path("site.home"))
 
@@ -140,6 +142,7 @@ async def signed_in_response(
     # A language chosen with the switch in this browser since its last sign-out wins.
     switched = request.session.get(SWITCHED) == request.cookies.get(LOCALE_COOKIE)
     sign_in(request, user)
+    await sign_in_hooks.signed_in(request, user)
     response = redirect_after_post(request, next_url)
     if device_token:
         _keep_device_token(request, response, device_token)

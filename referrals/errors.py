@@ -53,3 +53,17 @@ class PayoutDecided(DomainError):
     code = ReferralErrorCode.PAYOUT_DECIDED
     status = 409
     default_message = "This payout was already approved or rejected."
+
+
+class SharedThingNotFound(DomainError):
+    """Nothing to share there: no such thing, or nothing a visitor may see of it."""
+
+    code = ReferralErrorCode.NOT_FOUND
+    status = 404
+    default_message = "There is nothing to share there."
+
+
+class ShareLinkNotFound(DomainError):
+    code = ReferralErrorCode.NOT_FOUND
+    status = 404
+    default_message = "No such share link."

@@ -24,6 +24,7 @@ asked back outside the app).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,29 +97,60 @@ async def credit(
     now: datetime,
     refund_days: int,
 ) -> LedgerEntry | None:
-    """Credit the referrer of a payment that succeeded at `now`: reward_of(rule, amount_fen)
-    becomes withdrawable `refund_days` later (the period in which the buyer may still ask
-    for a refund). Written once per payment however often it is asked; nothing is written
-    (None) for a self-referral (the referrer is the buyer), a reward of nothing, or a
-    payment credited before."""
+    """Credit the referrer of a payment of one thing under one rule (credit_lines with one
+    line of the whole amount)."""
+    return await credit_lines(
+        payment_id=payment_id,
+        referrer_id=referrer_id,
+        buyer_id=buyer_id,
+        lines=[(rule, amount_fen)],
+        amount_fen=amount_fen,
+        buyer_is_member=buyer_is_member,
+        now=now,
+        refund_days=refund_days,
+    )
+
+
+async def credit_lines(
+    *,
+    payment_id: int,
+    referrer_id: int,
+    buyer_id: int,
+    lines: Sequence[tuple[RewardRule, int]],
+    amount_fen: int,
+    buyer_is_member: bool,
+    now: datetime,
+    refund_days: int,
+) -> LedgerEntry | None:
+    """Credit the referrer of a payment of `amount_fen` that succeeded at `now`: each line (a
+    thing's rule, what was paid for the thing) earns reward_of(rule, line), and the sum, never
+    more than the payment, becomes withdrawable `refund_days` later (the period in which the
+    buyer may still ask for a refund). Written once per payment however often it is asked;
+    nothing is written (None) for a self-referral (the referrer is the buyer), a reward of
+    nothing, or a payment credited before."""
     if refund_days < 0:
         raise ValueError("refund_days must not be negative")
     if referrer_id == buyer_id:
         return None  # self-referral: a discount on one's own purchase is not a reward
-    reward = reward_of(rule, amount_fen, member=buyer_is_member)
-    if reward == 0:
+    earned = [(rule, line, reward_of(rule, line, member=buyer_is_member)) for rule, line in lines]
+    earned = [(rule, line, reward) for rule, line, reward in earned if reward > 0]
+    reward = min(sum(reward for _, _, reward in earned), amount_fen)
+    if reward <= 0:
         return None
-    share = f"{rule.value}%" if rule.kind == RewardKind.PERCENT else f"{rule.value} fen"
+    shares = ", ".join(
+        f"{rule.value}%" if rule.kind == RewardKind.PERCENT else f"{rule.value} fen"
+        for rule, _, _ in earned
+    )
     return await _append(
         referrer_id=referrer_id,
         payment_id=payment_id,
-        rule_id=rule.id,
+        rule_id=earned[0][0].id,
         kind=EntryKind.CREDIT,
         amount_fen=reward,
         available_at=now + timedelta(days=refund_days),
         created_at=now,
         once_key=_credit_key(payment_id),
-        note=f"{share} of {amount_fen} fen paid",
+        note=f"{shares} of {amount_fen} fen paid"[:200],
     )
 
 

@@ -166,3 +166,123 @@ class Payout(Model):
     class Meta:
         table = "referrals_payout"
         indexes = (("referrer_id", "status"), ("status", "requested_at"))
+
+
+class SharedKind(StrEnum):
+    """What a share link points at (referrals.share_links.SHARED says how each is read)."""
+
+    FEED_ITEM = "feed_item"  # community.FeedItem
+    POST = "post"  # community.Post, a board post
+    PRODUCT = "product"  # store.Product, a drop too
+    WINDOW = "window"  # membership.EnrollmentWindow
+
+
+class Source(StrEnum):
+    """How a visitor came through a share link: the dashboard's sources."""
+
+    LINK = "link"  # the short link itself, copied and pasted or sent
+    POSTER = "poster"  # the poster's QR code, scanned
+    WECHAT = "wechat"  # the card WeChat's share shows (the JS-SDK's link)
+
+
+class ShareLink(Model):
+    """One person's short link to one thing: /s/<code>. The same person sharing the same thing
+    again gets the same link (UNIQUE sharer, kind, object), so its numbers add up in one place.
+    The code is random (referrals.share_links.new_code), never a row number."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=12, unique=True)
+    sharer: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="share_links", on_delete=fields.CASCADE
+    )
+    sharer_id: int
+    object_type = fields.CharEnumField(SharedKind, max_length=10)
+    object_id = fields.IntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "referrals_share_link"
+        unique_together = (("sharer_id", "object_type", "object_id"),)
+
+
+class LinkDay(Model):
+    """Visits through one link on one Asia/Shanghai day from one source: counted in memory and
+    written in batches (referrals.attribution.LINK_DAYS, tallies.flush)."""
+
+    id = fields.IntField(primary_key=True)
+    link: fields.ForeignKeyRelation[ShareLink] = fields.ForeignKeyField(
+        "referrals.ShareLink", related_name="days", on_delete=fields.CASCADE
+    )
+    day = fields.DateField()
+    source = fields.CharField(max_length=10)
+    visits = fields.IntField(default=0)
+
+    class Meta:
+        table = "referrals_link_day"
+        unique_together = (("link_id", "day", "source"),)
+
+
+class Touch(Model):
+    """A signed-in person's referrer now: the last share link they came through (last touch),
+    which names its sharer as their referrer until `touched_at` + the referral window
+    (settings.referral_days). One row per person, replaced by their next visit."""
+
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "accounts.User", related_name="referral_touch", on_delete=fields.CASCADE, primary_key=True
+    )
+    user_id: int
+    link: fields.ForeignKeyRelation[ShareLink] = fields.ForeignKeyField(
+        "referrals.ShareLink", related_name="touches", on_delete=fields.CASCADE
+    )
+    link_id: int
+    # The link's sharer, kept here so that "who referred whom" is one read.
+    referrer: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="referral_touches_made", on_delete=fields.CASCADE
+    )
+    referrer_id: int
+    source = fields.CharField(max_length=10)
+    touched_at = fields.DatetimeField()
+
+    class Meta:
+        table = "referrals_touch"
+        indexes = (("referrer_id",),)
+
+
+class ReferredKind(StrEnum):
+    SIGNUP = "signup"  # an account made after a visit through the link (subject: the user)
+    ORDER = "order"  # a store order paid (subject: store.Order)
+    ENROLLMENT = "enrollment"  # a membership enrollment paid (subject: membership.Enrollment)
+
+
+class Referral(Model):
+    """Who referred a sign-up, an order or an enrollment, and through which link: written once
+    per thing (UNIQUE kind, subject), when the account is made or the purchase is paid. The
+    referrer's numbers (sign-ups, paid) and the dashboard's funnel count these rows."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(ReferredKind, max_length=10)
+    subject_id = fields.IntField()
+    referred: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="referrals_received", on_delete=fields.CASCADE
+    )
+    referred_id: int
+    referrer: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="referrals_made", on_delete=fields.CASCADE
+    )
+    referrer_id: int
+    link: fields.ForeignKeyRelation[ShareLink] = fields.ForeignKeyField(
+        "referrals.ShareLink", related_name="referrals", on_delete=fields.CASCADE
+    )
+    link_id: int
+    source = fields.CharField(max_length=10)
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "payments.Payment", related_name="referrals", null=True, on_delete=fields.RESTRICT
+    )
+    payment_id: int | None
+    amount_fen = fields.IntField(default=0)  # what was paid (0 for a sign-up)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "referrals_referral"
+        unique_together = (("kind", "subject_id"),)
+        indexes = (("link_id", "kind"), ("referrer_id", "kind"), ("created_at",))

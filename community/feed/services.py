@@ -65,9 +65,10 @@ class ItemView:
 
     @property
     def summary(self) -> str:
-        """A line about the item for link previews (meta and OpenGraph tags): its teaser
-        when this reader may not read it, else the start of its text."""
-        if self.body_html is None:
+        """A line about the item for link previews (meta and OpenGraph tags), which leave the
+        site whoever shares them: a members-only item's teaser (for members too), else the
+        start of its text."""
+        if self.body_html is None or self.members_only:
             return self.teaser
         text = plain_text(self.body_html)
         return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX].rstrip() + "…"
