@@ -32,6 +32,7 @@ from membership import api as membership_api
 from membership import routes as membership_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
+from referrals import admin as referrals_admin
 from referrals import api as referrals_api
 from referrals import routes as referrals_routes
 from stats import api as stats_api
@@ -89,6 +90,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *feed_routes.routes(),
         *keywords_routes.routes(),
         *referrals_routes.routes(),
+        *referrals_admin.routes(),
         *board_routes.routes(),
         *crm_routes.routes(),
         *crm_admin.routes(),

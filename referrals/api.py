@@ -92,15 +92,15 @@ async def my_referrals(request: Request) -> Response:
 @operation(
     "Ask for part of what is withdrawable to be paid out (an admin approves it and pays "
     "outside the app)",
-    body=schemas.NewPayout,
-    answer=schemas.PayoutAnswer,
+    body=schemas.NewReferralPayout,
+    answer=schemas.ReferralPayout,
     status=201,
     tag="referrals",
     errors={409: "payout_too_large"},
 )
 async def request_payout(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, schemas.NewPayout)
+    data = await read_json(request, schemas.NewReferralPayout)
     payout = await ledger.request_payout(user.id, data.amount_fen, datetime.now(UTC))
     return json_response(payout_json(payout), 201)
 
@@ -142,13 +142,13 @@ async def set_reward(request: Request) -> Response:
 
 @operation(
     "Payout requests by status (requested: the oldest first; decided: the latest first)",
-    query=schemas.PayoutsQuery,
-    answer=schemas.Payouts,
+    query=schemas.ReferralPayoutsQuery,
+    answer=schemas.ReferralPayouts,
     tag="referrals",
 )
 @staff_only(Capability.REWARDS)
 async def list_payouts(request: Request) -> Response:
-    status = PayoutStatus(read_query(request, schemas.PayoutsQuery).status)
+    status = PayoutStatus(read_query(request, schemas.ReferralPayoutsQuery).status)
     order = "requested_at" if status == PayoutStatus.REQUESTED else "-decided_at"
     rows = await Payout.filter(status=status).order_by(order, "id").limit(500)
     return json_response({"items": [payout_json(p) for p in rows]})
@@ -156,7 +156,7 @@ async def list_payouts(request: Request) -> Response:
 
 @operation(
     "Record that a requested payout was paid (outside the app)",
-    answer=schemas.PayoutAnswer,
+    answer=schemas.ReferralPayout,
     tag="referrals",
     errors={404: "not_found", 409: "payout_decided"},
 )
@@ -170,7 +170,7 @@ async def approve_payout(request: Request) -> Response:
 
 @operation(
     "Refuse a requested payout: its amount is withdrawable again",
-    answer=schemas.PayoutAnswer,
+    answer=schemas.ReferralPayout,
     tag="referrals",
     errors={404: "not_found", 409: "payout_decided"},
 )
@@ -210,13 +210,13 @@ def funnel_json(funnel: numbers.Funnel) -> dict[str, Any]:
 @operation(
     "Visits -> sign-ups -> paid purchases through share links, per source and per referrer, "
     "with rewards owed and paid out",
-    query=schemas.FunnelQuery,
-    answer=schemas.Funnel,
+    query=schemas.ReferralFunnelQuery,
+    answer=schemas.ReferralFunnel,
     tag="referrals",
 )
 @staff_only(Capability.REWARDS)
 async def referral_funnel(request: Request) -> Response:
-    days = read_query(request, schemas.FunnelQuery).days
+    days = read_query(request, schemas.ReferralFunnelQuery).days
     return json_response(funnel_json(await numbers.funnel(now=datetime.now(UTC), days=days)))
 
 

@@ -26,7 +26,7 @@ class ShareLinkMade(Answer):
     poster_url: Annotated[str, msgspec.Meta(description="its poster, a PNG (?lang=zh|en)")]
 
 
-class LinkNumbers(Answer):
+class ShareLinkNumbers(Answer):
     code: str
     url: str
     visits: int
@@ -41,7 +41,7 @@ class MyReferrals(Answer):
     earned less reversals, payouts and requested payouts), withdrawable (past the refund
     period), pending (still within it)."""
 
-    links: list[LinkNumbers]
+    links: list[ShareLinkNumbers]
     balance_fen: int
     withdrawable_fen: int
     pending_fen: int
@@ -68,13 +68,13 @@ class RewardMade(Answer):
     id: int
 
 
-class NewPayout(Body):
+class NewReferralPayout(Body):
     """How much of what is withdrawable to be paid out (more: 409 payout_too_large)."""
 
     amount_fen: Annotated[int, whole(1, 2**31 - 1)]
 
 
-class PayoutAnswer(Answer):
+class ReferralPayout(Answer):
     id: int
     referrer_id: int
     amount_fen: int
@@ -83,40 +83,40 @@ class PayoutAnswer(Answer):
     decided_at: str | None
 
 
-class Payouts(Answer):
-    items: list[PayoutAnswer]
+class ReferralPayouts(Answer):
+    items: list[ReferralPayout]
 
 
-class PayoutsQuery(Query):
+class ReferralPayoutsQuery(Query):
     status: Literal["requested", "approved", "rejected"] = "requested"
 
 
-class FunnelRow(Answer):
+class ReferralCounts(Answer):
     visits: int
     signups: int
     paid: int
     paid_fen: int
 
 
-class SourceRow(FunnelRow):
+class ReferralSourceRow(ReferralCounts):
     source: str
 
 
-class ReferrerRow(FunnelRow):
+class ReferrerCounts(ReferralCounts):
     referrer_id: int
     display_name: str
     owed_fen: Annotated[int, msgspec.Meta(description="earned and not paid out")]
     paid_out_fen: int
 
 
-class Funnel(Answer):
+class ReferralFunnel(Answer):
     """Visits -> sign-ups -> paid purchases through share links, per source (link, poster,
     wechat) and per referrer, in the last `days` days (Asia/Shanghai)."""
 
     days: int
-    sources: list[SourceRow]
-    referrers: list[ReferrerRow]
+    sources: list[ReferralSourceRow]
+    referrers: list[ReferrerCounts]
 
 
-class FunnelQuery(Query):
+class ReferralFunnelQuery(Query):
     days: Annotated[int, whole(1, 366)] = 30

@@ -207,7 +207,7 @@ async def test_the_last_touch_within_the_window_names_the_referrer() -> None:
             object_type="product",
             object_id=product.id,
             created_at=now,
-        )  # fmt: skip
+        )
         for n, u in enumerate((first, second))
     ]
     assert await attribution.touch(buyer.id, links[0], attribution.Source.LINK, at=now, days=7)
