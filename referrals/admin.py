@@ -5,6 +5,7 @@ ledger's export for a tax year. The JSON API (referrals.api) is its twin."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from referrals.models import Payout, PayoutStatus, RewardRule, RuleAppliesTo
 from referrals.tax_export import EXPORT_COLUMNS, export_rows
 from store.models import Product
 from tallies import shanghai_day
-from web.api import Query, read_query, whole
+from web.api import DB_INT_MAX, Query, read_query, whole
 from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
 from web.errors import form_refused
@@ -93,6 +94,13 @@ async def referrals_page(request: Request) -> Response:
     return await render(request, "referrals/admin.html", await _context(request, days))
 
 
+def _whole(text: str, most: int) -> int:
+    """A whole number typed in a form, or -1 (refused by the rule's checks with a message)."""
+    if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > most:
+        return -1
+    return int(text)
+
+
 @staff_only(Capability.REWARDS)
 async def set_reward(request: Request) -> Response:
     form = await read_form(request)
@@ -105,9 +113,9 @@ async def set_reward(request: Request) -> Response:
     try:
         await reward_rules.set_rule(
             applies_kind=applies_kind,
-            applies_id=int(applies_id) if applies_id.isdigit() else -1,
+            applies_id=_whole(applies_id, DB_INT_MAX),
             kind=str(form.get("kind", ""))[:10],
-            value=int(value) if value.isdigit() else -1,
+            value=_whole(value, reward_rules.MAX_REWARD_FEN),
             members_only=form.get("members_only") == "1",
             actor=staff_member(request),
             now=datetime.now(UTC),

@@ -75,6 +75,10 @@ async def my_numbers(user: Any, now: datetime) -> dict[str, Any]:
         "balance_fen": money.balance_fen,
         "withdrawable_fen": money.withdrawable_fen,
         "pending_fen": money.pending_fen,
+        "payouts": [
+            payout_json(p)
+            for p in await Payout.filter(referrer_id=user.id).order_by("-requested_at").limit(20)
+        ],
     }
 
 
@@ -158,7 +162,7 @@ async def list_payouts(request: Request) -> Response:
     "Record that a requested payout was paid (outside the app)",
     answer=schemas.ReferralPayout,
     tag="referrals",
-    errors={404: "not_found", 409: "payout_decided"},
+    errors={403: "own_payout", 404: "not_found", 409: "payout_decided"},
 )
 @staff_only(Capability.REWARDS)
 async def approve_payout(request: Request) -> Response:
@@ -172,7 +176,7 @@ async def approve_payout(request: Request) -> Response:
     "Refuse a requested payout: its amount is withdrawable again",
     answer=schemas.ReferralPayout,
     tag="referrals",
-    errors={404: "not_found", 409: "payout_decided"},
+    errors={403: "own_payout", 404: "not_found", 409: "payout_decided"},
 )
 @staff_only(Capability.REWARDS)
 async def reject_payout(request: Request) -> Response:

@@ -16,8 +16,9 @@ kind "signup"). A purchase is referred by the buyer's Touch at the moment it is 
 (referrals.rewards).
 
 Refused: a visit through one's own link (self-referral), and one through the link of someone
-whom the visitor referred, directly or through others (a loop: A names B, B names A): both
-leave the visitor's referrer as it was. Visits are counted all the same (the sharer's numbers
+whom the visitor referred (a sign-up or a purchase of theirs), or who has the visitor up their
+chain of referrers now (a loop: A names B, B names A): both leave the visitor's referrer as it
+was. Visits are counted all the same (the sharer's numbers
 say how often their link was opened), in memory, and written in batches (tallies.flush):
 nothing is written on the request path for a visitor who is not signed in.
 """
@@ -39,6 +40,7 @@ from tallies import Tally, TallyTable, shanghai_day
 COOKIE = "shuyuan_ref"
 LINK_DAYS = TallyTable("referrals_link_day", keys=("link_id", "day", "source"), counts=("visits",))
 LOOP_DEPTH = 20  # how far up a chain of referrers a loop is looked for
+SIGNUP_JUST_NOW = timedelta(minutes=10)
 
 
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
@@ -115,6 +117,8 @@ async def may_refer(link: ShareLink, visitor_id: int, *, at: datetime, days: int
     link whose sharer they referred (a loop)."""
     if link.sharer_id == visitor_id:
         return False
+    if await Referral.exists(referrer_id=visitor_id, referred_id=link.sharer_id):
+        return False  # the visitor referred the sharer's sign-up or a purchase of theirs
     return not await _refers(link.sharer_id, visitor_id, at=at, days=days)
 
 
@@ -176,7 +180,10 @@ async def record(
                 created_at=at,
             )
     except IntegrityError:
-        return await Referral.get(kind=kind, subject_id=subject_id)
+        found = await Referral.get_or_none(kind=kind, subject_id=subject_id)
+        if found is None:
+            raise  # not the same thing recorded at the same moment: a person or link gone
+        return found
 
 
 async def visited(
@@ -210,7 +217,10 @@ async def signed_in(request: Request, user: User) -> None:
         return
     if not await may_refer(link, user.id, at=now, days=settings.referral_days):
         return
-    if user.created_at >= visit.at:
+    # A sign-up the visit referred: the account was made after the visit, just now (this
+    # sign-in is its first: registration, or a first WeChat or phone sign-in), not an older
+    # account signing in on a browser that followed a link.
+    if visit.at <= user.created_at and now - user.created_at <= SIGNUP_JUST_NOW:
         await record(
             ReferredKind.SIGNUP,
             user.id,

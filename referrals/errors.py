@@ -13,6 +13,7 @@ class ReferralErrorCode(StrEnum):
     RULE_CHANGED = "rule_changed"
     PAYOUT_TOO_LARGE = "payout_too_large"
     PAYOUT_DECIDED = "payout_decided"
+    OWN_PAYOUT = "own_payout"
 
 
 class RuleNotFound(DomainError):
@@ -67,3 +68,9 @@ class ShareLinkNotFound(DomainError):
     code = ReferralErrorCode.NOT_FOUND
     status = 404
     default_message = "No such share link."
+
+
+class OwnPayout(DomainError):
+    code = ReferralErrorCode.OWN_PAYOUT
+    status = 403
+    default_message = "Another member of staff decides your own payout."

@@ -37,7 +37,8 @@ from tortoise.transactions import in_transaction
 from accounts import audit
 from accounts.models import User
 from errors import ValidationError
-from referrals.errors import PayoutDecided, PayoutNotFound, PayoutTooLarge
+from payments.models import PaymentStatus, Refund
+from referrals.errors import OwnPayout, PayoutDecided, PayoutNotFound, PayoutTooLarge
 from referrals.models import (
     EntryKind,
     LedgerEntry,
@@ -190,6 +191,27 @@ async def reverse(
         )
 
 
+async def reverse_to_refunds(
+    *, payment_id: int, amount_fen: int, now: datetime
+) -> LedgerEntry | None:
+    """reverse() to the refunds recorded for the payment, counted once its credit is locked:
+    two partial refunds committed at the same moment each wait for the other's reversal and
+    then count both refunds (counted before the lock, each would see only its own, and the
+    second would take back nothing). No credit, nothing to do."""
+    async with in_transaction():
+        credited = (
+            await LedgerEntry.filter(once_key=_credit_key(payment_id)).select_for_update().first()
+        )
+        if credited is None or amount_fen <= 0:
+            return None
+        refunded = min(await _sum(Refund.filter(payment_id=payment_id)), amount_fen)
+        if refunded <= 0:
+            return None
+        return await reverse(
+            payment_id=payment_id, refunded_fen=refunded, amount_fen=amount_fen, now=now
+        )
+
+
 @dataclass(frozen=True)
 class Balance:
     """A referrer's money. `balance_fen` = `pending_fen` + what is withdrawable before it is
@@ -209,10 +231,17 @@ async def _sum(rows: QuerySet[Any]) -> int:
 
 async def balance(referrer_id: int, *, now: datetime) -> Balance:
     """The referrer's balance at `now`. Withdrawable is the entries past their available_at
-    (credits after the refund period, their reversals, payouts) less the requested payouts,
-    never shown below zero."""
+    (credits after the refund period, their reversals, payouts) less the requested payouts
+    and the rewards of disputed payments, never shown below zero."""
     total = await _sum(LedgerEntry.filter(referrer_id=referrer_id))
     available = await _sum(LedgerEntry.filter(referrer_id=referrer_id, available_at__lte=now))
+    # A payment the provider no longer confirms (payments.reconcile: DISPUTED, for an admin
+    # to look at) keeps its reward pending until it is confirmed or refunded.
+    available -= await _sum(
+        LedgerEntry.filter(
+            referrer_id=referrer_id, available_at__lte=now, payment__status=PaymentStatus.DISPUTED
+        )
+    )
     held = await _sum(Payout.filter(referrer_id=referrer_id, status=PayoutStatus.REQUESTED))
     return Balance(
         balance_fen=total - held,
@@ -249,6 +278,8 @@ async def _decide(payout_id: int, status: PayoutStatus, actor: User, now: dateti
     payout = await Payout.get_or_none(id=payout_id)
     if payout is None:
         raise PayoutNotFound()
+    if payout.referrer_id == actor.id:
+        raise OwnPayout()  # another member of staff decides a staff member's own payout
     await _lock_referrer(payout.referrer_id)
     # Decided once: of two admins deciding at the same moment, one changes the row.
     if not await Payout.filter(id=payout_id, status=PayoutStatus.REQUESTED).update(

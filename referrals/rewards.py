@@ -19,16 +19,17 @@ The order of events, and what each does here:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
 
 from accounts.models import User
 from membership.grants import is_member
 from membership.models import Enrollment
 from membership.services import PAYMENT_PURPOSE as MEMBERSHIP_PURPOSE
-from payments.models import Payment, Refund
+from payments.models import Payment
 from payments.purposes import (
     FulfilHook,
     Fulfilment,
@@ -40,6 +41,7 @@ from referrals.models import ReferredKind, RewardRule, RuleAppliesTo
 from store.models import OrderItem
 from store.orders import PAYMENT_PURPOSE as ORDER_PURPOSE
 
+log = logging.getLogger(__name__)
 KINDS = {ORDER_PURPOSE: ReferredKind.ORDER, MEMBERSHIP_PURPOSE: ReferredKind.ENROLLMENT}
 
 
@@ -64,10 +66,17 @@ def _fulfil(
         buyer = await User.get(id=payment.user_id)  # type: ignore[attr-defined]
         # "Members only" asks whether the buyer was a member when paying: before this payment
         # (a membership's own payment makes one).
-        was_member = is_member(buyer, at=now)
+        was_member = is_member(buyer, at=payment.created_at)
         answer = await delivered(payment, now)
         if answer == Fulfilment.FULFILLED:
-            await paid(payment, kind, was_member, now, refund_days, referral_days)
+            try:
+                async with in_transaction():  # a savepoint: a failure here undoes only this
+                    await paid(payment, kind, was_member, now, refund_days, referral_days)
+            except Exception:
+                # The thing is delivered whatever happens to its referral: a paid order is
+                # never held back by a reward. Logged for an admin (the credit can be
+                # written again by asking paid() for the payment).
+                log.exception("payment %s: its referral could not be recorded", payment.id)
         return answer
 
     return fulfil
@@ -84,8 +93,10 @@ async def paid(
     """Record a fulfilled payment's referral and credit its referrer (both at most once)."""
     subject_id = int(payment.subject_id)
     buyer_id = payment.user_id  # type: ignore[attr-defined]
-    touch = await attribution.referrer_now(buyer_id, at=now, days=referral_days)
-    if touch is None or touch.referrer_id == buyer_id:
+    # The referrer when the buyer started paying: a visit after that (a late success read
+    # back a day later, a reconciled payment) referred nothing of this purchase.
+    touch = await attribution.referrer_now(buyer_id, at=payment.created_at, days=referral_days)
+    if touch is None or touch.referrer_id == buyer_id or touch.touched_at > payment.created_at:
         return
     referral = await attribution.record(
         kind,
@@ -113,6 +124,9 @@ async def paid(
         now=now,
         refund_days=refund_days,
     )
+    # Refunded before its success was recorded (staff may refund a payment reconciliation
+    # has not settled yet): the credit comes down at once.
+    await refunded(payment, now=now)
 
 
 async def _lines(kind: ReferredKind, subject_id: int) -> list[tuple[RewardRule, int]]:
@@ -142,11 +156,4 @@ def _on_refunded(told: RefundHook | None) -> RefundHook:
 
 async def refunded(payment: Payment, *, now: datetime) -> None:
     """Bring the payment's reward, if any, down to what its recorded refunds leave."""
-    totals = (
-        await Refund.filter(payment_id=payment.id).annotate(total=Sum("amount_fen")).values("total")
-    )
-    total = min(int(totals[0]["total"] or 0) if totals else 0, payment.amount_fen)
-    if total > 0 and payment.amount_fen > 0:
-        await ledger.reverse(
-            payment_id=payment.id, refunded_fen=total, amount_fen=payment.amount_fen, now=now
-        )
+    await ledger.reverse_to_refunds(payment_id=payment.id, amount_fen=payment.amount_fen, now=now)

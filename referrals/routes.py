@@ -5,6 +5,7 @@ The JSON API (referrals.api) is their twin."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,14 +36,15 @@ async def share(request: Request) -> Response:
     link = await share_links.link_for(
         user,
         str(form.get("object_type", ""))[:20],
-        int(object_id) if object_id.isdigit() else -1,
+        int(object_id) if _DIGITS.fullmatch(object_id) else -1,
         datetime.now(UTC),
     )
     return redirect_after_post(request, links.path("referrals.share_page", code=link.code))
 
 
 async def _link(code: str) -> ShareLink:
-    link = await ShareLink.get_or_none(code=code[:12]) if len(code) <= 12 else None
+    # Only what a code can be reaches the database (no NUL, nothing long).
+    link = await ShareLink.get_or_none(code=code) if share_links.CODE.fullmatch(code) else None
     if link is None:
         raise ShareLinkNotFound()
     return link
@@ -62,6 +64,9 @@ async def share_page(request: Request) -> Response:
     except SharedThingNotFound:
         raise HTTPException(status_code=404) from None
     viewer = await current_user(request)
+    if viewer is None or viewer.id != link.sharer_id:
+        # Someone else's share page is theirs: a visitor is sent to the thing (uncounted).
+        return RedirectResponse(thing_path(link), status_code=303)
     language = poster_language(request)
     wechat_link = share_links.short_url(link, Source.WECHAT)
     poster = share_links.poster_url(link, language)
@@ -71,7 +76,6 @@ async def share_page(request: Request) -> Response:
         {
             "link": link,
             "thing": thing,
-            "mine": viewer is not None and viewer.id == link.sharer_id,
             "short_url": share_links.short_url(link),
             "poster_url": poster,
             "wechat_share": await wechat_share_context(
@@ -141,7 +145,7 @@ async def poster(request: Request) -> Response:
         )
     except SharedThingNotFound:
         raise HTTPException(status_code=404) from None
-    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+    return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
 
 async def _mine_context(request: Request, user: Any) -> dict[str, Any]:
@@ -175,14 +179,23 @@ async def ask_payout(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     on_error_back(request, links.path("referrals.mine_page"))
-    text = str(form.get("amount_yuan", "")).strip()[:12]
-    try:
-        amount_fen = round(float(text) * 100) if text else 0
-    except ValueError:
-        amount_fen = 0
+    amount_fen = yuan_to_fen(str(form.get("amount_yuan", "")))
     await ledger.request_payout(user.id, amount_fen, datetime.now(UTC))
     flash(request, gettext_for(request)("Payout requested."), "success")
     return redirect_after_post(request, links.path("referrals.mine_page"))
+
+
+_DIGITS = re.compile(r"[0-9]{1,10}")
+_YUAN = re.compile(r"^\s*(\d{1,9})(?:\.(\d{1,2}))?\s*$")
+
+
+def yuan_to_fen(text: str) -> int:
+    """An amount typed in yuan ("12", "12.5", "12.50") in fen; 0 for anything else (refused
+    by the ledger with a message): no float, so "1e309", "nan" or "inf" cost nothing."""
+    found = _YUAN.match(text[:20])
+    if found is None:
+        return 0
+    return int(found.group(1)) * 100 + int((found.group(2) or "0").ljust(2, "0"))
 
 
 def routes() -> list[BaseRoute]:

@@ -36,17 +36,6 @@ class ShareLinkNumbers(Answer):
     object_id: int
 
 
-class MyReferrals(Answer):
-    """The caller's links with their numbers, and their reward money: balance (everything
-    earned less reversals, payouts and requested payouts), withdrawable (past the refund
-    period), pending (still within it)."""
-
-    links: list[ShareLinkNumbers]
-    balance_fen: int
-    withdrawable_fen: int
-    pending_fen: int
-
-
 class RewardTarget(Body):
     kind: Literal["product", "window"]
     id: Id
@@ -85,6 +74,18 @@ class ReferralPayout(Answer):
 
 class ReferralPayouts(Answer):
     items: list[ReferralPayout]
+
+
+class MyReferrals(Answer):
+    """The caller's links with their numbers, and their reward money: balance (everything
+    earned less reversals, payouts and requested payouts), withdrawable (past the refund
+    period), pending (still within it)."""
+
+    links: list[ShareLinkNumbers]
+    balance_fen: int
+    withdrawable_fen: int
+    pending_fen: int
+    payouts: Annotated[list[ReferralPayout], msgspec.Meta(description="the latest 20")]
 
 
 class ReferralPayoutsQuery(Query):

@@ -10,6 +10,7 @@ their own page).
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from translation import N_, translations, yuan
 # guessing one that exists is hopeless, and a code reads aloud and types on a phone.
 CODE_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyz"
 CODE_LENGTH = 8
+CODE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
 TEASER_CHARS = 60  # a poster and a card show one line; the page's own text is the rest
 SOURCES = {source.value for source in Source}
 POSTER_LANGUAGES = tuple(posters.LOCALES)
@@ -89,8 +91,11 @@ async def shared_thing(object_type: object, object_id: object, now: datetime) ->
         if item is None:
             raise SharedThingNotFound()
         # A members-only item: only what a non-member reads of it (its teaser).
-        shown = teaser_of(item.body_html, item.teaser) if item.members_only else ""
-        teaser = shown or item.teaser or plain_text(item.body_html)
+        teaser = (
+            teaser_of(item.body_html, item.teaser)
+            if item.members_only
+            else item.teaser or plain_text(item.body_html)
+        )
         return SharedThing(
             kind,
             item.id,

@@ -109,7 +109,7 @@ async def test_a_referred_enrollment_earns_a_members_only_reward_only_for_a_memb
         members_only=True, actor=admin, now=now,
     )  # fmt: skip
     link = await ShareLink.create(
-        code="window01", sharer_id=referrer.id, object_type="window", object_id=window.id,
+        code="wxndwab2", sharer_id=referrer.id, object_type="window", object_id=window.id,
         created_at=now,
     )  # fmt: skip
 
@@ -152,7 +152,7 @@ async def test_payouts_are_asked_within_what_is_withdrawable_and_decided_by_admi
         actor=admin, now=now,
     )  # fmt: skip
     link = await ShareLink.create(
-        code="payout01", sharer_id=referrer.id, object_type="product", object_id=product.id,
+        code="payvtab2", sharer_id=referrer.id, object_type="product", object_id=product.id,
         created_at=now,
     )  # fmt: skip
     assert await attribution.touch(buyer.id, link, Source.LINK, at=now, days=7)
@@ -255,17 +255,17 @@ async def test_visits_are_written_in_batches_and_the_sharers_own_are_not_counted
         title="书签", description="", category="文创", price_fen=1_000, stock=3
     )
     link = await ShareLink.create(
-        code="visits01", sharer_id=sharer.id, object_type="product", object_id=product.id,
+        code="vxsxtsa2", sharer_id=sharer.id, object_type="product", object_id=product.id,
         created_at=datetime.now(UTC),
     )  # fmt: skip
     for source in ("", "?from=poster", "?from=poster", "?from=nonsense"):
-        assert (await client.get(f"/s/visits01{source}")).status_code == 302
+        assert (await client.get(f"/s/vxsxtsa2{source}")).status_code == 302
     assert not await LinkDay.exists()  # nothing written on the request path
     await flush(app.state.memory.tally)
     days = {row.source: row.visits for row in await LinkDay.filter(link_id=link.id)}
     assert days == {"link": 2, "poster": 2}
     await sign_in(client, sharer.email or "")
-    await client.get("/s/visits01")
+    await client.get("/s/vxsxtsa2")
     await flush(app.state.memory.tally)
     assert sum(row.visits for row in await LinkDay.filter(link_id=link.id)) == 4
     assert (await client.get("/s/nosuchcode")).status_code == 404
@@ -319,6 +319,10 @@ async def test_inside_wechat_the_share_page_signs_the_card_for_the_short_link(
         headers=bearer(await token_for(sharer)),
     )
     code = made.json()["code"]
+    # Someone else's share page sends a visitor to the thing itself.
+    other = await client.get(f"/share/{code}")
+    assert other.status_code == 303 and other.headers["location"] == f"/store/products/{product.id}"
+    await sign_in(client, sharer.email or "")
     in_wechat = {
         "User-Agent": "Mozilla/5.0 (iPhone) MicroMessenger/8.0.50",
         "Accept-Language": "zh",
@@ -339,3 +343,73 @@ async def test_inside_wechat_the_share_page_signs_the_card_for_the_short_link(
     outside = await client.get(f"/share/{code}")
     assert 'id="wechat-share"' not in outside.text
     assert "奖励" not in page.text and "返利" not in page.text
+
+
+async def test_the_referrers_page_asks_for_a_payout_in_yuan_and_refuses_nonsense(
+    client: httpx.AsyncClient,
+) -> None:
+    referrer = await make_member()
+    now = datetime.now(UTC)
+    await LedgerEntry.create(
+        referrer_id=referrer.id, kind=EntryKind.CREDIT, amount_fen=2_000,
+        available_at=now - timedelta(days=1), created_at=now - timedelta(days=8),
+        once_key="credit:test",
+    )  # fmt: skip
+    await sign_in(client, referrer.email or "")
+    page = await client.get("/account/referrals")
+    assert page.status_code == 200 and 'data-withdrawable="2000"' in page.text
+    csrf = csrf_from(page.text)
+    for nonsense in ("inf", "nan", "1e309", "-3", "12.345", "x" * 5000):
+        refused = await client.post(
+            "/account/referrals/payouts", data={"csrf_token": csrf, "amount_yuan": nonsense}
+        )
+        assert refused.status_code == 303, nonsense
+    too_much = await client.post(
+        "/account/referrals/payouts", data={"csrf_token": csrf, "amount_yuan": "20.01"}
+    )
+    assert too_much.status_code == 303 and not await Payout.exists()
+    asked = await client.post(
+        "/account/referrals/payouts", data={"csrf_token": csrf, "amount_yuan": "12.5"}
+    )
+    assert asked.status_code == 303
+    [payout] = await Payout.all()
+    assert (payout.referrer_id, payout.amount_fen, payout.status) == (
+        referrer.id,
+        1_250,
+        PayoutStatus.REQUESTED,
+    )
+    shown = await client.get("/account/referrals")
+    assert 'data-withdrawable="750"' in shown.text
+
+
+async def test_nonsense_in_paths_and_forms_is_refused_without_a_server_error(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/s/%00", "/s/%00abcdefg", "/share/%00", "/s/%00/poster.png", "/s/ABCDEFGH"):
+        assert (await client.get(path)).status_code == 404, path
+    admin = await make_user(role="admin")
+    await sign_in(client, admin.email or "")
+    page = await client.get("/admin/referrals")
+    csrf = csrf_from(page.text)
+    for applies_to, value in (("product:²", "5"), ("product:99999999999999999999", "5"),
+                              ("window:1", "²"), ("nothing", "1" * 40)):  # fmt: skip
+        refused = await client.post(
+            "/admin/referrals/rewards",
+            data={"csrf_token": csrf, "applies_to": applies_to, "kind": "percent", "value": value},
+        )
+        assert refused.status_code == 422, (applies_to, value)
+    shared = await client.post(
+        "/share", data={"csrf_token": csrf, "object_type": "product", "object_id": "²"}
+    )
+    assert shared.status_code in (303, 422)
+    assert not await ShareLink.exists()
+
+
+async def test_a_staff_member_does_not_decide_their_own_payout(client: httpx.AsyncClient) -> None:
+    headers, admin = await admin_headers()
+    payout = await Payout.create(
+        referrer_id=admin.id, amount_fen=100, requested_at=datetime.now(UTC)
+    )
+    own = await client.post(f"/api/v1/admin/referrals/payouts/{payout.id}/approve", headers=headers)
+    assert own.status_code == 403 and own.json()["error"]["code"] == "own_payout"
+    assert (await Payout.get(id=payout.id)).status == PayoutStatus.REQUESTED

@@ -5,6 +5,7 @@ OpenGraph tags of a members-only item hold none of its members-only text."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -202,7 +203,7 @@ async def test_the_last_touch_within_the_window_names_the_referrer() -> None:
     now = datetime.now(UTC)
     links = [
         await ShareLink.create(
-            code=f"link{n}xyz",
+            code=f"link{n + 2}xyz",
             sharer_id=u.id,
             object_type="product",
             object_id=product.id,
@@ -267,3 +268,110 @@ async def test_opengraph_tags_of_a_members_only_item_hold_none_of_its_members_on
     shown = unescape(" ".join(tags))
     assert "一段公开的预告" in shown
     assert secret not in shown and "开头的几个字" not in shown
+
+
+async def test_a_members_only_item_with_a_short_body_shares_no_word_of_it(
+    client: httpx.AsyncClient,
+) -> None:
+    author = await make_user(role="admin")
+    item = await editing.create_item(
+        title="今日问答",
+        body="答案42",  # too short for a teaser cut from it
+        keyword="问答",
+        members_only=True,
+        publish_at=datetime.now(UTC) - timedelta(minutes=1),
+        author=author,
+        now=datetime.now(UTC),
+    )
+    sharer = await make_member()
+    made = await client.post(
+        "/api/v1/share-links",
+        json={"object_type": "feed_item", "object_id": item.id},
+        headers=bearer(await token_for(sharer)),
+    )
+    await sign_in(client, sharer.email or "")
+    page = await client.get(f"/share/{made.json()['code']}")
+    assert page.status_code == 200 and "今日问答" in page.text
+    assert "答案42" not in page.text
+
+
+async def test_a_visit_after_the_payment_began_refers_nothing_of_it(
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
+) -> None:
+    sharer = await make_member()
+    product_id, made = await shared_product(client, sharer)
+    buyer = await make_user()
+    link = await ShareLink.get(code=made["code"])
+    order = await paid_order(provider, settings, buyer, product_id)
+    # Touched only after paying: a later reconciliation of the same payment credits nobody.
+    assert await attribution.touch(
+        buyer.id, link, attribution.Source.LINK, at=datetime.now(UTC), days=7
+    )
+    payment = await Payment.get(id=order.payment_id)  # type: ignore[attr-defined]
+    from referrals import rewards
+
+    await rewards.paid(payment, ReferredKind.ORDER, False, datetime.now(UTC), 7, 7)
+    assert not await Referral.exists(kind=ReferredKind.ORDER, subject_id=order.id)
+    assert not await LedgerEntry.exists()
+
+
+async def test_a_disputed_payments_reward_stays_pending_and_two_refunds_at_once_reverse_both(
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
+) -> None:
+    sharer, buyer = await make_member(), await make_user()
+    product_id, made = await shared_product(client, sharer)
+    link = await ShareLink.get(code=made["code"])
+    assert await attribution.touch(
+        buyer.id, link, attribution.Source.LINK, at=datetime.now(UTC) - timedelta(minutes=1), days=7
+    )
+    order = await paid_order(provider, settings, buyer, product_id)
+    payment_id = order.payment_id  # type: ignore[attr-defined]
+    later = datetime.now(UTC) + timedelta(days=settings.refund_days, minutes=1)
+    assert (await ledger.balance(sharer.id, now=later)).withdrawable_fen == PRICE // 10
+    await Payment.filter(id=payment_id).update(status="disputed")
+    money = await ledger.balance(sharer.id, now=later)
+    assert (money.withdrawable_fen, money.pending_fen) == (0, PRICE // 10)
+    await Payment.filter(id=payment_id).update(status="succeeded")
+
+    # Two partial refunds committed at the same moment: each reversal counts both refunds.
+    await asyncio.gather(
+        payments.refund(provider=provider, payment_id=payment_id, amount_fen=PRICE // 4,
+                        now=datetime.now(UTC)),
+        payments.refund(provider=provider, payment_id=payment_id, amount_fen=PRICE // 4,
+                        now=datetime.now(UTC)),
+    )  # fmt: skip
+    assert await ledger._sum(LedgerEntry.filter(payment_id=payment_id)) == PRICE // 10 // 2
+
+
+async def test_an_older_account_signing_in_after_a_visit_is_not_a_referred_sign_up(
+    client: httpx.AsyncClient,
+) -> None:
+    sharer = await make_member()
+    _product_id, made = await shared_product(client, sharer)
+    older = await make_user()
+    await User.filter(id=older.id).update(created_at=datetime.now(UTC) - timedelta(hours=1))
+    await client.get(f"/s/{made['code']}")
+    await sign_in(client, older.email or "")
+    assert not await Referral.exists(kind=ReferredKind.SIGNUP)
+    touch = await Touch.get(user_id=older.id)  # the visit still names the referrer
+    assert touch.referrer_id == sharer.id
+
+
+async def test_one_who_referred_a_purchase_may_not_take_its_buyer_as_referrer() -> None:
+    a, b = await make_user(), await make_user()
+    product = await store.create_product(
+        title="书签", description="", category="文创", price_fen=1_000, stock=3
+    )
+    now = datetime.now(UTC)
+    link_b = await ShareLink.create(
+        code="bbbbbbbb", sharer_id=b.id, object_type="product", object_id=product.id, created_at=now
+    )
+    link_a = await ShareLink.create(
+        code="aaaaaaaa", sharer_id=a.id, object_type="product", object_id=product.id, created_at=now
+    )
+    # A referred a purchase of B's long ago (B's touch has since expired).
+    await attribution.record(
+        ReferredKind.ORDER, 77, referred_id=b.id, link_id=link_a.id, referrer_id=a.id,
+        source="link", at=now - timedelta(days=60),
+    )  # fmt: skip
+    assert not await attribution.touch(a.id, link_b, attribution.Source.LINK, at=now, days=7)
