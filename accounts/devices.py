@@ -29,7 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from accounts import outbox
+from accounts import mail_layout, outbox
 from accounts.identities import normalize_email
 from accounts.models import LoginCode, MailRequest, User
 from errors import RateLimited
@@ -132,7 +132,7 @@ async def send_login_code(user: User, locale: str, now: datetime) -> None:
     subject = _("Your Shuyuan sign-in code: %(code)s") % {"code": code}
     await mail_code(
         user, code, _code_digest(user.id, code), purpose="sign_in", subject=subject,
-        intro=intro, ignore=ignore, expires_at=now + CODE_FOR, now=now,
+        intro=intro, ignore=ignore, expires_at=now + CODE_FOR, now=now, locale=locale,
     )  # fmt: skip
 
 
@@ -147,12 +147,18 @@ async def mail_code(
     ignore: str,
     expires_at: datetime,
     now: datetime,
+    locale: str,
     only_live: bool = False,
 ) -> None:
     """Keep the digest of a code mailed to `user` (a LoginCode of `purpose`: "sign_in" here,
     "link" for accounts.link_codes) and put the mail in the outbox, in one transaction.
     `only_live`: the account's earlier live codes of `purpose` are void from now on (its
     row locked first, so two requests at once leave one live code)."""
+    text, body = mail_layout.account_mail(
+        mail_layout.MailContent(heading=subject, lines=(intro,), code=code, after=(ignore,)),
+        locale=supported(locale),
+        subject=subject,
+    )
     async with in_transaction():
         if only_live:
             await User.select_for_update().get(id=user.id)
@@ -167,8 +173,8 @@ async def mail_code(
             channel="mail",
             recipient=user.email or "",
             subject=subject,
-            text=f"{intro}\n\n{code}\n\n{ignore}\n",
-            html=f"<p>{intro}</p><p><strong>{code}</strong></p><p>{ignore}</p>",
+            text=text,
+            html=body,
             key=f"{'login' if purpose == 'sign_in' else purpose}-code:{row.id}",
             now=now,
         )

@@ -71,7 +71,7 @@ async def send_link_code(user: User, locale: str, now: datetime) -> None:
     # asked for from many addresses do not multiply a guess's chances.
     await devices.mail_code(
         user, code, _digest(user.id, code), purpose="link", subject=subject, intro=intro,
-        ignore=ignore, expires_at=now + LINK_CODE_FOR, now=now, only_live=True,
+        ignore=ignore, expires_at=now + LINK_CODE_FOR, now=now, only_live=True, locale=locale,
     )  # fmt: skip
 
 

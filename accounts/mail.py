@@ -5,8 +5,9 @@ from __future__ import annotations
 import email.policy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import format_datetime, parseaddr
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -29,6 +30,32 @@ class Mailer:
     url: str
     sender: str
 
+    def message(
+        self,
+        *,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+        date: datetime | None = None,
+    ) -> EmailMessage:
+        """The message as it is sent: From, To, Subject, Date (now, when it leaves), the
+        Message-ID, extra headers (List-Unsubscribe...), the text part and the HTML part."""
+        message = EmailMessage(policy=_POLICY)
+        message["From"] = self.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Date"] = format_datetime(date or datetime.now(UTC))
+        message["Message-ID"] = message_id
+        for name, value in (headers or {}).items():
+            message[name] = value
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
+
     async def send(
         self,
         *,
@@ -41,16 +68,9 @@ class Mailer:
     ) -> None:
         """Send one message (plain text, and HTML when given). `message_id` is stable for a
         message, so a receiving side can tell a copy. Raises MailUnavailable."""
-        message = EmailMessage(policy=_POLICY)
-        message["From"] = self.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = message_id
-        for name, value in (headers or {}).items():
-            message[name] = value
-        message.set_content(text)
-        if html is not None:
-            message.add_alternative(html, subtype="html")
+        message = self.message(
+            to=to, subject=subject, text=text, html=html, message_id=message_id, headers=headers
+        )
         parts = urlsplit(self.url)
         try:
             await aiosmtplib.send(
@@ -69,7 +89,8 @@ class Mailer:
             raise MailUnavailable(str(exc)[:300]) from exc
 
 
-def message_id(outbox_id: int, sender: str) -> str:
-    """The same Message-ID every time one outbox message is sent."""
+def message_id(token: str, sender: str) -> str:
+    """The Message-ID of the outbox message whose random token is `token`, on the sending
+    domain (the same every time it is sent)."""
     domain = sender.rsplit("@", 1)[-1].strip("> ") or "shuyuan.local"
-    return f"<outbox-{outbox_id}@{domain}>"
+    return f"<{token}@{domain}>"

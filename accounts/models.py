@@ -164,6 +164,10 @@ class OutboxMessage(Model):
     text = fields.TextField()
     html = fields.TextField(null=True)
     headers: Any = fields.JSONField(null=True)  # extra mail headers (List-Unsubscribe...)
+    # The random left part of the mail's Message-ID (<token@sending domain>), chosen when it
+    # is written: the same on every attempt, never a row number (which would repeat in a
+    # rebuilt database). NULL for rows written before it: one is chosen when they are sent.
+    message_token = fields.CharField(max_length=40, null=True)
     # One message per key ("receipt:order:12"): a change retried enqueues nothing more.
     dedupe_key = fields.CharField(max_length=120, unique=True)
     state = fields.CharEnumField(OutboxState, max_length=10, default=OutboxState.PENDING)

@@ -13,8 +13,7 @@ sent by a job), and reminder-like kinds carry a one-click unsubscribe (RFC 8058)
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,12 +22,32 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import outbox
+from accounts import mail_layout, outbox
+from accounts.mail_layout import Row
 from accounts.models import Consent, NoticeChannel, NoticeChoice, Notification, User
 from accounts.roles import Capability
 from errors import ValidationError
 from translation import DEFAULT_LOCALE, N_, supported, translations
 from wiring import Wire
+
+
+@dataclass(frozen=True)
+class MailExtras:
+    """What a kind's mail shows beside its sentence (a Kind's `mail` hook gives it): more
+    lines, a receipt's rows, facts, the thing's picture, the button's label, small print."""
+
+    lines: tuple[str, ...] = ()
+    rows: tuple[Row, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
+    picture_url: str | None = None  # absolute
+    picture_alt: str = ""
+    action_label: str | None = None
+    after: tuple[str, ...] = ()
+
+
+# A kind's mail: what it shows of the notice's thing, in the reader's language (`locale`),
+# read when the mail is written (in the notifying transaction); None: the sentence alone.
+MailHook = Callable[[Notification, str], Awaitable[MailExtras | None]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,7 @@ class Kind:
     # A kind for staff only (a Capability): told only to staff whose role grants it, and
     # offered on the notices page only to them.
     staff: str = ""
+    mail: MailHook | None = None
 
     def offered_to(self, user: User) -> bool:
         return not self.staff or user.may(self.staff)
@@ -303,27 +323,22 @@ async def notify(
 
 def mail_footer(
     user_id: int, kind_name: str, locale: str
-) -> tuple[str, str, dict[str, str] | None]:
+) -> tuple[mail_layout.Footer, dict[str, str] | None]:
     """What ends every notice mail to `user_id` in `locale`: why they get it and where to
-    choose, and for reminder-like kinds a one-click unsubscribe (RFC 8058), as (text, HTML,
-    extra headers)."""
+    choose, and for reminder-like kinds a one-click unsubscribe (RFC 8058) with its headers
+    (List-Unsubscribe only where the reader can unsubscribe)."""
     _ = translations(locale).gettext
-    settings_link = links.absolute("accounts.notices_page")
-    why = _("You get this mail because you chose to be told by mail. Choose what you are told:")
-    text = f"--\n{why}\n{settings_link}\n"
-    body = f'<hr><p><small>{html.escape(why)} <a href="{settings_link}">{settings_link}</a>'
-    headers = None
-    if kinds()[kind_name].reminder:
-        unsubscribe = unsubscribe_link(user_id, kind_name)
-        stop = _("Stop these mails (one click):")
-        text += f"{stop}\n{unsubscribe}\n"
-        body += f'<br>{html.escape(stop)} <a href="{html.escape(unsubscribe)}">{html.escape(unsubscribe)}</a>'
-        # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to the https link.
-        headers = {
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        }
-    return text, body + "</small></p>", headers
+    why = _("You get this mail because you chose to be told of this by mail on Shuyuan.")
+    footer = mail_layout.Footer(why=why, choose_url=links.absolute("accounts.notices_page"))
+    if not kinds()[kind_name].reminder:
+        return footer, None
+    unsubscribe = unsubscribe_link(user_id, kind_name)
+    # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to the https link.
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    return mail_layout.Footer(why=why, choose_url=footer.choose_url, stop_url=unsubscribe), headers
 
 
 async def _mail(user: User, notification: Notification, kind: Kind, now: datetime) -> None:
@@ -332,17 +347,30 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
     params = notification.params or {}
     sentence = render(notification.kind, params, locale, notification.message)
     link = links.join(notification.link) if notification.link else links.absolute("site.home")
-    footer_text, footer_html, headers = mail_footer(user.id, notification.kind, locale)
-    text = f"{sentence}\n\n{link}\n\n{footer_text}"
-    body = (
-        f"<p>{html.escape(sentence)}</p>"
-        f'<p><a href="{html.escape(link)}">{html.escape(link)}</a></p>{footer_html}'
+    footer, headers = mail_footer(user.id, notification.kind, locale)
+    extras = (await kind.mail(notification, locale) if kind.mail else None) or MailExtras()
+    subject = (_(kind.subject) % params)[:200]
+    text, body = mail_layout.compose(
+        mail_layout.MailContent(
+            heading=subject,
+            lines=(sentence, *extras.lines),
+            picture_url=extras.picture_url,
+            picture_alt=extras.picture_alt,
+            rows=extras.rows,
+            facts=extras.facts,
+            action=(extras.action_label or _("Open it on Shuyuan"), link),
+            after=extras.after,
+            preheader=sentence,
+        ),
+        footer,
+        locale=locale,
+        subject=subject,
     )
     assert user.email is not None  # notify mails verified addresses only
     await outbox.enqueue(
         channel="mail",
         recipient=user.email,
-        subject=(_(kind.subject) % params)[:200],
+        subject=subject,
         text=text,
         html=body,
         headers=headers,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,11 @@ LONGEST_WAIT = timedelta(hours=2)
 STUCK_AFTER = timedelta(minutes=10)
 BATCH = 50
 CHANNELS = ("mail",)
+
+
+def new_token() -> str:
+    """A Message-ID's left part: 128 random bits, unique without a counter."""
+    return secrets.token_hex(16)
 
 
 def wait_after(attempts: int) -> timedelta:
@@ -65,7 +71,7 @@ async def enqueue(
     sql = for_dialect(_ENQUEUE, connection.capabilities.dialect)
     extra = json.dumps(headers) if headers else None
     await connection.execute_query(
-        sql, [channel, recipient, subject, text, html, extra, key, now, now]
+        sql, [channel, recipient, subject, text, html, extra, key, now, now, new_token()]
     )
 
 
@@ -106,6 +112,7 @@ async def enqueue_many(messages: list[Message], *, channel: str, now: datetime) 
                 m.key,
                 now,
                 now,
+                new_token(),
             ]
             for m in messages
         ],
@@ -146,7 +153,7 @@ async def deliver_due(mailer: Mailer | None, *, now: datetime, limit: int = BATC
                 text=row["text"],
                 html=row["html"],
                 headers=_headers(row["headers"]),
-                message_id=message_id(row["id"], mailer.sender),
+                message_id=message_id(row["message_token"] or new_token(), mailer.sender),
             )
         except MailUnavailable as exc:
             attempts = int(row["attempts"])

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import outbox, sessions, sign_in_methods
+from accounts import mail_layout, outbox, sessions, sign_in_methods
 from accounts.errors import ResetExpired, ResetNotFound
 from accounts.models import MailRequest, PasswordReset, User
 from accounts.services import hash_password, normalize_email, validate_password
@@ -67,14 +67,26 @@ async def send_reset_link(user: User, locale: str, now: datetime) -> None:
             user_id=user.id, token_hash=_digest(token), expires_at=now + RESET_FOR, created_at=now
         )
         intro = _("Someone asked to set a new password for your Shuyuan account.")
-        action = _("Open this link within an hour to choose a new password:")
+        action = _("Open this link within an hour to choose a new password.")
         ignore = _("If it was not you, ignore this mail; your password stays as it is.")
+        subject = _("Set a new Shuyuan password")
+        text, body = mail_layout.account_mail(
+            mail_layout.MailContent(
+                heading=subject,
+                lines=(intro, action),
+                action=(_("Choose a new password"), link),
+                after=(ignore,),
+                preheader=intro,
+            ),
+            locale=supported(locale),
+            subject=subject,
+        )
         await outbox.enqueue(
             channel="mail",
             recipient=user.email,
-            subject=_("Set a new Shuyuan password"),
-            text=f"{intro}\n\n{action}\n{link}\n\n{ignore}\n",
-            html=(f'<p>{intro}</p><p>{action}<br><a href="{link}">{link}</a></p><p>{ignore}</p>'),
+            subject=subject,
+            text=text,
+            html=body,
             key=f"password-reset:{reset.id}",
             now=now,
         )

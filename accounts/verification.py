@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import notices, outbox
+from accounts import mail_layout, notices, outbox
 from accounts.errors import VerificationExpired, VerificationNotFound
 from accounts.models import User
 from translation import supported, translations
@@ -35,14 +35,26 @@ async def send_verification(user: User, *, now: datetime) -> None:
     token = _signer().dumps([user.id, user.email])
     link = links.absolute_with_token("accounts.verify_email", token)
     _ = translations(supported(user.locale)).gettext
-    intro = _("Welcome to Shuyuan. Open this link to show that this address is yours:")
+    intro = _("Welcome to Shuyuan. Open this link to show that this address is yours.")
     later = _("The link works for three days. If you did not make an account, ignore this mail.")
+    subject = _("Verify your email address")
+    text, body = mail_layout.account_mail(
+        mail_layout.MailContent(
+            heading=subject,
+            lines=(intro,),
+            action=(_("Verify this address"), link),
+            after=(later,),
+            preheader=intro,
+        ),
+        locale=supported(user.locale),
+        subject=subject,
+    )
     await outbox.enqueue(
         channel="mail",
         recipient=user.email,
-        subject=_("Verify your email address"),
-        text=f"{intro}\n{link}\n\n{later}\n",
-        html=f'<p>{intro}<br><a href="{link}">{link}</a></p><p>{later}</p>',
+        subject=subject,
+        text=text,
+        html=body,
         key=f"verify:{user.id}:{now:%Y%m%d%H}",
         now=now,
     )

@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
 from tortoise.expressions import F, Q, Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import audit, notices, outbox
+from accounts import audit, mail_layout, notices, outbox
 from accounts.models import NoticeChannel, NoticeChoice, Notification, User
 from community.text import render_markdown
 from crm import segments
@@ -384,19 +385,27 @@ def compose_mail(broadcast: Broadcast, user_id: int, email: str, locale: str) ->
     text = broadcast.body
     for index, url in enumerate(broadcast.links or []):
         text = text.replace(url, click_link(broadcast.id, user_id, index), 1)
-    footer_text, footer_html, headers = notices.mail_footer(user_id, KIND, locale)
+    footer, headers = notices.mail_footer(user_id, KIND, locale)
     page = links.absolute("crm.message", id=broadcast.id)
     gettext = translations(locale).gettext
-    read_online = gettext("Read it on Shuyuan")
-    online_line = f"{gettext('Read it on Shuyuan:')} {page}"
+    text_part, html_part = mail_layout.compose(
+        mail_layout.MailContent(
+            heading=broadcast.title,
+            # Sanitised when the broadcast was saved (nh3), links counted above.
+            body_html=Markup(body),  # nosec B704
+            body_text=text,
+            action=(gettext("Read it on Shuyuan"), page),
+            preheader=broadcast.title,
+        ),
+        footer,
+        locale=locale,
+        subject=broadcast.title[:200],
+    )
     return outbox.Message(
         recipient=email,
         subject=broadcast.title[:200],
-        text=f"{broadcast.title}\n\n{text}\n\n{online_line}\n\n{footer_text}",
-        html=(
-            f"<h1>{html.escape(broadcast.title)}</h1>{body}"
-            f'<p><a href="{html.escape(page)}">{html.escape(read_online)}</a></p>{footer_html}'
-        ),
+        text=text_part,
+        html=html_part,
         headers=headers,
         key=f"broadcast:{broadcast.id}:{user_id}",
     )

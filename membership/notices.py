@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from accounts.models import NoticeChannel
 from accounts.notices import Kind
+from membership import mail
 from translation import N_
 
 KINDS: dict[str, Kind] = {
@@ -15,6 +16,7 @@ KINDS: dict[str, Kind] = {
         N_("Your Shuyuan membership"),
         NoticeChannel.INBOX_AND_MAIL,
         label=N_("Receipts"),
+        mail=mail.welcome,
     ),
     "renewal_reminder": Kind(
         N_("Your membership ends on %(date)s: renew it."),
@@ -22,6 +24,7 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX_AND_MAIL,
         reminder=True,
         label=N_("Renewal reminders"),
+        mail=mail.renewal,
     ),
     "seat_offered": Kind(
         N_("A seat in “%(window)s” is yours for 10 minutes: enroll now."),

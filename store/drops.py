@@ -43,7 +43,7 @@ async def send_drop_reminders(*, now: datetime) -> int:
             await notices.notify(
                 reminder.user.id,
                 kind="drop_open",
-                params={"title": reminder.product.title},
+                params={"title": reminder.product.title, "product": reminder.product.id},
                 link=links.path("store.product_page", id=reminder.product.id),
             )
             sent += 1

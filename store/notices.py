@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from accounts.models import NoticeChannel
 from accounts.notices import Kind
+from store import mail
 from translation import N_
 
 KINDS: dict[str, Kind] = {
@@ -15,12 +16,14 @@ KINDS: dict[str, Kind] = {
         N_("Receipt for order #%(order)s"),
         NoticeChannel.INBOX_AND_MAIL,
         label=N_("Receipts"),
+        mail=mail.order_paid,
     ),
     "order_shipped": Kind(
         N_("Order #%(order)s has shipped; tracking number %(tracking)s."),
         N_("Order #%(order)s has shipped"),
         NoticeChannel.INBOX_AND_MAIL,
         label=N_("Shipping"),
+        mail=mail.order_shipped,
     ),
     "order_delivered": Kind(
         N_("Order #%(order)s was delivered."),
@@ -62,6 +65,7 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX_AND_MAIL,
         reminder=True,
         label=N_("Drop reminders"),
+        mail=mail.product_picture,
     ),
     "raffle_won": Kind(
         N_("You won the raffle for “%(title)s”: buy before %(time)s (Beijing time)."),
@@ -69,5 +73,6 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX_AND_MAIL,
         reminder=True,
         label=N_("Raffle results"),
+        mail=mail.product_picture,
     ),
 }

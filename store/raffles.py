@@ -91,7 +91,11 @@ async def draw_raffle(
             await notices.notify(
                 user_id,
                 kind="raffle_won",
-                params={"title": product.title, "time": f"{until.astimezone(SHANGHAI):%H:%M}"},
+                params={
+                    "title": product.title,
+                    "time": f"{until.astimezone(SHANGHAI):%H:%M}",
+                    "product": product.id,
+                },
                 link=links.path("store.product_page", id=product.id),
             )
         await audit.record(

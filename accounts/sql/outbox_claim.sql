@@ -12,4 +12,4 @@ WHERE id IN (
     ORDER BY id
     LIMIT $3 /* lock */
 ) AND state = 'pending'
-RETURNING id, channel, recipient, subject, text, html, headers, attempts
+RETURNING id, channel, recipient, subject, text, html, headers, attempts, message_token

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -58,7 +60,11 @@ async def test_a_message_is_sent_once_with_the_change_and_never_without_it(
     [received] = smtp.received()
     assert received["To"] == "reader@example.cn"
     assert str(received["Subject"]).startswith("=?utf-8?") or "订单" in str(received["Subject"])
-    assert received["Message-ID"].startswith("<outbox-")
+    [row] = await OutboxMessage.all()
+    # A random Message-ID on the sending domain (never the row's number), and the send's Date.
+    assert received["Message-ID"] == f"<{row.message_token}@shuyuan.test>"
+    assert re.fullmatch(r"[0-9a-f]{32}", row.message_token or "")
+    assert abs((parsedate_to_datetime(received["Date"]) - now).total_seconds()) < 60
     kinds = [part.get_content_type() for part in received.walk()]
     assert "text/plain" in kinds and "text/html" in kinds
     [row] = await OutboxMessage.all()

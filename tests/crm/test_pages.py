@@ -200,7 +200,10 @@ async def test_the_preview_shows_the_rendered_body_the_mail_and_the_reach_and_sa
     assert text.count("新书到了") >= 3  # the title: in the form, as a member reads it, the mail
     assert html.escape(admin.email) in text  # the mail as the admin would receive it
     assert "/m/" in text  # its link goes through the counted redirect
-    assert "<h1>新书到了</h1>" in text  # the mail's own HTML, shown in the page
+    mail = await client.get("/admin/broadcasts/preview/mail")  # the mail's own HTML
+    assert mail.status_code == 200 and "新书到了</h1>" in mail.text
+    assert "style-src 'unsafe-inline'" in mail.headers["content-security-policy"]
+    assert "script-src" not in mail.headers["content-security-policy"]
     assert re.search(r"\b2\b", text[text.index('id="preview-heading"') :])  # two members
     assert not await Broadcast.exists()
 
