@@ -2,11 +2,11 @@
 
 Every package registers its own parts here and nowhere else: the purposes payments settles
 for (store's orders, membership's seats), the notice kinds (accounts', community's, store's,
-membership's), the mail letterhead, the route table and the links built from its names
-(routing.py, links.py), the worker's memories, the parts of the account page. Nothing
-registers at import time: an app holds what `wire(settings)` built, and two apps built in one
-process with different settings see only their own (web.wiring.Wired binds an app's wiring
-for its requests).
+membership's), the mail letterhead, the font the podcast's artwork is drawn in (store's), the
+route table and the links built from its names (routing.py, links.py), the worker's memories,
+the parts of the account page. Nothing registers at import time: an app holds what
+`wire(settings)` built, and two apps built in one process with different settings see only
+their own (web.wiring.Wired binds an app's wiring for its requests).
 
 Process-wide by design, and set up elsewhere: Tortoise's database connections (db.py, opened
 by the app's lifespan or the command), the Prometheus registry (metrics.py: one /metrics per
@@ -25,6 +25,7 @@ from accounts import account_parts, notices, sign_in_hooks
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from community import notices as community_notices
+from community.feed import artwork
 from crm import notices as crm_notices
 from jobs.worker import WorkerMemory
 from links import LINKS, Links
@@ -34,6 +35,7 @@ from payments.purposes import PURPOSES, Purposes
 from referrals import attribution, rewards
 from routing import route_table
 from settings import Settings
+from store import covers
 from store import fulfilment as store_fulfilment
 from store import notices as store_notices
 from support import account as support_parts
@@ -68,6 +70,8 @@ class AppWiring:
                 (LINKS, self.links),
                 (account_parts.ACCOUNT_PARTS, self.account_parts),
                 (sign_in_hooks.SIGN_IN_HOOKS, self.sign_in_hooks),
+                # The podcast's drawn artwork is set in the font the store ships.
+                (artwork.TYPEFACE, covers.typeface),
             )
         )
 

@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +38,8 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_ICP_FILING",
         "SHUYUAN_PUBLIC_SECURITY_FILING",
         "SHUYUAN_BUSINESS_LICENCE_URL",
+        "SHUYUAN_PODCAST_OWNER_NAME",
+        "SHUYUAN_PODCAST_OWNER_EMAIL",
         "WECHAT_OAUTH_BASE",
         "WECHAT_API_BASE",
         "WECHAT_MP_APPID",
@@ -76,6 +79,10 @@ DEV_STRIPE_API_BASE = "http://127.0.0.1:8420"
 DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 PROD_STRIPE_API_BASE = "https://api.stripe.com"
 MIN_SECRET_KEY_LENGTH = 32
+# The podcast feed's owner when neither its setting nor MAIL_FROM names one.
+PODCAST_OWNER_NAME = "书院 Shuyuan"
+# An address as a podcast directory takes it: one @, no spaces, nothing to escape in its XML.
+_PODCAST_OWNER_EMAIL = re.compile(r"^[^@\s<>&\"']+@[^@\s<>&\"']+\.[^@\s<>&\"']+$")
 # payments.provider.Method, in the order checkout offers them: most members pay with WeChat.
 PAYMENT_METHODS = ("wechat_pay", "alipay", "card")
 # Which providers may take each method (SHUYUAN_PROVIDERS): Stripe takes all three; WeChat Pay
@@ -240,6 +247,11 @@ class Settings:
     icp_filing: str | None = None
     public_security_filing: str | None = None
     business_licence_url: str | None = None
+    # Who the podcast feed names as its owner (itunes:owner: podcast directories write to this
+    # address to confirm a feed is yours). None: the name and the address of mail_from
+    # (podcast_owner).
+    podcast_owner_name: str | None = None
+    podcast_owner_email: str | None = None
     # WeChat sign-in (accounts.wechat): where its OAuth pages and its API are (the stand-in in
     # development), the official account (web authorisation inside WeChat, and its openid for
     # paying there) and the Open Platform website app (QR login on a computer). None: that way
@@ -299,6 +311,7 @@ class Settings:
                 )
         if "@" not in self.mail_from or len(self.mail_from) > 200:
             raise SettingsError("MAIL_FROM must be an address, e.g. 书院 <noreply@example.cn>")
+        _check_podcast_owner(self)
         unknown = [m for m in self.payment_methods if m not in PAYMENT_METHODS]
         if (
             unknown
@@ -373,6 +386,16 @@ class Settings:
     def provider_of(self, method: str) -> str:
         """The provider that takes new payments by `method` (stripe, wechatpay, alipay)."""
         return dict(self.providers).get(method, "stripe")
+
+    @property
+    def podcast_owner(self) -> tuple[str, str]:
+        """The podcast feed's owner, (name, email): SHUYUAN_PODCAST_OWNER_NAME and _EMAIL, else
+        MAIL_FROM's name and address."""
+        name, address = parseaddr(self.mail_from)
+        return (
+            self.podcast_owner_name or name.strip() or PODCAST_OWNER_NAME,
+            self.podcast_owner_email or address,
+        )
 
     @property
     def jobs(self) -> str:
@@ -460,6 +483,8 @@ class Settings:
                 environ.get("SHUYUAN_PUBLIC_SECURITY_FILING", "").strip() or None
             ),
             business_licence_url=environ.get("SHUYUAN_BUSINESS_LICENCE_URL", "").strip() or None,
+            podcast_owner_name=environ.get("SHUYUAN_PODCAST_OWNER_NAME", "").strip() or None,
+            podcast_owner_email=environ.get("SHUYUAN_PODCAST_OWNER_EMAIL", "").strip() or None,
             wechat_oauth_base=(
                 environ.get("WECHAT_OAUTH_BASE", "").strip()
                 or (PROD_WECHAT_OAUTH_BASE if production else DEV_WECHAT_BASE)
@@ -789,6 +814,16 @@ def _check_filings(settings: Settings) -> None:
         )
     if settings.business_licence_url is not None:
         _check_http_url("SHUYUAN_BUSINESS_LICENCE_URL", settings.business_licence_url)
+
+
+def _check_podcast_owner(settings: Settings) -> None:
+    name, email = settings.podcast_owner_name, settings.podcast_owner_email
+    if name is not None and (len(name) > 100 or not name.isprintable()):
+        raise SettingsError("SHUYUAN_PODCAST_OWNER_NAME must be one line of at most 100 characters")
+    if email is not None and (len(email) > 200 or not _PODCAST_OWNER_EMAIL.fullmatch(email)):
+        raise SettingsError(
+            f"SHUYUAN_PODCAST_OWNER_EMAIL must be an address (podcast@example.cn), not {email!r}"
+        )
 
 
 def _check_http_url(name: str, url: str) -> None:

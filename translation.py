@@ -65,6 +65,7 @@ REASON_TEMPLATES = (
     N_("must be at most %(n)s characters"),
     N_("must be at most %(n)s MB"),
     N_("must be at least %(n)s"),
+    N_("must be at least %(n)s pixels wide and high"),
     N_("must be at most %(n)s"),
     N_("must have at least %(n)s entries"),
     N_("must have at most %(n)s entries"),

@@ -13,7 +13,7 @@ from community.board import replies
 from community.board import services as board
 from community.board.models import Post
 from community.feed import editing as feed_editing
-from community.feed.audio import check_audio, silent_mp3
+from community.feed.audio import check_audio
 from community.feed.models import FeedItem
 from crm import broadcasts, segments
 from crm import notes as crm_notes
@@ -22,6 +22,7 @@ from demo import history
 from demo import keywords as demo_keywords
 from demo import support as support_demo
 from demo.pictures import picture
+from demo.voices import morning_voice
 from membership import grants, windows
 from membership.benefits import Question
 from membership.models import EnrollmentWindow
@@ -252,12 +253,12 @@ FEED = [
 
 
 async def _feed(var_dir: Path) -> bool:
-    """Five mornings of the daily feed, the newest today; the voice is a silent placeholder."""
+    """Five mornings of the daily feed, the newest today, each voice a tune of its own."""
     if await FeedItem.exists():
         return False
     admin = await User.get(email=DEMO_ADMIN_EMAIL)
     now = datetime.now(UTC)
-    for days_ago, title, keyword, members_only, body in FEED:
+    for number, (days_ago, title, keyword, members_only, body) in enumerate(FEED):
         await feed_editing.create_item(
             title=title,
             body=body,
@@ -265,7 +266,7 @@ async def _feed(var_dir: Path) -> bool:
             members_only=members_only,
             publish_at=now - timedelta(days=days_ago, minutes=1),
             author=admin,
-            audio=check_audio(silent_mp3(60)),
+            audio=check_audio(morning_voice(number)),
             audio_dir=var_dir / "audio",
             now=now,
         )

@@ -24,7 +24,7 @@ from community.board import services as board
 from community.board.models import Post, Reply
 from community.feed import analytics as feed_analytics
 from community.feed import editing
-from community.feed.audio import check_audio, silent_mp3
+from community.feed.audio import check_audio
 from community.feed.models import FeedItem
 from demo import sales
 from demo.past import (
@@ -38,6 +38,7 @@ from demo.past import (
     Past,
     shanghai,
 )
+from demo.voices import morning_voice
 from membership import grants
 from membership.models import MembershipGrant
 from payments.provider import PaymentProvider
@@ -172,11 +173,12 @@ async def _complimentary(past: Past) -> None:
 
 async def _feed_items(past: Past) -> None:
     """A morning item for each day before the demo's own five (FEED), made the same way."""
-    audio = check_audio(silent_mp3(60))
     known = {shanghai_day(item.publish_at): item for item in await FeedItem.all()}
     missing = [day for day in past.days if day not in known]
     # Newest first: with the demo's own items loaded long ago, the oldest days go without.
-    for day, (title, keyword) in zip(reversed(missing), FEED_TOPICS, strict=False):
+    for number, (day, (title, keyword)) in enumerate(
+        zip(reversed(missing), FEED_TOPICS, strict=False)
+    ):
         known[day] = await editing.create_item(
             title=title,
             body=f"早上好。今天聊聊**{title}**。\n\n关键词：{keyword}",
@@ -184,7 +186,8 @@ async def _feed_items(past: Past) -> None:
             members_only=day.toordinal() % 3 == 0,
             publish_at=shanghai(day, time(7, 0)),
             author=past.admin,
-            audio=audio,
+            # Voices 0 to 4 are the demo's own five mornings' (FEED).
+            audio=check_audio(morning_voice(5 + number)),
             audio_dir=past.var_dir / "audio",
             now=past.now,
         )

@@ -11,9 +11,12 @@ import demo
 from accounts.models import User
 from community.board.models import Post, Reply
 from community.feed import services as feed
+from community.feed.audio import check_audio
 from community.feed.memory import FeedMemory
+from community.feed.models import FeedItem
 from demo import history, sales
 from demo import keywords as demo_keywords
+from demo.voices import morning_voice
 from keywords.models import AutoReply, KeywordMiss
 from membership import services as membership
 from membership import windows
@@ -51,7 +54,11 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(
     page = await feed.feed_page(now=now, full_access=False, memory=FeedMemory())
     assert page.items[0].title == demo.FEED[0][1]
     assert all(item.audio_url for item in page.items)
-    assert len(list((tmp_path / "audio").iterdir())) == history.DAYS  # one voice each morning
+    voices = [path.read_bytes() for path in (tmp_path / "audio").iterdir()]
+    assert len(voices) == history.DAYS  # one voice each morning
+    assert len(set(voices)) == len(voices)  # each a tune of its own
+    lengths = await FeedItem.all().values_list("audio_seconds", flat=True)
+    assert len(set(lengths)) == len(lengths) and 40 <= min(lengths) < max(lengths) <= 81
     titles = [post[2] for post in demo.BOARD]
     assert await Post.filter(title__in=titles).count() == len(demo.BOARD)
     assert await Reply.filter(post__title__in=titles).count() == sum(
@@ -110,3 +117,10 @@ async def test_the_historys_payments_are_settled_as_the_services_settle_them(
         assert await StockUnit.filter(order_id=order.id).count() == 0  # units given back
     drop = await Product.get(title=sales.DROP_TITLE)
     assert await StockUnit.filter(product_id=drop.id, order_id__isnull=True).count() == 0
+
+
+def test_each_demo_voice_is_an_mp3_of_a_length_of_its_own() -> None:
+    voices = [check_audio(morning_voice(number)) for number in (0, 1, 40)]
+    assert [voice.content_type for voice in voices] == ["audio/mpeg"] * 3
+    assert [round(voice.seconds) for voice in voices] == [40, 41, 80]  # mutagen's reading
+    assert len({voice.sha256 for voice in voices}) == 3

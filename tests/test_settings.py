@@ -52,6 +52,19 @@ def test_values_from_the_environment_are_used(tmp_path: Path) -> None:
     assert KEY not in repr(settings)  # secrets stay out of logs
 
 
+def test_the_podcast_owner_is_mail_froms_unless_set(tmp_path: Path) -> None:
+    derived = settings_from(tmp_path, MAIL_FROM="书院编辑部 <editors@shuyuan.cn>")
+    assert derived.podcast_owner == ("书院编辑部", "editors@shuyuan.cn")
+    bare = settings_from(tmp_path, MAIL_FROM="editors@shuyuan.cn")
+    assert bare.podcast_owner == ("书院 Shuyuan", "editors@shuyuan.cn")
+    named = settings_from(
+        tmp_path,
+        SHUYUAN_PODCAST_OWNER_NAME="书院播客",
+        SHUYUAN_PODCAST_OWNER_EMAIL="podcast@shuyuan.cn",
+    )
+    assert named.podcast_owner == ("书院播客", "podcast@shuyuan.cn")
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -65,6 +78,9 @@ def test_values_from_the_environment_are_used(tmp_path: Path) -> None:
         ({"STRIPE_API_BASE": "localhost:8420"}, "STRIPE_API_BASE"),
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
         ({"SECRET_KEY": "too-short"}, "SECRET_KEY"),
+        ({"SHUYUAN_PODCAST_OWNER_EMAIL": "podcast at example.cn"}, "SHUYUAN_PODCAST_OWNER_EMAIL"),
+        ({"SHUYUAN_PODCAST_OWNER_EMAIL": "<a@b.cn>"}, "SHUYUAN_PODCAST_OWNER_EMAIL"),
+        ({"SHUYUAN_PODCAST_OWNER_NAME": "书院\n编辑部"}, "SHUYUAN_PODCAST_OWNER_NAME"),
     ],
 )
 def test_unknown_or_malformed_settings_are_refused_naming_the_variable(

@@ -80,6 +80,7 @@ FIELD_LABELS = {
     "reason": N_("Reason"),
     "audio": N_("Audio"),
     "image": N_("Picture"),
+    "artwork": N_("Podcast artwork"),
     "picture": N_("Picture"),
     "page": N_("Page you wrote from"),
     "status": N_("Status"),

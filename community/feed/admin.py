@@ -1,5 +1,5 @@
 """The feed's console pages (/admin/feed): write, schedule, edit, unpublish and publish again;
-analytics. Staff whose role grants the feed capability only."""
+analytics; the podcast's artwork. Staff whose role grants the feed capability only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.roles import Capability
-from community.feed import analytics, editing
+from community.feed import analytics, artwork, editing
 from community.feed.audio import CheckedAudio, check_audio
 from community.feed.errors import KeywordTaken
 from community.feed.models import FeedItem
@@ -27,10 +27,26 @@ from web.rendering import SHANGHAI, flash, gettext_for, on_error_back, redirect_
 
 @staff_only(Capability.FEED)
 async def dashboard(request: Request) -> Response:
+    return await _dashboard(request)
+
+
+async def _dashboard(request: Request, errors: dict[str, str] | None = None) -> Response:
     # Show the counts up to this moment.
     await analytics.flush_analytics(request.app.state.memory.feed)
     items = await editing.admin_items()
-    return await render(request, "community/admin.html", {"items": items, "now": datetime.now(UTC)})
+    var_dir = request.app.state.settings.var_dir
+    shown = await artwork.artwork_file(var_dir)
+    context = {
+        "items": items,
+        "now": datetime.now(UTC),
+        "errors": errors or {},
+        "artwork_uploaded": artwork.is_uploaded(var_dir),
+        # The page shows the artwork just uploaded, not the one the browser kept for an hour.
+        "artwork_version": f"{shown.stat().st_mtime_ns:x}",
+    }
+    return await render(
+        request, "community/admin.html", context, status_code=422 if errors else 200
+    )
 
 
 def _form_values(item: FeedItem | None) -> dict[str, Any]:
@@ -163,6 +179,39 @@ async def set_published(request: Request) -> Response:
     return redirect_after_post(request, links.path("feed.admin.dashboard"))
 
 
+@staff_only(Capability.FEED)
+async def upload_artwork(request: Request) -> Response:
+    form = await read_form(request)
+    upload = form.get("artwork")
+    data = await upload.read() if isinstance(upload, UploadFile) else b""
+    await form.close()
+    _ = gettext_for(request)
+    try:
+        await artwork.upload_artwork(
+            data,
+            var_dir=request.app.state.settings.var_dir,
+            pictures=request.app.state.pictures,
+            actor=staff_member(request),
+            now=datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        return await _dashboard(request, {exc.field: exc.reason})
+    flash(request, _("The podcast artwork was saved."), "success")
+    return redirect_after_post(request, links.path("feed.admin.dashboard"))
+
+
+@staff_only(Capability.FEED)
+async def remove_artwork(request: Request) -> Response:
+    await read_form(request)
+    await artwork.remove_artwork(
+        var_dir=request.app.state.settings.var_dir,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("The podcast shows the drawn artwork again."), "success")
+    return redirect_after_post(request, links.path("feed.admin.dashboard"))
+
+
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
@@ -182,5 +231,17 @@ def routes() -> list[BaseRoute]:
             set_published,
             methods=["POST"],
             name="feed.admin.publish",
+        ),
+        Route(
+            "/admin/feed/podcast-artwork",
+            upload_artwork,
+            methods=["POST"],
+            name="feed.admin.upload_artwork",
+        ),
+        Route(
+            "/admin/feed/podcast-artwork/remove",
+            remove_artwork,
+            methods=["POST"],
+            name="feed.admin.remove_artwork",
         ),
     ]

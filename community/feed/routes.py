@@ -1,13 +1,11 @@
-"""The feed's pages: the feed, an item, search, audio (Range), podcast RSS. The keyword box's
-page is keywords.routes (it answers more than the feed's keywords)."""
+"""The feed's pages: the feed, an item, search, audio (Range), podcast RSS and artwork. The
+keyword box's page is keywords.routes (it answers more than the feed's keywords)."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr  # nosec B406  # escapes text for the RSS we write; parses nothing
 
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
@@ -17,7 +15,8 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.roles import Capability
-from community.feed import analytics, podcast, schemas, services
+from community.feed import analytics, artwork, podcast, rss, schemas, services
+from translation import supported
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.decoding import read_query
@@ -143,7 +142,7 @@ async def audio(request: Request) -> Response:
 async def podcast_page(request: Request) -> Response:
     user = await require_user(request)
     token = await podcast.podcast_token(user, request.app.state.settings.secret_key)
-    url = links.absolute("feed.podcast_rss", token=token)
+    url = links.absolute_with_token("feed.podcast_rss", token)
     now = datetime.now(UTC)
     return await render(
         request,
@@ -164,64 +163,45 @@ async def podcast_reset(request: Request) -> Response:
     return redirect_after_post(request, links.path("feed.podcast_page"))
 
 
-def _rss_item(item: services.ItemView, token: str, body_html: str | None) -> str:
-    link = links.absolute("feed.item_page", id=item.id)
-    parts = [
-        "<item>",
-        f"<title>{escape(item.title)}</title>",
-        f"<link>{escape(link)}</link>",
-        f'<guid isPermaLink="false">shuyuan-feed-{item.id}</guid>',
-        f"<pubDate>{format_datetime(item.publish_at.astimezone(UTC), usegmt=True)}</pubDate>",
-        f"<description>{escape(body_html or item.teaser)}</description>",
-        f"<itunes:summary>{escape(item.teaser)}</itunes:summary>",
-        "<itunes:explicit>false</itunes:explicit>",
-    ]
-    if item.audio_url and body_html is not None:
-        enclosure = links.join(item.audio_url) + f"?token={token}"
-        parts.append(
-            f'<enclosure url={quoteattr(enclosure)} length="{item.audio_bytes or 0}" '
-            f"type={quoteattr(item.audio_type or 'audio/mpeg')}/>"
-        )
-        parts.append(f"<itunes:duration>{round(item.audio_seconds or 0)}</itunes:duration>")
-    parts.append("</item>")
-    return "".join(parts)
-
-
 async def podcast_rss(request: Request) -> Response:
-    """RSS 2.0 with iTunes tags; enclosures carry the token so podcast apps need no cookie."""
+    """RSS 2.0 with Apple's podcast tags (community.feed.rss); enclosures carry the
+    token so podcast apps need no cookie."""
     token = request.path_params["token"]
-    user = await podcast.user_for_podcast_token(token, request.app.state.settings.secret_key)
+    settings = request.app.state.settings
+    user = await podcast.user_for_podcast_token(token, settings.secret_key)
     if user is None:
         raise HTTPException(status_code=404, detail="This podcast address is unknown or was reset.")
     now = datetime.now(UTC)
-    access = services.full_access(user, now)
     page = await services.feed_page(
-        now=now, full_access=access, limit=50, memory=request.app.state.memory.feed
+        now=now,
+        full_access=services.full_access(user, now),
+        limit=50,
+        memory=request.app.state.memory.feed,
     )
-    items = "".join(_rss_item(item, token, item.body_html) for item in page.items)
-    updated = page.items[0].publish_at if page.items else now
-    xml = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd">'
-        "<channel>"
-        "<title>书院 · 每日六十秒</title>"
-        f"<link>{escape(links.absolute('feed.feed'))}</link>"
-        "<description>书院每天早上的六十秒语音与关键词文章。"
-        "Shuyuan's 60-second morning voice.</description>"
-        "<language>zh-cn</language>"
-        f"<lastBuildDate>{format_datetime(updated.astimezone(UTC), usegmt=True)}</lastBuildDate>"
-        "<itunes:author>书院 Shuyuan</itunes:author>"
-        "<itunes:block>Yes</itunes:block>"
-        '<itunes:category text="Education"/>'
-        "<itunes:explicit>false</itunes:explicit>"
-        f"{items}"
-        "</channel></rss>"
+    xml = rss.podcast_rss(
+        page.items,
+        rss.Listener(token=token, locale=supported(user.locale)),
+        owner=settings.podcast_owner,
+        artwork_url=links.absolute("feed.podcast_artwork"),
+        now=now,
     )
     etag = '"' + hashlib.sha256(xml.encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(xml, media_type="application/rss+xml; charset=utf-8", headers=headers)
+
+
+async def podcast_artwork(request: Request) -> Response:
+    """The podcast's artwork (community.feed.artwork): one address for every feed, revalidated
+    by its ETag after an hour (a new upload shows within the hour)."""
+    path = await artwork.artwork_file(Path(request.app.state.settings.var_dir))
+    stat = path.stat()
+    etag = f'"artwork-{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type="image/jpeg", headers=headers, stat_result=stat)
 
 
 def routes() -> list[BaseRoute]:
@@ -233,5 +213,11 @@ def routes() -> list[BaseRoute]:
         Route("/feed/audio/{name:str}", audio, methods=["GET"], name="feed.audio"),
         Route("/feed/podcast", podcast_page, methods=["GET"], name="feed.podcast_page"),
         Route("/feed/podcast/reset", podcast_reset, methods=["POST"], name="feed.podcast_reset"),
+        Route(
+            "/feed/podcast/artwork.jpg",
+            podcast_artwork,
+            methods=["GET"],
+            name="feed.podcast_artwork",
+        ),
         Route("/feed/{token:str}.rss", podcast_rss, methods=["GET"], name="feed.podcast_rss"),
     ]
