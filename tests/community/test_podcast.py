@@ -10,6 +10,7 @@ from xml.etree import ElementTree  # nosec B405  # parses the feed our own app w
 
 import feedparser
 import httpx
+import podcastparser
 from PIL import Image
 
 from settings import Settings
@@ -229,6 +230,29 @@ async def test_feedparser_reads_the_shows_artwork_owner_category_and_languages(
     assert {"rel": "self", "type": "application/rss+xml", "href": url} in parsed.feed.links
     (entry,) = parsed.entries
     assert entry.language == "zh-cn"
+
+
+async def test_podcastparser_reads_the_show_and_its_episodes(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], mp3: bytes, settings: Settings
+) -> None:
+    """gPodder's parser, as podcast apps read a feed: the cover, the owner's category, each
+    episode's enclosure, duration and GUID."""
+    await write_item(client, admin_headers, title="第一期", keyword="一", audio=mp3)
+    url, response = await feed_of(client, (await make_member()).email)
+    show = podcastparser.parse(url, io.BytesIO(response.content))
+    assert show["title"] and show["cover_url"] == "http://testserver/feed/podcast/artwork.jpg"
+    assert show["itunes_owner"] == {
+        "name": settings.podcast_owner[0],
+        "email": settings.podcast_owner[1],
+    }
+    assert show["itunes_categories"] == [["Education", "Self-Improvement"]]
+    assert show["explicit"] is False
+    (episode,) = show["episodes"]
+    assert episode["title"] == "第一期" and episode["total_time"] == 60
+    assert episode["guid"].startswith("shuyuan-feed-")
+    (enclosure,) = episode["enclosures"]
+    assert enclosure["file_size"] == len(mp3) and enclosure["mime_type"] == "audio/mpeg"
+    assert episode["description"]
 
 
 async def test_the_feeds_addresses_come_from_the_public_url_not_the_host(
