@@ -65,13 +65,18 @@ class ItemView:
 
     @property
     def summary(self) -> str:
-        """A line about the item for link previews (meta and OpenGraph tags), which leave the
-        site whoever shares them: a members-only item's teaser (for members too), else the
-        start of its text."""
-        if self.body_html is None or self.members_only:
+        """A line about the item for this reader (the front page, keyword replies): its
+        teaser when this reader may not read it, else the start of its text."""
+        if self.body_html is None:
             return self.teaser
         text = plain_text(self.body_html)
         return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX].rstrip() + "…"
+
+    @property
+    def public_summary(self) -> str:
+        """A line about the item for link previews (meta and OpenGraph tags), which leave the
+        site whoever shares them: a members-only item's teaser, for members too."""
+        return self.teaser if self.members_only else self.summary
 
 
 def audio_url(audio_file: str | None) -> str | None:
