@@ -94,6 +94,7 @@ def create_app(
                     memory=memory,
                     mailer=mailer,
                     wechat=WechatClient.from_settings(settings),
+                    confirm_after_days=settings.confirm_after_days,
                 )
             )
             if settings.jobs == "embedded"

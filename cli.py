@@ -74,7 +74,10 @@ async def work(
     jobs = [*PERIODIC, *(job for name in also for job in importlib.import_module(name).JOBS)]
     mailer = Mailer(settings.smtp_url, settings.mail_from) if settings.smtp_url else None
     context = JobContext(
-        provider=provider, mailer=mailer, wechat=WechatClient.from_settings(settings)
+        provider=provider,
+        mailer=mailer,
+        wechat=WechatClient.from_settings(settings),
+        confirm_after_days=settings.confirm_after_days,
     )
     engine = make_engine(settings.database_url, context, jobs)
     await Tortoise.init(config=tortoise_config(settings.database_url))

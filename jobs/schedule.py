@@ -36,6 +36,7 @@ class JobContext:
     memory: WorkerMemory | None = None
     mailer: Mailer | None = None  # None: no SMTP_URL, mail waits in the outbox
     wechat: WechatClient | None = None  # None: the JS-SDK's ticket is not kept here
+    confirm_after_days: int = 10  # settings.confirm_after_days: 确认收货 by itself
 
 
 Run = Callable[[JobContext, datetime], Awaitable[Any]]
@@ -68,6 +69,11 @@ async def release_expired_orders(context: JobContext, now: datetime) -> Any:
 async def draw_due_raffles(context: JobContext, now: datetime) -> Any:
     memory = context.memory.store if context.memory else None
     return await store.draw_due_raffles(now=now, memory=memory)
+
+
+async def confirm_received(context: JobContext, now: datetime) -> Any:
+    confirmed = await store.confirm_received(now=now, days=context.confirm_after_days)
+    return {"confirmed": confirmed} if confirmed else None
 
 
 async def send_drop_reminders(context: JobContext, now: datetime) -> Any:
@@ -111,6 +117,7 @@ PERIODIC: tuple[Job, ...] = (
     Job("store.release_expired_orders", 10, release_expired_orders),
     Job("store.draw_due_raffles", 10, draw_due_raffles),
     Job("store.send_drop_reminders", 30, send_drop_reminders),
+    Job("store.confirm_received", 1800, confirm_received),
     Job("membership.maintain", 10, maintain_membership),
     Job("stats.refresh", 60, refresh_stats),
     Job("crm.send_broadcasts", 5, send_broadcasts),

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.roles import Capability
-from store import schemas, services
+from store import carriers, schemas, services
 from store.api import order_json, product_json, refund_request_json
 from web.api import json_response, operation, read_json, read_query
 from web.auth import staff_member, staff_only
@@ -158,6 +158,35 @@ async def refund_order(request: Request) -> Response:
 
 
 @operation(
+    "Ship a paid order with a carrier and its tracking number; its buyer is told",
+    body=schemas.Shipment,
+    answer=schemas.Shipped,
+    auth="admin",
+    tag="store",
+    errors={404: "order_not_found", 409: "bad_order_state"},
+)
+@staff_only(Capability.FULFIL)
+async def ship_order(request: Request) -> Response:
+    data = await read_json(request, schemas.Shipment)
+    order = await services.mark_shipped(
+        order_id=request.path_params["id"],
+        carrier=data.carrier,
+        tracking_number=data.tracking_number,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
+    return json_response(
+        {
+            "id": order.id,
+            "status": order.status.value,
+            "carrier": order.carrier,
+            "tracking_number": order.tracking_number,
+            "tracking_url": carriers.tracking_url(order.carrier, order.tracking_number),
+        }
+    )
+
+
+@operation(
     "Refund requests waiting for a decision, oldest first (staff who read orders)",
     answer=schemas.RefundRequests,
     auth="admin",
@@ -290,6 +319,12 @@ def routes() -> list[BaseRoute]:
             upload_image,
             methods=["POST"],
             name="store.upload_image",
+        ),
+        Route(
+            "/admin/orders/{id:id}/shipment",
+            ship_order,
+            methods=["POST"],
+            name="store.ship_order",
         ),
         Route(
             "/admin/orders/{id:id}/refund",

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.roles import Capability
-from store import schemas, services
+from store import carriers, schemas, services
 from store.models import OrderStatus
 from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
@@ -38,6 +38,7 @@ async def orders(request: Request) -> Response:
             "status": status or "",
             "statuses": [s.value for s in OrderStatus],
             "refund_requests": await services.refunds.open_requests(),
+            "carriers": carriers.CARRIERS,
         },
     )
 
@@ -52,7 +53,8 @@ async def ship(request: Request) -> Response:
     on_error_back(request, _back())
     await services.mark_shipped(
         order_id=request.path_params["id"],
-        tracking_number=str(form.get("tracking_number", "")),
+        carrier=str(form.get("carrier", ""))[:20],
+        tracking_number=str(form.get("tracking_number", ""))[:100],
         actor=staff_member(request),
         now=datetime.now(UTC),
     )

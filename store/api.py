@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from errors import DomainError
 from payments.checkout import api_choice, paid_with, site_origins
-from store import analytics, schemas, services
+from store import analytics, carriers, schemas, services
 from store.covers import cover_url
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
@@ -79,6 +79,8 @@ async def order_json(order: Order) -> dict[str, Any]:
             for item in items
         ],
         "tracking_number": order.tracking_number,
+        "carrier": order.carrier,
+        "tracking_url": carriers.tracking_url(order.carrier, order.tracking_number),
         "requires_shipping": any(item.product.requires_shipping for item in items),
         "shipping": services.shipping_json(order),
         **await paid_with(order.payment_id),
@@ -283,6 +285,18 @@ async def enter_raffle(request: Request) -> Response:
     return json_response({"entries": entries}, 201)
 
 
+@operation(
+    "Confirm a shipped order arrived (确认收货): the caller's own order only",
+    answer=schemas.ReceiptConfirmed,
+    tag="store",
+    errors={404: "order_not_found", 409: "bad_order_state"},
+)
+async def confirm_receipt(request: Request) -> Response:
+    user = await api_user(request)
+    order = await services.confirm_receipt(order_id=request.path_params["id"], user=user)
+    return json_response({"id": order.id, "status": order.status.value})
+
+
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
@@ -299,6 +313,12 @@ def routes() -> list[BaseRoute]:
         Route("/orders/{id:id}", get_order, methods=["GET"], name="store.get_order"),
         Route("/orders/{id:id}/payment", pay_order, methods=["POST"], name="store.pay_order"),
         Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"], name="store.cancel_order"),
+        Route(
+            "/orders/{id:id}/receipt-confirmation",
+            confirm_receipt,
+            methods=["POST"],
+            name="store.confirm_receipt",
+        ),
         Route(
             "/orders/{id:id}/refund-request", ask_refund, methods=["POST"], name="store.ask_refund"
         ),

@@ -16,6 +16,8 @@ NOTES = {
     "cancelled by the buyer": N_("Cancelled by the buyer"),
     "paid late": N_("Paid after its hold had run out"),
     "refunded": N_("The money went back to the buyer"),
+    "confirmed by the buyer": N_("Received: confirmed by the buyer"),
+    "confirmed by itself": N_("Received: confirmed by itself, some days after shipping"),
 }
 PAYMENT_FAILED = "payment failed: "  # followed by the provider's failure code
 

@@ -11,7 +11,7 @@ from accounts.mail_layout import Row
 from accounts.models import Notification
 from accounts.notices import MailExtras
 from payments.models import Payment
-from store import covers, images
+from store import carriers, covers, images
 from store.models import Order, OrderItem, Product
 from translation import N_, translations, yuan
 
@@ -78,10 +78,14 @@ async def order_shipped(notification: Notification, locale: str) -> MailExtras |
         return None
     items = await OrderItem.filter(order_id=order.id).select_related("product").order_by("id")
     rows = tuple(Row(item.product.title, f"× {item.quantity}") for item in items)
-    facts = [(_("Tracking number"), order.tracking_number or "")]
+    carrier = carriers.CARRIERS.get(order.carrier or "")
+    facts = [(_("Carrier"), _(carrier.name))] if carrier else []
+    facts.append((_("Tracking number"), order.tracking_number or ""))
     if order.ship_address:
         facts.append((_("Ship to"), f"{order.ship_name or ''} {order.ship_address}".strip()))
-    return MailExtras(rows=rows, facts=tuple(facts), action_label=_("See your order"))
+    tracking = carriers.tracking_url(order.carrier, order.tracking_number)
+    after = (_("Follow the parcel: %(url)s") % {"url": tracking},) if tracking else ()
+    return MailExtras(rows=rows, facts=tuple(facts), action_label=_("See your order"), after=after)
 
 
 async def product_picture(notification: Notification, locale: str) -> MailExtras | None:

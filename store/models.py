@@ -124,6 +124,10 @@ class Order(Model):
     ship_district = fields.CharField(max_length=40, null=True)
     ship_address = fields.CharField(max_length=200, null=True)
     tracking_number = fields.CharField(max_length=40, null=True)
+    # Who carries it (store.carriers.CARRIERS' code) and when it left: shipped orders are
+    # confirmed received by themselves settings.confirm_after_days later.
+    carrier = fields.CharField(max_length=20, null=True)
+    shipped_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     paid_at = fields.DatetimeField(null=True)
 

@@ -14,7 +14,7 @@ from accounts.models import User
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from store import analytics, covers, history, schemas, services
+from store import analytics, carriers, covers, history, schemas, services
 from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
@@ -209,6 +209,17 @@ async def cancel(request: Request) -> Response:
     return redirect_after_post(request, links.path("store.order_page", id=order.id))
 
 
+async def confirm_receipt(request: Request) -> Response:
+    """The buyer's 确认收货 on a shipped order's page."""
+    user = await require_user(request)
+    await read_form(request)
+    order_id = request.path_params["id"]
+    on_error_back(request, links.path("store.order_page", id=order_id))
+    await services.confirm_receipt(order_id=order_id, user=user)
+    flash(request, gettext_for(request)("Thank you: the order is marked received."), "success")
+    return redirect_after_post(request, links.path("store.order_page", id=order_id))
+
+
 async def order_page(request: Request) -> Response:
     user = await require_user(request)
     order = await services.order_for_user(request.path_params["id"], user)
@@ -224,6 +235,9 @@ async def order_page(request: Request) -> Response:
             "refund_request": await services.refunds.latest_for(order),
             "payment": await services.order_payment(order),
             "can_ask_refund": order.status in services.SOLD_STATUSES,
+            "carrier": carriers.CARRIERS.get(order.carrier or ""),
+            "tracking_url": carriers.tracking_url(order.carrier, order.tracking_number),
+            "confirm_after_days": request.app.state.settings.confirm_after_days,
         },
     )
 
@@ -331,4 +345,10 @@ def routes() -> list[BaseRoute]:
         ),
         *payment_pages.checkout_routes("store", "/store/orders/{id:id}", ORDERS),
         Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"], name="store.cancel"),
+        Route(
+            "/store/orders/{id:id}/received",
+            confirm_receipt,
+            methods=["POST"],
+            name="store.confirm_received",
+        ),
     ]

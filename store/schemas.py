@@ -288,9 +288,37 @@ class ShippedTo(Answer):
     address: str
 
 
+CarrierCode = Literal[
+    "sf", "jd", "ems", "chinapost", "zto", "yto", "sto", "yunda", "jtexpress", "deppon"
+]
+
+
+class Shipment(Body):
+    """Who carries a paid order (store.carriers: the mainland's major carriers), and its
+    tracking number (4-40 characters)."""
+
+    carrier: CarrierCode
+    tracking_number: Annotated[str, line(40, min_length=4)]
+
+
+class Shipped(Answer):
+    id: int
+    status: Literal["shipped"]
+    carrier: CarrierCode
+    tracking_number: str
+    tracking_url: Annotated[str, msgspec.Meta(description="the parcel's tracking page")]
+
+
+class ReceiptConfirmed(Answer):
+    id: int
+    status: Literal["delivered"]
+
+
 class Order(HeldOrder):
     items: list[OrderItem]
     tracking_number: str | None
+    carrier: Annotated[CarrierCode | None, msgspec.Meta(description="once shipped")]
+    tracking_url: Annotated[str | None, msgspec.Meta(description="once shipped")]
     requires_shipping: bool
     shipping: ShippedTo | None
     payment_method: PayMethod | None  # of its latest payment

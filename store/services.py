@@ -81,6 +81,8 @@ from store.shipping import PROVINCES, Address, check_address, tidy_phone
 from store.staff_orders import (
     EXPORT_BATCH,
     all_orders,
+    confirm_receipt,
+    confirm_received,
     mark_delivered,
     mark_shipped,
     orders_for_admin,
@@ -114,6 +116,8 @@ __all__ = [
     "change_stock",
     "check_address",
     "check_can_buy",
+    "confirm_receipt",
+    "confirm_received",
     "create_product",
     "delete_product",
     "draw_due_raffles",

@@ -4,7 +4,8 @@ an audit entry when staff do it ("order.ship", "order.refund"; an export is "exp
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from tortoise.transactions import in_transaction
 
@@ -14,6 +15,7 @@ from accounts.models import User
 from errors import ValidationError
 from payments import services as payments
 from payments.provider import PaymentProvider
+from store import carriers
 from store.errors import BadOrderState, OrderNotFound
 from store.models import Order, OrderStatus
 from store.orders import SOLD_STATUSES, move
@@ -69,20 +71,30 @@ async def record_export(*, actor: User | None, status: str | None, now: datetime
 
 
 async def mark_shipped(
-    *, order_id: int, tracking_number: str, actor: User | None = None, now: datetime | None = None
+    *,
+    order_id: int,
+    carrier: str,
+    tracking_number: str,
+    actor: User | None = None,
+    now: datetime | None = None,
 ) -> Order:
-    """A paid order is sent, with its tracking number; its buyer is told. Audit:
-    "order.ship". Raises ValidationError("tracking_number"), OrderNotFound, BadOrderState."""
-    tracking = " ".join(tracking_number.split())
+    """A paid order is sent with `carrier` (store.carriers) and its tracking number; its
+    buyer is told. Audit: "order.ship". Raises ValidationError("carrier", "tracking_number"),
+    OrderNotFound, BadOrderState."""
+    chosen = carriers.carrier(carrier)
+    tracking = " ".join(str(tracking_number).split())
     if not 4 <= len(tracking) <= 40:
         raise ValidationError("tracking_number", "must be 4 to 40 characters")
+    now = now or datetime.now(UTC)
     async with in_transaction():
         # The order moves first: a refused ship changes nothing, not even the tracking number.
         if not await move(order_id, OrderStatus.SHIPPED, frm=[OrderStatus.PAID], note=tracking):
             if not await Order.exists(id=order_id):
                 raise OrderNotFound()
             raise BadOrderState("Only a paid order can be shipped.")
-        await Order.filter(id=order_id).update(tracking_number=tracking)
+        await Order.filter(id=order_id).update(
+            tracking_number=tracking, carrier=chosen.code, shipped_at=now
+        )
         order = await Order.get(id=order_id)
         await notices.notify(
             order.user_id,  # type: ignore[attr-defined]
@@ -95,19 +107,27 @@ async def mark_shipped(
             action="order.ship",
             object_type="order",
             object_id=order.id,
-            before={"status": OrderStatus.PAID, "tracking_number": None},
-            after={"status": OrderStatus.SHIPPED, "tracking_number": tracking},
+            before={"status": OrderStatus.PAID, "tracking_number": None, "carrier": None},
+            after={
+                "status": OrderStatus.SHIPPED,
+                "tracking_number": tracking,
+                "carrier": chosen.code,
+            },
             now=now,
         )
     return order
 
 
-async def mark_delivered(*, order_id: int) -> Order:
+async def mark_delivered(*, order_id: int, by_itself: bool = False) -> Order:
+    """A shipped order arrived (确认收货): by its buyer (confirm_receipt), or by itself once
+    it was shipped long enough ago (confirm_received). Its buyer is told. Raises
+    OrderNotFound, BadOrderState (not shipped: already confirmed, refunded...)."""
     async with in_transaction():
-        if not await move(order_id, OrderStatus.DELIVERED, frm=[OrderStatus.SHIPPED]):
+        note = "confirmed by itself" if by_itself else "confirmed by the buyer"
+        if not await move(order_id, OrderStatus.DELIVERED, frm=[OrderStatus.SHIPPED], note=note):
             if not await Order.exists(id=order_id):
                 raise OrderNotFound()
-            raise BadOrderState("Only a shipped order can be delivered.")
+            raise BadOrderState("Only a shipped order can be confirmed received.")
         order = await Order.get(id=order_id)
         await notices.notify(
             order.user_id,  # type: ignore[attr-defined]
@@ -116,6 +136,34 @@ async def mark_delivered(*, order_id: int) -> Order:
             link=links.path("store.order_page", id=order.id),
         )
     return order
+
+
+async def confirm_receipt(*, order_id: int, user: User) -> Order:
+    """The buyer confirms their shipped order arrived (确认收货). Raises OrderNotFound (not
+    theirs too), BadOrderState."""
+    if not await Order.exists(id=order_id, user_id=user.id):
+        raise OrderNotFound()
+    return await mark_delivered(order_id=order_id)
+
+
+async def confirm_received(*, now: datetime, days: int, limit: int = 500) -> int:
+    """Orders still shipped `days` after they were shipped are confirmed received by
+    themselves (the job engine, hourly), as mainland shops do; returns how many. An order
+    its buyer confirmed, or staff refunded, meanwhile is left as it is."""
+    due = (
+        await Order.filter(status=OrderStatus.SHIPPED, shipped_at__lte=now - timedelta(days=days))
+        .order_by("shipped_at", "id")
+        .limit(limit)
+        .values_list("id", flat=True)
+    )
+    confirmed = 0
+    for order_id in due:
+        try:
+            await mark_delivered(order_id=cast(int, order_id), by_itself=True)
+        except BadOrderState:
+            continue  # moved meanwhile
+        confirmed += 1
+    return confirmed
 
 
 async def refund_order(

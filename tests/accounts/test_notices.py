@@ -139,7 +139,7 @@ async def test_a_receipt_a_shipped_and_a_delivered_notice_by_mail(
             now=datetime.now(UTC),
         )
         orders.append(order)
-    await store.mark_shipped(order_id=orders[0].id, tracking_number="SF1234567890")
+    await store.mark_shipped(order_id=orders[0].id, carrier="sf", tracking_number="SF1234567890")
     await store.mark_delivered(order_id=orders[0].id)
     await deliver(smtp)
 

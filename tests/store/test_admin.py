@@ -70,7 +70,11 @@ async def test_admins_create_a_drop_ship_an_order_and_export_csv(
     )
     shipped = await client.post(
         f"/admin/orders/{order.id}/ship",
-        data={"csrf_token": csrf_from(page.text), "tracking_number": "SF1234567890"},
+        data={
+            "csrf_token": csrf_from(page.text),
+            "carrier": "sf",
+            "tracking_number": "SF1234567890",
+        },
     )
     assert shipped.status_code == 303
     assert (await Order.get(id=order.id)).status == OrderStatus.SHIPPED

@@ -270,7 +270,8 @@ async def test_support_reads_orders_but_may_not_ship_refund_export_or_edit(
     assert "orders.csv" not in page.text
     token = csrf_from((await client.get("/account")).text)
     shipped = await client.post(
-        f"/admin/orders/{order.id}/ship", data={"csrf_token": token, "tracking_number": "SF123456"}
+        f"/admin/orders/{order.id}/ship",
+        data={"csrf_token": token, "carrier": "sf", "tracking_number": "SF123456"},
     )
     assert shipped.status_code == 403
     refunded = await client.post(f"/admin/orders/{order.id}/refund", data={"csrf_token": token})

@@ -207,18 +207,22 @@ async def test_a_refused_ship_changes_nothing_not_even_the_tracking_number(
 ) -> None:
     pending = await held(await make_user(), await goods())
     with pytest.raises(BadOrderState):
-        await store.mark_shipped(order_id=pending.id, tracking_number="SF0000000001")
+        await store.mark_shipped(order_id=pending.id, carrier="sf", tracking_number="SF0000000001")
     unchanged = await Order.get(id=pending.id)
     assert unchanged.tracking_number is None
     assert unchanged.status == OrderStatus.PENDING_PAYMENT
     with pytest.raises(OrderNotFound):
-        await store.mark_shipped(order_id=pending.id + 1000, tracking_number="SF0000000002")
+        await store.mark_shipped(
+            order_id=pending.id + 1000, carrier="sf", tracking_number="SF0000000002"
+        )
 
     paid = await paid_order(client)
-    shipped = await store.mark_shipped(order_id=paid.id, tracking_number=" SF 0000000003 ")
+    shipped = await store.mark_shipped(
+        order_id=paid.id, carrier="sf", tracking_number=" SF 0000000003 "
+    )
     assert shipped.status == OrderStatus.SHIPPED and shipped.tracking_number == "SF 0000000003"
     with pytest.raises(BadOrderState):  # shipped once: a second ship changes nothing
-        await store.mark_shipped(order_id=paid.id, tracking_number="SF0000000004")
+        await store.mark_shipped(order_id=paid.id, carrier="sf", tracking_number="SF0000000004")
     assert (await Order.get(id=paid.id)).tracking_number == "SF 0000000003"
 
 
@@ -228,7 +232,11 @@ async def test_the_admin_ships_a_missing_order_as_404(client: httpx.AsyncClient)
     page = await client.get("/admin/catalogue")  # a page with a form
     missing = await client.post(
         "/admin/orders/99999/ship",
-        data={"csrf_token": csrf_from(page.text), "tracking_number": "SF1234567890"},
+        data={
+            "csrf_token": csrf_from(page.text),
+            "carrier": "sf",
+            "tracking_number": "SF1234567890",
+        },
     )
     assert missing.status_code == 404
 

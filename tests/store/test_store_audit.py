@@ -106,11 +106,13 @@ async def test_shipping_and_refunding_an_order_are_recorded(
     order = await paid_order(app.state.payments_provider, settings, await make_user(), product.id)
     admin = await make_user(admin=True)
     headers = bearer(await token_for(admin))
-    await store.mark_shipped(order_id=order.id, tracking_number="SF1234567890", actor=admin)
+    await store.mark_shipped(
+        order_id=order.id, carrier="sf", tracking_number="SF1234567890", actor=admin
+    )
     ship = await entry_of("order.ship")
     assert ship.actor_id == admin.id and ship.object_id == str(order.id)
-    assert ship.before == {"status": "paid", "tracking_number": None}
-    assert ship.after == {"status": "shipped", "tracking_number": "SF1234567890"}
+    assert ship.before == {"status": "paid", "tracking_number": None, "carrier": None}
+    assert ship.after == {"status": "shipped", "tracking_number": "SF1234567890", "carrier": "sf"}
 
     refunded = await client.post(f"/api/v1/admin/orders/{order.id}/refund", headers=headers)
     assert refunded.status_code == 200, refunded.text
