@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -11,15 +12,18 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.models import User
+from errors import ValidationError
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
 from store import analytics, carriers, covers, history, schemas, services
+from store.errors import LimitExceeded
 from store.models import OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
 from web.csrf import read_form
 from web.decoding import read_fields, read_query
+from web.errors import form_refused
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
 
 
@@ -41,6 +45,18 @@ async def listing(request: Request) -> Response:
     )
 
 
+async def _product_context(product: Any, viewer: Any, now: datetime) -> dict[str, Any]:
+    sale = await services.sale_for(product, viewer, now)
+    return {
+        "product": product,
+        "stock_left": await services.stock_left(product),
+        "state": sale.state.value,
+        "opens": sale.opens_at,
+        "errors": {},
+        "quantity": 1,
+    }
+
+
 async def product_page(request: Request) -> Response:
     now = datetime.now(UTC)
     viewer = await current_user(request)
@@ -48,17 +64,7 @@ async def product_page(request: Request) -> Response:
     analytics.count_product_view(
         request.app.state.memory.tally, product, viewer.id if viewer else None, now
     )
-    sale = await services.sale_for(product, viewer, now)
-    return await render(
-        request,
-        "store/product.html",
-        {
-            "product": product,
-            "stock_left": await services.stock_left(product),
-            "state": sale.state.value,
-            "opens": sale.opens_at,
-        },
-    )
+    return await render(request, "store/product.html", await _product_context(product, viewer, now))
 
 
 async def cover(request: Request) -> Response:
@@ -88,14 +94,23 @@ async def buy(request: Request) -> Response:
     user = await require_user(request)
     product_id = request.path_params["id"]
     on_error_back(request, links.path("store.product_page", id=product_id))
-    form = read_fields(await read_form(request), schemas.BuyForm)
-    order = await services.place_order(
-        buyer=user,
-        items=[services.Wanted(product_id=product_id, quantity=form.quantity)],
-        now=datetime.now(UTC),
-        counter=request.app.state.counter,
-        memory=request.app.state.memory.store,
-    )
+    raw = await read_form(request)
+    typed = str(raw.get("quantity", "1"))[:10]
+    try:
+        form = read_fields(raw, schemas.BuyForm)
+        order = await services.place_order(
+            buyer=user,
+            items=[services.Wanted(product_id=product_id, quantity=form.quantity)],
+            now=datetime.now(UTC),
+            counter=request.app.state.counter,
+            memory=request.app.state.memory.store,
+        )
+    except (ValidationError, LimitExceeded) as exc:
+        # Said beside the quantity field, with what was typed, not as a note at the top.
+        product = await services.shown_product(product_id, user)
+        context = await _product_context(product, user, datetime.now(UTC))
+        context.update(errors={"quantity": exc.message}, quantity=typed)
+        return await form_refused(request, "store/product.html", context, exc)
     return redirect_after_post(request, links.path("store.checkout_page", id=order.id))
 
 

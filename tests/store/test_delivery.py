@@ -146,3 +146,31 @@ def test_every_carrier_has_a_tracking_page_and_a_chinese_name() -> None:
         assert zh(carrier.name) != carrier.name, code
     assert carriers.tracking_url("pigeon", "1") is None
     assert carriers.tracking_url("sf", None) is None
+
+
+async def test_the_quantity_limit_is_said_beside_the_field_and_so_is_the_refusal(
+    client: httpx.AsyncClient,
+) -> None:
+    product = await store.create_product(
+        title="《生存处方》签名本", description="", category="图书", price_fen=8_800, stock=9,
+        per_customer_limit=2,
+    )  # fmt: skip
+    buyer = await make_user()
+    await sign_in(client, buyer.email or "")
+    page = await client.get(f"/store/products/{product.id}")
+    assert 'id="quantity-limit"' in page.text and "每人最多 2 件" in page.text
+    csrf = csrf_from(page.text)
+    over = await client.post(
+        f"/store/products/{product.id}/buy", data={"csrf_token": csrf, "quantity": "3"}
+    )
+    assert over.status_code == 409
+    assert 'id="quantity-error"' in over.text and 'aria-invalid="true"' in over.text
+    assert 'value="3"' in over.text  # what was typed stays
+    nonsense = await client.post(
+        f"/store/products/{product.id}/buy", data={"csrf_token": csrf, "quantity": "0"}
+    )
+    assert nonsense.status_code == 422 and 'id="quantity-error"' in nonsense.text
+    ok = await client.post(
+        f"/store/products/{product.id}/buy", data={"csrf_token": csrf, "quantity": "2"}
+    )
+    assert ok.status_code == 303
