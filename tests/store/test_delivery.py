@@ -174,3 +174,24 @@ async def test_the_quantity_limit_is_said_beside_the_field_and_so_is_the_refusal
         f"/store/products/{product.id}/buy", data={"csrf_token": csrf, "quantity": "2"}
     )
     assert ok.status_code == 303
+
+
+async def test_checkout_shows_each_wallets_mark_beside_its_name(client: httpx.AsyncClient) -> None:
+    product = await store.create_product(
+        title="书签", description="", category="文创", price_fen=1_000, stock=3
+    )
+    buyer = await make_user()
+    await sign_in(client, buyer.email or "")
+    page = await client.get(f"/store/products/{product.id}")
+    bought = await client.post(
+        f"/store/products/{product.id}/buy",
+        data={"csrf_token": csrf_from(page.text), "quantity": "1"},
+    )
+    checkout = await client.get(bought.headers["location"])
+    for mark, colour in (("wechat", b"#07C160"), ("alipay", b"#1677FF")):
+        path = f"/static/vendor/simple-icons/{mark}.svg"
+        assert f'<img class="method-mark" src="{path}"' in checkout.text
+        svg = await client.get(path)
+        assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+        assert colour in svg.content  # in its brand's colour
+    assert 'class="method-name"' in checkout.text

@@ -19,6 +19,6 @@ def test_every_vendored_file_is_listed_with_its_hash() -> None:
     shipped = {
         str(path.relative_to(VENDOR))
         for path in VENDOR.rglob("*")
-        if path.is_file() and path.suffix in (".js", ".css")
+        if path.is_file() and path.suffix in (".js", ".css", ".svg")
     }
     assert shipped == set(listed)
