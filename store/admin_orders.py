@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.roles import Capability
-from store import carriers, schemas, services
+from store import carriers, invoices, schemas, services
 from store.models import OrderStatus
 from web.auth import refuse_cross_site, staff_member, staff_only
 from web.csrf import read_form
@@ -39,12 +40,32 @@ async def orders(request: Request) -> Response:
             "statuses": [s.value for s in OrderStatus],
             "refund_requests": await services.refunds.open_requests(),
             "carriers": carriers.CARRIERS,
+            "invoice_requests": await invoices.waiting(),
         },
     )
 
 
 def _back() -> str:
     return links.path("store.admin.orders")
+
+
+@staff_only(Capability.FULFIL)
+async def attach_invoice(request: Request) -> Response:
+    """Attach an issued invoice's PDF to its request."""
+    form = await read_form(request)
+    on_error_back(request, _back())
+    upload = form.get("pdf")
+    pdf = await upload.read(invoices.MAX_PDF_BYTES + 1) if isinstance(upload, UploadFile) else b""
+    await form.close()
+    await invoices.attach(
+        request.path_params["id"],
+        pdf,
+        var_dir=request.app.state.settings.var_dir,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
+    flash(request, gettext_for(request)("Invoice attached; the buyer is told."), "success")
+    return redirect_after_post(request, _back())
 
 
 @staff_only(Capability.FULFIL)
@@ -137,6 +158,12 @@ def routes() -> list[BaseRoute]:
         Route("/admin/orders", orders, methods=["GET"], name="store.admin.orders"),
         Route("/admin/orders.csv", orders_csv, methods=["GET"], name="store.admin.orders_csv"),
         Route("/admin/orders/{id:id}/ship", ship, methods=["POST"], name="store.admin.ship"),
+        Route(
+            "/admin/invoices/{id:id}/pdf",
+            attach_invoice,
+            methods=["POST"],
+            name="store.admin.attach_invoice",
+        ),
         Route("/admin/orders/{id:id}/refund", refund, methods=["POST"], name="store.admin.refund"),
         Route(
             "/admin/orders/refund-requests/{id:id}/approve",

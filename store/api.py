@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 
 from errors import DomainError
 from payments.checkout import api_choice, paid_with, site_origins
-from store import analytics, carriers, schemas, services
+from store import analytics, carriers, invoices, schemas, services
 from store.covers import cover_url
 from store.images import image_url
 from store.models import Order, Product, RefundRequest
@@ -297,6 +297,29 @@ async def confirm_receipt(request: Request) -> Response:
     return json_response({"id": order.id, "status": order.status.value})
 
 
+@operation(
+    "Ask for an electronic ordinary invoice (发票) on the caller's paid order, personal or for "
+    "a company; staff attach the PDF once issued",
+    body=schemas.NewInvoiceRequest,
+    answer=schemas.InvoiceRequested,
+    status=201,
+    tag="store",
+    errors={
+        404: "order_not_found",
+        409: "bad_order_state, invoice_requested",
+        422: "invalid_field",
+    },
+)
+async def request_invoice(request: Request) -> Response:
+    user = await api_user(request)
+    data = await read_json(request, schemas.NewInvoiceRequest)
+    invoice = await invoices.ask(
+        order_id=request.path_params["id"], user=user, kind=data.kind, title=data.title,
+        tax_id=data.tax_id, email=data.email, now=datetime.now(UTC),
+    )  # fmt: skip
+    return json_response({"id": invoice.id, "status": invoice.status.value}, 201)
+
+
 def routes() -> list[BaseRoute]:
     """This module's routes, built when the app factory asks (after `{id:id}` is known)."""
     return [
@@ -313,6 +336,12 @@ def routes() -> list[BaseRoute]:
         Route("/orders/{id:id}", get_order, methods=["GET"], name="store.get_order"),
         Route("/orders/{id:id}/payment", pay_order, methods=["POST"], name="store.pay_order"),
         Route("/orders/{id:id}/cancel", cancel_order, methods=["POST"], name="store.cancel_order"),
+        Route(
+            "/orders/{id:id}/invoice-request",
+            request_invoice,
+            methods=["POST"],
+            name="store.request_invoice",
+        ),
         Route(
             "/orders/{id:id}/receipt-confirmation",
             confirm_receipt,

@@ -29,6 +29,8 @@ class StoreErrorCode(StrEnum):
     ADDRESS_NOT_FOUND = "address_not_found"
     PRODUCT_HAS_ORDERS = "product_has_orders"
     STOCK_BELOW_COMMITTED = "stock_below_committed"
+    INVOICE_REQUESTED = "invoice_requested"
+    INVOICE_NOT_FOUND = "invoice_not_found"
 
 
 class SoldOut(DomainError):
@@ -161,3 +163,15 @@ class StockBelowCommitted(DomainError):
     code = StoreErrorCode.STOCK_BELOW_COMMITTED
     status = 409
     default_message = "Only units neither sold nor held can be removed."
+
+
+class InvoiceRequested(DomainError):
+    code = StoreErrorCode.INVOICE_REQUESTED
+    status = 409
+    default_message = "An invoice was already asked for on this order."
+
+
+class InvoiceNotFound(DomainError):
+    code = StoreErrorCode.INVOICE_NOT_FOUND
+    status = 404
+    default_message = "No such invoice."

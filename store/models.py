@@ -253,6 +253,44 @@ class RefundRequest(Model):
         table = "store_refund_request"
 
 
+class InvoiceKind(StrEnum):
+    PERSONAL = "personal"  # 个人: the title is the person's name
+    COMPANY = "company"  # 企业: the company's name and its taxpayer id
+
+
+class InvoiceStatus(StrEnum):
+    REQUESTED = "requested"  # asked for: staff issue it through their tax provider
+    ISSUED = "issued"  # its PDF attached: the buyer downloads it
+
+
+class InvoiceRequest(Model):
+    """A buyer asking for an electronic ordinary invoice (电子普通发票) on a paid order, and the
+    PDF staff attach once their tax provider issued it (issuing is outside Shuyuan). One per
+    order (UNIQUE order)."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.OneToOneRelation[Order] = fields.OneToOneField(
+        "store.Order", related_name="invoice_request", on_delete=fields.CASCADE
+    )
+    order_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="invoice_requests", on_delete=fields.CASCADE
+    )
+    user_id: int
+    kind = fields.CharEnumField(InvoiceKind, max_length=10)
+    title = fields.CharField(max_length=100)  # 抬头
+    tax_id = fields.CharField(max_length=20, null=True)  # 纳税人识别号, a company's
+    email = fields.CharField(max_length=254, null=True)  # where the buyer wants it too
+    status = fields.CharEnumField(InvoiceStatus, max_length=10, default=InvoiceStatus.REQUESTED)
+    pdf_name = fields.CharField(max_length=80, null=True)  # under var/invoices/, not public
+    requested_at = fields.DatetimeField()
+    issued_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "store_invoice_request"
+        indexes = (("status", "requested_at"),)
+
+
 class SavedAddress(Model):
     """An address a buyer has shipped a paid order to, offered again at checkout (newest used
     first). One row per distinct address and buyer (key: a digest of its fields)."""

@@ -31,6 +31,12 @@ KINDS: dict[str, Kind] = {
         NoticeChannel.INBOX_AND_MAIL,
         label=N_("Delivery"),
     ),
+    "invoice_issued": Kind(
+        N_("The invoice for order #%(order)s is ready: download it from the order's page."),
+        N_("Invoice for order #%(order)s"),
+        NoticeChannel.INBOX_AND_MAIL,
+        label=N_("Invoices"),
+    ),
     "refund_approved": Kind(
         N_("Your refund for order #%(order)s is approved; the money is on its way back."),
         N_("Order #%(order)s: refund approved"),

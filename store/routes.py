@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
@@ -16,9 +16,9 @@ from errors import ValidationError
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
-from store import analytics, carriers, covers, history, schemas, services
+from store import analytics, carriers, covers, history, invoices, schemas, services
 from store.errors import LimitExceeded
-from store.models import OrderStatus
+from store.models import InvoiceRequest, OrderStatus
 from translation import N_
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -235,6 +235,41 @@ async def confirm_receipt(request: Request) -> Response:
     return redirect_after_post(request, links.path("store.order_page", id=order_id))
 
 
+async def ask_invoice(request: Request) -> Response:
+    """The buyer's "ask for an invoice" on a paid order's page."""
+    user = await require_user(request)
+    form = await read_form(request)
+    order_id = request.path_params["id"]
+    on_error_back(request, links.path("store.order_page", id=order_id))
+    await invoices.ask(
+        order_id=order_id,
+        user=user,
+        kind=str(form.get("kind", ""))[:10],
+        title=str(form.get("title", ""))[:200],
+        tax_id=str(form.get("tax_id", ""))[:40] or None,
+        email=str(form.get("email", ""))[:300] or None,
+        now=datetime.now(UTC),
+    )
+    flash(
+        request, gettext_for(request)("Invoice asked for: we tell you when it is ready."), "success"
+    )
+    return redirect_after_post(request, links.path("store.order_page", id=order_id))
+
+
+async def invoice_pdf(request: Request) -> Response:
+    """An order's issued invoice, to its buyer (and staff who read orders) only."""
+    user = await require_user(request)
+    path = await invoices.pdf_for(
+        request.path_params["id"], user, var_dir=request.app.state.settings.var_dir
+    )
+    return FileResponse(
+        path,
+        media_type="application/pdf",
+        filename=f"invoice-{request.path_params['id']}.pdf",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
 async def order_page(request: Request) -> Response:
     user = await require_user(request)
     order = await services.order_for_user(request.path_params["id"], user)
@@ -253,6 +288,8 @@ async def order_page(request: Request) -> Response:
             "carrier": carriers.CARRIERS.get(order.carrier or ""),
             "tracking_url": carriers.tracking_url(order.carrier, order.tracking_number),
             "confirm_after_days": request.app.state.settings.confirm_after_days,
+            "invoice": await InvoiceRequest.get_or_none(order_id=order.id),
+            "invoiceable": order.status in invoices.INVOICEABLE,
         },
     )
 
@@ -360,6 +397,18 @@ def routes() -> list[BaseRoute]:
         ),
         *payment_pages.checkout_routes("store", "/store/orders/{id:id}", ORDERS),
         Route("/store/orders/{id:id}/cancel", cancel, methods=["POST"], name="store.cancel"),
+        Route(
+            "/store/orders/{id:id}/invoice",
+            ask_invoice,
+            methods=["POST"],
+            name="store.ask_invoice",
+        ),
+        Route(
+            "/store/orders/{id:id}/invoice.pdf",
+            invoice_pdf,
+            methods=["GET"],
+            name="store.invoice_pdf",
+        ),
         Route(
             "/store/orders/{id:id}/received",
             confirm_receipt,

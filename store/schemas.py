@@ -309,6 +309,23 @@ class Shipped(Answer):
     tracking_url: Annotated[str, msgspec.Meta(description="the parcel's tracking page")]
 
 
+class NewInvoiceRequest(Body):
+    """An electronic ordinary invoice (电子普通发票) for a paid order: personal (the title is
+    the buyer's name) or for a company (its name as title, and its taxpayer id, 18
+    characters); `email`: where the buyer wants it too. Staff issue it through their tax
+    provider, outside Shuyuan, and attach the PDF to the order."""
+
+    kind: Literal["personal", "company"]
+    title: Annotated[str, line(100, min_length=1)]
+    tax_id: Annotated[str, line(20)] | None = None
+    email: Annotated[str, line(254)] | None = None
+
+
+class InvoiceRequested(Answer):
+    id: int
+    status: Literal["requested", "issued"]
+
+
 class ReceiptConfirmed(Answer):
     id: int
     status: Literal["delivered"]

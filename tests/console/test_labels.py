@@ -18,6 +18,7 @@ PACKAGES = (
     "store",
     "support",
     "keywords",
+    "referrals",
 )
 RECORDED = re.compile(r"""["']([a-z_]+\.[a-z_]+)["']""")
 
@@ -36,6 +37,7 @@ def recorded_actions() -> set[str]:
                 if "action=" in line or "_record_change(" in line:
                     found |= set(RECORDED.findall(line))
     found |= {f"post.{flag}" for flag in FLAGS}
+    found |= {"referral_payout.approve", "referral_payout.reject"}  # referrals.ledger._decide
     found |= {
         f"{kind}.{verb}"
         for kind in ("order", "enrollment", "payment")
