@@ -19,7 +19,7 @@ from translation import translations
 from web.rendering import templates
 
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
-TEXT_WIDTH = 72  # the plain part's lines (Chinese text wraps by characters, not words)
+TEXT_WIDTH = 72  # the plain part's lines (a Chinese paragraph, without spaces, stays whole)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class MailContent:
     body_html: Markup | None = None  # sanitised HTML written by an admin (a broadcast)
     body_text: str = ""  # its plain text
     after: tuple[str, ...] = ()  # small print under the button (a link's lifetime)
+    links: tuple[tuple[str, str], ...] = ()  # (label, absolute URL): more places to go
     preheader: str = ""  # the line a mail client shows beside the subject
 
 
@@ -82,6 +83,7 @@ def compose(content: MailContent, footer: Footer, *, locale: str, subject: str) 
     if content.action:
         label, url = content.action
         text += [f"{label}:", url, ""]
+    text += [f"{label}: {url}" for label, url in content.links]
     text += [_wrapped(line) for line in content.after]
     text += ["", "--", _wrapped(footer.why)]
     if footer.choose_url:

@@ -13,6 +13,7 @@ sent by a job), and reminder-like kinds carry a one-click unsubscribe (RFC 8058)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ class MailExtras:
     picture_alt: str = ""
     action_label: str | None = None
     after: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (label, absolute URL)
 
 
 # A kind's mail: what it shows of the notice's thing, in the reader's language (`locale`),
@@ -130,6 +132,7 @@ KINDS: dict[str, Kind] = {
         staff=REFUND_WATCHERS,
     ),
 }
+log = logging.getLogger(__name__)
 MAX_PARAM = 200  # characters of one parameter (a post title, a name)
 
 
@@ -341,6 +344,20 @@ def mail_footer(
     return mail_layout.Footer(why=why, choose_url=footer.choose_url, stop_url=unsubscribe), headers
 
 
+async def _extras(kind: Kind, notification: Notification, locale: str) -> MailExtras:
+    """What the kind's mail hook adds, read in a savepoint: a hook that fails (a bug, a
+    database error) leaves the mail its sentence and never fails the change that notifies,
+    a payment's settlement among them."""
+    if kind.mail is None:
+        return MailExtras()
+    try:
+        async with in_transaction():
+            return await kind.mail(notification, locale) or MailExtras()
+    except Exception:
+        log.exception("notice %s: its mail's details could not be read", notification.kind)
+        return MailExtras()
+
+
 async def _mail(user: User, notification: Notification, kind: Kind, now: datetime) -> None:
     locale = supported(user.locale)
     _ = translations(locale).gettext
@@ -348,7 +365,7 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
     sentence = render(notification.kind, params, locale, notification.message)
     link = links.join(notification.link) if notification.link else links.absolute("site.home")
     footer, headers = mail_footer(user.id, notification.kind, locale)
-    extras = (await kind.mail(notification, locale) if kind.mail else None) or MailExtras()
+    extras = await _extras(kind, notification, locale)
     subject = (_(kind.subject) % params)[:200]
     text, body = mail_layout.compose(
         mail_layout.MailContent(
@@ -360,6 +377,7 @@ async def _mail(user: User, notification: Notification, kind: Kind, now: datetim
             facts=extras.facts,
             action=(extras.action_label or _("Open it on Shuyuan"), link),
             after=extras.after,
+            links=extras.links,
             preheader=sentence,
         ),
         footer,

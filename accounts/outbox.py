@@ -146,6 +146,9 @@ async def deliver_due(mailer: Mailer | None, *, now: datetime, limit: int = BATC
         claimed = await connection.execute_query_dict(for_dialect(sql, dialect), [now, now, limit])
     sent = retrying = failed = 0
     for row in claimed:
+        if not row["message_token"]:  # written before tokens: one is chosen now, and kept
+            row["message_token"] = new_token()
+            await OutboxMessage.filter(id=row["id"]).update(message_token=row["message_token"])
         try:
             await mailer.send(
                 to=row["recipient"],
@@ -153,7 +156,7 @@ async def deliver_due(mailer: Mailer | None, *, now: datetime, limit: int = BATC
                 text=row["text"],
                 html=row["html"],
                 headers=_headers(row["headers"]),
-                message_id=message_id(row["message_token"] or new_token(), mailer.sender),
+                message_id=message_id(row["message_token"], mailer.sender),
             )
         except MailUnavailable as exc:
             attempts = int(row["attempts"])

@@ -297,7 +297,7 @@ MAX_PREVIEW_CHARS = 200_000
 # nothing else (no script, no form, no frame of it elsewhere).
 MAIL_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http: data:; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 )
 
 
@@ -307,7 +307,9 @@ async def mail_preview(request: Request) -> Response:
     html = request.session.get(MAIL_PREVIEW)
     if not isinstance(html, str) or not html:
         raise HTTPException(status_code=404, detail="Preview a broadcast first.")
-    return HTMLResponse(html, headers={"Content-Security-Policy": MAIL_POLICY})
+    return HTMLResponse(
+        html, headers={"Content-Security-Policy": MAIL_POLICY, "Cache-Control": "no-store"}
+    )
 
 
 @staff_only(Capability.OUTREACH)

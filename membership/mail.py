@@ -4,27 +4,27 @@ with the window's price."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from accounts.models import Notification
 from accounts.notices import MailExtras
+from membership import windows
+from membership.errors import NoWindow
 from membership.models import EnrollmentWindow
 from translation import translations, yuan
 
 
-async def _latest_window() -> EnrollmentWindow | None:
-    """The window members last enrolled in (or will): what membership gives now."""
-    now = datetime.now(UTC)
-    return (
-        await EnrollmentWindow.filter(opens_at__lte=now).order_by("-opens_at").first()
-        or await EnrollmentWindow.all().order_by("opens_at").first()
-    )
+async def _window(notification: Notification) -> EnrollmentWindow | None:
+    """The window the membership pages show when the notice was written (windows.
+    current_window's rule: the open one, else the next, else the last)."""
+    try:
+        return await windows.current_window(now=notification.created_at)
+    except NoWindow:
+        return None
 
 
 async def welcome(notification: Notification, locale: str) -> MailExtras | None:
     """The membership's welcome: what members get, and the card."""
     _ = translations(locale).gettext
-    window = await _latest_window()
+    window = await _window(notification)
     benefits = tuple(
         f"· {line}" for line in (window.benefits if window else []) if str(line).strip()
     )
@@ -39,7 +39,7 @@ async def welcome(notification: Notification, locale: str) -> MailExtras | None:
 async def renewal(notification: Notification, locale: str) -> MailExtras | None:
     """The renewal reminder: the open window's price, and one tap to renew."""
     _ = translations(locale).gettext
-    window = await _latest_window()
+    window = await _window(notification)
     facts = ((_("Renewal"), yuan(window.price_fen)),) if window is not None else ()
     return MailExtras(
         facts=facts,

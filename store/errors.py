@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from errors import DomainError
+from errors import DomainError, ValidationError
 
 
 class StoreErrorCode(StrEnum):
@@ -30,6 +30,7 @@ class StoreErrorCode(StrEnum):
     PRODUCT_HAS_ORDERS = "product_has_orders"
     STOCK_BELOW_COMMITTED = "stock_below_committed"
     INVOICE_REQUESTED = "invoice_requested"
+    ADDRESS_MISMATCH = "address_mismatch"
     INVOICE_NOT_FOUND = "invoice_not_found"
 
 
@@ -175,3 +176,9 @@ class InvoiceNotFound(DomainError):
     code = StoreErrorCode.INVOICE_NOT_FOUND
     status = 404
     default_message = "No such invoice."
+
+
+class AddressMismatch(ValidationError):
+    """The province, city or district named is not the one the district code stands for."""
+
+    code = StoreErrorCode.ADDRESS_MISMATCH

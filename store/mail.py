@@ -54,7 +54,10 @@ async def receipt(order: Order, locale: str) -> MailExtras:
         region = " ".join(
             part for part in (order.ship_province, order.ship_city, order.ship_district) if part
         )
-        who = " · ".join(part for part in (order.ship_name, order.ship_phone) if part)
+        # The number masked as couriers print it: the mail may sit in other mailboxes.
+        phone = order.ship_phone or ""
+        shown = f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else phone
+        who = " · ".join(part for part in (order.ship_name, shown) if part)
         facts.append((_("Ship to"), f"{who} {region} {order.ship_address}".strip()))
     return MailExtras(
         rows=tuple(rows),

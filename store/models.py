@@ -123,6 +123,8 @@ class Order(Model):
     ship_city = fields.CharField(max_length=40, null=True)
     ship_district = fields.CharField(max_length=40, null=True)
     ship_address = fields.CharField(max_length=200, null=True)
+    # The district's GB/T 2260 code when chosen in the picker (store.divisions), else NULL.
+    ship_district_code = fields.CharField(max_length=6, null=True)
     tracking_number = fields.CharField(max_length=40, null=True)
     # Who carries it (store.carriers.CARRIERS' code) and when it left: shipped orders are
     # confirmed received by themselves settings.confirm_after_days later.

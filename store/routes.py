@@ -106,10 +106,13 @@ async def buy(request: Request) -> Response:
             memory=request.app.state.memory.store,
         )
     except (ValidationError, LimitExceeded) as exc:
+        if isinstance(exc, ValidationError) and exc.field != "quantity":
+            raise
         # Said beside the quantity field, with what was typed, not as a note at the top.
         product = await services.shown_product(product_id, user)
         context = await _product_context(product, user, datetime.now(UTC))
-        context.update(errors={"quantity": exc.message}, quantity=typed)
+        why = exc.reason if isinstance(exc, ValidationError) else exc.message
+        context.update(errors={"quantity": why}, quantity=typed)
         return await form_refused(request, "store/product.html", context, exc)
     return redirect_after_post(request, links.path("store.checkout_page", id=order.id))
 

@@ -139,6 +139,17 @@ class Shipping(Body):
     city: Annotated[str, line(PLACE_CHARS, min_length=1)]
     district: Annotated[str, line(PLACE_CHARS, min_length=1)]
     address: Annotated[str, line(ADDRESS_CHARS, min_length=1, description="the street address")]
+    district_code: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^[0-9]{6}$",
+                description="the district's GB/T 2260 code, as checkout's picker gives it: "
+                "with it the names must be the ones it stands for (422 address_mismatch)",
+            ),
+        ]
+        | None
+    ) = None
 
     def checked(self) -> services.Address:
         return services.check_address(
@@ -148,6 +159,7 @@ class Shipping(Body):
             city=self.city,
             district=self.district,
             address=self.address,
+            district_code=self.district_code,
         )
 
 

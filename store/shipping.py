@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from errors import ValidationError
+from store import divisions
+from store.errors import AddressMismatch
 
 # The 34 provincial-level divisions, as written on an address (the API takes exactly these).
 PROVINCES = (
@@ -60,12 +62,15 @@ class Address:
     city: str
     district: str
     address: str
+    # The district's GB/T 2260 code when it was chosen in the picker (store.divisions):
+    # stored beside the names, which it was checked against. Not among the hold's columns.
+    district_code: str | None = None
 
     def columns(self) -> tuple[str, str, str, str, str, str]:
         """In the order of the order's ship_* columns (and of the hold's parameters)."""
         return (self.name, self.phone, self.province, self.city, self.district, self.address)
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | None]:
         return {
             "name": self.name,
             "phone": self.phone,
@@ -73,6 +78,7 @@ class Address:
             "city": self.city,
             "district": self.district,
             "address": self.address,
+            "district_code": self.district_code,
         }
 
 
@@ -94,10 +100,19 @@ def _line(field: str, value: str, most: int) -> str:
 
 
 def check_address(
-    *, name: str, phone: str, province: str, city: str, district: str, address: str
+    *,
+    name: str,
+    phone: str,
+    province: str,
+    city: str,
+    district: str,
+    address: str,
+    district_code: str | None = None,
 ) -> Address:
     """The address, tidied (inner whitespace collapsed); ValidationError naming every bad
-    field ("shipping.phone"...), the first one first."""
+    field ("shipping.phone"...), the first one first. With a `district_code` (the picker's),
+    the province, city and district must be the names it stands for: else AddressMismatch
+    (422 address_mismatch). Without one, free text is accepted as it always was."""
     problems: list[tuple[str, str]] = []
     values: dict[str, str] = {}
     for field, value, most in (
@@ -117,4 +132,17 @@ def check_address(
     if problems:
         field, reason = problems[0]
         raise ValidationError(field, reason, others=problems)
-    return Address(phone=phone, province=province, **values)
+    code = (district_code or "").strip() or None
+    if code is not None:
+        chosen = divisions.district(code) if re.fullmatch(r"[0-9]{6}", code) else None
+        if chosen is None:
+            raise ValidationError("shipping.district_code", "is not a district's code")
+        if (chosen.province, chosen.city, chosen.district) != (
+            province,
+            values["city"],
+            values["district"],
+        ):
+            raise AddressMismatch(
+                "shipping.district_code", "names a district other than the names given"
+            )
+    return Address(phone=phone, province=province, district_code=code, **values)

@@ -148,7 +148,7 @@ async def confirm_receipt(*, order_id: int, user: User) -> Order:
 
 async def confirm_received(*, now: datetime, days: int, limit: int = 500) -> int:
     """Orders still shipped `days` after they were shipped are confirmed received by
-    themselves (the job engine, hourly), as mainland shops do; returns how many. An order
+    themselves (the job engine, every 30 minutes), as mainland shops do; returns how many. An order
     its buyer confirmed, or staff refunded, meanwhile is left as it is."""
     due = (
         await Order.filter(status=OrderStatus.SHIPPED, shipped_at__lte=now - timedelta(days=days))

@@ -20,4 +20,12 @@ class Migration(migrations.Migration):
             name='shipped_at',
             field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
         ),
+        # Orders shipped before: shipped when their history says (so the job confirms them
+        # received in their turn, as their page says it will).
+        ops.RunSQL(
+            "UPDATE store_order SET shipped_at = (SELECT MIN(e.at) FROM store_order_event e "
+            "WHERE e.order_id = store_order.id AND e.status = 'shipped') "
+            "WHERE status = 'shipped' AND shipped_at IS NULL",
+            reverse_sql="SELECT 1",
+        ),
     ]

@@ -148,3 +148,30 @@ async def test_spamassassin_scores_every_kind_of_mail_below_two(
     print(f"SpamAssassin, {locale}: highest {worst}", scores[worst][1])
     high = {kind: status for kind, (score, status) in scores.items() if score >= SPAM_LIMIT}
     assert high == {}, high
+
+
+async def test_a_mail_hook_that_fails_leaves_the_sentence_and_never_the_change(
+    smtp: SmtpServer, wired: object
+) -> None:
+    """A kind's mail details are read in a savepoint: a failing hook sends the sentence alone
+    and the change that notified (a payment's settlement, say) goes through."""
+    from dataclasses import replace
+
+    from accounts.models import Notification
+    from tests.mails import reader
+
+    async def broken(notification: object, locale: str) -> None:
+        raise RuntimeError("a bug in a hook")
+
+    kinds = notices.kinds()
+    kinds["order_paid"] = replace(kinds["order_paid"], mail=broken)  # type: ignore[arg-type]
+    user = await reader("zh_CN")
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction():
+        notification = await notices.notify(
+            user.id, kind="order_paid", params={"order": 7, "amount": "¥68.00"}, link="/"
+        )
+    assert notification is not None and await Notification.exists(id=notification.id)
+    [mail] = (await delivered(smtp)).values()
+    assert "订单 #7 已支付" in text_of(mail)

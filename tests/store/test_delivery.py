@@ -145,6 +145,12 @@ def test_every_carrier_has_a_tracking_page_and_a_chinese_name() -> None:
         assert url is not None and url.startswith("https://www.kuaidi100.com/chaxun?com=")
         assert zh(carrier.name) != carrier.name, code
     assert carriers.tracking_url("pigeon", "1") is None
+    # The API's list of carriers is the same list (an order's answer must fit its schema).
+    from typing import get_args
+
+    from store.schemas import CarrierCode
+
+    assert set(get_args(CarrierCode)) == set(carriers.CARRIERS)
     assert carriers.tracking_url("sf", None) is None
 
 
@@ -167,9 +173,13 @@ async def test_the_quantity_limit_is_said_beside_the_field_and_so_is_the_refusal
     assert 'id="quantity-error"' in over.text and 'aria-invalid="true"' in over.text
     assert 'value="3"' in over.text  # what was typed stays
     nonsense = await client.post(
-        f"/store/products/{product.id}/buy", data={"csrf_token": csrf, "quantity": "0"}
+        f"/store/products/{product.id}/buy",
+        data={"csrf_token": csrf, "quantity": "0"},
+        headers={"Accept-Language": "zh-CN"},
     )
-    assert nonsense.status_code == 422 and 'id="quantity-error"' in nonsense.text
+    assert nonsense.status_code == 422
+    error = nonsense.text[nonsense.text.index('id="quantity-error"') :][:200]
+    assert "quantity:" not in error and "不能小于 1" in error  # its reason, in Chinese
     ok = await client.post(
         f"/store/products/{product.id}/buy", data={"csrf_token": csrf, "quantity": "2"}
     )
