@@ -11,6 +11,7 @@ free text, without a code (and a mainland mobile number is required anyway).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -65,6 +66,11 @@ def picker_data() -> bytes:
         cities = provinces.setdefault(district.province, {})
         cities.setdefault(district.city, []).append([district.district, district.code])
     return json.dumps(provinces, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@cache
+def picker_etag() -> str:
+    return '"' + hashlib.sha256(picker_data()).hexdigest()[:32] + '"'
 
 
 def district(code: str) -> District | None:

@@ -201,6 +201,7 @@ class CheckoutForm(PayForm):
     city: Field | None = msgspec.field(default=None, name="shipping.city")
     district: Field | None = msgspec.field(default=None, name="shipping.district")
     address: Field | None = msgspec.field(default=None, name="shipping.address")
+    district_code: Field | None = msgspec.field(default=None, name="shipping.district_code")
 
 
 class ListingQuery(Query):
@@ -298,6 +299,7 @@ class ShippedTo(Answer):
     city: str | None
     district: str | None
     address: str
+    district_code: Annotated[str | None, msgspec.Meta(description="the picker's, if given")]
 
 
 CarrierCode = Literal[

@@ -106,8 +106,12 @@ async def fill_shipping(page: Page, *, name: str, phone: str) -> None:
     await page.fill("input[name='shipping.name']", name)
     await page.fill("input[name='shipping.phone']", phone)
     await page.select_option("select[name='shipping.province']", "北京市")
-    await page.fill("input[name='shipping.city']", "北京市")
-    await page.fill("input[name='shipping.district']", "海淀区")
+    # The linked picker (static/js/division-picker.js) turns city and district into lists.
+    await page.locator("select[name='shipping.city'] option[value='北京市']").wait_for(
+        state="attached"
+    )
+    await page.select_option("select[name='shipping.city']", "北京市")
+    await page.select_option("select[name='shipping.district']", "海淀区")
     await page.fill("input[name='shipping.address']", "中关村大街 1 号")
 
 

@@ -21,4 +21,5 @@ def test_every_vendored_file_is_listed_with_its_hash() -> None:
         for path in VENDOR.rglob("*")
         if path.is_file() and path.suffix in (".js", ".css", ".svg")
     }
-    assert shipped == set(listed)
+    # Data read by the server stays beside its reader (store/data/), listed by its path here.
+    assert shipped == {name for name in listed if not name.startswith("../")}
