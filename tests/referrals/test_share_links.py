@@ -24,7 +24,15 @@ from settings import Settings
 from store import services as store
 from tallies import flush
 from tests.accounts.test_pages import register_form
-from tests.factories import bearer, make_member, make_user, paid_order, sign_in, token_for
+from tests.factories import (
+    SHIPPING,
+    bearer,
+    make_member,
+    make_user,
+    paid_order,
+    sign_in,
+    token_for,
+)
 
 PRICE = 20_000
 
@@ -375,3 +383,56 @@ async def test_one_who_referred_a_purchase_may_not_take_its_buyer_as_referrer() 
         source="link", at=now - timedelta(days=60),
     )  # fmt: skip
     assert not await attribution.touch(a.id, link_b, attribution.Source.LINK, at=now, days=7)
+
+
+async def test_failed_repeated_and_refused_successes_credit_nothing_more(
+    client: httpx.AsyncClient, provider: PaymentProvider, settings: Settings
+) -> None:
+    """The orders of events around one referred order: a declined card first (nothing), then
+    a good one (one credit), the same success reported again (nothing more), and a second
+    payment for the order already paid, refused and refunded (nothing)."""
+    from payments.models import PaymentStatus
+    from payments.purposes import Fulfilment, handlers_for
+    from payments.settle import settle_succeeded
+    from tests.factories import card_payment_method
+
+    sharer, buyer = await make_member(), await make_user()
+    product_id, made = await shared_product(client, sharer)
+    link = await ShareLink.get(code=made["code"])
+    assert await attribution.touch(
+        buyer.id, link, attribution.Source.LINK, at=datetime.now(UTC) - timedelta(minutes=1), days=7
+    )
+    headers = bearer(await token_for(buyer))
+    created = await client.post(
+        "/api/v1/orders", json={"items": [{"product_id": product_id, "quantity": 1}]},
+        headers=headers,
+    )  # fmt: skip
+    order_id = created.json()["id"]
+    declined = await client.post(
+        f"/api/v1/orders/{order_id}/payment",
+        json={"payment_method": await card_payment_method(settings, "4000000000000341"),
+              "shipping": SHIPPING},
+        headers=headers,
+    )  # fmt: skip
+    assert declined.json()["status"] != "paid"
+    assert not await LedgerEntry.exists() and not await Referral.exists(kind=ReferredKind.ORDER)
+    paid = await client.post(
+        f"/api/v1/orders/{order_id}/payment",
+        json={"payment_method": "pm_card_visa", "shipping": SHIPPING},
+        headers=headers,
+    )
+    assert paid.json()["status"] == "paid"
+    assert await LedgerEntry.filter(kind=EntryKind.CREDIT).count() == 1
+    payment = await Payment.get(subject_id=str(order_id), status=PaymentStatus.SUCCEEDED)
+    intent = await provider.retrieve_intent(payment.provider_intent_id or "")
+    assert not await settle_succeeded(provider, payment.id, intent, now=datetime.now(UTC))
+    assert await LedgerEntry.filter(kind=EntryKind.CREDIT).count() == 1
+    # Another payment's success for the order already paid: refused (refunded in full).
+    other = await Payment.create(
+        user_id=buyer.id, purpose="order", subject_id=str(order_id), amount_fen=PRICE,
+        status=PaymentStatus.SUCCEEDED, succeeded_at=datetime.now(UTC),
+    )  # fmt: skip
+    answer = await handlers_for("order").fulfil(other, datetime.now(UTC))
+    assert answer == Fulfilment.REFUSED
+    assert await LedgerEntry.filter(kind=EntryKind.CREDIT).count() == 1
+    assert await Referral.filter(kind=ReferredKind.ORDER).count() == 1
