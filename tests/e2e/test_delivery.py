@@ -21,9 +21,10 @@ from tests.live import running_server
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "delivery"
 WORDS = {
-    "zh-CN": {"ship": "发货", "carrier": "顺丰速运", "confirm": "确认收货", "delivered": "已送达"},
+    "zh-CN": {"ship": "发货", "carrier": "顺丰速运", "confirm": "确认收货", "delivered": "已送达",
+              "invoice": "申请发票"},
     "en-US": {"ship": "Ship", "carrier": "SF Express", "confirm": "Confirm received",
-              "delivered": "Delivered"},
+              "delivered": "Delivered", "invoice": "Ask for an invoice"},
 }  # fmt: skip
 
 
@@ -65,5 +66,17 @@ async def test_staff_ship_with_a_carrier_and_the_buyer_confirms_receipt(
         await photograph(page, SCREENSHOTS, "order-shipped", locale)
         await page.get_by_role("button", name=words["confirm"]).click()
         await expect(page.locator("#order-status")).to_have_text(words["delivered"])
+        # An invoice for a company, asked on the same page.
+        await page.locator("details.invoice-ask summary").click()
+        await page.locator("input[name=kind][value=company]").check()
+        await page.fill("input[name=title]", "北京书院文化有限公司")
+        await page.fill("input[name=tax_id]", "91110108MA01ABCD2X")
+        await photograph(page, SCREENSHOTS, "invoice-form", locale)
+        submit = page.locator("details.invoice-ask button[type=submit]")
+        await expect(page.locator("details.invoice-ask summary")).to_have_text(words["invoice"])
+        await submit.click()
+        await expect(page.locator("[data-invoice=requested]")).to_contain_text(
+            "北京书院文化有限公司"
+        )
         await photograph(page, SCREENSHOTS, "order-received", locale)
         await page.context.close()
