@@ -19,17 +19,17 @@
     list.name = texts[part].name;
     list.required = true;
     list.autocomplete = texts[part].autocomplete;
-    list.hidden = true;
-    list.disabled = true;
-    texts[part].after(list);
+    list.add(new Option(box.dataset.choose, ""));
     lists[part] = list;
   });
   var divisions = null;
 
   function use(part, asList) {
-    // One of the two controls named shipping.<part> is sent: the shown one.
-    lists[part].hidden = lists[part].disabled = !asList;
-    texts[part].hidden = texts[part].disabled = asList;
+    // One control named shipping.<part> stands in its label at a time: the list, or the
+    // text field (a province the dataset does not have).
+    var shown = asList ? lists[part] : texts[part];
+    var other = asList ? texts[part] : lists[part];
+    if (other.isConnected) other.replaceWith(shown);
   }
   function fill(list, names, wanted) {
     list.replaceChildren(new Option(box.dataset.choose, ""));
@@ -46,7 +46,7 @@
     var cities = divisions && divisions[province.value];
     var rows = cities && cities[lists.city.value] || [];
     var found = rows.filter(function (row) { return row[0] === lists.district.value; })[0];
-    code.value = found && !lists.district.disabled ? found[1] : "";
+    code.value = found && lists.district.isConnected ? found[1] : "";
   }
   function cities() {
     var known = divisions && divisions[province.value];
