@@ -47,7 +47,12 @@ async def prepare_drop(dsn: str, units: int, buyers: int) -> tuple[int, list[str
     async with orm(dsn):
         tokens = await signed_in_people(buyers, prefix="buyer")
         drop = await store.create_product(
-            title="限量发售", description="", category="压测", price_fen=9_900, stock=units
+            title="限量发售",
+            description="",
+            category="压测",
+            price_fen=9_900,
+            stock=units,
+            shipping_fee_fen=1_000,  # every hold carries a fee (issue 37)
         )
         return drop.id, tokens
 
@@ -240,7 +245,7 @@ async def one_level(units: int, buyers: int, concurrency: int, rounds: int) -> t
 CEILING_SCRIPT = """\\set uid random({first}, {last})
 SELECT outcome FROM store_hold(:uid, NULL::text, now() - interval '1 hour', {product}, 1,
     NULL::integer, 9900, now(), now() + interval '10 minutes', 0, NULL::text, NULL::text,
-    NULL::text, NULL::text, NULL::text, NULL::text);
+    NULL::text, NULL::text, NULL::text, NULL::text, NULL::text, 1000);
 """
 
 

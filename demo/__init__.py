@@ -163,10 +163,11 @@ async def _membership() -> bool:
     return True
 
 
+# Title, category, price, stock, description, shipping fee (fen).
 STORE = [
-    ("《精神粮食》第一辑", "精神粮食", 6_800, 200, "十二本书，一年的精神粮食。"),
-    ("《生存处方》", "生存处方", 4_900, 150, "给职场人的生存手册。"),
-    ("书院笔记本（牛皮纸）", "文具精选", 3_900, 500, "适合手写读书笔记。"),
+    ("《精神粮食》第一辑", "精神粮食", 6_800, 200, "十二本书，一年的精神粮食。", 800),
+    ("《生存处方》", "生存处方", 4_900, 150, "给职场人的生存手册。", 800),
+    ("书院笔记本（牛皮纸）", "文具精选", 3_900, 500, "适合手写读书笔记。", 600),
 ]
 STORE_PICTURES = [("book", "#8c3b2a"), ("book", "#3f6b4f"), ("notebook", "#c8a47a")]
 
@@ -185,11 +186,16 @@ async def _store(var_dir: Path) -> bool:
 
 
 async def _products(media: Path, pictures: PicturePool) -> None:
-    for (title, category, price, stock, description), (kind, colour) in zip(
+    for (title, category, price, stock, description, fee), (kind, colour) in zip(
         STORE, STORE_PICTURES, strict=True
     ):
         product = await store.create_product(
-            title=title, description=description, category=category, price_fen=price, stock=stock
+            title=title,
+            description=description,
+            category=category,
+            price_fen=price,
+            stock=stock,
+            shipping_fee_fen=fee,
         )
         await store.set_product_image(
             product_id=product.id, data=picture(kind, colour), media_dir=media, pictures=pictures
@@ -201,6 +207,7 @@ async def _products(media: Path, pictures: PicturePool) -> None:
         category="逼格工场",
         price_fen=9_900,
         stock=100,
+        shipping_fee_fen=1_000,
         per_customer_limit=1,
         member_head_start_minutes=30,
         sale_starts_at=now + timedelta(hours=1),

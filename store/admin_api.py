@@ -44,6 +44,7 @@ async def create_product(request: Request) -> Response:
         raffle_entries_until=data.raffle_entries_until,
         raffle_purchase_minutes=data.raffle_purchase_minutes,
         requires_shipping=data.requires_shipping,
+        shipping_fee_fen=data.shipping_fee_fen,
         actor=staff_member(request),
         now=datetime.now(UTC),
     )

@@ -33,6 +33,11 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "category": ("category", str),
     "description": ("description", str),
     "price_yuan": ("price_fen", lambda text: yuan_to_fen("price_yuan", text)),
+    # Left empty: ships free.
+    "shipping_fee_yuan": (
+        "shipping_fee_fen",
+        lambda text: yuan_to_fen("shipping_fee_yuan", text) if text.strip() else 0,
+    ),
     "per_customer_limit": (
         "per_customer_limit",
         lambda text: optional_whole_number("per_customer_limit", text),
@@ -56,7 +61,7 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     ),
 }
 # The service's name for a field -> the form's, where they differ (errors go beside the field).
-FORM_NAMES = {"price_fen": "price_yuan"}
+FORM_NAMES = {"price_fen": "price_yuan", "shipping_fee_fen": "shipping_fee_yuan"}
 
 
 def form_errors(exc: DomainError) -> dict[str, str]:
@@ -90,6 +95,7 @@ def product_text(product: Product) -> dict[str, str]:
         "category": product.category.name,
         "description": product.description,
         "price_yuan": yuan_text(product.price_fen),
+        "shipping_fee_yuan": yuan_text(product.shipping_fee_fen),
         "per_customer_limit": str(product.per_customer_limit or ""),
         "member_head_start_minutes": str(product.member_head_start_minutes),
         "sale_starts_at": beijing_text(product.sale_starts_at),

@@ -57,6 +57,7 @@ async def product_json(
         "cover_url": cover_url(product.id),
         "cover_thumbnail_url": cover_url(product.id, "thumb"),
         "requires_shipping": product.requires_shipping,
+        "shipping_fee_fen": product.shipping_fee_fen,
         "published": product.published,
         "sale_state": sale.state.value,
     }
@@ -68,6 +69,7 @@ async def order_json(order: Order) -> dict[str, Any]:
         "id": order.id,
         "status": order.status.value,
         "total_fen": order.total_fen,
+        "shipping_fee_fen": order.shipping_fee_fen,
         "hold_expires_at": iso(order.hold_expires_at),
         "items": [
             {
@@ -161,6 +163,7 @@ async def create_order(request: Request) -> Response:
         now=datetime.now(UTC),
         counter=request.app.state.counter,
         memory=request.app.state.memory.store,
+        free_shipping_over_fen=request.app.state.settings.free_shipping_over_fen,
         shipping=order.shipping.checked() if order.shipping is not None else None,
     )
     return json_response(
@@ -168,6 +171,7 @@ async def create_order(request: Request) -> Response:
             "id": held.id,
             "status": held.status.value,
             "total_fen": held.total_fen,
+            "shipping_fee_fen": held.shipping_fee_fen,
             "hold_expires_at": iso(held.hold_expires_at),
         },
         201,

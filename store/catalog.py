@@ -15,6 +15,7 @@ from accounts.roles import Capability
 from errors import ValidationError
 from store.errors import ProductNotFound
 from store.models import Category, OrderItem, OrderStatus, Product, StockUnit
+from store.shipping import MAX_SHIPPING_FEE_FEN
 
 NEW_THIS_WEEK_DAYS = 7  # the store page's "本周新品"
 HOT_WINDOW = timedelta(days=7)
@@ -35,6 +36,7 @@ RECORDED_FIELDS = (
     "raffle_entries_until",
     "raffle_purchase_minutes",
     "requires_shipping",
+    "shipping_fee_fen",
     "published",
     "image",
 )
@@ -75,6 +77,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "raffle_entries_until": _moment,
     "raffle_purchase_minutes": lambda field, value: _whole(field, value, 1, MAX_MINUTES),
     "requires_shipping": _flag,
+    "shipping_fee_fen": lambda field, value: _whole(field, value, 0, MAX_SHIPPING_FEE_FEN),
     "published": _flag,
 }
 
@@ -135,6 +138,7 @@ async def create_product(
     raffle_entries_until: datetime | None = None,
     raffle_purchase_minutes: int = 60,
     requires_shipping: bool = True,
+    shipping_fee_fen: int = 0,
     published: bool = True,
     actor: User | None = None,
     now: datetime | None = None,
@@ -157,6 +161,7 @@ async def create_product(
             "raffle_entries_until": raffle_entries_until,
             "raffle_purchase_minutes": raffle_purchase_minutes,
             "requires_shipping": requires_shipping,
+            "shipping_fee_fen": shipping_fee_fen,
             "published": published,
         }
     )

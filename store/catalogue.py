@@ -5,7 +5,7 @@ lists products).
 Workers keep a product for PRODUCT_SECONDS (store.memory): an edit forgets it in the worker
 that made it, and every other worker reads it again within that second. An order placed in
 that second may keep the old price or rule; orders already held or paid always keep the price
-they were placed at (OrderItem.unit_price_fen, Order.total_fen).
+they were placed at (OrderItem.unit_price_fen, Order.total_fen and shipping_fee_fen).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ EDITABLE = frozenset(
         "sale_ends_at",
         "published",
         "requires_shipping",
+        "shipping_fee_fen",
         "raffle_entries_until",
         "raffle_purchase_minutes",
     }

@@ -39,7 +39,9 @@ _TAKE_ALLOWANCE = read_sql(SQL / "take_allowance.sql")
 _CLAIM_UNITS = read_sql(SQL / "claim_units.sql")
 _HOLD_ONE = HOLD_ONE_SQL
 
-Shipping = tuple[str, str, str, str, str, str]  # name, phone, province, city, district, address
+# name, phone, province, city, district, street address, the district's code (or None)
+Shipping = tuple[str, str, str, str, str, str, str | None]
+NO_SHIPPING = (None,) * 7
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,13 @@ async def hold(
     now: datetime,
     memory: StoreMemory,
     shipping: Shipping | None = None,
+    shipping_fee_fen: int = 0,
     engine: str | None = None,
 ) -> Held:
     """Hold `wanted` (product id -> quantity) of `products` for `buyer` (a user, or the
     digest of a bearer token whose owner the statement finds) for HOLD_FOR: all or nothing.
+    The order costs its goods and `shipping_fee_fen` (the caller's, from
+    store.shipping.shipping_fee), and keeps where it ships.
 
     `engine` is "single" (store_hold: one product, PostgreSQL) or "portable"; by default the
     fastest that can. Raises Unauthorized or SessionEnded (a token), LimitExceeded, SoldOut.
@@ -76,7 +81,7 @@ async def hold(
     """
     engine = engine or ("single" if single_statement(wanted) else "portable")
     try:
-        held = await _hold(buyer, wanted, products, now, memory, shipping, engine)
+        held = await _hold(buyer, wanted, products, now, memory, shipping, shipping_fee_fen, engine)
     except DomainError as exc:
         metrics.HOLDS.labels(outcome=str(exc.code), engine=engine).inc()
         if isinstance(exc, SoldOut):
@@ -93,11 +98,13 @@ async def _hold(
     now: datetime,
     memory: StoreMemory,
     shipping: Shipping | None,
+    fee: int,
     engine: str,
 ) -> Held:
     if engine == "single":
         [(product_id, quantity)] = wanted.items()
-        return await _hold_single(buyer, products[product_id], quantity, now, memory, shipping)
+        product = products[product_id]
+        return await _hold_single(buyer, product, quantity, now, memory, shipping, fee)
     if isinstance(buyer, str):
         user = await accounts.user_for_token_digest(buyer, now=now)
         if user is None:
@@ -105,7 +112,7 @@ async def _hold(
         buyer = user
     try:
         async with memory.admission:
-            order = await _hold_portable(buyer, wanted, products, now, shipping)
+            order = await _hold_portable(buyer, wanted, products, now, shipping, fee)
     except SoldOut:
         for product_id in wanted:
             left = await _any_free(product_id)
@@ -127,13 +134,15 @@ async def _hold_portable(
     products: Mapping[int, Product],
     now: datetime,
     shipping: Shipping | None,
+    fee: int,
 ) -> Order:
-    total = sum(products[pid].price_fen * quantity for pid, quantity in wanted.items())
-    name, phone, province, city, district, address = shipping or (None,) * 6
+    total = sum(products[pid].price_fen * quantity for pid, quantity in wanted.items()) + fee
+    name, phone, province, city, district, address, code = shipping or NO_SHIPPING
     async with in_transaction() as connection:
         order = await Order.create(
             user_id=user.id,
             total_fen=total,
+            shipping_fee_fen=fee,
             hold_expires_at=now + HOLD_FOR,
             created_at=now,
             ship_name=name,
@@ -142,6 +151,7 @@ async def _hold_portable(
             ship_city=city,
             ship_district=district,
             ship_address=address,
+            ship_district_code=code,
         )
         for product_id, quantity in wanted.items():
             product = products[product_id]
@@ -227,6 +237,7 @@ async def _hold_single(
     now: datetime,
     memory: StoreMemory,
     shipping: Shipping | None,
+    fee: int,
 ) -> Held:
     expires = now + HOLD_FOR
     key = product_key(product)
@@ -241,7 +252,8 @@ async def _hold_single(
         now,
         expires,
         memory.claimed_up_to.get(key, 0),
-        *(shipping or (None,) * 6),
+        *(shipping or NO_SHIPPING),
+        fee,
     ]
     connection = connections.get("default")
     if isinstance(connection, AsyncpgClient):
@@ -267,7 +279,8 @@ async def _hold_single(
         id=row["held_order_id"],
         user_id=row["buyer_id"],
         status=OrderStatus.PENDING_PAYMENT.value,
-        total_fen=product.price_fen * quantity,
+        total_fen=product.price_fen * quantity + fee,
+        shipping_fee_fen=fee,
         hold_expires_at=expires,
         payment_id=None,
         ship_name=params[10],
@@ -276,7 +289,10 @@ async def _hold_single(
         ship_city=params[13],
         ship_district=params[14],
         ship_address=params[15],
+        ship_district_code=params[16],
         tracking_number=None,
+        carrier=None,
+        shipped_at=None,
         created_at=now,
         paid_at=None,
     )

@@ -41,10 +41,9 @@ async def receipt(order: Order, locale: str) -> MailExtras:
         )
         for item in items
     ]
-    goods = sum(item.unit_price_fen * item.quantity for item in items)
-    shipping = order.total_fen - goods  # what the order charges beyond its goods
-    if order.ship_address:
-        rows.append(Row(_("Shipping"), yuan(shipping) if shipping > 0 else _("Free shipping")))
+    if any(item.product.requires_shipping for item in items):
+        fee = order.shipping_fee_fen
+        rows.append(Row(_("Shipping fee"), yuan(fee) if fee > 0 else _("Free shipping")))
     rows.append(Row(_("Total"), yuan(order.total_fen), strong=True))
     facts: list[tuple[str, str]] = []
     payment = await Payment.get_or_none(id=order.payment_id) if order.payment_id else None

@@ -24,8 +24,8 @@ PRODUCT_SECONDS = 1.0
 ADMISSION = 8
 
 # store/sql/hold.sql
-HOLD_ONE_SQL = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
-HOLD_MANY_SQL = "SELECT * FROM store_hold_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"  # noqa: E501
+HOLD_ONE_SQL = "SELECT * FROM store_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"  # noqa: E501
+HOLD_MANY_SQL = "SELECT * FROM store_hold_many($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"  # noqa: E501
 
 
 def _hold_order(params: Sequence[Any]) -> tuple[int, int, str]:

@@ -33,6 +33,9 @@ class Product(Model):
     stock = fields.IntField()  # units made for sale; what is left is counted from StockUnit
     # False for digital goods (an e-book, a lecture pass): paid without a shipping address.
     requires_shipping = fields.BooleanField(default=True)
+    # What posting it costs (store.shipping.shipping_fee: an order pays the highest fee of its
+    # items that ship, none when its goods reach the free-shipping total). 0: free shipping.
+    shipping_fee_fen = fields.IntField(default=0, db_default=0)
     per_customer_limit = fields.IntField(null=True)
     members_only = fields.BooleanField(default=False)
     member_head_start_minutes = fields.IntField(default=0)
@@ -111,7 +114,8 @@ class Order(Model):
         "accounts.User", related_name="orders", on_delete=fields.RESTRICT, db_index=True
     )
     status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.PENDING_PAYMENT)
-    total_fen = fields.IntField()
+    total_fen = fields.IntField()  # the goods and shipping_fee_fen: what is paid
+    shipping_fee_fen = fields.IntField(default=0, db_default=0)
     hold_expires_at = fields.DatetimeField()
     payment_id = fields.IntField(null=True)
     # Where it ships (mainland China): recipient, mobile number, province (one of the 34

@@ -36,7 +36,7 @@ from store.errors import (
 from store.memory import StoreMemory
 from store.models import Order, OrderEvent, OrderItem, OrderStatus, Product, RaffleEntry
 from store.sale import check_can_buy, open_to_everyone
-from store.shipping import Address
+from store.shipping import Address, goods_fen, shipping_fee
 
 log = logging.getLogger(__name__)
 PAYMENT_PURPOSE = "order"
@@ -79,10 +79,10 @@ def _merged(items: list[Wanted]) -> dict[int, int]:
     return merged
 
 
-def _check_total(wanted: dict[int, int], products: dict[int, Product]) -> None:
-    """Invariant "an order's total fits what it is paid with": at most MAX_ORDER_FEN."""
-    total = sum(products[id_].price_fen * quantity for id_, quantity in wanted.items())
-    if total > MAX_ORDER_FEN:
+def _check_total(wanted: dict[int, int], products: dict[int, Product], fee: int) -> None:
+    """Invariant "an order's total fits what it is paid with": its goods and shipping fee at
+    most MAX_ORDER_FEN."""
+    if goods_fen(wanted, products) + fee > MAX_ORDER_FEN:
         raise OrderTooLarge()
 
 
@@ -100,9 +100,12 @@ async def place_order(
     counter: Counter,
     memory: StoreMemory | None = None,
     shipping: Address | None = None,
+    free_shipping_over_fen: int = 0,
     engine: str | None = None,
 ) -> Order:
     """An order holding its units for HOLD_FOR while the shopper pays: all or nothing.
+    It costs its goods and their shipping fee (store.shipping.shipping_fee, with the store's
+    free-shipping total `free_shipping_over_fen`, settings.free_shipping_over_fen).
 
     `buyer` is the signed-in user (a page) or the bearer token of the API's caller (None: no
     token, Unauthorized, unless the drop is known to be sold out). A drop
@@ -131,7 +134,8 @@ async def place_order(
     for product_id in wanted:
         if product_id not in products:
             raise ProductNotFound(f"No product {product_id}.")
-    _check_total(wanted, products)
+    fee = shipping_fee(wanted, products, free_over_fen=free_shipping_over_fen)
+    _check_total(wanted, products, fee)
     if not any(products[product_id].requires_shipping for product_id in wanted):
         shipping = None  # nothing ships: no address is kept
     address = shipping.columns() if shipping is not None else None
@@ -143,6 +147,7 @@ async def place_order(
             now=now,
             memory=memory,
             shipping=address,
+            shipping_fee_fen=fee,
             engine=engine,
         )
         try:
@@ -150,7 +155,7 @@ async def place_order(
         except RateLimited:
             await _cancel(held.order, now=now, note="buy limit", memory=memory)
             raise
-        return await _with_district_code(held.order, shipping)
+        return held.order
     if digest is not None:
         user = await accounts.user_for_token_digest(digest, now=now)
         if user is None:
@@ -167,18 +172,10 @@ async def place_order(
         now=now,
         memory=memory,
         shipping=address,
+        shipping_fee_fen=fee,
         engine=engine,
     )
-    return await _with_district_code(held.order, shipping)
-
-
-async def _with_district_code(order: Order, shipping: Address | None) -> Order:
-    """The picker's district code beside the names the hold wrote (one more statement, only
-    for an order given one: a drop's hold statement stays as it is)."""
-    if shipping is not None and shipping.district_code is not None:
-        await Order.filter(id=order.id).update(ship_district_code=shipping.district_code)
-        order.ship_district_code = shipping.district_code
-    return order
+    return held.order
 
 
 def _held_for_a_token(wanted: dict[int, int], products: dict[int, Product], now: datetime) -> bool:
@@ -250,8 +247,8 @@ async def set_shipping(order: Order, address: Address) -> Order:
         order.ship_city,
         order.ship_district,
         order.ship_address,
+        order.ship_district_code,
     ) = address.columns()
-    order.ship_district_code = address.district_code
     await Order.filter(id=order.id, status=OrderStatus.PENDING_PAYMENT).update(
         ship_name=order.ship_name,
         ship_phone=order.ship_phone,

@@ -45,9 +45,12 @@ async def listing(request: Request) -> Response:
     )
 
 
-async def _product_context(product: Any, viewer: Any, now: datetime) -> dict[str, Any]:
+async def _product_context(
+    request: Request, product: Any, viewer: Any, now: datetime
+) -> dict[str, Any]:
     sale = await services.sale_for(product, viewer, now)
     return {
+        "free_shipping_over_fen": request.app.state.settings.free_shipping_over_fen,
         "product": product,
         "stock_left": await services.stock_left(product),
         "state": sale.state.value,
@@ -64,7 +67,9 @@ async def product_page(request: Request) -> Response:
     analytics.count_product_view(
         request.app.state.memory.tally, product, viewer.id if viewer else None, now
     )
-    return await render(request, "store/product.html", await _product_context(product, viewer, now))
+    return await render(
+        request, "store/product.html", await _product_context(request, product, viewer, now)
+    )
 
 
 async def cover(request: Request) -> Response:
@@ -104,13 +109,14 @@ async def buy(request: Request) -> Response:
             now=datetime.now(UTC),
             counter=request.app.state.counter,
             memory=request.app.state.memory.store,
+            free_shipping_over_fen=request.app.state.settings.free_shipping_over_fen,
         )
     except (ValidationError, LimitExceeded) as exc:
         if isinstance(exc, ValidationError) and exc.field != "quantity":
             raise
         # Said beside the quantity field, with what was typed, not as a note at the top.
         product = await services.shown_product(product_id, user)
-        context = await _product_context(product, user, datetime.now(UTC))
+        context = await _product_context(request, product, user, datetime.now(UTC))
         why = exc.reason if isinstance(exc, ValidationError) else exc.message
         context.update(errors={"quantity": why}, quantity=typed)
         return await form_refused(request, "store/product.html", context, exc)
@@ -290,12 +296,14 @@ async def order_page(request: Request) -> Response:
     order = await services.order_for_user(request.path_params["id"], user)
     _ = gettext_for(request)
     events = await services.order_events(order)
+    items = await services.order_items(order)
     return await render(
         request,
         "store/order.html",
         {
             "order": order,
-            "items": await services.order_items(order),
+            "items": items,
+            "ships": any(item.product.requires_shipping for item in items),
             "events": [(event, history.read_note(event.note, _)) for event in events],
             "refund_request": await services.refunds.latest_for(order),
             "payment": await services.order_payment(order),
@@ -333,12 +341,14 @@ async def receipt_page(request: Request) -> Response:
     order = await services.order_for_user(request.path_params["id"], user)
     if order.status not in services.SOLD_STATUSES and order.status != OrderStatus.REFUNDED:
         raise HTTPException(status_code=404, detail="This order has no receipt: it is not paid.")
+    items = await services.order_items(order)
     return await render(
         request,
         "store/receipt.html",
         {
             "order": order,
-            "items": await services.order_items(order),
+            "items": items,
+            "ships": any(item.product.requires_shipping for item in items),
             "payment": await services.order_payment(order),
         },
     )

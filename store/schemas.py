@@ -18,13 +18,23 @@ from payments.schemas import (
 from pictures import MEDIA_TYPES
 from store import images, services
 from store.models import OrderStatus
-from store.shipping import ADDRESS_CHARS, MOBILE, NAME_CHARS, PLACE_CHARS, PROVINCES
+from store.shipping import (
+    ADDRESS_CHARS,
+    MAX_SHIPPING_FEE_FEN,
+    MOBILE,
+    NAME_CHARS,
+    PLACE_CHARS,
+    PROVINCES,
+)
 from web.api import Answer, Body, Id, Moment, Query, line, text, whole
 from web.paths import ID_PATTERN
 
 __all__ = ["PaymentAnswer", "PaymentChoice"]
 
 Minutes = Annotated[int, whole(0, 7 * 24 * 60)]
+FEE = msgspec.Meta(
+    description="postage in fen (0: ships free); an order pays the highest fee of its items"
+)
 
 
 class NewProduct(Body):
@@ -51,6 +61,7 @@ class NewProduct(Body):
     requires_shipping: Annotated[
         bool, msgspec.Meta(description="false for digital goods (an e-book, a lecture pass)")
     ] = True
+    shipping_fee_fen: Annotated[int, whole(0, MAX_SHIPPING_FEE_FEN), FEE] = 0
 
 
 Province = Literal[PROVINCES]  # type: ignore[valid-type]
@@ -79,6 +90,9 @@ class ProductChanges(Body):
     sale_ends_at: Moment | msgspec.UnsetType | None = msgspec.UNSET
     published: bool | msgspec.UnsetType = msgspec.UNSET
     requires_shipping: bool | msgspec.UnsetType = msgspec.UNSET
+    shipping_fee_fen: Annotated[int, whole(0, MAX_SHIPPING_FEE_FEN)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
     raffle_entries_until: Moment | msgspec.UnsetType | None = msgspec.UNSET
     raffle_purchase_minutes: Annotated[int, whole(1, 7 * 24 * 60)] | msgspec.UnsetType = (
         msgspec.UNSET
@@ -260,6 +274,7 @@ class Product(Answer):
     cover_url: Annotated[str, msgspec.Meta(description=COVER)]
     cover_thumbnail_url: Annotated[str, msgspec.Meta(description=COVER)]
     requires_shipping: bool
+    shipping_fee_fen: Annotated[int, FEE]
     published: Annotated[bool, msgspec.Meta(description="false: taken down, shown to staff only")]
     sale_state: Annotated[
         services.SaleState,
@@ -279,7 +294,14 @@ class Products(Answer):
 class HeldOrder(Answer):
     id: int
     status: OrderStatus
-    total_fen: int
+    total_fen: Annotated[int, msgspec.Meta(description="the goods and shipping_fee_fen")]
+    shipping_fee_fen: Annotated[
+        int,
+        msgspec.Meta(
+            description="the highest fee of its items that ship; 0 when nothing ships or the "
+            "goods reach the store's free-shipping total (满 N 包邮)"
+        ),
+    ]
     hold_expires_at: str
 
 

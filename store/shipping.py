@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from errors import ValidationError
 from store import divisions
 from store.errors import AddressMismatch
+from store.models import Product
 
 # The 34 provincial-level divisions, as written on an address (the API takes exactly these).
 PROVINCES = (
@@ -63,12 +65,20 @@ class Address:
     district: str
     address: str
     # The district's GB/T 2260 code when it was chosen in the picker (store.divisions):
-    # stored beside the names, which it was checked against. Not among the hold's columns.
+    # stored beside the names, which it was checked against.
     district_code: str | None = None
 
-    def columns(self) -> tuple[str, str, str, str, str, str]:
+    def columns(self) -> tuple[str, str, str, str, str, str, str | None]:
         """In the order of the order's ship_* columns (and of the hold's parameters)."""
-        return (self.name, self.phone, self.province, self.city, self.district, self.address)
+        return (
+            self.name,
+            self.phone,
+            self.province,
+            self.city,
+            self.district,
+            self.address,
+            self.district_code,
+        )
 
     def as_json(self) -> dict[str, str | None]:
         return {
@@ -146,3 +156,26 @@ def check_address(
                 "shipping.district_code", "names a district other than the names given"
             )
     return Address(phone=phone, province=province, district_code=code, **values)
+
+
+MAX_SHIPPING_FEE_FEN = 100_000  # ¥1,000: a product's postage, at most
+
+
+def goods_fen(wanted: Mapping[int, int], products: Mapping[int, Product]) -> int:
+    """What the goods of an order cost (product id -> quantity), before shipping."""
+    return sum(products[pid].price_fen * quantity for pid, quantity in wanted.items())
+
+
+def shipping_fee(
+    wanted: Mapping[int, int], products: Mapping[int, Product], *, free_over_fen: int
+) -> int:
+    """Invariant "an order's shipping fee", the one rule for pages, the API and the drop's
+    hold: the highest shipping_fee_fen among the order's products that ship (one parcel; a
+    digital product ships nothing), and none when the goods total reaches `free_over_fen`
+    (满 N 包邮; 0: no such total, every order pays its fee)."""
+    fees = [products[pid].shipping_fee_fen for pid in wanted if products[pid].requires_shipping]
+    if not fees:
+        return 0
+    if free_over_fen > 0 and goods_fen(wanted, products) >= free_over_fen:
+        return 0
+    return max(fees)

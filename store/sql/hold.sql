@@ -1,8 +1,10 @@
 -- One order of one product, held in one statement and one transaction (store.holds): the
 -- caller (a user id, or a bearer token's hash resolved by accounts_token_owner), the
 -- per-customer allowance, the units, and the order's rows with the shipping address given with
--- it. PostgreSQL only; store.holds runs the same rules portably on SQLite (and on PostgreSQL
--- when asked, for the contract test that compares the two). Installed by migration store/0009.
+-- it (the district's code too) and its shipping fee (store.shipping.shipping_fee: the caller
+-- computes it; the order's total is its goods and that fee). PostgreSQL only; store.holds runs the same rules portably on SQLite (and on PostgreSQL
+-- when asked, for the contract test that compares the two). Installed by migration store/0009,
+-- and again by each migration that changed it (the latest: store/0019, the fee and the code).
 --
 -- Invariant "never oversell": units are claimed with FOR UPDATE SKIP LOCKED and
 -- "order_id IS NULL" rechecked in the UPDATE; the order is written only when all p_quantity
@@ -36,12 +38,21 @@ DROP FUNCTION IF EXISTS store_hold(
     integer, text, timestamptz, integer, integer, integer, integer, timestamptz, timestamptz,
     integer
 );
+DROP FUNCTION IF EXISTS store_hold_many(
+    integer[], text[], timestamptz[], integer[], integer[], integer[], integer[],
+    timestamptz[], timestamptz[], integer[], text[], text[], text[], text[], text[], text[]
+);
+DROP FUNCTION IF EXISTS store_hold(
+    integer, text, timestamptz, integer, integer, integer, integer, timestamptz, timestamptz,
+    integer, text, text, text, text, text, text
+);
 CREATE OR REPLACE FUNCTION store_hold(
     p_user_id integer, p_token_hash text, p_touch_before timestamptz,
     p_product_id integer, p_quantity integer, p_limit integer, p_unit_price integer,
     p_now timestamptz, p_expires timestamptz, p_mark integer,
     p_ship_name text, p_ship_phone text, p_ship_province text, p_ship_city text,
-    p_ship_district text, p_ship_address text,
+    p_ship_district text, p_ship_address text, p_ship_district_code text,
+    p_shipping_fee integer,
     OUT outcome text, OUT buyer_id integer, OUT held_order_id integer,
     OUT last_unit_id integer, OUT any_free boolean
 ) LANGUAGE plpgsql AS $$
@@ -111,11 +122,13 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO store_order (
-        id, user_id, status, total_fen, hold_expires_at, created_at, ship_name, ship_phone,
-        ship_province, ship_city, ship_district, ship_address
+        id, user_id, status, total_fen, shipping_fee_fen, hold_expires_at, created_at,
+        ship_name, ship_phone, ship_province, ship_city, ship_district, ship_address,
+        ship_district_code
     ) VALUES (
-        v_order, buyer_id, 'pending_payment', p_unit_price * p_quantity, p_expires, p_now,
-        p_ship_name, p_ship_phone, p_ship_province, p_ship_city, p_ship_district, p_ship_address
+        v_order, buyer_id, 'pending_payment', p_unit_price * p_quantity + p_shipping_fee,
+        p_shipping_fee, p_expires, p_now, p_ship_name, p_ship_phone, p_ship_province,
+        p_ship_city, p_ship_district, p_ship_address, p_ship_district_code
     );
     INSERT INTO store_order_item (order_id, product_id, quantity, unit_price_fen)
     VALUES (v_order, p_product_id, p_quantity, p_unit_price);
@@ -137,7 +150,8 @@ CREATE OR REPLACE FUNCTION store_hold_many(
     p_product_ids integer[], p_quantities integer[], p_limits integer[],
     p_unit_prices integer[], p_nows timestamptz[], p_expires timestamptz[], p_marks integer[],
     p_ship_names text[], p_ship_phones text[], p_ship_provinces text[], p_ship_cities text[],
-    p_ship_districts text[], p_ship_addresses text[]
+    p_ship_districts text[], p_ship_addresses text[], p_ship_district_codes text[],
+    p_shipping_fees integer[]
 ) RETURNS TABLE (
     outcome text, buyer_id integer, held_order_id integer, last_unit_id integer,
     any_free boolean
@@ -148,7 +162,8 @@ BEGIN
             p_user_ids[i], p_token_hashes[i], p_touch_befores[i], p_product_ids[i],
             p_quantities[i], p_limits[i], p_unit_prices[i], p_nows[i], p_expires[i],
             p_marks[i], p_ship_names[i], p_ship_phones[i], p_ship_provinces[i],
-            p_ship_cities[i], p_ship_districts[i], p_ship_addresses[i]
+            p_ship_cities[i], p_ship_districts[i], p_ship_addresses[i],
+            p_ship_district_codes[i], p_shipping_fees[i]
         );
     END LOOP;
 END

@@ -1,6 +1,7 @@
 """Checkout's linked 省/市/区 picker in a browser, in Chinese and in English, at a phone's and
 a computer's width: choosing a province lists its cities, a city its districts, and the
-district's code is kept on the paid order. Screenshots in var/screenshots/checkout/."""
+district's code is kept on the paid order; the shipping fee is its own line and in the total.
+Screenshots in var/screenshots/checkout/."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ async def test_the_picker_lists_cities_and_districts_and_keeps_the_code(
     email = f"picker-{locale}@example.cn"
     buyer = await make_user(email=email, name="孙同学")
     product = await store.create_product(
-        title="《大国大城》", description="", category="图书", price_fen=5_800, stock=2
-    )
+        title="《大国大城》", description="", category="图书", price_fen=5_800, stock=2,
+        shipping_fee_fen=800,
+    )  # fmt: skip
     order = await store.place_order(
         buyer=buyer, items=[store.Wanted(product.id, 1)], now=datetime.now(UTC),
         counter=MemoryCounter(),
@@ -53,6 +55,9 @@ async def test_the_picker_lists_cities_and_districts_and_keeps_the_code(
         await district.select_option("西湖区")
         await expect(page.locator("input[name='shipping.district_code']")).to_have_value("330106")
         await page.fill("input[name='shipping.address']", "文三路 90 号")
+        # The fee is its own line, and the total includes it.
+        await expect(page.locator(".shipping-fee")).to_have_text("¥8.00")
+        await expect(page.locator("dl.facts")).to_contain_text("¥66.00")
         await photograph(page, SCREENSHOTS, "picker", locale)
         # Hong Kong is not in the dataset: its city and district are written by hand.
         await page.select_option("select[name='shipping.province']", "香港特别行政区")
@@ -68,4 +73,6 @@ async def test_the_picker_lists_cities_and_districts_and_keeps_the_code(
         shipped_to = (paid.ship_province, paid.ship_city, paid.ship_district)
         assert shipped_to == ("浙江省", "杭州市", "西湖区")
         assert paid.ship_district_code == "330106"
+        assert (paid.shipping_fee_fen, paid.total_fen) == (800, 6_600)
+        await expect(page.locator(".shipping-fee")).to_have_text("¥8.00")
         await page.context.close()
