@@ -104,6 +104,7 @@ bench: install
 	$(BIN)/python -m bench.avatar_uploads
 	$(BIN)/python -m bench.reset_timing
 	$(BIN)/python -m bench.admin_stats
+	$(BIN)/python -m bench.watched_words
 	@echo; cat var/bench-summary.md
 
 clean:

@@ -25,12 +25,16 @@ from accounts import account_parts, notices, sign_in_hooks
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from community import notices as community_notices
+from community.board import reviewables as board_reviewables
 from community.feed import artwork
 from crm import notices as crm_notices
 from jobs.worker import WorkerMemory
 from links import LINKS, Links
 from membership import fulfilment as membership_fulfilment
 from membership import notices as membership_notices
+from moderation import notices as moderation_notices
+from moderation import review
+from moderation import words as watched_words
 from payments.purposes import PURPOSES, Purposes
 from referrals import attribution, rewards
 from routing import route_table
@@ -59,6 +63,8 @@ class AppWiring:
     account_parts: account_parts.AccountParts = field(default_factory=account_parts.AccountParts)
     # What happens when a browser signs in, from the packages above accounts (referrals).
     sign_in_hooks: sign_in_hooks.SignInHooks = field(default_factory=sign_in_hooks.SignInHooks)
+    # What the review queue holds, from the packages that publish members' words.
+    reviewables: review.Reviewables = field(default_factory=review.Reviewables)
 
     def wiring(self) -> Wiring:
         """The wires the code below reads, bound to this app's values."""
@@ -70,6 +76,8 @@ class AppWiring:
                 (LINKS, self.links),
                 (account_parts.ACCOUNT_PARTS, self.account_parts),
                 (sign_in_hooks.SIGN_IN_HOOKS, self.sign_in_hooks),
+                (review.REVIEWABLES, self.reviewables),
+                (watched_words.WATCHED, self.memory.watched),
                 # The podcast's drawn artwork is set in the font the store ships.
                 (artwork.TYPEFACE, covers.typeface),
             )
@@ -94,9 +102,11 @@ def wire(settings: Settings) -> AppWiring:
         membership_notices.KINDS,
         crm_notices.KINDS,
         support_notices.KINDS,
+        moderation_notices.KINDS,
     ):
         wired.notice_kinds.register(kinds)
     wired.account_parts.append(support_parts.CONVERSATIONS)
+    board_reviewables.register(wired.reviewables)
     # Growth through friends: referred purchases earn their referrer's reward, and a
     # browser's visit through a share link follows it into the account it signs in to.
     rewards.register(

@@ -16,6 +16,7 @@ from tortoise.models import Model
 # migrations/<app>/ and are checked in.
 APPS = (
     "accounts",
+    "moderation",
     "payments",
     "membership",
     "store",

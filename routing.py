@@ -30,6 +30,8 @@ from keywords import routes as keywords_routes
 from membership import admin as membership_admin
 from membership import api as membership_api
 from membership import routes as membership_routes
+from moderation import admin as moderation_admin
+from moderation import api as moderation_api
 from payments import api as payments_api
 from payments import routes as payments_routes
 from referrals import admin as referrals_admin
@@ -70,6 +72,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *support_api.routes(),
         *keywords_api.routes(),
         *referrals_api.routes(),
+        *moderation_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
@@ -97,6 +100,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *support_routes.routes(),
         *support_admin.routes(),
         *keywords_admin.routes(),
+        *moderation_admin.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
         *stats_routes.routes(),

@@ -43,6 +43,9 @@ class Capability(StrEnum):
     # Referral rewards: their rules, payouts approved or rejected, the ledger's export, the
     # referral numbers.
     REWARDS = "rewards"
+    # The watched words' lists (block, censor, require approval, flag): admins; moderators
+    # work the review queue with MODERATE.
+    WATCHED_WORDS = "watched_words"
 
 
 _EVERYTHING = frozenset(Capability)

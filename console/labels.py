@@ -73,6 +73,10 @@ ACTION_LABELS: dict[str, str] = {
     "auto_reply.create": N_("Auto-reply saved"),
     "auto_reply.update": N_("Auto-reply changed"),
     "auto_reply.delete": N_("Auto-reply deleted"),
+    "watched_words.add": N_("Watched words added"),
+    "watched_words.remove": N_("Watched word removed"),
+    "review.approve": N_("Held or flagged item approved"),
+    "review.reject": N_("Held or flagged item rejected"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -97,6 +101,8 @@ OBJECT_LABELS: dict[str, str] = {
     "broadcast": N_("Broadcast"),
     "conversation": N_("Conversation"),
     "auto_reply": N_("Auto-reply"),
+    "watched_words": N_("Watched words"),
+    "reply": N_("Reply"),
 }
 
 # What accounts.activity's kinds are called on a person's page.

@@ -11,6 +11,7 @@ from front.memory import FrontMemory
 from keywords import tasks as keyword_tasks
 from keywords.memory import KeywordMemory
 from membership.memory import SeatMemory
+from moderation.words import WatchedWords
 from store.memory import StoreMemory
 from tallies import Tally
 
@@ -25,6 +26,8 @@ class WorkerMemory:
     feed: FeedMemory = field(default_factory=FeedMemory)
     front: FrontMemory = field(default_factory=FrontMemory)
     keywords: KeywordMemory = field(default_factory=KeywordMemory)
+    # The watched words' automaton (moderation.words), rebuilt when the lists change.
+    watched: WatchedWords = field(default_factory=WatchedWords)
     # Counts of views, plays and lookups per day and minute, not yet written (tallies): one
     # for the worker, shared with the feed's memory, which records into it too.
     tally: Tally = field(default_factory=Tally)
@@ -40,6 +43,7 @@ class WorkerMemory:
         self.feed.forget()
         self.front.forget()
         self.keywords.forget()
+        self.watched.forget()
         self.tally.forget()
 
 

@@ -27,6 +27,7 @@ from app import create_app
 from community import notices as community_notices
 from crm import notices as crm_notices
 from membership import notices as membership_notices
+from moderation import notices as moderation_notices
 from payments.models import Payment
 from payments.purposes import PURPOSES, Fulfilment, PurposeHandlers
 from settings import Settings
@@ -46,6 +47,7 @@ KINDS = sum(
         membership_notices.KINDS,
         crm_notices.KINDS,
         support_notices.KINDS,
+        moderation_notices.KINDS,
     )
 )
 VERIFY_LINK = re.compile(r"(https?://[^/\s]+)/account/verify/(\S+)")

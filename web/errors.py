@@ -237,6 +237,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     for key, value in exc.details.items():
         if isinstance(value, str | int | float | bool) or value is None:
             extra.setdefault(key, value)
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            extra.setdefault(key, value)  # the blocked words, by name
     if wants_json(request):
         api = request.url.path.startswith(JSON_PATH_PREFIXES)
         # A page's script marks the field named in "field" and shows the reason beside it.

@@ -31,6 +31,9 @@ class Operation:
     # The capability a staff_only guard asks for (web.auth): the document names it, so the
     # contract says which staff roles may call, from the guard itself.
     staff_capability: str | None = None
+    # Other successful answers: status -> (what it means, its model), e.g. 202 for a post held
+    # for review beside the 201 of one published.
+    also: Mapping[int, tuple[str, type[msgspec.Struct]]] = field(default_factory=dict)
 
 
 def operation(
@@ -47,6 +50,7 @@ def operation(
     headers: Mapping[str, str] | None = None,
     path: Mapping[str, Mapping[str, Any]] | None = None,
     encoding: Mapping[str, Mapping[str, Any]] | None = None,
+    also: Mapping[int, tuple[str, type[msgspec.Struct]]] | None = None,
 ) -> Callable[[Endpoint], Endpoint]:
     """Declare an API endpoint: its answer (`status` and `answer` model; None for no content),
     its JSON `body` or multipart `form` (a JSON schema, with the `encoding` of its parts: part
@@ -74,6 +78,7 @@ def operation(
             path=path or {},
             encoding=encoding or {},
             staff_capability=capability,
+            also=also or {},
         )
         return endpoint
 
@@ -126,6 +131,11 @@ class _Generator(BaseSchemaGenerator):
             if spec.answer is not None:
                 success["content"] = {"application/json": {"schema": self._schema(spec.answer)}}
             responses[str(spec.status)] = success
+            for status, (meaning, model) in spec.also.items():
+                responses[str(status)] = {
+                    "description": meaning,
+                    "content": {"application/json": {"schema": self._schema(model)}},
+                }
             for status, codes in sorted(self._errors(spec, path).items()):
                 responses[str(status)] = _error_response(status, codes)
             item: dict[str, Any] = {

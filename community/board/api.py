@@ -36,6 +36,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "pinned": post.pinned,
         "locked": post.locked,
         "hidden": post.hidden,
+        "pending_review": post.pending_review,
     }
 
 
@@ -45,7 +46,16 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         "body_html": reply.body_html,
         "author": author_json(reply),
         "created_at": iso(reply.created_at),
+        "pending_review": reply.pending_review,
     }
+
+
+HELD = "held by a watched word for a moderator's review (its author is told the decision)"
+
+
+def pending(object_id: int) -> Response:
+    """202: kept, and waiting for a moderator (moderation.review)."""
+    return json_response({"id": object_id, "status": "pending_review"}, 202)
 
 
 def _token(request: Request) -> str | None:
@@ -59,8 +69,9 @@ def _token(request: Request) -> str | None:
     body=schemas.NewPost,
     answer=schemas.Post,
     status=201,
+    also={202: (HELD, schemas.PendingReview)},
     tag="board",
-    errors={403: "members_only, banned", 429: "rate_limited"},
+    errors={403: "members_only, banned", 422: "blocked_words", 429: "rate_limited"},
 )
 async def create_post(request: Request) -> Response:
     user = await api_user(request)
@@ -76,6 +87,8 @@ async def create_post(request: Request) -> Response:
         now=now,
         token=_token(request),
     )
+    if post.pending_review:
+        return pending(post.id)
     await post.fetch_related("author")
     return json_response(post_json(post), 201)
 
@@ -122,8 +135,13 @@ async def get_post(request: Request) -> Response:
     "Edit one's own post; the text before is kept",
     body=schemas.PostEdit,
     answer=schemas.Post,
+    also={202: (HELD, schemas.PendingReview)},
     tag="board",
-    errors={403: "members_only, banned, not_the_author", 404: "post_not_found"},
+    errors={
+        403: "members_only, banned, not_the_author",
+        404: "post_not_found",
+        422: "blocked_words",
+    },
 )
 async def edit_post(request: Request) -> Response:
     user = await api_user(request)
@@ -139,6 +157,8 @@ async def edit_post(request: Request) -> Response:
         category=data.category,
         now=now,
     )
+    if post.pending_review:
+        return pending(post.id)
     return json_response(post_json(post))
 
 
@@ -159,10 +179,12 @@ async def delete_post(request: Request) -> Response:
     body=schemas.NewReply,
     answer=schemas.Reply,
     status=201,
+    also={202: (HELD, schemas.PendingReview)},
     tag="board",
     errors={
         403: "members_only, banned",
         404: "post_not_found",
+        422: "blocked_words",
         423: "locked",
         429: "rate_limited",
     },
@@ -180,6 +202,8 @@ async def create_reply(request: Request) -> Response:
         now=now,
         token=_token(request),
     )
+    if created.pending_review:
+        return pending(created.id)
     await created.fetch_related("author")
     return json_response(reply_json(created), 201)
 

@@ -44,6 +44,9 @@ class Post(Model):
     reply_count = fields.IntField(default=0)
     like_count = fields.IntField(default=0)
     hidden = fields.BooleanField(default=False)
+    # Held by a watched word until a moderator approves it (moderation.review): hidden from
+    # everyone but its author and the moderators meanwhile (hidden is true with it).
+    pending_review = fields.BooleanField(default=False, db_default=False)
     locked = fields.BooleanField(default=False)
     pinned = fields.BooleanField(default=False)
     deleted = fields.BooleanField(default=False)
@@ -83,6 +86,7 @@ class Reply(Model):
     body_html = fields.TextField()
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     hidden = fields.BooleanField(default=False)
+    pending_review = fields.BooleanField(default=False, db_default=False)  # as Post's
     dedupe_key = fields.CharField(max_length=80, null=True, unique=True)
 
     class Meta:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import links
@@ -26,6 +26,9 @@ from community.board.services import (
     rate_limit,
 )
 from errors import ValidationError
+from moderation import review
+from moderation import words as watched
+from moderation.models import ReviewReason
 from ratelimit import Counter
 
 
@@ -39,8 +42,10 @@ async def reply(
     token: str | None = None,
 ) -> tuple[Reply, bool]:
     """A reply in the post's thread, or the one this same submission already made (returns
-    (reply, created)); the post's author and anyone @mentioned are notified. Raises
-    BoardMembersOnly, PostNotFound, Banned, Locked, ValidationError (body), RateLimited."""
+    (reply, created)); the post's author and anyone @mentioned are notified. The watched
+    words as for a post: a held reply is shown to its author and the moderators only, and
+    counted and told once approved. Raises BoardMembersOnly, PostNotFound, Banned, Locked,
+    ValidationError (body), BlockedWords, RateLimited."""
     post = await get_post(post_id, viewer=author, now=now)
     await check_can_write(author, now)
     if post.locked or post.hidden:  # a hidden post, which its author still sees, takes none
@@ -49,6 +54,8 @@ async def reply(
         raise ValidationError("body", "is required")
     if len(body) > REPLY_MAX:
         raise ValidationError("body", f"must be at most {REPLY_MAX:,} characters")
+    screened = await watched.screen(body=body)
+    body = screened.texts["body"]
     key = dedupe_key(author, token, str(post.id), body)
     existing = await Reply.get_or_none(dedupe_key=key)
     if existing is not None:
@@ -57,13 +64,38 @@ async def reply(
     try:
         async with in_transaction():
             created = await Reply.create(
-                post=post, author=author, body=body, body_html=markdown_html(body), dedupe_key=key
+                post=post,
+                author=author,
+                body=body,
+                body_html=markdown_html(body),
+                dedupe_key=key,
+                hidden=screened.held,
+                pending_review=screened.held,
             )
-            await Post.filter(id=post.id).update(
-                reply_count=F("reply_count") + 1, last_activity_at=now
-            )
+            if screened.held or screened.flagged:
+                await review.hold(
+                    "reply",
+                    created.id,
+                    author_id=author.id,
+                    reason=ReviewReason.HELD if screened.held else ReviewReason.FLAGGED,
+                    words=screened.review_words,
+                    text=body,
+                    now=now,
+                )
+            if not screened.held:
+                await Post.filter(id=post.id).update(
+                    reply_count=F("reply_count") + 1, last_activity_at=now
+                )
     except IntegrityError:
         return await Reply.get(dedupe_key=key), False
+    if not screened.held:
+        await _tell(post, author, created)
+    return created, True
+
+
+async def _tell(post: Post, author: User, created: Reply) -> None:
+    """The post's author and anyone @mentioned in a reply shown to all."""
+    body = created.body
     if post.author.id != author.id:
         await notices.notify(
             post.author.id,
@@ -72,12 +104,36 @@ async def reply(
             link=links.path("board.post_page", id=post.id) + f"#reply-{created.id}",
         )
     await notify_mentions(body, author, post, skip={post.author.id})
-    return created, True
 
 
 async def thread(post: Post, *, viewer: User) -> list[Reply]:
-    """The post's replies, oldest first; hidden ones only for moderators."""
+    """The post's replies, oldest first; hidden ones only for moderators, and one's own held
+    for review (marked so) for their author."""
     query = Reply.filter(post_id=post.id)
     if not moderates(viewer):
-        query = query.filter(hidden=False)
+        query = query.filter(Q(hidden=False) | Q(pending_review=True, author_id=viewer.id))
     return await query.select_related("author").order_by("id")
+
+
+async def approve_held_reply(reply_id: int, now: datetime) -> None:
+    """A held reply is shown, counted in its thread, and told (a reply only flagged stays)."""
+    if not await Reply.filter(id=reply_id, pending_review=True).update(
+        hidden=False, pending_review=False
+    ):
+        return
+    shown = await Reply.get(id=reply_id).select_related("author", "post", "post__author")
+    await Post.filter(id=shown.post.id).update(
+        reply_count=F("reply_count") + 1, last_activity_at=now
+    )
+    await _tell(shown.post, shown.author, shown)
+
+
+async def reject_reply(reply_id: int, now: datetime) -> None:
+    """A rejected reply is hidden (a shown one leaves its thread's count)."""
+    was_shown = await Reply.filter(id=reply_id, hidden=False).update(hidden=True)
+    await Reply.filter(id=reply_id).update(hidden=True, pending_review=False)
+    if was_shown:
+        reply = await Reply.get(id=reply_id)
+        await Post.filter(id=reply.post_id, reply_count__gt=0).update(  # type: ignore[attr-defined]
+            reply_count=F("reply_count") - 1
+        )

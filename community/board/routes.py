@@ -18,9 +18,11 @@ from accounts.roles import Capability
 from community.board import moderation, replies, schemas
 from community.board import services as board
 from errors import ValidationError
+from moderation.errors import BlockedWords
 from web.auth import require_user, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_fields, read_query
+from web.errors import in_reader_language
 from web.forms import field_errors
 from web.rendering import (
     flash,
@@ -140,7 +142,7 @@ async def create_reply(request: Request) -> Response:
             now=now,
             token=str(form.get("submission", "")) or None,
         )
-    except ValidationError as exc:
+    except (ValidationError, BlockedWords) as exc:
         if not is_htmx(request):
             raise  # a plain form: back to the post with the reason (web.errors)
         # The form alone, in place of itself, with the reason beside the text and the text kept.
@@ -150,7 +152,11 @@ async def create_reply(request: Request) -> Response:
             {
                 "post": {"id": _post_id(request)},
                 "submission": str(form.get("submission", "")) or secrets.token_urlsafe(16),
-                "reply_errors": field_errors(exc),
+                "reply_errors": (
+                    field_errors(exc)
+                    if isinstance(exc, ValidationError)
+                    else {"body": in_reader_language(request, exc)}
+                ),
                 "reply_body": body,
             },
             status_code=exc.status,

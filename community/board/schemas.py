@@ -77,11 +77,18 @@ class Author(Answer):
     display_name: str
 
 
+PENDING = msgspec.Meta(
+    description="held by a watched word until a moderator approves it: shown to its author "
+    "and the moderators only"
+)
+
+
 class Reply(Answer):
     id: int
     body_html: str
     author: Author
     created_at: str
+    pending_review: Annotated[bool, PENDING]
 
 
 class Post(Answer):
@@ -97,6 +104,7 @@ class Post(Answer):
     pinned: bool
     locked: bool
     hidden: bool
+    pending_review: Annotated[bool, PENDING]
 
 
 class PostWithReplies(Post):
@@ -112,6 +120,14 @@ class Posts(Answer):
 class Liked(Answer):
     id: int
     like_count: int
+
+
+class PendingReview(Answer):
+    """A post, reply or edit held by a watched word: kept, and shown once a moderator approves
+    it (its author is told either way)."""
+
+    id: int
+    status: Literal["pending_review"]
 
 
 class Reported(Answer):

@@ -47,6 +47,9 @@ from community.board.permissions import set_members_only_read as set_members_onl
 from community.board.permissions import why_may_not_write as why_may_not_write
 from community.text import plain_text, render_markdown
 from errors import DomainError, RateLimited, ValidationError
+from moderation import review
+from moderation import words as watched
+from moderation.models import ReviewReason
 from ratelimit import Counter, Limit, seconds_left
 
 BUILT_IN_CATEGORIES = {
@@ -194,30 +197,56 @@ async def create_post(
     token: str | None = None,
 ) -> tuple[Post, bool]:
     """A new post, or the one this same submission already made (double click, retry).
-    Returns (post, created)."""
+    Returns (post, created). The watched words first (moderation.words.screen): a blocked
+    word refuses it (BlockedWords), a censored one is kept as ■■, a word that requires
+    approval holds it for review (pending_review: shown to its author and the moderators
+    only; mentions are told once it is approved), a flag word queues it for a look."""
     await check_can_write(author, now)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
+    screened = await watched.screen(title=title, body=body)
+    title, body = screened.texts["title"], screened.texts["body"]
     key = dedupe_key(author, token, category, title, body)
     existing = await Post.get_or_none(dedupe_key=key)
     if existing is not None:
         return existing, False
     await rate_limit(counter, f"board:post:{author.id}", POSTS_PER_MEMBER)
     try:
-        post = await Post.create(
-            author=author,
-            category=category,
-            title=title,
-            body=body,
-            body_html=markdown_html(body),
-            last_activity_at=now,
-            dedupe_key=key,
-        )
+        async with in_transaction():
+            post = await Post.create(
+                author=author,
+                category=category,
+                title=title,
+                body=body,
+                body_html=markdown_html(body),
+                last_activity_at=now,
+                dedupe_key=key,
+                hidden=screened.held,
+                pending_review=screened.held,
+            )
+            await _to_review("post", post.id, author.id, screened, f"{title}\n{body}", now)
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
     await _index(post)
-    await notify_mentions(body, author, post, skip=set())
+    if not screened.held:
+        await notify_mentions(body, author, post, skip=set())
     return post, True
+
+
+async def _to_review(
+    kind: str, object_id: int, author_id: int, screened: watched.Screened, text: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    if screened.held or screened.flagged:
+        await review.hold(
+            kind,
+            object_id,
+            author_id=author_id,
+            reason=ReviewReason.HELD if screened.held else ReviewReason.FLAGGED,
+            words=screened.review_words,
+            text=text,
+            now=now,
+        )
 
 
 async def _index(post: Post) -> None:
@@ -256,10 +285,14 @@ async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
 async def edit_post(
     post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
 ) -> Post:
-    """The author edits; the text before the edit is kept as a revision. Raises what
-    check_can_edit raises, then ValidationError."""
+    """The author edits; the text before the edit is kept as a revision. The watched words
+    as for a new post: an edit with a word that requires approval holds the post again (a
+    post a moderator hid stays hidden, and is only queued). Raises what check_can_edit
+    raises, then ValidationError, BlockedWords."""
     post = await check_can_edit(post_id, editor=editor, now=now)
     title, body = _check_title_body(title, body)
+    screened = await watched.screen(title=title, body=body)
+    title, body = screened.texts["title"], screened.texts["body"]
     if category is not None:
         post.category = await _check_category(category)
     async with in_transaction():
@@ -271,9 +304,31 @@ async def edit_post(
         )
         post.title, post.body, post.body_html = title, body, markdown_html(body)
         post.edited_at = now
+        if screened.held and (post.pending_review or not post.hidden):
+            post.hidden = post.pending_review = True
         await post.save()
+        await _to_review("post", post.id, editor.id, screened, f"{title}\n{body}", now)
     await _index(post)
     return post
+
+
+# ---------------------------------------------------------------------------------------------
+# The review queue's decisions on posts (moderation.review.Reviewable "post")
+
+
+async def approve_held_post(post_id: int, now: datetime) -> None:
+    """A held post is published (a post only flagged stays as it is); its mentions are told."""
+    published = await Post.filter(id=post_id, pending_review=True).update(
+        hidden=False, pending_review=False
+    )
+    if published:
+        post = await Post.get(id=post_id).select_related("author")
+        await notify_mentions(post.body, post.author, post, skip=set())
+
+
+async def reject_post(post_id: int, now: datetime) -> None:
+    """A rejected post is hidden (its author still reads it, and the reason)."""
+    await Post.filter(id=post_id).update(hidden=True, pending_review=False)
 
 
 async def delete_post(post_id: int, *, user: User, now: datetime) -> None:

@@ -19,6 +19,7 @@ PACKAGES = (
     "support",
     "keywords",
     "referrals",
+    "moderation",
 )
 RECORDED = re.compile(r"""["']([a-z_]+\.[a-z_]+)["']""")
 
