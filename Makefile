@@ -45,7 +45,7 @@ run: install
 
 # bandit reads the application's code (not tests, benchmarks or migrations); each finding it
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.
-BANDIT_PATHS = accounts community membership payments store front console stats crm support keywords referrals web jobs app.py cli.py db.py errors.py \
+BANDIT_PATHS = accounts moderation community membership payments store front console stats crm support keywords referrals web jobs app.py cli.py db.py errors.py \
 	ratelimit.py settings.py demo metrics.py batches.py translation.py pictures.py dependencies.py \
 	composition.py wiring.py links.py routing.py tallies.py
 
