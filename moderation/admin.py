@@ -112,12 +112,15 @@ async def remove_word(request: Request) -> Response:
 
 @staff_only(Capability.MODERATE)
 async def queue_page(request: Request) -> Response:
+    queue = await review.queue(now=datetime.now(UTC))
     return await render(
         request,
         "moderation/queue.html",
         {
-            "queue": await review.queue(now=datetime.now(UTC)),
+            "queue": queue,
             "kinds": review.REVIEWABLES.get().kinds,
+            # The picture to decide on (a young account's avatar), by item id.
+            "pictures": await review.pictures(queue.items),
             "now": datetime.now(UTC),
         },
     )

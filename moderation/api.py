@@ -81,6 +81,15 @@ class QueueItem(Answer):
     created_at: str
     decided_at: str | None
     note: str
+    picture_url: Annotated[
+        str | None,
+        msgspec.Meta(
+            description=(
+                "the picture to decide on (a young account's avatar waiting, kind "
+                '"avatar"), on this site; null for the rest'
+            )
+        ),
+    ]
 
 
 class QueueAnswer(Answer):
@@ -92,7 +101,7 @@ class QueueAnswer(Answer):
     ]
 
 
-def item_json(item: ReviewItem) -> dict[str, object]:
+def item_json(item: ReviewItem, picture: str | None = None) -> dict[str, object]:
     return {
         "id": item.id,
         "kind": item.kind,
@@ -105,6 +114,7 @@ def item_json(item: ReviewItem) -> dict[str, object]:
         "created_at": iso(item.created_at),
         "decided_at": iso(item.decided_at),
         "note": item.note,
+        "picture_url": picture,
     }
 
 
@@ -183,9 +193,10 @@ async def test_watched_words(request: Request) -> Response:
 @staff_only(Capability.MODERATE)
 async def review_queue(request: Request) -> Response:
     queue = await review.queue(now=datetime.now(UTC))
+    pictures = await review.pictures(queue.items)
     return json_response(
         {
-            "items": [item_json(item) for item in queue.items],
+            "items": [item_json(item, pictures.get(item.id)) for item in queue.items],
             "waiting": queue.waiting,
             "oldest_waiting_seconds": (
                 int(queue.oldest_waiting.total_seconds()) if queue.oldest_waiting else None

@@ -111,7 +111,11 @@ class Verdict:
     @property
     def censored(self) -> str:
         """The text with each censored word's characters as ■ (what is kept and shown)."""
-        spans = [(m.start, m.end) for m in self.matches if m.action == WordAction.CENSOR]
+        return self.censoring(WordAction.CENSOR)
+
+    def censoring(self, *actions: WordAction) -> str:
+        """The text with the characters of each word of `actions` as ■."""
+        spans = [(m.start, m.end) for m in self.matches if m.action in actions]
         if not spans:
             return self.text
         chars = list(self.text)

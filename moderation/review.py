@@ -35,13 +35,19 @@ WAIT_WINDOW = timedelta(days=7)
 @dataclass(frozen=True)
 class Reviewable:
     """One kind of thing the queue holds, as its package sees it. `approve` and `reject` run
-    inside the decision's transaction with the object's id and the moment; `link` is where a
-    moderator reads it; `label` names the kind (translatable, N_)."""
+    inside the decision's transaction with the object's id and the moment; `link` is where
+    its author (told of the decision) and a moderator read it; `label` names the kind
+    (translatable, N_). `approved` and `rejected` are the notice kinds its author is told
+    by (None: not told); `picture` is the address of a picture to decide on (a young
+    account's avatar), shown in the queue, for kinds that have one."""
 
     label: str
     approve: Callable[[int, datetime], Awaitable[None]]
     reject: Callable[[int, datetime], Awaitable[None]]
     link: Callable[[int], Awaitable[str | None]]
+    approved: str | None = "review_approved"
+    rejected: str | None = "review_rejected"
+    picture: Callable[[int], Awaitable[str | None]] | None = None
 
 
 @dataclass
@@ -137,13 +143,26 @@ def _note(text: str, *, required: bool) -> str:
     return note
 
 
+async def pictures(items: list[ReviewItem]) -> dict[int, str]:
+    """The picture to decide on of each item whose kind has one (by item id)."""
+    kinds = REVIEWABLES.get().kinds
+    found: dict[int, str] = {}
+    for item in items:
+        reviewable = kinds.get(item.kind)
+        if reviewable is not None and reviewable.picture is not None:
+            address = await reviewable.picture(item.object_id)
+            if address is not None:
+                found[item.id] = address
+    return found
+
+
 async def decide(
     item_id: int, *, approve: bool, note: str, actor: User, now: datetime
 ) -> ReviewItem:
     """Approve (a held thing is published; a flagged one stays) or reject (it is hidden) an
-    item, once. The author is told, with the note (required to reject), except of a flagged
-    thing approved: nothing changed for them. Raises ReviewItemNotFound, AlreadyDecided,
-    ValidationError (note)."""
+    item, once. The author is told, with the note (required to reject), by the kind's notice
+    (Reviewable.approved, .rejected), except of a flagged thing approved: nothing changed
+    for them. Raises ReviewItemNotFound, AlreadyDecided, ValidationError (note)."""
     reason = _note(note, required=not approve)
     item = await ReviewItem.get_or_none(id=item_id)
     if item is None:
@@ -167,12 +186,16 @@ async def decide(
             after={"status": status.value, "note": reason},
             now=now,
         )
+    if reviewable is None:
+        told: str | None = "review_approved" if approve else "review_rejected"
+    else:
+        told = reviewable.approved if approve else reviewable.rejected
     if approve and item.reason == ReviewReason.FLAGGED:
         pass  # it was shown all along: nothing to tell
-    else:
+    elif told is not None:
         await notices.notify(
             item.author_id,  # type: ignore[attr-defined]
-            kind="review_approved" if approve else "review_rejected",
+            kind=told,
             params={"excerpt": item.excerpt[:60], "note": reason},
             link=await reviewable.link(item.object_id) if reviewable is not None else None,
         )

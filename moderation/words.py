@@ -124,12 +124,12 @@ class Screened:
 
 async def screen(**texts: str) -> Screened:
     """Check the named texts together (a post's title and body). Raises BlockedWords naming
-    every blocked word of all of them; else returns them censored, with what holds or flags
-    them."""
+    every blocked word of all of them (and the first text that has one, as its `field`);
+    else returns them censored, with what holds or flags them."""
     verdicts = {name: await verdict(text) for name, text in texts.items()}
     blocked = list(dict.fromkeys(w for v in verdicts.values() for w in v.blocked))
     if blocked:
-        raise BlockedWords(blocked)
+        raise BlockedWords(blocked, field=next(n for n, v in verdicts.items() if v.blocked))
     held = list(dict.fromkeys(w for v in verdicts.values() for w in v.words(_HELD)))
     flagged = list(dict.fromkeys(w for v in verdicts.values() for w in v.words(_FLAG)))
     return Screened({n: v.censored for n, v in verdicts.items()}, held, flagged)
@@ -137,6 +137,40 @@ async def screen(**texts: str) -> Screened:
 
 _HELD = WordAction.REQUIRE_APPROVAL
 _FLAG = WordAction.FLAG
+# Censoring a word leaves ■, which folding skips: the words around it may meet and make a
+# new one (法赌博轮, 赌博 censored, reads 法■■轮: 法轮). A text is censored again this many
+# times at most.
+CENSOR_ROUNDS = 3
+
+
+async def censor_refusals(text: str) -> str | None:
+    """`text` with every word that would refuse or hold it (block, require approval) censored
+    as ■ too, as a censor word is; flag words are kept. For words that come from elsewhere
+    and must never stop what brought them (a WeChat nickname offered at a first sign-in).
+    None when censoring keeps making new such words (CENSOR_ROUNDS)."""
+    for _ in range(CENSOR_ROUNDS):
+        found = await verdict(text)
+        if not found.blocked and not found.held:
+            return found.censored
+        text = found.censoring(WordAction.BLOCK, WordAction.CENSOR, _HELD)
+    return None
+
+
+@dataclass(frozen=True)
+class FoundWord:
+    word: str  # as the admin wrote it
+    action: WordAction
+
+
+async def watched_in(**texts: str) -> list[FoundWord]:
+    """Every watched word in the named texts, once each with its action, in the order they
+    are found; nothing refused or changed (a broadcast's draft: a warning for whoever
+    writes it)."""
+    found: dict[tuple[str, WordAction], None] = {}
+    for text in texts.values():
+        for match in (await verdict(text)).matches:
+            found.setdefault((match.word, match.action))
+    return [FoundWord(word, action) for word, action in found]
 
 
 async def test_sentence(text: str) -> list[Match]:

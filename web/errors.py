@@ -20,6 +20,7 @@ from errors import DomainError, RateLimited, ServiceUnavailable, ValidationError
 from translation import N_, reason_in
 from web.api import error_body, json_response
 from web.auth import same_site_referer
+from web.forms import field_errors
 from web.i18n import api_locale, translations
 from web.limits import PayloadTooLarge
 from web.rendering import flash, gettext_for, redirect_after_post, render
@@ -180,6 +181,17 @@ def in_reader_language(
             return reason
         return _("%(field)s: %(reason)s") % {"field": field_label(exc.field, _), "reason": reason}
     return fill(_(exc.template), exc.details)
+
+
+def form_errors(request: Request, exc: DomainError) -> dict[str, str]:
+    """A refused form's errors by field, for its page to show each beside its field
+    (web.forms.field_errors); an error that is not a ValidationError but names the field it
+    is about (details["field"]: a text's blocked words) beside that field, in the reader's
+    language."""
+    field = exc.details.get("field")
+    if not isinstance(exc, ValidationError) and isinstance(field, str):
+        return {field: in_reader_language(request, exc)}
+    return field_errors(exc)
 
 
 def api_gettext(request: Request) -> Callable[[str], str]:
