@@ -4,9 +4,11 @@ Every package registers its own parts here and nowhere else: the purposes paymen
 for (store's orders, membership's seats), the notice kinds (accounts', community's, store's,
 membership's), the mail letterhead, the font the podcast's artwork is drawn in (store's), the
 route table and the links built from its names (routing.py, links.py), the worker's memories,
-the parts of the account page. Nothing registers at import time: an app holds what
-`wire(settings)` built, and two apps built in one process with different settings see only
-their own (web.wiring.Wired binds an app's wiring for its requests).
+the parts of the account page, what the review queue holds, and what checks the words a person
+writes about themselves (moderation's, handed to accounts below it). Nothing registers at
+import time: an app holds what `wire(settings)` built, and two apps built in one process with
+different settings see only their own (web.wiring.Wired binds an app's wiring for its
+requests).
 
 Process-wide by design, and set up elsewhere: Tortoise's database connections (db.py, opened
 by the app's lifespan or the command), the Prometheus registry (metrics.py: one /metrics per
@@ -24,6 +26,7 @@ from starlette.routing import BaseRoute, Router
 from accounts import account_parts, notices, sign_in_hooks
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
+from accounts.profile_review import PROFILE_REVIEW, ProfileReview
 from community import notices as community_notices
 from community.board import reviewables as board_reviewables
 from community.feed import artwork
@@ -33,6 +36,7 @@ from links import LINKS, Links
 from membership import fulfilment as membership_fulfilment
 from membership import notices as membership_notices
 from moderation import notices as moderation_notices
+from moderation import profiles as moderation_profiles
 from moderation import review
 from moderation import words as watched_words
 from payments.purposes import PURPOSES, Purposes
@@ -65,6 +69,9 @@ class AppWiring:
     sign_in_hooks: sign_in_hooks.SignInHooks = field(default_factory=sign_in_hooks.SignInHooks)
     # What the review queue holds, from the packages that publish members' words.
     reviewables: review.Reviewables = field(default_factory=review.Reviewables)
+    # What checks the words a person writes about themselves (and holds a young account's
+    # avatar): moderation's, for accounts below it.
+    profile_review: ProfileReview = field(default_factory=moderation_profiles.profile_review)
 
     def wiring(self) -> Wiring:
         """The wires the code below reads, bound to this app's values."""
@@ -77,6 +84,7 @@ class AppWiring:
                 (account_parts.ACCOUNT_PARTS, self.account_parts),
                 (sign_in_hooks.SIGN_IN_HOOKS, self.sign_in_hooks),
                 (review.REVIEWABLES, self.reviewables),
+                (PROFILE_REVIEW, self.profile_review),
                 (watched_words.WATCHED, self.memory.watched),
                 # The podcast's drawn artwork is set in the font the store ships.
                 (artwork.TYPEFACE, covers.typeface),
@@ -107,6 +115,7 @@ def wire(settings: Settings) -> AppWiring:
         wired.notice_kinds.register(kinds)
     wired.account_parts.append(support_parts.CONVERSATIONS)
     board_reviewables.register(wired.reviewables)
+    moderation_profiles.register(wired.reviewables, media_dir=settings.var_dir / "media")
     # Growth through friends: referred purchases earn their referrer's reward, and a
     # browser's visit through a share link follows it into the account it signs in to.
     rewards.register(

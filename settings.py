@@ -28,6 +28,7 @@ KNOWN_VARIABLES = frozenset(
         "REDIS_URL",
         "SHUYUAN_SESSION_IDLE_DAYS",
         "SHUYUAN_SESSION_MAX_DAYS",
+        "SHUYUAN_AVATAR_REVIEW_DAYS",
         "SHUYUAN_METRICS_FROM",
         "SHUYUAN_JOBS",
         "SMTP_URL",
@@ -224,6 +225,9 @@ class Settings:
     # A shipped order its buyer has not confirmed received (确认收货) is confirmed by itself
     # this many days after it was shipped.
     confirm_after_days: int = 10
+    # A new avatar uploaded by an account younger than this many days waits for a moderator
+    # (moderation's review queue) before anyone else sees it; 0: no account's does.
+    avatar_review_days: int = 7
     # 满 N 包邮: an order whose goods reach this many fen ships free (store.shipping); 0: no
     # such total (every order that ships pays its products' highest fee).
     free_shipping_over_fen: int = 0
@@ -300,6 +304,8 @@ class Settings:
             raise SettingsError("SHUYUAN_REFUND_DAYS must be from 0 to 90")
         if not 1 <= self.confirm_after_days <= 60:
             raise SettingsError("SHUYUAN_CONFIRM_AFTER_DAYS must be from 1 to 60")
+        if not 0 <= self.avatar_review_days <= 365:
+            raise SettingsError("SHUYUAN_AVATAR_REVIEW_DAYS must be from 0 to 365")
         if not 0 <= self.free_shipping_over_fen <= 10_000_000:
             raise SettingsError("SHUYUAN_FREE_SHIPPING_OVER_FEN must be from 0 to 10000000 fen")
         _check_http_url("SHUYUAN_PUBLIC_URL", self.public_url)
@@ -483,6 +489,7 @@ class Settings:
             referral_days=_whole_days(environ, "SHUYUAN_REFERRAL_DAYS", 7),
             refund_days=_whole_days(environ, "SHUYUAN_REFUND_DAYS", 7),
             confirm_after_days=_whole_days(environ, "SHUYUAN_CONFIRM_AFTER_DAYS", 10),
+            avatar_review_days=_whole_days(environ, "SHUYUAN_AVATAR_REVIEW_DAYS", 7),
             free_shipping_over_fen=_whole_number(environ, "SHUYUAN_FREE_SHIPPING_OVER_FEN", 0),
             metrics_from=_networks(environ, "SHUYUAN_METRICS_FROM", ("127.0.0.1/32", "::1/128")),
             jobs_where=environ.get("SHUYUAN_JOBS", "").strip() or None,

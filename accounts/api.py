@@ -24,7 +24,7 @@ from accounts import (
     verification,
 )
 from accounts.errors import NotificationNotFound
-from accounts.models import ApiToken, Notification, User
+from accounts.models import ApiToken, AvatarState, Notification, User
 from translation import translations
 from web.api import iso, json_response, operation, read_json, read_query
 from web.auth import api_user, bearer_token, client_address
@@ -56,7 +56,11 @@ def notification_json(notification: Notification, locale: str) -> dict[str, Any]
     status=201,
     auth=None,
     tag="accounts",
-    errors={409: "email_taken", 422: "weak_password", 429: "rate_limited"},
+    errors={
+        409: "email_taken",
+        422: "weak_password, blocked_words, words_need_approval",
+        429: "rate_limited",
+    },
 )
 async def create_account(request: Request) -> Response:
     data = await read_json(request, schemas.Registration)
@@ -190,28 +194,38 @@ async def me_json(user: User) -> dict[str, Any]:
         "email_verified": user.email_verified_at is not None,
         "locale": user.locale,
         "bio": user.bio,
-        "avatar_url": profiles.avatar_url(user, "large"),
+        "avatar_url": profiles.avatar_url(user, "large", viewer=user),
+        "avatar_pending_review": user.avatar_state == AvatarState.WAITING,
     }
 
 
 @operation(
-    "Change the caller's profile (display name, bio, language); only what is given changes",
+    "Change the caller's profile (display name, bio, language); only what is given changes. "
+    "A new name or bio is checked against the watched words: a blocked word, or one that "
+    "needs a moderator (a name is shown at once and cannot wait), refuses it with `field` "
+    "and `words`; a censored word is kept as ■",
     body=schemas.ProfileChange,
     answer=schemas.Me,
     tag="accounts",
-    errors={422: "invalid_field"},
+    errors={422: "invalid_field, blocked_words, words_need_approval"},
 )
 async def change_profile(request: Request) -> Response:
     user = await api_user(request)
     data = await read_json(request, schemas.ProfileChange)
     await profiles.update_profile(
-        user, display_name=data.display_name, bio=data.bio, locale=data.locale
+        user,
+        display_name=data.display_name,
+        bio=data.bio,
+        locale=data.locale,
+        now=datetime.now(UTC),
     )
     return json_response(await me_json(user))
 
 
 @operation(
-    "Upload the caller's avatar as multipart field `avatar`; it is cut square and resized",
+    "Upload the caller's avatar as multipart field `avatar`; it is cut square and resized. "
+    "A young account's waits for a moderator (`avatar_pending_review`): until then only the "
+    "caller sees it",
     form=schemas.AVATAR_UPLOAD,
     encoding=schemas.AVATAR_ENCODING,
     answer=schemas.Me,
@@ -229,6 +243,8 @@ async def upload_avatar(request: Request) -> Response:
         media_dir=request.app.state.settings.var_dir / "media",
         pictures=request.app.state.pictures,
         counter=request.app.state.counter,
+        now=datetime.now(UTC),
+        review_days=request.app.state.settings.avatar_review_days,
     )
     return json_response(await me_json(user))
 

@@ -11,6 +11,16 @@ from tortoise.models import Model
 from accounts.roles import role_may
 
 
+class AvatarState(StrEnum):
+    """Who sees a person's avatar (accounts.profiles.avatar_url)."""
+
+    SHOWN = "shown"  # everyone (when there is one: avatar_version > 0)
+    # A young account's new picture, waiting for a moderator (the review queue's "avatar"):
+    # its owner sees it, everyone else the default, and its files' names cannot be guessed.
+    WAITING = "waiting"
+    REMOVED = "removed"  # a moderator rejected it: its files are gone; none until the next
+
+
 class User(Model):
     id = fields.IntField(primary_key=True)
     # Stored lower-cased and stripped; unique so two registrations racing for one address
@@ -38,7 +48,13 @@ class User(Model):
     # than the verification and password reset themselves goes only to verified addresses.
     email_verified_at = fields.DatetimeField(null=True)
     bio = fields.CharField(max_length=280, default="")
-    avatar_version = fields.IntField(default=0)  # 0: none; else the version of its file
+    # 0: none; else the version of its files (never used twice: a new one is never hidden by
+    # a cached old one), which avatar_state says who may see.
+    avatar_version = fields.IntField(default=0)
+    # db_default: the column is added to a table that already holds people (migration 0018).
+    avatar_state = fields.CharEnumField(
+        AvatarState, max_length=10, default=AvatarState.SHOWN, db_default=AvatarState.SHOWN
+    )
 
     class Meta:
         table = "accounts_user"

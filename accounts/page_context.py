@@ -14,8 +14,12 @@ async def page_context(user: User | None, locale: str) -> dict[str, Any]:
     def notice_text(notification: Notification) -> str:
         return notices.text_of(notification, locale)
 
+    def avatar_url(person: User | None, size: str = "small") -> str | None:
+        """A person's avatar as this reader may see it (a waiting one: its owner only)."""
+        return profiles.avatar_url(person, size, viewer=user)
+
     return {
         "unread_count": await services.unread_count(user) if user else 0,
         "notice_text": notice_text,
-        "avatar_url": profiles.avatar_url,
+        "avatar_url": avatar_url,
     }

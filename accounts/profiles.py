@@ -3,18 +3,28 @@
 Shown on their page (/people/<id>) and beside their posts and replies; an @mention of their
 display name links to it. The avatar is an uploaded picture (pictures.PicturePool), cut to a
 square and stored as JPEG under media/avatars/ with a version in its name, so a new one is
-never hidden by a cached old one.
+never hidden by a cached old one. A young account's new avatar waits for a moderator before
+anyone else sees it (set_avatar; the review queue's "avatar", moderation.profiles).
+
+What a person says of themselves goes through the watched words (accounts.profile_review).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import re
 import unicodedata
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from tortoise.transactions import in_transaction
+
 import links
-from accounts.models import User
-from accounts.services import check_display_name
+from accounts import notices, profile_review
+from accounts.models import AvatarState, User
+from accounts.services import check_display_name, new_display_name
 from errors import RateLimited, ValidationError
 from pictures import PicturePool, Sizes
 from ratelimit import Counter, Limit, seconds_left
@@ -46,9 +56,14 @@ async def update_profile(
     display_name: str | None = None,
     bio: str | None = None,
     locale: str | None = None,
+    now: datetime,
 ) -> User:
     """Change what is given (None: unchanged), every field checked before anything is saved.
-    Raises ValidationError listing every bad field."""
+    A name or a bio that changes goes through the watched words (accounts.profile_review):
+    refused for a blocked word or one that requires approval, censored words kept as ■,
+    flag words kept and the profile queued for a look. Raises ValidationError listing every
+    bad field, then the reviewer's refusal (BlockedWords, WordsNeedApproval: 422, naming the
+    field and the words)."""
     changes: dict[str, object] = {}
     errors: list[tuple[str, str]] = []
     if display_name is not None:
@@ -69,11 +84,30 @@ async def update_profile(
     if errors:
         field, reason = errors[0]
         raise ValidationError(field, reason, others=errors)
+    # Only what changes is checked: a name kept as it was passed when it was given.
+    said: dict[str, str] = {
+        name: str(changes[name])
+        for name in ("display_name", "bio")
+        if name in changes and changes[name] != getattr(user, name)
+    }
+    checked = await profile_review.check(said) if said else None
+    if checked is not None:
+        changes.update(checked.texts)
     if changes:
-        await User.filter(id=user.id).update(**changes)
+        async with in_transaction():  # saved and queued for a look together, or neither
+            await User.filter(id=user.id).update(**changes)
+            if checked is not None:
+                await profile_review.flag_if_needed(user.id, checked, now=now)
         for name, value in changes.items():
             setattr(user, name, value)
     return user
+
+
+async def reset_profile(user_id: int, now: datetime) -> None:
+    """A moderator rejected what a person says of themselves (the review queue's "profile"):
+    their bio is cleared and their display name is a neutral one again, the way an account
+    made without a usable name is named (services.new_display_name: 书友 and four digits)."""
+    await User.filter(id=user_id).update(display_name=await new_display_name(), bio="")
 
 
 async def language_on_sign_in(
@@ -112,13 +146,29 @@ async def person_named(display_name: str) -> User | None:
     return await User.filter(display_name=display_name[:40]).order_by("id").first()
 
 
+def avatar_held(user: User, *, now: datetime, review_days: int) -> bool:
+    """Whether an avatar `user` uploads at `now` waits for a moderator: their account is
+    younger than `review_days` days (settings.avatar_review_days; 0: no account's waits)."""
+    return review_days > 0 and now - user.created_at < timedelta(days=review_days)
+
+
 async def set_avatar(
-    user: User, data: bytes, *, media_dir: Path, pictures: PicturePool, counter: Counter
+    user: User,
+    data: bytes,
+    *,
+    media_dir: Path,
+    pictures: PicturePool,
+    counter: Counter,
+    now: datetime,
+    review_days: int,
 ) -> User:
     """A new avatar from an uploaded picture, decoded in the picture pool. At most
     AVATAR_CHANGES per account an hour: every upload the pool took counts, refused or not
-    (each cost a read); one the full pool turned away (503) does not. Raises RateLimited,
-    ValidationError("avatar"), ServiceUnavailable (pool busy)."""
+    (each cost a read); one the full pool turned away (503) does not. A young account's
+    (avatar_held) is kept but waits for a moderator (AvatarState.WAITING, and an item in the
+    review queue: accounts.profile_review): its owner sees it, everyone else the default,
+    until it is approved. Raises RateLimited, ValidationError("avatar"), ServiceUnavailable
+    (pool busy)."""
     key = f"avatar:{user.id}"
     if await counter.count(key, AVATAR_CHANGES) >= AVATAR_CHANGES.attempts:
         raise RateLimited(seconds_left(AVATAR_CHANGES), "Too many avatar changes; try again later.")
@@ -129,21 +179,95 @@ async def set_avatar(
         raise
     await counter.hit(key, AVATAR_CHANGES)
     version = user.avatar_version + 1
+    held = avatar_held(user, now=now, review_days=review_days)
+    state = AvatarState.WAITING if held else AvatarState.SHOWN
     folder = media_dir / "avatars"
     folder.mkdir(parents=True, exist_ok=True)
     for size, content in sizes.items():
-        (folder / f"user-{user.id}-v{version}-{size}.jpg").write_bytes(content)
-    await User.filter(id=user.id).update(avatar_version=version)
-    for size in AVATAR_SIZES:  # the previous version's files
-        (folder / f"user-{user.id}-v{user.avatar_version}-{size}.jpg").unlink(missing_ok=True)
-    user.avatar_version = version
+        (folder / _avatar_file(user.id, version, size, waiting=held)).write_bytes(content)
+    async with in_transaction():  # kept and queued for a moderator together, or neither
+        await User.filter(id=user.id).update(avatar_version=version, avatar_state=state)
+        if held:
+            await profile_review.reviewer().hold_avatar(user.id, now)
+    _remove_avatar_files(folder, user.id, user.avatar_version)  # the previous version's
+    user.avatar_version, user.avatar_state = version, state
     return user
 
 
-def avatar_url(user: User | None, size: str = "small") -> str | None:
-    if user is None or not user.avatar_version:
+def _waiting_mark(user_id: int, version: int) -> str:
+    """What names a waiting avatar's files beside its owner's id and version: keyed with the
+    app's secret, so its address cannot be guessed (a shown one's can, and may be)."""
+    key = notices.letterhead().secret.encode()
+    return hmac.new(key, f"avatar:{user_id}:{version}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def _avatar_file(user_id: int, version: int, size: str, *, waiting: bool) -> str:
+    if waiting:
+        return f"user-{user_id}-v{version}-{_waiting_mark(user_id, version)}-{size}.jpg"
+    return f"user-{user_id}-v{version}-{size}.jpg"
+
+
+def _remove_avatar_files(folder: Path, user_id: int, version: int) -> None:
+    for size in AVATAR_SIZES:
+        for waiting in (False, True):
+            (folder / _avatar_file(user_id, version, size, waiting=waiting)).unlink(missing_ok=True)
+
+
+def avatar_url(user: User | None, size: str = "small", *, viewer: User | None = None) -> str | None:
+    """Where `viewer` sees `user`'s avatar: None (the default picture) when they have none,
+    when a moderator removed it, and when it waits for a moderator and `viewer` is not its
+    owner."""
+    if user is None or not user.avatar_version or user.avatar_state == AvatarState.REMOVED:
         return None
-    return links.path("media", path=f"/avatars/user-{user.id}-v{user.avatar_version}-{size}.jpg")
+    waiting = user.avatar_state == AvatarState.WAITING
+    if waiting and (viewer is None or viewer.id != user.id):
+        return None
+    name = _avatar_file(user.id, user.avatar_version, size, waiting=waiting)
+    return links.path("media", path=f"/avatars/{name}")
+
+
+def waiting_avatar_url(user: User, size: str = "large") -> str | None:
+    """A waiting avatar's address, for the moderators who decide on it (None: none waits)."""
+    if not user.avatar_version or user.avatar_state != AvatarState.WAITING:
+        return None
+    name = _avatar_file(user.id, user.avatar_version, size, waiting=True)
+    return links.path("media", path=f"/avatars/{name}")
+
+
+def shown_avatar_file(user: User, media_dir: Path, size: str = "large") -> Path | None:
+    """The file of an avatar everyone may see (a share poster draws it), or None."""
+    if not user.avatar_version or user.avatar_state != AvatarState.SHOWN:
+        return None
+    return media_dir / "avatars" / _avatar_file(user.id, user.avatar_version, size, waiting=False)
+
+
+async def show_avatar(user_id: int, now: datetime, *, media_dir: Path) -> None:
+    """A moderator approved a waiting avatar: its files take the names everyone may see."""
+    user = await User.get_or_none(id=user_id)
+    if user is None or user.avatar_state != AvatarState.WAITING:
+        return  # replaced or decided since
+    folder = media_dir / "avatars"
+    for size in AVATAR_SIZES:
+        waiting = folder / _avatar_file(user.id, user.avatar_version, size, waiting=True)
+        with contextlib.suppress(FileNotFoundError):
+            waiting.replace(
+                folder / _avatar_file(user.id, user.avatar_version, size, waiting=False)
+            )
+    await User.filter(id=user.id, avatar_version=user.avatar_version).update(
+        avatar_state=AvatarState.SHOWN
+    )
+
+
+async def remove_avatar(user_id: int, now: datetime, *, media_dir: Path) -> None:
+    """A moderator rejected a waiting avatar: its files are deleted, and the person has none
+    (the default picture) until they upload another."""
+    user = await User.get_or_none(id=user_id)
+    if user is None or user.avatar_state != AvatarState.WAITING:
+        return
+    _remove_avatar_files(media_dir / "avatars", user.id, user.avatar_version)
+    await User.filter(id=user.id, avatar_version=user.avatar_version).update(
+        avatar_state=AvatarState.REMOVED
+    )
 
 
 # An @mention: "@" not inside a word or an address, then a display name's characters.

@@ -42,7 +42,7 @@ from web.auth import (
 )
 from web.csrf import read_form
 from web.decoding import read_fields
-from web.errors import form_refused
+from web.errors import form_errors, form_refused
 from web.forms import field_errors
 from web.i18n import LOCALE_COOKIE, choose_locale
 from web.rendering import flash, gettext_for, redirect_after_post, render
@@ -89,7 +89,7 @@ async def register_page(request: Request) -> Response:
             counter=request.app.state.counter,
         )
     except DomainError as exc:
-        context = {"errors": field_errors(exc), "values": values}
+        context = {"errors": form_errors(request, exc), "values": values}
         return await form_refused(request, "accounts/register.html", context, exc)
     sign_in(request, user)
     await sign_in_hooks.signed_in(request, user)
@@ -343,7 +343,10 @@ async def edit_profile(request: Request) -> Response:
     try:
         picture = await upload.read() if isinstance(upload, UploadFile) else b""
         await form.close()
-        await profiles.update_profile(user, display_name=values["display_name"], bio=values["bio"])
+        now = datetime.now(UTC)
+        await profiles.update_profile(
+            user, display_name=values["display_name"], bio=values["bio"], now=now
+        )
         if picture:
             await profiles.set_avatar(
                 user,
@@ -351,9 +354,11 @@ async def edit_profile(request: Request) -> Response:
                 media_dir=request.app.state.settings.var_dir / "media",
                 pictures=request.app.state.pictures,
                 counter=request.app.state.counter,
+                now=now,
+                review_days=request.app.state.settings.avatar_review_days,
             )
     except DomainError as exc:
-        context = {"user": user, "values": values, "errors": field_errors(exc)}
+        context = {"user": user, "values": values, "errors": form_errors(request, exc)}
         return await form_refused(request, "accounts/profile_edit.html", context, exc)
     flash(request, gettext_for(request)("Saved."), "success")
     return redirect_after_post(request, links.path("accounts.profile_page", id=user.id))

@@ -146,6 +146,9 @@ class Me(Account):
     locale: str | None
     bio: str
     avatar_url: str | None
+    # A young account's new avatar waiting for a moderator: avatar_url is the caller's to
+    # see; everyone else sees none until it is approved (SHUYUAN_AVATAR_REVIEW_DAYS).
+    avatar_pending_review: bool
 
 
 class ProfileChange(Body):

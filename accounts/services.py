@@ -17,7 +17,15 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from accounts import devices, identities, passwords, sessions, staff, verification
+from accounts import (
+    devices,
+    identities,
+    passwords,
+    profile_review,
+    sessions,
+    staff,
+    verification,
+)
 from accounts.errors import (
     BadCredentials,
     EmailTaken,
@@ -165,8 +173,11 @@ async def register(
     address: str | None = None,
     counter: Counter | None = None,
 ) -> User:
-    """Create an account (speaking `locale`) and mail a link to verify its address. Raises
-    ValidationError (email, password, display_name), RateLimited, or EmailTaken.
+    """Create an account (speaking `locale`) and mail a link to verify its address. The
+    display name goes through the watched words as a profile's does (accounts.profile_review:
+    refused, censored, or kept and queued for a look). Raises ValidationError (email,
+    password, display_name), BlockedWords or WordsNeedApproval (display_name), RateLimited,
+    or EmailTaken.
 
     A sign-up from the web (`address` and `counter` given) is limited per address once its
     fields are valid (SIGNUPS_PER_ADDRESS), so asking whether emails are taken is slow.
@@ -176,6 +187,8 @@ async def register(
     normalized = validate_email(email)
     name = await check_display_name(display_name)
     validate_password(password, user_inputs=[normalized, normalized.partition("@")[0], name])
+    checked = await profile_review.check({"display_name": name})
+    name = checked.texts["display_name"]
     if address is not None and counter is not None:
         key = f"signup:address:{address}"
         if await counter.hit(key, SIGNUPS_PER_ADDRESS) > SIGNUPS_PER_ADDRESS.attempts:
@@ -195,6 +208,7 @@ async def register(
                 locale=locale if locale in SUPPORTED_LOCALES else None,
             )
             await verification.send_verification(user, now=now or datetime.now(UTC))
+            await profile_review.flag_if_needed(user.id, checked, now=now or datetime.now(UTC))
     except IntegrityError:
         raise EmailTaken() from None
     return user

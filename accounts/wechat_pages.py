@@ -19,8 +19,7 @@ from accounts.wechat import WechatClient
 from errors import DomainError
 from web.auth import client_address, current_user, require_user
 from web.csrf import read_form
-from web.errors import form_refused
-from web.forms import field_errors
+from web.errors import form_errors, form_refused
 from web.i18n import choose_locale
 from web.rendering import flash, gettext_for, render
 
@@ -107,7 +106,7 @@ async def _finish_page(
         "pending": pending,
         "values": {"display_name": await sign_in_with_wechat.suggested_name(pending)}
         | (values or {}),
-        "errors": field_errors(refused) if refused else {},
+        "errors": form_errors(request, refused) if refused else {},
         **extra,
     }
     if refused is not None:
@@ -138,6 +137,8 @@ async def finish(request: Request) -> Response:
             media_dir=request.app.state.settings.var_dir / "media",
             pictures=request.app.state.pictures,
             counter=request.app.state.counter,
+            now=now,
+            review_days=request.app.state.settings.avatar_review_days,
         )
     response = await signed_in_response(request, user, pending.next_path)
     flash(request, gettext_for(request)("Welcome to Shuyuan!"), "success")

@@ -33,7 +33,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import profiles, services, sign_in_methods
+from accounts import profile_review, profiles, services, sign_in_methods
 from accounts.errors import (
     WechatNotSetUp,
     WechatPendingMissing,
@@ -304,25 +304,36 @@ def pending(session: dict[str, Any], now: datetime) -> Pending:
 
 async def suggested_name(pending: Pending) -> str:
     """The display name a new account is offered: WeChat's nickname when it may be one
-    (services.check_display_name), else "书友" and four random digits."""
-    return await services.new_display_name(pending.nickname)
+    (services.check_display_name), with every watched word that would refuse or hold a
+    name censored as ■ (profile_review's soften: a nickname the person did not type here
+    never stops their sign-in); else "书友" and four random digits."""
+    softened = (
+        await profile_review.reviewer().soften(pending.nickname) if pending.nickname else None
+    )
+    return await services.new_display_name(softened)
 
 
 async def create_account(
     pending: Pending, *, display_name: str, locale: str | None, now: datetime
 ) -> User:
-    """A new account, without email or password, that signs in with this WeChat person.
-    Raises ValidationError("display_name"). Two first sign-ins of one person racing end in
-    one account: the loser of the unique (kind, subject) gets the winner's."""
-    return await sign_in_methods.create_account(
+    """A new account, without email or password, that signs in with this WeChat person. The
+    name, as the person sent it from the page that offered suggested_name, is checked as a
+    profile's (accounts.profile_review: the offered name always passes; flag words queue
+    it). Raises ValidationError("display_name"), BlockedWords, WordsNeedApproval. Two first
+    sign-ins of one person racing end in one account: the loser of the unique (kind,
+    subject) gets the winner's."""
+    checked = await profile_review.check({"display_name": await check_display_name(display_name)})
+    user = await sign_in_methods.create_account(
         IdentityKind.WECHAT,
         pending.subject,
         pending.nickname,
-        display_name=await check_display_name(display_name),
+        display_name=checked.texts["display_name"],
         locale=locale,
         now=now,
         with_identity=lambda identity: _keep_first_openid(identity, pending, now),
     )
+    await profile_review.flag_if_needed(user.id, checked, now=now)
+    return user
 
 
 async def use_wechat_avatar(
@@ -333,16 +344,25 @@ async def use_wechat_avatar(
     media_dir: Path,
     pictures: PicturePool,
     counter: Counter,
+    now: datetime,
+    review_days: int,
 ) -> bool:
-    """Make WeChat's avatar the account's (through profiles.set_avatar's checks). False,
-    and the account left without one, when it cannot be fetched or is refused: a missing
-    avatar never stops a sign-in."""
+    """Make WeChat's avatar the account's (through profiles.set_avatar's checks: a new
+    account's waits for a moderator, as any young account's does). False, and the account
+    left without one, when it cannot be fetched or is refused: a missing avatar never stops
+    a sign-in."""
     picture = await client.avatar(pending.headimgurl) if pending.headimgurl else None
     if not picture:
         return False
     try:
         await profiles.set_avatar(
-            user, picture, media_dir=media_dir, pictures=pictures, counter=counter
+            user,
+            picture,
+            media_dir=media_dir,
+            pictures=pictures,
+            counter=counter,
+            now=now,
+            review_days=review_days,
         )
     except DomainError as exc:
         log.warning("wechat avatar refused: %s", exc.code)

@@ -20,6 +20,7 @@ import anyio
 from tortoise.exceptions import IntegrityError
 
 import links
+from accounts import profiles
 from accounts.models import User
 from community.board.models import BoardSettings, Post
 from community.feed.models import FeedItem
@@ -246,9 +247,10 @@ async def poster_png(link: ShareLink, language: str, *, media_dir: Path, now: da
 
 
 def _avatar_bytes(user: User, media_dir: Path) -> bytes | None:
-    if not user.avatar_version:
+    """The sharer's avatar, when everyone may see it (not one waiting for a moderator)."""
+    path = profiles.shown_avatar_file(user, media_dir)
+    if path is None:
         return None
-    path = media_dir / "avatars" / f"user-{user.id}-v{user.avatar_version}-large.jpg"
     try:
         return path.read_bytes()
     except OSError:
