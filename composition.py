@@ -48,6 +48,7 @@ from store import fulfilment as store_fulfilment
 from store import notices as store_notices
 from support import account as support_parts
 from support import notices as support_notices
+from support import reviewables as support_reviewables
 from support import services as support_services
 from wiring import Wiring
 
@@ -116,6 +117,7 @@ def wire(settings: Settings) -> AppWiring:
     wired.account_parts.append(support_parts.CONVERSATIONS)
     board_reviewables.register(wired.reviewables)
     moderation_profiles.register(wired.reviewables, media_dir=settings.var_dir / "media")
+    support_reviewables.register(wired.reviewables)
     # Growth through friends: referred purchases earn their referrer's reward, and a
     # browser's visit through a share link follows it into the account it signs in to.
     rewards.register(

@@ -103,9 +103,10 @@ OBJECT_LABELS: dict[str, str] = {
     "auto_reply": N_("Auto-reply"),
     "watched_words": N_("Watched words"),
     "reply": N_("Reply"),
-    # The review queue's other kinds (moderation.profiles).
+    # The review queue's other kinds (moderation.profiles, support.reviewables).
     "profile": N_("Display name and bio"),
     "avatar": N_("Avatar"),
+    "message": N_("Message to customer service"),
 }
 
 # What accounts.activity's kinds are called on a person's page.

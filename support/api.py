@@ -55,12 +55,13 @@ def message_json(message: Message, reader: User) -> dict[str, Any]:
 
 @operation(
     "Write to customer service: a new conversation with its first message, waiting in the "
-    "staff's queue",
+    "staff's queue. A blocked watched word refuses it (422 blocked_words, with `words`); a "
+    "censored one is kept as ■",
     body=schemas.NewConversation,
     answer=schemas.ConversationCreated,
     status=201,
     tag="support",
-    errors={429: "rate_limited"},
+    errors={422: "blocked_words", 429: "rate_limited"},
 )
 async def start_conversation(request: Request) -> Response:
     user = await api_user(request)
@@ -106,12 +107,14 @@ async def get_conversation(request: Request) -> Response:
 
 @operation(
     "Write in a conversation: its member's message waits in the queue again; a staff "
-    "member's answers it and tells the member (inbox, and mail if they chose it)",
+    "member's answers it and tells the member (inbox, and mail if they chose it). The "
+    "member's is checked against the watched words (422 blocked_words; censored words kept "
+    "as ■); a staff member's is not",
     body=schemas.NewConversationMessage,
     answer=schemas.ConversationMessageWritten,
     status=201,
     tag="support",
-    errors={404: "conversation_not_found", 429: "rate_limited"},
+    errors={404: "conversation_not_found", 422: "blocked_words", 429: "rate_limited"},
 )
 async def write_message(request: Request) -> Response:
     user = await api_user(request)

@@ -1,4 +1,5 @@
-"""The notice kind a staff reply reaches its member as (registered by the composition root)."""
+"""The notice kinds of customer service (registered by the composition root): a staff reply
+reaching its member, and a moderator's word on a member's message (support.reviewables)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from accounts.notices import Kind
 from translation import N_
 
 SUPPORT_REPLY = "support_reply"
+MESSAGE_REJECTED = "message_rejected"
 
 KINDS: dict[str, Kind] = {
     SUPPORT_REPLY: Kind(
@@ -16,5 +18,13 @@ KINDS: dict[str, Kind] = {
         # answer" on the message forms (ticked for a new conversation), or the notices page.
         NoticeChannel.INBOX,
         label=N_("Answers from customer service"),
+    ),
+    MESSAGE_REJECTED: Kind(
+        N_(
+            "A moderator read your message to customer service (“%(excerpt)s”) and asks you to keep to the community's rules: %(note)s"
+        ),
+        N_("A moderator read your message to customer service"),
+        NoticeChannel.INBOX,
+        label=N_("What the moderators decide about what I write"),
     ),
 }

@@ -21,8 +21,7 @@ from support.forms import read_message_form, shelf, typed
 from support.models import ConversationStatus
 from web.auth import current_user, optional_api_user, require_user
 from web.csrf import read_form
-from web.errors import form_refused
-from web.forms import field_errors
+from web.errors import form_errors, form_refused
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
 
 
@@ -66,7 +65,7 @@ async def start(request: Request) -> Response:
         )
     except DomainError as exc:
         context = await _contact_context(
-            request, values=typed(form), errors=field_errors(exc), email_me=_ticked(form)
+            request, values=typed(form), errors=form_errors(request, exc), email_me=_ticked(form)
         )
         return await form_refused(request, "support/contact.html", context, exc)
     _ = gettext_for(request)
@@ -120,7 +119,7 @@ async def write(request: Request) -> Response:
         if exc.status == 404:
             raise
         context = await _conversation_context(request, conversation_id)
-        context.update(values=typed(form), errors=field_errors(exc), email_me=_ticked(form))
+        context.update(values=typed(form), errors=form_errors(request, exc), email_me=_ticked(form))
         return await form_refused(request, "support/conversation.html", context, exc)
     path = links.path("support.conversation_page", id=conversation_id)
     return redirect_after_post(request, f"{path}#latest")

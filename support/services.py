@@ -9,6 +9,12 @@ A member's message puts the conversation in the queue (waiting, since that messa
 was waiting already); a staff reply takes it out (answered), sets the first response's time
 once, and tells the member (an inbox notice, and a mail when they chose it: support.notices;
 a member chooses with the message form's box, or on the notices page).
+
+A member's message goes through the watched words first (moderation.words.screen): a blocked
+word refuses it, a censored one is kept as ■; a word that requires approval or a flag word
+lets it through (the staff are its only readers, and an unanswered question must not wait
+for a moderator) and puts it in the review queue as flagged (support.reviewables). Staff
+answers are not checked.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from accounts import audit, notices
 from accounts.models import NoticeChannel, Notification, User
 from accounts.roles import Capability
 from errors import RateLimited, ValidationError
+from moderation import words as watched
 from ratelimit import Counter, Limit, seconds_left
+from support import reviewables
 from support.attachments import Kept, PictureUpload
 from support.errors import ConversationNotFound, PictureNotFound
 from support.models import Conversation, ConversationStatus, Message
@@ -159,8 +167,8 @@ async def start(
     """A member's new conversation with customer service: their first message (and
     picture), written from `page`. It waits in the queue from `now`. `email_me` is the
     form's box "also email me the answer" (choose_answer_mail; None keeps their choice).
-    Raises ValidationError (body, page, picture), RateLimited (MEMBER_MESSAGES),
-    ServiceUnavailable (the picture pool is full)."""
+    Raises ValidationError (body, page, picture), BlockedWords (body), RateLimited
+    (MEMBER_MESSAGES), ServiceUnavailable (the picture pool is full)."""
     problems: list[tuple[str, str]] = []
     text = where = None
     try:
@@ -174,6 +182,8 @@ async def start(
     if problems or text is None:
         (field, reason), *_ = problems
         raise ValidationError(field, reason, others=problems)
+    screened = await watched.screen(body=text)
+    text = screened.texts["body"]
     await _within_limit(counter, user.id)
     kept = await _kept(picture)
     try:
@@ -187,6 +197,7 @@ async def start(
             )
             message = await _message(conversation, user, text, kept, where, False, now)
             await Conversation.filter(id=conversation.id).update(last_message_id=message.id)
+            await reviewables.queue(message, screened, now)
     except BaseException:
         if picture is not None and kept is not None:
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
@@ -256,14 +267,18 @@ async def write(
     and records their box "also email me the answer" (`email_me`, choose_answer_mail);
     a staff member's answers it (out of the queue), sets the first response's time if none
     was, is written in the audit log and reaches the member as a notice (support.notices).
-    A closed conversation is opened again by either. Raises ConversationNotFound,
-    ValidationError (body, picture), RateLimited (the member's MEMBER_MESSAGES),
-    ServiceUnavailable (the picture pool is full)."""
+    A closed conversation is opened again by either. The member's message goes through the
+    watched words (the module's docstring); a staff member's does not. Raises
+    ConversationNotFound, ValidationError (body, picture), BlockedWords (body), RateLimited
+    (the member's MEMBER_MESSAGES), ServiceUnavailable (the picture pool is full)."""
     conversation = await conversation_for(actor, conversation_id)
     member_id: int = conversation.user_id  # type: ignore[attr-defined]
     from_staff = actor.id != member_id
     text = clean_body(body)
+    screened = None
     if not from_staff:
+        screened = await watched.screen(body=text)
+        text = screened.texts["body"]
         await _within_limit(counter, actor.id)
     kept = await _kept(picture)
     try:
@@ -292,6 +307,8 @@ async def write(
             )
             if from_staff:
                 await _answered(locked, actor, message, now)
+            if screened is not None:
+                await reviewables.queue(message, screened, now)
     except BaseException:
         if picture is not None and kept is not None:
             picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
