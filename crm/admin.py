@@ -348,9 +348,10 @@ async def _progress_context(broadcast_id: int) -> dict[str, Any]:
 
 @staff_only(Capability.OUTREACH)
 async def broadcast_page(request: Request) -> Response:
-    return await render(
-        request, "crm/broadcast.html", await _progress_context(request.path_params["id"])
-    )
+    context = await _progress_context(request.path_params["id"])
+    broadcast = context["broadcast"]
+    found = await broadcasts.watched_words(broadcast.title, broadcast.body)
+    return await render(request, "crm/broadcast.html", {**context, "watched_words": found})
 
 
 @staff_only(Capability.OUTREACH)

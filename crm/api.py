@@ -94,7 +94,7 @@ async def delete_segment(request: Request) -> Response:
 
 @operation(
     "Write a broadcast to an audience, sent now or at `send_at`: at most one a Shanghai day "
-    "reaches anyone (admins)",
+    "reaches anyone (admins); the answer lists the watched words in it, as a warning",
     body=schemas.NewBroadcast,
     answer=schemas.BroadcastCreated,
     status=201,
@@ -112,11 +112,13 @@ async def create_broadcast(request: Request) -> Response:
         send_at=data.send_at,
         now=datetime.now(UTC),
     )
+    found = await broadcasts.watched_words(broadcast.title, broadcast.body)
     return json_response(
         {
             "id": broadcast.id,
             "recipients": broadcast.recipients,
             "status": broadcast.status.value,
+            "watched_words": [{"word": w.word, "action": w.action.value} for w in found],
         },
         201,
     )

@@ -14,6 +14,10 @@ the step done or not begun, never half):
    again: nobody gets a broadcast twice.
 4. When no row is pending, the broadcast is `sent`.
 
+A broadcast's words are the staff's own and are never refused, but the watched words are
+shown to whoever writes one (watched_words: the preview, the broadcast's page, the API's
+answer), so a word the community watches does not go out unread.
+
 Invariant "nobody receives more than one broadcast a Shanghai calendar day, however
 audiences overlap": crm_daily_reach's unique (user_id, day), written in step 3's transaction
 (crm.models.DailyReach). Batches claim in user order, so two batches writing the same people
@@ -61,6 +65,8 @@ from crm.models import (
 )
 from db import for_dialect, read_sql
 from errors import ValidationError
+from moderation import words as watched
+from moderation.words import FoundWord
 from store.models import Product
 from tallies import shanghai_day
 from translation import supported, translations
@@ -208,6 +214,7 @@ class Preview:
     recipients: int  # the audience at send_at
     already_reached: int  # of them, reached by a broadcast on send_at's Shanghai day
     mail: outbox.Message  # as the one previewing would receive it
+    watched_words: list[FoundWord]  # in its title and body: a warning, nothing refused
 
     @property
     def reachable(self) -> int:
@@ -224,9 +231,10 @@ async def preview(
     now: datetime,
 ) -> Preview:
     """What `create` would send, saving nothing: the message as a member reads it, the mail as
-    `viewer` would receive it, and the audience's count with how many of them a broadcast
+    `viewer` would receive it, the audience's count with how many of them a broadcast
     already reached on the send's Asia/Shanghai day (`create` refuses an audience that is
-    empty or all reached). Raises ValidationError, SegmentNotFound, ProductNotFound."""
+    empty or all reached), and the watched words in it. Raises ValidationError,
+    SegmentNotFound, ProductNotFound."""
     title, body = _check_text(title, body)
     when = _send_time(send_at, now)
     people = await audience_people(audience, now=when)
@@ -242,7 +250,14 @@ async def preview(
         already_reached=reached,
         # A viewer without an address sees the mail as it would be, addressed to nobody.
         mail=compose_mail(draft, viewer.id, viewer.email or "", viewer.locale or ""),
+        watched_words=await watched_words(title, body),
     )
+
+
+async def watched_words(title: str, body: str) -> list[FoundWord]:
+    """The watched words in a broadcast's title and body, each once with its action. Never
+    a refusal: a warning for whoever writes it."""
+    return await watched.watched_in(title=title, body=body)
 
 
 async def cancel(*, actor: User | None, broadcast_id: int, now: datetime) -> Broadcast:

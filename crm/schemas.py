@@ -77,10 +77,24 @@ class NewBroadcast(Body):
     send_at: Moment | None = None
 
 
+class WatchedWordFound(Answer):
+    word: str  # as the admins wrote it on their lists
+    action: Literal["block", "censor", "require_approval", "flag"]
+
+
 class BroadcastCreated(Answer):
     id: int
     recipients: int  # the audience when written (written again when the sending starts)
     status: Literal["scheduled", "sending", "sent", "canceled"]
+    watched_words: Annotated[
+        list[WatchedWordFound],
+        msgspec.Meta(
+            description=(
+                "The watched words in its title and body, each once with its action: a "
+                "warning (a broadcast is never refused for them); empty when none"
+            )
+        ),
+    ]
 
 
 class BroadcastAudience(Answer):

@@ -137,7 +137,12 @@ async def test_a_broadcast_sent_now_answers_its_id_recipients_and_status(
     )
     assert answer.status_code == 201
     broadcast = await Broadcast.get()
-    assert answer.json() == {"id": broadcast.id, "recipients": 2, "status": "sending"}
+    assert answer.json() == {
+        "id": broadcast.id,
+        "recipients": 2,
+        "status": "sending",
+        "watched_words": [],
+    }
 
 
 async def test_a_broadcast_s_counters_after_it_is_sent(client: httpx.AsyncClient) -> None:
