@@ -18,6 +18,10 @@ ENVIRONMENTS = ("development", "production")
 KNOWN_VARIABLES = frozenset(
     {
         "SHUYUAN_ENV",
+        "SHUYUAN_REFERRAL_DAYS",
+        "SHUYUAN_REFUND_DAYS",
+        "SHUYUAN_CONFIRM_AFTER_DAYS",
+        "SHUYUAN_FREE_SHIPPING_OVER_FEN",
         "SHUYUAN_VAR_DIR",
         "DATABASE_URL",
         "SECRET_KEY",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,18 @@ def test_alipay_directly_in_production_needs_the_applications_own_values(
     ):
         with pytest.raises(SettingsError, match=named):
             settings_from(tmp_path, **{**base, **application, **change})
+
+
+def test_every_documented_variable_is_one_the_app_accepts() -> None:
+    """A variable docs/configuration.md lists must not stop start-up as an unknown setting
+    (four did, until this test)."""
+    from pathlib import Path
+
+    from settings import KNOWN_VARIABLES
+
+    table = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(
+        encoding="utf-8"
+    )
+    documented = set(re.findall(r"^\| `(SHUYUAN_[A-Z0-9_]+)`", table, re.MULTILINE))
+    assert len(documented) > 20
+    assert sorted(documented - KNOWN_VARIABLES) == []
