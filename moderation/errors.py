@@ -11,6 +11,8 @@ class ModerationErrorCode(StrEnum):
     BLOCKED_WORDS = "blocked_words"
     REVIEW_ITEM_NOT_FOUND = "review_item_not_found"
     ALREADY_DECIDED = "already_decided"
+    REPORTED_NOT_FOUND = "reported_not_found"
+    NO_OPEN_REPORTS = "no_open_reports"
 
 
 class BlockedWords(DomainError):

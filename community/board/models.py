@@ -107,6 +107,9 @@ class PostLike(Model):
         unique_together = (("post", "user"),)
 
 
+# Written no more: reports of posts (and of replies, profiles, conversations) are
+# moderation.models.Report, where migration moderation/0002 copied these rows. Dropped in a
+# later release, once no running code reads it (expand, then contract).
 class PostReport(Model):
     id = fields.IntField(primary_key=True)
     post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(
