@@ -14,7 +14,7 @@ from community.board import moderation, replies, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
-from web.auth import api_user, staff_member, staff_only
+from web.auth import api_user, client_address, staff_member, staff_only
 
 
 def author_json(post_or_reply: Post | Reply) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "pinned": post.pinned,
         "locked": post.locked,
         "hidden": post.hidden,
+        "ip_region": post.ip_region,
     }
 
 
@@ -45,6 +46,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         "body_html": reply.body_html,
         "author": author_json(reply),
         "created_at": iso(reply.created_at),
+        "ip_region": reply.ip_region,
     }
 
 
@@ -75,6 +77,7 @@ async def create_post(request: Request) -> Response:
         counter=request.app.state.counter,
         now=now,
         token=_token(request),
+        address=client_address(request),
     )
     await post.fetch_related("author")
     return json_response(post_json(post), 201)
@@ -179,6 +182,7 @@ async def create_reply(request: Request) -> Response:
         counter=request.app.state.counter,
         now=now,
         token=_token(request),
+        address=client_address(request),
     )
     await created.fetch_related("author")
     return json_response(reply_json(created), 201)

@@ -10,7 +10,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import notices
+from accounts import notices, profiles
 from accounts.models import User
 from community.board.errors import Locked
 from community.board.models import Post, Reply
@@ -26,6 +26,7 @@ from community.board.services import (
     rate_limit,
 )
 from errors import ValidationError
+from ipregion import region_of
 from ratelimit import Counter
 
 
@@ -37,10 +38,12 @@ async def reply(
     counter: Counter,
     now: datetime,
     token: str | None = None,
+    address: str | None = None,
 ) -> tuple[Reply, bool]:
     """A reply in the post's thread, or the one this same submission already made (returns
-    (reply, created)); the post's author and anyone @mentioned are notified. Raises
-    BoardMembersOnly, PostNotFound, Banned, Locked, ValidationError (body), RateLimited."""
+    (reply, created)); the post's author and anyone @mentioned are notified. `address` as for a
+    post (services.create_post). Raises BoardMembersOnly, PostNotFound, Banned, Locked,
+    ValidationError (body), RateLimited."""
     post = await get_post(post_id, viewer=author, now=now)
     await check_can_write(author, now)
     if post.locked or post.hidden:  # a hidden post, which its author still sees, takes none
@@ -57,13 +60,19 @@ async def reply(
     try:
         async with in_transaction():
             created = await Reply.create(
-                post=post, author=author, body=body, body_html=markdown_html(body), dedupe_key=key
+                post=post,
+                author=author,
+                body=body,
+                body_html=markdown_html(body),
+                dedupe_key=key,
+                ip_region=region_of(address) if address else None,
             )
             await Post.filter(id=post.id).update(
                 reply_count=F("reply_count") + 1, last_activity_at=now
             )
     except IntegrityError:
         return await Reply.get(dedupe_key=key), False
+    await profiles.wrote_from(author, created.ip_region)
     if post.author.id != author.id:
         await notices.notify(
             post.author.id,

@@ -18,7 +18,7 @@ from accounts.roles import Capability
 from community.board import moderation, replies, schemas
 from community.board import services as board
 from errors import ValidationError
-from web.auth import require_user, staff_member, staff_only
+from web.auth import client_address, require_user, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_fields, read_query
 from web.forms import field_errors
@@ -98,6 +98,7 @@ async def create_post(request: Request) -> Response:
             counter=request.app.state.counter,
             now=now,
             token=values["submission"] or None,
+            address=client_address(request),
         )
     except ValidationError as exc:
         return await new_post_page(request, field_errors(exc), values)
@@ -139,6 +140,7 @@ async def create_reply(request: Request) -> Response:
             counter=request.app.state.counter,
             now=now,
             token=str(form.get("submission", "")) or None,
+            address=client_address(request),
         )
     except ValidationError as exc:
         if not is_htmx(request):

@@ -11,6 +11,17 @@ from community.board import services as board
 from web.api import Answer, Body, Id, Query, line, text, whole
 
 Cursor = Annotated[str, msgspec.Meta(pattern=cursors.CURSOR_PATTERN)]
+IpRegion = Annotated[
+    str | None,
+    msgspec.Meta(
+        description=(
+            "IP属地: the province (广东, 北京, 内蒙古) or, outside the mainland, the "
+            "country (美国; 中国香港, 中国澳门, 中国台湾) of the address it was written "
+            "from, never the address; an edit keeps it. null: not placed (a private "
+            "address, IPv6) or written before"
+        )
+    ),
+]
 Search = Annotated[str, line(100)]
 
 Category = Annotated[
@@ -82,6 +93,7 @@ class Reply(Answer):
     body_html: str
     author: Author
     created_at: str
+    ip_region: IpRegion
 
 
 class Post(Answer):
@@ -97,6 +109,7 @@ class Post(Answer):
     pinned: bool
     locked: bool
     hidden: bool
+    ip_region: IpRegion
 
 
 class PostWithReplies(Post):

@@ -47,6 +47,7 @@ from community.board.permissions import set_members_only_read as set_members_onl
 from community.board.permissions import why_may_not_write as why_may_not_write
 from community.text import plain_text, render_markdown
 from errors import DomainError, RateLimited, ValidationError
+from ipregion import region_of
 from ratelimit import Counter, Limit, seconds_left
 
 BUILT_IN_CATEGORIES = {
@@ -192,9 +193,12 @@ async def create_post(
     counter: Counter,
     now: datetime,
     token: str | None = None,
+    address: str | None = None,
 ) -> tuple[Post, bool]:
     """A new post, or the one this same submission already made (double click, retry).
-    Returns (post, created)."""
+    Returns (post, created). The writing request's `address` is kept only as the post's IP属地
+    (ipregion.region_of), which becomes the author's too (accounts.profiles.wrote_from).
+    Raises BoardMembersOnly, Banned, ValidationError, RateLimited."""
     await check_can_write(author, now)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
@@ -212,9 +216,11 @@ async def create_post(
             body_html=markdown_html(body),
             last_activity_at=now,
             dedupe_key=key,
+            ip_region=region_of(address) if address else None,
         )
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
+    await profiles.wrote_from(author, post.ip_region)
     await _index(post)
     await notify_mentions(body, author, post, skip=set())
     return post, True
@@ -256,8 +262,8 @@ async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
 async def edit_post(
     post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
 ) -> Post:
-    """The author edits; the text before the edit is kept as a revision. Raises what
-    check_can_edit raises, then ValidationError."""
+    """The author edits; the text before the edit is kept as a revision, and the IP属地 is the
+    one the post was written from. Raises what check_can_edit raises, then ValidationError."""
     post = await check_can_edit(post_id, editor=editor, now=now)
     title, body = _check_title_body(title, body)
     if category is not None:
