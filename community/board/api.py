@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.roles import Capability
-from community.board import moderation, replies, schemas
+from community.board import moderation, real_name, replies, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
@@ -55,6 +55,11 @@ def _token(request: Request) -> str | None:
     return key[:200] or None
 
 
+def _mobile_required(request: Request) -> bool:
+    """The real-name rule is on (SHUYUAN_REQUIRE_VERIFIED_MOBILE: community.board.real_name)."""
+    return bool(request.app.state.settings.require_verified_mobile)
+
+
 @operation(
     "Write a post (active members); an Idempotency-Key header or the same text again within "
     "the same submission returns the first post",
@@ -62,12 +67,13 @@ def _token(request: Request) -> str | None:
     answer=schemas.Post,
     status=201,
     tag="board",
-    errors={403: "members_only, banned", 429: "rate_limited"},
+    errors={403: "members_only, banned, mobile_required", 429: "rate_limited"},
 )
 async def create_post(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
+    # A refusal (403) before a bad body (422).
+    await real_name.check_can_publish(user, now, mobile_required=_mobile_required(request))
     data = await read_json(request, schemas.NewPost)
     post, _ = await board.create_post(
         author=user,
@@ -78,6 +84,7 @@ async def create_post(request: Request) -> Response:
         now=now,
         token=_token(request),
         address=client_address(request),
+        mobile_required=_mobile_required(request),
     )
     await post.fetch_related("author")
     return json_response(post_json(post), 201)
@@ -164,7 +171,7 @@ async def delete_post(request: Request) -> Response:
     status=201,
     tag="board",
     errors={
-        403: "members_only, banned",
+        403: "members_only, banned, mobile_required",
         404: "post_not_found",
         423: "locked",
         429: "rate_limited",
@@ -173,7 +180,8 @@ async def delete_post(request: Request) -> Response:
 async def create_reply(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
+    # A refusal (403) before a bad body (422).
+    await real_name.check_can_publish(user, now, mobile_required=_mobile_required(request))
     data = await read_json(request, schemas.NewReply)
     created, _ = await replies.reply(
         request.path_params["id"],
@@ -183,6 +191,7 @@ async def create_reply(request: Request) -> Response:
         now=now,
         token=_token(request),
         address=client_address(request),
+        mobile_required=_mobile_required(request),
     )
     await created.fetch_related("author")
     return json_response(reply_json(created), 201)

@@ -14,10 +14,10 @@ from accounts import notices, profiles
 from accounts.models import User
 from community.board.errors import Locked
 from community.board.models import Post, Reply
+from community.board.real_name import check_can_publish
 from community.board.services import (
     REPLIES_PER_MEMBER,
     REPLY_MAX,
-    check_can_write,
     dedupe_key,
     get_post,
     markdown_html,
@@ -39,13 +39,14 @@ async def reply(
     now: datetime,
     token: str | None = None,
     address: str | None = None,
+    mobile_required: bool = False,
 ) -> tuple[Reply, bool]:
     """A reply in the post's thread, or the one this same submission already made (returns
-    (reply, created)); the post's author and anyone @mentioned are notified. `address` as for a
-    post (services.create_post). Raises BoardMembersOnly, PostNotFound, Banned, Locked,
-    ValidationError (body), RateLimited."""
+    (reply, created)); the post's author and anyone @mentioned are notified. `address` and
+    `mobile_required` as for a post (services.create_post). Raises BoardMembersOnly,
+    PostNotFound, Banned, MobileRequired, Locked, ValidationError (body), RateLimited."""
     post = await get_post(post_id, viewer=author, now=now)
-    await check_can_write(author, now)
+    await check_can_publish(author, now, mobile_required=mobile_required)
     if post.locked or post.hidden:  # a hidden post, which its author still sees, takes none
         raise Locked()
     if not body.strip():

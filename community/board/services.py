@@ -45,6 +45,7 @@ from community.board.permissions import members_only_read as members_only_read
 from community.board.permissions import moderates as moderates
 from community.board.permissions import set_members_only_read as set_members_only_read
 from community.board.permissions import why_may_not_write as why_may_not_write
+from community.board.real_name import check_can_publish
 from community.text import plain_text, render_markdown
 from errors import DomainError, RateLimited, ValidationError
 from ipregion import region_of
@@ -194,12 +195,14 @@ async def create_post(
     now: datetime,
     token: str | None = None,
     address: str | None = None,
+    mobile_required: bool = False,
 ) -> tuple[Post, bool]:
     """A new post, or the one this same submission already made (double click, retry).
     Returns (post, created). The writing request's `address` is kept only as the post's IP属地
     (ipregion.region_of), which becomes the author's too (accounts.profiles.wrote_from).
-    Raises BoardMembersOnly, Banned, ValidationError, RateLimited."""
-    await check_can_write(author, now)
+    `mobile_required`: the real-name rule is on (community.board.real_name). Raises
+    BoardMembersOnly, Banned, MobileRequired, ValidationError, RateLimited."""
+    await check_can_publish(author, now, mobile_required=mobile_required)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
     key = dedupe_key(author, token, category, title, body)
