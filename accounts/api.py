@@ -191,6 +191,7 @@ async def me_json(user: User) -> dict[str, Any]:
         "locale": user.locale,
         "bio": user.bio,
         "avatar_url": profiles.avatar_url(user, "large"),
+        "ip_region": user.ip_region,
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+import ipregion
 from accounts.roles import role_may
 
 
@@ -39,6 +40,9 @@ class User(Model):
     email_verified_at = fields.DatetimeField(null=True)
     bio = fields.CharField(max_length=280, default="")
     avatar_version = fields.IntField(default=0)  # 0: none; else the version of its file
+    # IP属地 shown on their profile: the region of their latest post or reply that had one
+    # (accounts.profiles.wrote_from), never an address. None: nothing placed yet.
+    ip_region = fields.CharField(max_length=ipregion.MAX_LENGTH, null=True)
 
     class Meta:
         table = "accounts_user"

@@ -1,4 +1,5 @@
-"""A person's profile: display name, short bio, avatar, and the language they read in.
+"""A person's profile: display name, short bio, avatar, the language they read in, and their
+IP属地 (the province or country of their latest post or reply: wrote_from).
 
 Shown on their page (/people/<id>) and beside their posts and replies; an @mention of their
 display name links to it. The avatar is an uploaded picture (pictures.PicturePool), cut to a
@@ -100,6 +101,16 @@ async def choose_language(user: User | None, locale: str) -> bool:
         await User.filter(id=user.id).update(locale=locale)
         user.locale = locale
     return True
+
+
+async def wrote_from(user: User, region: str | None) -> None:
+    """Keep `region` (ipregion.region_of of the address a post or reply of `user`'s was just
+    written from) as their IP属地, shown on their profile (the account-information rules of
+    2022, art. 12). None, an address the data does not place, keeps the one before."""
+    if region is None:
+        return
+    await User.filter(id=user.id).update(ip_region=region)
+    user.ip_region = region
 
 
 async def person(user_id: int) -> User | None:

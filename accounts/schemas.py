@@ -146,6 +146,9 @@ class Me(Account):
     locale: str | None
     bio: str
     avatar_url: str | None
+    # IP属地 shown on their profile: the province or country of their latest post or reply
+    # (accounts.profiles.wrote_from), never an address; None until one was placed.
+    ip_region: str | None
 
 
 class ProfileChange(Body):

@@ -10,14 +10,14 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import notices
+from accounts import notices, profiles
 from accounts.models import User
 from community.board.errors import Locked
 from community.board.models import Post, Reply
+from community.board.real_name import check_can_publish
 from community.board.services import (
     REPLIES_PER_MEMBER,
     REPLY_MAX,
-    check_can_write,
     dedupe_key,
     get_post,
     markdown_html,
@@ -26,6 +26,7 @@ from community.board.services import (
     rate_limit,
 )
 from errors import ValidationError
+from ipregion import region_of
 from moderation import review
 from moderation import words as watched
 from moderation.models import ReviewReason
@@ -40,14 +41,17 @@ async def reply(
     counter: Counter,
     now: datetime,
     token: str | None = None,
+    address: str | None = None,
+    mobile_required: bool = False,
 ) -> tuple[Reply, bool]:
     """A reply in the post's thread, or the one this same submission already made (returns
     (reply, created)); the post's author and anyone @mentioned are notified. The watched
     words as for a post: a held reply is shown to its author and the moderators only, and
-    counted and told once approved. Raises BoardMembersOnly, PostNotFound, Banned, Locked,
-    ValidationError (body), BlockedWords, RateLimited."""
+    counted and told once approved. `address` and `mobile_required` as for a post
+    (services.create_post). Raises BoardMembersOnly, PostNotFound, Banned, MobileRequired,
+    Locked, ValidationError (body), BlockedWords, RateLimited."""
     post = await get_post(post_id, viewer=author, now=now)
-    await check_can_write(author, now)
+    await check_can_publish(author, now, mobile_required=mobile_required)
     if post.locked or post.hidden:  # a hidden post, which its author still sees, takes none
         raise Locked()
     if not body.strip():
@@ -71,6 +75,7 @@ async def reply(
                 dedupe_key=key,
                 hidden=screened.held,
                 pending_review=screened.held,
+                ip_region=region_of(address) if address else None,
             )
             if screened.held or screened.flagged:
                 await review.hold(
@@ -88,6 +93,7 @@ async def reply(
                 )
     except IntegrityError:
         return await Reply.get(dedupe_key=key), False
+    await profiles.wrote_from(author, created.ip_region)
     if not screened.held:
         await _tell(post, author, created)
     return created, True

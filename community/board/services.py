@@ -45,8 +45,10 @@ from community.board.permissions import members_only_read as members_only_read
 from community.board.permissions import moderates as moderates
 from community.board.permissions import set_members_only_read as set_members_only_read
 from community.board.permissions import why_may_not_write as why_may_not_write
+from community.board.real_name import check_can_publish
 from community.text import plain_text, render_markdown
 from errors import DomainError, RateLimited, ValidationError
+from ipregion import region_of
 from moderation import review
 from moderation import words as watched
 from moderation.models import ReviewReason
@@ -195,13 +197,19 @@ async def create_post(
     counter: Counter,
     now: datetime,
     token: str | None = None,
+    address: str | None = None,
+    mobile_required: bool = False,
 ) -> tuple[Post, bool]:
     """A new post, or the one this same submission already made (double click, retry).
     Returns (post, created). The watched words first (moderation.words.screen): a blocked
     word refuses it (BlockedWords), a censored one is kept as ■■, a word that requires
     approval holds it for review (pending_review: shown to its author and the moderators
-    only; mentions are told once it is approved), a flag word queues it for a look."""
-    await check_can_write(author, now)
+    only; mentions are told once it is approved), a flag word queues it for a look. The
+    writing request's `address` is kept only as the post's IP属地 (ipregion.region_of), which
+    becomes the author's too (accounts.profiles.wrote_from). `mobile_required`: the real-name
+    rule is on (community.board.real_name). Raises BoardMembersOnly, Banned, MobileRequired,
+    ValidationError, BlockedWords, RateLimited."""
+    await check_can_publish(author, now, mobile_required=mobile_required)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
     screened = await watched.screen(title=title, body=body)
@@ -223,10 +231,12 @@ async def create_post(
                 dedupe_key=key,
                 hidden=screened.held,
                 pending_review=screened.held,
+                ip_region=region_of(address) if address else None,
             )
             await _to_review("post", post.id, author.id, screened, f"{title}\n{body}", now)
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
+    await profiles.wrote_from(author, post.ip_region)
     await _index(post)
     if not screened.held:
         await notify_mentions(body, author, post, skip=set())
@@ -285,10 +295,10 @@ async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
 async def edit_post(
     post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
 ) -> Post:
-    """The author edits; the text before the edit is kept as a revision. The watched words
-    as for a new post: an edit with a word that requires approval holds the post again (a
-    post a moderator hid stays hidden, and is only queued). Raises what check_can_edit
-    raises, then ValidationError, BlockedWords."""
+    """The author edits; the text before the edit is kept as a revision, and the IP属地 is the
+    one the post was written from. The watched words as for a new post: an edit with a word
+    that requires approval holds the post again (a post a moderator hid stays hidden, and is
+    only queued). Raises what check_can_edit raises, then ValidationError, BlockedWords."""
     post = await check_can_edit(post_id, editor=editor, now=now)
     title, body = _check_title_body(title, body)
     screened = await watched.screen(title=title, body=body)
