@@ -16,6 +16,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
+from tortoise.expressions import Subquery
 from tortoise.functions import Sum
 
 from accounts import notices, sign_in_methods, staff
@@ -316,9 +317,11 @@ async def _board(user_id: int, now: datetime) -> BoardSection:
         .limit(SECTION)
         .select_related("reporter")
     )
-    own_posts = await Post.filter(author_id=user_id).values_list("id", flat=True)
     against = (
-        await Report.filter(object_type="post", object_id__in=list(own_posts) or [0])
+        await Report.filter(
+            object_type="post",
+            object_id__in=Subquery(Post.filter(author_id=user_id).values("id")),
+        )
         .order_by("-id")
         .limit(SECTION)
         .select_related("reporter")

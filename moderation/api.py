@@ -206,7 +206,7 @@ async def review_queue(request: Request) -> Response:
     errors={404: "review_item_not_found", 409: "already_decided"},
 )
 @staff_only(Capability.MODERATE)
-async def decide(request: Request) -> Response:
+async def decide_review(request: Request) -> Response:
     data = await read_json(request, Decision)
     item = await review.decide(
         request.path_params["id"],
@@ -221,7 +221,7 @@ async def decide(request: Request) -> Response:
 ObjectType = Literal["post", "reply", "profile", "conversation"]
 
 
-class NewReport(Body):
+class ThingReported(Body):
     """Something on the site reported to the moderators, with why. A post, a reply or a
     profile the caller can see, or one of the caller's own conversations with customer
     service. Once per person and thing: reporting it again answers the same report."""
@@ -267,7 +267,7 @@ class ReportsDecided(Answer):
 
 @operation(
     "Report something to the moderators: a post, a reply, a profile or one's conversation",
-    body=NewReport,
+    body=ThingReported,
     answer=ReportMade,
     status=201,
     tag="moderation",
@@ -279,7 +279,7 @@ class ReportsDecided(Answer):
 )
 async def make_report(request: Request) -> Response:
     user = await api_user(request)
-    data = await read_json(request, NewReport)
+    data = await read_json(request, ThingReported)
     made = await reports.report(
         data.object_type,
         data.object_id,
@@ -378,7 +378,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/review-queue", review_queue, methods=["GET"], name="moderation.queue"),
         Route(
             "/admin/review-queue/{id:id}/decision",
-            decide,
+            decide_review,
             methods=["POST"],
             name="moderation.decide",
         ),

@@ -256,31 +256,28 @@ async def decide(
     NothingToReport (a kind nobody reports), NoOpenReports, ValidationError (note)."""
     why = _text(note, "note", NOTE_CHARS, required=not take_down)
     kind = reportable(object_type)
+    shown: Shown | None
     try:
         shown = await kind.find(object_id, None)
-        excerpt = shown.excerpt
     except DomainError:
-        excerpt = ""
+        shown = None  # gone (deleted): its reports are closed all the same
     async with in_transaction():
-        open_ids = await Report.filter(
-            status=ReportStatus.OPEN, object_type=object_type, object_id=object_id
-        ).values_list("id", flat=True)
-        open_ids = [int(i) for i in open_ids]  # type: ignore[call-overload]
-        if not open_ids:
-            raise NoOpenReports()
-        if take_down and kind.take_down is not None:
-            # A package's own take-down may close the reports itself (the board's hide):
-            # then what is left here is nothing, and its reporters were told there.
-            await kind.take_down(object_id, actor, now)
-        await close(
+        # Claimed first (a guarded update): a second moderator deciding at the same moment
+        # finds nothing open and is told so, before anything is hidden.
+        closed = await close(
             object_type,
             object_id,
             outcome=ReportStatus.TAKEN_DOWN if take_down else ReportStatus.DISMISSED,
             note=why,
             actor=actor,
             now=now,
-            excerpt=excerpt,
+            excerpt=shown.excerpt if shown else "",
         )
+        if not closed:
+            raise NoOpenReports()
+        if take_down and kind.take_down is not None and shown is not None:
+            await kind.take_down(object_id, actor, now)
+        open_ids = [r.id for r in closed]
         await audit.record(
             actor=actor,
             action="report.take_down" if take_down else "report.dismiss",

@@ -9,10 +9,8 @@ import links
 from accounts.models import User
 from moderation.reports import Reportable, Reportables, Shown
 from support.errors import ConversationNotFound
-from support.models import Conversation, Message
+from support.models import Conversation
 from translation import N_
-
-EXCERPT = 120
 
 
 async def _find(conversation_id: int, reporter: User | None) -> Shown:
@@ -21,10 +19,10 @@ async def _find(conversation_id: int, reporter: User | None) -> Shown:
         reporter is not None and conversation.user_id != reporter.id  # type: ignore[attr-defined]
     ):
         raise ConversationNotFound()
-    last = await Message.filter(conversation_id=conversation.id).order_by("-id").first()
-    text = " ".join((last.body if last else "").split())
+    # What was said stays with customer service (Capability.CONVERSATIONS, who open the
+    # link): the report names the conversation, never its messages.
     return Shown(
-        text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…",
+        f"#{conversation.id}",
         links.path("support.admin.conversation", id=conversation.id),
         None,
         seen_at=links.path("support.conversation_page", id=conversation.id),

@@ -152,7 +152,7 @@ async def get_post(request: Request) -> Response:
     also={202: (HELD, schemas.PendingReview)},
     tag="board",
     errors={
-        403: "members_only, banned, not_the_author",
+        403: "members_only, banned, not_the_author, mobile_required",
         404: "post_not_found",
         422: "blocked_words",
     },
@@ -161,7 +161,10 @@ async def edit_post(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
     # A refusal (403, or 404 for no such post) before a bad body (422).
-    await board.check_can_edit(request.path_params["id"], editor=user, now=now)
+    mobile_required = _mobile_required(request)
+    await board.check_can_edit(
+        request.path_params["id"], editor=user, now=now, mobile_required=mobile_required
+    )
     data = await read_json(request, schemas.PostEdit)
     post = await board.edit_post(
         request.path_params["id"],
@@ -170,6 +173,7 @@ async def edit_post(request: Request) -> Response:
         body=data.body,
         category=data.category,
         now=now,
+        mobile_required=mobile_required,
     )
     if post.pending_review:
         return pending(post.id)
@@ -255,7 +259,11 @@ async def report_post(request: Request) -> Response:
     await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
     data = await read_json(request, schemas.NewReport)
     report = await moderation.report(
-        request.path_params["id"], reporter=user, reason=data.reason, now=now
+        request.path_params["id"],
+        reporter=user,
+        reason=data.reason,
+        now=now,
+        counter=request.app.state.counter,
     )
     return json_response({"id": report.id}, 201)
 

@@ -20,8 +20,9 @@ from community.board.errors import (
 from community.board.models import BoardBan, Post
 from community.board.services import REASON_MAX, check_can_write, get_post
 from errors import ValidationError
-from moderation import reports
+from moderation import reports, review
 from moderation.models import Report, ReportStatus
+from ratelimit import Counter
 
 # action -> (the post's flag, its value after); each is the audit action "post.<action>".
 FLAGS = {
@@ -35,14 +36,23 @@ FLAGS = {
 BAN_DAYS_MAX = 3650
 
 
-async def report(post_id: int, *, reporter: User, reason: str, now: datetime) -> Report:
+async def report(
+    post_id: int,
+    *,
+    reporter: User,
+    reason: str,
+    now: datetime,
+    counter: Counter | None = None,
+) -> Report:
     """A member reports a post with a reason; once per person per post (moderation.reports:
-    the reports of every kind of thing, answered to the reporter)."""
+    the reports of every kind of thing, answered to the reporter; `counter` counts them)."""
     post = await get_post(post_id, viewer=reporter, now=now)
     await check_can_write(reporter, now)
     if len(reason.strip()) > REASON_MAX:
         raise ValidationError("reason", f"must be at most {REASON_MAX} characters")
-    return await reports.report("post", post.id, reporter=reporter, reason=reason, now=now)
+    return await reports.report(
+        "post", post.id, reporter=reporter, reason=reason, now=now, counter=counter
+    )
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,13 @@ async def moderate(post_id: int, action: str, *, actor: User | None, now: dateti
         if post is None:
             raise PostNotFound()
         was = getattr(post, field)
+        # A post held for review and hidden or shown by a moderator's own hand: that decides
+        # its review too (shown: approved; hidden: rejected), so the queue cannot undo it.
+        was_held = post.pending_review and action in ("hide", "unhide")
+        if was_held:
+            post.pending_review = False
+            await post.save(update_fields=["pending_review"])
+            await review.settle("post", post.id, approved=action == "unhide", actor=actor, now=now)
         if was != value:
             setattr(post, field, value)
             await post.save(update_fields=[field])
@@ -134,7 +151,7 @@ async def moderate(post_id: int, action: str, *, actor: User | None, now: dateti
         if action in ("hide", "unhide"):
             outcome = "hidden" if action == "hide" else "dismissed"
             reasons = await _resolve_reports(post, outcome=outcome, actor=actor, now=now)
-    if action == "hide" and not was:
+    if action == "hide" and (not was or was_held):
         await _tell_author_hidden(post, reasons)
     return post
 

@@ -121,20 +121,22 @@ async def thread(post: Post, *, viewer: User) -> list[Reply]:
     return await query.select_related("author").order_by("id")
 
 
-async def approve_held_reply(reply_id: int, now: datetime) -> None:
-    """A held reply is shown, counted in its thread, and told (a reply only flagged stays)."""
-    if not await Reply.filter(id=reply_id, pending_review=True).update(
+async def approve_held_reply(reply_id: int, now: datetime) -> bool:
+    """A held reply is shown, counted in its thread, and told (a reply only flagged stays).
+    Returns whether it was shown."""
+    if not await Reply.filter(id=reply_id, pending_review=True, hidden=True).update(
         hidden=False, pending_review=False
     ):
-        return
+        return False
     shown = await Reply.get(id=reply_id).select_related("author", "post", "post__author")
     await Post.filter(id=shown.post.id).update(
         reply_count=F("reply_count") + 1, last_activity_at=now
     )
     await _tell(shown.post, shown.author, shown)
+    return True
 
 
-async def reject_reply(reply_id: int, now: datetime) -> None:
+async def reject_reply(reply_id: int, now: datetime) -> bool:
     """A rejected reply is hidden (a shown one leaves its thread's count)."""
     was_shown = await Reply.filter(id=reply_id, hidden=False).update(hidden=True)
     await Reply.filter(id=reply_id).update(hidden=True, pending_review=False)
@@ -143,3 +145,4 @@ async def reject_reply(reply_id: int, now: datetime) -> None:
         await Post.filter(id=reply.post_id, reply_count__gt=0).update(  # type: ignore[attr-defined]
             reply_count=F("reply_count") - 1
         )
+    return True

@@ -12,6 +12,7 @@ from community.board import moderation, replies, services
 from community.board.errors import PostNotFound
 from community.board.models import Post, Reply
 from community.text import plain_text
+from moderation import review
 from moderation.reports import Reportable, Reportables, Shown
 from moderation.review import Reviewable, Reviewables
 from translation import N_
@@ -68,6 +69,7 @@ async def _find_reply(reply_id: int, reporter: User | None) -> Shown:
 
 async def _hide_reply(reply_id: int, actor: User, now: datetime) -> None:
     await replies.reject_reply(reply_id, now)
+    await review.settle("reply", reply_id, approved=False, actor=actor, now=now)
 
 
 def register(reviewables: Reviewables, reportables: Reportables) -> None:

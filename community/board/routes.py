@@ -226,7 +226,10 @@ async def edit_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     now = datetime.now(UTC)
-    await board.check_can_edit(_post_id(request), editor=user, now=now)  # before the text
+    mobile_required = _mobile_required(request)
+    await board.check_can_edit(  # before the text
+        _post_id(request), editor=user, now=now, mobile_required=mobile_required
+    )
     try:
         # The API's declared edit (schemas.PostEdit): the same limits on both.
         data = read_fields(
@@ -239,6 +242,7 @@ async def edit_post(request: Request) -> Response:
             body=data.body,
             category=None,
             now=now,
+            mobile_required=mobile_required,
         )
     except ValidationError as exc:
         return await edit_page(request, {exc.field: exc.reason})
@@ -263,7 +267,13 @@ async def report_post(request: Request) -> Response:
     now = datetime.now(UTC)
     await board.check_can_write(user, now)  # a refusal before the reason's problems, as the API
     data = read_fields({"reason": str(form.get("reason", ""))}, schemas.NewReport)
-    await moderation.report(_post_id(request), reporter=user, reason=data.reason, now=now)
+    await moderation.report(
+        _post_id(request),
+        reporter=user,
+        reason=data.reason,
+        now=now,
+        counter=request.app.state.counter,
+    )
     flash(request, gettext_for(request)("Thank you: the moderators will look at it."), "success")
     return redirect_after_post(request, links.path("board.post_page", id=_post_id(request)))
 

@@ -233,7 +233,7 @@ async def create_post(
                 pending_review=screened.held,
                 ip_region=region_of(address) if address else None,
             )
-            await _to_review("post", post.id, author.id, screened, f"{title}\n{body}", now)
+            await _to_review(post.id, author.id, screened, f"{title}\n{body}", now, screened.held)
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
     await profiles.wrote_from(author, post.ip_region)
@@ -244,15 +244,17 @@ async def create_post(
 
 
 async def _to_review(
-    kind: str, object_id: int, author_id: int, screened: watched.Screened, text: str,
-    now: datetime,
+    post_id: int, author_id: int, screened: watched.Screened, text: str, now: datetime,
+    held: bool,
 ) -> None:  # fmt: skip
+    """Queue a post the watched words held (`held`: it waits, hidden) or flagged (it is shown,
+    or hidden for another reason: a moderator's, which the queue does not undo)."""
     if screened.held or screened.flagged:
         await review.hold(
-            kind,
-            object_id,
+            "post",
+            post_id,
             author_id=author_id,
-            reason=ReviewReason.HELD if screened.held else ReviewReason.FLAGGED,
+            reason=ReviewReason.HELD if held else ReviewReason.FLAGGED,
             words=screened.review_words,
             text=text,
             now=now,
@@ -281,25 +283,34 @@ async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
     return post
 
 
-async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
+async def check_can_edit(
+    post_id: int, *, editor: User, now: datetime, mobile_required: bool = False
+) -> Post:
     """The guard of an edit, before its text is read: the post as the editor may see it
-    (PostNotFound, BoardMembersOnly), written by them (NotTheAuthor), and they may write
-    (BoardMembersOnly, Banned)."""
+    (PostNotFound, BoardMembersOnly), written by them (NotTheAuthor), and they may publish
+    (BoardMembersOnly, Banned, MobileRequired: an edit publishes new text too)."""
     post = await get_post(post_id, viewer=editor, now=now)
     if post.author_id != editor.id:  # type: ignore[attr-defined]
         raise NotTheAuthor()
-    await check_can_write(editor, now)
+    await check_can_publish(editor, now, mobile_required=mobile_required)
     return post
 
 
 async def edit_post(
-    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
+    post_id: int,
+    *,
+    editor: User,
+    title: str,
+    body: str,
+    category: str | None,
+    now: datetime,
+    mobile_required: bool = False,
 ) -> Post:
     """The author edits; the text before the edit is kept as a revision, and the IP属地 is the
     one the post was written from. The watched words as for a new post: an edit with a word
     that requires approval holds the post again (a post a moderator hid stays hidden, and is
     only queued). Raises what check_can_edit raises, then ValidationError, BlockedWords."""
-    post = await check_can_edit(post_id, editor=editor, now=now)
+    post = await check_can_edit(post_id, editor=editor, now=now, mobile_required=mobile_required)
     title, body = _check_title_body(title, body)
     screened = await watched.screen(title=title, body=body)
     title, body = screened.texts["title"], screened.texts["body"]
@@ -317,7 +328,8 @@ async def edit_post(
         if screened.held and (post.pending_review or not post.hidden):
             post.hidden = post.pending_review = True
         await post.save()
-        await _to_review("post", post.id, editor.id, screened, f"{title}\n{body}", now)
+        text = f"{title}\n{body}"
+        await _to_review(post.id, editor.id, screened, text, now, post.pending_review)
     await _index(post)
     return post
 
@@ -326,19 +338,22 @@ async def edit_post(
 # The review queue's decisions on posts (moderation.review.Reviewable "post")
 
 
-async def approve_held_post(post_id: int, now: datetime) -> None:
-    """A held post is published (a post only flagged stays as it is); its mentions are told."""
-    published = await Post.filter(id=post_id, pending_review=True).update(
-        hidden=False, pending_review=False
-    )
+async def approve_held_post(post_id: int, now: datetime) -> bool:
+    """A held post is published (a post only flagged, hidden by a moderator meanwhile, or
+    deleted stays as it is); its mentions are told. Returns whether it was published."""
+    published = await Post.filter(
+        id=post_id, pending_review=True, hidden=True, deleted=False
+    ).update(hidden=False, pending_review=False)
     if published:
         post = await Post.get(id=post_id).select_related("author")
         await notify_mentions(post.body, post.author, post, skip=set())
+    return bool(published)
 
 
-async def reject_post(post_id: int, now: datetime) -> None:
+async def reject_post(post_id: int, now: datetime) -> bool:
     """A rejected post is hidden (its author still reads it, and the reason)."""
     await Post.filter(id=post_id).update(hidden=True, pending_review=False)
+    return True
 
 
 async def delete_post(post_id: int, *, user: User, now: datetime) -> None:

@@ -34,9 +34,9 @@ class Migration(migrations.Migration):
         ),
         ops.RunSQL(
             "INSERT INTO moderation_report (object_type, object_id, reporter_id, reason, "
-            "created_at, status, note) SELECT 'post', post_id, reporter_id, reason, created_at, "
-            "CASE WHEN resolved THEN 'dismissed' ELSE 'open' END, '' "
-            "FROM community_post_report",
+            "created_at, status, note) SELECT 'post', r.post_id, r.reporter_id, r.reason, "
+            "r.created_at, CASE WHEN r.resolved OR p.deleted THEN 'dismissed' ELSE 'open' END, "
+            "'' FROM community_post_report r JOIN community_post p ON p.id = r.post_id",
             reverse_sql="SELECT 1",
         ),
     ]

@@ -156,3 +156,21 @@ async def test_without_a_verified_mobile_posting_and_replying_are_allowed_when_t
     assert replied.status_code == 201
     await sign_in(client, member.email or "")
     assert 'id="mobile-required"' not in (await client.get("/board/new")).text
+
+
+async def test_an_edit_is_held_to_the_rule_like_a_new_post(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """A post written before the rule was switched on cannot be rewritten without a verified
+    mobile afterwards: an edit publishes new text too."""
+    member = await make_member()
+    headers = bearer(await token_for(member))
+    posted = await client.post(POSTS, json=NEW_POST, headers=headers)
+    assert posted.status_code == 201
+    app.state.settings = dataclasses.replace(app.state.settings, require_verified_mobile=True)
+    edited = await client.patch(
+        f"{POSTS}/{posted.json()['id']}",
+        json={"title": "改过", "body": "新的正文"},
+        headers=headers,
+    )
+    assert (edited.status_code, edited.json()["error"]["code"]) == (403, "mobile_required")

@@ -215,3 +215,32 @@ async def test_the_report_entry_on_the_pages(client: httpx.AsyncClient) -> None:
         data={"csrf_token": csrf_from(page.text), "object_type": "order", "object_id": "1"},
     )
     assert bad.status_code in (303, 422)
+
+
+async def test_a_second_decision_on_the_same_reports_is_refused_before_it_acts(
+    client: httpx.AsyncClient,
+) -> None:
+    post_id, _ = await a_thread(client)
+    reporter = await make_member()
+    await client.post(
+        REPORTS,
+        json={"object_type": "post", "object_id": post_id, "reason": "引战"},
+        headers=bearer(await token_for(reporter)),
+    )
+    moderator = bearer(await token_for(await make_user(role="moderator")))
+    kept = await client.post(
+        DECIDE,
+        json={"object_type": "post", "object_id": post_id, "action": "dismiss", "note": "不违规"},
+        headers=moderator,
+    )
+    assert kept.status_code == 200
+    late = await client.post(
+        DECIDE,
+        json={"object_type": "post", "object_id": post_id, "action": "take_down"},
+        headers=moderator,
+    )
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "no_open_reports")
+    from community.board.models import Post
+
+    assert not (await Post.get(id=post_id)).hidden  # the late take-down did nothing
+    assert await Notification.filter(user_id=reporter.id).count() == 1
