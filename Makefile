@@ -47,7 +47,7 @@ run: install
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.
 BANDIT_PATHS = accounts moderation community membership payments store front console stats crm support keywords referrals web jobs app.py cli.py db.py errors.py \
 	ratelimit.py settings.py demo metrics.py batches.py translation.py pictures.py dependencies.py \
-	composition.py wiring.py links.py routing.py tallies.py
+	composition.py wiring.py links.py routing.py tallies.py ipregion
 
 lint: install
 	$(BIN)/ruff check .

@@ -36,8 +36,8 @@ from links import LINKS, Links
 from membership import fulfilment as membership_fulfilment
 from membership import notices as membership_notices
 from moderation import notices as moderation_notices
+from moderation import profile_reports, reports, review
 from moderation import profiles as moderation_profiles
-from moderation import review
 from moderation import words as watched_words
 from payments.purposes import PURPOSES, Purposes
 from referrals import attribution, rewards
@@ -48,6 +48,7 @@ from store import fulfilment as store_fulfilment
 from store import notices as store_notices
 from support import account as support_parts
 from support import notices as support_notices
+from support import reportables as support_reportables
 from support import reviewables as support_reviewables
 from support import services as support_services
 from wiring import Wiring
@@ -73,6 +74,8 @@ class AppWiring:
     # What checks the words a person writes about themselves (and holds a young account's
     # avatar): moderation's, for accounts below it.
     profile_review: ProfileReview = field(default_factory=moderation_profiles.profile_review)
+    # What members may report, from the packages that own those things.
+    reportables: reports.Reportables = field(default_factory=reports.Reportables)
 
     def wiring(self) -> Wiring:
         """The wires the code below reads, bound to this app's values."""
@@ -86,6 +89,7 @@ class AppWiring:
                 (sign_in_hooks.SIGN_IN_HOOKS, self.sign_in_hooks),
                 (review.REVIEWABLES, self.reviewables),
                 (PROFILE_REVIEW, self.profile_review),
+                (reports.REPORTABLES, self.reportables),
                 (watched_words.WATCHED, self.memory.watched),
                 # The podcast's drawn artwork is set in the font the store ships.
                 (artwork.TYPEFACE, covers.typeface),
@@ -115,9 +119,11 @@ def wire(settings: Settings) -> AppWiring:
     ):
         wired.notice_kinds.register(kinds)
     wired.account_parts.append(support_parts.CONVERSATIONS)
-    board_reviewables.register(wired.reviewables)
+    board_reviewables.register(wired.reviewables, wired.reportables)
     moderation_profiles.register(wired.reviewables, media_dir=settings.var_dir / "media")
     support_reviewables.register(wired.reviewables)
+    profile_reports.register(wired.reportables)
+    support_reportables.register(wired.reportables)
     # Growth through friends: referred purchases earn their referrer's reward, and a
     # browser's visit through a share link follows it into the account it signs in to.
     rewards.register(

@@ -24,6 +24,8 @@ HELPERS = frozenset(
         "wiring",
         "links",
         "tallies",
+        # IP属地: an address's province or country, from the offline data in ipregion/data/.
+        "ipregion",
     }
 )
 _FLOOR = HELPERS | {"web"}

@@ -32,6 +32,7 @@ from membership import api as membership_api
 from membership import routes as membership_routes
 from moderation import admin as moderation_admin
 from moderation import api as moderation_api
+from moderation import routes as moderation_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
 from referrals import admin as referrals_admin
@@ -95,6 +96,7 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *referrals_routes.routes(),
         *referrals_admin.routes(),
         *board_routes.routes(),
+        *moderation_routes.routes(),
         *crm_routes.routes(),
         *crm_admin.routes(),
         *support_routes.routes(),

@@ -18,6 +18,10 @@ ENVIRONMENTS = ("development", "production")
 KNOWN_VARIABLES = frozenset(
     {
         "SHUYUAN_ENV",
+        "SHUYUAN_REFERRAL_DAYS",
+        "SHUYUAN_REFUND_DAYS",
+        "SHUYUAN_CONFIRM_AFTER_DAYS",
+        "SHUYUAN_FREE_SHIPPING_OVER_FEN",
         "SHUYUAN_VAR_DIR",
         "DATABASE_URL",
         "SECRET_KEY",
@@ -41,6 +45,7 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_BUSINESS_LICENCE_URL",
         "SHUYUAN_PODCAST_OWNER_NAME",
         "SHUYUAN_PODCAST_OWNER_EMAIL",
+        "SHUYUAN_REQUIRE_VERIFIED_MOBILE",
         "WECHAT_OAUTH_BASE",
         "WECHAT_API_BASE",
         "WECHAT_MP_APPID",
@@ -274,6 +279,11 @@ class Settings:
     # messages a day (Asia/Shanghai) are sent, whoever asks: the budget against SMS pumping.
     sms: SmsAccount | None = DEV_SMS
     sms_daily_budget: int = 1000
+    # The real-name rule (网络安全法 art. 24, community.board.real_name): posting and replying
+    # on the board wait for a verified mainland mobile number on the account. Off by default
+    # (development); on in production on the mainland. Needs `sms` (numbers are linked by an
+    # SMS code).
+    require_verified_mobile: bool = False
     # Which provider takes each method's new payments (SHUYUAN_PROVIDERS), as (method,
     # provider) pairs: Stripe alone by default; wechatpay and alipay are their own APIs.
     providers: tuple[tuple[str, str], ...] = STRIPE_ALONE
@@ -352,6 +362,11 @@ class Settings:
             )
         if not 0 <= self.sms_daily_budget <= 10_000_000:
             raise SettingsError("SHUYUAN_SMS_DAILY_BUDGET must be from 0 to 10000000")
+        if self.require_verified_mobile and self.sms is None:
+            # Nobody could link a number, so nobody could post.
+            raise SettingsError(
+                "SHUYUAN_REQUIRE_VERIFIED_MOBILE needs an SMS gateway (SHUYUAN_SMS_PROVIDER)"
+            )
         _check_http_url("WECHATPAY_API_BASE", self.wechatpay_api_base)
         _check_http_url("ALIPAY_GATEWAY", self.alipay_gateway)
         _check_providers(self)
@@ -520,6 +535,7 @@ class Settings:
             ),
             sms=_sms_account(environ, production),
             sms_daily_budget=_whole_number(environ, "SHUYUAN_SMS_DAILY_BUDGET", 1000),
+            require_verified_mobile=_switch(environ, "SHUYUAN_REQUIRE_VERIFIED_MOBILE", False),
             providers=_providers(environ.get("SHUYUAN_PROVIDERS", "")),
             wechat_pay=_wechat_pay(environ, production, var_dir / "wechatpay"),
             wechatpay_api_base=(
@@ -588,6 +604,20 @@ def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or len(text) > 8:
         raise SettingsError(f"{name} must be a whole number, not {text!r}")
     return int(text)
+
+
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
+
+
+def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    """A setting that is on or off: 1, true, yes or on; 0, false, no or off (any case)."""
+    text = environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in _ON + _OFF:
+        raise SettingsError(f"{name} must be 1 or 0 (true or false), not {text[:20]!r}")
+    return text in _ON
 
 
 def _wechat_app(

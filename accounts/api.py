@@ -196,6 +196,7 @@ async def me_json(user: User) -> dict[str, Any]:
         "bio": user.bio,
         "avatar_url": profiles.avatar_url(user, "large", viewer=user),
         "avatar_pending_review": user.avatar_state == AvatarState.WAITING,
+        "ip_region": user.ip_region,
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from tortoise import fields
 from tortoise.models import Model
 
+import ipregion
 from accounts.roles import role_may
 
 
@@ -51,10 +52,13 @@ class User(Model):
     # 0: none; else the version of its files (never used twice: a new one is never hidden by
     # a cached old one), which avatar_state says who may see.
     avatar_version = fields.IntField(default=0)
-    # db_default: the column is added to a table that already holds people (migration 0018).
+    # db_default: the column is added to a table that already holds people (migration 0019).
     avatar_state = fields.CharEnumField(
         AvatarState, max_length=10, default=AvatarState.SHOWN, db_default=AvatarState.SHOWN
     )
+    # IP属地 shown on their profile: the region of their latest post or reply that had one
+    # (accounts.profiles.wrote_from), never an address. None: nothing placed yet.
+    ip_region = fields.CharField(max_length=ipregion.MAX_LENGTH, null=True)
 
     class Meta:
         table = "accounts_user"

@@ -379,6 +379,13 @@ async def add_phone(
     return identity
 
 
+async def has_verified_mobile(user: User) -> bool:
+    """Whether `user`'s account has a verified mainland mobile number: a phone Identity, which
+    only a texted code proves (sign_in_with_code makes one with the account, add_phone links
+    one to it), and which is always +86 and 11 digits (normalize_phone)."""
+    return await Identity.filter(user_id=user.id, kind=IdentityKind.PHONE).exists()
+
+
 # Spent and expired codes are kept a day (what happened to a number's codes stays readable
 # for a while), then deleted by the accounts.prune_codes job: a digest of a dead code is of
 # no use to anyone, and a row per number and address is personal data.

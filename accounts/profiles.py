@@ -1,4 +1,5 @@
-"""A person's profile: display name, short bio, avatar, and the language they read in.
+"""A person's profile: display name, short bio, avatar, the language they read in, and their
+IP属地 (the province or country of their latest post or reply: wrote_from).
 
 Shown on their page (/people/<id>) and beside their posts and replies; an @mention of their
 display name links to it. The avatar is an uploaded picture (pictures.PicturePool), cut to a
@@ -103,11 +104,12 @@ async def update_profile(
     return user
 
 
-async def reset_profile(user_id: int, now: datetime) -> None:
+async def reset_profile(user_id: int, now: datetime) -> bool:
     """A moderator rejected what a person says of themselves (the review queue's "profile"):
     their bio is cleared and their display name is a neutral one again, the way an account
-    made without a usable name is named (services.new_display_name: 书友 and four digits)."""
-    await User.filter(id=user_id).update(display_name=await new_display_name(), bio="")
+    made without a usable name is named (services.new_display_name: 书友 and four digits).
+    Whether there was such a person to reset."""
+    return bool(await User.filter(id=user_id).update(display_name=await new_display_name(), bio=""))
 
 
 async def language_on_sign_in(
@@ -134,6 +136,16 @@ async def choose_language(user: User | None, locale: str) -> bool:
         await User.filter(id=user.id).update(locale=locale)
         user.locale = locale
     return True
+
+
+async def wrote_from(user: User, region: str | None) -> None:
+    """Keep `region` (ipregion.region_of of the address a post or reply of `user`'s was just
+    written from) as their IP属地, shown on their profile (the account-information rules of
+    2022, art. 12). None, an address the data does not place, keeps the one before."""
+    if region is None:
+        return
+    await User.filter(id=user.id).update(ip_region=region)
+    user.ip_region = region
 
 
 async def person(user_id: int) -> User | None:
@@ -241,11 +253,12 @@ def shown_avatar_file(user: User, media_dir: Path, size: str = "large") -> Path 
     return media_dir / "avatars" / _avatar_file(user.id, user.avatar_version, size, waiting=False)
 
 
-async def show_avatar(user_id: int, now: datetime, *, media_dir: Path) -> None:
-    """A moderator approved a waiting avatar: its files take the names everyone may see."""
+async def show_avatar(user_id: int, now: datetime, *, media_dir: Path) -> bool:
+    """A moderator approved a waiting avatar: its files take the names everyone may see.
+    Whether one waited (False: replaced or decided since)."""
     user = await User.get_or_none(id=user_id)
     if user is None or user.avatar_state != AvatarState.WAITING:
-        return  # replaced or decided since
+        return False
     folder = media_dir / "avatars"
     for size in AVATAR_SIZES:
         waiting = folder / _avatar_file(user.id, user.avatar_version, size, waiting=True)
@@ -253,20 +266,24 @@ async def show_avatar(user_id: int, now: datetime, *, media_dir: Path) -> None:
             waiting.replace(
                 folder / _avatar_file(user.id, user.avatar_version, size, waiting=False)
             )
-    await User.filter(id=user.id, avatar_version=user.avatar_version).update(
-        avatar_state=AvatarState.SHOWN
+    return bool(
+        await User.filter(id=user.id, avatar_version=user.avatar_version).update(
+            avatar_state=AvatarState.SHOWN
+        )
     )
 
 
-async def remove_avatar(user_id: int, now: datetime, *, media_dir: Path) -> None:
+async def remove_avatar(user_id: int, now: datetime, *, media_dir: Path) -> bool:
     """A moderator rejected a waiting avatar: its files are deleted, and the person has none
-    (the default picture) until they upload another."""
+    (the default picture) until they upload another. Whether one waited."""
     user = await User.get_or_none(id=user_id)
     if user is None or user.avatar_state != AvatarState.WAITING:
-        return
+        return False
     _remove_avatar_files(media_dir / "avatars", user.id, user.avatar_version)
-    await User.filter(id=user.id, avatar_version=user.avatar_version).update(
-        avatar_state=AvatarState.REMOVED
+    return bool(
+        await User.filter(id=user.id, avatar_version=user.avatar_version).update(
+            avatar_state=AvatarState.REMOVED
+        )
     )
 
 

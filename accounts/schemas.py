@@ -146,6 +146,9 @@ class Me(Account):
     locale: str | None
     bio: str
     avatar_url: str | None
+    # IP属地 shown on their profile: the province or country of their latest post or reply
+    # (accounts.profiles.wrote_from), never an address; None until one was placed.
+    ip_region: str | None
     # A young account's new avatar waiting for a moderator: avatar_url is the caller's to
     # see; everyone else sees none until it is approved (SHUYUAN_AVATAR_REVIEW_DAYS).
     avatar_pending_review: bool

@@ -77,6 +77,8 @@ ACTION_LABELS: dict[str, str] = {
     "watched_words.remove": N_("Watched word removed"),
     "review.approve": N_("Held or flagged item approved"),
     "review.reject": N_("Held or flagged item rejected"),
+    "report.take_down": N_("Reported item taken down"),
+    "report.dismiss": N_("Reports dismissed"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -103,8 +105,8 @@ OBJECT_LABELS: dict[str, str] = {
     "auto_reply": N_("Auto-reply"),
     "watched_words": N_("Watched words"),
     "reply": N_("Reply"),
+    "profile": N_("Profile"),
     # The review queue's other kinds (moderation.profiles, support.reviewables).
-    "profile": N_("Display name and bio"),
     "avatar": N_("Avatar"),
     "message": N_("Message to customer service"),
 }

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 
+from tortoise.expressions import Subquery
 from tortoise.functions import Sum
 
 from accounts import notices, sign_in_methods, staff
@@ -31,7 +32,7 @@ from accounts.models import (
 )
 from accounts.roles import Capability
 from community.board import services as board
-from community.board.models import BoardBan, Post, PostReport
+from community.board.models import BoardBan, Post
 from crm import notes as crm_notes
 from crm.errors import PersonNotFound
 from crm.models import BroadcastRecipient
@@ -63,6 +64,7 @@ from crm.person_page import (
     TokenRow,
 )
 from membership.models import Enrollment, Member, MembershipGrant
+from moderation.models import Report, ReportStatus
 from payments.models import Payment, Refund
 from store.models import Order, OrderItem
 from support import queue
@@ -309,16 +311,37 @@ async def _board(user_id: int, now: datetime) -> BoardSection:
     categories = await board.categories()
     ban = await BoardBan.get_or_none(user_id=user_id)
 
-    def report(r: PostReport) -> ReportRow:
+    made = (
+        await Report.filter(reporter_id=user_id, object_type="post")
+        .order_by("-id")
+        .limit(SECTION)
+        .select_related("reporter")
+    )
+    against = (
+        await Report.filter(
+            object_type="post",
+            object_id__in=Subquery(Post.filter(author_id=user_id).values("id")),
+        )
+        .order_by("-id")
+        .limit(SECTION)
+        .select_related("reporter")
+    )
+    titles = dict(
+        await Post.filter(id__in=[r.object_id for r in [*made, *against]] or [0]).values_list(
+            "id", "title"
+        )
+    )
+
+    def report(r: Report) -> ReportRow:
         return ReportRow(
             r.id,
-            r.post_id,  # type: ignore[attr-defined]
-            r.post.title,
+            r.object_id,
+            titles.get(r.object_id, ""),
             r.reporter_id,  # type: ignore[attr-defined]
             r.reporter.display_name,
             r.reason,
             r.created_at,
-            r.resolved,
+            r.status != ReportStatus.OPEN,
         )
 
     return BoardSection(
@@ -336,20 +359,8 @@ async def _board(user_id: int, now: datetime) -> BoardSection:
             )
             for p in await Post.filter(author_id=user_id).order_by("-id").limit(SECTION)
         ],
-        reports_made=[
-            report(r)
-            for r in await PostReport.filter(reporter_id=user_id)
-            .select_related("post", "reporter")
-            .order_by("-id")
-            .limit(SECTION)
-        ],
-        reports_against=[
-            report(r)
-            for r in await PostReport.filter(post__author_id=user_id)
-            .select_related("post", "reporter")
-            .order_by("-id")
-            .limit(SECTION)
-        ],
+        reports_made=[report(r) for r in made],
+        reports_against=[report(r) for r in against],
         ban=BanRow(ban.until, ban.reason, ban.until > now) if ban else None,
     )
 

@@ -1,8 +1,10 @@
-"""The console's moderation pages: the watched words (/admin/watched-words,
-Capability.WATCHED_WORDS: the lists by action, words added one per line or from a CSV file,
-the CSV to download, a box to test a sentence) and the review queue (/admin/review, MODERATE:
-what waits, oldest first, with the words that put it there, approved or rejected with a
-reason the author reads; how long things wait). The JSON API (moderation.api) is their twin."""
+"""The console's moderation pages: the reported things (/admin/reports, MODERATE: the most
+reported first, taken down or dismissed with a note the reporters read), the watched words
+(/admin/watched-words, Capability.WATCHED_WORDS: the lists by action, words added one per
+line or from a CSV file, the CSV to download, a box to test a sentence) and the review queue
+(/admin/review, MODERATE: what waits, oldest first, with the words that put it there,
+approved or rejected with a reason the author reads; how long things wait). The JSON API
+(moderation.api) is their twin."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 import links
 from accounts.roles import Capability
 from errors import ValidationError
-from moderation import review, words
+from moderation import reports, review, words
 from moderation.matcher import Verdict
 from moderation.models import WordAction
 from web.api import Query, read_query, text
@@ -147,6 +149,49 @@ async def decide(request: Request) -> Response:
     return redirect_after_post(request, links.path("moderation.admin.queue"))
 
 
+@staff_only(Capability.MODERATE)
+async def reports_page(request: Request) -> Response:
+    return await render(
+        request,
+        "moderation/reports.html",
+        {
+            "reported": await reports.open_reports(),
+            "kinds": reports.REPORTABLES.get().kinds,
+            "now": datetime.now(UTC),
+        },
+    )
+
+
+@staff_only(Capability.MODERATE)
+async def decide_reports(request: Request) -> Response:
+    form = await read_form(request)
+    on_error_back(request, links.path("moderation.admin.reports"))
+    take_down = form.get("decision") == "take_down"
+    raw_id = str(form.get("object_id", ""))
+    if not raw_id.isascii() or not raw_id.isdigit() or not 1 <= int(raw_id) <= 2_147_483_647:
+        raise ValidationError("object_id", "must be a whole number")
+    closed = await reports.decide(
+        str(form.get("object_type", ""))[:20],
+        int(raw_id),
+        take_down=take_down,
+        note=str(form.get("note", "")),
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
+    _ = gettext_for(request)
+    flash(
+        request,
+        (
+            _("Taken down; %(n)d reporters told.")
+            if take_down
+            else _("Dismissed; %(n)d reporters told.")
+        )
+        % {"n": len(closed)},
+        "success",
+    )
+    return redirect_after_post(request, links.path("moderation.admin.reports"))
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/admin/watched-words", words_page, methods=["GET"], name="moderation.admin.words"),
@@ -168,6 +213,13 @@ def routes() -> list[BaseRoute]:
             remove_word,
             methods=["POST"],
             name="moderation.admin.remove",
+        ),
+        Route("/admin/reports", reports_page, methods=["GET"], name="moderation.admin.reports"),
+        Route(
+            "/admin/reports/decision",
+            decide_reports,
+            methods=["POST"],
+            name="moderation.admin.decide_reports",
         ),
         Route("/admin/review", queue_page, methods=["GET"], name="moderation.admin.queue"),
         Route(

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.roles import Capability
-from moderation import review, words
+from moderation import reports, review, words
 from moderation.models import ReviewItem
 from web.api import Answer, Body, iso, json_response, line, operation, read_json, text
-from web.auth import staff_member, staff_only
+from web.auth import api_user, staff_member, staff_only
 
 ActionName = Literal["block", "censor", "require_approval", "flag"]
 
@@ -217,7 +217,7 @@ async def review_queue(request: Request) -> Response:
     errors={404: "review_item_not_found", 409: "already_decided"},
 )
 @staff_only(Capability.MODERATE)
-async def decide(request: Request) -> Response:
+async def decide_review(request: Request) -> Response:
     data = await read_json(request, Decision)
     item = await review.decide(
         request.path_params["id"],
@@ -227,6 +227,129 @@ async def decide(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     return json_response(item_json(item))
+
+
+ObjectType = Literal["post", "reply", "profile", "conversation"]
+
+
+class ThingReported(Body):
+    """Something on the site reported to the moderators, with why. A post, a reply or a
+    profile the caller can see, or one of the caller's own conversations with customer
+    service. Once per person and thing: reporting it again answers the same report."""
+
+    object_type: ObjectType
+    object_id: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+    reason: Annotated[str, line(reports.REASON_CHARS, min_length=1)]
+
+
+class ReportMade(Answer):
+    id: int
+
+
+class ReportedThing(Answer):
+    object_type: ObjectType
+    object_id: int
+    count: Annotated[int, msgspec.Meta(description="open reports of it")]
+    first_reported_at: str
+    last_reported_at: str
+    reasons: list[str]
+    excerpt: Annotated[str | None, msgspec.Meta(description="null: it is gone")]
+    link: str | None
+
+
+class ReportedThings(Answer):
+    items: list[ReportedThing]
+
+
+class ReportDecision(Body):
+    """Decide every open report of one thing: take it down (its package hides it: a post or
+    reply is hidden, a profile's bio cleared; a conversation is acted on by customer service)
+    or dismiss them, with `note` (required then), which the reporters read."""
+
+    object_type: ObjectType
+    object_id: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
+    action: Literal["take_down", "dismiss"]
+    note: Annotated[str, line(reports.NOTE_CHARS)] = ""
+
+
+class ReportsDecided(Answer):
+    closed: Annotated[int, msgspec.Meta(description="reports closed, each reporter told")]
+
+
+@operation(
+    "Report something to the moderators: a post, a reply, a profile or one's conversation",
+    body=ThingReported,
+    answer=ReportMade,
+    status=201,
+    tag="moderation",
+    errors={
+        403: "members_only, banned",
+        404: "reported_not_found, post_not_found, conversation_not_found",
+        429: "rate_limited",
+    },
+)
+async def make_report(request: Request) -> Response:
+    user = await api_user(request)
+    data = await read_json(request, ThingReported)
+    made = await reports.report(
+        data.object_type,
+        data.object_id,
+        reporter=user,
+        reason=data.reason,
+        now=datetime.now(UTC),
+        counter=request.app.state.counter,
+    )
+    return json_response({"id": made.id}, 201)
+
+
+@operation(
+    "Reported things (moderators): the most reported first, then the oldest",
+    answer=ReportedThings,
+    auth="admin",
+    tag="moderation",
+)
+@staff_only(Capability.MODERATE)
+async def reported(request: Request) -> Response:
+    found = await reports.open_reports()
+    return json_response(
+        {
+            "items": [
+                {
+                    "object_type": r.object_type,
+                    "object_id": r.object_id,
+                    "count": r.count,
+                    "first_reported_at": iso(r.first_at),
+                    "last_reported_at": iso(r.last_at),
+                    "reasons": r.reasons,
+                    "excerpt": r.shown.excerpt if r.shown else None,
+                    "link": r.shown.link if r.shown else None,
+                }
+                for r in found
+            ]
+        }
+    )
+
+
+@operation(
+    "Decide the open reports of one thing (moderators); every reporter is told",
+    body=ReportDecision,
+    answer=ReportsDecided,
+    auth="admin",
+    tag="moderation",
+    errors={404: "reported_not_found", 409: "no_open_reports"},
+)
+@staff_only(Capability.MODERATE)
+async def decide_reports(request: Request) -> Response:
+    data = await read_json(request, ReportDecision)
+    closed = await reports.decide(
+        data.object_type,
+        data.object_id,
+        take_down=data.action == "take_down",
+        note=data.note,
+        actor=staff_member(request),
+        now=datetime.now(UTC),
+    )
+    return json_response({"closed": len(closed)})
 
 
 def routes() -> list[BaseRoute]:
@@ -255,10 +378,18 @@ def routes() -> list[BaseRoute]:
             methods=["DELETE"],
             name="moderation.remove_watched_word",
         ),
+        Route("/reports", make_report, methods=["POST"], name="moderation.report"),
+        Route("/admin/reports", reported, methods=["GET"], name="moderation.reported"),
+        Route(
+            "/admin/reports/decision",
+            decide_reports,
+            methods=["POST"],
+            name="moderation.decide_reports",
+        ),
         Route("/admin/review-queue", review_queue, methods=["GET"], name="moderation.queue"),
         Route(
             "/admin/review-queue/{id:id}/decision",
-            decide,
+            decide_review,
             methods=["POST"],
             name="moderation.decide",
         ),

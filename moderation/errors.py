@@ -12,6 +12,8 @@ class ModerationErrorCode(StrEnum):
     WORDS_NEED_APPROVAL = "words_need_approval"
     REVIEW_ITEM_NOT_FOUND = "review_item_not_found"
     ALREADY_DECIDED = "already_decided"
+    REPORTED_NOT_FOUND = "reported_not_found"
+    NO_OPEN_REPORTS = "no_open_reports"
 
 
 class BlockedWords(DomainError):

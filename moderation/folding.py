@@ -22,7 +22,7 @@ written.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import opencc
 
@@ -44,15 +44,24 @@ def _simplified() -> dict[int, str]:
     }
 
 
+# Letters (category Lo) that show as nothing: the Hangul fillers, which NFKC keeps. Filler
+# like any space, so "法\u3164轮" is 法轮.
+_BLANK_LETTERS = frozenset({"\u115f", "\u1160", "\u3164", "\uffa0"})
+
+
 def _kept(char: str) -> bool:
-    return unicodedata.category(char)[0] in "LN"
+    return unicodedata.category(char)[0] in "LN" and char not in _BLANK_LETTERS
 
 
-@cache
+@lru_cache(maxsize=16_384)  # bounded: a text of rare code points cannot grow it without end
 def fold_char(char: str) -> str:
     """One character of a text, folded: "" for filler, else one or more characters (NFKC
-    may make several: ㍿ -> 株式会社)."""
-    normal = unicodedata.normalize("NFKC", char).casefold().translate(_simplified())
+    may make several: ㍿ -> 株式会社). Accents go first (NFKD without its combining marks):
+    a precomposed fúck is the fuck its decomposed twin already was."""
+    bare = "".join(
+        c for c in unicodedata.normalize("NFKD", char) if unicodedata.category(c) != "Mn"
+    )
+    normal = unicodedata.normalize("NFKC", bare).casefold().translate(_simplified())
     return "".join(c for c in normal if _kept(c))
 
 

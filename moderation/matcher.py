@@ -1,9 +1,10 @@
 """The watched words as one Aho-Corasick automaton (pyahocorasick): every word found in a text
 in one pass over its folded skeleton (moderation.folding), however many words there are.
 
-A word made only of ASCII letters and digits ("sb", "vx") must stand alone in the text as
-written: "sb" is found in "s b" and "你sb", not in "asbestos" (English has word boundaries;
-Chinese has none, and a Chinese word is found anywhere).
+A word made only of ASCII letters and digits ("sb", "vx") must not have a Latin letter right
+beside it in the text: "sb" is found in "s b", "你sb" and "vx123", not in "asbestos" or
+"ａｓｂｅｓｔｏｓ" (English has word boundaries; Chinese has none, and a Chinese word is found
+anywhere).
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ def _ascii_word(key: str) -> bool:
     return key.isascii() and key.isalnum()
 
 
-def _ascii_alnum(char: str) -> bool:
-    return char.isascii() and char.isalnum()
+def _letter_at(text: str, index: int) -> bool:
+    """Whether the character of `text` at `index` folds to a Latin letter: a Latin word
+    beside it is part of a longer word (ａｓｂｅｓｔｏｓ too). A digit beside it is not
+    (vx123456 is vx and a number)."""
+    if not 0 <= index < len(text):
+        return False
+    folded = fold_char(text[index])
+    return bool(folded) and folded[0].isascii() and folded[0].isalpha()
 
 
 class Matcher:
@@ -69,10 +76,7 @@ class Matcher:
                 probe += 1
                 if folded:
                     end = probe
-            if _ascii_word(key) and (
-                (start > 0 and _ascii_alnum(text[start - 1]))
-                or (end < len(text) and _ascii_alnum(text[end]))
-            ):
+            if _ascii_word(key) and (_letter_at(text, start - 1) or _letter_at(text, end)):
                 continue
             found.extend(Match(word, action, start, end) for word, action in owners)
         return found

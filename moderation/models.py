@@ -86,3 +86,36 @@ class ReviewItem(Model):
     class Meta:
         table = "moderation_review_item"
         indexes = (("status", "created_at"), ("kind", "object_id"))
+
+
+class ReportStatus(StrEnum):
+    OPEN = "open"
+    TAKEN_DOWN = "taken_down"  # what was reported was hidden (or acted on)
+    DISMISSED = "dismissed"  # it stays: the reporter is told why
+
+
+class Report(Model):
+    """A member's report of something on the site (a post, a reply, a profile, a
+    conversation: `object_type` and `object_id`, as moderation.reports.Reportables name
+    them), once per person and thing. Closed with the others of the same thing, and the
+    reporter told the outcome."""
+
+    id = fields.IntField(primary_key=True)
+    object_type = fields.CharField(max_length=20)
+    object_id = fields.IntField()
+    reporter: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="reports_made", on_delete=fields.CASCADE
+    )
+    reason = fields.CharField(max_length=500)
+    created_at = fields.DatetimeField()
+    status = fields.CharEnumField(ReportStatus, max_length=12, default=ReportStatus.OPEN)
+    decided_at = fields.DatetimeField(null=True)
+    decided_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="reports_decided", null=True, on_delete=fields.SET_NULL
+    )
+    note = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "moderation_report"
+        unique_together = (("object_type", "object_id", "reporter"),)
+        indexes = (("status", "object_type", "object_id"), ("reporter_id", "created_at"))

@@ -1,6 +1,6 @@
-"""What moderation tells the authors whose words it held or hid, and the people whose profile
-or avatar it decided on: the review queue's decisions, with the moderator's reason.
-Registered in the app's notice kinds by the composition root."""
+"""What moderation tells people: authors, the review queue's decisions on what they wrote (with
+the moderator's reason) and on their profile or new avatar; reporters, what came of their
+reports. Registered in the app's notice kinds by the composition root."""
 
 from __future__ import annotations
 
@@ -44,5 +44,17 @@ KINDS: dict[str, Kind] = {
         N_("Your new avatar was removed"),
         NoticeChannel.INBOX,
         label=N_("What the moderators decide about what I write"),
+    ),
+    "report_taken_down": Kind(
+        N_("We looked at what you reported (“%(excerpt)s”) and took it down. Thank you."),
+        N_("What you reported was taken down"),
+        NoticeChannel.INBOX,
+        label=N_("What comes of my reports"),
+    ),
+    "report_dismissed": Kind(
+        N_("We looked at what you reported (“%(excerpt)s”) and left it up: %(note)s"),
+        N_("What you reported stays up"),
+        NoticeChannel.INBOX,
+        label=N_("What comes of my reports"),
     ),
 }

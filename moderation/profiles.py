@@ -86,8 +86,9 @@ def profile_review() -> ProfileReview:
 # The review queue's kinds
 
 
-async def _nothing(user_id: int, now: datetime) -> None:
-    """A flagged profile approved: it was shown all along, and stays."""
+async def _nothing(user_id: int, now: datetime) -> bool:
+    """A flagged profile approved: it was shown all along, and stays (nothing changed)."""
+    return False
 
 
 async def _profile_link(user_id: int) -> str | None:
@@ -120,11 +121,11 @@ def register(reviewables: Reviewables, *, media_dir: Path) -> None:
         ),
     )
 
-    async def show(user_id: int, now: datetime) -> None:
-        await profiles.show_avatar(user_id, now, media_dir=media_dir)
+    async def show(user_id: int, now: datetime) -> bool:
+        return await profiles.show_avatar(user_id, now, media_dir=media_dir)
 
-    async def remove(user_id: int, now: datetime) -> None:
-        await profiles.remove_avatar(user_id, now, media_dir=media_dir)
+    async def remove(user_id: int, now: datetime) -> bool:
+        return await profiles.remove_avatar(user_id, now, media_dir=media_dir)
 
     reviewables.register(
         AVATAR,

@@ -42,8 +42,10 @@ class Reviewable:
     account's avatar), shown in the queue, for kinds that have one."""
 
     label: str
-    approve: Callable[[int, datetime], Awaitable[None]]
-    reject: Callable[[int, datetime], Awaitable[None]]
+    # Each returns whether it changed what others see (a held thing published, a shown one
+    # hidden): the author is told only of a change.
+    approve: Callable[[int, datetime], Awaitable[bool]]
+    reject: Callable[[int, datetime], Awaitable[bool]]
     link: Callable[[int], Awaitable[str | None]]
     approved: str | None = "review_approved"
     rejected: str | None = "review_rejected"
@@ -134,6 +136,21 @@ async def queue(*, now: datetime, limit: int = QUEUE_PAGE) -> Queue:
     )
 
 
+async def settle(
+    kind: str, object_id: int, *, approved: bool, actor: User | None, now: datetime
+) -> int:
+    """A moderator decided the thing itself (the board's hide or show, a report taken down):
+    its waiting item is closed as that decision, without calling back or telling anyone (the
+    action that decided does). Returns how many items it closed (0 or 1)."""
+    return await ReviewItem.filter(
+        kind=kind, object_id=object_id, status=ReviewStatus.WAITING
+    ).update(
+        status=ReviewStatus.APPROVED if approved else ReviewStatus.REJECTED,
+        decided_at=now,
+        decided_by_id=actor.id if actor is not None else None,
+    )
+
+
 def _note(text: str, *, required: bool) -> str:
     note = " ".join(unicodedata.normalize("NFC", text).split())
     if required and not note:
@@ -161,8 +178,9 @@ async def decide(
 ) -> ReviewItem:
     """Approve (a held thing is published; a flagged one stays) or reject (it is hidden) an
     item, once. The author is told, with the note (required to reject), by the kind's notice
-    (Reviewable.approved, .rejected), except of a flagged thing approved: nothing changed
-    for them. Raises ReviewItemNotFound, AlreadyDecided, ValidationError (note)."""
+    (Reviewable.approved, .rejected), except of an approval that changed nothing for them (a
+    flagged thing, shown all along, or one kept hidden for another reason). Raises
+    ReviewItemNotFound, AlreadyDecided, ValidationError (note)."""
     reason = _note(note, required=not approve)
     item = await ReviewItem.get_or_none(id=item_id)
     if item is None:
@@ -175,8 +193,10 @@ async def decide(
         )
         if not claimed:
             raise AlreadyDecided()
+        changed = False
         if reviewable is not None:
-            await (reviewable.approve if approve else reviewable.reject)(item.object_id, now)
+            act = reviewable.approve if approve else reviewable.reject
+            changed = await act(item.object_id, now)
         await audit.record(
             actor=actor,
             action="review.approve" if approve else "review.reject",
@@ -190,8 +210,8 @@ async def decide(
         told: str | None = "review_approved" if approve else "review_rejected"
     else:
         told = reviewable.approved if approve else reviewable.rejected
-    if approve and item.reason == ReviewReason.FLAGGED:
-        pass  # it was shown all along: nothing to tell
+    if approve and (item.reason == ReviewReason.FLAGGED or not changed):
+        pass  # shown all along, or kept hidden for another reason: nothing to tell
     elif told is not None:
         await notices.notify(
             item.author_id,  # type: ignore[attr-defined]

@@ -32,6 +32,7 @@ from moderation.models import WatchedWord, WatchedWordsVersion, WordAction
 from wiring import NotWired, Wire
 
 WORD_CHARS = 100
+FOLDED_CHARS = 200  # WatchedWord.folded
 WORDS_PER_CALL = 5_000
 WORDS_AT_MOST = 50_000  # in all lists together
 CSV_BYTES = 2_000_000
@@ -51,11 +52,15 @@ class WatchedWords:
     version: int = -1
     checked_at: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Raised by forget(): a rebuild that began before it does not count as fresh.
+    generation: int = 0
 
     def forget(self) -> None:
-        """Read the lists again at the next check (a test emptied the database)."""
+        """Read the lists again at the next check (this worker changed them; a test emptied
+        the database)."""
         self.version = -1
         self.checked_at = float("-inf")
+        self.generation += 1
 
     async def current(self) -> Matcher:
         """The automaton, rebuilt first when the lists changed (read at most once a second)."""
@@ -64,12 +69,14 @@ class WatchedWords:
         async with self.lock:
             if time.monotonic() - self.checked_at < REFRESH_SECONDS:
                 return self.matcher
+            generation = self.generation
             version = await lists_version()
             if version != self.version:
                 rows = await WatchedWord.all().values_list("word", "action")
                 self.matcher = await asyncio.to_thread(Matcher, rows)
                 self.version = version
-            self.checked_at = time.monotonic()
+            if generation == self.generation:  # else forgotten meanwhile: read again next time
+                self.checked_at = time.monotonic()
         return self.matcher
 
 
@@ -82,10 +89,14 @@ async def lists_version() -> int:
 
 
 async def _bump() -> None:
-    """Raise the lists' version (in the caller's transaction), and have this worker read the
-    lists again at its next check (the others do within REFRESH_SECONDS)."""
+    """Raise the lists' version (in the caller's transaction; the workers read it within
+    REFRESH_SECONDS, and this one at once: _changed_here after the commit)."""
     if not await WatchedWordsVersion.filter(id=1).update(version=F("version") + 1):
         await WatchedWordsVersion.create(id=1, version=1)
+
+
+def _changed_here() -> None:
+    """This worker reads the lists again at its next check (called after the commit)."""
     with contextlib.suppress(NotWired):  # a script outside any app: no worker to tell
         WATCHED.get().forget()
 
@@ -196,8 +207,11 @@ def _clean_word(raw: object) -> str:
         raise ValidationError("words", "must not be empty")
     if len(word) > WORD_CHARS:
         raise ValidationError("words", f"must be at most {WORD_CHARS} characters each: {word}")
-    if not fold_word(word):
+    folded = fold_word(word)
+    if not folded:
         raise ValidationError("words", f"must have a letter or a digit: {word}")
+    if len(folded) > FOLDED_CHARS:  # NFKC spreads some characters (㍿ is 株式会社)
+        raise ValidationError("words", f"is too long once normalised: {word[:20]}")
     return word
 
 
@@ -248,6 +262,8 @@ async def add_words(
                 after={"action": chosen.value, "count": changed, "words": (new + moved)[:50]},
                 now=now,
             )
+    if changed:
+        _changed_here()
     return changed
 
 
@@ -267,6 +283,7 @@ async def remove_word(word_id: int, *, actor: User | None, now: datetime) -> boo
             before={"word": word.word, "action": word.action.value},
             now=now,
         )
+    _changed_here()
     return True
 
 
@@ -299,8 +316,9 @@ async def import_csv(
 ) -> int:
     """Words from a CSV file: one word per row, its action in the second column (or
     `default_action` for rows without one; a header row "word,action" is skipped). UTF-8,
-    with or without a BOM. Returns how many were added or moved. Raises ValidationError
-    (file: too big, not UTF-8, too many rows; action; words)."""
+    with or without a BOM. Every row is checked before any is kept, and all are kept in one
+    transaction: a file is taken whole or not at all. Returns how many were added or moved.
+    Raises ValidationError (file: too big, not UTF-8, not CSV, too many rows; action; words)."""
     if len(data) > CSV_BYTES:
         raise ValidationError("file", f"must be at most {CSV_BYTES // 1_000_000} MB")
     try:
@@ -309,24 +327,28 @@ async def import_csv(
         raise ValidationError("file", "must be a CSV file in UTF-8") from None
     by_action: dict[WordAction, list[str]] = {}
     rows = 0
-    for row in csv.reader(io.StringIO(text)):
-        if not row or not "".join(row).strip():
-            continue
-        if rows == 0 and tuple(cell.strip().lower() for cell in row[:2]) == CSV_HEADER:
-            continue
-        rows += 1
-        if rows > WORDS_AT_MOST:
-            raise ValidationError("file", f"must have at most {WORDS_AT_MOST:,} rows")
-        given = row[1].strip() if len(row) > 1 and row[1].strip() else default_action
-        if given is None:
-            raise ValidationError("action", f"is missing for “{row[0]}”")
-        by_action.setdefault(_action(given), []).append(row[0])
+    try:
+        for row in csv.reader(io.StringIO(text)):
+            if not row or not "".join(row).strip():
+                continue
+            if rows == 0 and tuple(cell.strip().lower() for cell in row[:2]) == CSV_HEADER:
+                continue
+            rows += 1
+            if rows > WORDS_AT_MOST:
+                raise ValidationError("file", f"must have at most {WORDS_AT_MOST:,} rows")
+            given = row[1].strip() if len(row) > 1 and row[1].strip() else default_action
+            if given is None:
+                raise ValidationError("action", f"is missing for “{row[0][:20]}”")
+            by_action.setdefault(_action(given), []).append(_clean_word(row[0]))
+    except csv.Error:  # a field over the csv module's limit, a stray NUL...
+        raise ValidationError("file", "is not a CSV file we can read") from None
     if not by_action:
         raise ValidationError("file", "has no words")
     total = 0
-    for action, words in by_action.items():
-        for start in range(0, len(words), WORDS_PER_CALL):
-            total += await add_words(
-                action, words[start : start + WORDS_PER_CALL], actor=actor, now=now
-            )
+    async with in_transaction():
+        for action, words in by_action.items():
+            for start in range(0, len(words), WORDS_PER_CALL):
+                total += await add_words(
+                    action, words[start : start + WORDS_PER_CALL], actor=actor, now=now
+                )
     return total

@@ -41,7 +41,7 @@ async def receipt(order: Order, locale: str) -> MailExtras:
         )
         for item in items
     ]
-    if any(item.product.requires_shipping for item in items):
+    if order.shipping_fee_fen > 0 or order.ship_address:  # the order's own, not today's product
         fee = order.shipping_fee_fen
         rows.append(Row(_("Shipping fee"), yuan(fee) if fee > 0 else _("Free shipping")))
     rows.append(Row(_("Total"), yuan(order.total_fen), strong=True))

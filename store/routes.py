@@ -303,7 +303,7 @@ async def order_page(request: Request) -> Response:
         {
             "order": order,
             "items": items,
-            "ships": any(item.product.requires_shipping for item in items),
+            "ships": order.shipping_fee_fen > 0 or services.has_address(order),
             "events": [(event, history.read_note(event.note, _)) for event in events],
             "refund_request": await services.refunds.latest_for(order),
             "payment": await services.order_payment(order),
@@ -348,7 +348,7 @@ async def receipt_page(request: Request) -> Response:
         {
             "order": order,
             "items": items,
-            "ships": any(item.product.requires_shipping for item in items),
+            "ships": order.shipping_fee_fen > 0 or services.has_address(order),
             "payment": await services.order_payment(order),
         },
     )

@@ -41,8 +41,9 @@ async def queue(message: Message, screened: watched.Screened, now: datetime) -> 
         )
 
 
-async def _unchanged(message_id: int, now: datetime) -> None:
+async def _unchanged(message_id: int, now: datetime) -> bool:
     """A decision on a message changes no message (the module's docstring)."""
+    return False
 
 
 async def _link(message_id: int) -> str | None:

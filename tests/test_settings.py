@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,11 @@ def test_the_podcast_owner_is_mail_froms_unless_set(tmp_path: Path) -> None:
         ({"SHUYUAN_PODCAST_OWNER_EMAIL": "podcast at example.cn"}, "SHUYUAN_PODCAST_OWNER_EMAIL"),
         ({"SHUYUAN_PODCAST_OWNER_EMAIL": "<a@b.cn>"}, "SHUYUAN_PODCAST_OWNER_EMAIL"),
         ({"SHUYUAN_PODCAST_OWNER_NAME": "书院\n编辑部"}, "SHUYUAN_PODCAST_OWNER_NAME"),
+        ({"SHUYUAN_REQUIRE_VERIFIED_MOBILE": "maybe"}, "SHUYUAN_REQUIRE_VERIFIED_MOBILE"),
+        (  # nobody could link a number, so nobody could post
+            {"SHUYUAN_REQUIRE_VERIFIED_MOBILE": "1", "SHUYUAN_SMS_PROVIDER": "none"},
+            "SHUYUAN_REQUIRE_VERIFIED_MOBILE",
+        ),
     ],
 )
 def test_unknown_or_malformed_settings_are_refused_naming_the_variable(
@@ -91,6 +97,15 @@ def test_unknown_or_malformed_settings_are_refused_naming_the_variable(
     message = str(caught.value)
     assert named in message
     assert "\n" not in message
+
+
+def test_the_real_name_rule_is_off_unless_switched_on(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).require_verified_mobile is False
+    for on in ("1", "true", "Yes", "ON"):
+        assert settings_from(tmp_path, SHUYUAN_REQUIRE_VERIFIED_MOBILE=on).require_verified_mobile
+    for off in ("0", "false", "no", "off", ""):
+        switched = settings_from(tmp_path, SHUYUAN_REQUIRE_VERIFIED_MOBILE=off)
+        assert switched.require_verified_mobile is False
 
 
 def test_production_requires_a_secret_key_and_real_stripe_keys(tmp_path: Path) -> None:
@@ -241,3 +256,18 @@ def test_alipay_directly_in_production_needs_the_applications_own_values(
     ):
         with pytest.raises(SettingsError, match=named):
             settings_from(tmp_path, **{**base, **application, **change})
+
+
+def test_every_documented_variable_is_one_the_app_accepts() -> None:
+    """A variable docs/configuration.md lists must not stop start-up as an unknown setting
+    (four did, until this test)."""
+    from pathlib import Path
+
+    from settings import KNOWN_VARIABLES
+
+    table = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(
+        encoding="utf-8"
+    )
+    documented = set(re.findall(r"^\| `(SHUYUAN_[A-Z0-9_]+)`", table, re.MULTILINE))
+    assert len(documented) > 20
+    assert sorted(documented - KNOWN_VARIABLES) == []

@@ -41,6 +41,8 @@ UPLOADS = (
     (re.compile(r"^/api/v1/me/avatar$"), AVATAR_UPLOAD_BYTES),
     (re.compile(r"^/contact(/[0-9]+/messages)?$"), MESSAGE_PICTURE_BYTES),
     (re.compile(r"^/admin/conversations/[0-9]+/messages$"), MESSAGE_PICTURE_BYTES),
+    # The watched words' CSV file (moderation.words.CSV_BYTES, and the form around it).
+    (re.compile(r"^/admin/watched-words/import$"), 2_100_000),
 )
 WEBHOOK_PATH = "/payments/webhook"
 

@@ -10,11 +10,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from accounts.roles import Capability
-from community.board import moderation, replies, schemas
+from community.board import moderation, real_name, replies, schemas
 from community.board import services as board
 from community.board.models import Post, Reply
 from web.api import iso, json_response, operation, read_json, read_query
-from web.auth import api_user, staff_member, staff_only
+from web.auth import api_user, client_address, staff_member, staff_only
 
 
 def author_json(post_or_reply: Post | Reply) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "locked": post.locked,
         "hidden": post.hidden,
         "pending_review": post.pending_review,
+        "ip_region": post.ip_region,
     }
 
 
@@ -47,6 +48,7 @@ def reply_json(reply: Reply) -> dict[str, Any]:
         "author": author_json(reply),
         "created_at": iso(reply.created_at),
         "pending_review": reply.pending_review,
+        "ip_region": reply.ip_region,
     }
 
 
@@ -63,6 +65,11 @@ def _token(request: Request) -> str | None:
     return key[:200] or None
 
 
+def _mobile_required(request: Request) -> bool:
+    """The real-name rule is on (SHUYUAN_REQUIRE_VERIFIED_MOBILE: community.board.real_name)."""
+    return bool(request.app.state.settings.require_verified_mobile)
+
+
 @operation(
     "Write a post (active members); an Idempotency-Key header or the same text again within "
     "the same submission returns the first post",
@@ -71,12 +78,17 @@ def _token(request: Request) -> str | None:
     status=201,
     also={202: (HELD, schemas.PendingReview)},
     tag="board",
-    errors={403: "members_only, banned", 422: "blocked_words", 429: "rate_limited"},
+    errors={
+        403: "members_only, banned, mobile_required",
+        422: "blocked_words",
+        429: "rate_limited",
+    },
 )
 async def create_post(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
+    # A refusal (403) before a bad body (422).
+    await real_name.check_can_publish(user, now, mobile_required=_mobile_required(request))
     data = await read_json(request, schemas.NewPost)
     post, _ = await board.create_post(
         author=user,
@@ -86,6 +98,8 @@ async def create_post(request: Request) -> Response:
         counter=request.app.state.counter,
         now=now,
         token=_token(request),
+        address=client_address(request),
+        mobile_required=_mobile_required(request),
     )
     if post.pending_review:
         return pending(post.id)
@@ -138,7 +152,7 @@ async def get_post(request: Request) -> Response:
     also={202: (HELD, schemas.PendingReview)},
     tag="board",
     errors={
-        403: "members_only, banned, not_the_author",
+        403: "members_only, banned, not_the_author, mobile_required",
         404: "post_not_found",
         422: "blocked_words",
     },
@@ -147,7 +161,10 @@ async def edit_post(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
     # A refusal (403, or 404 for no such post) before a bad body (422).
-    await board.check_can_edit(request.path_params["id"], editor=user, now=now)
+    mobile_required = _mobile_required(request)
+    await board.check_can_edit(
+        request.path_params["id"], editor=user, now=now, mobile_required=mobile_required
+    )
     data = await read_json(request, schemas.PostEdit)
     post = await board.edit_post(
         request.path_params["id"],
@@ -156,6 +173,7 @@ async def edit_post(request: Request) -> Response:
         body=data.body,
         category=data.category,
         now=now,
+        mobile_required=mobile_required,
     )
     if post.pending_review:
         return pending(post.id)
@@ -182,7 +200,7 @@ async def delete_post(request: Request) -> Response:
     also={202: (HELD, schemas.PendingReview)},
     tag="board",
     errors={
-        403: "members_only, banned",
+        403: "members_only, banned, mobile_required",
         404: "post_not_found",
         422: "blocked_words",
         423: "locked",
@@ -192,7 +210,8 @@ async def delete_post(request: Request) -> Response:
 async def create_reply(request: Request) -> Response:
     user = await api_user(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
+    # A refusal (403) before a bad body (422).
+    await real_name.check_can_publish(user, now, mobile_required=_mobile_required(request))
     data = await read_json(request, schemas.NewReply)
     created, _ = await replies.reply(
         request.path_params["id"],
@@ -201,6 +220,8 @@ async def create_reply(request: Request) -> Response:
         counter=request.app.state.counter,
         now=now,
         token=_token(request),
+        address=client_address(request),
+        mobile_required=_mobile_required(request),
     )
     if created.pending_review:
         return pending(created.id)
@@ -238,7 +259,11 @@ async def report_post(request: Request) -> Response:
     await board.check_can_write(user, now)  # a refusal (403) before a bad body (422)
     data = await read_json(request, schemas.NewReport)
     report = await moderation.report(
-        request.path_params["id"], reporter=user, reason=data.reason, now=now
+        request.path_params["id"],
+        reporter=user,
+        reason=data.reason,
+        now=now,
+        counter=request.app.state.counter,
     )
     return json_response({"id": report.id}, 201)
 

@@ -15,6 +15,7 @@ class BoardErrorCode(StrEnum):
     NOT_THE_AUTHOR = "not_the_author"
     USER_NOT_FOUND = "user_not_found"
     CANNOT_BAN_ADMIN = "cannot_ban_admin"  # said of all staff now; the API keeps the code
+    MOBILE_REQUIRED = "mobile_required"
 
 
 class BoardMembersOnly(DomainError):
@@ -60,3 +61,12 @@ class CannotBanStaff(DomainError):
     code = BoardErrorCode.CANNOT_BAN_ADMIN
     status = 409
     default_message = "Staff cannot be banned from the board."
+
+
+class MobileRequired(DomainError):
+    """The real-name rule (community.board.real_name): where the site requires it, posting and
+    replying wait for a verified mainland mobile number on the account."""
+
+    code = BoardErrorCode.MOBILE_REQUIRED
+    status = 403
+    default_message = "Link a mobile number to your account before you post or reply."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+import ipregion
 from accounts.models import User
 
 
@@ -53,6 +54,9 @@ class Post(Model):
     # "<author id>:<form token or content hash>" while the post exists: a double click or a
     # retried request finds the first post instead of making a second one.
     dedupe_key = fields.CharField(max_length=80, null=True, unique=True)
+    # IP属地: the province or country of the address the post was written from, never the
+    # address (ipregion.region_of); an edit keeps it. None: not placed, or written before.
+    ip_region = fields.CharField(max_length=ipregion.MAX_LENGTH, null=True)
 
     class Meta:
         table = "community_post"
@@ -88,6 +92,8 @@ class Reply(Model):
     hidden = fields.BooleanField(default=False)
     pending_review = fields.BooleanField(default=False, db_default=False)  # as Post's
     dedupe_key = fields.CharField(max_length=80, null=True, unique=True)
+    # IP属地 of the address the reply was written from, as a post's.
+    ip_region = fields.CharField(max_length=ipregion.MAX_LENGTH, null=True)
 
     class Meta:
         table = "community_reply"
@@ -107,6 +113,9 @@ class PostLike(Model):
         unique_together = (("post", "user"),)
 
 
+# Written no more: reports of posts (and of replies, profiles, conversations) are
+# moderation.models.Report, where migration moderation/0002 copied these rows. Dropped in a
+# later release, once no running code reads it (expand, then contract).
 class PostReport(Model):
     id = fields.IntField(primary_key=True)
     post: fields.ForeignKeyRelation[Post] = fields.ForeignKeyField(

@@ -4,9 +4,9 @@ action's transaction. The rules of posting are community.board.services."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 import links
@@ -17,13 +17,12 @@ from community.board.errors import (
     PostNotFound,
     UserNotFound,
 )
-from community.board.models import (
-    BoardBan,
-    Post,
-    PostReport,
-)
+from community.board.models import BoardBan, Post
 from community.board.services import REASON_MAX, check_can_write, get_post
 from errors import ValidationError
+from moderation import reports, review
+from moderation.models import Report, ReportStatus
+from ratelimit import Counter
 
 # action -> (the post's flag, its value after); each is the audit action "post.<action>".
 FLAGS = {
@@ -37,30 +36,45 @@ FLAGS = {
 BAN_DAYS_MAX = 3650
 
 
-async def report(post_id: int, *, reporter: User, reason: str, now: datetime) -> PostReport:
-    """A member reports a post with a reason; once per person per post."""
+async def report(
+    post_id: int,
+    *,
+    reporter: User,
+    reason: str,
+    now: datetime,
+    counter: Counter | None = None,
+) -> Report:
+    """A member reports a post with a reason; once per person per post (moderation.reports:
+    the reports of every kind of thing, answered to the reporter; `counter` counts them)."""
     post = await get_post(post_id, viewer=reporter, now=now)
     await check_can_write(reporter, now)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError("reason", "is required")
-    if len(reason) > REASON_MAX:
+    if len(reason.strip()) > REASON_MAX:
         raise ValidationError("reason", f"must be at most {REASON_MAX} characters")
-    existing = await PostReport.get_or_none(post_id=post.id, reporter_id=reporter.id)
-    if existing is not None:
-        return existing
-    try:
-        return await PostReport.create(post=post, reporter=reporter, reason=reason)
-    except IntegrityError:
-        return await PostReport.get(post_id=post.id, reporter_id=reporter.id)
+    return await reports.report(
+        "post", post.id, reporter=reporter, reason=reason, now=now, counter=counter
+    )
+
+
+@dataclass(frozen=True)
+class PostReport:
+    """An open report of a post, as the board's console section and API show it."""
+
+    id: int
+    post: Post
+    reporter: User
+    reason: str
+    created_at: datetime
 
 
 async def open_reports() -> list[PostReport]:
-    return (
-        await PostReport.filter(resolved=False, post__deleted=False)
-        .select_related("post", "reporter")
-        .order_by("id")
-    )
+    """The open reports of posts not deleted, oldest first."""
+    found = await reports.open_reports_of_kind("post")
+    posts = {p.id: p for p in await Post.filter(id__in=[r.object_id for r in found], deleted=False)}
+    return [
+        PostReport(r.id, posts[r.object_id], r.reporter, r.reason, r.created_at)
+        for r in found
+        if r.object_id in posts
+    ]
 
 
 async def hidden_posts(limit: int = 100) -> list[Post]:
@@ -76,22 +90,29 @@ async def hidden_posts(limit: int = 100) -> list[Post]:
 async def _resolve_reports(
     post: Post, *, outcome: str, actor: User | None, now: datetime
 ) -> list[str]:
-    """Close the post's open reports (inside the caller's transaction), with one audit entry
-    ("post.resolve_reports") when there were any; returns their reasons."""
-    reports = await PostReport.filter(post_id=post.id, resolved=False).order_by("id")
-    if not reports:
+    """Close the post's open reports (inside the caller's transaction; each reporter is
+    told: moderation.reports.close), with one audit entry ("post.resolve_reports") when there
+    were any; returns their reasons."""
+    closed = await reports.close(
+        "post",
+        post.id,
+        outcome=ReportStatus.TAKEN_DOWN if outcome == "hidden" else ReportStatus.DISMISSED,
+        actor=actor,
+        now=now,
+        excerpt=post.title,
+    )
+    if not closed:
         return []
-    await PostReport.filter(id__in=[r.id for r in reports]).update(resolved=True)
     await audit.record(
         actor=actor,
         action="post.resolve_reports",
         object_type="post",
         object_id=post.id,
-        before={"open_reports": [r.id for r in reports]},
+        before={"open_reports": [r.id for r in closed]},
         after={"open_reports": [], "outcome": outcome},
         now=now,
     )
-    return [r.reason for r in reports]
+    return [r.reason for r in closed]
 
 
 async def moderate(post_id: int, action: str, *, actor: User | None, now: datetime) -> Post:
@@ -107,6 +128,13 @@ async def moderate(post_id: int, action: str, *, actor: User | None, now: dateti
         if post is None:
             raise PostNotFound()
         was = getattr(post, field)
+        # A post held for review and hidden or shown by a moderator's own hand: that decides
+        # its review too (shown: approved; hidden: rejected), so the queue cannot undo it.
+        was_held = post.pending_review and action in ("hide", "unhide")
+        if was_held:
+            post.pending_review = False
+            await post.save(update_fields=["pending_review"])
+            await review.settle("post", post.id, approved=action == "unhide", actor=actor, now=now)
         if was != value:
             setattr(post, field, value)
             await post.save(update_fields=[field])
@@ -123,7 +151,7 @@ async def moderate(post_id: int, action: str, *, actor: User | None, now: dateti
         if action in ("hide", "unhide"):
             outcome = "hidden" if action == "hide" else "dismissed"
             reasons = await _resolve_reports(post, outcome=outcome, actor=actor, now=now)
-    if action == "hide" and not was:
+    if action == "hide" and (not was or was_held):
         await _tell_author_hidden(post, reasons)
     return post
 

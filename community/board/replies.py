@@ -10,14 +10,14 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 import links
-from accounts import notices
+from accounts import notices, profiles
 from accounts.models import User
 from community.board.errors import Locked
 from community.board.models import Post, Reply
+from community.board.real_name import check_can_publish
 from community.board.services import (
     REPLIES_PER_MEMBER,
     REPLY_MAX,
-    check_can_write,
     dedupe_key,
     get_post,
     markdown_html,
@@ -26,6 +26,7 @@ from community.board.services import (
     rate_limit,
 )
 from errors import ValidationError
+from ipregion import region_of
 from moderation import review
 from moderation import words as watched
 from moderation.models import ReviewReason
@@ -40,14 +41,17 @@ async def reply(
     counter: Counter,
     now: datetime,
     token: str | None = None,
+    address: str | None = None,
+    mobile_required: bool = False,
 ) -> tuple[Reply, bool]:
     """A reply in the post's thread, or the one this same submission already made (returns
     (reply, created)); the post's author and anyone @mentioned are notified. The watched
     words as for a post: a held reply is shown to its author and the moderators only, and
-    counted and told once approved. Raises BoardMembersOnly, PostNotFound, Banned, Locked,
-    ValidationError (body), BlockedWords, RateLimited."""
+    counted and told once approved. `address` and `mobile_required` as for a post
+    (services.create_post). Raises BoardMembersOnly, PostNotFound, Banned, MobileRequired,
+    Locked, ValidationError (body), BlockedWords, RateLimited."""
     post = await get_post(post_id, viewer=author, now=now)
-    await check_can_write(author, now)
+    await check_can_publish(author, now, mobile_required=mobile_required)
     if post.locked or post.hidden:  # a hidden post, which its author still sees, takes none
         raise Locked()
     if not body.strip():
@@ -71,6 +75,7 @@ async def reply(
                 dedupe_key=key,
                 hidden=screened.held,
                 pending_review=screened.held,
+                ip_region=region_of(address) if address else None,
             )
             if screened.held or screened.flagged:
                 await review.hold(
@@ -88,6 +93,7 @@ async def reply(
                 )
     except IntegrityError:
         return await Reply.get(dedupe_key=key), False
+    await profiles.wrote_from(author, created.ip_region)
     if not screened.held:
         await _tell(post, author, created)
     return created, True
@@ -115,20 +121,22 @@ async def thread(post: Post, *, viewer: User) -> list[Reply]:
     return await query.select_related("author").order_by("id")
 
 
-async def approve_held_reply(reply_id: int, now: datetime) -> None:
-    """A held reply is shown, counted in its thread, and told (a reply only flagged stays)."""
-    if not await Reply.filter(id=reply_id, pending_review=True).update(
+async def approve_held_reply(reply_id: int, now: datetime) -> bool:
+    """A held reply is shown, counted in its thread, and told (a reply only flagged stays).
+    Returns whether it was shown."""
+    if not await Reply.filter(id=reply_id, pending_review=True, hidden=True).update(
         hidden=False, pending_review=False
     ):
-        return
+        return False
     shown = await Reply.get(id=reply_id).select_related("author", "post", "post__author")
     await Post.filter(id=shown.post.id).update(
         reply_count=F("reply_count") + 1, last_activity_at=now
     )
     await _tell(shown.post, shown.author, shown)
+    return True
 
 
-async def reject_reply(reply_id: int, now: datetime) -> None:
+async def reject_reply(reply_id: int, now: datetime) -> bool:
     """A rejected reply is hidden (a shown one leaves its thread's count)."""
     was_shown = await Reply.filter(id=reply_id, hidden=False).update(hidden=True)
     await Reply.filter(id=reply_id).update(hidden=True, pending_review=False)
@@ -137,3 +145,4 @@ async def reject_reply(reply_id: int, now: datetime) -> None:
         await Post.filter(id=reply.post_id, reply_count__gt=0).update(  # type: ignore[attr-defined]
             reply_count=F("reply_count") - 1
         )
+    return True

@@ -14,12 +14,13 @@ from starlette.routing import BaseRoute, Route
 
 import links
 from accounts import staff
+from accounts.models import User
 from accounts.roles import Capability
-from community.board import moderation, replies, schemas
+from community.board import moderation, real_name, replies, schemas
 from community.board import services as board
 from errors import ValidationError
 from moderation.errors import BlockedWords
-from web.auth import require_user, staff_member, staff_only
+from web.auth import client_address, require_user, staff_member, staff_only
 from web.csrf import read_form
 from web.decoding import read_fields, read_query
 from web.errors import in_reader_language
@@ -36,6 +37,16 @@ from web.rendering import (
 
 def _post_id(request: Request) -> int:
     return int(request.path_params["id"])
+
+
+def _mobile_required(request: Request) -> bool:
+    """The real-name rule is on (SHUYUAN_REQUIRE_VERIFIED_MOBILE: community.board.real_name)."""
+    return bool(request.app.state.settings.require_verified_mobile)
+
+
+async def _lacks_mobile(request: Request, user: User) -> bool:
+    """Whether the page shows where to link a mobile number in place of its form."""
+    return await real_name.lacks_mobile(user, mobile_required=_mobile_required(request))
 
 
 async def board_page(request: Request) -> Response:
@@ -79,6 +90,7 @@ async def new_post_page(
             "values": values or {"category": "knowledge", "title": "", "body": ""},
             "submission": secrets.token_urlsafe(16),
             "can_write": await board.may_write(user, now),
+            "lacks_mobile": await _lacks_mobile(request, user),
         },
         status_code=422 if errors else 200,
     )
@@ -88,7 +100,8 @@ async def create_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal before the text's problems, as the API
+    # A refusal before the text's problems, as the API.
+    await real_name.check_can_publish(user, now, mobile_required=_mobile_required(request))
     values = {key: str(form.get(key, "")) for key in ("category", "title", "body", "submission")}
     try:
         data = read_fields(values, schemas.NewPost)  # every problem of the form at once
@@ -100,6 +113,8 @@ async def create_post(request: Request) -> Response:
             counter=request.app.state.counter,
             now=now,
             token=values["submission"] or None,
+            address=client_address(request),
+            mobile_required=_mobile_required(request),
         )
     except ValidationError as exc:
         return await new_post_page(request, field_errors(exc), values)
@@ -118,6 +133,7 @@ async def post_page(request: Request) -> Response:
             "replies": await replies.thread(post, viewer=user),
             "liked": await board.has_liked(post, user),
             "can_write": await board.may_write(user, now),
+            "lacks_mobile": await _lacks_mobile(request, user),
             "revisions": await board.revisions(post),
             "submission": secrets.token_urlsafe(16),
             "categories": await board.categories(),
@@ -129,7 +145,8 @@ async def create_reply(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     now = datetime.now(UTC)
-    await board.check_can_write(user, now)  # a refusal before the text's problems, as the API
+    # A refusal before the text's problems, as the API.
+    await real_name.check_can_publish(user, now, mobile_required=_mobile_required(request))
     body = str(form.get("body", ""))
     try:
         # The API's declared reply (schemas.NewReply): the same limits on both.
@@ -141,6 +158,8 @@ async def create_reply(request: Request) -> Response:
             counter=request.app.state.counter,
             now=now,
             token=str(form.get("submission", "")) or None,
+            address=client_address(request),
+            mobile_required=_mobile_required(request),
         )
     except (ValidationError, BlockedWords) as exc:
         if not is_htmx(request):
@@ -207,7 +226,10 @@ async def edit_post(request: Request) -> Response:
     user = await require_user(request)
     form = await read_form(request)
     now = datetime.now(UTC)
-    await board.check_can_edit(_post_id(request), editor=user, now=now)  # before the text
+    mobile_required = _mobile_required(request)
+    await board.check_can_edit(  # before the text
+        _post_id(request), editor=user, now=now, mobile_required=mobile_required
+    )
     try:
         # The API's declared edit (schemas.PostEdit): the same limits on both.
         data = read_fields(
@@ -220,6 +242,7 @@ async def edit_post(request: Request) -> Response:
             body=data.body,
             category=None,
             now=now,
+            mobile_required=mobile_required,
         )
     except ValidationError as exc:
         return await edit_page(request, {exc.field: exc.reason})
@@ -244,7 +267,13 @@ async def report_post(request: Request) -> Response:
     now = datetime.now(UTC)
     await board.check_can_write(user, now)  # a refusal before the reason's problems, as the API
     data = read_fields({"reason": str(form.get("reason", ""))}, schemas.NewReport)
-    await moderation.report(_post_id(request), reporter=user, reason=data.reason, now=now)
+    await moderation.report(
+        _post_id(request),
+        reporter=user,
+        reason=data.reason,
+        now=now,
+        counter=request.app.state.counter,
+    )
     flash(request, gettext_for(request)("Thank you: the moderators will look at it."), "success")
     return redirect_after_post(request, links.path("board.post_page", id=_post_id(request)))
 

@@ -11,6 +11,17 @@ from community.board import services as board
 from web.api import Answer, Body, Id, Query, line, text, whole
 
 Cursor = Annotated[str, msgspec.Meta(pattern=cursors.CURSOR_PATTERN)]
+IpRegion = Annotated[
+    str | None,
+    msgspec.Meta(
+        description=(
+            "IP属地: the province (广东, 北京, 内蒙古) or, outside the mainland, the "
+            "country (美国; 中国香港, 中国澳门, 中国台湾) of the address it was written "
+            "from, never the address; an edit keeps it. null: not placed (a private "
+            "address, IPv6) or written before"
+        )
+    ),
+]
 Search = Annotated[str, line(100)]
 
 Category = Annotated[
@@ -89,6 +100,7 @@ class Reply(Answer):
     author: Author
     created_at: str
     pending_review: Annotated[bool, PENDING]
+    ip_region: IpRegion
 
 
 class Post(Answer):
@@ -105,6 +117,7 @@ class Post(Answer):
     locked: bool
     hidden: bool
     pending_review: Annotated[bool, PENDING]
+    ip_region: IpRegion
 
 
 class PostWithReplies(Post):

@@ -45,8 +45,10 @@ from community.board.permissions import members_only_read as members_only_read
 from community.board.permissions import moderates as moderates
 from community.board.permissions import set_members_only_read as set_members_only_read
 from community.board.permissions import why_may_not_write as why_may_not_write
+from community.board.real_name import check_can_publish
 from community.text import plain_text, render_markdown
 from errors import DomainError, RateLimited, ValidationError
+from ipregion import region_of
 from moderation import review
 from moderation import words as watched
 from moderation.models import ReviewReason
@@ -195,13 +197,19 @@ async def create_post(
     counter: Counter,
     now: datetime,
     token: str | None = None,
+    address: str | None = None,
+    mobile_required: bool = False,
 ) -> tuple[Post, bool]:
     """A new post, or the one this same submission already made (double click, retry).
     Returns (post, created). The watched words first (moderation.words.screen): a blocked
     word refuses it (BlockedWords), a censored one is kept as ■■, a word that requires
     approval holds it for review (pending_review: shown to its author and the moderators
-    only; mentions are told once it is approved), a flag word queues it for a look."""
-    await check_can_write(author, now)
+    only; mentions are told once it is approved), a flag word queues it for a look. The
+    writing request's `address` is kept only as the post's IP属地 (ipregion.region_of), which
+    becomes the author's too (accounts.profiles.wrote_from). `mobile_required`: the real-name
+    rule is on (community.board.real_name). Raises BoardMembersOnly, Banned, MobileRequired,
+    ValidationError, BlockedWords, RateLimited."""
+    await check_can_publish(author, now, mobile_required=mobile_required)
     category = await _check_category(category)
     title, body = _check_title_body(title, body)
     screened = await watched.screen(title=title, body=body)
@@ -223,10 +231,12 @@ async def create_post(
                 dedupe_key=key,
                 hidden=screened.held,
                 pending_review=screened.held,
+                ip_region=region_of(address) if address else None,
             )
-            await _to_review("post", post.id, author.id, screened, f"{title}\n{body}", now)
+            await _to_review(post.id, author.id, screened, f"{title}\n{body}", now, screened.held)
     except IntegrityError:  # the twin request won the race: answer with its post
         return await Post.get(dedupe_key=key), False
+    await profiles.wrote_from(author, post.ip_region)
     await _index(post)
     if not screened.held:
         await notify_mentions(body, author, post, skip=set())
@@ -234,15 +244,17 @@ async def create_post(
 
 
 async def _to_review(
-    kind: str, object_id: int, author_id: int, screened: watched.Screened, text: str,
-    now: datetime,
+    post_id: int, author_id: int, screened: watched.Screened, text: str, now: datetime,
+    held: bool,
 ) -> None:  # fmt: skip
+    """Queue a post the watched words held (`held`: it waits, hidden) or flagged (it is shown,
+    or hidden for another reason: a moderator's, which the queue does not undo)."""
     if screened.held or screened.flagged:
         await review.hold(
-            kind,
-            object_id,
+            "post",
+            post_id,
             author_id=author_id,
-            reason=ReviewReason.HELD if screened.held else ReviewReason.FLAGGED,
+            reason=ReviewReason.HELD if held else ReviewReason.FLAGGED,
             words=screened.review_words,
             text=text,
             now=now,
@@ -271,25 +283,34 @@ async def get_post(post_id: int, *, viewer: User, now: datetime) -> Post:
     return post
 
 
-async def check_can_edit(post_id: int, *, editor: User, now: datetime) -> Post:
+async def check_can_edit(
+    post_id: int, *, editor: User, now: datetime, mobile_required: bool = False
+) -> Post:
     """The guard of an edit, before its text is read: the post as the editor may see it
-    (PostNotFound, BoardMembersOnly), written by them (NotTheAuthor), and they may write
-    (BoardMembersOnly, Banned)."""
+    (PostNotFound, BoardMembersOnly), written by them (NotTheAuthor), and they may publish
+    (BoardMembersOnly, Banned, MobileRequired: an edit publishes new text too)."""
     post = await get_post(post_id, viewer=editor, now=now)
     if post.author_id != editor.id:  # type: ignore[attr-defined]
         raise NotTheAuthor()
-    await check_can_write(editor, now)
+    await check_can_publish(editor, now, mobile_required=mobile_required)
     return post
 
 
 async def edit_post(
-    post_id: int, *, editor: User, title: str, body: str, category: str | None, now: datetime
+    post_id: int,
+    *,
+    editor: User,
+    title: str,
+    body: str,
+    category: str | None,
+    now: datetime,
+    mobile_required: bool = False,
 ) -> Post:
-    """The author edits; the text before the edit is kept as a revision. The watched words
-    as for a new post: an edit with a word that requires approval holds the post again (a
-    post a moderator hid stays hidden, and is only queued). Raises what check_can_edit
-    raises, then ValidationError, BlockedWords."""
-    post = await check_can_edit(post_id, editor=editor, now=now)
+    """The author edits; the text before the edit is kept as a revision, and the IP属地 is the
+    one the post was written from. The watched words as for a new post: an edit with a word
+    that requires approval holds the post again (a post a moderator hid stays hidden, and is
+    only queued). Raises what check_can_edit raises, then ValidationError, BlockedWords."""
+    post = await check_can_edit(post_id, editor=editor, now=now, mobile_required=mobile_required)
     title, body = _check_title_body(title, body)
     screened = await watched.screen(title=title, body=body)
     title, body = screened.texts["title"], screened.texts["body"]
@@ -307,7 +328,8 @@ async def edit_post(
         if screened.held and (post.pending_review or not post.hidden):
             post.hidden = post.pending_review = True
         await post.save()
-        await _to_review("post", post.id, editor.id, screened, f"{title}\n{body}", now)
+        text = f"{title}\n{body}"
+        await _to_review(post.id, editor.id, screened, text, now, post.pending_review)
     await _index(post)
     return post
 
@@ -316,19 +338,22 @@ async def edit_post(
 # The review queue's decisions on posts (moderation.review.Reviewable "post")
 
 
-async def approve_held_post(post_id: int, now: datetime) -> None:
-    """A held post is published (a post only flagged stays as it is); its mentions are told."""
-    published = await Post.filter(id=post_id, pending_review=True).update(
-        hidden=False, pending_review=False
-    )
+async def approve_held_post(post_id: int, now: datetime) -> bool:
+    """A held post is published (a post only flagged, hidden by a moderator meanwhile, or
+    deleted stays as it is); its mentions are told. Returns whether it was published."""
+    published = await Post.filter(
+        id=post_id, pending_review=True, hidden=True, deleted=False
+    ).update(hidden=False, pending_review=False)
     if published:
         post = await Post.get(id=post_id).select_related("author")
         await notify_mentions(post.body, post.author, post, skip=set())
+    return bool(published)
 
 
-async def reject_post(post_id: int, now: datetime) -> None:
+async def reject_post(post_id: int, now: datetime) -> bool:
     """A rejected post is hidden (its author still reads it, and the reason)."""
     await Post.filter(id=post_id).update(hidden=True, pending_review=False)
+    return True
 
 
 async def delete_post(post_id: int, *, user: User, now: datetime) -> None:

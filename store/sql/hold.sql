@@ -168,3 +168,41 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- For one release: the 16-parameter signatures the release before calls, so hosts can be
+-- upgraded one at a time while a drop runs (no fee, no district code: that release knew
+-- neither). The next migration that installs this file without them contracts.
+CREATE OR REPLACE FUNCTION store_hold(
+    p_user_id integer, p_token_hash text, p_touch_before timestamptz,
+    p_product_id integer, p_quantity integer, p_limit integer, p_unit_price integer,
+    p_now timestamptz, p_expires timestamptz, p_mark integer,
+    p_ship_name text, p_ship_phone text, p_ship_province text, p_ship_city text,
+    p_ship_district text, p_ship_address text,
+    OUT outcome text, OUT buyer_id integer, OUT held_order_id integer,
+    OUT last_unit_id integer, OUT any_free boolean
+) LANGUAGE sql AS $$
+    SELECT * FROM store_hold(
+        p_user_id, p_token_hash, p_touch_before, p_product_id, p_quantity, p_limit,
+        p_unit_price, p_now, p_expires, p_mark, p_ship_name, p_ship_phone, p_ship_province,
+        p_ship_city, p_ship_district, p_ship_address, NULL::text, 0
+    )
+$$;
+
+CREATE OR REPLACE FUNCTION store_hold_many(
+    p_user_ids integer[], p_token_hashes text[], p_touch_befores timestamptz[],
+    p_product_ids integer[], p_quantities integer[], p_limits integer[],
+    p_unit_prices integer[], p_nows timestamptz[], p_expires timestamptz[], p_marks integer[],
+    p_ship_names text[], p_ship_phones text[], p_ship_provinces text[], p_ship_cities text[],
+    p_ship_districts text[], p_ship_addresses text[]
+) RETURNS TABLE (
+    outcome text, buyer_id integer, held_order_id integer, last_unit_id integer,
+    any_free boolean
+) LANGUAGE sql AS $$
+    SELECT * FROM store_hold_many(
+        p_user_ids, p_token_hashes, p_touch_befores, p_product_ids, p_quantities, p_limits,
+        p_unit_prices, p_nows, p_expires, p_marks, p_ship_names, p_ship_phones,
+        p_ship_provinces, p_ship_cities, p_ship_districts, p_ship_addresses,
+        array_fill(NULL::text, ARRAY[cardinality(p_product_ids)]),
+        array_fill(0, ARRAY[cardinality(p_product_ids)])
+    )
+$$;

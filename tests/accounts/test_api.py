@@ -101,6 +101,7 @@ async def test_token_for_right_credentials_opens_me(client: httpx.AsyncClient) -
         "locale": None,
         "bio": "",
         "avatar_url": None,
+        "ip_region": None,
         "avatar_pending_review": False,
     }
 

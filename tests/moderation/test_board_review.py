@@ -240,3 +240,65 @@ async def test_a_list_change_reaches_a_second_worker_within_a_second(
         await other.state.counter.aclose()
         await other.state.payments_provider.aclose()
         other.state.pictures.close()
+
+
+async def test_a_moderators_own_hide_or_show_decides_the_review_too(
+    client: httpx.AsyncClient,
+) -> None:
+    """A held post shown or hidden from the board's own buttons (or taken down on a report)
+    is decided: the queue's item is closed, and approving it later changes nothing."""
+    admin, moderator = await staff()
+    await watch(client, admin, "require_approval", "代购")
+    author = bearer(await token_for(await make_member()))
+    shown_id = (await client.post(POSTS, json=post_body(body="海外代购"), headers=author)).json()[
+        "id"
+    ]
+    hidden_id = (
+        await client.post(POSTS, json=post_body(title="又一篇", body="代购包邮"), headers=author)
+    ).json()["id"]
+    items = {
+        i["object_id"]: i for i in (await client.get(QUEUE, headers=moderator)).json()["items"]
+    }
+    assert set(items) == {shown_id, hidden_id}
+    shown = await client.post(f"/api/v1/admin/board/posts/{shown_id}/unhide", headers=moderator)
+    assert shown.status_code == 200
+    hidden = await client.post(f"/api/v1/admin/board/posts/{hidden_id}/hide", headers=moderator)
+    assert hidden.status_code == 200
+    assert (await client.get(QUEUE, headers=moderator)).json()["waiting"] == 0
+    post = await Post.get(id=hidden_id)
+    assert post.hidden and not post.pending_review
+    late = await client.post(
+        f"{QUEUE}/{items[hidden_id]['id']}/decision", json={"approve": True}, headers=moderator
+    )
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "already_decided")
+    assert (await Post.get(id=hidden_id)).hidden
+    assert not (await Post.get(id=shown_id)).pending_review
+
+
+async def test_lists_refuse_words_that_fold_too_long_and_a_csv_is_taken_whole(
+    client: httpx.AsyncClient,
+) -> None:
+    from datetime import UTC, datetime
+
+    from errors import ValidationError
+    from moderation import words
+    from moderation.models import WatchedWord
+
+    admin, _ = await staff()
+    long = await client.post(WORDS, json={"action": "block", "words": ["㍿" * 60]}, headers=admin)
+    assert long.status_code == 422
+    bad_late = "word,action\n赌场,block\n代考,flag\n！！！,block\n".encode()
+    try:
+        await words.import_csv(bad_late, default_action=None, actor=None, now=datetime.now(UTC))
+    except ValidationError as exc:
+        assert exc.field == "words"
+    else:
+        raise AssertionError("a file with a bad row was taken")
+    assert await WatchedWord.all().count() == 0  # nothing of it was kept
+    huge_field = ('"' + "x" * 140_000 + '",block\n').encode()
+    try:
+        await words.import_csv(huge_field, default_action=None, actor=None, now=datetime.now(UTC))
+    except ValidationError as exc:
+        assert exc.field in ("file", "words")
+    else:
+        raise AssertionError("an unreadable file was taken")

@@ -42,6 +42,10 @@ VARIANTS = [
     # Repeated characters.
     ("法法法轮轮轮", "法轮", WordAction.BLOCK, "法法法轮轮轮"),
     ("傻傻瓜瓜", "傻瓜", WordAction.CENSOR, "傻傻瓜瓜"),
+    # Letters that show as nothing (Hangul fillers), accents, a number after a Latin word.
+    ("法\u3164轮", "法轮", WordAction.BLOCK, "法\u3164轮"),
+    ("加vx123456", "VX", WordAction.FLAG, "vx"),
+    ("傻\u200b瓜", "傻瓜", WordAction.CENSOR, "傻\u200b瓜"),
     # All at once: Traditional, full-width space, filler, repeats.
     ("法法@輪　輪", "法轮", WordAction.BLOCK, "法法@輪　輪"),
 ]
@@ -60,6 +64,7 @@ def test_each_action_is_found_through_its_variants(
 
 def test_latin_words_stand_alone_chinese_ones_do_not_need_to() -> None:
     assert not MATCHER.find("an advxx text")  # vx inside a Latin word
+    assert not MATCHER.find("ａｄｖｘｘ")  # full-width letters are letters too
     assert [m.word for m in MATCHER.find("加vx")] == ["VX"]  # beside Chinese: alone enough
     assert [m.word for m in MATCHER.find("说法轮回")] == ["法轮"]  # Chinese: anywhere
 
@@ -83,5 +88,6 @@ def test_words_and_texts_fold_the_same_way() -> None:
     assert fold_word("發票") == fold_word("发票") == "发票"
     assert fold_word("哈哈哈") == "哈"
     assert fold_word("！？") == ""  # nothing to watch in punctuation
+    assert fold_word("fúck") == fold_word("fu\u0301ck") == "fuck"  # accents go
     skeleton, origins = fold("法 @輪")
     assert skeleton == "法轮" and origins == [0, 3]

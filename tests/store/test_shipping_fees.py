@@ -240,3 +240,25 @@ async def test_staff_set_the_fee_in_yuan_on_the_product_form(client: httpx.Async
     emptied = await client.post(path, data=values | {"shipping_fee_yuan": ""})
     assert emptied.status_code == 303
     assert (await Product.get(id=book.id)).shipping_fee_fen == 0
+
+
+@pytest.mark.postgres_only
+async def test_the_release_before_still_holds_through_its_signature(app: Starlette) -> None:
+    """For one release store_hold keeps its 16-parameter signature (no fee, no district code),
+    so a host not yet upgraded goes on holding while the others are (rolling upgrades)."""
+    from tortoise import connections
+
+    drop = await store.create_product(
+        title="旧版本也能抢", description="", category="周边", price_fen=5_000, stock=1,
+        shipping_fee_fen=800,
+    )  # fmt: skip
+    buyer = await make_user()
+    [row] = await connections.get("default").execute_query_dict(
+        "SELECT * FROM store_hold($1, NULL::text, now(), $2, 1, NULL::integer, 5000, now(), "
+        "now() + interval '10 minutes', 0, NULL::text, NULL::text, NULL::text, NULL::text, "
+        "NULL::text, NULL::text)",
+        [buyer.id, drop.id],
+    )
+    assert row["outcome"] == "held"
+    order = await Order.get(id=row["held_order_id"])
+    assert (order.total_fen, order.shipping_fee_fen) == (5_000, 0)

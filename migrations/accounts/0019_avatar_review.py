@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     """Who sees a person's avatar: a young account's new one waits for a moderator (issue 38).
     Everyone's avatar so far stays shown."""
 
-    dependencies = [('accounts', '0017_outbox_message_token')]
+    dependencies = [('accounts', '0018_profile_ip_region')]
 
     initial = False
 
