@@ -43,8 +43,10 @@ class ProfileReview:
     soften: Callable[[str], Awaitable[str | None]]
     # Put a person's profile in the review queue for a look: (user_id, words, text, now).
     flag: Callable[[int, list[str], str, datetime], Awaitable[None]]
-    # Put a young account's new avatar in the review queue: (user_id, now).
-    hold_avatar: Callable[[int, datetime], Awaitable[None]]
+    # A person's avatar changed: (user_id, held, now). A picture still waiting is superseded
+    # (its queue item closed: a moderator's decision is about the picture they saw); a held
+    # one is put in the review queue.
+    avatar_changed: Callable[[int, bool, datetime], Awaitable[None]]
 
 
 PROFILE_REVIEW: Wire[ProfileReview] = Wire("accounts.profile_review")

@@ -199,8 +199,7 @@ async def set_avatar(
         (folder / _avatar_file(user.id, version, size, waiting=held)).write_bytes(content)
     async with in_transaction():  # kept and queued for a moderator together, or neither
         await User.filter(id=user.id).update(avatar_version=version, avatar_state=state)
-        if held:
-            await profile_review.reviewer().hold_avatar(user.id, now)
+        await profile_review.reviewer().avatar_changed(user.id, held, now)
     _remove_avatar_files(folder, user.id, user.avatar_version)  # the previous version's
     user.avatar_version, user.avatar_state = version, state
     return user

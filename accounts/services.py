@@ -187,8 +187,6 @@ async def register(
     normalized = validate_email(email)
     name = await check_display_name(display_name)
     validate_password(password, user_inputs=[normalized, normalized.partition("@")[0], name])
-    checked = await profile_review.check({"display_name": name})
-    name = checked.texts["display_name"]
     if address is not None and counter is not None:
         key = f"signup:address:{address}"
         if await counter.hit(key, SIGNUPS_PER_ADDRESS) > SIGNUPS_PER_ADDRESS.attempts:
@@ -196,6 +194,9 @@ async def register(
                 seconds_left(SIGNUPS_PER_ADDRESS),
                 "Too many sign-ups from this address; try again later.",
             )
+    # After the limit: a refusal names the watched words, which must not be listed for free.
+    checked = await profile_review.check({"display_name": name})
+    name = checked.texts["display_name"]
     if await User.filter(email=normalized).exists():
         raise EmailTaken()
     password_hash = await hash_password(password)

@@ -114,7 +114,7 @@ async def remove_word(request: Request) -> Response:
 
 @staff_only(Capability.MODERATE)
 async def queue_page(request: Request) -> Response:
-    queue = await review.queue(now=datetime.now(UTC))
+    queue = await review.queue(now=datetime.now(UTC), viewer=staff_member(request))
     return await render(
         request,
         "moderation/queue.html",

@@ -192,7 +192,7 @@ async def test_watched_words(request: Request) -> Response:
 )
 @staff_only(Capability.MODERATE)
 async def review_queue(request: Request) -> Response:
-    queue = await review.queue(now=datetime.now(UTC))
+    queue = await review.queue(now=datetime.now(UTC), viewer=staff_member(request))
     pictures = await review.pictures(queue.items)
     return json_response(
         {

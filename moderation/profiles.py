@@ -18,6 +18,7 @@ import links
 from accounts import profiles
 from accounts.models import User
 from accounts.profile_review import CheckedTexts, ProfileReview
+from errors import ValidationError
 from moderation import review, words
 from moderation.errors import BlockedWords, WordsNeedApproval
 from moderation.folding import fold_word
@@ -34,14 +35,26 @@ async def check(texts: dict[str, str]) -> CheckedTexts:
     naming every such word and the first field that has one; else returns the texts
     censored, with their flag words."""
     verdicts = {name: await words.verdict(text) for name, text in texts.items()}
+    # What would be kept is read again: a word hidden inside another (法赌博轮, 赌博 censored)
+    # must not make one (法■■轮 is 法轮 to the matcher).
+    kept = {name: await words.verdict(v.censored) for name, v in verdicts.items()}
     for action, refusal in (
         (WordAction.BLOCK, BlockedWords),
         (WordAction.REQUIRE_APPROVAL, WordsNeedApproval),
     ):
-        found = {name: v.words(action) for name, v in verdicts.items() if v.words(action)}
+        found = {
+            name: list(dict.fromkeys([*v.words(action), *kept[name].words(action)]))
+            for name, v in verdicts.items()
+            if v.words(action) or kept[name].words(action)
+        }
         if found:
             every = list(dict.fromkeys(w for named in found.values() for w in named))
             raise refusal(every, field=next(iter(found)))
+    name = texts.get("display_name")
+    if name is not None and not fold_word(verdicts["display_name"].censored):
+        raise ValidationError(
+            "display_name", "must keep a letter or a digit once its words are hidden"
+        )
     flagged = list(dict.fromkeys(w for v in verdicts.values() for w in v.words(WordAction.FLAG)))
     return CheckedTexts({name: v.censored for name, v in verdicts.items()}, flagged)
 
@@ -65,7 +78,12 @@ async def flag(user_id: int, found: list[str], text: str, now: datetime) -> None
     )
 
 
-async def hold_avatar(user_id: int, now: datetime) -> None:
+async def avatar_changed(user_id: int, held: bool, now: datetime) -> None:
+    """A new picture: the one waiting before is superseded (its item closed, so a decision
+    taken on it answers 409 instead of acting on this one), and a held one queued anew."""
+    await review.settle(AVATAR, user_id, approved=False, actor=None, now=now)
+    if not held:
+        return
     await review.hold(
         AVATAR,
         user_id,
@@ -79,7 +97,7 @@ async def hold_avatar(user_id: int, now: datetime) -> None:
 
 def profile_review() -> ProfileReview:
     """The reviewer the composition root binds to accounts.profile_review.PROFILE_REVIEW."""
-    return ProfileReview(check=check, soften=soften, flag=flag, hold_avatar=hold_avatar)
+    return ProfileReview(check=check, soften=soften, flag=flag, avatar_changed=avatar_changed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,13 +67,14 @@ class Shown:
 class Reportable:
     """One kind of reportable thing, as its package sees it. `find(object_id, reporter)`
     returns what to show of it, or raises (not there, or not for this reporter's eyes);
-    `find(object_id, None)` is the moderators' look. `take_down(object_id, actor, now)` hides
-    it (inside the decision's transaction); None: nothing to hide, the report is acted on
-    elsewhere (a conversation with the staff)."""
+    `find(object_id, None)` is the moderators' look. `take_down(object_id, actor, now, note)`
+    hides it and tells its author (with the moderator's note) inside the decision's
+    transaction; None: nothing to hide, the report is acted on elsewhere (a conversation with
+    the staff)."""
 
     label: str
     find: Callable[[int, User | None], Awaitable[Shown]]
-    take_down: Callable[[int, User, datetime], Awaitable[None]] | None
+    take_down: Callable[[int, User, datetime, str], Awaitable[None]] | None
 
 
 @dataclass
@@ -276,7 +277,7 @@ async def decide(
         if not closed:
             raise NoOpenReports()
         if take_down and kind.take_down is not None and shown is not None:
-            await kind.take_down(object_id, actor, now)
+            await kind.take_down(object_id, actor, now, why)
         open_ids = [r.id for r in closed]
         await audit.record(
             actor=actor,

@@ -50,6 +50,9 @@ class Reviewable:
     approved: str | None = "review_approved"
     rejected: str | None = "review_rejected"
     picture: Callable[[int], Awaitable[str | None]] | None = None
+    # Who may see and decide items of this kind (a Capability's value): a member's message
+    # to customer service is for the staff who read conversations, not every moderator.
+    capability: str = "moderate"
 
 
 @dataclass
@@ -116,10 +119,17 @@ class Queue:
     decided: int  # in the last WAIT_WINDOW
 
 
-async def queue(*, now: datetime, limit: int = QUEUE_PAGE) -> Queue:
-    """What waits, oldest first (held before flagged at the same age), and how long things
-    wait: the oldest now, and the median of the last week's decisions."""
-    waiting = ReviewItem.filter(status=ReviewStatus.WAITING)
+def kinds_for(viewer: User | None) -> list[str]:
+    """The kinds `viewer` may see in the queue (None: every kind)."""
+    kinds = REVIEWABLES.get().kinds
+    return [k for k, r in kinds.items() if viewer is None or viewer.may(r.capability)]
+
+
+async def queue(*, now: datetime, limit: int = QUEUE_PAGE, viewer: User | None = None) -> Queue:
+    """What waits of the kinds `viewer` may decide, oldest first (held before flagged at the
+    same age), and how long things wait: the oldest now, and the median of the last week's
+    decisions."""
+    waiting = ReviewItem.filter(status=ReviewStatus.WAITING, kind__in=kinds_for(viewer))
     items = await waiting.order_by("created_at", "id").limit(limit).select_related("author")
     count = await waiting.count()
     decided = await ReviewItem.filter(
@@ -186,6 +196,8 @@ async def decide(
     if item is None:
         raise ReviewItemNotFound()
     reviewable = REVIEWABLES.get().kinds.get(item.kind)
+    if reviewable is not None and not actor.may(reviewable.capability):
+        raise ReviewItemNotFound()  # not this moderator's to see
     status = ReviewStatus.APPROVED if approve else ReviewStatus.REJECTED
     async with in_transaction():
         claimed = await ReviewItem.filter(id=item.id, status=ReviewStatus.WAITING).update(

@@ -138,11 +138,17 @@ async def screen(**texts: str) -> Screened:
     every blocked word of all of them (and the first text that has one, as its `field`);
     else returns them censored, with what holds or flags them."""
     verdicts = {name: await verdict(text) for name, text in texts.items()}
-    blocked = list(dict.fromkeys(w for v in verdicts.values() for w in v.blocked))
+    # What would be kept is read again: a word hidden inside a censored one (法赌博轮, 赌博
+    # censored) must not come out as a word (法■■轮 reads as 法轮).
+    kept = {name: await verdict(v.censored) for name, v in verdicts.items()}
+    both = {name: (verdicts[name], kept[name]) for name in verdicts}
+    blocked = list(dict.fromkeys(w for pair in both.values() for v in pair for w in v.blocked))
     if blocked:
-        raise BlockedWords(blocked, field=next(n for n, v in verdicts.items() if v.blocked))
-    held = list(dict.fromkeys(w for v in verdicts.values() for w in v.words(_HELD)))
-    flagged = list(dict.fromkeys(w for v in verdicts.values() for w in v.words(_FLAG)))
+        first = next(n for n, pair in both.items() if pair[0].blocked or pair[1].blocked)
+        raise BlockedWords(blocked, field=first)
+    every = [v for pair in both.values() for v in pair]
+    held = list(dict.fromkeys(w for v in every for w in v.words(_HELD)))
+    flagged = list(dict.fromkeys(w for v in every for w in v.words(_FLAG)))
     return Screened({n: v.censored for n, v in verdicts.items()}, held, flagged)
 
 
@@ -161,8 +167,8 @@ async def censor_refusals(text: str) -> str | None:
     None when censoring keeps making new such words (CENSOR_ROUNDS)."""
     for _ in range(CENSOR_ROUNDS):
         found = await verdict(text)
-        if not found.blocked and not found.held:
-            return found.censored
+        if not found.blocked and not found.held and not found.words(WordAction.CENSOR):
+            return text  # read again after censoring: nothing left to hide
         text = found.censoring(WordAction.BLOCK, WordAction.CENSOR, _HELD)
     return None
 

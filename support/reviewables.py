@@ -63,5 +63,6 @@ def register(reviewables: Reviewables) -> None:
             _unchanged,
             _link,
             rejected=MESSAGE_REJECTED,
+            capability="conversations",  # what a member wrote to the staff stays with them
         ),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import links
+from accounts import notices
 from accounts.models import User
 from community.board import moderation, replies, services
 from community.board.errors import PostNotFound
@@ -45,7 +46,8 @@ async def _find_post(post_id: int, reporter: User | None) -> Shown:
     return Shown(post.title, links.path("board.post_page", id=post.id), post.author_id)  # type: ignore[attr-defined]
 
 
-async def _hide_post(post_id: int, actor: User, now: datetime) -> None:
+async def _hide_post(post_id: int, actor: User, now: datetime, note: str) -> None:
+    """Hidden as the board's hide button hides (its author told, with the reports' reasons)."""
     await moderation.moderate(post_id, "hide", actor=actor, now=now)
 
 
@@ -67,9 +69,20 @@ async def _find_reply(reply_id: int, reporter: User | None) -> Shown:
     )
 
 
-async def _hide_reply(reply_id: int, actor: User, now: datetime) -> None:
+async def _hide_reply(reply_id: int, actor: User, now: datetime, note: str) -> None:
+    """Hidden, and its author told (as of a held reply not published), with the note."""
+    reply = await Reply.get_or_none(id=reply_id)
     await replies.reject_reply(reply_id, now)
     await review.settle("reply", reply_id, approved=False, actor=actor, now=now)
+    if reply is not None:
+        text = plain_text(reply.body_html)
+        await notices.notify(
+            reply.author_id,  # type: ignore[attr-defined]
+            kind="review_rejected",
+            params={"excerpt": text[:60], "note": note},
+            link=await _reply_link(reply_id),
+            now=now,
+        )
 
 
 def register(reviewables: Reviewables, reportables: Reportables) -> None:
