@@ -222,9 +222,10 @@ async def decide(
         told: str | None = "review_approved" if approve else "review_rejected"
     else:
         told = reviewable.approved if approve else reviewable.rejected
-    if approve and (item.reason == ReviewReason.FLAGGED or not changed):
-        pass  # shown all along, or kept hidden for another reason: nothing to tell
-    elif told is not None:
+    # An approval of something shown all along (flagged), or kept hidden for another reason,
+    # changed nothing for its author: nobody is told.
+    quiet = approve and (item.reason == ReviewReason.FLAGGED or not changed)
+    if told is not None and not quiet:
         await notices.notify(
             item.author_id,  # type: ignore[attr-defined]
             kind=told,
