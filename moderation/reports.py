@@ -15,7 +15,6 @@ through close(), so the reporters are told the same way.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,9 +25,10 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit, notices
 from accounts.models import User
-from errors import DomainError, RateLimited, ValidationError
+from errors import DomainError, RateLimited
 from moderation.errors import ModerationErrorCode
 from moderation.models import Report, ReportStatus
+from moderation.review import clean_line
 from ratelimit import Counter, Limit, seconds_left
 from wiring import Wire
 
@@ -88,15 +88,6 @@ class Reportables:
 REPORTABLES: Wire[Reportables] = Wire("moderation.reports.REPORTABLES")
 
 
-def _text(value: str, name: str, most: int, *, required: bool) -> str:
-    clean = " ".join(unicodedata.normalize("NFC", value).split())
-    if required and not clean:
-        raise ValidationError(name, "is required")
-    if len(clean) > most:
-        raise ValidationError(name, f"must be at most {most} characters")
-    return clean
-
-
 def reportable(kind: str) -> Reportable:
     found = REPORTABLES.get().kinds.get(kind)
     if found is None:
@@ -116,7 +107,7 @@ async def report(
     """`reporter` reports a thing they can see, with a reason; once per person and thing (the
     same report again). Raises NothingToReport (or the kind's not-found error),
     ValidationError (reason), RateLimited."""
-    why = _text(reason, "reason", REASON_CHARS, required=True)
+    why = clean_line(reason, "reason", REASON_CHARS, required=True)
     kind = reportable(object_type)
     await kind.find(object_id, reporter)
     existing = await Report.get_or_none(
@@ -255,7 +246,7 @@ async def decide(
     """Decide every open report of one thing: take it down (its package hides it) or
     dismiss them (the note, required then, tells the reporters why it stays). Raises
     NothingToReport (a kind nobody reports), NoOpenReports, ValidationError (note)."""
-    why = _text(note, "note", NOTE_CHARS, required=not take_down)
+    why = clean_line(note, "note", NOTE_CHARS, required=not take_down)
     kind = reportable(object_type)
     shown: Shown | None
     try:

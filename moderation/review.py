@@ -161,13 +161,19 @@ async def settle(
     )
 
 
+def clean_line(value: str, name: str, most: int, *, required: bool) -> str:
+    """A moderator's note or a reporter's reason as kept: NFC, one line, at most `most`
+    characters. Raises ValidationError naming the field."""
+    clean = " ".join(unicodedata.normalize("NFC", value).split())
+    if required and not clean:
+        raise ValidationError(name, "is required")
+    if len(clean) > most:
+        raise ValidationError(name, f"must be at most {most} characters")
+    return clean
+
+
 def _note(text: str, *, required: bool) -> str:
-    note = " ".join(unicodedata.normalize("NFC", text).split())
-    if required and not note:
-        raise ValidationError("note", "is required: the author reads why")
-    if len(note) > NOTE_CHARS:
-        raise ValidationError("note", f"must be at most {NOTE_CHARS} characters")
-    return note
+    return clean_line(text, "note", NOTE_CHARS, required=required)
 
 
 async def pictures(items: list[ReviewItem]) -> dict[int, str]:

@@ -91,3 +91,22 @@ async def test_a_held_post_is_approved_and_a_report_is_answered(
         await expect(page.locator("main")).to_contain_text(said["taken"])
         await photograph(page, SCREENSHOTS, "reporter-inbox", locale)
         await page.context.close()
+
+
+@pytest.mark.parametrize("locale", list(WORDS))
+async def test_an_admin_keeps_the_lists_and_tests_a_sentence(
+    browser: WatchedBrowser, settings: Settings, locale: str
+) -> None:
+    admin = await make_user(email=f"lists-{locale}@example.cn", role="admin")
+    await words.add_words("block", ["法轮"], actor=None, now=datetime.now(UTC))
+    await words.add_words("censor", ["傻瓜"], actor=None, now=datetime.now(UTC))
+    with running_server(settings) as base_url:
+        page = await browser.new_page(locale=locale, viewport={"width": 390, "height": 844})
+        await sign_in_page(page, base_url, admin.email or "", PASSWORD)
+        await page.goto(f"{base_url}/admin/watched-words")
+        await page.fill("#test-text", "你这个傻.瓜，说法@輪")
+        await page.locator("form.try-word button[type=submit]").click()
+        await expect(page.locator("span.censored")).to_contain_text("■■■")
+        await expect(page.locator("ul.matches li")).to_have_count(2)
+        await photograph(page, SCREENSHOTS, "watched-words", locale)
+        await page.context.close()
