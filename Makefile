@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-.PHONY: install run test lint test-sqlite test-postgres migrations messages bench clean
+.PHONY: install run test lint test-sqlite test-postgres migrations release-snapshot messages bench clean
 
 $(INSTALLED): pyproject.toml
 	@echo "== installing Shuyuan and what it needs into $(VENV) (the first time takes a minute or two)"
@@ -43,34 +43,39 @@ run: install
 	$(BIN)/shuyuan serve --host $(HOST) --port $(PORT) --workers $(WORKERS) --with-localstripe \
 		--with-mail-catcher --with-sign-in-stand-ins --with-wechat-pay --with-alipay
 
-# bandit reads the application's code (not tests, benchmarks or migrations); each finding it
+# bandit reads the application's code (not tests, benchmarks or the generated migrations); each finding it
 # is told to ignore is justified where it stands (# nosec), B101 (assert) in pyproject.toml.
-BANDIT_PATHS = accounts moderation community membership payments store front console stats crm support keywords referrals web jobs app.py cli.py db.py errors.py \
+BANDIT_PATHS = accounts moderation privacy community membership payments store front console stats crm support keywords referrals web jobs app.py cli.py db.py errors.py \
 	ratelimit.py settings.py demo metrics.py batches.py translation.py pictures.py dependencies.py \
-	composition.py wiring.py links.py routing.py tallies.py ipregion
+	composition.py wiring.py links.py routing.py tallies.py ipregion changes.py storage.py backups.py \
+	migrations/check.py migrations/released.py migrations/operations.py
 
+# migrations.check: no migration since the last release (migrations/released.json) drops or
+# renames what that release's hosts still name (docs/upgrades.md).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m migrations.check
 	$(BIN)/bandit -q -c pyproject.toml -r $(BANDIT_PATHS)
 
 # PostgreSQL runs when TEST_POSTGRES_URL is set or a server answers at 127.0.0.1:5432; with
-# TEST_REQUIRE_POSTGRES=1 (CI) its absence fails the run instead of skipping it. The
-# contract walks (schemathesis over the API, hostile queries over the pages, the Nu HTML check of
-# the browser walk's pages) and the browser journeys run once: in the PostgreSQL run when there is
-# one, else in the SQLite run (a page is the same on both; the services under it are tested on
-# both).
+# TEST_REQUIRE_POSTGRES=1 (CI) its absence fails the run instead of skipping it. The expensive
+# checks run once, split between the two runs so that they take about as long side by side: the
+# browser journeys and the page walk with its Nu HTML check (TEST_BROWSER) in the SQLite run (a
+# page is the same on both); the contract walks (schemathesis over the API, hostile queries over
+# the pages: TEST_CONTRACT), the several-hosts and storage tests in the PostgreSQL run when there
+# is one, else in the SQLite run too. The services under them are tested on both.
 HAVE_POSTGRES = [ -n "$$TEST_POSTGRES_URL" ] || $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null
 
 test-sqlite: install $(AXE) $(VNU)
 	@if $(HAVE_POSTGRES); then contract=0; else contract=1; fi; \
 		echo "== pytest on SQLite"; \
-		TEST_DATABASE=sqlite TEST_CONTRACT=$$contract TEST_BROWSER=$$contract $(BIN)/pytest
+		TEST_DATABASE=sqlite TEST_CONTRACT=$$contract TEST_BROWSER=1 $(BIN)/pytest
 
 test-postgres: install $(AXE) $(VNU)
 	@if $(HAVE_POSTGRES); then \
-		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres TEST_CONTRACT=1 $(BIN)/pytest; \
+		echo "== pytest on PostgreSQL"; TEST_DATABASE=postgres TEST_CONTRACT=1 TEST_BROWSER=0 $(BIN)/pytest; \
 	elif [ "$$TEST_REQUIRE_POSTGRES" = 1 ]; then \
 		echo "== no PostgreSQL at 127.0.0.1:5432 and TEST_POSTGRES_URL unset, but TEST_REQUIRE_POSTGRES=1"; \
 		exit 1; \
@@ -87,6 +92,10 @@ test: lint
 # After changing models: write the next migration of every app.
 migrations: install
 	$(BIN)/tortoise makemigrations
+
+# When cutting a release: every migration on disk is released (migrations/released.json).
+release-snapshot: install
+	$(BIN)/python -m migrations.released
 
 # After changing UI text: re-extract messages and merge them into the catalogs.
 messages: install
@@ -105,6 +114,7 @@ bench: install
 	$(BIN)/python -m bench.reset_timing
 	$(BIN)/python -m bench.admin_stats
 	$(BIN)/python -m bench.watched_words
+	$(BIN)/python -m bench.morning_push
 	@echo; cat var/bench-summary.md
 
 clean:

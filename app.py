@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from tortoise.contrib.starlette import RegisterTortoise
 
+from accounts import consents, legal_documents
 from accounts import services as accounts_services
 from accounts import sessions as account_sessions
 from accounts.mail import Mailer
@@ -36,6 +38,7 @@ from ratelimit import make_counter
 from settings import Settings, SettingsError
 from web.api import Decoders
 from web.compression import compression
+from web.consent import ConsentGate
 from web.errors import EXCEPTION_HANDLERS
 from web.headers import BrowserProtections
 from web.hosts import ServedHosts
@@ -43,6 +46,8 @@ from web.limits import BoundedBodies
 from web.observe import Observed
 from web.sessions import ServerSessions
 from web.wiring import Wired
+
+logger = logging.getLogger("shuyuan.app")
 
 
 def create_app(
@@ -86,7 +91,11 @@ def create_app(
         # seconds (they are its own memory, so its own task writes them). Background jobs run
         # here only when they are embedded (SQLite); else `shuyuan worker` runs them on the
         # job engine.
-        tasks = [asyncio.create_task(flush_forever(partial(write_counts, memory)))]
+        tasks = [
+            asyncio.create_task(flush_forever(partial(write_counts, memory))),
+            # What other workers and hosts change, this one forgets (changes.py).
+            asyncio.create_task(wired.bus.listen(memory.heard)),
+        ]
         jobs = (
             embedded_jobs(
                 JobContext(
@@ -95,6 +104,9 @@ def create_app(
                     mailer=mailer,
                     wechat=WechatClient.from_settings(settings),
                     confirm_after_days=settings.confirm_after_days,
+                    var_dir=settings.var_dir,
+                    order_retention_years=settings.order_retention_years,
+                    export_link_hours=settings.export_link_hours,
                 )
             )
             if settings.jobs == "embedded"
@@ -127,11 +139,12 @@ def create_app(
                 async with (
                     RegisterTortoise(
                         app,
-                        config=tortoise_config(settings.database_url),
+                        config=tortoise_config(settings.database_url, pooled=settings.pooled),
                         _enable_global_fallback=True,
                     ),
                 ):
                     await check_job_queue()
+                    await legal_documents.warn_without_documents(logger)
                     async with background():
                         yield
             else:
@@ -139,8 +152,10 @@ def create_app(
                     yield
         finally:
             await counter.aclose()
+            await wired.bus.aclose()
             await provider.aclose()
             await sms.aclose()
+            await wired.storage.aclose()
             await asyncio.to_thread(pictures.close)
 
     # Uploaded product pictures are served from here (routing.py); make it before any upload.
@@ -164,6 +179,8 @@ def create_app(
                     absolute=timedelta(days=settings.session_max_days),
                 ),
             ),
+            # Until the current terms and privacy policy are agreed, pages lead to them.
+            Middleware(ConsentGate),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -179,6 +196,7 @@ def create_app(
     app.state.before_scrape = partial(jobs_admin.refresh_gauges, settings.jobs)
     # What web/ (the floor under every package) needs from the packages, handed over here.
     app.state.token_owner = accounts_services.user_for_token
+    app.state.consent_required = consents.required
     app.state.page_context = page_context
     return app
 

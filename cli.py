@@ -1,4 +1,5 @@
-"""The `shuyuan` command: migrate, create-admin, demo-data, reconcile-payments, serve."""
+"""The `shuyuan` command: migrate, create-admin, demo-data, reconcile-payments, serve, and the
+uploads' backups (backup-storage, restore-storage)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ import httpx
 from tortoise import Tortoise
 from tortoise.migrations.api.migrate import migrate as run_migrations
 
+import backups
 import composition
 from db import tortoise_config
 from errors import DomainError
 from settings import LOCAL_HOSTS, Settings, SettingsError
+from storage import STORAGE
 
 
 def ensure_sqlite_dir(database_url: str) -> None:
@@ -40,7 +43,7 @@ async def migrate(settings: Settings) -> None:
     """Apply every checked-in migration that the database lacks."""
     ensure_sqlite_dir(settings.database_url)
     try:
-        await run_migrations(config=tortoise_config(settings.database_url))
+        await run_migrations(config=tortoise_config(settings.direct_url))
     finally:
         await Tortoise.close_connections()
     await _with_database(settings, rebuild_search_index)
@@ -49,7 +52,7 @@ async def migrate(settings: Settings) -> None:
         # second migrate, and the queue's pages never meet a missing table.
         from jobs.engine import install_schema
 
-        if await install_schema(settings.database_url):
+        if await install_schema(settings.direct_url):
             print("installed the job queue's tables (procrastinate)")
 
 
@@ -60,6 +63,7 @@ async def work(
     module in `also`) on the job engine until SIGTERM or SIGINT; jobs under way finish first."""
     import importlib
 
+    import changes
     from accounts.mail import Mailer
     from accounts.wechat import WechatClient
     from jobs import queue as job_queue
@@ -78,9 +82,14 @@ async def work(
         mailer=mailer,
         wechat=WechatClient.from_settings(settings),
         confirm_after_days=settings.confirm_after_days,
+        var_dir=settings.var_dir,
+        order_retention_years=settings.order_retention_years,
+        export_link_hours=settings.export_link_hours,
     )
-    engine = make_engine(settings.database_url, context, jobs)
-    await Tortoise.init(config=tortoise_config(settings.database_url))
+    # The job queue LISTENs and locks: always on PostgreSQL itself; the jobs' own queries go
+    # where the app's do.
+    engine = make_engine(settings.direct_url, context, jobs)
+    await Tortoise.init(config=tortoise_config(settings.database_url, pooled=settings.pooled))
     try:
         if not await job_queue.installed():
             print("shuyuan: the job queue's tables are missing: run `shuyuan migrate` first")
@@ -100,6 +109,10 @@ async def work(
     finally:
         await Tortoise.close_connections()
         await provider.aclose()
+        # What main() wired for the jobs: the changes bus's connections (Redis or PostgreSQL)
+        # and the storage's (the bucket's pool), released in the loop that used them.
+        await changes.BUS.get().aclose()
+        await STORAGE.get().aclose()
 
 
 async def rebuild_search_index() -> None:
@@ -118,7 +131,7 @@ async def rebuild_search_index() -> None:
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[None]]) -> None:
     ensure_sqlite_dir(settings.database_url)
-    await Tortoise.init(config=tortoise_config(settings.database_url))
+    await Tortoise.init(config=tortoise_config(settings.direct_url))
     try:
         await work()
     finally:
@@ -171,6 +184,55 @@ async def reconcile_payments(settings: Settings) -> None:
         await _with_database(settings, work)
     finally:
         await provider.aclose()
+
+
+async def erase_again(settings: Settings) -> None:
+    """`shuyuan erase-again`, after the database was restored from a backup: everyone the
+    ledger of departures (accounts.departures, in the storage) says asked to leave is set to
+    be erased again when it was due; the worker's erasure job does it (docs/backups.md)."""
+    from accounts import departures
+
+    async def work() -> None:
+        again = await departures.erase_again(now=datetime.now(UTC))
+        named = f": {', '.join(str(user_id) for user_id in again)}" if again else ""
+        print(f"accounts set to be erased again: {len(again)}{named}")
+
+    try:
+        await _with_database(settings, work)
+    finally:
+        await STORAGE.get().aclose()
+
+
+async def backup_storage(where: str, keep_days: int, settings: Settings) -> None:
+    """`shuyuan backup-storage`: a snapshot of every upload at `where` (backups.py)."""
+    place = backups.destination(where, settings)
+    try:
+        done = await backups.back_up(
+            STORAGE.get(), place, now=datetime.now(UTC), keep_days=keep_days
+        )
+    finally:
+        await place.aclose()
+        await STORAGE.get().aclose()
+    print(
+        f"snapshot {done.snapshot}: {done.objects} objects, {done.copied} copied "
+        f"({done.bytes_copied} bytes), {done.unchanged} unchanged since the last one"
+    )
+    for name in done.deleted:
+        print(f"deleted snapshot {name} (older than {keep_days} days, or unfinished)")
+
+
+async def restore_storage(where: str, snapshot: str | None, settings: Settings) -> None:
+    """`shuyuan restore-storage`: a snapshot's uploads put back into the storage."""
+    place = backups.destination(where, settings)
+    try:
+        done = await backups.restore(place, STORAGE.get(), snapshot=snapshot)
+    finally:
+        await place.aclose()
+        await STORAGE.get().aclose()
+    print(
+        f"restored snapshot {done.snapshot}: {done.objects} objects, {done.copied} written "
+        f"({done.bytes_copied} bytes), {done.unchanged} there already"
+    )
 
 
 def _answers(host: str, port: int) -> bool:
@@ -418,7 +480,7 @@ def serve(
             wechat_pay_stand_in(settings) if with_wechat_pay else nullcontext(),
             alipay_stand_in(settings) if with_alipay else nullcontext(),
         ):
-            _run_uvicorn(host, port, workers, reload, access_log)
+            _run_uvicorn(host, port, workers, reload, access_log, settings.trusted_proxies)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -427,7 +489,14 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: bool) -> None:
+def _run_uvicorn(
+    host: str,
+    port: int,
+    workers: int,
+    reload: bool,
+    access_log: bool,
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32",),
+) -> None:
     import uvicorn
 
     from web.logs import log_config
@@ -443,8 +512,13 @@ def _run_uvicorn(host: str, port: int, workers: int, reload: bool, access_log: b
         port=port,
         workers=workers if not reload else None,
         reload=reload,
+        # Templates are read once per process (web/rendering.py): an edited one restarts too.
+        reload_includes=["*.py", "*.html"] if reload else None,
+        # X-Forwarded-For and -Proto are believed from the balancers alone
+        # (SHUYUAN_TRUSTED_PROXIES): the client's address for the rate limits, https for the
+        # Secure cookie and HSTS.
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=",".join(trusted_proxies),
         log_level="info",
         # asyncio's loop with TCP_NODELAY, not uvloop: it accepts a crowd's new connections
         # at once (web/loop.py; measured in bench/drop_rush.py).
@@ -485,6 +559,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for a lost database before exiting 1 (default 300)",
     )
+    commands.add_parser(
+        "erase-again",
+        help="after a database restore: erase again who left since the backup (docs/backups.md)",
+    )
+    backup_cmd = commands.add_parser(
+        "backup-storage", help="copy every upload into a dated snapshot (docs/backups.md)"
+    )
+    backup_cmd.add_argument(
+        "--to", required=True, metavar="FOLDER|s3://BUCKET/PREFIX", help="where snapshots are kept"
+    )
+    backup_cmd.add_argument(
+        "--keep-days",
+        type=int,
+        default=backups.MAX_KEEP_DAYS,
+        help=f"delete snapshots older than this (at most {backups.MAX_KEEP_DAYS})",
+    )
+    restore_cmd = commands.add_parser(
+        "restore-storage", help="put a snapshot's uploads back into the storage"
+    )
+    restore_cmd.add_argument(
+        "--from", dest="source", required=True, metavar="FOLDER|s3://BUCKET/PREFIX"
+    )
+    restore_cmd.add_argument("--snapshot", help="its name, a UTC time (default: the newest)")
     serve_cmd = commands.add_parser("serve", help="serve the app with uvicorn")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
@@ -550,6 +647,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.command == "worker":
             _json_logs()
             return asyncio.run(work(settings, args.also, args.concurrency, args.reconnect_for))
+        elif args.command == "erase-again":
+            asyncio.run(erase_again(settings))
+        elif args.command == "backup-storage":
+            asyncio.run(backup_storage(args.to, args.keep_days, settings))
+        elif args.command == "restore-storage":
+            asyncio.run(restore_storage(args.source, args.snapshot, settings))
         elif args.command == "serve":
             serve(
                 settings,
@@ -566,6 +669,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
     except DomainError as exc:
         print(f"shuyuan: {exc.message}", file=sys.stderr)
+        return 1
+    except backups.BackupError as exc:
+        print(f"shuyuan: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -23,7 +23,9 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Router
 
-from accounts import account_parts, notices, sign_in_hooks
+import changes
+from accounts import account_parts, legal_documents, notices, sign_in_hooks
+from accounts import leaving as accounts_leaving
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from accounts.profile_review import PROFILE_REVIEW, ProfileReview
@@ -40,9 +42,12 @@ from moderation import profile_reports, reports, review
 from moderation import profiles as moderation_profiles
 from moderation import words as watched_words
 from payments.purposes import PURPOSES, Purposes
+from privacy import notices as privacy_notices
 from referrals import attribution, rewards
 from routing import route_table
 from settings import Settings
+from storage import STORAGE, Storage
+from storage import from_settings as storage_from_settings
 from store import covers
 from store import fulfilment as store_fulfilment
 from store import notices as store_notices
@@ -62,9 +67,13 @@ class AppWiring:
     # The route table, and the paths and public URLs built from its names (links.py).
     routes: list[BaseRoute]
     links: Links
+    # Where uploads live (storage.py): files under var_dir, or the S3 bucket settings name.
+    storage: Storage
     purposes: Purposes = field(default_factory=Purposes)
     notice_kinds: notices.NoticeKinds = field(default_factory=notices.NoticeKinds)
     memory: WorkerMemory = field(default_factory=WorkerMemory)
+    # Where changes are announced to every worker of every host (changes.py).
+    bus: changes.Bus = field(default_factory=changes.NoBus)
     # What the account page shows from the packages above accounts (their conversations).
     account_parts: account_parts.AccountParts = field(default_factory=account_parts.AccountParts)
     # What happens when a browser signs in, from the packages above accounts (referrals).
@@ -90,9 +99,13 @@ class AppWiring:
                 (review.REVIEWABLES, self.reviewables),
                 (PROFILE_REVIEW, self.profile_review),
                 (reports.REPORTABLES, self.reportables),
+                (changes.BUS, self.bus),
+                (changes.HERE, self.memory.heard),
                 (watched_words.WATCHED, self.memory.watched),
+                (legal_documents.LEGAL_VERSIONS, self.memory.legal),
                 # The podcast's drawn artwork is set in the font the store ships.
                 (artwork.TYPEFACE, covers.typeface),
+                (STORAGE, self.storage),
             )
         )
 
@@ -100,11 +113,17 @@ class AppWiring:
 def wire(settings: Settings) -> AppWiring:
     """Build what an app (or a command) for `settings` is wired with."""
     # Mails written by this app link to its public address, signed with its secret key.
-    table = route_table(settings.var_dir / "media")
+    storage = storage_from_settings(settings)
+    table = route_table(storage)
     wired = AppWiring(
         letterhead=notices.Letterhead(settings.secret_key),
         routes=table,
         links=Links(Router(routes=table), settings.public_url),
+        bus=changes.make_bus(
+            redis_url=settings.redis_url,
+            postgres_url=settings.direct_url if settings.is_postgres else None,
+        ),
+        storage=storage,
     )
     store_fulfilment.register(wired.purposes)
     membership_fulfilment.register(wired.purposes)
@@ -116,11 +135,13 @@ def wire(settings: Settings) -> AppWiring:
         crm_notices.KINDS,
         support_notices.KINDS,
         moderation_notices.KINDS,
+        accounts_leaving.KINDS,
+        privacy_notices.KINDS,
     ):
         wired.notice_kinds.register(kinds)
     wired.account_parts.append(support_parts.CONVERSATIONS)
     board_reviewables.register(wired.reviewables, wired.reportables)
-    moderation_profiles.register(wired.reviewables, media_dir=settings.var_dir / "media")
+    moderation_profiles.register(wired.reviewables)
     support_reviewables.register(wired.reviewables)
     profile_reports.register(wired.reportables)
     support_reportables.register(wired.reportables)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+from tortoise import connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.models import Model
@@ -27,6 +29,7 @@ APPS = (
     "support",
     "keywords",
     "referrals",
+    "privacy",
 )
 # Where each app's models are (the community's two rooms keep theirs apart).
 MODELS = {
@@ -79,6 +82,7 @@ def read_sql(path: Path) -> str:
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+@lru_cache(maxsize=256)
 def for_dialect(sql: str, dialect: str) -> str:
     """`sql` written with $1, $2... placeholders, as `dialect` takes them on SQLite: "?" when
     each $n appears once and in order, else SQLite's numbered "?n" (a value used twice). A
@@ -94,6 +98,18 @@ def for_dialect(sql: str, dialect: str) -> str:
     if sorted(set(numbers)) != list(range(1, max(numbers, default=0) + 1)):
         raise ValueError(f"placeholders must be $1..$n with none missing, not {numbers}")
     return _PLACEHOLDER.sub(r"?\1", sql)  # SQLite's numbered ?NNN: one value, used again
+
+
+async def fetch_one(sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
+    """The first row of `sql` (written with $1, $2... placeholders) on the default database, or
+    None. Straight from asyncpg's pool when no transaction holds the connection (the hottest
+    reads: the session of every page), else through Tortoise (SQLite; inside a transaction)."""
+    connection = connections.get("default")
+    if isinstance(connection, AsyncpgClient):
+        return await connection.fetch_row(sql, params)
+    dialect = connection.capabilities.dialect
+    rows = await connection.execute_query_dict(for_dialect(sql, dialect), list(params))
+    return rows[0] if rows else None
 
 
 # The few ORM internals the application needs, kept here so no package reaches into Tortoise.
@@ -116,17 +132,24 @@ def table_name(model: type[Model]) -> str:
     return str(model._meta.db_table)
 
 
-def _connection(database_url: str) -> str | dict[str, Any]:
+def _connection(database_url: str, pooled: bool) -> str | dict[str, Any]:
     if database_url.split(":", 1)[0] not in ("postgres", "postgresql", "asyncpg"):
         return database_url
     expanded = expand_db_url(database_url)
+    if pooled:
+        # PgBouncer in transaction mode hands each transaction whichever server connection is
+        # free: a statement asyncpg prepared and cached on one is missing on the next
+        # ("prepared statement __asyncpg_stmt_2__ does not exist"). Without the cache asyncpg
+        # prepares each statement unnamed, in the same exchange that runs it.
+        expanded["credentials"]["statement_cache_size"] = 0
     return {**expanded, "engine": __name__}
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The Tortoise config dict for a database URL (sqlite:// or postgres://)."""
+def tortoise_config(database_url: str, *, pooled: bool = False) -> dict[str, Any]:
+    """The Tortoise config dict for a database URL (sqlite:// or postgres://); `pooled`: the
+    URL goes through PgBouncer in transaction mode (Settings.pooled)."""
     return {
-        "connections": {"default": _connection(database_url)},
+        "connections": {"default": _connection(database_url, pooled)},
         "apps": {
             app: {
                 "models": MODELS.get(app, [f"{app}.models"]),

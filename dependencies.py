@@ -24,6 +24,12 @@ HELPERS = frozenset(
         "wiring",
         "links",
         "tallies",
+        # Changes every worker hears (NOTIFY or Redis pub/sub): memories forgotten on every host.
+        "changes",
+        # Where uploads live: local disk or an S3-compatible bucket (storage.STORAGE).
+        "storage",
+        # Backups of the uploads: dated snapshots of the storage, kept 30 days at most.
+        "backups",
         # IP属地: an address's province or country, from the offline data in ipregion/data/.
         "ipregion",
     }
@@ -41,7 +47,9 @@ _DOMAIN = _FLOOR | {
     "support",
 }
 _JOBS = _DOMAIN | {"front", "stats", "crm", "keywords", "referrals"}
-_CONSOLE = _JOBS | {"jobs"}
+# Personal data (a member's copy of it, and its erasure) reads every package below it.
+_PRIVACY = _JOBS | {"privacy"}
+_CONSOLE = _PRIVACY | {"jobs"}
 _ROUTING = _CONSOLE | {"console"}
 
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -69,7 +77,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # Growth through friends: share links, attribution, one level of referral rewards (their
     # rules, the append-only ledger, payouts), posters.
     "referrals": _DOMAIN,
-    "jobs": _JOBS,
+    # Personal data the member controls: the copy of everything held about them (a ZIP the
+    # job writes) and the erasure after leaving (注销), across every package's tables.
+    "privacy": _JOBS,
+    "jobs": _PRIVACY,
     # The back office's frame (/admin): its overview across every package, the audit log,
     # the staff.
     "console": _CONSOLE,

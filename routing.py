@@ -8,10 +8,11 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from accounts import admin as accounts_admin
 from accounts import api as accounts_api
+from accounts import consent_api, consent_pages, wechat_pages
 from accounts import phone_pages as accounts_phone_pages
 from accounts import routes as accounts_routes
-from accounts import wechat_pages
 from community.board import api as board_api
 from community.board import routes as board_routes
 from community.feed import admin as feed_admin
@@ -35,11 +36,16 @@ from moderation import api as moderation_api
 from moderation import routes as moderation_routes
 from payments import api as payments_api
 from payments import routes as payments_routes
+from privacy import api as privacy_api
+from privacy import leaving_api as privacy_leaving_api
+from privacy import leaving_pages as privacy_leaving_pages
+from privacy import routes as privacy_routes
 from referrals import admin as referrals_admin
 from referrals import api as referrals_api
 from referrals import routes as referrals_routes
 from stats import api as stats_api
 from stats import routes as stats_routes
+from storage import Storage
 from store import admin as store_admin
 from store import admin_api as store_admin_api
 from store import api as store_api
@@ -49,12 +55,13 @@ from support import api as support_api
 from support import routes as support_routes
 from web import home, observe
 from web import paths as web_paths
+from web.stored import StoredFiles
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def route_table(media_dir: Path) -> list[BaseRoute]:
-    """The app's routes; uploaded pictures are served from `media_dir`."""
+def route_table(storage: Storage) -> list[BaseRoute]:
+    """The app's routes; uploaded pictures are served from `storage`'s media/ folder."""
     web_paths.register()  # `{id:id}`: Starlette's convertors are one table per process
     # Starlette tries routes in order: the busiest paths (a drop's orders) are found first.
     api_routes = [
@@ -74,11 +81,18 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *keywords_api.routes(),
         *referrals_api.routes(),
         *moderation_api.routes(),
+        *privacy_leaving_api.routes(),
+        *privacy_api.routes(),
+        *consent_api.routes(),
     ]
     return [
         # API routes are named "api:<package>.<action>".
         Mount("/api/v1", routes=api_routes, name="api"),
+        # The morning's pages: the front page, the day's item and its audio (every range a
+        # player asks for) are matched first, not after a hundred others (a tenth of the
+        # audio's CPU was spent trying routes: bench/morning_push.py).
         *front_routes.routes(),
+        *feed_routes.routes(),
         *home.routes(),
         *observe.routes(),
         *jobs_admin.routes(),
@@ -91,7 +105,6 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *store_routes.routes(),
         *store_admin.routes(),
         *feed_admin.routes(),
-        *feed_routes.routes(),
         *keywords_routes.routes(),
         *referrals_routes.routes(),
         *referrals_admin.routes(),
@@ -103,6 +116,10 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         *support_admin.routes(),
         *keywords_admin.routes(),
         *moderation_admin.routes(),
+        *privacy_leaving_pages.routes(),
+        *privacy_routes.routes(),
+        *consent_pages.routes(),
+        *accounts_admin.routes(),
         # The console's own pages, then the old admin addresses' redirects (after every
         # package's routes: only what nothing else answers is redirected).
         *stats_routes.routes(),
@@ -110,5 +127,5 @@ def route_table(media_dir: Path) -> list[BaseRoute]:
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         # Uploaded product pictures (resized by the store); a CDN can front this path. The
         # app makes the folder at start-up (a command that only builds links need not).
-        Mount("/media", StaticFiles(directory=media_dir, check_dir=False), name="media"),
+        Mount("/media", StoredFiles(storage), name="media"),
     ]

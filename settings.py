@@ -24,6 +24,7 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_FREE_SHIPPING_OVER_FEN",
         "SHUYUAN_VAR_DIR",
         "DATABASE_URL",
+        "DATABASE_DIRECT_URL",
         "SECRET_KEY",
         "STRIPE_API_BASE",
         "STRIPE_SECRET_KEY",
@@ -33,7 +34,11 @@ KNOWN_VARIABLES = frozenset(
         "SHUYUAN_SESSION_IDLE_DAYS",
         "SHUYUAN_SESSION_MAX_DAYS",
         "SHUYUAN_AVATAR_REVIEW_DAYS",
+        "SHUYUAN_LEAVING_DAYS",
+        "SHUYUAN_ORDER_RETENTION_YEARS",
+        "SHUYUAN_EXPORT_LINK_HOURS",
         "SHUYUAN_METRICS_FROM",
+        "SHUYUAN_TRUSTED_PROXIES",
         "SHUYUAN_JOBS",
         "SMTP_URL",
         "MAIL_FROM",
@@ -73,9 +78,18 @@ KNOWN_VARIABLES = frozenset(
         "ALIPAY_APP_ID",
         "ALIPAY_APP_PRIVATE_KEY",
         "ALIPAY_PUBLIC_KEY",
+        # Uploads (storage.py): local disk or an S3-compatible bucket; nginx serves audio.
+        "SHUYUAN_STORAGE",
+        "SHUYUAN_ACCEL_REDIRECT",
+        "S3_ENDPOINT_URL",
+        "S3_BUCKET",
+        "S3_REGION",
+        "S3_ACCESS_KEY_ID",
+        "S3_SECRET_ACCESS_KEY",
+        "S3_ADDRESSING_STYLE",
     }
 )
-CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_", "WECHATPAY_", "ALIPAY_")
+CHECKED_PREFIXES = ("SHUYUAN_", "STRIPE_", "WECHAT_", "SMS_", "WECHATPAY_", "ALIPAY_", "S3_")
 # Settings that are gone, and what took their place (start-up says so rather than ignoring one).
 REPLACED_VARIABLES = {
     "SHUYUAN_WECHAT_PAY": "SHUYUAN_PROVIDERS (wechat_pay:wechatpay for WeChat Pay directly)",
@@ -132,6 +146,19 @@ class SmsAccount:
     sign_name: str = "书院"
     template: str = "SMS_000001"  # Alibaba Cloud's TemplateCode or Tencent Cloud's TemplateId
     app_id: str = ""  # Tencent Cloud's SmsSdkAppId (unused by Alibaba Cloud)
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """An S3-compatible bucket the uploads go to (storage.S3Storage): AWS, MinIO, Alibaba Cloud
+    OSS or Tencent COS through their S3 endpoints (the last two need "virtual" addressing)."""
+
+    bucket: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    endpoint_url: str | None = None  # None: AWS's own endpoint for the region
+    region: str = "us-east-1"
+    addressing_style: str = "auto"  # "path", "virtual" or "auto" (botocore's choice)
 
 
 @dataclass(frozen=True)
@@ -212,6 +239,11 @@ class SettingsError(Exception):
 class Settings:
     env: str = "development"
     database_url: str = "sqlite://var/shuyuan.sqlite3"
+    # Set when DATABASE_URL goes through PgBouncer in transaction mode: the direct address of
+    # PostgreSQL for what a pooled connection cannot carry (LISTEN for the job queue and the
+    # announcements of changes, the job queue's own connections, migrations). The app's own
+    # queries then run without asyncpg's prepared-statement cache (PgBouncer 1.18 has none).
+    database_direct_url: str | None = None
     secret_key: str = field(default="", repr=False)
     stripe_api_base: str = DEV_STRIPE_API_BASE
     stripe_secret_key: str = field(default="sk_test_shuyuan_dev", repr=False)
@@ -233,12 +265,23 @@ class Settings:
     # A new avatar uploaded by an account younger than this many days waits for a moderator
     # (moderation's review queue) before anyone else sees it; 0: no account's does.
     avatar_review_days: int = 7
+    # Leaving (注销): the cooling-off period in which signing in again undoes it; then the
+    # erasure job empties every personal field (privacy.erasure).
+    leaving_days: int = 15
+    # A departed person's orders and payments are kept, detached from them, this long after
+    # they were made (E-Commerce Law art. 31: three years), then deleted.
+    order_retention_years: int = 3
+    # A member's copy of their data (privacy.export) can be downloaded this long.
+    export_link_hours: int = 72
     # 满 N 包邮: an order whose goods reach this many fen ships free (store.shipping); 0: no
     # such total (every order that ships pays its products' highest fee).
     free_shipping_over_fen: int = 0
     # Addresses (or networks) /metrics answers; anyone else gets 404. Prometheus on the host
     # by default; SHUYUAN_METRICS_FROM="10.0.0.0/8,127.0.0.1" for a scraper elsewhere.
     metrics_from: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # The balancers (nginx) whose X-Forwarded-For and X-Forwarded-Proto the app believes: the
+    # same host by default; SHUYUAN_TRUSTED_PROXIES="10.0.1.0/24" when nginx runs elsewhere.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32",)
     # Where background jobs run: "embedded" (inside the web process; SQLite's only choice) or
     # "worker" (`shuyuan worker` on the job engine; PostgreSQL's default). None: by database.
     jobs_where: str | None = None
@@ -294,6 +337,13 @@ class Settings:
     wechatpay_api_base: str = DEV_WECHATPAY_API_BASE
     alipay: AlipayAccount | None = None
     alipay_gateway: str = DEV_ALIPAY_GATEWAY
+    # Where uploads live (storage.py): "local" (files under var_dir, the default) or "s3" (the
+    # bucket `s3` names; every app host then sees every upload). `accel_redirect`: the internal
+    # nginx location members-only audio is handed to after the access check
+    # (X-Accel-Redirect: deploy/nginx/media.conf), e.g. "/_protected/"; empty: Python streams it.
+    storage: str = "local"
+    s3: S3Bucket | None = None
+    accel_redirect: str = ""
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -301,6 +351,13 @@ class Settings:
                 f"SHUYUAN_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
             )
         _check_database_url(self.database_url)
+        if self.database_direct_url is not None:
+            _check_database_url(self.database_direct_url, "DATABASE_DIRECT_URL")
+            if not (self.is_postgres and self.database_direct_url.startswith("postgres")):
+                raise SettingsError(
+                    "DATABASE_DIRECT_URL is for PostgreSQL behind PgBouncer: both it and "
+                    "DATABASE_URL must be postgres:// addresses"
+                )
         _check_http_url("STRIPE_API_BASE", self.stripe_api_base)
         if self.redis_url is not None:
             _check_redis_url(self.redis_url)
@@ -316,6 +373,12 @@ class Settings:
             raise SettingsError("SHUYUAN_CONFIRM_AFTER_DAYS must be from 1 to 60")
         if not 0 <= self.avatar_review_days <= 365:
             raise SettingsError("SHUYUAN_AVATAR_REVIEW_DAYS must be from 0 to 365")
+        if not 1 <= self.leaving_days <= 90:
+            raise SettingsError("SHUYUAN_LEAVING_DAYS must be from 1 to 90")
+        if not 3 <= self.order_retention_years <= 30:
+            raise SettingsError("SHUYUAN_ORDER_RETENTION_YEARS must be from 3 to 30")
+        if not 1 <= self.export_link_hours <= 720:
+            raise SettingsError("SHUYUAN_EXPORT_LINK_HOURS must be from 1 to 720")
         if not 0 <= self.free_shipping_over_fen <= 10_000_000:
             raise SettingsError("SHUYUAN_FREE_SHIPPING_OVER_FEN must be from 0 to 10000000 fen")
         _check_http_url("SHUYUAN_PUBLIC_URL", self.public_url)
@@ -370,6 +433,7 @@ class Settings:
         _check_http_url("WECHATPAY_API_BASE", self.wechatpay_api_base)
         _check_http_url("ALIPAY_GATEWAY", self.alipay_gateway)
         _check_providers(self)
+        _check_storage(self)
         if self.alipay is not None:
             _check_alipay(self, self.alipay)
         if self.wechat_pay is not None:
@@ -450,6 +514,16 @@ class Settings:
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgres://", "postgresql://"))
 
+    @property
+    def pooled(self) -> bool:
+        """DATABASE_URL goes through a pooler in transaction mode (DATABASE_DIRECT_URL is set)."""
+        return self.database_direct_url is not None
+
+    @property
+    def direct_url(self) -> str:
+        """PostgreSQL itself: for LISTEN, the job queue and migrations."""
+        return self.database_direct_url or self.database_url
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from environment variables; raise SettingsError on a bad one.
@@ -483,6 +557,7 @@ class Settings:
         return cls(
             env=env,
             database_url=environ.get("DATABASE_URL", "").strip() or default_db,
+            database_direct_url=environ.get("DATABASE_DIRECT_URL", "").strip() or None,
             secret_key=secret_key,
             stripe_api_base=(
                 environ.get("STRIPE_API_BASE", "").strip()
@@ -505,8 +580,12 @@ class Settings:
             refund_days=_whole_days(environ, "SHUYUAN_REFUND_DAYS", 7),
             confirm_after_days=_whole_days(environ, "SHUYUAN_CONFIRM_AFTER_DAYS", 10),
             avatar_review_days=_whole_days(environ, "SHUYUAN_AVATAR_REVIEW_DAYS", 7),
+            leaving_days=_whole_days(environ, "SHUYUAN_LEAVING_DAYS", 15),
+            order_retention_years=_whole_number(environ, "SHUYUAN_ORDER_RETENTION_YEARS", 3),
+            export_link_hours=_whole_number(environ, "SHUYUAN_EXPORT_LINK_HOURS", 72),
             free_shipping_over_fen=_whole_number(environ, "SHUYUAN_FREE_SHIPPING_OVER_FEN", 0),
             metrics_from=_networks(environ, "SHUYUAN_METRICS_FROM", ("127.0.0.1/32", "::1/128")),
+            trusted_proxies=_networks(environ, "SHUYUAN_TRUSTED_PROXIES", ("127.0.0.1/32",)),
             jobs_where=environ.get("SHUYUAN_JOBS", "").strip() or None,
             smtp_url=environ.get("SMTP_URL", "").strip() or None,
             mail_from=environ.get("MAIL_FROM", "").strip() or Settings.mail_from,
@@ -543,6 +622,9 @@ class Settings:
                 or (PROD_WECHATPAY_API_BASE if production else DEV_WECHATPAY_API_BASE)
             ).rstrip("/"),
             alipay=_alipay(environ, production, var_dir / "alipay"),
+            storage=environ.get("SHUYUAN_STORAGE", "").strip().lower() or "local",
+            s3=_s3_bucket(environ),
+            accel_redirect=environ.get("SHUYUAN_ACCEL_REDIRECT", "").strip(),
             alipay_gateway=(
                 environ.get("ALIPAY_GATEWAY", "").strip()
                 or (PROD_ALIPAY_GATEWAY if production else DEV_ALIPAY_GATEWAY)
@@ -820,24 +902,22 @@ def _development_secret_key(var_dir: Path) -> str:
     return key
 
 
-def _check_database_url(url: str) -> None:
+def _check_database_url(url: str, name: str = "DATABASE_URL") -> None:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         if not (parts.netloc + parts.path):
-            raise SettingsError(
-                "DATABASE_URL sqlite:// needs a file path, e.g. sqlite://var/db.sqlite3"
-            )
+            raise SettingsError(f"{name} sqlite:// needs a file path, e.g. sqlite://var/db.sqlite3")
         return
     if parts.scheme in ("postgres", "postgresql"):
         if not parts.hostname or not parts.path.strip("/"):
-            raise SettingsError("DATABASE_URL must look like postgres://user@host:5432/dbname")
+            raise SettingsError(f"{name} must look like postgres://user@host:5432/dbname")
         try:
             _ = parts.port
         except ValueError:
-            raise SettingsError("DATABASE_URL has a port that is not a number") from None
+            raise SettingsError(f"{name} has a port that is not a number") from None
         return
     raise SettingsError(
-        f"DATABASE_URL must start with sqlite:// or postgres://, not {parts.scheme or url!r}"
+        f"{name} must start with sqlite:// or postgres://, not {parts.scheme or url!r}"
     )
 
 
@@ -872,6 +952,67 @@ def _check_podcast_owner(settings: Settings) -> None:
     if email is not None and (len(email) > 200 or not _PODCAST_OWNER_EMAIL.fullmatch(email)):
         raise SettingsError(
             f"SHUYUAN_PODCAST_OWNER_EMAIL must be an address (podcast@example.cn), not {email!r}"
+        )
+
+
+STORAGES = ("local", "s3")
+S3_ADDRESSING_STYLES = ("auto", "path", "virtual")
+# An nginx internal location's prefix: a path from / to /, nothing nginx would rewrite.
+_ACCEL_PREFIX = re.compile(r"^/[A-Za-z0-9_\-/]{0,62}/$")
+# S3's own rule for a bucket's name (OSS and COS follow it; COS adds "-<appid>").
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+def _s3_bucket(environ: Mapping[str, str]) -> S3Bucket | None:
+    """The S3_* settings, when S3_BUCKET is set (SHUYUAN_STORAGE=s3 needs them)."""
+    bucket = environ.get("S3_BUCKET", "").strip()
+    if not bucket:
+        return None
+    missing = [
+        name for name in ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY") if not environ.get(name)
+    ]
+    if missing:
+        raise SettingsError(f"S3_BUCKET is set, so {' and '.join(missing)} must be too")
+    return S3Bucket(
+        bucket=bucket,
+        access_key_id=environ["S3_ACCESS_KEY_ID"].strip(),
+        secret_access_key=environ["S3_SECRET_ACCESS_KEY"].strip(),
+        endpoint_url=environ.get("S3_ENDPOINT_URL", "").strip().rstrip("/") or None,
+        region=environ.get("S3_REGION", "").strip() or S3Bucket.region,
+        addressing_style=environ.get("S3_ADDRESSING_STYLE", "").strip().lower()
+        or S3Bucket.addressing_style,
+    )
+
+
+def _check_storage(settings: Settings) -> None:
+    if settings.storage not in STORAGES:
+        raise SettingsError(
+            f"SHUYUAN_STORAGE must be one of {', '.join(STORAGES)}, not {settings.storage!r}"
+        )
+    if settings.storage == "s3" and settings.s3 is None:
+        raise SettingsError(
+            "SHUYUAN_STORAGE=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY"
+        )
+    if settings.accel_redirect and not _ACCEL_PREFIX.match(settings.accel_redirect):
+        raise SettingsError(
+            "SHUYUAN_ACCEL_REDIRECT must be an nginx location's path that starts and ends "
+            f"with / (/_protected/), or empty, not {settings.accel_redirect!r}"
+        )
+    s3 = settings.s3
+    if s3 is None:
+        return
+    if not _BUCKET_NAME.match(s3.bucket) or ".." in s3.bucket:
+        raise SettingsError(f"S3_BUCKET must be a bucket's name (my-bucket), not {s3.bucket!r}")
+    if s3.endpoint_url is not None:
+        _check_http_url("S3_ENDPOINT_URL", s3.endpoint_url)
+    if s3.addressing_style not in S3_ADDRESSING_STYLES:
+        raise SettingsError(
+            f"S3_ADDRESSING_STYLE must be one of {', '.join(S3_ADDRESSING_STYLES)}, "
+            f"not {s3.addressing_style!r}"
+        )
+    if not re.fullmatch(r"[a-z0-9\-]{1,40}", s3.region):
+        raise SettingsError(
+            f"S3_REGION must be a region's name (oss-cn-hangzhou), not {s3.region!r}"
         )
 
 

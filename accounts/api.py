@@ -12,7 +12,9 @@ from starlette.routing import BaseRoute, Route
 
 from accounts import (
     browsers,
+    consents,
     devices,
+    leaving,
     notices,
     phones,
     profiles,
@@ -57,7 +59,7 @@ def notification_json(notification: Notification, locale: str) -> dict[str, Any]
     auth=None,
     tag="accounts",
     errors={
-        409: "email_taken",
+        409: "email_taken, version_not_current",
         422: "weak_password, blocked_words, words_need_approval",
         429: "rate_limited",
     },
@@ -71,6 +73,8 @@ async def create_account(request: Request) -> Response:
         locale=api_locale(request),
         address=client_address(request),
         counter=request.app.state.counter,
+        agreement=consents.SignUpAgreement(data.terms, data.privacy, data.age_14),
+        source="api",
     )
     return json_response(user_json(user), 201)
 
@@ -95,8 +99,18 @@ async def create_token(request: Request) -> Response:
         device_token=data.device_token,
         login_code=data.code,
     )
-    token = await services.issue_token(signed_in.user, name=data.name or "api")
-    return json_response({"token": token, "device_token": signed_in.device_token}, 201)
+    return await _token_answer(signed_in, name=data.name or "api")
+
+
+async def _token_answer(signed_in: services.SignedIn, *, name: str) -> Response:
+    """A new bearer token for whoever just signed in: the one end of the API's sign-ins,
+    where a cancellation in its cooling-off is undone (accounts.leaving.come_back)."""
+    came_back = await leaving.come_back(signed_in.user, now=datetime.now(UTC))
+    token = await services.issue_token(signed_in.user, name=name)
+    answer: dict[str, Any] = {"token": token, "device_token": signed_in.device_token}
+    if came_back:
+        answer["came_back"] = True
+    return json_response(answer, 201)
 
 
 @operation(
@@ -152,7 +166,7 @@ async def request_phone_code(request: Request) -> Response:
     status=201,
     auth=None,
     tag="accounts",
-    errors={401: "bad_code", 422: "invalid_field", 429: "rate_limited"},
+    errors={401: "bad_code", 403: "account_closed", 422: "invalid_field", 429: "rate_limited"},
 )
 async def create_phone_token(request: Request) -> Response:
     data = await read_json(request, schemas.PhoneCredentials)
@@ -166,8 +180,7 @@ async def create_phone_token(request: Request) -> Response:
         device_token=data.device_token,
         locale=api_locale(request),
     )
-    token = await services.issue_token(signed_in.user, name="phone")
-    return json_response({"token": token, "device_token": signed_in.device_token}, 201)
+    return await _token_answer(signed_in, name="phone")
 
 
 @operation("Revoke the bearer token this request carries", status=204, tag="accounts")
@@ -241,7 +254,6 @@ async def upload_avatar(request: Request) -> Response:
     await profiles.set_avatar(
         user,
         data,
-        media_dir=request.app.state.settings.var_dir / "media",
         pictures=request.app.state.pictures,
         counter=request.app.state.counter,
         now=datetime.now(UTC),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from errors import DomainError, Forbidden, ServiceUnavailable, Unauthorized, ValidationError
 
@@ -30,6 +31,18 @@ class AccountsErrorCode(StrEnum):
     LAST_SIGN_IN_METHOD = "last_sign_in_method"
     HAS_PASSWORD = "has_password"  # nosec B105  # an error code
     PHONE_TAKEN = "phone_taken"
+    # Leaving (注销, accounts.leaving).
+    WRONG_PROOF = "wrong_proof"
+    NO_WAY_TO_PROVE = "no_way_to_prove"
+    SIGN_IN_AGAIN = "sign_in_again"
+    PASSWORD_PROVES = "password_proves"  # nosec B105  # an error code
+    ALREADY_LEAVING = "already_leaving"
+    NOT_LEAVING = "not_leaving"
+    ACCOUNT_LEAVING = "account_leaving"
+    ACCOUNT_CLOSED = "account_closed"
+    CONSENT_REQUIRED = "consent_required"
+    VERSION_NOT_CURRENT = "version_not_current"
+    WITHDRAWING_IS_LEAVING = "withdrawing_is_leaving"
 
 
 class EmailTaken(DomainError):
@@ -207,3 +220,125 @@ class PhoneTaken(DomainError):
     code = AccountsErrorCode.PHONE_TAKEN
     status = 409
     default_message = "This number already signs in to another account; remove it there first."
+
+
+class WrongProof(DomainError):
+    """Leaving (accounts.leaving): the password or the code that should prove it is the
+    account's owner is wrong, expired or used. 403, not 401: the caller is signed in."""
+
+    code = AccountsErrorCode.WRONG_PROOF
+    status = 403
+    default_message = "That password or code is not right; the account was not cancelled."
+
+
+class NoWayToProve(DomainError):
+    """No code can be sent: the account proves it is its owner's another way (a fresh sign-in
+    with WeChat), or texts cannot be sent here."""
+
+    code = AccountsErrorCode.NO_WAY_TO_PROVE
+    status = 409
+    default_message = (
+        "No code can be sent to this account: sign in with WeChat again, then cancel it "
+        "within 10 minutes."
+    )
+
+
+class SignInAgain(DomainError):
+    """A WeChat-only account proves it is its owner's by a fresh sign-in (accounts.leaving:
+    RECENT_SIGN_IN): this session or token began too long ago."""
+
+    code = AccountsErrorCode.SIGN_IN_AGAIN
+    status = 403
+    default_message = (
+        "To prove it is you, sign in with WeChat again, then cancel your account within 10 minutes."
+    )
+
+
+class PasswordProves(DomainError):
+    """An account with a password proves it with the password, not with a code."""
+
+    code = AccountsErrorCode.PASSWORD_PROVES
+    status = 409
+    default_message = "This account has a password: prove it is yours with the password."
+
+
+class AlreadyLeaving(DomainError):
+    code = AccountsErrorCode.ALREADY_LEAVING
+    status = 409
+    default_message = "This account is already being cancelled."
+
+
+class NotLeaving(DomainError):
+    """Undo asked for an account that is not being cancelled."""
+
+    code = AccountsErrorCode.NOT_LEAVING
+    status = 409
+    default_message = "This account is not being cancelled: there is nothing to undo."
+
+
+class AccountLeaving(DomainError):
+    """A request with the one token a cancelled account keeps, anywhere but its cancellation's
+    own endpoints (GET and DELETE /api/v1/me/deletion)."""
+
+    code = AccountsErrorCode.ACCOUNT_LEAVING
+    status = 403
+    default_message = (
+        "This account is being cancelled: only undoing it is possible "
+        "(DELETE /api/v1/me/deletion), or sign in again."
+    )
+
+
+class AccountClosed(DomainError):
+    """An account whose cooling-off has passed (or that is erased): nobody signs in to it."""
+
+    code = AccountsErrorCode.ACCOUNT_CLOSED
+    status = 403
+    default_message = "This account was cancelled and can no longer be signed in to."
+
+
+class ConsentRequired(DomainError):
+    """Something must be agreed first: the current terms and privacy policy before anything
+    else (accounts.consents.required), or the cross-border notice before paying a provider
+    abroad. `documents` names what (terms, privacy, cross_border)."""
+
+    code = AccountsErrorCode.CONSENT_REQUIRED
+    status = 403
+    default_message = (
+        "Agree to the current terms of service and privacy policy first: read them at "
+        "/legal/terms and /legal/privacy, then POST /api/v1/me/consents for each (or open "
+        "/me/consent in a browser)."
+    )
+
+    def __init__(
+        self, message: str | None = None, *, documents: tuple[str, ...] = (), **details: Any
+    ) -> None:
+        super().__init__(message, documents=list(documents), **details)
+        self.documents = documents
+
+
+class VersionNotCurrent(DomainError):
+    """Only the version published now may be agreed to: an older one (or one not published)
+    is refused, and the answer names the current one."""
+
+    code = AccountsErrorCode.VERSION_NOT_CURRENT
+    status = 409
+    default_message = "This is not the current version; read and agree to version %(current)s."
+
+
+class PublishedMeanwhile(DomainError):
+    """Two publications of one document at once: one became the next version."""
+
+    code = AccountsErrorCode.VERSION_NOT_CURRENT
+    status = 409
+    default_message = "Someone published this document at the same time; read it and try again."
+
+
+class WithdrawingIsLeaving(DomainError):
+    """The terms and the privacy policy are not optional: withdrawing them is leaving."""
+
+    code = AccountsErrorCode.WITHDRAWING_IS_LEAVING
+    status = 409
+    default_message = (
+        "Agreement to the terms and the privacy policy is what an account stands on: to "
+        "withdraw it, leave Shuyuan (注销) at /me/leave."
+    )

@@ -23,10 +23,12 @@ def normalize_email(email: str) -> str:
 
 # Letters that render as nothing or as a blank although Unicode calls them letters or symbols.
 BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e\u17b4\u17b5\u034f\u061c\u00ad")
-# Names nobody may take: they would read as the site speaking, or as its staff.
+# Names nobody may take: they would read as the site speaking, or as its staff, or as an
+# erased account (accounts.profiles.DELETED_ACCOUNT: "已注销用户", "Deleted account").
 RESERVED_NAMES = (
     "admin", "administrator", "root", "system", "support", "staff", "official", "moderator",
     "shuyuan", "书院", "书院官方", "官方", "管理员", "客服", "系统", "版主",
+    "已注销用户", "注销用户", "deleted account", "deleted user",
 )  # fmt: skip
 
 

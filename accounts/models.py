@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +60,17 @@ class User(Model):
     # IP属地 shown on their profile: the region of their latest post or reply that had one
     # (accounts.profiles.wrote_from), never an address. None: nothing placed yet.
     ip_region = fields.CharField(max_length=ipregion.MAX_LENGTH, null=True)
+    # The versions of the terms and the privacy policy (LegalDocument) this person last agreed
+    # to, kept beside the Consent rows that record each answer so that every request can tell
+    # without a query whether the current versions are agreed (accounts.consents). 0: none.
+    agreed_terms = fields.IntField(default=0, db_default=0)
+    agreed_privacy = fields.IntField(default=0, db_default=0)
+    # Leaving (注销, accounts.leaving): asked to be erased; until this moment signing in again
+    # undoes it, after it the erasure job runs. None: not asked, or undone.
+    erase_after = fields.DatetimeField(null=True)
+    # Erased: every personal field is emptied and the row stays only so that the orders,
+    # payments and posts pointing at it keep their shape ("已注销用户"). Never signs in again.
+    erased_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "accounts_user"
@@ -73,6 +85,13 @@ class User(Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+    def is_closed(self, now: datetime) -> bool:
+        """Nobody signs in to it any more: erased, or its cooling-off after leaving is over
+        (accounts.leaving)."""
+        return self.erased_at is not None or (
+            self.erase_after is not None and self.erase_after <= now
+        )
 
     def may(self, capability: str) -> bool:
         """Whether this person's staff role grants `capability` (accounts.roles.Capability)."""
@@ -308,7 +327,11 @@ class Consent(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "accounts.User", related_name="consents", on_delete=fields.CASCADE
     )
-    purpose = fields.CharField(max_length=40)  # the notice kind it is for ("broadcast")
+    # The notice kind it is for ("broadcast"), a document agreed to ("terms", "privacy",
+    # "cross_border": accounts.legal_documents.Document), or the statement "age_14" (14 or older).
+    purpose = fields.CharField(max_length=40)
+    # The LegalDocument version agreed to; None for everything else.
+    version = fields.IntField(null=True)
     granted = fields.BooleanField()
     source = fields.CharField(max_length=20)  # "notices_page", "unsubscribe_link", "api"
     wording = fields.CharField(max_length=500)  # what the person was shown, in their language
@@ -317,6 +340,26 @@ class Consent(Model):
     class Meta:
         table = "accounts_consent"
         indexes = (("user_id", "purpose", "id"),)
+
+
+class LegalDocument(Model):
+    """One published version of the terms, the privacy policy or the cross-border notice
+    (accounts.consents): never edited once published; a change is the next version, which
+    everyone is asked to agree to again."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=20)  # "terms", "privacy", "cross_border"
+    version = fields.IntField()
+    title = fields.CharField(max_length=120)
+    body = fields.TextField()
+    published_at = fields.DatetimeField()
+    published_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "accounts.User", related_name="legal_documents", null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "accounts_legal_document"
+        unique_together = (("kind", "version"),)
 
 
 class IdentityKind(StrEnum):

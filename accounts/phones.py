@@ -180,6 +180,20 @@ async def request_code(
         raise
 
 
+async def text_code(
+    number: str, code: str, *, sender: SmsSender, budget: int, now: datetime
+) -> None:
+    """Text `code` to `number` (+86 and 11 digits, already proven the account's) within the
+    day's budget, for a code kept elsewhere (accounts.leaving's). Raises RateLimited past the
+    budget, SmsUnavailable when the gateway refuses (then not charged)."""
+    day = await _spend_budget(budget, now)
+    try:
+        await sender.send_code(number, code)
+    except SmsUnavailable:
+        await SmsDay.filter(day=day, sent__gt=0).update(sent=F("sent") - 1)
+        raise
+
+
 def _shanghai_day(now: datetime) -> date:
     return now.astimezone(SHANGHAI).date()
 

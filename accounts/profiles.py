@@ -12,13 +12,12 @@ What a person says of themselves goes through the watched words (accounts.profil
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
@@ -29,7 +28,8 @@ from accounts.services import check_display_name, new_display_name
 from errors import RateLimited, ValidationError
 from pictures import PicturePool, Sizes
 from ratelimit import Counter, Limit, seconds_left
-from translation import SUPPORTED_LOCALES
+from storage import STORAGE
+from translation import N_, SUPPORTED_LOCALES
 
 MAX_BIO = 280
 MAX_AVATAR_BYTES = 4 * 1024 * 1024
@@ -154,8 +154,9 @@ async def person(user_id: int) -> User | None:
 
 
 async def person_named(display_name: str) -> User | None:
-    """The person an @mention of `display_name` names (the first to take it), or None."""
-    return await User.filter(display_name=display_name[:40]).order_by("id").first()
+    """The person an @mention of `display_name` names (the first to take it, never an erased
+    account), or None."""
+    return await User.filter(display_name=display_name[:40], erased_at=None).order_by("id").first()
 
 
 def avatar_held(user: User, *, now: datetime, review_days: int) -> bool:
@@ -168,7 +169,6 @@ async def set_avatar(
     user: User,
     data: bytes,
     *,
-    media_dir: Path,
     pictures: PicturePool,
     counter: Counter,
     now: datetime,
@@ -193,14 +193,14 @@ async def set_avatar(
     version = user.avatar_version + 1
     held = avatar_held(user, now=now, review_days=review_days)
     state = AvatarState.WAITING if held else AvatarState.SHOWN
-    folder = media_dir / "avatars"
-    folder.mkdir(parents=True, exist_ok=True)
+    storage = STORAGE.get()
     for size, content in sizes.items():
-        (folder / _avatar_file(user.id, version, size, waiting=held)).write_bytes(content)
+        key = _avatar_key(user.id, version, size, waiting=held)
+        await storage.put(key, content, "image/jpeg")
     async with in_transaction():  # kept and queued for a moderator together, or neither
         await User.filter(id=user.id).update(avatar_version=version, avatar_state=state)
         await profile_review.reviewer().avatar_changed(user.id, held, now)
-    _remove_avatar_files(folder, user.id, user.avatar_version)  # the previous version's
+    await _remove_avatar_files(user.id, user.avatar_version)  # the previous version's
     user.avatar_version, user.avatar_state = version, state
     return user
 
@@ -218,17 +218,48 @@ def _avatar_file(user_id: int, version: int, size: str, *, waiting: bool) -> str
     return f"user-{user_id}-v{version}-{size}.jpg"
 
 
-def _remove_avatar_files(folder: Path, user_id: int, version: int) -> None:
+def _avatar_key(user_id: int, version: int, size: str, *, waiting: bool) -> str:
+    """The storage key of an avatar's file: media/avatars/, which /media serves."""
+    return f"media/avatars/{_avatar_file(user_id, version, size, waiting=waiting)}"
+
+
+async def _remove_avatar_files(user_id: int, version: int) -> None:
+    storage = STORAGE.get()
     for size in AVATAR_SIZES:
         for waiting in (False, True):
-            (folder / _avatar_file(user_id, version, size, waiting=waiting)).unlink(missing_ok=True)
+            await storage.delete(_avatar_key(user_id, version, size, waiting=waiting))
+
+
+# What an erased account (注销, accounts.leaving) is called wherever a person is named.
+DELETED_ACCOUNT = N_("Deleted account")
+
+
+def shown_name(user: User, gettext: Callable[[str], str]) -> str:
+    """The name pages show for `user`: their display name, or "已注销用户" (DELETED_ACCOUNT in
+    the reader's language) once their account is erased."""
+    return gettext(DELETED_ACCOUNT) if user.erased_at is not None else user.display_name
+
+
+async def remove_every_avatar_file(user_id: int) -> int:
+    """Delete every file of every avatar `user_id` ever had, shown or waiting (their account
+    is erased: privacy.erasure). Returns how many files it deleted."""
+    storage = STORAGE.get()
+    keys = await storage.keys(f"media/avatars/user-{user_id}-v")
+    for key in keys:
+        await storage.delete(key)
+    return len(keys)
 
 
 def avatar_url(user: User | None, size: str = "small", *, viewer: User | None = None) -> str | None:
     """Where `viewer` sees `user`'s avatar: None (the default picture) when they have none,
-    when a moderator removed it, and when it waits for a moderator and `viewer` is not its
-    owner."""
-    if user is None or not user.avatar_version or user.avatar_state == AvatarState.REMOVED:
+    when a moderator removed it, when it waits for a moderator and `viewer` is not its
+    owner, and once their account is erased."""
+    if (
+        user is None
+        or not user.avatar_version
+        or user.avatar_state == AvatarState.REMOVED
+        or user.erased_at is not None
+    ):
         return None
     waiting = user.avatar_state == AvatarState.WAITING
     if waiting and (viewer is None or viewer.id != user.id):
@@ -245,26 +276,25 @@ def waiting_avatar_url(user: User, size: str = "large") -> str | None:
     return links.path("media", path=f"/avatars/{name}")
 
 
-def shown_avatar_file(user: User, media_dir: Path, size: str = "large") -> Path | None:
-    """The file of an avatar everyone may see (a share poster draws it), or None."""
+def shown_avatar_key(user: User, size: str = "large") -> str | None:
+    """The storage key of an avatar everyone may see (a share poster draws it), or None."""
     if not user.avatar_version or user.avatar_state != AvatarState.SHOWN:
         return None
-    return media_dir / "avatars" / _avatar_file(user.id, user.avatar_version, size, waiting=False)
+    return _avatar_key(user.id, user.avatar_version, size, waiting=False)
 
 
-async def show_avatar(user_id: int, now: datetime, *, media_dir: Path) -> bool:
+async def show_avatar(user_id: int, now: datetime) -> bool:
     """A moderator approved a waiting avatar: its files take the names everyone may see.
     Whether one waited (False: replaced or decided since)."""
     user = await User.get_or_none(id=user_id)
     if user is None or user.avatar_state != AvatarState.WAITING:
         return False
-    folder = media_dir / "avatars"
+    storage = STORAGE.get()
     for size in AVATAR_SIZES:
-        waiting = folder / _avatar_file(user.id, user.avatar_version, size, waiting=True)
-        with contextlib.suppress(FileNotFoundError):
-            waiting.replace(
-                folder / _avatar_file(user.id, user.avatar_version, size, waiting=False)
-            )
+        await storage.move(
+            _avatar_key(user.id, user.avatar_version, size, waiting=True),
+            _avatar_key(user.id, user.avatar_version, size, waiting=False),
+        )
     return bool(
         await User.filter(id=user.id, avatar_version=user.avatar_version).update(
             avatar_state=AvatarState.SHOWN
@@ -272,13 +302,13 @@ async def show_avatar(user_id: int, now: datetime, *, media_dir: Path) -> bool:
     )
 
 
-async def remove_avatar(user_id: int, now: datetime, *, media_dir: Path) -> bool:
+async def remove_avatar(user_id: int, now: datetime) -> bool:
     """A moderator rejected a waiting avatar: its files are deleted, and the person has none
     (the default picture) until they upload another. Whether one waited."""
     user = await User.get_or_none(id=user_id)
     if user is None or user.avatar_state != AvatarState.WAITING:
         return False
-    _remove_avatar_files(media_dir / "avatars", user.id, user.avatar_version)
+    await _remove_avatar_files(user.id, user.avatar_version)
     return bool(
         await User.filter(id=user.id, avatar_version=user.avatar_version).update(
             avatar_state=AvatarState.REMOVED

@@ -46,6 +46,9 @@ class Capability(StrEnum):
     # The watched words' lists (block, censor, require approval, flag): admins; moderators
     # work the review queue with MODERATE.
     WATCHED_WORDS = "watched_words"
+    # The legal documents (terms, privacy policy, cross-border notice): read every version and
+    # publish the next (accounts.consents). Owners and admins.
+    LEGAL = "legal"
 
 
 _EVERYTHING = frozenset(Capability)

@@ -17,7 +17,10 @@ import links
 from accounts import (
     account_parts,
     browsers,
+    consents,
     devices,
+    leaving,
+    legal_documents,
     notice_pages,
     profiles,
     resets,
@@ -73,9 +76,21 @@ def _ways_in(request: Request) -> dict[str, bool]:
     return {"wechat_offered": wechat.offered(settings), "phone_offered": settings.sms is not None}
 
 
+def _version(value: object) -> int | None:
+    """A ticked box's version (its value); None when not ticked or not a number."""
+    text = str(value or "")
+    return int(text) if text.isdecimal() and len(text) < 8 else None
+
+
 async def register_page(request: Request) -> Response:
+    # Once the terms and the privacy policy are published, the form asks to agree to them.
+    versions = await legal_documents.current_versions()
     if request.method in ("GET", "HEAD"):
-        return await render(request, "accounts/register.html", {"errors": {}, "values": {}})
+        return await render(
+            request,
+            "accounts/register.html",
+            {"errors": {}, "values": {}, "versions": versions},
+        )
     form = await read_form(request)
     values = {key: str(form.get(key, "")) for key in ("email", "display_name")}
     try:
@@ -87,9 +102,15 @@ async def register_page(request: Request) -> Response:
             locale=choose_locale(request),
             address=client_address(request),
             counter=request.app.state.counter,
+            agreement=consents.SignUpAgreement(
+                terms=_version(form.get("terms")),
+                privacy=_version(form.get("privacy")),
+                age_14=str(form.get("age_14", "")) == "true",
+            ),
+            source="sign_up_page",
         )
     except DomainError as exc:
-        context = {"errors": form_errors(request, exc), "values": values}
+        context = {"errors": form_errors(request, exc), "values": values, "versions": versions}
         return await form_refused(request, "accounts/register.html", context, exc)
     sign_in(request, user)
     await sign_in_hooks.signed_in(request, user)
@@ -138,11 +159,17 @@ async def signed_in_response(
 ) -> Response:
     """Sign this browser in as `user` (a new session) and send it on to `next_url`, keeping
     the device token, if any, in its cookie (accounts.devices) and the account's language:
-    the one end of every way of signing in (password, phone, WeChat)."""
+    the one end of every way of signing in (password, phone, WeChat), where a cancellation
+    in its cooling-off is undone (accounts.leaving.come_back; AccountClosed after it)."""
     # A language chosen with the switch in this browser since its last sign-out wins.
     switched = request.session.get(SWITCHED) == request.cookies.get(LOCALE_COOKIE)
+    # Signing in during a cancellation's cooling-off undoes it; after it, nobody signs in.
+    came_back = await leaving.come_back(user, now=datetime.now(UTC))
     sign_in(request, user)
     await sign_in_hooks.signed_in(request, user)
+    if came_back:
+        _ = gettext_for(request)
+        flash(request, _("Welcome back: your account is no longer being cancelled."), "success")
     response = redirect_after_post(request, next_url)
     if device_token:
         _keep_device_token(request, response, device_token)
@@ -351,7 +378,6 @@ async def edit_profile(request: Request) -> Response:
             await profiles.set_avatar(
                 user,
                 picture,
-                media_dir=request.app.state.settings.var_dir / "media",
                 pictures=request.app.state.pictures,
                 counter=request.app.state.counter,
                 now=now,

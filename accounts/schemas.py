@@ -44,6 +44,12 @@ class Registration(Body):
     email: Email
     password: Password
     display_name: DisplayName
+    # Once the operator has published the terms and the privacy policy (accounts.consents), a
+    # registration agrees to their current versions (GET /legal/{kind}) and states "I am 14
+    # or older"; before that these are not asked.
+    terms: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    privacy: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+    age_14: bool = False
 
 
 class Credentials(Body):
@@ -200,6 +206,9 @@ class Token(Answer):
     # Keep it and send it back as `device_token` when signing in again: this client's
     # failures are then counted apart from its address (accounts.devices).
     device_token: str
+    # Present (true) when this sign-in undid the account's cancellation in its cooling-off
+    # (accounts.leaving.come_back).
+    came_back: bool | None = None
 
 
 class NotificationItem(Answer):
@@ -216,3 +225,45 @@ class Notifications(Answer):
     items: list[NotificationItem]
     unread: int
     next_cursor: str | None
+
+
+class ConsentGiven(Body):
+    """Agreement to the current version of a document; `age_14` adds the statement "I am 14
+    or older" (asked once, with the terms and privacy policy)."""
+
+    document: Literal["terms", "privacy", "cross_border"]
+    version: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    age_14: bool = False
+
+
+class ConsentItem(Answer):
+    id: int
+    # terms, privacy, cross_border, age_14, or a notice kind whose mail needs consent
+    purpose: str
+    version: int | None
+    granted: bool
+    source: str
+    wording: str  # what the person was shown, in their language
+    at: str
+
+
+class ConsentVersions(Answer):
+    terms: int  # 0: none published (nothing is asked until both are)
+    privacy: int
+    cross_border: int
+
+
+class Consents(Answer):
+    items: list[ConsentItem]  # newest first
+    outstanding: list[str]  # what must be given before anything else (terms, privacy, age_14)
+    current: ConsentVersions
+    age_stated: bool
+
+
+class LegalDocumentText(Answer):
+    kind: Literal["terms", "privacy", "cross_border"]
+    version: int
+    title: str
+    body: str
+    published_at: str | None  # None: the built-in first cross-border notice
+    current_version: int

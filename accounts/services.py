@@ -18,8 +18,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from accounts import (
+    consents,
     devices,
     identities,
+    legal_documents,
     passwords,
     profile_review,
     sessions,
@@ -27,7 +29,9 @@ from accounts import (
     verification,
 )
 from accounts.errors import (
+    AccountLeaving,
     BadCredentials,
+    ConsentRequired,
     EmailTaken,
     NotificationNotFound,
     SessionEnded,
@@ -35,8 +39,8 @@ from accounts.errors import (
 )
 from accounts.models import ApiToken, Notification, User
 from accounts.roles import StaffRole
-from db import for_dialect, from_row, python_value, read_sql
-from errors import RateLimited, ValidationError
+from db import fetch_one, for_dialect, from_row, python_value, read_sql
+from errors import DomainError, RateLimited, Unauthorized, ValidationError
 from ratelimit import Counter, Limit, seconds_left
 from translation import SUPPORTED_LOCALES
 
@@ -163,6 +167,14 @@ async def _password_matches(password_hash: str, password: str) -> bool:
     return await asyncio.to_thread(verify)
 
 
+async def password_is(user: User, password: str) -> bool:
+    """Whether `password` is `user`'s (never for an account without one), for a step that
+    asks the signed-in person to prove it is them (accounts.leaving)."""
+    if not user.has_password or not password:
+        return False
+    return await _password_matches(user.password_hash, password)
+
+
 async def register(
     *,
     email: str,
@@ -172,8 +184,13 @@ async def register(
     now: datetime | None = None,
     address: str | None = None,
     counter: Counter | None = None,
+    agreement: consents.SignUpAgreement | None = None,
+    source: str = "sign_up",
 ) -> User:
-    """Create an account (speaking `locale`) and mail a link to verify its address. The
+    """Create an account (speaking `locale`) and mail a link to verify its address. Once the
+    terms and the privacy policy are published, `agreement` must agree to their current
+    versions and state the person is 14 or older (accounts.consents.check_sign_up), recorded
+    with the account (`source`: the form or "api"). The
     display name goes through the watched words as a profile's does (accounts.profile_review:
     refused, censored, or kept and queued for a look). Raises ValidationError (email,
     password, display_name), BlockedWords or WordsNeedApproval (display_name), RateLimited,
@@ -185,6 +202,8 @@ async def register(
     address end with one account and one EmailTaken.
     """
     normalized = validate_email(email)
+    versions = await legal_documents.current_versions(fresh=True)
+    consents.check_sign_up(agreement or consents.SignUpAgreement(), versions)
     name = await check_display_name(display_name)
     validate_password(password, user_inputs=[normalized, normalized.partition("@")[0], name])
     if address is not None and counter is not None:
@@ -210,6 +229,9 @@ async def register(
             )
             await verification.send_verification(user, now=now or datetime.now(UTC))
             await profile_review.flag_if_needed(user.id, checked, now=now or datetime.now(UTC))
+            await consents.record_sign_up(
+                user, versions, source=source, locale=locale, now=now or datetime.now(UTC)
+            )
     except IntegrityError:
         raise EmailTaken() from None
     return user
@@ -256,7 +278,8 @@ async def authenticate(
       credential, checked past those two limits: a wrong code and a wrong password get the
       same answer (BadCredentials), and the code has a few tries (devices.code_is_live).
     Successes are never counted, so a carrier NAT address of many people signing in is never
-    refused. Raises RateLimited (checked before the password, so a throttled client cannot
+    refused. A closed account (cancelled, accounts.leaving) is refused as a wrong password
+    is. Raises RateLimited (checked before the password, so a throttled client cannot
     probe) or BadCredentials.
     """
     now = now or datetime.now(UTC)
@@ -286,7 +309,15 @@ async def authenticate(
             user, code, normalized_email=normalized, address=address, counter=counter, now=now
         )
     )
-    if user is None or not matches or (code is not None and device is None and not code_live):
+    # A cancelled account past its cooling-off (or erased) answers as a wrong password would:
+    # whether an email had an account is not told (accounts.leaving).
+    closed = user is not None and user.is_closed(now)
+    if (
+        user is None
+        or not matches
+        or closed
+        or (code is not None and device is None and not code_live)
+    ):
         await counter.hit(keys.account, FAILED_LOGINS_PER_ACCOUNT)
         if device is not None:
             await counter.hit(f"login:device:{device}", devices.FAILED_LOGINS_PER_DEVICE)
@@ -410,34 +441,70 @@ async def issue_token(user: User, *, name: str = "") -> str:
 _TOKEN_USER = read_sql(Path(__file__).resolve().parent / "sql" / "token_user.sql")
 
 
-async def user_for_token(token: str, *, now: datetime) -> User | None:
+async def user_for_token(token: str, *, now: datetime, leaving: bool = False) -> User | None:
     """The user a bearer token belongs to, or None for an unknown token. Raises SessionEnded
-    for a token that was revoked (signed out, ended, or by a password change)."""
-    return await user_for_token_digest(token_digest(token), now=now)
+    for a token that was revoked (signed out, ended, or by a password change), AccountLeaving
+    for the token a cancelled account kept (accounts.leaving) unless `leaving` (its own
+    endpoints) lets it in."""
+    return await user_for_token_digest(token_digest(token), now=now, leaving=leaving)
 
 
-async def user_for_token_digest(digest: str, *, now: datetime) -> User | None:
-    """user_for_token for the stored digest of a token. The same rule, for PostgreSQL
-    statements that find a caller in their own round trip, is accounts/sql/token_owner.sql
-    (tests/store/test_hold_engines.py holds the two to the same answers)."""
+async def user_for_token_digest(
+    digest: str, *, now: datetime, leaving: bool = False, consented: bool = False
+) -> User | None:
+    """user_for_token for the stored digest of a token. With `consented` (a caller acting in
+    its own round trip, past the gate: holding stock or a seat) it also raises ConsentRequired
+    while its owner has something outstanding (accounts.consents.refusal, the gate's rule).
+    The same rule, for PostgreSQL statements that find a caller in their own round trip, is
+    accounts/sql/token_owner.sql (tests/store/test_hold_engines.py holds the two to the same
+    answers; there the token a cancelled account kept is revoked, as it is here outside its
+    own endpoints, and the owner of a person with consent outstanding is nobody)."""
     connection = connections.get("default")
     sql = for_dialect(_TOKEN_USER, connection.capabilities.dialect)
     _, rows = await connection.execute_query(sql, [digest])
     if not rows:
         return None
     row = dict(rows[0])
-    if row.pop("token_revoked__") is not None:
+    revoked = python_value(ApiToken, "revoked_at", row.pop("token_revoked__"))
+    if revoked is not None:
+        # Revoked in the future: the token a cancelled account keeps until its erasure.
+        if revoked > now:
+            row.pop("token_id__"), row.pop("token_used__")
+            user = from_row(User, **row)
+            if user.erase_after is not None and not user.is_closed(now):
+                if leaving:
+                    return user
+                raise AccountLeaving()
         raise SessionEnded()
     token_id = row.pop("token_id__")
     last_used = python_value(ApiToken, "last_used_at", row.pop("token_used__"))
+    user = from_row(User, **row)
+    if user.erase_after is not None:
+        # A live token of an account being cancelled: one a sign-in made in the instant the
+        # cancellation ended every other (its owner acts again only by signing in again).
+        if user.is_closed(now):
+            raise SessionEnded()
+        if not leaving:
+            raise AccountLeaving()
     if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
         await ApiToken.filter(id=token_id).update(last_used_at=now)
-    return from_row(User, **row)
+    if consented:
+        refused = await consents.refusal(user)
+        if refused is not None:
+            raise refused
+    return user
 
 
-async def token_was_ended(digest: str) -> bool:
-    """Whether a bearer token with this digest existed and was revoked (401 session_ended)."""
-    return await ApiToken.filter(token_hash=digest, revoked_at__isnull=False).exists()
+async def refused_token(digest: str, *, now: datetime) -> DomainError:
+    """Why a statement that acts for a caller in one round trip (accounts_token_owner) found
+    no owner for this token digest, as user_for_token_digest says it: SessionEnded (revoked),
+    AccountLeaving (an account being cancelled), ConsentRequired (its owner has something to
+    agree to first), else Unauthorized (never issued)."""
+    try:
+        await user_for_token_digest(digest, now=now, consented=True)
+    except (SessionEnded, AccountLeaving, ConsentRequired) as refused:
+        return refused
+    return Unauthorized()
 
 
 async def revoke_token(token: str, *, now: datetime) -> bool:
@@ -458,8 +525,14 @@ async def list_notifications(
     return await query.order_by("-id").limit(limit)
 
 
+_UNREAD_COUNT = read_sql(Path(__file__).resolve().parent / "sql" / "unread_count.sql")
+
+
 async def unread_count(user: User) -> int:
-    return await Notification.filter(user_id=user.id, read_at=None).count()
+    """How many of the user's notifications are unread: on every page, so a statement of ours
+    (building the ORM's count cost more CPU than the database's answer)."""
+    row = await fetch_one(_UNREAD_COUNT, [user.id])
+    return int(row["unread"]) if row else 0
 
 
 async def mark_read(user: User, notification_id: int, *, now: datetime) -> None:

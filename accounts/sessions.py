@@ -14,13 +14,16 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tortoise.expressions import Q
 
 from accounts.errors import SessionNotFound
 from accounts.models import ApiToken, Session, User
+from db import fetch_one, from_row, read_sql
 
+_SESSION_USER = read_sql(Path(__file__).resolve().parent / "sql" / "session_user.sql")
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 MAX_USER_AGENT = 200
 
@@ -60,10 +63,30 @@ async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | No
     expired one is ended (deleted) here."""
     if not key or len(key) > 100:
         return None
-    session = await Session.get_or_none(key_hash=key_digest(key)).select_related("user")
-    if session is None:
+    digest = key_digest(key)
+    row = await fetch_one(_SESSION_USER, [digest])
+    if row is None:
         return None
-    if now - session.last_seen_at > lifetimes.idle or now - session.created_at > lifetimes.absolute:
+    account = dict(row)
+    session = from_row(
+        Session,
+        id=account.pop("session_id__"),
+        user_id=account["id"],
+        key_hash=digest,
+        created_at=account.pop("session_created__"),
+        last_seen_at=account.pop("session_seen__"),
+        user_agent=account.pop("session_agent__"),
+        address=account.pop("session_address__"),
+        privileges=account.pop("session_privileges__"),
+        data=account.pop("session_data__"),
+    )
+    session.user = from_row(User, **account) if account["id"] is not None else None
+    expired = now - session.last_seen_at > lifetimes.idle or (
+        now - session.created_at > lifetimes.absolute
+    )
+    # A cancelled account's sessions all ended when it asked (accounts.leaving); one begun
+    # in the same instant ends here.
+    if expired or (session.user is not None and session.user.erase_after is not None):
         await Session.filter(id=session.id).delete()
         return None
     return session
@@ -77,13 +100,16 @@ async def begin_with_key(
     user_agent: str,
     address: str,
     data: dict[str, Any],
+    began_at: datetime | None = None,
 ) -> tuple[str, Session]:
     """A new session under `key` (chosen by web.sessions: a visitor's key whose CSRF token is
-    bound to it, or a new one)."""
+    bound to it, or a new one). `began_at`: when the person signed in, for a session that
+    only takes a new key with new rights (its created_at stays the sign-in's: the absolute
+    lifetime and a fresh sign-in's proof, accounts.leaving, count from it)."""
     session = await Session.create(
         user=user,
         key_hash=key_digest(key),
-        created_at=now,
+        created_at=began_at or now,
         last_seen_at=now,
         user_agent=user_agent[:MAX_USER_AGENT],
         address=mask_address(address),

@@ -134,7 +134,6 @@ async def finish(request: Request) -> Response:
             user,
             pending,
             client_for(request),
-            media_dir=request.app.state.settings.var_dir / "media",
             pictures=request.app.state.pictures,
             counter=request.app.state.counter,
             now=now,

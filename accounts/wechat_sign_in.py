@@ -26,7 +26,6 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -341,7 +340,6 @@ async def use_wechat_avatar(
     pending: Pending,
     client: WechatClient,
     *,
-    media_dir: Path,
     pictures: PicturePool,
     counter: Counter,
     now: datetime,
@@ -358,7 +356,6 @@ async def use_wechat_avatar(
         await profiles.set_avatar(
             user,
             picture,
-            media_dir=media_dir,
             pictures=pictures,
             counter=counter,
             now=now,

@@ -452,3 +452,165 @@ async def register_account(
     )
     if response.status_code != 201:
         raise SystemExit(f"registering {email}: {response.status_code} {response.text[:300]}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Several hosts (bench/morning_push.py): nginx (deploy/nginx/) in front of app hosts through
+# PgBouncer, and wrk's GETs over HTTPS.
+
+# Where the hosts hand members' audio to nginx (deploy/nginx/media.conf).
+ACCEL_REDIRECT = "/_protected/"
+
+
+@contextmanager
+def processes(
+    commands: list[tuple[list[str], dict[str, str], Path]],
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Each (argv, env, cwd) as a process until the block ends."""
+    started = [
+        subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+        for argv, env, cwd in commands
+    ]  # fmt: skip
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=20)
+
+
+@contextmanager
+def serving_hosts(dsn: str, pooled: str, https_port: int, var_dir: Path) -> Iterator[list[str]]:
+    """Two `shuyuan serve` (one worker each, no access log), their queries through PgBouncer
+    at `pooled`, on one var_dir (the shared disk of several hosts), handing members' audio to
+    nginx; public at nginx's `https_port`. Yields their host:port."""
+    from tests.deploy.harness import public_url
+
+    ports = [free_port(), free_port()]
+    env = {
+        **app_environment(pooled),
+        "DATABASE_DIRECT_URL": dsn,
+        "SHUYUAN_PUBLIC_URL": public_url(https_port),
+        "SHUYUAN_VAR_DIR": str(var_dir),
+        "SHUYUAN_ACCEL_REDIRECT": ACCEL_REDIRECT,
+    }
+    serve = [sys.executable, "-m", "cli", "serve", "--workers", "1", "--no-access-log", "--port"]
+    commands = [([*serve, str(port)], env, ROOT) for port in ports]
+    with processes(commands) as started:
+        for port, process in zip(ports, started, strict=True):
+            wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        yield [f"127.0.0.1:{port}" for port in ports]
+
+
+@contextmanager
+def serving_behind_nginx(dsn: str) -> Iterator[str]:
+    """Several hosts on this box: nginx over HTTPS (deploy/nginx/shuyuan.conf) in front of two
+    hosts of one worker each (serving_hosts) through PgBouncer; yields nginx's base URL."""
+    import tempfile
+    from contextlib import ExitStack
+
+    from tests.deploy.harness import running_nginx, running_pgbouncer
+
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        var_dir = folder / "var"
+        var_dir.mkdir()
+        pooled = stack.enter_context(running_pgbouncer(dsn, pool_size=20))
+        https_port = free_port()
+        hosts = stack.enter_context(serving_hosts(dsn, pooled, https_port, var_dir))
+        nginx = stack.enter_context(
+            running_nginx(folder, hosts, ports=(https_port, free_port()), var_dir=var_dir)
+        )
+        yield nginx.url
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk counted: answers, seconds, bytes read (headers too), answers not 2xx/3xx."""
+
+    requests: int
+    seconds: float
+    bytes_read: int
+    non_2xx: int
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def bytes_per_second(self) -> float:
+        return self.bytes_read / self.seconds
+
+
+# Each thread starts at its own place in the list, then walks it in turn.
+WRK_GETS = """
+local threads = 0
+function setup(thread)
+  thread:set("offset", tostring(threads * 7919))
+  threads = threads + 1
+end
+local requests = {{
+{requests}
+}}
+local i = 0
+function init(args)
+  i = tonumber(wrk.thread:get("offset")) or 0
+end
+function request()
+  i = i + 1
+  local r = requests[(i % #requests) + 1]
+  return wrk.format("GET", r[1], {{["Cookie"] = r[2], ["Range"] = r[3],
+                                   ["Accept-Encoding"] = "gzip"}})
+end
+"""
+
+
+def wrk_get(
+    base: str, requests: list[tuple[str, str, str]], *, connections: int, seconds: int
+) -> Load:
+    """wrk's GETs (2 threads) of (path, cookie, range) in turn for `seconds` (an empty cookie
+    or range: none sent); https bases too (wrk checks no certificate)."""
+    import json
+    import re
+    import tempfile
+
+    lines = ",\n".join(
+        "{" + ", ".join(json.dumps(part) if part else "nil" for part in request) + "}"
+        for request in requests
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "gets.lua"
+        script.write_text(WRK_GETS.format(requests=lines))
+        done = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed: {done.stderr}")
+    total = re.search(r"([0-9]+) requests in ([0-9.]+)s, ([0-9.]+)([KMG]?B) read", done.stdout)
+    if total is None:
+        raise SystemExit(f"could not read wrk's output:\n{done.stdout}")
+    unit = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}[total.group(4)]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: ([0-9]+)", done.stdout)
+    return Load(
+        int(total.group(1)),
+        float(total.group(2)),
+        int(float(total.group(3)) * unit),
+        int(non_2xx.group(1)) if non_2xx else 0,
+    )
+
+
+async def wal_position(dsn: str) -> int:
+    """Where PostgreSQL's write-ahead log is now, in bytes (the whole server's: run a rush
+    alone to read its own WAL from two positions)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn.replace("postgres://", "postgresql://", 1))
+    try:
+        return int(await connection.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await connection.close()

@@ -87,6 +87,15 @@ app = Starlette(routes=[Route("/feed", feed), Route("/api/v1/feed/lookup", looku
 
 async def seed(dsn: str, var_dir: Path) -> list[str]:
     """200 items, one a day, every fifth members-only, each with a 60 s voice."""
+    from storage import STORAGE, LocalStorage
+    from wiring import Wiring
+
+    # The audio goes where the served app's storage (local: under var_dir) reads it.
+    with Wiring(((STORAGE, LocalStorage(var_dir)),)).bound():
+        return await _seed(dsn)
+
+
+async def _seed(dsn: str) -> list[str]:
     async with orm(dsn):
         from community.feed import editing as feed_editing
         from community.feed.audio import check_audio, silent_mp3
@@ -103,7 +112,6 @@ async def seed(dsn: str, var_dir: Path) -> list[str]:
                 members_only=day % 5 == 0,
                 publish_at=now - timedelta(days=day, minutes=1),
                 audio=audio,
-                audio_dir=var_dir / "audio",
                 now=now,
             )
             keywords.append(keyword)

@@ -8,6 +8,9 @@ from translation import N_
 
 ACTION_LABELS: dict[str, str] = {
     "staff.role": N_("Staff role changed"),
+    # Leaving (注销, accounts.leaving): the member's own request and its undo.
+    "account.leave": N_("Account cancellation asked"),
+    "account.stay": N_("Account cancellation undone"),
     "export.audit": N_("Audit log exported"),
     "export.members": N_("Members exported"),
     "export.orders": N_("Orders exported"),
@@ -79,6 +82,7 @@ ACTION_LABELS: dict[str, str] = {
     "review.reject": N_("Held or flagged item rejected"),
     "report.take_down": N_("Reported item taken down"),
     "report.dismiss": N_("Reports dismissed"),
+    "legal_document.publish": N_("Legal document published"),
 }
 
 OBJECT_LABELS: dict[str, str] = {
@@ -109,6 +113,7 @@ OBJECT_LABELS: dict[str, str] = {
     # The review queue's other kinds (moderation.profiles, support.reviewables).
     "avatar": N_("Avatar"),
     "message": N_("Message to customer service"),
+    "legal_document": N_("Legal document"),
 }
 
 # What accounts.activity's kinds are called on a person's page.

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
-from accounts import audit, notices, staff
+from accounts import audit, legal_documents, notices, staff
 from accounts.browsers import browser_of
 from accounts.roles import Capability, StaffRole
 from console.labels import ACTION_LABELS, ACTIVITY_LABELS, OBJECT_LABELS
@@ -84,7 +84,9 @@ def change_rows(entry: Any) -> list[tuple[str, str | None, str | None]]:
 
 @staff_only(Capability.CONSOLE)
 async def home(request: Request) -> Response:
-    return await render(request, "console/home.html", {})
+    # Nothing published: nobody is asked anything (PIPL art. 14); said where staff look first.
+    versions = await legal_documents.current_versions()
+    return await render(request, "console/home.html", {"regime_on": versions.regime_on})
 
 
 @staff_only(Capability.PEOPLE)

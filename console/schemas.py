@@ -98,6 +98,8 @@ class PersonProfile(Answer):
     email_verified: bool
     email_verified_at: str | None
     bio: str
+    erase_after: str | None  # leaving (注销): erased then unless they sign in again
+    erased_at: str | None
 
 
 class PersonSession(Answer):

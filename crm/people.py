@@ -162,6 +162,8 @@ def _profile(person: User, member: Member | None) -> Profile:
         email_verified=person.email_verified_at is not None,
         email_verified_at=person.email_verified_at,
         bio=person.bio,
+        erase_after=person.erase_after,
+        erased_at=person.erased_at,
     )
 
 

@@ -21,6 +21,10 @@ class Profile:
     email_verified: bool
     email_verified_at: datetime | None
     bio: str
+    # Leaving (注销, accounts.leaving): when it is erased (None: not asked, or undone), and
+    # when it was.
+    erase_after: datetime | None = None
+    erased_at: datetime | None = None
 
 
 @dataclass(frozen=True)

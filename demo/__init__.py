@@ -20,6 +20,7 @@ from crm import notes as crm_notes
 from crm.models import AudienceKind, Tag
 from demo import history
 from demo import keywords as demo_keywords
+from demo import legal as demo_legal
 from demo import support as support_demo
 from demo.pictures import picture
 from demo.voices import morning_voice
@@ -44,9 +45,10 @@ PEOPLE = [
 
 
 async def load(var_dir: Path, *, provider: PaymentProvider) -> bool:
-    """Load every part that is missing; False if nothing was. Audio and pictures go under
-    var_dir; the history's payments were made through `provider` (it is asked nothing: every
-    one of them succeeded and was delivered)."""
+    """Load every part that is missing; False if nothing was. Audio and pictures go to the
+    app's storage (storage.STORAGE: under var_dir with local storage); the history's
+    payments were made through `provider` (it is asked nothing: every one of them succeeded
+    and was delivered)."""
     loaded = [
         await _people(),
         await _membership(),
@@ -59,6 +61,8 @@ async def load(var_dir: Path, *, provider: PaymentProvider) -> bool:
     loaded.append(await _outreach(admin))
     loaded.append(await support_demo.load(admin))
     loaded.append(await demo_keywords.load(admin))
+    # Last, once every demo person exists: the terms and privacy policy, agreed by all.
+    loaded.append(await demo_legal.load(admin))
     return any(loaded)
 
 
@@ -179,13 +183,13 @@ async def _store(var_dir: Path) -> bool:
         return False
     pictures = PicturePool(processes=1)
     try:
-        await _products(var_dir / "media", pictures)
+        await _products(pictures)
     finally:
         pictures.close()
     return True
 
 
-async def _products(media: Path, pictures: PicturePool) -> None:
+async def _products(pictures: PicturePool) -> None:
     for (title, category, price, stock, description, fee), (kind, colour) in zip(
         STORE, STORE_PICTURES, strict=True
     ):
@@ -198,7 +202,7 @@ async def _products(media: Path, pictures: PicturePool) -> None:
             shipping_fee_fen=fee,
         )
         await store.set_product_image(
-            product_id=product.id, data=picture(kind, colour), media_dir=media, pictures=pictures
+            product_id=product.id, data=picture(kind, colour), pictures=pictures
         )
     now = datetime.now(UTC)
     drop = await store.create_product(
@@ -213,7 +217,7 @@ async def _products(media: Path, pictures: PicturePool) -> None:
         sale_starts_at=now + timedelta(hours=1),
     )
     await store.set_product_image(
-        product_id=drop.id, data=picture("bookmark", "#c9a227"), media_dir=media, pictures=pictures
+        product_id=drop.id, data=picture("bookmark", "#c9a227"), pictures=pictures
     )
     signed = await store.create_product(
         title="会员专享 · 罗胖签名本",
@@ -225,7 +229,7 @@ async def _products(media: Path, pictures: PicturePool) -> None:
         members_only=True,
     )
     await store.set_product_image(
-        product_id=signed.id, data=picture("book", "#2f4858"), media_dir=media, pictures=pictures
+        product_id=signed.id, data=picture("book", "#2f4858"), pictures=pictures
     )
 
 
@@ -274,7 +278,6 @@ async def _feed(var_dir: Path) -> bool:
             publish_at=now - timedelta(days=days_ago, minutes=1),
             author=admin,
             audio=check_audio(morning_voice(number)),
-            audio_dir=var_dir / "audio",
             now=now,
         )
     return True

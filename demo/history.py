@@ -188,7 +188,6 @@ async def _feed_items(past: Past) -> None:
             author=past.admin,
             # Voices 0 to 4 are the demo's own five mornings' (FEED).
             audio=check_audio(morning_voice(5 + number)),
-            audio_dir=past.var_dir / "audio",
             now=past.now,
         )
     past.items = known

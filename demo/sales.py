@@ -198,7 +198,6 @@ async def drop(past: Past) -> None:
         await store.set_product_image(
             product_id=drop.id,
             data=picture("bag", "#2f5d62"),
-            media_dir=past.var_dir / "media",
             pictures=pictures,
         )
     finally:

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 from front import services
 from translation import N_
 from web.auth import current_user
-from web.rendering import render
+from web.rendering import kept_fragment, render
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -36,8 +36,24 @@ async def home(request: Request) -> Response:
         now=now,
         memories=services.Memories(front=memory.front, feed=memory.feed, seats=memory.seats),
     )
+    # The parts every reader of one kind sees alike are rendered once per language and
+    # signed-in state, and kept with them until they are refilled.
+    shared_html = kept_fragment(
+        request,
+        today.shared.rendered,
+        "_today_shared.html",
+        {"shared": today.shared, "come_back_to": "/"},
+        signed_in=user is not None,
+    )
     return await render(
-        request, "home.html", {"today": today, "now": now, "greeting": greeting(now)}
+        request,
+        "home.html",
+        {
+            "today": today,
+            "now": now,
+            "greeting": greeting(now),
+            "shared_html": shared_html,
+        },
     )
 
 

@@ -4,12 +4,14 @@ the reader's own state. No HTTP in here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from accounts.models import User
 from community.board import services as board
+from community.board.errors import BoardMembersOnly
 from community.board.models import Post
+from community.board.permissions import moderates
 from community.feed import services as feed
 from community.feed.memory import FeedMemory
 from front.memory import FrontMemory
@@ -34,6 +36,9 @@ class Shared:
     hottest: list[Product]
     window: membership.WindowView
     next_drop: Product | None
+    # What the web layer rendered of these parts, per language and signed-in state: it lives
+    # and dies with them (the feed's pages keep theirs the same way).
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,13 @@ async def today(*, viewer: User | None, now: datetime, memories: Memories) -> To
     async def compute() -> Shared:
         return await _shared(access=access, now=now, memories=memories)
 
-    async def until(filled: datetime) -> datetime:
-        return filled + FRESH_FOR
-
-    shared = await memories.front.today.get_or_fill(access, now, compute, until)
-    mine = await _mine(viewer, now) if viewer is not None else None
+    shared = await memories.front.today.get_or_fill(access, now, compute, _until)
+    mine = await _mine(viewer, now, memories) if viewer is not None else None
     return Today(shared=shared, mine=mine)
+
+
+async def _until(filled: datetime) -> datetime:
+    return filled + FRESH_FOR
 
 
 async def _shared(*, access: bool, now: datetime, memories: Memories) -> Shared:
@@ -85,10 +91,20 @@ async def _shared(*, access: bool, now: datetime, memories: Memories) -> Shared:
     )
 
 
-async def _mine(viewer: User, now: datetime) -> Mine:
-    threads = []
+async def _mine(viewer: User, now: datetime, memories: Memories) -> Mine:
+    threads: list[Post] = []
     if await board.may_read(viewer, now):  # else the board is members' only: no titles
-        threads = (await board.active_posts(viewer=viewer, now=now, limit=THREADS)).posts
+        # The liveliest threads are the same for every reader of the board but moderators
+        # (who see hidden posts too): shared for a few seconds, as the rest of the page is.
+        async def liveliest() -> list[Post]:
+            try:
+                return (await board.active_posts(viewer=viewer, now=now, limit=THREADS)).posts
+            except BoardMembersOnly:  # closed to non-members while this was read: none
+                return []
+
+        threads = await memories.front.threads.get_or_fill(
+            ("threads", moderates(viewer)), now, liveliest, _until
+        )
     return Mine(
         member_until=viewer.member_until,
         is_member=membership.is_member(viewer, at=now),

@@ -8,9 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from accounts import devices, outbox, phones, requested_mail, wechat_jssdk
+from accounts import departures, devices, outbox, phones, requested_mail, wechat_jssdk
 from accounts.mail import Mailer
 from accounts.wechat import WechatClient
 from crm import broadcasts
@@ -21,6 +22,8 @@ from membership import tasks as membership_tasks
 from metrics import JOB_SECONDS
 from payments import services as payments
 from payments.provider import PaymentProvider
+from privacy import erasure, retention
+from privacy import export as privacy_export
 from stats import rollups
 from store import services as store
 
@@ -37,6 +40,11 @@ class JobContext:
     mailer: Mailer | None = None  # None: no SMTP_URL, mail waits in the outbox
     wechat: WechatClient | None = None  # None: the JS-SDK's ticket is not kept here
     confirm_after_days: int = 10  # settings.confirm_after_days: 确认收货 by itself
+    # settings.var_dir: where members' copies of their data are written before they go into the
+    # storage; None: a context without files (the jobs needing it skip)
+    var_dir: Path | None = None
+    order_retention_years: int = 3  # settings.order_retention_years: a departed person's orders
+    export_link_hours: int = 72  # settings.export_link_hours: how long a copy's link works
 
 
 Run = Callable[[JobContext, datetime], Awaitable[Any]]
@@ -111,6 +119,36 @@ async def refresh_wechat_jssdk(context: JobContext, now: datetime) -> Any:
     return await wechat_jssdk.refresh(context.wechat, now=now) if context.wechat else None
 
 
+async def erase_departed(context: JobContext, now: datetime) -> Any:
+    if context.var_dir is None:
+        return None
+    erased = await erasure.erase_due(now=now, var_dir=context.var_dir)
+    # The ledger forgets an erasure once no backup from before it is kept (30 days).
+    forgotten = await departures.forget_old(now=now)
+    if not erased and not forgotten:
+        return None
+    return {"erased": [done.user_id for done in erased], "ledger_forgotten": forgotten}
+
+
+async def purge_retained_orders(context: JobContext, now: datetime) -> Any:
+    purged = await retention.purge_retained(now=now, years=context.order_retention_years)
+    return purged if any(vars(purged).values()) else None
+
+
+async def write_data_exports(context: JobContext, now: datetime) -> Any:
+    if context.var_dir is None:
+        return None
+    written = await privacy_export.write_pending(
+        var_dir=context.var_dir, link_hours=context.export_link_hours, now=now
+    )
+    return written if written.ready or written.failed else None
+
+
+async def expire_data_exports(context: JobContext, now: datetime) -> Any:
+    expired = await privacy_export.expire_old(now=now)
+    return {"expired": expired} if expired else None
+
+
 PERIODIC: tuple[Job, ...] = (
     Job("accounts.deliver_outbox", 5, deliver_outbox),
     Job("payments.reconcile", 60, reconcile_payments),
@@ -124,6 +162,10 @@ PERIODIC: tuple[Job, ...] = (
     Job("keywords.prune_misses", 1800, prune_keyword_misses),
     Job("accounts.prune_codes", 1800, prune_codes),
     Job("accounts.refresh_wechat_jssdk", 300, refresh_wechat_jssdk),
+    Job("privacy.erase_departed", 60, erase_departed),
+    Job("privacy.purge_retained_orders", 1800, purge_retained_orders),
+    Job("privacy.write_exports", 10, write_data_exports),
+    Job("privacy.expire_exports", 300, expire_data_exports),
 )
 
 

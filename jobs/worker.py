@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import changes
+from accounts.legal_documents import LegalVersions
 from community.feed import tasks as feed_tasks
 from community.feed.memory import FeedMemory
 from front.memory import FrontMemory
@@ -31,6 +33,9 @@ class WorkerMemory:
     # Counts of views, plays and lookups per day and minute, not yet written (tallies): one
     # for the worker, shared with the feed's memory, which records into it too.
     tally: Tally = field(default_factory=Tally)
+    # The current versions of the legal documents (accounts.consents), read at most once a
+    # second: every request of a signed-in person is checked against them.
+    legal: LegalVersions = field(default_factory=LegalVersions)
 
     def __post_init__(self) -> None:
         self.feed.tally = self.tally
@@ -45,6 +50,30 @@ class WorkerMemory:
         self.keywords.forget()
         self.watched.forget()
         self.tally.forget()
+        self.legal.forget()
+
+    def heard(self, change: changes.Change | None) -> None:
+        """A change announced by some worker of some host (this one's too: it forgot already,
+        and forgetting twice costs a read). None: some may have been missed, so every shared
+        memory goes; the counts not yet written stay (they are this worker's own)."""
+        topic = change.topic if change is not None else None
+        if topic in (changes.PRODUCT, None):
+            self.store.forget(int(change.key) if change and change.key.isdigit() else None)
+        if topic in (changes.WINDOW, None):
+            self.seats.full_until.clear()
+            self.seats.windows.clear()
+        if topic in (changes.FEED, None):
+            self.feed.written()
+        if topic in (changes.PRODUCT, changes.WINDOW, changes.FEED, None):
+            self.front.forget()  # today's page shows the three
+        if topic == changes.BOARD:
+            self.front.forget_threads()
+        if topic in (changes.KEYWORDS, None):
+            self.keywords.written()
+        if topic in (changes.WATCHED_WORDS, None):
+            self.watched.forget()
+        if topic in (changes.LEGAL, None):
+            self.legal.forget()
 
 
 async def write_counts(memory: WorkerMemory) -> None:

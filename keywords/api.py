@@ -84,11 +84,12 @@ def reply_json(reply: Reply) -> dict[str, Any]:
     errors={404: "unknown_keyword"},
 )
 async def keyword_reply(request: Request) -> Response:
+    reader = await optional_api_user(request)  # the consent gate answers before the query
     keyword = read_query(request, LookupQuery).keyword
     found = await services.answer(
         keyword,
         now=datetime.now(UTC),
-        reader=await optional_api_user(request),
+        reader=reader,
         memories=services.Memories.of(request.app.state.memory),
     )
     if isinstance(found, services.FeedAnswer):

@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit
 from accounts.models import User
+from changes import KEYWORDS, announce
 from community.feed import services as feed
 from community.feed.errors import KeywordTaken
 from errors import ValidationError
@@ -141,6 +142,7 @@ async def create_rule(
         raise _taken() from None
     if memory is not None:
         memory.written()
+    await announce(KEYWORDS)
     return rule
 
 
@@ -226,6 +228,7 @@ async def update_rule(
         raise _taken() from None
     if memory is not None:
         memory.written()
+    await announce(KEYWORDS)
     return rule
 
 
@@ -247,3 +250,4 @@ async def delete_rule(
         )
     if memory is not None:
         memory.written()
+    await announce(KEYWORDS)

@@ -165,6 +165,8 @@ async def get_enrollment(request: Request) -> Response:
     answer=schemas.PaymentAnswer,
     tag="membership",
     errors={
+        # A provider abroad (a card through Stripe) before the cross-border consent.
+        403: "consent_required",
         404: "enrollment_not_found",
         409: "hold_expired, already_paid, payment_in_progress",
         503: "payment_unavailable",

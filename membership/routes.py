@@ -199,6 +199,8 @@ async def renew_page(request: Request) -> Response:
             "card_offered": "card" in offered,
             "device": payment_pages.device_of(request),
             "wechat_flow": payment_pages.flow_for(request, "wechat_pay"),
+            # A wallet taken through Stripe goes abroad: its notice and box, as the checkout's.
+            "cross_border": await payment_pages.cross_border_notice(request, user),
             "reminded": await reminders.waiting_for(view.window.id, user)
             if view.window is not None
             else False,
@@ -222,6 +224,7 @@ async def renew(request: Request) -> Response:
     if payment_pages.openid_needed(request, user) and form.method == "wechat_pay":
         # Inside WeChat, JSAPI first learns the buyer's openid: the checkout does that.
         return payment_pages.redirect_for_script(request, urls.checkout)
+    await payment_pages.agree_abroad(request, user, form)  # the notice's box, if ticked
     choice = await payment_pages.form_choice(request, user, form, urls.paying)
     result = await payments.still_waiting(
         enrollment.payment_id, method=form.method, flow=choice.flow, now=now

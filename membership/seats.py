@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 import metrics
 from accounts import services as accounts
-from accounts.errors import SessionEnded, Unauthorized
+from accounts.errors import Unauthorized
 from accounts.models import User
 from batches import StatementBatch
 from db import AsyncpgClient, for_dialect, from_row, read_sql
@@ -94,7 +94,7 @@ async def _hold_seat_portable(
     window: EnrollmentWindow, holder: User | str, now: datetime
 ) -> Enrollment | None:
     if isinstance(holder, str):
-        user = await accounts.user_for_token_digest(holder, now=now)
+        user = await accounts.user_for_token_digest(holder, now=now, consented=True)
         if user is None:
             raise Unauthorized()
         holder = user
@@ -156,8 +156,8 @@ async def _hold_seat_one_statement(
         [row] = await connection.execute_query_dict(HOLD_ONE_SQL, params)
     outcome = row["outcome"]
     if outcome == "unauthorized":
-        if isinstance(holder, str) and await accounts.token_was_ended(holder):
-            raise SessionEnded()
+        if isinstance(holder, str):
+            raise await accounts.refused_token(holder, now=now)
         raise Unauthorized()
     if outcome == "already_member":
         raise AlreadyMember()

@@ -117,7 +117,7 @@ async def _person(holder: User | str, now: datetime) -> User:
     """The user, or the owner of the token digest. Raises Unauthorized, SessionEnded."""
     if isinstance(holder, User):
         return holder
-    user = await accounts.user_for_token_digest(holder, now=now)  # or raises SessionEnded
+    user = await accounts.user_for_token_digest(holder, now=now, consented=True)  # or raises
     if user is None:
         raise Unauthorized()
     return user

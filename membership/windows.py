@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit
 from accounts.models import User
+from changes import WINDOW, announce
 from errors import ValidationError
 from membership.benefits import Question, check_benefits, check_faq
 from membership.errors import (
@@ -141,6 +142,7 @@ async def create_window(
             after=audit.snapshot(window, AUDITED_FIELDS),
             now=now,
         )
+    await announce(WINDOW, window.id)
     return window
 
 
@@ -186,6 +188,7 @@ async def update_window(
         async with in_transaction():
             await window.save(update_fields=["benefits", "faq"])
             await _record_change(actor, "window.benefits", before, window, now=now)
+        await announce(WINDOW, window.id)
         return window
     state = window_state(window, now)
     if state == WindowState.CLOSED:
@@ -235,6 +238,7 @@ async def update_window(
         window.term_days = new_term
         await window.save()
         await _record_change(actor, "window.update", before, window, now=now)
+    await announce(WINDOW, window.id)
     return window
 
 
@@ -281,6 +285,7 @@ async def close_window(
             after=audit.snapshot(window, ("closed_at",)),
             now=now,
         )
+    await announce(WINDOW, window.id)
     return window
 
 

@@ -12,7 +12,6 @@ bio and gives back a neutral name.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import links
 from accounts import profiles
@@ -123,9 +122,9 @@ async def _waiting_avatar(user_id: int) -> str | None:
     return profiles.waiting_avatar_url(user) if user is not None else None
 
 
-def register(reviewables: Reviewables, *, media_dir: Path) -> None:
-    """The queue's "profile" and "avatar" kinds, for an app whose avatars are in
-    `media_dir`: a flagged profile rejected is reset (its owner told, "profile_reset"); a
+def register(reviewables: Reviewables) -> None:
+    """The queue's "profile" and "avatar" kinds (avatars in the app's storage): a flagged
+    profile rejected is reset (its owner told, "profile_reset"); a
     waiting avatar approved is shown ("avatar_approved"), rejected is removed
     ("avatar_removed")."""
     reviewables.register(
@@ -140,10 +139,10 @@ def register(reviewables: Reviewables, *, media_dir: Path) -> None:
     )
 
     async def show(user_id: int, now: datetime) -> bool:
-        return await profiles.show_avatar(user_id, now, media_dir=media_dir)
+        return await profiles.show_avatar(user_id, now)
 
     async def remove(user_id: int, now: datetime) -> bool:
-        return await profiles.remove_avatar(user_id, now, media_dir=media_dir)
+        return await profiles.remove_avatar(user_id, now)
 
     reviewables.register(
         AVATAR,

@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit
 from accounts.models import User
+from changes import WATCHED_WORDS, announce
 from errors import ValidationError
 from moderation.errors import BlockedWords
 from moderation.folding import fold_word
@@ -90,15 +91,17 @@ async def lists_version() -> int:
 
 async def _bump() -> None:
     """Raise the lists' version (in the caller's transaction; the workers read it within
-    REFRESH_SECONDS, and this one at once: _changed_here after the commit)."""
+    REFRESH_SECONDS at the latest, every worker at once: _changed after the commit)."""
     if not await WatchedWordsVersion.filter(id=1).update(version=F("version") + 1):
         await WatchedWordsVersion.create(id=1, version=1)
 
 
-def _changed_here() -> None:
-    """This worker reads the lists again at its next check (called after the commit)."""
+async def _changed() -> None:
+    """This worker reads the lists again at its next check, and every other worker too
+    (called after the commit)."""
     with contextlib.suppress(NotWired):  # a script outside any app: no worker to tell
         WATCHED.get().forget()
+    await announce(WATCHED_WORDS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +272,7 @@ async def add_words(
                 now=now,
             )
     if changed:
-        _changed_here()
+        await _changed()
     return changed
 
 
@@ -289,7 +292,7 @@ async def remove_word(word_id: int, *, actor: User | None, now: datetime) -> boo
             before={"word": word.word, "action": word.action.value},
             now=now,
         )
-    _changed_here()
+    await _changed()
     return True
 
 

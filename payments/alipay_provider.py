@@ -71,6 +71,7 @@ class AlipayProvider:
     name = "alipay"
     methods: tuple[Method, ...] = ("alipay",)
     flows: frozenset[Flow] = frozenset({"page", "wap"})
+    abroad = False  # Alipay, Hangzhou: nothing leaves mainland China
 
     def __init__(
         self,

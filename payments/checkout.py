@@ -19,18 +19,20 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
-from accounts import wechat_sign_in
+from accounts import consents, legal_documents, wechat_sign_in
 from accounts.models import User
 from accounts.wechat import WechatClient
 from payments import reasons, services
 from payments.held import Held, HeldState
 from payments.models import Payment, PaymentStatus, PayMethod
 from payments.provider import Payer
+from payments.providers import sends_abroad
 from payments.schemas import PayForm
 from payments.settle import JSAPI_FIELDS, jsapi_parameters, wallet_action
 from web.auth import client_address, require_user
 from web.csrf import read_form
 from web.decoding import read_fields
+from web.i18n import choose_locale
 from web.rendering import flash, gettext_for, redirect_after_post, render
 
 
@@ -405,8 +407,40 @@ async def checkout_page(request: Request, payable: Payable) -> Response:
             "methods": offered_methods(request),
             "device": device_of(request),
             "wechat_flow": flow_for(request, "wechat_pay"),
+            "cross_border": await cross_border_notice(request, user),
         },
     )
+
+
+async def cross_border_notice(request: Request, user: User) -> dict[str, Any] | None:
+    """What the checkout shows of the cross-border notice (PIPL art. 39) while this buyer must
+    agree to it before paying with a method offered here whose provider is abroad: its text,
+    its version and those methods; None when nothing is asked."""
+    provider = request.app.state.payments_provider
+    abroad = [m for m in offered_methods(request) if sends_abroad(provider, m)]
+    versions = await consents.cross_border_needed(user.id) if abroad else None
+    if versions is None:
+        return None
+    text = await legal_documents.legal_text(
+        legal_documents.Document.CROSS_BORDER, versions.cross_border
+    )
+    return {"text": text, "methods": abroad}
+
+
+async def agree_abroad(request: Request, user: User, form: PayForm) -> None:
+    """The checkout's box ticked for a method abroad: the consent recorded, before paying."""
+    if not form.cross_border or not sends_abroad(request.app.state.payments_provider, form.method):
+        return
+    versions = await consents.cross_border_needed(user.id)
+    if versions is not None:
+        await consents.agree(
+            user,
+            legal_documents.Document.CROSS_BORDER,
+            versions.cross_border,
+            source="checkout",
+            now=datetime.now(UTC),
+            locale=choose_locale(request),
+        )
 
 
 async def pay_action(request: Request, payable: Payable) -> Response:
@@ -418,6 +452,7 @@ async def pay_action(request: Request, payable: Payable) -> Response:
     urls = payable.urls(subject_id)
     paying = urls.paying
     choice = await form_choice(request, user, form, paying)
+    await agree_abroad(request, user, form)
     result = await payable.pay(request, subject_id, user, form, choice)
     return pay_answer(request, result, method=form.method, paying=paying, done_url=urls.paid)
 

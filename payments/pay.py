@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from tortoise.exceptions import IntegrityError
 
 import metrics
+from accounts import consents
 from errors import DomainError, ValidationError
 from payments.errors import (
     AlreadyPaid,
@@ -37,7 +38,7 @@ from payments.provider import (
     ProviderError,
     ProviderUnavailable,
 )
-from payments.providers import name_for
+from payments.providers import name_for, sends_abroad
 from payments.purposes import handlers_for
 from payments.settle import (
     Outcome,
@@ -177,7 +178,10 @@ async def pay(
     reason) or PENDING (the provider's answer is still to come). A failure leaves the thing as
     it was: the buyer may pay again. Raises ValidationError, AlreadyPaid, PaymentInProgress, or
     PaymentUnavailable when the provider cannot be reached (then nothing was charged, or the
-    payment stays pending until a retry or reconciliation asks the provider again).
+    payment stays pending until a retry or reconciliation asks the provider again), or
+    ConsentRequired when the method's provider is abroad (a card through Stripe) and the
+    person has not agreed to the current cross-border notice (PIPL art. 39, published terms
+    or not; accounts.consents.check_cross_border).
     """
     try:
         checked = check_choice(
@@ -185,6 +189,8 @@ async def pay(
             provider.methods,
             provider.flows,
         )
+        if sends_abroad(provider, checked.method):
+            await consents.check_cross_border(user_id)
         result = await _pay(
             provider=provider,
             user_id=user_id,

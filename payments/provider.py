@@ -143,6 +143,10 @@ class PaymentProvider(Protocol):
     # What the account takes, in the order checkout offers them, and in which flows.
     methods: tuple[Method, ...]
     flows: frozenset[Flow]
+    # Whether paying through it sends the payer's personal information outside mainland China
+    # (Stripe: yes; WeChat Pay and Alipay paid directly: no): PIPL art. 39 asks a separate
+    # consent first (payments.pay, accounts.consents.check_cross_border).
+    abroad: bool
 
     def owns(self, intent_id: str) -> bool:
         """Whether `intent_id` is one of this provider's (each provider's ids have their own

@@ -46,6 +46,14 @@ def name_for(provider: PaymentProvider, method: str) -> str:
     return provider.name
 
 
+def sends_abroad(provider: PaymentProvider, method: str) -> bool:
+    """Whether a new payment by `method` goes to a provider abroad (its `abroad`)."""
+    if isinstance(provider, Providers):
+        chosen = provider.provider_for(cast(Method, method))
+        return chosen is not None and chosen.abroad
+    return provider.abroad
+
+
 class Providers:
     """The app's providers as one. `by_method` names the provider of each method offered, in
     checkout's order; `webhooks` is the provider whose notifications arrive at
@@ -71,6 +79,8 @@ class Providers:
         # offered for new payments still reads, closes and refunds its own).
         self._all = list(dict.fromkeys([webhooks, *self._by_method.values(), *also]))
         self.name = webhooks.name
+        # As one provider: abroad if any method goes abroad (sends_abroad asks per method).
+        self.abroad = any(provider.abroad for provider in self._by_method.values())
 
     def provider_for(self, method: Method) -> PaymentProvider | None:
         """The provider new payments by `method` go to; None if it is not offered."""

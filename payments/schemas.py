@@ -114,6 +114,8 @@ class PayForm(Body):
 
     payment_method: Annotated[str, msgspec.Meta(max_length=255)] = ""
     method: Literal["card", "wechat_pay", "alipay"] = "card"
+    # The cross-border notice's box, ticked (shown beside the card while it is not agreed).
+    cross_border: bool = False
 
 
 class QrCodeAction(Answer, tag_field="type", tag="wechat_pay_display_qr_code"):

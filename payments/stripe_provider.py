@@ -159,6 +159,7 @@ class StripeProvider:
         self.api_base = api_base
         self.methods = methods  # what the account takes, in the order checkout offers them
         self.flows = STRIPE_FLOWS
+        self.abroad = True  # Stripe, Inc. (United States): PIPL art. 39
         self._webhook_secret = webhook_secret
         self._http = stripe.HTTPXClient(timeout=PROVIDER_TIMEOUT)
         self._client = stripe.StripeClient(

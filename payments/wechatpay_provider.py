@@ -85,6 +85,7 @@ class WechatPayProvider:
         self.name = "wechatpay"
         self.methods: tuple[Method, ...] = ("wechat_pay",)
         self.flows: frozenset[Flow] = frozenset({"native", "h5", "jsapi"})
+        self.abroad = False  # Tenpay, Shenzhen: nothing leaves mainland China
         self.mchid = mchid
         self.appid = appid
         self._key = load_private_key(private_key_pem)

@@ -140,7 +140,6 @@ async def poster(request: Request) -> Response:
         png = await share_links.poster_png(
             link,
             language if language in share_links.POSTER_LANGUAGES else "zh",
-            media_dir=request.app.state.settings.var_dir / "media",
             now=datetime.now(UTC),
         )
     except SharedThingNotFound:

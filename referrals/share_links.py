@@ -10,11 +10,11 @@ their own page).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import anyio
 from tortoise.exceptions import IntegrityError
@@ -30,6 +30,7 @@ from membership.models import EnrollmentWindow
 from referrals import posters
 from referrals.errors import SharedThingNotFound
 from referrals.models import SharedKind, ShareLink, Source
+from storage import STORAGE, NotStored
 from store import covers, images
 from store.models import Product
 from tallies import SHANGHAI
@@ -220,38 +221,35 @@ def poster_of(
     )
 
 
-async def poster_png(link: ShareLink, language: str, *, media_dir: Path, now: datetime) -> bytes:
+async def poster_png(link: ShareLink, language: str, *, now: datetime) -> bytes:
     """The link's poster in `language` ("zh" or "en"), drawn once per what it shows and kept
-    under media_dir/posters/ (a retitled thing or a new avatar is a new file). Raises
+    in the storage's media/posters/ (a retitled thing or a new avatar is a new file). Raises
     SharedThingNotFound when the thing is gone or no longer public."""
     if language not in POSTER_LANGUAGES:
         language = "zh"
     thing = await shared_thing(link.object_type.value, link.object_id, now)
     sharer = await User.get(id=link.sharer_id)
-    avatar = _avatar_bytes(sharer, media_dir)
+    avatar = await _avatar_bytes(sharer)
     poster = poster_of(thing, sharer, avatar, language)
     poster = posters.Poster(**{**poster.__dict__, "url": short_url(link, Source.POSTER)})
     key = posters.poster_key(
         poster, object_type=link.object_type.value, object_id=link.object_id, sharer_id=sharer.id
     )
-    folder = media_dir / "posters"
-    path = folder / (key.replace(":", "-") + ".png")
-    if path.exists():
-        return path.read_bytes()
+    storage = STORAGE.get()
+    stored = f"media/posters/{key.replace(':', '-')}.png"
+    with contextlib.suppress(NotStored):
+        return await storage.get(stored)
     png = await anyio.to_thread.run_sync(posters.draw_poster, poster)
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{secrets.token_hex(4)}.part")
-    partial.write_bytes(png)
-    partial.replace(path)  # whole or not at all: a reader never sees half a poster
+    await storage.put(stored, png, "image/png")  # whole or not at all, for any reader
     return png
 
 
-def _avatar_bytes(user: User, media_dir: Path) -> bytes | None:
+async def _avatar_bytes(user: User) -> bytes | None:
     """The sharer's avatar, when everyone may see it (not one waiting for a moderator)."""
-    path = profiles.shown_avatar_file(user, media_dir)
-    if path is None:
+    key = profiles.shown_avatar_key(user)
+    if key is None:
         return None
     try:
-        return path.read_bytes()
-    except OSError:
+        return await STORAGE.get().get(key)
+    except (NotStored, OSError):
         return None

@@ -201,7 +201,6 @@ async def set_image(request: Request) -> Response:
         await services.set_product_image(
             product_id=request.path_params["id"],
             data=picture,
-            media_dir=request.app.state.settings.var_dir / "media",
             pictures=request.app.state.pictures,
             actor=staff_member(request),
             now=datetime.now(UTC),

@@ -259,7 +259,6 @@ async def upload_image(request: Request) -> Response:
     product = await services.set_product_image(
         product_id=request.path_params["id"],
         data=data,
-        media_dir=request.app.state.settings.var_dir / "media",
         pictures=request.app.state.pictures,
         actor=staff_member(request),
         now=datetime.now(UTC),

@@ -176,7 +176,6 @@ async def create_from_form(
         await services.save_product_image(
             product_id=product.id,
             resized=resized,
-            media_dir=request.app.state.settings.var_dir / "media",
             actor=staff_member(request),
             now=now,
         )

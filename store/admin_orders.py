@@ -60,7 +60,6 @@ async def attach_invoice(request: Request) -> Response:
     await invoices.attach(
         request.path_params["id"],
         pdf,
-        var_dir=request.app.state.settings.var_dir,
         actor=staff_member(request),
         now=datetime.now(UTC),
     )

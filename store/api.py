@@ -198,6 +198,8 @@ async def get_order(request: Request) -> Response:
     answer=schemas.PaymentAnswer,
     tag="store",
     errors={
+        # A provider abroad (a card through Stripe) before the cross-border consent.
+        403: "consent_required",
         404: "order_not_found",
         409: "hold_expired, already_paid, payment_in_progress",
         422: "address_required",

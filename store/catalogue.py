@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit
 from accounts.models import User
+from changes import PRODUCT, announce
 from db import for_dialect, read_sql
 from errors import ValidationError
 from pictures import PicturePool
@@ -144,6 +145,7 @@ async def update_product(
         await _record_update(actor, product.id, before, after, now)
     if memory is not None:
         memory.forget(product.id)
+    await announce(PRODUCT, product.id)
     return await get_product(product.id)
 
 
@@ -244,6 +246,7 @@ async def change_stock(
         )
     if memory is not None:
         memory.forget(product.id)  # a restock clears the sold-out memory with it
+    await announce(PRODUCT, product.id)
     return stock, left
 
 
@@ -281,13 +284,13 @@ async def delete_product(
         )
     if memory is not None:
         memory.forget(product.id)
+    await announce(PRODUCT, product.id)
 
 
 async def set_product_image(
     *,
     product_id: int,
     data: bytes,
-    media_dir: Path,
     pictures: PicturePool,
     actor: User | None = None,
     now: datetime | None = None,
@@ -299,7 +302,6 @@ async def set_product_image(
     return await save_product_image(
         product_id=product_id,
         resized=resized,
-        media_dir=media_dir,
         actor=actor,
         now=now,
         memory=memory,
@@ -310,7 +312,6 @@ async def save_product_image(
     *,
     product_id: int,
     resized: dict[str, bytes],
-    media_dir: Path,
     actor: User | None = None,
     now: datetime | None = None,
     memory: StoreMemory | None = None,
@@ -320,7 +321,7 @@ async def save_product_image(
     product = await get_product(product_id)
     async with in_transaction():
         before = product.image
-        product.image = store_product_image(media_dir, product.id, resized)
+        product.image = await store_product_image(product.id, resized)
         await product.save(update_fields=["image"])
         await audit.record(
             actor=actor,
@@ -333,4 +334,5 @@ async def save_product_image(
         )
     if memory is not None:
         memory.forget(product.id)
+    await announce(PRODUCT, product.id)
     return product

@@ -25,7 +25,7 @@ from tortoise.transactions import in_transaction
 
 import metrics
 from accounts import services as accounts
-from accounts.errors import SessionEnded, Unauthorized
+from accounts.errors import Unauthorized
 from accounts.models import User
 from db import AsyncpgClient, for_dialect, from_row, read_sql
 from errors import DomainError
@@ -106,7 +106,7 @@ async def _hold(
         product = products[product_id]
         return await _hold_single(buyer, product, quantity, now, memory, shipping, fee)
     if isinstance(buyer, str):
-        user = await accounts.user_for_token_digest(buyer, now=now)
+        user = await accounts.user_for_token_digest(buyer, now=now, consented=True)
         if user is None:
             raise Unauthorized()
         buyer = user
@@ -262,8 +262,8 @@ async def _hold_single(
         [row] = await connection.execute_query_dict(_HOLD_ONE, params)
     outcome = row["outcome"]
     if outcome == "unauthorized":
-        if isinstance(buyer, str) and await accounts.token_was_ended(buyer):
-            raise SessionEnded()
+        if isinstance(buyer, str):
+            raise await accounts.refused_token(buyer, now=now)
         raise Unauthorized()
     if outcome == "limit_exceeded":
         raise LimitExceeded()

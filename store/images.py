@@ -1,12 +1,13 @@
-"""Product images: uploaded files checked and resized in the picture pool, stored as JPEG under
-media/."""
+"""Product images: uploaded files checked and resized in the picture pool, stored as JPEG in the
+storage's media/ folder (storage.py), which /media serves to everyone."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
 
 import links
 from pictures import PicturePool, Sizes
+from storage import STORAGE
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 SIZES = {"large": 1200, "thumb": 400}
@@ -20,13 +21,16 @@ async def resize_upload(data: bytes, pictures: PicturePool) -> dict[str, bytes]:
     return await pictures.jpegs(data, PRODUCT)
 
 
-def store_product_image(media_dir: Path, product_id: int, resized: dict[str, bytes]) -> str:
-    """Write the sizes under media/products/; returns the base name (`product-<id>`)."""
-    folder = media_dir / "products"
-    folder.mkdir(parents=True, exist_ok=True)
+async def store_product_image(product_id: int, resized: dict[str, bytes]) -> str:
+    """Store the sizes as media/products/; returns the base name (`product-<id>`)."""
+    storage = STORAGE.get()
     name = f"product-{product_id}"
-    for size, content in resized.items():
-        (folder / f"{name}-{size}.jpg").write_bytes(content)
+    await asyncio.gather(
+        *(
+            storage.put(f"media/products/{name}-{size}.jpg", content, "image/jpeg")
+            for size, content in resized.items()
+        )
+    )
     return name
 
 

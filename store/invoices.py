@@ -2,8 +2,9 @@
 (their name) or for a company (its name and taxpayer id); staff issue it through their tax
 provider, outside Shuyuan, and attach the PDF; the buyer, and only they, downloads it.
 
-The PDFs are kept under var/invoices/ (never under the public media folder): a file name
-with a random part, served by store.routes.invoice_pdf to the order's buyer and to staff.
+The PDFs are the storage's "invoices/" objects (storage.py; var/invoices/ on local disk),
+never under the public media folder: a name with a random part, served by
+store.routes.invoice_pdf to the order's buyer and to staff.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
-from pathlib import Path
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -20,6 +20,7 @@ import links
 from accounts import audit, notices
 from accounts.models import User
 from errors import ValidationError
+from storage import STORAGE
 from store.errors import BadOrderState, InvoiceNotFound, InvoiceRequested, OrderNotFound
 from store.models import InvoiceKind, InvoiceRequest, InvoiceStatus, Order, OrderStatus
 
@@ -32,8 +33,9 @@ EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}")
 MAX_PDF_BYTES = 5 * 1024 * 1024
 
 
-def folder(var_dir: Path) -> Path:
-    return var_dir / "invoices"
+def pdf_key(name: str) -> str:
+    """The storage key of an invoice's PDF named `name` (InvoiceRequest.pdf_name)."""
+    return f"invoices/{name}"
 
 
 def _checked(
@@ -89,7 +91,7 @@ async def waiting(*, limit: int = 200) -> list[InvoiceRequest]:
 
 
 async def attach(
-    request_id: int, pdf: bytes, *, var_dir: Path, actor: User | None, now: datetime
+    request_id: int, pdf: bytes, *, actor: User | None, now: datetime
 ) -> InvoiceRequest:
     """Attach the issued invoice's PDF: the buyer is told and may download it (audit:
     "invoice.attach"). A second PDF replaces the first. Raises InvoiceNotFound,
@@ -100,9 +102,8 @@ async def attach(
     if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_PDF_BYTES:
         raise ValidationError("pdf", "must be a PDF file of at most 5 MB")
     name = f"{invoice.id}-{secrets.token_hex(8)}.pdf"
-    where = folder(var_dir)
-    where.mkdir(parents=True, exist_ok=True)
-    (where / name).write_bytes(pdf)
+    storage = STORAGE.get()
+    await storage.put(pdf_key(name), pdf, "application/pdf")
     before = {"status": invoice.status.value, "pdf_name": invoice.pdf_name}
     async with in_transaction():
         await InvoiceRequest.filter(id=invoice.id).update(
@@ -124,19 +125,19 @@ async def attach(
             now=now,
         )
     if before["pdf_name"]:
-        (where / str(before["pdf_name"])).unlink(missing_ok=True)
+        await storage.delete(pdf_key(str(before["pdf_name"])))
     return await InvoiceRequest.get(id=invoice.id)
 
 
-async def pdf_for(order_id: int, reader: User, *, var_dir: Path) -> Path:
-    """The issued invoice's PDF of an order, for its buyer or staff who read orders. Raises
-    InvoiceNotFound (nobody else learns there is one)."""
+async def pdf_for(order_id: int, reader: User) -> str:
+    """The storage key of an order's issued invoice's PDF, for its buyer or staff who read
+    orders. Raises InvoiceNotFound (nobody else learns there is one)."""
     invoice = await InvoiceRequest.get_or_none(order_id=order_id, status=InvoiceStatus.ISSUED)
     if invoice is None or invoice.pdf_name is None:
         raise InvoiceNotFound()
     if invoice.user_id != reader.id and not reader.may("orders"):
         raise InvoiceNotFound()
-    path = folder(var_dir) / invoice.pdf_name
-    if not path.is_file():
+    key = pdf_key(invoice.pdf_name)
+    if not await STORAGE.get().exists(key):
         raise InvoiceNotFound()
-    return path
+    return key

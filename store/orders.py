@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from tortoise.transactions import in_transaction
 
@@ -16,6 +17,7 @@ import metrics
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
+from db import fetch_one, from_row, read_sql
 from errors import DomainError, RateLimited, ValidationError
 from payments import services as payments
 from payments.held import Held, HeldState, pay_held
@@ -157,7 +159,7 @@ async def place_order(
             raise
         return held.order
     if digest is not None:
-        user = await accounts.user_for_token_digest(digest, now=now)
+        user = await accounts.user_for_token_digest(digest, now=now, consented=True)
         if user is None:
             raise Unauthorized()
         await _count_buy(counter, f"buy:{user.id}")
@@ -405,10 +407,10 @@ async def orders_of(user: User, *, limit: int = 50) -> list[Order]:
     )
 
 
+_ORDER_TO_PAY = read_sql(Path(__file__).resolve().parent / "sql" / "order_to_pay.sql")
+
+
 async def order_to_pay(user: User, now: datetime) -> Order | None:
     """The buyer's newest order still held for them and not paid yet, if any."""
-    return await (
-        Order.filter(user_id=user.id, status=OrderStatus.PENDING_PAYMENT, hold_expires_at__gt=now)
-        .order_by("-id")
-        .first()
-    )
+    row = await fetch_one(_ORDER_TO_PAY, [user.id, OrderStatus.PENDING_PAYMENT.value, now])
+    return from_row(Order, **row) if row is not None else None

@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import audit, notices
 from accounts.models import User
+from changes import PRODUCT, announce
 from store.catalog import get_product
 from store.errors import MembersOnly, NotARaffle, NotStarted, ProductNotFound, RaffleClosed
 from store.memory import StoreMemory
@@ -114,6 +115,7 @@ async def draw_raffle(
         )
     if memory is not None:
         memory.forget(product.id)
+    await announce(PRODUCT, product.id)
     return Draw(seed=seed, entries=len(entrants), winners=winners)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
@@ -16,6 +16,7 @@ from errors import ValidationError
 from payments import checkout as payment_pages
 from payments import services as payments
 from payments.held import Held
+from storage import STORAGE
 from store import analytics, carriers, covers, divisions, history, invoices, schemas, services
 from store.errors import LimitExceeded
 from store.models import InvoiceRequest, OrderStatus
@@ -25,6 +26,7 @@ from web.csrf import read_form
 from web.decoding import read_fields, read_query
 from web.errors import form_refused
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
+from web.stored import stored_response
 
 
 async def listing(request: Request) -> Response:
@@ -280,14 +282,17 @@ async def ask_invoice(request: Request) -> Response:
 async def invoice_pdf(request: Request) -> Response:
     """An order's issued invoice, to its buyer (and staff who read orders) only."""
     user = await require_user(request)
-    path = await invoices.pdf_for(
-        request.path_params["id"], user, var_dir=request.app.state.settings.var_dir
-    )
-    return FileResponse(
-        path,
+    order_id = request.path_params["id"]
+    key = await invoices.pdf_for(order_id, user)
+    return await stored_response(
+        request,
+        STORAGE.get(),
+        key,
         media_type="application/pdf",
-        filename=f"invoice-{request.path_params['id']}.pdf",
-        headers={"Cache-Control": "private, no-store"},
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Disposition": f'attachment; filename="invoice-{order_id}.pdf"',
+        },
     )
 
 

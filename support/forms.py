@@ -4,13 +4,13 @@ picture, and (a new conversation) the page it was written from."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import msgspec
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
+from storage import STORAGE
 from support.attachments import PictureUpload, PrivatePictures
 from support.services import MAX_BODY, MAX_PAGE
 from web.api import line, read_fields, text
@@ -36,10 +36,9 @@ class MessageForm:
 
 
 def shelf(request: Request) -> PrivatePictures:
-    """Where this app makes and keeps conversation pictures: its picture pool, and
-    <var>/support (outside the public /media mount)."""
-    settings = request.app.state.settings
-    return PrivatePictures(request.app.state.pictures, Path(settings.var_dir) / "support")
+    """Where this app makes and keeps conversation pictures: its picture pool, and its
+    storage's support/ folder (outside the public /media folder)."""
+    return PrivatePictures(request.app.state.pictures, STORAGE.get())
 
 
 def typed(form: FormData) -> dict[str, str]:

@@ -9,11 +9,12 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import links
 from errors import DomainError
+from storage import STORAGE
 from support import services
 from support.attachments import Size
 from support.errors import PictureNotFound
@@ -23,6 +24,7 @@ from web.auth import current_user, optional_api_user, require_user
 from web.csrf import read_form
 from web.errors import form_errors, form_refused
 from web.rendering import flash, gettext_for, on_error_back, redirect_after_post, render
+from web.stored import stored_response
 
 
 async def _contact_context(request: Request, **extra: Any) -> dict[str, Any]:
@@ -143,8 +145,9 @@ async def _picture(request: Request, size: Size) -> Response:
     picture to show from its cache."""
     reader = await current_user(request) or await optional_api_user(request)
     stem = await services.picture_of(reader, request.path_params["id"])
-    path = shelf(request).path(stem, size)
-    if not path.is_file():
+    storage = STORAGE.get()
+    key = shelf(request).key(stem, size)
+    if not await storage.exists(key):
         raise PictureNotFound()
     etag = f'"{stem}-{size}"'  # a picture's files never change: a new one has a new stem
     headers = {
@@ -154,7 +157,7 @@ async def _picture(request: Request, size: Size) -> Response:
     }
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    return FileResponse(path, media_type="image/jpeg", headers=headers)
+    return await stored_response(request, storage, key, media_type="image/jpeg", headers=headers)
 
 
 async def picture(request: Request) -> Response:

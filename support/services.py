@@ -200,7 +200,8 @@ async def start(
             await reviewables.queue(message, screened, now)
     except BaseException:
         if picture is not None and kept is not None:
-            picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
+            # The message was not written: nor is its picture.
+            await picture.shelf.discard(kept.stem)
         raise
     conversation.last_message_id = message.id
     await choose_answer_mail(user, email_me)
@@ -311,7 +312,8 @@ async def write(
                 await reviewables.queue(message, screened, now)
     except BaseException:
         if picture is not None and kept is not None:
-            picture.shelf.discard(kept.stem)  # the message was not written: nor is its picture
+            # The message was not written: nor is its picture.
+            await picture.shelf.discard(kept.stem)
         raise
     if not from_staff:
         await choose_answer_mail(actor, email_me)

@@ -86,6 +86,26 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
+@pytest.fixture
+async def empty_database(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the kind under test, of the test's own (never the run's): for a
+    process that migrates one from nothing (an old release's hosts, a migration probe)."""
+    if database_kind() == "sqlite":
+        yield f"sqlite://{tmp_path}/empty.sqlite3"
+        return
+    admin_url = postgres_admin_url().replace("postgres://", "postgresql://", 1)
+    name = f"shuyuan_empty_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        yield _with_database(postgres_admin_url(), name)
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 @pytest.fixture(scope="session")
 async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A fresh database for this run, migrated with the checked-in migrations."""
@@ -274,7 +294,8 @@ SECRETS_IN_LOGS = re.compile(
         (
             re.escape(PASSWORD),
             r"sy_[A-Za-z0-9_-]{40,}",
-            r"\b4[0-9]{15}\b",
+            # a card number alone, not inside a hex request id or a decimal
+            r"(?<![\w.])4[0-9]{15}\b",
             r"whsec_[A-Za-z0-9]+",
             re.escape(TEST_SECRET_KEY),
             re.escape(WECHAT_OFFICIAL.secret),

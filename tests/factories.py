@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from accounts import consents, legal_documents
 from accounts import services as accounts
 from accounts import sessions as account_sessions
-from accounts.models import Identity, IdentityKind, User
+from accounts.models import Consent, Identity, IdentityKind, User
 from membership import windows
 from membership.models import EnrollmentWindow
 from payments.provider import PaymentProvider
@@ -32,14 +33,24 @@ async def make_user(
     name: str | None = None,
     admin: bool = False,
     role: str | None = None,
+    cross_border: bool = True,
 ) -> User:
-    """A registered person; `admin` makes them an admin, `role` gives any staff role."""
+    """A registered person; `admin` makes them an admin, `role` gives any staff role. They
+    agreed to the current cross-border notice (a card pays through Stripe, abroad) unless
+    `cross_border` is False (the tests of that consent)."""
     number = next(_numbers)
+    # Once a test published the terms and privacy policy, a sign-up agrees to them.
+    versions = await legal_documents.current_versions(fresh=True)
     user = await accounts.register(
         email=email or f"reader{number}@example.cn",
         password=password,
         display_name=name or f"读者{number}",
+        agreement=consents.SignUpAgreement(versions.terms, versions.privacy, age_14=True),
     )
+    if cross_border:
+        await consents.agree(
+            user, "cross_border", versions.cross_border, source="test", now=datetime.now(UTC)
+        )
     if admin or role:
         user.staff_role = role or "admin"
         user.admin_flag = user.staff_role in ("owner", "admin")
@@ -93,6 +104,27 @@ async def token_for(user: User) -> str:
     return await accounts.issue_token(user, name="test")
 
 
+async def agree_abroad(client: httpx.AsyncClient, token: str | None = None) -> None:
+    """Agree to the current cross-border notice (before paying by card, through Stripe) as a
+    client would: over the API with `token`, else with the signed-in browser's button on the
+    consent page. For people made otherwise than by make_user (a sign-up form, the API, a
+    phone or WeChat sign-in)."""
+    if token is not None:
+        current = (await client.get("/api/v1/legal/cross_border", headers=bearer(token))).json()
+        agreed = await client.post(
+            "/api/v1/me/consents",
+            json={"document": "cross_border", "version": current["version"]},
+            headers=bearer(token),
+        )
+    else:
+        page = await client.get("/me/consent")
+        agreed = await client.post(
+            "/me/consent/optional",
+            data={"csrf_token": csrf_from(page.text), "purpose": "cross_border", "answer": "yes"},
+        )
+    assert agreed.status_code in (201, 303), agreed.text
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -114,8 +146,9 @@ async def sign_in(
     return await client.post("/account/login", data=data)
 
 
-async def make_users(count: int, *, prefix: str = "crowd") -> list[User]:
-    """Many accounts at once, sharing one real argon2 hash so setup stays quick."""
+async def make_users(count: int, *, prefix: str = "crowd", cross_border: bool = True) -> list[User]:
+    """Many accounts at once, sharing one real argon2 hash so setup stays quick; as make_user,
+    they agreed to the current cross-border notice unless `cross_border` is False."""
     shared_hash = await accounts.hash_password(PASSWORD)
     start = next(_numbers)
     await User.bulk_create(
@@ -128,7 +161,25 @@ async def make_users(count: int, *, prefix: str = "crowd") -> list[User]:
             for n in range(count)
         ]
     )
-    return await User.filter(email__startswith=f"{prefix}{start}-").order_by("id")
+    made = await User.filter(email__startswith=f"{prefix}{start}-").order_by("id")
+    if cross_border:
+        version = (await legal_documents.current_versions(fresh=True)).cross_border
+        now = datetime.now(UTC)
+        await Consent.bulk_create(
+            [
+                Consent(
+                    user_id=user.id,
+                    purpose="cross_border",
+                    version=version,
+                    granted=True,
+                    source="test",
+                    wording="",
+                    at=now,
+                )
+                for user in made
+            ]
+        )
+    return made
 
 
 async def make_window(

@@ -120,6 +120,17 @@ def running_server(
         yield base_url
 
 
+def stop_group(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM to a process started with start_new_session=True and everything it started; a
+    SIGKILL to the group if it has not ended within `timeout` seconds."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @contextmanager
 def running_server_process(
     settings: Settings, *, workers: int = 1, env: dict[str, str] | None = None
@@ -140,12 +151,7 @@ def running_server_process(
         wait_until_answering(f"{base_url}/healthz", process, log)
         yield base_url, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=15)
         log.close()
 
 

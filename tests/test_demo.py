@@ -4,10 +4,14 @@ history show in the numbers at once."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 import demo
+from accounts import consents, legal_documents
 from accounts.models import User
 from community.board.models import Post, Reply
 from community.feed import services as feed
@@ -24,8 +28,18 @@ from membership.models import EnrollmentWindow
 from payments.models import Payment, PaymentStatus, Refund, Settlement
 from payments.provider import PaymentProvider
 from stats.report import report
+from storage import STORAGE, LocalStorage
 from store.models import Order, OrderStatus, Product, StockUnit
 from tallies import shanghai_day
+from wiring import Wiring
+
+
+@pytest.fixture(autouse=True)
+def fresh_storage(tmp_path: Path) -> Iterator[None]:
+    """The demo's pictures and voices go to a folder of this test's own (the suite's var
+    folder holds other tests' files)."""
+    with Wiring(((STORAGE, LocalStorage(tmp_path)),)).bound():
+        yield
 
 
 async def test_demo_data_loads_once_with_people_and_an_open_window(
@@ -68,6 +82,10 @@ async def test_demo_data_loads_once_with_people_and_an_open_window(
     assert await AutoReply.all().count() == len(demo_keywords.RULES)
     typed = await KeywordMiss.filter(key="电子书").values_list("count", flat=True)
     assert sum(typed) == 5  # 電子書 and 电子书 folded into one word
+    # The terms and privacy policy are published, and every demo person agreed to them.
+    assert await consents.outstanding(luoji) == ()
+    assert (await legal_documents.current_versions(fresh=True)).regime_on
+    assert not await User.filter(agreed_terms=0).exists()
 
 
 async def test_the_last_five_weeks_have_numbers_on_most_days(

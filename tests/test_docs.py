@@ -57,3 +57,15 @@ def test_the_readme_is_short_and_its_links_lead_somewhere() -> None:
     assert broken == []
     linked = set(re.findall(r"\(docs/([a-z-]+\.md)\)", README))
     assert linked == {page.name for page in (ROOT / "docs").glob("*.md")}
+
+
+def test_the_capacity_on_paper_traces_each_number_to_a_benchmark() -> None:
+    """docs/scaling.md reasons from measured rows (M1, M2...): each row names a benchmark that
+    exists and prints it, and the reasoning uses no row the table does not define."""
+    text = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (M\d+) \|.*`(bench\.[a-z_]+)`", text, re.M))
+    assert len(rows) >= 10
+    for row, module in rows.items():
+        assert (ROOT / module.replace(".", "/")).with_suffix(".py").exists(), (row, module)
+    used = set(re.findall(r"\bM\d+\b", text))
+    assert used <= set(rows), used - set(rows)

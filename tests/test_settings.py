@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from db import tortoise_config
 from settings import Settings, SettingsError
 
 KEY = "k" * 40
@@ -76,6 +77,14 @@ def test_the_podcast_owner_is_mail_froms_unless_set(tmp_path: Path) -> None:
         ({"DATABASE_URL": "postgres://127.0.0.1:5432"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgres://u@127.0.0.1:port/db"}, "DATABASE_URL"),
         ({"DATABASE_URL": "sqlite://"}, "DATABASE_URL"),
+        ({"DATABASE_DIRECT_URL": "postgres://u@127.0.0.1:5432/db"}, "DATABASE_DIRECT_URL"),
+        (
+            {
+                "DATABASE_URL": "postgres://u@127.0.0.1:6432/db",
+                "DATABASE_DIRECT_URL": "postgres://127.0.0.1:5432",
+            },
+            "DATABASE_DIRECT_URL",
+        ),
         ({"STRIPE_API_BASE": "localhost:8420"}, "STRIPE_API_BASE"),
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL"),
         ({"SECRET_KEY": "too-short"}, "SECRET_KEY"),
@@ -271,3 +280,30 @@ def test_every_documented_variable_is_one_the_app_accepts() -> None:
     documented = set(re.findall(r"^\| `(SHUYUAN_[A-Z0-9_]+)`", table, re.MULTILINE))
     assert len(documented) > 20
     assert sorted(documented - KNOWN_VARIABLES) == []
+
+
+def test_a_database_behind_pgbouncer_runs_the_app_without_prepared_statements(
+    tmp_path: Path,
+) -> None:
+    """asyncpg's statement cache cannot cross PgBouncer's transaction pooling; LISTEN, the job
+    queue and migrations use the direct address (tests/deploy runs the app through PgBouncer)."""
+    pooled = settings_from(
+        tmp_path,
+        DATABASE_URL="postgres://app@127.0.0.1:6432/shuyuan",
+        DATABASE_DIRECT_URL="postgres://app@127.0.0.1:5432/shuyuan",
+    )
+    assert pooled.pooled and pooled.direct_url.endswith(":5432/shuyuan")
+    credentials = tortoise_config(pooled.database_url, pooled=True)["connections"]["default"]
+    assert credentials["credentials"]["statement_cache_size"] == 0
+    direct = settings_from(tmp_path, DATABASE_URL="postgres://app@127.0.0.1:5432/shuyuan")
+    assert not direct.pooled and direct.direct_url == direct.database_url
+    plain = tortoise_config(direct.database_url)["connections"]["default"]
+    assert "statement_cache_size" not in plain["credentials"]
+
+
+def test_the_balancers_whose_forwarded_headers_are_believed_are_a_setting(tmp_path: Path) -> None:
+    assert settings_from(tmp_path).trusted_proxies == ("127.0.0.1/32",)
+    elsewhere = settings_from(tmp_path, SHUYUAN_TRUSTED_PROXIES="10.0.1.0/24, 10.0.2.7")
+    assert elsewhere.trusted_proxies == ("10.0.1.0/24", "10.0.2.7/32")
+    with pytest.raises(SettingsError, match="SHUYUAN_TRUSTED_PROXIES"):
+        settings_from(tmp_path, SHUYUAN_TRUSTED_PROXIES="nginx.internal")

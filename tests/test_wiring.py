@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import links
+from accounts import leaving as accounts_leaving
 from accounts import notices
 from accounts.models import OutboxMessage
 from app import create_app
@@ -30,6 +31,7 @@ from membership import notices as membership_notices
 from moderation import notices as moderation_notices
 from payments.models import Payment
 from payments.purposes import PURPOSES, Fulfilment, PurposeHandlers
+from privacy import notices as privacy_notices
 from settings import Settings
 from store import notices as store_notices
 from support import notices as support_notices
@@ -48,6 +50,8 @@ KINDS = sum(
         crm_notices.KINDS,
         support_notices.KINDS,
         moderation_notices.KINDS,
+        privacy_notices.KINDS,
+        accounts_leaving.KINDS,
     )
 )
 VERIFY_LINK = re.compile(r"(https?://[^/\s]+)/account/verify/(\S+)")

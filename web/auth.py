@@ -24,6 +24,9 @@ _UNSET = object()
 TokenOwner = Callable[..., Awaitable[Any]]
 User = Any  # an accounts User, as the session store and the token owner give it
 Endpoint = Callable[[Request], Awaitable[Any]]
+# What the app factory hands over as app.state.consent_required: for a person, a path and a
+# method, the error refusing them (403 consent_required) until they agree, or None.
+ConsentRule = Callable[[Any, str, str], Awaitable[Exception | None]]
 
 
 async def current_user(request: Request) -> User | None:
@@ -148,7 +151,19 @@ async def optional_api_user(request: Request) -> User | None:
     owner: TokenOwner = request.app.state.token_owner
     user = await owner(token, now=datetime.now(UTC)) if token else None
     request.state.api_user = user
+    await refuse_without_consent(request, user)
     return user
+
+
+async def refuse_without_consent(request: Request, user: User | None) -> None:
+    """Raise what the app's consent rule (`app.state.consent_required`, accounts.consents.
+    required) answers for this person and path: 403 consent_required until the current
+    terms and privacy policy are agreed, except where the rule lets them through."""
+    rule: ConsentRule | None = getattr(request.app.state, "consent_required", None)
+    if rule is not None and user is not None:
+        refused = await rule(user, request.url.path, request.method)
+        if refused is not None:
+            raise refused
 
 
 def client_address(request: Request) -> str:

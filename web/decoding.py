@@ -47,7 +47,7 @@ _PLAIN = (
     (re.compile(r"^Expected `array` of length <= (\d+)$"), "must have at most {0} entries"),
     (re.compile(r"^Expected `int` >= (-?\d+)$"), "must be at least {0}"),
     (re.compile(r"^Expected `int` <= (-?\d+)$"), "must be at most {0}"),
-    (re.compile(r"^Expected `int`, got `.*`$"), "must be a whole number"),
+    (re.compile(r"^Expected `int( \| null)?`, got `.*`$"), "must be a whole number"),
     (re.compile(r"^Expected `bool`, got `.*`$"), "must be true or false"),
     (re.compile(r"^Expected `str`, got `.*`$"), "must be text"),
     (re.compile(r"^Expected `array`, got `.*`$"), "must be a list"),

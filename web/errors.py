@@ -49,6 +49,10 @@ HTTP_MESSAGES = {
 # Machine endpoints answer errors in JSON: the API, and the provider's webhook; so do pages'
 # own scripts (the checkout's), which ask for JSON.
 JSON_PATH_PREFIXES = ("/api/", "/payments/webhook")
+# Files a player or an app fetches (again for every range it plays): a refusal is its reason
+# as plain text, not a whole page nobody sees (a page cost twice the file's own check:
+# bench/morning_push.py).
+FILE_PATH_PREFIXES = ("/feed/audio/",)
 
 
 def wants_json(request: Request) -> bool:
@@ -118,6 +122,10 @@ FIELD_LABELS = {
     "channel": N_("How to be told"),
     "kind": N_("Kind of notice"),
     "token": N_("Link"),
+    "terms": N_("Terms of service"),
+    "privacy": N_("Privacy policy"),
+    "age_14": N_("Age"),
+    "document": N_("Document"),
     "cursor": N_("Page"),
     "change": N_("Stock change"),
     "per_customer_limit": N_("Per-person limit"),
@@ -262,6 +270,14 @@ async def domain_error(request: Request, exc: Exception) -> Response:
         return json_response(
             error_body(str(exc.code), message, **extra), exc.status, headers=headers
         )
+    if request.url.path.startswith(FILE_PATH_PREFIXES):
+        response = Response(
+            in_reader_language(request, exc, with_field=False),
+            exc.status,
+            media_type="text/plain; charset=utf-8",
+        )
+        response.headers.update(headers)
+        return response
     if request.method == "POST" and exc.status in FORM_REFUSALS:
         # A refused form: back to where it was sent from, with the reason shown once there.
         flash(request, in_reader_language(request, exc), "error")

@@ -145,6 +145,9 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # A template is read once per process, not stat()ed before every render (a twentieth
+        # of a page's CPU: bench/morning_push.py); `shuyuan serve --reload` restarts on an edit.
+        auto_reload=False,
     )
     env.filters["yuan"] = yuan
     env.filters["shanghai"] = shanghai_time
@@ -221,9 +224,30 @@ def render_fragment(request: Request, template: str, context: dict[str, Any]) ->
     locale = choose_locale(request)
     catalog = translations(locale)
     html = templates.get_template(template).render(
-        {"_": catalog.gettext, "locale": locale, **context}
+        {"_": catalog.gettext, "ngettext": catalog.ngettext, "locale": locale, **context}
     )
     return Markup(html)  # nosec B704  # rendered by the autoescaping environment above
+
+
+def kept_fragment(
+    request: Request,
+    kept: dict[str, str],
+    template: str,
+    context: dict[str, Any],
+    *,
+    signed_in: bool,
+) -> Markup:
+    """`template` rendered with `context` (render_fragment) once per language and signed-in
+    state, and kept in `kept`: a dict that lives and dies with the shared answer it shows (a
+    feed page, the day's item, the front page's parts), so what every reader of one kind sees
+    alike is rendered once, not per request. The template is given `signed_in` (a locked voice
+    asks a visitor to sign in and a signed-in reader to become a member)."""
+    key = f"{choose_locale(request)}:{template}:{int(signed_in)}"
+    content = kept.get(key)
+    if content is None:
+        context = {**context, "signed_in": signed_in}
+        content = kept[key] = render_fragment(request, template, context)
+    return Markup(content)  # nosec B704  # rendered by the autoescaping environment
 
 
 def gettext_for(request: Request) -> Any:

@@ -40,6 +40,7 @@ class SessionStore(Protocol):
         user_agent: str,
         address: str,
         data: dict[str, Any],
+        began_at: datetime | None = None,
     ) -> tuple[str, Any]: ...
 
     async def save(self, session: Any, *, data: dict[str, Any], now: datetime) -> None: ...
@@ -77,6 +78,10 @@ class BrowserSession:
     begin_for: Any = None  # the person a new session is to begin for
     ended: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    # When the person signed in, kept by a session that only changes its key with new rights
+    # (its absolute lifetime, and a fresh sign-in's proof, run from the real sign-in); None: a
+    # sign-in now.
+    began_at: datetime | None = None
 
     @property
     def user(self) -> Any:
@@ -103,6 +108,7 @@ class BrowserSession:
         the browser is about to hold, not of the one it is about to lose."""
         self.begin_for = user
         self.ended = False
+        self.began_at = None
         self.key, self.new_key = new_key(), True
 
     def sign_out(self) -> None:
@@ -166,6 +172,7 @@ class ServerSessions:
         state = BrowserSession(key=visitor_key, row=row, secret=self.secret_key)
         if row is not None and row.user is not None and self.store.privileges_changed(row, now):
             state.sign_in(row.user)  # the same person, with new rights: a new key
+            state.began_at = row.created_at  # not a new sign-in: the session began then
         data = dict(row.data) if row is not None else {}
         scope["session"] = data
         scope["browser_session"] = state
@@ -200,6 +207,7 @@ class ServerSessions:
                 user_agent=user_agent,
                 address=address,
                 data=data,
+                began_at=state.began_at,
             )
             return key
         if state.row is not None:

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import audit, notices
 from accounts.models import User
+from changes import BOARD, announce
 from community.board.errors import (
     CannotBanStaff,
     PostNotFound,
@@ -151,6 +152,8 @@ async def moderate(post_id: int, action: str, *, actor: User | None, now: dateti
         if action in ("hide", "unhide"):
             outcome = "hidden" if action == "hide" else "dismissed"
             reasons = await _resolve_reports(post, outcome=outcome, actor=actor, now=now)
+    if action in ("hide", "unhide") and (was != value or was_held):
+        await announce(BOARD)  # taken from (or back on) every worker's liveliest threads
     if action == "hide" and (not was or was_held):
         await _tell_author_hidden(post, reasons)
     return post

@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 import links
 from accounts import audit, notices, profiles
 from accounts.models import User
+from changes import BOARD, announce
 from community import cursors, search
 from community.board.errors import (
     NotTheAuthor,
@@ -265,6 +266,14 @@ async def _index(post: Post) -> None:
     await search.index_document(SEARCH_KIND, post.id, f"{post.title}\n{plain_text(post.body_html)}")
 
 
+async def reindex_post(post_id: int) -> None:
+    """Index one post again after its text changed outside an edit (privacy.erasure replaces a
+    departed person's name in it)."""
+    post = await Post.get_or_none(id=post_id, deleted=False)
+    if post is not None:
+        await _index(post)
+
+
 async def reindex_all() -> int:
     """Index every post that is not deleted again (after the index's rules changed)."""
     posts = await Post.filter(deleted=False)
@@ -345,6 +354,7 @@ async def approve_held_post(post_id: int, now: datetime) -> bool:
         id=post_id, pending_review=True, hidden=True, deleted=False
     ).update(hidden=False, pending_review=False)
     if published:
+        await announce(BOARD)  # shown now: every worker's liveliest threads are read again
         post = await Post.get(id=post_id).select_related("author")
         await notify_mentions(post.body, post.author, post, skip=set())
     return bool(published)
@@ -353,6 +363,7 @@ async def approve_held_post(post_id: int, now: datetime) -> bool:
 async def reject_post(post_id: int, now: datetime) -> bool:
     """A rejected post is hidden (its author still reads it, and the reason)."""
     await Post.filter(id=post_id).update(hidden=True, pending_review=False)
+    await announce(BOARD)  # gone from every worker's liveliest threads at once
     return True
 
 
@@ -376,6 +387,7 @@ async def delete_post(post_id: int, *, user: User, now: datetime) -> None:
                 now=now,
             )
     await search.remove_document(SEARCH_KIND, post.id)
+    await announce(BOARD)  # gone from every worker's liveliest threads at once
 
 
 async def revisions(post: Post) -> list[PostRevision]:

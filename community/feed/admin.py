@@ -17,7 +17,6 @@ from community.feed import analytics, artwork, editing
 from community.feed.audio import CheckedAudio, check_audio
 from community.feed.errors import KeywordTaken
 from community.feed.models import FeedItem
-from community.feed.routes import audio_dir
 from errors import ValidationError
 from web.auth import staff_member, staff_only
 from web.csrf import read_form
@@ -34,15 +33,14 @@ async def _dashboard(request: Request, errors: dict[str, str] | None = None) -> 
     # Show the counts up to this moment.
     await analytics.flush_analytics(request.app.state.memory.feed)
     items = await editing.admin_items()
-    var_dir = request.app.state.settings.var_dir
-    shown = await artwork.artwork_file(var_dir)
+    _key, shown = await artwork.artwork_object()
     context = {
         "items": items,
         "now": datetime.now(UTC),
         "errors": errors or {},
-        "artwork_uploaded": artwork.is_uploaded(var_dir),
+        "artwork_uploaded": await artwork.is_uploaded(),
         # The page shows the artwork just uploaded, not the one the browser kept for an hour.
-        "artwork_version": f"{shown.stat().st_mtime_ns:x}",
+        "artwork_version": shown.etag.strip('"')[:32],
     }
     return await render(
         request, "community/admin.html", context, status_code=422 if errors else 200
@@ -130,7 +128,6 @@ async def save_item(request: Request) -> Response:
                 publish_at=publish_at,
                 author=admin,
                 audio=audio,
-                audio_dir=audio_dir(request),
                 now=datetime.now(UTC),
                 memory=request.app.state.memory.feed,
                 actor=admin,
@@ -147,7 +144,6 @@ async def save_item(request: Request) -> Response:
                 publish_at=publish_at,
                 audio=audio,
                 remove_audio=values["remove_audio"],
-                audio_dir=audio_dir(request),
                 memory=request.app.state.memory.feed,
                 actor=admin,
                 now=datetime.now(UTC),
@@ -189,7 +185,6 @@ async def upload_artwork(request: Request) -> Response:
     try:
         await artwork.upload_artwork(
             data,
-            var_dir=request.app.state.settings.var_dir,
             pictures=request.app.state.pictures,
             actor=staff_member(request),
             now=datetime.now(UTC),
@@ -204,7 +199,6 @@ async def upload_artwork(request: Request) -> Response:
 async def remove_artwork(request: Request) -> Response:
     await read_form(request)
     await artwork.remove_artwork(
-        var_dir=request.app.state.settings.var_dir,
         actor=staff_member(request),
         now=datetime.now(UTC),
     )

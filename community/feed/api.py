@@ -15,7 +15,6 @@ from accounts.roles import Capability
 from community.feed import analytics, editing, schemas, services
 from community.feed.audio import check_audio
 from community.feed.models import FeedItem
-from community.feed.routes import audio_dir
 from community.feed.schemas import item_json
 from errors import ValidationError
 from web.api import iso, json_response, operation, read_fields, read_json, read_query
@@ -80,7 +79,6 @@ async def create_item(request: Request) -> Response:
         publish_at=data.publish_at,
         author=admin,
         audio=audio,
-        audio_dir=audio_dir(request),
         now=now,
         memory=request.app.state.memory.feed,
         actor=admin,
@@ -177,8 +175,8 @@ async def feed(request: Request) -> Response:
 )
 async def lookup(request: Request) -> Response:
     now = datetime.now(UTC)
+    reader = await optional_api_user(request)  # the consent gate answers before the query
     keyword = read_query(request, schemas.LookupQuery).keyword
-    reader = await optional_api_user(request)
     item = await services.lookup(
         keyword,
         now=now,

@@ -1,6 +1,7 @@
 """The podcast's artwork: the picture an admin uploaded, else one we draw (书院 and the show's
 name, in the font the project ships). Either way a square JPEG of 1400 to 3000 pixels in RGB,
-as Apple Podcasts asks, kept under <var>/podcast/ and served at one address (routes).
+as Apple Podcasts asks, kept as the storage's "podcast/" objects (storage.py; <var>/podcast/ on
+local disk) and served at one address (routes).
 
 The font is store's (store/fonts/, drawn by store.covers.typeface), a floor above this package
 may not import: the app hands its typeface down through TYPEFACE (composition.py).
@@ -9,10 +10,8 @@ may not import: the app hands its typeface down through TYPEFACE (composition.py
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 import anyio.to_thread
 from PIL import Image, ImageDraw, ImageFont
@@ -21,6 +20,7 @@ from accounts import audit
 from accounts.models import User
 from errors import ValidationError
 from pictures import FORMATS, PicturePool, Sizes, check_header
+from storage import STORAGE, Stored
 from wiring import Wire
 
 Typeface = Callable[[int], ImageFont.FreeTypeFont]
@@ -39,34 +39,30 @@ BACKGROUND = (0xB4, 0x45, 0x1F)
 INK = (0xFB, 0xFA, 0xF7)
 
 
-def folder(var_dir: Path) -> Path:
-    return var_dir / "podcast"
+UPLOADED_KEY = "podcast/artwork.jpg"
+DRAWN_KEY = f"podcast/drawn-{DRAWING_VERSION}.jpg"
 
 
-def uploaded_file(var_dir: Path) -> Path:
-    return folder(var_dir) / "artwork.jpg"
+async def is_uploaded() -> bool:
+    return await STORAGE.get().exists(UPLOADED_KEY)
 
 
-def drawn_file(var_dir: Path) -> Path:
-    return folder(var_dir) / f"drawn-{DRAWING_VERSION}.jpg"
-
-
-def is_uploaded(var_dir: Path) -> bool:
-    return uploaded_file(var_dir).is_file()
-
-
-async def artwork_file(var_dir: Path) -> Path:
-    """The artwork the feed shows: the uploaded picture, else the drawn one (drawn on the first
-    ask after a start or a new DRAWING_VERSION, in a worker thread)."""
-    uploaded = uploaded_file(var_dir)
-    if uploaded.is_file():
-        return uploaded
-    drawn = drawn_file(var_dir)
-    if not drawn.is_file():
+async def artwork_object() -> tuple[str, Stored]:
+    """The artwork the feed shows, as its storage key and what is known of it: the uploaded
+    picture, else the drawn one (drawn on the first ask after a new DRAWING_VERSION, in a
+    worker thread)."""
+    storage = STORAGE.get()
+    uploaded = await storage.stat(UPLOADED_KEY)
+    if uploaded is not None:
+        return UPLOADED_KEY, uploaded
+    drawn = await storage.stat(DRAWN_KEY)
+    if drawn is None:
         typeface = TYPEFACE.get()
         data = await anyio.to_thread.run_sync(draw, typeface, MIN_PIXELS)
-        _write(drawn, data)
-    return drawn
+        await storage.put(DRAWN_KEY, data, "image/jpeg")
+        drawn = await storage.stat(DRAWN_KEY)
+        assert drawn is not None  # just stored
+    return DRAWN_KEY, drawn
 
 
 def draw(typeface: Typeface, width: int) -> bytes:
@@ -107,15 +103,13 @@ def _sizes(data: bytes) -> Sizes:
     )
 
 
-async def upload_artwork(
-    data: bytes, *, var_dir: Path, pictures: PicturePool, actor: User, now: datetime
-) -> None:
+async def upload_artwork(data: bytes, *, pictures: PicturePool, actor: User, now: datetime) -> None:
     """The uploaded picture becomes the podcast's artwork: decoded in the picture pool, cut to
     a centred square, made a JPEG (RGB) of its shorter side, at most MAX_PIXELS. Raises
     ValidationError("artwork") (not a picture we read, larger than MAX_ARTWORK_BYTES, under
     MIN_PIXELS a side) and ServiceUnavailable (the pool is full)."""
     jpeg = (await pictures.jpegs(data, _sizes(data)))[FIELD]
-    _write(uploaded_file(var_dir), jpeg)
+    await STORAGE.get().put(UPLOADED_KEY, jpeg, "image/jpeg")
     with Image.open(io.BytesIO(jpeg)) as saved:
         pixels = saved.width
     await audit.record(
@@ -127,11 +121,11 @@ async def upload_artwork(
     )
 
 
-async def remove_artwork(*, var_dir: Path, actor: User, now: datetime) -> None:
+async def remove_artwork(*, actor: User, now: datetime) -> None:
     """The uploaded artwork goes; the feed shows the drawn one again."""
-    if not is_uploaded(var_dir):
+    if not await is_uploaded():
         return
-    uploaded_file(var_dir).unlink(missing_ok=True)
+    await STORAGE.get().delete(UPLOADED_KEY)
     await audit.record(
         actor=actor,
         action="podcast.artwork",
@@ -139,12 +133,3 @@ async def remove_artwork(*, var_dir: Path, actor: User, now: datetime) -> None:
         after={"artwork": "drawn"},
         now=now,
     )
-
-
-def _write(path: Path, data: bytes) -> None:
-    # Written beside and renamed over: a reader (another worker too) sees the old file or the
-    # new one, never half of one.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{id(data):x}")
-    partial.write_bytes(data)
-    partial.replace(path)

@@ -1,7 +1,8 @@
 """Feed audio: uploads checked (size, type, readable, duration by mutagen) and stored by hash.
 
-Files live under <var>/audio/, not under the public /media mount: members-only audio is served
-only through community.routes, which checks who asks and answers Range requests.
+Files are the storage's "audio/<name>" objects (storage.py; <var>/audio/ on local disk), not
+under the public /media folder: audio is served only through community.routes, which checks who
+asks, then answers Range requests itself or hands the file to nginx (X-Accel-Redirect).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import mutagen
 from mutagen.mp3 import MP3
@@ -18,6 +18,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 
 from errors import ValidationError
+from storage import STORAGE
 
 MAX_AUDIO_BYTES = 50 * 1024 * 1024
 MAX_AUDIO_SECONDS = 60 * 60
@@ -159,13 +160,22 @@ def _mp4_boxes_whole(data: bytes) -> bool:
     return True
 
 
-def store_audio(audio_dir: Path, item_id: int, audio: CheckedAudio) -> str:
-    """Write the file; its name carries the item and a hash, so its URL never changes meaning
+def audio_key(name: str) -> str:
+    """The storage key of the audio file named `name` (FeedItem.audio_file)."""
+    return f"audio/{name}"
+
+
+async def store_audio(item_id: int, audio: CheckedAudio) -> str:
+    """Store the file; its name carries the item and a hash, so its URL never changes meaning
     and can be cached for good."""
-    audio_dir.mkdir(parents=True, exist_ok=True)
     name = f"{item_id}-{audio.sha256[:16]}.{audio.extension}"
-    (audio_dir / name).write_bytes(audio.data)
+    await STORAGE.get().put(audio_key(name), audio.data, audio.content_type)
     return name
+
+
+async def delete_audio(name: str) -> None:
+    """Delete a replaced or removed audio file (its URL stops working)."""
+    await STORAGE.get().delete(audio_key(name))
 
 
 def silent_mp3(seconds: float) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -13,8 +12,9 @@ from tortoise.transactions import in_transaction
 
 from accounts import audit
 from accounts.models import User
+from changes import FEED, announce
 from community import search
-from community.feed.audio import CheckedAudio, store_audio
+from community.feed.audio import CheckedAudio, delete_audio, store_audio
 from community.feed.errors import ItemNotFound, KeywordTaken
 from community.feed.memory import FeedMemory
 from community.feed.models import FeedItem
@@ -102,7 +102,6 @@ async def create_item(
     publish_at: datetime | None = None,
     author: User | None = None,
     audio: CheckedAudio | None = None,
-    audio_dir: Path | None = None,
     now: datetime,
     memory: FeedMemory | None = None,
     actor: User | None = None,
@@ -127,8 +126,7 @@ async def create_item(
                 author=author,
             )
             if audio is not None:
-                assert audio_dir is not None
-                _attach_audio(item, audio, audio_dir)
+                await _attach_audio(item, audio)
                 await item.save(
                     update_fields=["audio_file", "audio_type", "audio_bytes", "audio_seconds"]
                 )
@@ -143,13 +141,14 @@ async def create_item(
     except IntegrityError:  # a concurrent create took the keyword between check and insert
         raise KeywordTaken() from None
     await _index(item)
-    if memory is not None:  # other workers see the change within CACHE_SECONDS
+    if memory is not None:
         memory.written()
+    await announce(FEED)  # and every other worker's memory at once
     return item
 
 
-def _attach_audio(item: FeedItem, audio: CheckedAudio, audio_dir: Path) -> None:
-    item.audio_file = store_audio(audio_dir, item.id, audio)
+async def _attach_audio(item: FeedItem, audio: CheckedAudio) -> None:
+    item.audio_file = await store_audio(item.id, audio)
     item.audio_type = audio.content_type
     item.audio_bytes = len(audio.data)
     item.audio_seconds = audio.seconds
@@ -173,7 +172,6 @@ async def update_item(
     teaser: str = "",
     audio: CheckedAudio | None = None,
     remove_audio: bool = False,
-    audio_dir: Path | None = None,
     memory: FeedMemory | None = None,
     actor: User | None,
     now: datetime | None = None,
@@ -195,8 +193,7 @@ async def update_item(
     if publish_at is not None:
         item.publish_at = publish_at
     if audio is not None:
-        assert audio_dir is not None
-        _attach_audio(item, audio, audio_dir)
+        await _attach_audio(item, audio)
     elif remove_audio:
         item.audio_file = item.audio_type = None
         item.audio_bytes = None
@@ -217,11 +214,12 @@ async def update_item(
                 )
     except IntegrityError:
         raise KeywordTaken() from None
-    if old_audio and old_audio != item.audio_file and audio_dir is not None:
-        (audio_dir / old_audio).unlink(missing_ok=True)
+    if old_audio and old_audio != item.audio_file:
+        await delete_audio(old_audio)
     await _index(item)
-    if memory is not None:  # other workers see the change within CACHE_SECONDS
+    if memory is not None:
         memory.written()
+    await announce(FEED)  # and every other worker's memory at once
     return item
 
 
@@ -257,8 +255,9 @@ async def set_published(
                 )
     except IntegrityError:
         raise KeywordTaken() from None
-    if memory is not None:  # other workers see the change within CACHE_SECONDS
+    if memory is not None:
         memory.written()
+    await announce(FEED)  # and every other worker's memory at once
     return item
 
 

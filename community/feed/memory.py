@@ -32,6 +32,9 @@ class Answers:
         self._entries: dict[Any, tuple[datetime, datetime, Any]] = {}
         self._filling: dict[Any, asyncio.Future[Any]] = {}
         self._background: set[asyncio.Task[Any]] = set()
+        # Raised by clear(): a fill begun before it may have read what the change replaced,
+        # so its answer goes to the readers already waiting for it, and is not kept.
+        self._generation = 0
 
     async def get_or_fill(self, key: Any, now: datetime, compute: Compute, until: Until) -> Any:
         entry = self._entries.get(key)
@@ -69,9 +72,11 @@ class Answers:
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._filling[key] = future
+        generation = self._generation
         try:
             value = await compute()
-            self.put(key, now, await until(now), value)
+            if generation == self._generation:
+                self.put(key, now, await until(now), value)
             future.set_result(value)
             return value
         except BaseException as exc:
@@ -88,7 +93,11 @@ class Answers:
         self._entries[key] = (now, valid_until, value)
 
     def clear(self) -> None:
+        """Forget every answer (something changed): readers after this wait for a new fill,
+        not for one under way, which may have read the old."""
         self._entries.clear()
+        self._filling.clear()
+        self._generation += 1
 
 
 @dataclass

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from pathlib import Path
 
-from markupsafe import Markup
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import links
 from accounts.roles import Capability
 from community.feed import analytics, artwork, podcast, rss, schemas, services
+from community.feed.audio import audio_key
+from storage import STORAGE
 from translation import supported
 from web.auth import current_user, require_user
 from web.csrf import read_form
@@ -25,15 +25,11 @@ from web.rendering import (
     flash,
     gettext_for,
     is_htmx,
+    kept_fragment,
     redirect_after_post,
     render,
-    render_fragment,
 )
-
-
-def audio_dir(request: Request) -> Path:
-    """Where feed audio is kept: <var>/audio, outside the public /media mount."""
-    return Path(request.app.state.settings.var_dir) / "audio"
+from web.stored import stored_response
 
 
 async def feed(request: Request) -> Response:
@@ -58,23 +54,12 @@ async def feed(request: Request) -> Response:
         # The same for every anonymous reader: browsers and proxies revalidate cheaply.
         return Response(status_code=304, headers={"ETag": etag, "Vary": "HX-Request, Cookie"})
     template = "community/_items.html" if fragment else "community/_feed_content.html"
-    # A locked voice asks a visitor to sign in and a signed-in reader to become a member.
-    signed_in = user is not None
-    key = f"{choose_locale(request)}:{template}:{int(signed_in)}"
-    content = page.rendered.get(key)
-    if content is None:
-        context = {
-            "page": page,
-            "first_page": cursor is None,
-            "signed_in": signed_in,
-            "come_back_to": links.path("feed.feed"),
-        }
-        content = render_fragment(request, template, context)
-        page.rendered[key] = content
+    context = {"page": page, "first_page": cursor is None, "come_back_to": links.path("feed.feed")}
+    content = kept_fragment(request, page.rendered, template, context, signed_in=user is not None)
     if fragment:
         response: Response = HTMLResponse(content)
     else:
-        response = await render(request, "community/feed.html", {"content": Markup(content)})  # nosec B704  # an autoescaped fragment
+        response = await render(request, "community/feed.html", {"content": content})
     response.headers["Vary"] = "HX-Request, Cookie"
     if user is None:
         response.headers["ETag"] = etag
@@ -90,11 +75,25 @@ async def item_page(request: Request) -> Response:
         now=now,
         full_access=services.full_access(user, now),
         admin=bool(user and user.may(Capability.FEED)),
+        memory=request.app.state.memory.feed,
     )
     analytics.count_item_view(
         request.app.state.memory.feed, item.id, user_id=user.id if user else None
     )
-    return await render(request, "community/item.html", {"item": item})
+    # The item's card and link previews are the same for every reader with the same access,
+    # language and signed-in state: rendered once per kept view of the item (the day's item,
+    # opened by everyone at 07:00), as the feed's pages are.
+    context = {"item": item, "come_back_to": links.path("feed.item_page", id=item.id)}
+    signed_in = user is not None
+    meta = kept_fragment(
+        request, item.rendered, "community/_meta.html", context, signed_in=signed_in
+    )
+    card = kept_fragment(
+        request, item.rendered, "community/_item_card.html", context, signed_in=signed_in
+    )
+    return await render(
+        request, "community/item.html", {"item": item, "item_meta": meta, "item_card": card}
+    )
 
 
 async def search_page(request: Request) -> Response:
@@ -119,10 +118,9 @@ async def audio(request: Request) -> Response:
     if token:
         settings = request.app.state.settings
         user = await podcast.user_for_podcast_token(token, settings.secret_key) or user
-    item = await services.audio_for_listener(name, user=user, now=now)
-    path = audio_dir(request) / name
-    if not path.is_file():
-        raise HTTPException(status_code=404, detail="The audio file is missing.")
+    item = await services.audio_for_listener(
+        name, user=user, now=now, memory=request.app.state.memory.feed
+    )
     etag = f'"{name}"'  # the name holds the content's hash: it changes with the file
     cache = (
         "public, max-age=31536000, immutable" if not item.members_only else "private, max-age=86400"
@@ -136,7 +134,15 @@ async def audio(request: Request) -> Response:
         byte_range=request.headers.get("range", ""),
         user_id=user.id if user else None,
     )
-    return FileResponse(path, media_type=item.audio_type, headers=headers)
+    # Read from disk or the bucket here, or by nginx after this check (X-Accel-Redirect).
+    return await stored_response(
+        request,
+        STORAGE.get(),
+        audio_key(name),
+        media_type=item.audio_type or "application/octet-stream",
+        headers=headers,
+        accel_prefix=request.app.state.settings.accel_redirect,
+    )
 
 
 async def podcast_page(request: Request) -> Response:
@@ -195,13 +201,14 @@ async def podcast_rss(request: Request) -> Response:
 async def podcast_artwork(request: Request) -> Response:
     """The podcast's artwork (community.feed.artwork): one address for every feed, revalidated
     by its ETag after an hour (a new upload shows within the hour)."""
-    path = await artwork.artwork_file(Path(request.app.state.settings.var_dir))
-    stat = path.stat()
-    etag = f'"artwork-{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    key, stored = await artwork.artwork_object()
+    etag = f'"artwork-{stored.etag.strip(chr(34))[:40]}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    return FileResponse(path, media_type="image/jpeg", headers=headers, stat_result=stat)
+    return await stored_response(
+        request, STORAGE.get(), key, media_type="image/jpeg", headers=headers
+    )
 
 
 def routes() -> list[BaseRoute]:

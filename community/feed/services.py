@@ -58,6 +58,9 @@ class ItemView:
     body: str | None
     body_html: str | None
     teaser: str
+    # What the web layer rendered of this item, per language and signed-in state: it lives and
+    # dies with the view (the day's item is kept in the feed's memory: visible_item).
+    rendered: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def locked(self) -> bool:
@@ -121,6 +124,7 @@ class FeedPage:
 
 
 KEYWORD_MAX = 40  # FeedItem.keyword and live_keyword
+AUDIO_NAME_MAX = 80  # FeedItem.audio_file: a longer name is no file, and is not remembered
 SUMMARY_MAX = 140
 
 
@@ -189,16 +193,32 @@ async def feed_page(
 
 
 async def visible_item(
-    item_id: int, *, now: datetime, full_access: bool, admin: bool = False
+    item_id: int,
+    *,
+    now: datetime,
+    full_access: bool,
+    admin: bool = False,
+    memory: FeedMemory | None = None,
 ) -> ItemView:
-    """One item as this reader sees it; scheduled and unpublished ones only for admins."""
-    query = FeedItem.filter(id=item_id)
-    if not admin:
-        query = query.filter(_live(now))
-    row = await query.first().values(*_ITEM_FIELDS)
-    if row is None:
-        raise ItemNotFound()
-    return _view(row, full_access or admin)
+    """One item as this reader sees it; scheduled and unpublished ones only for admins. The
+    same for every reader of one kind: a live item is answered from `memory`, when given, as
+    the feed's pages are (the morning's item is what everyone opens at 07:00)."""
+
+    async def compute() -> ItemView:
+        query = FeedItem.filter(id=item_id)
+        if not admin:
+            query = query.filter(_live(now))
+        row = await query.first().values(*_ITEM_FIELDS)
+        if row is None:
+            raise ItemNotFound()  # raised, not remembered: a crawler's misses fill no memory
+        return _view(row, full_access or admin)
+
+    if memory is None or admin:
+        return await compute()
+    view: ItemView = await memory.answers.get_or_fill(
+        ("item", item_id, full_access), now, compute, partial(_valid_until, memory)
+    )
+    return view
 
 
 @dataclass(frozen=True)
@@ -287,16 +307,30 @@ async def search_items(
 # Audio
 
 
-async def audio_for_listener(name: str, *, user: User | None, now: datetime) -> FeedItem:
+async def audio_for_listener(
+    name: str, *, user: User | None, now: datetime, memory: FeedMemory | None = None
+) -> FeedItem:
     """The item a live audio file belongs to (admins: any), if this listener may hear it:
-    members-only audio goes to members (and admins) only. Raises ItemNotFound, Unauthorized
-    (nobody signed in) or MembersOnly (signed in, not a member)."""
-    query = FeedItem.filter(audio_file=name)
-    if not (user is not None and user.may(Capability.FEED)):
-        query = query.filter(_live(now))
-    item = await query.first()
-    if item is None:
-        raise ItemNotFound("No such audio.")
+    members-only audio goes to members (and admins) only; a live one's item is answered from
+    `memory` when given (every player asks again for each range it plays). Raises
+    ItemNotFound, Unauthorized (nobody signed in) or MembersOnly (signed in, not a member)."""
+    admin = user is not None and user.may(Capability.FEED)
+
+    async def compute() -> FeedItem:
+        query = FeedItem.filter(audio_file=name)
+        if not admin:
+            query = query.filter(_live(now))
+        found = await query.first()
+        if found is None:
+            raise ItemNotFound("No such audio.")  # raised, not remembered (as visible_item)
+        return found
+
+    if memory is None or admin or len(name) > AUDIO_NAME_MAX:
+        item = await compute()
+    else:
+        item = await memory.answers.get_or_fill(
+            ("audio", name), now, compute, partial(_valid_until, memory)
+        )
     if item.members_only and not full_access(user, now):
         if user is None:
             raise Unauthorized("Sign in as a member to listen.")

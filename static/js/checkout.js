@@ -29,7 +29,18 @@
     return chosen ? chosen.value : "card";
   }
   // The card's field only while a card is chosen.
-  function showCard() { if (cardField) cardField.hidden = method() !== "card"; }
+  // The cross-border notice (a provider abroad): shown and its box required only for the
+  // methods it names.
+  var abroad = document.getElementById("cross-border");
+  var abroadBox = document.getElementById("cross-border-box");
+  function showCard() {
+    if (cardField) cardField.hidden = method() !== "card";
+    if (abroad) {
+      var asked = abroad.dataset.methods.split(" ").indexOf(method()) !== -1;
+      abroad.hidden = !asked;
+      abroadBox.required = asked;
+    }
+  }
   form.querySelectorAll('input[name="method"]').forEach(function (radio) {
     radio.addEventListener("change", showCard);
   });

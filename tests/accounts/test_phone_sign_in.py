@@ -38,7 +38,7 @@ from jobs.schedule import PERIODIC, JobContext
 from ratelimit import MemoryCounter
 from settings import Settings
 from tests.conftest import TENCENT_SMS_TEMPLATE
-from tests.factories import csrf_from, make_user, sign_in
+from tests.factories import csrf_from, make_user, make_user_without_email, sign_in
 
 OWNER_HOME = "198.51.100.7"
 STRANGER = "203.0.113.66"
@@ -568,3 +568,18 @@ async def test_the_rate_counters_do_not_name_the_number(app: Starlette, folder: 
     names = list(app.state.counter._counts)  # MemoryCounter's, as Redis would hold them
     assert any(name.startswith(("sms:", "phone:")) for name in names)
     assert not [name for name in names if "13900000060" in name]
+
+
+async def test_a_closed_accounts_number_signs_in_to_nothing(
+    client: httpx.AsyncClient, folder: Path
+) -> None:
+    """Leaving (注销): after the cooling-off nobody signs in to the account, with its phone
+    number neither; and no new account is made for the number meanwhile."""
+    user = await make_user_without_email()
+    phone = (await Identity.get(user_id=user.id)).subject
+    await User.filter(id=user.id).update(erase_after=datetime.now(UTC) - timedelta(minutes=1))
+    assert (await ask_code(client, phone)).status_code == 202
+    refused = await phone_token(client, phone, last_code(folder, phone[3:]))
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "account_closed"
+    assert await User.filter(id__gt=user.id).count() == 0

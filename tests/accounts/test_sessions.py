@@ -212,3 +212,21 @@ async def test_a_new_members_first_reply_from_the_first_page_after_joining_is_ac
         )
         assert reply.status_code in (200, 303), reply.text
         assert await Reply.filter(post_id=post.id, author_id=reader.id).exists()
+
+
+async def test_a_session_renewed_for_new_rights_keeps_the_moment_its_person_signed_in(
+    app: Starlette,
+) -> None:
+    """The absolute lifetime (and a fresh sign-in's proof, accounts.leaving) count from the
+    sign-in, not from the last change of rights."""
+    reader = await make_user()
+    async with browser(app) as http:
+        await sign_in(http, reader.email)
+        signed_in_at = datetime.now(UTC) - timedelta(days=3)
+        await Session.filter(user_id=reader.id).update(created_at=signed_in_at)
+        before = http.cookies[SESSION_COOKIE]
+        await User.filter(id=reader.id).update(member_until=datetime.now(UTC) + timedelta(days=365))
+        assert (await http.get("/account")).status_code == 200
+        assert http.cookies[SESSION_COOKIE] != before  # rights changed: a new session
+        [renewed] = await Session.filter(user_id=reader.id)
+        assert renewed.created_at == signed_in_at

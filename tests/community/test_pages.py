@@ -47,6 +47,38 @@ async def test_members_only_items_show_a_teaser_and_a_way_to_join(
     assert "秘密内容" * 50 in full
 
 
+async def test_an_items_kept_card_still_fits_each_reader(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    # The item's card is rendered once per language and signed-in state and kept with the
+    # item: a visitor, a signed-in non-member and a member each still see their own.
+    item = (
+        await write_item(
+            client,
+            admin_headers,
+            members_only=True,
+            body="开头一句。\n\n" + "秘密内容" * 50,
+            audio=silent_mp3(5),
+        )
+    ).json()
+    path = f"/feed/items/{item['id']}"
+    sign_in_here = f'href="/account/login?next={path}"'
+    visitor_zh = (await client.get(path, headers={"Accept-Language": "zh-CN"})).text
+    visitor_en = (await client.get(path, headers={"Accept-Language": "en"})).text
+    assert sign_in_here in visitor_zh and sign_in_here in visitor_en
+    assert "This item is for members." in visitor_en
+    assert "This item is for members." not in visitor_zh
+    assert f'content="http://testserver{path}"' in visitor_en  # its link preview
+    await sign_in(client, (await make_user()).email)
+    reader = (await client.get(path, headers={"Accept-Language": "en"})).text
+    assert sign_in_here not in reader and "Become a member" in reader
+    assert 'name="csrf_token" value="' + csrf_from(reader) + '"' in reader  # its own share form
+    client.cookies.clear()
+    await sign_in(client, (await make_member()).email)
+    member = (await client.get(path, headers={"Accept-Language": "en"})).text
+    assert "秘密内容" * 50 in member and "<audio" in member
+
+
 async def test_the_keyword_box_is_on_every_page_and_finds_the_item(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:

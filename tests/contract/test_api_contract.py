@@ -44,6 +44,7 @@ ENDS_CREDENTIALS = (
     "post_change_password",
     "delete_end_session",
     "delete_end_other_sessions",
+    "post_ask_deletion",  # leaving (注销): with the password, every way in ends
 )
 
 

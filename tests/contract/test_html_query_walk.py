@@ -31,7 +31,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from accounts import activity, notices
+from accounts import activity, consents, notices
 from accounts import services as accounts
 from accounts.models import User
 from community.board import moderation
@@ -182,6 +182,8 @@ async def seed() -> tuple[User, dict[str, str]]:
     admin = await make_member_without_email(days=10)
     admin.staff_role, admin.admin_flag = "owner", True
     await admin.save(update_fields=["staff_role", "admin_flag"])
+    # They pay by card below (Stripe, abroad): the checkout's box, ticked.
+    await consents.agree(admin, "cross_border", 1, source="checkout", now=now)
     window = await make_window(now=now, seats=10)
     product = await store.create_product(
         title="笔记本", description="", category="文具", price_fen=990, stock=5, actor=admin

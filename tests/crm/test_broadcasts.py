@@ -144,7 +144,7 @@ async def test_mail_goes_only_to_those_who_chose_it_and_the_choice_is_recorded_a
     mail = mails[0]
     assert mail.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "https://example.cn/b" not in mail.html  # the link goes through the counted redirect
-    consent = await Consent.get(user_id=chose.id)
+    consent = await Consent.get(user_id=chose.id, purpose="broadcast")
     assert (consent.purpose, consent.granted, consent.source) == ("broadcast", True, "notices_page")
     assert await received() == Counter({chose.id: 1, did_not.id: 1})
 

@@ -426,7 +426,7 @@ async def test_the_notices_page_shows_the_consent_beside_broadcast_mail_and_reco
         data={"csrf_token": csrf_from(page.text), "kind-broadcast": "inbox_mail"},
     )
     assert chosen.status_code == 303
-    recorded = await Consent.get(user_id=reader.id)
+    recorded = await Consent.get(user_id=reader.id, purpose="broadcast")
     assert (recorded.purpose, recorded.granted, recorded.source) == (
         "broadcast",
         True,
@@ -444,7 +444,7 @@ async def test_a_choice_of_broadcast_mail_through_the_api_is_recorded_as_from_th
         headers=bearer(await token_for(reader)),
     )
     assert answer.status_code == 200
-    recorded = await Consent.get(user_id=reader.id)
+    recorded = await Consent.get(user_id=reader.id, purpose="broadcast")
     assert (recorded.granted, recorded.source) == (True, "api")
 
 
@@ -460,7 +460,7 @@ async def test_consent_is_recorded_in_the_words_the_page_showed(
         data={"csrf_token": csrf_from(page.text), "kind-broadcast": "inbox_mail"},
         headers=english,
     )
-    recorded = await Consent.get(user_id=reader.id)
+    recorded = await Consent.get(user_id=reader.id, purpose="broadcast")
     assert recorded.wording == notices.kinds()["broadcast"].consent  # the English words
 
 
@@ -476,7 +476,7 @@ async def test_a_mail_s_one_click_unsubscribe_records_the_consent_withdrawn(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert answer.status_code == 200
-    given, withdrawn = await Consent.filter(user_id=reader.id).order_by("id")
+    given, withdrawn = await Consent.filter(user_id=reader.id, purpose="broadcast").order_by("id")
     assert (given.granted, withdrawn.granted, withdrawn.source) == (
         True,
         False,

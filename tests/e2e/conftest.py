@@ -61,7 +61,7 @@ class WatchedBrowser:
 @pytest.fixture
 async def browser() -> AsyncIterator[WatchedBrowser]:
     if os.environ.get("TEST_BROWSER") == "0":  # make test: the run on the other database has them
-        pytest.skip("the browser tests run once per make test, in the run with the contract walks")
+        pytest.skip("the browser tests run once per make test, in the SQLite run")
     if not HAVE_CHROMIUM:
         if os.environ.get("TEST_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing and TEST_REQUIRE_BROWSER=1 (apt install chromium)")
@@ -115,9 +115,15 @@ async def fill_shipping(page: Page, *, name: str, phone: str) -> None:
     await page.fill("input[name='shipping.address']", "中关村大街 1 号")
 
 
-async def pay_by_card(page: Page, number: str = "4242424242424242") -> None:
-    """Choose the card (WeChat Pay comes first), type a test card, press pay."""
+async def pay_by_card(
+    page: Page, number: str = "4242424242424242", *, agree_abroad: bool = False
+) -> None:
+    """Choose the card (WeChat Pay comes first), type a test card, press pay; with
+    `agree_abroad`, first tick the cross-border notice's box (a person who never agreed to
+    it: made by a sign-up form or WeChat, not by the factories)."""
     await page.locator("input[type=radio][value=card]").check()
+    if agree_abroad:
+        await page.locator("#cross-border-box").check()
     await page.fill("#card-element input[placeholder=number]", number)
     await page.fill("#card-element input[placeholder=exp_month]", "12")
     await page.fill("#card-element input[placeholder=exp_year]", "31")

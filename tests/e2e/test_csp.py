@@ -75,13 +75,11 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
 ) -> None:
     """Every page, at 390 and 1280 px, in Chinese and English: no Content-Security-Policy
     violation (the fixture), no serious or critical axe-core finding, a screenshot of each
-    in var/screenshots/pages/ (not committed) to look at, and, once per make test (with the
-    contract walks, TEST_CONTRACT=1), no error from the Nu HTML checker in any of them.
+    in var/screenshots/pages/ (not committed) to look at, and no error from the Nu HTML
+    checker in any of them.
 
-    The walk itself is one of the expensive checks that run once per make test (with the
-    contract walks, TEST_CONTRACT=1), not once per database: the pages are the same on both."""
-    if os.environ.get("TEST_CONTRACT") != "1":
-        pytest.skip("the page walk runs once per make test, in the run with the contract walks")
+    The walk is one of the expensive checks that run once per make test (with the browser
+    journeys, TEST_BROWSER), not once per database: the pages are the same on both."""
     axe = _axe_source()
     admin, ids = await seed()
     paths = [
@@ -168,12 +166,9 @@ async def test_every_page_in_both_languages_and_widths_keeps_the_policy_and_pass
     }
     assert codes == {}, f"raw codes on Chinese pages: {codes}"
     # The browser fixture fails the test on any policy violation reported on the way.
-    if os.environ.get("TEST_CONTRACT") == "1":  # the walk runs once per database; this once
-        pages = sorted(PAGES_HTML.glob("*.html"))
-        errors = html_errors(pages)
-        assert errors == [], f"the Nu HTML checker found {len(errors)} errors:\n" + "\n".join(
-            errors
-        )
+    pages = sorted(PAGES_HTML.glob("*.html"))
+    errors = html_errors(pages)
+    assert errors == [], f"the Nu HTML checker found {len(errors)} errors:\n" + "\n".join(errors)
 
 
 async def test_a_script_planted_inline_does_not_run(

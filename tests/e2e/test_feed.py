@@ -26,7 +26,6 @@ async def test_listen_change_speed_resume_and_reply_with_the_keyword(
         body="时间是最好的朋友，也是最大的敌人。",
         keyword="时间",
         audio=check_audio(silent_mp3(60)),
-        audio_dir=settings.var_dir / "audio",
         now=now,
     )
     with running_server(settings) as base_url:

@@ -135,7 +135,6 @@ async def test_a_member_and_a_shopper_walk_the_finished_journeys(
         keyword="会员语音",
         members_only=True,
         audio=audio,
-        audio_dir=settings.var_dir / "audio",
         now=now,
     )
     post, _ = await board.create_post(

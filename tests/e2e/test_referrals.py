@@ -114,7 +114,7 @@ async def test_a_member_shares_a_friend_signs_up_and_buys_and_the_member_sees_th
         await friend.get_by_role("button", name=words["buy"]).click()
         await expect(friend).to_have_url(re.compile(r".*/store/orders/[0-9]+/pay$"))
         await fill_shipping(friend, name="吴同学", phone="13812345678")
-        await pay_by_card(friend)
+        await pay_by_card(friend, agree_abroad=True)
         await expect(friend).to_have_url(re.compile(r".*/store/orders/[0-9]+$"), timeout=20_000)
         await expect(friend.locator("#order-status")).to_have_text(words["paid"])
         await friend_context.close()

@@ -61,7 +61,7 @@ async def test_a_new_person_signs_in_with_wechat_on_a_computer_and_buys(
         await page.get_by_role("button", name="立即购买").click()
         await expect(page).to_have_url(re.compile(r".*/store/orders/[0-9]+/pay$"))
         await fill_shipping(page, name="周读者", phone="13812345678")
-        await pay_by_card(page)
+        await pay_by_card(page, agree_abroad=True)
         await expect(page).to_have_url(re.compile(r".*/store/orders/[0-9]+$"), timeout=15_000)
         await expect(page.locator("#order-status")).to_have_text("已支付")
         await page.close()

@@ -8,12 +8,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from accounts import notices
+from accounts.models import User
+from community.board import moderation as board_moderation
 from community.board import replies
 from community.board import services as board
 from community.feed import editing as feed_editing
+from community.feed.audio import check_audio, silent_mp3
 from front.routes import greeting
 from ratelimit import MemoryCounter
 from store import services as store
+from store.models import Order
 from tests.factories import make_member, make_user, make_window, sign_in
 
 
@@ -92,6 +96,33 @@ async def test_a_member_sees_their_own_day(client: httpx.AsyncClient) -> None:
     assert f'href="/board/posts/{post.id}"' in html and "读书会招募" in html
 
 
+async def test_only_the_readers_own_live_hold_is_waiting_to_be_paid(
+    client: httpx.AsyncClient,
+) -> None:
+    now = datetime.now(UTC)
+    day = await a_day_on_shuyuan(now)
+    buyer, other = await make_user(name="买家"), await make_user(name="旁人")
+
+    async def hold(person: User) -> Order:
+        return await store.place_order(
+            buyer=person,
+            items=[store.Wanted(product_id=day["book"].id, quantity=1)],  # type: ignore[attr-defined]
+            now=now,
+            counter=MemoryCounter(),
+        )
+
+    older, newer, others = await hold(buyer), await hold(buyer), await hold(other)
+    await sign_in(client, buyer.email)
+    html = (await client.get("/", headers={"Accept-Language": "en"})).text
+    assert f'href="/store/orders/{newer.id}/pay"' in html  # the newest of the buyer's holds
+    assert f"/store/orders/{older.id}/pay" not in html
+    assert f"/store/orders/{others.id}/pay" not in html
+    # A hold that ran out is not waiting any more (the job releases it later).
+    await Order.filter(user_id=buyer.id).update(hold_expires_at=now - timedelta(seconds=1))
+    html = (await client.get("/", headers={"Accept-Language": "en"})).text
+    assert "waiting to be paid" not in html
+
+
 async def test_a_signed_in_non_member_is_offered_membership(client: httpx.AsyncClient) -> None:
     await a_day_on_shuyuan(datetime.now(UTC))
     reader = await make_user(name="阿青")
@@ -130,3 +161,61 @@ async def test_products_drops_and_feed_items_carry_link_previews(client: httpx.A
     assert '<meta property="product:availability" content="preorder">' in drop
     item = (await client.get(f"/feed/items/{day['voice'].id}")).text  # type: ignore[attr-defined]
     assert '<meta property="og:description" content="终身学习的三个方法。">' in item  # teaser only
+
+
+async def test_the_shared_parts_are_rendered_for_each_language_and_kind_of_reader(
+    client: httpx.AsyncClient,
+) -> None:
+    # A visitor and a signed-in reader share the front page's parts (the same access), which
+    # are rendered once and kept: each must still see their own language and their own way in.
+    now = datetime.now(UTC)
+    await a_day_on_shuyuan(now)
+    await feed_editing.create_item(
+        title="晨间六十秒",
+        body="今天的语音。",
+        keyword="晨间",
+        members_only=True,
+        audio=check_audio(silent_mp3(60)),
+        now=now,
+    )
+    visitor_zh = (await client.get("/", headers={"Accept-Language": "zh-CN"})).text
+    visitor_en = (await client.get("/", headers={"Accept-Language": "en"})).text
+    assert "本周上新" in visitor_zh and "New this week" in visitor_en
+    assert "New this week" not in visitor_zh
+    locked_sign_in = 'href="/account/login?next=/">'
+    assert locked_sign_in in visitor_en  # the locked voice: sign in, then come back here
+    reader = await make_user(name="阿青")
+    await sign_in(client, reader.email)
+    signed_in = (await client.get("/", headers={"Accept-Language": "en"})).text
+    assert "New this week" in signed_in
+    assert locked_sign_in not in signed_in  # signed in: only "Become a member"
+    assert "Become a member" in signed_in
+
+
+async def test_a_post_taken_down_leaves_the_liveliest_threads_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    # The liveliest threads are kept a few seconds for every reader alike; a post deleted,
+    # hidden or rejected is gone from them on the next page (changes.BOARD), not seconds later.
+    now = datetime.now(UTC)
+    member = await make_member(name="林夕", days=30)
+    moderator = await make_user(admin=True)
+    titles = []
+    for title in ("读书会招募", "周末徒步", "求职互助"):
+        post, _ = await board.create_post(
+            author=member, category="knowledge", title=title, body="正文。",
+            counter=MemoryCounter(), now=now,
+        )  # fmt: skip
+        await replies.reply(post.id, author=member, body="顶。", counter=MemoryCounter(), now=now)
+        titles.append((post, title))
+    await sign_in(client, member.email)
+    html = (await client.get("/")).text
+    assert all(title in html for _, title in titles)
+    (deleted, deleted_title), (hidden, hidden_title), (_, kept_title) = titles
+    await board.delete_post(deleted.id, user=member, now=now)
+    await board_moderation.moderate(hidden.id, "hide", actor=moderator, now=now)
+    html = (await client.get("/")).text
+    assert deleted_title not in html and hidden_title not in html
+    assert kept_title in html
+    await board_moderation.moderate(hidden.id, "unhide", actor=moderator, now=now)
+    assert hidden_title in (await client.get("/")).text  # shown again at once too

@@ -9,7 +9,8 @@ import httpx
 
 from jobs import runs
 from jobs.embedded import run_once
-from jobs.schedule import Job, JobContext
+from jobs.engine import cron
+from jobs.schedule import PERIODIC, Job, JobContext
 from tests.factories import bearer, make_user, sign_in, token_for
 
 
@@ -51,3 +52,9 @@ async def test_every_run_of_a_job_is_recorded_whichever_way_it_ends() -> None:
     )
     assert works_health.last_succeeded_at is not None and not works_health.overdue
     assert breaks_health.last_failed_at is not None and breaks_health.last_succeeded_at is None
+
+
+def test_every_periodic_job_has_a_period_the_job_engine_can_schedule() -> None:
+    """procrastinate schedules each job by a cron line (jobs.engine.cron): a period with
+    none would stop every worker at start-up, which only PostgreSQL's worker tests show."""
+    assert all(cron(job.every_seconds) for job in PERIODIC)

@@ -24,7 +24,7 @@ from tests.cable import Cable, through
 from tests.conftest import postgres_admin_url
 from tests.factories import bearer, make_user, token_for
 from tests.jobs.for_tests import JOBS as TEST_JOBS
-from tests.live import ROOT, server_environment
+from tests.live import ROOT, server_environment, stop_group
 
 pytestmark = pytest.mark.postgres_only
 
@@ -44,12 +44,7 @@ def worker(settings: Settings, name: str, *extra: str) -> Iterator[subprocess.Po
         yield process
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process, timeout=20)
         log.close()
 
 

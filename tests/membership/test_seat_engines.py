@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.applications import Starlette
 
+from accounts import legal_documents
 from accounts import services as accounts
 from accounts.models import User
 from errors import DomainError
@@ -45,6 +46,8 @@ STORY = [
     "token: never issued -> unauthorized",
     "no window: a token never issued -> unauthorized",
     "no window: a person -> window_not_found",
+    "consent: the token of a person who has not agreed -> consent_required",
+    "consent: the token of a person who has -> held",
 ]
 
 
@@ -131,6 +134,15 @@ async def tell(story: Story) -> None:
     await story.enroll("token: never issued", "sy_" + "x" * 43, w)
     await story.enroll("no window: a token never issued", "sy_" + "y" * 43, w + 1000)
     await story.enroll("no window: a person", person, w + 1000)
+
+    # The terms and privacy policy published after one person signed up (never agreed).
+    unagreed = await token_for(await make_user())
+    await legal_documents.publish("terms", "用户协议", "条款", by=None, now=now)
+    await legal_documents.publish("privacy", "隐私政策", "隐私", by=None, now=now)
+    await story.enroll("consent: the token of a person who has not agreed", unagreed, w, at=later)
+    await story.enroll(
+        "consent: the token of a person who has", await token_for(await make_user()), w, at=later
+    )
 
 
 # membership_hold_seat is PostgreSQL's; the SQLite run tells the story through the portable

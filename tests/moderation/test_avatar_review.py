@@ -15,7 +15,7 @@ import httpx
 from PIL import Image
 
 from accounts.models import AvatarState, Notification, User
-from accounts.profiles import shown_avatar_file
+from accounts.profiles import shown_avatar_key
 from app import create_app
 from composition import AppWiring
 from moderation.models import ReviewItem
@@ -71,8 +71,7 @@ async def test_a_young_accounts_avatar_waits_until_a_moderator_approves_it(
     own = uploaded["avatar_url"]
     assert re.fullmatch(rf"/media/avatars/user-{owner.id}-v1-[0-9a-f]{{20}}-large\.jpg", own)
     assert (await client.get(own)).status_code == 200  # its owner sees it
-    media = settings.var_dir / "media"
-    assert shown_avatar_file(await User.get(id=owner.id), media) is None  # nor on a poster
+    assert shown_avatar_key(await User.get(id=owner.id)) is None  # nor on a poster
     # Nobody else does: the default picture, and the address everyone's has is not there.
     reader = await make_member()
     seen = await profile_as(client, reader, owner)
@@ -108,7 +107,7 @@ async def test_a_young_accounts_avatar_waits_until_a_moderator_approves_it(
     assert f'src="{public_path(owner)}"' in await profile_as(client, reader, owner)
     assert (await client.get(public_path(owner))).status_code == 200
     assert (await client.get(own)).status_code == 404  # renamed, not copied
-    assert shown_avatar_file(await User.get(id=owner.id), media) is not None
+    assert shown_avatar_key(await User.get(id=owner.id)) is not None
     told = await Notification.get(user_id=owner.id, kind="avatar_approved")
     assert told.link == "/account/profile"
     me = (await client.get("/api/v1/me", headers=bearer(await token_for(owner)))).json()

@@ -26,6 +26,7 @@ from tallies import flush
 from tests.accounts.test_pages import register_form
 from tests.factories import (
     SHIPPING,
+    agree_abroad,
     bearer,
     make_member,
     make_user,
@@ -116,6 +117,7 @@ async def test_a_friend_opens_the_link_signs_up_and_buys_and_the_referrer_is_cre
     touch = await Touch.get(user_id=friend.id)
     assert touch.referrer_id == sharer.id
 
+    await agree_abroad(client)  # the checkout's box, before paying by card
     order = await paid_order(provider, settings, friend, product_id)
     payment = await Payment.get(id=order.payment_id)  # type: ignore[attr-defined]
     [credit] = await LedgerEntry.filter(referrer_id=sharer.id)

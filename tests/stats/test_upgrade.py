@@ -3,18 +3,12 @@ are filled in by the migration, and the first refresh backfills the days they fe
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-
-from tests.conftest import _with_database, database_kind, postgres_admin_url
 
 UPGRADE_FROM_PREVIOUS_RELEASE = textwrap.dedent(
     """
@@ -77,25 +71,6 @@ UPGRADE_FROM_PREVIOUS_RELEASE = textwrap.dedent(
         os._exit(1)
     """
 )
-
-
-@pytest.fixture
-async def empty_database(tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of the kind under test, of its own (never the run's database)."""
-    if database_kind() == "sqlite":
-        yield f"sqlite://{tmp_path}/old.sqlite3"
-        return
-    admin_url = postgres_admin_url().replace("postgres://", "postgresql://", 1)
-    name = f"shuyuan_upgrade_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    try:
-        yield _with_database(postgres_admin_url(), name)
-    finally:
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.mark.timeout(150)

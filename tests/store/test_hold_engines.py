@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.applications import Starlette
 
+from accounts import legal_documents
 from accounts import services as accounts
 from accounts.models import User
 from errors import DomainError
@@ -70,6 +71,10 @@ STORY = [
     # Tokens that are not (or no longer) anyone's.
     "token: revoked -> session_ended",
     "token: never issued -> unauthorized",
+    "token: of an account being cancelled -> account_leaving",
+    # Consent (the gate's rule, in the token's own round trip too).
+    "consent: the token of a person who has not agreed -> consent_required",
+    "consent: the token of a person who has -> held",
 ]
 
 
@@ -243,6 +248,18 @@ async def tell(story: Story) -> None:
     await accounts.revoke_token(revoked, now=now)
     await story.buy("token: revoked", revoked, anyone)
     await story.buy("token: never issued", "sy_" + "x" * 43, anyone)
+    # A token a sign-in made in the instant a cancellation ended every other (accounts.leaving).
+    leaving_token = await token_for(leaving := await make_user())
+    await User.filter(id=leaving.id).update(erase_after=now + timedelta(days=15))
+    await story.buy("token: of an account being cancelled", leaving_token, anyone)
+
+    # The terms and privacy policy published after one person signed up (never agreed).
+    unagreed = await token_for(await make_user())
+    await legal_documents.publish("terms", "用户协议", "条款", by=None, now=now)
+    await legal_documents.publish("privacy", "隐私政策", "隐私", by=None, now=now)
+    await story.buy("consent: the token of a person who has not agreed", unagreed, anyone)
+    agreed = await token_for(await make_user())
+    await story.buy("consent: the token of a person who has", agreed, anyone)
 
 
 # store_hold is PostgreSQL's; the SQLite run tells the story through the portable engine.
