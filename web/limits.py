@@ -3,11 +3,19 @@
 Each kind of request has its limit (JSON, forms, picture and audio uploads, the provider's
 webhooks). A body declared larger than its limit is refused before a byte of it is read; a body
 that grows past its limit while it streams is refused at that moment. Either way the answer is
-413 `payload_too_large` with `Connection: close`, and the rest of the body is never read.
+413 `payload_too_large` with `Connection: close`, and nothing of the body reaches a handler.
+
+Before an early answer (a refusal, a redirect to sign in) goes out, the rest of a declared body of
+up to DRAIN_BYTES is read and dropped, for at most DRAIN_SECONDS. A socket closed with unread bytes
+in it is reset, and a proxy still writing the body (nginx sends the whole body it buffered) hears
+the reset instead of the answer: behind nginx a 413 became a 502. Larger or chunked bodies are not
+read on: the connection closes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from enum import StrEnum
 
@@ -27,6 +35,10 @@ AVATAR_UPLOAD_BYTES = 4 * MIB + 64 * KIB  # an avatar of up to 4 MiB (accounts.p
 MESSAGE_PICTURE_BYTES = 8 * MIB + 64 * KIB
 AUDIO_UPLOAD_BYTES = 51 * MIB  # a voice of up to 50 MB (community.feed's limit) and its form
 OTHER_BYTES = 64 * KIB
+# The rest of a body read and dropped before an early answer: above nginx's wall (12 MiB on all
+# but the voice uploads, deploy/nginx/shuyuan.conf), so what nginx passes on is never reset.
+DRAIN_BYTES = 16 * MIB
+DRAIN_SECONDS = 10.0
 # Fields in one form or multipart body; more is a 400 (Starlette's), never a slow parse.
 FORM_FIELDS = 100
 
@@ -107,6 +119,8 @@ class BoundedBodies:
             not declared.isdigit() or len(declared) > 12 or int(declared) > limit
         )
         large = refuse_at_once or (int(declared) > OTHER_BYTES if declared is not None else chunked)
+        readable = declared is not None and declared.isdigit() and len(declared) <= 12
+        drainable = readable and int(declared or b"0") <= DRAIN_BYTES
         received = 0
         complete = False
 
@@ -122,10 +136,24 @@ class BoundedBodies:
                     raise PayloadTooLarge(limit)
             return message
 
+        async def drain() -> None:
+            """Read and drop the rest of the body (bounded by DRAIN_BYTES and DRAIN_SECONDS)."""
+            nonlocal complete
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_SECONDS):
+                    while not complete:
+                        message = await receive()
+                        complete = message["type"] != "http.request" or not message.get(
+                            "more_body", False
+                        )
+
         async def closing_send(message: Message) -> None:
             # An answer given before a large body was read (a redirect to sign in, a refusal):
-            # close the connection rather than let the server read and drop the rest.
+            # the rest of a body nginx could be sending is read first (see the module's text);
+            # the connection closes rather than let the server read and keep more.
             if message["type"] == "http.response.start" and large and not complete:
+                if drainable:
+                    await drain()
                 headers = [(k, v) for k, v in message["headers"] if k.lower() != b"connection"]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
             await send(message)

@@ -90,9 +90,11 @@ async def test_two_workers_run_each_period_once_and_park_a_job_that_keeps_failin
 
             await wait_for(parked, 40)
             await asyncio.sleep(max(0.0, 16 - (time.time() - started)))
+            stopping = time.time()
         runs = await db.fetch(
             "SELECT task_name, args->>'timestamp' AS period, count(*) AS runs, "
-            "count(*) FILTER (WHERE status = 'succeeded') AS done "
+            "count(*) FILTER (WHERE status = 'succeeded') AS done, "
+            "string_agg(status::text, ',') AS statuses "
             "FROM procrastinate_jobs WHERE args ? 'timestamp' AND args->>'timestamp' <> '0' "
             "GROUP BY 1, 2"
         )
@@ -103,7 +105,15 @@ async def test_two_workers_run_each_period_once_and_park_a_job_that_keeps_failin
         await db.close()
     assert all(row["runs"] == 1 for row in runs), [dict(r) for r in runs if r["runs"] != 1]
     ticks = [row for row in runs if row["task_name"] == "tests.tick"]
-    assert len(ticks) >= 4 and all(row["done"] == 1 for row in ticks)
+    assert len(ticks) >= 4
+    # Each period deferred is run; one deferred in the last seconds may still wait in the queue
+    # when the workers stop (it is the next worker's), never fail.
+    unfinished = [
+        dict(row)
+        for row in ticks
+        if row["done"] != 1 and (int(row["period"]) < stopping - 5 or "failed" in row["statuses"])
+    ]
+    assert not unfinished, unfinished
     for name in ("store.release_expired_orders", "membership.maintain", "store.draw_due_raffles"):
         assert any(row["task_name"] == name and row["done"] == 1 for row in runs), name
     for name in ("a", "b"):  # both workers took periods (their JSON logs say which)

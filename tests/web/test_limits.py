@@ -145,3 +145,35 @@ def _eight_big_bodies(base_url: str, pid: int) -> None:
     assert growth_mib < 50, f"peak memory grew {growth_mib:.0f} MiB"
     assert time.monotonic() - started < 30
     assert httpx.get(f"{base_url}/healthz").status_code == 200  # and it still serves
+
+
+def _send_whole_body_then_listen(port: int, size: int) -> str:
+    """Send a declared body of `size` bytes whole, as nginx does with the body it buffered,
+    then read the answer: the status line, or how the connection ended."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(
+            f"POST /api/v1/accounts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n".encode()
+        )
+        try:
+            piece = b" " * (256 * 1024)
+            for _ in range(size // len(piece)):
+                sock.sendall(piece)
+            sock.sendall(b" " * (size % len(piece)))
+            return sock.recv(200).split(b"\r\n", 1)[0].decode()
+        except OSError as error:
+            return f"reset: {error!r}"
+
+
+def test_a_refused_body_a_proxy_sends_whole_gets_its_answer_not_a_reset(
+    settings: Settings,
+) -> None:
+    """A refusal given before the body was read: the server reads the rest (up to
+    DRAIN_BYTES) before it closes, so nginx, still writing the body it buffered, hears the
+    413 rather than a reset (which it turns into a 502)."""
+    with running_server_process(settings) as (base_url, _):
+        port = int(base_url.rpartition(":")[2])
+        for _ in range(3):
+            heard = _send_whole_body_then_listen(port, limits.DRAIN_BYTES - 1)
+            assert heard == "HTTP/1.1 413 Request Entity Too Large", heard
+        assert httpx.get(f"{base_url}/healthz").status_code == 200
