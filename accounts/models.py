@@ -72,6 +72,10 @@ class User(Model):
     # payments and posts pointing at it keep their shape ("已注销用户"). Never signs in again.
     erased_at = fields.DatetimeField(null=True)
 
+    # Not a column: the unread notices counted when a browser's session loaded this account
+    # (accounts.sessions.load), read by accounts.services.unread_count; None: ask the database.
+    unread_at_load: int | None = None
+
     class Meta:
         table = "accounts_user"
         # The numbers (stats): accounts made per day, memberships ending per month. Indexes of

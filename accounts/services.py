@@ -529,10 +529,20 @@ _UNREAD_COUNT = read_sql(Path(__file__).resolve().parent / "sql" / "unread_count
 
 
 async def unread_count(user: User) -> int:
-    """How many of the user's notifications are unread: on every page, so a statement of ours
-    (building the ORM's count cost more CPU than the database's answer)."""
+    """How many of the user's notifications are unread: on every page. A user loaded with a
+    browser's session brought the count along (accounts/sql/session_user.sql: one round trip
+    for the page, not two); anyone else, or once a notice was read in this request, asks
+    here (a statement of ours: building the ORM's count cost more CPU than the answer)."""
+    if user.unread_at_load is not None:
+        return user.unread_at_load
     row = await fetch_one(_UNREAD_COUNT, [user.id])
     return int(row["unread"]) if row else 0
+
+
+def forget_unread(user: User) -> None:
+    """After marking `user`'s notices read: the count their session brought is no longer true
+    (the page this request renders asks again)."""
+    user.unread_at_load = None
 
 
 async def mark_read(user: User, notification_id: int, *, now: datetime) -> None:
@@ -540,7 +550,10 @@ async def mark_read(user: User, notification_id: int, *, now: datetime) -> None:
     if not await Notification.filter(id=notification_id, user_id=user.id).exists():
         raise NotificationNotFound()
     await Notification.filter(id=notification_id, user_id=user.id, read_at=None).update(read_at=now)
+    forget_unread(user)
 
 
 async def mark_all_read(user: User, *, now: datetime) -> int:
-    return await Notification.filter(user_id=user.id, read_at=None).update(read_at=now)
+    marked = await Notification.filter(user_id=user.id, read_at=None).update(read_at=now)
+    forget_unread(user)
+    return marked

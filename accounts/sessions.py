@@ -80,7 +80,10 @@ async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | No
         privileges=account.pop("session_privileges__"),
         data=account.pop("session_data__"),
     )
+    unread = account.pop("session_unread__")
     session.user = from_row(User, **account) if account["id"] is not None else None
+    if session.user is not None:
+        session.user.unread_at_load = int(unread)
     expired = now - session.last_seen_at > lifetimes.idle or (
         now - session.created_at > lifetimes.absolute
     )

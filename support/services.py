@@ -32,6 +32,7 @@ import links
 from accounts import audit, notices
 from accounts.models import NoticeChannel, Notification, User
 from accounts.roles import Capability
+from accounts.services import forget_unread
 from errors import RateLimited, ValidationError
 from moderation import words as watched
 from ratelimit import Counter, Limit, seconds_left
@@ -461,6 +462,7 @@ async def answers_read(user: User, conversation_id: int, *, now: datetime) -> No
     await Notification.filter(user_id=user.id, kind=SUPPORT_REPLY, link=link, read_at=None).update(
         read_at=now
     )
+    forget_unread(user)
 
 
 async def picture_of(reader: User | None, message_id: int) -> str:

@@ -2,7 +2,9 @@
 -- accounts.sessions.load, on every request that carries a cookie. One round trip, and no
 -- query built per request (building the ORM's two-table query cost more CPU than the
 -- database's answer: bench/morning_push.py). $1 the SHA-256 of the key (hex); the database
--- never sees the key itself.
+-- never sees the key itself. The account's unread notices come along (the badge every page
+-- shows: accounts/sql/unread_count.sql says the same), on the (user_id, read_at) index, so a
+-- page needs no second round trip for them.
 SELECT u.*,
     s.id AS session_id__,
     s.created_at AS session_created__,
@@ -10,7 +12,9 @@ SELECT u.*,
     s.user_agent AS session_agent__,
     s.address AS session_address__,
     s.privileges AS session_privileges__,
-    s.data AS session_data__
+    s.data AS session_data__,
+    (SELECT count(*) FROM accounts_notification n
+        WHERE n.user_id = u.id AND n.read_at IS NULL) AS session_unread__
 FROM accounts_session s
 LEFT JOIN accounts_user u ON u.id = s.user_id
 WHERE s.key_hash = $1

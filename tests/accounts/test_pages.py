@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from accounts import notices
+from accounts import notices, sessions
 from accounts import services as accounts
 from accounts.models import User
 from tests.factories import PASSWORD, csrf_from, make_user, sign_in
+
+LIFETIMES = sessions.Lifetimes(idle=timedelta(days=30), absolute=timedelta(days=90))
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.9"}
@@ -269,6 +272,15 @@ async def test_the_nav_shows_the_unread_count_and_reading_clears_it(
     badge = await client.get("/account/unread")
     assert ">1<" in badge.text
     assert await accounts.unread_count(user) == 1
+    # The count comes along with the session (one round trip for a page), and is asked again
+    # once a notice is read in the same request.
+    loaded = await sessions.load(
+        client.cookies["shuyuan_session"], now=datetime.now(UTC), lifetimes=LIFETIMES
+    )
+    assert loaded is not None and loaded.user is not None
+    assert loaded.user.unread_at_load == 1 and await accounts.unread_count(loaded.user) == 1
+    await accounts.mark_all_read(loaded.user, now=datetime.now(UTC))
+    assert loaded.user.unread_at_load is None and await accounts.unread_count(loaded.user) == 0
 
 
 async def test_someone_elses_notification_cannot_be_marked_read(

@@ -162,8 +162,12 @@ async def test_a_member_writes_with_a_picture_and_reads_the_staff_s_answer(
     )
     inbox = await client.get("/account/notifications")
     assert "今天下午发出" in inbox.text and f"/contact/{conversation.id}" in inbox.text
+    assert 'data-unread="1"' in inbox.text  # the badge
     thread = await client.get(f"/contact/{conversation.id}")
     assert "今天下午发出。" in thread.text
+    # Read by opening it: the page that read it shows no unread badge (not the count the
+    # session brought when the request began).
+    assert "data-unread" not in thread.text
     assert "客服小李" not in thread.text  # the member reads "customer service", not a name
     assert await Notification.filter(user_id=member.id, read_at=None).count() == 0
 
