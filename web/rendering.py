@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -191,10 +191,14 @@ async def render(
     name = fragment if fragment is not None and is_htmx(request) else template
     route = route_name(request)
     console = console_section(request.url.path)
+    section = "console" if console else nav_section(route)
+    token = csrf_token(request)
+    # What the app factory adds to every page (composition.page_context: the unread badge...).
+    added = await request.app.state.page_context(user, locale)
     full_context: dict[str, Any] = {
         "request": request,
         "route_name": route,
-        "section": "console" if console else nav_section(route),
+        "section": section,
         "console_section": console,
         "_": catalog.gettext,
         # ngettext("%(n)s member", "%(n)s members", n): English has two forms, Chinese one.
@@ -202,13 +206,14 @@ async def render(
         "locale": locale,
         "html_lang": HTML_LANG[locale],
         "current_user": user,
-        # What the app factory adds to every page (composition.page_context: the unread badge...).
-        **await request.app.state.page_context(user, locale),
+        **added,
         "reason": lambda text: reason_in(text, catalog.gettext),
         "status_label": lambda value: catalog.gettext(STATUS_LABELS.get(str(value), str(value))),
-        "csrf_token": csrf_token(request),
+        "csrf_token": token,
         "filings": footer_filings(request.app.state.settings),
         "flashes": _take_flashes(request) if name == template else [],
+        # base.html's frame, rendered only if the page extends it.
+        "frame": Frame(request, locale, user, route, section, token, added),
         **(context or {}),
     }
     html = templates.get_template(name).render(full_context)
@@ -216,6 +221,112 @@ async def render(
     if fragment is not None:
         response.headers["Vary"] = "HX-Request"
     return response
+
+
+# Marks in a kept frame (_frame.html): where base.html's blocks go, and what each request puts in.
+# A NUL never reaches a frame from a request: the path and query it shows are percent-encoded.
+CUT = Markup("\x00cut\x00")  # nosec B704  # a constant
+CSRF_MARK = "\x00csrf\x00"
+BADGE_MARK = Markup("\x00badge\x00")  # nosec B704  # a constant
+MAX_FRAMES = 2048  # kept frames per app (one per language, kind of reader, route, path, query)
+MAX_KEPT_URL = 300  # a longer path and query gets its frame rendered, not kept
+
+
+class Frame:
+    """The five pieces of base.html's frame around its blocks (_frame.html), for one request.
+
+    The frame depends only on the language, whether someone is signed in and is staff, the
+    route, and the path and query (the footer's links come back to them); it is rendered once
+    per such kind and kept on the app, with this request's CSRF token and unread badge put in.
+    A page's own blocks are rendered each time, by the page's template."""
+
+    def __init__(
+        self,
+        request: Request,
+        locale: str,
+        user: Any,
+        route: str,
+        section: str,
+        token: str,
+        added: dict[str, Any],
+    ) -> None:
+        self.request, self.locale, self.user = request, locale, user
+        self.route, self.section, self.token, self.added = route, section, token, added
+        self._pieces: list[Markup] | None = None
+
+    def __getitem__(self, index: int) -> Markup:
+        if self._pieces is None:
+            self._pieces = self._made()
+        return self._pieces[index]
+
+    def _made(self) -> list[Markup]:
+        request, user = self.request, self.user
+        state = request.app.state
+        try:
+            kept: dict[tuple[Any, ...], list[str]] = state.page_frames
+        except AttributeError:
+            kept = state.page_frames = {}
+        path, query = request.scope["path"], request.scope["query_string"]
+        key = (
+            self.locale,
+            user is None,
+            bool(user is not None and user.is_staff),
+            self.route,
+            path,
+            query,
+        )
+        pieces = kept.get(key)
+        if pieces is None:
+            pieces = self._rendered()
+            if len(path) + len(query) <= MAX_KEPT_URL:
+                if len(kept) >= MAX_FRAMES:
+                    kept.clear()
+                kept[key] = pieces
+        badge = unread_badge(self.locale, int(self.added.get("unread_count") or 0))
+        token = str(escape(self.token))
+        return [
+            Markup(piece.replace(CSRF_MARK, token).replace(BADGE_MARK, badge))  # nosec B704  # escaped by the environment
+            for piece in pieces
+        ]
+
+    def _rendered(self) -> list[str]:
+        catalog = translations(self.locale)
+        html = templates.get_template("_frame.html").render(
+            {
+                **self.added,  # composition.page_context (contact_from)
+                "request": self.request,
+                "route_name": self.route,
+                "section": self.section,
+                "_": catalog.gettext,
+                "locale": self.locale,
+                "html_lang": HTML_LANG[self.locale],
+                "current_user": self.user,
+                "csrf_token": CSRF_MARK,
+                "badge": BADGE_MARK,
+                "cut": CUT,
+                "filings": footer_filings(self.request.app.state.settings),
+            }
+        )
+        pieces = html.split(CUT)
+        assert len(pieces) == 5, "_frame.html has four cuts"  # nosec B101  # a template's shape
+        return pieces
+
+
+_BADGES: dict[tuple[str, int], str] = {}
+
+
+def unread_badge(locale: str, unread: int) -> str:
+    """The inbox link's badge (accounts/_unread_badge.html) for this many unread notices."""
+    key = (locale, unread)
+    badge = _BADGES.get(key)
+    if badge is None:
+        if len(_BADGES) >= 1000:
+            _BADGES.clear()
+        catalog = translations(locale)
+        badge = _BADGES[key] = templates.get_template("accounts/_unread_badge.html").render(
+            {"_": catalog.gettext, "unread_count": unread}
+        )
+    return badge
 
 
 def render_fragment(request: Request, template: str, context: dict[str, Any]) -> Markup:
