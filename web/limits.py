@@ -1,15 +1,16 @@
 """Request bodies are bounded while they stream in, before anything is buffered.
 
 Each kind of request has its limit (JSON, forms, picture and audio uploads, the provider's
-webhooks). A body declared larger than its limit is refused before a byte of it is read; a body
+webhooks). A body declared larger than its limit is refused before a handler reads a byte; a body
 that grows past its limit while it streams is refused at that moment. Either way the answer is
 413 `payload_too_large` with `Connection: close`, and nothing of the body reaches a handler.
 
 Before an early answer (a refusal, a redirect to sign in) goes out, the rest of a declared body of
-up to DRAIN_BYTES is read and dropped, for at most DRAIN_SECONDS. A socket closed with unread bytes
-in it is reset, and a proxy still writing the body (nginx sends the whole body it buffered) hears
-the reset instead of the answer: behind nginx a 413 became a 502. Larger or chunked bodies are not
-read on: the connection closes.
+up to DRAIN_BYTES (or the route's limit, if larger) is read and dropped, for at most DRAIN_SECONDS.
+A socket closed with unread bytes in it is reset, and a proxy still writing the body (nginx sends
+the whole body it buffered) hears the reset instead of the answer: behind nginx a 413 became a
+502. Larger or chunked bodies are not read on, nor one whose client waits to be asked for it
+(Expect: 100-continue): the connection closes.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ MESSAGE_PICTURE_BYTES = 8 * MIB + 64 * KIB
 AUDIO_UPLOAD_BYTES = 51 * MIB  # a voice of up to 50 MB (community.feed's limit) and its form
 OTHER_BYTES = 64 * KIB
 # The rest of a body read and dropped before an early answer: above nginx's wall (12 MiB on all
-# but the voice uploads, deploy/nginx/shuyuan.conf), so what nginx passes on is never reset.
+# but the voice uploads, deploy/nginx/shuyuan.conf, whose routes drain up to their own 51 MiB),
+# so what nginx passes on is never reset.
 DRAIN_BYTES = 16 * MIB
 DRAIN_SECONDS = 10.0
 # Fields in one form or multipart body; more is a 400 (Starlette's), never a slow parse.
@@ -120,7 +122,14 @@ class BoundedBodies:
         )
         large = refuse_at_once or (int(declared) > OTHER_BYTES if declared is not None else chunked)
         readable = declared is not None and declared.isdigit() and len(declared) <= 12
-        drainable = readable and int(declared or b"0") <= DRAIN_BYTES
+        # Up to DRAIN_BYTES, or the route's own limit (a voice upload, which nginx passes on
+        # up to 51 MiB). Not a body the client waits to send until told to (Expect:
+        # 100-continue, never sent by nginx): reading it would ask for it.
+        drainable = (
+            readable
+            and int(declared or b"0") <= max(DRAIN_BYTES, limit)
+            and not any(name == b"expect" for name, _ in scope["headers"])
+        )
         received = 0
         complete = False
 

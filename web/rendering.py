@@ -291,16 +291,21 @@ class Frame:
 
     def _rendered(self) -> list[str]:
         catalog = translations(self.locale)
+        url = self.request.url
+        # Only what the key holds: never the person, nor the request beyond path and query.
         html = templates.get_template("_frame.html").render(
             {
-                **self.added,  # composition.page_context (contact_from)
-                "request": self.request,
+                "signed_in": self.user is not None,
+                "is_staff": bool(self.user is not None and self.user.is_staff),
+                "path": url.path,
+                "here": url.path + (f"?{url.query}" if url.query else ""),
+                # composition.page_context: the page a contact link comes from.
+                "contact_from": self.added.get("contact_from", lambda path: None),
                 "route_name": self.route,
                 "section": self.section,
                 "_": catalog.gettext,
                 "locale": self.locale,
                 "html_lang": HTML_LANG[self.locale],
-                "current_user": self.user,
                 "csrf_token": CSRF_MARK,
                 "badge": BADGE_MARK,
                 "cut": CUT,

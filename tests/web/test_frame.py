@@ -78,6 +78,32 @@ async def test_staff_language_and_path_are_kinds_of_their_own(app: Starlette) ->
     assert "next=/store%3Fpage%3D2" not in seen["member@example.cn"]
 
 
+async def test_a_visitor_a_member_and_staff_on_one_path_each_get_their_own_frame(
+    app: Starlette,
+) -> None:
+    await make_user(email="member@example.cn", name="会员小周")
+    await make_user(email="staff@example.cn", role="support", name="客服小吴")
+    async with transport_client(app) as http:
+        visitor = (await http.get("/store")).text
+        first = (await http.get("/store?page=2")).text
+    seen = {}
+    for email in ("member@example.cn", "staff@example.cn"):
+        async with transport_client(app) as http:
+            await sign_in(http, email)
+            seen[email] = (await http.get("/store")).text
+    assert 'href="/account/login"' in visitor and 'id="unread-badge"' not in visitor
+    member, staff = seen["member@example.cn"], seen["staff@example.cn"]
+    assert 'href="/account/login"' not in member and 'id="unread-badge"' in member
+    assert 'href="/admin"' not in member and 'href="/admin"' in staff
+    # One language, two queries: each footer comes back to its own page.
+    assert "next=/store%3Fpage%3D2" in first and "next=/store%3Fpage%3D2" not in visitor
+    # What is kept is the frame of a kind, never a person's (_frame.html is not given one).
+    frames = app.state.page_frames.items()
+    kept = [pieces for key, pieces in frames if key[4:] == ("/store", b"")]
+    assert len(kept) == 3  # a visitor's, a member's, staff's
+    assert all("小周" not in "".join(p) and "小吴" not in "".join(p) for p in kept)
+
+
 async def test_the_kept_frames_are_bounded(app: Starlette) -> None:
     async with transport_client(app) as http:
         long_query = "q=" + "x" * rendering.MAX_KEPT_URL

@@ -147,15 +147,26 @@ def _eight_big_bodies(base_url: str, pid: int) -> None:
     assert httpx.get(f"{base_url}/healthz").status_code == 200  # and it still serves
 
 
-def _send_whole_body_then_listen(port: int, size: int) -> str:
+def _send_whole_body_then_listen(
+    port: int,
+    size: int,
+    path: str = "/api/v1/accounts",
+    content_type: str = "application/json",
+    *,
+    expect: bool = False,
+) -> str:
     """Send a declared body of `size` bytes whole, as nginx does with the body it buffered,
-    then read the answer: the status line, or how the connection ended."""
+    then read the answer: the status line, or how the connection ended. With `expect`, ask
+    first (Expect: 100-continue) and send nothing unless told to go on."""
     with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
         sock.sendall(
-            f"POST /api/v1/accounts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n".encode()
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {size}\r\n"
+            f"{'Expect: 100-continue' + chr(13) + chr(10) if expect else ''}\r\n".encode()
         )
         try:
+            if expect:
+                return sock.recv(200).split(b"\r\n", 1)[0].decode()
             piece = b" " * (256 * 1024)
             for _ in range(size // len(piece)):
                 sock.sendall(piece)
@@ -169,11 +180,22 @@ def test_a_refused_body_a_proxy_sends_whole_gets_its_answer_not_a_reset(
     settings: Settings,
 ) -> None:
     """A refusal given before the body was read: the server reads the rest (up to
-    DRAIN_BYTES) before it closes, so nginx, still writing the body it buffered, hears the
-    413 rather than a reset (which it turns into a 502)."""
+    DRAIN_BYTES, or a voice upload's own limit) before it closes, so nginx, still writing the
+    body it buffered, hears the answer rather than a reset (which it turns into a 502). A
+    client that waits to be asked (Expect: 100-continue) is refused without sending it."""
     with running_server_process(settings) as (base_url, _):
         port = int(base_url.rpartition(":")[2])
         for _ in range(3):
             heard = _send_whole_body_then_listen(port, limits.DRAIN_BYTES - 1)
             assert heard == "HTTP/1.1 413 Request Entity Too Large", heard
+        # An anonymous voice upload, larger than DRAIN_BYTES, under its route's limit: refused
+        # for want of a sign-in, and heard.
+        voice = limits.AUDIO_UPLOAD_BYTES - 1
+        assert voice > limits.DRAIN_BYTES
+        heard = _send_whole_body_then_listen(
+            port, voice, "/api/v1/admin/feed-items", "multipart/form-data; boundary=x"
+        )
+        assert heard.startswith("HTTP/1.1 401"), heard
+        asked = _send_whole_body_then_listen(port, limits.DRAIN_BYTES - 1, expect=True)
+        assert asked == "HTTP/1.1 413 Request Entity Too Large", asked
         assert httpx.get(f"{base_url}/healthz").status_code == 200
