@@ -183,11 +183,15 @@ async def _payment_for_intent(intent: Intent) -> Payment | None:
     # The webhook may arrive before our confirm call has stored the intent id: then the
     # metadata we sent names the payment. All of it must match, so an event from another
     # database sharing the provider account (a test run, a staging copy) is not taken for ours.
+    # A second delivery of the same event may find the intent id stored by the first between
+    # the two reads: that payment is still this intent's (the event is then a duplicate).
     payment_id = intent.metadata.get("payment_id", "")
-    if not payment_id.isdigit():
+    if not payment_id.isdigit() or len(payment_id) > 18:
         return None
-    payment = await Payment.get_or_none(id=int(payment_id), provider_intent_id__isnull=True)
-    if payment is None or not _metadata_names(intent, payment):
+    payment = await Payment.get_or_none(id=int(payment_id))
+    if payment is None or payment.provider_intent_id not in (None, intent.id):
+        return None
+    if not _metadata_names(intent, payment):
         return None
     return payment
 
