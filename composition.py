@@ -4,8 +4,9 @@ Every package registers its own parts here and nowhere else: the purposes paymen
 for (store's orders, membership's seats), the notice kinds (accounts', community's, store's,
 membership's), the mail letterhead, the font the podcast's artwork is drawn in (store's), the
 route table and the links built from its names (routing.py, links.py), the worker's memories,
-the parts of the account page, what the review queue holds, and what checks the words a person
-writes about themselves (moderation's, handed to accounts below it). Nothing registers at
+the parts of the account page, what a session read brings along (the store's order waiting
+to be paid), what the review queue holds, and what checks the words a person writes about
+themselves (moderation's, handed to accounts below it). Nothing registers at
 import time: an app holds what `wire(settings)` built, and two apps built in one process with
 different settings see only their own (web.wiring.Wired binds an app's wiring for its
 requests).
@@ -26,6 +27,7 @@ from starlette.routing import BaseRoute, Router
 import changes
 from accounts import account_parts, legal_documents, notices, sign_in_hooks
 from accounts import leaving as accounts_leaving
+from accounts import sessions as account_sessions
 from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from accounts.profile_review import PROFILE_REVIEW, ProfileReview
@@ -51,6 +53,7 @@ from storage import from_settings as storage_from_settings
 from store import covers
 from store import fulfilment as store_fulfilment
 from store import notices as store_notices
+from store import orders as store_orders
 from support import account as support_parts
 from support import notices as support_notices
 from support import reportables as support_reportables
@@ -85,6 +88,11 @@ class AppWiring:
     profile_review: ProfileReview = field(default_factory=moderation_profiles.profile_review)
     # What members may report, from the packages that own those things.
     reportables: reports.Reportables = field(default_factory=reports.Reportables)
+    # What every session read brings along from the packages above accounts (one round trip
+    # for the session and them): the store's order waiting to be paid.
+    session_scalars: account_sessions.SessionScalars = field(
+        default_factory=account_sessions.SessionScalars
+    )
 
     def wiring(self) -> Wiring:
         """The wires the code below reads, bound to this app's values."""
@@ -99,6 +107,7 @@ class AppWiring:
                 (review.REVIEWABLES, self.reviewables),
                 (PROFILE_REVIEW, self.profile_review),
                 (reports.REPORTABLES, self.reportables),
+                (account_sessions.SESSION_SCALARS, self.session_scalars),
                 (changes.BUS, self.bus),
                 (changes.HERE, self.memory.heard),
                 (watched_words.WATCHED, self.memory.watched),
@@ -151,6 +160,8 @@ def wire(settings: Settings) -> AppWiring:
         wired.purposes, refund_days=settings.refund_days, referral_days=settings.referral_days
     )
     wired.sign_in_hooks.append(attribution.signed_in)
+    # The front page's "order waiting to be paid" asks the database only for those who have one.
+    wired.session_scalars.add(store_orders.PENDING_ORDER)
     return wired
 
 

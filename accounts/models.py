@@ -75,6 +75,9 @@ class User(Model):
     # Not a column: the unread notices counted when a browser's session loaded this account
     # (accounts.sessions.load), read by accounts.services.unread_count; None: ask the database.
     unread_at_load: int | None = None
+    # Not a column: the scalars the packages above asked to come with that session read
+    # (accounts.sessions.SessionScalars), by name; None: not loaded by a session.
+    read_with_session: dict[str, Any] | None = None
 
     class Meta:
         table = "accounts_user"

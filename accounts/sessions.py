@@ -22,8 +22,13 @@ from tortoise.expressions import Q
 from accounts.errors import SessionNotFound
 from accounts.models import ApiToken, Session, User
 from db import fetch_one, from_row, read_sql
+from wiring import NotWired, Wire
 
 _SESSION_USER = read_sql(Path(__file__).resolve().parent / "sql" / "session_user.sql")
+# Where the packages' scalars go in it (SessionScalars.statement).
+_SCALARS_GO_HERE = (
+    "    -- (the scalars the packages above ask for: accounts.sessions.SessionScalars)\n"
+)
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 MAX_USER_AGENT = 200
 
@@ -34,6 +39,62 @@ class Lifetimes:
 
     idle: timedelta
     absolute: timedelta
+
+
+@dataclass(frozen=True)
+class SessionScalar:
+    """One value a package above accounts asks to come with every session read, so that a
+    page that needs it takes no round trip of its own: `sql` is a scalar subquery on the
+    session's account `u` (its id: `u.id`), kept in a .sql file beside the package's code.
+    For a visitor's session (no account) it reads NULL. Read when the request began: code
+    that changes it in the request asks the database again, as the unread badge does."""
+
+    name: str
+    sql: str
+
+
+class SessionScalars:
+    """The scalars an app's session reads bring along (composition.py adds them); the
+    session's statement with them is composed once."""
+
+    def __init__(self) -> None:
+        self._scalars: dict[str, SessionScalar] = {}
+        self._statement: str | None = None
+
+    def add(self, scalar: SessionScalar) -> None:
+        if not scalar.name.isidentifier() or scalar.name in self._scalars:
+            raise ValueError(f"a session scalar needs a new plain name, not {scalar.name!r}")
+        self._scalars[scalar.name] = scalar
+        self._statement = None
+
+    def names(self) -> list[str]:
+        return list(self._scalars)
+
+    def statement(self) -> str:
+        if self._statement is None:
+            columns = "".join(
+                f"    {_without_comments(scalar.sql)} AS along_{name}__,\n"
+                for name, scalar in self._scalars.items()
+            )
+            self._statement = _SESSION_USER.replace(_SCALARS_GO_HERE, columns)
+        return self._statement
+
+
+def _without_comments(sql: str) -> str:
+    """A subquery's lines but its whole-line comments (one of them last would swallow the
+    column's name), on one line."""
+    lines = (line.strip() for line in sql.splitlines())
+    return " ".join(line for line in lines if line and not line.startswith("--"))
+
+
+SESSION_SCALARS: Wire[SessionScalars] = Wire("accounts.session_scalars")
+
+
+def _scalars() -> SessionScalars | None:
+    try:
+        return SESSION_SCALARS.get()
+    except NotWired:  # a command or a test without an app's wiring: the session alone
+        return None
 
 
 def key_digest(key: str) -> str:
@@ -64,7 +125,8 @@ async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | No
     if not key or len(key) > 100:
         return None
     digest = key_digest(key)
-    row = await fetch_one(_SESSION_USER, [digest])
+    scalars = _scalars()
+    row = await fetch_one(scalars.statement() if scalars else _SESSION_USER, [digest])
     if row is None:
         return None
     account = dict(row)
@@ -81,9 +143,11 @@ async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | No
         data=account.pop("session_data__"),
     )
     unread = account.pop("session_unread__")
+    along = {name: account.pop(f"along_{name}__") for name in scalars.names()} if scalars else {}
     session.user = from_row(User, **account) if account["id"] is not None else None
     if session.user is not None:
         session.user.unread_at_load = int(unread)
+        session.user.read_with_session = along
     expired = now - session.last_seen_at > lifetimes.idle or (
         now - session.created_at > lifetimes.absolute
     )

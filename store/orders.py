@@ -17,6 +17,7 @@ import metrics
 from accounts import services as accounts
 from accounts.errors import Unauthorized
 from accounts.models import User
+from accounts.sessions import SessionScalar
 from db import fetch_one, from_row, read_sql
 from errors import DomainError, RateLimited, ValidationError
 from payments import services as payments
@@ -410,7 +411,20 @@ async def orders_of(user: User, *, limit: int = 50) -> list[Order]:
 _ORDER_TO_PAY = read_sql(Path(__file__).resolve().parent / "sql" / "order_to_pay.sql")
 
 
+# Whether the person has an order waiting to be paid, read with their session (composition.py
+# adds it): order_to_pay asks the database only when there is one.
+PENDING_ORDER = SessionScalar(
+    "store_pending_order",
+    read_sql(Path(__file__).resolve().parent / "sql" / "pending_order_id.sql"),
+)
+
+
 async def order_to_pay(user: User, now: datetime) -> Order | None:
-    """The buyer's newest order still held for them and not paid yet, if any."""
+    """The buyer's newest order still held for them and not paid yet, if any. For a person
+    whose session read found none waiting (PENDING_ORDER), none, without a query: the front
+    page, which alone asks, creates no order in its request."""
+    along = user.read_with_session
+    if along is not None and PENDING_ORDER.name in along and along[PENDING_ORDER.name] is None:
+        return None
     row = await fetch_one(_ORDER_TO_PAY, [user.id, OrderStatus.PENDING_PAYMENT.value, now])
     return from_row(Order, **row) if row is not None else None
