@@ -2,9 +2,10 @@
 
 Each worker keeps a few things in memory for a second or a few (jobs.worker.WorkerMemory: a
 product, an enrollment window, the feed's answers, the keyword rules, the watched words, the
-legal documents' versions). A service that changes one of them forgets this worker's copy itself
-and announces the change here; every worker of every host hears it and forgets its own copy,
-within a few milliseconds (tests/test_changes.py holds it to 200 ms across two app processes).
+legal documents' versions, whether the board is members-only). A service that changes one of
+them forgets this worker's copy itself and announces the change here; every worker of every
+host hears it and forgets its own copy, within a few milliseconds (tests/test_changes.py holds
+it to 200 ms across two app processes).
 
 The bus:
 - **Redis** pub/sub when REDIS_URL is set (the hosts share it already for the rate limits);
@@ -47,7 +48,9 @@ FEED = "feed"
 KEYWORDS = "keywords"
 WATCHED_WORDS = "watched_words"
 LEGAL = "legal"
-BOARD = "board"  # a post shown or taken away (the front page's liveliest threads)
+# A post shown or taken away (the front page's liveliest threads), or the board made
+# members-only or open again (key "settings").
+BOARD = "board"
 TOPICS = frozenset({PRODUCT, WINDOW, FEED, KEYWORDS, WATCHED_WORDS, LEGAL, BOARD})
 KEY_CHARS = 40
 # Waits between attempts to listen again after the connection is lost.

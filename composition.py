@@ -32,6 +32,7 @@ from accounts.models import User
 from accounts.page_context import page_context as accounts_page_context
 from accounts.profile_review import PROFILE_REVIEW, ProfileReview
 from community import notices as community_notices
+from community.board import permissions as board_permissions
 from community.board import reviewables as board_reviewables
 from community.feed import artwork
 from crm import notices as crm_notices
@@ -112,6 +113,7 @@ class AppWiring:
                 (changes.HERE, self.memory.heard),
                 (watched_words.WATCHED, self.memory.watched),
                 (legal_documents.LEGAL_VERSIONS, self.memory.legal),
+                (board_permissions.BOARD_SETTINGS, self.memory.board),
                 # The podcast's drawn artwork is set in the font the store ships.
                 (artwork.TYPEFACE, covers.typeface),
                 (STORAGE, self.storage),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import changes
 from accounts.legal_documents import LegalVersions
+from community.board.permissions import BoardSettingsMemory
 from community.feed import tasks as feed_tasks
 from community.feed.memory import FeedMemory
 from front.memory import FrontMemory
@@ -36,6 +37,9 @@ class WorkerMemory:
     # The current versions of the legal documents (accounts.consents), read at most once a
     # second: every request of a signed-in person is checked against them.
     legal: LegalVersions = field(default_factory=LegalVersions)
+    # Whether the board is members-only (community.board.permissions), read at most once a
+    # second: every signed-in non-member's front page asks.
+    board: BoardSettingsMemory = field(default_factory=BoardSettingsMemory)
 
     def __post_init__(self) -> None:
         self.feed.tally = self.tally
@@ -51,6 +55,7 @@ class WorkerMemory:
         self.watched.forget()
         self.tally.forget()
         self.legal.forget()
+        self.board.forget()
 
     def heard(self, change: changes.Change | None) -> None:
         """A change announced by some worker of some host (this one's too: it forgot already,
@@ -68,6 +73,8 @@ class WorkerMemory:
             self.front.forget()  # today's page shows the three
         if topic == changes.BOARD:
             self.front.forget_threads()
+        if topic in (changes.BOARD, None):
+            self.board.forget()
         if topic in (changes.KEYWORDS, None):
             self.keywords.written()
         if topic in (changes.WATCHED_WORDS, None):

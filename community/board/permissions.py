@@ -4,6 +4,7 @@ rule has a predicate for pages that only show or hide, and a guard that raises f
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from tortoise.transactions import in_transaction
@@ -11,15 +12,46 @@ from tortoise.transactions import in_transaction
 from accounts import audit
 from accounts.models import User
 from accounts.roles import Capability
+from changes import BOARD, announce
 from community.board.errors import Banned, BoardMembersOnly
 from community.board.models import BoardBan, BoardSettings
 from errors import DomainError
 from membership.services import is_member
+from wiring import NotWired, Wire
+
+
+class BoardSettingsMemory:
+    """This worker's memory of whether the board is members-only: asked on every signed-in
+    non-member's front page and board page, read again at most once a second, forgotten at once
+    on every worker of every host when a moderator changes it (announced: changes.BOARD)."""
+
+    def __init__(self, max_age: float = 1.0) -> None:
+        self.max_age = max_age
+        self.members_only: bool | None = None
+        self.read_at = 0.0
+
+    def forget(self) -> None:
+        self.members_only = None
+
+
+BOARD_SETTINGS: Wire[BoardSettingsMemory] = Wire("community.board.settings")
+
+
+async def _read_members_only() -> bool:
+    settings = await BoardSettings.get_or_none(id=1)
+    return bool(settings and settings.members_only_read)
 
 
 async def members_only_read() -> bool:
-    settings = await BoardSettings.get_or_none(id=1)
-    return bool(settings and settings.members_only_read)
+    """Whether the board is open to members only (and moderators)."""
+    try:
+        memory = BOARD_SETTINGS.get()
+    except NotWired:  # a command outside any app: the database's answer
+        return await _read_members_only()
+    now = time.monotonic()
+    if memory.members_only is None or now - memory.read_at > memory.max_age:
+        memory.members_only, memory.read_at = await _read_members_only(), now
+    return memory.members_only
 
 
 async def set_members_only_read(
@@ -42,6 +74,7 @@ async def set_members_only_read(
                 after={"members_only_read": value},
                 now=now,
             )
+    await announce(BOARD, "settings")  # every worker reads it again at once
 
 
 def moderates(user: User) -> bool:
