@@ -163,7 +163,7 @@ def wire(settings: Settings) -> AppWiring:
     )
     wired.sign_in_hooks.append(attribution.signed_in)
     # The front page's "order waiting to be paid" asks the database only for those who have one.
-    wired.session_scalars.add(store_orders.PENDING_ORDER)
+    wired.session_scalars.add(store_orders.PENDING_ORDER, paths={wired.links.path("site.home")})
     return wired
 
 

@@ -43,11 +43,13 @@ class Lifetimes:
 
 @dataclass(frozen=True)
 class SessionScalar:
-    """One value a package above accounts asks to come with every session read, so that a
-    page that needs it takes no round trip of its own: `sql` is a scalar subquery on the
-    session's account `u` (its id: `u.id`), kept in a .sql file beside the package's code.
-    For a visitor's session (no account) it reads NULL. Read when the request began: code
-    that changes it in the request asks the database again, as the unread badge does."""
+    """One value a package above accounts asks to come with the session read of the pages that
+    use it, so that such a page takes no round trip of its own: `sql` is a scalar
+    subquery on the session's account `u` (its id: `u.id`), kept in a .sql file beside the
+    package's code. For a visitor's session (no account) it reads NULL. Read when the request
+    began: code that changes it in the request asks the database again, as the unread badge
+    does. Other pages do not pay for it (a subquery costs the database's planner about a
+    sixth of the session read: bench/morning_push.py)."""
 
     name: str
     sql: str
@@ -55,29 +57,34 @@ class SessionScalar:
 
 class SessionScalars:
     """The scalars an app's session reads bring along (composition.py adds them); the
-    session's statement with them is composed once."""
+    session's statement with those of one page is composed once."""
 
     def __init__(self) -> None:
-        self._scalars: dict[str, SessionScalar] = {}
-        self._statement: str | None = None
+        self._scalars: dict[str, tuple[SessionScalar, frozenset[str]]] = {}
+        self._statements: dict[str, tuple[str, list[str]]] = {}
 
-    def add(self, scalar: SessionScalar) -> None:
+    def add(self, scalar: SessionScalar, *, paths: set[str]) -> None:
+        """Read `scalar` with the session of a request to one of `paths` (the pages that use
+        it)."""
         if not scalar.name.isidentifier() or scalar.name in self._scalars:
             raise ValueError(f"a session scalar needs a new plain name, not {scalar.name!r}")
-        self._scalars[scalar.name] = scalar
-        self._statement = None
+        self._scalars[scalar.name] = (scalar, frozenset(paths))
+        self._statements.clear()
 
-    def names(self) -> list[str]:
-        return list(self._scalars)
-
-    def statement(self) -> str:
-        if self._statement is None:
-            columns = "".join(
-                f"    {_without_comments(scalar.sql)} AS along_{name}__,\n"
-                for name, scalar in self._scalars.items()
-            )
-            self._statement = _SESSION_USER.replace(_SCALARS_GO_HERE, columns)
-        return self._statement
+    def for_path(self, path: str) -> tuple[str, list[str]]:
+        """The session's statement for a request to `path`, and the names of its scalars."""
+        known = self._statements.get(path)
+        if known is not None:
+            return known
+        scalars = [scalar for scalar, paths in self._scalars.values() if path in paths]
+        columns = "".join(
+            f"    {_without_comments(scalar.sql)} AS along_{scalar.name}__,\n" for scalar in scalars
+        )
+        statement = _SESSION_USER.replace(_SCALARS_GO_HERE, columns)
+        answer = (statement, [scalar.name for scalar in scalars])
+        if scalars:  # only the few paths that use one are kept (any path may be asked for)
+            self._statements[path] = answer
+        return answer
 
 
 def _without_comments(sql: str) -> str:
@@ -119,14 +126,16 @@ def _privileges(user: User, now: datetime) -> str:
     return f"{user.staff_role or 'person'}:{'member' if member else 'reader'}"
 
 
-async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | None:
-    """The live session this key opens, with its account; None for an unknown key, and an
-    expired one is ended (deleted) here."""
+async def load(key: str, *, now: datetime, lifetimes: Lifetimes, path: str = "") -> Session | None:
+    """The live session this key opens, with its account (and the scalars the page at `path`
+    uses, SessionScalars); None for an unknown key, and an expired one is ended (deleted)
+    here."""
     if not key or len(key) > 100:
         return None
     digest = key_digest(key)
     scalars = _scalars()
-    row = await fetch_one(scalars.statement() if scalars else _SESSION_USER, [digest])
+    statement, names = scalars.for_path(path) if scalars else (_SESSION_USER, [])
+    row = await fetch_one(statement, [digest])
     if row is None:
         return None
     account = dict(row)
@@ -143,7 +152,7 @@ async def load(key: str, *, now: datetime, lifetimes: Lifetimes) -> Session | No
         data=account.pop("session_data__"),
     )
     unread = account.pop("session_unread__")
-    along = {name: account.pop(f"along_{name}__") for name in scalars.names()} if scalars else {}
+    along = {name: account.pop(f"along_{name}__") for name in names}
     session.user = from_row(User, **account) if account["id"] is not None else None
     if session.user is not None:
         session.user.unread_at_load = int(unread)

@@ -411,8 +411,8 @@ async def orders_of(user: User, *, limit: int = 50) -> list[Order]:
 _ORDER_TO_PAY = read_sql(Path(__file__).resolve().parent / "sql" / "order_to_pay.sql")
 
 
-# Whether the person has an order waiting to be paid, read with their session (composition.py
-# adds it): order_to_pay asks the database only when there is one.
+# Whether the person has an order waiting to be paid, read with their session on the front
+# page (composition.py adds it there): order_to_pay asks the database only when there is one.
 PENDING_ORDER = SessionScalar(
     "store_pending_order",
     read_sql(Path(__file__).resolve().parent / "sql" / "pending_order_id.sql"),

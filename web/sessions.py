@@ -27,7 +27,7 @@ class SessionStore(Protocol):
     the floor under every package and imports none of them). A session row has `id`, `data`
     and `user` (the signed-in person, or None for a visitor)."""
 
-    async def load(self, key: str, *, now: datetime, lifetimes: Any) -> Any: ...
+    async def load(self, key: str, *, now: datetime, lifetimes: Any, path: str) -> Any: ...
 
     def privileges_changed(self, session: Any, now: datetime) -> bool: ...
 
@@ -166,7 +166,11 @@ class ServerSessions:
             return
         now = datetime.now(UTC)
         key = _cookie_key(scope)
-        row = await self.store.load(key, now=now, lifetimes=self.lifetimes) if key else None
+        row = (
+            await self.store.load(key, now=now, lifetimes=self.lifetimes, path=scope["path"])
+            if key
+            else None
+        )
         # A key without a row is a visitor's (its CSRF token is bound to it): kept as it is.
         visitor_key = key if key and _KEY.match(key) else None
         state = BrowserSession(key=visitor_key, row=row, secret=self.secret_key)

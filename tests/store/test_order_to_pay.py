@@ -31,10 +31,11 @@ async def hold(person: User, now: datetime) -> Order:
     )
 
 
-async def loaded(person: User, now: datetime) -> User:
-    """`person` as a browser's session loads them (with the app's wiring: the test's)."""
+async def loaded(person: User, now: datetime, path: str = "/") -> User:
+    """`person` as a browser's session loads them for a page (with the app's wiring: the
+    test's); the front page's by default."""
     _, key = await session_cookie(person)
-    session = await sessions.load(key, now=now, lifetimes=LIFETIMES)
+    session = await sessions.load(key, now=now, lifetimes=LIFETIMES, path=path)
     assert session is not None and session.user is not None
     return session.user
 
@@ -65,6 +66,10 @@ async def test_none_found_with_the_session_is_none_without_asking_again() -> Non
     fetched = await User.get(id=buyer.id)
     assert fetched.read_with_session is None
     assert await orders.order_to_pay(fetched, now) == order
+    # Another page's session read did not bring it along (nor pay for it): that page asks.
+    elsewhere = await loaded(buyer, now, path="/feed")
+    assert elsewhere.read_with_session == {}
+    assert await orders.order_to_pay(elsewhere, now) == order
 
 
 async def test_a_visitors_session_reads_nothing_along() -> None:
@@ -80,13 +85,20 @@ def test_the_subquery_names_the_status_the_model_writes() -> None:
     assert f"'{OrderStatus.PENDING_PAYMENT.value}'" in orders.PENDING_ORDER.sql
 
 
-def test_scalars_are_composed_into_the_statement_once_each() -> None:
+def test_scalars_are_composed_into_the_statement_of_the_pages_that_use_them() -> None:
     scalars = sessions.SessionScalars()
-    assert "along_" not in scalars.statement()
-    scalars.add(sessions.SessionScalar("first", "-- a comment\n(SELECT 1)\n-- last comment\n"))
-    statement = scalars.statement()
+    assert "along_" not in scalars.for_path("/")[0]
+    first = sessions.SessionScalar("first", "-- a comment\n(SELECT 1)\n-- last comment\n")
+    scalars.add(first, paths={"/", "/account"})
+    scalars.add(sessions.SessionScalar("second", "(SELECT 2)"), paths={"/"})
+    statement, names = scalars.for_path("/")
+    assert names == ["first", "second"]
     assert "    (SELECT 1) AS along_first__,\n" in statement
-    assert statement.index("along_first__") < statement.index("session_unread__")
+    assert "    (SELECT 2) AS along_second__,\n" in statement
+    assert statement.index("along_second__") < statement.index("session_unread__")
+    assert scalars.for_path("/account")[1] == ["first"]
+    elsewhere, none = scalars.for_path("/feed")
+    assert none == [] and "along_" not in elsewhere
     for bad in ("first", "no spaces", "1st"):
         with pytest.raises(ValueError):
-            scalars.add(sessions.SessionScalar(bad, "(SELECT 2)"))
+            scalars.add(sessions.SessionScalar(bad, "(SELECT 2)"), paths={"/"})
