@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import psycopg
+import psycopg_pool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -308,6 +310,9 @@ UNREACHABLE = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
+    # The reads in one round trip (db.AsyncpgClient.read_row: the session of every page).
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
 )
 
 
@@ -381,6 +386,8 @@ def _default_phrase(exc: HTTPException) -> str:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
+    if database_unreachable(exc):  # raised outside the routes: a session read, in its middleware
+        return await unreachable(request, exc)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "Something went wrong on our side; please try again."
     if wants_json(request):

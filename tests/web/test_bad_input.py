@@ -19,7 +19,7 @@ from store import services as store
 from store.models import Product
 from tests.cable import Cable
 from tests.conftest import postgres_admin_url
-from tests.factories import bearer, make_user, sign_in, token_for
+from tests.factories import bearer, make_user, session_cookie, sign_in, token_for
 from tests.live import running_server
 
 
@@ -222,9 +222,13 @@ async def test_a_database_that_does_not_answer_is_503_with_retry_after(
     parts = urlsplit(settings.database_url)
     through_cable = parts._replace(netloc=f"{parts.username}@127.0.0.1:{cable.port}").geturl()
     proxied = replace(settings, database_url=through_cable)
+    name, key = await session_cookie(await make_user(name="读者"))
+    cookie = {"Cookie": f"{name}={key}"}
     with running_server(proxied) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=20) as http:
             assert (await http.get("/api/v1/products")).status_code == 200
+            # A signed-in page reads its session in one round trip (db.AsyncpgClient.read_row).
+            assert (await http.get("/", headers=cookie)).status_code == 200
             cable.unplug()
             api = await http.get("/api/v1/products")
             assert api.status_code == 503, api.text
@@ -233,6 +237,9 @@ async def test_a_database_that_does_not_answer_is_503_with_retry_after(
             page = await http.get("/store")
             assert page.status_code == 503
             assert "Retry-After" in page.headers
+            signed_in = await http.get("/", headers=cookie)
+            assert signed_in.status_code == 503
+            assert "Retry-After" in signed_in.headers
             cable.plug()
             deadline = datetime.now(UTC) + timedelta(seconds=15)
             while (await http.get("/api/v1/products")).status_code != 200:
