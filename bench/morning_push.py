@@ -15,8 +15,11 @@ then a few ranges ahead. Load from wrk over HTTPS, CONNECTIONS connections, SECO
   the two hosts and PgBouncer, beside the same rush on one box (`shuyuan serve`, 2 workers,
   PostgreSQL directly), as bench/drop_rush.py and bench/enrollment_rush.py run it.
 
-    python -m bench.morning_push [--members 300] [--seconds 8] [--connections 32]
+    python -m bench.morning_push [--members 300] [--seconds 8] [--connections 32] [--rounds 3]
                                  [--units 3000] [--seats 2000]
+
+Each of the four phases runs --rounds times, the sides in turn; the ratios are the medians of
+the rounds' (one round's app phase against the bare phase next to it).
 
 Needs PostgreSQL (BENCH_POSTGRES_URL), wrk, Debian's nginx and PgBouncer.
 """
@@ -34,10 +37,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 
 import httpx
 
 from bench.common import (
+    Load,
     fresh_app_database,
     orm,
     processes,
@@ -280,38 +285,59 @@ def measure_morning(
         bare_audio = [(f"/audio/{name}", cookie, r) for cookie in cookies for r in ranges]
         check_answers(nginx, baseline, cookies[0], item_id, audio_url, name)
         load = {"connections": args.connections, "seconds": args.seconds}
-        results = {
-            "pages": wrk_get(nginx.url, app_pages, **load),
-            "bare pages": wrk_get(baseline, bare_pages, **load),
-            "audio": wrk_get(nginx.url, app_audio, **load),
-            "bare audio": wrk_get(baseline, bare_audio, **load),
+        phases = {
+            "pages": (nginx.url, app_pages),
+            "bare pages": (baseline, bare_pages),
+            "audio": (nginx.url, app_audio),
+            "bare audio": (baseline, bare_audio),
         }
+        # Each side in turn, args.rounds times (the order turned round each time): the box's
+        # speed drifts by a third within minutes, and a ratio of two phases run side by side
+        # is what is compared.
+        runs: dict[str, list[Load]] = {label: [] for label in phases}
+        for round_ in range(args.rounds):
+            for label in list(phases)[:: 1 if round_ % 2 == 0 else -1]:
+                base, requests = phases[label]
+                runs[label].append(wrk_get(base, requests, **load))
     members = round(args.members * MEMBER_SHARE)
     print(
         f"morning push: {args.members} signed-in people ({members} members), the home page, "
         f"the day's item and its 60 s voice ({size // 1024} KiB, {', '.join(ranges)}); "
-        f"wrk -t2 -c{args.connections} {args.seconds}s over HTTPS to nginx; 2 hosts x 1 "
-        f"worker through PgBouncer; audio by X-Accel-Redirect; {os.cpu_count()} CPUs"
+        f"wrk -t2 -c{args.connections} {args.seconds}s over HTTPS to nginx, {args.rounds} "
+        f"rounds; 2 hosts x 1 worker through PgBouncer; audio by X-Accel-Redirect; "
+        f"{os.cpu_count()} CPUs"
     )
-    print(f"{'':<11} {'requests/s':>10} {'MB/s':>8} {'non-2xx':>8}")
-    for label, result in results.items():
+    print(f"{'':<11} {'requests/s':>10} {'MB/s':>8} {'non-2xx':>8}   (median of the rounds)")
+    for label, loads in runs.items():
         print(
-            f"{label:<11} {result.per_second:>10.0f} {result.bytes_per_second / 2**20:>8.1f} "
-            f"{result.non_2xx:>8}"
+            f"{label:<11} {median(x.per_second for x in loads):>10.0f} "
+            f"{median(x.bytes_per_second for x in loads) / 2**20:>8.1f} "
+            f"{sum(x.non_2xx for x in loads):>8}"
         )
-    pages = results["pages"].per_second / results["bare pages"].per_second
-    audio = results["audio"].bytes_per_second / results["bare audio"].bytes_per_second
+    page_ratios = [
+        app.per_second / bare.per_second
+        for app, bare in zip(runs["pages"], runs["bare pages"], strict=True)
+    ]
+    audio_ratios = [
+        app.bytes_per_second / bare.bytes_per_second
+        for app, bare in zip(runs["audio"], runs["bare audio"], strict=True)
+    ]
+    pages, audio = median(page_ratios), median(audio_ratios)
     print(
-        f"pages/s app/bare: {pages:.2f} (target >= 1.0); audio bytes/s app/nginx: "
-        f"{audio:.2f} (target >= 0.9); non-2xx: the non-members' 403s\n",
+        f"pages/s app/bare: {pages:.2f} (target >= 1.0; rounds "
+        f"{', '.join(f'{r:.2f}' for r in page_ratios)}); audio bytes/s app/nginx: {audio:.2f} "
+        f"(target >= 0.9; rounds {', '.join(f'{r:.2f}' for r in audio_ratios)}); "
+        "non-2xx: the non-members' 403s\n",
         flush=True,
     )
     return {
-        "pages/s": f"{results['pages'].per_second:.0f}",
-        "bare endpoint pages/s": f"{results['bare pages'].per_second:.0f}",
+        "pages/s": f"{median(x.per_second for x in runs['pages']):.0f}",
+        "bare endpoint pages/s": f"{median(x.per_second for x in runs['bare pages']):.0f}",
         "pages app/bare (target >= 1.0)": f"{pages:.2f}",
-        "audio MB/s": f"{results['audio'].bytes_per_second / 2**20:.1f}",
-        "nginx auth_request audio MB/s": f"{results['bare audio'].bytes_per_second / 2**20:.1f}",
+        "audio MB/s": f"{median(x.bytes_per_second for x in runs['audio']) / 2**20:.1f}",
+        "nginx auth_request audio MB/s": (
+            f"{median(x.bytes_per_second for x in runs['bare audio']) / 2**20:.1f}"
+        ),
         "audio app/nginx (target >= 0.9)": f"{audio:.2f}",
     }
 
@@ -418,6 +444,7 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="each side this many times, in turn")
     parser.add_argument("--units", type=int, default=3000)
     parser.add_argument("--seats", type=int, default=2000)
     parser.add_argument("--rush-connections", type=int, default=64)
