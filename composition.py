@@ -89,8 +89,8 @@ class AppWiring:
     profile_review: ProfileReview = field(default_factory=moderation_profiles.profile_review)
     # What members may report, from the packages that own those things.
     reportables: reports.Reportables = field(default_factory=reports.Reportables)
-    # What every session read brings along from the packages above accounts (one round trip
-    # for the session and them): the store's order waiting to be paid.
+    # What the session read of the pages that use them brings along from the packages above
+    # accounts (one round trip for the session and them): the store's order waiting to be paid.
     session_scalars: account_sessions.SessionScalars = field(
         default_factory=account_sessions.SessionScalars
     )

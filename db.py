@@ -51,21 +51,35 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 # How long a read waits for a connection of its pool before the page is told the database does
 # not answer (web.errors: 503 with Retry-After).
 READ_WAIT_SECONDS = 3.0
+READ_CONNECTIONS = 3  # the reads' pool, beside Tortoise's (docs/operations.md counts both)
 READS_APPLICATION = "shuyuan reads"  # what PostgreSQL's pg_stat_activity calls the reads' pool
 
 
 class AsyncpgClient(AsyncpgDBClient):
-    """Tortoise's asyncpg client with a pool that skips the per-release reset query, and a
-    second small pool for the hottest reads (fetch_one), in one round trip each."""
+    """Tortoise's asyncpg client with a pool that skips the per-release reset query; through
+    PgBouncer, a second small pool for the hottest reads (fetch_one), in one round trip each."""
 
     _reads: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]] | None = None
 
     async def create_pool(self, **kwargs: Any) -> asyncpg.Pool:
         return await asyncpg.create_pool(None, reset=_nothing_to_reset, **kwargs)
 
+    def _reads_in_one_round_trip(self) -> bool:
+        """Through PgBouncer (no statement cache) and with nothing in the URL that psycopg
+        would not be given alike (TLS, a schema, server settings, a password to compute).
+        Straight to PostgreSQL, asyncpg's cached statements already take one round trip and
+        keep their plans."""
+        return (
+            self.extra.get("statement_cache_size") == 0
+            and not ({"ssl", "direct_tls", "server_settings"} & set(self.extra))
+            and not self.schema
+            and not self.server_settings
+            and (self.password is None or isinstance(self.password, str))
+        )
+
     async def create_connection(self, with_db: bool) -> None:
         await super().create_connection(with_db)
-        if with_db and self._reads is None:
+        if with_db and self._reads is None and self._reads_in_one_round_trip():
             reads: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]]
             reads = AsyncConnectionPool(
                 psycopg.conninfo.make_conninfo(
@@ -77,7 +91,7 @@ class AsyncpgClient(AsyncpgDBClient):
                     application_name=READS_APPLICATION,
                 ),
                 min_size=1,
-                max_size=self.pool_maxsize,
+                max_size=READ_CONNECTIONS,
                 timeout=READ_WAIT_SECONDS,
                 # Never prepared (PgBouncer's transaction mode keeps no prepared statement),
                 # each statement its own transaction.
@@ -106,25 +120,29 @@ class AsyncpgClient(AsyncpgDBClient):
         return row
 
     async def read_row(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
-        """One row of a read run on its own, in one round trip: psycopg sends the statement,
-        its values and the request for its rows together, where asyncpg (with no statement
-        cache, as PgBouncer's transaction mode needs) first asks the database to describe the
-        statement and then runs it. The session read of every page: 0.70 -> 0.34 ms of
-        PostgreSQL's and PgBouncer's CPU and 0.30 -> 0.23 ms of the app's (bench/
-        morning_push.py's session read through PgBouncer). A connection the server closed
-        (PgBouncer or PostgreSQL restarted) is given up and the read tried once more."""
-        if self._reads is None:  # the pools are made by the first query through Tortoise
+        """One row of a read run on its own. Through PgBouncer in one round trip: psycopg
+        sends the statement, its values and the request for its rows together, where asyncpg
+        (with no statement cache, as PgBouncer's transaction mode needs) first asks the
+        database to describe the statement and then runs it. The session read through
+        PgBouncer: 0.70 -> 0.34 ms of PostgreSQL's and PgBouncer's CPU and 0.30 -> 0.23 ms of
+        the client's (2,000 reads, measured from /proc beside bench/morning_push.py; issue 40's
+        note). A connection the server closed (PgBouncer or PostgreSQL restarted: every
+        connection of the pool at once) is given up and the next one tried, until one answers;
+        any other error is the read's."""
+        reads = self._reads
+        if reads is None:  # straight to PostgreSQL, or before the first query through Tortoise
             return await self.fetch_row(sql, params)
         statement, order = _for_psycopg(sql)
         values = [params[index] for index in order]
-        for attempt in (1, 2):
-            try:
-                async with self._reads.connection() as connection:
+        for attempt in range(READ_CONNECTIONS + 1):
+            async with reads.connection() as connection:
+                try:
                     cursor = await connection.execute(statement, values)
                     return await cursor.fetchone()
-            except psycopg.OperationalError:
-                if attempt == 2 or self._reads is None:
-                    raise
+                except psycopg.OperationalError:
+                    if not connection.broken or attempt == READ_CONNECTIONS:
+                        raise
+            # The broken connection went back to the pool, which drops it and opens another.
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Mapping[str, Any]]:
@@ -177,9 +195,10 @@ def for_dialect(sql: str, dialect: str) -> str:
 
 async def fetch_one(sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
     """The first row of a read `sql` (written with $1, $2... placeholders) on the default
-    database, or None. In one round trip when no transaction holds the connection (the hottest
-    reads: the session of every page; AsyncpgClient.read_row), else through Tortoise (SQLite;
-    inside a transaction)."""
+    database, or None. Straight from a pool when no transaction holds the connection (the
+    hottest reads: the session of every page; AsyncpgClient.read_row: in one round trip through
+    PgBouncer), else through Tortoise (SQLite; inside a transaction). `sql` holds no `$` or `%`
+    but its placeholders in a literal or a trailing comment (_for_psycopg)."""
     connection = connections.get("default")
     if isinstance(connection, AsyncpgClient):
         return await connection.read_row(sql, params)

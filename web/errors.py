@@ -310,10 +310,13 @@ UNREACHABLE = (
     asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
-    # The reads in one round trip (db.AsyncpgClient.read_row: the session of every page).
-    psycopg.OperationalError,
+    # The reads in one round trip (db.AsyncpgClient.read_row): no connection in time.
     psycopg_pool.PoolTimeout,
 )
+# psycopg's errors that say the connection is gone or refused, not that the statement failed
+# (a deadlock or a full disk stays a 500): none from the server (the client lost it), the
+# connection exceptions (08), the server shutting down (57P01-3), too many connections.
+_PSYCOPG_UNREACHABLE = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -323,6 +326,10 @@ def database_unreachable(exc: BaseException) -> bool:
         if seen is None:
             return False
         if isinstance(seen, UNREACHABLE):
+            return True
+        if isinstance(seen, psycopg.OperationalError) and (
+            seen.sqlstate is None or seen.sqlstate.startswith(_PSYCOPG_UNREACHABLE)
+        ):
             return True
         if isinstance(seen, sqlite3.OperationalError) and "locked" in str(seen):
             return True
@@ -410,6 +417,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error,
     HTTPException: http_error,
     # Handled inside the app (not by the last-resort handler), so the connection stays open.
-    **dict.fromkeys((*UNREACHABLE, OperationalError), unreachable),
+    **dict.fromkeys((*UNREACHABLE, OperationalError, psycopg.OperationalError), unreachable),
     Exception: server_error,
 }

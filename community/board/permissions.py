@@ -4,6 +4,7 @@ rule has a predicate for pages that only show or hide, and a guard that raises f
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 
@@ -23,15 +24,21 @@ from wiring import NotWired, Wire
 class BoardSettingsMemory:
     """This worker's memory of whether the board is members-only: asked on every signed-in
     non-member's front page and board page, read again at most once a second, forgotten at once
-    on every worker of every host when a moderator changes it (announced: changes.BOARD)."""
+    on every worker of every host when a moderator changes it (announced: changes.BOARD). A
+    read that was under way when it was forgotten is not remembered (it may be the old value),
+    and the readers of one moment share one read."""
 
     def __init__(self, max_age: float = 1.0) -> None:
         self.max_age = max_age
         self.members_only: bool | None = None
         self.read_at = 0.0
+        self.forgotten = 0  # how many times forgotten: a read stores only if this stayed
+        self.reading: asyncio.Task[bool] | None = None
 
     def forget(self) -> None:
         self.members_only = None
+        self.forgotten += 1
+        self.reading = None
 
 
 BOARD_SETTINGS: Wire[BoardSettingsMemory] = Wire("community.board.settings")
@@ -48,10 +55,21 @@ async def members_only_read() -> bool:
         memory = BOARD_SETTINGS.get()
     except NotWired:  # a command outside any app: the database's answer
         return await _read_members_only()
-    now = time.monotonic()
-    if memory.members_only is None or now - memory.read_at > memory.max_age:
-        memory.members_only, memory.read_at = await _read_members_only(), now
-    return memory.members_only
+    if memory.members_only is not None and time.monotonic() - memory.read_at <= memory.max_age:
+        return memory.members_only
+    reading = memory.reading
+    if reading is None:
+        forgotten = memory.forgotten
+        reading = memory.reading = asyncio.ensure_future(_read_members_only())
+        try:
+            value = await asyncio.shield(reading)
+        finally:
+            if memory.reading is reading:
+                memory.reading = None
+        if memory.forgotten == forgotten:
+            memory.members_only, memory.read_at = value, time.monotonic()
+        return value
+    return await asyncio.shield(reading)
 
 
 async def set_members_only_read(

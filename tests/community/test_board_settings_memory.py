@@ -5,6 +5,7 @@ bus between two app processes)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import httpx
@@ -62,3 +63,24 @@ async def test_a_non_members_front_page_follows_the_change(
     assert f'href="/board/posts/{post.id}"' not in (await client.get("/")).text
     await permissions.set_members_only_read(False, actor=moderator, now=now)
     assert f'href="/board/posts/{post.id}"' in (await client.get("/")).text
+
+
+async def test_a_read_under_way_when_forgotten_is_not_remembered() -> None:
+    memory = permissions.BOARD_SETTINGS.get()
+    await BoardSettings.update_or_create(id=1, defaults={"members_only_read": False})
+    reading = asyncio.ensure_future(permissions.members_only_read())
+    await asyncio.sleep(0)  # its statement is sent; its answer is not in yet
+    memory.forget()  # a moderator's change heard meanwhile
+    assert await reading is False  # what that request read, as it began before the change
+    await BoardSettings.filter(id=1).update(members_only_read=True)
+    assert await permissions.members_only_read() is True  # the old answer was not kept
+
+
+async def test_the_readers_of_one_moment_share_one_read() -> None:
+    memory = permissions.BOARD_SETTINGS.get()
+    readers = [asyncio.ensure_future(permissions.members_only_read()) for _ in range(5)]
+    await asyncio.sleep(0)
+    shared = memory.reading
+    assert shared is not None
+    assert await asyncio.gather(*readers) == [False] * 5
+    assert memory.reading is None and memory.members_only is False
