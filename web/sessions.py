@@ -166,11 +166,26 @@ class ServerSessions:
             return
         now = datetime.now(UTC)
         key = _cookie_key(scope)
-        row = (
-            await self.store.load(key, now=now, lifetimes=self.lifetimes, path=scope["path"])
-            if key
-            else None
-        )
+        try:
+            row = (
+                await self.store.load(key, now=now, lifetimes=self.lifetimes, path=scope["path"])
+                if key
+                else None
+            )
+        except Exception as exc:
+            # A database that does not answer: 503 with Retry-After, as a route's read gets,
+            # answered here (the last-resort handler would close the browser's connection).
+            from starlette.requests import Request
+
+            from web.errors import database_unreachable, unreachable
+
+            if not database_unreachable(exc):
+                raise
+            scope["session"] = {}
+            scope["browser_session"] = BrowserSession(key=None, row=None, secret=self.secret_key)
+            response = await unreachable(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            return
         # A key without a row is a visitor's (its CSRF token is bound to it): kept as it is.
         visitor_key = key if key and _KEY.match(key) else None
         state = BrowserSession(key=visitor_key, row=row, secret=self.secret_key)
