@@ -77,14 +77,18 @@ class SessionScalars:
         if known is not None:
             return known
         scalars = [scalar for scalar, paths in self._scalars.values() if path in paths]
+        if not scalars:  # most pages: the session's own statement, composed once
+            return _PLAIN
         columns = "".join(
             f"    {_without_comments(scalar.sql)} AS along_{scalar.name}__,\n" for scalar in scalars
         )
         statement = _SESSION_USER.replace(_SCALARS_GO_HERE, columns)
         answer = (statement, [scalar.name for scalar in scalars])
-        if scalars:  # only the few paths that use one are kept (any path may be asked for)
-            self._statements[path] = answer
+        self._statements[path] = answer  # only the few paths that use a scalar are kept
         return answer
+
+
+_PLAIN: tuple[str, list[str]] = (_SESSION_USER.replace(_SCALARS_GO_HERE, ""), [])
 
 
 def _without_comments(sql: str) -> str:
