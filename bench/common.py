@@ -604,6 +604,42 @@ def wrk_get(
     )
 
 
+# The kinds of process a benchmark's CPU is counted for, by their command lines (the app's
+# hosts, the bare endpoint of bench/morning_push.py, the database's side, the proxy).
+PROCESS_KINDS = (
+    ("cli serve", "app"),
+    ("bare_morning", "bare"),
+    ("pgbouncer", "PgBouncer"),
+    ("postgres", "PostgreSQL"),
+    ("nginx", "nginx"),
+)
+
+
+def cpu_seconds_by_kind() -> dict[str, float]:
+    """CPU seconds (user and system) used so far by this machine's processes of each
+    PROCESS_KINDS kind, read from /proc (a process that has ended is not counted: the servers
+    of a benchmark live through its phases), and by this process's finished children (wrk)
+    under "wrk"."""
+    import resource
+
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = dict.fromkeys([kind for _, kind in PROCESS_KINDS], 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        kind = next((kind for mark, kind in PROCESS_KINDS if mark in command), None)
+        if kind is not None:
+            seconds[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds["wrk"] = children.ru_utime + children.ru_stime
+    return seconds
+
+
 async def wal_position(dsn: str) -> int:
     """Where PostgreSQL's write-ahead log is now, in bytes (the whole server's: run a rush
     alone to read its own WAL from two positions)."""

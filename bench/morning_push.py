@@ -43,6 +43,7 @@ import httpx
 
 from bench.common import (
     Load,
+    cpu_seconds_by_kind,
     fresh_app_database,
     orm,
     processes,
@@ -295,10 +296,19 @@ def measure_morning(
         # speed drifts by a third within minutes, and a ratio of two phases run side by side
         # is what is compared.
         runs: dict[str, list[Load]] = {label: [] for label in phases}
+        # CPU per request of each kind of process, each run: steadier than requests/s on a
+        # machine whose speed drifts, and it says where a side's time goes.
+        cpu: dict[str, list[dict[str, float]]] = {label: [] for label in phases}
         for round_ in range(args.rounds):
             for label in list(phases)[:: 1 if round_ % 2 == 0 else -1]:
                 base, requests = phases[label]
+                before = cpu_seconds_by_kind()
                 runs[label].append(wrk_get(base, requests, **load))
+                after = cpu_seconds_by_kind()
+                answered = runs[label][-1].requests
+                cpu[label].append(
+                    {kind: (after[kind] - before[kind]) * 1000 / answered for kind in after}
+                )
     members = round(args.members * MEMBER_SHARE)
     print(
         f"morning push: {args.members} signed-in people ({members} members), the home page, "
@@ -313,6 +323,18 @@ def measure_morning(
             f"{label:<11} {median(x.per_second for x in loads):>10.0f} "
             f"{median(x.bytes_per_second for x in loads) / 2**20:>8.1f} "
             f"{sum(x.non_2xx for x in loads):>8}"
+        )
+    kinds = ["app", "bare", "PostgreSQL", "PgBouncer", "nginx", "wrk"]
+    print(
+        f"{'CPU ms per request':<19}"
+        + "".join(f"{kind:>11}" for kind in kinds)
+        + f"{'all':>8}   (median of the rounds)"
+    )
+    for label, measured in cpu.items():
+        cells = {kind: median(m[kind] for m in measured) for kind in kinds}
+        total = median(sum(m[kind] for kind in kinds) for m in measured)
+        print(
+            f"{label:<19}" + "".join(f"{cells[kind]:>11.3f}" for kind in kinds) + f"{total:>8.3f}"
         )
     page_ratios = [
         app.per_second / bare.per_second
@@ -339,6 +361,12 @@ def measure_morning(
             f"{median(x.bytes_per_second for x in runs['bare audio']) / 2**20:.1f}"
         ),
         "audio app/nginx (target >= 0.9)": f"{audio:.2f}",
+        "CPU per page, every process (ms)": (
+            f"{median(sum(m.values()) for m in cpu['pages']):.2f}"
+        ),
+        "CPU per bare page, every process (ms)": (
+            f"{median(sum(m.values()) for m in cpu['bare pages']):.2f}"
+        ),
     }
 
 
