@@ -19,6 +19,7 @@ from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -175,8 +176,7 @@ class ServerSessions:
         except Exception as exc:
             # A database that does not answer: 503 with Retry-After, as a route's read gets,
             # answered here (the last-resort handler would close the browser's connection).
-            from starlette.requests import Request
-
+            # Imported here: web.errors renders pages, and rendering imports this module.
             from web.errors import database_unreachable, unreachable
 
             if not database_unreachable(exc):
